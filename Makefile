@@ -1,0 +1,131 @@
+# Isthmus — top-level build. `make` builds isthmus.efi, `make esp` the boot
+# partition, `make run` boots it under QEMU, `make test` runs every test.
+# See README.md.
+
+PYTHON    ?= /usr/bin/python3
+CC        ?= gcc
+HOSTCC    ?= gcc
+NASM      ?= nasm
+LD        ?= ld
+OBJCOPY   ?= objcopy
+CONFIG    ?= configs/isthmus.toml
+B         := build
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+EFI_INC   := /usr/include/efi
+EFI_LIB   := /usr/lib
+OVMF      ?= /usr/share/ovmf/OVMF.fd
+
+# ---------------------------------------------------------------- hypervisor
+HV_DIRS   := boot kernel arch/x86 arch/x86/vmx arch/x86/svm vmm net drivers drivers/acpi
+HV_CSRC   := $(foreach d,$(HV_DIRS),$(wildcard $(d)/*.c))
+HV_ASRC   := $(filter-out arch/x86/trampoline.asm,$(foreach d,$(HV_DIRS),$(wildcard $(d)/*.asm)))
+HV_OBJS   := $(patsubst %.c,$(B)/hv/%.o,$(HV_CSRC)) $(patsubst %.asm,$(B)/hv/%.asm.o,$(HV_ASRC))
+
+HV_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+             -ffreestanding -fno-stack-protector -fno-strict-aliasing -fpic \
+             -fshort-wchar -mno-red-zone -mgeneral-regs-only -fno-omit-frame-pointer \
+             -fno-asynchronous-unwind-tables -ffunction-sections \
+             -I. -DISTHMUS_VERSION='"$(VERSION)"'
+# Only the EFI boot stage sees the GNU-EFI headers.
+EFI_CFLAGS := -I$(EFI_INC) -I$(EFI_INC)/x86_64 -DGNU_EFI_USE_MS_ABI
+
+all: $(B)/isthmus.efi
+
+$(B)/hv/boot/%.o: boot/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_CFLAGS) $(EFI_CFLAGS) -MMD -c $< -o $@
+
+$(B)/hv/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_CFLAGS) -MMD -c $< -o $@
+
+$(B)/hv/arch/x86/trampoline.bin: arch/x86/trampoline.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f bin $< -o $@
+
+$(B)/hv/arch/x86/trampoline_blob.asm.o: $(B)/hv/arch/x86/trampoline.bin
+$(B)/hv/%.asm.o: %.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -I$(B)/hv/arch/x86/ $< -o $@
+
+$(B)/isthmus.so: $(HV_OBJS) boot/isthmus.lds
+	$(LD) -nostdlib -znocombreloc -T boot/isthmus.lds -shared -Bsymbolic --gc-sections \
+	  -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o $(HV_OBJS) -o $@ -lefi -lgnuefi
+	@if $(LD) --version >/dev/null && readelf -r $@ | grep -E 'R_X86_64_(64|GLOB_DAT|JUMP_SLOT)' >/dev/null; then \
+	  echo "error: isthmus.so has non-RELATIVE relocations that the EFI self-relocator ignores"; \
+	  readelf -r $@ | grep -E 'R_X86_64_(64|GLOB_DAT|JUMP_SLOT)' | head; exit 1; fi
+
+$(B)/isthmus.efi: $(B)/isthmus.so
+	$(OBJCOPY) -j .text -j .rodata -j .sdata -j .data -j .dynamic -j .dynsym \
+	  -j .rel -j .rela -j .rel.* -j .rela.* -j .reloc \
+	  --target efi-app-x86_64 --subsystem=10 $< $@
+
+-include $(HV_OBJS:.o=.d)
+
+# ---------------------------------------------------------------- guests
+-include guest/guest.mk
+
+# ---------------------------------------------------------------- ESP
+ESP_FILES ?=
+esp: $(B)/esp.img
+$(B)/esp.img: $(B)/isthmus.efi $(CONFIG) $(ESP_FILES)
+	rm -rf $(B)/esp && mkdir -p $(B)/esp/EFI/BOOT
+	cp $(B)/isthmus.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI
+	cp $(CONFIG) $(B)/esp/EFI/BOOT/isthmus.toml
+	$(if $(strip $(ESP_FILES)),cp $(ESP_FILES) $(B)/esp/EFI/BOOT/)
+	rm -f $@ && dd if=/dev/zero of=$@ bs=1M count=64 status=none
+	mformat -i $@ -F -v ISTHMUS ::
+	mcopy -i $@ -s $(B)/esp/EFI ::/
+	@echo "ESP laid out in $(B)/esp and imaged in $@"
+.PHONY: esp $(B)/esp.img
+
+# ---------------------------------------------------------------- host tools
+HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -DISTHMUS_HOST -I.
+SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+-include tools/tools.mk
+
+# ---------------------------------------------------------------- unit tests
+# Each tests/unit/<name>.mk adds: UNIT_TESTS += <name> and
+# UNIT_SRCS_<name> := <sources, including tests/unit/test_<name>.c>
+UNIT_TESTS :=
+-include $(wildcard tests/unit/*.mk)
+
+define unit_rule
+$(B)/unit/test_$(1): $$(UNIT_SRCS_$(1)) $$(wildcard */*.h */*/*.h */*/*/*.h)
+	@mkdir -p $$(dir $$@)
+	$$(HOSTCC) $$(HOST_CFLAGS) $$(SAN_FLAGS) $$(UNIT_SRCS_$(1)) -o $$@ -lcmocka
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+
+UNIT_BINS := $(addprefix $(B)/unit/test_,$(UNIT_TESTS))
+unit: $(UNIT_BINS)
+	@set -e; cd tests/unit; for t in $(UNIT_BINS); do echo "== $$t"; ../../$$t; done
+
+# ---------------------------------------------------------------- fuzzing
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS :=
+-include $(wildcard tests/fuzz/*.mk)
+fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
+
+# ---------------------------------------------------------------- run & test
+deps:
+	@$(PYTHON) tools/deps.py
+
+QEMU_ARGS ?=
+run: deps esp
+	@$(PYTHON) tools/run-qemu.py --esp $(B)/esp.img $(QEMU_ARGS)
+
+BOOT_TEST_ARGS ?=
+boot-test: esp $(GUEST_BINS)
+	$(PYTHON) -m pytest -v tests/boot $(BOOT_TEST_ARGS)
+
+test: deps
+	$(MAKE) unit
+	$(MAKE) boot-test
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all deps run test unit boot-test clean fuzz
