@@ -34,11 +34,11 @@ all: $(B)/isthmus.efi
 
 $(B)/hv/boot/%.o: boot/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HV_CFLAGS) $(EFI_CFLAGS) -MMD -c $< -o $@
+	@echo "  CC      $<"; $(CC) $(HV_CFLAGS) $(EFI_CFLAGS) -MMD -c $< -o $@
 
 $(B)/hv/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HV_CFLAGS) -MMD -c $< -o $@
+	@echo "  CC      $<"; $(CC) $(HV_CFLAGS) -MMD -c $< -o $@
 
 $(B)/hv/arch/x86/trampoline.bin: arch/x86/trampoline.asm
 	@mkdir -p $(dir $@)
@@ -50,8 +50,8 @@ $(B)/hv/%.asm.o: %.asm
 	$(NASM) -f elf64 -I$(B)/hv/arch/x86/ $< -o $@
 
 $(B)/isthmus.so: $(HV_OBJS) boot/isthmus.lds
-	$(LD) -nostdlib -znocombreloc -T boot/isthmus.lds -shared -Bsymbolic --gc-sections \
-	  -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o $(HV_OBJS) -o $@ -lefi -lgnuefi
+	$(LD) -nostdlib -znocombreloc -T boot/isthmus.lds -shared -Bsymbolic --gc-sections --no-undefined \
+	  -L$(EFI_LIB) $(EFI_LIB)/crt0-efi-x86_64.o $(HV_OBJS) -o $@ -lgnuefi
 	@if $(LD) --version >/dev/null && readelf -r $@ | grep -E 'R_X86_64_(64|GLOB_DAT|JUMP_SLOT)' >/dev/null; then \
 	  echo "error: isthmus.so has non-RELATIVE relocations that the EFI self-relocator ignores"; \
 	  readelf -r $@ | grep -E 'R_X86_64_(64|GLOB_DAT|JUMP_SLOT)' | head; exit 1; fi

@@ -44,6 +44,11 @@ struct boot_info {
     hpa_t image_base;           /* where the firmware loaded isthmus.efi */
     u64 image_size;
     hpa_t trampoline;           /* 2 pages below 1 MiB reserved for AP start-up, 0 if none */
+    hpa_t early_pool;           /* loader pages for the first page tables and per-CPU data: */
+    u64 early_pool_size;        /*   never overlapping the firmware's live page tables */
+    hpa_t boot_stack;           /* the BSP's stack from hv_main() on */
+    u64 boot_stack_size;
+    u64 efi_system_table;       /* for diagnostics only: boot services are gone */
     u32 nmem;
     u32 nfiles;
     struct boot_mem_range mem[BOOT_MAX_MEMMAP];

@@ -8,4 +8,15 @@
 void con_write(const char *s, size_t n);
 int con_printf(const char *fmt, ...) __printf(1, 2);
 
+
+
+/* Selects the UART (0 = no console) once the configuration is known. */
+void con_init(u16 port, u32 baud);
+u16 con_port(void);
+/* Returns the next input byte or -1. */
+int con_getc(void);
+/* For exception handlers: take the console lock if it frees up soon, else
+ * print anyway (a garbled line beats a silent hang). */
+void con_emergency_begin(void);
+void con_emergency_end(void);
 #endif

@@ -14,6 +14,12 @@ const char *log_level_name(enum log_level lvl);
 /* Parses "error", "warn", "info" or "debug"; returns -EINVAL otherwise. */
 int log_level_parse(const char *s, enum log_level *out) __must_check;
 
+void log_set_console_level(enum log_level lvl);
+enum log_level log_get_console_level(void);
+/* Prints the ring, oldest first: records up to max_level, only the last `last` if non-zero. */
+void log_dump(enum log_level max_level, u32 last);
+u64 log_records_written(void);
+
 #define log_err(tag, ...)   log_msg(LOG_ERROR, tag, __VA_ARGS__)
 #define log_warn(tag, ...)  log_msg(LOG_WARN, tag, __VA_ARGS__)
 #define log_info(tag, ...)  log_msg(LOG_INFO, tag, __VA_ARGS__)

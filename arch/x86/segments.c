@@ -1,0 +1,87 @@
+/* Per-CPU GDT/TSS set-up and the shared IDT. */
+#include "arch/x86/segments.h"
+#include "arch/x86/cpu.h"
+#include "kernel/percpu.h"
+#include "kernel/string.h"
+
+struct idt_gate {
+    u16 off_lo;
+    u16 sel;
+    u8 ist;
+    u8 type;        /* P=1, DPL=0, type 0xE: 64-bit interrupt gate */
+    u16 off_mid;
+    u32 off_hi;
+    u32 reserved;
+} __packed;
+STATIC_ASSERT(sizeof(struct idt_gate) == 16, "IDT gate is 16 bytes in long mode");
+
+struct desc_ptr {
+    u16 limit;
+    u64 base;
+} __packed;
+
+static struct idt_gate idt[256] __aligned(16);
+extern const u64 isr_table[256];    /* arch/x86/entry.asm */
+
+/* Flat 64-bit code and data descriptors (SDM 3.4.5): L=1 for code, P=1, S=1. */
+#define GDT_CODE64 0x00209a0000000000ULL
+#define GDT_DATA   0x0000920000000000ULL
+
+void idt_init(void)
+{
+    for (int v = 0; v < 256; v++) {
+        u64 off = isr_table[v];
+        idt[v].off_lo = (u16)off;
+        idt[v].sel = SEL_CODE;
+        idt[v].ist = 0;
+        idt[v].type = 0x8e;
+        idt[v].off_mid = (u16)(off >> 16);
+        idt[v].off_hi = (u32)(off >> 32);
+        idt[v].reserved = 0;
+    }
+    /* Faults that can arrive on a bad stack get known-good ones. */
+    idt[8].ist = IST_DOUBLE_FAULT;
+    idt[2].ist = IST_NMI;
+    idt[18].ist = IST_MACHINE_CHECK;
+}
+
+void segments_init_cpu(struct percpu *cpu)
+{
+    struct cpu_tables *t = &cpu->tables;
+    memset(&t->tss, 0, sizeof(t->tss));
+    for (int i = 0; i < 3; i++)
+        t->tss.ist[i] = (u64)(uintptr_t)(t->ist_stacks[i] + IST_STACK_SIZE);
+    t->tss.iomap_base = sizeof(struct tss64);   /* no I/O bitmap */
+
+    u64 base = (u64)(uintptr_t)&t->tss, limit = sizeof(t->tss) - 1;
+    t->gdt[0] = 0;
+    t->gdt[1] = GDT_CODE64;
+    t->gdt[2] = GDT_DATA;
+    /* 16-byte available 64-bit TSS descriptor, type 9 (SDM 8.2.3). */
+    t->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
+                (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    t->gdt[4] = base >> 32;
+
+    struct desc_ptr gdtr = { sizeof(t->gdt) - 1, (u64)(uintptr_t)t->gdt };
+    struct desc_ptr idtr = { sizeof(idt) - 1, (u64)(uintptr_t)idt };
+    __asm__ volatile(
+        "lgdt %0\n\t"
+        "mov %w2, %%ds\n\t"
+        "mov %w2, %%es\n\t"
+        "mov %w2, %%ss\n\t"
+        "xor %%eax, %%eax\n\t"
+        "mov %%eax, %%fs\n\t"
+        "mov %%eax, %%gs\n\t"
+        /* Reload CS with a far return. */
+        "lea 1f(%%rip), %%rax\n\t"
+        "pushq %3\n\t"
+        "pushq %%rax\n\t"
+        "lretq\n"
+        "1:\n\t"
+        "lidt %1\n\t"
+        "ltr %w4\n\t"
+        : : "m"(gdtr), "m"(idtr), "r"((u64)SEL_DATA), "i"((u64)SEL_CODE), "r"((u64)SEL_TSS)
+        : "rax", "memory");
+    cpu->self = cpu;
+    wrmsr(MSR_GS_BASE, (u64)(uintptr_t)cpu);
+}

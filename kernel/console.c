@@ -1,0 +1,80 @@
+/* The serial console: one lock so lines from different CPUs do not interleave. */
+#include "kernel/console.h"
+#include "kernel/printf.h"
+#include "kernel/spinlock.h"
+#include "kernel/string.h"
+#include "drivers/uart16550.h"
+#include "arch/x86/cpu.h"
+
+static spinlock_t con_lock = SPINLOCK_INIT;
+static u16 port = 0x3f8;        /* until the configuration says otherwise */
+static volatile bool con_bypass_lock;
+
+void con_init(u16 p, u32 baud)
+{
+    if (p && uart_init(p, baud) < 0)
+        p = 0;
+    port = p;
+}
+
+u16 con_port(void) { return port; }
+
+static void put_raw(const char *s, size_t n)
+{
+    if (!port)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n')
+            uart_putc(port, '\r');
+        uart_putc(port, s[i]);
+    }
+}
+
+void con_write(const char *s, size_t n)
+{
+    if (con_bypass_lock) {
+        put_raw(s, n);
+        return;
+    }
+    u64 f = irq_save();
+    spin_lock(&con_lock);
+    put_raw(s, n);
+    spin_unlock(&con_lock);
+    irq_restore(f);
+}
+
+int con_printf(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = kvsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return n;
+    con_write(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    return n;
+}
+
+int con_getc(void)
+{
+    return port ? uart_getc(port) : -1;
+}
+
+void con_emergency_begin(void)
+{
+    irq_disable();
+    for (u32 i = 0; i < 10000000; i++) {
+        if (spin_trylock(&con_lock)) {
+            spin_unlock(&con_lock);
+            return;
+        }
+        cpu_relax();
+    }
+    /* Whoever holds it is stuck (possibly this CPU, mid-print when it faulted). */
+    con_bypass_lock = true;
+}
+
+void con_emergency_end(void)
+{
+}

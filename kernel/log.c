@@ -1,0 +1,104 @@
+/* The log: fixed-size records in a ring (oldest overwritten), printed on the
+ * console when at or above the console level. Timestamps are TSC readings
+ * turned into seconds since boot with the calibrated TSC frequency. */
+#include "kernel/log.h"
+#include "kernel/console.h"
+#include "kernel/printf.h"
+#include "kernel/spinlock.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include "arch/x86/cpu.h"
+
+#define LOG_RECORDS 512
+#define LOG_TEXT    152
+
+struct log_record {
+    u64 tsc;
+    u8 level;
+    u8 cpu;
+    char tag[6];
+    char text[LOG_TEXT];
+};
+
+static struct log_record ring[LOG_RECORDS];
+static u64 log_head;            /* records ever written */
+static spinlock_t log_lock = SPINLOCK_INIT;
+static enum log_level console_level = LOG_INFO;
+static u64 dropped_console;
+
+void log_set_console_level(enum log_level lvl) { console_level = lvl; }
+enum log_level log_get_console_level(void) { return console_level; }
+
+static int format_record(const struct log_record *r, char *buf, size_t size)
+{
+    u64 us = time_tsc_to_us(r->tsc);
+    return ksnprintf(buf, size, "[%5llu.%06llu] %-5s %-6s %s\n", (unsigned long long)(us / 1000000),
+                     (unsigned long long)(us % 1000000), log_level_name(r->level), r->tag, r->text);
+}
+
+void log_vmsg(enum log_level lvl, const char *tag, const char *fmt, va_list ap)
+{
+    struct log_record rec;
+    rec.tsc = rdtsc();
+    rec.level = (u8)lvl;
+    rec.cpu = 0;
+    kstrlcpy(rec.tag, tag ? tag : "?", sizeof(rec.tag));
+    kvsnprintf(rec.text, sizeof(rec.text), fmt, ap);
+
+    u64 f = irq_save();
+    spin_lock(&log_lock);
+    ring[log_head % LOG_RECORDS] = rec;
+    log_head++;
+    spin_unlock(&log_lock);
+    irq_restore(f);
+
+    if (lvl <= console_level) {
+        char line[LOG_TEXT + 48];
+        int n = format_record(&rec, line, sizeof(line));
+        if (n > 0)
+            con_write(line, MIN((size_t)n, sizeof(line) - 1));
+        else
+            dropped_console++;
+    }
+}
+
+void log_msg(enum log_level lvl, const char *tag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(lvl, tag, fmt, ap);
+    va_end(ap);
+}
+
+void log_dump(enum log_level max_level, u32 last)
+{
+    u64 f = irq_save();
+    spin_lock(&log_lock);
+    u64 head = log_head;
+    spin_unlock(&log_lock);
+    irq_restore(f);
+    u64 first = head > LOG_RECORDS ? head - LOG_RECORDS : 0;
+    if (last && head - first > last)
+        first = head - last;
+    if (head > LOG_RECORDS && first == head - LOG_RECORDS)
+        con_printf("(%llu older records were overwritten)\n",
+                   (unsigned long long)(head - LOG_RECORDS));
+    for (u64 i = first; i < head; i++) {
+        struct log_record r;
+        f = irq_save();
+        spin_lock(&log_lock);
+        /* A record may have been overwritten while we printed: skip it. */
+        bool gone = log_head - i > LOG_RECORDS;
+        r = ring[i % LOG_RECORDS];
+        spin_unlock(&log_lock);
+        irq_restore(f);
+        if (gone || r.level > max_level)
+            continue;
+        char line[LOG_TEXT + 48];
+        int n = format_record(&r, line, sizeof(line));
+        if (n > 0)
+            con_write(line, MIN((size_t)n, sizeof(line) - 1));
+    }
+}
+
+u64 log_records_written(void) { return log_head; }
