@@ -1,0 +1,113 @@
+/* The Isthmus configuration file (isthmus.toml): its schema and the result of parsing it.
+ * docs/configuration.md describes the file for users.
+ *
+ * The schema is data: each table is a list of key descriptors (name, type, allowed
+ * values, where the value goes, a line of help). Adding a key is one descriptor plus
+ * one field; adding a table, or an array of tables such as [[partition]], is one
+ * struct config_table. The same code runs in the hypervisor and in tools/isthmus-check. */
+#ifndef ISTHMUS_KERNEL_CONFIG_H
+#define ISTHMUS_KERNEL_CONFIG_H
+
+#include "kernel/types.h"
+#include "kernel/log.h"
+#include "kernel/toml.h"
+
+#define CONFIG_MAX_ERRORS 32
+#define CONFIG_MSG_MAX    TOML_MSG_MAX
+#define CONFIG_MAX_KEYS   64   /* keys in one table (a bit mask tracks which were seen) */
+#define CONFIG_MAX_TABLES 16   /* tables in one schema */
+
+struct config_error {
+    u32 line;                  /* 0: about the whole file */
+    char msg[CONFIG_MSG_MAX];
+};
+
+struct config_diag {
+    u32 nerrors;
+    bool more_errors;          /* errors beyond CONFIG_MAX_ERRORS were dropped: say so */
+    struct config_error err[CONFIG_MAX_ERRORS];
+};
+
+struct isthmus_config {
+    /* [hypervisor] */
+    enum log_level log_level;  /* console log level */
+    char console[8];           /* "com1".."com4" or "none" */
+    u16 console_port;          /* I/O port of console, 0 for "none" */
+    u32 baud;
+    bool banner;               /* print the boot banner */
+};
+
+/* ------------------------------------------------------------------ schema */
+
+enum config_key_type {
+    CONFIG_BOOL,    /* stored as bool */
+    CONFIG_INT,     /* in [min, max], and one of allowed[] if given; stored in size bytes */
+    CONFIG_ENUM,    /* a string from choices[]; its index is stored in size bytes */
+    CONFIG_STRING,  /* stored NUL-terminated in a char[size] */
+};
+
+struct config_key {
+    const char *name;
+    enum config_key_type type;
+    bool required;
+    u16 offset;                    /* of the field in the table's object */
+    u16 size;                      /* of the field */
+    s64 min, max;                  /* CONFIG_INT */
+    const s64 *allowed;            /* CONFIG_INT, optional, nallowed values */
+    u32 nallowed;
+    const char *const *choices;    /* CONFIG_ENUM, NULL-terminated */
+    /* Optional, replaces the store for keys with derived fields. Called with the
+     * validated value: the integer, 0/1, the choice index (and its name), or the string. */
+    void (*apply)(void *obj, s64 num, const char *str);
+    const char *help;              /* one line, for docs and isthmus-check --keys */
+};
+
+struct config_table {
+    const char *name;              /* [name], or [[name]] when array */
+    bool array;
+    u32 max_count;                 /* array: at most this many elements */
+    const struct config_key *keys;
+    u32 nkeys;
+    size_t object_size;            /* of what object() returns; checked by config_schema_check */
+    /* The object this table's keys fill: for an array, element index (0 for a table).
+     * Also where an array records its element count. */
+    void *(*object)(void *cfg, u32 index);
+    /* Optional: checks across keys of a complete table. On failure returns < 0 with a
+     * message in msg (reported at the header's line). */
+    int (*finish)(void *cfg, void *obj, char *msg, size_t size);
+    const char *help;
+};
+
+struct config_schema {
+    const struct config_table *tables;
+    u32 ntables;
+    void (*defaults)(void *cfg);
+};
+
+extern const struct config_schema config_schema_isthmus;
+
+/* ------------------------------------------------------------------ API */
+
+void config_defaults(struct isthmus_config *cfg);
+
+/* Parses text (not NUL-terminated, len bytes). On any error returns -EINVAL, fills diag
+ * (sorted by line), and leaves cfg at defaults (a bad file configures nothing).
+ * Needs about 5 KiB of stack; keeps no state between calls. */
+int config_parse(const char *text, size_t len, struct isthmus_config *cfg,
+                 struct config_diag *diag) __must_check;
+
+/* config_parse() with another schema (tests, and future configuration files). */
+int config_parse_schema(const struct config_schema *schema, const char *text, size_t len,
+                        void *cfg, struct config_diag *diag) __must_check;
+
+/* Formats diag entry i as "<file>:<line>: <msg>" ("<file>: <msg>" for line 0). */
+void config_format_error(const struct config_diag *d, u32 i, const char *file, char *buf,
+                         size_t size);
+
+/* "log_level=info console=com1 baud=115200 banner=true" */
+void config_summary(const struct isthmus_config *cfg, char *buf, size_t size);
+
+/* Consistency of a schema (offsets, sizes, names, choices). 0, or -EINVAL with why in msg. */
+int config_schema_check(const struct config_schema *schema, char *msg, size_t size) __must_check;
+
+#endif

@@ -1,0 +1,21 @@
+# Fuzzing the configuration parser with libFuzzer: `make fuzz-config` (FUZZ_SECONDS=60).
+# It runs in build/fuzz/config, whose corpus starts from the example files and grows
+# there, so nothing in the source tree changes. Crashes are saved there as crash-*.
+FUZZ_TARGETS += config
+
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c kernel/config.c kernel/toml.c kernel/log_level.c \
+                    kernel/string.c kernel/printf.c
+
+$(B)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard kernel/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -DISTHMUS_HOST -I. $(FUZZ_CONFIG_SRCS) -o $@
+
+fuzz-config: $(B)/fuzz/fuzz_config
+	@mkdir -p $(B)/fuzz/config/corpus
+	cp tests/unit/configs/valid/*.toml tests/unit/configs/invalid/*.toml configs/isthmus.toml \
+	  $(B)/fuzz/config/corpus/
+	cd $(B)/fuzz/config && ../fuzz_config -max_total_time=$(FUZZ_SECONDS) \
+	  -dict=$(CURDIR)/tests/fuzz/config.dict corpus
+
+.PHONY: fuzz-config
