@@ -115,14 +115,18 @@ deps:
 
 QEMU_ARGS ?=
 run: deps esp
-	@$(PYTHON) tools/run-qemu.py --esp $(B)/esp.img $(QEMU_ARGS)
+	@$(PYTHON) tools/run-qemu.py --esp $(B)/esp.img $(if $(PROFILE),--profile $(PROFILE)) $(QEMU_ARGS)
 
+# Boot tests (and the host-tool tests) under pytest; every QEMU run keeps its
+# serial log in build/boot-logs/.
 BOOT_TEST_ARGS ?=
-boot-test: esp $(GUEST_BINS)
-	$(PYTHON) -m pytest -v tests/boot $(BOOT_TEST_ARGS)
+boot-test: esp tools $(GUEST_BINS)
+	$(PYTHON) -m pytest -v -rs tests/tools tests/boot $(BOOT_TEST_ARGS)
 
+# The one command: unit tests, a short fuzzing run, then the boot tests.
 test: deps
 	$(MAKE) unit
+	$(MAKE) fuzz FUZZ_SECONDS=15
 	$(MAKE) boot-test
 
 clean:

@@ -16,7 +16,7 @@ struct log_record {
     u64 tsc;
     u8 level;
     u8 cpu;
-    char tag[6];
+    char tag[8];
     char text[LOG_TEXT];
 };
 
@@ -32,8 +32,10 @@ enum log_level log_get_console_level(void) { return console_level; }
 static int format_record(const struct log_record *r, char *buf, size_t size)
 {
     u64 us = time_tsc_to_us(r->tsc);
-    return ksnprintf(buf, size, "[%5llu.%06llu] %-5s %-6s %s\n", (unsigned long long)(us / 1000000),
-                     (unsigned long long)(us % 1000000), log_level_name(r->level), r->tag, r->text);
+    static const char *const upper[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+    return ksnprintf(buf, size, "[%5llu.%06llu] %-5s %-7s %s\n", (unsigned long long)(us / 1000000),
+                     (unsigned long long)(us % 1000000), r->level < 4 ? upper[r->level] : "?",
+                     r->tag, r->text);
 }
 
 void log_vmsg(enum log_level lvl, const char *tag, const char *fmt, va_list ap)

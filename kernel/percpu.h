@@ -35,7 +35,9 @@ struct percpu {
     struct cpu_tables tables;       /* GDT, TSS and IST stacks */
 };
 
-extern struct percpu percpu_area[MAX_CPUS];
+/* cpu_list[i] for i < ncpus: one per enabled CPU in the topology, index 0 the boot CPU. */
+extern struct percpu *cpu_list[MAX_CPUS];
+extern u32 ncpus;
 extern u32 cpus_online_count;
 
 static inline struct percpu *this_cpu(void)

@@ -1,0 +1,20 @@
+/* The hypervisor's page-frame allocator: one struct page_alloc behind a lock,
+ * fed at boot with the free RAM of every NUMA node. */
+#ifndef ISTHMUS_KERNEL_MM_H
+#define ISTHMUS_KERNEL_MM_H
+
+#include "kernel/types.h"
+#include "kernel/page_alloc.h"
+
+struct boot_info;
+struct topology;
+
+int mm_init(const struct boot_info *bi, const struct topology *topo) __must_check;
+/* npages contiguous zeroed frames aligned to align_pages, preferably on node
+ * (nearest other nodes after it unless PFA_STRICT); *got_node may be NULL. */
+int mm_alloc(int node, u64 npages, u64 align_pages, unsigned flags, hpa_t *out, int *got_node) __must_check;
+int mm_free(hpa_t base, u64 npages) __must_check;
+/* Read access for the shell: takes the lock, copies, releases. */
+void mm_snapshot(struct page_alloc *out);
+
+#endif

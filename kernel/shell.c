@@ -1,0 +1,71 @@
+/* The shell loop: bytes from the UART through the line editor into the command
+ * registry. While waiting for input the CPU halts until the next timer tick,
+ * so an idle shell costs almost nothing (and nothing under emulation). */
+#include "kernel/shell.h"
+#include "kernel/shell_core.h"
+#include "kernel/line_editor.h"
+#include "kernel/console.h"
+#include "kernel/log.h"
+#include "kernel/errno.h"
+#include "arch/x86/cpu.h"
+
+
+static struct line_editor editor;
+
+static void echo(void *ctx, const char *s, size_t n)
+{
+    (void)ctx;
+    con_write(s, n);
+}
+
+int shell_exec(char *line)
+{
+    return shell_run_line(__start_shell_cmds, (size_t)(__stop_shell_cmds - __start_shell_cmds), line);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 2)
+        return -EINVAL;
+    shell_print_help(__start_shell_cmds, (size_t)(__stop_shell_cmds - __start_shell_cmds),
+                     argc == 2 ? argv[1] : NULL);
+    return 0;
+}
+SHELL_COMMAND(help, "help [COMMAND]", "list the commands, or show one command's usage", cmd_help);
+
+static int cmd_history(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return -EINVAL;
+    for (int i = le_history_count(&editor) - 1; i >= 0; i--)
+        con_printf("%4d  %s\n", le_history_count(&editor) - i, le_history_get(&editor, i));
+    return 0;
+}
+SHELL_COMMAND(history, "history", "list the lines entered at this shell, oldest first", cmd_history);
+
+__noreturn void shell_run(void)
+{
+    le_init(&editor, SHELL_PROMPT);
+    le_prompt(&editor, echo, NULL);
+    for (;;) {
+        int c = con_getc();
+        if (c < 0) {
+            irq_enable_and_halt();
+            continue;
+        }
+        enum le_event ev = le_feed(&editor, (u8)c, echo, NULL);
+        if (ev == LE_NONE)
+            continue;
+        if (ev == LE_LINE) {
+            char line[LE_MAX_LINE + 1];
+            const char *l = le_line(&editor);
+            size_t i = 0;
+            for (; l[i] && i < LE_MAX_LINE; i++)
+                line[i] = l[i];
+            line[i] = '\0';
+            shell_exec(line);
+        }
+        le_prompt(&editor, echo, NULL);
+    }
+}

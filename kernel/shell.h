@@ -1,0 +1,15 @@
+/* The management shell on the serial console (prompt "isthmus> "). Commands are
+ * registered anywhere with SHELL_COMMAND() (kernel/shell_core.h). */
+#ifndef ISTHMUS_KERNEL_SHELL_H
+#define ISTHMUS_KERNEL_SHELL_H
+
+#include "kernel/types.h"
+
+#define SHELL_PROMPT "isthmus> "
+
+/* Runs the shell on this CPU forever. */
+__noreturn void shell_run(void);
+/* Runs one command line as if typed (used at boot for scripted commands). */
+int shell_exec(char *line);
+
+#endif

@@ -1,0 +1,126 @@
+"""Boot-test harness: boots isthmus.efi under QEMU + OVMF and drives the serial shell.
+
+Every QEMU run has a timeout and keeps its full serial log in build/boot-logs/<test>.log.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pexpect
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, "build")
+LOGS = os.path.join(BUILD, "boot-logs")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import qemu  # noqa: E402
+
+PROMPT = "isthmus> "
+BOOT_TIMEOUT = int(os.environ.get("ISTHMUS_BOOT_TIMEOUT", "240"))
+ANSI = re.compile(r"\x1b\[[0-9;?=]*[A-Za-z]")
+
+
+def clean(text):
+    return ANSI.sub("", text).replace("\r", "")
+
+
+class Hypervisor:
+    """One QEMU running Isthmus, with its serial console under pexpect."""
+
+    def __init__(self, name, profile, esp, extra=()):
+        os.makedirs(LOGS, exist_ok=True)
+        self.name = name
+        self.logpath = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".log")
+        self.log = open(self.logpath, "w", encoding="utf-8", errors="replace")
+        self.cmdline = qemu.command(esp, profile, extra=extra)
+        self.log.write("# " + " ".join(self.cmdline) + "\n")
+        self.log.flush()
+        self.p = pexpect.spawn(self.cmdline[0], self.cmdline[1:], encoding="utf-8",
+                               codec_errors="replace", timeout=BOOT_TIMEOUT,
+                               logfile=self.log, dimensions=(60, 300))
+        self.boot_text = ""
+
+    def wait_prompt(self, timeout=BOOT_TIMEOUT):
+        self.p.expect_exact(PROMPT, timeout=timeout)
+        self.boot_text = clean(self.p.before)
+        return self.boot_text
+
+    def cmd(self, line, timeout=60):
+        """Runs a shell command and returns its output (without the echoed line)."""
+        self.p.send(line + "\r")
+        self.p.expect_exact(PROMPT, timeout=timeout)
+        out = clean(self.p.before)
+        # The first line is our own input echoed back by the line editor.
+        first, _, rest = out.partition("\n")
+        assert line[:40] in first or not line, f"echo missing for {line!r}: {first!r}"
+        return rest
+
+    def send_raw(self, data):
+        self.p.send(data)
+
+    def expect(self, pattern, timeout=60):
+        self.p.expect(pattern, timeout=timeout)
+        return clean(self.p.before)
+
+    def wait_exit(self, timeout=60):
+        self.p.expect(pexpect.EOF, timeout=timeout)
+        self.p.close()
+        return self.p.exitstatus, self.p.signalstatus
+
+    def close(self):
+        if self.p.isalive():
+            self.p.terminate(force=True)
+        self.log.close()
+
+
+def make_esp(config_text=None, tmpdir=None, no_config=False):
+    """A copy of build/esp.img with another isthmus.toml, or none at all."""
+    base = os.path.join(BUILD, "esp.img")
+    if not os.path.exists(base):
+        pytest.fail("build/esp.img missing: run 'make esp' (make test does)")
+    if config_text is None and not no_config:
+        return base
+    tmpdir = tmpdir or tempfile.mkdtemp(prefix="isthmus-esp-")
+    img = os.path.join(tmpdir, "esp.img")
+    shutil.copyfile(base, img)
+    if no_config:
+        subprocess.run(["mdel", "-i", img, "::/EFI/BOOT/isthmus.toml"], check=True)
+        return img
+    cfg = os.path.join(tmpdir, "isthmus.toml")
+    with open(cfg, "wb") as f:
+        f.write(config_text if isinstance(config_text, bytes) else config_text.encode())
+    subprocess.run(["mcopy", "-o", "-i", img, cfg, "::/EFI/BOOT/isthmus.toml"], check=True)
+    return img
+
+
+@pytest.fixture
+def boot(request, tmp_path):
+    """boot(profile, config=None) -> Hypervisor at the prompt; closed after the test."""
+    started = []
+
+    def _boot(profile="pc-1node", config=None, extra=(), wait=True, no_config=False):
+        esp = make_esp(config, str(tmp_path), no_config=no_config)
+        hv = Hypervisor(f"{request.node.name}-{len(started)}", profile, esp, extra)
+        started.append(hv)
+        if wait:
+            hv.wait_prompt()
+        return hv
+
+    yield _boot
+    for hv in started:
+        hv.close()
+
+
+def module_boot(profile, config=None):
+    """A module-scoped fixture factory: one boot shared by a module's tests."""
+    @pytest.fixture(scope="module")
+    def _fixture(request, tmp_path_factory):
+        esp = make_esp(config, str(tmp_path_factory.mktemp("esp"))) if config is not None else make_esp()
+        hv = Hypervisor(f"{request.module.__name__}-{profile}", profile, esp)
+        hv.wait_prompt()
+        yield hv
+        hv.close()
+    return _fixture

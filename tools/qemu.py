@@ -1,0 +1,66 @@
+"""QEMU command lines for Isthmus: the machine profiles the tests use and `make run`.
+
+Each profile is a machine shape (chipset, CPUs, NUMA nodes, devices). The
+hypervisor's discovery must report exactly what the profile describes.
+"""
+import os
+import shutil
+
+OVMF = os.environ.get("ISTHMUS_OVMF", "/usr/share/ovmf/OVMF.fd")
+
+
+def _numa(nodes):
+    """nodes: list of (memory MiB, cpu list string); adds distance 20 between all pairs."""
+    args = []
+    for i, (mem, cpus) in enumerate(nodes):
+        args += ["-object", f"memory-backend-ram,id=m{i},size={mem}M",
+                 "-numa", f"node,nodeid={i},cpus={cpus},memdev=m{i}"]
+    for i in range(len(nodes)):
+        for j in range(i + 1, len(nodes)):
+            args += ["-numa", f"dist,src={i},dst={j},val={20 + 10 * (j - i - 1)}"]
+    return args
+
+
+PROFILES = {
+    # One CPU, one node, the i440fx chipset with its 116-byte revision-1 FADT.
+    "pc-1node": {
+        "machine": "pc", "smp": "1", "mem": 512, "args": [],
+        "cpus": {0: 0}, "nodes": {0: 512}, "distances": None,
+    },
+    # Four CPUs in two nodes (distance 20), q35 with ECAM, and an e1000e behind a
+    # root port on a PCI expander bridge that ACPI places on node 1.
+    "q35-2node-pxb": {
+        "machine": "q35", "smp": "4,sockets=2,cores=2", "mem": 512,
+        "args": _numa([(256, "0-1"), (256, "2-3")]) + [
+            "-device", "pxb-pcie,id=pxb1,bus_nr=128,numa_node=1,bus=pcie.0",
+            "-device", "pcie-root-port,id=rp1,bus=pxb1,chassis=1,slot=1",
+            "-device", "e1000e,bus=rp1,romfile=,netdev=n1",
+            "-netdev", "user,id=n1,restrict=on",
+        ],
+        "cpus": {0: 0, 1: 0, 2: 1, 3: 1}, "nodes": {0: 256, 1: 256},
+        "distances": [[10, 20], [20, 10]], "nic": ("8086", "10d3", 1),
+    },
+    # Three nodes of unequal memory, one CPU each, on the pc chipset (port I/O PCI).
+    "pc-3node": {
+        "machine": "pc", "smp": "3", "mem": 768,
+        "args": _numa([(128, "0"), (256, "1"), (384, "2")]),
+        "cpus": {0: 0, 1: 1, 2: 2}, "nodes": {0: 128, 1: 256, 2: 384},
+        "distances": [[10, 20, 30], [20, 10, 20], [30, 20, 10]],
+    },
+}
+
+
+def command(esp, profile="pc-1node", accel=None, extra=(), serial="stdio"):
+    p = PROFILES[profile]
+    accel = accel or os.environ.get("ISTHMUS_ACCEL", "tcg")
+    cmd = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
+           "-machine", p["machine"], "-smp", p["smp"], "-m", str(p["mem"]),
+           "-bios", OVMF,
+           "-drive", f"file={esp},format=raw,if=ide,snapshot=on",
+           "-nodefaults", "-display", "none", "-vga", "none", "-monitor", "none",
+           "-serial", serial, "-no-reboot"]
+    if accel == "kvm":
+        cmd += ["-accel", "kvm", "-cpu", "host"]
+    else:
+        cmd += ["-accel", "tcg", "-cpu", "max"]
+    return cmd + p["args"] + list(extra)
