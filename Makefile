@@ -121,7 +121,7 @@ run: deps esp
 # serial log in build/boot-logs/.
 BOOT_TEST_ARGS ?=
 boot-test: esp tools $(GUEST_BINS)
-	$(PYTHON) -m pytest -v -rs tests/tools tests/boot $(BOOT_TEST_ARGS)
+	$(PYTHON) -m pytest -v -rs -W ignore::DeprecationWarning tests/tools tests/boot $(BOOT_TEST_ARGS)
 
 # The one command: unit tests, a short fuzzing run, then the boot tests.
 test: deps

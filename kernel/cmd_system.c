@@ -135,13 +135,22 @@ static int cmd_debug(int argc, char **argv)
                        (unsigned long long)idx, ncpus ? ncpus - 1 : 0);
             return 0;
         }
-        int err = cpu_run_on(cpu_list[idx], do_fault, (void *)k);
+        struct percpu *c = cpu_list[idx];
+        int err = cpu_run_on(c, do_fault, (void *)k);
         if (err == -EBUSY) {
             con_printf("debug: CPU %llu is %s, not idle\n", (unsigned long long)idx,
-                       cpu_state_name(cpu_list[idx]->state));
+                       cpu_state_name(c->state));
             return 0;
         }
-        return err;
+        if (err)
+            return err;
+        /* Wait for the dump so that it comes before the next prompt. */
+        for (int i = 0; i < 2000 && c->state != CPU_HALTED; i++)
+            time_delay_us(1000);
+        if (c->state != CPU_HALTED)
+            con_printf("debug: CPU %llu did not stop within 2 s (state %s)\n", (unsigned long long)idx,
+                       cpu_state_name(c->state));
+        return 0;
     }
     return -EINVAL;
 }

@@ -19,14 +19,18 @@ void con_init(u16 p, u32 baud)
 
 u16 con_port(void) { return port; }
 
+static char last_out;   /* under con_lock */
+
+/* Serial terminals need CR LF; a '\n' that already follows '\r' gets none added. */
 static void put_raw(const char *s, size_t n)
 {
     if (!port)
         return;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\n')
+        if (s[i] == '\n' && last_out != '\r')
             uart_putc(port, '\r');
         uart_putc(port, s[i]);
+        last_out = s[i];
     }
 }
 

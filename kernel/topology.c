@@ -197,6 +197,8 @@ static void build_cpus(struct topology *t, const struct acpi_info *acpi, u32 bsp
         u32 slot;
         if (bsp_dropped)
             t->cpus_dropped--;              /* kept after all ... */
+        else if (!acpi || !acpi->have_madt)
+            log_info(TAG, "no MADT: the boot CPU (APIC ID %#x) is the only CPU", bsp_apic_id);
         else
             log_warn(TAG, "boot CPU (APIC ID %#x) is not an enabled MADT processor: added",
                      bsp_apic_id);

@@ -50,15 +50,22 @@ PROFILES = {
 }
 
 
-def command(esp, profile="pc-1node", accel=None, extra=(), serial="stdio"):
+def command(esp, profile="pc-1node", accel=None, extra=(), interactive=False):
+    """The QEMU command line. The serial console is on stdio with signal=off, so
+    every byte typed (Ctrl-C included) reaches the Isthmus shell; interactive
+    adds QEMU's monitor multiplexer (Ctrl-A X quits, Ctrl-A C the monitor)."""
     p = PROFILES[profile]
     accel = accel or os.environ.get("ISTHMUS_ACCEL", "tcg")
     cmd = [shutil.which("qemu-system-x86_64") or "qemu-system-x86_64",
            "-machine", p["machine"], "-smp", p["smp"], "-m", str(p["mem"]),
            "-bios", OVMF,
            "-drive", f"file={esp},format=raw,if=ide,snapshot=on",
-           "-nodefaults", "-display", "none", "-vga", "none", "-monitor", "none",
-           "-serial", serial, "-no-reboot"]
+           "-nodefaults", "-display", "none", "-vga", "none", "-no-reboot"]
+    if interactive:
+        cmd += ["-chardev", "stdio,id=con,mux=on,signal=off", "-serial", "chardev:con",
+                "-mon", "chardev=con,mode=readline"]
+    else:
+        cmd += ["-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con", "-monitor", "none"]
     if accel == "kvm":
         cmd += ["-accel", "kvm", "-cpu", "host"]
     else:

@@ -18,7 +18,7 @@ def main():
     if not os.path.exists(a.esp):
         print(f"run: {a.esp} does not exist: run 'make esp' first", file=sys.stderr)
         return 1
-    cmd = qemu.command(a.esp, a.profile, extra=a.extra, serial="mon:stdio")
+    cmd = qemu.command(a.esp, a.profile, extra=a.extra, interactive=True)
     print("Isthmus under QEMU (profile %s). Leave with Ctrl-A then X "
           "(or type 'poweroff' at the isthmus> prompt)." % a.profile, flush=True)
     os.execvp(cmd[0], cmd)

@@ -273,7 +273,7 @@ const char *acpi_table_status_name(u8 status);
 /* Single-table parsers, used by acpi_parse() and by tests. `tbl` is a whole table of
  * `len` bytes whose header and checksum have been checked. They fill the matching
  * part of `out` and set its have_* flag; a table that is malformed as a whole is
- * logged and returns -EINVAL without setting the flag. */
+ * logged and returns -EINVAL with the flag cleared. */
 int acpi_parse_fadt(const void *tbl, u32 len, struct acpi_info *out) __must_check;
 int acpi_parse_madt(const void *tbl, u32 len, struct acpi_info *out) __must_check;
 int acpi_parse_srat(const void *tbl, u32 len, struct acpi_info *out) __must_check;

@@ -18,31 +18,39 @@ static void gas_to_reg(struct acpi_reg *r, const struct acpi_gas_raw *g)
     r->address = g->address;
 }
 
-/* The 64-bit GAS wins when present and non-zero (5.2.9: "X_ fields supersede"),
- * else the legacy I/O port block of `blk_len` bytes. */
-static void pick_reg(struct acpi_reg *r, const char *name, bool has_x, const struct acpi_gas_raw *x,
-                     bool has_legacy, u32 port, u8 blk_len)
+/* A field's value when the table covers it, else 0. Never reads past `len`. */
+#define FADT_GET(f, len, field) (FADT_HAS(len, field) ? (f)->field : 0)
+
+/* The 64-bit GAS (x, NULL when the table is too short for it) wins when non-zero
+ * (5.2.9: "X_ fields supersede"); else the legacy I/O port block of blk_len bytes. */
+static void pick_reg(struct acpi_reg *r, const char *name, const struct acpi_gas_raw *x,
+                     u32 port, u8 blk_len)
 {
     memset(r, 0, sizeof(*r));
-    if (has_x && x->address) {
+    if (x && x->address) {
         gas_to_reg(r, x);
-        if (has_legacy && port && (x->space_id != ACPI_SPACE_IO || x->address != port))
+        if (port && (x->space_id != ACPI_SPACE_IO || x->address != port))
             log_debug(ACPI_TAG, "FADT %s: X_ register %#llx differs from legacy port %#x; "
                       "using X_", name, (unsigned long long)x->address, port);
         return;
     }
-    if (has_legacy && port) {
+    if (port) {
         r->space = ACPI_SPACE_IO;
         r->bit_width = (u8)MIN(blk_len * 8u, 255u);
         r->address = port;
     }
 }
 
+#define PICK(reg, name, xfield, field, lenval) \
+    pick_reg(reg, name, FADT_HAS(len, xfield) ? &f->xfield : NULL, FADT_GET(f, len, field), \
+             lenval)
+
 int acpi_parse_fadt(const void *tbl, u32 len, struct acpi_info *out)
 {
     const struct acpi_fadt *f = tbl;
     struct acpi_fadt_info *fi = &out->fadt;
 
+    out->have_fadt = false;
     if (len < offsetof(struct acpi_fadt, reserved0)) {
         log_warn(ACPI_TAG, "FACP: length %u does not even cover the DSDT pointer: skipped", len);
         return -EINVAL;
@@ -92,28 +100,14 @@ int acpi_parse_fadt(const void *tbl, u32 len, struct acpi_info *out)
 
     /* PM1 event blocks hold status + enable halves of pm1_evt_len / 2 bytes each;
      * the register width given here is the whole block's. */
-    pick_reg(&fi->pm1a_evt, "PM1a_EVT", FADT_HAS(len, x_pm1a_evt_blk), &f->x_pm1a_evt_blk,
-             FADT_HAS(len, pm1a_evt_blk) && FADT_HAS(len, pm1_evt_len), f->pm1a_evt_blk,
-             fi->pm1_evt_len);
-    pick_reg(&fi->pm1b_evt, "PM1b_EVT", FADT_HAS(len, x_pm1b_evt_blk), &f->x_pm1b_evt_blk,
-             FADT_HAS(len, pm1b_evt_blk) && FADT_HAS(len, pm1_evt_len), f->pm1b_evt_blk,
-             fi->pm1_evt_len);
-    pick_reg(&fi->pm1a_cnt, "PM1a_CNT", FADT_HAS(len, x_pm1a_cnt_blk), &f->x_pm1a_cnt_blk,
-             FADT_HAS(len, pm1a_cnt_blk) && FADT_HAS(len, pm1_cnt_len), f->pm1a_cnt_blk,
-             fi->pm1_cnt_len);
-    pick_reg(&fi->pm1b_cnt, "PM1b_CNT", FADT_HAS(len, x_pm1b_cnt_blk), &f->x_pm1b_cnt_blk,
-             FADT_HAS(len, pm1b_cnt_blk) && FADT_HAS(len, pm1_cnt_len), f->pm1b_cnt_blk,
-             fi->pm1_cnt_len);
-    pick_reg(&fi->pm2_cnt, "PM2_CNT", FADT_HAS(len, x_pm2_cnt_blk), &f->x_pm2_cnt_blk,
-             FADT_HAS(len, pm2_cnt_blk) && FADT_HAS(len, pm2_cnt_len), f->pm2_cnt_blk,
-             FADT_HAS(len, pm2_cnt_len) ? f->pm2_cnt_len : 0);
-    pick_reg(&fi->pm_tmr, "PM_TMR", FADT_HAS(len, x_pm_tmr_blk), &f->x_pm_tmr_blk,
-             FADT_HAS(len, pm_tmr_blk) && FADT_HAS(len, pm_tmr_len), f->pm_tmr_blk,
-             fi->pm_tmr_len);
-    pick_reg(&fi->gpe0, "GPE0", FADT_HAS(len, x_gpe0_blk), &f->x_gpe0_blk,
-             FADT_HAS(len, gpe0_blk) && FADT_HAS(len, gpe0_blk_len), f->gpe0_blk, fi->gpe0_len);
-    pick_reg(&fi->gpe1, "GPE1", FADT_HAS(len, x_gpe1_blk), &f->x_gpe1_blk,
-             FADT_HAS(len, gpe1_blk) && FADT_HAS(len, gpe1_blk_len), f->gpe1_blk, fi->gpe1_len);
+    PICK(&fi->pm1a_evt, "PM1a_EVT", x_pm1a_evt_blk, pm1a_evt_blk, fi->pm1_evt_len);
+    PICK(&fi->pm1b_evt, "PM1b_EVT", x_pm1b_evt_blk, pm1b_evt_blk, fi->pm1_evt_len);
+    PICK(&fi->pm1a_cnt, "PM1a_CNT", x_pm1a_cnt_blk, pm1a_cnt_blk, fi->pm1_cnt_len);
+    PICK(&fi->pm1b_cnt, "PM1b_CNT", x_pm1b_cnt_blk, pm1b_cnt_blk, fi->pm1_cnt_len);
+    PICK(&fi->pm2_cnt, "PM2_CNT", x_pm2_cnt_blk, pm2_cnt_blk, FADT_GET(f, len, pm2_cnt_len));
+    PICK(&fi->pm_tmr, "PM_TMR", x_pm_tmr_blk, pm_tmr_blk, fi->pm_tmr_len);
+    PICK(&fi->gpe0, "GPE0", x_gpe0_blk, gpe0_blk, fi->gpe0_len);
+    PICK(&fi->gpe1, "GPE1", x_gpe1_blk, gpe1_blk, fi->gpe1_len);
 
     fi->hw_reduced = (fi->flags & ACPI_FADT_HW_REDUCED_ACPI) != 0;
     if (fi->hw_reduced) {

@@ -13,6 +13,7 @@ int acpi_parse_hpet(const void *tbl, u32 len, struct acpi_info *out)
     struct acpi_hpet_info *h = &out->hpet;
 
     memset(h, 0, sizeof(*h));
+    out->have_hpet = false;
     if (len < sizeof(*t)) {
         log_warn(ACPI_TAG, "HPET: length %u is shorter than 56: skipped", len);
         return -EINVAL;

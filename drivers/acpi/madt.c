@@ -131,6 +131,7 @@ int acpi_parse_madt(const void *tbl, u32 len, struct acpi_info *out)
     struct acpi_madt_info *m = &out->madt;
 
     memset(m, 0, sizeof(*m));
+    out->have_madt = false;
     if (len < sizeof(*t)) {
         log_warn(ACPI_TAG, "APIC: length %u is shorter than its fixed part (44): skipped", len);
         return -EINVAL;

@@ -7,6 +7,7 @@ int acpi_parse_mcfg(const void *tbl, u32 len, struct acpi_info *out)
 {
     out->nmcfg = 0;
     out->mcfg_dropped = 0;
+    out->have_mcfg = false;
     if (len < sizeof(struct acpi_mcfg) ||
         (len - sizeof(struct acpi_mcfg)) % sizeof(struct acpi_mcfg_entry)) {
         log_warn(ACPI_TAG, "MCFG: length %u is not 44 plus whole 16-byte allocations: skipped",

@@ -108,6 +108,7 @@ int acpi_parse_srat(const void *tbl, u32 len, struct acpi_info *out)
     struct acpi_srat_info *s = &out->srat;
 
     memset(s, 0, sizeof(*s));
+    out->have_srat = false;
     if (len < sizeof(*t)) {
         log_warn(ACPI_TAG, "SRAT: length %u is shorter than its fixed part (48): skipped", len);
         return -EINVAL;
@@ -124,6 +125,7 @@ int acpi_parse_slit(const void *tbl, u32 len, struct acpi_info *out)
     struct acpi_slit_info *sl = &out->slit;
 
     memset(sl, 0, sizeof(*sl));
+    out->have_slit = false;
     if (len < sizeof(*t)) {
         log_warn(ACPI_TAG, "SLIT: length %u is shorter than its fixed part (44): skipped", len);
         return -EINVAL;

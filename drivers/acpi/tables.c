@@ -196,7 +196,6 @@ const void *acpi_map_table(const struct acpi_mem *mem, const struct acpi_table_d
 static int walk_root(const struct acpi_mem *mem, struct acpi_info *out, u64 pa,
                      const char *sig, u32 entry_size)
 {
-    u32 first = out->ntables;
     const struct acpi_table_desc *root = acpi_add_table(mem, out, pa, sig);
     if (!root || root->status != ACPI_TABLE_OK)
         return -EIO;
@@ -204,7 +203,7 @@ static int walk_root(const struct acpi_mem *mem, struct acpi_info *out, u64 pa,
     if ((root->length - sizeof(struct acpi_header)) % entry_size) {
         log_warn(ACPI_TAG, "%s at %#llx: length %u is not a header plus whole %u-byte entries: "
                  "skipped", sig, (unsigned long long)pa, root->length, entry_size);
-        out->tables[first].status = ACPI_TABLE_BAD_LENGTH;
+        out->tables[root - out->tables].status = ACPI_TABLE_BAD_LENGTH;
         return -EIO;
     }
     const u8 *t = acpi_map_table(mem, root);

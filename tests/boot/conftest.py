@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 import pexpect
+from pexpect.popen_spawn import PopenSpawn
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -38,9 +39,11 @@ class Hypervisor:
         self.cmdline = qemu.command(esp, profile, extra=extra)
         self.log.write("# " + " ".join(self.cmdline) + "\n")
         self.log.flush()
-        self.p = pexpect.spawn(self.cmdline[0], self.cmdline[1:], encoding="utf-8",
-                               codec_errors="replace", timeout=BOOT_TIMEOUT,
-                               logfile=self.log, dimensions=(60, 300))
+        # Pipes, not a pty: QEMU leaves a tty's output processing on (LF -> CR LF),
+        # so only pipes carry exactly the bytes the hypervisor sent and receive
+        # exactly the bytes a test types (Ctrl-C included).
+        self.p = PopenSpawn(self.cmdline, encoding="utf-8", codec_errors="replace",
+                            timeout=BOOT_TIMEOUT, logfile=self.log)
         self.boot_text = ""
 
     def wait_prompt(self, timeout=BOOT_TIMEOUT):
@@ -49,14 +52,19 @@ class Hypervisor:
         return self.boot_text
 
     def cmd(self, line, timeout=60):
-        """Runs a shell command and returns its output (without the echoed line)."""
+        """Runs a shell command and returns its output (without the echoed line).
+
+        Waits for the line editor's echo of the line first, so that prompts printed
+        by earlier raw input (redraws) cannot be mistaken for this command's end."""
         self.p.send(line + "\r")
+        self.p.expect_exact(line + "\r\n", timeout=timeout)
         self.p.expect_exact(PROMPT, timeout=timeout)
-        out = clean(self.p.before)
-        # The first line is our own input echoed back by the line editor.
-        first, _, rest = out.partition("\n")
-        assert line[:40] in first or not line, f"echo missing for {line!r}: {first!r}"
-        return rest
+        return clean(self.p.before)
+
+    def sync(self, timeout=60):
+        """Brings the shell to a fresh, empty prompt whatever was typed before."""
+        self.p.send("\x15")                 # Ctrl-U: kill the line being edited
+        self.cmd("help help", timeout)
 
     def send_raw(self, data):
         self.p.send(data)
@@ -66,14 +74,16 @@ class Hypervisor:
         return clean(self.p.before)
 
     def wait_exit(self, timeout=60):
+        """Waits for QEMU to end by itself; returns its exit status."""
         self.p.expect(pexpect.EOF, timeout=timeout)
-        self.p.close()
-        return self.p.exitstatus, self.p.signalstatus
+        return self.p.proc.wait(timeout=timeout)
 
     def close(self):
-        if self.p.isalive():
-            self.p.terminate(force=True)
-        self.log.close()
+        if self.p.proc.poll() is None:
+            self.p.proc.kill()
+            self.p.proc.wait()
+        if not self.log.closed:
+            self.log.close()
 
 
 def make_esp(config_text=None, tmpdir=None, no_config=False):

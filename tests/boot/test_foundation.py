@@ -102,46 +102,54 @@ def test_version_and_help(pc1):
     out = pc1.cmd("help")
     for c in ("help", "version", "cpus", "mem", "numa", "pci", "log", "poweroff", "reboot",
               "config", "acpi"):
-        assert re.search(rf"^{c}\b", out, re.M), (c, out)
-    assert "usage" not in pc1.cmd("help cpus").lower() or "cpus" in pc1.cmd("help cpus")
+        assert re.search(rf"^\s*{c}\b", out, re.M), (c, out)
+    one = pc1.cmd("help cpus")
+    assert "cpus" in one and "APIC ID" in one and "version" not in one, one
+    assert "frob" in pc1.cmd("help frob")
 
 
 def test_unknown_and_bad_arguments(pc1):
     assert "unknown command: frobnicate" in pc1.cmd("frobnicate now")
     assert "usage: cpus" in pc1.cmd("cpus extra")
-    assert "usage:" in pc1.cmd('log "unterminated')  or "quote" in pc1.cmd('log "x')
+    assert "quote" in pc1.cmd('log "unterminated')
 
 
 def test_log_ring(pc1):
     out = pc1.cmd("log")
     assert re.search(r"\[\s*\d+\.\d{6}\] INFO\s+paging", out), out
-    assert "DEBUG" not in pc1.cmd("log info") or True
-    assert len(pc1.cmd("log 3").strip().splitlines()) <= 4
+    assert "DEBUG" not in pc1.cmd("log info")
+    assert len(pc1.cmd("log 3").strip().splitlines()) == 3
+    assert "usage: log" in pc1.cmd("log verbose")
 
 
 def test_garbage_input_does_not_break_shell(pc1):
     # A very long line: the editor refuses past its limit, the command fails cleanly.
     pc1.send_raw("x" * 2000 + "\r")
-    pc1.p.expect_exact(PROMPT, timeout=60)
+    pc1.p.expect_exact("unknown command: xxxx", timeout=60)
+    pc1.sync()
     # Control characters and binary garbage, then a real command.
     pc1.send_raw("\x01\x02\x05\x0b\x0c\x0e\x10\x1a\x1b[999;999H\x1b[?25l\x1bO\x7f\x08")
     pc1.send_raw(bytes(range(128, 256)).decode("latin-1"))
-    pc1.send_raw("\x15")                       # Ctrl-U: kill whatever is left
-    out = pc1.cmd("version")
-    assert "Isthmus" in out
-    pc1.send_raw("\x03")                       # Ctrl-C on an empty line
-    pc1.p.expect_exact(PROMPT, timeout=30)
+    pc1.sync()
+    assert "Isthmus" in pc1.cmd("version")
+    pc1.send_raw("half a line\x03")            # Ctrl-C abandons it
+    pc1.p.expect_exact("^C", timeout=30)
+    pc1.sync()
     assert "Isthmus" in pc1.cmd("version")
 
 
 def test_line_editing_and_history(pc1):
     pc1.cmd("cpus")
     # Up arrow recalls "cpus"; Enter runs it again.
-    pc1.send_raw("\x1b[A\r")
-    pc1.p.expect_exact(PROMPT, timeout=30)
-    assert "boot CPU" in pc1.p.before
+    pc1.send_raw("\x1b[A")
+    pc1.p.expect_exact(PROMPT + "cpus", timeout=30)      # the recalled line, redrawn
+    pc1.send_raw("\r")
+    pc1.p.expect_exact("boot CPU", timeout=30)
+    pc1.sync()
     # Backspace edits: "versiox" <BS> "n".
-    assert "Isthmus" in pc1.cmd("versiox\x7fn")
+    pc1.send_raw("versiox\x7fn\r")
+    pc1.p.expect_exact("Isthmus", timeout=30)
+    pc1.sync()
     hist = pc1.cmd("history")
     assert "cpus" in hist and "version" in hist
 
@@ -179,9 +187,8 @@ def test_acpi_tables_q35(q35):
 
 
 def test_exception_dump_stops_only_that_cpu(q35):
-    out = q35.cmd("debug fault 3 gp")
-    q35.p.expect(r"\*\*\* CPU 3 stopped", timeout=30)
-    dump = q35.p.before
+    dump = q35.cmd("debug fault 3 gp")
+    assert "*** CPU 3 stopped" in dump, dump
     assert "CPU 3 (APIC ID 3) took exception #GP" in dump
     assert "RIP" in dump and "CR3" in dump
     cpus = parse_cpus(q35.cmd("cpus"))
@@ -197,10 +204,11 @@ def test_topology_pc_3node(pc3):
 
 # ------------------------------------------------------------------ configuration
 
-GARBAGE = b"""[hypervisor]
+GARBAGE = b"""# a configuration with several mistakes
+[hypervisor]
 log_level = "loud"
 baud = 12
-\x00\xff\xfe binary junk
+colour = true
 [nonsense]
 = = =
 """
@@ -209,11 +217,18 @@ baud = 12
 def test_garbage_config_reports_lines_and_shell_works(boot):
     hv = boot("pc-1node", config=GARBAGE)
     text = hv.boot_text
-    assert "isthmus.toml:2:" in text and "log_level" in text, text
+    for line, word in ((3, "log_level"), (4, "baud"), (5, "colour"), (6, "nonsense"), (7, "")):
+        assert f"isthmus.toml:{line}: " in text and word in text, (line, text)
     assert "no partitions will start" in text
     out = hv.cmd("config")
-    assert re.search(r"isthmus\.toml:\d+: ", out), out
+    assert "isthmus.toml:3: " in out and "isthmus.toml:7: " in out, out
     assert "Isthmus" in hv.cmd("version")
+
+
+def test_binary_config(boot):
+    hv = boot("pc-1node", config=b"[hypervisor]\nlog_level = \"info\"\n\x7fELF\x00\x01\xff\xfe" + bytes(range(256)))
+    assert "isthmus.toml:3: " in hv.boot_text, hv.boot_text
+    assert "defaults in effect" in hv.cmd("config")
 
 
 def test_missing_config(boot):
@@ -228,13 +243,11 @@ def test_missing_config(boot):
 def test_poweroff_ends_qemu(boot):
     hv = boot("pc-1node")
     hv.send_raw("poweroff\r")
-    status, signal = hv.wait_exit(timeout=60)
-    assert signal is None and status == 0, (status, signal)
+    assert hv.wait_exit(timeout=60) == 0
 
 
 def test_reboot_resets_machine(boot):
     hv = boot("q35-2node-pxb")
     hv.send_raw("reboot\r")
     # -no-reboot turns the reset into QEMU exiting.
-    status, signal = hv.wait_exit(timeout=60)
-    assert signal is None and status == 0, (status, signal)
+    assert hv.wait_exit(timeout=60) == 0
