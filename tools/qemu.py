@@ -62,8 +62,9 @@ def command(esp, profile="pc-1node", accel=None, extra=(), interactive=False):
            "-drive", f"file={esp},format=raw,if=ide,snapshot=on",
            "-nodefaults", "-display", "none", "-vga", "none", "-no-reboot"]
     if interactive:
-        cmd += ["-chardev", "stdio,id=con,mux=on,signal=off", "-serial", "chardev:con",
-                "-mon", "chardev=con,mode=readline"]
+        # The mux gives input to the frontend attached last: the serial port.
+        cmd += ["-chardev", "stdio,id=con,mux=on,signal=off",
+                "-mon", "chardev=con,mode=readline", "-serial", "chardev:con"]
     else:
         cmd += ["-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con", "-monitor", "none"]
     if accel == "kvm":

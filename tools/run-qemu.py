@@ -20,7 +20,7 @@ def main():
         return 1
     cmd = qemu.command(a.esp, a.profile, extra=a.extra, interactive=True)
     print("Isthmus under QEMU (profile %s). Leave with Ctrl-A then X "
-          "(or type 'poweroff' at the isthmus> prompt)." % a.profile, flush=True)
+          "(or type poweroff at the Isthmus shell)." % a.profile, flush=True)
     os.execvp(cmd[0], cmd)
 
 
