@@ -137,7 +137,7 @@ size_t kstrlcpy(char *dst, const char *src, size_t size)
     return len;
 }
 
-static int digit_value(char c)
+int kxdigit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -179,7 +179,7 @@ int kparse_u64(const char *s, u64 *out, bool allow_suffix)
             last_sep = true;
             continue;
         }
-        int d = digit_value(*s);
+        int d = kxdigit(*s);
         if (d < 0 || (unsigned)d >= base)
             break;
         if (v > (UINT64_MAX - (u64)d) / base)

@@ -20,6 +20,8 @@ char *strchr(const char *s, int c);
 #endif
 /* BSD strlcpy: copies at most size-1 bytes, always terminates; returns strlen(src). */
 size_t kstrlcpy(char *dst, const char *src, size_t size);
+/* Value of a hexadecimal digit (either case), or -1. */
+int kxdigit(int c);
 /* Parses an unsigned integer: decimal, 0x hex, optional '_' separators between digits and
  * an optional K/M/G/T binary suffix when allow_suffix. Rejects empty input, trailing junk
  * and overflow with -EINVAL / -ERANGE. */

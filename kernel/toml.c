@@ -384,17 +384,6 @@ static int str_put(struct toml_parser *p, u32 start, const void *bytes, u32 n)
     return 0;
 }
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* \uXXXX or \UXXXXXXXX at pos (on the backslash). */
 static int parse_unicode_escape(struct toml_parser *p, u32 start)
 {
@@ -403,7 +392,7 @@ static int parse_unicode_escape(struct toml_parser *p, u32 start)
     u32 n;
 
     for (u32 i = 0; i < ndig; i++) {
-        int d = hex_value(peek_at(p, 2 + i));
+        int d = kxdigit(peek_at(p, 2 + i));
         if (d < 0) {
             ERR(p, "invalid escape \\%c: expected %u hexadecimal digits", peek_at(p, 1), ndig);
             return -1;
@@ -540,7 +529,7 @@ static int parse_digits(struct toml_parser *p, const char *t, size_t n, const ch
             prev_digit = false;
             continue;
         }
-        int d = hex_value(t[i]);
+        int d = kxdigit(t[i]);
         if (d < 0 || (u32)d >= base) {
             ERR(p, "invalid integer %s", show);
             return -1;
