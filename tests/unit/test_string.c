@@ -16,6 +16,7 @@
 #define strchr  k_strchr
 #define kstrlcpy   k_kstrlcpy
 #define kparse_u64 k_kparse_u64
+#define kxdigit    k_kxdigit
 #include "kernel/string.c"
 #undef memcpy
 #undef memmove
