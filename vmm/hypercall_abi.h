@@ -56,7 +56,13 @@ struct isthmus_partition_info {
     uint64_t memory_bytes;        /* guest RAM */
     uint32_t node;                /* NUMA node the partition was placed on */
     uint32_t flags;               /* reserved, 0 */
+    uint64_t tsc_khz;             /* guest TSC frequency */
+    uint64_t apic_timer_khz;      /* local APIC timer input clock (before its divider) */
 } __attribute__((packed));
-_Static_assert(sizeof(struct isthmus_partition_info) == 64, "partition info is 64 bytes");
+_Static_assert(sizeof(struct isthmus_partition_info) == 80, "partition info is 80 bytes");
+
+/* Timing leaf, as VMware defined it and Linux reads it: EAX = TSC kHz,
+ * EBX = local APIC timer input clock in kHz. */
+#define ISTHMUS_CPUID_TIMING_LEAF 0x40000010u
 
 #endif
