@@ -60,9 +60,15 @@ static const struct config_key hypervisor_keys[] = {
         .name = "banner", .type = CONFIG_BOOL, FIELD(struct isthmus_config, banner),
         .help = "print the boot banner: true (default) or false",
     },
+    {
+        .name = "reserve_cpu0", .type = CONFIG_BOOL, FIELD(struct isthmus_config, reserve_cpu0),
+        .help = "keep CPU 0 for the shell and management, out of every partition: true (default) or false",
+    },
 };
 
 static void *hypervisor_object(void *cfg, u32 index) { return cfg; }
+
+#include "kernel/config_partition.inc"
 
 static const struct config_table isthmus_tables[] = {
     {
@@ -70,8 +76,13 @@ static const struct config_table isthmus_tables[] = {
         .object_size = sizeof(struct isthmus_config), .object = hypervisor_object,
         .help = "settings of the hypervisor itself",
     },
-    /* [[partition]] comes here: .array = true, .max_count, an object() returning
-     * &cfg->partition[index] and setting the count. */
+    {
+        .name = "partition", .array = true, .max_count = CONFIG_MAX_PARTITIONS,
+        .keys = partition_keys, .nkeys = ARRAY_SIZE(partition_keys),
+        .object_size = sizeof(struct config_partition), .object = partition_object,
+        .finish = partition_finish,
+        .help = "a partition: its CPUs, memory, kernel and command line",
+    },
 };
 
 static void defaults_isthmus(void *cfg) { config_defaults(cfg); }
@@ -90,13 +101,29 @@ void config_defaults(struct isthmus_config *cfg)
     cfg->console_port = 0x3F8;
     cfg->baud = 115200;
     cfg->banner = true;
+    cfg->reserve_cpu0 = true;
 }
 
 void config_summary(const struct isthmus_config *cfg, char *buf, size_t size)
 {
-    ksnprintf(buf, size, "log_level=%s console=%s baud=%u banner=%s",
-              log_level_name(cfg->log_level), cfg->console, cfg->baud,
-              cfg->banner ? "true" : "false");
+    size_t n = (size_t)ksnprintf(buf, size, "log_level=%s console=%s baud=%u banner=%s reserve_cpu0=%s partitions=%u",
+                                 log_level_name(cfg->log_level), cfg->console, cfg->baud,
+                                 cfg->banner ? "true" : "false", cfg->reserve_cpu0 ? "true" : "false",
+                                 cfg->npartitions);
+    for (u32 i = 0; i < cfg->npartitions && n < size; i++) {
+        const struct config_partition *p = &cfg->partition[i];
+        n += (size_t)ksnprintf(buf + n, size - n, " [%s cpus=", p->name);
+        if (!p->cpu_list) {
+            n += n < size ? (size_t)ksnprintf(buf + n, size - n, "%u", p->ncpus) : 0;
+        } else {
+            for (u32 c = 0; c < p->ncpus && n < size; c++)
+                n += (size_t)ksnprintf(buf + n, size - n, "%s%u", c ? "," : "(", p->cpus[c]);
+            n += n < size ? (size_t)ksnprintf(buf + n, size - n, ")") : 0;
+        }
+        if (n < size)
+            n += (size_t)ksnprintf(buf + n, size - n, " memory=%llu %s]",
+                                   (unsigned long long)p->memory, p->start ? "running" : "stopped");
+    }
 }
 
 /* ------------------------------------------------------------------ messages */
@@ -387,6 +414,15 @@ static bool check_value(const struct config_key *k, const struct toml_value *v, 
         if (!k->apply)
             store_int(field, k->size, num);
         break;
+    case CONFIG_CUSTOM: {
+        char why[CONFIG_MSG_MAX];
+        why[0] = '\0';
+        if (k->parse(obj, v, why, sizeof(why)) < 0) {
+            put(m, "%s", why[0] ? why : "invalid value");
+            return false;
+        }
+        return true;
+    }
     case CONFIG_STRING:
         if (v->type != TOML_STRING) {
             put(m, "expected a string, got ");
@@ -539,6 +575,8 @@ static int check_key(const struct config_table *t, const struct config_key *k, s
         put(m, "[%s] %s: an enum needs choices", t->name, k->name);
     else if (k->type == CONFIG_STRING && k->size < 2 && !k->apply)
         put(m, "[%s] %s: a string field needs room", t->name, k->name);
+    else if (k->type == CONFIG_CUSTOM && !k->parse)
+        put(m, "[%s] %s: a custom key needs parse()", t->name, k->name);
     else
         return 0;
     return -EINVAL;

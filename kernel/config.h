@@ -28,6 +28,26 @@ struct config_diag {
     struct config_error err[CONFIG_MAX_ERRORS];
 };
 
+#define CONFIG_MAX_PARTITIONS  16
+#define CONFIG_MAX_PART_CPUS   64
+#define CONFIG_NAME_MAX        32
+#define CONFIG_PATH_MAX        96
+#define CONFIG_CMDLINE_MAX     256
+
+/* One [[partition]] table. Checked here for form; whether the machine can hold it
+ * (CPUs that exist, free memory) is decided when partitions are created. */
+struct config_partition {
+    char name[CONFIG_NAME_MAX];      /* letters, digits, '-', '_'; unique */
+    u32 ncpus;                       /* how many vCPUs (= pinned physical CPUs) */
+    bool cpu_list;                   /* true: cpus[] names the physical CPUs */
+    u16 cpus[CONFIG_MAX_PART_CPUS];  /* CPU indices as `cpus` lists them */
+    u64 memory;                      /* bytes, a multiple of 2 MiB */
+    char kernel[CONFIG_PATH_MAX];    /* PVH ELF image, relative to isthmus.efi's directory */
+    char initrd[CONFIG_PATH_MAX];    /* optional module */
+    char cmdline[CONFIG_CMDLINE_MAX];
+    bool start;                      /* state = "running" (default) or "stopped" */
+};
+
 struct isthmus_config {
     /* [hypervisor] */
     enum log_level log_level;  /* console log level */
@@ -35,6 +55,10 @@ struct isthmus_config {
     u16 console_port;          /* I/O port of console, 0 for "none" */
     u32 baud;
     bool banner;               /* print the boot banner */
+    bool reserve_cpu0;         /* CPU 0 runs the shell and management, never a partition */
+    /* [[partition]] */
+    u32 npartitions;
+    struct config_partition partition[CONFIG_MAX_PARTITIONS];
 };
 
 /* ------------------------------------------------------------------ schema */
@@ -44,6 +68,7 @@ enum config_key_type {
     CONFIG_INT,     /* in [min, max], and one of allowed[] if given; stored in size bytes */
     CONFIG_ENUM,    /* a string from choices[]; its index is stored in size bytes */
     CONFIG_STRING,  /* stored NUL-terminated in a char[size] */
+    CONFIG_CUSTOM,  /* parse() checks and stores the raw value (lists, sizes) */
 };
 
 struct config_key {
@@ -59,6 +84,8 @@ struct config_key {
     /* Optional, replaces the store for keys with derived fields. Called with the
      * validated value: the integer, 0/1, the choice index (and its name), or the string. */
     void (*apply)(void *obj, s64 num, const char *str);
+    /* CONFIG_CUSTOM: stores v into obj, or returns < 0 with why (after "key: ") in msg. */
+    int (*parse)(void *obj, const struct toml_value *v, char *msg, size_t size);
     const char *help;              /* one line, for docs and isthmus-check --keys */
 };
 

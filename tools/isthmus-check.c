@@ -72,7 +72,7 @@ static int check(const char *path)
 
 static const char *const type_names[] = {
     [CONFIG_BOOL] = "boolean", [CONFIG_INT] = "integer",
-    [CONFIG_ENUM] = "string", [CONFIG_STRING] = "string",
+    [CONFIG_ENUM] = "string", [CONFIG_STRING] = "string", [CONFIG_CUSTOM] = "see help",
 };
 
 static int list_keys(void)

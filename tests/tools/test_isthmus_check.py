@@ -25,13 +25,16 @@ INVALID = sorted((CONFIGS / "invalid").glob("*.toml"))
 
 MAX_FILE = 256 * 1024
 MAX_ERRORS = 32
-DEFAULTS = {"log_level": "info", "console": "com1", "baud": 115200, "banner": True}
+DEFAULTS = {"log_level": "info", "console": "com1", "baud": 115200, "banner": True,
+            "reserve_cpu0": True}
 SCHEMA = {
     "log_level": ("error", "warn", "info", "debug"),
     "console": ("com1", "com2", "com3", "com4", "none"),
     "baud": (9600, 19200, 38400, 57600, 115200),
     "banner": (True, False),
+    "reserve_cpu0": (True, False),
 }
+PARTITION_KEYS = {"name", "cpus", "memory", "kernel", "initrd", "cmdline", "state"}
 
 # Messages of errors that TOML itself has (tomllib rejects such a file); every other
 # message is about the schema or a feature Isthmus leaves out (tomllib accepts the file).
@@ -61,8 +64,11 @@ def rel(path):
 
 def summary(values):
     v = dict(DEFAULTS, **values)
+    parts = v.get("partitions", [])
     return (f"log_level={v['log_level']} console={v['console']} baud={v['baud']} "
-            f"banner={'true' if v['banner'] else 'false'}")
+            f"banner={'true' if v['banner'] else 'false'} "
+            f"reserve_cpu0={'true' if v['reserve_cpu0'] else 'false'} partitions={len(parts)}"
+            + "".join(" " + p for p in parts))
 
 
 def expectations(path):
@@ -88,9 +94,40 @@ def tomllib_view(data):
         return None
 
 
+def memory_bytes(v):
+    """What isthmus-check makes of a partition's memory value (None if it rejects it)."""
+    if type(v) is int:
+        return v
+    m = re.fullmatch(r"(0x[0-9a-fA-F_]+|[0-9_]+)([KkMmGgTt]?)", v)
+    if not m:
+        return None
+    n = int(m.group(1).replace("_", ""), 0)
+    return n << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[m.group(2).lower()]
+
+
+def partition_values(parts):
+    """The [[partition]] list as isthmus-check summarises it, or None if it would reject it."""
+    if not isinstance(parts, list):
+        return None
+    out = []
+    for p in parts:
+        if set(p) - PARTITION_KEYS or not {"name", "cpus", "memory", "kernel"} <= set(p):
+            return None
+        mem = memory_bytes(p["memory"])
+        if mem is None or mem % (2 << 20):
+            return None
+        cpus = p["cpus"]
+        cpus = str(cpus) if type(cpus) is int else "(" + ",".join(map(str, cpus)) + ")"
+        out.append(f"[{p['name']} cpus={cpus} memory={mem} {p.get('state', 'running')}]")
+    return out
+
+
 def schema_values(doc):
-    """The [hypervisor] settings of a tomllib document, or None if the schema rejects it."""
-    if set(doc) - {"hypervisor"}:
+    """The settings of a tomllib document, or None if the schema rejects it."""
+    if set(doc) - {"hypervisor", "partition"}:
+        return None
+    parts = partition_values(doc.get("partition", []))
+    if parts is None:
         return None
     hv = doc.get("hypervisor", {})
     if not isinstance(hv, dict):
@@ -100,7 +137,7 @@ def schema_values(doc):
         # bool is an int in Python: compare types exactly.
         if allowed is None or not any(type(value) is type(a) and value == a for a in allowed):
             return None
-    return hv
+    return dict(hv, partitions=parts)
 
 
 # ---------------------------------------------------------------- example files

@@ -204,7 +204,13 @@ static void test_structure_errors(void **state)
                   "1: unknown table [hypervsor] (did you mean [hypervisor]?)\n");
     EXPECT_ERRORS("[network]\nip = 1\n", "1: unknown table [network]\n");
     EXPECT_ERRORS("[[partition]]\nname = \"a\"\n[[partition]]\n",
-                  "1: unknown array of tables [[partition]]\n3: unknown array of tables [[partition]]\n");
+                  "1: [[partition]]: missing required key \"cpus\"\n"
+                  "1: [[partition]]: missing required key \"memory\"\n"
+                  "1: [[partition]]: missing required key \"kernel\"\n"
+                  "3: [[partition]]: missing required key \"name\"\n"
+                  "3: [[partition]]: missing required key \"cpus\"\n"
+                  "3: [[partition]]: missing required key \"memory\"\n"
+                  "3: [[partition]]: missing required key \"kernel\"\n");
     EXPECT_ERRORS("[hypervisor.serial]\n", "1: unknown table [hypervisor.serial]\n");
     EXPECT_ERRORS("[a.b.c]\n", "1: unknown table [a.b.c]\n");
     EXPECT_ERRORS("[[hypervisor]]\nbaud = 1\n",
@@ -294,14 +300,19 @@ static void test_format_error(void **state)
 static void test_summary(void **state)
 {
     struct isthmus_config cfg;
-    char buf[128];
+    char buf[256];
 
     config_defaults(&cfg);
     config_summary(&cfg, buf, sizeof(buf));
-    assert_string_equal(buf, "log_level=info console=com1 baud=115200 banner=true");
+    assert_string_equal(buf, "log_level=info console=com1 baud=115200 banner=true reserve_cpu0=true partitions=0");
     EXPECT_OK("[hypervisor]\nlog_level='error'\nconsole='none'\nbaud=19200\nbanner=false", &cfg);
     config_summary(&cfg, buf, sizeof(buf));
-    assert_string_equal(buf, "log_level=error console=none baud=19200 banner=false");
+    assert_string_equal(buf, "log_level=error console=none baud=19200 banner=false reserve_cpu0=true partitions=0");
+    EXPECT_OK("[[partition]]\nname='a'\ncpus=[1,3]\nmemory='4M'\nkernel='k'\nstate='stopped'\n"
+              "[[partition]]\nname='b'\ncpus=2\nmemory=2097152\nkernel='k'\n", &cfg);
+    config_summary(&cfg, buf, sizeof(buf));
+    assert_string_equal(buf, "log_level=info console=com1 baud=115200 banner=true reserve_cpu0=true partitions=2"
+                             " [a cpus=(1,3) memory=4194304 stopped] [b cpus=2 memory=2097152 running]");
 }
 
 static void test_log_level_names(void **state)
