@@ -7,6 +7,7 @@
 #include "kernel/string.h"
 #include "boot/efi_stage.h"
 #include "boot/efi_util.h"
+#include "kernel/config.h"
 
 #define CONFIG_NAME "isthmus.toml"
 #define FILE_MAX_BYTES (512ULL * 1024 * 1024)
@@ -83,8 +84,46 @@ static EFI_STATUS load_one(EFI_FILE_HANDLE root, const CHAR16 *dir, const char *
     ((u8 *)(UINTN)a)[size] = 0;
     f->addr = a;
     f->size = size;
+    f->error[0] = '\0';
     kstrlcpy(f->name, name, sizeof(f->name));
     return EFI_SUCCESS;
+}
+
+/* Every kernel and initrd the configuration names, each read once. A file that
+ * cannot be read is recorded with its error for the hypervisor to report. */
+static void load_partition_files(EFI_FILE_HANDLE root, const CHAR16 *dir, struct boot_info *bi)
+{
+    static struct isthmus_config cfg;   /* too big for the firmware's stack */
+    static struct config_diag diag;
+    if (config_parse((const char *)(UINTN)bi->config.addr, bi->config.size, &cfg, &diag) < 0)
+        return;   /* the hypervisor reports the errors; a bad file starts nothing */
+    for (u32 i = 0; i < cfg.npartitions; i++) {
+        const char *names[2] = { cfg.partition[i].kernel, cfg.partition[i].initrd };
+        for (int k = 0; k < 2; k++) {
+            const char *name = names[k];
+            bool seen = !name[0];
+            for (u32 f = 0; f < bi->nfiles && !seen; f++)
+                seen = !strcmp(bi->files[f].name, name);
+            if (seen)
+                continue;
+            if (bi->nfiles >= BOOT_MAX_FILES) {
+                efi_say("warning: more than %d files named in the configuration; %s not read",
+                        BOOT_MAX_FILES, name);
+                continue;
+            }
+            struct boot_file *f = &bi->files[bi->nfiles++];
+            EFI_STATUS st = load_one(root, dir, name, f);
+            if (EFI_ERROR(st)) {
+                kstrlcpy(f->name, name, sizeof(f->name));
+                f->addr = 0;
+                f->size = 0;
+                kstrlcpy(f->error, efi_status_str(st), sizeof(f->error));
+                efi_say("cannot read %s%s: %s", bi->loader_dir, name, f->error);
+            } else {
+                efi_say("read %s%s (%llu bytes)", bi->loader_dir, name, (unsigned long long)f->size);
+            }
+        }
+    }
 }
 
 void efi_load_files(void *image_handle, void *loaded_image, struct boot_info *bi)
@@ -115,5 +154,7 @@ void efi_load_files(void *image_handle, void *loaded_image, struct boot_info *bi
                   bi->loader_dir, CONFIG_NAME, efi_status_str(st));
     else
         efi_say("read %s%s (%llu bytes)", bi->loader_dir, CONFIG_NAME, (unsigned long long)bi->config.size);
+    if (!EFI_ERROR(st))
+        load_partition_files(root, dir, bi);
     root->Close(root);
 }

@@ -34,8 +34,9 @@ struct boot_mem_range {
 
 struct boot_file {
     char name[BOOT_NAME_MAX];  /* path relative to the directory isthmus.efi was loaded from */
-    hpa_t addr;
+    hpa_t addr;                /* 0 when it could not be read: see error */
     u64 size;
+    char error[48];            /* why it could not be read, "" when it was */
 };
 
 struct boot_info {

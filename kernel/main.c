@@ -256,6 +256,18 @@ static void start_aps(void)
     log_info("smp", "%u of %u CPUs online", cpus_online_count, ncpus);
 }
 
+/* Partitions are configured and their images read, but this build cannot run
+ * them yet: say so plainly rather than pretend. */
+static void report_partitions(const struct boot_info *bi)
+{
+    for (u32 i = 0; i < bi->nfiles; i++)
+        if (!bi->files[i].addr)
+            log_err("part", "cannot read %s%s: %s", bi->loader_dir, bi->files[i].name, bi->files[i].error);
+    if (machine.cfg.npartitions)
+        log_warn("part", "%u partition(s) configured, none started: running partitions is not "
+                 "supported by this build yet", machine.cfg.npartitions);
+}
+
 __noreturn void hv_main(struct boot_info *bi)
 {
     tsc_boot = rdtsc();
@@ -311,6 +323,7 @@ __noreturn void hv_main(struct boot_info *bi)
     start_aps();
     setup_power();
 
+    report_partitions(bi);
     log_info("shell", "ready; type 'help' for the commands");
     shell_run();
 }

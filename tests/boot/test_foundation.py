@@ -251,3 +251,24 @@ def test_reboot_resets_machine(boot):
     hv.send_raw("reboot\r")
     # -no-reboot turns the reset into QEMU exiting.
     assert hv.wait_exit(timeout=60) == 0
+
+
+PARTITION_CONFIG = """[hypervisor]
+log_level = "info"
+
+[[partition]]
+name = "alpha"
+cpus = 1
+memory = "64M"
+kernel = "no-such-kernel.elf"
+"""
+
+
+def test_partition_images_read_and_reported(boot):
+    # Partitions are parsed and their images looked for on the ESP; a missing one is
+    # named, and the build says plainly that it starts no partition yet.
+    hv = boot("pc-1node", config=PARTITION_CONFIG)
+    text = hv.boot_text
+    assert "cannot read \\EFI\\BOOT\\no-such-kernel.elf: not found" in text, text
+    assert "1 partition(s) configured, none started" in text, text
+    assert "partitions=1 [alpha cpus=1 memory=67108864 running]" in hv.cmd("config")

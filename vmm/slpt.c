@@ -1,0 +1,426 @@
+/* Second-level page tables for EPT and NPT; see slpt.h for the contract.
+ *
+ * Levels are numbered by what one entry maps: 3 = PML4E (512 GiB), 2 = PDPTE
+ * (1 GiB), 1 = PDE (2 MiB), 0 = PTE (4 KiB). Bit 7 means "leaf" at levels 2 and 1
+ * in both formats (EPT: SDM 29.3.2 tables 29-3/29-5; NPT: APM 5.3.4 PS bit) and
+ * is reserved in a PML4E, so levels 3 and 0 need no flag. */
+#include "vmm/slpt.h"
+#include "kernel/errno.h"
+
+#define LEVEL_SHIFT(l) (PAGE_SHIFT + 9 * (l))
+#define LEVEL_SIZE(l)  (1ULL << LEVEL_SHIFT(l))
+#define LEAF_BIT       BIT(7)        /* EPT_LARGE == NPT_PS */
+
+STATIC_ASSERT(EPT_LARGE == NPT_PS, "one bit marks large leaves in both formats");
+STATIC_ASSERT(LEVEL_SHIFT(SLPT_LEVELS) == SLPT_GPA_BITS, "4 levels of 9 bits over 4 KiB");
+STATIC_ASSERT(SLPT_ENTRIES * sizeof(u64) == PAGE_SIZE, "a table is one page");
+
+/* Attribute bits a split copies from a large leaf to the finer ones. */
+#define EPT_LEAF_ATTRS (EPT_R | EPT_W | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_ACCESSED | EPT_DIRTY)
+#define NPT_LEAF_ATTRS (NPT_P | NPT_RW | NPT_US | NPT_PWT | NPT_PCD | NPT_ACCESSED | \
+                        NPT_DIRTY | NPT_G | NPT_NX)
+
+static inline unsigned ent_index(u64 gpa, int level)
+{
+    return (unsigned)(gpa >> LEVEL_SHIFT(level)) & (SLPT_ENTRIES - 1);
+}
+
+static bool ent_present(const struct slpt *t, u64 e)
+{
+    if (t->fmt == SLPT_EPT)
+        return (e & (EPT_R | EPT_W | EPT_X)) != 0;
+    return (e & NPT_P) != 0;
+}
+
+static bool ent_leaf(u64 e, int level)
+{
+    if (level == 0)
+        return true;
+    if (level == SLPT_LEVELS - 1)
+        return false;
+    return (e & LEAF_BIT) != 0;
+}
+
+static u64 leaf_addr(u64 e, int level)
+{
+    return e & SLPT_ADDR_MASK & ~(LEVEL_SIZE(level) - 1);
+}
+
+/* A non-leaf entry grants everything: rights are the AND over all levels, so
+ * the leaf alone decides. */
+static u64 table_entry(const struct slpt *t, hpa_t pa)
+{
+    if (t->fmt == SLPT_EPT)
+        return pa | EPT_R | EPT_W | EPT_X;
+    return pa | NPT_P | NPT_RW | NPT_US;
+}
+
+static u64 leaf_entry(const struct slpt *t, hpa_t hpa, int level, unsigned perms,
+                      enum slpt_memtype mt)
+{
+    u64 e = hpa | (level ? LEAF_BIT : 0);
+    if (t->fmt == SLPT_EPT) {
+        e |= perms & (EPT_R | EPT_W | EPT_X);   /* SLPT_R/W/X are the EPT bits */
+        e |= (mt == SLPT_UC ? EPT_MT_UC : EPT_MT_WB) << EPT_MT_SHIFT;
+    } else {
+        e |= NPT_P | NPT_US;
+        if (perms & SLPT_W)
+            e |= NPT_RW;
+        if (!(perms & SLPT_X))
+            e |= NPT_NX;
+        if (mt == SLPT_UC)
+            e |= NPT_PCD | NPT_PWT;
+    }
+    return e;
+}
+STATIC_ASSERT(SLPT_R == EPT_R && SLPT_W == EPT_W && SLPT_X == EPT_X, "rights are EPT bits");
+
+static unsigned leaf_perms(const struct slpt *t, u64 e)
+{
+    if (t->fmt == SLPT_EPT)
+        return (unsigned)(e & (EPT_R | EPT_W | EPT_X));
+    return SLPT_R | ((e & NPT_RW) ? SLPT_W : 0) | ((e & NPT_NX) ? 0 : SLPT_X);
+}
+
+/* The hardware may walk the tree while we edit it: one 64-bit store per entry,
+ * ordered after the stores that filled a table it links. */
+static inline void set_ent(u64 *slot, u64 v)
+{
+    __atomic_store_n(slot, v, __ATOMIC_RELEASE);
+}
+
+static u64 *table_ptr(const struct slpt *t, hpa_t pa)
+{
+    return t->ops.map(t->ops.ctx, pa);
+}
+
+static void count_leaf(struct slpt *t, int level, s64 n)
+{
+    if (level == 0)
+        t->leaves_4k += n;
+    else if (level == 1)
+        t->leaves_2m += n;
+    else
+        t->leaves_1g += n;
+}
+
+static int table_alloc(struct slpt *t, hpa_t *out, u64 **ptr)
+{
+    hpa_t pa = 0;
+    int rc = t->ops.alloc_table(t->ops.ctx, &pa);
+    if (rc < 0)
+        return rc;
+    if (rc > 0)
+        return -ENOMEM;
+    if (!IS_ALIGNED(pa, PAGE_SIZE) || (pa & ~SLPT_ADDR_MASK)) {
+        t->ops.free_table(t->ops.ctx, pa);
+        return -EFAULT;
+    }
+    u64 *p = table_ptr(t, pa);
+    if (!p) {
+        t->ops.free_table(t->ops.ctx, pa);
+        return -EFAULT;
+    }
+    t->tables++;
+    *out = pa;
+    *ptr = p;
+    return 0;
+}
+
+static void table_free(struct slpt *t, hpa_t pa)
+{
+    t->ops.free_table(t->ops.ctx, pa);
+    t->tables--;
+}
+
+/* Frees the table at pa (whose entries are at `level`) and everything below it. */
+static void free_subtree(struct slpt *t, hpa_t pa, int level)
+{
+    u64 *tb = table_ptr(t, pa);
+    if (tb) {
+        for (unsigned i = 0; i < SLPT_ENTRIES; i++) {
+            u64 e = tb[i];
+            if (!ent_present(t, e))
+                continue;
+            if (ent_leaf(e, level))
+                count_leaf(t, level, -1);
+            else
+                free_subtree(t, e & SLPT_ADDR_MASK, level - 1);
+        }
+    }
+    table_free(t, pa);
+}
+
+/* Replaces the large leaf in *slot (at level 1 or 2) by a table of 512 leaves one
+ * level down that map the same range with the same attributes. */
+static int split_leaf(struct slpt *t, u64 *slot, int level)
+{
+    u64 e = *slot;
+    u64 attrs = e & (t->fmt == SLPT_EPT ? EPT_LEAF_ATTRS : NPT_LEAF_ATTRS);
+    u64 base = leaf_addr(e, level);
+    int child = level - 1;
+    hpa_t pa;
+    u64 *nt;
+    int rc = table_alloc(t, &pa, &nt);
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < SLPT_ENTRIES; i++)
+        nt[i] = (base + (u64)i * LEVEL_SIZE(child)) | attrs | (child ? LEAF_BIT : 0);
+    set_ent(slot, table_entry(t, pa));
+    count_leaf(t, level, -1);
+    count_leaf(t, child, SLPT_ENTRIES);
+    return 0;
+}
+
+/* The slot for gpa at `target`, creating missing tables and splitting large
+ * leaves above it. */
+static int walk_create(struct slpt *t, u64 gpa, int target, u64 **slot)
+{
+    u64 *tb = table_ptr(t, t->root);
+    if (!tb)
+        return -EFAULT;
+    for (int level = SLPT_LEVELS - 1; level > target; level--) {
+        u64 *s = &tb[ent_index(gpa, level)];
+        u64 e = *s;
+        if (!ent_present(t, e)) {
+            hpa_t pa;
+            u64 *nt;
+            int rc = table_alloc(t, &pa, &nt);
+            if (rc)
+                return rc;
+            set_ent(s, table_entry(t, pa));
+            tb = nt;
+            continue;
+        }
+        if (ent_leaf(e, level)) {
+            int rc = split_leaf(t, s, level);
+            if (rc)
+                return rc;
+            e = *s;
+        }
+        tb = table_ptr(t, e & SLPT_ADDR_MASK);
+        if (!tb)
+            return -EFAULT;
+    }
+    *slot = &tb[ent_index(gpa, target)];
+    return 0;
+}
+
+int slpt_init(struct slpt *t, enum slpt_format fmt, const struct slpt_ops *ops, unsigned flags)
+{
+    if (!t || !ops || !ops->alloc_table || !ops->free_table || !ops->map)
+        return -EINVAL;
+    if (fmt != SLPT_EPT && fmt != SLPT_NPT)
+        return -EINVAL;
+    if (flags & ~(SLPT_ALLOW_1G | SLPT_EPT_AD))
+        return -EINVAL;
+    *t = (struct slpt){
+        .fmt = fmt,
+        .ops = *ops,
+        .large_1g = (flags & SLPT_ALLOW_1G) != 0,
+        .ept_ad = (flags & SLPT_EPT_AD) != 0,
+    };
+    u64 *p;
+    return table_alloc(t, &t->root, &p);
+}
+
+static bool initialised(const struct slpt *t)
+{
+    return t && t->tables > 0;
+}
+
+/* Common argument checks of map and unmap. */
+static int check_range(u64 gpa, u64 len)
+{
+    if (len == 0 || !IS_ALIGNED(gpa, PAGE_SIZE) || !IS_ALIGNED(len, PAGE_SIZE))
+        return -EINVAL;
+    if (gpa >= BIT(SLPT_GPA_BITS) || len > BIT(SLPT_GPA_BITS) - gpa)
+        return -ERANGE;
+    return 0;
+}
+
+static int pick_level(const struct slpt *t, u64 g, u64 h, u64 len)
+{
+    if (t->large_1g && IS_ALIGNED(g | h, GiB(1)) && len >= GiB(1))
+        return 2;
+    if (IS_ALIGNED(g | h, MiB(2)) && len >= MiB(2))
+        return 1;
+    return 0;
+}
+
+int slpt_map(struct slpt *t, gpa_t gpa, hpa_t hpa, u64 len, unsigned perms, enum slpt_memtype mt)
+{
+    if (!initialised(t))
+        return -EINVAL;
+    int rc = check_range(gpa.v, len);
+    if (rc)
+        return rc;
+    if (!IS_ALIGNED(hpa, PAGE_SIZE))
+        return -EINVAL;
+    if (hpa >= BIT(SLPT_HPA_BITS) || len > BIT(SLPT_HPA_BITS) - hpa)
+        return -ERANGE;
+    if ((perms & ~SLPT_RWX) || !(perms & SLPT_R))
+        return -EINVAL;
+    if (mt != SLPT_WB && mt != SLPT_UC)
+        return -EINVAL;
+
+    u64 g = gpa.v, h = hpa;
+    while (len) {
+        int level = pick_level(t, g, h, len);
+        u64 *slot;
+        rc = walk_create(t, g, level, &slot);
+        if (rc)
+            return rc;
+        u64 old = *slot;
+        set_ent(slot, leaf_entry(t, h, level, perms, mt));
+        count_leaf(t, level, 1);
+        if (ent_present(t, old)) {
+            t->need_flush = true;
+            if (ent_leaf(old, level))
+                count_leaf(t, level, -1);
+            else
+                free_subtree(t, old & SLPT_ADDR_MASK, level - 1);
+        }
+        g += LEVEL_SIZE(level);
+        h += LEVEL_SIZE(level);
+        len -= LEVEL_SIZE(level);
+    }
+    return 0;
+}
+
+static bool table_empty(const struct slpt *t, const u64 *tb)
+{
+    for (unsigned i = 0; i < SLPT_ENTRIES; i++)
+        if (ent_present(t, tb[i]))
+            return false;
+    return true;
+}
+
+/* Unmaps [start, end) inside the table at pa, whose entries are at `level` and
+ * whose first entry maps `base`. */
+static int unmap_in(struct slpt *t, hpa_t pa, int level, u64 base, u64 start, u64 end)
+{
+    u64 *tb = table_ptr(t, pa);
+    if (!tb)
+        return -EFAULT;
+    u64 sz = LEVEL_SIZE(level);
+    for (unsigned i = ent_index(start, level); i <= ent_index(end - 1, level); i++) {
+        u64 es = base + (u64)i * sz, ee = es + sz;
+        u64 e = tb[i];
+        if (!ent_present(t, e))
+            continue;
+        u64 s = MAX(start, es), en = MIN(end, ee);
+        if (s == es && en == ee) {
+            set_ent(&tb[i], 0);
+            t->need_flush = true;
+            if (ent_leaf(e, level))
+                count_leaf(t, level, -1);
+            else
+                free_subtree(t, e & SLPT_ADDR_MASK, level - 1);
+            continue;
+        }
+        /* Partly covered: only possible above level 0, the range being page-aligned. */
+        if (ent_leaf(e, level)) {
+            int rc = split_leaf(t, &tb[i], level);
+            if (rc)
+                return rc;
+            e = tb[i];
+        }
+        hpa_t child = e & SLPT_ADDR_MASK;
+        int rc = unmap_in(t, child, level - 1, es, s, en);
+        if (rc)
+            return rc;
+        const u64 *ct = table_ptr(t, child);
+        if (ct && table_empty(t, ct)) {
+            set_ent(&tb[i], 0);
+            t->need_flush = true;
+            table_free(t, child);
+        }
+    }
+    return 0;
+}
+
+int slpt_unmap(struct slpt *t, gpa_t gpa, u64 len)
+{
+    if (!initialised(t))
+        return -EINVAL;
+    int rc = check_range(gpa.v, len);
+    if (rc)
+        return rc;
+    return unmap_in(t, t->root, SLPT_LEVELS - 1, 0, gpa.v, gpa.v + len);
+}
+
+/* Raw leaf entry and its level for gpa. */
+static int find_leaf(const struct slpt *t, u64 gpa, u64 *entry, int *level_out)
+{
+    if (!initialised(t))
+        return -EINVAL;
+    if (gpa >= BIT(SLPT_GPA_BITS))
+        return -ERANGE;
+    hpa_t pa = t->root;
+    for (int level = SLPT_LEVELS - 1; level >= 0; level--) {
+        const u64 *tb = table_ptr(t, pa);
+        if (!tb)
+            return -EFAULT;
+        u64 e = tb[ent_index(gpa, level)];
+        if (!ent_present(t, e))
+            return -ENOENT;
+        if (ent_leaf(e, level)) {
+            *entry = e;
+            *level_out = level;
+            return 0;
+        }
+        pa = e & SLPT_ADDR_MASK;
+    }
+    return -ENOENT;   /* not reached: level 0 entries are leaves */
+}
+
+int slpt_lookup(const struct slpt *t, gpa_t gpa, hpa_t *hpa, unsigned *perms, u64 *page_size)
+{
+    u64 e;
+    int level;
+    int rc = find_leaf(t, gpa.v, &e, &level);
+    if (rc)
+        return rc;
+    if (hpa)
+        *hpa = leaf_addr(e, level) | (gpa.v & (LEVEL_SIZE(level) - 1));
+    if (perms)
+        *perms = leaf_perms(t, e);
+    if (page_size)
+        *page_size = LEVEL_SIZE(level);
+    return 0;
+}
+
+int slpt_leaf_entry(const struct slpt *t, gpa_t gpa, u64 *entry, u64 *page_size)
+{
+    u64 e;
+    int level;
+    int rc = find_leaf(t, gpa.v, &e, &level);
+    if (rc)
+        return rc;
+    if (entry)
+        *entry = e;
+    if (page_size)
+        *page_size = LEVEL_SIZE(level);
+    return 0;
+}
+
+void slpt_destroy(struct slpt *t)
+{
+    if (!initialised(t))
+        return;
+    free_subtree(t, t->root, SLPT_LEVELS - 1);
+    t->root = 0;
+    t->need_flush = true;
+}
+
+u64 slpt_eptp(const struct slpt *t)
+{
+    return t->root | EPTP_MT_WB | ((u64)(SLPT_LEVELS - 1) << EPTP_WALK_SHIFT) |
+           (t->ept_ad ? EPTP_AD : 0);
+}
+
+u64 slpt_ncr3(const struct slpt *t)
+{
+    return t->root;
+}

@@ -1,0 +1,138 @@
+/* Second-level page tables: one builder for Intel EPT (SDM Vol. 3C 29.3) and AMD
+ * nested page tables (APM Vol. 2 15.25). Both are 4-level radix trees over a 48-bit
+ * guest-physical space with 4 KiB, 2 MiB and 1 GiB leaves; only the entry bits
+ * differ. Table pages come from caller callbacks, so the same code runs in the
+ * hypervisor and in host unit tests over a fake physical memory.
+ *
+ * Not thread-safe: the caller serialises every call on one tree. Entries are
+ * written with single 64-bit stores and a new table is filled before it is linked,
+ * so a walk by the hardware never sees a half-built table. The caller must still
+ * invalidate (INVEPT single-context / a fresh ASID or TLB_CONTROL flush) after
+ * any call that changed or removed a present entry: `need_flush` says when.
+ * Tables unlinked by slpt_map()/slpt_unmap() are handed to free_table() at once;
+ * while vCPUs may still run on this tree, free_table() should queue them and only
+ * reuse them after that flush (the paging-structure caches may still hold them). */
+#ifndef ISTHMUS_VMM_SLPT_H
+#define ISTHMUS_VMM_SLPT_H
+
+#include "kernel/types.h"
+#include "vmm/gpa.h"
+
+enum slpt_format { SLPT_EPT, SLPT_NPT };
+
+/* Access rights of a mapping. SLPT_R is required (a present NPT entry is always
+ * readable, and EPT write-without-read is a misconfiguration, SDM 29.3.3.1). */
+#define SLPT_R 1u
+#define SLPT_W 2u
+#define SLPT_X 4u
+#define SLPT_RWX (SLPT_R | SLPT_W | SLPT_X)
+
+/* Memory type of a mapping. WB: EPT type 6 with IPAT clear, so the guest's PAT
+ * still applies (SDM 29.3.7.2 combines the two like MTRR and PAT); NPT PAT index 0.
+ * UC: EPT type 0 (a guest PAT WC still gives WC); NPT PCD|PWT = PAT index 3. The NPT encodings assume the host
+ * PAT MSR keeps its power-on entries 0 (WB) and 3 (UC). */
+enum slpt_memtype { SLPT_WB, SLPT_UC };
+
+#define SLPT_GPA_BITS 48           /* 4-level walks translate 48-bit addresses */
+#define SLPT_HPA_BITS 52           /* architectural MAXPHYADDR limit */
+#define SLPT_LEVELS   4
+#define SLPT_ENTRIES  512
+
+struct slpt_ops {
+    /* A zeroed, 4 KiB-aligned 4 KiB page; 0 or a negative error code. */
+    int (*alloc_table)(void *ctx, hpa_t *pa);
+    void (*free_table)(void *ctx, hpa_t pa);
+    /* A pointer through which the table page at pa can be read and written
+     * (hpa_to_ptr() in the hypervisor). NULL is treated as -EFAULT. */
+    void *(*map)(void *ctx, hpa_t pa);
+    void *ctx;
+};
+
+/* slpt_init() flags. SLPT_ALLOW_1G == 1 so that `true` works as "allow 1 GiB". */
+#define SLPT_ALLOW_1G BIT(0)       /* use 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17;
+                                    * NPT: CPUID 8000_0001h EDX bit 26 Page1GB) */
+#define SLPT_EPT_AD   BIT(1)       /* EPTP enables accessed/dirty flags (EPT cap bit 21) */
+
+struct slpt {
+    enum slpt_format fmt;
+    hpa_t root;                    /* PML4 table */
+    struct slpt_ops ops;
+    bool large_1g;
+    bool ept_ad;
+    bool need_flush;               /* a present entry changed since the caller last cleared it */
+    u64 tables;                    /* table pages held, root included */
+    u64 leaves_4k, leaves_2m, leaves_1g;
+};
+
+/* Allocates the root. -EINVAL for a bad format or missing callback; the
+ * allocator's error (-ENOMEM) otherwise. */
+int slpt_init(struct slpt *t, enum slpt_format fmt, const struct slpt_ops *ops,
+              unsigned flags) __must_check;
+
+/* Maps [gpa, gpa + len) to [hpa, hpa + len), replacing whatever was mapped there.
+ * gpa, hpa and len must be 4 KiB aligned and len > 0. Uses 1 GiB (if allowed) and
+ * 2 MiB leaves wherever gpa, hpa and the remaining length allow; a large leaf only
+ * partly covered by the new range is split first, and finer tables wholly covered
+ * by a new large leaf are freed.
+ * -EINVAL: misaligned, len 0, bad perms or memory type; -ERANGE: the guest range
+ * passes 2^48 or the host range 2^52; -ENOMEM/-EFAULT from the callbacks, in which
+ * case a prefix of the range may already be mapped (unmap or destroy to undo). */
+int slpt_map(struct slpt *t, gpa_t gpa, hpa_t hpa, u64 len, unsigned perms,
+             enum slpt_memtype mt) __must_check;
+
+/* Removes every mapping in [gpa, gpa + len) (same alignment rules), splitting large
+ * leaves that straddle the edges and freeing tables left empty. Unmapped holes are
+ * fine. -ENOMEM only when a split needs a table. */
+int slpt_unmap(struct slpt *t, gpa_t gpa, u64 len) __must_check;
+
+/* Translates one guest-physical address: host address (page offset included),
+ * SLPT_* rights and the size of the leaf. -ENOENT when unmapped, -ERANGE past 2^48.
+ * Any out pointer may be NULL. */
+int slpt_lookup(const struct slpt *t, gpa_t gpa, hpa_t *hpa, unsigned *perms,
+                u64 *page_size) __must_check;
+
+/* Frees every table, root included; the tree is empty (root 0) afterwards. */
+void slpt_destroy(struct slpt *t);
+
+/* VMCS EPT pointer (SDM 25.6.11): root | WB (6) | (walk length 4 - 1) << 3
+ * | A/D enable << 6 with SLPT_EPT_AD. */
+u64 slpt_eptp(const struct slpt *t);
+/* VMCB N_CR3 (APM 15.25.3): the root, PWT = PCD = 0 (the PML4 is WB). */
+u64 slpt_ncr3(const struct slpt *t);
+
+/* ---- Entry encodings, exposed for tests and for debug dumps. */
+
+/* EPT paging-structure entries (SDM Vol. 3C 29.3.2, tables 29-1 .. 29-6). */
+#define EPT_R            BIT(0)
+#define EPT_W            BIT(1)
+#define EPT_X            BIT(2)    /* supervisor-mode execute without MBEC */
+#define EPT_MT_SHIFT     3         /* leaf memory type, bits 5:3 */
+#define EPT_MT_MASK      (7ULL << EPT_MT_SHIFT)
+#define EPT_MT_UC        0ULL
+#define EPT_MT_WB        6ULL
+#define EPT_IPAT         BIT(6)    /* leaf: ignore guest PAT */
+#define EPT_LARGE        BIT(7)    /* PDPTE/PDE: maps a 1 GiB/2 MiB page */
+#define EPT_ACCESSED     BIT(8)
+#define EPT_DIRTY        BIT(9)    /* leaves only */
+
+/* EPTP (SDM 25.6.11). */
+#define EPTP_MT_WB       6ULL      /* bits 2:0: memory type of the paging structures */
+#define EPTP_WALK_SHIFT  3         /* bits 5:3: page-walk length - 1 */
+#define EPTP_AD          BIT(6)
+
+/* Long-mode paging entries as NPT uses them (APM Vol. 2 5.3.3 and 15.25.5). */
+#define NPT_P            BIT(0)
+#define NPT_RW           BIT(1)
+#define NPT_US           BIT(2)    /* nested walks are user accesses: set at every level */
+#define NPT_PWT          BIT(3)
+#define NPT_PCD          BIT(4)
+#define NPT_ACCESSED     BIT(5)
+#define NPT_DIRTY        BIT(6)
+#define NPT_PS           BIT(7)    /* PDPE/PDE: 1 GiB/2 MiB page */
+#define NPT_G            BIT(8)
+#define NPT_NX           BIT(63)   /* needs EFER.NXE in the host when VMRUN executes */
+
+/* Physical address bits 51:12 of any entry. */
+#define SLPT_ADDR_MASK   0x000ffffffffff000ULL
+
+#endif
