@@ -411,6 +411,8 @@ void slpt_destroy(struct slpt *t)
         return;
     free_subtree(t, t->root, SLPT_LEVELS - 1);
     t->root = 0;
+    t->tables = 0;
+    t->leaves_4k = t->leaves_2m = t->leaves_1g = 0;
     t->need_flush = true;
 }
 

@@ -91,6 +91,10 @@ int slpt_unmap(struct slpt *t, gpa_t gpa, u64 len) __must_check;
 int slpt_lookup(const struct slpt *t, gpa_t gpa, hpa_t *hpa, unsigned *perms,
                 u64 *page_size) __must_check;
 
+/* The raw leaf entry mapping gpa and the size it maps, for tests and debug dumps;
+ * errors as slpt_lookup(). */
+int slpt_leaf_entry(const struct slpt *t, gpa_t gpa, u64 *entry, u64 *page_size) __must_check;
+
 /* Frees every table, root included; the tree is empty (root 0) afterwards. */
 void slpt_destroy(struct slpt *t);
 
