@@ -9,6 +9,7 @@
 #include "kernel/time.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/smp.h"
+#include "arch/x86/virt.h"
 
 static int cmd_version(int argc, char **argv)
 {
@@ -18,6 +19,9 @@ static int cmd_version(int argc, char **argv)
     con_printf("Isthmus %s (built %s %s)\n", ISTHMUS_VERSION, __DATE__, __TIME__);
     con_printf("CPU: %s (%s), local APIC in %s mode, TSC %llu kHz (%s)\n", machine.cpu_brand,
                machine.cpu_vendor, lapic_mode_name(), (unsigned long long)tsc_khz, tsc_source);
+    char vdesc[160];
+    virt_describe(vdesc, sizeof(vdesc));
+    con_printf("virtualization: %s\n", vdesc);
     u64 up = time_now_us();
     con_printf("uptime %llu.%03llu s\n", (unsigned long long)(up / 1000000),
                (unsigned long long)(up / 1000 % 1000));

@@ -20,6 +20,7 @@
 #include "arch/x86/paging.h"
 #include "arch/x86/segments.h"
 #include "arch/x86/smp.h"
+#include "arch/x86/virt.h"
 #include "drivers/clocksource.h"
 #include "drivers/pci_access.h"
 #include "drivers/power.h"
@@ -308,6 +309,13 @@ __noreturn void hv_main(struct boot_info *bi)
 
     identify_cpu();
     log_info("cpu", "%s (%s)", machine.cpu_brand, machine.cpu_vendor);
+    virt_detect();
+    char vdesc[160];
+    virt_describe(vdesc, sizeof(vdesc));
+    if (virt.vendor == VIRT_NONE)
+        log_warn("virt", "no hardware virtualization: %s", vdesc);
+    else
+        log_info("virt", "%s", vdesc);
     if (lapic_init_bsp() < 0)
         log_err("apic", "cannot map the local APIC");
     bsp->apic_id = lapic_id();
