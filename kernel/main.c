@@ -21,6 +21,7 @@
 #include "arch/x86/segments.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/virt.h"
+#include "vmm/vcpu.h"
 #include "drivers/clocksource.h"
 #include "drivers/pci_access.h"
 #include "drivers/power.h"
@@ -316,6 +317,8 @@ __noreturn void hv_main(struct boot_info *bi)
         log_warn("virt", "no hardware virtualization: %s", vdesc);
     else
         log_info("virt", "%s", vdesc);
+    if (vcpu_backend_select() == 0)
+        log_info("vmm", "vCPU backend: %s", vcpu_backend->name);
     if (lapic_init_bsp() < 0)
         log_err("apic", "cannot map the local APIC");
     bsp->apic_id = lapic_id();

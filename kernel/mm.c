@@ -78,3 +78,11 @@ void mm_snapshot(struct page_alloc *out)
     spin_unlock(&mm_lock);
     irq_restore(f);
 }
+
+void mm_release(hpa_t base, u64 npages)
+{
+    int err = mm_free(base, npages);
+    if (err)
+        log_err("mm", "freeing %llu pages at %llx failed (%d)", (unsigned long long)npages,
+                (unsigned long long)base, err);
+}

@@ -14,6 +14,8 @@ int mm_init(const struct boot_info *bi, const struct topology *topo) __must_chec
  * (nearest other nodes after it unless PFA_STRICT); *got_node may be NULL. */
 int mm_alloc(int node, u64 npages, u64 align_pages, unsigned flags, hpa_t *out, int *got_node) __must_check;
 int mm_free(hpa_t base, u64 npages) __must_check;
+/* mm_free() for unwind paths: a failure (a bug) is logged, not returned. */
+void mm_release(hpa_t base, u64 npages);
 /* Read access for the shell: takes the lock, copies, releases. */
 void mm_snapshot(struct page_alloc *out);
 

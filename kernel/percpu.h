@@ -32,6 +32,10 @@ struct percpu {
     /* Work handed to an idle CPU by cpu_run_on(): fn is set last, cleared when done. */
     void *volatile work_arg;
     volatile cpu_work_fn work_fn;
+    /* Hardware virtualization on this CPU (arch/x86/svm or vmx). */
+    bool virt_enabled;
+    hpa_t virt_host_area;           /* SVM host save area / VMXON region */
+    hpa_t virt_host_state;          /* SVM: host VMCB for VMSAVE/VMLOAD */
     struct cpu_tables tables;       /* GDT, TSS and IST stacks */
 };
 

@@ -245,6 +245,8 @@ enum svm_exit_code {
     SVM_EXIT_INIT       = 0x063,
     SVM_EXIT_VINTR      = 0x064,
     SVM_EXIT_CPUID      = 0x072,
+    SVM_EXIT_RSM        = 0x073,
+    SVM_EXIT_INVD       = 0x076,
     SVM_EXIT_PAUSE      = 0x077,
     SVM_EXIT_HLT        = 0x078,
     SVM_EXIT_INVLPG     = 0x079,

@@ -1,0 +1,357 @@
+/* AMD-V backend: translates the vCPU interface (vmm/vcpu.h) to the VMCB and
+ * SVM exit codes back to struct vcpu_exit. Written for the subset QEMU's TCG
+ * offers (no NRIPS, decode assists, FlushByASID or clean bits): instruction
+ * lengths come from the exit kind, and every VMRUN flushes the guest TLB. */
+#include "vmm/vcpu.h"
+#include "arch/x86/svm/vmcb.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/virt.h"
+#include "kernel/errno.h"
+#include "kernel/log.h"
+#include "kernel/mm.h"
+#include "kernel/percpu.h"
+#include "kernel/string.h"
+
+#define MSR_VM_HSAVE_PA 0xc0010117u
+#define IOPM_PAGES  3      /* 12 KiB: one bit per port, all set = intercept every port */
+#define MSRPM_PAGES 2      /* 8 KiB: two bits per MSR in three ranges, all set */
+#define DEFAULT_PAT 0x0007040600070406ULL
+#define V_INTR_MASKING BIT(24)   /* host RFLAGS.IF, not the guest's, gates physical interrupts */
+#define V_IRQ          BIT(8)
+#define V_INTR_PRIO_SHIFT 16
+
+void svm_vmrun(u64 guest_vmcb_pa, u64 host_vmcb_pa, struct vcpu_regs *regs);
+
+struct svm_vcpu {
+    struct vmcb *vmcb;
+    hpa_t vmcb_pa, iopm_pa, msrpm_pa;
+};
+
+static int svm_cpu_enable(void)
+{
+    struct percpu *c = this_cpu();
+    if (c->virt_enabled)
+        return 0;
+    hpa_t area, host;
+    int err = mm_alloc(c->node, 1, 1, 0, &area, NULL);
+    if (err)
+        return err;
+    err = mm_alloc(c->node, 1, 1, 0, &host, NULL);
+    if (err) {
+        mm_release(area, 1);
+        return err;
+    }
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    wrmsr(MSR_VM_HSAVE_PA, area);
+    c->virt_host_area = area;
+    c->virt_host_state = host;
+    c->virt_enabled = true;
+    return 0;
+}
+
+static int svm_create(struct vcpu *v)
+{
+    struct svm_vcpu *s = NULL;
+    hpa_t spa, vmcb, iopm, msrpm;
+    int node = this_cpu()->node;
+    int err = mm_alloc(node, 1, 1, 0, &spa, NULL);
+    if (err)
+        return err;
+    s = hpa_to_ptr(spa);
+    if ((err = mm_alloc(node, 1, 1, 0, &vmcb, NULL)) < 0)
+        goto free_s;
+    if ((err = mm_alloc(node, IOPM_PAGES, 1, 0, &iopm, NULL)) < 0)
+        goto free_vmcb;
+    if ((err = mm_alloc(node, MSRPM_PAGES, 1, 0, &msrpm, NULL)) < 0)
+        goto free_iopm;
+    memset(hpa_to_ptr(iopm), 0xff, IOPM_PAGES * PAGE_SIZE);
+    memset(hpa_to_ptr(msrpm), 0xff, MSRPM_PAGES * PAGE_SIZE);
+    s->vmcb = hpa_to_ptr(vmcb);
+    s->vmcb_pa = vmcb;
+    s->iopm_pa = iopm;
+    s->msrpm_pa = msrpm;
+
+    struct vmcb *b = s->vmcb;
+    b->intercept_misc1 = VMCB_INTERCEPT1_INTR | VMCB_INTERCEPT1_NMI | VMCB_INTERCEPT1_SMI |
+                         VMCB_INTERCEPT1_INIT | VMCB_INTERCEPT1_CPUID | VMCB_INTERCEPT1_INVD |
+                         VMCB_INTERCEPT1_HLT | VMCB_INTERCEPT1_IOIO_PROT | VMCB_INTERCEPT1_MSR_PROT |
+                         VMCB_INTERCEPT1_TASK_SWITCH | VMCB_INTERCEPT1_FERR_FREEZE |
+                         VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_RSM;
+    b->intercept_misc2 = VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMMCALL | VMCB_INTERCEPT2_VMLOAD |
+                         VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI |
+                         VMCB_INTERCEPT2_SKINIT | VMCB_INTERCEPT2_ICEBP | VMCB_INTERCEPT2_MONITOR |
+                         VMCB_INTERCEPT2_MWAIT | VMCB_INTERCEPT2_MWAIT_COND | VMCB_INTERCEPT2_XSETBV;
+    /* #MC belongs to the host. */
+    b->intercept_exceptions = BIT(18);
+    b->iopm_base_pa = iopm;
+    b->msrpm_base_pa = msrpm;
+    b->guest_asid = v->asid ? v->asid : 1;
+    b->tlb_control = VMCB_TLB_FLUSH_ALL;
+    b->vintr = V_INTR_MASKING;
+    b->np_control = VMCB_NP_ENABLE;
+    b->g_pat = DEFAULT_PAT;
+    v->hw = s;
+    v->hw_pa = spa;
+    return 0;
+
+free_iopm:
+    mm_release(iopm, IOPM_PAGES);
+free_vmcb:
+    mm_release(vmcb, 1);
+free_s:
+    mm_release(spa, 1);
+    return err;
+}
+
+static void svm_destroy(struct vcpu *v)
+{
+    struct svm_vcpu *s = v->hw;
+    if (!s)
+        return;
+    mm_release(s->msrpm_pa, MSRPM_PAGES);
+    mm_release(s->iopm_pa, IOPM_PAGES);
+    mm_release(s->vmcb_pa, 1);
+    mm_release(v->hw_pa, 1);
+    v->hw = NULL;
+}
+
+static void seg_to_vmcb(struct vmcb_seg *d, const struct vcpu_segment *s)
+{
+    d->selector = s->selector;
+    d->attrib = s->attrib;
+    d->limit = s->limit;
+    d->base = s->base;
+}
+
+static void svm_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
+{
+    struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
+    v->regs = st->regs;
+    b->cr0 = st->cr0;
+    b->cr3 = st->cr3;
+    b->cr4 = st->cr4;
+    /* VMRUN refuses a guest whose EFER.SVME is clear (APM 15.5.1); the guest
+     * never sees the bit because EFER reads are intercepted. */
+    b->efer = st->efer | EFER_SVME;
+    seg_to_vmcb(&b->cs, &st->cs);
+    seg_to_vmcb(&b->ds, &st->ds);
+    seg_to_vmcb(&b->es, &st->es);
+    seg_to_vmcb(&b->fs, &st->fs);
+    seg_to_vmcb(&b->gs, &st->gs);
+    seg_to_vmcb(&b->ss, &st->ss);
+    seg_to_vmcb(&b->tr, &st->tr);
+    seg_to_vmcb(&b->ldtr, &st->ldtr);
+    seg_to_vmcb(&b->gdtr, &st->gdtr);
+    seg_to_vmcb(&b->idtr, &st->idtr);
+    b->cpl = 0;
+    b->dr6 = 0xffff0ff0;
+    b->dr7 = 0x400;
+    b->eventinj = 0;
+    b->interrupt_shadow = 0;
+}
+
+static void svm_set_slpt_root(struct vcpu *v, u64 root)
+{
+    ((struct svm_vcpu *)v->hw)->vmcb->n_cr3 = root;
+}
+
+/* Lengths of the instructions whose exits we complete, for CPUs without NRIPS. */
+static u64 fixed_len(u32 code)
+{
+    switch (code) {
+    case SVM_EXIT_HLT:     return 1;
+    case SVM_EXIT_CPUID:
+    case SVM_EXIT_MSR:
+    case SVM_EXIT_INVD:
+    case SVM_EXIT_WBINVD:
+    case SVM_EXIT_PAUSE:   return 2;
+    case SVM_EXIT_VMMCALL:
+    case SVM_EXIT_XSETBV:
+    case SVM_EXIT_MONITOR:
+    case SVM_EXIT_MWAIT:   return 3;
+    default:               return 0;
+    }
+}
+
+static void translate_exit(struct vcpu *v, struct vmcb *b, struct vcpu_exit *e)
+{
+    u32 code = (u32)b->exitcode;   /* TCG writes VMEXIT_INVALID as 0x00000000ffffffff */
+    memset(e, 0, sizeof(*e));
+    e->vendor_code = b->exitcode;
+    e->insn_len = virt.svm_nrips && b->next_rip > b->rip ? b->next_rip - b->rip : fixed_len(code);
+    switch (code) {
+    case SVM_EXIT_INTR:
+    case SVM_EXIT_NMI:
+    case SVM_EXIT_SMI:
+        e->reason = VEXIT_EXTINT;
+        break;
+    case SVM_EXIT_HLT:
+        e->reason = VEXIT_HLT;
+        break;
+    case SVM_EXIT_IOIO: {
+        u64 i1 = b->exitinfo1;
+        e->reason = VEXIT_IO;
+        e->io.port = (u16)(i1 >> SVM_IOIO_PORT_SHIFT);
+        e->io.size = (i1 & SVM_IOIO_SZ32) ? 4 : (i1 & SVM_IOIO_SZ16) ? 2 : 1;
+        e->io.in = i1 & SVM_IOIO_IN;
+        e->io.string = i1 & SVM_IOIO_STR;
+        e->io.rep = i1 & SVM_IOIO_REP;
+        /* EXITINFO2 holds the next RIP for I/O intercepts even without NRIPS. */
+        e->insn_len = b->exitinfo2 > b->rip && b->exitinfo2 - b->rip <= 15 ? b->exitinfo2 - b->rip : 0;
+        break;
+    }
+    case SVM_EXIT_MSR:
+        e->reason = VEXIT_MSR;
+        e->msr.index = (u32)v->regs.gpr[GPR_RCX];
+        e->msr.write = b->exitinfo1 & 1;
+        break;
+    case SVM_EXIT_CPUID:
+        e->reason = VEXIT_CPUID;
+        break;
+    case SVM_EXIT_VMMCALL:
+        e->reason = VEXIT_HYPERCALL;
+        break;
+    case SVM_EXIT_NPF:
+        e->reason = VEXIT_SLPT_FAULT;
+        e->fault.gpa = gpa(b->exitinfo2);
+        e->fault.present = b->exitinfo1 & SVM_NPF_PRESENT;
+        e->fault.write = b->exitinfo1 & SVM_NPF_WRITE;
+        e->fault.fetch = b->exitinfo1 & SVM_NPF_FETCH;
+        e->fault.read = !e->fault.write && !e->fault.fetch;
+        break;
+    case SVM_EXIT_SHUTDOWN:
+        e->reason = VEXIT_TRIPLE_FAULT;
+        break;
+    case SVM_EXIT_INIT:
+        e->reason = VEXIT_INIT;
+        break;
+    case SVM_EXIT_VINTR:
+        e->reason = VEXIT_INTR_WINDOW;
+        break;
+    case SVM_EXIT_XSETBV:
+        e->reason = VEXIT_XSETBV;
+        break;
+    case SVM_EXIT_PAUSE:
+        e->reason = VEXIT_PAUSE;
+        break;
+    case SVM_EXIT_INVALID:
+        e->reason = VEXIT_INVALID_STATE;
+        break;
+    default:
+        if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
+            e->reason = VEXIT_EXCEPTION;
+            e->exception.vector = (u8)(code - SVM_EXIT_EXCP_BASE);
+            e->exception.error = (u32)b->exitinfo1;
+            break;
+        }
+        e->reason = VEXIT_UNHANDLED;
+        break;
+    }
+}
+
+static int svm_run(struct vcpu *v, struct vcpu_exit *e)
+{
+    struct svm_vcpu *s = v->hw;
+    struct vmcb *b = s->vmcb;
+    struct percpu *c = this_cpu();
+    if (!c->virt_enabled)
+        return -ENODEV;
+    b->rax = v->regs.gpr[GPR_RAX];
+    b->rsp = v->regs.gpr[GPR_RSP];
+    b->rip = v->regs.rip;
+    b->rflags = v->regs.rflags;
+    __asm__ volatile("clgi" ::: "memory");
+    svm_vmrun(s->vmcb_pa, c->virt_host_state, &v->regs);
+    /* Pending host interrupts are taken here, after GIF is set again. */
+    __asm__ volatile("stgi" ::: "memory");
+    v->regs.gpr[GPR_RAX] = b->rax;
+    v->regs.gpr[GPR_RSP] = b->rsp;
+    v->regs.rip = b->rip;
+    v->regs.rflags = b->rflags;
+    /* An event that could not be delivered comes back in EXITINTINFO: re-inject it. */
+    b->eventinj = (b->exitintinfo & VMCB_EVENT_VALID) ? b->exitintinfo : 0;
+    translate_exit(v, b, e);
+    v->stats.exits++;
+    v->stats.by_reason[e->reason]++;
+    return 0;
+}
+
+static void svm_advance_rip(struct vcpu *v, u64 len)
+{
+    v->regs.rip += len;
+    /* Completing an instruction ends any STI/MOV SS interrupt shadow. */
+    ((struct svm_vcpu *)v->hw)->vmcb->interrupt_shadow &= ~1ULL;
+}
+
+static int svm_inject(struct vcpu *v, const struct vcpu_event *ev)
+{
+    struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
+    if (b->eventinj & VMCB_EVENT_VALID)
+        return -EBUSY;
+    u64 type = ev->type == VEVENT_NMI ? VMCB_EVENT_TYPE_NMI :
+               ev->type == VEVENT_EXCEPTION ? VMCB_EVENT_TYPE_EXC : VMCB_EVENT_TYPE_INTR;
+    u64 inj = ev->vector | type | VMCB_EVENT_VALID;
+    if (ev->type == VEVENT_EXCEPTION && ev->has_error)
+        inj |= VMCB_EVENT_ERR_VALID | ((u64)ev->error << 32);
+    b->eventinj = inj;
+    return 0;
+}
+
+static bool svm_interruptible(struct vcpu *v)
+{
+    struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
+    return (v->regs.rflags & RFLAGS_IF) && !(b->interrupt_shadow & 1) && !(b->eventinj & VMCB_EVENT_VALID);
+}
+
+static void svm_want_interrupt_window(struct vcpu *v, bool on)
+{
+    struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
+    /* A virtual interrupt request with VINTR intercepted exits as soon as the
+     * guest could take it (APM 15.21.4). */
+    if (on) {
+        b->vintr |= V_IRQ | (0xfULL << V_INTR_PRIO_SHIFT);
+        b->intercept_misc1 |= VMCB_INTERCEPT1_VINTR;
+    } else {
+        b->vintr &= ~(V_IRQ | (0xfULL << V_INTR_PRIO_SHIFT));
+        b->intercept_misc1 &= ~VMCB_INTERCEPT1_VINTR;
+    }
+}
+
+static u64 svm_get_cr(struct vcpu *v, int cr)
+{
+    struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
+    switch (cr) {
+    case 0: return b->cr0;
+    case 2: return b->cr2;
+    case 3: return b->cr3;
+    case 4: return b->cr4;
+    default: return 0;
+    }
+}
+
+static u64 svm_get_efer(struct vcpu *v)
+{
+    return ((struct svm_vcpu *)v->hw)->vmcb->efer & ~EFER_SVME;
+}
+
+static u8 svm_get_cpl(struct vcpu *v)
+{
+    return ((struct svm_vcpu *)v->hw)->vmcb->cpl;
+}
+
+const struct vcpu_backend svm_backend = {
+    .name = "svm",
+    .cpu_enable = svm_cpu_enable,
+    .create = svm_create,
+    .destroy = svm_destroy,
+    .load_state = svm_load_state,
+    .set_slpt_root = svm_set_slpt_root,
+    .run = svm_run,
+    .advance_rip = svm_advance_rip,
+    .inject = svm_inject,
+    .interruptible = svm_interruptible,
+    .want_interrupt_window = svm_want_interrupt_window,
+    .get_cr = svm_get_cr,
+    .get_efer = svm_get_efer,
+    .get_cpl = svm_get_cpl,
+};

@@ -1,0 +1,181 @@
+/* ACPI, as far as the guest needs it: RSDP -> XSDT (or RSDT) -> MADT, for the
+ * list of vCPUs (their local APIC IDs). */
+#include "guest/tg.h"
+
+struct rsdp {
+    char signature[8];          /* "RSD PTR " */
+    uint8_t checksum;           /* over the first 20 bytes */
+    char oem_id[6];
+    uint8_t revision;           /* 0: ACPI 1.0 (RSDT only), 2: XSDT too */
+    uint32_t rsdt;
+    uint32_t length;
+    uint64_t xsdt;
+    uint8_t xchecksum;          /* over length bytes */
+    uint8_t reserved[3];
+} __attribute__((packed));
+_Static_assert(sizeof(struct rsdp) == 36, "RSDP is 36 bytes");
+
+struct sdt {
+    char signature[4];
+    uint32_t length;
+    uint8_t revision;
+    uint8_t checksum;
+    char oem_id[6];
+    char oem_table_id[8];
+    uint32_t oem_revision;
+    uint32_t creator_id;
+    uint32_t creator_revision;
+} __attribute__((packed));
+_Static_assert(sizeof(struct sdt) == 36, "SDT header is 36 bytes");
+
+struct madt {
+    struct sdt h;
+    uint32_t lapic_addr;
+    uint32_t flags;
+} __attribute__((packed));
+
+#define MADT_LAPIC       0
+#define MADT_X2APIC      9
+#define MADT_ENABLED     1u
+
+static bool checksum_ok(const void *p, size_t n)
+{
+    uint8_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += ((const uint8_t *)p)[i];
+    return sum == 0;
+}
+
+/* The BIOS areas where ACPI 1.0 says the RSDP lives: the first KiB of the
+ * EBDA and 0xe0000-0xfffff, on 16-byte boundaries. Only off Isthmus, where
+ * there is a real firmware. */
+static uint64_t find_rsdp(void)
+{
+    uint64_t ebda = (uint64_t)*(volatile uint16_t *)0x40e << 4;
+    for (int area = 0; area < 2; area++) {
+        uint64_t start = area ? 0xe0000 : ebda, end = area ? 0x100000 : ebda + 1024;
+        if (!area && (ebda < 0x80000 || ebda >= 0xa0000))
+            continue;
+        for (uint64_t a = start; a < end; a += 16)
+            if (!memcmp((const void *)a, "RSD PTR ", 8) && checksum_ok((const void *)a, 20))
+                return a;
+    }
+    return 0;
+}
+
+static const struct sdt *table_at(uint64_t addr)
+{
+    if (!addr)
+        return NULL;
+    mem_map(addr, sizeof(struct sdt));
+    const struct sdt *t = (const struct sdt *)addr;
+    if (t->length < sizeof(*t) || t->length > 1 * MiB) {
+        say("acpi: table at 0x%lx has length %u", addr, t->length);
+        return NULL;
+    }
+    mem_map(addr, t->length);
+    if (!checksum_ok(t, t->length))
+        say("acpi: warning: bad checksum in %c%c%c%c at 0x%lx",
+            t->signature[0], t->signature[1], t->signature[2], t->signature[3], addr);
+    return t;
+}
+
+static void add_cpu(uint32_t apic_id)
+{
+    for (unsigned i = 0; i < tg.ncpus; i++)
+        if (tg.cpus[i].apic_id == apic_id) {
+            say("madt: warning: APIC ID %u listed twice", apic_id);
+            return;
+        }
+    if (tg.ncpus == TG_MAX_CPUS) {
+        say("madt: warning: more than %u CPUs, ignoring APIC ID %u", TG_MAX_CPUS, apic_id);
+        return;
+    }
+    tg.cpus[tg.ncpus++].apic_id = apic_id;
+}
+
+static void parse_madt(const struct madt *m)
+{
+    const uint8_t *p = (const uint8_t *)(m + 1), *end = (const uint8_t *)m + m->h.length;
+    if (m->lapic_addr != APIC_BASE)
+        say("madt: warning: local APIC at 0x%x, this guest uses 0x%llx", m->lapic_addr, APIC_BASE);
+    while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
+        if (p[0] == MADT_LAPIC && p[1] >= 8) {
+            uint32_t flags;
+            memcpy(&flags, p + 4, 4);
+            if (flags & MADT_ENABLED)
+                add_cpu(p[3]);
+        } else if (p[0] == MADT_X2APIC && p[1] >= 16) {
+            uint32_t id, flags;
+            memcpy(&id, p + 4, 4);
+            memcpy(&flags, p + 8, 4);
+            if (flags & MADT_ENABLED) {
+                if (id < 0xff)
+                    add_cpu(id);
+                else
+                    say("madt: x2APIC ID %u cannot be reached through the xAPIC, ignored", id);
+            }
+        }
+        p += p[1];
+    }
+}
+
+static const struct madt *find_madt(const struct rsdp *r)
+{
+    bool x = r->revision >= 2 && r->xsdt;
+    if (x && (r->length < sizeof(*r) || !checksum_ok(r, sizeof(*r))))
+        say("acpi: warning: bad extended RSDP checksum");
+    const struct sdt *root = table_at(x ? r->xsdt : r->rsdt);
+    say("acpi: revision %u, %s at 0x%lx", r->revision, x ? "XSDT" : "RSDT", x ? r->xsdt : (uint64_t)r->rsdt);
+    if (!root)
+        return NULL;
+    unsigned esize = x ? 8 : 4, n = (root->length - sizeof(*root)) / esize;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t a = 0;
+        memcpy(&a, (const uint8_t *)(root + 1) + i * esize, esize);
+        const struct sdt *t = table_at(a);
+        if (t && !memcmp(t->signature, "APIC", 4))
+            return (const struct madt *)t;
+    }
+    return NULL;
+}
+
+void acpi_scan(void)
+{
+    uint64_t rsdp = tg.rsdp;
+    if (!rsdp && !tg.isthmus) {
+        rsdp = find_rsdp();
+        if (rsdp)
+            say("acpi: no RSDP in the start info, found one at 0x%lx in the BIOS area", rsdp);
+    }
+    say("rsdp 0x%lx", rsdp);
+
+    const struct madt *madt = NULL;
+    if (rsdp) {
+        mem_map(rsdp, sizeof(struct rsdp));
+        const struct rsdp *r = (const struct rsdp *)rsdp;
+        if (memcmp(r->signature, "RSD PTR ", 8) || !checksum_ok(r, 20))
+            say("acpi: no valid RSDP at 0x%lx", rsdp);
+        else
+            madt = find_madt(r);
+    }
+    if (madt)
+        parse_madt(madt);
+    if (!tg.ncpus) {
+        say("madt: %s, assuming one CPU", madt ? "no enabled local APIC" : "none");
+        tg.cpus[tg.ncpus++].apic_id = apic_id();
+    }
+
+    char ids[4 * TG_MAX_CPUS + 1];
+    size_t len = 0;
+    for (unsigned i = 0; i < tg.ncpus && len + 5 < sizeof(ids); i++)
+        len += tg_snprintf(ids + len, sizeof(ids) - len, "%s%u", i ? " " : "", tg.cpus[i].apic_id);
+    say("madt: %u CPUs, APIC IDs %s", tg.ncpus, ids);
+
+    int bsp = cpu_index_of(apic_id());
+    if (bsp < 0) {
+        say("madt: warning: the boot vCPU's APIC ID %u is not in the MADT", apic_id());
+        bsp = 0;
+    }
+    tg.bsp = (unsigned)bsp;
+}

@@ -1,0 +1,151 @@
+/* Isthmus test guest: state shared by its parts and their interfaces.
+ *
+ * The guest runs identity-mapped (virtual = guest-physical) in long mode at
+ * CPL 0; one BSP thread of control plus, in the smp scenario, secondary vCPUs
+ * that report in and park. */
+#ifndef TG_H
+#define TG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/hypercall_abi.h"
+#include "vmm/pvh.h"
+
+#define TG_VERSION   "1.0"
+#define TG_MAX_CPUS  255     /* xAPIC IDs 0-254; 0xff is the broadcast address */
+#define TG_MEMMAP_MAX 64
+#define TG_CMDLINE_MAX 512
+#define TG_STACK_SIZE 16384
+#define KiB 1024ull
+#define MiB (1024ull * KiB)
+#define GiB (1024ull * MiB)
+
+#define ALIGN_UP(x, a)   (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
+#define ARRAY_SIZE(a)    (sizeof(a) / sizeof((a)[0]))
+
+/* Interrupt vectors the guest programs (exceptions are 0-31). */
+#define VEC_TIMER    0x30
+#define VEC_HOSTILE  0x40    /* the fixed IPI the hostile scenario sends */
+#define VEC_SPURIOUS 0xff
+
+struct tg_options {
+    uint64_t tick_ms;        /* tick_ms=  period of "tg: tick" lines */
+    uint64_t ticks;          /* ticks=    stop after this many ticks, 0 = never */
+    uint64_t probe;          /* probe=    memprobe's address outside guest RAM */
+    bool probe_set;
+    uint64_t timeout_ms;     /* timeout_ms= how long smp waits for secondaries */
+    char skip[64];           /* skip=     hostile steps to leave out (io,msr,ipi,hc,tf) */
+};
+
+struct tg_cpu {
+    uint32_t apic_id;
+    volatile uint32_t online;   /* times this vCPU reported in (smp) */
+};
+
+struct tg_state {
+    char cmdline[TG_CMDLINE_MAX];
+    char scenario[32];
+    struct tg_options opt;
+
+    struct hvm_memmap_table_entry memmap[TG_MEMMAP_MAX];
+    unsigned memmap_n;
+    uint64_t ram_bytes;         /* sum of the RAM ranges */
+    uint64_t ram_end;           /* end of the highest RAM range */
+    uint64_t rsdp;
+
+    struct tg_cpu cpus[TG_MAX_CPUS];   /* enabled local APICs in MADT order */
+    unsigned ncpus;
+    unsigned bsp;               /* index of the boot vCPU in cpus[] */
+
+    bool isthmus;
+    bool use_vmmcall;           /* AMD: VMMCALL, Intel: VMCALL */
+    struct isthmus_partition_info info;
+
+    uint64_t tsc_khz;
+    uint64_t apic_khz;          /* local APIC timer input clock, before its divider */
+};
+
+extern struct tg_state tg;
+
+/* lib.c */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+bool streq(const char *a, const char *b);
+void copy_str(char *d, const char *s, size_t n);   /* always NUL-terminates */
+int tg_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int tg_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool parse_u64(const char *s, uint64_t *out);
+
+/* console.c: every line goes out as "tg: <text>\n", whole, under one lock. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void say_from_trap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* trap.c */
+struct trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;   /* pushed by the CPU */
+};
+void trap_init(void);          /* builds the IDT and loads it on this vCPU */
+void trap_load(void);          /* loads the IDT on a secondary vCPU */
+extern volatile uint64_t timer_ticks;
+extern volatile uint32_t hostile_ipis;
+extern volatile bool gp_recover;     /* hostile: #GP on RDMSR/WRMSR skips it */
+extern volatile uint32_t gp_count;
+extern volatile uint64_t gp_error;
+void __attribute__((noreturn)) halt_forever(void);
+
+/* hv.c */
+void hv_detect(void);
+int64_t hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4);
+
+/* acpi.c */
+void acpi_scan(void);
+
+/* apic.c */
+#define APIC_BASE 0xfee00000ull
+uint32_t apic_id(void);
+void apic_enable(void);
+void apic_eoi(void);
+void timing_init(void);
+uint64_t tsc_after_ms(uint64_t ms);
+bool tsc_passed(uint64_t deadline);
+void delay_us(uint64_t us);
+void apic_timer_periodic(uint64_t ms, uint8_t vector);
+void apic_timer_stop(void);
+bool apic_send_ipi(uint32_t dest, uint32_t icr_low);
+int cpu_index_of(uint32_t apic_id);
+#define ICR_FIXED    0x00000000u
+#define ICR_INIT     0x00000500u
+#define ICR_STARTUP  0x00000600u
+#define ICR_ASSERT   0x00004000u
+
+/* mem.c */
+void mem_init(const struct hvm_start_info *si);
+void mem_map(uint64_t addr, uint64_t len);     /* identity-map, 2 MiB pages */
+void *mem_alloc(uint64_t bytes);               /* page-aligned, zeroed, never freed */
+uint64_t mem_own_start(void);
+uint64_t mem_own_end(void);                    /* everything the guest uses so far */
+bool mem_is_ram(uint64_t addr, uint64_t len);
+const char *memmap_type_name(uint32_t type);
+
+/* smp.c */
+void scenario_smp(void);
+void ap_main(uint32_t slot);
+
+/* main.c */
+void __attribute__((noreturn)) tick_forever(void);
+
+/* memprobe.c, hostile.c */
+void __attribute__((noreturn)) scenario_memprobe(void);
+void __attribute__((noreturn)) scenario_hostile(void);
+
+#endif

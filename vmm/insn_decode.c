@@ -1,0 +1,328 @@
+/* MMIO instruction decoder; see insn_decode.h. Encoding rules from SDM Vol. 2A
+ * chapter 2: legacy prefixes (2.1.1), REX (2.2.1), ModRM/SIB and the 16- and
+ * 32-bit addressing forms (tables 2-1, 2-2, 2-3), RIP-relative addressing
+ * (2.2.1.6), operand/address-size attributes (Vol. 1 3.6, table 3-4). */
+#include "vmm/insn_decode.h"
+#include "kernel/errno.h"
+#include "kernel/string.h"
+
+/* Legacy prefixes (SDM Vol. 2A 2.1.1). */
+#define PFX_OPSIZE  0x66
+#define PFX_ADSIZE  0x67
+#define PFX_LOCK    0xf0
+#define PFX_REPNE   0xf2
+#define PFX_REP     0xf3
+#define PFX_ES      0x26
+#define PFX_CS      0x2e
+#define PFX_SS      0x36
+#define PFX_DS      0x3e
+#define PFX_FS      0x64
+#define PFX_GS      0x65
+
+/* REX (2.2.1): 0100WRXB, 64-bit mode only. */
+#define REX_W 0x08    /* 64-bit operand size */
+#define REX_R 0x04    /* ModRM.reg bit 3 */
+#define REX_X 0x02    /* SIB.index bit 3 */
+#define REX_B 0x01    /* ModRM.rm / SIB.base bit 3 */
+
+#define OP_ESCAPE   0x0f
+
+#define REG_RSP 4
+#define REG_RBP 5
+
+struct cursor {
+    const u8 *b;
+    u32 len;          /* min(input length, INSN_MAX_LEN) */
+    u32 pos;
+};
+
+static int get_u8(struct cursor *c, u8 *v)
+{
+    if (c->pos >= c->len)
+        return -EINVAL;
+    *v = c->b[c->pos++];
+    return 0;
+}
+
+/* n little-endian bytes, zero-extended. */
+static int get_le(struct cursor *c, unsigned n, u64 *v)
+{
+    if (n > c->len - c->pos)
+        return -EINVAL;
+    u64 x = 0;
+    for (unsigned i = 0; i < n; i++)
+        x |= (u64)c->b[c->pos + i] << (8 * i);
+    c->pos += n;
+    *v = x;
+    return 0;
+}
+
+static u64 size_mask(unsigned size)
+{
+    return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+}
+
+static s64 sign_extend(u64 v, unsigned size)
+{
+    if (size >= 8)
+        return (s64)v;
+    unsigned shift = 64 - 8 * size;
+    return (s64)(v << shift) >> shift;
+}
+
+/* ModRM, SIB and displacement (tables 2-1 .. 2-3). */
+static int decode_modrm(struct cursor *c, struct insn *in, enum insn_mode mode)
+{
+    int rc = get_u8(c, &in->modrm);
+    if (rc)
+        return rc;
+    in->has_modrm = true;
+    unsigned mod = in->modrm >> 6, rm = in->modrm & 7;
+    unsigned disp_len = 0;
+    bool stack = false;          /* addressing through rSP/rBP: SS by default */
+
+    if (mod == 3) {
+        in->is_mem = false;
+        return 0;
+    }
+    in->is_mem = true;
+
+    if (in->addr_size == 2) {
+        static const s8 base16[8] = { 3, 3, REG_RBP, REG_RBP, 6, 7, REG_RBP, 3 };
+        static const s8 index16[8] = { 6, 7, 6, 7, -1, -1, -1, -1 };
+        if (mod == 0 && rm == 6) {
+            disp_len = 2;        /* [disp16], no base */
+        } else {
+            in->base = base16[rm];
+            in->index = index16[rm];
+            stack = in->base == REG_RBP;
+            disp_len = mod == 1 ? 1 : mod == 2 ? 2 : 0;
+        }
+    } else {
+        if (rm == 4) {
+            rc = get_u8(c, &in->sib);
+            if (rc)
+                return rc;
+            in->has_sib = true;
+            unsigned idx = ((in->sib >> 3) & 7) | ((in->rex & REX_X) ? 8 : 0);
+            unsigned base = in->sib & 7;
+            in->scale = (u8)(1u << (in->sib >> 6));
+            in->index = idx == REG_RSP ? -1 : (s8)idx;   /* no index; r12 is valid */
+            if (base == REG_RBP && mod == 0) {
+                disp_len = 4;    /* [index*scale + disp32] */
+            } else {
+                in->base = (s8)(base | ((in->rex & REX_B) ? 8 : 0));
+            }
+        } else if (rm == 5 && mod == 0) {
+            disp_len = 4;        /* 64-bit mode: [rip + disp32]; else [disp32] */
+            in->rip_relative = mode == INSN_MODE_64;
+        } else {
+            in->base = (s8)(rm | ((in->rex & REX_B) ? 8 : 0));
+        }
+        stack = in->base == REG_RSP || in->base == REG_RBP;
+        if (mod == 1)
+            disp_len = 1;
+        else if (mod == 2)
+            disp_len = 4;
+    }
+
+    if (disp_len) {
+        u64 d;
+        rc = get_le(c, disp_len, &d);
+        if (rc)
+            return rc;
+        in->disp = sign_extend(d, disp_len);
+    }
+    if (!(in->prefixes & INSN_PFX_SEG))
+        in->seg = stack ? INSN_SEG_SS : INSN_SEG_DS;
+    return 0;
+}
+
+/* The register in ModRM.reg as the data operand of size `size`. */
+static void set_reg_operand(struct insn *in, unsigned size)
+{
+    unsigned r = ((in->modrm >> 3) & 7) | ((in->rex & REX_R) ? 8 : 0);
+    if (size == 1 && !in->rex && r >= 4 && r <= 7) {
+        in->high_byte = true;    /* AH, CH, DH, BH */
+        r -= 4;
+    }
+    in->reg = (u8)r;
+}
+
+int insn_decode(const u8 *bytes, u32 len, enum insn_mode mode, struct insn *out)
+{
+    struct insn *in = out;
+    memset(in, 0, sizeof(*in));
+    in->base = in->index = -1;
+    in->scale = 1;
+    in->seg = INSN_SEG_DS;
+    if (!bytes || (mode != INSN_MODE_16 && mode != INSN_MODE_32 && mode != INSN_MODE_64))
+        return -EINVAL;
+
+    struct cursor c = { bytes, len < INSN_MAX_LEN ? len : INSN_MAX_LEN, 0 };
+    int seg_override = -1;
+    u8 b;
+    int rc;
+
+    /* Prefixes. A REX counts only right before the opcode (2.2.1). */
+    for (;;) {
+        rc = get_u8(&c, &b);
+        if (rc)
+            goto out;
+        switch (b) {
+        case PFX_OPSIZE: in->prefixes |= INSN_PFX_OPSIZE; break;
+        case PFX_ADSIZE: in->prefixes |= INSN_PFX_ADSIZE; break;
+        case PFX_LOCK:   in->prefixes |= INSN_PFX_LOCK; break;
+        case PFX_REPNE:
+        case PFX_REP:    in->prefixes |= INSN_PFX_REP; break;
+        case PFX_ES:     seg_override = INSN_SEG_ES; break;
+        case PFX_CS:     seg_override = INSN_SEG_CS; break;
+        case PFX_SS:     seg_override = INSN_SEG_SS; break;
+        case PFX_DS:     seg_override = INSN_SEG_DS; break;
+        case PFX_FS:     seg_override = INSN_SEG_FS; break;
+        case PFX_GS:     seg_override = INSN_SEG_GS; break;
+        default:
+            if (mode == INSN_MODE_64 && (b & 0xf0) == 0x40) {
+                in->rex = b;
+                continue;
+            }
+            goto opcode;
+        }
+        in->rex = 0;             /* a legacy prefix after REX voids it */
+    }
+
+opcode:
+    /* In 64-bit mode ES/CS/SS/DS overrides are ignored (Vol. 1 3.3.7.1). */
+    if (seg_override >= 0 && (mode != INSN_MODE_64 || seg_override >= INSN_SEG_FS)) {
+        in->prefixes |= INSN_PFX_SEG;
+        in->seg = (u8)seg_override;
+    }
+    if (b == OP_ESCAPE) {
+        in->two_byte = true;
+        rc = get_u8(&c, &b);
+        if (rc)
+            goto out;
+    }
+    in->opcode = b;
+
+    bool opsize = in->prefixes & INSN_PFX_OPSIZE, adsize = in->prefixes & INSN_PFX_ADSIZE;
+    switch (mode) {
+    case INSN_MODE_64:
+        in->op_size = (in->rex & REX_W) ? 8 : opsize ? 2 : 4;
+        in->addr_size = adsize ? 4 : 8;
+        break;
+    case INSN_MODE_32:
+        in->op_size = opsize ? 2 : 4;
+        in->addr_size = adsize ? 2 : 4;
+        break;
+    default:
+        in->op_size = opsize ? 4 : 2;
+        in->addr_size = adsize ? 4 : 2;
+        break;
+    }
+
+    /* Only the forms in the header; classify before touching operands so that an
+     * unsupported opcode is reported as such even when truncated. */
+    bool modrm = true, moffs = false;
+    unsigned imm_len = 0;
+    if (!in->two_byte) {
+        switch (b) {
+        case 0x88: in->dir = INSN_WRITE_REG; in->access_size = 1; break;
+        case 0x89: in->dir = INSN_WRITE_REG; in->access_size = in->op_size; break;
+        case 0x8a: in->dir = INSN_READ; in->access_size = 1; break;
+        case 0x8b: in->dir = INSN_READ; in->access_size = in->op_size; break;
+        case 0xc6: in->dir = INSN_WRITE_IMM; in->access_size = 1; imm_len = 1; break;
+        case 0xc7:
+            in->dir = INSN_WRITE_IMM;
+            in->access_size = in->op_size;
+            imm_len = in->op_size == 2 ? 2 : 4;
+            break;
+        case 0xa0: in->dir = INSN_READ; in->access_size = 1; modrm = false; moffs = true; break;
+        case 0xa1: in->dir = INSN_READ; in->access_size = in->op_size; modrm = false; moffs = true; break;
+        case 0xa2: in->dir = INSN_WRITE_REG; in->access_size = 1; modrm = false; moffs = true; break;
+        case 0xa3: in->dir = INSN_WRITE_REG; in->access_size = in->op_size; modrm = false; moffs = true; break;
+        default:
+            rc = -ENOTSUP;
+            goto out;
+        }
+        in->dst_size = in->access_size;
+    } else {
+        switch (b) {
+        case 0xb6: in->ext = INSN_EXT_ZERO; in->access_size = 1; break;
+        case 0xb7: in->ext = INSN_EXT_ZERO; in->access_size = 2; break;
+        case 0xbe: in->ext = INSN_EXT_SIGN; in->access_size = 1; break;
+        case 0xbf: in->ext = INSN_EXT_SIGN; in->access_size = 2; break;
+        default:
+            rc = -ENOTSUP;
+            goto out;
+        }
+        in->dir = INSN_READ;
+        in->dst_size = in->op_size;
+    }
+    /* MOV with LOCK is #UD; REP/XACQUIRE/XRELEASE forms are not emulated. */
+    if (in->prefixes & (INSN_PFX_LOCK | INSN_PFX_REP)) {
+        rc = -ENOTSUP;
+        goto out;
+    }
+
+    if (modrm) {
+        rc = decode_modrm(&c, in, mode);
+        if (rc)
+            goto out;
+        /* C6/C7 are MOV only with ModRM.reg = 0 (C6 F8 / C7 F8 are XABORT / XBEGIN). */
+        if (in->dir == INSN_WRITE_IMM && ((in->modrm >> 3) & 7) != 0) {
+            rc = -ENOTSUP;
+            goto out;
+        }
+        if (in->dir != INSN_WRITE_IMM)
+            set_reg_operand(in, in->dir == INSN_READ ? in->dst_size : in->access_size);
+    } else if (moffs) {
+        in->is_mem = true;
+        rc = get_le(&c, in->addr_size, &in->moffs);
+        if (rc)
+            goto out;
+        in->reg = 0;             /* AL / AX / EAX / RAX */
+    }
+
+    if (imm_len) {
+        u64 imm;
+        rc = get_le(&c, imm_len, &imm);
+        if (rc)
+            goto out;
+        in->imm = (u64)sign_extend(imm, imm_len) & size_mask(in->access_size);
+    }
+    in->len = (u8)c.pos;
+    return 0;
+
+out:
+    in->len = (u8)c.pos;         /* bytes consumed before the problem */
+    return rc;
+}
+
+u64 insn_apply_read(const struct insn *in, u64 old, u64 mem)
+{
+    u64 v = mem & size_mask(in->access_size);
+    if (in->ext == INSN_EXT_SIGN)
+        v = (u64)sign_extend(v, in->access_size);
+    switch (in->dst_size) {
+    case 1:
+        if (in->high_byte)
+            return (old & ~0xff00ULL) | ((v & 0xff) << 8);
+        return (old & ~0xffULL) | (v & 0xff);
+    case 2:
+        return (old & ~0xffffULL) | (v & 0xffff);
+    case 4:
+        return v & 0xffffffffULL;  /* 32-bit destinations zero bits 63:32 (Vol. 1 3.4.1.1) */
+    default:
+        return v;
+    }
+}
+
+u64 insn_store_value(const struct insn *in, u64 reg_value)
+{
+    if (in->dir == INSN_WRITE_IMM)
+        return in->imm & size_mask(in->access_size);
+    if (in->high_byte)
+        return (reg_value >> 8) & 0xff;
+    return reg_value & size_mask(in->access_size);
+}
