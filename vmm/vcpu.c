@@ -17,8 +17,13 @@ int vcpu_backend_select(void)
         vcpu_backend = &svm_backend;
         return 0;
     case VIRT_VMX:
-        log_err("vmm", "VT-x is detected, but this build has no VT-x backend yet: no partition can run");
-        return -ENODEV;
+        if (!virt.vmx_ept || !virt.vmx_unrestricted) {
+            log_err("vmm", "VT-x without EPT and unrestricted guest: partitions need both "
+                    "(shadow paging is not built yet)");
+            return -ENODEV;
+        }
+        vcpu_backend = &vmx_backend;
+        return 0;
     default:
         log_err("vmm", "no hardware virtualization (%s): no partition can run", virt.why_none);
         return -ENODEV;

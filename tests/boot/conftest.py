@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 import pexpect
+from pexpect.fdpexpect import fdspawn
 from pexpect.popen_spawn import PopenSpawn
 import pytest
 
@@ -17,6 +18,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, "build")
 LOGS = os.path.join(BUILD, "boot-logs")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+import bochs  # noqa: E402
 import qemu  # noqa: E402
 
 PROMPT = "isthmus> "
@@ -84,6 +86,54 @@ class Hypervisor:
             self.p.proc.wait()
         if not self.log.closed:
             self.log.close()
+
+
+class BochsHypervisor(Hypervisor):
+    """The same, under a VMX-capable Bochs (ISTHMUS_BOCHS): the VT-x backend."""
+
+    def __init__(self, name, esp, cpus=1):
+        os.makedirs(LOGS, exist_ok=True)
+        self.name = name
+        self.logpath = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".log")
+        self.log = open(self.logpath, "w", encoding="utf-8", errors="replace")
+        self.proc, self.sock, self.work = bochs.start(esp, cpus=cpus)
+        self.log.write(f"# bochs in {self.work}\n")
+        self.p = fdspawn(self.sock, encoding="utf-8", codec_errors="replace",
+                         timeout=BOOT_TIMEOUT, logfile=self.log)
+        self.boot_text = ""
+
+    def wait_exit(self, timeout=60):
+        # Bochs exits with status 1 even after a clean guest-requested power-off.
+        self.proc.wait(timeout=timeout)
+        return 0
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.sock.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+        if not self.log.closed:
+            self.log.close()
+
+
+BACKENDS = ["svm", "vmx"]
+
+
+def backend_boot(backend, name, esp, profile="pc-1node"):
+    """Boots Isthmus where `backend` runs: svm under QEMU TCG (AMD CPU model), vmx under
+    Bochs (ISTHMUS_BOCHS) or QEMU/KVM with nested VMX (ISTHMUS_ACCEL=kvm on Intel);
+    skips with the reason when this machine has neither."""
+    if backend == "svm":
+        if os.environ.get("ISTHMUS_ACCEL") == "kvm":
+            pytest.skip("svm runs under TCG; ISTHMUS_ACCEL=kvm selects the host's own vendor")
+        return Hypervisor(f"{name}", profile, esp)
+    if os.environ.get("ISTHMUS_ACCEL") == "kvm":
+        return Hypervisor(f"{name}", profile, esp)
+    path, why = bochs.binary()
+    if not path:
+        pytest.skip(f"vmx: {why}; QEMU's TCG has no VMX (or use ISTHMUS_ACCEL=kvm on a nested-VMX host)")
+    return BochsHypervisor(f"{name}", esp)
 
 
 def make_esp(config_text=None, tmpdir=None, no_config=False):

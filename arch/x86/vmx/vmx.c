@@ -1,0 +1,466 @@
+/* VT-x backend: translates the vCPU interface (vmm/vcpu.h) to the VMCS and VMX
+ * exit reasons back to struct vcpu_exit. Needs EPT and unrestricted guest (the
+ * PVH entry state has paging off). Controls are adjusted to what the CPU allows
+ * through the (TRUE_) capability MSRs (SDM appendix A.3-A.5). */
+#include "vmm/vcpu.h"
+#include "arch/x86/vmx/vmcs.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/segments.h"
+#include "arch/x86/virt.h"
+#include "kernel/errno.h"
+#include "kernel/log.h"
+#include "kernel/mm.h"
+#include "kernel/percpu.h"
+#include "kernel/string.h"
+
+#define MSR_VMX_BASIC        0x480u
+#define MSR_VMX_PINBASED     0x481u
+#define MSR_VMX_PROCBASED    0x482u
+#define MSR_VMX_EXIT         0x483u
+#define MSR_VMX_ENTRY        0x484u
+#define MSR_VMX_CR0_FIXED0   0x486u
+#define MSR_VMX_CR0_FIXED1   0x487u
+#define MSR_VMX_CR4_FIXED0   0x488u
+#define MSR_VMX_CR4_FIXED1   0x489u
+#define MSR_VMX_PROCBASED2   0x48bu
+#define MSR_VMX_TRUE_PIN     0x48du
+#define MSR_VMX_TRUE_PROC    0x48eu
+#define MSR_VMX_TRUE_EXIT    0x48fu
+#define MSR_VMX_TRUE_ENTRY   0x490u
+#define VMX_BASIC_TRUE_CTLS  BIT(55)
+
+#define PIN_EXTINT_EXITING   BIT(0)
+#define PIN_NMI_EXITING      BIT(3)
+#define PROC_INTR_WINDOW     BIT(2)
+#define PROC_HLT_EXITING     BIT(7)
+#define PROC_MWAIT_EXITING   BIT(10)
+#define PROC_USE_IO_BITMAPS  BIT(25)
+#define PROC_USE_MSR_BITMAPS BIT(28)
+#define PROC_MONITOR_EXITING BIT(29)
+#define PROC_SECONDARY       BIT(31)
+#define PROC2_EPT            BIT(1)
+#define PROC2_VPID           BIT(5)
+#define PROC2_UNRESTRICTED   BIT(7)
+#define EXIT_HOST_64BIT      BIT(9)
+#define EXIT_SAVE_PAT        BIT(18)
+#define EXIT_LOAD_PAT        BIT(19)
+#define EXIT_SAVE_EFER       BIT(20)
+#define EXIT_LOAD_EFER       BIT(21)
+#define ENTRY_IA32E_GUEST    BIT(9)
+#define ENTRY_LOAD_PAT       BIT(14)
+#define ENTRY_LOAD_EFER      BIT(15)
+#define AR_UNUSABLE          BIT(16)
+#define DEFAULT_PAT          0x0007040600070406ULL
+
+u32 vmcs_write_failures;
+u32 vmcs_first_failed_field;
+
+int vmx_enter(struct vcpu_regs *regs, int launched);
+extern char vmx_exit_point[];
+
+struct vmx_vcpu {
+    hpa_t vmcs_pa, io_pa, msr_pa;
+    bool launched;
+    bool window;            /* interrupt-window exiting requested */
+    u32 proc;               /* current primary processor-based controls */
+};
+
+static u32 adjust(u32 msr_plain, u32 msr_true, u32 want)
+{
+    u64 cap = rdmsr((rdmsr(MSR_VMX_BASIC) & VMX_BASIC_TRUE_CTLS) ? msr_true : msr_plain);
+    return (want | (u32)cap) & (u32)(cap >> 32);
+}
+
+static int vmx_cpu_enable(void)
+{
+    struct percpu *c = this_cpu();
+    if (c->virt_enabled)
+        return 0;
+    hpa_t region;
+    int err = mm_alloc(c->node, 1, 1, 0, &region, NULL);
+    if (err)
+        return err;
+    *(u32 *)hpa_to_ptr(region) = virt.vmx_revision;
+    /* CR0 and CR4 must satisfy the VMX fixed bits (appendix A.7, A.8). */
+    write_cr0((read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1));
+    write_cr4((read_cr4() | CR4_VMXE | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
+    bool fail;
+    __asm__ volatile("vmxon %1; setbe %0" : "=q"(fail) : "m"(region) : "cc", "memory");
+    if (fail) {
+        mm_release(region, 1);
+        return -EIO;
+    }
+    c->virt_host_area = region;
+    c->virt_enabled = true;
+    return 0;
+}
+
+static bool vmptrld(hpa_t pa)
+{
+    bool fail;
+    __asm__ volatile("vmptrld %1; setbe %0" : "=q"(fail) : "m"(pa) : "cc", "memory");
+    return !fail;
+}
+
+static void vmclear(hpa_t pa)
+{
+    __asm__ volatile("vmclear %0" : : "m"(pa) : "cc", "memory");
+}
+
+/* Our segment attributes use the VMCB packing; VMX keeps the descriptor's
+ * bits 55:52 at 15:12 and marks absent segments unusable. */
+static u32 vmx_ar(u16 attrib)
+{
+    if (!(attrib & 0x80))
+        return AR_UNUSABLE;
+    return (attrib & 0xff) | ((u32)(attrib & 0xf00) << 4);
+}
+
+static void write_host_state(void)
+{
+    struct { u16 limit; u64 base; } __packed gdtr, idtr;
+    __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+    vmcs_writenat(VMCS_HOST_CR0, read_cr0());
+    vmcs_writenat(VMCS_HOST_CR3, read_cr3());
+    vmcs_writenat(VMCS_HOST_CR4, read_cr4());
+    vmcs_write16(VMCS_HOST_CS_SEL, SEL_CODE);
+    vmcs_write16(VMCS_HOST_SS_SEL, SEL_DATA);
+    vmcs_write16(VMCS_HOST_DS_SEL, SEL_DATA);
+    vmcs_write16(VMCS_HOST_ES_SEL, SEL_DATA);
+    vmcs_write16(VMCS_HOST_FS_SEL, 0);
+    vmcs_write16(VMCS_HOST_GS_SEL, 0);
+    vmcs_write16(VMCS_HOST_TR_SEL, SEL_TSS);
+    vmcs_writenat(VMCS_HOST_FS_BASE, rdmsr(MSR_FS_BASE));
+    vmcs_writenat(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
+    vmcs_writenat(VMCS_HOST_TR_BASE, (u64)(uintptr_t)&this_cpu()->tables.tss);
+    vmcs_writenat(VMCS_HOST_GDTR_BASE, gdtr.base);
+    vmcs_writenat(VMCS_HOST_IDTR_BASE, idtr.base);
+    vmcs_write32(VMCS_HOST_SYSENTER_CS, 0);
+    vmcs_writenat(VMCS_HOST_SYSENTER_ESP, 0);
+    vmcs_writenat(VMCS_HOST_SYSENTER_EIP, 0);
+    vmcs_write64(VMCS_HOST_EFER, rdmsr(MSR_EFER));
+    vmcs_write64(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
+    vmcs_writenat(VMCS_HOST_RIP, (u64)(uintptr_t)vmx_exit_point);
+}
+
+static int vmx_create(struct vcpu *v)
+{
+    int node = this_cpu()->node;
+    struct vmx_vcpu *x;
+    hpa_t xpa, vmcs, io, msr;
+    int err = mm_alloc(node, 1, 1, 0, &xpa, NULL);
+    if (err)
+        return err;
+    x = hpa_to_ptr(xpa);
+    if ((err = mm_alloc(node, 1, 1, 0, &vmcs, NULL)) < 0)
+        goto free_x;
+    if ((err = mm_alloc(node, 2, 1, 0, &io, NULL)) < 0)
+        goto free_vmcs;
+    if ((err = mm_alloc(node, 1, 1, 0, &msr, NULL)) < 0)
+        goto free_io;
+    memset(hpa_to_ptr(io), 0xff, 2 * PAGE_SIZE);      /* every port exits */
+    memset(hpa_to_ptr(msr), 0xff, PAGE_SIZE);         /* every MSR exits */
+    *(u32 *)hpa_to_ptr(vmcs) = virt.vmx_revision;
+    x->vmcs_pa = vmcs;
+    x->io_pa = io;
+    x->msr_pa = msr;
+    vmclear(vmcs);
+    if (!vmptrld(vmcs)) {
+        err = -EIO;
+        goto free_msr;
+    }
+    vmcs_write_failures = 0;
+    vmcs_write32(VMCS_PIN_CONTROLS, adjust(MSR_VMX_PINBASED, MSR_VMX_TRUE_PIN,
+                                           PIN_EXTINT_EXITING | PIN_NMI_EXITING));
+    x->proc = adjust(MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROC,
+                     PROC_HLT_EXITING | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING |
+                     PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY);
+    vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
+    vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_VMX_PROCBASED2, MSR_VMX_PROCBASED2,
+                 PROC2_EPT | PROC2_UNRESTRICTED | (virt.vmx_vpid ? PROC2_VPID : 0)));
+    vmcs_write32(VMCS_EXIT_CONTROLS, adjust(MSR_VMX_EXIT, MSR_VMX_TRUE_EXIT,
+                 EXIT_HOST_64BIT | EXIT_SAVE_PAT | EXIT_LOAD_PAT | EXIT_SAVE_EFER | EXIT_LOAD_EFER));
+    vmcs_write32(VMCS_ENTRY_CONTROLS, adjust(MSR_VMX_ENTRY, MSR_VMX_TRUE_ENTRY,
+                 ENTRY_LOAD_PAT | ENTRY_LOAD_EFER));
+    vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(18));      /* #MC stays with the host */
+    vmcs_write64(VMCS_IO_BITMAP_A, io);
+    vmcs_write64(VMCS_IO_BITMAP_B, io + PAGE_SIZE);
+    vmcs_write64(VMCS_MSR_BITMAP, msr);
+    vmcs_write16(VMCS_VPID, v->asid ? v->asid : 1);
+    vmcs_write64(VMCS_LINK_POINTER, ~0ULL);
+    vmcs_write32(VMCS_CR3_TARGET_COUNT, 0);
+    vmcs_write32(VMCS_EXIT_MSR_STORE_COUNT, 0);
+    vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+    vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
+    /* The guest may not clear NE or see VMXE: own those bits, show its values. */
+    vmcs_writenat(VMCS_CR0_MASK, rdmsr(MSR_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG));
+    vmcs_writenat(VMCS_CR4_MASK, rdmsr(MSR_VMX_CR4_FIXED0));
+    vmcs_write64(VMCS_GUEST_PAT, DEFAULT_PAT);
+    vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
+    write_host_state();
+    if (vmcs_write_failures) {
+        log_err("vmx", "VMCS set-up: %u writes failed, first field %#x", vmcs_write_failures,
+                vmcs_first_failed_field);
+        err = -EIO;
+        goto free_msr;
+    }
+    v->hw = x;
+    v->hw_pa = xpa;
+    return 0;
+
+free_msr:
+    mm_release(msr, 1);
+free_io:
+    mm_release(io, 2);
+free_vmcs:
+    vmclear(vmcs);
+    mm_release(vmcs, 1);
+free_x:
+    mm_release(xpa, 1);
+    return err;
+}
+
+static void vmx_destroy(struct vcpu *v)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (!x)
+        return;
+    vmclear(x->vmcs_pa);
+    mm_release(x->msr_pa, 1);
+    mm_release(x->io_pa, 2);
+    mm_release(x->vmcs_pa, 1);
+    mm_release(v->hw_pa, 1);
+    v->hw = NULL;
+}
+
+#define WRITE_SEG(name, s) do { \
+        vmcs_write16(VMCS_GUEST_##name##_SEL, (s).selector); \
+        vmcs_write32(VMCS_GUEST_##name##_LIMIT, (s).limit); \
+        vmcs_write32(VMCS_GUEST_##name##_AR, vmx_ar((s).attrib)); \
+        vmcs_writenat(VMCS_GUEST_##name##_BASE, (s).base); \
+    } while (0)
+
+static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (!vmptrld(x->vmcs_pa))
+        return;
+    v->regs = st->regs;
+    u64 cr0_fixed = rdmsr(MSR_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
+    vmcs_writenat(VMCS_GUEST_CR0, st->cr0 | cr0_fixed);
+    vmcs_writenat(VMCS_CR0_SHADOW, st->cr0);
+    vmcs_writenat(VMCS_GUEST_CR3, st->cr3);
+    vmcs_writenat(VMCS_GUEST_CR4, st->cr4 | rdmsr(MSR_VMX_CR4_FIXED0));
+    vmcs_writenat(VMCS_CR4_SHADOW, st->cr4);
+    vmcs_write64(VMCS_GUEST_EFER, st->efer);
+    WRITE_SEG(CS, st->cs);
+    WRITE_SEG(DS, st->ds);
+    WRITE_SEG(ES, st->es);
+    WRITE_SEG(FS, st->fs);
+    WRITE_SEG(GS, st->gs);
+    WRITE_SEG(SS, st->ss);
+    WRITE_SEG(TR, st->tr);
+    WRITE_SEG(LDTR, st->ldtr);
+    vmcs_write32(VMCS_GUEST_GDTR_LIMIT, st->gdtr.limit);
+    vmcs_writenat(VMCS_GUEST_GDTR_BASE, st->gdtr.base);
+    vmcs_write32(VMCS_GUEST_IDTR_LIMIT, st->idtr.limit);
+    vmcs_writenat(VMCS_GUEST_IDTR_BASE, st->idtr.base);
+    vmcs_writenat(VMCS_GUEST_DR7, 0x400);
+    vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, 0);
+    vmcs_write32(VMCS_GUEST_ACTIVITY, 0);
+    vmcs_writenat(VMCS_GUEST_PENDING_DBG, 0);
+    vmcs_write32(VMCS_GUEST_SYSENTER_CS, 0);
+    vmcs_writenat(VMCS_GUEST_SYSENTER_ESP, 0);
+    vmcs_writenat(VMCS_GUEST_SYSENTER_EIP, 0);
+    u32 entry = (u32)vmx_vmread(VMCS_ENTRY_CONTROLS);
+    entry = (st->efer & EFER_LMA) ? entry | ENTRY_IA32E_GUEST : entry & ~ENTRY_IA32E_GUEST;
+    vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
+}
+
+static void vmx_set_slpt_root(struct vcpu *v, u64 root)
+{
+    if (vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
+        vmcs_write64(VMCS_EPT_POINTER, root);
+}
+
+static void translate_exit(struct vcpu *v, struct vcpu_exit *e)
+{
+    u32 reason = vmcs_read32(VMCS_EXIT_REASON);
+    u64 q = vmcs_readnat(VMCS_EXIT_QUALIFICATION);
+    memset(e, 0, sizeof(*e));
+    e->vendor_code = reason;
+    e->insn_len = vmcs_read32(VMCS_EXIT_INSN_LEN);
+    if (reason & VMX_EXIT_ENTRY_FAILED) {
+        e->reason = VEXIT_INVALID_STATE;
+        return;
+    }
+    switch (reason & 0xffff) {
+    case VMX_EXIT_EXTINT:
+        e->reason = VEXIT_EXTINT;
+        break;
+    case VMX_EXIT_EXCEPTION_NMI: {
+        u32 info = vmcs_read32(VMCS_EXIT_INTR_INFO);
+        if (((info >> 8) & 7) == 2) {     /* an NMI for the host */
+            e->reason = VEXIT_EXTINT;
+            break;
+        }
+        e->reason = VEXIT_EXCEPTION;
+        e->exception.vector = (u8)info;
+        e->exception.has_error = info & VMX_INTR_ERR_VALID;
+        e->exception.error = vmcs_read32(VMCS_EXIT_INTR_ERROR);
+        break;
+    }
+    case VMX_EXIT_TRIPLE_FAULT: e->reason = VEXIT_TRIPLE_FAULT; break;
+    case VMX_EXIT_INIT:         e->reason = VEXIT_INIT; break;
+    case VMX_EXIT_SIPI:
+        e->reason = VEXIT_SIPI;
+        e->sipi.vector = (u8)q;
+        break;
+    case VMX_EXIT_INTR_WINDOW:  e->reason = VEXIT_INTR_WINDOW; break;
+    case VMX_EXIT_CPUID:        e->reason = VEXIT_CPUID; break;
+    case VMX_EXIT_HLT:          e->reason = VEXIT_HLT; break;
+    case VMX_EXIT_VMCALL:       e->reason = VEXIT_HYPERCALL; break;
+    case VMX_EXIT_IO:
+        e->reason = VEXIT_IO;
+        e->io.size = (u8)((q & VMX_IO_SIZE_MASK) + 1);
+        e->io.in = q & VMX_IO_IN;
+        e->io.string = q & VMX_IO_STRING;
+        e->io.rep = q & VMX_IO_REP;
+        e->io.port = (u16)(q >> 16);
+        break;
+    case VMX_EXIT_RDMSR:
+    case VMX_EXIT_WRMSR:
+        e->reason = VEXIT_MSR;
+        e->msr.index = (u32)v->regs.gpr[GPR_RCX];
+        e->msr.write = (reason & 0xffff) == VMX_EXIT_WRMSR;
+        break;
+    case VMX_EXIT_EPT_VIOLATION:
+        e->reason = VEXIT_SLPT_FAULT;
+        e->fault.gpa = gpa(vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS));
+        e->fault.read = q & VMX_EPT_READ;
+        e->fault.write = q & VMX_EPT_WRITE;
+        e->fault.fetch = q & VMX_EPT_FETCH;
+        e->fault.present = q & VMX_EPT_PRESENT_MASK;
+        break;
+    case VMX_EXIT_XSETBV:       e->reason = VEXIT_XSETBV; break;
+    case VMX_EXIT_PAUSE:        e->reason = VEXIT_PAUSE; break;
+    default:                    e->reason = VEXIT_UNHANDLED; break;
+    }
+}
+
+static int vmx_run(struct vcpu *v, struct vcpu_exit *e)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (!this_cpu()->virt_enabled || !vmptrld(x->vmcs_pa))
+        return -ENODEV;
+    vmcs_writenat(VMCS_GUEST_RSP, v->regs.gpr[GPR_RSP]);
+    vmcs_writenat(VMCS_GUEST_RIP, v->regs.rip);
+    vmcs_writenat(VMCS_GUEST_RFLAGS, v->regs.rflags);
+    /* Interrupts stay off from here to the exit; a pending one causes an
+     * external-interrupt exit and is taken by the host once they are on again. */
+    u64 flags = irq_save();
+    int failed = vmx_enter(&v->regs, x->launched);
+    irq_restore(flags);
+    if (failed) {
+        log_err("vmx", "VM entry failed: VM-instruction error %u", vmcs_read32(VMCS_INSN_ERROR));
+        memset(e, 0, sizeof(*e));
+        e->reason = VEXIT_INVALID_STATE;
+        e->vendor_code = vmcs_read32(VMCS_INSN_ERROR);
+        return 0;
+    }
+    x->launched = true;
+    v->regs.gpr[GPR_RSP] = vmcs_readnat(VMCS_GUEST_RSP);
+    v->regs.rip = vmcs_readnat(VMCS_GUEST_RIP);
+    v->regs.rflags = vmcs_readnat(VMCS_GUEST_RFLAGS);
+    /* An event cut short by the exit is delivered again on the next entry. */
+    u32 idt = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, (idt & VMX_INTR_VALID) ? idt & ~(BIT(12)) : 0);
+    if (idt & VMX_INTR_VALID && idt & VMX_INTR_ERR_VALID)
+        vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, vmcs_read32(VMCS_IDT_VECTORING_ERROR));
+    translate_exit(v, e);
+    v->stats.exits++;
+    v->stats.by_reason[e->reason]++;
+    return 0;
+}
+
+static void vmx_advance_rip(struct vcpu *v, u64 len)
+{
+    v->regs.rip += len;
+    if (vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
+        vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & ~3u);
+}
+
+static int vmx_inject(struct vcpu *v, const struct vcpu_event *ev)
+{
+    if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
+        return -EIO;
+    if (vmcs_read32(VMCS_ENTRY_INTR_INFO) & VMX_INTR_VALID)
+        return -EBUSY;
+    u32 type = ev->type == VEVENT_NMI ? VMX_INTR_TYPE_NMI :
+               ev->type == VEVENT_EXCEPTION ? VMX_INTR_TYPE_HWEXC : VMX_INTR_TYPE_EXT;
+    u32 info = ev->vector | type | VMX_INTR_VALID;
+    if (ev->type == VEVENT_EXCEPTION && ev->has_error) {
+        info |= VMX_INTR_ERR_VALID;
+        vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, ev->error);
+    }
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, info);
+    return 0;
+}
+
+static bool vmx_interruptible(struct vcpu *v)
+{
+    if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
+        return false;
+    return (v->regs.rflags & RFLAGS_IF) && !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & 3) &&
+           !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & VMX_INTR_VALID);
+}
+
+static void vmx_want_interrupt_window(struct vcpu *v, bool on)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (!vmptrld(x->vmcs_pa))
+        return;
+    x->proc = on ? x->proc | PROC_INTR_WINDOW : x->proc & ~PROC_INTR_WINDOW;
+    vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
+}
+
+static u64 vmx_get_cr(struct vcpu *v, int cr)
+{
+    if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
+        return 0;
+    switch (cr) {
+    case 0: return vmcs_readnat(VMCS_CR0_SHADOW);
+    case 3: return vmcs_readnat(VMCS_GUEST_CR3);
+    case 4: return vmcs_readnat(VMCS_CR4_SHADOW);
+    default: return 0;
+    }
+}
+
+static u64 vmx_get_efer(struct vcpu *v)
+{
+    return vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa) ? vmcs_read64(VMCS_GUEST_EFER) : 0;
+}
+
+static u8 vmx_get_cpl(struct vcpu *v)
+{
+    return vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa) ? (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3 : 0;
+}
+
+const struct vcpu_backend vmx_backend = {
+    .name = "vmx",
+    .cpu_enable = vmx_cpu_enable,
+    .create = vmx_create,
+    .destroy = vmx_destroy,
+    .load_state = vmx_load_state,
+    .set_slpt_root = vmx_set_slpt_root,
+    .run = vmx_run,
+    .advance_rip = vmx_advance_rip,
+    .inject = vmx_inject,
+    .interruptible = vmx_interruptible,
+    .want_interrupt_window = vmx_want_interrupt_window,
+    .get_cr = vmx_get_cr,
+    .get_efer = vmx_get_efer,
+    .get_cpl = vmx_get_cpl,
+};
