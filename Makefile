@@ -67,7 +67,7 @@ $(B)/isthmus.efi: $(B)/isthmus.so
 -include guest/guest.mk
 
 # ---------------------------------------------------------------- ESP
-ESP_FILES ?=
+ESP_FILES += $(GUEST_BINS)
 esp: $(B)/esp.img
 $(B)/esp.img: $(B)/isthmus.efi $(CONFIG) $(ESP_FILES)
 	rm -rf $(B)/esp && mkdir -p $(B)/esp/EFI/BOOT
@@ -120,7 +120,7 @@ run: deps esp
 # Boot tests (and the host-tool tests) under pytest; every QEMU run keeps its
 # serial log in build/boot-logs/.
 BOOT_TEST_ARGS ?=
-boot-test: esp tools $(GUEST_BINS)
+boot-test: esp tools guest
 	$(PYTHON) -m pytest -v -rs -W ignore::DeprecationWarning tests/tools tests/boot $(BOOT_TEST_ARGS)
 
 # The one command: unit tests, a short fuzzing run, then the boot tests.

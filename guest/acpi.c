@@ -51,13 +51,13 @@ static bool checksum_ok(const void *p, size_t n)
  * there is a real firmware. */
 static uint64_t find_rsdp(void)
 {
-    uint64_t ebda = (uint64_t)*(volatile uint16_t *)0x40e << 4;
+    uint64_t ebda = (uint64_t)*(volatile uint16_t *)phys(0x40e) << 4;
     for (int area = 0; area < 2; area++) {
         uint64_t start = area ? 0xe0000 : ebda, end = area ? 0x100000 : ebda + 1024;
         if (!area && (ebda < 0x80000 || ebda >= 0xa0000))
             continue;
         for (uint64_t a = start; a < end; a += 16)
-            if (!memcmp((const void *)a, "RSD PTR ", 8) && checksum_ok((const void *)a, 20))
+            if (!memcmp(phys(a), "RSD PTR ", 8) && checksum_ok(phys(a), 20))
                 return a;
     }
     return 0;
@@ -120,13 +120,22 @@ static void parse_madt(const struct madt *m)
     }
 }
 
+/* What acpi_report() prints. */
+static struct {
+    uint64_t rsdp, root, madt;
+    bool xsdt;
+    uint8_t revision;
+} found;
+
 static const struct madt *find_madt(const struct rsdp *r)
 {
     bool x = r->revision >= 2 && r->xsdt;
     if (x && (r->length < sizeof(*r) || !checksum_ok(r, sizeof(*r))))
         say("acpi: warning: bad extended RSDP checksum");
-    const struct sdt *root = table_at(x ? r->xsdt : r->rsdt);
-    say("acpi: revision %u, %s at 0x%lx", r->revision, x ? "XSDT" : "RSDT", x ? r->xsdt : (uint64_t)r->rsdt);
+    found.xsdt = x;
+    found.revision = r->revision;
+    found.root = x ? r->xsdt : r->rsdt;
+    const struct sdt *root = table_at(found.root);
     if (!root)
         return NULL;
     unsigned esize = x ? 8 : 4, n = (root->length - sizeof(*root)) / esize;
@@ -134,12 +143,15 @@ static const struct madt *find_madt(const struct rsdp *r)
         uint64_t a = 0;
         memcpy(&a, (const uint8_t *)(root + 1) + i * esize, esize);
         const struct sdt *t = table_at(a);
-        if (t && !memcmp(t->signature, "APIC", 4))
+        if (t && !memcmp(t->signature, "APIC", 4)) {
+            found.madt = a;
             return (const struct madt *)t;
+        }
     }
     return NULL;
 }
 
+/* Finds the vCPUs; prints only warnings (acpi_report() prints the results). */
 void acpi_scan(void)
 {
     uint64_t rsdp = tg.rsdp;
@@ -148,8 +160,7 @@ void acpi_scan(void)
         if (rsdp)
             say("acpi: no RSDP in the start info, found one at 0x%lx in the BIOS area", rsdp);
     }
-    say("rsdp 0x%lx", rsdp);
-
+    found.rsdp = rsdp;
     const struct madt *madt = NULL;
     if (rsdp) {
         mem_map(rsdp, sizeof(struct rsdp));
@@ -162,20 +173,26 @@ void acpi_scan(void)
     if (madt)
         parse_madt(madt);
     if (!tg.ncpus) {
-        say("madt: %s, assuming one CPU", madt ? "no enabled local APIC" : "none");
+        say("madt: warning: %s, assuming one CPU", madt ? "no enabled local APIC" : "no MADT");
         tg.cpus[tg.ncpus++].apic_id = apic_id();
     }
-
-    char ids[4 * TG_MAX_CPUS + 1];
-    size_t len = 0;
-    for (unsigned i = 0; i < tg.ncpus && len + 5 < sizeof(ids); i++)
-        len += tg_snprintf(ids + len, sizeof(ids) - len, "%s%u", i ? " " : "", tg.cpus[i].apic_id);
-    say("madt: %u CPUs, APIC IDs %s", tg.ncpus, ids);
-
     int bsp = cpu_index_of(apic_id());
     if (bsp < 0) {
         say("madt: warning: the boot vCPU's APIC ID %u is not in the MADT", apic_id());
         bsp = 0;
     }
     tg.bsp = (unsigned)bsp;
+}
+
+void acpi_report(void)
+{
+    say("rsdp 0x%lx", found.rsdp);
+    if (found.root)
+        say("acpi: revision %u, %s at 0x%lx, MADT at 0x%lx", found.revision, found.xsdt ? "XSDT" : "RSDT",
+            found.root, found.madt);
+    char ids[4 * TG_MAX_CPUS + 1];
+    size_t len = 0;
+    for (unsigned i = 0; i < tg.ncpus && len + 5 < sizeof(ids); i++)
+        len += tg_snprintf(ids + len, sizeof(ids) - len, "%s%u", i ? " " : "", tg.cpus[i].apic_id);
+    say("madt: %u CPUs, APIC IDs %s, boot vCPU %u", tg.ncpus, ids, tg.bsp);
 }

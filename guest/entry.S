@@ -36,7 +36,7 @@
     .long 4, 4, 18
     .asciz "Xen"
     .long pvh_entry
-    .section .note.Xen.pad, "a"
+    .section .xen_note_pad, "a", @progbits
     .long 0
 
 /* ------------------------------------------------------------ 32-bit entry */
@@ -266,3 +266,5 @@ ap_boot_stack_top:
 ap_stack_tops: .skip 8 * 255
     .p2align 2
 start_info: .skip 4
+
+    .section .note.GNU-stack, "", @progbits

@@ -6,13 +6,15 @@
 
 int64_t hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
+    /* The argument registers count as clobbered although the ABI preserves
+     * them: the guest need not depend on that. */
     register uint64_t r10 __asm__("r10") = a4;
-    int64_t ret;
+    uint64_t ret = nr;
     if (tg.use_vmmcall)
-        __asm__ volatile("vmmcall" : "=a"(ret) : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10) : "memory");
+        __asm__ volatile("vmmcall" : "+a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10) :: "memory");
     else
-        __asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10) : "memory");
-    return ret;
+        __asm__ volatile("vmcall" : "+a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10) :: "memory");
+    return (int64_t)ret;
 }
 
 static void regs_to_str(char *s, uint32_t r0, uint32_t r1, uint32_t r2)

@@ -19,9 +19,9 @@
 #define TG_MEMMAP_MAX 64
 #define TG_CMDLINE_MAX 512
 #define TG_STACK_SIZE 16384
-#define KiB 1024ull
-#define MiB (1024ull * KiB)
-#define GiB (1024ull * MiB)
+#define KiB 1024ul
+#define MiB (1024ul * KiB)
+#define GiB (1024ul * MiB)
 
 #define ALIGN_UP(x, a)   (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 #define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
@@ -31,6 +31,15 @@
 #define VEC_TIMER    0x30
 #define VEC_HOSTILE  0x40    /* the fixed IPI the hostile scenario sends */
 #define VEC_SPURIOUS 0xff
+
+/* A pointer to guest-physical address a (the guest is identity-mapped). The
+ * empty asm hides the constant from GCC, which otherwise objects to
+ * dereferencing small literal addresses such as the BIOS data area. */
+static inline void *phys(uint64_t a)
+{
+    __asm__("" : "+r"(a));
+    return (void *)(uintptr_t)a;
+}
 
 struct tg_options {
     uint64_t tick_ms;        /* tick_ms=  period of "tg: tick" lines */
@@ -43,7 +52,8 @@ struct tg_options {
 
 struct tg_cpu {
     uint32_t apic_id;
-    volatile uint32_t online;   /* times this vCPU reported in (smp) */
+    volatile uint32_t arrived;  /* times this vCPU reached ap_main (smp) */
+    volatile uint32_t online;   /* set once it has said so */
 };
 
 struct tg_state {
@@ -63,7 +73,7 @@ struct tg_state {
 
     bool isthmus;
     bool use_vmmcall;           /* AMD: VMMCALL, Intel: VMCALL */
-    struct isthmus_partition_info info;
+    struct isthmus_partition_info info __attribute__((aligned(8)));   /* the hypervisor may insist */
 
     uint64_t tsc_khz;
     uint64_t apic_khz;          /* local APIC timer input clock, before its divider */
@@ -109,6 +119,7 @@ int64_t hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a
 
 /* acpi.c */
 void acpi_scan(void);
+void acpi_report(void);
 
 /* apic.c */
 #define APIC_BASE 0xfee00000ull
@@ -130,12 +141,12 @@ int cpu_index_of(uint32_t apic_id);
 
 /* mem.c */
 void mem_init(const struct hvm_start_info *si);
+void mem_map_ram(void);                        /* RAM above 4 GiB, after acpi_scan() */
 void mem_map(uint64_t addr, uint64_t len);     /* identity-map, 2 MiB pages */
 void *mem_alloc(uint64_t bytes);               /* page-aligned, zeroed, never freed */
 uint64_t mem_own_start(void);
 uint64_t mem_own_end(void);                    /* everything the guest uses so far */
 bool mem_is_ram(uint64_t addr, uint64_t len);
-const char *memmap_type_name(uint32_t type);
 
 /* smp.c */
 void scenario_smp(void);

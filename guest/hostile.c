@@ -1,0 +1,218 @@
+/* The hostile scenario: a guest that tries what a partition must not be able
+ * to do, one announced step at a time, printing what came of each. What the
+ * hypervisor should do: ignore or stop (I/O), #GP (MSRs), drop (IPIs to
+ * foreign APIC IDs), refuse (bad hypercalls), stop (triple fault). */
+#include "guest/tg.h"
+#include "guest/x86.h"
+
+static bool skipped(const char *step)
+{
+    const char *p = tg.opt.skip;
+    size_t n = strlen(step);
+    while (*p) {
+        const char *q = p;
+        while (*q && *q != ',')
+            q++;
+        if ((size_t)(q - p) == n && !memcmp(p, step, n))
+            return true;
+        p = *q ? q + 1 : q;
+    }
+    return false;
+}
+
+/* ---------------------------------------------------------------- I/O ports */
+static const struct {
+    uint16_t port;
+    uint8_t width;
+    uint32_t value;
+    const char *what;
+} io_writes[] = {
+    { 0xcf8, 4, 0x80000000, "PCI config address: bus 0 device 0 function 0" },
+    { 0xcfc, 4, 0x00000000, "PCI config data" },
+    { 0x64, 1, 0xfe, "keyboard controller: pulse reset" },
+    { 0xcf9, 1, 0x06, "reset control: hard reset" },
+    { 0x70, 1, 0x0f, "RTC index: shutdown status" },
+    { 0x71, 1, 0x00, "RTC data" },
+};
+
+static void step_io(void)
+{
+    say("hostile: step 1: I/O ports that are not mine");
+    for (unsigned i = 0; i < ARRAY_SIZE(io_writes); i++) {
+        const char *op = io_writes[i].width == 4 ? "outl" : "outb";
+        say("hostile: %s 0x%x <- 0x%x (%s)", op, io_writes[i].port, io_writes[i].value, io_writes[i].what);
+        if (io_writes[i].width == 4)
+            outl(io_writes[i].port, io_writes[i].value);
+        else
+            outb(io_writes[i].port, (uint8_t)io_writes[i].value);
+        say("hostile: %s 0x%x -> survived", op, io_writes[i].port);
+    }
+    for (unsigned i = 0; i < ARRAY_SIZE(io_writes); i++) {
+        uint16_t port = io_writes[i].port;
+        if (io_writes[i].width == 4) {
+            say("hostile: inl 0x%x", port);
+            say("hostile: inl 0x%x -> 0x%x", port, inl(port));
+        } else {
+            say("hostile: inb 0x%x", port);
+            say("hostile: inb 0x%x -> 0x%x", port, inb(port));
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- MSRs */
+/* trap.c skips a RDMSR/WRMSR that raises #GP while gp_recover is set, and
+ * counts it; the registers then keep the values given here. */
+static bool msr_read(uint32_t msr, uint64_t *v)
+{
+    uint32_t before = gp_count, lo = 0, hi = 0;
+    __asm__ volatile("rdmsr" : "+a"(lo), "+d"(hi) : "c"(msr) : "memory");
+    *v = (uint64_t)hi << 32 | lo;
+    return gp_count == before;
+}
+
+static bool msr_write(uint32_t msr, uint64_t v)
+{
+    uint32_t before = gp_count;
+    __asm__ volatile("wrmsr" :: "a"((uint32_t)v), "d"((uint32_t)(v >> 32)), "c"(msr) : "memory");
+    return gp_count == before;
+}
+
+static void try_rdmsr(uint32_t msr)
+{
+    uint64_t v;
+    if (msr_read(msr, &v))
+        say("hostile: rdmsr 0x%x -> 0x%lx", msr, v);
+    else
+        say("hostile: rdmsr 0x%x -> #GP", msr);
+}
+
+static void step_msr(void)
+{
+    static const struct {
+        uint32_t msr;
+        uint64_t value;
+        const char *what;
+    } msrs[] = {
+        { 0x3a, 0x5, "IA32_FEATURE_CONTROL: lock, VMX outside SMX" },
+        { 0x174, 0x8, "IA32_SYSENTER_CS" },
+        { 0x12345678, 0x0, "not implemented anywhere" },
+    };
+    say("hostile: step 2: MSRs");
+    gp_recover = true;
+    for (unsigned i = 0; i < ARRAY_SIZE(msrs); i++) {
+        say("hostile: msr 0x%x (%s)", msrs[i].msr, msrs[i].what);
+        try_rdmsr(msrs[i].msr);
+        bool ok = msr_write(msrs[i].msr, msrs[i].value);
+        say("hostile: wrmsr 0x%x <- 0x%lx -> %s", msrs[i].msr, msrs[i].value, ok ? "ok" : "#GP");
+        if (ok)
+            try_rdmsr(msrs[i].msr);
+    }
+    gp_recover = false;
+}
+
+/* ---------------------------------------------------------------- IPIs */
+static bool is_mine(uint32_t apic)
+{
+    return cpu_index_of(apic) >= 0;
+}
+
+static void ipi(uint32_t dest, uint32_t icr, const char *what)
+{
+    uint32_t before = hostile_ipis;
+    say("hostile: ipi %s to APIC ID 0x%x", what, dest);
+    bool idle = apic_send_ipi(dest, icr);
+    /* Let anything it delivered to this vCPU arrive. */
+    uint64_t end = tsc_after_ms(20);
+    sti();
+    while (!tsc_passed(end))
+        pause();
+    cli();
+    say("hostile: ipi %s to APIC ID 0x%x -> %s, vector 0x%x arrived here %u times", what, dest,
+        idle ? "sent" : "still pending after 10 ms", VEC_HOSTILE, hostile_ipis - before);
+}
+
+static void step_ipi(void)
+{
+    say("hostile: step 3: IPIs to APIC IDs that are not mine");
+    ipi(0x7f, ICR_FIXED | ICR_ASSERT | VEC_HOSTILE, "fixed vector 0x40");
+    ipi(0xff, ICR_FIXED | ICR_ASSERT | VEC_HOSTILE, "fixed vector 0x40 (broadcast)");
+    uint32_t target = 1;
+    while (target < 0xff && is_mine(target))
+        target++;
+    if (target != 1)
+        say("hostile: APIC ID 1 is mine, sending the INIT to APIC ID 0x%x instead", target);
+    if (target < 0xff)
+        ipi(target, ICR_INIT | ICR_ASSERT, "INIT");
+}
+
+/* ---------------------------------------------------------------- hypercalls */
+static void hc(const char *what, uint64_t nr, uint64_t a1, uint64_t a2)
+{
+    int64_t r = hypercall(nr, a1, a2, 0, 0);
+    say("hostile: hypercall %s -> %ld", what, r);
+}
+
+static void step_hypercalls(void)
+{
+    static const char good[] = "tg: hostile: a good console write\n";
+    static const char partial[] = "tg: hostile: FAIL: partial write\n";
+    static struct isthmus_partition_info info_buf[2] __attribute__((aligned(8)));
+    say("hostile: step 4: malformed hypercalls");
+    if (!tg.isthmus) {
+        say("hostile: not on Isthmus, no hypercalls");
+        return;
+    }
+    uint64_t outside = ALIGN_UP(tg.ram_end, GiB) + GiB;
+    /* The last bytes of RAM, with a line in them that would show a
+     * hypervisor that prints part of a buffer it should have refused. */
+    uint64_t tail = tg.ram_end - (sizeof(partial) - 1);
+    memcpy((void *)(uintptr_t)tail, partial, sizeof(partial) - 1);
+
+    hc("abi_version", HC_ABI_VERSION, 0, 0);
+    hc("console_write good", HC_CONSOLE_WRITE, (uintptr_t)good, sizeof(good) - 1);
+    hc("number 0xdead", 0xdead, 0, 0);
+    hc("number 0xffffffffffffffff", ~0ull, 0, 0);
+    hc("console_write buffer outside RAM", HC_CONSOLE_WRITE, outside, 16);
+    hc("console_write length HC_CONSOLE_MAX+1", HC_CONSOLE_WRITE, (uintptr_t)good, HC_CONSOLE_MAX + 1);
+    hc("console_write buffer past the end of RAM", HC_CONSOLE_WRITE, tail, 64);
+    hc("partition_info unaligned", HC_PARTITION_INFO, (uintptr_t)info_buf + 1, 0);
+    hc("partition_info outside RAM", HC_PARTITION_INFO, outside, 0);
+    hc("partition_info past the end of RAM", HC_PARTITION_INFO, tg.ram_end - 40, 0);
+    hc("networking 0x100", HC_NET_FIRST, 0, 0);
+    hc("networking 0x1ff", HC_NET_LAST, 0, 0);
+    hc("heartbeat 0x200", HC_HEARTBEAT_FIRST, 0, 0);
+}
+
+/* ---------------------------------------------------------------- triple fault */
+static void step_triple_fault(void)
+{
+    static const struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) empty = { 0, 0 };
+    say("hostile: step 5: triple fault");
+    say("hostile: triple fault now");
+    /* INT3 finds no IDT entry: #GP, which finds none either: #DF, none: shutdown. */
+    __asm__ volatile("lidt %0; int3" :: "m"(empty) : "memory");
+    trap_load();
+    say("hostile: FAIL: survived a triple fault");
+}
+
+void scenario_hostile(void)
+{
+    static const struct {
+        const char *name;
+        void (*run)(void);
+    } steps[] = {
+        { "io", step_io }, { "msr", step_msr }, { "ipi", step_ipi }, { "hc", step_hypercalls },
+        { "tf", step_triple_fault },
+    };
+    for (unsigned i = 0; i < ARRAY_SIZE(steps); i++) {
+        if (skipped(steps[i].name))
+            say("hostile: step %u (%s) skipped", i + 1, steps[i].name);
+        else
+            steps[i].run();
+    }
+    say("hostile: done");
+    halt_forever();
+}
