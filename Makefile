@@ -45,9 +45,9 @@ $(B)/hv/arch/x86/trampoline.bin: arch/x86/trampoline.asm
 	$(NASM) -f bin $< -o $@
 
 $(B)/hv/arch/x86/trampoline_blob.asm.o: $(B)/hv/arch/x86/trampoline.bin
-$(B)/hv/%.asm.o: %.asm
+$(B)/hv/%.asm.o: %.asm arch/x86/guest_regs.inc
 	@mkdir -p $(dir $@)
-	$(NASM) -f elf64 -I$(B)/hv/arch/x86/ $< -o $@
+	$(NASM) -f elf64 -I$(B)/hv/arch/x86/ -Iarch/x86/ $< -o $@
 
 $(B)/isthmus.so: $(HV_OBJS) boot/isthmus.lds
 	$(LD) -nostdlib -znocombreloc -T boot/isthmus.lds -shared -Bsymbolic --gc-sections --no-undefined \

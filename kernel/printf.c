@@ -283,3 +283,14 @@ int ksnprintf(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
     return n;
 }
+
+int kerr_fmt(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        kvsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}

@@ -9,5 +9,8 @@
 
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int ksnprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
+/* For functions that report an error code and a message: formats the message into
+ * err (when err and errlen are non-zero) and returns rc. */
+int kerr_fmt(char *err, size_t errlen, int rc, const char *fmt, ...) __printf(4, 5);
 
 #endif

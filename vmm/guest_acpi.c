@@ -38,17 +38,6 @@
  * entries, so IDs and UIDs of 255 and above need an x2APIC entry (5.2.12.12). */
 #define LAPIC_ENTRY_MAX_ID 254
 
-static int __printf(4, 5) fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        kvsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static bool use_x2apic_entry(u32 apic_id, u32 uid)
 {
     return apic_id > LAPIC_ENTRY_MAX_ID || uid > LAPIC_ENTRY_MAX_ID;
@@ -75,43 +64,43 @@ static u32 srat_len(const struct guest_acpi_config *cfg)
 static int check_config(const struct guest_acpi_config *cfg, char *err, size_t errlen)
 {
     if (!cfg)
-        return fail(err, errlen, -EINVAL, "no configuration");
+        return kerr_fmt(err, errlen, -EINVAL, "no configuration");
     if (cfg->oem_id && strnlen(cfg->oem_id, 7) > 6)
-        return fail(err, errlen, -EINVAL, "OEM ID is longer than 6 characters");
+        return kerr_fmt(err, errlen, -EINVAL, "OEM ID is longer than 6 characters");
     if (cfg->oem_table_id && strnlen(cfg->oem_table_id, 9) > 8)
-        return fail(err, errlen, -EINVAL, "OEM table ID is longer than 8 characters");
+        return kerr_fmt(err, errlen, -EINVAL, "OEM table ID is longer than 8 characters");
     if (cfg->nvcpus == 0 || cfg->nvcpus > GUEST_ACPI_MAX_VCPUS || !cfg->apic_ids)
-        return fail(err, errlen, -EINVAL, "%u vCPUs (1 to %u supported)", cfg->nvcpus,
+        return kerr_fmt(err, errlen, -EINVAL, "%u vCPUs (1 to %u supported)", cfg->nvcpus,
                     GUEST_ACPI_MAX_VCPUS);
     for (u32 i = 0; i < cfg->nvcpus; i++) {
         if (cfg->apic_ids[i] == 0xffffffffu)
-            return fail(err, errlen, -EINVAL, "vCPU %u has APIC ID 0xffffffff", i);
+            return kerr_fmt(err, errlen, -EINVAL, "vCPU %u has APIC ID 0xffffffff", i);
         for (u32 j = 0; j < i; j++)
             if (cfg->apic_ids[j] == cfg->apic_ids[i])
-                return fail(err, errlen, -EINVAL, "vCPUs %u and %u share APIC ID %u", j, i,
+                return kerr_fmt(err, errlen, -EINVAL, "vCPUs %u and %u share APIC ID %u", j, i,
                             cfg->apic_ids[i]);
     }
     if (cfg->dsdt_aml_len > GUEST_ACPI_MAX_AML || (cfg->dsdt_aml_len && !cfg->dsdt_aml))
-        return fail(err, errlen, -EINVAL, "DSDT AML of %u bytes (at most %u)", cfg->dsdt_aml_len,
+        return kerr_fmt(err, errlen, -EINVAL, "DSDT AML of %u bytes (at most %u)", cfg->dsdt_aml_len,
                     GUEST_ACPI_MAX_AML);
 
     const struct guest_acpi_numa *nu = cfg->numa;
     if (!nu)
         return 0;
     if (nu->ndomains == 0 || nu->ndomains > GUEST_ACPI_MAX_DOMAINS || !nu->cpu_domain)
-        return fail(err, errlen, -EINVAL, "%u NUMA domains (1 to %u supported)", nu->ndomains,
+        return kerr_fmt(err, errlen, -EINVAL, "%u NUMA domains (1 to %u supported)", nu->ndomains,
                     GUEST_ACPI_MAX_DOMAINS);
     if (nu->nmem > GUEST_ACPI_MAX_MEM || (nu->nmem && !nu->mem))
-        return fail(err, errlen, -EINVAL, "%u memory affinity ranges (at most %u)", nu->nmem,
+        return kerr_fmt(err, errlen, -EINVAL, "%u memory affinity ranges (at most %u)", nu->nmem,
                     GUEST_ACPI_MAX_MEM);
     for (u32 i = 0; i < cfg->nvcpus; i++)
         if (nu->cpu_domain[i] >= nu->ndomains)
-            return fail(err, errlen, -EINVAL, "vCPU %u is in domain %u of %u", i,
+            return kerr_fmt(err, errlen, -EINVAL, "vCPU %u is in domain %u of %u", i,
                         nu->cpu_domain[i], nu->ndomains);
     for (u32 i = 0; i < nu->nmem; i++) {
         const struct guest_acpi_mem_affinity *m = &nu->mem[i];
         if (m->length == 0 || m->length > ~0ULL - m->base || m->domain >= nu->ndomains)
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "memory affinity %u [0x%llx, +0x%llx) in domain %u is invalid",
                         i, X(m->base), X(m->length), m->domain);
     }
@@ -120,7 +109,7 @@ static int check_config(const struct guest_acpi_config *cfg, char *err, size_t e
             for (u32 j = 0; j < nu->ndomains; j++) {
                 u8 d = nu->distances[i * nu->ndomains + j];
                 if (i == j ? d != 10 : d <= 10)
-                    return fail(err, errlen, -EINVAL,
+                    return kerr_fmt(err, errlen, -EINVAL,
                                 "distance %u from domain %u to %u is invalid (%s)", d, i, j,
                                 i == j ? "must be 10" : "must be above 10");
             }
@@ -135,13 +124,13 @@ int guest_acpi_layout(const struct guest_acpi_config *cfg, gpa_t base,
     if (err && errlen)
         err[0] = '\0';
     if (!out)
-        return fail(err, errlen, -EINVAL, "bad arguments");
+        return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     memset(out, 0, sizeof(*out));
     int rc = check_config(cfg, err, errlen);
     if (rc)
         return rc;
     if (!IS_ALIGNED(base.v, 16))
-        return fail(err, errlen, -EINVAL, "ACPI tables at 0x%llx: not 16-byte aligned", X(base.v));
+        return kerr_fmt(err, errlen, -EINVAL, "ACPI tables at 0x%llx: not 16-byte aligned", X(base.v));
 
     bool numa = cfg->numa != NULL, slit = numa && cfg->numa->distances;
     u32 ntables = 2 + (numa ? 1 : 0) + (slit ? 1 : 0);  /* XSDT: FADT, MADT, SRAT, SLIT */
@@ -164,7 +153,7 @@ int guest_acpi_layout(const struct guest_acpi_config *cfg, gpa_t base,
         off = o_slit + sizeof(struct acpi_slit) + (u64)cfg->numa->ndomains * cfg->numa->ndomains;
     }
     if (off > ~0ULL - base.v)
-        return fail(err, errlen, -EINVAL, "ACPI tables at 0x%llx wrap around", X(base.v));
+        return kerr_fmt(err, errlen, -EINVAL, "ACPI tables at 0x%llx wrap around", X(base.v));
     out->size = off;
     out->rsdp = base.v;
     out->xsdt = base.v + o_xsdt;
@@ -320,9 +309,9 @@ int guest_acpi_build(const struct guest_acpi_config *cfg, gpa_t base, void *buf,
     if (rc)
         return rc;
     if (!buf)
-        return fail(err, errlen, -EINVAL, "bad arguments");
+        return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     if (l.size > buf_size)
-        return fail(err, errlen, -ENOSPC, "the ACPI tables need %llu bytes, the buffer has %llu",
+        return kerr_fmt(err, errlen, -ENOSPC, "the ACPI tables need %llu bytes, the buffer has %llu",
                     X(l.size), X(buf_size));
     u8 *b = buf;
     memset(b, 0, buf_size);

@@ -30,17 +30,6 @@ struct shdr {
     u64 offset, size, addralign;
 };
 
-static int __printf(4, 5) fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        kvsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* "32 MiB", "1 GiB", "4100 KiB", "12345 bytes". */
 static const char *fmt_size(u64 v, char buf[32])
 {
@@ -72,21 +61,21 @@ static bool range_in_file(u64 off, u64 len, u64 size)
 static int read_ehdr(const u8 *img, u64 size, struct ehdr *eh, char *err, size_t errlen)
 {
     if (size < ELF_NIDENT || memcmp(img, ELF_MAGIC, 4) != 0)
-        return fail(err, errlen, -ENOEXEC, "not an ELF file (no \\177ELF magic)");
+        return kerr_fmt(err, errlen, -ENOEXEC, "not an ELF file (no \\177ELF magic)");
     u8 cls = img[ELF_EI_CLASS];
     if (cls != ELFCLASS32 && cls != ELFCLASS64)
-        return fail(err, errlen, -ENOEXEC, "unknown ELF class %u", cls);
+        return kerr_fmt(err, errlen, -ENOEXEC, "unknown ELF class %u", cls);
     if (img[ELF_EI_DATA] != ELFDATA2LSB)
-        return fail(err, errlen, -ENOEXEC, "not a little-endian ELF file (data encoding %u)",
+        return kerr_fmt(err, errlen, -ENOEXEC, "not a little-endian ELF file (data encoding %u)",
                     img[ELF_EI_DATA]);
     if (img[ELF_EI_VERSION] != EV_CURRENT)
-        return fail(err, errlen, -ENOEXEC, "unknown ELF version %u", img[ELF_EI_VERSION]);
+        return kerr_fmt(err, errlen, -ENOEXEC, "unknown ELF version %u", img[ELF_EI_VERSION]);
 
     eh->is64 = cls == ELFCLASS64;
     if (eh->is64) {
         struct elf64_ehdr h;
         if (size < sizeof(h))
-            return fail(err, errlen, -ENOEXEC, "file of %llu bytes is too short for an ELF64 header",
+            return kerr_fmt(err, errlen, -ENOEXEC, "file of %llu bytes is too short for an ELF64 header",
                         X(size));
         memcpy(&h, img, sizeof(h));
         *eh = (struct ehdr){ true, h.e_type, h.e_machine, h.e_version, h.e_entry, h.e_phoff,
@@ -94,18 +83,18 @@ static int read_ehdr(const u8 *img, u64 size, struct ehdr *eh, char *err, size_t
     } else {
         struct elf32_ehdr h;
         if (size < sizeof(h))
-            return fail(err, errlen, -ENOEXEC, "file of %llu bytes is too short for an ELF32 header",
+            return kerr_fmt(err, errlen, -ENOEXEC, "file of %llu bytes is too short for an ELF32 header",
                         X(size));
         memcpy(&h, img, sizeof(h));
         *eh = (struct ehdr){ false, h.e_type, h.e_machine, h.e_version, h.e_entry, h.e_phoff,
                              h.e_shoff, h.e_phentsize, h.e_phnum, h.e_shentsize, h.e_shnum };
     }
     if (eh->version != EV_CURRENT)
-        return fail(err, errlen, -ENOEXEC, "unknown ELF e_version %u", eh->version);
+        return kerr_fmt(err, errlen, -ENOEXEC, "unknown ELF e_version %u", eh->version);
     if (eh->type != ET_EXEC)
-        return fail(err, errlen, -ENOEXEC, "ELF type %u is not an executable (ET_EXEC)", eh->type);
+        return kerr_fmt(err, errlen, -ENOEXEC, "ELF type %u is not an executable (ET_EXEC)", eh->type);
     if (eh->machine != EM_X86_64 && eh->machine != EM_386)
-        return fail(err, errlen, -ENOEXEC, "ELF machine %u is neither x86-64 (62) nor i386 (3)",
+        return kerr_fmt(err, errlen, -ENOEXEC, "ELF machine %u is neither x86-64 (62) nor i386 (3)",
                     eh->machine);
     return 0;
 }
@@ -154,7 +143,7 @@ static int scan_notes(const u8 *p, u64 len, u64 align, const char *kind, u32 idx
         u64 desc_off = name_off + ALIGN_UP((u64)nh.n_namesz, align);
         /* The last descriptor's padding may be missing; its bytes may not. */
         if (desc_off > len || nh.n_descsz > len - desc_off)
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "note at offset %llu of %s %u (name %u bytes, descriptor %u bytes) "
                         "runs past its end", X(off), kind, idx, nh.n_namesz, nh.n_descsz);
         if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == sizeof(PVH_NOTE_NAME) &&
@@ -167,12 +156,12 @@ static int scan_notes(const u8 *p, u64 len, u64 align, const char *kind, u32 idx
             } else if (nh.n_descsz == 8) {
                 memcpy(&v, p + desc_off, 8);
             } else {
-                return fail(err, errlen, -EINVAL,
+                return kerr_fmt(err, errlen, -EINVAL,
                             "XEN_ELFNOTE_PHYS32_ENTRY note has a %u-byte value (4 or 8 expected)",
                             nh.n_descsz);
             }
             if (v > 0xffffffffULL)
-                return fail(err, errlen, -EINVAL,
+                return kerr_fmt(err, errlen, -EINVAL,
                             "XEN_ELFNOTE_PHYS32_ENTRY 0x%llx is above 4 GiB", X(v));
             *entry = (u32)v;
             return 1;
@@ -192,7 +181,7 @@ static int find_entry_note(const u8 *img, u64 size, const struct ehdr *eh, u32 *
         if (ph.type != PT_NOTE)
             continue;
         if (!range_in_file(ph.offset, ph.filesz, size))
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "note segment %u [0x%llx, +0x%llx) lies outside the %llu-byte file",
                         i, X(ph.offset), X(ph.filesz), X(size));
         int rc = scan_notes(img + ph.offset, ph.filesz, ph.align == 8 ? 8 : 4, "segment", i,
@@ -204,9 +193,9 @@ static int find_entry_note(const u8 *img, u64 size, const struct ehdr *eh, u32 *
     if (eh->shoff == 0 || eh->shnum == 0)
         return 0;
     if (eh->shentsize < (eh->is64 ? sizeof(struct elf64_shdr) : sizeof(struct elf32_shdr)))
-        return fail(err, errlen, -EINVAL, "section header size %u is too small", eh->shentsize);
+        return kerr_fmt(err, errlen, -EINVAL, "section header size %u is too small", eh->shentsize);
     if (!table_in_file(eh->shoff, eh->shnum, eh->shentsize, size))
-        return fail(err, errlen, -EINVAL,
+        return kerr_fmt(err, errlen, -EINVAL,
                     "%u section headers at 0x%llx lie outside the %llu-byte file",
                     eh->shnum, X(eh->shoff), X(size));
     for (u32 i = 0; i < eh->shnum; i++) {
@@ -215,7 +204,7 @@ static int find_entry_note(const u8 *img, u64 size, const struct ehdr *eh, u32 *
         if (sh.type != SHT_NOTE)
             continue;
         if (!range_in_file(sh.offset, sh.size, size))
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "note section %u [0x%llx, +0x%llx) lies outside the %llu-byte file",
                         i, X(sh.offset), X(sh.size), X(size));
         int rc = scan_notes(img + sh.offset, sh.size, sh.addralign == 8 ? 8 : 4, "section", i,
@@ -237,9 +226,9 @@ int pvh_inspect(const void *image, u64 size, struct pvh_image *out, char *err, s
     if (err && errlen)
         err[0] = '\0';
     if (!image)
-        return fail(err, errlen, -EINVAL, "no kernel image");
+        return kerr_fmt(err, errlen, -EINVAL, "no kernel image");
     if (size > PVH_MAX_IMAGE)
-        return fail(err, errlen, -E2BIG, "kernel image of %s is too large", fmt_size(size, sz));
+        return kerr_fmt(err, errlen, -E2BIG, "kernel image of %s is too large", fmt_size(size, sz));
     rc = read_ehdr(img, size, &eh, err, errlen);
     if (rc)
         return rc;
@@ -249,16 +238,16 @@ int pvh_inspect(const void *image, u64 size, struct pvh_image *out, char *err, s
 
     /* Program header table. */
     if (eh.phnum == 0)
-        return fail(err, errlen, -ENOEXEC, "no program headers");
+        return kerr_fmt(err, errlen, -ENOEXEC, "no program headers");
     if (eh.phnum == PN_XNUM || eh.phnum > PVH_MAX_PHDRS)
-        return fail(err, errlen, -E2BIG, "%u program headers (at most %u supported)",
+        return kerr_fmt(err, errlen, -E2BIG, "%u program headers (at most %u supported)",
                     eh.phnum, PVH_MAX_PHDRS);
     u32 need = eh.is64 ? sizeof(struct elf64_phdr) : sizeof(struct elf32_phdr);
     if (eh.phentsize < need)
-        return fail(err, errlen, -EINVAL, "program header size %u is smaller than %u",
+        return kerr_fmt(err, errlen, -EINVAL, "program header size %u is smaller than %u",
                     eh.phentsize, need);
     if (!table_in_file(eh.phoff, eh.phnum, eh.phentsize, size))
-        return fail(err, errlen, -EINVAL,
+        return kerr_fmt(err, errlen, -EINVAL,
                     "%u program headers at 0x%llx lie outside the %llu-byte file",
                     eh.phnum, X(eh.phoff), X(size));
 
@@ -269,19 +258,19 @@ int pvh_inspect(const void *image, u64 size, struct pvh_image *out, char *err, s
         if (ph.type != PT_LOAD || ph.memsz == 0)
             continue;
         if (ph.filesz > ph.memsz)
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "segment %u: file size 0x%llx exceeds its memory size 0x%llx",
                         i, X(ph.filesz), X(ph.memsz));
         if (!range_in_file(ph.offset, ph.filesz, size))
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "segment %u: file data [0x%llx, +0x%llx) lies outside the %llu-byte file",
                         i, X(ph.offset), X(ph.filesz), X(size));
         if (ph.memsz > ~0ULL - ph.paddr)
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "segment %u: [0x%llx, +0x%llx) wraps around the address space",
                         i, X(ph.paddr), X(ph.memsz));
         if (out->nsegs == PVH_MAX_SEGMENTS)
-            return fail(err, errlen, -E2BIG, "more than %u loadable segments", PVH_MAX_SEGMENTS);
+            return kerr_fmt(err, errlen, -E2BIG, "more than %u loadable segments", PVH_MAX_SEGMENTS);
         struct pvh_segment s = { ph.paddr, ph.offset, ph.filesz, ph.memsz, ph.flags, (u16)i };
         u32 k = out->nsegs++;
         while (k > 0 && out->segs[k - 1].gpa > s.gpa) {
@@ -291,12 +280,12 @@ int pvh_inspect(const void *image, u64 size, struct pvh_image *out, char *err, s
         out->segs[k] = s;
     }
     if (out->nsegs == 0)
-        return fail(err, errlen, -ENOEXEC, "no loadable segments");
+        return kerr_fmt(err, errlen, -ENOEXEC, "no loadable segments");
     for (u32 k = 1; k < out->nsegs; k++) {
         const struct pvh_segment *a = &out->segs[k - 1], *b = &out->segs[k];
         if (a->gpa + a->memsz > b->gpa) {
             const struct pvh_segment *lo = a->phdr < b->phdr ? a : b, *hi = a->phdr < b->phdr ? b : a;
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "segments %u [0x%llx, 0x%llx) and %u [0x%llx, 0x%llx) overlap",
                         lo->phdr, X(lo->gpa), X(lo->gpa + lo->memsz),
                         hi->phdr, X(hi->gpa), X(hi->gpa + hi->memsz));
@@ -310,13 +299,13 @@ int pvh_inspect(const void *image, u64 size, struct pvh_image *out, char *err, s
     if (rc < 0)
         return rc;
     if (rc == 0)
-        return fail(err, errlen, -ENOEXEC, "not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
+        return kerr_fmt(err, errlen, -ENOEXEC, "not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
     for (u32 k = 0; k < out->nsegs; k++) {
         const struct pvh_segment *s = &out->segs[k];
         if (out->entry >= s->gpa && out->entry - s->gpa < s->filesz)
             return 0;
     }
-    return fail(err, errlen, -EINVAL,
+    return kerr_fmt(err, errlen, -EINVAL,
                 "PVH entry 0x%x is not inside the file data of any loadable segment", out->entry);
 }
 
@@ -332,24 +321,24 @@ int pvh_check_placement(const struct pvh_image *img, u64 ram_size,
     if (err && errlen)
         err[0] = '\0';
     if (!img || img->nsegs == 0 || img->nsegs > PVH_MAX_SEGMENTS || (nreserved && !reserved))
-        return fail(err, errlen, -EINVAL, "bad arguments");
+        return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     for (u32 r = 0; r < nreserved; r++)
         if (reserved[r].start > reserved[r].end)
-            return fail(err, errlen, -EINVAL, "%s [0x%llx, 0x%llx) is not a range",
+            return kerr_fmt(err, errlen, -EINVAL, "%s [0x%llx, 0x%llx) is not a range",
                         range_name(&reserved[r]), X(reserved[r].start), X(reserved[r].end));
     for (u32 k = 0; k < img->nsegs; k++) {
         const struct pvh_segment *s = &img->segs[k];
         if (s->memsz > ~0ULL - s->gpa)
-            return fail(err, errlen, -EINVAL, "segment %u wraps around", s->phdr);
+            return kerr_fmt(err, errlen, -EINVAL, "segment %u wraps around", s->phdr);
         u64 end = s->gpa + s->memsz;
         if (end > ram_size)
-            return fail(err, errlen, -ERANGE,
+            return kerr_fmt(err, errlen, -ERANGE,
                         "segment %u [0x%llx, 0x%llx) ends past the partition's %s of RAM",
                         s->phdr, X(s->gpa), X(end), fmt_size(ram_size, sz));
         for (u32 r = 0; r < nreserved; r++) {
             const struct pvh_range *rr = &reserved[r];
             if (rr->start < rr->end && s->gpa < rr->end && rr->start < end)
-                return fail(err, errlen, -ERANGE,
+                return kerr_fmt(err, errlen, -ERANGE,
                             "segment %u [0x%llx, 0x%llx) overlaps the %s [0x%llx, 0x%llx)",
                             s->phdr, X(s->gpa), X(end), range_name(rr), X(rr->start), X(rr->end));
         }
@@ -365,23 +354,23 @@ int pvh_load(const void *image, u64 size, const struct pvh_image *img, u64 ram_s
     if (rc)
         return rc;
     if (!image || !ops || !ops->write || !ops->zero)
-        return fail(err, errlen, -EINVAL, "bad arguments");
+        return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     const u8 *p = image;
     for (u32 k = 0; k < img->nsegs; k++) {
         const struct pvh_segment *s = &img->segs[k];
         if (s->filesz > s->memsz || !range_in_file(s->offset, s->filesz, size))
-            return fail(err, errlen, -EINVAL, "segment %u: file data outside the file", s->phdr);
+            return kerr_fmt(err, errlen, -EINVAL, "segment %u: file data outside the file", s->phdr);
         if (s->filesz) {
             rc = ops->write(ops->ctx, gpa(s->gpa), p + s->offset, s->filesz);
             if (rc)
-                return fail(err, errlen, rc < 0 ? rc : -EIO,
+                return kerr_fmt(err, errlen, rc < 0 ? rc : -EIO,
                             "writing segment %u to [0x%llx, +0x%llx) failed: %s", s->phdr,
                             X(s->gpa), X(s->filesz), strerror_short(rc));
         }
         if (s->memsz > s->filesz) {
             rc = ops->zero(ops->ctx, gpa(s->gpa + s->filesz), s->memsz - s->filesz);
             if (rc)
-                return fail(err, errlen, rc < 0 ? rc : -EIO,
+                return kerr_fmt(err, errlen, rc < 0 ? rc : -EIO,
                             "zeroing segment %u at [0x%llx, +0x%llx) failed: %s", s->phdr,
                             X(s->gpa + s->filesz), X(s->memsz - s->filesz), strerror_short(rc));
         }
@@ -396,14 +385,14 @@ int pvh_place_module(u64 after, u64 size, u64 limit, const struct pvh_range *res
     if (err && errlen)
         err[0] = '\0';
     if (!out || size == 0 || (nreserved && !reserved))
-        return fail(err, errlen, -EINVAL, "bad arguments (module size %llu)", X(size));
+        return kerr_fmt(err, errlen, -EINVAL, "bad arguments (module size %llu)", X(size));
     if (after > ~0ULL - (PAGE_SIZE - 1))
-        return fail(err, errlen, -ENOSPC, "no room for a module above 0x%llx", X(after));
+        return kerr_fmt(err, errlen, -ENOSPC, "no room for a module above 0x%llx", X(after));
     u64 at = ALIGN_UP(after, PAGE_SIZE);
     /* Each reserved range can push `at` past itself at most once: it only grows. */
     for (u32 pass = 0; pass <= nreserved; pass++) {
         if (size > limit || at > limit - size)
-            return fail(err, errlen, -ENOSPC,
+            return kerr_fmt(err, errlen, -ENOSPC,
                         "a module of %s does not fit between 0x%llx and the limit 0x%llx",
                         fmt_size(size, sz), X(ALIGN_UP(after, PAGE_SIZE)), X(limit));
         u64 end = at + size;
@@ -412,7 +401,7 @@ int pvh_place_module(u64 after, u64 size, u64 limit, const struct pvh_range *res
             const struct pvh_range *rr = &reserved[r];
             if (rr->start < rr->end && at < rr->end && rr->start < end) {
                 if (rr->end > ~0ULL - (PAGE_SIZE - 1))
-                    return fail(err, errlen, -ENOSPC, "no room for a module above the %s",
+                    return kerr_fmt(err, errlen, -ENOSPC, "no room for a module above the %s",
                                 range_name(rr));
                 at = ALIGN_UP(rr->end, PAGE_SIZE);
                 moved = true;
@@ -424,6 +413,6 @@ int pvh_place_module(u64 after, u64 size, u64 limit, const struct pvh_range *res
             return 0;
         }
     }
-    return fail(err, errlen, -ENOSPC, "no room for a module of %s below 0x%llx",
+    return kerr_fmt(err, errlen, -ENOSPC, "no room for a module of %s below 0x%llx",
                 fmt_size(size, sz), X(limit));
 }

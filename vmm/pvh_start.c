@@ -6,17 +6,6 @@
 
 #define X(v) ((unsigned long long)(v))
 
-static int __printf(4, 5) fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        kvsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* Length of s without its NUL, or -E2BIG when it does not fit in cap bytes. */
 static int bounded_len(const char *s, u32 cap, u64 *len)
 {
@@ -42,42 +31,42 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
     if (err && errlen)
         err[0] = '\0';
     if (!cfg || !layout || !cfg->buf)
-        return fail(err, errlen, -EINVAL, "bad arguments");
+        return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     memset(layout, 0, sizeof(*layout));
     const u64 base = cfg->base.v, cap = cfg->buf_size;
     if (!IS_ALIGNED(base, 8) || cap > ~0ULL - base)
-        return fail(err, errlen, -EINVAL, "start info buffer at 0x%llx (+0x%llx) is misaligned "
+        return kerr_fmt(err, errlen, -EINVAL, "start info buffer at 0x%llx (+0x%llx) is misaligned "
                     "or wraps", X(base), X(cap));
     if (cfg->nranges == 0 || !cfg->ranges)
-        return fail(err, errlen, -EINVAL, "empty memory map");
+        return kerr_fmt(err, errlen, -EINVAL, "empty memory map");
     if (cfg->nranges > PVH_MAX_MEMMAP)
-        return fail(err, errlen, -E2BIG, "%u memory ranges (at most %u)", cfg->nranges,
+        return kerr_fmt(err, errlen, -E2BIG, "%u memory ranges (at most %u)", cfg->nranges,
                     PVH_MAX_MEMMAP);
     if (cfg->nmodules && !cfg->modules)
-        return fail(err, errlen, -EINVAL, "bad arguments");
+        return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     if (cfg->nmodules > PVH_MAX_MODULES)
-        return fail(err, errlen, -E2BIG, "%u modules (at most %u)", cfg->nmodules,
+        return kerr_fmt(err, errlen, -E2BIG, "%u modules (at most %u)", cfg->nmodules,
                     PVH_MAX_MODULES);
     for (u32 i = 0; i < cfg->nranges; i++) {
         const struct pvh_mem_range *r = &cfg->ranges[i];
         if (r->size == 0 || r->size > ~0ULL - r->addr)
-            return fail(err, errlen, -EINVAL, "memory range %u at 0x%llx has size 0x%llx",
+            return kerr_fmt(err, errlen, -EINVAL, "memory range %u at 0x%llx has size 0x%llx",
                         i, X(r->addr), X(r->size));
     }
     const u32 cmax = cfg->cmdline_max ? cfg->cmdline_max : PVH_CMDLINE_MAX;
     u64 cmd_len = 0;
     if (cfg->cmdline && bounded_len(cfg->cmdline, cmax, &cmd_len))
-        return fail(err, errlen, -E2BIG, "the command line is longer than %u bytes", cmax - 1);
+        return kerr_fmt(err, errlen, -E2BIG, "the command line is longer than %u bytes", cmax - 1);
     u64 mod_cmd_total = 0;
     for (u32 i = 0; i < cfg->nmodules; i++) {
         const struct pvh_module *m = &cfg->modules[i];
         u64 l;
         if (m->size == 0 || m->size > ~0ULL - m->paddr)
-            return fail(err, errlen, -EINVAL, "module %u at 0x%llx has size 0x%llx",
+            return kerr_fmt(err, errlen, -EINVAL, "module %u at 0x%llx has size 0x%llx",
                         i, X(m->paddr), X(m->size));
         if (m->cmdline) {
             if (bounded_len(m->cmdline, cmax, &l))
-                return fail(err, errlen, -E2BIG, "module %u's command line is longer than %u bytes",
+                return kerr_fmt(err, errlen, -E2BIG, "module %u's command line is longer than %u bytes",
                             i, cmax - 1);
             mod_cmd_total += ALIGN_UP(l + 1, 8);
         }
@@ -88,7 +77,7 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
     u8 *buf = cfg->buf;
     const u64 off_mm = ALIGN_UP((u64)sizeof(struct hvm_start_info), 8);
     if (off_mm + (u64)cfg->nranges * sizeof(struct hvm_memmap_table_entry) > cap)
-        return fail(err, errlen, -ENOSPC, "the memory map does not fit in %llu bytes", X(cap));
+        return kerr_fmt(err, errlen, -ENOSPC, "the memory map does not fit in %llu bytes", X(cap));
     memset(buf, 0, cap);
     struct hvm_memmap_table_entry *mm = (struct hvm_memmap_table_entry *)(buf + off_mm);
     for (u32 i = 0; i < cfg->nranges; i++) {
@@ -107,7 +96,7 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
             struct hvm_memmap_table_entry *last = &mm[n - 1];
             u64 last_end = last->addr + last->size;
             if (last_end > mm[i].addr) {
-                int rc = fail(err, errlen, -EINVAL,
+                int rc = kerr_fmt(err, errlen, -EINVAL,
                               "memory ranges [0x%llx, 0x%llx) and [0x%llx, 0x%llx) overlap",
                               X(last->addr), X(last_end), X(mm[i].addr),
                               X(mm[i].addr + mm[i].size));
@@ -129,7 +118,7 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
     const u64 used = off_modcmd + mod_cmd_total;
     if (used > cap) {
         memset(buf, 0, cap);
-        return fail(err, errlen, -ENOSPC, "the start info needs %llu bytes, the buffer has %llu",
+        return kerr_fmt(err, errlen, -ENOSPC, "the start info needs %llu bytes, the buffer has %llu",
                     X(used), X(cap));
     }
 
@@ -138,7 +127,7 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
         const struct pvh_module *m = &cfg->modules[i];
         if (!in_ram(mm, n, m->paddr, m->size) || (m->paddr < base + used && base < m->paddr + m->size)) {
             memset(buf, 0, cap);
-            return fail(err, errlen, -EINVAL,
+            return kerr_fmt(err, errlen, -EINVAL,
                         "module %u [0x%llx, 0x%llx) is not inside guest RAM or overlaps the "
                         "start info", i, X(m->paddr), X(m->paddr + m->size));
         }
