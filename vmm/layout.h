@@ -1,0 +1,44 @@
+/* A partition's guest-physical layout, the same for every partition of a given
+ * size, modelled on a PC so that stock kernels find things where they look:
+ *
+ *   [0, 0x9F000)          RAM (the test guest puts its AP trampoline at 0x8000)
+ *   [0x9F000, 0xA0000)    reserved: hvm_start_info, memory map, command line
+ *   [0xA0000, 0xE0000)    hole (legacy VGA/ROM range, not RAM)
+ *   [0xE0000, 0x100000)   reserved: the partition's ACPI tables
+ *   [0x100000, size)      RAM: the kernel is loaded here, then modules
+ *   0xFEE00000            the local APIC page, never RAM (emulated)
+ *
+ * Guest RAM is backed by one contiguous host block of `size` bytes mapped at
+ * GPA 0, so the holes are host memory the guest cannot reach (not mapped). */
+#ifndef ISTHMUS_VMM_LAYOUT_H
+#define ISTHMUS_VMM_LAYOUT_H
+
+#include "kernel/types.h"
+#include "vmm/pvh_loader.h"
+#include "vmm/pvh_start.h"
+
+#define LAYOUT_LOW_RAM_END   0x9f000ULL
+#define LAYOUT_START_INFO    0x9f000ULL
+#define LAYOUT_START_INFO_SZ 0x1000ULL
+#define LAYOUT_ACPI          0xe0000ULL
+#define LAYOUT_ACPI_SZ       0x20000ULL
+#define LAYOUT_HIGH_RAM      0x100000ULL
+#define LAYOUT_APIC_PAGE     0xfee00000ULL
+#define LAYOUT_MIN_MEMORY    MiB(2)
+/* Guest RAM stops below the APIC page: a partition above ~4 GiB - 18 MiB would
+ * need RAM split around the MMIO hole, which is not supported yet. */
+#define LAYOUT_MAX_MEMORY    (LAYOUT_APIC_PAGE - MiB(16))
+
+struct partition_layout {
+    u64 memory;                              /* bytes of guest RAM, mapped at GPA 0 */
+    struct pvh_mem_range ranges[4];          /* for the start info's memory map */
+    u32 nranges;
+    struct pvh_range reserved[3];            /* where the loader must not put segments */
+    u32 nreserved;
+};
+
+/* Fills l for a partition of `memory` bytes (a multiple of 2 MiB); -ERANGE with a
+ * message when it is too small or too large. */
+int layout_plan(u64 memory, struct partition_layout *l, char *err, size_t errlen) __must_check;
+
+#endif
