@@ -86,3 +86,13 @@ void mm_release(hpa_t base, u64 npages)
         log_err("mm", "freeing %llu pages at %llx failed (%d)", (unsigned long long)npages,
                 (unsigned long long)base, err);
 }
+
+u64 mm_free_bytes(void)
+{
+    u64 f = irq_save();
+    spin_lock(&mm_lock);
+    u64 pages = pfa_free_pages(&pfa, PFA_ALL_NODES);
+    spin_unlock(&mm_lock);
+    irq_restore(f);
+    return pages * PAGE_SIZE;
+}

@@ -16,6 +16,8 @@ int mm_alloc(int node, u64 npages, u64 align_pages, unsigned flags, hpa_t *out, 
 int mm_free(hpa_t base, u64 npages) __must_check;
 /* mm_free() for unwind paths: a failure (a bug) is logged, not returned. */
 void mm_release(hpa_t base, u64 npages);
+/* Free bytes on all nodes. */
+u64 mm_free_bytes(void);
 /* Read access for the shell: takes the lock, copies, releases. */
 void mm_snapshot(struct page_alloc *out);
 

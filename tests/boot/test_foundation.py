@@ -272,3 +272,32 @@ def test_partition_images_read_and_reported(boot):
     assert "cannot read \\EFI\\BOOT\\no-such-kernel.elf: not found" in text, text
     assert "1 partition(s) configured, none started" in text, text
     assert "partitions=1 [alpha cpus=1 memory=67108864 running]" in hv.cmd("config")
+
+
+IMPOSSIBLE = """[[partition]]
+name = "huge"
+cpus = 1
+memory = "64G"
+kernel = "testguest.elf"
+
+[[partition]]
+name = "many"
+cpus = 8
+memory = "64M"
+kernel = "testguest.elf"
+
+[[partition]]
+name = "ghost"
+cpus = [7]
+memory = "64M"
+kernel = "testguest.elf"
+"""
+
+
+def test_impossible_partitions_refused(boot):
+    hv = boot("q35-2node-pxb", config=IMPOSSIBLE)
+    text = hv.boot_text
+    assert 'partition "huge" asks for 65536 MiB of memory but only' in text, text
+    assert 'partition "many" asks for 8 CPUs but only 2 of the 4 are free' in text, text
+    assert 'partition "ghost": CPU 7 does not exist (this machine has CPUs 0-3)' in text, text
+    assert "Isthmus" in hv.cmd("version")
