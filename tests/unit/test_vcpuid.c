@@ -1,0 +1,167 @@
+/* The guest's CPUID view: every filtering rule of vmm/vcpuid.c. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vmm/vcpuid.h"
+#include "vmm/hypercall_abi.h"
+
+static const struct vcpuid_host all_ones = { 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu };
+static const struct vcpuid_host all_zero = { 0, 0, 0, 0 };
+
+static struct vcpuid_ctx ctx4(u32 apic_id)
+{
+    return (struct vcpuid_ctx){ .apic_id = apic_id, .vcpus = 4, .tsc_khz = 2400000,
+                                .apic_timer_khz = 100000, .vendor = VCPUID_VENDOR_INTEL };
+}
+
+static void test_leaf1(void **state)
+{
+    struct vcpuid_ctx c = ctx4(3);
+    u32 o[4];
+    vcpuid_filter(1, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EAX], 0xffffffffu);                /* signature passes */
+    assert_int_equal(o[VCPUID_ECX] & (BIT(5) | BIT(6) | BIT(21) | BIT(3) | BIT(24)), 0);
+    assert_true(o[VCPUID_ECX] & BIT(31));
+    assert_true(o[VCPUID_ECX] & BIT(27));                         /* OSXSAVE passes */
+    assert_int_equal(o[VCPUID_ECX], 0xffffffffu & ~(u32)(BIT(5) | BIT(6) | BIT(21) | BIT(3) | BIT(24)));
+    assert_int_equal(o[VCPUID_EBX] >> 24, 3);
+    assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 4);
+    assert_int_equal(o[VCPUID_EBX] & 0xffff, 0xffff);            /* brand, CLFLUSH pass */
+    assert_int_equal(o[VCPUID_EDX], 0xffffffffu);
+    vcpuid_filter(1, 0, &all_zero, &c, o);
+    assert_int_equal(o[VCPUID_ECX], BIT(31));                     /* OSXSAVE off stays off */
+    assert_int_equal(o[VCPUID_EDX], BIT(9) | BIT(28));           /* APIC forced, HTT for 4 */
+    assert_int_equal(o[VCPUID_EBX], (3u << 24) | (4u << 16));
+    /* One vCPU: HTT clear. A huge count saturates EBX[23:16]. */
+    c.vcpus = 1;
+    vcpuid_filter(1, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EDX] & BIT(28), 0);
+    assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 1);
+    c.vcpus = 1000;
+    c.apic_id = 0x1ff;
+    vcpuid_filter(1, 0, &all_zero, &c, o);
+    assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 0xff);
+    assert_int_equal(o[VCPUID_EBX] >> 24, 0xff);
+    c.vcpus = 0;                                                   /* taken as 1 */
+    vcpuid_filter(1, 0, &all_zero, &c, o);
+    assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 1);
+}
+
+static void test_ext_leaves(void **state)
+{
+    struct vcpuid_ctx c = ctx4(0);
+    c.vendor = VCPUID_VENDOR_AMD;
+    u32 o[4];
+    vcpuid_filter(0x80000001u, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_ECX], ~(u32)BIT(2));
+    assert_int_equal(o[VCPUID_EAX] & o[VCPUID_EBX] & o[VCPUID_EDX], 0xffffffffu);
+    vcpuid_filter(0x8000000au, 0, &all_ones, &c, o);
+    assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);
+}
+
+static void test_zeroed_leaves(void **state)
+{
+    struct vcpuid_ctx c = ctx4(0);
+    u32 o[4];
+    static const u32 zero[] = { 6, 0xa, 0x40000001u, 0x40000005u, 0x4000000fu, 0x40000011u,
+                                0x40000100u, 0x4fffffffu };
+    for (size_t i = 0; i < ARRAY_SIZE(zero); i++) {
+        vcpuid_filter(zero[i], 0, &all_ones, &c, o);
+        assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);
+    }
+}
+
+static void test_hypervisor_leaves(void **state)
+{
+    struct vcpuid_ctx c = ctx4(1);
+    u32 o[4];
+    vcpuid_filter(0x40000000u, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EAX], 0x40000010u);
+    char sig[13];
+    memcpy(sig, &o[VCPUID_EBX], 4);
+    memcpy(sig + 4, &o[VCPUID_ECX], 4);
+    memcpy(sig + 8, &o[VCPUID_EDX], 4);
+    sig[12] = 0;
+    assert_string_equal(sig, "IsthmusIsthm");
+    vcpuid_filter(0x40000010u, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EAX], 2400000);
+    assert_int_equal(o[VCPUID_EBX], 100000);
+    assert_int_equal(o[VCPUID_ECX] | o[VCPUID_EDX], 0);
+}
+
+static void test_topology(void **state)
+{
+    static const u32 leaves[] = { 0xb, 0x1f };
+    for (size_t l = 0; l < ARRAY_SIZE(leaves); l++) {
+        struct vcpuid_ctx c = ctx4(2);
+        u32 o[4];
+        vcpuid_filter(leaves[l], 0, &all_ones, &c, o);
+        assert_int_equal(o[VCPUID_EAX], 0);
+        assert_int_equal(o[VCPUID_EBX], 1);
+        assert_int_equal(o[VCPUID_ECX], 0x100);
+        assert_int_equal(o[VCPUID_EDX], 2);
+        vcpuid_filter(leaves[l], 1, &all_ones, &c, o);
+        assert_int_equal(o[VCPUID_EAX], 2);                      /* IDs 0-3: 2 bits */
+        assert_int_equal(o[VCPUID_EBX], 4);
+        assert_int_equal(o[VCPUID_ECX], 0x201);
+        assert_int_equal(o[VCPUID_EDX], 2);
+        for (u32 sub = 2; sub < 300; sub += 37) {
+            vcpuid_filter(leaves[l], sub, &all_ones, &c, o);
+            assert_int_equal(o[VCPUID_EAX] | o[VCPUID_EBX], 0);
+            assert_int_equal(o[VCPUID_ECX], sub & 0xff);
+            assert_int_equal(o[VCPUID_EDX], 2);
+        }
+        /* Sparse APIC IDs: the shift covers the highest. */
+        c.vcpus = 2;
+        c.apic_id = 6;
+        c.max_apic_id = 6;
+        vcpuid_filter(leaves[l], 1, &all_zero, &c, o);
+        assert_int_equal(o[VCPUID_EAX], 3);
+        assert_int_equal(o[VCPUID_EDX], 6);
+        /* One vCPU, ID 0: no bits. */
+        c.vcpus = 1;
+        c.apic_id = 0;
+        c.max_apic_id = 0;
+        vcpuid_filter(leaves[l], 1, &all_zero, &c, o);
+        assert_int_equal(o[VCPUID_EAX], 0);
+        assert_int_equal(o[VCPUID_EBX], 1);
+        /* An x2APIC ID beyond 8 bits is reported whole. */
+        c.apic_id = 0x12345;
+        vcpuid_filter(leaves[l], 1, &all_zero, &c, o);
+        assert_int_equal(o[VCPUID_EDX], 0x12345);
+        assert_int_equal(o[VCPUID_EAX], 17);
+    }
+}
+
+static void test_passthrough(void **state)
+{
+    struct vcpuid_ctx c = ctx4(0);
+    const struct vcpuid_host h = { 0x11111111u, 0x22222222u, 0x33333333u, 0x44444444u };
+    static const u32 leaves[] = { 0, 2, 4, 7, 0xd, 0x80000000u, 0x80000008u, 0x3fffffffu,
+                                  0x50000000u, 0xffffffffu };
+    for (size_t i = 0; i < ARRAY_SIZE(leaves); i++) {
+        u32 o[4];
+        vcpuid_filter(leaves[i], 1, &h, &c, o);
+        assert_int_equal(o[0], h.eax);
+        assert_int_equal(o[1], h.ebx);
+        assert_int_equal(o[2], h.ecx);
+        assert_int_equal(o[3], h.edx);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_leaf1),
+        cmocka_unit_test(test_ext_leaves),
+        cmocka_unit_test(test_zeroed_leaves),
+        cmocka_unit_test(test_hypervisor_leaves),
+        cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_passthrough),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

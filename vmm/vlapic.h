@@ -1,0 +1,162 @@
+/* The emulated local APIC (xAPIC, MMIO page) of one vCPU: registers, the
+ * timer (one-shot and periodic, no TSC-deadline), interrupt priority and IPI
+ * decoding (SDM Vol. 3A, chapter 11 "Advanced Programmable Interrupt
+ * Controller", chapter 10 in older editions).
+ *
+ * Everything here is arch-neutral and deterministic: time enters only as TSC
+ * readings passed by the caller, so the tests drive it with a simulated clock.
+ * Every value written by the guest is untrusted; no access can make the
+ * emulation misbehave, only fail with -EINVAL for the caller's policy.
+ *
+ * Not thread-safe: one vlapic belongs to one vCPU; another vCPU's IPI must be
+ * delivered (vlapic_set_irq) by, or in lock-step with, the owning CPU. */
+#ifndef ISTHMUS_VMM_VLAPIC_H
+#define ISTHMUS_VMM_VLAPIC_H
+
+#include "kernel/types.h"
+
+#define VLAPIC_BASE_DEFAULT 0xfee00000ull
+#define VLAPIC_PAGE_SIZE    0x1000u
+#define VLAPIC_REG_LAST     0x3f0u     /* highest register offset handled */
+
+/* Register offsets (SDM Vol. 3A, Table 11-1 "Local APIC Register Address Map"). */
+enum vlapic_reg {
+    VLAPIC_ID        = 0x020,
+    VLAPIC_VERSION   = 0x030,
+    VLAPIC_TPR       = 0x080,
+    VLAPIC_APR       = 0x090,
+    VLAPIC_PPR       = 0x0a0,
+    VLAPIC_EOI       = 0x0b0,
+    VLAPIC_RRD       = 0x0c0,
+    VLAPIC_LDR       = 0x0d0,
+    VLAPIC_DFR       = 0x0e0,
+    VLAPIC_SVR       = 0x0f0,
+    VLAPIC_ISR0      = 0x100,      /* 8 registers, 0x100-0x170 */
+    VLAPIC_TMR0      = 0x180,      /* 0x180-0x1f0 */
+    VLAPIC_IRR0      = 0x200,      /* 0x200-0x270 */
+    VLAPIC_ESR       = 0x280,
+    VLAPIC_ICR_LO    = 0x300,
+    VLAPIC_ICR_HI    = 0x310,
+    VLAPIC_LVT_TIMER = 0x320,
+    VLAPIC_LVT_THERM = 0x330,
+    VLAPIC_LVT_PERF  = 0x340,
+    VLAPIC_LVT_LINT0 = 0x350,
+    VLAPIC_LVT_LINT1 = 0x360,
+    VLAPIC_LVT_ERROR = 0x370,
+    VLAPIC_TIMER_ICR = 0x380,      /* initial count */
+    VLAPIC_TIMER_CCR = 0x390,      /* current count */
+    VLAPIC_TIMER_DCR = 0x3e0,      /* divide configuration */
+};
+
+/* Version register: version 0x14 (an integrated xAPIC), max LVT entry 5 (six
+ * LVT entries: timer, thermal, perf, LINT0, LINT1, error; no CMCI), no
+ * EOI-broadcast suppression (bit 24 clear). */
+#define VLAPIC_VERSION_VALUE 0x00050014u
+
+#define VLAPIC_SVR_ENABLE    BIT(8)
+#define VLAPIC_LVT_MASKED    BIT(16)
+#define VLAPIC_LVT_PERIODIC  BIT(17)
+#define VLAPIC_LVT_TSC_DEADLINE BIT(18)   /* not offered: dropped from writes */
+#define VLAPIC_ICR_BUSY      BIT(12)      /* delivery status, always reads 0 */
+
+/* ESR bits (SDM Vol. 3A, 11.5.3 "Error Handling"). */
+#define VLAPIC_ESR_SEND_ILLEGAL_VECTOR BIT(5)
+#define VLAPIC_ESR_RECV_ILLEGAL_VECTOR BIT(6)
+#define VLAPIC_ESR_ILLEGAL_REGISTER    BIT(7)
+
+enum vlapic_lvt { VLAPIC_LVT_TIMER_IDX, VLAPIC_LVT_THERM_IDX, VLAPIC_LVT_PERF_IDX,
+                  VLAPIC_LVT_LINT0_IDX, VLAPIC_LVT_LINT1_IDX, VLAPIC_LVT_ERROR_IDX,
+                  VLAPIC_NR_LVT };
+
+enum vlapic_ipi_mode { VLAPIC_IPI_FIXED, VLAPIC_IPI_NMI, VLAPIC_IPI_INIT, VLAPIC_IPI_SIPI };
+enum vlapic_shorthand { VLAPIC_SH_NONE, VLAPIC_SH_SELF, VLAPIC_SH_ALL_INCL, VLAPIC_SH_ALL_EXCL };
+
+/* An IPI the guest sent by writing ICR low. The caller routes it, confined to
+ * the partition's own vCPUs (the self shorthand included: it is delivered
+ * back with vlapic_set_irq like any other). */
+struct vlapic_ipi {
+    u8 mode;          /* enum vlapic_ipi_mode; lowest priority is reported as fixed */
+    u8 vector;        /* fixed: >= 16; SIPI: the start page; NMI/INIT: 0 */
+    u32 dest;         /* ICR high[31:24]: APIC ID, or logical MDA when `logical` */
+    u8 shorthand;     /* enum vlapic_shorthand */
+    bool logical;
+};
+
+struct vlapic_stats {
+    u64 ro_writes;            /* writes to read-only registers, ignored */
+    u64 bad_accesses;         /* misaligned, out of range or reserved offsets */
+    u64 timer_fired;          /* timer expiries handled by vlapic_tick */
+    u64 timer_missed;         /* periodic expiries skipped because ticks came late */
+    u64 ipis_sent;
+    u64 ipis_dropped;         /* SMI, reserved modes, INIT de-assert, bad vectors */
+    u64 ipis_overwritten;     /* an IPI not taken before the next ICR write */
+    u64 irqs_dropped;         /* set_irq while software-disabled or illegal */
+    u64 tsc_deadline_rejected;/* LVT timer writes asking for TSC-deadline mode */
+};
+
+struct vlapic {
+    u32 apic_id;
+    u32 tpr, svr, ldr, dfr;
+    u32 esr;                  /* as read: errors latched by the last ESR write */
+    u32 esr_pending;          /* errors since that write */
+    u32 isr[8], irr[8], tmr[8];   /* 256-bit sets, vector v is word v/32 bit v%32 */
+    u32 lvt[VLAPIC_NR_LVT];
+    u32 icr_lo, icr_hi;
+    u32 timer_initial;
+    u32 timer_dcr;
+
+    /* Timer: time base and derived state. */
+    u32 tsc_khz, timer_khz;
+    u64 timer_deadline;       /* TSC of the next expiry; 0: stopped */
+    u64 timer_period;         /* TSC ticks of one full count with the current divider */
+    u64 now;                  /* latest TSC reading seen (write or tick) */
+
+    bool ipi_pending;
+    struct vlapic_ipi ipi;
+
+    struct vlapic_stats stats;
+};
+
+/* Architectural INIT state (SDM Vol. 3A, 11.4.7.1 and Table 9-1) for the vCPU
+ * with the given APIC ID. tsc_khz is the rate of the now_tsc values later
+ * passed in, timer_khz the timer's input clock before its divider; both are
+ * clamped to 1 .. 2^24 kHz (16 GHz), which keeps the timer arithmetic
+ * within 64 bits. */
+void vlapic_init(struct vlapic *a, u32 apic_id, u32 tsc_khz, u32 timer_khz);
+
+/* One aligned 32-bit access at `offset` into the APIC page. Returns 0, or
+ * -EINVAL for an offset that is not 16-byte aligned, beyond 0x3f0 or not a
+ * register (also latched in ESR bit 7); the caller stops the partition or
+ * ignores the access (reads as 0) per its policy. Writes to read-only
+ * registers are ignored and counted. */
+/* The current count (0x390) is computed at the latest time the vlapic was
+ * given (vlapic_write or vlapic_tick): an exit handler ticks before it reads. */
+int vlapic_read(struct vlapic *a, u32 offset, u32 *val) __must_check;
+int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now_tsc) __must_check;
+
+/* The TSC at which the timer next expires, 0 when it is stopped. */
+u64 vlapic_timer_deadline(const struct vlapic *a);
+/* Raises the timer interrupt if its deadline has passed. Periodic timers rearm
+ * on their own grid (previous deadline + period), so there is no drift; if
+ * several periods passed since the last call one interrupt is raised and the
+ * others are counted in stats.timer_missed. Returns true if it expired. */
+bool vlapic_tick(struct vlapic *a, u64 now_tsc);
+
+/* The vector to inject next: the highest requested one whose priority class
+ * is above the processor priority (TPR and in-service vector), or -1. */
+int vlapic_pending(struct vlapic *a);
+/* The vCPU took `vector` (normally what vlapic_pending returned): IRR -> ISR. */
+void vlapic_accept(struct vlapic *a, u8 vector);
+/* A fixed, edge-triggered interrupt from elsewhere (IPI). Vectors 0-15 are
+ * illegal: they set ESR "receive illegal vector" instead. */
+void vlapic_set_irq(struct vlapic *a, u8 vector);
+/* The IPI produced by the last ICR low write, once. */
+bool vlapic_take_ipi(struct vlapic *a, struct vlapic_ipi *out);
+
+/* Processor priority (SDM Vol. 3A, 11.8.3.1). */
+u32 vlapic_ppr(const struct vlapic *a);
+bool vlapic_sw_enabled(const struct vlapic *a);
+/* Timer divider (1..128) from the divide configuration register. */
+u32 vlapic_timer_divisor(const struct vlapic *a);
+
+#endif
