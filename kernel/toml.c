@@ -817,6 +817,26 @@ static int define_key(struct toml_parser *p, u32 line)
     return 0;
 }
 
+/* For the line scanners: whether the character at *i is part of a string (or
+ * opens or closes one), tracking the open quote in *quote and stepping over an
+ * escaped character in basic strings. Such characters must not be interpreted. */
+static bool in_string(const struct toml_parser *p, size_t *i, char *quote)
+{
+    char c = p->text[*i];
+    if (*quote) {
+        if (c == '\\' && *quote == '"' && *i + 1 < p->len && p->text[*i + 1] != '\n')
+            (*i)++;
+        else if (c == *quote)
+            *quote = 0;
+        return true;
+    }
+    if (c == '"' || c == '\'') {
+        *quote = c;
+        return true;
+    }
+    return false;
+}
+
 static bool line_looks_like_statement(const struct toml_parser *p, size_t i)
 {
     while (i < p->len && (p->text[i] == ' ' || p->text[i] == '\t'))
@@ -829,13 +849,8 @@ static bool line_looks_like_statement(const struct toml_parser *p, size_t i)
     char quote = 0;
     for (; i < p->len && p->text[i] != '\n'; i++) {
         char c = p->text[i];
-        if (quote) {
-            if (c == '\\' && quote == '"' && i + 1 < p->len && p->text[i + 1] != '\n')
-                i++;
-            else if (c == quote)
-                quote = 0;
-        } else if (c == '"' || c == '\'') {
-            quote = c;
+        if (in_string(p, &i, &quote)) {
+            continue;
         } else if (c == '#') {
             break;
         } else if (c == ',' && header) {
@@ -861,13 +876,8 @@ static void recover_array(struct toml_parser *p)
         char quote = 0;
         for (; i < p->len && p->text[i] != '\n'; i++) {
             char c = p->text[i];
-            if (quote) {
-                if (c == '\\' && quote == '"' && i + 1 < p->len && p->text[i + 1] != '\n')
-                    i++;
-                else if (c == quote)
-                    quote = 0;
-            } else if (c == '"' || c == '\'') {
-                quote = c;
+            if (in_string(p, &i, &quote)) {
+                continue;
             } else if (c == '#') {
                 while (i < p->len && p->text[i] != '\n')
                     i++;
