@@ -172,6 +172,18 @@ static int scan_notes(const u8 *p, u64 len, u64 align, const char *kind, u32 idx
     return 0;
 }
 
+/* One note-bearing region (a PT_NOTE segment or an SHT_NOTE section): checked to
+ * lie inside the file, then scanned for the PVH entry note. */
+static int scan_note_region(const u8 *img, u64 size, u64 offset, u64 len, u64 align,
+                            const char *kind, u32 i, u32 *entry, char *err, size_t errlen)
+{
+    if (!range_in_file(offset, len, size))
+        return kerr_fmt(err, errlen, -EINVAL,
+                        "note %s %u [0x%llx, +0x%llx) lies outside the %llu-byte file",
+                        kind, i, X(offset), X(len), X(size));
+    return scan_notes(img + offset, len, align == 8 ? 8 : 4, kind, i, entry, err, errlen);
+}
+
 static int find_entry_note(const u8 *img, u64 size, const struct ehdr *eh, u32 *entry,
                            char *err, size_t errlen)
 {
@@ -180,12 +192,8 @@ static int find_entry_note(const u8 *img, u64 size, const struct ehdr *eh, u32 *
         read_phdr(img, eh, i, &ph);
         if (ph.type != PT_NOTE)
             continue;
-        if (!range_in_file(ph.offset, ph.filesz, size))
-            return kerr_fmt(err, errlen, -EINVAL,
-                        "note segment %u [0x%llx, +0x%llx) lies outside the %llu-byte file",
-                        i, X(ph.offset), X(ph.filesz), X(size));
-        int rc = scan_notes(img + ph.offset, ph.filesz, ph.align == 8 ? 8 : 4, "segment", i,
-                            entry, err, errlen);
+        int rc = scan_note_region(img, size, ph.offset, ph.filesz, ph.align, "segment", i,
+                                  entry, err, errlen);
         if (rc)
             return rc;
     }
@@ -203,12 +211,8 @@ static int find_entry_note(const u8 *img, u64 size, const struct ehdr *eh, u32 *
         read_shdr(img, eh, i, &sh);
         if (sh.type != SHT_NOTE)
             continue;
-        if (!range_in_file(sh.offset, sh.size, size))
-            return kerr_fmt(err, errlen, -EINVAL,
-                        "note section %u [0x%llx, +0x%llx) lies outside the %llu-byte file",
-                        i, X(sh.offset), X(sh.size), X(size));
-        int rc = scan_notes(img + sh.offset, sh.size, sh.addralign == 8 ? 8 : 4, "section", i,
-                            entry, err, errlen);
+        int rc = scan_note_region(img, size, sh.offset, sh.size, sh.addralign, "section", i,
+                                  entry, err, errlen);
         if (rc)
             return rc;
     }
