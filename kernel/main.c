@@ -22,7 +22,7 @@
 #include "arch/x86/smp.h"
 #include "arch/x86/virt.h"
 #include "vmm/vcpu.h"
-#include "vmm/cpu_assign.h"
+#include "vmm/partition.h"
 #include "drivers/clocksource.h"
 #include "drivers/pci_access.h"
 #include "drivers/power.h"
@@ -259,29 +259,16 @@ static void start_aps(void)
     log_info("smp", "%u of %u CPUs online", cpus_online_count, ncpus);
 }
 
-/* Partitions are configured and their images read, but this build cannot run
- * them yet: say so plainly rather than pretend. */
-static void report_partitions(const struct boot_info *bi)
+/* Images the EFI stage could not read are named here; partitions_init() then
+ * refuses what the machine cannot hold and starts what is marked running. */
+static void start_partitions(const struct boot_info *bi)
 {
     for (u32 i = 0; i < bi->nfiles; i++)
         if (!bi->files[i].addr)
             log_err("part", "cannot read %s%s: %s", bi->loader_dir, bi->files[i].name, bi->files[i].error);
-    /* What the machine cannot hold is refused now, with the reason. */
-    static struct cpu_assignment assign;
-    static char msgs[CONFIG_MAX_PARTITIONS][160];
-    cpu_assign(&machine.cfg, ncpus, &assign, msgs);
-    u64 free_bytes = mm_free_bytes();
-    for (u32 i = 0; i < machine.cfg.npartitions; i++) {
-        const struct config_partition *p = &machine.cfg.partition[i];
-        if (!assign.ok[i])
-            log_err("part", "%s", msgs[i]);
-        if (p->memory > free_bytes)
-            log_err("part", "partition \"%s\" asks for %llu MiB of memory but only %llu MiB are free",
-                    p->name, (unsigned long long)(p->memory >> 20), (unsigned long long)(free_bytes >> 20));
-    }
-    if (machine.cfg.npartitions)
-        log_warn("part", "%u partition(s) configured, none started: running partitions is not "
-                 "supported by this build yet", machine.cfg.npartitions);
+    if (!machine.cfg_ok && machine.cfg.npartitions)
+        return;
+    partitions_init();
 }
 
 __noreturn void hv_main(struct boot_info *bi)
@@ -348,7 +335,7 @@ __noreturn void hv_main(struct boot_info *bi)
     start_aps();
     setup_power();
 
-    report_partitions(bi);
+    start_partitions(bi);
     log_info("shell", "ready; type 'help' for the commands");
     shell_run();
 }

@@ -40,6 +40,11 @@ PROFILES = {
         "cpus": {0: 0, 1: 0, 2: 1, 3: 1}, "nodes": {0: 256, 1: 256},
         "distances": [[10, 20], [20, 10]], "nic": ("8086", "10d3", 1),
     },
+    # Four CPUs, one node: room for partitions beside the shell's CPU 0.
+    "pc-4cpu": {
+        "machine": "pc", "smp": "4", "mem": 512, "args": [],
+        "cpus": {0: 0, 1: 0, 2: 0, 3: 0}, "nodes": {0: 512}, "distances": None,
+    },
     # Three nodes of unequal memory, one CPU each, on the pc chipset (port I/O PCI).
     "pc-3node": {
         "machine": "pc", "smp": "3", "mem": 768,

@@ -79,8 +79,20 @@ struct vcpu_event {
     u32 error;
 };
 
+/* MSRs whose guest values live in the backend's hardware structure (or, for
+ * VT-x's SYSCALL MSRs, in the physical MSRs of the vCPU's own CPU, which the
+ * hypervisor never uses). The core validates values before setting them. */
+enum vcpu_msr {
+    VMSR_EFER, VMSR_PAT, VMSR_STAR, VMSR_LSTAR, VMSR_CSTAR, VMSR_SFMASK, VMSR_KERNEL_GS_BASE,
+    VMSR_SYSENTER_CS, VMSR_SYSENTER_ESP, VMSR_SYSENTER_EIP, VMSR_FS_BASE, VMSR_GS_BASE,
+    VMSR_COUNT
+};
+
+enum vcpu_seg_reg { VSEG_ES, VSEG_CS, VSEG_SS, VSEG_DS, VSEG_FS, VSEG_GS };
+
 struct vcpu_stats {
     u64 exits;
+    u64 cr_emulated;      /* VT-x CR0/CR4 writes completed inside the backend */
     u64 by_reason[VEXIT_COUNT];
 };
 
@@ -109,6 +121,11 @@ struct vcpu_backend {
     u64 (*get_cr)(struct vcpu *v, int cr);
     u64 (*get_efer)(struct vcpu *v);
     u8 (*get_cpl)(struct vcpu *v);
+    /* A segment register as the guest has it now (attributes in vcpu_segment packing). */
+    void (*get_segment)(struct vcpu *v, enum vcpu_seg_reg which, struct vcpu_segment *out);
+    u64 (*get_msr)(struct vcpu *v, enum vcpu_msr m);
+    /* EFER.LMA is the CPU's: set_msr(VMSR_EFER) keeps the current LMA. */
+    void (*set_msr)(struct vcpu *v, enum vcpu_msr m, u64 value);
 };
 
 struct vcpu {

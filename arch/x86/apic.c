@@ -98,6 +98,24 @@ void lapic_timer_calibrate(void)
 
 u64 lapic_timer_hz(void) { return timer_ticks_per_sec; }
 
+void lapic_timer_oneshot(u64 tsc_delta)
+{
+    if (!timer_ticks_per_sec || !tsc_khz)
+        return;
+    /* TSC ticks -> timer ticks, rounded up so the interrupt never comes early;
+     * split to stay within 64 bits for deltas of hours. */
+    u64 per_ms = timer_ticks_per_sec / 1000;
+    u64 count = (tsc_delta / tsc_khz) * per_ms + ((tsc_delta % tsc_khz) * per_ms + tsc_khz - 1) / tsc_khz;
+    lapic_write(LAPIC_TIMER_DIV, LAPIC_TIMER_DIV_16);
+    lapic_write(LAPIC_LVT_TIMER, VEC_TIMER);
+    lapic_write(LAPIC_TIMER_INIT, (u32)MIN(MAX(count, 1ULL), 0xffffffffULL));
+}
+
+void lapic_timer_stop(void)
+{
+    lapic_write(LAPIC_TIMER_INIT, 0);
+}
+
 void lapic_timer_start(u32 hz)
 {
     if (!timer_ticks_per_sec || !hz)

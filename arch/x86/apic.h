@@ -41,6 +41,11 @@ int lapic_send_ipi(u32 apic_id, u32 icr_lo) __must_check;
 void lapic_timer_calibrate(void);        /* needs a calibrated TSC */
 void lapic_timer_start(u32 hz);          /* periodic VEC_TIMER on this CPU */
 u64 lapic_timer_hz(void);
+/* One VEC_TIMER interrupt on this CPU after about tsc_delta TSC ticks (never
+ * earlier; capped at the counter's range, so a long wait may wake early and
+ * must re-check). lapic_timer_stop() cancels it. */
+void lapic_timer_oneshot(u64 tsc_delta);
+void lapic_timer_stop(void);
 const char *lapic_mode_name(void);
 
 #endif

@@ -260,10 +260,16 @@ static int svm_run(struct vcpu *v, struct vcpu_exit *e)
     b->rsp = v->regs.gpr[GPR_RSP];
     b->rip = v->regs.rip;
     b->rflags = v->regs.rflags;
-    __asm__ volatile("clgi" ::: "memory");
+    /* GIF = 0 holds every interrupt off between here and VMRUN, while host
+     * RFLAGS.IF = 1 lets a physical interrupt end the guest's run (with
+     * V_INTR_MASKING the host's IF, as of VMRUN, gates them, APM 15.21.1).
+     * The caller may have interrupts disabled: they stay pending until it
+     * enables them again. */
+    u64 flags = irq_save();
+    __asm__ volatile("clgi; sti" ::: "memory");
     svm_vmrun(s->vmcb_pa, c->virt_host_state, &v->regs);
-    /* Pending host interrupts are taken here, after GIF is set again. */
-    __asm__ volatile("stgi" ::: "memory");
+    __asm__ volatile("cli; stgi" ::: "memory");
+    irq_restore(flags);
     v->regs.gpr[GPR_RAX] = b->rax;
     v->regs.gpr[GPR_RSP] = b->rsp;
     v->regs.rip = b->rip;
@@ -339,6 +345,69 @@ static u8 svm_get_cpl(struct vcpu *v)
     return ((struct svm_vcpu *)v->hw)->vmcb->cpl;
 }
 
+static struct vmcb_seg *seg_of(struct vmcb *b, enum vcpu_seg_reg which)
+{
+    switch (which) {
+    case VSEG_ES: return &b->es;
+    case VSEG_CS: return &b->cs;
+    case VSEG_SS: return &b->ss;
+    case VSEG_DS: return &b->ds;
+    case VSEG_FS: return &b->fs;
+    default:      return &b->gs;
+    }
+}
+
+static void svm_get_segment(struct vcpu *v, enum vcpu_seg_reg which, struct vcpu_segment *out)
+{
+    const struct vmcb_seg *s = seg_of(((struct svm_vcpu *)v->hw)->vmcb, which);
+    out->selector = s->selector;
+    out->attrib = s->attrib;
+    out->limit = s->limit;
+    out->base = s->base;
+}
+
+/* Every state MSR the core knows is a VMCB field on AMD-V; all are 8-byte
+ * aligned (asserted in vmcb.h), so they are reached through their offsets. */
+#define VMCB_FIELD(f) ((u32)__builtin_offsetof(struct vmcb, f))
+static u32 msr_offset(enum vcpu_msr m)
+{
+    switch (m) {
+    case VMSR_EFER:           return VMCB_FIELD(efer);
+    case VMSR_PAT:            return VMCB_FIELD(g_pat);
+    case VMSR_STAR:           return VMCB_FIELD(star);
+    case VMSR_LSTAR:          return VMCB_FIELD(lstar);
+    case VMSR_CSTAR:          return VMCB_FIELD(cstar);
+    case VMSR_SFMASK:         return VMCB_FIELD(sfmask);
+    case VMSR_KERNEL_GS_BASE: return VMCB_FIELD(kernel_gs_base);
+    case VMSR_SYSENTER_CS:    return VMCB_FIELD(sysenter_cs);
+    case VMSR_SYSENTER_ESP:   return VMCB_FIELD(sysenter_esp);
+    case VMSR_SYSENTER_EIP:   return VMCB_FIELD(sysenter_eip);
+    case VMSR_FS_BASE:        return VMCB_FIELD(fs.base);
+    case VMSR_GS_BASE:        return VMCB_FIELD(gs.base);
+    default:                  return 0;
+    }
+}
+
+static u64 svm_get_msr(struct vcpu *v, enum vcpu_msr m)
+{
+    u32 off = msr_offset(m);
+    if (!off)
+        return 0;
+    u64 val = *(u64 *)((u8 *)((struct svm_vcpu *)v->hw)->vmcb + off);
+    return m == VMSR_EFER ? val & ~EFER_SVME : val;
+}
+
+static void svm_set_msr(struct vcpu *v, enum vcpu_msr m, u64 value)
+{
+    struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
+    u32 off = msr_offset(m);
+    if (!off)
+        return;
+    if (m == VMSR_EFER)
+        value = (value & ~EFER_LMA) | (b->efer & EFER_LMA) | EFER_SVME;
+    *(u64 *)((u8 *)b + off) = value;
+}
+
 const struct vcpu_backend svm_backend = {
     .name = "svm",
     .cpu_enable = svm_cpu_enable,
@@ -354,4 +423,7 @@ const struct vcpu_backend svm_backend = {
     .get_cr = svm_get_cr,
     .get_efer = svm_get_efer,
     .get_cpl = svm_get_cpl,
+    .get_segment = svm_get_segment,
+    .get_msr = svm_get_msr,
+    .set_msr = svm_set_msr,
 };

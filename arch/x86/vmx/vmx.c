@@ -58,7 +58,16 @@ u32 vmcs_first_failed_field;
 int vmx_enter(struct vcpu_regs *regs, int launched);
 extern char vmx_exit_point[];
 
+/* The SYSCALL MSRs are not in the VMCS. The hypervisor never executes SYSCALL
+ * or SWAPGS and runs one vCPU per physical CPU, so the guest's values stay in
+ * that CPU's MSRs; a copy here answers reads. */
+static const u32 syscall_msr_index[] = {
+    [VMSR_STAR] = 0xc0000081u, [VMSR_LSTAR] = 0xc0000082u, [VMSR_CSTAR] = 0xc0000083u,
+    [VMSR_SFMASK] = 0xc0000084u, [VMSR_KERNEL_GS_BASE] = MSR_KERNEL_GS_BASE,
+};
+
 struct vmx_vcpu {
+    u64 syscall_msr[VMSR_KERNEL_GS_BASE + 1];
     hpa_t vmcs_pa, io_pa, msr_pa;
     bool launched;
     bool window;            /* interrupt-window exiting requested */
@@ -205,6 +214,8 @@ static int vmx_create(struct vcpu *v)
         err = -EIO;
         goto free_msr;
     }
+    for (u32 m = VMSR_STAR; m <= VMSR_KERNEL_GS_BASE; m++)
+        wrmsr(syscall_msr_index[m], 0);
     v->hw = x;
     v->hw_pa = xpa;
     return 0;
@@ -350,11 +361,56 @@ static void translate_exit(struct vcpu *v, struct vcpu_exit *e)
     }
 }
 
+static void set_ia32e(bool on)
+{
+    u32 entry = vmcs_read32(VMCS_ENTRY_CONTROLS);
+    vmcs_write32(VMCS_ENTRY_CONTROLS, on ? entry | ENTRY_IA32E_GUEST : entry & ~ENTRY_IA32E_GUEST);
+}
+
+/* MOV to CR0/CR4 exits only because VT-x owns some bits (CR0.NE, CR4.VMXE, the
+ * fixed bits): a VT-x artefact the core never sees. The guest's value goes to
+ * the read shadow, the real register gets the fixed bits; a CR0.PG change with
+ * EFER.LME set switches long mode the way the CPU would (SDM Vol. 3A 10.8.5).
+ * Returns false for what the core must handle (it stops the partition). */
+static bool emulate_cr_write(struct vcpu *v, u64 q)
+{
+    u32 cr = q & 0xf, type = (q >> 4) & 3, reg = (q >> 8) & 0xf;
+    if (type != 0)
+        return false;
+    u64 val = v->regs.gpr[reg];
+    if (cr == 0) {
+        u64 fixed0 = rdmsr(MSR_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
+        u64 old = vmcs_readnat(VMCS_CR0_SHADOW);
+        if ((val & CR0_PG) && !(val & CR0_PE))
+            return false;
+        u64 efer = vmcs_read64(VMCS_GUEST_EFER);
+        if ((val ^ old) & CR0_PG && (efer & EFER_LME)) {
+            efer = (val & CR0_PG) ? efer | EFER_LMA : efer & ~EFER_LMA;
+            vmcs_write64(VMCS_GUEST_EFER, efer);
+            set_ia32e(efer & EFER_LMA);
+        }
+        vmcs_writenat(VMCS_GUEST_CR0, (val | fixed0) & rdmsr(MSR_VMX_CR0_FIXED1));
+        vmcs_writenat(VMCS_CR0_SHADOW, val);
+    } else if (cr == 4) {
+        if (val & CR4_VMXE)
+            return false;
+        vmcs_writenat(VMCS_GUEST_CR4, (val | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
+        vmcs_writenat(VMCS_CR4_SHADOW, val);
+    } else if (cr == 3) {
+        vmcs_writenat(VMCS_GUEST_CR3, val);
+    } else {
+        return false;
+    }
+    v->regs.rip += vmcs_read32(VMCS_EXIT_INSN_LEN);
+    return true;
+}
+
 static int vmx_run(struct vcpu *v, struct vcpu_exit *e)
 {
     struct vmx_vcpu *x = v->hw;
     if (!this_cpu()->virt_enabled || !vmptrld(x->vmcs_pa))
         return -ENODEV;
+again:
     vmcs_writenat(VMCS_GUEST_RSP, v->regs.gpr[GPR_RSP]);
     vmcs_writenat(VMCS_GUEST_RIP, v->regs.rip);
     vmcs_writenat(VMCS_GUEST_RFLAGS, v->regs.rflags);
@@ -379,6 +435,13 @@ static int vmx_run(struct vcpu *v, struct vcpu_exit *e)
     vmcs_write32(VMCS_ENTRY_INTR_INFO, (idt & VMX_INTR_VALID) ? idt & ~(BIT(12)) : 0);
     if (idt & VMX_INTR_VALID && idt & VMX_INTR_ERR_VALID)
         vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, vmcs_read32(VMCS_IDT_VECTORING_ERROR));
+    if (vmcs_read32(VMCS_EXIT_REASON) == VMX_EXIT_CR_ACCESS &&
+        emulate_cr_write(v, vmcs_readnat(VMCS_EXIT_QUALIFICATION))) {
+        v->stats.exits++;
+        v->stats.cr_emulated++;
+        vmcs_writenat(VMCS_GUEST_RIP, v->regs.rip);
+        goto again;
+    }
     translate_exit(v, e);
     v->stats.exits++;
     v->stats.by_reason[e->reason]++;
@@ -448,6 +511,76 @@ static u8 vmx_get_cpl(struct vcpu *v)
     return vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa) ? (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3 : 0;
 }
 
+#define SEG_CASE(name, out) do { \
+        (out)->selector = vmcs_read16(VMCS_GUEST_##name##_SEL); \
+        ar = vmcs_read32(VMCS_GUEST_##name##_AR); \
+        (out)->limit = vmcs_read32(VMCS_GUEST_##name##_LIMIT); \
+        (out)->base = vmcs_readnat(VMCS_GUEST_##name##_BASE); \
+    } while (0)
+
+static void vmx_get_segment(struct vcpu *v, enum vcpu_seg_reg which, struct vcpu_segment *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
+        return;
+    u32 ar;
+    switch (which) {
+    case VSEG_ES: SEG_CASE(ES, out); break;
+    case VSEG_CS: SEG_CASE(CS, out); break;
+    case VSEG_SS: SEG_CASE(SS, out); break;
+    case VSEG_DS: SEG_CASE(DS, out); break;
+    case VSEG_FS: SEG_CASE(FS, out); break;
+    default:      SEG_CASE(GS, out); break;
+    }
+    /* Back to the VMCB packing: bits 15:12 to 11:8; unusable reads as not present. */
+    out->attrib = (ar & AR_UNUSABLE) ? 0 : (u16)((ar & 0xff) | ((ar >> 4) & 0xf00));
+}
+
+static u64 vmx_get_msr(struct vcpu *v, enum vcpu_msr m)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (m >= VMSR_STAR && m <= VMSR_KERNEL_GS_BASE)
+        return x->syscall_msr[m];
+    if (!vmptrld(x->vmcs_pa))
+        return 0;
+    switch (m) {
+    case VMSR_EFER:         return vmcs_read64(VMCS_GUEST_EFER);
+    case VMSR_PAT:          return vmcs_read64(VMCS_GUEST_PAT);
+    case VMSR_SYSENTER_CS:  return vmcs_read32(VMCS_GUEST_SYSENTER_CS);
+    case VMSR_SYSENTER_ESP: return vmcs_readnat(VMCS_GUEST_SYSENTER_ESP);
+    case VMSR_SYSENTER_EIP: return vmcs_readnat(VMCS_GUEST_SYSENTER_EIP);
+    case VMSR_FS_BASE:      return vmcs_readnat(VMCS_GUEST_FS_BASE);
+    case VMSR_GS_BASE:      return vmcs_readnat(VMCS_GUEST_GS_BASE);
+    default:                return 0;
+    }
+}
+
+static void vmx_set_msr(struct vcpu *v, enum vcpu_msr m, u64 value)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (m >= VMSR_STAR && m <= VMSR_KERNEL_GS_BASE) {
+        x->syscall_msr[m] = value;
+        wrmsr(syscall_msr_index[m], value);
+        return;
+    }
+    if (!vmptrld(x->vmcs_pa))
+        return;
+    switch (m) {
+    case VMSR_EFER: {
+        u64 lma = vmcs_read64(VMCS_GUEST_EFER) & EFER_LMA;
+        vmcs_write64(VMCS_GUEST_EFER, (value & ~EFER_LMA) | lma);
+        break;
+    }
+    case VMSR_PAT:          vmcs_write64(VMCS_GUEST_PAT, value); break;
+    case VMSR_SYSENTER_CS:  vmcs_write32(VMCS_GUEST_SYSENTER_CS, value); break;
+    case VMSR_SYSENTER_ESP: vmcs_writenat(VMCS_GUEST_SYSENTER_ESP, value); break;
+    case VMSR_SYSENTER_EIP: vmcs_writenat(VMCS_GUEST_SYSENTER_EIP, value); break;
+    case VMSR_FS_BASE:      vmcs_writenat(VMCS_GUEST_FS_BASE, value); break;
+    case VMSR_GS_BASE:      vmcs_writenat(VMCS_GUEST_GS_BASE, value); break;
+    default:                break;
+    }
+}
+
 const struct vcpu_backend vmx_backend = {
     .name = "vmx",
     .cpu_enable = vmx_cpu_enable,
@@ -463,4 +596,7 @@ const struct vcpu_backend vmx_backend = {
     .get_cr = vmx_get_cr,
     .get_efer = vmx_get_efer,
     .get_cpl = vmx_get_cpl,
+    .get_segment = vmx_get_segment,
+    .get_msr = vmx_get_msr,
+    .set_msr = vmx_set_msr,
 };

@@ -1,0 +1,220 @@
+/* What each exit means for the guest; see exits.h. Port I/O: the virtual UART
+ * at 0x3F8, every other port reads all-ones and ignores writes (as an empty
+ * ISA bus would), counted and logged once per partition run. */
+#include "vmm/exits.h"
+#include "vmm/vcpuid.h"
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "kernel/errno.h"
+#include "kernel/log.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+
+#define XCR0_X87 BIT(0)
+#define XCR0_SSE BIT(1)
+#define XCR0_AVX BIT(2)
+#define CR4_OSXSAVE_BIT BIT(18)
+
+static const struct vcpu_backend *be(void) { return vcpu_backend; }
+
+static void inject_exc(struct vm_vcpu *vc, u8 vector, bool has_error)
+{
+    struct vcpu_event ev = { VEVENT_EXCEPTION, vector, has_error, 0 };
+    if (be()->inject(&vc->v, &ev) < 0)
+        part_fail(vc, "cannot inject exception %u: another event is pending", vector);
+}
+
+void inject_gp(struct vm_vcpu *vc) { inject_exc(vc, 13, true); }
+void inject_ud(struct vm_vcpu *vc) { inject_exc(vc, 6, false); }
+
+int guest_read(struct partition *p, gpa_t g, void *out, u32 len)
+{
+    for (u32 i = 0; i < p->nram_ranges; i++) {
+        const struct hc_mem_range *r = &p->ram_ranges[i];
+        if (g.v >= r->start && g.v < r->end && len <= r->end - g.v) {
+            memcpy(out, (u8 *)hpa_to_ptr(p->ram) + g.v, len);
+            return 0;
+        }
+    }
+    return -EFAULT;
+}
+
+static void advance(struct vm_vcpu *vc, const struct vcpu_exit *e, u64 fallback)
+{
+    be()->advance_rip(&vc->v, e->insn_len ? e->insn_len : fallback);
+}
+
+static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    struct partition *p = vc->part;
+    if (e->io.string) {
+        part_fail(vc, "string I/O (INS/OUTS) on port %#x is not supported", e->io.port);
+        return;
+    }
+    u64 *rax = &vc->v.regs.gpr[GPR_RAX];
+    u32 mask = e->io.size == 4 ? 0xffffffffu : e->io.size == 2 ? 0xffffu : 0xffu;
+    u32 value = 0xffffffffu;
+    if (vuart_owns(e->io.port)) {
+        spin_lock(&p->lock);
+        value = vuart_access(&p->uart, e->io.port, e->io.size, e->io.in, (u32)*rax & mask);
+        spin_unlock(&p->lock);
+    } else {
+        if (!vc->stats.io_ignored)
+            log_warn("part", "%s: vCPU %u: %s of port %#x goes nowhere (reads all-ones, writes ignored; "
+                     "further ones are only counted)", p->cfg->name, vc->v.index,
+                     e->io.in ? "read" : "write", e->io.port);
+        vc->stats.io_ignored++;
+    }
+    if (e->io.in) {
+        /* 32-bit results zero the upper half of RAX, narrower ones merge. */
+        if (e->io.size == 4)
+            *rax = value;
+        else
+            *rax = (*rax & ~(u64)mask) | (value & mask);
+    }
+    advance(vc, e, 0);
+    if (!e->insn_len)
+        part_fail(vc, "I/O exit without an instruction length");
+}
+
+static void handle_cpuid(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    struct partition *p = vc->part;
+    u64 *r = vc->v.regs.gpr;
+    u32 leaf = (u32)r[GPR_RAX], sub = (u32)r[GPR_RCX];
+    struct cpuid_regs h = cpuid(leaf, sub);
+    struct vcpuid_host host = { h.eax, h.ebx, h.ecx, h.edx };
+    struct vcpuid_ctx ctx = {
+        .apic_id = vc->v.apic_id, .vcpus = p->nvcpus, .tsc_khz = (u32)tsc_khz,
+        .apic_timer_khz = vc->lapic.timer_khz,
+        .vendor = be() == &vmx_backend ? VCPUID_VENDOR_INTEL : VCPUID_VENDOR_AMD,
+    };
+    u32 out[4];
+    vcpuid_filter(leaf, sub, &host, &ctx, out);
+    r[GPR_RAX] = out[VCPUID_EAX];
+    r[GPR_RBX] = out[VCPUID_EBX];
+    r[GPR_RCX] = out[VCPUID_ECX];
+    r[GPR_RDX] = out[VCPUID_EDX];
+    advance(vc, e, 2);
+}
+
+static void console_out(void *ctx, const u8 *s, u32 n)
+{
+    struct partition *p = ctx;
+    spin_lock(&p->lock);
+    console_ring_put(&p->console, s, n);
+    spin_unlock(&p->lock);
+}
+
+static void handle_hypercall(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    struct partition *p = vc->part;
+    u64 *r = vc->v.regs.gpr;
+    struct hc_env env = {
+        .ram = p->ram_ranges, .nram = p->nram_ranges, .mem = hpa_to_ptr(p->ram),
+        .cpl = be()->get_cpl(&vc->v), .console = console_out, .ctx = p,
+    };
+    struct isthmus_partition_info *i = &env.info;
+    i->abi = (HC_ABI_MAJOR << 16) | HC_ABI_MINOR;
+    i->partition_id = p->id;
+    kstrlcpy(i->name, p->cfg->name, sizeof(i->name));
+    i->vcpus = p->nvcpus;
+    i->vcpu_index = vc->v.index;
+    i->memory_bytes = p->memory;
+    i->node = (u32)p->node;
+    i->tsc_khz = tsc_khz;
+    i->apic_timer_khz = vc->lapic.timer_khz;
+    const u64 args[4] = { r[GPR_RDI], r[GPR_RSI], r[GPR_RDX], r[GPR_R10] };
+    enum hc_action act;
+    s64 ret = hypercall_dispatch(&env, r[GPR_RAX], args, &act);
+    vc->stats.hypercalls++;
+    if (ret < 0)
+        vc->stats.hypercall_errors++;
+    r[GPR_RAX] = (u64)ret;
+    advance(vc, e, 3);
+    if (act == HC_ACT_HALT) {
+        vc->halt_any = true;
+        vc->run_state = VRUN_HALTED;
+    }
+}
+
+/* The guest's XCR0 lives in this CPU's XCR0 (one vCPU per CPU; the hypervisor
+ * uses no extended state). Values the host cannot hold are #GP, as on hardware. */
+static void handle_xsetbv(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    u64 *r = vc->v.regs.gpr;
+    u64 val = (r[GPR_RDX] << 32) | (u32)r[GPR_RAX];
+    struct cpuid_regs d = cpuid(0xd, 0);
+    u64 supported = ((u64)d.edx << 32) | d.eax;
+    if (!(cpuid(1, 0).ecx & BIT(26)) || !(be()->get_cr(&vc->v, 4) & CR4_OSXSAVE_BIT)) {
+        inject_ud(vc);
+        return;
+    }
+    if ((u32)r[GPR_RCX] != 0 || !(val & XCR0_X87) || (val & ~supported) ||
+        ((val & XCR0_AVX) && !(val & XCR0_SSE))) {
+        inject_gp(vc);
+        return;
+    }
+    if (!(read_cr4() & CR4_OSXSAVE_BIT))
+        write_cr4(read_cr4() | CR4_OSXSAVE_BIT);
+    __asm__ volatile("xsetbv" : : "a"((u32)val), "d"((u32)(val >> 32)), "c"(0) : "memory");
+    advance(vc, e, 3);
+}
+
+void handle_exit(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    switch (e->reason) {
+    case VEXIT_EXTINT:
+    case VEXIT_INTR_WINDOW:
+    case VEXIT_INIT:            /* a physical INIT: the guest's INITs are IPIs we route */
+    case VEXIT_SIPI:
+    case VEXIT_NONE:
+        return;
+    case VEXIT_PAUSE:
+        advance(vc, e, 1);
+        return;
+    case VEXIT_HLT:
+        advance(vc, e, 1);
+        vc->halt_any = false;
+        vc->run_state = VRUN_HALTED;
+        return;
+    case VEXIT_IO:
+        handle_io(vc, e);
+        return;
+    case VEXIT_CPUID:
+        handle_cpuid(vc, e);
+        return;
+    case VEXIT_MSR:
+        handle_msr(vc, e);
+        return;
+    case VEXIT_HYPERCALL:
+        handle_hypercall(vc, e);
+        return;
+    case VEXIT_XSETBV:
+        handle_xsetbv(vc, e);
+        return;
+    case VEXIT_SLPT_FAULT:
+        if (e->fault.gpa.v >= LAYOUT_APIC_PAGE && e->fault.gpa.v < LAYOUT_APIC_PAGE + PAGE_SIZE) {
+            handle_apic_access(vc, e);
+            return;
+        }
+        part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s violation)",
+                  e->fault.read ? "read" : "", e->fault.write ? "write" : "", e->fault.fetch ? "fetch" : "",
+                  (unsigned long long)e->fault.gpa.v, be() == &vmx_backend ? "EPT" : "NPT");
+        return;
+    case VEXIT_TRIPLE_FAULT:
+        part_fail(vc, "triple fault (shutdown)");
+        return;
+    case VEXIT_EXCEPTION:
+        part_fail(vc, "exception %u intercepted (error %#x)", e->exception.vector, e->exception.error);
+        return;
+    case VEXIT_INVALID_STATE:
+        part_fail(vc, "VM entry refused the guest state (%s code %#llx)", be()->name,
+                  (unsigned long long)e->vendor_code);
+        return;
+    default:
+        part_fail(vc, "unhandled exit: %s (%s exit code %#llx)", vcpu_exit_name(e->reason), be()->name,
+                  (unsigned long long)e->vendor_code);
+        return;
+    }
+}

@@ -1,0 +1,23 @@
+/* Vendor-neutral exit handling for partition vCPUs: what each struct vcpu_exit
+ * means for the guest (vmm/exits.c), MSRs (vmm/vmsr.c) and the emulated local
+ * APIC page with IPIs confined to the partition (vmm/apic_access.c). Anything
+ * not handled stops the partition with part_fail(); never the hypervisor. */
+#ifndef ISTHMUS_VMM_EXITS_H
+#define ISTHMUS_VMM_EXITS_H
+
+#include "vmm/partition.h"
+
+void handle_exit(struct vm_vcpu *vc, const struct vcpu_exit *e);
+/* RDMSR/WRMSR of the MSR in RCX: completes it or injects #GP. */
+void handle_msr(struct vm_vcpu *vc, const struct vcpu_exit *e);
+/* A second-level fault on the local APIC page: emulates the access. */
+void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e);
+/* Delivers the IPI the vlapic produced, if any, to the partition's vCPUs only. */
+void route_ipi(struct vm_vcpu *vc);
+/* Reads guest-physical memory the partition can reach; -EFAULT otherwise. */
+int guest_read(struct partition *p, gpa_t g, void *out, u32 len);
+/* Queues #GP(0) / #UD for the next entry. */
+void inject_gp(struct vm_vcpu *vc);
+void inject_ud(struct vm_vcpu *vc);
+
+#endif

@@ -1,0 +1,59 @@
+/* Hypercall dispatch and argument checks; see hypercall.h. Every argument is a
+ * guest register: any 64-bit value may arrive. */
+#include "vmm/hypercall.h"
+#include "kernel/string.h"
+
+bool hc_range_ok(const struct hc_env *e, u64 gpa, u64 len)
+{
+    if (!len || gpa + len < gpa)
+        return false;
+    for (u32 i = 0; i < e->nram; i++)
+        if (gpa >= e->ram[i].start && gpa + len <= e->ram[i].end)
+            return true;
+    return false;
+}
+
+static s64 console_write(const struct hc_env *e, u64 buf, u64 len)
+{
+    if (len > HC_CONSOLE_MAX)
+        return -HC_E2BIG;
+    if (!len)
+        return 0;
+    if (!hc_range_ok(e, buf, len))
+        return -HC_EFAULT;
+    if (e->console)
+        e->console(e->ctx, e->mem + buf, (u32)len);
+    return (s64)len;
+}
+
+static s64 partition_info(const struct hc_env *e, u64 out)
+{
+    if (out & 7)
+        return -HC_EINVAL;
+    if (!hc_range_ok(e, out, sizeof(struct isthmus_partition_info)))
+        return -HC_EFAULT;
+    memcpy(e->mem + out, &e->info, sizeof(e->info));
+    return 0;
+}
+
+s64 hypercall_dispatch(const struct hc_env *e, u64 nr, const u64 args[4], enum hc_action *act)
+{
+    *act = HC_ACT_NONE;
+    if (e->cpl != 0)
+        return -HC_EPERM;
+    switch (nr) {
+    case HC_ABI_VERSION:
+        return (HC_ABI_MAJOR << 16) | HC_ABI_MINOR;
+    case HC_CONSOLE_WRITE:
+        return console_write(e, args[0], args[1]);
+    case HC_PARTITION_INFO:
+        return partition_info(e, args[0]);
+    case HC_HALT:
+        *act = HC_ACT_HALT;
+        return 0;
+    case HC_YIELD:
+        return 0;
+    default:
+        return -HC_ENOSYS;
+    }
+}

@@ -1,0 +1,398 @@
+/* Partition lifecycle: building a partition's memory (image, start info, ACPI
+ * tables, second-level page tables), launching its vCPU threads, stopping and
+ * freeing it. Runs on CPU 0 (boot and shell); the vCPU threads only read what
+ * is built here, and report back through state, reason and vcpus_active. */
+#include "vmm/partition.h"
+#include "vmm/pvh_loader.h"
+#include "vmm/pvh_start.h"
+#include "vmm/guest_acpi.h"
+#include "vmm/cpu_assign.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/smp.h"
+#include "arch/x86/virt.h"
+#include "kernel/errno.h"
+#include "kernel/log.h"
+#include "kernel/machine.h"
+#include "kernel/mm.h"
+#include "kernel/percpu.h"
+#include "kernel/printf.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+#include <stdarg.h>
+
+#define STOP_TIMEOUT_MS 2000
+
+struct partition partitions[CONFIG_MAX_PARTITIONS];
+u32 npartitions;
+
+const char *part_state_name(u32 s)
+{
+    static const char *const names[] = { "stopped", "running", "stopping", "failed", "refused" };
+    return s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+const char *vcpu_run_state_name(u32 s)
+{
+    static const char *const names[] = { "off", "wait-for-SIPI", "running", "halted" };
+    return s < ARRAY_SIZE(names) ? names[s] : "?";
+}
+
+struct partition *part_find(const char *name)
+{
+    for (u32 i = 0; i < npartitions; i++)
+        if (!strcmp(partitions[i].cfg->name, name))
+            return &partitions[i];
+    return NULL;
+}
+
+u64 part_exits(const struct partition *p)
+{
+    u64 n = p->exits_before;
+    for (u32 i = 0; i < p->nvcpus; i++)
+        if (p->vcpu[i])
+            n += p->vcpu[i]->v.stats.exits;
+    return n;
+}
+
+static const struct boot_file *find_file(const char *name)
+{
+    const struct boot_info *bi = machine.bi;
+    for (u32 i = 0; i < bi->nfiles; i++)
+        if (!strcmp(bi->files[i].name, name))
+            return &bi->files[i];
+    return NULL;
+}
+
+/* ---- second-level page tables ---- */
+
+static int table_alloc(void *ctx, hpa_t *pa)
+{
+    struct partition *p = ctx;
+    return mm_alloc(p->node, 1, 1, 0, pa, NULL);
+}
+static void table_free(void *ctx, hpa_t pa) { (void)ctx; mm_release(pa, 1); }
+static void *table_map(void *ctx, hpa_t pa) { (void)ctx; return hpa_to_ptr(pa); }
+
+/* ---- guest memory writes for the loader (bounds-checked against the block) ---- */
+
+static int guest_write(void *ctx, gpa_t g, const void *src, u64 len)
+{
+    struct partition *p = ctx;
+    if (g.v > p->memory || len > p->memory - g.v)
+        return -ERANGE;
+    memcpy((u8 *)hpa_to_ptr(p->ram) + g.v, src, len);
+    return 0;
+}
+
+static int guest_zero(void *ctx, gpa_t g, u64 len)
+{
+    struct partition *p = ctx;
+    if (g.v > p->memory || len > p->memory - g.v)
+        return -ERANGE;
+    memset((u8 *)hpa_to_ptr(p->ram) + g.v, 0, len);
+    return 0;
+}
+
+static void free_memory(struct partition *p)
+{
+    for (u32 i = 0; i < p->nvcpus; i++) {
+        if (p->vcpu[i]) {
+            p->exits_before += p->vcpu[i]->v.stats.exits;
+            mm_release(ptr_to_hpa(p->vcpu[i]), ALIGN_UP(sizeof(struct vm_vcpu), PAGE_SIZE) / PAGE_SIZE);
+            p->vcpu[i] = NULL;
+        }
+    }
+    if (p->slpt_ready) {
+        slpt_destroy(&p->slpt);
+        p->slpt_ready = false;
+    }
+    if (p->ram) {
+        mm_release(p->ram, p->memory / PAGE_SIZE);
+        p->ram = 0;
+    }
+}
+
+/* Loads the kernel (and initrd) and writes the start info and ACPI tables. */
+static int build_image(struct partition *p, char *err, size_t errlen)
+{
+    const struct config_partition *c = p->cfg;
+    const struct boot_file *k = find_file(c->kernel);
+    if (!k || !k->addr)
+        return kerr_fmt(err, errlen, -ENOENT, "cannot read kernel %s: %s", c->kernel,
+                        k ? k->error : "not loaded by the EFI stage");
+    char why[PVH_ERR_LEN];
+    struct pvh_image img;
+    int rc = pvh_inspect(hpa_to_ptr(k->addr), k->size, &img, why, sizeof(why));
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "kernel %s: %s", c->kernel, why);
+    const struct partition_layout *l = &p->layout;
+    struct pvh_load_ops ops = { guest_write, guest_zero, p };
+    rc = pvh_load(hpa_to_ptr(k->addr), k->size, &img, p->memory, l->reserved, l->nreserved, &ops,
+                  why, sizeof(why));
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "kernel %s: %s", c->kernel, why);
+    p->entry = img.entry;
+
+    struct pvh_module mod;
+    u32 nmod = 0;
+    if (c->initrd[0]) {
+        const struct boot_file *f = find_file(c->initrd);
+        if (!f || !f->addr)
+            return kerr_fmt(err, errlen, -ENOENT, "cannot read initrd %s: %s", c->initrd,
+                            f ? f->error : "not loaded by the EFI stage");
+        u64 at;
+        rc = pvh_place_module(img.end, f->size, p->memory, l->reserved, l->nreserved, &at, why, sizeof(why));
+        if (rc < 0)
+            return kerr_fmt(err, errlen, rc, "initrd %s: %s", c->initrd, why);
+        if ((rc = guest_write(p, gpa(at), hpa_to_ptr(f->addr), f->size)) < 0)
+            return kerr_fmt(err, errlen, rc, "initrd %s does not fit", c->initrd);
+        mod = (struct pvh_module){ at, f->size, NULL };
+        nmod = 1;
+    }
+
+    u32 apic_ids[CONFIG_MAX_PART_CPUS];
+    for (u32 i = 0; i < p->nvcpus; i++)
+        apic_ids[i] = i;
+    struct guest_acpi_config ac = { .nvcpus = p->nvcpus, .apic_ids = apic_ids };
+    struct guest_acpi_layout al;
+    u8 *mem = hpa_to_ptr(p->ram);
+    rc = guest_acpi_build(&ac, gpa(LAYOUT_ACPI), mem + LAYOUT_ACPI, LAYOUT_ACPI_SZ, &al, why, sizeof(why));
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "ACPI tables: %s", why);
+
+    struct pvh_start_config sc = {
+        .base = gpa(LAYOUT_START_INFO), .buf = mem + LAYOUT_START_INFO, .buf_size = LAYOUT_START_INFO_SZ,
+        .ranges = l->ranges, .nranges = l->nranges, .cmdline = c->cmdline,
+        .modules = nmod ? &mod : NULL, .nmodules = nmod, .rsdp_gpa = al.rsdp,
+    };
+    struct pvh_start_layout sl;
+    rc = pvh_start_build(&sc, &sl, why, sizeof(why));
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "start info: %s", why);
+    return 0;
+}
+
+static int build(struct partition *p, char *err, size_t errlen)
+{
+    int rc = layout_plan(p->memory, &p->layout, err, errlen);
+    if (rc < 0)
+        return rc;
+    int got;
+    rc = mm_alloc(p->node, p->memory / PAGE_SIZE, MiB(2) / PAGE_SIZE, 0, &p->ram, &got);
+    if (rc < 0) {
+        p->ram = 0;
+        return kerr_fmt(err, errlen, rc, "not enough contiguous memory for %llu MiB (%llu MiB free in all)",
+                        (unsigned long long)(p->memory >> 20), (unsigned long long)(mm_free_bytes() >> 20));
+    }
+    if (got != p->node)
+        log_warn("part", "%s: memory from node %d, not node %d of its CPUs", p->cfg->name, got, p->node);
+
+    struct slpt_ops ops = { table_alloc, table_free, table_map, p };
+    bool ept = vcpu_backend == &vmx_backend;
+    unsigned flags = (ept ? virt.vmx_ept_1g : false) ? SLPT_ALLOW_1G : 0;
+    if ((rc = slpt_init(&p->slpt, ept ? SLPT_EPT : SLPT_NPT, &ops, flags)) < 0)
+        return kerr_fmt(err, errlen, rc, "no memory for page tables");
+    p->slpt_ready = true;
+    /* Guest RAM at GPA 0, except the legacy hole [0xA0000, 0xE0000): nothing
+     * else of the host is mapped. 2 MiB leaves wherever alignment allows. */
+    p->ram_ranges[0] = (struct hc_mem_range){ 0, LAYOUT_START_INFO + LAYOUT_START_INFO_SZ };
+    p->ram_ranges[1] = (struct hc_mem_range){ LAYOUT_ACPI, p->memory };
+    p->nram_ranges = 2;
+    for (u32 i = 0; i < p->nram_ranges; i++) {
+        const struct hc_mem_range *r = &p->ram_ranges[i];
+        rc = slpt_map(&p->slpt, gpa(r->start), p->ram + r->start, r->end - r->start, SLPT_RWX, SLPT_WB);
+        if (rc < 0)
+            return kerr_fmt(err, errlen, rc, "cannot map guest memory");
+    }
+    return build_image(p, err, errlen);
+}
+
+int part_start(struct partition *p, char *err, size_t errlen)
+{
+    if (p->state == PART_REFUSED)
+        return kerr_fmt(err, errlen, -EPERM, "%s was refused at boot: %s", p->cfg->name, p->reason);
+    if (p->state == PART_RUNNING || p->state == PART_STOPPING)
+        return kerr_fmt(err, errlen, -EBUSY, "%s is %s", p->cfg->name, part_state_name(p->state));
+    if (!vcpu_backend)
+        return kerr_fmt(err, errlen, -ENODEV, "no virtualization backend on this machine");
+    if (p->state == PART_FAILED) {
+        int rc = part_stop(p, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    for (u32 i = 0; i < p->nvcpus; i++) {
+        struct percpu *c = cpu_list[p->cpus[i]];
+        /* A vCPU thread that just ended may not have handed its CPU back yet. */
+        for (u32 t = 0; t < 500 && (c->state != CPU_ONLINE || c->work_fn); t++)
+            time_delay_us(1000);
+        if (c->state != CPU_ONLINE || c->work_fn)
+            return kerr_fmt(err, errlen, -EBUSY, "CPU %u of %s is %s", p->cpus[i], p->cfg->name,
+                            cpu_state_name(c->state));
+    }
+    int rc = build(p, err, errlen);
+    if (rc < 0) {
+        free_memory(p);
+        return rc;
+    }
+    u64 vpages = ALIGN_UP(sizeof(struct vm_vcpu), PAGE_SIZE) / PAGE_SIZE;
+    for (u32 i = 0; i < p->nvcpus; i++) {
+        hpa_t pa;
+        if ((rc = mm_alloc(cpu_list[p->cpus[i]]->node, vpages, 1, 0, &pa, NULL)) < 0) {
+            free_memory(p);
+            return kerr_fmt(err, errlen, rc, "no memory for vCPU %u", i);
+        }
+        struct vm_vcpu *vc = hpa_to_ptr(pa);
+        vc->part = p;
+        vc->cpu = cpu_list[p->cpus[i]];
+        vc->v.index = i;
+        vc->v.apic_id = i;
+        vc->v.asid = 1 + p->id;
+        vc->run_state = VRUN_OFF;
+        p->vcpu[i] = vc;
+    }
+    spin_lock(&p->lock);
+    vuart_init(&p->uart, &p->console);
+    p->reason[0] = '\0';
+    spin_unlock(&p->lock);
+    p->stop_request = 0;
+    p->vcpus_active = p->nvcpus;
+    p->starts++;
+    p->state = PART_RUNNING;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (u32 i = 0; i < p->nvcpus; i++) {
+        if ((rc = cpu_run_on(p->vcpu[i]->cpu, vcpu_thread, p->vcpu[i])) < 0) {
+            __atomic_fetch_sub(&p->vcpus_active, p->nvcpus - i, __ATOMIC_SEQ_CST);
+            char e2[PART_REASON_MAX];
+            if (part_stop(p, e2, sizeof(e2)) < 0)
+                log_err("part", "%s", e2);
+            return kerr_fmt(err, errlen, rc, "cannot start vCPU %u on CPU %u", i, p->cpus[i]);
+        }
+    }
+    log_info("part", "%s started: %u vCPU(s) on CPU(s) %u%s, %llu MiB at host %#llx (node %d), entry %#llx",
+             p->cfg->name, p->nvcpus, p->cpus[0], p->nvcpus > 1 ? ".." : "",
+             (unsigned long long)(p->memory >> 20), (unsigned long long)p->ram, p->node,
+             (unsigned long long)p->entry);
+    return 0;
+}
+
+int part_stop(struct partition *p, char *err, size_t errlen)
+{
+    if (p->state == PART_REFUSED)
+        return kerr_fmt(err, errlen, -EPERM, "%s was refused at boot: %s", p->cfg->name, p->reason);
+    if (p->state == PART_STOPPED)
+        return 0;
+    bool failed = p->state == PART_FAILED;
+    if (!failed)
+        p->state = PART_STOPPING;
+    __atomic_store_n(&p->stop_request, 1, __ATOMIC_SEQ_CST);
+    for (u32 i = 0; i < p->nvcpus; i++)
+        if (p->vcpu[i])
+            vcpu_kick(p->vcpu[i]);
+    u64 deadline = rdtsc() + tsc_khz * STOP_TIMEOUT_MS;
+    while (__atomic_load_n(&p->vcpus_active, __ATOMIC_ACQUIRE) && rdtsc() < deadline)
+        cpu_relax();
+    if (p->vcpus_active) {
+        /* A CPU that does not answer keeps its vCPU's memory: freeing it under a
+         * running guest would hand that guest someone else's pages. */
+        ksnprintf(p->reason, sizeof(p->reason), "%u vCPU(s) did not leave their CPUs when stopped",
+                  p->vcpus_active);
+        p->state = PART_FAILED;
+        return kerr_fmt(err, errlen, -ETIMEDOUT, "%s: %s", p->cfg->name, p->reason);
+    }
+    free_memory(p);
+    if (!failed)
+        p->reason[0] = '\0';
+    p->state = PART_STOPPED;
+    log_info("part", "%s stopped", p->cfg->name);
+    return 0;
+}
+
+void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
+{
+    struct partition *p = vc->part;
+    char why[PART_REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    spin_lock(&p->lock);
+    bool first = p->state == PART_RUNNING;
+    if (first) {
+        ksnprintf(p->reason, sizeof(p->reason), "vCPU %u at RIP %#llx: %s", vc->v.index,
+                  (unsigned long long)vc->v.regs.rip, why);
+        p->state = PART_FAILED;
+    }
+    spin_unlock(&p->lock);
+    if (first)
+        log_err("part", "%s failed: %s", p->cfg->name, p->reason);
+    __atomic_store_n(&p->stop_request, 1, __ATOMIC_SEQ_CST);
+    for (u32 i = 0; i < p->nvcpus; i++)
+        if (p->vcpu[i] && p->vcpu[i] != vc)
+            vcpu_kick(p->vcpu[i]);
+}
+
+void partitions_init(void)
+{
+    static struct cpu_assignment assign;
+    static char msgs[CONFIG_MAX_PARTITIONS][160];
+    const struct isthmus_config *cfg = &machine.cfg;
+    cpu_assign(cfg, ncpus, &assign, msgs);
+    npartitions = cfg->npartitions;
+    u64 free_bytes = mm_free_bytes();
+    for (u32 i = 0; i < npartitions; i++) {
+        struct partition *p = &partitions[i];
+        const struct config_partition *c = &cfg->partition[i];
+        p->id = i;
+        p->cfg = c;
+        p->memory = c->memory;
+        console_ring_init(&p->console);
+        p->state = PART_STOPPED;
+        if (!assign.ok[i]) {
+            p->state = PART_REFUSED;
+            ksnprintf(p->reason, sizeof(p->reason), "%s", msgs[i]);
+            log_err("part", "%s", msgs[i]);
+            continue;
+        }
+        p->nvcpus = assign.ncpus[i];
+        memcpy(p->cpus, assign.cpu[i], sizeof(p->cpus));
+        p->node = cpu_list[p->cpus[0]]->node;
+        for (u32 j = 0; j < p->nvcpus; j++) {
+            struct percpu *pc = cpu_list[p->cpus[j]];
+            if (pc->state != CPU_ONLINE) {
+                p->state = PART_REFUSED;
+                ksnprintf(p->reason, sizeof(p->reason), "partition \"%s\": CPU %u is %s", c->name,
+                          p->cpus[j], cpu_state_name(pc->state));
+                log_err("part", "%s", p->reason);
+                break;
+            }
+        }
+        if (p->state == PART_REFUSED)
+            continue;
+        if (c->memory > free_bytes) {
+            p->state = PART_REFUSED;
+            ksnprintf(p->reason, sizeof(p->reason),
+                      "partition \"%s\" asks for %llu MiB of memory but only %llu MiB are free", c->name,
+                      (unsigned long long)(c->memory >> 20), (unsigned long long)(free_bytes >> 20));
+            log_err("part", "%s", p->reason);
+            continue;
+        }
+        if (!vcpu_backend) {
+            p->state = PART_REFUSED;
+            ksnprintf(p->reason, sizeof(p->reason), "no hardware virtualization backend");
+            log_err("part", "partition \"%s\" cannot run: %s", c->name, p->reason);
+            continue;
+        }
+        free_bytes -= c->memory;
+    }
+    for (u32 i = 0; i < npartitions; i++) {
+        struct partition *p = &partitions[i];
+        if (p->state != PART_STOPPED || !p->cfg->start)
+            continue;
+        char err[192];
+        if (part_start(p, err, sizeof(err)) < 0) {
+            log_err("part", "%s did not start: %s", p->cfg->name, err);
+            p->state = PART_FAILED;
+            ksnprintf(p->reason, sizeof(p->reason), "%s", err);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+/* Partitions: the configured guests, their memory, vCPUs, devices and
+ * lifecycle. One vCPU is pinned to each of a partition's physical CPUs and runs
+ * there as that CPU's only work (vmm/vcpu_run.c); the shell on CPU 0 starts and
+ * stops partitions (part_start / part_stop) and reads their state.
+ *
+ * States: stopped -> running (part_start) -> stopping -> stopped (part_stop);
+ * running -> failed when a vCPU meets something it cannot handle (the reason and
+ * guest RIP are kept); failed -> stopped (part_stop), or running again
+ * (part_restart). A failed partition keeps its memory, for inspection, until it
+ * is stopped or restarted. `refused` partitions could not be placed at boot. */
+#ifndef ISTHMUS_VMM_PARTITION_H
+#define ISTHMUS_VMM_PARTITION_H
+
+#include "kernel/types.h"
+#include "kernel/config.h"
+#include "kernel/spinlock.h"
+#include "vmm/vcpu.h"
+#include "vmm/vlapic.h"
+#include "vmm/vuart.h"
+#include "vmm/console_ring.h"
+#include "vmm/layout.h"
+#include "vmm/slpt.h"
+#include "vmm/hypercall.h"
+
+struct percpu;
+struct partition;
+
+enum part_state { PART_STOPPED, PART_RUNNING, PART_STOPPING, PART_FAILED, PART_REFUSED };
+
+enum vcpu_run_state {
+    VRUN_OFF,           /* no thread on its CPU */
+    VRUN_WAIT_SIPI,     /* a secondary vCPU before its guest starts it (INIT state) */
+    VRUN_RUNNING,
+    VRUN_HALTED,        /* HLT or HC_HALT: until an interrupt it can take */
+};
+
+/* Counters of what the vCPU's exits did, beyond the backend's by-reason counts. */
+struct vm_vcpu_stats {
+    u64 io_ignored;         /* port accesses to no device: reads all-ones, writes dropped */
+    u64 msr_gp;             /* RDMSR/WRMSR answered with #GP */
+    u64 apic_accesses;
+    u64 apic_bad;           /* misaligned, not 32 bits wide, or no such register: dropped / read 0 */
+    u64 ipis_foreign;       /* IPIs to APIC IDs outside the partition: dropped */
+    u64 irqs_injected;
+    u64 hypercalls;
+    u64 hypercall_errors;
+};
+
+struct vm_vcpu {
+    struct vcpu v;                  /* backend state; v.index is the vCPU index */
+    struct vlapic lapic;
+    struct partition *part;
+    struct percpu *cpu;             /* the physical CPU it is pinned to */
+    volatile u32 run_state;         /* enum vcpu_run_state */
+    bool halt_any;                  /* HC_HALT: wake even with RFLAGS.IF = 0 */
+    /* Posted by other vCPUs (their IPIs), taken by this vCPU's CPU before entry. */
+    volatile u64 inbox[4];          /* fixed vectors */
+    volatile u32 init_pending;
+    volatile u32 sipi_pending;      /* 0x100 | vector */
+    u32 starts;                     /* SIPIs that started it */
+    u64 armed_deadline;             /* host timer armed for this vlapic deadline */
+    struct vm_vcpu_stats stats;
+};
+
+#define PART_REASON_MAX 200
+
+struct partition {
+    u32 id;                         /* index in the configuration */
+    const struct config_partition *cfg;
+    volatile u32 state;             /* enum part_state */
+    char reason[PART_REASON_MAX];   /* why failed or refused */
+    u32 nvcpus;
+    u16 cpus[CONFIG_MAX_PART_CPUS]; /* physical CPU of vCPU i */
+    int node;
+    u64 memory;                     /* bytes of guest RAM */
+    hpa_t ram;                      /* host block holding all of it; 0 when not allocated */
+    struct slpt slpt;
+    bool slpt_ready;
+    struct partition_layout layout;
+    struct hc_mem_range ram_ranges[2];  /* what the guest can reach: [0, 0xA0000), [0xE0000, size) */
+    u32 nram_ranges;
+    u64 entry;                      /* PVH entry point */
+    struct vm_vcpu *vcpu[CONFIG_MAX_PART_CPUS];
+    spinlock_t lock;                /* vuart, failure reason */
+    struct vuart uart;
+    struct console_ring console;
+    volatile u32 stop_request;
+    volatile u32 vcpus_active;      /* vCPU threads still on their CPUs */
+    u64 starts;
+    u64 exits_before;               /* exits of earlier runs, for `parts` */
+};
+
+extern struct partition partitions[CONFIG_MAX_PARTITIONS];
+extern u32 npartitions;
+
+const char *part_state_name(u32 s);
+const char *vcpu_run_state_name(u32 s);
+struct partition *part_find(const char *name);
+
+/* At boot, after SMP start: sets up every configured partition, refuses with a
+ * logged reason those the machine cannot hold, starts those marked running. */
+void partitions_init(void);
+
+/* From CPU 0 (the shell). 0, or a negative error with a message in err. */
+int part_start(struct partition *p, char *err, size_t errlen) __must_check;
+int part_stop(struct partition *p, char *err, size_t errlen) __must_check;
+
+/* From a vCPU: stops the partition with a reason (the first one is kept) and the
+ * guest RIP, logs it, and asks all its vCPUs to leave their CPUs. */
+void part_fail(struct vm_vcpu *vc, const char *fmt, ...) __printf(2, 3);
+
+/* Exits of all vCPUs, this run and earlier ones. */
+u64 part_exits(const struct partition *p);
+
+/* The vCPU thread (vcpu_run.c), run on its CPU through cpu_run_on(). */
+void vcpu_thread(void *arg);
+/* Sends a fixed interrupt / INIT / SIPI from one vCPU to another of its partition. */
+void vcpu_post_irq(struct vm_vcpu *to, u8 vector);
+void vcpu_post_init(struct vm_vcpu *to);
+void vcpu_post_sipi(struct vm_vcpu *to, u8 vector);
+/* Makes the vCPU's CPU leave the guest and look at its inbox and stop flag. */
+void vcpu_kick(struct vm_vcpu *vc);
+
+#endif

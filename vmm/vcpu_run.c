@@ -1,0 +1,229 @@
+/* The vCPU thread: one per vCPU, on the physical CPU it is pinned to, for as
+ * long as the partition runs. It enters the guest, hands each exit to
+ * handle_exit(), delivers the vlapic's interrupts, and sleeps (HLT, waiting for
+ * SIPI) with the host APIC timer armed for the guest's next timer deadline.
+ * Other CPUs reach it only through its inbox and an IPI (vcpu_kick). */
+#include "vmm/partition.h"
+#include "vmm/exits.h"
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/interrupts.h"
+#include "arch/x86/virt.h"
+#include "kernel/errno.h"
+#include "kernel/log.h"
+#include "kernel/percpu.h"
+#include "kernel/string.h"
+#include "kernel/time.h"
+
+/* The guest's APIC timer input clock: the host's bus clock (its timer runs
+ * divided by 16). */
+static u32 guest_timer_khz(void)
+{
+    u64 hz = lapic_timer_hz() * 16;
+    return hz >= 1000 ? (u32)MIN(hz / 1000, 0xffffffULL) : 1000000;
+}
+
+void vcpu_kick(struct vm_vcpu *vc)
+{
+    /* A lost kick would leave a guest running that should stop: say so. */
+    if (vc->cpu != this_cpu() && lapic_send_ipi(vc->cpu->apic_id, VEC_WAKE) < 0)
+        log_err("part", "cannot interrupt CPU %u (vCPU %u of %s)", vc->cpu->index, vc->v.index,
+                vc->part->cfg->name);
+}
+
+void vcpu_post_irq(struct vm_vcpu *to, u8 vector)
+{
+    __atomic_fetch_or(&to->inbox[vector / 64], BIT(vector % 64), __ATOMIC_SEQ_CST);
+    vcpu_kick(to);
+}
+
+void vcpu_post_init(struct vm_vcpu *to)
+{
+    __atomic_store_n(&to->init_pending, 1, __ATOMIC_SEQ_CST);
+    vcpu_kick(to);
+}
+
+void vcpu_post_sipi(struct vm_vcpu *to, u8 vector)
+{
+    __atomic_store_n(&to->sipi_pending, 0x100u | vector, __ATOMIC_SEQ_CST);
+    vcpu_kick(to);
+}
+
+/* PVH entry (xen/include/public/arch-x86/hvm/start_info.h): 32-bit protected
+ * mode, flat segments, paging off, EBX = start info. */
+static void pvh_boot_state(struct vcpu_boot_state *s, u64 entry)
+{
+    memset(s, 0, sizeof(*s));
+    s->regs.rip = entry;
+    s->regs.rflags = 0x2;
+    s->regs.gpr[GPR_RBX] = LAYOUT_START_INFO;
+    s->cr0 = CR0_PE | BIT(4);   /* ET */
+    s->cs = (struct vcpu_segment){ 0x08, 0xc9b, 0xffffffff, 0 };
+    s->ds = (struct vcpu_segment){ 0x10, 0xc93, 0xffffffff, 0 };
+    s->es = s->fs = s->gs = s->ss = s->ds;
+    s->tr = (struct vcpu_segment){ 0x18, 0x8b, 0x67, 0 };
+    s->ldtr = (struct vcpu_segment){ 0, 0x82, 0xffff, 0 };
+    s->gdtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
+    s->idtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
+}
+
+/* After INIT and a SIPI with `vector` (SDM Vol. 3A 9.1.1, 9.4.4): real mode at
+ * vector << 12, CS = vector << 8. CR0 is ET only: the reset value also has CD
+ * and NW, which a guest clears anyway and which would only slow it. */
+static void sipi_state(struct vcpu_boot_state *s, u8 vector)
+{
+    memset(s, 0, sizeof(*s));
+    s->regs.rflags = 0x2;
+    s->regs.gpr[GPR_RDX] = 0x600;   /* family/model/stepping, as after reset */
+    s->cr0 = BIT(4);
+    s->cs = (struct vcpu_segment){ (u16)(vector << 8), 0x9b, 0xffff, (u64)vector << 12 };
+    s->ds = (struct vcpu_segment){ 0, 0x93, 0xffff, 0 };
+    s->es = s->fs = s->gs = s->ss = s->ds;
+    s->tr = (struct vcpu_segment){ 0, 0x8b, 0xffff, 0 };
+    s->ldtr = (struct vcpu_segment){ 0, 0x82, 0xffff, 0 };
+    s->gdtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
+    s->idtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
+}
+
+static void drain_inbox(struct vm_vcpu *vc)
+{
+    for (u32 w = 0; w < 4; w++) {
+        u64 bits = __atomic_exchange_n(&vc->inbox[w], 0, __ATOMIC_SEQ_CST);
+        while (bits) {
+            u32 b = (u32)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            vlapic_set_irq(&vc->lapic, (u8)(w * 64 + b));
+        }
+    }
+    if (__atomic_exchange_n(&vc->init_pending, 0, __ATOMIC_SEQ_CST)) {
+        vlapic_init(&vc->lapic, vc->v.apic_id, (u32)tsc_khz, guest_timer_khz());
+        vc->run_state = VRUN_WAIT_SIPI;
+    }
+    u32 sipi = __atomic_exchange_n(&vc->sipi_pending, 0, __ATOMIC_SEQ_CST);
+    /* A SIPI reaches only a vCPU waiting for one; later ones are ignored. */
+    if (sipi && vc->run_state == VRUN_WAIT_SIPI) {
+        struct vcpu_boot_state s;
+        sipi_state(&s, (u8)sipi);
+        vcpu_backend->load_state(&vc->v, &s);
+        vc->run_state = VRUN_RUNNING;
+        vc->starts++;
+    }
+}
+
+static void arm_timer(struct vm_vcpu *vc, bool force)
+{
+    u64 d = vlapic_timer_deadline(&vc->lapic);
+    if (d == vc->armed_deadline && !force)
+        return;
+    vc->armed_deadline = d;
+    if (!d) {
+        lapic_timer_stop();
+        return;
+    }
+    u64 now = rdtsc();
+    lapic_timer_oneshot(d > now ? d - now : 1);
+}
+
+/* Queues the highest-priority pending interrupt, or asks for an exit as soon
+ * as the guest can take it. */
+static void deliver(struct vm_vcpu *vc)
+{
+    const struct vcpu_backend *be = vcpu_backend;
+    vlapic_tick(&vc->lapic, rdtsc());
+    int vec = vlapic_pending(&vc->lapic);
+    if (vec < 0) {
+        be->want_interrupt_window(&vc->v, false);
+        return;
+    }
+    if (be->interruptible(&vc->v)) {
+        struct vcpu_event ev = { VEVENT_EXTINT, (u8)vec, false, 0 };
+        if (be->inject(&vc->v, &ev) == 0) {
+            vlapic_accept(&vc->lapic, (u8)vec);
+            vc->stats.irqs_injected++;
+        }
+        be->want_interrupt_window(&vc->v, false);
+    } else {
+        be->want_interrupt_window(&vc->v, true);
+    }
+}
+
+/* HLT, HC_HALT and wait-for-SIPI: sleep until there is something to do. */
+static void wait(struct vm_vcpu *vc)
+{
+    struct partition *p = vc->part;
+    irq_disable();
+    while (!p->stop_request) {
+        drain_inbox(vc);
+        if (vc->run_state == VRUN_RUNNING)
+            break;
+        if (vc->run_state == VRUN_HALTED) {
+            vlapic_tick(&vc->lapic, rdtsc());
+            if (vlapic_pending(&vc->lapic) >= 0 &&
+                (vc->halt_any || (vc->v.regs.rflags & RFLAGS_IF))) {
+                vc->run_state = VRUN_RUNNING;
+                vc->halt_any = false;
+                break;
+            }
+        }
+        /* Re-armed on every wake: a long deadline may exceed the timer's range. */
+        arm_timer(vc, true);
+        irq_enable_and_halt();
+        irq_disable();
+    }
+    irq_enable();
+}
+
+void vcpu_thread(void *arg)
+{
+    struct vm_vcpu *vc = arg;
+    struct partition *p = vc->part;
+    const struct vcpu_backend *be = vcpu_backend;
+    int err = be->cpu_enable();
+    if (!err)
+        err = be->create(&vc->v);
+    if (err) {
+        part_fail(vc, "cannot set up virtualization on CPU %u: %s", vc->cpu->index, strerror_short(err));
+        goto out;
+    }
+    vlapic_init(&vc->lapic, vc->v.apic_id, (u32)tsc_khz, guest_timer_khz());
+    be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
+    if (vc->v.index == 0) {
+        struct vcpu_boot_state s;
+        pvh_boot_state(&s, p->entry);
+        be->load_state(&vc->v, &s);
+        vc->run_state = VRUN_RUNNING;
+    } else {
+        vc->run_state = VRUN_WAIT_SIPI;
+    }
+    while (!p->stop_request) {
+        if (vc->run_state != VRUN_RUNNING) {
+            wait(vc);
+            continue;
+        }
+        drain_inbox(vc);
+        if (vc->run_state != VRUN_RUNNING)
+            continue;
+        deliver(vc);
+        arm_timer(vc, false);
+        /* Interrupts off from the last look at the stop flag to the entry: a
+         * kick sent in between is pending and ends the run at once. */
+        u64 flags = irq_save();
+        if (p->stop_request) {
+            irq_restore(flags);
+            break;
+        }
+        struct vcpu_exit e;
+        err = be->run(&vc->v, &e);
+        irq_restore(flags);
+        if (err) {
+            part_fail(vc, "cannot enter the guest: %s", strerror_short(err));
+            break;
+        }
+        handle_exit(vc, &e);
+    }
+    be->destroy(&vc->v);
+out:
+    lapic_timer_stop();
+    vc->run_state = VRUN_OFF;
+    __atomic_fetch_sub(&p->vcpus_active, 1, __ATOMIC_SEQ_CST);
+}
