@@ -45,6 +45,11 @@ PROFILES = {
         "machine": "pc", "smp": "4", "mem": 512, "args": [],
         "cpus": {0: 0, 1: 0, 2: 0, 3: 0}, "nodes": {0: 512}, "distances": None,
     },
+    # Seven CPUs, one node: the partition boot tests (shell on CPU 0, six for guests).
+    "pc-7cpu": {
+        "machine": "pc", "smp": "7", "mem": 512, "args": [],
+        "cpus": {i: 0 for i in range(7)}, "nodes": {0: 512}, "distances": None,
+    },
     # Three nodes of unequal memory, one CPU each, on the pc chipset (port I/O PCI).
     "pc-3node": {
         "machine": "pc", "smp": "3", "mem": 768,

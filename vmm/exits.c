@@ -120,7 +120,7 @@ static void handle_hypercall(struct vm_vcpu *vc, const struct vcpu_exit *e)
     kstrlcpy(i->name, p->cfg->name, sizeof(i->name));
     i->vcpus = p->nvcpus;
     i->vcpu_index = vc->v.index;
-    i->memory_bytes = p->memory;
+    i->memory_bytes = part_ram_bytes(p);
     i->node = (u32)p->node;
     i->tsc_khz = tsc_khz;
     i->apic_timer_khz = vc->lapic.timer_khz;

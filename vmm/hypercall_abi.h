@@ -53,7 +53,7 @@ struct isthmus_partition_info {
     char name[ISTHMUS_NAME_MAX];  /* NUL-terminated */
     uint32_t vcpus;               /* vCPUs of this partition */
     uint32_t vcpu_index;          /* which of them made the call */
-    uint64_t memory_bytes;        /* guest RAM */
+    uint64_t memory_bytes;        /* RAM in the memory map (type 1 ranges) */
     uint32_t node;                /* NUMA node the partition was placed on */
     uint32_t flags;               /* reserved, 0 */
     uint64_t tsc_khz;             /* guest TSC frequency */

@@ -54,6 +54,15 @@ u64 part_exits(const struct partition *p)
     return n;
 }
 
+u64 part_ram_bytes(const struct partition *p)
+{
+    u64 n = 0;
+    for (u32 i = 0; i < p->layout.nranges; i++)
+        if (p->layout.ranges[i].type == HVM_MEMMAP_RAM)
+            n += p->layout.ranges[i].size;
+    return n;
+}
+
 static const struct boot_file *find_file(const char *name)
 {
     const struct boot_info *bi = machine.bi;

@@ -109,6 +109,9 @@ int part_stop(struct partition *p, char *err, size_t errlen) __must_check;
  * guest RIP, logs it, and asks all its vCPUs to leave their CPUs. */
 void part_fail(struct vm_vcpu *vc, const char *fmt, ...) __printf(2, 3);
 
+/* Bytes of RAM in the partition's memory map (its memory less the start info,
+ * the legacy hole and the ACPI tables): what HC_PARTITION_INFO reports. */
+u64 part_ram_bytes(const struct partition *p);
 /* Exits of all vCPUs, this run and earlier ones. */
 u64 part_exits(const struct partition *p);
 

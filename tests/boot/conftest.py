@@ -71,6 +71,9 @@ class Hypervisor:
     def send_raw(self, data):
         self.p.send(data)
 
+    def expect_prompt(self, timeout=60):
+        self.p.expect_exact(PROMPT, timeout=timeout)
+
     def expect(self, pattern, timeout=60):
         self.p.expect(pattern, timeout=timeout)
         return clean(self.p.before)
@@ -133,7 +136,8 @@ def backend_boot(backend, name, esp, profile="pc-1node"):
     path, why = bochs.binary()
     if not path:
         pytest.skip(f"vmx: {why}; QEMU's TCG has no VMX (or use ISTHMUS_ACCEL=kvm on a nested-VMX host)")
-    return BochsHypervisor(f"{name}", esp)
+    # Bochs gets the profile's CPU count; its machine is otherwise a plain PC.
+    return BochsHypervisor(f"{name}", esp, cpus=len(qemu.PROFILES[profile]["cpus"]))
 
 
 def make_esp(config_text=None, tmpdir=None, no_config=False):

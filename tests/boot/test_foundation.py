@@ -266,12 +266,14 @@ kernel = "no-such-kernel.elf"
 
 def test_partition_images_read_and_reported(boot):
     # Partitions are parsed and their images looked for on the ESP; a missing one is
-    # named, and the build says plainly that it starts no partition yet.
-    hv = boot("pc-1node", config=PARTITION_CONFIG)
+    # named, and the partition that needs it fails to start with that reason.
+    hv = boot("pc-4cpu", config=PARTITION_CONFIG)
     text = hv.boot_text
     assert "cannot read \\EFI\\BOOT\\no-such-kernel.elf: not found" in text, text
-    assert "1 partition(s) configured, none started" in text, text
+    assert "alpha did not start: cannot read kernel no-such-kernel.elf: not found" in text, text
     assert "partitions=1 [alpha cpus=1 memory=67108864 running]" in hv.cmd("config")
+    out = hv.cmd("parts")
+    assert re.search(r"^alpha\s+failed", out, re.M), out
 
 
 IMPOSSIBLE = """[[partition]]
@@ -294,7 +296,7 @@ kernel = "testguest.elf"
 """
 
 
-def test_impossible_partitions_refused(boot):
+def test_impossible_partitions_refused_on_two_nodes(boot):
     hv = boot("q35-2node-pxb", config=IMPOSSIBLE)
     text = hv.boot_text
     assert 'partition "huge" asks for 65536 MiB of memory but only' in text, text

@@ -1,0 +1,317 @@
+"""Partitions on both backends: the test guest's scenarios in isolated partitions.
+
+One boot per backend (module-scoped, parametrised: test IDs end in [svm] or [vmx])
+runs six partitions on a 7-CPU machine, the shell keeping CPU 0:
+  ticker  hello, 1 vCPU       duo    smp, 2 vCPUs
+  probe   memprobe            evil   hostile
+  burner  burn (starts stopped)
+and the tests look at them through the shell: parts, vcpus, console, part, mem."""
+import re
+import time
+
+import pytest
+
+from conftest import BACKENDS, backend_boot, make_esp
+
+CONFIG = """[hypervisor]
+log_level = "info"
+
+[[partition]]
+name = "ticker"
+cpus = [1]
+memory = "16M"
+kernel = "testguest.elf"
+cmdline = "hello tick_ms=100"
+
+[[partition]]
+name = "duo"
+cpus = [2, 3]
+memory = "16M"
+kernel = "testguest.elf"
+cmdline = "smp tick_ms=100"
+
+[[partition]]
+name = "probe"
+cpus = [4]
+memory = "16M"
+kernel = "testguest.elf"
+cmdline = "memprobe"
+
+[[partition]]
+name = "evil"
+cpus = [5]
+memory = "16M"
+kernel = "testguest.elf"
+cmdline = "hostile"
+
+[[partition]]
+name = "burner"
+cpus = [6]
+memory = "16M"
+kernel = "testguest.elf"
+cmdline = "burn"
+state = "stopped"
+"""
+
+VIOLATION = {"svm": "NPT", "vmx": "EPT"}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def hv(request, tmp_path_factory):
+    esp = make_esp(CONFIG, str(tmp_path_factory.mktemp("esp")))
+    h = backend_boot(request.param, f"partitions-{request.param}", esp, profile="pc-7cpu")
+    h.backend = request.param
+    try:
+        h.wait_prompt()
+        yield h
+    finally:
+        h.close()
+
+
+def console(hv, name):
+    """Attaches to a partition's console, takes what it holds, detaches."""
+    hv.send_raw(f"console {name}\r")
+    hv.expect(re.escape(f"console: attached to {name} ") + r"[^\n]*Ctrl-\] to detach[^\n]*\n")
+    hv.send_raw("\x1d")
+    text = hv.expect(re.escape(f"console: detached from {name}"))
+    hv.expect_prompt()
+    return text
+
+
+def wait_for(hv, name, pattern, timeout=120):
+    deadline = time.time() + timeout
+    while True:
+        text = console(hv, name)
+        m = re.search(pattern, text, re.M)
+        if m:
+            return text, m
+        if time.time() > deadline:
+            pytest.fail(f"{name}: no {pattern!r} within {timeout} s; console:\n{text}")
+        time.sleep(1)
+
+
+def parts(hv):
+    rows = {}
+    out = hv.cmd("parts")
+    for line in out.splitlines():
+        m = re.match(r"^(\S+)\s+(running|stopped|stopping|failed|refused)\s+(\d+)\s+(\S+)\s+(\d+) MiB\s+(-?\d+)\s+(\d+)",
+                     line)
+        if m:
+            rows[m.group(1)] = {"state": m.group(2), "vcpus": int(m.group(3)), "cpus": m.group(4),
+                                "exits": int(m.group(7))}
+        m = re.match(r"^  reason: (.*)", line)
+        if m and rows:
+            rows[list(rows)[-1]]["reason"] = m.group(1)
+    return rows, out
+
+
+def wait_state(hv, name, state, timeout=120):
+    deadline = time.time() + timeout
+    while True:
+        rows, out = parts(hv)
+        if rows.get(name, {}).get("state") == state:
+            return rows[name]
+        if time.time() > deadline:
+            pytest.fail(f"{name} not {state} within {timeout} s:\n{out}")
+        time.sleep(1)
+
+
+def last_tick(hv, name):
+    ticks = [int(t) for t in re.findall(r"^tg: tick (\d+)$", console(hv, name), re.M)]
+    return max(ticks) if ticks else 0
+
+
+def assert_ticking(hv, name, timeout=60):
+    first = last_tick(hv, name)
+    deadline = time.time() + timeout
+    while last_tick(hv, name) <= first:
+        if time.time() > deadline:
+            pytest.fail(f"{name} stopped ticking at tick {first}")
+        time.sleep(0.5)
+
+
+def free_pages(hv):
+    m = re.search(r"^total: .*\((\d+) pages free", hv.cmd("mem"), re.M)
+    assert m
+    return int(m.group(1))
+
+
+def test_partitions_listed(hv):
+    rows, out = parts(hv)
+    assert set(rows) == {"ticker", "duo", "probe", "evil", "burner"}, out
+    assert rows["ticker"]["cpus"] == "1" and rows["duo"]["cpus"] == "2,3", out
+    assert rows["duo"]["vcpus"] == 2, out
+    assert rows["burner"]["state"] == "stopped", out
+    assert f"vCPU backend: {hv.backend}" in hv.boot_text
+
+
+def test_hello_two_partitions_tick(hv):
+    text, _ = wait_for(hv, "ticker", r"^tg: tick 3$")
+    assert "tg: running on Isthmus" in text, text
+    assert "tg: hello from ticker (partition 0), 1 vCPUs" in text, text
+    assert "tg: madt: 1 CPUs, APIC IDs 0, boot vCPU 0" in text, text
+    assert "warning" not in text, text
+    wait_for(hv, "duo", r"^tg: tick 3$")
+    assert_ticking(hv, "ticker")
+    assert_ticking(hv, "duo")
+
+
+def test_smp_brings_up_every_vcpu(hv):
+    text, _ = wait_for(hv, "duo", r"^tg: smp: \d+ of \d+ vCPUs online$")
+    assert "tg: smp: 2 of 2 vCPUs online" in text, text
+    assert "tg: vcpu 1 (APIC ID 1) online" in text, text
+    assert "tg: hello from duo (partition 1), 2 vCPUs" in text, text
+    assert "warning" not in text and "started 2 times" not in text, text
+    out = hv.cmd("vcpus duo")
+    assert re.search(r"^duo\s+1\s+3\s+\S+", out, re.M), out
+    assert "SIPIs taken 1" in out, out
+
+
+def test_memprobe_stopped_at_violation(hv):
+    row = wait_state(hv, "probe", "failed")
+    assert re.search(r"write access to guest-physical 0x80000000 outside its memory \(%s violation\)"
+                     % VIOLATION[hv.backend], row["reason"]), row
+    text = console(hv, "probe")
+    assert re.search(r"^tg: memprobe: \d+ pages ok$", text, re.M), text
+    assert "tg: memprobe: touching 0x80000000 outside my memory" in text, text
+    assert "FAIL" not in text, text
+    assert "probe failed: vCPU 0 at RIP" in hv.cmd("log error")
+    assert_ticking(hv, "ticker")
+
+
+def test_hostile_fails_alone(hv):
+    row = wait_state(hv, "evil", "failed")
+    assert "triple fault" in row["reason"], row
+    text = console(hv, "evil")
+    # Foreign ports read all-ones and writes vanish.
+    assert "tg: hostile: outb 0x64 -> survived" in text, text
+    assert "tg: hostile: inl 0xcfc -> 0xffffffff" in text, text
+    # The host's MSRs are out of reach; the guest's own SYSENTER_CS is its own.
+    assert "tg: hostile: rdmsr 0x3a -> #GP" in text and "tg: hostile: wrmsr 0x3a <- 0x5 -> #GP" in text, text
+    assert "tg: hostile: wrmsr 0x12345678 <- 0x0 -> #GP" in text, text
+    # IPIs reach only the partition's own vCPU.
+    assert "to APIC ID 0x7f -> sent, vector 0x40 arrived here 0 times" in text, text
+    assert "(broadcast) to APIC ID 0xff -> sent, vector 0x40 arrived here 1 times" in text, text
+    for call, result in [("abi_version", "65536"), ("console_write good", "34"), ("number 0xdead", "-38"),
+                         ("number 0xffffffffffffffff", "-38"), ("console_write buffer outside RAM", "-14"),
+                         ("console_write length HC_CONSOLE_MAX+1", "-7"),
+                         ("console_write buffer past the end of RAM", "-14"),
+                         ("partition_info unaligned", "-22"), ("partition_info outside RAM", "-14"),
+                         ("partition_info past the end of RAM", "-14"), ("networking 0x100", "-38"),
+                         ("heartbeat 0x200", "-38")]:
+        assert f"tg: hostile: hypercall {call} -> {result}\n" in text, (call, text)
+    assert "partial write" not in text, text
+    assert "tg: hostile: triple fault now" in text and "survived a triple fault" not in text, text
+    # The hypervisor, the shell and the other partitions go on.
+    assert "Isthmus" in hv.cmd("version")
+    rows, out = parts(hv)
+    assert rows["ticker"]["state"] == "running" and rows["duo"]["state"] == "running", out
+    assert_ticking(hv, "duo")
+
+
+def test_failed_partition_restarts(hv):
+    wait_state(hv, "probe", "failed")
+    out = hv.cmd("part restart probe")
+    assert "part: probe is running" in out, out
+    text, _ = wait_for(hv, "probe", r"tg: memprobe: touching 0x80000000")
+    wait_state(hv, "probe", "failed")
+    assert console(hv, "probe").count("scenario memprobe") == 2
+    assert "part: evil is stopped" in hv.cmd("part stop evil")
+    rows, out = parts(hv)
+    assert rows["evil"]["state"] == "stopped" and "reason" not in rows["evil"], out
+
+
+def test_stop_a_partition_spinning_with_interrupts_off(hv):
+    assert "part: burner is running" in hv.cmd("part start burner")
+    wait_for(hv, "burner", r"^tg: burn: spinning$")
+    t = time.time()
+    out = hv.cmd("part stop burner")
+    assert "part: burner is stopped" in out, out
+    assert time.time() - t < 30
+    assert "no vCPUs" in hv.cmd("vcpus burner")
+
+
+def test_stop_start_cycles_leak_nothing(hv):
+    assert "part: ticker is stopped" in hv.cmd("part stop ticker")
+    before = free_pages(hv)
+    for i in range(100):
+        out = hv.cmd("part start ticker")
+        assert "part: ticker is running" in out, (i, out)
+        out = hv.cmd("part stop ticker")
+        assert "part: ticker is stopped" in out, (i, out)
+    assert free_pages(hv) == before
+    assert "part: ticker is running" in hv.cmd("part start ticker")
+    wait_for(hv, "ticker", r"^tg: tick 2$")
+
+
+def test_part_command_errors(hv):
+    assert "no partition named 'nobody'" in hv.cmd("part start nobody")
+    assert "duo is running" in hv.cmd("part start duo")
+    assert "usage" in hv.cmd("part frobnicate duo").lower()
+
+
+REFUSED = """[[partition]]
+name = "huge"
+cpus = 1
+memory = "64G"
+kernel = "testguest.elf"
+
+[[partition]]
+name = "many"
+cpus = 8
+memory = "16M"
+kernel = "testguest.elf"
+
+[[partition]]
+name = "first"
+cpus = [1]
+memory = "16M"
+kernel = "testguest.elf"
+cmdline = "hello tick_ms=100"
+
+[[partition]]
+name = "ghost"
+cpus = [9]
+memory = "16M"
+kernel = "testguest.elf"
+"""
+
+
+TWIN = """
+[[partition]]
+name = "twin"
+cpus = [1]
+memory = "16M"
+kernel = "testguest.elf"
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_impossible_partitions_refused(backend, request, tmp_path):
+    h = backend_boot(backend, request.node.name, make_esp(REFUSED, str(tmp_path)), profile="pc-4cpu")
+    try:
+        text = h.wait_prompt()
+        assert 'partition "huge" asks for 65536 MiB of memory but only' in text, text
+        assert 'partition "many" asks for 8 CPUs but only' in text, text
+        assert 'partition "ghost": CPU 9 does not exist (this machine has CPUs 0-3)' in text, text
+        rows, out = parts(h)
+        for name in ("huge", "many", "ghost"):
+            assert rows[name]["state"] == "refused" and rows[name].get("reason"), out
+        assert "was refused at boot" in h.cmd("part start ghost")
+        assert rows["first"]["state"] == "running", out
+        wait_for(h, "first", r"^tg: tick 2$")
+    finally:
+        h.close()
+    # One CPU given twice is a configuration error, with its line; nothing starts
+    # and the shell comes up.
+    twice = REFUSED + TWIN
+    h = backend_boot(backend, request.node.name + "-twice", make_esp(twice, str(tmp_path)), profile="pc-4cpu")
+    try:
+        text = h.wait_prompt()
+        # The line is twin's [[partition]] header (just above its name).
+        header = twice.splitlines().index('name = "twin"')
+        assert 'isthmus.toml:%d: CPU 1 is given to both "first" and "twin"' % header in text, text
+        assert "no partitions will start" in text, text
+        assert "no partitions configured" in h.cmd("parts")
+    finally:
+        h.close()
