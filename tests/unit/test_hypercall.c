@@ -1,0 +1,152 @@
+/* Hypercall argument checks: every register value a guest can pass. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vmm/hypercall.h"
+
+#define RAM_SIZE 0x200000u            /* 2 MiB of "guest memory" with a hole */
+static u8 *mem;
+static const struct hc_mem_range ram[] = { { 0, 0xa0000 }, { 0xe0000, RAM_SIZE } };
+static u8 written[8192];
+static u32 nwritten;
+
+static void console(void *ctx, const u8 *p, u32 n)
+{
+    (void)ctx;
+    memcpy(written + nwritten, p, n);
+    nwritten += n;
+}
+
+static struct hc_env env(u32 cpl)
+{
+    struct hc_env e = { ram, 2, mem, cpl, { 0 }, console, NULL };
+    e.info.abi = 0x10000;
+    e.info.partition_id = 3;
+    strcpy(e.info.name, "alpha");
+    e.info.vcpus = 2;
+    e.info.vcpu_index = 1;
+    e.info.memory_bytes = RAM_SIZE - 0x40000;
+    return e;
+}
+
+static s64 call(const struct hc_env *e, u64 nr, u64 a0, u64 a1, enum hc_action *act)
+{
+    const u64 args[4] = { a0, a1, 0xdead, 0xbeef };
+    return hypercall_dispatch(e, nr, args, act);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    mem = calloc(1, RAM_SIZE);
+    nwritten = 0;
+    return mem ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(mem);
+    return 0;
+}
+
+static void test_abi_version_and_unknown_numbers(void **state)
+{
+    (void)state;
+    struct hc_env e = env(0);
+    enum hc_action act;
+    assert_int_equal(call(&e, HC_ABI_VERSION, 0, 0, &act), (HC_ABI_MAJOR << 16) | HC_ABI_MINOR);
+    assert_int_equal(act, HC_ACT_NONE);
+    const u64 bad[] = { 5, 0xff, HC_NET_FIRST, HC_NET_LAST, HC_HEARTBEAT_FIRST, HC_HEARTBEAT_LAST, 0x300,
+                        0xdead, ~0ULL, 1ULL << 63 };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(call(&e, bad[i], 0, 0, &act), -HC_ENOSYS);
+}
+
+static void test_user_mode_refused(void **state)
+{
+    (void)state;
+    enum hc_action act;
+    for (u32 cpl = 1; cpl <= 3; cpl++) {
+        struct hc_env e = env(cpl);
+        assert_int_equal(call(&e, HC_ABI_VERSION, 0, 0, &act), -HC_EPERM);
+        assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0x1000, 4, &act), -HC_EPERM);
+        assert_int_equal(call(&e, HC_HALT, 0, 0, &act), -HC_EPERM);
+        assert_int_equal(act, HC_ACT_NONE);
+    }
+    assert_int_equal(nwritten, 0);
+}
+
+static void test_console_write_bounds(void **state)
+{
+    (void)state;
+    struct hc_env e = env(0);
+    enum hc_action act;
+    memcpy(mem + 0x1000, "hello", 5);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0x1000, 5, &act), 5);
+    assert_int_equal(nwritten, 5);
+    assert_memory_equal(written, "hello", 5);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0x1000, 0, &act), 0);
+    /* Exactly the limit passes; one more is E2BIG before any address check. */
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0x2000, HC_CONSOLE_MAX, &act), HC_CONSOLE_MAX);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0x2000, HC_CONSOLE_MAX + 1, &act), -HC_E2BIG);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, ~0ULL, ~0ULL, &act), -HC_E2BIG);
+    /* Outside RAM, in the hole, across the hole, past the end, wrapping. */
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, RAM_SIZE, 1, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0xb0000, 16, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0x9fff0, 32, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, RAM_SIZE - 33, 64, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, ~0ULL - 10, 64, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0x80000000ULL, 64, &act), -HC_EFAULT);
+    /* The last byte of RAM is fine. */
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, RAM_SIZE - 1, 1, &act), 1);
+    assert_int_equal(nwritten, 5 + HC_CONSOLE_MAX + 1);
+}
+
+static void test_partition_info(void **state)
+{
+    (void)state;
+    struct hc_env e = env(0);
+    enum hc_action act;
+    assert_int_equal(call(&e, HC_PARTITION_INFO, 0x3000, 0, &act), 0);
+    struct isthmus_partition_info got;
+    memcpy(&got, mem + 0x3000, sizeof(got));
+    assert_int_equal(got.partition_id, 3);
+    assert_string_equal(got.name, "alpha");
+    assert_int_equal(got.vcpu_index, 1);
+    assert_int_equal(call(&e, HC_PARTITION_INFO, 0x3004, 0, &act), -HC_EINVAL);
+    assert_int_equal(call(&e, HC_PARTITION_INFO, 0x80000000ULL, 0, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_PARTITION_INFO, RAM_SIZE - 40, 0, &act), -HC_EFAULT);
+    assert_int_equal(mem[RAM_SIZE - 40], 0);   /* a refused call writes nothing */
+    assert_int_equal(call(&e, HC_PARTITION_INFO, RAM_SIZE - 80, 0, &act), 0);
+    assert_int_equal(call(&e, HC_PARTITION_INFO, 0xa0000 - 40, 0, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_PARTITION_INFO, ~0ULL & ~7ULL, 0, &act), -HC_EFAULT);
+    assert_int_equal(mem[0xa0000 - 40], 0);
+}
+
+static void test_halt_and_yield(void **state)
+{
+    (void)state;
+    struct hc_env e = env(0);
+    enum hc_action act;
+    assert_int_equal(call(&e, HC_HALT, 0, 0, &act), 0);
+    assert_int_equal(act, HC_ACT_HALT);
+    assert_int_equal(call(&e, HC_YIELD, 0, 0, &act), 0);
+    assert_int_equal(act, HC_ACT_NONE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_abi_version_and_unknown_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_mode_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_console_write_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partition_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_halt_and_yield, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
