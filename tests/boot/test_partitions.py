@@ -315,3 +315,21 @@ def test_impossible_partitions_refused(backend, request, tmp_path):
         assert "no partitions configured" in h.cmd("parts")
     finally:
         h.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_demo_config_runs(backend, request, tmp_path):
+    """configs/demo.toml, which the README offers, on the default QEMU machine."""
+    import os
+    from conftest import ROOT
+    with open(os.path.join(ROOT, "configs", "demo.toml")) as f:
+        demo = f.read()
+    h = backend_boot(backend, request.node.name, make_esp(demo, str(tmp_path)), profile="q35-2node-pxb")
+    try:
+        h.wait_prompt()
+        rows, out = parts(h)
+        assert rows["hello"]["state"] == "running" and rows["smp"]["state"] == "running", out
+        wait_for(h, "smp", r"^tg: smp: 2 of 2 vCPUs online$")
+        wait_for(h, "hello", r"^tg: tick 2$")
+    finally:
+        h.close()
