@@ -80,11 +80,26 @@ static u32 adjust(u32 msr_plain, u32 msr_true, u32 want)
     return (want | (u32)cap) & (u32)(cap >> 32);
 }
 
+#define MSR_FEATURE_CONTROL      0x3au
+#define FC_LOCK                  BIT(0)
+#define FC_VMX_OUTSIDE_SMX       BIT(2)
+#define MSR_VMX_EPT_VPID_CAP     0x48cu
+#define EPT_CAP_INVEPT           BIT(20)
+#define EPT_CAP_INVEPT_ALL       BIT(26)
+#define VPID_CAP_INVVPID         BIT(32)
+#define VPID_CAP_INVVPID_ALL     BIT(42)
+
 static int vmx_cpu_enable(void)
 {
     struct percpu *c = this_cpu();
     if (c->virt_enabled)
         return 0;
+    /* The MSR is per core: each CPU's must allow VMXON (virt.c checked the boot CPU). */
+    u64 fc = rdmsr(MSR_FEATURE_CONTROL);
+    if (!(fc & FC_LOCK))
+        wrmsr(MSR_FEATURE_CONTROL, fc | FC_VMX_OUTSIDE_SMX | FC_LOCK);
+    else if (!(fc & FC_VMX_OUTSIDE_SMX))
+        return -ENODEV;
     hpa_t region;
     int err = mm_alloc(c->node, 1, 1, 0, &region, NULL);
     if (err)
@@ -290,10 +305,27 @@ static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
     vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
 }
 
+/* A new root may reuse the pages of a freed partition's tables, and a VPID the
+ * tag of an earlier vCPU on this CPU: drop every cached translation first. */
+static void flush_all_contexts(u64 eptp)
+{
+    u64 cap = rdmsr(MSR_VMX_EPT_VPID_CAP);
+    struct { u64 a, b; } __aligned(16) desc = { eptp, 0 };
+    if (cap & EPT_CAP_INVEPT)
+        __asm__ volatile("invept %0, %1" : : "m"(desc), "r"((u64)((cap & EPT_CAP_INVEPT_ALL) ? 2 : 1))
+                         : "cc", "memory");
+    if (virt.vmx_vpid && (cap & VPID_CAP_INVVPID) && (cap & VPID_CAP_INVVPID_ALL)) {
+        struct { u64 a, b; } __aligned(16) vdesc = { 0, 0 };
+        __asm__ volatile("invvpid %0, %1" : : "m"(vdesc), "r"(2ULL) : "cc", "memory");
+    }
+}
+
 static void vmx_set_slpt_root(struct vcpu *v, u64 root)
 {
-    if (vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
-        vmcs_write64(VMCS_EPT_POINTER, root);
+    if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
+        return;
+    vmcs_write64(VMCS_EPT_POINTER, root);
+    flush_all_contexts(root);
 }
 
 static void translate_exit(struct vcpu *v, struct vcpu_exit *e)
