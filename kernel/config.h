@@ -30,6 +30,7 @@ struct config_diag {
 
 #define CONFIG_MAX_PARTITIONS  16
 #define CONFIG_MAX_PART_CPUS   64
+#define CONFIG_MAX_PART_DEVS   8
 #define CONFIG_NAME_MAX        32
 #define CONFIG_PATH_MAX        96
 #define CONFIG_CMDLINE_MAX     256
@@ -46,6 +47,11 @@ struct config_partition {
     char initrd[CONFIG_PATH_MAX];    /* optional module */
     char cmdline[CONFIG_CMDLINE_MAX];
     bool start;                      /* state = "running" (default) or "stopped" */
+    s32 node;                        /* node = N pins it there; -1: any (default) */
+    u8 numa;                         /* 0 "local" (default): one node; 1 "spread": several */
+    s32 priority;                    /* placed before lower ones (default 0) */
+    u32 ndevices;
+    u32 devices[CONFIG_MAX_PART_DEVS];   /* PCI functions: seg << 16 | bus << 8 | dev << 3 | fn */
 };
 
 struct isthmus_config {

@@ -738,6 +738,36 @@ static void test_invalid_files(void **state)
     }
 }
 
+static void test_placement_keys(void **state)
+{
+    (void)state;
+    struct isthmus_config cfg;
+    EXPECT_OK("[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\n"
+              "[[partition]]\nname = \"b\"\ncpus = 1\nmemory = \"64M\"\nkernel = \"k\"\n"
+              "node = 1\nnuma = \"spread\"\npriority = 7\ndevices = [\"0000:80:00.0\", \"81:1f.7\", \"ffff:ff:1f.7\"]\n",
+              &cfg);
+    assert_int_equal(cfg.partition[0].node, -1);
+    assert_int_equal(cfg.partition[0].numa, 0);
+    assert_int_equal(cfg.partition[0].priority, 0);
+    assert_int_equal(cfg.partition[0].ndevices, 0);
+    assert_int_equal(cfg.partition[1].node, 1);
+    assert_int_equal(cfg.partition[1].numa, 1);
+    assert_int_equal(cfg.partition[1].priority, 7);
+    assert_int_equal(cfg.partition[1].ndevices, 3);
+    assert_int_equal(cfg.partition[1].devices[0], 0x8000);
+    assert_int_equal(cfg.partition[1].devices[1], (0x81 << 8) | (0x1f << 3) | 7);
+    assert_int_equal(cfg.partition[1].devices[2], 0xffffffffu);
+    EXPECT_ERRORS("[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\n"
+                  "node = 32\nnuma = \"wide\"\npriority = -1\ndevices = [\"80:20.0\", \"80:00\", 5]\n",
+                  "6: node: expected an integer from 0 to 31, got 32\n"
+                  "7: numa: expected one of \"local\", \"spread\", got \"wide\"\n"
+                  "8: priority: expected an integer from 0 to 1000, got -1\n"
+                  "9: devices: entry 1: expected a PCI address such as \"0000:80:00.0\" or \"80:00.0\"\n");
+    EXPECT_ERRORS("[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\n"
+                  "devices = [\"80:00.0\", \"0000:80:00.0\"]\n",
+                  "6: devices: device 0000:80:00.0 is listed twice\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -762,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_schema_check_errors),
         cmocka_unit_test(test_reentrant),
         cmocka_unit_test(test_valid_files),
+        cmocka_unit_test(test_placement_keys),
         cmocka_unit_test(test_invalid_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
