@@ -23,8 +23,8 @@ static void cpu_list_text(const struct partition *p, char *buf, size_t len)
 
 static int cmd_parts(int argc, char **argv)
 {
-    (void)argv;
-    if (argc != 1)
+    bool verbose = argc == 2 && !strcmp(argv[1], "-v");
+    if (argc > 2 || (argc == 2 && !verbose))
         return -EINVAL;
     if (!npartitions) {
         con_printf("no partitions configured\n");
@@ -41,10 +41,16 @@ static int cmd_parts(int argc, char **argv)
                    (unsigned long long)part_exits(p));
         if (p->reason[0] && (p->state == PART_FAILED || p->state == PART_REFUSED))
             con_printf("  reason: %s\n", p->reason);
+        if (verbose && p->placement[0])
+            con_printf("  placement: %s; memory on node %d%s\n", p->placement, p->mem_node,
+                       p->fallback ? " (fallback)" : "");
+        if (verbose && p->cfg->node >= 0)
+            con_printf("  requested: node %d\n", (int)p->cfg->node);
     }
     return 0;
 }
-SHELL_COMMAND(parts, "parts", "list partitions: state, CPUs, memory, node, VM exits", cmd_parts);
+SHELL_COMMAND(parts, "parts [-v]", "list partitions: state, CPUs, memory, node, VM exits; -v: placement and why",
+              cmd_parts);
 
 static int cmd_part(int argc, char **argv)
 {

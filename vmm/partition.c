@@ -6,7 +6,7 @@
 #include "vmm/pvh_loader.h"
 #include "vmm/pvh_start.h"
 #include "vmm/guest_acpi.h"
-#include "vmm/cpu_assign.h"
+#include "vmm/placement.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/virt.h"
@@ -187,14 +187,15 @@ static int build(struct partition *p, char *err, size_t errlen)
     if (rc < 0)
         return rc;
     int got;
-    rc = mm_alloc(p->node, p->memory / PAGE_SIZE, MiB(2) / PAGE_SIZE, 0, &p->ram, &got);
+    rc = mm_alloc(p->mem_node, p->memory / PAGE_SIZE, MiB(2) / PAGE_SIZE, 0, &p->ram, &got);
     if (rc < 0) {
         p->ram = 0;
         return kerr_fmt(err, errlen, rc, "not enough contiguous memory for %llu MiB (%llu MiB free in all)",
                         (unsigned long long)(p->memory >> 20), (unsigned long long)(mm_free_bytes() >> 20));
     }
-    if (got != p->node)
-        log_warn("part", "%s: memory from node %d, not node %d of its CPUs", p->cfg->name, got, p->node);
+    if (got != p->mem_node)
+        log_warn("part", "%s: memory from node %d, not node %d where it was planned (no contiguous "
+                 "block there)", p->cfg->name, got, p->mem_node);
 
     struct slpt_ops ops = { table_alloc, table_free, table_map, p };
     bool ept = vcpu_backend == &vmx_backend;
@@ -340,49 +341,102 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
             vcpu_kick(p->vcpu[i]);
 }
 
+/* The machine as the planner sees it: online CPUs, free memory per node,
+ * the PCI functions that are not bridges. */
+static void describe_machine(struct place_machine *m)
+{
+    static struct page_alloc snap;
+    memset(m, 0, sizeof(*m));
+    m->nnodes = MIN(machine.topo.nnodes ? machine.topo.nnodes : 1, (u32)PLACE_MAX_NODES);
+    m->ncpus = MIN(ncpus, (u32)PLACE_MAX_CPUS);
+    for (u32 c = 0; c < m->ncpus; c++) {
+        const struct percpu *pc = cpu_list[c];
+        m->cpu_node[c] = pc->state == CPU_ONLINE && pc->node < PLACE_MAX_NODES ? (s8)pc->node : -1;
+    }
+    m->cpu_reserved[0] = machine.cfg.reserve_cpu0;
+    mm_snapshot(&snap);
+    for (u32 n = 0; n < m->nnodes; n++) {
+        struct pfa_stats st;
+        pfa_node_stats(&snap, (int)n, &st);
+        m->node_mem[n] = st.free * PAGE_SIZE;
+        for (u32 k = 0; k < m->nnodes; k++)
+            m->dist[n][k] = machine.topo.dist[n][k];
+    }
+    for (u32 i = 0; i < machine.pci.count && m->ndevs < PLACE_MAX_DEVS; i++) {
+        const struct pci_dev *d = &machine.pci.dev[i];
+        if (d->bridge)
+            continue;
+        m->devs[m->ndevs].bdf = place_bdf(d->seg, d->bus, d->dev, d->fn);
+        m->devs[m->ndevs++].node = d->node < PLACE_MAX_NODES ? (s8)d->node : -1;
+    }
+}
+
+static void refuse_part(struct partition *p, const char *why)
+{
+    p->state = PART_REFUSED;
+    ksnprintf(p->reason, sizeof(p->reason), "%s", why);
+    log_err("part", "%s", why);
+}
+
 void partitions_init(void)
 {
-    static struct cpu_assignment assign;
-    static char msgs[CONFIG_MAX_PARTITIONS][160];
+    static struct place_machine m;
+    static struct place_request req[PLACE_MAX_PARTS];
+    static struct place_result res[PLACE_MAX_PARTS];
     const struct isthmus_config *cfg = &machine.cfg;
-    cpu_assign(cfg, ncpus, &assign, msgs);
-    npartitions = cfg->npartitions;
-    u64 free_bytes = mm_free_bytes();
+    npartitions = MIN(cfg->npartitions, (u32)PLACE_MAX_PARTS);
+    describe_machine(&m);
+    for (u32 i = 0; i < npartitions; i++) {
+        const struct config_partition *c = &cfg->partition[i];
+        struct place_request *q = &req[i];
+        memset(q, 0, sizeof(*q));
+        q->name = c->name;
+        q->ncpus = c->ncpus;
+        q->cpu_list = c->cpu_list;
+        memcpy(q->cpus, c->cpus, sizeof(q->cpus));
+        q->memory = c->memory;
+        q->node = c->node;
+        q->numa = c->numa ? PLACE_SPREAD : PLACE_LOCAL;
+        q->priority = c->priority;
+        q->ndevices = MIN(c->ndevices, (u32)PLACE_MAX_PART_DEVS);
+        memcpy(q->devices, c->devices, q->ndevices * sizeof(u32));
+    }
+    place_plan(&m, req, npartitions, res);
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];
         const struct config_partition *c = &cfg->partition[i];
+        const struct place_result *r = &res[i];
         p->id = i;
         p->cfg = c;
         p->memory = c->memory;
         console_ring_init(&p->console);
         p->state = PART_STOPPED;
-        if (!assign.ok[i]) {
-            p->state = PART_REFUSED;
-            ksnprintf(p->reason, sizeof(p->reason), "%s", msgs[i]);
-            log_err("part", "%s", msgs[i]);
+        if (!r->ok) {
+            refuse_part(p, r->msg);
             continue;
         }
-        p->nvcpus = assign.ncpus[i];
-        memcpy(p->cpus, assign.cpu[i], sizeof(p->cpus));
-        p->node = cpu_list[p->cpus[0]]->node;
-        for (u32 j = 0; j < p->nvcpus; j++) {
-            struct percpu *pc = cpu_list[p->cpus[j]];
-            if (pc->state != CPU_ONLINE) {
-                p->state = PART_REFUSED;
-                ksnprintf(p->reason, sizeof(p->reason), "partition \"%s\": CPU %u is %s", c->name,
-                          p->cpus[j], cpu_state_name(pc->state));
-                log_err("part", "%s", p->reason);
-                break;
-            }
-        }
-        if (p->state == PART_REFUSED)
+        p->nvcpus = r->ncpus;
+        memcpy(p->cpus, r->cpus, r->ncpus * sizeof(u16));
+        p->node = r->home;
+        p->mem_node = r->mem[0].node;
+        p->fallback = r->fallback;
+        ksnprintf(p->placement, sizeof(p->placement), "%s", r->msg);
+        if (r->fallback)
+            log_warn("part", "%s: %s", c->name, r->msg);
+        else
+            log_info("part", "%s placed on %s", c->name, r->msg);
+        if (r->nmem > 1) {
+            char why[PART_REASON_MAX];
+            ksnprintf(why, sizeof(why), "partition \"%s\": its memory would span %u nodes, and a partition's "
+                      "memory split over nodes is not supported yet", c->name, r->nmem);
+            refuse_part(p, why);
             continue;
-        if (c->memory > free_bytes) {
-            p->state = PART_REFUSED;
-            ksnprintf(p->reason, sizeof(p->reason),
-                      "partition \"%s\" asks for %llu MiB of memory but only %llu MiB are free", c->name,
-                      (unsigned long long)(c->memory >> 20), (unsigned long long)(free_bytes >> 20));
-            log_err("part", "%s", p->reason);
+        }
+        if (c->ndevices) {
+            char why[PART_REASON_MAX];
+            ksnprintf(why, sizeof(why), "partition \"%s\": PCI device assignment is not supported by this "
+                      "build yet (it was placed by its devices' node: %s)", c->name, r->msg);
+            refuse_part(p, why);
             continue;
         }
         if (!vcpu_backend) {
@@ -391,7 +445,6 @@ void partitions_init(void)
             log_err("part", "partition \"%s\" cannot run: %s", c->name, p->reason);
             continue;
         }
-        free_bytes -= c->memory;
     }
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];

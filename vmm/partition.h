@@ -71,7 +71,10 @@ struct partition {
     char reason[PART_REASON_MAX];   /* why failed or refused */
     u32 nvcpus;
     u16 cpus[CONFIG_MAX_PART_CPUS]; /* physical CPU of vCPU i */
-    int node;
+    int node;                       /* node of vCPU 0 */
+    int mem_node;                   /* node its memory is planned on */
+    char placement[240];            /* how and why it was placed (vmm/placement.c) */
+    bool fallback;                  /* placed away from the node it wanted */
     u64 memory;                     /* bytes of guest RAM */
     hpa_t ram;                      /* host block holding all of it; 0 when not allocated */
     struct slpt slpt;
