@@ -122,7 +122,7 @@ static void parse_madt(const struct madt *m)
 
 /* What acpi_report() prints. */
 static struct {
-    uint64_t rsdp, root, madt;
+    uint64_t rsdp, root, madt, srat, slit;
     bool xsdt;
     uint8_t revision;
 } found;
@@ -143,12 +143,14 @@ static const struct madt *find_madt(const struct rsdp *r)
         uint64_t a = 0;
         memcpy(&a, (const uint8_t *)(root + 1) + i * esize, esize);
         const struct sdt *t = table_at(a);
-        if (t && !memcmp(t->signature, "APIC", 4)) {
+        if (t && !memcmp(t->signature, "SRAT", 4))
+            found.srat = a;
+        if (t && !memcmp(t->signature, "SLIT", 4))
+            found.slit = a;
+        if (t && !memcmp(t->signature, "APIC", 4))
             found.madt = a;
-            return (const struct madt *)t;
-        }
     }
-    return NULL;
+    return found.madt ? (const struct madt *)table_at(found.madt) : NULL;
 }
 
 /* Finds the vCPUs; prints only warnings (acpi_report() prints the results). */
@@ -184,6 +186,66 @@ void acpi_scan(void)
     tg.bsp = (unsigned)bsp;
 }
 
+/* SRAT (ACPI 6.5 5.2.16): one line per enabled CPU and memory affinity entry,
+ * then the SLIT's matrix, so a test can compare them with the placement. */
+static void report_srat(const struct sdt *t)
+{
+    const uint8_t *p = (const uint8_t *)t + 48, *end = (const uint8_t *)t + t->length;
+    for (; p + 2 <= end && p[1] >= 2 && p + p[1] <= end; p += p[1]) {
+        uint32_t dom, flags;
+        if (p[0] == 0 && p[1] >= 16) {                 /* processor local APIC affinity */
+            memcpy(&flags, p + 4, 4);
+            dom = p[2] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
+            if (flags & 1)
+                say("srat: APIC ID %u in domain %u", p[3], dom);
+        } else if (p[0] == 1 && p[1] >= 40) {          /* memory affinity */
+            uint64_t base, len;
+            memcpy(&dom, p + 2, 4);
+            memcpy(&base, p + 8, 8);
+            memcpy(&len, p + 16, 8);
+            memcpy(&flags, p + 28, 4);
+            if (flags & 1)
+                say("srat: memory 0x%016lx-0x%016lx in domain %u", base, base + len, dom);
+        } else if (p[0] == 2 && p[1] >= 24) {          /* x2APIC affinity */
+            uint32_t id;
+            memcpy(&dom, p + 4, 4);
+            memcpy(&id, p + 8, 4);
+            memcpy(&flags, p + 12, 4);
+            if (flags & 1)
+                say("srat: x2APIC ID %u in domain %u", id, dom);
+        }
+    }
+}
+
+static void report_numa(void)
+{
+    const struct sdt *srat = found.srat ? table_at(found.srat) : NULL;
+    if (!srat) {
+        say("srat: none");
+        return;
+    }
+    report_srat(srat);
+    const struct sdt *slit = found.slit ? table_at(found.slit) : NULL;
+    if (!slit || slit->length < sizeof(*slit) + 8) {
+        say("slit: none");
+        return;
+    }
+    uint64_t n;
+    memcpy(&n, slit + 1, 8);
+    const uint8_t *d = (const uint8_t *)(slit + 1) + 8;
+    if (n > 16 || sizeof(*slit) + 8 + n * n > slit->length) {
+        say("slit: warning: %lu localities do not fit the table", n);
+        return;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        char row[16 * 4 + 1];
+        size_t len = 0;
+        for (uint64_t j = 0; j < n; j++)
+            len += tg_snprintf(row + len, sizeof(row) - len, "%s%u", j ? " " : "", d[i * n + j]);
+        say("slit: domain %lu: %s", i, row);
+    }
+}
+
 void acpi_report(void)
 {
     say("rsdp 0x%lx", found.rsdp);
@@ -195,4 +257,5 @@ void acpi_report(void)
     for (unsigned i = 0; i < tg.ncpus && len + 5 < sizeof(ids); i++)
         len += tg_snprintf(ids + len, sizeof(ids) - len, "%s%u", i ? " " : "", tg.cpus[i].apic_id);
     say("madt: %u CPUs, APIC IDs %s, boot vCPU %u", tg.ncpus, ids, tg.bsp);
+    report_numa();
 }

@@ -162,7 +162,43 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     u32 apic_ids[CONFIG_MAX_PART_CPUS];
     for (u32 i = 0; i < p->nvcpus; i++)
         apic_ids[i] = i;
-    struct guest_acpi_config ac = { .nvcpus = p->nvcpus, .apic_ids = apic_ids };
+    /* SRAT (and SLIT when it spans nodes): the guest's proximity domains are the
+     * host nodes it uses, numbered 0.. in host node order, so a NUMA-aware guest
+     * sees its true locality and nothing of the rest of the machine. */
+    s32 node_of_domain[CONFIG_MAX_PART_CPUS + 1];
+    u32 ndomains = 0;
+    u32 cpu_domain[CONFIG_MAX_PART_CPUS];
+    for (int n = 0; n < (int)PLACE_MAX_NODES; n++) {
+        bool used = n == p->mem_node;
+        for (u32 i = 0; i < p->nvcpus; i++)
+            used |= cpu_list[p->cpus[i]]->node == n;
+        if (used)
+            node_of_domain[ndomains++] = n;
+    }
+    u32 mem_domain = 0;
+    for (u32 d = 0; d < ndomains; d++) {
+        if (node_of_domain[d] == p->mem_node)
+            mem_domain = d;
+        for (u32 i = 0; i < p->nvcpus; i++)
+            if (cpu_list[p->cpus[i]]->node == node_of_domain[d])
+                cpu_domain[i] = d;
+    }
+    struct guest_acpi_mem_affinity aff[2] = {
+        { 0, LAYOUT_LOW_RAM_END, mem_domain },
+        { LAYOUT_HIGH_RAM, p->memory - LAYOUT_HIGH_RAM, mem_domain },
+    };
+    static u8 dist[CONFIG_MAX_PART_CPUS + 1][CONFIG_MAX_PART_CPUS + 1];
+    u8 *slit = NULL;
+    if (ndomains > 1) {
+        slit = &dist[0][0];
+        for (u32 a = 0; a < ndomains; a++)
+            for (u32 b = 0; b < ndomains; b++) {
+                u8 d = machine.topo.dist[node_of_domain[a]][node_of_domain[b]];
+                slit[a * ndomains + b] = a == b ? 10 : (d > 10 ? d : 20);
+            }
+    }
+    struct guest_acpi_numa numa = { ndomains, cpu_domain, aff, 2, slit };
+    struct guest_acpi_config ac = { .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa };
     struct guest_acpi_layout al;
     u8 *mem = hpa_to_ptr(p->ram);
     rc = guest_acpi_build(&ac, gpa(LAYOUT_ACPI), mem + LAYOUT_ACPI, LAYOUT_ACPI_SZ, &al, why, sizeof(why));

@@ -152,6 +152,10 @@ def test_hello_two_partitions_tick(hv):
     assert "tg: running on Isthmus" in text, text
     assert "tg: hello from ticker (partition 0), 1 vCPUs" in text, text
     assert "tg: madt: 1 CPUs, APIC IDs 0, boot vCPU 0" in text, text
+    assert ("tg: srat: APIC ID 0 in domain 0\n"
+            "tg: srat: memory 0x0000000000000000-0x000000000009f000 in domain 0\n"
+            "tg: srat: memory 0x0000000000100000-0x0000000001000000 in domain 0\n"
+            "tg: slit: none\n") in text, text
     assert "warning" not in text, text
     wait_for(hv, "duo", r"^tg: tick 3$")
     assert_ticking(hv, "ticker")
@@ -348,11 +352,12 @@ cmdline = "hello tick_ms=100"
 node = 1
 
 [[partition]]
-name = "any"
-cpus = 1
+name = "wide"
+cpus = [1, 3]
 memory = "16M"
 kernel = "testguest.elf"
-cmdline = "hello tick_ms=100"
+cmdline = "smp tick_ms=100"
+numa = "spread"
 
 [[partition]]
 name = "greedy"
@@ -375,11 +380,19 @@ def test_numa_pin_is_honoured(backend, request, tmp_path):
         h.wait_prompt()
         rows, out = parts(h)
         assert rows["pinned"]["state"] == "running" and rows["pinned"]["cpus"] == "2", out
-        assert rows["any"]["cpus"] == "1", out
+        assert rows["wide"]["cpus"] == "1,3", out
         assert rows["greedy"]["state"] == "refused", out
-        assert "is pinned to node 1, which has 1 free CPU" in rows["greedy"]["reason"], out
+        assert "is pinned to node 1, which has 0 free CPUs" in rows["greedy"]["reason"], out
         out = h.cmd("parts -v")
         assert "placement: node 1: the node it is pinned to; memory on node 1" in out, out
-        wait_for(h, "pinned", r"^tg: tick 2$")
+        # Each guest's SRAT shows only its own CPUs and memory, its SLIT only its nodes.
+        text, _ = wait_for(h, "pinned", r"^tg: tick 2$")
+        assert "tg: srat: APIC ID 0 in domain 0\n" in text, text
+        assert "tg: srat: memory 0x0000000000100000-0x0000000001000000 in domain 0\n" in text, text
+        assert "tg: slit: none" in text and "domain 1" not in text, text
+        text, _ = wait_for(h, "wide", r"^tg: smp: 2 of 2 vCPUs online$")
+        assert "tg: srat: APIC ID 0 in domain 0\ntg: srat: APIC ID 1 in domain 1\n" in text, text
+        assert "tg: srat: memory 0x0000000000100000-0x0000000001000000 in domain 0\n" in text, text
+        assert "tg: slit: domain 0: 10 20\ntg: slit: domain 1: 20 10\n" in text, text
     finally:
         h.close()
