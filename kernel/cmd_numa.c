@@ -4,6 +4,7 @@
 #include "kernel/console.h"
 #include "kernel/errno.h"
 #include "kernel/percpu.h"
+#include "vmm/partition.h"
 
 static void list_pci(int node)
 {
@@ -13,6 +14,30 @@ static void list_pci(int node)
             continue;
         con_printf("  pci %04x:%02x:%02x.%u %04x:%04x %s, owner %s\n", d->seg, d->bus, d->dev, d->fn,
                    d->vendor, d->device, pci_class_name(d->class, d->subclass), d->owner);
+    }
+}
+
+/* Which partitions hold this node's CPUs and memory (as placed at boot). */
+static void list_partitions(int node)
+{
+    for (u32 i = 0; i < npartitions; i++) {
+        const struct partition *p = &partitions[i];
+        if (p->state == PART_REFUSED)
+            continue;
+        u32 cpus = 0;
+        for (u32 j = 0; j < p->nvcpus; j++)
+            cpus += cpu_list[p->cpus[j]]->node == node;
+        bool mem = p->mem_node == node;
+        if (!cpus && !mem)
+            continue;
+        con_printf("  partition %s (%s): %u of its CPUs", p->cfg->name, part_state_name(p->state), cpus);
+        for (u32 j = 0; j < p->nvcpus; j++)
+            if (cpu_list[p->cpus[j]]->node == node)
+                con_printf(" %u", p->cpus[j]);
+        if (mem)
+            con_printf(", its %llu MiB of memory%s", (unsigned long long)(p->memory >> 20),
+                       p->ram ? "" : " (when running)");
+        con_printf("\n");
     }
 }
 
@@ -46,6 +71,7 @@ static int cmd_numa(int argc, char **argv)
                 con_printf("  host bridge %s (segment %u, bus %02x)\n", t->pci_roots[i].path,
                            t->pci_roots[i].segment, t->pci_roots[i].bus);
         list_pci((int)n);
+        list_partitions((int)n);
     }
     bool header = false;
     for (u32 i = 0; i < machine.pci.count; i++) {

@@ -385,6 +385,11 @@ def test_numa_pin_is_honoured(backend, request, tmp_path):
         assert "is pinned to node 1, which has 0 free CPUs" in rows["greedy"]["reason"], out
         out = h.cmd("parts -v")
         assert "placement: node 1: the node it is pinned to; memory on node 1" in out, out
+        out = h.cmd("numa")
+        node1 = out[out.index("\nnode 1:"):out.index("\ndistances")]
+        assert "partition pinned (running): 1 of its CPUs 2, its 16 MiB of memory\n" in node1, out
+        assert "partition wide (running): 1 of its CPUs 3\n" in node1, out
+        assert "partition wide (running): 1 of its CPUs 1, its 16 MiB of memory\n" in out, out
         # Each guest's SRAT shows only its own CPUs and memory, its SLIT only its nodes.
         text, _ = wait_for(h, "pinned", r"^tg: tick 2$")
         assert "tg: srat: APIC ID 0 in domain 0\n" in text, text
