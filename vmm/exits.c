@@ -13,6 +13,10 @@
 #define XCR0_X87 BIT(0)
 #define XCR0_SSE BIT(1)
 #define XCR0_AVX BIT(2)
+#define XCR0_OPMASK BIT(5)
+#define XCR0_ZMM_HI256 BIT(6)
+#define XCR0_HI16_ZMM BIT(7)
+#define XCR0_PKRU BIT(9)
 #define CR4_OSXSAVE_BIT BIT(18)
 
 static const struct vcpu_backend *be(void) { return vcpu_backend; }
@@ -150,8 +154,15 @@ static void handle_xsetbv(struct vm_vcpu *vc, const struct vcpu_exit *e)
         inject_ud(vc);
         return;
     }
-    if ((u32)r[GPR_RCX] != 0 || !(val & XCR0_X87) || (val & ~supported) ||
-        ((val & XCR0_AVX) && !(val & XCR0_SSE))) {
+    /* Only combinations the SDM (Vol. 1 13.3) says XSETBV accepts get to the real
+     * instruction: a #GP there would be the host's. Components other than these
+     * (MPX, AMX, CET, ...) are refused. */
+    u64 avx512 = XCR0_OPMASK | XCR0_ZMM_HI256 | XCR0_HI16_ZMM;
+    bool bad = (u32)r[GPR_RCX] != 0 || !(val & XCR0_X87) || (val & ~supported) ||
+               (val & ~(XCR0_X87 | XCR0_SSE | XCR0_AVX | avx512 | XCR0_PKRU)) ||
+               ((val & XCR0_AVX) && !(val & XCR0_SSE)) ||
+               ((val & avx512) && ((val & avx512) != avx512 || !(val & XCR0_AVX)));
+    if (bad) {
         inject_gp(vc);
         return;
     }
