@@ -21,6 +21,15 @@ static void cpu_list_text(const struct partition *p, char *buf, size_t len)
         kstrlcpy(buf, "-", len);
 }
 
+/* The partition called `name`, or NULL after saying so as `cmd`. */
+static struct partition *find_or_say(const char *cmd, const char *name)
+{
+    struct partition *p = part_find(name);
+    if (!p)
+        con_printf("%s: no partition named '%s' (see parts)\n", cmd, name);
+    return p;
+}
+
 static int cmd_parts(int argc, char **argv)
 {
     bool verbose = argc == 2 && !strcmp(argv[1], "-v");
@@ -56,11 +65,9 @@ static int cmd_part(int argc, char **argv)
 {
     if (argc != 3)
         return -EINVAL;
-    struct partition *p = part_find(argv[2]);
-    if (!p) {
-        con_printf("part: no partition named '%s' (see parts)\n", argv[2]);
+    struct partition *p = find_or_say("part", argv[2]);
+    if (!p)
         return 0;
-    }
     char err[256];
     int rc;
     if (!strcmp(argv[1], "start")) {
@@ -86,11 +93,9 @@ static int cmd_console(int argc, char **argv)
 {
     if (argc != 2)
         return -EINVAL;
-    struct partition *p = part_find(argv[1]);
-    if (!p) {
-        con_printf("console: no partition named '%s' (see parts)\n", argv[1]);
+    struct partition *p = find_or_say("console", argv[1]);
+    if (!p)
         return 0;
-    }
     con_printf("console: attached to %s (%s); press Ctrl-] to detach; the guest gets no input yet\n",
                p->cfg->name, part_state_name(p->state));
     /* Replay what the ring still holds, then follow. */

@@ -172,60 +172,74 @@ static void handle_xsetbv(struct vm_vcpu *vc, const struct vcpu_exit *e)
     advance(vc, e, 3);
 }
 
-void handle_exit(struct vm_vcpu *vc, const struct vcpu_exit *e)
+static void handle_nothing(struct vm_vcpu *vc, const struct vcpu_exit *e) { (void)vc; (void)e; }
+
+static void handle_pause(struct vm_vcpu *vc, const struct vcpu_exit *e) { advance(vc, e, 1); }
+
+static void handle_hlt(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
-    switch (e->reason) {
-    case VEXIT_EXTINT:
-    case VEXIT_INTR_WINDOW:
-    case VEXIT_INIT:            /* a physical INIT: the guest's INITs are IPIs we route */
-    case VEXIT_SIPI:
-    case VEXIT_NONE:
-        return;
-    case VEXIT_PAUSE:
-        advance(vc, e, 1);
-        return;
-    case VEXIT_HLT:
-        advance(vc, e, 1);
-        vc->halt_any = false;
-        vc->run_state = VRUN_HALTED;
-        return;
-    case VEXIT_IO:
-        handle_io(vc, e);
-        return;
-    case VEXIT_CPUID:
-        handle_cpuid(vc, e);
-        return;
-    case VEXIT_MSR:
-        handle_msr(vc, e);
-        return;
-    case VEXIT_HYPERCALL:
-        handle_hypercall(vc, e);
-        return;
-    case VEXIT_XSETBV:
-        handle_xsetbv(vc, e);
-        return;
-    case VEXIT_SLPT_FAULT:
-        if (e->fault.gpa.v >= LAYOUT_APIC_PAGE && e->fault.gpa.v < LAYOUT_APIC_PAGE + PAGE_SIZE) {
-            handle_apic_access(vc, e);
-            return;
-        }
-        part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s violation)",
-                  e->fault.read ? "read" : "", e->fault.write ? "write" : "", e->fault.fetch ? "fetch" : "",
-                  (unsigned long long)e->fault.gpa.v, be() == &vmx_backend ? "EPT" : "NPT");
-        return;
-    case VEXIT_TRIPLE_FAULT:
-        part_fail(vc, "triple fault (shutdown)");
-        return;
-    case VEXIT_EXCEPTION:
-        part_fail(vc, "exception %u intercepted (error %#x)", e->exception.vector, e->exception.error);
-        return;
-    case VEXIT_INVALID_STATE:
-        part_fail(vc, "VM entry refused the guest state (%s code %#llx)", be()->name,
-                  (unsigned long long)e->vendor_code);
-        return;
-    default:
-        part_fail(vc, "unhandled exit: %s (%s exit code %#llx)", vcpu_exit_name(e->reason), be()->name,
-                  (unsigned long long)e->vendor_code);
+    advance(vc, e, 1);
+    vc->halt_any = false;
+    vc->run_state = VRUN_HALTED;
+}
+
+static void handle_slpt_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    if (e->fault.gpa.v >= LAYOUT_APIC_PAGE && e->fault.gpa.v < LAYOUT_APIC_PAGE + PAGE_SIZE) {
+        handle_apic_access(vc, e);
         return;
     }
+    part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s violation)",
+              e->fault.read ? "read" : "", e->fault.write ? "write" : "", e->fault.fetch ? "fetch" : "",
+              (unsigned long long)e->fault.gpa.v, be() == &vmx_backend ? "EPT" : "NPT");
+}
+
+static void handle_triple_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    (void)e;
+    part_fail(vc, "triple fault (shutdown)");
+}
+
+static void handle_exception(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    part_fail(vc, "exception %u intercepted (error %#x)", e->exception.vector, e->exception.error);
+}
+
+static void handle_invalid_state(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    part_fail(vc, "VM entry refused the guest state (%s code %#llx)", be()->name,
+              (unsigned long long)e->vendor_code);
+}
+
+typedef void (*exit_handler)(struct vm_vcpu *vc, const struct vcpu_exit *e);
+
+/* One handler per vendor-neutral reason; a reason without one stops the partition. */
+static const exit_handler handlers[VEXIT_COUNT] = {
+    [VEXIT_NONE] = handle_nothing,
+    [VEXIT_EXTINT] = handle_nothing,         /* the host took its interrupt on the way out */
+    [VEXIT_INTR_WINDOW] = handle_nothing,    /* delivery happens before the next entry */
+    [VEXIT_INIT] = handle_nothing,           /* a physical INIT: the guest's INITs are IPIs we route */
+    [VEXIT_SIPI] = handle_nothing,
+    [VEXIT_PAUSE] = handle_pause,
+    [VEXIT_HLT] = handle_hlt,
+    [VEXIT_IO] = handle_io,
+    [VEXIT_CPUID] = handle_cpuid,
+    [VEXIT_MSR] = handle_msr,
+    [VEXIT_HYPERCALL] = handle_hypercall,
+    [VEXIT_XSETBV] = handle_xsetbv,
+    [VEXIT_SLPT_FAULT] = handle_slpt_fault,
+    [VEXIT_TRIPLE_FAULT] = handle_triple_fault,
+    [VEXIT_EXCEPTION] = handle_exception,
+    [VEXIT_INVALID_STATE] = handle_invalid_state,
+};
+
+void handle_exit(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    exit_handler h = (unsigned)e->reason < VEXIT_COUNT ? handlers[e->reason] : NULL;
+    if (h) {
+        h(vc, e);
+        return;
+    }
+    part_fail(vc, "unhandled exit: %s (%s exit code %#llx)", vcpu_exit_name(e->reason), be()->name,
+              (unsigned long long)e->vendor_code);
 }

@@ -49,6 +49,19 @@ void vcpu_post_sipi(struct vm_vcpu *to, u8 vector)
     vcpu_kick(to);
 }
 
+/* Code, data (also ES/FS/GS/SS) and task segments; an empty LDT and
+ * descriptor tables with the reset limits. */
+static void set_segments(struct vcpu_boot_state *s, struct vcpu_segment code, struct vcpu_segment data,
+                         struct vcpu_segment task)
+{
+    s->cs = code;
+    s->ds = s->es = s->fs = s->gs = s->ss = data;
+    s->tr = task;
+    s->ldtr = (struct vcpu_segment){ 0, 0x82, 0xffff, 0 };
+    s->gdtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
+    s->idtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
+}
+
 /* PVH entry (xen/include/public/arch-x86/hvm/start_info.h): 32-bit protected
  * mode, flat segments, paging off, EBX = start info. */
 static void pvh_boot_state(struct vcpu_boot_state *s, u64 entry)
@@ -58,13 +71,9 @@ static void pvh_boot_state(struct vcpu_boot_state *s, u64 entry)
     s->regs.rflags = 0x2;
     s->regs.gpr[GPR_RBX] = LAYOUT_START_INFO;
     s->cr0 = CR0_PE | BIT(4);   /* ET */
-    s->cs = (struct vcpu_segment){ 0x08, 0xc9b, 0xffffffff, 0 };
-    s->ds = (struct vcpu_segment){ 0x10, 0xc93, 0xffffffff, 0 };
-    s->es = s->fs = s->gs = s->ss = s->ds;
-    s->tr = (struct vcpu_segment){ 0x18, 0x8b, 0x67, 0 };
-    s->ldtr = (struct vcpu_segment){ 0, 0x82, 0xffff, 0 };
-    s->gdtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
-    s->idtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
+    set_segments(s, (struct vcpu_segment){ 0x08, 0xc9b, 0xffffffff, 0 },
+                 (struct vcpu_segment){ 0x10, 0xc93, 0xffffffff, 0 },
+                 (struct vcpu_segment){ 0x18, 0x8b, 0x67, 0 });
 }
 
 /* After INIT and a SIPI with `vector` (SDM Vol. 3A 9.1.1, 9.4.4): real mode at
@@ -76,13 +85,8 @@ static void sipi_state(struct vcpu_boot_state *s, u8 vector)
     s->regs.rflags = 0x2;
     s->regs.gpr[GPR_RDX] = 0x600;   /* family/model/stepping, as after reset */
     s->cr0 = BIT(4);
-    s->cs = (struct vcpu_segment){ (u16)(vector << 8), 0x9b, 0xffff, (u64)vector << 12 };
-    s->ds = (struct vcpu_segment){ 0, 0x93, 0xffff, 0 };
-    s->es = s->fs = s->gs = s->ss = s->ds;
-    s->tr = (struct vcpu_segment){ 0, 0x8b, 0xffff, 0 };
-    s->ldtr = (struct vcpu_segment){ 0, 0x82, 0xffff, 0 };
-    s->gdtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
-    s->idtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
+    set_segments(s, (struct vcpu_segment){ (u16)(vector << 8), 0x9b, 0xffff, (u64)vector << 12 },
+                 (struct vcpu_segment){ 0, 0x93, 0xffff, 0 }, (struct vcpu_segment){ 0, 0x8b, 0xffff, 0 });
 }
 
 static void drain_inbox(struct vm_vcpu *vc)

@@ -42,23 +42,22 @@ static bool pat_ok(u64 v)
     return true;
 }
 
+/* The MSRs whose values the backend keeps (vcpu.h enum vcpu_msr). */
+static const struct { u32 index; enum vcpu_msr m; } state_msrs[] = {
+    { MSR_EFER, VMSR_EFER }, { MSR_PAT, VMSR_PAT }, { MSR_STAR, VMSR_STAR }, { MSR_LSTAR, VMSR_LSTAR },
+    { MSR_CSTAR, VMSR_CSTAR }, { MSR_SFMASK, VMSR_SFMASK }, { MSR_KERNEL_GS_BASE, VMSR_KERNEL_GS_BASE },
+    { MSR_SYSENTER_CS, VMSR_SYSENTER_CS }, { MSR_SYSENTER_ESP, VMSR_SYSENTER_ESP },
+    { MSR_SYSENTER_EIP, VMSR_SYSENTER_EIP }, { MSR_FS_BASE, VMSR_FS_BASE }, { MSR_GS_BASE, VMSR_GS_BASE },
+};
+
 static bool state_msr(u32 index, enum vcpu_msr *m)
 {
-    switch (index) {
-    case MSR_EFER:           *m = VMSR_EFER; return true;
-    case MSR_PAT:            *m = VMSR_PAT; return true;
-    case MSR_STAR:           *m = VMSR_STAR; return true;
-    case MSR_LSTAR:          *m = VMSR_LSTAR; return true;
-    case MSR_CSTAR:          *m = VMSR_CSTAR; return true;
-    case MSR_SFMASK:         *m = VMSR_SFMASK; return true;
-    case MSR_KERNEL_GS_BASE: *m = VMSR_KERNEL_GS_BASE; return true;
-    case MSR_SYSENTER_CS:    *m = VMSR_SYSENTER_CS; return true;
-    case MSR_SYSENTER_ESP:   *m = VMSR_SYSENTER_ESP; return true;
-    case MSR_SYSENTER_EIP:   *m = VMSR_SYSENTER_EIP; return true;
-    case MSR_FS_BASE:        *m = VMSR_FS_BASE; return true;
-    case MSR_GS_BASE:        *m = VMSR_GS_BASE; return true;
-    default:                 return false;
-    }
+    for (u32 i = 0; i < ARRAY_SIZE(state_msrs); i++)
+        if (state_msrs[i].index == index) {
+            *m = state_msrs[i].m;
+            return true;
+        }
+    return false;
 }
 
 static bool value_ok(enum vcpu_msr m, u64 v)

@@ -274,34 +274,3 @@ def test_partition_images_read_and_reported(boot):
     assert "partitions=1 [alpha cpus=1 memory=67108864 running]" in hv.cmd("config")
     out = hv.cmd("parts")
     assert re.search(r"^alpha\s+failed", out, re.M), out
-
-
-IMPOSSIBLE = """[[partition]]
-name = "huge"
-cpus = 1
-memory = "64G"
-kernel = "testguest.elf"
-
-[[partition]]
-name = "many"
-cpus = 8
-memory = "64M"
-kernel = "testguest.elf"
-
-[[partition]]
-name = "ghost"
-cpus = [7]
-memory = "64M"
-kernel = "testguest.elf"
-"""
-
-
-def test_impossible_partitions_refused_on_two_nodes(boot):
-    hv = boot("q35-2node-pxb", config=IMPOSSIBLE)
-    text = hv.boot_text
-    # The planner names what is short and what each node has left.
-    free = r'free: node 0: 1 CPU, \d+ MiB; node 1: 2 CPUs, \d+ MiB \(numa = "spread" allows several nodes\)'
-    assert re.search(r'partition "huge" needs 1 CPU and 65536 MiB on one node; ' + free, text), text
-    assert re.search(r'partition "many" needs 8 CPUs and 64 MiB on one node; ' + free, text), text
-    assert 'partition "ghost": CPU 7 does not exist (this machine has CPUs 0-3)' in text, text
-    assert "Isthmus" in hv.cmd("version")

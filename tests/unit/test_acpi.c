@@ -165,16 +165,24 @@ static void test_rsdp_errors(void **state)
     fm_free(&m);
 }
 
+/* An empty MADT at 0x5000 listed by both an XSDT (0x2000, returned) and an
+ * RSDT (0x3000), for the tests that choose between the two roots. */
+static u8 *madt_under_both_roots(struct fake_mem *m)
+{
+    u64 e[1] = { 0x5000 };
+    fm_init(m);
+    madt_start(&tbuf);
+    tb_finish(&tbuf);
+    tb_place(m, 0x5000, &tbuf);
+    u8 *x = put_root(m, 0x2000, "XSDT", e, 1);
+    put_root(m, 0x3000, "RSDT", e, 1);
+    return x;
+}
+
 static void test_rsdp_bad_extended_checksum_uses_rsdt(void **state)
 {
     struct fake_mem m;
-    u64 e[1] = { 0x5000 };
-    fm_init(&m);
-    madt_start(&tbuf);
-    tb_finish(&tbuf);
-    tb_place(&m, 0x5000, &tbuf);
-    put_root(&m, 0x2000, "XSDT", e, 1);
-    put_root(&m, 0x3000, "RSDT", e, 1);
+    madt_under_both_roots(&m);
     u8 *r = put_rsdp(&m, 0x1000, 2, 0x3000, 0x2000);
     r[32] ^= 0x55;
     struct acpi_mem mem = fm_acpi(&m);
@@ -188,13 +196,7 @@ static void test_rsdp_bad_extended_checksum_uses_rsdt(void **state)
 static void test_bad_xsdt_falls_back_to_rsdt(void **state)
 {
     struct fake_mem m;
-    u64 e[1] = { 0x5000 };
-    fm_init(&m);
-    madt_start(&tbuf);
-    tb_finish(&tbuf);
-    tb_place(&m, 0x5000, &tbuf);
-    u8 *x = put_root(&m, 0x2000, "XSDT", e, 1);
-    put_root(&m, 0x3000, "RSDT", e, 1);
+    u8 *x = madt_under_both_roots(&m);
     put_rsdp(&m, 0x1000, 2, 0x3000, 0x2000);
     x[20] ^= 0xff;                              /* corrupt the XSDT */
     struct acpi_mem mem = fm_acpi(&m);

@@ -191,6 +191,14 @@ static void eb_linux(struct elfb *b, bool is64)
     eb_entry(b, MiB(16) + 0x40, is64 ? 8 : 4);
 }
 
+/* A built Linux-like image (eb_linux), for tests that do not change it. */
+static u8 *linux_image(bool is64, u64 *size)
+{
+    struct elfb b;
+    eb_linux(&b, is64);
+    return eb_build(&b, size);
+}
+
 /* ---------------------------------------------------------------- fake guest RAM */
 
 struct ram {
@@ -280,10 +288,8 @@ static void check_loaded(const struct ram *r, const struct pvh_image *img)
 static void test_valid(void **state)
 {
     for (int is64 = 0; is64 < 2; is64++) {
-        struct elfb b;
-        eb_linux(&b, is64);
         u64 size;
-        u8 *img = eb_build(&b, &size);
+        u8 *img = linux_image(is64, &size);
         struct pvh_image pi;
         assert_int_equal(pvh_inspect(img, size, &pi, err, sizeof(err)), 0);
         assert_string_equal(err, "");
@@ -354,10 +360,8 @@ static void test_note_variants(void **state)
 static void test_truncated(void **state)
 {
     for (int is64 = 0; is64 < 2; is64++) {
-        struct elfb b;
-        eb_linux(&b, is64);
         u64 size;
-        u8 *img = eb_build(&b, &size);
+        u8 *img = linux_image(is64, &size);
         for (u64 len = 0; len < size; len++) {
             u8 *cut = malloc(len ? len : 1);
             memcpy(cut, img, len);

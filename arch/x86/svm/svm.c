@@ -173,21 +173,27 @@ static u64 fixed_len(u32 code)
     }
 }
 
+/* Exits that carry nothing beyond their reason. */
+static const struct { u32 code; u8 reason; } plain_exits[] = {
+    { SVM_EXIT_INTR, VEXIT_EXTINT }, { SVM_EXIT_NMI, VEXIT_EXTINT }, { SVM_EXIT_SMI, VEXIT_EXTINT },
+    { SVM_EXIT_HLT, VEXIT_HLT }, { SVM_EXIT_CPUID, VEXIT_CPUID }, { SVM_EXIT_VMMCALL, VEXIT_HYPERCALL },
+    { SVM_EXIT_SHUTDOWN, VEXIT_TRIPLE_FAULT }, { SVM_EXIT_INIT, VEXIT_INIT },
+    { SVM_EXIT_VINTR, VEXIT_INTR_WINDOW }, { SVM_EXIT_XSETBV, VEXIT_XSETBV },
+    { SVM_EXIT_PAUSE, VEXIT_PAUSE }, { SVM_EXIT_INVALID, VEXIT_INVALID_STATE },
+};
+
 static void translate_exit(struct vcpu *v, struct vmcb *b, struct vcpu_exit *e)
 {
     u32 code = (u32)b->exitcode;   /* TCG writes VMEXIT_INVALID as 0x00000000ffffffff */
     memset(e, 0, sizeof(*e));
     e->vendor_code = b->exitcode;
     e->insn_len = virt.svm_nrips && b->next_rip > b->rip ? b->next_rip - b->rip : fixed_len(code);
+    for (u32 i = 0; i < ARRAY_SIZE(plain_exits); i++)
+        if (plain_exits[i].code == code) {
+            e->reason = plain_exits[i].reason;
+            return;
+        }
     switch (code) {
-    case SVM_EXIT_INTR:
-    case SVM_EXIT_NMI:
-    case SVM_EXIT_SMI:
-        e->reason = VEXIT_EXTINT;
-        break;
-    case SVM_EXIT_HLT:
-        e->reason = VEXIT_HLT;
-        break;
     case SVM_EXIT_IOIO: {
         u64 i1 = b->exitinfo1;
         e->reason = VEXIT_IO;
@@ -205,12 +211,6 @@ static void translate_exit(struct vcpu *v, struct vmcb *b, struct vcpu_exit *e)
         e->msr.index = (u32)v->regs.gpr[GPR_RCX];
         e->msr.write = b->exitinfo1 & 1;
         break;
-    case SVM_EXIT_CPUID:
-        e->reason = VEXIT_CPUID;
-        break;
-    case SVM_EXIT_VMMCALL:
-        e->reason = VEXIT_HYPERCALL;
-        break;
     case SVM_EXIT_NPF:
         e->reason = VEXIT_SLPT_FAULT;
         e->fault.gpa = gpa(b->exitinfo2);
@@ -218,24 +218,6 @@ static void translate_exit(struct vcpu *v, struct vmcb *b, struct vcpu_exit *e)
         e->fault.write = b->exitinfo1 & SVM_NPF_WRITE;
         e->fault.fetch = b->exitinfo1 & SVM_NPF_FETCH;
         e->fault.read = !e->fault.write && !e->fault.fetch;
-        break;
-    case SVM_EXIT_SHUTDOWN:
-        e->reason = VEXIT_TRIPLE_FAULT;
-        break;
-    case SVM_EXIT_INIT:
-        e->reason = VEXIT_INIT;
-        break;
-    case SVM_EXIT_VINTR:
-        e->reason = VEXIT_INTR_WINDOW;
-        break;
-    case SVM_EXIT_XSETBV:
-        e->reason = VEXIT_XSETBV;
-        break;
-    case SVM_EXIT_PAUSE:
-        e->reason = VEXIT_PAUSE;
-        break;
-    case SVM_EXIT_INVALID:
-        e->reason = VEXIT_INVALID_STATE;
         break;
     default:
         if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
