@@ -111,3 +111,77 @@ const char *pci_class_name(u8 class, u8 subclass)
     default:   return "other";
     }
 }
+
+static u32 rd(const struct pci_cfg_ops *ops, const struct pci_dev *d, u16 off)
+{
+    return ops->read32(ops->ctx, d->seg, d->bus, d->dev, d->fn, off);
+}
+
+static void wr(const struct pci_cfg_ops *ops, const struct pci_dev *d, u16 off, u32 v)
+{
+    ops->write32(ops->ctx, d->seg, d->bus, d->dev, d->fn, off, v);
+}
+
+int pci_probe_bars(const struct pci_cfg_ops *ops, struct pci_dev *d)
+{
+    if (!ops || !ops->write32 || !d || (d->header_type & 0x7f) != 0)
+        return -EINVAL;
+    memset(d->bar, 0, sizeof(d->bar));
+    u32 cmd = rd(ops, d, PCI_COMMAND);
+    /* Decoding off: a BAR holding all-ones must not claim addresses meanwhile. */
+    wr(ops, d, PCI_COMMAND, (cmd & 0xffff) & ~(u32)(PCI_CMD_IO | PCI_CMD_MEM));
+    for (u32 i = 0; i < PCI_NUM_BARS; i++) {
+        u16 off = (u16)(PCI_BAR0 + 4 * i);
+        u32 orig = rd(ops, d, off);
+        wr(ops, d, off, 0xffffffff);
+        u32 probe = rd(ops, d, off);
+        wr(ops, d, off, orig);
+        struct pci_bar *b = &d->bar[i];
+        if (orig & PCI_BAR_IO) {
+            u32 mask = probe & ~3u & 0xffff;
+            if (mask) {
+                b->kind = PCI_BAR_KIND_IO;
+                b->base = orig & ~3u;
+                b->size = (u64)((~mask & 0xffff) + 1);
+            }
+            continue;
+        }
+        u64 mask = probe & ~0xfu;
+        u64 base = orig & ~0xfu;
+        u8 kind = PCI_BAR_MEM32;
+        if ((orig & 6) == PCI_BAR_MEM_64 && i + 1 < PCI_NUM_BARS) {
+            u16 hi = (u16)(off + 4);
+            u32 orig_hi = rd(ops, d, hi);
+            wr(ops, d, hi, 0xffffffff);
+            u32 probe_hi = rd(ops, d, hi);
+            wr(ops, d, hi, orig_hi);
+            mask |= (u64)probe_hi << 32;
+            base |= (u64)orig_hi << 32;
+            kind = PCI_BAR_MEM64;
+            i++;
+        }
+        if (!mask)
+            continue;
+        b->kind = kind;
+        b->prefetch = orig & PCI_BAR_PREFETCH;
+        b->base = base;
+        b->size = kind == PCI_BAR_MEM64 ? ~mask + 1 : (u64)(u32)(~(u32)mask + 1);
+    }
+    wr(ops, d, PCI_COMMAND, cmd & 0xffff);
+    d->bars_probed = true;
+    return 0;
+}
+
+u8 pci_find_cap(const struct pci_cfg_ops *ops, const struct pci_dev *d, u8 id)
+{
+    if (!(rd(ops, d, PCI_COMMAND) & ((u32)PCI_STATUS_CAPS << 16)))
+        return 0;
+    u8 at = (u8)rd(ops, d, PCI_CAP_PTR) & 0xfc;
+    for (int n = 0; at >= 0x40 && n < PCI_MAX_CAPS; n++) {
+        u32 h = rd(ops, d, at);
+        if ((u8)h == id)
+            return at;
+        at = (u8)(h >> 8) & 0xfc;
+    }
+    return 0;
+}

@@ -67,7 +67,13 @@ static u32 ops_read(void *ctx, u16 seg, u8 bus, u8 dev, u8 fn, u16 off)
     return pci_cfg_read32(seg, bus, dev, fn, off);
 }
 
-static const struct pci_cfg_ops hv_ops = { ops_read, NULL };
+static void ops_write(void *ctx, u16 seg, u8 bus, u8 dev, u8 fn, u16 off, u32 v)
+{
+    (void)ctx;
+    pci_cfg_write32(seg, bus, dev, fn, off, v);
+}
+
+static const struct pci_cfg_ops hv_ops = { ops_read, NULL, ops_write };
 
 const struct pci_cfg_ops *pci_access_ops(void) { return &hv_ops; }
 

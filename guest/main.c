@@ -24,6 +24,7 @@ static const struct scenario {
     { "memprobe", scenario_memprobe },
     { "hostile", scenario_hostile },
     { "burn", scenario_burn },
+    { "pci", scenario_pci },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic
@@ -160,7 +161,7 @@ void tg_main(uint32_t start_info)
             s = &scenarios[i];
     if (!s) {
         say("unknown scenario '%s'", tg.scenario);
-        say("scenarios: hello smp memprobe hostile burn; running hello");
+        say("scenarios: hello smp memprobe hostile burn pci; running hello");
         s = &scenarios[0];
     }
     for_each_word(take_option);

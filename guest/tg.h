@@ -30,6 +30,7 @@
 /* Interrupt vectors the guest programs (exceptions are 0-31). */
 #define VEC_TIMER    0x30
 #define VEC_HOSTILE  0x40    /* the fixed IPI the hostile scenario sends */
+#define VEC_MSI      0x50    /* the pci scenario's device MSI */
 #define VEC_SPURIOUS 0xff
 
 /* A pointer to guest-physical address a (the guest is identity-mapped). The
@@ -158,5 +159,9 @@ void __attribute__((noreturn)) tick_forever(void);
 /* memprobe.c, hostile.c */
 void __attribute__((noreturn)) scenario_memprobe(void);
 void __attribute__((noreturn)) scenario_hostile(void);
+
+/* pci.c */
+extern volatile uint32_t msi_count;
+void __attribute__((noreturn)) scenario_pci(void);
 
 #endif

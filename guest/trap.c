@@ -104,6 +104,9 @@ void trap(struct trap_frame *f)
     case VEC_HOSTILE:
         hostile_ipis++;
         break;
+    case VEC_MSI:
+        msi_count++;
+        break;
     case VEC_SPURIOUS:
         return;                 /* a spurious interrupt takes no EOI */
     default:

@@ -44,8 +44,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(esp, cpus=1, mem_mb=512):
-    """Starts Bochs on a private copy of the ESP; returns (process, socket, workdir)."""
+# Where the NIC of start(nic=True) sits: Bochs's i440FX puts PCI slot 1 here.
+NIC_BDF = "0000:00:02.0"
+NIC_ID = ("8086", "100e")   # 82540EM
+
+
+def start(esp, cpus=1, mem_mb=512, nic=False):
+    """Starts Bochs on a private copy of the ESP; returns (process, socket, workdir).
+    nic: an e1000 (82540EM, no MSI capability) in PCI slot 1, not connected."""
     bochs, why = binary()
     if not bochs:
         raise RuntimeError(why)
@@ -62,7 +68,8 @@ romimage: file={OVMF}, address=0xffe00000
 vgaromimage: file={vgabios(bochs)}
 display_library: nogui
 fw_cfg: enabled=1
-pci: enabled=1, chipset=i440fx
+pci: enabled=1, chipset=i440fx{", slot1=e1000" if nic else ""}
+{"e1000: enabled=1, mac=52:54:00:12:34:56, ethmod=null" if nic else ""}
 ata0-master: type=disk, path={disk}, mode=flat
 boot: disk
 com1: enabled=1, mode=socket-server, dev=127.0.0.1:{port}

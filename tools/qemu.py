@@ -38,7 +38,7 @@ PROFILES = {
             "-netdev", "user,id=n1,restrict=on",
         ],
         "cpus": {0: 0, 1: 0, 2: 1, 3: 1}, "nodes": {0: 256, 1: 256},
-        "distances": [[10, 20], [20, 10]], "nic": ("8086", "10d3", 1),
+        "distances": [[10, 20], [20, 10]], "nic": ("8086", "10d3", 1), "nic_bdf": "0000:81:00.0",
     },
     # Four CPUs, one node: room for partitions beside the shell's CPU 0.
     "pc-4cpu": {

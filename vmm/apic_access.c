@@ -87,23 +87,26 @@ void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
     vcpu_backend->advance_rip(&vc->v, in.len);
 }
 
+bool vcpu_accepts(const struct vm_vcpu *to, u32 dest, bool logical)
+{
+    if (!logical)
+        return dest == 0xff || dest == to->v.apic_id;
+    /* Logical: flat model (DFR 0xF...) matches LDR bits; cluster model matches
+     * the cluster in bits 7:4 and a member bit in 3:0. */
+    u32 ldr = to->lapic.ldr >> 24, mda = dest & 0xff;
+    if (((to->lapic.dfr >> 28) & 0xf) == 0xf)
+        return ldr & mda;
+    return mda == 0xff || ((ldr >> 4) == (mda >> 4) && (ldr & mda & 0xf));
+}
+
 static bool targeted(const struct vm_vcpu *from, const struct vm_vcpu *to, const struct vlapic_ipi *ipi)
 {
     switch (ipi->shorthand) {
     case VLAPIC_SH_SELF:     return to == from;
     case VLAPIC_SH_ALL_INCL: return true;
     case VLAPIC_SH_ALL_EXCL: return to != from;
-    default:
-        break;
+    default:                 return vcpu_accepts(to, ipi->dest, ipi->logical);
     }
-    if (!ipi->logical)
-        return ipi->dest == 0xff || ipi->dest == to->v.apic_id;
-    /* Logical: flat model (DFR 0xF...) matches LDR bits; cluster model matches
-     * the cluster in bits 7:4 and a member bit in 3:0. */
-    u32 ldr = to->lapic.ldr >> 24, mda = ipi->dest & 0xff;
-    if (((to->lapic.dfr >> 28) & 0xf) == 0xf)
-        return ldr & mda;
-    return mda == 0xff || ((ldr >> 4) == (mda >> 4) && (ldr & mda & 0xf));
 }
 
 void route_ipi(struct vm_vcpu *vc)

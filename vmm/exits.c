@@ -48,6 +48,34 @@ static void advance(struct vm_vcpu *vc, const struct vcpu_exit *e, u64 fallback)
     be()->advance_rip(&vc->v, e->insn_len ? e->insn_len : fallback);
 }
 
+/* Port access to the partition's virtual PCI bus, or to an I/O BAR of one of
+ * its devices (passed to the hardware: the BAR never moves off its host ports). */
+static bool pci_io(struct vm_vcpu *vc, u16 port, u8 size, bool in, u32 out, u32 *value)
+{
+    struct partition *p = vc->part;
+    spin_lock(&p->pci_lock);
+    u32 v = out;
+    bool bus = vpci_port(&p->vpci, port, size, in, &v);
+    bool dev = !bus && vpci_io_passthrough(&p->vpci, port, size);
+    spin_unlock(&p->pci_lock);
+    if (bus) {
+        *value = v;
+        return true;
+    }
+    if (!dev)
+        return false;
+    vc->stats.pci_io++;
+    if (in)
+        *value = size == 4 ? inl(port) : size == 2 ? inw(port) : inb(port);
+    else if (size == 4)
+        outl(port, out);
+    else if (size == 2)
+        outw(port, (u16)out);
+    else
+        outb(port, (u8)out);
+    return true;
+}
+
 static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
     struct partition *p = vc->part;
@@ -62,6 +90,8 @@ static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
         spin_lock(&p->lock);
         value = vuart_access(&p->uart, e->io.port, e->io.size, e->io.in, (u32)*rax & mask);
         spin_unlock(&p->lock);
+    } else if (p->vpci_ready && pci_io(vc, e->io.port, e->io.size, e->io.in, (u32)*rax & mask, &value)) {
+        /* the partition's PCI bus or one of its devices' I/O BARs */
     } else {
         if (!vc->stats.io_ignored)
             log_warn("part", "%s: vCPU %u: %s of port %#x goes nowhere (reads all-ones, writes ignored; "

@@ -14,6 +14,9 @@ void handle_msr(struct vm_vcpu *vc, const struct vcpu_exit *e);
 void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e);
 /* Delivers the IPI the vlapic produced, if any, to the partition's vCPUs only. */
 void route_ipi(struct vm_vcpu *vc);
+/* Whether the vCPU's local APIC accepts an interrupt for this destination
+ * (physical APIC ID or broadcast, or a logical flat/cluster address). */
+bool vcpu_accepts(const struct vm_vcpu *to, u32 dest, bool logical);
 /* Reads guest-physical memory the partition can reach; -EFAULT otherwise. */
 int guest_read(struct partition *p, gpa_t g, void *out, u32 len);
 /* Queues #GP(0) / #UD for the next entry. */

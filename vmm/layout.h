@@ -6,7 +6,11 @@
  *   [0xA0000, 0xE0000)    hole (legacy VGA/ROM range, not RAM)
  *   [0xE0000, 0x100000)   reserved: the partition's ACPI tables
  *   [0x100000, size)      RAM: the kernel is loaded here, then modules
+ *   [0xC0000000, 0xFEC00000)  MMIO window for assigned devices' 32-bit BARs
+ *                         (starts above RAM when RAM reaches past 3 GiB)
+ *   [0xFEC00000, 4 GiB)   system range: no BAR may go there
  *   0xFEE00000            the local APIC page, never RAM (emulated)
+ *   64 GiB and up         64-bit BARs that do not fit below 4 GiB
  *
  * Guest RAM is backed by one contiguous host block of `size` bytes mapped at
  * GPA 0, so the holes are host memory the guest cannot reach (not mapped). */
@@ -24,6 +28,9 @@
 #define LAYOUT_ACPI_SZ       0x20000ULL
 #define LAYOUT_HIGH_RAM      0x100000ULL
 #define LAYOUT_APIC_PAGE     0xfee00000ULL
+#define LAYOUT_MMIO32_BASE   0xc0000000ULL
+#define LAYOUT_MMIO32_END    0xfec00000ULL
+#define LAYOUT_MMIO64_BASE   GiB(64)
 #define LAYOUT_MIN_MEMORY    MiB(2)
 /* Guest RAM stops below the APIC page: a partition above ~4 GiB - 18 MiB would
  * need RAM split around the MMIO hole, which is not supported yet. */

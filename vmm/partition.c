@@ -7,6 +7,8 @@
 #include "vmm/pvh_start.h"
 #include "vmm/guest_acpi.h"
 #include "vmm/placement.h"
+#include "vmm/vmsi.h"
+#include "drivers/pci_access.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/virt.h"
@@ -77,9 +79,27 @@ static const struct boot_file *find_file(const char *name)
 static int table_alloc(void *ctx, hpa_t *pa)
 {
     struct partition *p = ctx;
+    if (p->table_cache) {
+        *pa = p->table_cache;
+        u64 *page = hpa_to_ptr(*pa);
+        p->table_cache = page[0];
+        memset(page, 0, PAGE_SIZE);
+        p->cached_tables--;
+        return 0;
+    }
     return mm_alloc(p->node, 1, 1, 0, pa, NULL);
 }
-static void table_free(void *ctx, hpa_t pa) { (void)ctx; mm_release(pa, 1); }
+
+/* A page-aligned link in entry 0 is a non-present entry in both formats, so a
+ * stale walk through a cached table finds nothing. */
+static void table_free(void *ctx, hpa_t pa)
+{
+    struct partition *p = ctx;
+    *(u64 *)hpa_to_ptr(pa) = p->table_cache;
+    p->table_cache = pa;
+    p->cached_tables++;
+}
+
 static void *table_map(void *ctx, hpa_t pa) { (void)ctx; return hpa_to_ptr(pa); }
 
 /* ---- guest memory writes for the loader (bounds-checked against the block) ---- */
@@ -104,6 +124,13 @@ static int guest_zero(void *ctx, gpa_t g, u64 len)
 
 static void free_memory(struct partition *p)
 {
+    if (p->vpci_ready) {
+        /* Devices stop decoding, DMA and interrupts before the memory goes. */
+        spin_lock(&p->pci_lock);
+        vpci_quiesce(&p->vpci);
+        p->vpci_ready = false;
+        spin_unlock(&p->pci_lock);
+    }
     for (u32 i = 0; i < p->nvcpus; i++) {
         if (p->vcpu[i]) {
             p->exits_before += p->vcpu[i]->v.stats.exits;
@@ -115,6 +142,12 @@ static void free_memory(struct partition *p)
         slpt_destroy(&p->slpt);
         p->slpt_ready = false;
     }
+    while (p->table_cache) {
+        hpa_t pa = p->table_cache;
+        p->table_cache = *(u64 *)hpa_to_ptr(pa);
+        mm_release(pa, 1);
+    }
+    p->cached_tables = 0;
     if (p->ram) {
         mm_release(p->ram, p->memory / PAGE_SIZE);
         p->ram = 0;
@@ -217,6 +250,71 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- assigned PCI devices ---- */
+
+/* Called by the vPCI bus with pci_lock held, from a vCPU of the partition. */
+static void slpt_changed(struct partition *p)
+{
+    __atomic_fetch_add(&p->slpt_gen, 1, __ATOMIC_SEQ_CST);
+    for (u32 i = 0; i < p->nvcpus; i++)
+        if (p->vcpu[i] && p->vcpu[i]->cpu != this_cpu())
+            vcpu_kick(p->vcpu[i]);
+}
+
+static int bar_map(void *ctx, gpa_t g, hpa_t h, u64 len)
+{
+    struct partition *p = ctx;
+    int rc = slpt_map(&p->slpt, g, h, len, SLPT_R | SLPT_W, SLPT_UC);
+    slpt_changed(p);
+    return rc;
+}
+
+static int bar_unmap(void *ctx, gpa_t g, u64 len)
+{
+    struct partition *p = ctx;
+    int rc = slpt_unmap(&p->slpt, g, len);
+    slpt_changed(p);
+    return rc;
+}
+
+/* The guest's physical address width: the host's, as CPUID reports it to the
+ * guest, within what 4-level second-level tables translate. */
+static u64 guest_phys_limit(void)
+{
+    u32 bits = (u8)cpuid(0x80000008, 0).eax;
+    if (bits < 36 || bits > SLPT_GPA_BITS)
+        bits = bits < 36 ? 36 : SLPT_GPA_BITS;
+    return 1ULL << bits;
+}
+
+/* The virtual PCI bus, on every partition (a host bridge at least): every BAR gets a guest address in the MMIO window
+ * above the partition's RAM (32-bit BARs below 4 GiB, 64-bit ones there too
+ * when they fit, else from 64 GiB up). */
+static int build_pci(struct partition *p, char *err, size_t errlen)
+{
+    static const struct vpci_ops ops_tmpl = { NULL, bar_map, bar_unmap, vmsi_route, vmsi_release, NULL };
+    struct vpci_ops ops = ops_tmpl;
+    ops.cfg = pci_access_ops();
+    ops.ctx = p;
+    vpci_init(&p->vpci, &ops, p->cfg->name, guest_phys_limit());
+    memset(p->msi, 0, sizeof(p->msi));
+    int rc = vpci_forbid(&p->vpci, 0, p->memory);
+    if (!rc)
+        rc = vpci_forbid(&p->vpci, LAYOUT_MMIO32_END, GiB(4));
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "cannot set up the virtual PCI bus");
+    u64 next32 = MAX(ALIGN_UP(p->memory, MiB(256)), LAYOUT_MMIO32_BASE), next64 = LAYOUT_MMIO64_BASE;
+    for (u32 i = 0; i < p->ndevs; i++) {
+        const struct pci_dev *d = p->devs[i];
+        char why[160];
+        rc = vpci_add(&p->vpci, p->devs[i], &next32, LAYOUT_MMIO32_END, &next64, why, sizeof(why));
+        if (rc < 0)
+            return kerr_fmt(err, errlen, rc, "PCI device %04x:%02x:%02x.%u: %s", d->seg, d->bus, d->dev, d->fn, why);
+    }
+    p->vpci_ready = true;
+    return 0;
+}
+
 static int build(struct partition *p, char *err, size_t errlen)
 {
     int rc = layout_plan(p->memory, &p->layout, err, errlen);
@@ -250,6 +348,8 @@ static int build(struct partition *p, char *err, size_t errlen)
         if (rc < 0)
             return kerr_fmt(err, errlen, rc, "cannot map guest memory");
     }
+    if ((rc = build_pci(p, err, errlen)) < 0)
+        return rc;
     return build_image(p, err, errlen);
 }
 
@@ -414,6 +514,46 @@ static void refuse_part(struct partition *p, const char *why)
     log_err("part", "%s", why);
 }
 
+static struct pci_dev *pci_by_bdf(u32 bdf)
+{
+    for (u32 i = 0; i < machine.pci.count; i++) {
+        struct pci_dev *d = &machine.pci.dev[i];
+        if (place_bdf(d->seg, d->bus, d->dev, d->fn) == bdf)
+            return d;
+    }
+    return NULL;
+}
+
+/* Gives the planned devices to the partition: sized, owned, and announced
+ * with what owning them without an IOMMU means. */
+static int assign_devices(struct partition *p)
+{
+    const struct config_partition *c = p->cfg;
+    char why[PART_REASON_MAX];
+    p->ndevs = 0;
+    for (u32 k = 0; k < c->ndevices; k++) {
+        struct pci_dev *d = pci_by_bdf(c->devices[k]);
+        int rc = d ? pci_probe_bars(pci_access_ops(), d) : -ENODEV;
+        if (rc < 0) {
+            ksnprintf(why, sizeof(why), "partition \"%s\": PCI device %04x:%02x:%02x.%u cannot be assigned "
+                      "(%s)", c->name, c->devices[k] >> 16, (c->devices[k] >> 8) & 0xff,
+                      (c->devices[k] >> 3) & 0x1f, c->devices[k] & 7, d ? "not an ordinary function" : "not found");
+            refuse_part(p, why);
+            for (u32 j = 0; j < p->ndevs; j++)
+                kstrlcpy(p->devs[j]->owner, "hypervisor", sizeof(p->devs[j]->owner));
+            p->ndevs = 0;
+            return rc;
+        }
+        kstrlcpy(d->owner, c->name, sizeof(d->owner));
+        p->devs[p->ndevs++] = d;
+        log_info("part", "%s owns PCI %04x:%02x:%02x.%u (%04x:%04x, node %d) as 00:%02x.0 on its bus", c->name,
+                 d->seg, d->bus, d->dev, d->fn, d->vendor, d->device, d->node, p->ndevs);
+        log_warn("part", "%s: no IOMMU is used: PCI %04x:%02x:%02x.%u can DMA anywhere in host memory once "
+                 "its guest enables bus mastering", c->name, d->seg, d->bus, d->dev, d->fn);
+    }
+    return 0;
+}
+
 void partitions_init(void)
 {
     static struct place_machine m;
@@ -438,6 +578,7 @@ void partitions_init(void)
         memcpy(q->devices, c->devices, q->ndevices * sizeof(u32));
     }
     place_plan(&m, req, npartitions, res);
+    vmsi_init();
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];
         const struct config_partition *c = &cfg->partition[i];
@@ -468,19 +609,14 @@ void partitions_init(void)
             refuse_part(p, why);
             continue;
         }
-        if (c->ndevices) {
-            char why[PART_REASON_MAX];
-            ksnprintf(why, sizeof(why), "partition \"%s\": PCI device assignment is not supported by this "
-                      "build yet (it was placed by its devices' node: %s)", c->name, r->msg);
-            refuse_part(p, why);
-            continue;
-        }
         if (!vcpu_backend) {
             p->state = PART_REFUSED;
             ksnprintf(p->reason, sizeof(p->reason), "no hardware virtualization backend");
             log_err("part", "partition \"%s\" cannot run: %s", c->name, p->reason);
             continue;
         }
+        if (c->ndevices && assign_devices(p) < 0)
+            continue;
     }
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];

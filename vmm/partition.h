@@ -21,6 +21,7 @@
 #include "vmm/layout.h"
 #include "vmm/slpt.h"
 #include "vmm/hypercall.h"
+#include "vmm/vpci.h"
 
 struct percpu;
 struct partition;
@@ -44,6 +45,8 @@ struct vm_vcpu_stats {
     u64 irqs_injected;
     u64 hypercalls;
     u64 hypercall_errors;
+    u64 msis;               /* device MSIs forwarded to it */
+    u64 pci_io;             /* port accesses passed to an assigned device's I/O BAR */
 };
 
 struct vm_vcpu {
@@ -59,6 +62,7 @@ struct vm_vcpu {
     volatile u32 sipi_pending;      /* 0x100 | vector */
     u32 starts;                     /* SIPIs that started it */
     u64 armed_deadline;             /* host timer armed for this vlapic deadline */
+    u64 slpt_gen;                   /* the partition's slpt_gen its TLB was flushed for */
     struct vm_vcpu_stats stats;
 };
 
@@ -83,6 +87,21 @@ struct partition {
     struct hc_mem_range ram_ranges[2];  /* what the guest can reach: [0, 0xA0000), [0xE0000, size) */
     u32 nram_ranges;
     u64 entry;                      /* PVH entry point */
+    /* Assigned PCI devices and the virtual bus that shows them (vmm/vpci.c). */
+    struct pci_dev *devs[CONFIG_MAX_PART_DEVS];
+    u32 ndevs;
+    struct vpci vpci;
+    bool vpci_ready;
+    spinlock_t pci_lock;            /* the bus, its mappings and MSI routes */
+    struct { u16 cpu; u8 hvec; bool used; } msi[VPCI_MAX_DEVS + 1];   /* by virtual slot */
+    /* Bumped when a running partition's second-level tables change: each vCPU
+     * flushes its TLB before its next entry. */
+    volatile u64 slpt_gen;
+    /* Table pages unlinked while the partition ran: kept for its own tables
+     * until it stops (another CPU's paging-structure cache may still use them,
+     * and a stale walk must only ever reach this partition's memory). */
+    hpa_t table_cache;
+    u64 cached_tables;
     struct vm_vcpu *vcpu[CONFIG_MAX_PART_CPUS];
     spinlock_t lock;                /* vuart, failure reason */
     struct vuart uart;

@@ -190,6 +190,7 @@ void vcpu_thread(void *arg)
         goto out;
     }
     vlapic_init(&vc->lapic, vc->v.apic_id, (u32)tsc_khz, guest_timer_khz());
+    vc->slpt_gen = p->slpt_gen;
     be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
     if (vc->v.index == 0) {
         struct vcpu_boot_state s;
@@ -215,6 +216,12 @@ void vcpu_thread(void *arg)
         if (p->stop_request) {
             irq_restore(flags);
             break;
+        }
+        /* The partition's second-level tables changed (a BAR moved): flush. */
+        u64 gen = __atomic_load_n(&p->slpt_gen, __ATOMIC_ACQUIRE);
+        if (gen != vc->slpt_gen) {
+            vc->slpt_gen = gen;
+            be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
         }
         struct vcpu_exit e;
         err = be->run(&vc->v, &e);

@@ -94,12 +94,12 @@ class Hypervisor:
 class BochsHypervisor(Hypervisor):
     """The same, under a VMX-capable Bochs (ISTHMUS_BOCHS): the VT-x backend."""
 
-    def __init__(self, name, esp, cpus=1):
+    def __init__(self, name, esp, cpus=1, nic=False):
         os.makedirs(LOGS, exist_ok=True)
         self.name = name
         self.logpath = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".log")
         self.log = open(self.logpath, "w", encoding="utf-8", errors="replace")
-        self.proc, self.sock, self.work = bochs.start(esp, cpus=cpus)
+        self.proc, self.sock, self.work = bochs.start(esp, cpus=cpus, nic=nic)
         self.log.write(f"# bochs in {self.work}\n")
         self.p = fdspawn(self.sock, encoding="utf-8", codec_errors="replace",
                          timeout=BOOT_TIMEOUT, logfile=self.log)
@@ -136,8 +136,10 @@ def backend_boot(backend, name, esp, profile="pc-1node"):
     path, why = bochs.binary()
     if not path:
         pytest.skip(f"vmx: {why}; QEMU's TCG has no VMX (or use ISTHMUS_ACCEL=kvm on a nested-VMX host)")
-    # Bochs gets the profile's CPU count; its machine is otherwise a plain PC.
-    return BochsHypervisor(f"{name}", esp, cpus=len(qemu.PROFILES[profile]["cpus"]))
+    # Bochs gets the profile's CPU count, and a NIC when the profile has one (an
+    # e1000 at bochs.NIC_BDF); its machine is otherwise a plain one-node PC.
+    prof = qemu.PROFILES[profile]
+    return BochsHypervisor(f"{name}", esp, cpus=len(prof["cpus"]), nic="nic" in prof)
 
 
 def make_esp(config_text=None, tmpdir=None, no_config=False):

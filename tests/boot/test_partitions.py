@@ -12,6 +12,8 @@ import time
 import pytest
 
 from conftest import BACKENDS, backend_boot, make_esp
+import bochs
+import qemu
 
 CONFIG = """[hypervisor]
 log_level = "info"
@@ -191,7 +193,10 @@ def test_hostile_fails_alone(hv):
     text = console(hv, "evil")
     # Foreign ports read all-ones and writes vanish.
     assert "tg: hostile: outb 0x64 -> survived" in text, text
-    assert "tg: hostile: inl 0xcfc -> 0xffffffff" in text, text
+    # PCI configuration reaches only the partition's own bus: its host bridge
+    # (1b36:0008) at 00:00.0, which the write of 0 to its ID left alone.
+    assert "tg: hostile: inl 0xcfc -> 0x81b36" in text, text
+    assert "tg: hostile: inb 0xcf9 -> 0xff" in text, text
     # The host's MSRs are out of reach; the guest's own SYSENTER_CS is its own.
     assert "tg: hostile: rdmsr 0x3a -> #GP" in text and "tg: hostile: wrmsr 0x3a <- 0x5 -> #GP" in text, text
     assert "tg: hostile: wrmsr 0x12345678 <- 0x0 -> #GP" in text, text
@@ -402,5 +407,97 @@ def test_numa_pin_is_honoured(backend, request, tmp_path):
         assert "tg: srat: APIC ID 0 in domain 0\ntg: srat: APIC ID 1 in domain 1\n" in text, text
         assert "tg: srat: memory 0x0000000000100000-0x0000000001000000 in domain 0\n" in text, text
         assert "tg: slit: domain 0: 10 20\ntg: slit: domain 1: 20 10\n" in text, text
+    finally:
+        h.close()
+
+
+ASSIGNED = """[hypervisor]
+log_level = "info"
+
+[[partition]]
+name = "nic"
+cpus = 1
+memory = "16M"
+kernel = "testguest.elf"
+cmdline = "pci tick_ms=100"
+devices = ["%s"]
+
+[[partition]]
+name = "other"
+cpus = 1
+memory = "16M"
+kernel = "testguest.elf"
+cmdline = "pci tick_ms=100"
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_assigned_nic(backend, request, tmp_path):
+    """A NIC given to one partition: under QEMU the e1000e behind the expander
+    bridge on node 1 (so its owner runs on node 1's CPUs and memory), under
+    Bochs its e1000. The owner reads it through its own PCI bus, uses its BAR,
+    cannot move the BAR over its RAM, and (e1000e) gets its MSIs; the other
+    partition's bus holds only its host bridge. A restart finds it again."""
+    import os
+    numa = backend == "svm" or os.environ.get("ISTHMUS_ACCEL") == "kvm"
+    prof = qemu.PROFILES["q35-2node-pxb"]
+    bdf = prof["nic_bdf"] if numa else bochs.NIC_BDF
+    vendor, device = prof["nic"][:2] if numa else bochs.NIC_ID
+    msi = device == "10d3"
+    h = backend_boot(backend, request.node.name, make_esp(ASSIGNED % bdf, str(tmp_path)), profile="q35-2node-pxb")
+    try:
+        text = h.wait_prompt()
+        assert re.search(r"nic owns PCI %s \(%s:%s, node \d\) as 00:01\.0 on its bus\n" % (re.escape(bdf), vendor,
+                                                                                          device), text), text
+        assert ("nic: no IOMMU is used: PCI %s can DMA anywhere in host memory once its guest enables bus "
+                "mastering" % bdf) in text, text
+        rows, out = parts(h)
+        assert rows["nic"]["state"] == "running" and rows["other"]["state"] == "running", out
+        pci = h.cmd("pci")
+        assert re.search(r"^%s\s+%s:%s\s+\S+\s+nic\s" % (re.escape(bdf), vendor, device), pci, re.M), pci
+        if numa:
+            assert rows["nic"]["cpus"] in ("2", "3") and rows["other"]["cpus"] == "1", out
+            out = h.cmd("parts -v")
+            assert "placement: node 1: its PCI devices' node; memory on node 1" in out, out
+            numa_out = h.cmd("numa")
+            node1 = numa_out[numa_out.index("\nnode 1:"):numa_out.index("\ndistances")]
+            assert "pci %s %s:%s Ethernet controller, owner nic" % (bdf, vendor, device) in node1, numa_out
+            assert "partition nic (running): 1 of its CPUs" in node1 and "its 16 MiB of memory" in node1, numa_out
+        # The owner's bus: the host bridge and the NIC, nothing else of the machine.
+        text, _ = wait_for(h, "nic", r"^tg: pci: done$")
+        assert "tg: pci: 00:00.0 1b36:0008 class 06.00 header 00\n" in text, text
+        assert "tg: pci: 00:01.0 %s:%s class 02.00 header 00\n" % (vendor, device) in text, text
+        assert "tg: pci: 2 function(s) on bus 0\n" in text, text
+        assert "tg: pci: 00:01.0 BAR0 memory at 0xc0000000, 128 KiB\n" in text, text
+        m = re.search(r"^tg: pci: 00:01\.0 BAR0 register 0x8 reads (0x[0-9a-f]+)$", text, re.M)
+        assert m and m.group(1) != "0xffffffff", text
+        assert "tg: pci: 00:01.0 BAR0 move over RAM at 0x200000 refused (BAR0 0xc0000000)" in text, text
+        assert re.search(r"^tg: pci: 00:01\.0 BAR0 moved to 0x[0-9a-f]+: register 0x8 reads %s there \(same\)$"
+                         % m.group(1), text, re.M), text
+        if msi:
+            # PM, MSI, PCIe: the MSI-X capability is hidden.
+            assert "tg: pci: 00:01.0 capabilities: 01 05 10\n" in text, text
+            assert "tg: pci: 00:01.0 MSI received 3\n" in text, text
+        out = h.cmd("parts -v")
+        assert re.search(r"device %s \(%s:%s, node \d\) as 00:01\.0" % (re.escape(bdf), vendor, device), out), out
+        assert re.search(r"pci bus: \d+ config reads, \d+ writes \(\d+ dropped\), 1 BAR placements refused", out), out
+        if msi:
+            assert "device MSIs forwarded 3" in h.cmd("vcpus nic")
+        # The other partition sees no NIC at all.
+        text, _ = wait_for(h, "other", r"^tg: pci: done$")
+        assert "tg: pci: 1 function(s) on bus 0\n" in text, text
+        assert "%s:%s" % (vendor, device) not in text, text
+        # Stopped, the device is quiet and still the partition's; started again,
+        # the guest finds and drives it as before.
+        h.cmd("part stop nic")
+        wait_state(h, "nic", "stopped")
+        pci = h.cmd("pci")
+        assert re.search(r"^%s\s+%s:%s\s+\S+\s+nic\s" % (re.escape(bdf), vendor, device), pci, re.M), pci
+        h.cmd("part start nic")
+        wait_for(h, "nic", r"(?s)tg: pci: done.*tg: pci: done")
+        text = console(h, "nic")
+        if msi:
+            assert text.count("tg: pci: 00:01.0 MSI received 3\n") == 2, text
+        assert_ticking(h, "other")
     finally:
         h.close()

@@ -11,3 +11,8 @@ UNIT_SRCS_insn_decode := tests/unit/test_insn_decode.c vmm/insn_decode.c tests/u
 UNIT_SRCS_pvh_loader  := tests/unit/test_pvh_loader.c vmm/pvh_loader.c $(VMM_TEST_LIBS)
 UNIT_SRCS_pvh_start   := tests/unit/test_pvh_start.c vmm/pvh_start.c $(VMM_TEST_LIBS)
 UNIT_SRCS_guest_acpi   = tests/unit/test_guest_acpi.c vmm/guest_acpi.c $(ACPI_SRCS) $(VMM_TEST_LIBS)
+
+# The partition's virtual PCI bus (vmm/vpci.c) over a fake host function, and
+# BAR sizing (drivers/pci.c).
+UNIT_TESTS += vpci
+UNIT_SRCS_vpci := tests/unit/test_vpci.c vmm/vpci.c drivers/pci.c $(VMM_TEST_LIBS)

@@ -1,0 +1,510 @@
+/* The partition's virtual PCI bus over a fake host function: what the guest
+ * sees, BAR placement and refusals, MSI routing, quiescing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vmm/vpci.h"
+
+/* ---- a fake host function: an e1000e-like NIC at 0000:81:00.0 ---- */
+
+#define HOST_BAR0 0xfe800000ULL    /* 128 KiB memory */
+#define HOST_BAR2 0xc000u          /* 32 ports */
+#define HOST_BAR3 0x8000000000ULL  /* 16 KiB, 64-bit */
+#define CAP_PM   0x40
+#define CAP_MSI  0x50
+#define CAP_PCIE 0x70
+#define CAP_MSIX 0xa0
+
+static u32 cfg[64];
+static const u64 bar_size[6] = { 0x20000, 0, 32, 0x4000, 0, 0 };
+static int writes;
+
+static u32 fake_read(void *ctx, u16 seg, u8 bus, u8 dev, u8 fn, u16 off)
+{
+    (void)ctx;
+    if (seg != 0 || bus != 0x81 || dev != 0 || fn != 0 || off > 0xfc)
+        return 0xffffffff;
+    return cfg[off / 4];
+}
+
+static void fake_write(void *ctx, u16 seg, u8 bus, u8 dev, u8 fn, u16 off, u32 v)
+{
+    (void)ctx;
+    if (seg != 0 || bus != 0x81 || dev != 0 || fn != 0 || off > 0xfc)
+        return;
+    writes++;
+    u32 i = off / 4;
+    if (off == 0 || off == 8)
+        return;   /* read-only */
+    if (off >= 0x10 && off < 0x28) {
+        u32 b = (off - 0x10) / 4;
+        if (b == 4) {       /* upper half of BAR3 */
+            cfg[i] = v & (u32)(~(bar_size[3] - 1) >> 32);
+        } else if (!bar_size[b]) {
+            cfg[i] = 0;
+        } else {
+            u32 flags = cfg[i] & (b == 2 ? 3u : 0xfu);
+            cfg[i] = (v & (u32)~(bar_size[b] - 1) & ~(b == 2 ? 3u : 0xfu)) | flags;
+        }
+        return;
+    }
+    if (off == PCI_COMMAND || off == CAP_PCIE + 8) {
+        /* Status halves: write-one-to-clear. */
+        cfg[i] = ((cfg[i] & 0xffff0000u) & ~(v & 0xffff0000u)) | (v & 0xffff);
+        return;
+    }
+    cfg[i] = v;
+}
+
+static const struct pci_cfg_ops host = { fake_read, NULL, fake_write };
+
+static void fake_reset(void)
+{
+    memset(cfg, 0, sizeof(cfg));
+    cfg[0] = 0x10d38086;                           /* 8086:10d3 */
+    cfg[1] = 0x00100000u | PCI_CMD_MEM | PCI_CMD_MASTER;   /* caps; firmware left it on */
+    cfg[2] = 0x02000000;                           /* Ethernet */
+    cfg[3] = 0x00800000;                           /* header type 0, multifunction bit */
+    cfg[4] = (u32)HOST_BAR0;
+    cfg[6] = HOST_BAR2 | 1;
+    cfg[7] = (u32)HOST_BAR3 | PCI_BAR_MEM_64;
+    cfg[8] = (u32)(HOST_BAR3 >> 32);
+    cfg[11] = 0x00008086;
+    cfg[13] = CAP_PM;
+    cfg[15] = 0x0000010b;                          /* pin A, line 11 */
+    cfg[CAP_PM / 4] = PCI_CAP_PM | CAP_MSI << 8;
+    cfg[CAP_MSI / 4] = PCI_CAP_MSI | CAP_PCIE << 8 | (u32)(MSI_CTRL_64BIT | (1u << 1)) << 16;
+    cfg[CAP_PCIE / 4] = PCI_CAP_PCIE | CAP_MSIX << 8;
+    cfg[(CAP_PCIE + 8) / 4] = 0x00040000;          /* device status: a RW1C bit set */
+    cfg[CAP_MSIX / 4] = PCI_CAP_MSIX | (u32)(MSIX_CTRL_ENABLE | 4) << 16;
+    writes = 0;
+}
+
+/* ---- fake mapping and MSI routing ---- */
+
+static struct { u64 g, h, len; } maps[16];
+static int nmaps, nunmaps, nreleases;
+
+static int fake_map(void *ctx, gpa_t g, hpa_t h, u64 len)
+{
+    (void)ctx;
+    maps[nmaps].g = g.v;
+    maps[nmaps].h = h;
+    maps[nmaps++].len = len;
+    return 0;
+}
+
+static int fake_unmap(void *ctx, gpa_t g, u64 len)
+{
+    (void)ctx;
+    for (int i = 0; i < nmaps; i++) {
+        if (maps[i].g == g.v && maps[i].len == len) {
+            maps[i] = maps[--nmaps];
+            nunmaps++;
+            return 0;
+        }
+    }
+    fail_msg("unmap of %#llx that is not mapped", (unsigned long long)g.v);
+    return -1;
+}
+
+/* The partition has vCPUs with APIC IDs 0 and 1, on host APIC IDs 4 and 6. */
+static int fake_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
+{
+    (void)ctx;
+    (void)slot;
+    u32 dest = (u32)(gaddr >> MSI_ADDR_DEST_SHIFT) & 0xff;
+    if ((gaddr & 0xfff00000u) != MSI_ADDR_BASE || dest > 1 || ((gdata >> 8) & 7) > 1)
+        return -1;
+    *haddr = MSI_ADDR_BASE | (u64)(4 + 2 * dest) << MSI_ADDR_DEST_SHIFT;
+    *hdata = 0x40 + (gdata & 0xff) % 16;
+    return 0;
+}
+
+static void fake_release(void *ctx, u32 slot)
+{
+    (void)ctx;
+    (void)slot;
+    nreleases++;
+}
+
+static const struct vpci_ops ops = { &host, fake_map, fake_unmap, fake_route, fake_release, NULL };
+
+#define RAM_END   0x40000000ULL
+#define WIN32     0xc0000000ULL
+#define WIN32_END 0xfec00000ULL
+#define WIN64     0x1000000000ULL
+
+static struct vpci bus;
+static struct pci_dev dev;
+
+static void make_bus(void)
+{
+    fake_reset();
+    memset(&dev, 0, sizeof(dev));
+    dev.bus = 0x81;
+    dev.vendor = 0x8086;
+    dev.device = 0x10d3;
+    nmaps = nunmaps = nreleases = 0;
+    vpci_init(&bus, &ops, "nicpart", 1ULL << 40);
+    assert_int_equal(vpci_forbid(&bus, 0, RAM_END), 0);
+    assert_int_equal(vpci_forbid(&bus, WIN32_END, 0x100000000ULL), 0);
+    u64 n32 = WIN32, n64 = WIN64;
+    char err[160];
+    assert_int_equal(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)), 0);
+}
+
+static void addr(u8 devno, u16 off)
+{
+    u32 a = VPCI_CF8_ENABLE | (u32)devno << 11 | off;
+    assert_true(vpci_port(&bus, VPCI_PORT_ADDR, 4, false, &a));
+}
+
+static u32 rd(u8 devno, u16 off, u8 size)
+{
+    addr(devno, off & 0xfc);
+    u32 v = 0;
+    assert_true(vpci_port(&bus, (u16)(VPCI_PORT_DATA + (off & 3)), size, true, &v));
+    return v;
+}
+
+static void wr(u8 devno, u16 off, u8 size, u32 v)
+{
+    addr(devno, off & 0xfc);
+    assert_true(vpci_port(&bus, (u16)(VPCI_PORT_DATA + (off & 3)), size, false, &v));
+}
+
+static void test_bus_contents(void **state)
+{
+    (void)state;
+    make_bus();
+    /* 00:00.0 is the host bridge, 00:01.0 the device, nothing else. */
+    assert_int_equal(rd(0, 0, 4), VPCI_HOSTBRIDGE_VENDOR | VPCI_HOSTBRIDGE_DEVICE << 16);
+    assert_int_equal(rd(0, 0xb, 1), 0x06);
+    assert_int_equal(rd(1, 0, 4), 0x10d38086);
+    assert_int_equal(rd(1, 2, 2), 0x10d3);
+    assert_int_equal(rd(1, 0xb, 1), 0x02);
+    assert_int_equal(rd(2, 0, 4), 0xffffffff);
+    assert_int_equal(rd(31, 0, 2), 0xffff);
+    /* Other functions and buses: absent. */
+    u32 a = VPCI_CF8_ENABLE | 1u << 11 | 1u << 8, v = 0;
+    vpci_port(&bus, VPCI_PORT_ADDR, 4, false, &a);
+    vpci_port(&bus, VPCI_PORT_DATA, 4, true, &v);
+    assert_int_equal(v, 0xffffffff);
+    a = VPCI_CF8_ENABLE | 0x81u << 16;
+    vpci_port(&bus, VPCI_PORT_ADDR, 4, false, &a);
+    vpci_port(&bus, VPCI_PORT_DATA, 4, true, &v);
+    assert_int_equal(v, 0xffffffff);
+    /* Disabled address register: nothing either. */
+    a = 0;
+    vpci_port(&bus, VPCI_PORT_ADDR, 4, false, &a);
+    vpci_port(&bus, VPCI_PORT_DATA, 4, true, &v);
+    assert_int_equal(v, 0xffffffff);
+    /* Single function, no INTx, no ROM, quiesced, INTx off in the hardware. */
+    assert_int_equal(rd(1, 0xe, 1), 0);
+    assert_int_equal(rd(1, 0x3d, 1), 0);
+    assert_int_equal(rd(1, 0x3c, 1), 0xff);
+    assert_int_equal(rd(1, 0x30, 4), 0);
+    assert_int_equal(rd(1, 4, 2), 0);
+    assert_int_equal(cfg[1] & 0xffff, PCI_CMD_INTX_OFF);
+    /* Other ports are not the bus's. */
+    u32 x = 0;
+    assert_false(vpci_port(&bus, 0xcf9, 1, false, &x));
+    assert_false(vpci_port(&bus, 0xcf8, 1, true, &x));
+    assert_false(vpci_port(&bus, 0x3f8, 1, true, &x));
+}
+
+static void test_capability_list_hides_msix(void **state)
+{
+    (void)state;
+    make_bus();
+    assert_true(rd(1, 6, 2) & PCI_STATUS_CAPS);
+    assert_int_equal(rd(1, 0x34, 1), CAP_PM);
+    assert_int_equal(rd(1, CAP_PM + 1, 1), CAP_MSI);
+    assert_int_equal(rd(1, CAP_MSI, 1), PCI_CAP_MSI);
+    assert_int_equal(rd(1, CAP_MSI + 1, 1), CAP_PCIE);
+    assert_int_equal(rd(1, CAP_PCIE + 1, 1), 0);     /* MSI-X is not on the list */
+    /* One message only; 64-bit address. */
+    assert_int_equal(rd(1, CAP_MSI + 2, 2), MSI_CTRL_64BIT);
+    /* MSI-X is disabled and masked in the hardware. */
+    assert_false((cfg[CAP_MSIX / 4] >> 16) & MSIX_CTRL_ENABLE);
+    assert_true((cfg[CAP_MSIX / 4] >> 16) & MSIX_CTRL_MASKALL);
+}
+
+static void test_capability_loop_is_bounded(void **state)
+{
+    (void)state;
+    fake_reset();
+    cfg[CAP_PCIE / 4] = PCI_CAP_PCIE | CAP_PM << 8;   /* back to the first */
+    memset(&dev, 0, sizeof(dev));
+    dev.bus = 0x81;
+    vpci_init(&bus, &ops, "loop", 1ULL << 40);
+    u64 n32 = WIN32, n64 = WIN64;
+    char err[160];
+    assert_int_equal(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)), 0);
+    assert_int_equal(bus.dev[0].ncaps, 3);
+    assert_int_equal(rd(1, CAP_PCIE + 1, 1), 0);
+}
+
+static void test_bar_placement_and_sizing(void **state)
+{
+    (void)state;
+    make_bus();
+    /* The 128 KiB BAR in the 32-bit window; the 64-bit one after it. */
+    assert_int_equal(rd(1, 0x10, 4), (u32)WIN32);
+    assert_int_equal(rd(1, 0x14, 4), 0);
+    assert_int_equal(rd(1, 0x18, 4), HOST_BAR2 | 1);
+    assert_int_equal(rd(1, 0x1c, 4), (u32)(WIN32 + 0x20000) | PCI_BAR_MEM_64);
+    assert_int_equal(rd(1, 0x20, 4), 0);
+    /* Sizing, then the old value back. */
+    wr(1, 0x10, 4, 0xffffffff);
+    assert_int_equal(rd(1, 0x10, 4), 0xfffe0000);
+    wr(1, 0x10, 4, (u32)WIN32);
+    wr(1, 0x1c, 4, 0xffffffff);
+    wr(1, 0x20, 4, 0xffffffff);
+    assert_int_equal(rd(1, 0x1c, 4), 0xffffc000 | PCI_BAR_MEM_64);
+    assert_int_equal(rd(1, 0x20, 4), 0xffffffff);
+    wr(1, 0x1c, 4, (u32)(WIN32 + 0x20000));
+    wr(1, 0x20, 4, 0);
+    wr(1, 0x18, 4, 0xffffffff);
+    assert_int_equal(rd(1, 0x18, 4), 0xffffffe1);
+    wr(1, 0x18, 4, HOST_BAR2);
+    /* The hardware BARs never moved. */
+    assert_int_equal(cfg[4], (u32)HOST_BAR0);
+    assert_int_equal(cfg[7], (u32)HOST_BAR3 | PCI_BAR_MEM_64);
+    assert_int_equal(nmaps, 0);   /* decoding is off: nothing mapped yet */
+}
+
+static void test_memory_enable_maps_bars(void **state)
+{
+    (void)state;
+    make_bus();
+    wr(1, 4, 2, PCI_CMD_MEM | PCI_CMD_MASTER);
+    assert_int_equal(rd(1, 4, 2), PCI_CMD_MEM | PCI_CMD_MASTER);
+    assert_int_equal(cfg[1] & 0xffff, PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_OFF);
+    assert_int_equal(nmaps, 2);
+    assert_int_equal(maps[0].g, WIN32);
+    assert_int_equal(maps[0].h, HOST_BAR0);
+    assert_int_equal(maps[0].len, 0x20000);
+    assert_int_equal(maps[1].g, WIN32 + 0x20000);
+    assert_int_equal(maps[1].h, HOST_BAR3);
+    /* A move to a free place while decoding: remapped there. */
+    wr(1, 0x10, 4, 0xd0000000);
+    assert_int_equal(rd(1, 0x10, 4), 0xd0000000);
+    assert_int_equal(nunmaps, 1);
+    assert_int_equal(nmaps, 2);
+    assert_int_equal(maps[1].g, 0xd0000000);
+    assert_int_equal(maps[1].h, HOST_BAR0);
+    /* Decoding off: unmapped. */
+    wr(1, 4, 2, 0);
+    assert_int_equal(nmaps, 0);
+    assert_int_equal(cfg[1] & 0xffff, PCI_CMD_INTX_OFF);
+}
+
+static void test_bar_moves_over_ram_are_refused(void **state)
+{
+    (void)state;
+    make_bus();
+    wr(1, 4, 2, PCI_CMD_MEM);
+    u64 refused = bus.stats.bar_refused;
+    /* Over the partition's RAM, the APIC range, another BAR, past 4 GiB... */
+    wr(1, 0x10, 4, 0x00100000);
+    assert_int_equal(rd(1, 0x10, 4), (u32)WIN32);
+    wr(1, 0x10, 4, 0xfee00000);
+    assert_int_equal(rd(1, 0x10, 4), (u32)WIN32);
+    wr(1, 0x10, 4, (u32)(WIN32 + 0x20000));
+    assert_int_equal(rd(1, 0x10, 4), (u32)WIN32);
+    wr(1, 0x20, 4, 0x100);   /* 64-bit BAR past the 40-bit limit */
+    assert_int_equal(rd(1, 0x20, 4), 0);
+    assert_int_equal(bus.stats.bar_refused, refused + 4);
+    assert_int_equal(nmaps, 2);
+    assert_int_equal(maps[0].g, WIN32);
+    /* With decoding off the register takes anything, but decoding is then
+     * refused while a BAR sits over RAM. */
+    wr(1, 4, 2, 0);
+    wr(1, 0x10, 4, 0x00200000);
+    assert_int_equal(rd(1, 0x10, 4), 0x00200000);
+    wr(1, 4, 2, PCI_CMD_MEM | PCI_CMD_MASTER);
+    assert_int_equal(rd(1, 4, 2), PCI_CMD_MASTER);
+    assert_int_equal(cfg[1] & 0xffff, PCI_CMD_MASTER | PCI_CMD_INTX_OFF);
+    assert_int_equal(nmaps, 0);
+    /* Leaving a size mask in place and enabling is refused too. */
+    wr(1, 0x10, 4, 0xffffffff);
+    wr(1, 4, 2, PCI_CMD_MEM);
+    assert_int_equal(nmaps, 0);
+    assert_int_equal(rd(1, 4, 2) & PCI_CMD_MEM, 0);
+}
+
+static void test_io_bar_stays_at_host_ports(void **state)
+{
+    (void)state;
+    make_bus();
+    assert_false(vpci_io_passthrough(&bus, HOST_BAR2, 4));
+    wr(1, 4, 2, PCI_CMD_IO);
+    assert_true(vpci_io_passthrough(&bus, HOST_BAR2, 4));
+    assert_true(vpci_io_passthrough(&bus, HOST_BAR2 + 28, 4));
+    assert_false(vpci_io_passthrough(&bus, HOST_BAR2 + 30, 4));
+    assert_false(vpci_io_passthrough(&bus, HOST_BAR2 - 1, 1));
+    wr(1, 0x18, 4, 0x1000);
+    assert_int_equal(rd(1, 0x18, 4), HOST_BAR2 | 1);
+    wr(1, 4, 2, 0);
+    wr(1, 0x18, 4, 0x1000);
+    wr(1, 4, 2, PCI_CMD_IO);
+    assert_int_equal(rd(1, 4, 2), 0);
+    assert_false(vpci_io_passthrough(&bus, 0x1000, 1));
+}
+
+static void test_msi_goes_to_the_owner(void **state)
+{
+    (void)state;
+    make_bus();
+    /* vCPU 1, vector 0x45, fixed. */
+    wr(1, CAP_MSI + 4, 4, MSI_ADDR_BASE | 1u << MSI_ADDR_DEST_SHIFT);
+    wr(1, CAP_MSI + 8, 4, 0);
+    wr(1, CAP_MSI + 12, 2, 0x45);
+    assert_int_equal(bus.stats.msi_routed, 0);
+    wr(1, CAP_MSI + 2, 2, MSI_CTRL_ENABLE | MSI_CTRL_MME_MASK);
+    assert_int_equal(bus.stats.msi_routed, 1);
+    assert_int_equal(rd(1, CAP_MSI + 2, 2), MSI_CTRL_ENABLE | MSI_CTRL_64BIT);
+    assert_int_equal(rd(1, CAP_MSI + 4, 4), MSI_ADDR_BASE | 1u << MSI_ADDR_DEST_SHIFT);
+    assert_int_equal(rd(1, CAP_MSI + 12, 2), 0x45);
+    /* The hardware holds the host CPU and vector, one message. */
+    assert_int_equal(cfg[CAP_MSI / 4 + 1], MSI_ADDR_BASE | 6u << MSI_ADDR_DEST_SHIFT);
+    assert_int_equal(cfg[CAP_MSI / 4 + 2], 0);
+    assert_int_equal(cfg[CAP_MSI / 4 + 3], 0x45);
+    assert_int_equal((cfg[CAP_MSI / 4] >> 16) & (MSI_CTRL_ENABLE | MSI_CTRL_MME_MASK), MSI_CTRL_ENABLE);
+    /* Retargeted at a vCPU it does not have: disabled, released, counted. */
+    wr(1, CAP_MSI + 4, 4, MSI_ADDR_BASE | 7u << MSI_ADDR_DEST_SHIFT);
+    assert_int_equal(bus.stats.msi_refused, 1);
+    assert_int_equal(nreleases, 1);
+    assert_false((cfg[CAP_MSI / 4] >> 16) & MSI_CTRL_ENABLE);
+    /* An NMI delivery mode is refused as well. */
+    wr(1, CAP_MSI + 4, 4, MSI_ADDR_BASE);
+    assert_int_equal(bus.stats.msi_routed, 2);
+    wr(1, CAP_MSI + 12, 2, 0x400 | 0x45);
+    assert_int_equal(bus.stats.msi_refused, 2);
+    assert_false((cfg[CAP_MSI / 4] >> 16) & MSI_CTRL_ENABLE);
+    /* Guest disables: nothing more to release. */
+    wr(1, CAP_MSI + 2, 2, 0);
+    assert_int_equal(nreleases, 2);
+}
+
+static void test_dropped_and_passed_writes(void **state)
+{
+    (void)state;
+    make_bus();
+    u64 before = bus.stats.writes_dropped;
+    int w = writes;
+    wr(1, 0, 4, 0x12345678);        /* IDs */
+    wr(1, 0x30, 4, 0xfffff800);     /* ROM */
+    wr(1, 0x90, 4, 0xdeadbeef);     /* device-specific */
+    wr(0, 0x04, 2, 7);              /* the host bridge */
+    assert_int_equal(bus.stats.writes_dropped, before + 4);
+    assert_int_equal(writes, w);
+    assert_int_equal(cfg[0x90 / 4], 0);
+    /* PCIe device control passes; the RW1C status bit set in the device is
+     * not cleared by writing control alone. */
+    wr(1, CAP_PCIE + 8, 2, 0x2810);
+    assert_int_equal(cfg[(CAP_PCIE + 8) / 4], 0x00042810);
+    /* Writing the status half clears what the guest asks. */
+    wr(1, CAP_PCIE + 10, 2, 0x0004);
+    assert_int_equal(cfg[(CAP_PCIE + 8) / 4], 0x2810);
+    /* Interrupt line is the guest's own scratch byte. */
+    wr(1, 0x3c, 1, 5);
+    assert_int_equal(rd(1, 0x3c, 1), 5);
+    assert_int_equal(cfg[15] & 0xff, 0x0b);
+}
+
+static void test_quiesce(void **state)
+{
+    (void)state;
+    make_bus();
+    wr(1, 4, 2, PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_IO);
+    wr(1, CAP_MSI + 4, 4, MSI_ADDR_BASE);
+    wr(1, CAP_MSI + 2, 2, MSI_CTRL_ENABLE);
+    assert_int_equal(nmaps, 2);
+    vpci_quiesce(&bus);
+    assert_int_equal(nmaps, 0);
+    assert_int_equal(nreleases, 1);
+    assert_int_equal(cfg[1] & 0xffff, PCI_CMD_INTX_OFF);
+    assert_false((cfg[CAP_MSI / 4] >> 16) & MSI_CTRL_ENABLE);
+    assert_false(vpci_io_passthrough(&bus, HOST_BAR2, 1));
+}
+
+static void test_unassignable_devices(void **state)
+{
+    (void)state;
+    char err[160];
+    u64 n32 = WIN32, n64 = WIN64;
+    /* A bridge. */
+    fake_reset();
+    memset(&dev, 0, sizeof(dev));
+    dev.bus = 0x81;
+    dev.header_type = 1;
+    vpci_init(&bus, &ops, "p", 1ULL << 40);
+    assert_true(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "bridges"));
+    /* A 256-byte BAR shares its page with whatever follows. */
+    dev.header_type = 0;
+    dev.bars_probed = true;
+    dev.bar[0] = (struct pci_bar){ 0xfe801000, 0x100, PCI_BAR_MEM32, false };
+    assert_true(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "smaller than a page"));
+    /* A 32-bit BAR bigger than the window. */
+    dev.bar[0] = (struct pci_bar){ 0x80000000, 0x80000000, PCI_BAR_MEM32, false };
+    assert_true(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "does not fit"));
+    /* A full bus. */
+    dev.bar[0] = (struct pci_bar){ 0xfe800000, 0x1000, PCI_BAR_MEM32, false };
+    for (int i = 0; i < VPCI_MAX_DEVS; i++)
+        assert_int_equal(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)), 0);
+    assert_true(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)) < 0);
+}
+
+static void test_probe_bars(void **state)
+{
+    (void)state;
+    fake_reset();
+    struct pci_dev d = { .bus = 0x81 };
+    assert_int_equal(pci_probe_bars(&host, &d), 0);
+    assert_int_equal(d.bar[0].kind, PCI_BAR_MEM32);
+    assert_int_equal(d.bar[0].base, HOST_BAR0);
+    assert_int_equal(d.bar[0].size, 0x20000);
+    assert_int_equal(d.bar[1].kind, PCI_BAR_NONE);
+    assert_int_equal(d.bar[2].kind, PCI_BAR_KIND_IO);
+    assert_int_equal(d.bar[2].base, HOST_BAR2);
+    assert_int_equal(d.bar[2].size, 32);
+    assert_int_equal(d.bar[3].kind, PCI_BAR_MEM64);
+    assert_int_equal(d.bar[3].base, HOST_BAR3);
+    assert_int_equal(d.bar[3].size, 0x4000);
+    assert_int_equal(d.bar[4].kind, PCI_BAR_NONE);
+    /* Everything restored, decoding included. */
+    assert_int_equal(cfg[4], (u32)HOST_BAR0);
+    assert_int_equal(cfg[8], (u32)(HOST_BAR3 >> 32));
+    assert_int_equal(cfg[1] & 0xffff, PCI_CMD_MEM | PCI_CMD_MASTER);
+    assert_int_equal(pci_find_cap(&host, &d, PCI_CAP_MSIX), CAP_MSIX);
+    assert_int_equal(pci_find_cap(&host, &d, 0x13), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bus_contents),
+        cmocka_unit_test(test_capability_list_hides_msix),
+        cmocka_unit_test(test_capability_loop_is_bounded),
+        cmocka_unit_test(test_bar_placement_and_sizing),
+        cmocka_unit_test(test_memory_enable_maps_bars),
+        cmocka_unit_test(test_bar_moves_over_ram_are_refused),
+        cmocka_unit_test(test_io_bar_stays_at_host_ports),
+        cmocka_unit_test(test_msi_goes_to_the_owner),
+        cmocka_unit_test(test_dropped_and_passed_writes),
+        cmocka_unit_test(test_quiesce),
+        cmocka_unit_test(test_unassignable_devices),
+        cmocka_unit_test(test_probe_bars),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

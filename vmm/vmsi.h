@@ -1,0 +1,20 @@
+/* MSI forwarding for assigned devices. A device's MSI is programmed with the
+ * physical APIC ID of the CPU that runs the vCPU its guest named and a host
+ * vector allocated on that CPU; the host handler turns the host vector back
+ * into the guest's vector on that vCPU. Each CPU runs one vCPU, so a host
+ * vector never reaches another partition. */
+#ifndef ISTHMUS_VMM_VMSI_H
+#define ISTHMUS_VMM_VMSI_H
+
+#include "vmm/partition.h"
+
+#define VMSI_FIRST_VECTOR 0x40
+#define VMSI_LAST_VECTOR  0xdf
+
+/* Registers the host handler on every forwarding vector (once, at boot). */
+void vmsi_init(void);
+/* vpci_ops.msi_route / msi_release for partition p (ctx). */
+int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata);
+void vmsi_release(void *ctx, u32 slot);
+
+#endif
