@@ -27,7 +27,9 @@ static void list_partitions(int node)
         u32 cpus = 0;
         for (u32 j = 0; j < p->nvcpus; j++)
             cpus += cpu_list[p->cpus[j]]->node == node;
-        bool mem = p->mem_node == node;
+        u64 mem = 0;
+        for (u32 j = 0; j < p->nmem_plan; j++)
+            mem += p->mem_plan[j].node == node ? p->mem_plan[j].bytes : 0;
         if (!cpus && !mem)
             continue;
         con_printf("  partition %s (%s): %u of its CPUs", p->cfg->name, part_state_name(p->state), cpus);
@@ -35,8 +37,8 @@ static void list_partitions(int node)
             if (cpu_list[p->cpus[j]]->node == node)
                 con_printf(" %u", p->cpus[j]);
         if (mem)
-            con_printf(", its %llu MiB of memory%s", (unsigned long long)(p->memory >> 20),
-                       p->ram ? "" : " (when running)");
+            con_printf(", %s%llu MiB of memory%s", mem == p->memory ? "its " : "", (unsigned long long)(mem >> 20),
+                       p->gmem.n ? "" : " (when running)");
         con_printf("\n");
     }
 }

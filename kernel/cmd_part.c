@@ -95,9 +95,18 @@ static int cmd_parts(int argc, char **argv)
                    (unsigned long long)part_exits(p));
         if (p->reason[0] && (p->state == PART_FAILED || p->state == PART_REFUSED))
             con_printf("  reason: %s\n", p->reason);
-        if (verbose && p->placement[0])
-            con_printf("  placement: %s; memory on node %d%s\n", p->placement, p->mem_node,
-                       p->fallback ? " (fallback)" : "");
+        if (verbose && p->placement[0]) {
+            con_printf("  placement: %s; memory on node %d", p->placement, p->mem_node);
+            for (u32 k = 1; k < p->nmem_plan; k++)
+                con_printf(k + 1 == p->nmem_plan ? " and %d" : ", %d", p->mem_plan[k].node);
+            if (p->nmem_plan > 1) {
+                con_printf(" (");
+                for (u32 k = 0; k < p->nmem_plan; k++)
+                    con_printf("%s%llu MiB", k ? " + " : "", (unsigned long long)(p->mem_plan[k].bytes >> 20));
+                con_printf(")");
+            }
+            con_printf("%s\n", p->fallback ? " (fallback)" : "");
+        }
         if (verbose && p->cfg->node >= 0)
             con_printf("  requested: node %d\n", (int)p->cfg->node);
         if (verbose)

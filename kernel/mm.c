@@ -96,3 +96,13 @@ u64 mm_free_bytes(void)
     irq_restore(f);
     return pages * PAGE_SIZE;
 }
+
+u64 mm_free_aligned(int node, u64 align_pages, u64 *largest)
+{
+    u64 f = irq_save();
+    spin_lock(&mm_lock);
+    u64 n = pfa_free_aligned(&pfa, node, align_pages, largest);
+    spin_unlock(&mm_lock);
+    irq_restore(f);
+    return n;
+}

@@ -18,6 +18,8 @@ int mm_free(hpa_t base, u64 npages) __must_check;
 void mm_release(hpa_t base, u64 npages);
 /* Free bytes on all nodes. */
 u64 mm_free_bytes(void);
+/* Free pages of a node in runs aligned to align_pages (see pfa_free_aligned). */
+u64 mm_free_aligned(int node, u64 align_pages, u64 *largest);
 /* Read access for the shell: takes the lock, copies, releases. */
 void mm_snapshot(struct page_alloc *out);
 

@@ -572,3 +572,32 @@ int pfa_check(const struct page_alloc *pa)
     ok &= stats_match("all", -1, &all, &pa->all);
     return ok ? 0 : -EFAULT;
 }
+
+u64 pfa_free_aligned(const struct page_alloc *pa, int node, u64 align_pages, u64 *largest)
+{
+    u64 total = 0, big = 0;
+    if (!align_pages || (align_pages & (align_pages - 1)))
+        align_pages = 1;
+    u64 align = align_pages * PAGE_SIZE;
+    for (int i = 0; i < pa->nranges; i++) {
+        const struct pfa_range *r = &pa->ranges[i];
+        if (node != PFA_ALL_NODES && r->node != node)
+            continue;
+        u64 at = 0;
+        while (at < r->npages) {
+            u64 s = find_next(r->used, at, r->npages, false);
+            if (s >= r->npages)
+                break;
+            u64 e = find_next(r->used, s, r->npages, true);
+            hpa_t lo = ALIGN_UP(r->base + s * PAGE_SIZE, align), hi = ALIGN_DOWN(r->base + e * PAGE_SIZE, align);
+            if (hi > lo) {
+                total += (hi - lo) / PAGE_SIZE;
+                big = MAX(big, (hi - lo) / PAGE_SIZE);
+            }
+            at = e;
+        }
+    }
+    if (largest)
+        *largest = big;
+    return total;
+}

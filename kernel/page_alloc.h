@@ -112,6 +112,10 @@ int pfa_free(struct page_alloc *pa, hpa_t base, u64 npages) __must_check;
 u64 pfa_free_pages(const struct page_alloc *pa, int node);
 u64 pfa_total_pages(const struct page_alloc *pa, int node);
 void pfa_node_stats(const struct page_alloc *pa, int node, struct pfa_stats *out);
+/* Free frames of node (or PFA_ALL_NODES) that lie in free runs aligned to
+ * align_pages, counted in whole aligned units: what allocations with that
+ * alignment can still get. *largest (may be NULL): the biggest such run. */
+u64 pfa_free_aligned(const struct page_alloc *pa, int node, u64 align_pages, u64 *largest);
 int pfa_range_count(const struct page_alloc *pa);
 /* -ENOENT when idx is out of bounds. Indices follow address order. */
 int pfa_range_info(const struct page_alloc *pa, int idx, struct pfa_range_info *out) __must_check;

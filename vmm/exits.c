@@ -35,10 +35,8 @@ int guest_read(struct partition *p, gpa_t g, void *out, u32 len)
 {
     for (u32 i = 0; i < p->nram_ranges; i++) {
         const struct hc_mem_range *r = &p->ram_ranges[i];
-        if (g.v >= r->start && g.v < r->end && len <= r->end - g.v) {
-            memcpy(out, (u8 *)hpa_to_ptr(p->ram) + g.v, len);
-            return 0;
-        }
+        if (g.v >= r->start && g.v < r->end && len <= r->end - g.v)
+            return gmem_read(&p->gmem, g.v, out, len) < 0 ? -EFAULT : 0;
     }
     return -EFAULT;
 }
@@ -145,7 +143,7 @@ static void handle_hypercall(struct vm_vcpu *vc, const struct vcpu_exit *e)
     struct partition *p = vc->part;
     u64 *r = vc->v.regs.gpr;
     struct hc_env env = {
-        .ram = p->ram_ranges, .nram = p->nram_ranges, .mem = hpa_to_ptr(p->ram),
+        .ram = p->ram_ranges, .nram = p->nram_ranges, .mem = &p->gmem,
         .cpl = be()->get_cpl(&vc->v), .console = console_out, .ctx = p,
     };
     struct isthmus_partition_info *i = &env.info;

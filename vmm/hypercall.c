@@ -21,8 +21,15 @@ static s64 console_write(const struct hc_env *e, u64 buf, u64 len)
         return 0;
     if (!hc_range_ok(e, buf, len))
         return -HC_EFAULT;
-    if (e->console)
-        e->console(e->ctx, e->mem + buf, (u32)len);
+    /* In pieces where the buffer crosses from one host block to the next. */
+    for (u64 done = 0; e->console && done < len;) {
+        const struct gmem_chunk *c = gmem_chunk_of(e->mem, buf + done);
+        if (!c)
+            return -HC_EFAULT;
+        u64 n = MIN(len - done, c->size - (buf + done - c->gpa));
+        e->console(e->ctx, c->hva + (buf + done - c->gpa), (u32)n);
+        done += n;
+    }
     return (s64)len;
 }
 
@@ -32,8 +39,7 @@ static s64 partition_info(const struct hc_env *e, u64 out)
         return -HC_EINVAL;
     if (!hc_range_ok(e, out, sizeof(struct isthmus_partition_info)))
         return -HC_EFAULT;
-    memcpy(e->mem + out, &e->info, sizeof(e->info));
-    return 0;
+    return gmem_write(e->mem, out, &e->info, sizeof(e->info)) < 0 ? -HC_EFAULT : 0;
 }
 
 s64 hypercall_dispatch(const struct hc_env *e, u64 nr, const u64 args[4], enum hc_action *act)

@@ -8,14 +8,15 @@
 #include "kernel/types.h"
 #include "vmm/gpa.h"
 #include "vmm/hypercall_abi.h"
+#include "vmm/gmem.h"
 
 struct hc_env {
     /* Guest memory the guest may name: a range is accepted only if it lies
      * wholly inside one of these (the partition's RAM as mapped). */
     const struct hc_mem_range { u64 start, end; } *ram;
     u32 nram;
-    /* Host pointer to guest-physical 0 (the partition's memory is one block). */
-    u8 *mem;
+    /* The partition's memory (one or more host blocks). */
+    const struct gmem *mem;
     u32 cpl;
     struct isthmus_partition_info info;   /* filled by the caller, vcpu_index included */
     /* Console output of HC_CONSOLE_WRITE. */

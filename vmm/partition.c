@@ -107,19 +107,13 @@ static void *table_map(void *ctx, hpa_t pa) { (void)ctx; return hpa_to_ptr(pa); 
 static int guest_write(void *ctx, gpa_t g, const void *src, u64 len)
 {
     struct partition *p = ctx;
-    if (g.v > p->memory || len > p->memory - g.v)
-        return -ERANGE;
-    memcpy((u8 *)hpa_to_ptr(p->ram) + g.v, src, len);
-    return 0;
+    return gmem_write(&p->gmem, g.v, src, len);
 }
 
 static int guest_zero(void *ctx, gpa_t g, u64 len)
 {
     struct partition *p = ctx;
-    if (g.v > p->memory || len > p->memory - g.v)
-        return -ERANGE;
-    memset((u8 *)hpa_to_ptr(p->ram) + g.v, 0, len);
-    return 0;
+    return gmem_zero(&p->gmem, g.v, len);
 }
 
 static void free_memory(struct partition *p)
@@ -148,10 +142,9 @@ static void free_memory(struct partition *p)
         mm_release(pa, 1);
     }
     p->cached_tables = 0;
-    if (p->ram) {
-        mm_release(p->ram, p->memory / PAGE_SIZE);
-        p->ram = 0;
-    }
+    for (u32 i = 0; i < p->gmem.n; i++)
+        mm_release(p->gmem.c[i].hpa, p->gmem.c[i].size / PAGE_SIZE);
+    memset(&p->gmem, 0, sizeof(p->gmem));
 }
 
 /* Loads the kernel (and initrd) and writes the start info and ACPI tables. */
@@ -198,29 +191,38 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     /* SRAT (and SLIT when it spans nodes): the guest's proximity domains are the
      * host nodes it uses, numbered 0.. in host node order, so a NUMA-aware guest
      * sees its true locality and nothing of the rest of the machine. */
-    s32 node_of_domain[CONFIG_MAX_PART_CPUS + 1];
+    s32 node_of_domain[PLACE_MAX_NODES];
     u32 ndomains = 0;
     u32 cpu_domain[CONFIG_MAX_PART_CPUS];
     for (int n = 0; n < (int)PLACE_MAX_NODES; n++) {
-        bool used = n == p->mem_node;
+        bool used = false;
+        for (u32 i = 0; i < p->gmem.n; i++)
+            used |= p->gmem.c[i].node == n;
         for (u32 i = 0; i < p->nvcpus; i++)
             used |= cpu_list[p->cpus[i]]->node == n;
         if (used)
             node_of_domain[ndomains++] = n;
     }
-    u32 mem_domain = 0;
+    u32 chunk_domain[GMEM_MAX_CHUNKS] = { 0 };
     for (u32 d = 0; d < ndomains; d++) {
-        if (node_of_domain[d] == p->mem_node)
-            mem_domain = d;
+        for (u32 i = 0; i < p->gmem.n; i++)
+            if (p->gmem.c[i].node == node_of_domain[d])
+                chunk_domain[i] = d;
         for (u32 i = 0; i < p->nvcpus; i++)
             if (cpu_list[p->cpus[i]]->node == node_of_domain[d])
                 cpu_domain[i] = d;
     }
-    struct guest_acpi_mem_affinity aff[2] = {
-        { 0, LAYOUT_LOW_RAM_END, mem_domain },
-        { LAYOUT_HIGH_RAM, p->memory - LAYOUT_HIGH_RAM, mem_domain },
-    };
-    static u8 dist[CONFIG_MAX_PART_CPUS + 1][CONFIG_MAX_PART_CPUS + 1];
+    /* One affinity entry per piece of RAM per host block. */
+    struct guest_acpi_mem_affinity aff[2 * GMEM_MAX_CHUNKS];
+    u32 naff = 0;
+    const u64 ram[2][2] = { { 0, LAYOUT_LOW_RAM_END }, { LAYOUT_HIGH_RAM, p->memory } };
+    for (u32 r = 0; r < 2; r++)
+        for (u32 i = 0; i < p->gmem.n; i++) {
+            u64 lo = MAX(ram[r][0], p->gmem.c[i].gpa), hi = MIN(ram[r][1], p->gmem.c[i].gpa + p->gmem.c[i].size);
+            if (lo < hi)
+                aff[naff++] = (struct guest_acpi_mem_affinity){ lo, hi - lo, chunk_domain[i] };
+        }
+    static u8 dist[PLACE_MAX_NODES][PLACE_MAX_NODES];
     u8 *slit = NULL;
     if (ndomains > 1) {
         slit = &dist[0][0];
@@ -230,16 +232,20 @@ static int build_image(struct partition *p, char *err, size_t errlen)
                 slit[a * ndomains + b] = a == b ? 10 : (d > 10 ? d : 20);
             }
     }
-    struct guest_acpi_numa numa = { ndomains, cpu_domain, aff, 2, slit };
+    struct guest_acpi_numa numa = { ndomains, cpu_domain, aff, naff, slit };
     struct guest_acpi_config ac = { .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa };
     struct guest_acpi_layout al;
-    u8 *mem = hpa_to_ptr(p->ram);
-    rc = guest_acpi_build(&ac, gpa(LAYOUT_ACPI), mem + LAYOUT_ACPI, LAYOUT_ACPI_SZ, &al, why, sizeof(why));
+    /* Both live in the first host block (at least 2 MiB). */
+    u8 *acpi = gmem_ptr(&p->gmem, LAYOUT_ACPI, LAYOUT_ACPI_SZ);
+    u8 *start = gmem_ptr(&p->gmem, LAYOUT_START_INFO, LAYOUT_START_INFO_SZ);
+    if (!acpi || !start)
+        return kerr_fmt(err, errlen, -EFAULT, "the first memory block is too small for the start info and ACPI tables");
+    rc = guest_acpi_build(&ac, gpa(LAYOUT_ACPI), acpi, LAYOUT_ACPI_SZ, &al, why, sizeof(why));
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "ACPI tables: %s", why);
 
     struct pvh_start_config sc = {
-        .base = gpa(LAYOUT_START_INFO), .buf = mem + LAYOUT_START_INFO, .buf_size = LAYOUT_START_INFO_SZ,
+        .base = gpa(LAYOUT_START_INFO), .buf = start, .buf_size = LAYOUT_START_INFO_SZ,
         .ranges = l->ranges, .nranges = l->nranges, .cmdline = c->cmdline,
         .modules = nmod ? &mod : NULL, .nmodules = nmod, .rsdp_gpa = al.rsdp,
     };
@@ -315,21 +321,59 @@ static int build_pci(struct partition *p, char *err, size_t errlen)
     return 0;
 }
 
+/* The planned bytes on one node: in as few 2 MiB-aligned blocks as its free
+ * memory allows, biggest first (up to GMEM_MAX_CHUNKS blocks in all); what
+ * still does not fit comes from the nearest node that has it, with a warning. */
+static int alloc_on_node(struct partition *p, s32 node, u64 bytes, char *err, size_t errlen)
+{
+    const u64 grain = MiB(2) / PAGE_SIZE;
+    while (bytes) {
+        u64 largest = 0;
+        (void)mm_free_aligned(node, grain, &largest);
+        u64 n = MIN(bytes, largest * PAGE_SIZE);
+        bool last = p->gmem.n + 1 >= GMEM_MAX_CHUNKS;
+        hpa_t pa;
+        int got = node;
+        int rc = -ENOMEM;
+        if (n && (!last || n == bytes))
+            rc = mm_alloc(node, n / PAGE_SIZE, grain, PFA_STRICT, &pa, NULL);
+        if (rc < 0) {
+            n = bytes;
+            rc = mm_alloc(node, n / PAGE_SIZE, grain, 0, &pa, &got);
+            if (rc < 0)
+                return kerr_fmt(err, errlen, rc, "not enough contiguous memory for %llu MiB (%llu MiB free in all)",
+                                (unsigned long long)(n >> 20), (unsigned long long)(mm_free_bytes() >> 20));
+            log_warn("part", "%s: %llu MiB from node %d, not node %d where it was planned (no contiguous "
+                     "block there)", p->cfg->name, (unsigned long long)(n >> 20), got, node);
+        }
+        if (gmem_add(&p->gmem, pa, hpa_to_ptr(pa), n, got) < 0) {
+            mm_release(pa, n / PAGE_SIZE);
+            return kerr_fmt(err, errlen, -ENOSPC, "memory too fragmented (more than %d blocks)", GMEM_MAX_CHUNKS);
+        }
+        bytes -= n;
+    }
+    return 0;
+}
+
+/* Host blocks for the planned memory, laid end to end from GPA 0. */
+static int alloc_memory(struct partition *p, char *err, size_t errlen)
+{
+    for (u32 i = 0; i < p->nmem_plan; i++) {
+        int rc = alloc_on_node(p, p->mem_plan[i].node, p->mem_plan[i].bytes, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int build(struct partition *p, char *err, size_t errlen)
 {
     int rc = layout_plan(p->memory, &p->layout, err, errlen);
     if (rc < 0)
         return rc;
-    int got;
-    rc = mm_alloc(p->mem_node, p->memory / PAGE_SIZE, MiB(2) / PAGE_SIZE, 0, &p->ram, &got);
-    if (rc < 0) {
-        p->ram = 0;
-        return kerr_fmt(err, errlen, rc, "not enough contiguous memory for %llu MiB (%llu MiB free in all)",
-                        (unsigned long long)(p->memory >> 20), (unsigned long long)(mm_free_bytes() >> 20));
-    }
-    if (got != p->mem_node)
-        log_warn("part", "%s: memory from node %d, not node %d where it was planned (no contiguous "
-                 "block there)", p->cfg->name, got, p->mem_node);
+    rc = alloc_memory(p, err, errlen);
+    if (rc < 0)
+        return rc;
 
     struct slpt_ops ops = { table_alloc, table_free, table_map, p };
     bool ept = vcpu_backend == &vmx_backend;
@@ -344,9 +388,15 @@ static int build(struct partition *p, char *err, size_t errlen)
     p->nram_ranges = 2;
     for (u32 i = 0; i < p->nram_ranges; i++) {
         const struct hc_mem_range *r = &p->ram_ranges[i];
-        rc = slpt_map(&p->slpt, gpa(r->start), p->ram + r->start, r->end - r->start, SLPT_RWX, SLPT_WB);
-        if (rc < 0)
-            return kerr_fmt(err, errlen, rc, "cannot map guest memory");
+        for (u32 k = 0; k < p->gmem.n; k++) {
+            const struct gmem_chunk *c = &p->gmem.c[k];
+            u64 lo = MAX(r->start, c->gpa), hi = MIN(r->end, c->gpa + c->size);
+            if (lo >= hi)
+                continue;
+            rc = slpt_map(&p->slpt, gpa(lo), c->hpa + (lo - c->gpa), hi - lo, SLPT_RWX, SLPT_WB);
+            if (rc < 0)
+                return kerr_fmt(err, errlen, rc, "cannot map guest memory");
+        }
     }
     if ((rc = build_pci(p, err, errlen)) < 0)
         return rc;
@@ -414,10 +464,14 @@ int part_start(struct partition *p, char *err, size_t errlen)
             return kerr_fmt(err, errlen, rc, "cannot start vCPU %u on CPU %u", i, p->cpus[i]);
         }
     }
-    log_info("part", "%s started: %u vCPU(s) on CPU(s) %u%s, %llu MiB at host %#llx (node %d), entry %#llx",
-             p->cfg->name, p->nvcpus, p->cpus[0], p->nvcpus > 1 ? ".." : "",
-             (unsigned long long)(p->memory >> 20), (unsigned long long)p->ram, p->node,
-             (unsigned long long)p->entry);
+    char blocks[160];
+    size_t n = 0;
+    for (u32 i = 0; i < p->gmem.n && n < sizeof(blocks); i++)
+        n += (size_t)ksnprintf(blocks + n, sizeof(blocks) - n, "%s%llu MiB at host %#llx (node %d)", i ? ", " : "",
+                               (unsigned long long)(p->gmem.c[i].size >> 20),
+                               (unsigned long long)p->gmem.c[i].hpa, p->gmem.c[i].node);
+    log_info("part", "%s started: %u vCPU(s) on CPU(s) %u%s, %s, entry %#llx", p->cfg->name, p->nvcpus,
+             p->cpus[0], p->nvcpus > 1 ? ".." : "", blocks, (unsigned long long)p->entry);
     return 0;
 }
 
@@ -494,7 +548,8 @@ static void describe_machine(struct place_machine *m)
     for (u32 n = 0; n < m->nnodes; n++) {
         struct pfa_stats st;
         pfa_node_stats(&snap, (int)n, &st);
-        m->node_mem[n] = st.free * PAGE_SIZE;
+        /* What partitions can have: free memory in 2 MiB-aligned runs. */
+        m->node_mem[n] = pfa_free_aligned(&snap, (int)n, MiB(2) / PAGE_SIZE, NULL) * PAGE_SIZE;
         for (u32 k = 0; k < m->nnodes; k++)
             m->dist[n][k] = machine.topo.dist[n][k];
     }
@@ -596,19 +651,17 @@ void partitions_init(void)
         memcpy(p->cpus, r->cpus, r->ncpus * sizeof(u16));
         p->node = r->home;
         p->mem_node = r->mem[0].node;
+        p->nmem_plan = MIN(r->nmem, (u32)GMEM_MAX_CHUNKS);
+        for (u32 k = 0; k < p->nmem_plan; k++) {
+            p->mem_plan[k].node = r->mem[k].node;
+            p->mem_plan[k].bytes = r->mem[k].bytes;
+        }
         p->fallback = r->fallback;
         ksnprintf(p->placement, sizeof(p->placement), "%s", r->msg);
         if (r->fallback)
             log_warn("part", "%s: %s", c->name, r->msg);
         else
             log_info("part", "%s placed on %s", c->name, r->msg);
-        if (r->nmem > 1) {
-            char why[PART_REASON_MAX];
-            ksnprintf(why, sizeof(why), "partition \"%s\": its memory would span %u nodes, and a partition's "
-                      "memory split over nodes is not supported yet", c->name, r->nmem);
-            refuse_part(p, why);
-            continue;
-        }
         if (!vcpu_backend) {
             p->state = PART_REFUSED;
             ksnprintf(p->reason, sizeof(p->reason), "no hardware virtualization backend");

@@ -22,6 +22,7 @@
 #include "vmm/slpt.h"
 #include "vmm/hypercall.h"
 #include "vmm/vpci.h"
+#include "vmm/gmem.h"
 
 struct percpu;
 struct partition;
@@ -76,11 +77,14 @@ struct partition {
     u32 nvcpus;
     u16 cpus[CONFIG_MAX_PART_CPUS]; /* physical CPU of vCPU i */
     int node;                       /* node of vCPU 0 */
-    int mem_node;                   /* node its memory is planned on */
+    int mem_node;                   /* node of its first memory block */
+    /* Its memory as planned: one block per node, in guest-physical order. */
+    struct { s32 node; u64 bytes; } mem_plan[GMEM_MAX_CHUNKS];
+    u32 nmem_plan;
     char placement[240];            /* how and why it was placed (vmm/placement.c) */
     bool fallback;                  /* placed away from the node it wanted */
     u64 memory;                     /* bytes of guest RAM */
-    hpa_t ram;                      /* host block holding all of it; 0 when not allocated */
+    struct gmem gmem;               /* its host blocks while it has memory (n = 0 otherwise) */
     struct slpt slpt;
     bool slpt_ready;
     struct partition_layout layout;

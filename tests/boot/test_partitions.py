@@ -501,3 +501,46 @@ def test_assigned_nic(backend, request, tmp_path):
         assert_ticking(h, "other")
     finally:
         h.close()
+
+
+SPREAD = """[[partition]]
+name = "big"
+cpus = 1
+memory = "300M"
+numa = "spread"
+kernel = "testguest.elf"
+cmdline = "memprobe"
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_memory_split_over_nodes(backend, request, tmp_path):
+    """More memory than node 0 has free, with numa = "spread": node 0 gives what it
+    has and node 1 the rest. The guest's SRAT shows both, and every page of its RAM
+    is its own (memprobe), before its deliberate write outside it stops it."""
+    import os
+    if backend == "vmx" and os.environ.get("ISTHMUS_ACCEL") != "kvm":
+        pytest.skip("vmx: Bochs has no NUMA topology (no SRAT); use ISTHMUS_ACCEL=kvm for NUMA on VT-x")
+    h = backend_boot(backend, request.node.name, make_esp(SPREAD, str(tmp_path)), profile="q35-2node-pxb")
+    try:
+        text = h.wait_prompt()
+        m = re.search(r"big started: 1 vCPU\(s\) on CPU\(s\) 1, (.*), entry", text)
+        assert m and "(node 0)" in m.group(1) and "(node 1)" in m.group(1), text
+        blocks = [int(b) for b in re.findall(r"(\d+) MiB at host", m.group(1))]
+        assert sum(blocks) == 300, text
+        out = h.cmd("parts -v")
+        m = re.search(r"memory on node 0 and 1 \((\d+) MiB \+ (\d+) MiB\)", out)
+        assert m and int(m.group(1)) + int(m.group(2)) == 300, out
+        numa_out = h.cmd("numa")
+        node1 = numa_out[numa_out.index("\nnode 1:"):numa_out.index("\ndistances")]
+        assert "partition big (running): 0 of its CPUs, %s MiB of memory\n" % m.group(2) in node1 or \
+            "partition big (failed): 0 of its CPUs, %s MiB of memory\n" % m.group(2) in node1, numa_out
+        wait_state(h, "big", "failed")
+        text = console(h, "big")
+        assert re.search(r"^tg: memprobe: \d+ pages ok$", text, re.M), text
+        assert "FAIL" not in text, text
+        assert re.search(r"^tg: srat: memory 0x[0-9a-f]+-0x[0-9a-f]+ in domain 0$", text, re.M), text
+        assert re.search(r"^tg: srat: memory 0x[0-9a-f]+-0x0000000012c00000 in domain 1$", text, re.M), text
+        assert "tg: slit: domain 0: 10 20\ntg: slit: domain 1: 20 10\n" in text, text
+    finally:
+        h.close()

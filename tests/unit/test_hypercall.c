@@ -9,7 +9,10 @@
 #include "vmm/hypercall.h"
 
 #define RAM_SIZE 0x200000u            /* 2 MiB of "guest memory" with a hole */
-static u8 *mem;
+#define HALF (RAM_SIZE / 2)             /* in two host blocks, as if on two nodes */
+static u8 *chunk[2];
+static struct gmem gm;
+#define G(g) (chunk[(g) >= HALF] + ((g) % HALF))
 static const struct hc_mem_range ram[] = { { 0, 0xa0000 }, { 0xe0000, RAM_SIZE } };
 static u8 written[8192];
 static u32 nwritten;
@@ -23,7 +26,7 @@ static void console(void *ctx, const u8 *p, u32 n)
 
 static struct hc_env env(u32 cpl)
 {
-    struct hc_env e = { ram, 2, mem, cpl, { 0 }, console, NULL };
+    struct hc_env e = { ram, 2, &gm, cpl, { 0 }, console, NULL };
     e.info.abi = 0x10000;
     e.info.partition_id = 3;
     strcpy(e.info.name, "alpha");
@@ -42,15 +45,20 @@ static s64 call(const struct hc_env *e, u64 nr, u64 a0, u64 a1, enum hc_action *
 static int setup(void **state)
 {
     (void)state;
-    mem = calloc(1, RAM_SIZE);
+    chunk[0] = calloc(1, HALF);
+    chunk[1] = calloc(1, HALF);
+    memset(&gm, 0, sizeof(gm));
     nwritten = 0;
-    return mem ? 0 : -1;
+    if (!chunk[0] || !chunk[1])
+        return -1;
+    return gmem_add(&gm, 0x100000, chunk[0], HALF, 0) | gmem_add(&gm, 0x900000, chunk[1], HALF, 1);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    free(mem);
+    free(chunk[0]);
+    free(chunk[1]);
     return 0;
 }
 
@@ -86,7 +94,7 @@ static void test_console_write_bounds(void **state)
     (void)state;
     struct hc_env e = env(0);
     enum hc_action act;
-    memcpy(mem + 0x1000, "hello", 5);
+    memcpy(G(0x1000), "hello", 5);
     assert_int_equal(call(&e, HC_CONSOLE_WRITE, 0x1000, 5, &act), 5);
     assert_int_equal(nwritten, 5);
     assert_memory_equal(written, "hello", 5);
@@ -105,6 +113,13 @@ static void test_console_write_bounds(void **state)
     /* The last byte of RAM is fine. */
     assert_int_equal(call(&e, HC_CONSOLE_WRITE, RAM_SIZE - 1, 1, &act), 1);
     assert_int_equal(nwritten, 5 + HC_CONSOLE_MAX + 1);
+    /* A buffer across the two host blocks arrives whole, in order. */
+    nwritten = 0;
+    memcpy(G(HALF - 3), "abc", 3);
+    memcpy(G(HALF), "def", 3);
+    assert_int_equal(call(&e, HC_CONSOLE_WRITE, HALF - 3, 6, &act), 6);
+    assert_int_equal(nwritten, 6);
+    assert_memory_equal(written, "abcdef", 6);
 }
 
 static void test_partition_info(void **state)
@@ -114,18 +129,18 @@ static void test_partition_info(void **state)
     enum hc_action act;
     assert_int_equal(call(&e, HC_PARTITION_INFO, 0x3000, 0, &act), 0);
     struct isthmus_partition_info got;
-    memcpy(&got, mem + 0x3000, sizeof(got));
+    memcpy(&got, G(0x3000), sizeof(got));
     assert_int_equal(got.partition_id, 3);
     assert_string_equal(got.name, "alpha");
     assert_int_equal(got.vcpu_index, 1);
     assert_int_equal(call(&e, HC_PARTITION_INFO, 0x3004, 0, &act), -HC_EINVAL);
     assert_int_equal(call(&e, HC_PARTITION_INFO, 0x80000000ULL, 0, &act), -HC_EFAULT);
     assert_int_equal(call(&e, HC_PARTITION_INFO, RAM_SIZE - 40, 0, &act), -HC_EFAULT);
-    assert_int_equal(mem[RAM_SIZE - 40], 0);   /* a refused call writes nothing */
+    assert_int_equal(*G(RAM_SIZE - 40), 0);   /* a refused call writes nothing */
     assert_int_equal(call(&e, HC_PARTITION_INFO, RAM_SIZE - 80, 0, &act), 0);
     assert_int_equal(call(&e, HC_PARTITION_INFO, 0xa0000 - 40, 0, &act), -HC_EFAULT);
     assert_int_equal(call(&e, HC_PARTITION_INFO, ~0ULL & ~7ULL, 0, &act), -HC_EFAULT);
-    assert_int_equal(mem[0xa0000 - 40], 0);
+    assert_int_equal(*G(0xa0000 - 40), 0);
 }
 
 static void test_halt_and_yield(void **state)

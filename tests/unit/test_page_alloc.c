@@ -832,12 +832,44 @@ static void test_large_range_speed(void **state)
     assert_consistent();
 }
 
+/* What 2 MiB-aligned allocations can still get: whole aligned units of the
+ * free runs, per node, and the biggest run. */
+static void test_free_aligned(void **state)
+{
+    (void)state;
+    const u64 g = MiB(2) / PAGE_SIZE;
+    /* Node 0: [4G + 1M, 4G + 9M): aligned part [4G + 2M, 4G + 8M) = 3 units. */
+    assert_int_equal(add(FAKE_BASE + MiB(1), MiB(8), 0), 0);
+    /* Node 1: [4G + 16M, 4G + 32M) = 8 units. */
+    assert_int_equal(add(FAKE_BASE + MiB(16), MiB(16), 1), 0);
+    u64 big = 0;
+    assert_int_equal(pfa_free_aligned(&pa, 0, g, &big), 3 * g);
+    assert_int_equal(big, 3 * g);
+    assert_int_equal(pfa_free_aligned(&pa, 1, g, &big), 8 * g);
+    assert_int_equal(big, 8 * g);
+    assert_int_equal(pfa_free_aligned(&pa, PFA_ALL_NODES, g, &big), 11 * g);
+    /* One page taken in the middle of node 1 splits it into 4 + 3 units. */
+    assert_int_equal(pfa_reserve(&pa, FAKE_BASE + MiB(24) + PAGE_SIZE, PAGE_SIZE), 0);
+    assert_int_equal(pfa_free_aligned(&pa, 1, g, &big), 7 * g);
+    assert_int_equal(big, 4 * g);
+    /* Page granularity counts every free page. */
+    assert_int_equal(pfa_free_aligned(&pa, 1, 1, NULL), MiB(16) / PAGE_SIZE - 1);
+    /* An allocation of the biggest run succeeds, one more unit on that node does not. */
+    hpa_t at;
+    assert_int_equal(pfa_alloc(&pa, 1, 4 * g, g, PFA_STRICT, &at, NULL), 0);
+    assert_int_equal(pfa_free_aligned(&pa, 1, g, &big), 3 * g);
+    assert_true(pfa_alloc(&pa, 1, 4 * g, g, PFA_STRICT, &at, NULL) < 0);
+    assert_int_equal(pfa_free_aligned(&pa, 5, g, &big), 0);
+    assert_int_equal(big, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_add_range_args),
+        T(test_free_aligned),
         T(test_range_table_full),
         T(test_alloc_args),
         T(test_basic_alloc_free),

@@ -16,3 +16,7 @@ UNIT_SRCS_guest_acpi   = tests/unit/test_guest_acpi.c vmm/guest_acpi.c $(ACPI_SR
 # BAR sizing (drivers/pci.c).
 UNIT_TESTS += vpci
 UNIT_SRCS_vpci := tests/unit/test_vpci.c vmm/vpci.c drivers/pci.c $(VMM_TEST_LIBS)
+
+# A partition's memory as several host blocks (vmm/gmem.c).
+UNIT_TESTS += gmem
+UNIT_SRCS_gmem := tests/unit/test_gmem.c vmm/gmem.c kernel/string.c
