@@ -555,6 +555,9 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
     if (d->msi)
         msi_hw_disable(v, d);
     if (d->msix) {
+        log_warn("vpci", "%s: 00:%02x.0 has MSI-X, which is not supported yet: hidden from the guest and kept "
+                 "disabled; %s", v->name, d->slot, d->msi ? "its guest can use MSI" : "it has no MSI, so its "
+                 "guest gets no interrupts from it (polling only)");
         u32 h = hw_rd(v, d, d->msix);
         hw_wr(v, d, d->msix, (h & 0xffff) | (((h >> 16) & ~(u32)MSIX_CTRL_ENABLE) | MSIX_CTRL_MASKALL) << 16);
     }

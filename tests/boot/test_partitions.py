@@ -469,6 +469,11 @@ def test_assigned_nic(backend, request, tmp_path):
         assert "tg: pci: 00:01.0 %s:%s class 02.00 header 00\n" % (vendor, device) in text, text
         assert "tg: pci: 2 function(s) on bus 0\n" in text, text
         assert "tg: pci: 00:01.0 BAR0 memory at 0xc0000000, 128 KiB\n" in text, text
+        if numa:
+            # Its SRAT: its one vCPU and its memory in one domain (node 1's), no SLIT.
+            assert "tg: srat: APIC ID 0 in domain 0\n" in text, text
+            assert "tg: srat: memory 0x0000000000100000-0x0000000001000000 in domain 0\n" in text, text
+            assert "tg: slit: none" in text, text
         m = re.search(r"^tg: pci: 00:01\.0 BAR0 register 0x8 reads (0x[0-9a-f]+)$", text, re.M)
         assert m and m.group(1) != "0xffffffff", text
         assert "tg: pci: 00:01.0 BAR0 move over RAM at 0x200000 refused (BAR0 0xc0000000)" in text, text
@@ -478,6 +483,8 @@ def test_assigned_nic(backend, request, tmp_path):
             # PM, MSI, PCIe: the MSI-X capability is hidden.
             assert "tg: pci: 00:01.0 capabilities: 01 05 10\n" in text, text
             assert "tg: pci: 00:01.0 MSI received 3\n" in text, text
+            assert "nic: 00:01.0 has MSI-X, which is not supported yet: hidden from the guest and kept disabled; " \
+                   "its guest can use MSI" in h.cmd("log warn"), "MSI-X warning missing"
         out = h.cmd("parts -v")
         assert re.search(r"device %s \(%s:%s, node \d\) as 00:01\.0" % (re.escape(bdf), vendor, device), out), out
         assert re.search(r"pci bus: \d+ config reads, \d+ writes \(\d+ dropped\), 1 BAR placements refused", out), out
