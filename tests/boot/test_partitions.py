@@ -6,6 +6,7 @@ runs six partitions on a 7-CPU machine, the shell keeping CPU 0:
   probe   memprobe            evil   hostile
   burner  burn (starts stopped)
 and the tests look at them through the shell: parts, vcpus, console, part, mem."""
+import os
 import re
 import time
 
@@ -56,6 +57,13 @@ state = "stopped"
 """
 
 VIOLATION = {"svm": "NPT", "vmx": "EPT"}
+NO_NUMA = "vmx: Bochs has no NUMA topology (no SRAT); use ISTHMUS_ACCEL=kvm for NUMA on VT-x"
+
+
+def has_numa(backend):
+    """Whether the backend's machine has the q35 profile's two NUMA nodes: QEMU
+    does (TCG for svm, KVM for vmx with ISTHMUS_ACCEL=kvm), Bochs does not."""
+    return backend == "svm" or os.environ.get("ISTHMUS_ACCEL") == "kvm"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -336,7 +344,6 @@ def test_impossible_partitions_refused(backend, request, tmp_path):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_demo_config_runs(backend, request, tmp_path):
     """configs/demo.toml, which the README offers, on the default QEMU machine."""
-    import os
     from conftest import ROOT
     with open(os.path.join(ROOT, "configs", "demo.toml")) as f:
         demo = f.read()
@@ -380,9 +387,8 @@ node = 1
 def test_numa_pin_is_honoured(backend, request, tmp_path):
     """On the two-node q35 machine (CPUs 0-1 node 0, 2-3 node 1): a pinned partition
     lands on its node with its memory there; a pin that cannot be met is refused."""
-    import os
-    if backend == "vmx" and os.environ.get("ISTHMUS_ACCEL") != "kvm":
-        pytest.skip("vmx: Bochs has no NUMA topology (no SRAT); use ISTHMUS_ACCEL=kvm for NUMA on VT-x")
+    if not has_numa(backend):
+        pytest.skip(NO_NUMA)
     h = backend_boot(backend, request.node.name, make_esp(PLACED, str(tmp_path)), profile="q35-2node-pxb")
     try:
         h.wait_prompt()
@@ -438,8 +444,7 @@ def test_assigned_nic(backend, request, tmp_path):
     Bochs its e1000. The owner reads it through its own PCI bus, uses its BAR,
     cannot move the BAR over its RAM, and (e1000e) gets its MSIs; the other
     partition's bus holds only its host bridge. A restart finds it again."""
-    import os
-    numa = backend == "svm" or os.environ.get("ISTHMUS_ACCEL") == "kvm"
+    numa = has_numa(backend)
     prof = qemu.PROFILES["q35-2node-pxb"]
     bdf = prof["nic_bdf"] if numa else bochs.NIC_BDF
     vendor, device = prof["nic"][:2] if numa else bochs.NIC_ID
@@ -525,9 +530,8 @@ def test_memory_split_over_nodes(backend, request, tmp_path):
     """More memory than node 0 has free, with numa = "spread": node 0 gives what it
     has and node 1 the rest. The guest's SRAT shows both, and every page of its RAM
     is its own (memprobe), before its deliberate write outside it stops it."""
-    import os
-    if backend == "vmx" and os.environ.get("ISTHMUS_ACCEL") != "kvm":
-        pytest.skip("vmx: Bochs has no NUMA topology (no SRAT); use ISTHMUS_ACCEL=kvm for NUMA on VT-x")
+    if not has_numa(backend):
+        pytest.skip(NO_NUMA)
     h = backend_boot(backend, request.node.name, make_esp(SPREAD, str(tmp_path)), profile="q35-2node-pxb")
     try:
         text = h.wait_prompt()
