@@ -579,25 +579,45 @@ static struct pci_dev *pci_by_bdf(u32 bdf)
     return NULL;
 }
 
+/* Why a device's memory BARs must not be given to a guest (they would map
+ * host RAM as the device's registers), or NULL. */
+static const char *bar_over_ram(const struct pci_dev *d)
+{
+    const struct boot_info *bi = machine.bi;
+    for (u32 i = 0; i < PCI_NUM_BARS; i++) {
+        const struct pci_bar *b = &d->bar[i];
+        if (b->kind != PCI_BAR_MEM32 && b->kind != PCI_BAR_MEM64)
+            continue;
+        for (u32 k = 0; k < bi->nmem; k++) {
+            const struct boot_mem_range *r = &bi->mem[k];
+            bool ram = r->type != MEM_MMIO && r->type != MEM_RESERVED && r->type != MEM_UNUSABLE;
+            if (ram && b->base < r->base + r->length && r->base < b->base + b->size)
+                return "a memory BAR overlaps host RAM in the firmware's memory map";
+        }
+    }
+    return NULL;
+}
+
 /* Gives the planned devices to the partition: sized, owned, and announced
  * with what owning them without an IOMMU means. */
 static int assign_devices(struct partition *p)
 {
     const struct config_partition *c = p->cfg;
-    char why[PART_REASON_MAX];
     p->ndevs = 0;
     for (u32 k = 0; k < c->ndevices; k++) {
-        struct pci_dev *d = pci_by_bdf(c->devices[k]);
-        int rc = d ? pci_probe_bars(pci_access_ops(), d) : -ENODEV;
-        if (rc < 0) {
-            ksnprintf(why, sizeof(why), "partition \"%s\": PCI device %04x:%02x:%02x.%u cannot be assigned "
-                      "(%s)", c->name, c->devices[k] >> 16, (c->devices[k] >> 8) & 0xff,
-                      (c->devices[k] >> 3) & 0x1f, c->devices[k] & 7, d ? "not an ordinary function" : "not found");
+        u32 bdf = c->devices[k];
+        struct pci_dev *d = pci_by_bdf(bdf);
+        const char *bad = !d ? "not found" :
+                          pci_probe_bars(pci_access_ops(), d) < 0 ? "not an ordinary function" : bar_over_ram(d);
+        if (bad) {
+            char why[PART_REASON_MAX];
+            ksnprintf(why, sizeof(why), "partition \"%s\": PCI device %04x:%02x:%02x.%u cannot be assigned: %s",
+                      c->name, bdf >> 16, (bdf >> 8) & 0xff, (bdf >> 3) & 0x1f, bdf & 7, bad);
             refuse_part(p, why);
             for (u32 j = 0; j < p->ndevs; j++)
                 kstrlcpy(p->devs[j]->owner, "hypervisor", sizeof(p->devs[j]->owner));
             p->ndevs = 0;
-            return rc;
+            return -EINVAL;
         }
         kstrlcpy(d->owner, c->name, sizeof(d->owner));
         p->devs[p->ndevs++] = d;

@@ -534,12 +534,15 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
         b->prefetch = h->prefetch;
         b->size = h->size;
         b->host = h->base;
+        if (h->kind == PCI_BAR_NONE)
+            continue;
+        /* Address 0: firmware gave it no place; mapping it would hand out host page 0. */
+        if (!h->base)
+            return kerr_fmt(err, errlen, -EINVAL, "BAR %u has no address (firmware did not assign it)", i);
         if (h->kind == PCI_BAR_KIND_IO) {
             b->reg = (u32)h->base | PCI_BAR_IO;
             continue;
         }
-        if (!is_mem(b))
-            continue;
         /* A BAR smaller than a page shares its page with whatever follows it,
          * possibly another device's registers: it cannot be given away alone. */
         if (h->size < 0x1000 || (h->base & 0xfff))

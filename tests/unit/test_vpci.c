@@ -454,6 +454,10 @@ static void test_unassignable_devices(void **state)
     dev.bar[0] = (struct pci_bar){ 0xfe801000, 0x100, PCI_BAR_MEM32, false };
     assert_true(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "smaller than a page"));
+    /* A BAR the firmware left without an address. */
+    dev.bar[0] = (struct pci_bar){ 0, 0x1000, PCI_BAR_MEM32, false };
+    assert_true(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "no address"));
     /* A 32-bit BAR bigger than the window. */
     dev.bar[0] = (struct pci_bar){ 0x80000000, 0x80000000, PCI_BAR_MEM32, false };
     assert_true(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)) < 0);
