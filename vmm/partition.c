@@ -525,6 +525,12 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
     spin_unlock(&p->lock);
     if (first)
         log_err("part", "%s failed: %s", p->cfg->name, p->reason);
+    if (first && p->vpci_ready) {
+        /* Its devices stop DMA and interrupts now; its memory stays for inspection. */
+        spin_lock(&p->pci_lock);
+        vpci_quiesce(&p->vpci);
+        spin_unlock(&p->pci_lock);
+    }
     __atomic_store_n(&p->stop_request, 1, __ATOMIC_SEQ_CST);
     for (u32 i = 0; i < p->nvcpus; i++)
         if (p->vcpu[i] && p->vcpu[i] != vc)
