@@ -408,6 +408,16 @@ def generic_doc(rng):
     return finish(rng, lines)
 
 
+def mutated_docs(rng, make, n):
+    """n documents from make(rng), about 40% of them mutated: [(text, mutated)]."""
+    docs = []
+    for _ in range(n):
+        text = make(rng)
+        mutated = rng.random() < 0.4
+        docs.append((mutate(rng, text) if mutated else text, mutated))
+    return docs
+
+
 def write_docs(tmp_path, docs):
     paths = []
     for i, (text, _) in enumerate(docs):
@@ -428,11 +438,7 @@ def errors_by_file(stderr, paths):
 
 def test_property_config(tool, tmp_path):
     rng = random.Random(20240601)
-    docs = []
-    for _ in range(400):
-        text = config_doc(rng)
-        mutated = rng.random() < 0.4
-        docs.append((mutate(rng, text) if mutated else text, mutated))
+    docs = mutated_docs(rng, config_doc, 400)
     paths = write_docs(tmp_path, docs)
     r = run(tool, *paths)
     assert r.returncode in (0, 1)
@@ -485,11 +491,7 @@ def rebuild(events):
 
 def test_property_generic(tool, tmp_path):
     rng = random.Random(1234)
-    docs = []
-    for _ in range(600):
-        text = generic_doc(rng)
-        mutated = rng.random() < 0.4
-        docs.append((mutate(rng, text) if mutated else text, mutated))
+    docs = mutated_docs(rng, generic_doc, 600)
     paths = write_docs(tmp_path, docs)
     r = run(tool, "--dump", *paths)
     assert r.returncode in (0, 1)

@@ -43,6 +43,12 @@ static struct place_request *req(u32 i, const char *name, u32 ncpus, u32 mem_mib
     return q;
 }
 
+/* Adds PCI function seg:bus:dev.fn to a request's devices. */
+static void own(struct place_request *q, u32 bus, u32 dev, u32 fn)
+{
+    q->devices[q->ndevices++] = place_bdf(0, bus, dev, fn);
+}
+
 static void assert_cpus(const struct place_result *r, u32 n, const u16 *want)
 {
     assert_true(r->ok);
@@ -118,11 +124,9 @@ static void test_four_nodes_device_locality_and_fallback(void **state)
     m.devs[0] = (struct place_dev){ place_bdf(0, 0x80, 0, 0), 2 };
     m.devs[1] = (struct place_dev){ place_bdf(0, 0x81, 0, 0), 2 };
     struct place_request *nic = req(0, "nic", 2, 256);
-    nic->ndevices = 1;
-    nic->devices[0] = place_bdf(0, 0x80, 0, 0);
+    own(nic, 0x80, 0, 0);
     struct place_request *nic2 = req(1, "nic2", 2, 256);
-    nic2->ndevices = 1;
-    nic2->devices[0] = place_bdf(0, 0x81, 0, 0);
+    own(nic2, 0x81, 0, 0);
     assert_int_equal(place_plan(&m, rq, 2, rs), 0);
     assert_cpus(&rs[0], 2, (const u16[]){ 4, 5 });
     assert_int_equal(rs[0].home, 2);
@@ -150,8 +154,7 @@ static void test_priority_decides_who_is_local(void **state)
     a->priority = 1;
     struct place_request *b = req(1, "web", 3, 256);
     b->priority = 10;
-    b->ndevices = 1;
-    b->devices[0] = place_bdf(0, 0x80, 0, 0);
+    own(b, 0x80, 0, 0);
     struct place_request *c = req(2, "db", 2, 256);
     c->priority = 5;
     c->ndevices = 0;
@@ -224,18 +227,14 @@ static void test_devices_checked(void **state)
     m.devs[0] = (struct place_dev){ place_bdf(0, 0x80, 0, 0), 1 };
     m.devs[1] = (struct place_dev){ place_bdf(0, 0x00, 3, 0), 0 };
     struct place_request *a = req(0, "a", 1, 64);
-    a->ndevices = 1;
-    a->devices[0] = place_bdf(0, 0x80, 0, 0);
+    own(a, 0x80, 0, 0);
     struct place_request *b = req(1, "b", 1, 64);
-    b->ndevices = 1;
-    b->devices[0] = place_bdf(0, 0x80, 0, 0);
+    own(b, 0x80, 0, 0);
     struct place_request *c = req(2, "c", 1, 64);
-    c->ndevices = 2;
-    c->devices[0] = place_bdf(0, 0x00, 3, 0);
-    c->devices[1] = place_bdf(0, 0x42, 0, 1);
+    own(c, 0x00, 3, 0);
+    own(c, 0x42, 0, 1);
     struct place_request *d = req(3, "d", 1, 64);
-    d->ndevices = 1;
-    d->devices[0] = place_bdf(0, 0x00, 3, 0);
+    own(d, 0x00, 3, 0);
     d->node = 1;
     assert_int_equal(place_plan(&m, rq, 4, rs), 3);
     assert_true(rs[0].ok);
@@ -268,8 +267,7 @@ static void test_eight_nodes_unequal_memory(void **state)
      * are as small; node 3 (distance 30) has memory but no CPUs left; node 7
      * (distance 30, after 3 by number) has both. */
     struct place_request *near = req(2, "near5", 2, 512);
-    near->ndevices = 1;
-    near->devices[0] = place_bdf(0, 0x90, 0, 0);
+    own(near, 0x90, 0, 0);
     assert_int_equal(place_plan(&m, rq, 3, rs), 0);
     assert_int_equal(rs[0].home, 3);
     assert_cpus(&rs[0], 2, (const u16[]){ 6, 7 });

@@ -100,37 +100,29 @@ static u8 *eb_build(const struct elfb *b, u64 *size)
     img[ELF_EI_CLASS] = b->is64 ? ELFCLASS64 : ELFCLASS32;
     img[ELF_EI_DATA] = ELFDATA2LSB;
     img[ELF_EI_VERSION] = EV_CURRENT;
-    if (b->is64) {
-        struct elf64_ehdr h;
-        memcpy(&h, img, sizeof(h));
-        h.e_type = b->type;
-        h.e_machine = b->machine;
-        h.e_version = EV_CURRENT;
-        h.e_entry = 0xffffffff81000000ULL;
-        h.e_phoff = eh;
-        h.e_shoff = b->note_section ? sh_off : 0;
-        h.e_ehsize = (u16)eh;
-        h.e_phentsize = (u16)ph;
-        h.e_phnum = (u16)nph;
-        h.e_shentsize = (u16)sh;
-        h.e_shnum = b->note_section ? 2 : 0;
-        memcpy(img, &h, sizeof(h));
-    } else {
-        struct elf32_ehdr h;
-        memcpy(&h, img, sizeof(h));
-        h.e_type = b->type;
-        h.e_machine = b->machine;
-        h.e_version = EV_CURRENT;
-        h.e_entry = 0x100000;
-        h.e_phoff = eh;
-        h.e_shoff = b->note_section ? (u32)sh_off : 0;
-        h.e_ehsize = (u16)eh;
-        h.e_phentsize = (u16)ph;
-        h.e_phnum = (u16)nph;
-        h.e_shentsize = (u16)sh;
-        h.e_shnum = b->note_section ? 2 : 0;
-        memcpy(img, &h, sizeof(h));
-    }
+    /* The same fields in either class; only their widths differ. */
+#define FILL_EHDR(ehdr_t, entry)                                             \
+    do {                                                                     \
+        ehdr_t h;                                                            \
+        memcpy(&h, img, sizeof(h));                                          \
+        h.e_type = b->type;                                                  \
+        h.e_machine = b->machine;                                            \
+        h.e_version = EV_CURRENT;                                            \
+        h.e_entry = (entry);                                                 \
+        h.e_phoff = eh;                                                      \
+        h.e_shoff = b->note_section ? (__typeof__(h.e_shoff))sh_off : 0;    \
+        h.e_ehsize = (u16)eh;                                                \
+        h.e_phentsize = (u16)ph;                                             \
+        h.e_phnum = (u16)nph;                                                \
+        h.e_shentsize = (u16)sh;                                             \
+        h.e_shnum = b->note_section ? 2 : 0;                                 \
+        memcpy(img, &h, sizeof(h));                                          \
+    } while (0)
+    if (b->is64)
+        FILL_EHDR(struct elf64_ehdr, 0xffffffff81000000ULL);
+    else
+        FILL_EHDR(struct elf32_ehdr, 0x100000);
+#undef FILL_EHDR
 
     for (u32 i = 0; i < nph; i++) {
         struct seg s;
