@@ -85,6 +85,7 @@ HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -DI
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 -include tools/tools.mk
+-include bench/bench.mk
 
 # ---------------------------------------------------------------- unit tests
 # Each tests/unit/<name>.mk adds: UNIT_TESTS += <name> and
@@ -132,4 +133,4 @@ test: deps
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps run test unit boot-test clean fuzz
+.PHONY: all deps run test unit boot-test clean fuzz bench

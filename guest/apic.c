@@ -112,6 +112,8 @@ void timing_init(void)
 uint64_t tsc_after_ms(uint64_t ms) { return rdtsc() + ms * tg.tsc_khz; }
 bool tsc_passed(uint64_t deadline) { return (int64_t)(rdtsc() - deadline) >= 0; }
 
+uint64_t ms_since_boot(void) { return (rdtsc() - tg.boot_tsc) / tg.tsc_khz; }
+
 void delay_us(uint64_t us)
 {
     uint64_t end = rdtsc() + us * tg.tsc_khz / 1000;

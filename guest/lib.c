@@ -103,6 +103,28 @@ bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+bool parse_mac(const char *s, uint8_t mac[6])
+{
+    for (unsigned i = 0; i < 6; i++) {
+        unsigned v = 0;
+        for (unsigned k = 0; k < 2; k++, s++) {
+            unsigned d;
+            if (*s >= '0' && *s <= '9')
+                d = *s - '0';
+            else if ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
+                d = (*s | 0x20) - 'a' + 10;
+            else
+                return false;
+            v = v << 4 | d;
+        }
+        mac[i] = (uint8_t)v;
+        if (*s != (i < 5 ? ':' : 0))
+            return false;
+        s += i < 5;
+    }
+    return true;
+}
+
 struct out {
     char *buf;
     size_t size, len;

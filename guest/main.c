@@ -3,6 +3,9 @@
 #include "guest/tg.h"
 #include "guest/x86.h"
 
+#define NET_MIN_FRAME 60       /* Ethernet without its FCS */
+#define NET_MAX_FRAME 1514
+
 struct tg_state tg;
 
 static void __attribute__((noreturn)) scenario_hello(void) { tick_forever(); }
@@ -25,6 +28,10 @@ static const struct scenario {
     { "hostile", scenario_hostile },
     { "burn", scenario_burn },
     { "pci", scenario_pci },
+    { "net-send", scenario_net_send },
+    { "net-recv", scenario_net_recv },
+    { "net-watch", scenario_net_watch },
+    { "net-corrupt", scenario_net_corrupt },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic
@@ -99,8 +106,14 @@ static void take_option(const char *w, bool first_plain)
         copy_str(tg.opt.skip, val, sizeof(tg.opt.skip));
         return;
     }
-    if (!streq(key, "tick_ms") && !streq(key, "ticks") && !streq(key, "probe") && !streq(key, "timeout_ms")) {
-        say("unknown option '%s' (known: tick_ms= ticks= probe= timeout_ms= skip=)", w);
+    if (streq(key, "dst")) {
+        if (!parse_mac(val, tg.opt.dst))
+            say("option dst: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", val);
+        return;
+    }
+    if (!streq(key, "tick_ms") && !streq(key, "ticks") && !streq(key, "probe") && !streq(key, "timeout_ms") &&
+        !streq(key, "count") && !streq(key, "size")) {
+        say("unknown option '%s' (known: tick_ms= ticks= probe= timeout_ms= skip= count= size= dst=)", w);
         return;
     }
     if (!num) {
@@ -114,6 +127,13 @@ static void take_option(const char *w, bool first_plain)
             say("option tick_ms must not be 0");
     } else if (streq(key, "ticks")) {
         tg.opt.ticks = v;
+    } else if (streq(key, "count")) {
+        tg.opt.count = v;
+    } else if (streq(key, "size")) {
+        if (v >= NET_MIN_FRAME && v <= NET_MAX_FRAME)
+            tg.opt.size = v;
+        else
+            say("option size must be %u..%u", NET_MIN_FRAME, NET_MAX_FRAME);
     } else if (streq(key, "probe")) {
         tg.opt.probe = v;
         tg.opt.probe_set = true;
@@ -147,11 +167,15 @@ static void say_hello(void)
 void tg_main(uint32_t start_info);
 void tg_main(uint32_t start_info)
 {
+    tg.boot_tsc = rdtsc();
     trap_init();
     mem_init((const struct hvm_start_info *)(uintptr_t)start_info);
 
     tg.opt.tick_ms = 1000;
     tg.opt.timeout_ms = 2000;
+    tg.opt.count = 100000;
+    tg.opt.size = 128;
+    memset(tg.opt.dst, 0xff, sizeof(tg.opt.dst));
     copy_str(tg.scenario, "hello", sizeof(tg.scenario));
     for_each_word(take_scenario);
     say("testguest %s scenario %s cmdline '%s'", TG_VERSION, tg.scenario, tg.cmdline);
@@ -160,8 +184,12 @@ void tg_main(uint32_t start_info)
         if (streq(tg.scenario, scenarios[i].name))
             s = &scenarios[i];
     if (!s) {
+        char names[160];
+        size_t len = 0;
+        for (unsigned i = 0; i < ARRAY_SIZE(scenarios) && len < sizeof(names); i++)
+            len += (size_t)tg_snprintf(names + len, sizeof(names) - len, " %s", scenarios[i].name);
         say("unknown scenario '%s'", tg.scenario);
-        say("scenarios: hello smp memprobe hostile burn pci; running hello");
+        say("scenarios:%s; running hello", names);
         s = &scenarios[0];
     }
     for_each_word(take_option);

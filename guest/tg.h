@@ -31,6 +31,9 @@
 #define VEC_TIMER    0x30
 #define VEC_HOSTILE  0x40    /* the fixed IPI the hostile scenario sends */
 #define VEC_MSI      0x50    /* the pci scenario's device MSI */
+#define VEC_NET      0x51    /* virtio-net: receive queue (MSI-X entry 1) */
+#define VEC_NET_TX   0x52    /* virtio-net: transmit queue (MSI-X entry 2) */
+#define VEC_NET_CFG  0x53    /* virtio-net: configuration change (MSI-X entry 0) */
 #define VEC_SPURIOUS 0xff
 
 /* A pointer to guest-physical address a (the guest is identity-mapped). The
@@ -49,6 +52,9 @@ struct tg_options {
     bool probe_set;
     uint64_t timeout_ms;     /* timeout_ms= how long smp waits for secondaries */
     char skip[64];           /* skip=     hostile steps to leave out (io,msr,ipi,hc,tf) */
+    uint64_t count;          /* count=    net: frames to send / to receive */
+    uint64_t size;           /* size=     net: frame bytes (Ethernet header included) */
+    uint8_t dst[6];          /* dst=      net: destination MAC */
 };
 
 struct tg_cpu {
@@ -76,6 +82,7 @@ struct tg_state {
     bool use_vmmcall;           /* AMD: VMMCALL, Intel: VMCALL */
     struct isthmus_partition_info info __attribute__((aligned(8)));   /* the hypervisor may insist */
 
+    uint64_t boot_tsc;          /* the TSC when tg_main started */
     uint64_t tsc_khz;
     uint64_t apic_khz;          /* local APIC timer input clock, before its divider */
 };
@@ -93,6 +100,7 @@ void copy_str(char *d, const char *s, size_t n);   /* always NUL-terminates */
 int tg_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int tg_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 bool parse_u64(const char *s, uint64_t *out);
+bool parse_mac(const char *s, uint8_t mac[6]);     /* aa:bb:cc:dd:ee:ff */
 
 /* console.c: every line goes out as "tg: <text>\n", whole, under one lock. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -112,6 +120,7 @@ extern volatile uint32_t hostile_ipis;
 extern volatile bool gp_recover;     /* hostile: #GP on RDMSR/WRMSR skips it */
 extern volatile uint32_t gp_count;
 extern volatile uint64_t gp_error;
+extern volatile uint64_t net_rx_irqs, net_tx_irqs, net_cfg_irqs;
 void __attribute__((noreturn)) halt_forever(void);
 
 /* hv.c */
@@ -131,6 +140,7 @@ void timing_init(void);
 uint64_t tsc_after_ms(uint64_t ms);
 bool tsc_passed(uint64_t deadline);
 void delay_us(uint64_t us);
+uint64_t ms_since_boot(void);
 void apic_timer_periodic(uint64_t ms, uint8_t vector);
 void apic_timer_stop(void);
 bool apic_send_ipi(uint32_t dest, uint32_t icr_low);
@@ -163,5 +173,11 @@ void __attribute__((noreturn)) scenario_hostile(void);
 /* pci.c */
 extern volatile uint32_t msi_count;
 void __attribute__((noreturn)) scenario_pci(void);
+
+/* net.c, net_corrupt.c */
+void __attribute__((noreturn)) scenario_net_send(void);
+void __attribute__((noreturn)) scenario_net_recv(void);
+void __attribute__((noreturn)) scenario_net_watch(void);
+void __attribute__((noreturn)) scenario_net_corrupt(void);
 
 #endif

@@ -27,6 +27,7 @@ volatile uint32_t hostile_ipis;
 volatile bool gp_recover;
 volatile uint32_t gp_count;
 volatile uint64_t gp_error;
+volatile uint64_t net_rx_irqs, net_tx_irqs, net_cfg_irqs;
 
 static const char *const exception_names[32] = {
     "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
@@ -106,6 +107,15 @@ void trap(struct trap_frame *f)
         break;
     case VEC_MSI:
         msi_count++;
+        break;
+    case VEC_NET:
+        net_rx_irqs++;
+        break;
+    case VEC_NET_TX:
+        net_tx_irqs++;
+        break;
+    case VEC_NET_CFG:
+        net_cfg_irqs++;
         break;
     case VEC_SPURIOUS:
         return;                 /* a spurious interrupt takes no EOI */

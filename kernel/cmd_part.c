@@ -65,6 +65,17 @@ static void show_devices(const struct partition *p)
         else
             con_printf("    MSI: %s\n", v->msi ? "off" : "none");
     }
+    if (p->has_nic) {
+        const struct vnet *n = &p->nic;
+        con_printf("  nic: port %u, mac %02x:%02x:%02x:%02x:%02x:%02x", n->port, n->cfg.mac[0], n->cfg.mac[1],
+                   n->cfg.mac[2], n->cfg.mac[3], n->cfg.mac[4], n->cfg.mac[5]);
+        if (p->vpci_ready && p->ndevs < p->vpci.ndev) {
+            const struct vpci_bar *b = &p->vpci.dev[p->ndevs].bar[0];
+            con_printf(", virtio-net as 00:%02x.0, BAR0 %s %#llx (trapped)", p->ndevs + 1,
+                       b->mapped ? "at" : "off, register", (unsigned long long)(b->mapped ? b->mapped_at : b->reg));
+        }
+        con_printf(", link %s (see `net`)\n", vnet_link_up(n) ? "up" : "down");
+    }
     if (p->ndevs && p->vpci_ready) {
         const struct vpci_stats *st = &p->vpci.stats;
         con_printf("  pci bus: %llu config reads, %llu writes (%llu dropped), %llu BAR placements refused, "
@@ -216,9 +227,10 @@ static int cmd_vcpus(int argc, char **argv)
                        (unsigned long long)vc->stats.apic_accesses, (unsigned long long)vc->stats.ipis_foreign,
                        (unsigned long long)vc->stats.hypercalls, (unsigned long long)vc->stats.hypercall_errors,
                        vc->starts);
-            if (vc->stats.msis || vc->stats.pci_io)
-                con_printf("  device MSIs forwarded %llu, device port accesses %llu\n",
-                           (unsigned long long)vc->stats.msis, (unsigned long long)vc->stats.pci_io);
+            if (vc->stats.msis || vc->stats.pci_io || vc->stats.nic_mmio)
+                con_printf("  device MSIs forwarded %llu, device port accesses %llu, NIC register accesses %llu\n",
+                           (unsigned long long)vc->stats.msis, (unsigned long long)vc->stats.pci_io,
+                           (unsigned long long)vc->stats.nic_mmio);
         }
     }
     if (!shown)

@@ -83,6 +83,11 @@ static const struct config_table isthmus_tables[] = {
         .finish = partition_finish,
         .help = "a partition: its CPUs, memory, kernel and command line",
     },
+    {
+        .name = "network", .keys = network_keys, .nkeys = ARRAY_SIZE(network_keys),
+        .object_size = sizeof(struct isthmus_config), .object = hypervisor_object,
+        .help = "the switch between the partitions' NICs",
+    },
 };
 
 static void defaults_isthmus(void *cfg) { config_defaults(cfg); }
@@ -102,6 +107,7 @@ void config_defaults(struct isthmus_config *cfg)
     cfg->baud = 115200;
     cfg->banner = true;
     cfg->reserve_cpu0 = true;
+    cfg->mac_age = 300;
 }
 
 void config_summary(const struct isthmus_config *cfg, char *buf, size_t size)

@@ -35,6 +35,23 @@ struct config_diag {
 #define CONFIG_PATH_MAX        96
 #define CONFIG_CMDLINE_MAX     256
 
+#define CONFIG_MAX_TRUNK_VLANS 32
+
+/* A partition's NIC (the nic* keys of [[partition]]): its switch port. Rates
+ * are stored in bytes per second (the file gives bits per second), bursts in
+ * bytes; 0 means unlimited (rates) or the default (bursts). */
+struct config_nic {
+    bool enabled;                    /* nic = true */
+    bool mac_set;
+    u8 mac[6];
+    u8 vlan_mode;                    /* 0 "access" (default), 1 "trunk" */
+    s32 vlan;                        /* access VLAN, or a trunk's native VLAN; -1: not given */
+    u32 ntrunk;
+    u16 trunk[CONFIG_MAX_TRUNK_VLANS];   /* VLANs a trunk carries */
+    u64 cir, pir, cbs, pbs;
+    bool wc;                         /* work-conserving (default true) */
+};
+
 /* One [[partition]] table. Checked here for form; whether the machine can hold it
  * (CPUs that exist, free memory) is decided when partitions are created. */
 struct config_partition {
@@ -52,6 +69,7 @@ struct config_partition {
     s32 priority;                    /* placed before lower ones (default 0) */
     u32 ndevices;
     u32 devices[CONFIG_MAX_PART_DEVS];   /* PCI functions: seg << 16 | bus << 8 | dev << 3 | fn */
+    struct config_nic nic;
 };
 
 struct isthmus_config {
@@ -62,6 +80,9 @@ struct isthmus_config {
     u32 baud;
     bool banner;               /* print the boot banner */
     bool reserve_cpu0;         /* CPU 0 runs the shell and management, never a partition */
+    /* [network] */
+    u32 mac_age;               /* seconds a learnt MAC address lives without traffic */
+    u64 net_capacity;          /* bytes/s the switch carries in all (what yellow borrows from); 0 = unlimited */
     /* [[partition]] */
     u32 npartitions;
     struct config_partition partition[CONFIG_MAX_PARTITIONS];

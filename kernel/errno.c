@@ -23,6 +23,7 @@ const char *strerror_short(int err)
     case ENOSPC:    return "ENOSPC";
     case ERANGE:    return "ERANGE";
     case ENOSYS:    return "ENOSYS";
+    case EBADMSG:   return "EBADMSG";
     case ENOTSUP:   return "ENOTSUP";
     case ETIMEDOUT: return "ETIMEDOUT";
     default:        return "E?";

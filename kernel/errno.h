@@ -20,6 +20,7 @@
 #define ENOSPC  28
 #define ERANGE  34
 #define ENOSYS  38
+#define EBADMSG 74
 #define ENOTSUP 95
 #define ETIMEDOUT 110
 #endif

@@ -204,3 +204,23 @@ int kparse_u64(const char *s, u64 *out, bool allow_suffix)
     *out = v;
     return 0;
 }
+
+int kparse_rate(const char *s, u64 *bits)
+{
+    u64 v = 0;
+    const char *p = s;
+    if (!s || !bits)
+        return -EINVAL;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return -ERANGE;
+        v = v * 10 + (u64)(*p - '0');
+    }
+    u64 mul = *p == 'k' ? 1000 : *p == 'M' ? 1000000 : *p == 'G' ? 1000000000 : 1;
+    if (p == s || (mul > 1 ? p[1] != 0 : *p != 0))
+        return -EINVAL;
+    if (v > UINT64_MAX / mul)
+        return -ERANGE;
+    *bits = v * mul;
+    return 0;
+}

@@ -26,5 +26,8 @@ int kxdigit(int c);
  * an optional K/M/G/T binary suffix when allow_suffix. Rejects empty input, trailing junk
  * and overflow with -EINVAL / -ERANGE. */
 int kparse_u64(const char *s, u64 *out, bool allow_suffix) __must_check;
+/* A rate in bits per second: decimal digits and an optional k, M or G suffix
+ * (powers of 1000): "100M", "512k", "1500000". -EINVAL / -ERANGE. */
+int kparse_rate(const char *s, u64 *bits) __must_check;
 
 #endif

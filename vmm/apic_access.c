@@ -7,6 +7,7 @@
 #include "vmm/guest_walk.h"
 #include "vmm/insn_decode.h"
 #include "arch/x86/cpu.h"
+#include "kernel/errno.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
 
@@ -45,23 +46,30 @@ static u32 fetch(struct vm_vcpu *vc, u8 *buf, enum insn_mode *mode)
     return 0;
 }
 
-void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
+int mmio_decode(struct vm_vcpu *vc, const char *what, struct insn *in)
 {
     u8 bytes[INSN_MAX_LEN];
     enum insn_mode mode;
     u32 n = fetch(vc, bytes, &mode);
     if (!n) {
-        part_fail(vc, "cannot read the instruction that touched the local APIC");
-        return;
+        part_fail(vc, "cannot read the instruction that touched %s", what);
+        return -EFAULT;
     }
+    int err = insn_decode(bytes, n, mode, in);
+    if (err < 0 || !in->is_mem) {
+        part_fail(vc, "cannot emulate the access to %s by instruction %02x %02x %02x %02x "
+                  "(opcode %s%02x)", what, bytes[0], n > 1 ? bytes[1] : 0, n > 2 ? bytes[2] : 0,
+                  n > 3 ? bytes[3] : 0, in->two_byte ? "0f " : "", in->opcode);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
     struct insn in;
-    int err = insn_decode(bytes, n, mode, &in);
-    if (err < 0 || !in.is_mem) {
-        part_fail(vc, "cannot emulate the local APIC access by instruction %02x %02x %02x %02x "
-                  "(opcode %s%02x)", bytes[0], n > 1 ? bytes[1] : 0, n > 2 ? bytes[2] : 0,
-                  n > 3 ? bytes[3] : 0, in.two_byte ? "0f " : "", in.opcode);
+    if (mmio_decode(vc, "the local APIC", &in) < 0)
         return;
-    }
     vc->stats.apic_accesses++;
     u32 offset = (u32)(e->fault.gpa.v - LAYOUT_APIC_PAGE);
     u64 now = rdtsc();

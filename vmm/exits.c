@@ -3,6 +3,7 @@
  * ISA bus would), counted and logged once per partition run. */
 #include "vmm/exits.h"
 #include "vmm/vcpuid.h"
+#include "vmm/vnic.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "kernel/errno.h"
@@ -217,6 +218,8 @@ static void handle_slpt_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
         handle_apic_access(vc, e);
         return;
     }
+    if (vnic_mmio(vc, e))
+        return;
     part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s violation)",
               e->fault.read ? "read" : "", e->fault.write ? "write" : "", e->fault.fetch ? "fetch" : "",
               (unsigned long long)e->fault.gpa.v, be() == &vmx_backend ? "EPT" : "NPT");

@@ -12,6 +12,11 @@ void handle_exit(struct vm_vcpu *vc, const struct vcpu_exit *e);
 void handle_msr(struct vm_vcpu *vc, const struct vcpu_exit *e);
 /* A second-level fault on the local APIC page: emulates the access. */
 void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e);
+/* Fetches and decodes the instruction at the guest's RIP that made a trapped
+ * memory access (to `what`, for the failure message). 0, or the partition
+ * is failed with the reason and a negative error returned. */
+struct insn;
+int mmio_decode(struct vm_vcpu *vc, const char *what, struct insn *in) __must_check;
 /* Delivers the IPI the vlapic produced, if any, to the partition's vCPUs only. */
 void route_ipi(struct vm_vcpu *vc);
 /* Whether the vCPU's local APIC accepts an interrupt for this destination

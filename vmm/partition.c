@@ -8,6 +8,8 @@
 #include "vmm/guest_acpi.h"
 #include "vmm/placement.h"
 #include "vmm/vmsi.h"
+#include "vmm/vnic.h"
+#include "vmm/guest_aml.h"
 #include "drivers/pci_access.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/smp.h"
@@ -118,6 +120,7 @@ static int guest_zero(void *ctx, gpa_t g, u64 len)
 
 static void free_memory(struct partition *p)
 {
+    vnic_disconnect(p);
     if (p->vpci_ready) {
         /* Devices stop decoding, DMA and interrupts before the memory goes. */
         spin_lock(&p->pci_lock);
@@ -148,6 +151,8 @@ static void free_memory(struct partition *p)
 }
 
 /* Loads the kernel (and initrd) and writes the start info and ACPI tables. */
+static u64 guest_phys_limit(void);
+
 static int build_image(struct partition *p, char *err, size_t errlen)
 {
     const struct config_partition *c = p->cfg;
@@ -233,7 +238,17 @@ static int build_image(struct partition *p, char *err, size_t errlen)
             }
     }
     struct guest_acpi_numa numa = { ndomains, cpu_domain, aff, naff, slit };
-    struct guest_acpi_config ac = { .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa };
+    /* The DSDT declares the PCI host bridge, so an ACPI guest (Linux) scans the
+     * bus and finds its devices and NIC without boot options. */
+    static u8 aml[GUEST_AML_PCI_ROOT_MAX];
+    const struct guest_aml_pci win = { MAX(ALIGN_UP(p->memory, MiB(256)), LAYOUT_MMIO32_BASE), LAYOUT_MMIO32_END,
+                                       LAYOUT_MMIO64_BASE, guest_phys_limit() };
+    u32 aml_len = 0;
+    rc = guest_aml_pci_root(aml, sizeof(aml), &win, &aml_len);
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "DSDT: cannot describe the PCI host bridge");
+    struct guest_acpi_config ac = { .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa,
+                                    .dsdt_aml = aml, .dsdt_aml_len = aml_len };
     struct guest_acpi_layout al;
     /* Both live in the first host block (at least 2 MiB). */
     u8 *acpi = gmem_ptr(&p->gmem, LAYOUT_ACPI, LAYOUT_ACPI_SZ);
@@ -317,6 +332,8 @@ static int build_pci(struct partition *p, char *err, size_t errlen)
         if (rc < 0)
             return kerr_fmt(err, errlen, rc, "PCI device %04x:%02x:%02x.%u: %s", d->seg, d->bus, d->dev, d->fn, why);
     }
+    if ((rc = vnic_add_to_bus(p, &next32, err, errlen)) < 0)
+        return rc;
     p->vpci_ready = true;
     return 0;
 }
@@ -430,6 +447,7 @@ int part_start(struct partition *p, char *err, size_t errlen)
         free_memory(p);
         return rc;
     }
+    vnic_connect(p);
     u64 vpages = ALIGN_UP(sizeof(struct vm_vcpu), PAGE_SIZE) / PAGE_SIZE;
     for (u32 i = 0; i < p->nvcpus; i++) {
         hpa_t pa;
@@ -525,6 +543,8 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
     spin_unlock(&p->lock);
     if (first)
         log_err("part", "%s failed: %s", p->cfg->name, p->reason);
+    if (first)
+        vnic_disconnect(p);
     if (first && p->vpci_ready) {
         /* Its devices stop DMA and interrupts now; its memory stays for inspection. */
         spin_lock(&p->pci_lock);
@@ -660,6 +680,9 @@ void partitions_init(void)
     }
     place_plan(&m, req, npartitions, res);
     vmsi_init();
+    for (u32 i = 0; i < npartitions; i++)
+        partitions[i].cfg = &cfg->partition[i];
+    vnic_init_all();
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];
         const struct config_partition *c = &cfg->partition[i];

@@ -23,6 +23,7 @@
 #include "vmm/hypercall.h"
 #include "vmm/vpci.h"
 #include "vmm/gmem.h"
+#include "net/vnet.h"
 
 struct percpu;
 struct partition;
@@ -48,6 +49,7 @@ struct vm_vcpu_stats {
     u64 hypercall_errors;
     u64 msis;               /* device MSIs forwarded to it */
     u64 pci_io;             /* port accesses passed to an assigned device's I/O BAR */
+    u64 nic_mmio;           /* trapped accesses to its NIC's registers */
 };
 
 struct vm_vcpu {
@@ -106,6 +108,14 @@ struct partition {
      * and a stale walk must only ever reach this partition's memory). */
     hpa_t table_cache;
     u64 cached_tables;
+    /* Its NIC (vmm/vnic.c), when configured: a switch port for good, an
+     * emulated function on its bus while it runs. */
+    bool has_nic;
+    struct vnet nic;
+    struct vpci_emu emu;
+    spinlock_t nic_irq_lock;        /* nic_irq_ok against interrupts from other CPUs */
+    bool nic_irq_ok;                /* its vCPUs exist: the NIC may interrupt them */
+    volatile u64 nic_retry;         /* TSC when held frames are due for a retry; 0 = none */
     struct vm_vcpu *vcpu[CONFIG_MAX_PART_CPUS];
     spinlock_t lock;                /* vuart, failure reason */
     struct vuart uart;

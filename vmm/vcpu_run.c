@@ -5,6 +5,7 @@
  * Other CPUs reach it only through its inbox and an IPI (vcpu_kick). */
 #include "vmm/partition.h"
 #include "vmm/exits.h"
+#include "vmm/vnic.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/interrupts.h"
@@ -114,9 +115,13 @@ static void drain_inbox(struct vm_vcpu *vc)
     }
 }
 
+/* The host timer serves the guest's APIC timer and, on the first vCPU, the
+ * NIC's retries of held frames: armed for the earlier of the two. */
 static void arm_timer(struct vm_vcpu *vc, bool force)
 {
-    u64 d = vlapic_timer_deadline(&vc->lapic);
+    u64 d = vlapic_timer_deadline(&vc->lapic), r = vnic_deadline(vc);
+    if (r && (!d || r < d))
+        d = r;
     if (d == vc->armed_deadline && !force)
         return;
     vc->armed_deadline = d;
@@ -160,6 +165,9 @@ static void wait(struct vm_vcpu *vc)
         drain_inbox(vc);
         if (vc->run_state == VRUN_RUNNING)
             break;
+        irq_enable();
+        vnic_poll(vc);
+        irq_disable();
         if (vc->run_state == VRUN_HALTED) {
             vlapic_tick(&vc->lapic, rdtsc());
             if (vlapic_pending(&vc->lapic) >= 0 &&
@@ -205,6 +213,7 @@ void vcpu_thread(void *arg)
             wait(vc);
             continue;
         }
+        vnic_poll(vc);
         drain_inbox(vc);
         if (vc->run_state != VRUN_RUNNING)
             continue;

@@ -16,14 +16,22 @@
 
 /* ---- host config space of an assigned function ---- */
 
+/* For an emulated function these reach its own config space instead. */
 static u32 hw_rd(const struct vpci *v, const struct vpci_dev *d, u16 off)
 {
+    if (d->emu)
+        return d->emu->cfg_read(d->emu->ctx, off);
     const struct pci_cfg_ops *c = v->ops.cfg;
     return c->read32(c->ctx, d->hw->seg, d->hw->bus, d->hw->dev, d->hw->fn, off);
 }
 
 static void hw_wr(const struct vpci *v, const struct vpci_dev *d, u16 off, u32 val)
 {
+    if (d->emu) {
+        if (off == PCI_COMMAND)
+            d->emu->set_command(d->emu->ctx, d->cmd);
+        return;
+    }
     const struct pci_cfg_ops *c = v->ops.cfg;
     c->write32(c->ctx, d->hw->seg, d->hw->bus, d->hw->dev, d->hw->fn, off, val);
 }
@@ -113,6 +121,12 @@ static void bar_sync(struct vpci *v, struct vpci_dev *d, u32 i)
         return;
     u64 addr = bar_addr(d, i);
     bool want = (d->cmd & PCI_CMD_MEM) && !bar_sizing(d, i) && !bar_refusal(v, d, i, addr);
+    if (d->emu) {
+        /* Trapped, never mapped: "mapped" only says where it decodes. */
+        b->mapped = want;
+        b->mapped_at = addr;
+        return;
+    }
     if (b->mapped && (!want || b->mapped_at != addr)) {
         if (v->ops.unmap(v->ops.ctx, gpa(b->mapped_at), b->size) < 0)
             log_err("vpci", "%s: cannot unmap BAR %u of 00:%02x.0", v->name, i, d->slot);
@@ -348,13 +362,15 @@ static u32 dev_read(const struct vpci *v, const struct vpci_dev *d, u16 off)
         return hw_rd(v, d, off);
     case PCI_COMMAND: {
         u32 status = (hw_rd(v, d, off) >> 16) & ~(u32)PCI_STATUS_CAPS;
-        if (d->ncaps)
+        if (d->ncaps || (d->emu && (hw_rd(v, d, off) & ((u32)PCI_STATUS_CAPS << 16))))
             status |= PCI_STATUS_CAPS;
         return d->cmd | status << 16;
     }
     case PCI_HEADER_TYPE & ~3u:
         return hw_rd(v, d, off) & 0xffff;   /* type 0, single function, no BIST */
     case PCI_CAP_PTR:
+        if (d->emu)
+            return hw_rd(v, d, off) & 0xff;
         return d->ncaps ? d->caps[0] : 0;
     case PCI_INTERRUPT:
         return (hw_rd(v, d, off) & 0xffff0000u) | d->int_line;   /* pin 0: no INTx */
@@ -365,6 +381,8 @@ static u32 dev_read(const struct vpci *v, const struct vpci_dev *d, u16 off)
         return bar_read(d, (u32)(off - PCI_BAR0) / 4);
     if (off < 0x40)
         return 0;   /* CardBus CIS, expansion ROM, reserved */
+    if (d->emu)
+        return hw_rd(v, d, off);
     for (u32 k = 0; k < d->ncaps; k++)
         if (off == d->caps[k])
             return cap_header(v, d, k);
@@ -406,6 +424,13 @@ static void dev_write(struct vpci *v, struct vpci_dev *d, u16 off, u32 bmask, u3
     }
     if (off == PCI_INTERRUPT) {
         d->int_line = (u8)nv;
+        return;
+    }
+    if (d->emu) {
+        if (off >= 0x40)
+            d->emu->cfg_write(d->emu->ctx, off, bmask, val);
+        else
+            dropped(v, d, off);
         return;
     }
     if (off == (PCI_HEADER_TYPE & ~3u) && !(bmask & 0xffff0000u)) {
@@ -566,6 +591,49 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
     }
     v->ndev++;
     return 0;
+}
+
+int vpci_add_emu(struct vpci *v, const struct vpci_emu *emu, const u64 bar_size[PCI_NUM_BARS], u64 *next32,
+                 u64 limit32, char *err, size_t errlen)
+{
+    if (v->ndev >= VPCI_MAX_DEVS)
+        return kerr_fmt(err, errlen, -ENOSPC, "more than %d devices", VPCI_MAX_DEVS);
+    struct vpci_dev *d = &v->dev[v->ndev];
+    memset(d, 0, sizeof(*d));
+    d->emu = emu;
+    d->slot = v->ndev + 1;
+    d->int_line = 0xff;
+    for (u32 i = 0; i < PCI_NUM_BARS; i++) {
+        if (!bar_size[i])
+            continue;
+        if (bar_size[i] < PAGE_SIZE || (bar_size[i] & (bar_size[i] - 1)))
+            return kerr_fmt(err, errlen, -EINVAL, "BAR %u of %llu bytes", i, (unsigned long long)bar_size[i]);
+        d->bar[i].kind = PCI_BAR_MEM32;
+        d->bar[i].size = bar_size[i];
+        u64 none = 0;
+        int rc = place_bar(d, i, next32, limit32, &none, v->phys_limit, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    v->ndev++;
+    return 0;
+}
+
+bool vpci_mmio(struct vpci *v, u64 g, u8 size, bool write, u64 *val)
+{
+    for (u32 n = 0; n < v->ndev; n++) {
+        struct vpci_dev *d = &v->dev[n];
+        if (!d->emu)
+            continue;
+        for (u32 i = 0; i < PCI_NUM_BARS; i++) {
+            const struct vpci_bar *b = &d->bar[i];
+            if (b->mapped && g >= b->mapped_at && g - b->mapped_at + size <= b->size) {
+                d->emu->bar_access(d->emu->ctx, i, g - b->mapped_at, size, write, val);
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 static struct vpci_dev *target(struct vpci *v, bool *bridge)

@@ -24,6 +24,12 @@
  *    power management and PCIe device/link control, are dropped and counted;
  *  - no expansion ROM, no BIST, single function.
  *
+ * An emulated function (the paravirtual NIC, net/vnet.h) sits on the same bus:
+ * the bus keeps its command register and BARs as for an assigned device, but
+ * its memory BARs are never mapped: every access traps and reaches the
+ * function through vpci_mmio(). Its identity, status and capabilities
+ * (including its own MSI-X) come from struct vpci_emu.
+ *
  * Arch-neutral: the host's config space, the second-level mapping and MSI
  * routing come from struct vpci_ops, so host unit tests drive it with fakes. */
 #ifndef ISTHMUS_VMM_VPCI_H
@@ -71,6 +77,18 @@ struct vpci_ops {
     void *ctx;
 };
 
+/* An emulated function. cfg_read/cfg_write get every config dword except the
+ * command register (low half), the BARs and the interrupt line, which the bus
+ * keeps; set_command tells it the command register changed; bar_access serves
+ * a trapped access of 1, 2, 4 or 8 bytes at offset off of BAR `bar`. */
+struct vpci_emu {
+    u32 (*cfg_read)(void *ctx, u16 off);
+    void (*cfg_write)(void *ctx, u16 off, u32 bmask, u32 val);
+    void (*set_command)(void *ctx, u16 cmd);
+    void (*bar_access)(void *ctx, u32 bar, u64 off, u8 size, bool write, u64 *val);
+    void *ctx;
+};
+
 struct vpci_bar {
     u8 kind;              /* enum pci_bar_kind; the upper half of a 64-bit BAR is NONE */
     bool prefetch;
@@ -90,7 +108,8 @@ struct vpci_stats {
 };
 
 struct vpci_dev {
-    struct pci_dev *hw;
+    struct pci_dev *hw;   /* NULL for an emulated function */
+    const struct vpci_emu *emu;
     u32 slot;             /* virtual device number */
     struct vpci_bar bar[PCI_NUM_BARS];
     u16 cmd;              /* the guest's command register */
@@ -129,6 +148,14 @@ int vpci_forbid(struct vpci *v, u64 start, u64 end) __must_check;
  * message when the bus is full or a BAR cannot be placed or isolated. */
 int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *next64,
              char *err, size_t errlen) __must_check;
+/* Adds an emulated function with 32-bit memory BARs of the given sizes (0 for
+ * none; each a power of two, at least a page), placed like vpci_add's. */
+int vpci_add_emu(struct vpci *v, const struct vpci_emu *emu, const u64 bar_size[PCI_NUM_BARS], u64 *next32,
+                 u64 limit32, char *err, size_t errlen) __must_check;
+/* A trapped access to guest-physical [g, g + size): true when it falls inside
+ * a decoded BAR of an emulated function, which served it (*val read or
+ * written). The caller holds whatever lock serialises the bus. */
+bool vpci_mmio(struct vpci *v, u64 g, u8 size, bool write, u64 *val);
 /* Port access by the guest: true when the port is 0xCF8 (dword) or 0xCFC-0xCFF,
  * with *val read or written. */
 bool vpci_port(struct vpci *v, u16 port, u8 size, bool in, u32 *val);

@@ -202,7 +202,7 @@ static void test_structure_errors(void **state)
                   "1: key \"log_level\" is outside any table: put it under a header such as [hypervisor]\n");
     EXPECT_ERRORS("[hypervsor]\nlog_level = \"x\"\n",
                   "1: unknown table [hypervsor] (did you mean [hypervisor]?)\n");
-    EXPECT_ERRORS("[network]\nip = 1\n", "1: unknown table [network]\n");
+    EXPECT_ERRORS("[storage]\nip = 1\n", "1: unknown table [storage]\n");
     EXPECT_ERRORS("[[partition]]\nname = \"a\"\n[[partition]]\n",
                   "1: [[partition]]: missing required key \"cpus\"\n"
                   "1: [[partition]]: missing required key \"memory\"\n"
@@ -238,13 +238,13 @@ static void test_bad_file_configures_nothing(void **state)
 static void test_several_errors(void **state)
 {
     EXPECT_ERRORS("# comment\n[hypervisor]\nlog_level = \"loud\"\ncolour = \"blue\"\nbaud = 1.5\n"
-                  "banner = 1\nconsole = \"com9\n\n[network]\nip = 1\n[hypervisor]\n",
+                  "banner = 1\nconsole = \"com9\n\n[storage]\nip = 1\n[hypervisor]\n",
                   "3: log_level: expected one of \"error\", \"warn\", \"info\", \"debug\", got \"loud\"\n"
                   "4: unknown key \"colour\" in [hypervisor]\n"
                   "5: floating-point numbers ('1.5') are not supported by Isthmus\n"
                   "6: banner: expected true or false, got 1 (an integer)\n"
                   "7: unterminated string: missing closing \" before the end of the line\n"
-                  "9: unknown table [network]\n"
+                  "9: unknown table [storage]\n"
                   "11: duplicate table [hypervisor] (already defined at line 2)\n");
 }
 

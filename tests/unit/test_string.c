@@ -17,6 +17,7 @@
 #define kstrlcpy   k_kstrlcpy
 #define kparse_u64 k_kparse_u64
 #define kxdigit    k_kxdigit
+#define kparse_rate k_kparse_rate
 #include "kernel/string.c"
 #undef memcpy
 #undef memmove
@@ -29,6 +30,7 @@
 #undef strchr
 #undef kstrlcpy
 #undef kparse_u64
+#undef kparse_rate
 #define ISTHMUS_HOST 1
 
 #include <stdarg.h>
@@ -207,6 +209,28 @@ static void test_strerror(void **state)
     assert_string_equal(strerror_short(INT32_MIN), "E?");
 }
 
+static void test_parse_rate(void **state)
+{
+    (void)state;
+    u64 v;
+    assert_int_equal(kparse_rate("100M", &v), 0);
+    assert_int_equal(v, 100000000ULL);
+    assert_int_equal(kparse_rate("512k", &v), 0);
+    assert_int_equal(v, 512000ULL);
+    assert_int_equal(kparse_rate("4G", &v), 0);
+    assert_int_equal(v, 4000000000ULL);
+    assert_int_equal(kparse_rate("1500000", &v), 0);
+    assert_int_equal(v, 1500000ULL);
+    assert_int_equal(kparse_rate("", &v), -EINVAL);
+    assert_int_equal(kparse_rate("M", &v), -EINVAL);
+    assert_int_equal(kparse_rate("10MB", &v), -EINVAL);
+    assert_int_equal(kparse_rate("10m", &v), -EINVAL);
+    assert_int_equal(kparse_rate("1.5G", &v), -EINVAL);
+    assert_int_equal(kparse_rate("-1", &v), -EINVAL);
+    assert_int_equal(kparse_rate("99999999999999999999", &v), -ERANGE);
+    assert_int_equal(kparse_rate("99999999999999G", &v), -ERANGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_str_functions),
         cmocka_unit_test(test_strlcpy),
         cmocka_unit_test(test_parse_u64),
+        cmocka_unit_test(test_parse_rate),
         cmocka_unit_test(test_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,26 @@
+/* PCI configuration access on bus 0 through configuration mechanism #1
+ * (ports 0xCF8/0xCFC, PCI 3.0 3.2.2.3.2), for the pci and net scenarios. Every
+ * access is a whole aligned dword; narrower writes read, merge and write it. */
+#ifndef TG_PCI_H
+#define TG_PCI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCI_CMD_IO      0x1
+#define PCI_CMD_MEM     0x2
+#define PCI_CMD_MASTER  0x4
+#define PCI_CAP_MSI     0x05
+#define PCI_CAP_VENDOR  0x09
+#define PCI_CAP_MSIX    0x11
+#define PCI_MAX_CAPS    48          /* (256 - 64) / 4: a longer list is a loop */
+
+uint32_t pci_cfg_read(unsigned dev, unsigned off);
+void pci_cfg_write(unsigned dev, unsigned off, uint32_t v);
+void pci_cfg_write16(unsigned dev, unsigned off, uint16_t v);
+/* The capability list: the first entry's offset, then the one after `at`;
+ * 0 at the end (or when the function has no list). */
+unsigned pci_cap_first(unsigned dev);
+unsigned pci_cap_next(unsigned dev, unsigned at);
+
+#endif

@@ -1,0 +1,82 @@
+/* The switch and its ports: which NIC is which port, and the life of a port
+ * as its partition starts and stops. See net/vnet.h. */
+#include "net/vnet.h"
+#include "kernel/errno.h"
+#include "kernel/log.h"
+#include "kernel/string.h"
+
+struct net net;
+
+void net_init(u64 age_ns, u64 capacity, u64 now)
+{
+    memset(&net, 0, sizeof(net));
+    vsw_init(&net.sw, age_ns);
+    shim_link_init(&net.link, capacity, now);
+}
+
+int net_attach(struct vnet *n, const char *name, const struct vnet_cfg *cfg, const struct vnet_env *env)
+{
+    if (net.nports >= NET_MAX_PORTS)
+        return -ENOSPC;
+    if (shim_cfg_check(&cfg->rate))
+        return -EINVAL;
+    int rc = vsw_port_add(&net.sw, net.nports, &cfg->vlan);
+    if (rc < 0)
+        return rc;
+    memset(n, 0, sizeof(*n));
+    n->name = name;
+    n->port = net.nports;
+    n->cfg = *cfg;
+    n->env = *env;
+    shim_init(&n->shim, &net.link, &cfg->rate, env->now());
+    vnet_power_on(n);
+    n->stats.resets = 0;
+    net.port[net.nports++] = n;
+    return 0;
+}
+
+void net_connect(struct vnet *n, const struct gmem *mem)
+{
+    vnet_power_on(n);
+    spin_lock(&n->tx_lock);
+    spin_lock(&n->lock);
+    n->mem = mem;
+    n->pci_cmd = 0;
+    spin_unlock(&n->lock);
+    spin_unlock(&n->tx_lock);
+}
+
+void net_disconnect(struct vnet *n)
+{
+    vnet_power_on(n);
+    /* After the reset no pass runs on this port's rings; from here on no other
+     * port's pass reaches its memory either (deliver checks `running` under lock). */
+    spin_lock(&n->tx_lock);
+    spin_lock(&n->lock);
+    n->mem = NULL;
+    n->pci_cmd = 0;
+    __atomic_store_n(&n->waiters, 0, __ATOMIC_SEQ_CST);
+    spin_unlock(&n->lock);
+    spin_unlock(&n->tx_lock);
+    vsw_port_flush(&net.sw, n->port);
+}
+
+struct vnet *net_find(const char *name)
+{
+    for (u32 i = 0; i < net.nports; i++)
+        if (!strcmp(net.port[i]->name, name))
+            return net.port[i];
+    return NULL;
+}
+
+int net_set_rate(struct vnet *n, const struct shim_cfg *cfg)
+{
+    spin_lock(&n->tx_lock);
+    int rc = shim_set(&n->shim, cfg, n->env.now());
+    if (!rc)
+        n->cfg.rate = *cfg;
+    spin_unlock(&n->tx_lock);
+    if (!rc)
+        vnet_tx(n);   /* a higher rate may release what was held */
+    return rc;
+}

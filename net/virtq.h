@@ -1,0 +1,131 @@
+/* The device side of a virtio 1.x split virtqueue (virtio v1.2 2.7), over a
+ * partition's guest memory (vmm/gmem.h). Everything in the rings is the
+ * guest's and untrusted: each descriptor is copied out once and checked
+ * before use, and nothing is ever read or written outside the partition.
+ *
+ * Two kinds of error:
+ *  - a bad chain (an address outside guest RAM, a length over the limit, a
+ *    loop, a `next` out of range, too many segments, an indirect descriptor,
+ *    a readable segment after a writable one): the chain is completed at once
+ *    with length 0 (the guest gets its buffers back), the error is counted by
+ *    kind, and virtq_pop() returns -EBADMSG; the queue keeps working;
+ *  - a corrupt ring (the avail index jumps by more than the queue size, a head
+ *    index out of range, ring memory that stopped being RAM): the queue is
+ *    marked broken, virtq_pop() returns -EIO from then on, and the transport
+ *    sets DEVICE_NEEDS_RESET. Only a reset (virtq_reset) clears it.
+ *
+ * Not thread-safe: the caller serialises the calls on one queue (the port's
+ * lock). The guest runs concurrently; indices are read once, with the
+ * ordering the spec asks for (2.7.13, 2.7.14). Arch-neutral. */
+#ifndef ISTHMUS_NET_VIRTQ_H
+#define ISTHMUS_NET_VIRTQ_H
+
+#include "kernel/types.h"
+#include "net/virtio.h"
+#include "vmm/gmem.h"
+
+#define VIRTQ_MAX_SEGS 64        /* descriptors in one chain */
+
+struct virtq_seg {
+    u64 gpa;
+    u32 len;
+};
+
+/* One popped chain: its readable ("out") segments, then its writable ("in")
+ * ones, each in chain order. */
+struct virtq_chain {
+    u16 head;
+    u16 nout, nin;
+    u32 out_bytes, in_bytes;
+    struct virtq_seg seg[VIRTQ_MAX_SEGS];   /* [0, nout) out, [nout, nout + nin) in */
+};
+
+enum virtq_err {
+    VQE_ADDR,          /* a segment outside guest RAM (or wrapping) */
+    VQE_LEN,           /* a segment, or the chain, longer than the limit; or empty */
+    VQE_LOOP,          /* a chain longer than the queue: a loop */
+    VQE_NEXT,          /* `next` out of range */
+    VQE_SEGS,          /* more than VIRTQ_MAX_SEGS segments */
+    VQE_ORDER,         /* a readable segment after a writable one */
+    VQE_INDIRECT,      /* VIRTQ_DESC_F_INDIRECT, which is not offered */
+    VQE_RING,          /* the ring itself is corrupt (the queue is broken) */
+    VQE_COUNT
+};
+
+struct virtq_stats {
+    u64 popped, pushed;
+    u64 notifies_suppressed;  /* interrupts not needed thanks to event suppression */
+    u64 interrupts;           /* times virtq_need_interrupt() said yes */
+    u64 err[VQE_COUNT];
+};
+
+struct virtq {
+    const struct gmem *mem;
+    u16 size;                 /* power of two, 1..VIRTQ_MAX_SIZE; 0 = not enabled */
+    u64 desc, avail, used;    /* guest-physical */
+    bool event_idx;           /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    u32 max_bytes;            /* longest chain accepted, in bytes */
+    u16 last_avail;           /* next avail entry to take */
+    u16 used_idx;             /* next used entry to fill */
+    u16 published;            /* used->idx as last written */
+    u16 signalled;            /* used->idx at the last virtq_need_interrupt() */
+    bool broken;
+    /* Host pointers to the three areas when each lies in one host block (the
+     * usual case); NULL means every access goes through gmem_read/gmem_write. */
+    u8 *desc_p, *avail_p, *used_p;
+    struct virtq_stats stats;
+};
+
+/* Forgets everything but the statistics (device reset, queue disable). */
+void virtq_reset(struct virtq *q);
+/* Starts using the rings the driver set up. -EINVAL when size is not a power
+ * of two in 1..VIRTQ_MAX_SIZE, an area is misaligned (VIRTQ_*_ALIGN), or any
+ * part of an area lies outside [0, mem->size) (which also covers wrapping). */
+int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u64 avail, u64 used,
+                 bool event_idx, u32 max_bytes) __must_check;
+bool virtq_ready(const struct virtq *q);
+/* 1 with the next chain in *c; 0 when the driver has made none available;
+ * -EBADMSG when the next chain was bad (already completed with length 0 and
+ * counted, so the caller just goes on); -EIO when the ring is corrupt or the
+ * queue broken or not enabled. */
+int virtq_pop(struct virtq *q, struct virtq_chain *c) __must_check;
+/* Gives back the chain popped last, as if it had not been taken (a frame held
+ * back by the shim or by a full receiver). Only right after a successful pop. */
+void virtq_unpop(struct virtq *q);
+/* Puts chain `head` in the used ring with `written` bytes written into it.
+ * Not visible to the driver until virtq_publish(). */
+void virtq_push(struct virtq *q, u16 head, u32 written);
+/* Makes the pushed entries visible (used->idx, after the entries). */
+void virtq_publish(struct virtq *q);
+/* After a publish: whether the driver asked for an interrupt for the entries
+ * published since the last call (used_event with EVENT_IDX, else the
+ * NO_INTERRUPT flag). Counts either way. */
+bool virtq_need_interrupt(struct virtq *q);
+/* Asks the driver to notify (on) at the next buffer it adds, or not to (off):
+ * avail_event = last_avail with EVENT_IDX, else the NO_NOTIFY flag. After
+ * asking, check virtq_pending() again: the driver may have added one just
+ * before it saw the request. */
+void virtq_want_notify(struct virtq *q, bool on);
+/* Whether the driver has made chains available that were not popped yet. */
+bool virtq_pending(struct virtq *q);
+
+/* How many chains the driver has made available and not popped yet (at most
+ * the queue size; a corrupt index counts as 0). */
+u16 virtq_avail_count(struct virtq *q);
+
+/* Copies between a chain and the hypervisor: the chain's out segments seen as
+ * one byte stream, from offset off. -ERANGE when the chain is too short. */
+int virtq_chain_read(const struct gmem *m, const struct virtq_chain *c, u32 off, void *dst, u32 len)
+    __must_check;
+/* The same over the in segments. */
+int virtq_chain_write(const struct gmem *m, const struct virtq_chain *c, u32 off, const void *src,
+                      u32 len) __must_check;
+/* One copy from the out bytes of src (from soff) into the in bytes of dst
+ * (from doff), guest memory to guest memory, possibly of two partitions.
+ * -ERANGE (nothing guaranteed written) when either side is too short. */
+int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 doff,
+                     const struct gmem *sm, const struct virtq_chain *src, u32 soff, u32 len) __must_check;
+
+const char *virtq_err_name(enum virtq_err e);
+
+#endif

@@ -1,0 +1,302 @@
+/* The NIC's data path: transmit passes, delivery into receivers, and the
+ * congestion feedback between them. See net/vnet.h.
+ *
+ * A pass runs on whichever CPU asked for it (the sender's vCPU after a
+ * notify, its home vCPU when a retry is due, a receiver's vCPU after it made
+ * room) and holds only the sender's tx_lock, taking each receiver's `lock`
+ * briefly per frame. It stops at the first frame that cannot go now and
+ * leaves it in the ring: one held by the shim is retried when tokens return
+ * (env.retry_at); one for a full receiver when that receiver posts buffers
+ * (its `waiters`), with a retry as a safety net. */
+#include "net/vnet.h"
+#include "kernel/errno.h"
+#include "kernel/log.h"
+#include "kernel/string.h"
+
+#define RETRY_FULL_NS 1000000ULL   /* re-check a full receiver after 1 ms even without a wake-up */
+
+static const char *const drop_names[VNET_DROP_COUNT] = {
+    [VNET_DROP_BAD_CHAIN] = "bad-chain", [VNET_DROP_SHORT] = "short", [VNET_DROP_LONG] = "long",
+    [VNET_DROP_SWITCH] = "switch", [VNET_DROP_LINK_DOWN] = "link-down", [VNET_DROP_RX_FULL] = "rx-full",
+    [VNET_DROP_RX_STALLED] = "rx-stalled", [VNET_DROP_RX_SMALL] = "rx-small",
+};
+
+const char *vnet_drop_name(enum vnet_drop d) { return (unsigned)d < VNET_DROP_COUNT ? drop_names[d] : "?"; }
+
+/* Receive buffers a port has; below a quarter of its ring it is congested. */
+enum room { ROOM_NONE, ROOM_LOW, ROOM_OK, ROOM_DOWN };
+
+static enum room rx_room(struct vnet *d)
+{
+    spin_lock(&d->lock);
+    enum room r = ROOM_DOWN;
+    struct virtq *q = &d->queue[VNET_RXQ].q;
+    if (d->running && virtq_ready(q)) {
+        u16 n = virtq_avail_count(q);
+        r = n == 0 ? ROOM_NONE : n < q->size / 4 ? ROOM_LOW : ROOM_OK;
+        /* Short of buffers: have the driver tell us when it adds some. */
+        virtq_want_notify(q, r != ROOM_OK);
+    }
+    spin_unlock(&d->lock);
+    return r;
+}
+
+/* Copies the frame (len bytes after the sender's virtio-net header) into one
+ * receive buffer of d, tagging or untagging on the way. Returns 0, or the
+ * drop reason counted at the receiver. Sets *signal when d must be
+ * interrupted at the end of the batch. */
+static int deliver(struct vnet *s, const struct virtq_chain *tx, u32 len, struct vnet *d, u8 action, u16 vid)
+{
+    spin_lock(&d->lock);
+    struct virtq *q = &d->queue[VNET_RXQ].q;
+    int why = 0;
+    if (!d->running || !virtq_ready(q)) {
+        why = VNET_DROP_LINK_DOWN;
+        goto out;
+    }
+    int r;
+    while ((r = virtq_pop(q, &d->rx_chain)) == -EBADMSG)
+        d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
+    if (r < 0) {
+        spin_unlock(&d->lock);
+        d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
+        vnet_needs_reset(d, "its receive ring is corrupt");
+        return VNET_DROP_LINK_DOWN;
+    }
+    if (r == 0) {
+        why = d->stalled ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
+        goto out;
+    }
+    const struct virtq_chain *rx = &d->rx_chain;
+    u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
+    if (rx->in_bytes < VNET_HDR_LEN + out_len) {
+        virtq_push(q, rx->head, 0);
+        virtq_publish(q);
+        why = VNET_DROP_RX_SMALL;
+        goto out;
+    }
+    struct virtio_net_hdr h = { .num_buffers = 1 };
+    const u32 macs = 2 * ETH_ALEN, H = (u32)VNET_HDR_LEN;
+    int rc = virtq_chain_write(d->mem, rx, 0, &h, H);
+    if (action == VSW_TAG_NONE) {
+        if (!rc)
+            rc = virtq_chain_copy(d->mem, rx, H, s->mem, tx, H, len);
+    } else if (action == VSW_TAG_PUSH) {
+        u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
+        if (!rc)
+            rc = virtq_chain_copy(d->mem, rx, H, s->mem, tx, H, macs);
+        if (!rc)
+            rc = virtq_chain_write(d->mem, rx, H + macs, tag, VLAN_HLEN);
+        if (!rc)
+            rc = virtq_chain_copy(d->mem, rx, H + macs + VLAN_HLEN, s->mem, tx, H + macs, len - macs);
+    } else {
+        if (!rc)
+            rc = virtq_chain_copy(d->mem, rx, H, s->mem, tx, H, macs);
+        if (!rc)
+            rc = virtq_chain_copy(d->mem, rx, H + macs, s->mem, tx, H + macs + VLAN_HLEN, len - macs - VLAN_HLEN);
+    }
+    /* The chains were checked against both memories when popped; a failure
+     * here would be a bug, and the frame is then given back empty. */
+    virtq_push(q, rx->head, rc ? 0 : H + out_len);
+    virtq_publish(q);
+    if (rc) {
+        why = VNET_DROP_BAD_CHAIN;
+        goto out;
+    }
+    d->stats.rx.frames++;
+    d->stats.rx.bytes += out_len;
+out:
+    if (why)
+        d->stats.rx.drops[why]++;
+    spin_unlock(&d->lock);
+    return why;
+}
+
+/* Interrupts receivers whose drivers asked for it, after a batch. */
+static void signal_receivers(u32 mask)
+{
+    while (mask) {
+        u32 p = (u32)__builtin_ctz(mask);
+        mask &= mask - 1;
+        struct vnet *d = net.port[p];
+        spin_lock(&d->lock);
+        bool irq = virtq_ready(&d->queue[VNET_RXQ].q) && virtq_need_interrupt(&d->queue[VNET_RXQ].q);
+        spin_unlock(&d->lock);
+        if (irq)
+            vnet_interrupt_queue(d, VNET_RXQ);
+    }
+}
+
+static void complete_tx(struct vnet *n, struct virtq *q)
+{
+    virtq_publish(q);
+    if (virtq_need_interrupt(q))
+        vnet_interrupt_queue(n, VNET_TXQ);
+}
+
+/* A frame for a receiver with no free buffer waits in the sender's ring
+ * (back-pressure), flooded or not: a receiver is never overrun. A receiver
+ * that keeps one frame waiting VNET_STALL_NS is marked stalled and, until its
+ * driver adds buffers, gets its frames dropped at once, so a dead guest costs
+ * its senders one wait, not one per frame. Congestion cuts this sender's rates. */
+static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 now, bool *idle)
+{
+    *idle = true;
+    for (u32 i = 0; i < d->nout; i++) {
+        struct vnet *r = net.port[d->out[i]];
+        enum room room = rx_room(r);
+        if (room == ROOM_LOW || room == ROOM_NONE) {
+            *idle = false;
+            __atomic_fetch_add(&r->stats.congestion, 1, __ATOMIC_RELAXED);
+            shim_congestion(&n->shim, now);
+        }
+        if (room != ROOM_NONE || __atomic_load_n(&r->stalled, __ATOMIC_ACQUIRE))
+            continue;
+        if (!n->hold_since)
+            n->hold_since = now;
+        if (now - n->hold_since >= VNET_STALL_NS) {
+            __atomic_store_n(&r->stalled, 1, __ATOMIC_RELEASE);
+            log_warn("net", "%s: no receive buffers for %llu ms: frames to it are dropped until its driver "
+                     "adds some", r->name, (unsigned long long)(VNET_STALL_NS / 1000000));
+            continue;
+        }
+        __atomic_fetch_or(&r->waiters, BIT(n->port), __ATOMIC_SEQ_CST);
+        /* It may have made room between the look and the wish. */
+        if (rx_room(r) != ROOM_NONE)
+            continue;
+        n->stats.held_full++;
+        return false;
+    }
+    return true;
+}
+
+static void tx_pass(struct vnet *n)
+{
+    struct virtq *q = &n->queue[VNET_TXQ].q;
+    if (!n->running || !virtq_ready(q))
+        return;
+    u64 now = n->env.now();
+    u32 sent = 0, pending_signal = 0;
+    bool completed = false;
+    virtq_want_notify(q, false);
+    for (;;) {
+        if (sent >= VNET_TX_BUDGET) {
+            n->env.retry_at(n->env.ctx, now);   /* yield; the home CPU continues */
+            break;
+        }
+        int r = virtq_pop(q, &n->tx_chain);
+        if (r == -EBADMSG) {
+            n->stats.tx.drops[VNET_DROP_BAD_CHAIN]++;
+            continue;
+        }
+        if (r < 0) {
+            vnet_needs_reset(n, "its transmit ring is corrupt");
+            break;
+        }
+        if (r == 0) {
+            shim_idle(&n->shim, now);
+            virtq_want_notify(q, true);
+            if (virtq_pending(q)) {
+                virtq_want_notify(q, false);
+                continue;
+            }
+            break;
+        }
+        const struct virtq_chain *c = &n->tx_chain;
+        u32 len = c->out_bytes - (u32)VNET_HDR_LEN;
+        int drop = -1;
+        u8 head[ETH_HLEN + VLAN_HLEN];
+        struct vsw_decision d;
+        if (c->nin || c->out_bytes < VNET_HDR_LEN + ETH_HLEN)
+            drop = VNET_DROP_SHORT;
+        else if (len > VNET_MAX_FRAME)
+            drop = VNET_DROP_LONG;
+        else if (virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, MIN(len, (u32)sizeof(head))) < 0)
+            drop = VNET_DROP_SHORT;
+        if (drop < 0) {
+            vsw_forward(&net.sw, n->port, head, len, now, &d);
+            if (!d.nout)
+                drop = VNET_DROP_SWITCH;
+        }
+        if (drop < 0) {
+            bool idle;
+            if (!check_receivers(n, &d, now, &idle)) {
+                virtq_unpop(q);
+                n->env.retry_at(n->env.ctx, now + RETRY_FULL_NS);
+                break;
+            }
+            enum shim_colour colour;
+            u64 retry;
+            if (shim_admit(&n->shim, now, len, idle, &colour, &retry) == SHIM_HOLD) {
+                virtq_unpop(q);
+                n->env.retry_at(n->env.ctx, retry);
+                break;
+            }
+        }
+        n->hold_since = 0;
+        if (drop < 0) {
+            u32 delivered = 0;
+            for (u32 i = 0; i < d.nout; i++) {
+                struct vnet *r = net.port[d.out[i]];
+                if (!deliver(n, c, len, r, d.action[i], d.vid)) {
+                    delivered++;
+                    pending_signal |= (u32)BIT(r->port);
+                }
+            }
+            n->stats.tx.frames++;
+            n->stats.tx.bytes += len;
+            (void)delivered;
+        } else {
+            n->stats.tx.drops[drop]++;
+        }
+        virtq_push(q, c->head, 0);
+        completed = true;
+        sent++;
+        if (sent % VNET_BATCH == 0) {
+            complete_tx(n, q);
+            signal_receivers(pending_signal);
+            pending_signal = 0;
+            completed = false;
+        }
+    }
+    if (completed || q->published != q->used_idx)
+        complete_tx(n, q);
+    signal_receivers(pending_signal);
+}
+
+void vnet_tx(struct vnet *n)
+{
+    /* Whoever holds the lock sees the flag and makes another pass. */
+    __atomic_store_n(&n->tx_again, 1, __ATOMIC_SEQ_CST);
+    while (spin_trylock(&n->tx_lock)) {
+        __atomic_store_n(&n->tx_again, 0, __ATOMIC_SEQ_CST);
+        if (n->mem)
+            tx_pass(n);
+        spin_unlock(&n->tx_lock);
+        if (!__atomic_load_n(&n->tx_again, __ATOMIC_SEQ_CST))
+            break;
+    }
+}
+
+void vnet_notify(struct vnet *n, u32 q)
+{
+    __atomic_fetch_add(&n->stats.notifies, 1, __ATOMIC_RELAXED);
+    if (q == VNET_TXQ) {
+        vnet_tx(n);
+        return;
+    }
+    /* Receive buffers were added: no more notifies until a sender runs short
+     * again (it asks in rx_room), and the senders waiting go on, here. */
+    spin_lock(&n->lock);
+    if (virtq_ready(&n->queue[VNET_RXQ].q))
+        virtq_want_notify(&n->queue[VNET_RXQ].q, false);
+    spin_unlock(&n->lock);
+    __atomic_store_n(&n->stalled, 0, __ATOMIC_RELEASE);
+    u32 w = __atomic_exchange_n(&n->waiters, 0, __ATOMIC_SEQ_CST);
+    while (w) {
+        u32 p = (u32)__builtin_ctz(w);
+        w &= w - 1;
+        if (p < net.nports && net.port[p])
+            vnet_tx(net.port[p]);
+    }
+}

@@ -1,0 +1,116 @@
+/* The virtual switch inside the hypervisor: one port per partition NIC.
+ *
+ * - MAC learning per VLAN (IEEE 802.1Q independent VLAN learning): each frame's
+ *   source address is learnt on (its VLAN, its ingress port) with a timestamp;
+ *   entries older than the ageing time are ignored and reclaimed; a station
+ *   that moves is re-learnt on its new port.
+ * - Forwarding: a known unicast destination on the frame's VLAN goes to that
+ *   one port; broadcast, multicast and unknown unicast are flooded to every
+ *   other port that is a member of the VLAN. Never back out of the ingress port.
+ * - VLANs per port: access (untagged frames belong to the port's VLAN; tagged
+ *   ones are dropped; frames leave untagged) or trunk (tagged frames pass when
+ *   their VLAN is allowed; untagged frames belong to the native VLAN when one is
+ *   set, else are dropped; frames leave tagged, except on the native VLAN).
+ *   Ports on different VLANs never see each other's frames.
+ *
+ * The switch only decides: the caller copies the frame once into each output
+ * port's receive buffer, applying the tag action the decision gives for it.
+ * Thread-safe: the learning table has its own lock; decisions may run on
+ * several CPUs at once. Arch-neutral, with time passed in (ns). */
+#ifndef ISTHMUS_NET_VSWITCH_H
+#define ISTHMUS_NET_VSWITCH_H
+
+#include "kernel/types.h"
+#include "kernel/spinlock.h"
+#include "net/virtio.h"
+
+#define VSW_MAX_PORTS     16
+#define VSW_MAC_ENTRIES   1024          /* learning table size (open addressing) */
+#define VSW_VID_MAX       4094
+#define VSW_AGE_DEFAULT_NS (300ULL * 1000000000ULL)   /* 802.1D default: 300 s */
+
+enum vsw_vlan_mode { VSW_ACCESS, VSW_TRUNK };
+
+struct vsw_port_cfg {
+    enum vsw_vlan_mode mode;
+    u16 vid;                  /* access: the port's VLAN (1..4094); trunk: the native VLAN, 0 = none */
+    u64 allowed[64];          /* trunk: bit v set when VLAN v may pass (v in 1..4094) */
+};
+
+enum vsw_drop {
+    VSW_DROP_NONE,
+    VSW_DROP_RUNT,            /* shorter than an Ethernet header (or tag) */
+    VSW_DROP_SRC_MCAST,       /* a group address as source */
+    VSW_DROP_TAGGED_ACCESS,   /* a tagged frame on an access port */
+    VSW_DROP_UNTAGGED_TRUNK,  /* untagged on a trunk without a native VLAN */
+    VSW_DROP_VLAN_NOT_ALLOWED,/* tagged with a VLAN the trunk does not carry */
+    VSW_DROP_NO_PORT,         /* no other member port of the VLAN (or the destination is the ingress port) */
+    VSW_DROP_COUNT
+};
+
+enum vsw_tag_action {
+    VSW_TAG_NONE,             /* the frame leaves as it came */
+    VSW_TAG_PUSH,             /* insert an 802.1Q tag with the decision's vid after the MACs */
+    VSW_TAG_POP,              /* remove the 802.1Q tag */
+};
+
+struct vsw_decision {
+    u16 vid;                  /* the frame's VLAN */
+    bool tagged;              /* it arrived with an 802.1Q tag */
+    bool flooded;
+    enum vsw_drop drop;       /* why nout == 0 */
+    u32 nout;
+    u8 out[VSW_MAX_PORTS];            /* output ports */
+    u8 action[VSW_MAX_PORTS];         /* enum vsw_tag_action for out[i] */
+};
+
+struct vsw_mac_entry {
+    u8 mac[ETH_ALEN];
+    u16 vid;
+    u8 port;
+    bool used;
+    u64 seen;                 /* ns of the last frame from it */
+};
+
+struct vsw_port {
+    bool used;
+    struct vsw_port_cfg cfg;
+    u64 drops[VSW_DROP_COUNT];      /* ingress frames dropped, by reason */
+};
+
+struct vsw_stats {
+    u64 learned, moved, aged, table_full, flooded, forwarded;
+};
+
+struct vswitch {
+    spinlock_t lock;          /* mac[] and stats */
+    u64 age_ns;
+    struct vsw_port port[VSW_MAX_PORTS];
+    struct vsw_mac_entry mac[VSW_MAC_ENTRIES];
+    struct vsw_stats stats;
+};
+
+void vsw_init(struct vswitch *sw, u64 age_ns);
+/* -EINVAL (with nothing changed) for a bad VLAN configuration; -EBUSY for a
+ * port in use. Ports are numbered by the caller (0 .. VSW_MAX_PORTS - 1). */
+int vsw_port_add(struct vswitch *sw, u32 port, const struct vsw_port_cfg *cfg) __must_check;
+/* The port leaves: its learnt addresses are forgotten. */
+void vsw_port_remove(struct vswitch *sw, u32 port);
+/* Forgets the addresses learnt on a port (its partition restarted). */
+void vsw_port_flush(struct vswitch *sw, u32 port);
+/* Decides where a frame from port `in` goes. frame/len: the Ethernet frame (at
+ * least its first ETH_HLEN + VLAN_HLEN bytes when it has that many; len is the
+ * whole frame's length). Learns the source. */
+void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, struct vsw_decision *d);
+/* Reclaims entries older than the ageing time; returns how many. */
+u32 vsw_age(struct vswitch *sw, u64 now);
+/* Copies up to max live entries (sorted by VLAN, then MAC) for the shell;
+ * returns how many there are in all. */
+u32 vsw_mac_dump(struct vswitch *sw, u64 now, struct vsw_mac_entry *out, u32 max);
+/* Membership of a port in a VLAN. */
+bool vsw_member(const struct vsw_port_cfg *cfg, u16 vid);
+/* Allow / test a VLAN in a trunk's allowed set. */
+void vsw_allow(struct vsw_port_cfg *cfg, u16 vid);
+const char *vsw_drop_name(enum vsw_drop d);
+
+#endif

@@ -1,0 +1,35 @@
+/* AML for a partition's DSDT (ACPI 6.5 chapter 20 encoding), appended after the
+ * DSDT header through guest_acpi_config.dsdt_aml. Linux with ACPI scans only the
+ * PCI host bridges the namespace declares (PNP0A03/PNP0A08 devices), so without
+ * this a stock kernel never finds the virtual PCI bus of vmm/vpci.h. */
+#ifndef ISTHMUS_VMM_GUEST_AML_H
+#define ISTHMUS_VMM_GUEST_AML_H
+
+#include "kernel/types.h"
+
+/* Enough for guest_aml_pci_root() with both windows (the unit test checks it). */
+#define GUEST_AML_PCI_ROOT_MAX 256
+
+/* The memory windows the host bridge forwards to PCI, each [base, end). */
+struct guest_aml_pci {
+    u64 mmio32_base, mmio32_end;   /* required: base < end <= 4 GiB, end - base < 4 GiB */
+    u64 mmio64_base, mmio64_end;   /* end <= base: none; else 4 GiB <= base */
+};
+
+/* Emits into buf:
+ *   Scope (\_SB) { Device (PCI0) {
+ *     Name (_HID, EisaId ("PNP0A03")) Name (_UID, 0) Name (_SEG, 0) Name (_BBN, 0)
+ *     Name (_CRS, ResourceTemplate () {
+ *       WordBusNumber 0-0, IO (Decode16, 0xCF8, 0xCF8, 1, 8),
+ *       WordIO 0x0000-0x0CF7, WordIO 0x0D00-0xFFFF,
+ *       DWordMemory [mmio32_base, mmio32_end) and, when not empty,
+ *       QWordMemory [mmio64_base, mmio64_end), both non-cacheable read-write })
+ *   } }
+ * *len is the AML's length on success and the length needed on -ENOSPC (buf too
+ * small; nothing is written past size, so size 0 with buf NULL measures).
+ * -EINVAL: NULL cfg or len, buf NULL with size > 0, or windows breaking the rules
+ * above. */
+int guest_aml_pci_root(u8 *buf, u32 size, const struct guest_aml_pci *cfg, u32 *len)
+    __must_check;
+
+#endif
