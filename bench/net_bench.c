@@ -139,6 +139,47 @@ static double copy_rate(copy_fn copy, u32 size, double seconds)
     }
 }
 
+/* ---------------------------------------------------------------- the two CPUs' distance */
+
+/* Nanoseconds for a cache line to go from the sender's CPU to the receiver's
+ * and back: what every index the two threads share costs when it changes
+ * hands. Printed with the results: on a virtual machine it depends on where
+ * the host put the two vCPUs, and moves the two-thread figures with it. */
+static u64 pingpong __aligned(64);
+
+static void *pong(void *arg)
+{
+    pin(opt.cpu[1]);
+    for (u64 i = 1; i < (u64)(uintptr_t)arg; i += 2) {
+        while (__atomic_load_n(&pingpong, __ATOMIC_ACQUIRE) != i)
+            cpu_relax();
+        __atomic_store_n(&pingpong, i + 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static double round_trip_ns(void)
+{
+    const u64 trips = 100000;
+    cpu_set_t all;
+    sched_getaffinity(0, sizeof(all), &all);
+    pin(opt.cpu[0]);
+    pingpong = 0;
+    pthread_t t;
+    if (pthread_create(&t, NULL, pong, (void *)(uintptr_t)(2 * trips)))
+        die("pthread_create");
+    u64 t0 = now_ns();
+    for (u64 i = 0; i < 2 * trips; i += 2) {
+        __atomic_store_n(&pingpong, i + 1, __ATOMIC_RELEASE);
+        while (__atomic_load_n(&pingpong, __ATOMIC_ACQUIRE) != i + 2)
+            cpu_relax();
+    }
+    u64 t1 = now_ns();
+    pthread_join(t, NULL);
+    sched_setaffinity(0, sizeof(all), &all);
+    return (double)(t1 - t0) / (double)trips;
+}
+
 /* ---------------------------------------------------------------- runs */
 
 struct result {
@@ -325,8 +366,8 @@ static void print_header(void)
     if (opt.single)
         printf("one thread (--single), %llu frames per size", (unsigned long long)opt.frames);
     else if (opt.cpu[0] >= 0)
-        printf("sender + data path on CPU %d, receiver on CPU %d, %.1f s per size", opt.cpu[0], opt.cpu[1],
-               opt.seconds);
+        printf("sender + data path on CPU %d, receiver on CPU %d (a cache line's round trip between them: %.0f ns),\n"
+               "%.1f s per size", opt.cpu[0], opt.cpu[1], round_trip_ns(), opt.seconds);
     else
         printf("threads not pinned, %.1f s per size", opt.seconds);
     printf("; ring %u, batch %u%s\n\n", RING, opt.batch, opt.rx_offset ? ", receive buffers offset" : "");
