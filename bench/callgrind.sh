@@ -4,14 +4,15 @@
 # bench/net_bench's timings. `make bench-callgrind` runs it.
 #
 # What is counted: every instruction executed inside hv_notify() and
-# hv_timer() of bench/net_bench.c, the only ways the benchmark enters net/
-# once the NICs are up (a guest's trapped notify write, the retry timer). That
-# is the transmit pass, the switch, the shim, the copy, the receive side's
-# refill notify and the MSI-X messages; nothing of the benchmark's guest
-# drivers. callgrind collects only inside those two (--collect-atstart=no,
-# --toggle-collect); they never nest. net_bench runs --single: one thread,
-# a fixed number of frames, nothing that depends on timing, so the counts
-# repeat from run to run.
+# hv_timer() (bench/driver.c), the only ways the benchmark enters net/ once
+# the NICs are up (a guest's trapped notify write, the retry timer). That is
+# the transmit pass, the switch, the shim, the copy, the receive side's
+# refill notify and the MSI-X messages, with the benchmark's few-instruction
+# stand-ins for the hypervisor's clock and MSI delivery; nothing of the
+# benchmark's guest drivers. callgrind collects only inside those two
+# (--collect-atstart=no, --toggle-collect); they never nest. net_bench runs
+# --single: one thread, a fixed number of frames, nothing that depends on
+# timing, so the counts repeat from run to run.
 #
 # A run with --frames 0 (bring-up and the one frame that teaches the switch
 # where the receiver is) is subtracted:

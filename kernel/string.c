@@ -8,24 +8,26 @@
  * function being defined, recursing forever; keep the loops as loops. */
 #define NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
-/* Word-sized accesses into memory of any type, without strict-aliasing UB. */
+/* Word-sized accesses into memory of any type, without strict-aliasing UB;
+ * x86-64 allows them at any alignment. */
 typedef u64 __attribute__((may_alias)) u64_alias;
+typedef u64 __attribute__((may_alias, aligned(1))) u64_unaligned;
 
 NO_LIBCALL void *memcpy(void *dst, const void *src, size_t n)
 {
+    /* Long copies (guest images, network frames) go to the CPU's string
+     * engine: fast with ERMS, correct on every x86-64, whatever the two
+     * alignments. */
+    if (n >= 512) {
+        void *d = dst;
+        const void *s = src;
+        __asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+        return dst;
+    }
     u8 *d = dst;
     const u8 *s = src;
-
-    /* Word copies when both are equally aligned: boot copies of guest images
-     * are megabytes long. */
-    if ((((uintptr_t)d ^ (uintptr_t)s) & 7) == 0) {
-        while (n && ((uintptr_t)d & 7)) {
-            *d++ = *s++;
-            n--;
-        }
-        for (; n >= 8; n -= 8, d += 8, s += 8)
-            *(u64_alias *)(void *)d = *(const u64_alias *)(const void *)s;
-    }
+    for (; n >= 8; n -= 8, d += 8, s += 8)
+        *(u64_unaligned *)(void *)d = *(const u64_unaligned *)(const void *)s;
     while (n--)
         *d++ = *s++;
     return dst;

@@ -126,7 +126,8 @@ struct vnet {
     /* ---- data path (vnet_data.c) ---- */
     bool running;              /* DRIVER_OK, not NEEDS_RESET, bus mastering on */
     struct shim shim;
-    u64 hold_since;            /* ns the head frame started waiting for a full receiver; 0 = none */
+    bool holding;              /* the head frame waits for a full receiver ... */
+    u64 hold_since;            /* ... since then (ns) */
     volatile u32 tx_again;     /* a pass was asked for while one ran */
     volatile u32 waiters;      /* bit p: port p waits for this port's receive buffers */
     /* A sender gave up waiting VNET_STALL_NS for its buffers: until its driver

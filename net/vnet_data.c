@@ -30,26 +30,36 @@ static enum room rx_room(struct vnet *d)
 {
     spin_lock(&d->lock);
     enum room r = ROOM_DOWN;
+    bool corrupt = false;
     struct virtq *q = &d->queue[VNET_RXQ].q;
     if (d->running && virtq_ready(q)) {
         u16 n = virtq_avail_count(q);
+        /* None counted but the index moved: it jumped, the ring is corrupt
+         * (the pop says so and marks the queue broken). */
+        if (!n && virtq_pending(q) && virtq_pop(q, &d->rx_chain) == -EIO) {
+            corrupt = true;
+            spin_unlock(&d->lock);
+            vnet_needs_reset(d, "its receive ring is corrupt");
+            return ROOM_DOWN;
+        }
         r = n == 0 ? ROOM_NONE : n < q->size / 4 ? ROOM_LOW : ROOM_OK;
-        /* Short of buffers: have the driver tell us when it adds some. */
-        virtq_want_notify(q, r != ROOM_OK);
+        /* Out of buffers: have the driver tell us when it adds some (a sender
+         * waits for that). Merely low costs no notifies: only feedback. */
+        virtq_want_notify(q, r == ROOM_NONE);
     }
     spin_unlock(&d->lock);
+    (void)corrupt;
     return r;
 }
 
 /* Copies the frame (len bytes after the sender's virtio-net header) into one
- * receive buffer of d, tagging or untagging on the way. Returns 0, or the
- * drop reason counted at the receiver. Sets *signal when d must be
- * interrupted at the end of the batch. */
-static int deliver(struct vnet *s, const struct virtq_chain *tx, u32 len, struct vnet *d, u8 action, u16 vid)
+ * receive buffer of d, tagging or untagging on the way. True when delivered;
+ * otherwise the reason is counted at the receiver. */
+static bool deliver(struct vnet *s, const struct virtq_chain *tx, u32 len, struct vnet *d, u8 action, u16 vid)
 {
     spin_lock(&d->lock);
     struct virtq *q = &d->queue[VNET_RXQ].q;
-    int why = 0;
+    int why = -1;
     if (!d->running || !virtq_ready(q)) {
         why = VNET_DROP_LINK_DOWN;
         goto out;
@@ -61,7 +71,7 @@ static int deliver(struct vnet *s, const struct virtq_chain *tx, u32 len, struct
         spin_unlock(&d->lock);
         d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
         vnet_needs_reset(d, "its receive ring is corrupt");
-        return VNET_DROP_LINK_DOWN;
+        return false;
     }
     if (r == 0) {
         why = d->stalled ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
@@ -106,10 +116,10 @@ static int deliver(struct vnet *s, const struct virtq_chain *tx, u32 len, struct
     d->stats.rx.frames++;
     d->stats.rx.bytes += out_len;
 out:
-    if (why)
+    if (why >= 0)
         d->stats.rx.drops[why]++;
     spin_unlock(&d->lock);
-    return why;
+    return why < 0;
 }
 
 /* Interrupts receivers whose drivers asked for it, after a batch. */
@@ -152,9 +162,13 @@ static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 no
         }
         if (room != ROOM_NONE || __atomic_load_n(&r->stalled, __ATOMIC_ACQUIRE))
             continue;
-        if (!n->hold_since)
+        if (!n->holding) {
+            n->holding = true;
             n->hold_since = now;
-        if (now - n->hold_since >= VNET_STALL_NS) {
+        }
+        /* Signed: the CPU checking may run a little behind the one that
+         * started the wait; that must not count as a long wait. */
+        if ((s64)(now - n->hold_since) >= (s64)VNET_STALL_NS) {
             __atomic_store_n(&r->stalled, 1, __ATOMIC_RELEASE);
             log_warn("net", "%s: no receive buffers for %llu ms: frames to it are dropped until its driver "
                      "adds some", r->name, (unsigned long long)(VNET_STALL_NS / 1000000));
@@ -167,6 +181,8 @@ static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 no
         n->stats.held_full++;
         return false;
     }
+    /* Everyone has room now: a later wait starts its own clock. */
+    n->holding = false;
     return true;
 }
 
@@ -186,7 +202,9 @@ static void tx_pass(struct vnet *n)
         }
         int r = virtq_pop(q, &n->tx_chain);
         if (r == -EBADMSG) {
+            /* Given back by the pop; its driver may want to hear about it. */
             n->stats.tx.drops[VNET_DROP_BAD_CHAIN]++;
+            completed = true;
             continue;
         }
         if (r < 0) {
@@ -233,19 +251,16 @@ static void tx_pass(struct vnet *n)
                 break;
             }
         }
-        n->hold_since = 0;
         if (drop < 0) {
-            u32 delivered = 0;
             for (u32 i = 0; i < d.nout; i++) {
                 struct vnet *r = net.port[d.out[i]];
-                if (!deliver(n, c, len, r, d.action[i], d.vid)) {
-                    delivered++;
-                    pending_signal |= (u32)BIT(r->port);
-                }
+                /* Even a buffer given back empty is an entry its driver may
+                 * have asked to hear about. */
+                (void)deliver(n, c, len, r, d.action[i], d.vid);
+                pending_signal |= (u32)BIT(r->port);
             }
             n->stats.tx.frames++;
             n->stats.tx.bytes += len;
-            (void)delivered;
         } else {
             n->stats.tx.drops[drop]++;
         }

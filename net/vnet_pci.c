@@ -105,8 +105,11 @@ static void msix_deliver_pending(struct vnet *n);
 void vnet_cfg_write(struct vnet *n, u16 off, u32 bmask, u32 val)
 {
     if (off == CAP_MSIX && (bmask & 0xffff0000u)) {
+        /* Only the bytes written change: a byte write to the table size (read
+         * only) must not clear Enable and Function Mask. */
+        u16 m = (u16)((bmask >> 16) & (MSIX_ENABLE | MSIX_MASKALL));
         spin_lock(&n->lock);
-        n->msix_ctrl = (u16)((val >> 16) & (MSIX_ENABLE | MSIX_MASKALL));
+        n->msix_ctrl = (u16)((n->msix_ctrl & ~m) | ((val >> 16) & m));
         spin_unlock(&n->lock);
         msix_deliver_pending(n);
         return;
@@ -400,8 +403,8 @@ static enum after reg_access(struct vnet *n, u32 off, u8 size, bool write, u32 *
         if (!write)
             *val = off == VNET_BAR_MSIX_PBA ? n->pba : 0;
         return AFTER_NONE;
-    } else if (off == VNET_BAR_ISR && size == 1 && !write) {
-        *val = n->isr;   /* reading clears it (4.1.4.5) */
+    } else if (off == VNET_BAR_ISR && !write) {
+        *val = n->isr;   /* reading clears it (4.1.4.5), at any width up to the 4 advertised */
         n->isr = 0;
         return AFTER_NONE;
     } else if (off >= VNET_BAR_DEVICE && off < VNET_BAR_DEVICE + DEVICE_CFG_LEN) {
@@ -412,6 +415,8 @@ static enum after reg_access(struct vnet *n, u32 off, u8 size, bool write, u32 *
         u32 rel = off - VNET_BAR_DEVICE;
         if (write || rel + size > DEVICE_CFG_LEN) {
             n->stats.bar_bad++;   /* read-only (5.1.4) */
+            if (!write)
+                *val = 0;
             return AFTER_NONE;
         }
         u32 v = 0;
@@ -517,7 +522,7 @@ void vnet_reset(struct vnet *n)
      * them up once per probe), only pending messages go. */
     n->pba = 0;
     n->running = false;
-    n->hold_since = 0;
+    n->holding = false;
     n->stalled = 0;
     n->generation++;
     spin_unlock(&n->lock);

@@ -1,0 +1,5 @@
+# The NIC: virtio-pci transport, data path and the network of ports
+# (net/vnet_pci.c, net/vnet_data.c, net/net.c), driven from the guests' side.
+UNIT_TESTS += vnet
+UNIT_SRCS_vnet := tests/unit/test_vnet.c net/vnet_pci.c net/vnet_data.c net/net.c net/virtq.c net/vswitch.c \
+                  net/shim.c vmm/gmem.c kernel/string.c kernel/errno.c kernel/printf.c tests/unit/stubs.c
