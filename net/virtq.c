@@ -374,39 +374,35 @@ static u32 stream_peek(struct stream *s, u64 *g)
     return s->seg->len - s->at;
 }
 
-int virtq_chain_read(const struct gmem *m, const struct virtq_chain *c, u32 off, void *dst, u32 len)
+/* Moves len bytes between the hypervisor buffer and the chain's out (read)
+ * or in (write) segments, from offset off of that stream. */
+static int chain_xfer(const struct gmem *m, const struct virtq_chain *c, bool write, u32 off, u8 *buf, u32 len)
 {
     struct stream s;
-    int rc = stream_open(&s, c, false, off, len);
-    for (u8 *d = dst; !rc && len;) {
+    int rc = stream_open(&s, c, write, off, len);
+    while (!rc && len) {
         u64 g;
         u32 n = MIN(stream_peek(&s, &g), len);
         if (!n)
             return -ERANGE;
-        rc = gmem_read(m, g, d, n);
+        rc = write ? gmem_write(m, g, buf, n) : gmem_read(m, g, buf, n);
         s.at += n;
-        d += n;
+        buf += n;
         len -= n;
     }
     return rc;
 }
 
+int virtq_chain_read(const struct gmem *m, const struct virtq_chain *c, u32 off, void *dst, u32 len)
+{
+    return chain_xfer(m, c, false, off, dst, len);
+}
+
 int virtq_chain_write(const struct gmem *m, const struct virtq_chain *c, u32 off, const void *src,
                       u32 len)
 {
-    struct stream s;
-    int rc = stream_open(&s, c, true, off, len);
-    for (const u8 *p = src; !rc && len;) {
-        u64 g;
-        u32 n = MIN(stream_peek(&s, &g), len);
-        if (!n)
-            return -ERANGE;
-        rc = gmem_write(m, g, p, n);
-        s.at += n;
-        p += n;
-        len -= n;
-    }
-    return rc;
+    /* chain_xfer only reads from buf when writing to the guest. */
+    return chain_xfer(m, c, true, off, (u8 *)(uintptr_t)src, len);
 }
 
 /* The host bytes from g to the end of its chunk. */

@@ -190,3 +190,19 @@ def module_boot(profile, config=None):
         yield hv
         hv.close()
     return _fixture
+
+
+def backend_module_boot(config, name, profile):
+    """A module-scoped fixture factory parametrised over BACKENDS: one boot of
+    `config` per backend (test IDs end in [svm] or [vmx]), at the prompt."""
+    @pytest.fixture(scope="module", params=BACKENDS)
+    def _fixture(request, tmp_path_factory):
+        esp = make_esp(config, str(tmp_path_factory.mktemp("esp")))
+        h = backend_boot(request.param, f"{name}-{request.param}", esp, profile=profile)
+        h.backend = request.param
+        try:
+            h.wait_prompt()
+            yield h
+        finally:
+            h.close()
+    return _fixture

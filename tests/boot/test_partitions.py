@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BACKENDS, backend_boot, make_esp
+from conftest import BACKENDS, backend_boot, backend_module_boot, make_esp
 import bochs
 import qemu
 
@@ -66,16 +66,7 @@ def has_numa(backend):
     return backend == "svm" or os.environ.get("ISTHMUS_ACCEL") == "kvm"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def hv(request, tmp_path_factory):
-    esp = make_esp(CONFIG, str(tmp_path_factory.mktemp("esp")))
-    h = backend_boot(request.param, f"partitions-{request.param}", esp, profile="pc-7cpu")
-    h.backend = request.param
-    try:
-        h.wait_prompt()
-        yield h
-    finally:
-        h.close()
+hv = backend_module_boot(CONFIG, "partitions", "pc-7cpu")
 
 
 def console(hv, name):

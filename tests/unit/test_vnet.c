@@ -435,6 +435,17 @@ static void announce(struct guest *g)
 
 /* ================================================================ 1. transport */
 
+/* The usual start: a fresh switch with two NICs on access VLAN 10, both
+ * drivers up. */
+static void two_ports(struct guest **a, struct guest **b)
+{
+    net_start();
+    *a = add_port(0, access_port(10));
+    *b = add_port(1, access_port(10));
+    drv_init(*a);
+    drv_init(*b);
+}
+
 static void test_config_space(void **state)
 {
     (void)state;
@@ -858,10 +869,8 @@ static void test_device_config_isr_window(void **state)
 static void test_msix(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    drv_init(a);
-    drv_init(b);
+    struct guest *a, *b;
+    two_ports(&a, &b);
     rx_post(b, 64, false);
     struct dq *tx = &a->q[VNET_TXQ];
     u8 f[128];
@@ -1104,10 +1113,8 @@ static void test_access_ports(void **state)
 static void test_rx_small_and_bad_buffers(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    drv_init(a);
-    drv_init(b);
+    struct guest *a, *b;
+    two_ports(&a, &b);
     rx_post(a, 8, false);
     struct dq *brx = &b->q[VNET_RXQ];
     u8 f[512];
@@ -1384,10 +1391,8 @@ static void test_shim_rate(void **state)
 static void test_hostile_tx_chains(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    drv_init(a);
-    drv_init(b);
+    struct guest *a, *b;
+    two_ports(&a, &b);
     rx_post(b, 32, false);
     struct dq *atx = &a->q[VNET_TXQ];
     const struct virtq_stats *qs = &a->nic.queue[VNET_TXQ].q.stats;
@@ -1469,10 +1474,8 @@ static void test_hostile_tx_chains(void **state)
 static void test_tx_ring_corrupt(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    drv_init(a);
-    drv_init(b);
+    struct guest *a, *b;
+    two_ports(&a, &b);
     rx_post(a, 8, false);
     rx_post(b, 32, false);
     announce(b);
@@ -1673,10 +1676,8 @@ static void test_disconnect(void **state)
 static void test_fixed_no_tx_interrupt_for_bad_chain(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    drv_init(a);
-    drv_init(b);
+    struct guest *a, *b;
+    two_ports(&a, &b);
     struct dq *atx = &a->q[VNET_TXQ];
     set_used_event(a, atx, atx->last_used);                        /* interrupt me at the next one */
     u16 id = atx->idx & (QSIZE - 1), old = atx->idx;
@@ -1694,10 +1695,8 @@ static void test_fixed_no_tx_interrupt_for_bad_chain(void **state)
 static void test_fixed_no_rx_interrupt_for_small_buffer(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    drv_init(a);
-    drv_init(b);
+    struct guest *a, *b;
+    two_ports(&a, &b);
     struct dq *brx = &b->q[VNET_RXQ];
     for (u16 i = 0; i < 64; i++) {
         dq_desc(b, brx, i, RX_BUF(i), 64, VIRTQ_DESC_F_WRITE, 0);  /* too small for 200 bytes */
@@ -1721,10 +1720,8 @@ static void test_fixed_no_rx_interrupt_for_small_buffer(void **state)
 static void test_fixed_rx_avail_jump_holds_sender(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    drv_init(a);
-    drv_init(b);
+    struct guest *a, *b;
+    two_ports(&a, &b);
     announce(b);
     struct dq *brx = &b->q[VNET_RXQ];
     brx->idx = (u16)(brx->idx + QSIZE + 10);
