@@ -58,47 +58,26 @@ static inline uint64_t read_cr3(void)
 
 static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
 
-/* MMIO to the local APIC. The hypervisor decodes these accesses, so they are
- * always exactly "mov (%rdx), %eax" (8b 02) and "mov %eax, (%rdx)" (89 02):
- * aligned 32-bit, no prefixes, no displacement. */
-static inline uint32_t mmio_read32(uintptr_t addr)
-{
-    uint32_t v;
-    __asm__ volatile("movl (%%rdx), %%eax" : "=a"(v) : "d"(addr) : "memory");
-    return v;
-}
-
-static inline void mmio_write32(uintptr_t addr, uint32_t v)
-{
-    __asm__ volatile("movl %%eax, (%%rdx)" :: "a"(v), "d"(addr) : "memory");
-}
-
-/* The same plain MOV forms, 8 and 16 bits wide (8a 02 / 88 02 and
- * 66 8b 02 / 66 89 02), for device registers narrower than a dword (virtio's
- * common configuration: 4.1.3.1 asks for accesses exactly as wide as the field). */
-static inline uint8_t mmio_read8(uintptr_t addr)
-{
-    uint8_t v;
-    __asm__ volatile("movb (%%rdx), %%al" : "=a"(v) : "d"(addr) : "memory");
-    return v;
-}
-
-static inline void mmio_write8(uintptr_t addr, uint8_t v)
-{
-    __asm__ volatile("movb %%al, (%%rdx)" :: "a"(v), "d"(addr) : "memory");
-}
-
-static inline uint16_t mmio_read16(uintptr_t addr)
-{
-    uint16_t v;
-    __asm__ volatile("movw (%%rdx), %%ax" : "=a"(v) : "d"(addr) : "memory");
-    return v;
-}
-
-static inline void mmio_write16(uintptr_t addr, uint16_t v)
-{
-    __asm__ volatile("movw %%ax, (%%rdx)" :: "a"(v), "d"(addr) : "memory");
-}
+/* MMIO to trapped registers (the local APIC page, the NIC's BAR). The
+ * hypervisor decodes these accesses, so they are always a plain MOV through
+ * RDX with no displacement, exactly as wide as the register: 8b/89 02 (32
+ * bits), 8a/88 02 (8), 66 8b/89 02 (16). Virtio asks for accesses exactly as
+ * wide as the field (4.1.3.1). */
+#define MMIO_ACCESSORS(bits, type, suffix, reg)                                           \
+    static inline type mmio_read##bits(uintptr_t addr)                                    \
+    {                                                                                     \
+        type v;                                                                           \
+        __asm__ volatile("mov" suffix " (%%rdx), %%" reg : "=a"(v) : "d"(addr) : "memory"); \
+        return v;                                                                         \
+    }                                                                                     \
+    static inline void mmio_write##bits(uintptr_t addr, type v)                           \
+    {                                                                                     \
+        __asm__ volatile("mov" suffix " %%" reg ", (%%rdx)" :: "a"(v), "d"(addr) : "memory"); \
+    }
+MMIO_ACCESSORS(8, uint8_t, "b", "al")
+MMIO_ACCESSORS(16, uint16_t, "w", "ax")
+MMIO_ACCESSORS(32, uint32_t, "l", "eax")
+#undef MMIO_ACCESSORS
 
 /* A full fence (GCC emits MFENCE or a locked OR to the stack): orders an
  * earlier store before a later load, which x86 otherwise does not (SDM Vol.

@@ -534,11 +534,27 @@ static int place_bar(struct vpci_dev *d, u32 i, u64 *next32, u64 limit32, u64 *n
     return 0;
 }
 
+/* The next slot on the bus, cleared (it counts once the caller is done with
+ * it: v->ndev++), or NULL when the bus is full. */
+static struct vpci_dev *new_slot(struct vpci *v)
+{
+    if (v->ndev >= VPCI_MAX_DEVS)
+        return NULL;
+    struct vpci_dev *d = &v->dev[v->ndev];
+    memset(d, 0, sizeof(*d));
+    d->slot = v->ndev + 1;
+    d->int_line = 0xff;
+    return d;
+}
+
+static int bus_full(char *err, size_t errlen)
+{
+    return kerr_fmt(err, errlen, -ENOSPC, "more than %d devices", VPCI_MAX_DEVS);
+}
+
 int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *next64, char *err,
              size_t errlen)
 {
-    if (v->ndev >= VPCI_MAX_DEVS)
-        return kerr_fmt(err, errlen, -ENOSPC, "more than %d devices", VPCI_MAX_DEVS);
     if ((hw->header_type & 0x7f) != 0)
         return kerr_fmt(err, errlen, -EINVAL, "only ordinary functions (header type 0) can be assigned, "
                         "not bridges");
@@ -547,11 +563,10 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
         if (rc < 0)
             return kerr_fmt(err, errlen, rc, "cannot size its BARs");
     }
-    struct vpci_dev *d = &v->dev[v->ndev];
-    memset(d, 0, sizeof(*d));
+    struct vpci_dev *d = new_slot(v);
+    if (!d)
+        return bus_full(err, errlen);
     d->hw = hw;
-    d->slot = v->ndev + 1;
-    d->int_line = 0xff;
     for (u32 i = 0; i < PCI_NUM_BARS; i++) {
         const struct pci_bar *h = &hw->bar[i];
         struct vpci_bar *b = &d->bar[i];
@@ -596,13 +611,10 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
 int vpci_add_emu(struct vpci *v, const struct vpci_emu *emu, const u64 bar_size[PCI_NUM_BARS], u64 *next32,
                  u64 limit32, char *err, size_t errlen)
 {
-    if (v->ndev >= VPCI_MAX_DEVS)
-        return kerr_fmt(err, errlen, -ENOSPC, "more than %d devices", VPCI_MAX_DEVS);
-    struct vpci_dev *d = &v->dev[v->ndev];
-    memset(d, 0, sizeof(*d));
+    struct vpci_dev *d = new_slot(v);
+    if (!d)
+        return bus_full(err, errlen);
     d->emu = emu;
-    d->slot = v->ndev + 1;
-    d->int_line = 0xff;
     for (u32 i = 0; i < PCI_NUM_BARS; i++) {
         if (!bar_size[i])
             continue;

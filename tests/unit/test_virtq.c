@@ -167,6 +167,16 @@ static void test_enable_refusals(void **state)
     assert_int_equal(virtq_pop(&q, &c), -EIO);
 }
 
+/* A popped chain's head, segment counts and byte totals. */
+static void expect_chain(const struct virtq_chain *c, u16 head, u16 nout, u16 nin, u32 out_bytes, u32 in_bytes)
+{
+    assert_int_equal(c->head, head);
+    assert_int_equal(c->nout, nout);
+    assert_int_equal(c->nin, nin);
+    assert_int_equal(c->out_bytes, out_bytes);
+    assert_int_equal(c->in_bytes, in_bytes);
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -178,11 +188,7 @@ static void test_round_trip(void **state)
     drv_chain(&D, 3, &s, 1, 0);
     assert_true(virtq_pending(&Q));
     assert_int_equal(virtq_pop(&Q, &c), 1);
-    assert_int_equal(c.head, 3);
-    assert_int_equal(c.nout, 1);
-    assert_int_equal(c.nin, 0);
-    assert_int_equal(c.out_bytes, 100);
-    assert_int_equal(c.in_bytes, 0);
+    expect_chain(&c, 3, 1, 0, 100, 0);
     assert_int_equal(c.seg[0].gpa, 0x3000);
     assert_int_equal(c.seg[0].len, 100);
     assert_false(virtq_pending(&Q));
@@ -233,11 +239,7 @@ static void test_multi_segment(void **state)
     };
     drv_chain(&D, 5, s, 2, 2);
     assert_int_equal(virtq_pop(&Q, &c), 1);
-    assert_int_equal(c.head, 5);
-    assert_int_equal(c.nout, 2);
-    assert_int_equal(c.nin, 2);
-    assert_int_equal(c.out_bytes, 26);
-    assert_int_equal(c.in_bytes, 20);
+    expect_chain(&c, 5, 2, 2, 26, 20);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(c.seg[i].gpa, s[i].gpa);
         assert_int_equal(c.seg[i].len, s[i].len);

@@ -435,16 +435,22 @@ static void announce(struct guest *g)
 
 /* ================================================================ 1. transport */
 
-/* The usual start: a fresh switch with two NICs on access VLAN 10, both
- * drivers up. */
-static void two_ports(struct guest **a, struct guest **b)
+/* The usual start: a fresh switch with A (cfg_a), B (access VLAN 10) and,
+ * when c is not NULL, C (access VLAN vid_c); every driver up. */
+static void start(struct guest **a, struct vnet_cfg cfg_a, struct guest **b, struct guest **c, u16 vid_c)
 {
     net_start();
-    *a = add_port(0, access_port(10));
+    *a = add_port(0, cfg_a);
     *b = add_port(1, access_port(10));
+    if (c)
+        *c = add_port(2, access_port(vid_c));
     drv_init(*a);
     drv_init(*b);
+    if (c)
+        drv_init(*c);
 }
+
+static void two_ports(struct guest **a, struct guest **b) { start(a, access_port(10), b, NULL, 0); }
 
 static void test_config_space(void **state)
 {
@@ -987,12 +993,8 @@ static void test_msix(void **state)
 static void test_access_ports(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    struct guest *c = add_port(2, access_port(20));
-    drv_init(a);
-    drv_init(b);
-    drv_init(c);
+    struct guest *a, *b, *c;
+    start(&a, access_port(10), &b, &c, 20);
     rx_post(a, 32, false);
     rx_post(b, 32, false);
     rx_post(c, 32, false);
@@ -1324,12 +1326,10 @@ static void test_backpressure_and_stall(void **state)
 static void test_shim_rate(void **state)
 {
     (void)state;
-    net_start();
     struct vnet_cfg ca = access_port(10);
     ca.rate = (struct shim_cfg){ .cir = 1000000, .cbs = 16384, .pir = 1000000, .pbs = 16384, .wc = false };
-    struct guest *a = add_port(0, ca), *b = add_port(1, access_port(10));
-    drv_init(a);
-    drv_init(b);
+    struct guest *a, *b;
+    start(&a, ca, &b, NULL, 0);
     rx_post(a, 8, false);
     rx_post(b, QSIZE, false);
     announce(b);
@@ -1541,12 +1541,8 @@ static void test_tx_ring_corrupt(void **state)
 static void test_rx_ring_corrupt(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    struct guest *c = add_port(2, access_port(10));
-    drv_init(a);
-    drv_init(b);
-    drv_init(c);
+    struct guest *a, *b, *c;
+    start(&a, access_port(10), &b, &c, 10);
     rx_post(a, 8, false);
     rx_post(c, 32, false);
     announce(b);
@@ -1597,12 +1593,8 @@ static void test_rx_ring_corrupt(void **state)
 static void test_disconnect(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    struct guest *c = add_port(2, access_port(10));
-    drv_init(a);
-    drv_init(b);
-    drv_init(c);
+    struct guest *a, *b, *c;
+    start(&a, access_port(10), &b, &c, 10);
     rx_post(a, 8, false);
     rx_post(b, 8, false);
     rx_post(c, 64, false);
@@ -1748,20 +1740,13 @@ static void test_fixed_msix_ctrl_byte_write(void **state)
     assert_true((cfg_r(a, a->msix_cap) >> 16) & MSIX_CTRL_ENABLE);
 }
 
-/* BUG (or a documentation error): docs/networking.md says "Flooded frames go
- * to every receiver that has room and are counted as rx-full at the others",
- * but check_receivers() (net/vnet_data.c:142-170, its comment at :137-138)
- * holds a flooded frame for any full receiver, so one port without buffers
- * stops every broadcast on its VLAN (ARP included) for up to VNET_STALL_NS. */
+/* Floods wait for a full receiver like unicast does (docs/networking.md):
+ * nobody gets the frame until B has room, nothing is dropped, then both do. */
 static void test_flood_waits_for_full_receiver(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    struct guest *c = add_port(2, access_port(10));
-    drv_init(a);
-    drv_init(b);
-    drv_init(c);
+    struct guest *a, *b, *c;
+    start(&a, access_port(10), &b, &c, 10);
     rx_post(c, 32, false);                                         /* B has none */
     u8 f[128];
     u32 len = mkframe(f, BCAST, a->mac, -1, 100, 1);
@@ -1785,14 +1770,10 @@ static void test_flood_waits_for_full_receiver(void **state)
 static void test_fixed_stale_stall_clock(void **state)
 {
     (void)state;
-    net_start();
     struct vnet_cfg ca = access_port(10);
     ca.rate = (struct shim_cfg){ .cir = 1000, .cbs = 2048, .pir = 1000, .pbs = 2048, .wc = false };
-    struct guest *a = add_port(0, ca), *b = add_port(1, access_port(10));
-    struct guest *c = add_port(2, access_port(10));
-    drv_init(a);
-    drv_init(b);
-    drv_init(c);
+    struct guest *a, *b, *c;
+    start(&a, ca, &b, &c, 10);
     rx_post(a, 8, false);
     rx_post(c, 8, false);
     announce(b);
