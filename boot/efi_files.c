@@ -89,8 +89,34 @@ static EFI_STATUS load_one(EFI_FILE_HANDLE root, const CHAR16 *dir, const char *
     return EFI_SUCCESS;
 }
 
-/* Every kernel and initrd the configuration names, each read once. A file that
- * cannot be read is recorded with its error for the hypervisor to report. */
+/* Reads one file the configuration names, unless already read or "". A file
+ * that cannot be read is recorded with its error for the hypervisor to report. */
+static void load_named(EFI_FILE_HANDLE root, const CHAR16 *dir, struct boot_info *bi, const char *name)
+{
+    bool seen = !name[0];
+    for (u32 f = 0; f < bi->nfiles && !seen; f++)
+        seen = !strcmp(bi->files[f].name, name);
+    if (seen)
+        return;
+    if (bi->nfiles >= BOOT_MAX_FILES) {
+        efi_say("warning: more than %d files named in the configuration; %s not read", BOOT_MAX_FILES, name);
+        return;
+    }
+    struct boot_file *f = &bi->files[bi->nfiles++];
+    EFI_STATUS st = load_one(root, dir, name, f);
+    if (EFI_ERROR(st)) {
+        kstrlcpy(f->name, name, sizeof(f->name));
+        f->addr = 0;
+        f->size = 0;
+        kstrlcpy(f->error, efi_status_str(st), sizeof(f->error));
+        efi_say("cannot read %s%s: %s", bi->loader_dir, name, f->error);
+    } else {
+        efi_say("read %s%s (%llu bytes)", bi->loader_dir, name, (unsigned long long)f->size);
+    }
+}
+
+/* Every kernel and initrd the configuration names (the partitions' and the
+ * failover groups' standby images), each read once. */
 static void load_partition_files(EFI_FILE_HANDLE root, const CHAR16 *dir, struct boot_info *bi)
 {
     static struct isthmus_config cfg;   /* too big for the firmware's stack */
@@ -98,31 +124,12 @@ static void load_partition_files(EFI_FILE_HANDLE root, const CHAR16 *dir, struct
     if (config_parse((const char *)(UINTN)bi->config.addr, bi->config.size, &cfg, &diag) < 0)
         return;   /* the hypervisor reports the errors; a bad file starts nothing */
     for (u32 i = 0; i < cfg.npartitions; i++) {
-        const char *names[2] = { cfg.partition[i].kernel, cfg.partition[i].initrd };
-        for (int k = 0; k < 2; k++) {
-            const char *name = names[k];
-            bool seen = !name[0];
-            for (u32 f = 0; f < bi->nfiles && !seen; f++)
-                seen = !strcmp(bi->files[f].name, name);
-            if (seen)
-                continue;
-            if (bi->nfiles >= BOOT_MAX_FILES) {
-                efi_say("warning: more than %d files named in the configuration; %s not read",
-                        BOOT_MAX_FILES, name);
-                continue;
-            }
-            struct boot_file *f = &bi->files[bi->nfiles++];
-            EFI_STATUS st = load_one(root, dir, name, f);
-            if (EFI_ERROR(st)) {
-                kstrlcpy(f->name, name, sizeof(f->name));
-                f->addr = 0;
-                f->size = 0;
-                kstrlcpy(f->error, efi_status_str(st), sizeof(f->error));
-                efi_say("cannot read %s%s: %s", bi->loader_dir, name, f->error);
-            } else {
-                efi_say("read %s%s (%llu bytes)", bi->loader_dir, name, (unsigned long long)f->size);
-            }
-        }
+        load_named(root, dir, bi, cfg.partition[i].kernel);
+        load_named(root, dir, bi, cfg.partition[i].initrd);
+    }
+    for (u32 i = 0; i < cfg.ngroups; i++) {
+        load_named(root, dir, bi, cfg.group[i].standby_kernel);
+        load_named(root, dir, bi, cfg.group[i].standby_initrd);
     }
 }
 

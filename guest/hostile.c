@@ -186,14 +186,9 @@ static void step_hypercalls(void)
 /* ---------------------------------------------------------------- triple fault */
 static void step_triple_fault(void)
 {
-    static const struct {
-        uint16_t limit;
-        uint64_t base;
-    } __attribute__((packed)) empty = { 0, 0 };
     say("hostile: step 5: triple fault");
     say("hostile: triple fault now");
-    /* INT3 finds no IDT entry: #GP, which finds none either: #DF, none: shutdown. */
-    __asm__ volatile("lidt %0; int3" :: "m"(empty) : "memory");
+    triple_fault();
     trap_load();
     say("hostile: FAIL: survived a triple fault");
 }

@@ -32,6 +32,8 @@ static const struct scenario {
     { "net-recv", scenario_net_recv },
     { "net-watch", scenario_net_watch },
     { "net-corrupt", scenario_net_corrupt },
+    { "ha", scenario_ha },
+    { "ha-client", scenario_ha_client },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic
@@ -106,14 +108,34 @@ static void take_option(const char *w, bool first_plain)
         copy_str(tg.opt.skip, val, sizeof(tg.opt.skip));
         return;
     }
+    if (streq(key, "fail")) {
+        copy_str(tg.opt.fail, val, sizeof(tg.opt.fail));
+        return;
+    }
+    if (streq(key, "svc")) {
+        char m[18];
+        for (const char *p = val; *p && tg.opt.nsvc < 4;) {
+            size_t n = 0;
+            while (p[n] && p[n] != ',')
+                n++;
+            copy_str(m, p, n + 1 < sizeof(m) ? n + 1 : sizeof(m));
+            if (!parse_mac(m, tg.opt.svc[tg.opt.nsvc]))
+                say("option svc: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", m);
+            else
+                tg.opt.nsvc++;
+            p += n + (p[n] == ',');
+        }
+        return;
+    }
     if (streq(key, "dst")) {
         if (!parse_mac(val, tg.opt.dst))
             say("option dst: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", val);
         return;
     }
     if (!streq(key, "tick_ms") && !streq(key, "ticks") && !streq(key, "probe") && !streq(key, "timeout_ms") &&
-        !streq(key, "count") && !streq(key, "size")) {
-        say("unknown option '%s' (known: tick_ms= ticks= probe= timeout_ms= skip= count= size= dst=)", w);
+        !streq(key, "count") && !streq(key, "size") && !streq(key, "fail_ms") && !streq(key, "period_us")) {
+        say("unknown option '%s' (known: tick_ms= ticks= probe= timeout_ms= skip= count= size= dst= fail= "
+            "fail_ms= svc= period_us=)", w);
         return;
     }
     if (!num) {
@@ -134,6 +156,10 @@ static void take_option(const char *w, bool first_plain)
             tg.opt.size = v;
         else
             say("option size must be %u..%u", NET_MIN_FRAME, NET_MAX_FRAME);
+    } else if (streq(key, "fail_ms")) {
+        tg.opt.fail_ms = v;
+    } else if (streq(key, "period_us")) {
+        tg.opt.period_us = v ? v : 1;
     } else if (streq(key, "probe")) {
         tg.opt.probe = v;
         tg.opt.probe_set = true;
@@ -175,6 +201,8 @@ void tg_main(uint32_t start_info)
     tg.opt.timeout_ms = 2000;
     tg.opt.count = 100000;
     tg.opt.size = 128;
+    tg.opt.fail_ms = 1000;
+    tg.opt.period_us = 1000;
     memset(tg.opt.dst, 0xff, sizeof(tg.opt.dst));
     copy_str(tg.scenario, "hello", sizeof(tg.scenario));
     for_each_word(take_scenario);

@@ -55,6 +55,11 @@ struct tg_options {
     uint64_t count;          /* count=    net: frames to send / to receive */
     uint64_t size;           /* size=     net: frame bytes (Ethernet header included) */
     uint8_t dst[6];          /* dst=      net: destination MAC */
+    char fail[16];           /* fail=     ha: how the primary fails: stop, hang, crash (default none) */
+    uint64_t fail_ms;        /* fail_ms=  ha: that long after it became primary */
+    uint8_t svc[4][6];       /* svc=      ha-client: the services' MACs, comma-separated */
+    unsigned nsvc;
+    uint64_t period_us;      /* period_us= ha-client: one request to each service this often */
 };
 
 struct tg_cpu {
@@ -115,6 +120,7 @@ struct trap_frame {
 };
 void trap_init(void);          /* builds the IDT and loads it on this vCPU */
 void trap_load(void);          /* loads the IDT on a secondary vCPU */
+void triple_fault(void);       /* an empty IDT and INT3: the vCPU shuts down (returns only if it survives) */
 extern volatile uint64_t timer_ticks;
 extern volatile uint32_t hostile_ipis;
 extern volatile bool gp_recover;     /* hostile: #GP on RDMSR/WRMSR skips it */
@@ -179,5 +185,7 @@ void __attribute__((noreturn)) scenario_net_send(void);
 void __attribute__((noreturn)) scenario_net_recv(void);
 void __attribute__((noreturn)) scenario_net_watch(void);
 void __attribute__((noreturn)) scenario_net_corrupt(void);
+void __attribute__((noreturn)) scenario_ha(void);
+void __attribute__((noreturn)) scenario_ha_client(void);
 
 #endif

@@ -120,6 +120,10 @@ static int cmd_parts(int argc, char **argv)
         }
         if (verbose && p->cfg->node >= 0)
             con_printf("  requested: node %d\n", (int)p->cfg->node);
+        /* A cold takeover may have booted its failover group's standby image. */
+        if (verbose && p->image.kernel && p->image.kernel != p->cfg->kernel)
+            con_printf("  image: standby image %s, cmdline '%s' (its failover group's)\n", p->image.kernel,
+                       p->image.cmdline);
         if (verbose)
             show_devices(p);
     }

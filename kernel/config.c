@@ -69,6 +69,7 @@ static const struct config_key hypervisor_keys[] = {
 static void *hypervisor_object(void *cfg, u32 index) { return cfg; }
 
 #include "kernel/config_partition.inc"
+#include "kernel/config_failover.inc"
 
 static const struct config_table isthmus_tables[] = {
     {
@@ -88,6 +89,13 @@ static const struct config_table isthmus_tables[] = {
         .object_size = sizeof(struct isthmus_config), .object = hypervisor_object,
         .help = "the switch between the partitions' NICs",
     },
+    {
+        .name = "failover", .array = true, .max_count = CONFIG_MAX_GROUPS,
+        .keys = failover_keys, .nkeys = ARRAY_SIZE(failover_keys),
+        .object_size = sizeof(struct config_failover), .object = failover_object,
+        .finish = failover_finish, .at_line = failover_at_line,
+        .help = "a service with a primary and a standby, watched by heartbeats (docs/failover.md)",
+    },
 };
 
 static void defaults_isthmus(void *cfg) { config_defaults(cfg); }
@@ -96,6 +104,7 @@ const struct config_schema config_schema_isthmus = {
     .tables = isthmus_tables,
     .ntables = ARRAY_SIZE(isthmus_tables),
     .defaults = defaults_isthmus,
+    .finish = failover_resolve,
 };
 
 void config_defaults(struct isthmus_config *cfg)
@@ -335,6 +344,8 @@ static bool on_table(void *ctx, const char *const *path, u32 depth, bool aot, u3
     c->obj = t->object(c->cfg, index);
     c->table_line = line;
     c->seen = 0;
+    if (t->at_line && c->obj)
+        t->at_line(c->obj, line);
     return true;
 }
 
@@ -520,6 +531,10 @@ int config_parse_schema(const struct config_schema *schema, const char *text, si
     int rc = toml_parse(&parser, text, len, &h);
     if (!parser.stopped)
         (void)finish_table(&c);
+    /* Cross-table checks only on a file whose tables were each fine: names
+     * that point nowhere would otherwise pile up after the real errors. */
+    if (rc == 0 && diag->nerrors == 0 && schema->finish)
+        schema->finish(cfg, on_error, &c);
     if (rc == 0 && diag->nerrors == 0)
         return 0;
     sort_errors(diag);

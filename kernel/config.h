@@ -72,6 +72,33 @@ struct config_partition {
     struct config_nic nic;
 };
 
+#define CONFIG_MAX_GROUPS      8
+
+enum config_failover_mode { FAILOVER_AUTO, FAILOVER_HOT, FAILOVER_COLD };
+
+/* One [[failover]] table: a service kept alive by the heartbeat master
+ * (vmm/hb.c). Partition names are resolved to indices once the whole file is
+ * read, since the table may come before the partitions it names. */
+struct config_failover {
+    char name[CONFIG_NAME_MAX];
+    char primary_name[CONFIG_NAME_MAX];
+    char standby_name[CONFIG_NAME_MAX];   /* "" : no hot standby partition */
+    s32 primary, standby;            /* partition indices; standby -1: none */
+    u8 mode;                         /* enum config_failover_mode */
+    u32 interval_ms;                 /* agents beat this often (default 100) */
+    u32 misses;                      /* missed beats that declare a failure (default 3) */
+    u32 grace_ms;                    /* a started partition's first beat is due within this (default 5000) */
+    char standby_kernel[CONFIG_PATH_MAX];    /* cold standby image, booted on the failed primary's resources */
+    char standby_initrd[CONFIG_PATH_MAX];
+    char standby_cmdline[CONFIG_CMDLINE_MAX];
+    bool mac_set;
+    u8 mac[6];                       /* the service's MAC address (default 02:15:7e:ff:00:NN) */
+    bool ip_set;
+    u8 ip[4];                        /* announced in the gratuitous ARP (default 0.0.0.0) */
+    s32 vlan;                        /* the service's VLAN (default: the primary's access VLAN) */
+    u32 line;                        /* of the [[failover]] header, for errors found later */
+};
+
 struct isthmus_config {
     /* [hypervisor] */
     enum log_level log_level;  /* console log level */
@@ -86,6 +113,9 @@ struct isthmus_config {
     /* [[partition]] */
     u32 npartitions;
     struct config_partition partition[CONFIG_MAX_PARTITIONS];
+    /* [[failover]] */
+    u32 ngroups;
+    struct config_failover group[CONFIG_MAX_GROUPS];
 };
 
 /* ------------------------------------------------------------------ schema */
@@ -129,6 +159,8 @@ struct config_table {
     /* Optional: checks across keys of a complete table. On failure returns < 0 with a
      * message in msg (reported at the header's line). */
     int (*finish)(void *cfg, void *obj, char *msg, size_t size);
+    /* Optional: told the line of the table's header (for checks made later). */
+    void (*at_line)(void *obj, u32 line);
     const char *help;
 };
 
@@ -136,6 +168,10 @@ struct config_schema {
     const struct config_table *tables;
     u32 ntables;
     void (*defaults)(void *cfg);
+    /* Optional: checks across tables once the whole file is read (names that
+     * refer to other tables). Reports each error with report(); stops when it
+     * returns false (the error list is full). */
+    void (*finish)(void *cfg, bool (*report)(void *ctx, u32 line, const char *msg), void *ctx);
 };
 
 extern const struct config_schema config_schema_isthmus;

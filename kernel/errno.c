@@ -14,6 +14,7 @@ const char *strerror_short(int err)
     case EIO:       return "EIO";
     case E2BIG:     return "E2BIG";
     case ENOEXEC:   return "ENOEXEC";
+    case EAGAIN:    return "EAGAIN";
     case ENOMEM:    return "ENOMEM";
     case EFAULT:    return "EFAULT";
     case EBUSY:     return "EBUSY";

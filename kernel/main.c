@@ -23,6 +23,7 @@
 #include "arch/x86/virt.h"
 #include "vmm/vcpu.h"
 #include "vmm/partition.h"
+#include "vmm/failover.h"
 #include "drivers/clocksource.h"
 #include "drivers/pci_access.h"
 #include "drivers/power.h"
@@ -337,5 +338,6 @@ __noreturn void hv_main(struct boot_info *bi)
 
     start_partitions(bi);
     log_info("shell", "ready; type 'help' for the commands");
+    shell_set_idle_hook(failover_tick);
     shell_run();
 }

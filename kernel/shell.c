@@ -1,6 +1,7 @@
 /* The shell loop: bytes from the UART through the line editor into the command
  * registry. While waiting for input the CPU halts until the next timer tick,
- * so an idle shell costs almost nothing (and nothing under emulation). */
+ * so an idle shell costs almost nothing (and nothing under emulation). The
+ * management timer (the heartbeat master) runs on those ticks. */
 #include "kernel/shell.h"
 #include "kernel/shell_core.h"
 #include "kernel/line_editor.h"
@@ -44,11 +45,19 @@ static int cmd_history(int argc, char **argv)
 }
 SHELL_COMMAND(history, "history", "list the lines entered at this shell, oldest first", cmd_history);
 
+static void (*idle_hook)(void);
+
+void shell_set_idle_hook(void (*fn)(void)) { idle_hook = fn; }
+
 __noreturn void shell_run(void)
 {
     le_init(&editor, SHELL_PROMPT);
     le_prompt(&editor, echo, NULL);
     for (;;) {
+        /* Each timer tick wakes the loop: the management work runs here, on
+         * CPU 0, between the bytes of a line (not while a command runs). */
+        if (idle_hook)
+            idle_hook();
         int c = con_getc();
         if (c < 0) {
             irq_enable_and_halt();

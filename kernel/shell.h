@@ -11,5 +11,8 @@
 __noreturn void shell_run(void);
 /* Runs one command line as if typed (used at boot for scripted commands). */
 int shell_exec(char *line);
+/* Work for CPU 0 while the shell waits for input: called on every wake-up
+ * (each timer tick, 1 kHz) of the shell loop. */
+void shell_set_idle_hook(void (*fn)(void));
 
 #endif

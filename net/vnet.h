@@ -169,6 +169,9 @@ void vnet_notify(struct vnet *n, u32 q);
 /* Transmit pass (a notify, a retry when tokens return, or a receiver that
  * made room). Safe to call from any CPU. */
 void vnet_tx(struct vnet *n);
+/* A frame the hypervisor built, switched as if it came in at port `from` (the
+ * switch learns its source there) and copied to the receivers: how many got it. */
+u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len);
 const char *vnet_drop_name(enum vnet_drop d);
 
 /* ---- net.c: the switch and its ports ---- */
@@ -191,6 +194,10 @@ int net_attach(struct vnet *n, const char *name, const struct vnet_cfg *cfg, con
 void net_connect(struct vnet *n, const struct gmem *mem);
 void net_disconnect(struct vnet *n);
 struct vnet *net_find(const char *name);
+/* Moves a MAC address to a port and tells its VLAN: a gratuitous ARP from
+ * mac (an ARP request with sender = target = ip) broadcast on VLAN vid, as if
+ * sent by `from`. Returns how many ports received it. */
+u32 net_announce(struct vnet *from, const u8 mac[6], const u8 ip[4], u16 vid);
 /* Live rate change (the shell's `rate`). */
 int net_set_rate(struct vnet *n, const struct shim_cfg *cfg) __must_check;
 

@@ -52,10 +52,27 @@ static enum room rx_room(struct vnet *d)
     return r;
 }
 
-/* Copies the frame (len bytes after the sender's virtio-net header) into one
- * receive buffer of d, tagging or untagging on the way. True when delivered;
- * otherwise the reason is counted at the receiver. */
-static bool deliver(struct vnet *s, const struct virtq_chain *tx, u32 len, struct vnet *d, u8 action, u16 vid)
+/* Where a frame comes from: a sender's transmit chain (after its virtio-net
+ * header), or a buffer of the hypervisor's own (an announcement). */
+struct frame_src {
+    const struct gmem *mem;
+    const struct virtq_chain *chain;
+    const u8 *buf;
+};
+
+/* Copies n bytes from frame offset off of the source into rx at doff. */
+static int src_copy(struct vnet *d, const struct virtq_chain *rx, u32 doff, const struct frame_src *s, u32 off,
+                    u32 n)
+{
+    if (s->buf)
+        return virtq_chain_write(d->mem, rx, doff, s->buf + off, n);
+    return virtq_chain_copy(d->mem, rx, doff, s->mem, s->chain, (u32)VNET_HDR_LEN + off, n);
+}
+
+/* Copies the frame (len bytes) into one receive buffer of d, tagging or
+ * untagging on the way. True when delivered; otherwise the reason is counted
+ * at the receiver. */
+static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid)
 {
     spin_lock(&d->lock);
     struct virtq *q = &d->queue[VNET_RXQ].q;
@@ -90,20 +107,20 @@ static bool deliver(struct vnet *s, const struct virtq_chain *tx, u32 len, struc
     int rc = virtq_chain_write(d->mem, rx, 0, &h, H);
     if (action == VSW_TAG_NONE) {
         if (!rc)
-            rc = virtq_chain_copy(d->mem, rx, H, s->mem, tx, H, len);
+            rc = src_copy(d, rx, H, s, 0, len);
     } else if (action == VSW_TAG_PUSH) {
         u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
         if (!rc)
-            rc = virtq_chain_copy(d->mem, rx, H, s->mem, tx, H, macs);
+            rc = src_copy(d, rx, H, s, 0, macs);
         if (!rc)
             rc = virtq_chain_write(d->mem, rx, H + macs, tag, VLAN_HLEN);
         if (!rc)
-            rc = virtq_chain_copy(d->mem, rx, H + macs + VLAN_HLEN, s->mem, tx, H + macs, len - macs);
+            rc = src_copy(d, rx, H + macs + VLAN_HLEN, s, macs, len - macs);
     } else {
         if (!rc)
-            rc = virtq_chain_copy(d->mem, rx, H, s->mem, tx, H, macs);
+            rc = src_copy(d, rx, H, s, 0, macs);
         if (!rc)
-            rc = virtq_chain_copy(d->mem, rx, H + macs, s->mem, tx, H + macs + VLAN_HLEN, len - macs - VLAN_HLEN);
+            rc = src_copy(d, rx, H + macs, s, macs + VLAN_HLEN, len - macs - VLAN_HLEN);
     }
     /* The chains were checked against both memories when popped; a failure
      * here would be a bug, and the frame is then given back empty. */
@@ -252,11 +269,12 @@ static void tx_pass(struct vnet *n)
             }
         }
         if (drop < 0) {
+            const struct frame_src src = { n->mem, c, NULL };
             for (u32 i = 0; i < d.nout; i++) {
                 struct vnet *r = net.port[d.out[i]];
                 /* Even a buffer given back empty is an entry its driver may
                  * have asked to hear about. */
-                (void)deliver(n, c, len, r, d.action[i], d.vid);
+                (void)deliver(&src, len, r, d.action[i], d.vid);
                 pending_signal |= (u32)BIT(r->port);
             }
             n->stats.tx.frames++;
@@ -277,6 +295,21 @@ static void tx_pass(struct vnet *n)
     if (completed || q->published != q->used_idx)
         complete_tx(n, q);
     signal_receivers(pending_signal);
+}
+
+u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
+{
+    struct vsw_decision d;
+    vsw_forward(&net.sw, from->port, frame, len, from->env.now(), &d);
+    const struct frame_src src = { NULL, NULL, frame };
+    u32 delivered = 0, mask = 0;
+    for (u32 i = 0; i < d.nout; i++) {
+        struct vnet *r = net.port[d.out[i]];
+        delivered += deliver(&src, len, r, d.action[i], d.vid);
+        mask |= (u32)BIT(r->port);
+    }
+    signal_receivers(mask);
+    return delivered;
 }
 
 void vnet_tx(struct vnet *n)

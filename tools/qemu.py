@@ -50,6 +50,11 @@ PROFILES = {
         "machine": "pc", "smp": "7", "mem": 512, "args": [],
         "cpus": {i: 0 for i in range(7)}, "nodes": {0: 512}, "distances": None,
     },
+    # Eight CPUs, one node: the failover boot tests (three groups of two and a client).
+    "pc-8cpu": {
+        "machine": "pc", "smp": "8", "mem": 512, "args": [],
+        "cpus": {i: 0 for i in range(8)}, "nodes": {0: 512}, "distances": None,
+    },
     # Three nodes of unequal memory, one CPU each, on the pc chipset (port I/O PCI).
     "pc-3node": {
         "machine": "pc", "smp": "3", "mem": 768,

@@ -4,6 +4,7 @@
 #include "vmm/exits.h"
 #include "vmm/vcpuid.h"
 #include "vmm/vnic.h"
+#include "vmm/failover.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "kernel/errno.h"
@@ -157,6 +158,8 @@ static void handle_hypercall(struct vm_vcpu *vc, const struct vcpu_exit *e)
     i->node = (u32)p->node;
     i->tsc_khz = tsc_khz;
     i->apic_timer_khz = vc->lapic.timer_khz;
+    struct isthmus_hb_info hb_info;
+    failover_hc_env(p, &env, &hb_info);
     const u64 args[4] = { r[GPR_RDI], r[GPR_RSI], r[GPR_RDX], r[GPR_R10] };
     enum hc_action act;
     s64 ret = hypercall_dispatch(&env, r[GPR_RAX], args, &act);

@@ -42,6 +42,24 @@ static s64 partition_info(const struct hc_env *e, u64 out)
     return gmem_write(e->mem, out, &e->info, sizeof(e->info)) < 0 ? -HC_EFAULT : 0;
 }
 
+static s64 hb_info(const struct hc_env *e, u64 out)
+{
+    if (!e->hb_info)
+        return -HC_ENOENT;
+    if (out & 7)
+        return -HC_EINVAL;
+    if (!hc_range_ok(e, out, sizeof(*e->hb_info)))
+        return -HC_EFAULT;
+    return gmem_write(e->mem, out, e->hb_info, sizeof(*e->hb_info)) < 0 ? -HC_EFAULT : 0;
+}
+
+static s64 hb_beat(const struct hc_env *e, u64 claimed)
+{
+    if (claimed > HB_ROLE_STANDBY)
+        return -HC_EINVAL;
+    return e->hb_beat ? e->hb_beat(e->ctx, (u32)claimed) : HB_ROLE_NONE;
+}
+
 s64 hypercall_dispatch(const struct hc_env *e, u64 nr, const u64 args[4], enum hc_action *act)
 {
     *act = HC_ACT_NONE;
@@ -59,6 +77,10 @@ s64 hypercall_dispatch(const struct hc_env *e, u64 nr, const u64 args[4], enum h
         return 0;
     case HC_YIELD:
         return 0;
+    case HC_HB_INFO:
+        return hb_info(e, args[0]);
+    case HC_HB_BEAT:
+        return hb_beat(e, args[0]);
     default:
         return -HC_ENOSYS;
     }

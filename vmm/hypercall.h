@@ -22,6 +22,11 @@ struct hc_env {
     /* Console output of HC_CONSOLE_WRITE. */
     void (*console)(void *ctx, const u8 *p, u32 n);
     void *ctx;
+    /* Heartbeats: the partition's failover group, filled only when it is in
+     * one (NULL otherwise). hb_beat records a beat claiming a role (already
+     * checked) and returns the role to take. */
+    const struct isthmus_hb_info *hb_info;
+    u32 (*hb_beat)(void *ctx, u32 claimed);
 };
 
 enum hc_action { HC_ACT_NONE, HC_ACT_HALT };

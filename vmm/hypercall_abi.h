@@ -32,7 +32,9 @@ enum isthmus_hypercall {
     /* Ranges reserved for later ABI: calls in them return HC_ENOSYS until defined. */
     HC_NET_FIRST       = 0x100, /* networking */
     HC_NET_LAST        = 0x1ff,
-    HC_HEARTBEAT_FIRST = 0x200, /* heartbeats and failover */
+    HC_HEARTBEAT_FIRST = 0x200, /* heartbeats and failover (docs/failover.md) */
+    HC_HB_INFO         = 0x200, /* (gpa struct isthmus_hb_info *out) -> 0, or -HC_ENOENT outside a group */
+    HC_HB_BEAT         = 0x201, /* (u64 role the agent acts as) -> role it must take (enum isthmus_hb_role) */
     HC_HEARTBEAT_LAST  = 0x2ff,
 };
 
@@ -40,6 +42,7 @@ enum isthmus_hypercall {
 
 /* Error codes (negated in RAX). Values follow Linux errno numbers. */
 #define HC_EPERM   1
+#define HC_ENOENT  2
 #define HC_EFAULT 14
 #define HC_EINVAL 22
 #define HC_E2BIG   7
@@ -60,6 +63,31 @@ struct isthmus_partition_info {
     uint64_t apic_timer_khz;      /* local APIC timer input clock (before its divider) */
 } __attribute__((packed));
 _Static_assert(sizeof(struct isthmus_partition_info) == 80, "partition info is 80 bytes");
+
+/* Heartbeats. An agent in a partition of a [[failover]] group calls HC_HB_BEAT
+ * every interval_ms with the role it currently acts as; the answer is the role
+ * it must take. A standby answered HB_ROLE_PRIMARY takes over the service
+ * (answers for its MAC address) and says so in its next beat: that beat ends
+ * the takeover. Outside a group HC_HB_BEAT returns HB_ROLE_NONE. */
+enum isthmus_hb_role {
+    HB_ROLE_NONE    = 0,
+    HB_ROLE_PRIMARY = 1,
+    HB_ROLE_STANDBY = 2,
+};
+
+struct isthmus_hb_info {
+    uint32_t interval_ms;         /* beat this often */
+    uint32_t misses;              /* this many missed beats declare the partition failed */
+    uint32_t grace_ms;            /* the first beat after a start is due within this */
+    uint32_t role;                /* enum isthmus_hb_role, as now */
+    uint8_t service_mac[6];       /* the service's MAC address (valid when has_mac) */
+    uint8_t has_mac;              /* the group's partitions have NICs */
+    uint8_t reserved0;
+    uint8_t service_ip[4];        /* 0.0.0.0 when not configured */
+    char group[ISTHMUS_NAME_MAX]; /* the failover group, NUL-terminated */
+    uint32_t reserved1;
+} __attribute__((packed));
+_Static_assert(sizeof(struct isthmus_hb_info) == 64, "heartbeat info is 64 bytes");
 
 /* Timing leaf, as VMware defined it and Linux reads it: EAX = TSC kHz,
  * EBX = local APIC timer input clock in kHz. */

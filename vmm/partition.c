@@ -9,6 +9,7 @@
 #include "vmm/placement.h"
 #include "vmm/vmsi.h"
 #include "vmm/vnic.h"
+#include "vmm/failover.h"
 #include "vmm/guest_aml.h"
 #include "drivers/pci_access.h"
 #include "arch/x86/cpu.h"
@@ -155,7 +156,7 @@ static u64 guest_phys_limit(void);
 
 static int build_image(struct partition *p, char *err, size_t errlen)
 {
-    const struct config_partition *c = p->cfg;
+    const struct part_image *c = &p->image;
     const struct boot_file *k = find_file(c->kernel);
     if (!k || !k->addr)
         return kerr_fmt(err, errlen, -ENOENT, "cannot read kernel %s: %s", c->kernel,
@@ -422,6 +423,12 @@ static int build(struct partition *p, char *err, size_t errlen)
 
 int part_start(struct partition *p, char *err, size_t errlen)
 {
+    const struct part_image own = { p->cfg->kernel, p->cfg->initrd, p->cfg->cmdline };
+    return part_start_image(p, &own, err, errlen);
+}
+
+int part_start_image(struct partition *p, const struct part_image *img, char *err, size_t errlen)
+{
     if (p->state == PART_REFUSED)
         return kerr_fmt(err, errlen, -EPERM, "%s was refused at boot: %s", p->cfg->name, p->reason);
     if (p->state == PART_RUNNING || p->state == PART_STOPPING)
@@ -442,6 +449,7 @@ int part_start(struct partition *p, char *err, size_t errlen)
             return kerr_fmt(err, errlen, -EBUSY, "CPU %u of %s is %s", p->cpus[i], p->cfg->name,
                             cpu_state_name(c->state));
     }
+    p->image = *img;
     int rc = build(p, err, errlen);
     if (rc < 0) {
         free_memory(p);
@@ -472,6 +480,7 @@ int part_start(struct partition *p, char *err, size_t errlen)
     p->vcpus_active = p->nvcpus;
     p->starts++;
     p->state = PART_RUNNING;
+    failover_starting(p);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     for (u32 i = 0; i < p->nvcpus; i++) {
         if ((rc = cpu_run_on(p->vcpu[i]->cpu, vcpu_thread, p->vcpu[i])) < 0) {
@@ -488,8 +497,9 @@ int part_start(struct partition *p, char *err, size_t errlen)
         n += (size_t)ksnprintf(blocks + n, sizeof(blocks) - n, "%s%llu MiB at host %#llx (node %d)", i ? ", " : "",
                                (unsigned long long)(p->gmem.c[i].size >> 20),
                                (unsigned long long)p->gmem.c[i].hpa, p->gmem.c[i].node);
-    log_info("part", "%s started: %u vCPU(s) on CPU(s) %u%s, %s, entry %#llx", p->cfg->name, p->nvcpus,
-             p->cpus[0], p->nvcpus > 1 ? ".." : "", blocks, (unsigned long long)p->entry);
+    log_info("part", "%s started: %u vCPU(s) on CPU(s) %u%s, %s, kernel %s, entry %#llx", p->cfg->name,
+             p->nvcpus, p->cpus[0], p->nvcpus > 1 ? ".." : "", blocks, p->image.kernel,
+             (unsigned long long)p->entry);
     return 0;
 }
 
@@ -522,6 +532,7 @@ int part_stop(struct partition *p, char *err, size_t errlen)
         p->reason[0] = '\0';
     p->state = PART_STOPPED;
     log_info("part", "%s stopped", p->cfg->name);
+    failover_stopped(p);
     return 0;
 }
 
@@ -541,8 +552,10 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
         p->state = PART_FAILED;
     }
     spin_unlock(&p->lock);
-    if (first)
+    if (first) {
         log_err("part", "%s failed: %s", p->cfg->name, p->reason);
+        failover_down(p, HB_DOWN_CRASH);
+    }
     if (first)
         vnic_disconnect(p);
     if (first && p->vpci_ready) {
@@ -720,6 +733,7 @@ void partitions_init(void)
         if (c->ndevices && assign_devices(p) < 0)
             continue;
     }
+    failover_init();
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];
         if (p->state != PART_STOPPED || !p->cfg->start)

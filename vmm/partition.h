@@ -71,6 +71,12 @@ struct vm_vcpu {
 
 #define PART_REASON_MAX 200
 
+/* What a partition boots: its configured image, or its failover group's
+ * standby image when a cold takeover boots that on its resources. */
+struct part_image {
+    const char *kernel, *initrd, *cmdline;
+};
+
 struct partition {
     u32 id;                         /* index in the configuration */
     const struct config_partition *cfg;
@@ -93,6 +99,7 @@ struct partition {
     struct hc_mem_range ram_ranges[2];  /* what the guest can reach: [0, 0xA0000), [0xE0000, size) */
     u32 nram_ranges;
     u64 entry;                      /* PVH entry point */
+    struct part_image image;        /* what it runs (or last ran) */
     /* Assigned PCI devices and the virtual bus that shows them (vmm/vpci.c). */
     struct pci_dev *devs[CONFIG_MAX_PART_DEVS];
     u32 ndevs;
@@ -140,6 +147,8 @@ void partitions_init(void);
 /* From CPU 0 (the shell). 0, or a negative error with a message in err. */
 int part_start(struct partition *p, char *err, size_t errlen) __must_check;
 int part_stop(struct partition *p, char *err, size_t errlen) __must_check;
+/* part_start with another image on the same resources (cold standby). */
+int part_start_image(struct partition *p, const struct part_image *img, char *err, size_t errlen) __must_check;
 
 /* From a vCPU: stops the partition with a reason (the first one is kept) and the
  * guest RIP, logs it, and asks all its vCPUs to leave their CPUs. */

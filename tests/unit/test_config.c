@@ -768,6 +768,110 @@ static void test_placement_keys(void **state)
                   "6: devices: device 0000:80:00.0 is listed twice\n");
 }
 
+/* [[failover]]: defaults, names resolved across the file, every group error. */
+#define P(name, extra) "[[partition]]\nname = \"" name "\"\ncpus = 1\nmemory = \"64M\"\nkernel = \"k\"\n" extra
+#define NIC(mac, vlan) "nic = true\nmac = \"" mac "\"\nvlan = " vlan "\n"
+
+static void test_failover_keys(void **state)
+{
+    (void)state;
+    struct isthmus_config cfg;
+    /* A group may come before its partitions. */
+    EXPECT_OK("[[failover]]\nname = \"web\"\nprimary = \"a\"\nstandby = \"b\"\n"
+              P("a", NIC("02:00:00:00:00:01", "10")) P("b", NIC("02:00:00:00:00:02", "10")), &cfg);
+    assert_int_equal(cfg.ngroups, 1);
+    const struct config_failover *g = &cfg.group[0];
+    assert_string_equal(g->name, "web");
+    assert_int_equal(g->primary, 0);
+    assert_int_equal(g->standby, 1);
+    assert_int_equal(g->mode, FAILOVER_AUTO);
+    assert_int_equal(g->interval_ms, 100);
+    assert_int_equal(g->misses, 3);
+    assert_int_equal(g->grace_ms, 5000);
+    assert_int_equal(g->vlan, 10);
+    assert_int_equal(g->line, 1);
+    const u8 def_mac[6] = { 0x02, 0x15, 0x7e, 0xff, 0x00, 0x01 };
+    assert_memory_equal(g->mac, def_mac, 6);
+    assert_false(g->ip_set);
+
+    EXPECT_OK(P("a", "") "[[failover]]\nname = \"db\"\nprimary = \"a\"\nmode = \"cold\"\n"
+              "interval_ms = 50\nmisses = 5\ngrace_ms = 2000\nstandby_kernel = \"s.elf\"\n"
+              "standby_initrd = \"s.img\"\nstandby_cmdline = \"standby\"\n", &cfg);
+    g = &cfg.group[0];
+    assert_int_equal(g->primary, 0);
+    assert_int_equal(g->standby, -1);
+    assert_int_equal(g->mode, FAILOVER_COLD);
+    assert_int_equal(g->interval_ms, 50);
+    assert_int_equal(g->misses, 5);
+    assert_int_equal(g->grace_ms, 2000);
+    assert_string_equal(g->standby_kernel, "s.elf");
+    assert_string_equal(g->standby_cmdline, "standby");
+    assert_int_equal(g->vlan, -1);
+
+    EXPECT_OK(P("a", NIC("02:00:00:00:00:01", "1") "vlan_mode = \"trunk\"\ntrunk_vlans = [7]\n")
+              P("b", NIC("02:00:00:00:00:02", "7"))
+              "[[failover]]\nname = \"web\"\nprimary = \"a\"\nstandby = \"b\"\nmac = \"02:aa:00:00:00:01\"\n"
+              "ip = \"10.0.0.1\"\nvlan = 7\nmode = \"hot\"\n", &cfg);
+    g = &cfg.group[0];
+    const u8 ip[4] = { 10, 0, 0, 1 }, mac[6] = { 0x02, 0xaa, 0, 0, 0, 1 };
+    assert_memory_equal(g->ip, ip, 4);
+    assert_memory_equal(g->mac, mac, 6);
+    assert_int_equal(g->vlan, 7);
+    assert_int_equal(g->mode, FAILOVER_HOT);
+
+    /* Within a table. */
+    EXPECT_ERRORS(P("a", "") P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nmode = \"hot\"\n",
+                  "11: mode = \"hot\" needs a standby partition\n");
+    EXPECT_ERRORS(P("a", "") P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n"
+                  "mode = \"cold\"\n",
+                  "11: mode = \"cold\" boots on the primary's own resources: drop standby "
+                  "(standby_kernel gives the image)\n");
+    EXPECT_ERRORS(P("a", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby_cmdline = \"s\"\n",
+                  "6: standby_initrd and standby_cmdline go with standby_kernel\n");
+    EXPECT_ERRORS(P("a", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"a\"\n",
+                  "6: \"a\" cannot be its own standby\n");
+    EXPECT_ERRORS(P("a", "") P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\n"
+                  "[[failover]]\nname = \"x\"\nprimary = \"b\"\n",
+                  "14: failover group \"x\" is defined twice\n");
+    EXPECT_ERRORS(P("a", "") P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nmac = \"02:00:00:00:00:09\"\n"
+                  "[[failover]]\nname = \"y\"\nprimary = \"b\"\nmac = \"02:00:00:00:00:09\"\n",
+                  "15: the service MAC is also group \"x\"'s\n");
+    EXPECT_ERRORS("[[failover]]\nname = \"x y\"\nprimary = \"a\"\ninterval_ms = 5\nmisses = 0\n"
+                  "mode = \"warm\"\nip = \"10.0.0.256\"\nmac = \"01:00:00:00:00:01\"\n[[failover]]\nname = \"z\"\n",
+                  "2: name: may hold only letters, digits, '-' and '_'\n"
+                  "4: interval_ms: expected an integer from 10 to 60000, got 5\n"
+                  "5: misses: expected an integer from 1 to 100, got 0\n"
+                  "6: mode: expected one of \"auto\", \"hot\", \"cold\", got \"warm\"\n"
+                  "7: ip: expected an IPv4 address such as \"10.0.0.1\"\n"
+                  "8: mac: a station needs a unicast address (the low bit of the first byte clear)\n"
+                  "9: [[failover]]: missing required key \"primary\"\n");
+    /* Across the file. */
+    EXPECT_ERRORS("[[failover]]\nname = \"x\"\nprimary = \"nope\"\n" P("a", ""),
+                  "1: group \"x\": no partition named \"nope\"\n");
+    EXPECT_ERRORS(P("a", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"nope\"\n",
+                  "6: group \"x\": no partition named \"nope\"\n");
+    EXPECT_ERRORS(P("a", "") P("b", "") P("c", "")
+                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n"
+                  "[[failover]]\nname = \"y\"\nprimary = \"c\"\nstandby = \"a\"\n",
+                  "20: partition \"a\" is in groups \"x\" and \"y\"\n");
+    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1")) P("b", "")
+                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n",
+                  "14: group \"x\": \"a\" has a NIC and \"b\" has none: both or neither\n");
+    EXPECT_ERRORS(P("a", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nvlan = 3\n",
+                  "6: group \"x\": mac, ip and vlan need NICs on its partitions\n");
+    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1") "vlan_mode = \"trunk\"\ntrunk_vlans = [7]\n")
+                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\n",
+                  "11: group \"x\": \"a\" is a trunk port: give the service's vlan\n");
+    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1")) P("b", NIC("02:00:00:00:00:02", "2"))
+                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n",
+                  "17: group \"x\": \"b\"'s port does not carry VLAN 1\n");
+    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1"))
+                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\nmac = \"02:00:00:00:00:01\"\n",
+                  "9: group \"x\": the service MAC is also \"a\"'s NIC's; give the service its own\n");
+}
+#undef P
+#undef NIC
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -794,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_valid_files),
         cmocka_unit_test(test_placement_keys),
         cmocka_unit_test(test_invalid_files),
+        cmocka_unit_test(test_failover_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ static void console(void *ctx, const u8 *p, u32 n)
 
 static struct hc_env env(u32 cpl)
 {
-    struct hc_env e = { ram, 2, &gm, cpl, { 0 }, console, NULL };
+    struct hc_env e = { ram, 2, &gm, cpl, { 0 }, console, NULL, NULL, NULL };
     e.info.abi = 0x10000;
     e.info.partition_id = 3;
     strcpy(e.info.name, "alpha");
@@ -69,7 +69,7 @@ static void test_abi_version_and_unknown_numbers(void **state)
     enum hc_action act;
     assert_int_equal(call(&e, HC_ABI_VERSION, 0, 0, &act), (HC_ABI_MAJOR << 16) | HC_ABI_MINOR);
     assert_int_equal(act, HC_ACT_NONE);
-    const u64 bad[] = { 5, 0xff, HC_NET_FIRST, HC_NET_LAST, HC_HEARTBEAT_FIRST, HC_HEARTBEAT_LAST, 0x300,
+    const u64 bad[] = { 5, 0xff, HC_NET_FIRST, HC_NET_LAST, HC_HB_BEAT + 1, HC_HEARTBEAT_LAST, 0x300,
                         0xdead, ~0ULL, 1ULL << 63 };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(call(&e, bad[i], 0, 0, &act), -HC_ENOSYS);
@@ -154,6 +154,50 @@ static void test_halt_and_yield(void **state)
     assert_int_equal(act, HC_ACT_NONE);
 }
 
+static u32 beats, last_claim;
+
+static u32 beat(void *ctx, u32 claimed)
+{
+    (void)ctx;
+    beats++;
+    last_claim = claimed;
+    return HB_ROLE_PRIMARY;
+}
+
+static void test_heartbeat(void **state)
+{
+    (void)state;
+    struct hc_env e = env(0);
+    enum hc_action act;
+    /* Outside a group: no info, and beats are answered "no role". */
+    assert_int_equal(call(&e, HC_HB_INFO, 0x3000, 0, &act), -HC_ENOENT);
+    assert_int_equal(call(&e, HC_HB_BEAT, HB_ROLE_STANDBY, 0, &act), HB_ROLE_NONE);
+    struct isthmus_hb_info info = { .interval_ms = 100, .misses = 3, .role = HB_ROLE_STANDBY, .has_mac = 1 };
+    strcpy(info.group, "web");
+    e.hb_info = &info;
+    e.hb_beat = beat;
+    assert_int_equal(call(&e, HC_HB_INFO, 0x3000, 0, &act), 0);
+    struct isthmus_hb_info got;
+    memcpy(&got, G(0x3000), sizeof(got));
+    assert_memory_equal(&got, &info, sizeof(got));
+    assert_int_equal(call(&e, HC_HB_INFO, 0x3004, 0, &act), -HC_EINVAL);
+    assert_int_equal(call(&e, HC_HB_INFO, RAM_SIZE - 32, 0, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_HB_INFO, 0xa0000 - 32, 0, &act), -HC_EFAULT);
+    assert_int_equal(call(&e, HC_HB_INFO, ~0ULL & ~7ULL, 0, &act), -HC_EFAULT);
+    assert_int_equal(*G(RAM_SIZE - 32), 0);
+    assert_int_equal(call(&e, HC_HB_BEAT, HB_ROLE_STANDBY, 0, &act), HB_ROLE_PRIMARY);
+    assert_int_equal(beats, 1);
+    assert_int_equal(last_claim, HB_ROLE_STANDBY);
+    /* A claim that is no role is refused before it reaches the master. */
+    const u64 bad[] = { 3, 0x100, 1ULL << 32, ~0ULL };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(call(&e, HC_HB_BEAT, bad[i], 0, &act), -HC_EINVAL);
+    assert_int_equal(beats, 1);
+    e.cpl = 3;
+    assert_int_equal(call(&e, HC_HB_BEAT, HB_ROLE_PRIMARY, 0, &act), -HC_EPERM);
+    assert_int_equal(beats, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +206,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_console_write_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_halt_and_yield, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

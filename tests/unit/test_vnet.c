@@ -1538,6 +1538,52 @@ static void test_tx_ring_corrupt(void **state)
     assert_int_equal(rx_ready(b), 0);
 }
 
+/* A failover announcement: the service MAC moves to the announcing port, the
+ * gratuitous ARP reaches every other port of the VLAN (tagged on a trunk),
+ * nobody else, and frames to the MAC then go to the new port alone. */
+static void test_announce_moves_mac(void **state)
+{
+    (void)state;
+    net_start();
+    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
+    struct guest *t = add_port(2, trunk_port(0, 10, 20)), *c = add_port(3, access_port(20));
+    for (u32 i = 0; i < 4; i++) {
+        drv_init(&G[i]);
+        rx_post(&G[i], 32, false);
+    }
+    const u8 svc[ETH_ALEN] = { 0x02, 0x15, 0x7e, 0xff, 0x00, 0x01 }, ip[4] = { 10, 0, 0, 7 };
+    u8 f[1600], g[128];
+    /* A serves first: its frame from the service MAC teaches the switch. */
+    u32 len = mkframe(f, BCAST, svc, -1, 60, 1);
+    tx_send(a, f, len);
+    rx_drain(b);
+    rx_drain(t);
+    /* B takes over. */
+    assert_int_equal(net_announce(&b->nic, svc, ip, 10), 2);
+    u8 want[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x15, 0x7e, 0xff, 0x00, 0x01, 0x08, 0x06,
+                    0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01, 0x02, 0x15, 0x7e, 0xff, 0x00, 0x01, 10, 0, 0, 7,
+                    0, 0, 0, 0, 0, 0, 10, 0, 0, 7 };
+    expect_frame(a, want, sizeof(want));
+    memcpy(g, want, 12);
+    g[12] = 0x81, g[13] = 0x00, g[14] = 0x00, g[15] = 10;
+    memcpy(g + 16, want + 12, sizeof(want) - 12);
+    expect_frame(t, g, sizeof(want) + VLAN_HLEN);
+    assert_int_equal(rx_ready(b), 0);
+    assert_int_equal(rx_ready(c), 0);
+    /* Unicast to the service now reaches B only. */
+    len = mkframe(f, svc, t->mac, 10, 200, 2);
+    tx_send(t, f, len);
+    assert_int_equal(rx_ready(b), 1);
+    assert_int_equal(rx_ready(a), 0);
+    /* From a trunk port on a non-native VLAN the announcement goes out tagged:
+     * A and B (access 10) get it untagged. */
+    rx_drain(b);
+    assert_int_equal(net_announce(&t->nic, svc, ip, 10), 2);
+    expect_frame(a, want, sizeof(want));
+    expect_frame(b, want, sizeof(want));
+    assert_int_equal(rx_ready(c), 0);
+}
+
 static void test_rx_ring_corrupt(void **state)
 {
     (void)state;
@@ -1833,6 +1879,7 @@ int main(void)
         cmocka_unit_test(test_access_ports),
         cmocka_unit_test(test_rx_small_and_bad_buffers),
         cmocka_unit_test(test_trunk),
+        cmocka_unit_test(test_announce_moves_mac),
         cmocka_unit_test(test_backpressure_and_stall),
         cmocka_unit_test(test_shim_rate),
         cmocka_unit_test(test_hostile_tx_chains),
