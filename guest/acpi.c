@@ -1,6 +1,7 @@
 /* ACPI, as far as the guest needs it: RSDP -> XSDT (or RSDT) -> MADT, for the
  * list of vCPUs (their local APIC IDs). */
 #include "guest/tg.h"
+#include "guest/x86.h"
 
 struct rsdp {
     char signature[8];          /* "RSD PTR " */
@@ -122,7 +123,7 @@ static void parse_madt(const struct madt *m)
 
 /* What acpi_report() prints. */
 static struct {
-    uint64_t rsdp, root, madt, srat, slit;
+    uint64_t rsdp, root, madt, srat, slit, fadt;
     bool xsdt;
     uint8_t revision;
 } found;
@@ -149,6 +150,8 @@ static const struct madt *find_madt(const struct rsdp *r)
             found.slit = a;
         if (t && !memcmp(t->signature, "APIC", 4))
             found.madt = a;
+        if (t && !memcmp(t->signature, "FACP", 4))
+            found.fadt = a;
     }
     return found.madt ? (const struct madt *)table_at(found.madt) : NULL;
 }
@@ -258,4 +261,44 @@ void acpi_report(void)
         len += tg_snprintf(ids + len, sizeof(ids) - len, "%s%u", i ? " " : "", tg.cpus[i].apic_id);
     say("madt: %u CPUs, APIC IDs %s, boot vCPU %u", tg.ncpus, ids, tg.bsp);
     report_numa();
+}
+
+/* Hardware-reduced ACPI power-off (ACPI 6.5 7.4.3, 4.8.3.7): SLP_EN with the
+ * \_S5 package's first value as SLP_TYP, to the FADT's sleep control
+ * register. The DSDT is searched for the \_S5 name as a plain byte string,
+ * which is how small firmware-less guests find it. */
+#define FADT_X_DSDT      140
+#define FADT_SLEEP_CTL   244            /* a 12-byte generic address */
+#define SLP_EN           (1u << 5)
+
+void acpi_poweroff(void)
+{
+    const struct sdt *f = found.fadt ? table_at(found.fadt) : NULL;
+    if (!f || f->length < FADT_SLEEP_CTL + 12) {
+        say("acpi: no FADT with a sleep control register: cannot power off");
+        return;
+    }
+    const uint8_t *fb = (const uint8_t *)f;
+    uint64_t port = 0, dsdt = 0;
+    memcpy(&port, fb + FADT_SLEEP_CTL + 4, 8);
+    memcpy(&dsdt, fb + FADT_X_DSDT, 8);
+    if (fb[FADT_SLEEP_CTL] != 1 || !port || port > 0xffff) {
+        say("acpi: the sleep control register is not an I/O port: cannot power off");
+        return;
+    }
+    const struct sdt *d = dsdt ? table_at(dsdt) : NULL;
+    int typ = -1;
+    for (uint32_t i = sizeof(*d); d && typ < 0 && i + 10 <= d->length; i++) {
+        const uint8_t *a = (const uint8_t *)d + i;
+        /* _S5_ PackageOp PkgLength NumElements BytePrefix value */
+        if (!memcmp(a, "_S5_", 4) && a[4] == 0x12 && a[7] == 0x0a)
+            typ = a[8];
+    }
+    if (typ < 0) {
+        say("acpi: no \\_S5 in the DSDT: cannot power off");
+        return;
+    }
+    say("acpi: powering off: SLP_TYP %d to port 0x%lx", typ, port);
+    outb((uint16_t)port, (uint8_t)(((unsigned)typ << 2 & 0x1c) | SLP_EN));
+    say("acpi: FAIL: still running after the power-off write");
 }

@@ -5,9 +5,9 @@
  *
  * ha: beats every interval with the role it acts as; the answer is the role
  * to take. As primary it answers requests to the service MAC (from that
- * MAC); as standby it ignores them. fail=stop|hang|crash makes it fail
+ * MAC); as standby it ignores them. fail=stop|hang|crash|shutdown makes it fail
  * fail_ms after it became primary: stop beating (it keeps serving), hang with
- * interrupts off, or triple-fault.
+ * interrupts off, triple-fault, or power off (ACPI S5).
  *
  * ha-client: one request every period_us to each svc= MAC; each reply names
  * the partition that served it. A reply after a gap says how many requests
@@ -101,6 +101,11 @@ static void fail_now(void)
         ha.beating = false;
         return;
     }
+    if (streq(tg.opt.fail, "shutdown")) {
+        say("ha: %s: failure: power off", tg.info.name);
+        acpi_poweroff();
+        halt_forever();
+    }
     if (streq(tg.opt.fail, "hang")) {
         say("ha: %s: failure: hang, interrupts off", tg.info.name);
         cli();
@@ -128,9 +133,10 @@ void scenario_ha(void)
     say("ha: %s in group %s, beats every %u ms, service %02x:%02x:%02x:%02x:%02x:%02x, told %s", tg.info.name,
         ha.info.group, ha.info.interval_ms, s[0], s[1], s[2], s[3], s[4], s[5], role_name(ha.info.role));
     bool net = ha.info.has_mac && net_up();
-    bool fail = streq(tg.opt.fail, "stop") || streq(tg.opt.fail, "hang") || streq(tg.opt.fail, "crash");
+    bool fail = streq(tg.opt.fail, "stop") || streq(tg.opt.fail, "hang") || streq(tg.opt.fail, "crash") ||
+                streq(tg.opt.fail, "shutdown");
     if (tg.opt.fail[0] && !fail)
-        say("ha: option fail: '%s' is not stop, hang or crash", tg.opt.fail);
+        say("ha: option fail: '%s' is not stop, hang, crash or shutdown", tg.opt.fail);
     ha.beating = true;
     ha.role = HB_ROLE_NONE;
     ha.next_beat = rdtsc();

@@ -10,6 +10,12 @@ struct tg_state tg;
 
 static void __attribute__((noreturn)) scenario_hello(void) { tick_forever(); }
 
+static void __attribute__((noreturn)) scenario_poweroff(void)
+{
+    acpi_poweroff();
+    halt_forever();
+}
+
 static void __attribute__((noreturn)) scenario_burn(void)
 {
     say("burn: spinning");
@@ -34,6 +40,7 @@ static const struct scenario {
     { "net-corrupt", scenario_net_corrupt },
     { "ha", scenario_ha },
     { "ha-client", scenario_ha_client },
+    { "poweroff", scenario_poweroff },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic

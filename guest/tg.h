@@ -55,7 +55,7 @@ struct tg_options {
     uint64_t count;          /* count=    net: frames to send / to receive */
     uint64_t size;           /* size=     net: frame bytes (Ethernet header included) */
     uint8_t dst[6];          /* dst=      net: destination MAC */
-    char fail[16];           /* fail=     ha: how the primary fails: stop, hang, crash (default none) */
+    char fail[16];           /* fail=     ha: how the primary fails: stop, hang, crash, shutdown (default none) */
     uint64_t fail_ms;        /* fail_ms=  ha: that long after it became primary */
     uint8_t svc[4][6];       /* svc=      ha-client: the services' MACs, comma-separated */
     unsigned nsvc;
@@ -136,6 +136,7 @@ int64_t hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a
 /* acpi.c */
 void acpi_scan(void);
 void acpi_report(void);
+void acpi_poweroff(void);      /* returns only when it could not power off */
 
 /* apic.c */
 #define APIC_BASE 0xfee00000ull

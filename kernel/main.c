@@ -43,6 +43,13 @@ const char *cpu_state_name(u32 s)
     return s < ARRAY_SIZE(names) ? names[s] : "?";
 }
 
+/* CPU 0's periodic work, between the shell's input bytes. */
+static void management_tick(void)
+{
+    failover_tick();
+    part_reap();
+}
+
 static void timer_tick(struct int_frame *f)
 {
     (void)f;
@@ -338,6 +345,6 @@ __noreturn void hv_main(struct boot_info *bi)
 
     start_partitions(bi);
     log_info("shell", "ready; type 'help' for the commands");
-    shell_set_idle_hook(failover_tick);
+    shell_set_idle_hook(management_tick);
     shell_run();
 }

@@ -76,6 +76,10 @@ static bool pci_io(struct vm_vcpu *vc, u16 port, u8 size, bool in, u32 out, u32 
     return true;
 }
 
+#define ACPI_SLEEP_EN        BIT(5)           /* sleep control register (table 4.21) */
+#define ACPI_SLEEP_TYP_MASK  (7u << 2)
+#define ACPI_SLEEP_TYP_SHIFT 2
+
 static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
     struct partition *p = vc->part;
@@ -86,7 +90,19 @@ static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
     u64 *rax = &vc->v.regs.gpr[GPR_RAX];
     u32 mask = e->io.size == 4 ? 0xffffffffu : e->io.size == 2 ? 0xffffu : 0xffu;
     u32 value = 0xffffffffu;
-    if (vuart_owns(e->io.port)) {
+    if (e->io.port == LAYOUT_SLEEP_CTL_PORT || e->io.port == LAYOUT_SLEEP_STS_PORT) {
+        /* Hardware-reduced ACPI sleep registers (4.8.3.7): SLP_EN with \_S5's
+         * type powers off; other sleep states are not offered (no \_S1-\_S4)
+         * and are ignored; the status register reads 0 (no wake). */
+        u32 v = (u32)*rax & mask;
+        value = 0;
+        if (!e->io.in && e->io.port == LAYOUT_SLEEP_CTL_PORT && (v & ACPI_SLEEP_EN) &&
+            ((v & ACPI_SLEEP_TYP_MASK) >> ACPI_SLEEP_TYP_SHIFT) == LAYOUT_SLP_TYP_S5) {
+            advance(vc, e, 0);
+            part_poweroff(vc);
+            return;
+        }
+    } else if (vuart_owns(e->io.port)) {
         spin_lock(&p->lock);
         value = vuart_access(&p->uart, e->io.port, e->io.size, e->io.in, (u32)*rax & mask);
         spin_unlock(&p->lock);

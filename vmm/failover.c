@@ -63,10 +63,16 @@ static void op_log(void *ctx, enum log_level lvl, const char *msg)
     log_msg(lvl, "failover", "%s", msg);
 }
 
+static u64 op_now(void *ctx)
+{
+    (void)ctx;
+    return now_ns();
+}
+
 void failover_init(void)
 {
     const struct isthmus_config *c = &machine.cfg;
-    const struct hb_ops ops = { NULL, op_stop, op_start, op_announce, op_log };
+    const struct hb_ops ops = { NULL, op_stop, op_start, op_announce, op_log, op_now };
     if (hb_init(&hb, c->group, c->ngroups, npartitions, &ops) < 0) {
         /* The parser checked the groups; this is a bug, and nothing is watched. */
         log_err("failover", "the failover groups are inconsistent: heartbeats are not watched");

@@ -4,6 +4,8 @@
  * built here. */
 #include "vmm/guest_acpi.h"
 #include "drivers/acpi/tables.h"
+#include "drivers/acpi/acpi.h"
+#include "vmm/layout.h"
 #include "kernel/errno.h"
 #include "kernel/printf.h"
 #include "kernel/string.h"
@@ -209,8 +211,12 @@ static void build_fadt(u8 *p, const struct guest_acpi_layout *l,
     header(&f->hdr, "FACP", sizeof(*f), FADT_REVISION, cfg);
     f->minor_version = FADT_MINOR;
     /* X_DSDT only: "if X_DSDT is non-zero, DSDT must be zero" (table 5.9). No FACS
-     * (allowed with HW_REDUCED_ACPI), no SCI, no PM1/PM timer/GPE blocks. */
+     * (allowed with HW_REDUCED_ACPI), no SCI, no PM1/PM timer/GPE blocks; the
+     * sleep registers of hardware-reduced ACPI instead of PM1 control. */
     f->x_dsdt = l->dsdt;
+    /* Power-off: SLP_EN with \_S5's type to the sleep control register. */
+    f->sleep_control_reg = (struct acpi_gas_raw){ ACPI_SPACE_IO, 8, 0, 1, LAYOUT_SLEEP_CTL_PORT };
+    f->sleep_status_reg = (struct acpi_gas_raw){ ACPI_SPACE_IO, 8, 0, 1, LAYOUT_SLEEP_STS_PORT };
     f->flags = GUEST_FADT_FLAGS;
     f->iapc_boot_arch = GUEST_IAPC_BOOT_ARCH;
     memcpy(&f->hypervisor_vendor_id, "Isthmus", 8);

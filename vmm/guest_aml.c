@@ -371,3 +371,18 @@ int guest_aml_pci_root(u8 *buf, u32 size, const struct guest_aml_pci *cfg, u32 *
     *len = o.len;
     return o.full ? -ENOSPC : 0;
 }
+
+int guest_aml_s5(u8 *buf, u32 size, u8 slp_typ, u32 *len)
+{
+    /* NameOp \_S5_ PackageOp PkgLength(9) NumElements(4)
+     * BytePrefix typ, BytePrefix typ, ZeroOp, ZeroOp (20.2.5.1, 20.2.5.4). */
+    const u8 aml[GUEST_AML_S5_LEN] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0x08, 0x04,
+                                       0x0a, slp_typ, 0x0a, slp_typ, 0x00, 0x00 };
+    if (!len || (!buf && size))
+        return -EINVAL;
+    *len = sizeof(aml);
+    if (size < sizeof(aml))
+        return -ENOSPC;
+    memcpy(buf, aml, sizeof(aml));
+    return 0;
+}

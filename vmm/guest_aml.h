@@ -32,4 +32,9 @@ struct guest_aml_pci {
 int guest_aml_pci_root(u8 *buf, u32 size, const struct guest_aml_pci *cfg, u32 *len)
     __must_check;
 
+/* Name (\_S5, Package () { slp_typ, slp_typ, 0, 0 }): the sleep type a guest
+ * writes to the FADT's sleep control register to power off. */
+#define GUEST_AML_S5_LEN 15
+int guest_aml_s5(u8 *buf, u32 size, u8 slp_typ, u32 *len) __must_check;
+
 #endif

@@ -272,6 +272,13 @@ static void part_off(struct hb_part *p, u64 now)
     p->cur_misses = 0;
 }
 
+/* The time after an action that may have taken some. */
+static u64 clock(struct hb_master *m, u64 before)
+{
+    u64 t = m->ops.now ? m->ops.now(m->ops.ctx) : before;
+    return MAX(t, before);
+}
+
 static int call_stop(struct hb_master *m, u32 i)
 {
     return m->ops.stop ? m->ops.stop(m->ops.ctx, i) : -ENOSYS;
@@ -345,6 +352,7 @@ static void cold_boot(struct hb_master *m, u32 gi, u32 i, u64 now)
     part_reset(p, now);
     set_role(p, HB_ROLE_PRIMARY);
     int rc = call_start(m, i, true);
+    now = clock(m, now);
     if (rc < 0) {
         part_off(p, now);
         group_down(m, gi, now, "%s could not be booted (%s)", nm(m, i), strerror_short(rc));
@@ -392,7 +400,9 @@ static void fail(struct hb_master *m, u32 i, const char *why, u64 sign, u64 now)
         g->t_alive = MIN(sign, now);
         g->t_declared = now;
     }
-    if (!fence(m, gi, i, now)) {
+    bool fenced = fence(m, gi, i, now);
+    now = clock(m, now);
+    if (!fenced) {
         group_down(m, gi, now, "primary %s could not be stopped: no standby promoted", nm(m, i));
         return;
     }
@@ -563,6 +573,8 @@ void hb_tick(struct hb_master *m, u64 now)
 {
     for (u32 gi = 0; gi < m->ngroups; gi++) {
         struct hb_group *g = &m->group[gi];
+        /* An earlier group's takeover may have taken a while. */
+        now = clock(m, now);
         tick_part(m, gi, g->standby, now);
         tick_part(m, gi, g->primary, now);
         if (g->state == HBG_TAKEOVER)
@@ -679,7 +691,7 @@ int hb_switchover(struct hb_master *m, u32 gi, u64 now, char *err, size_t errlen
         say(m, gi, LOG_INFO, "%s (primary) stopped for the switchover", nm(m, from));
     }
     g->t_alive = g->t_declared = now;
-    promote(m, gi, from, to, HB_EV_MANUAL, now);
+    promote(m, gi, from, to, HB_EV_MANUAL, clock(m, now));
     return 0;
 }
 

@@ -147,6 +147,9 @@ struct hb_ops {
     void (*announce)(void *ctx, u32 group, u32 part);
     /* One line, already formatted, for the log (the log adds the time). */
     void (*log)(void *ctx, enum log_level lvl, const char *msg);
+    /* The clock (ns), read again after stop and start, which take time (a
+     * stop may wait 2 s for a CPU). NULL: the time given to the call stands. */
+    u64 (*now)(void *ctx);
 };
 
 struct hb_master {

@@ -241,13 +241,18 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     struct guest_acpi_numa numa = { ndomains, cpu_domain, aff, naff, slit };
     /* The DSDT declares the PCI host bridge, so an ACPI guest (Linux) scans the
      * bus and finds its devices and NIC without boot options. */
-    static u8 aml[GUEST_AML_PCI_ROOT_MAX];
+    static u8 aml[GUEST_AML_PCI_ROOT_MAX + GUEST_AML_S5_LEN];
     const struct guest_aml_pci win = { MAX(ALIGN_UP(p->memory, MiB(256)), LAYOUT_MMIO32_BASE), LAYOUT_MMIO32_END,
                                        LAYOUT_MMIO64_BASE, guest_phys_limit() };
     u32 aml_len = 0;
     rc = guest_aml_pci_root(aml, sizeof(aml), &win, &aml_len);
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "DSDT: cannot describe the PCI host bridge");
+    u32 s5_len = 0;
+    rc = guest_aml_s5(aml + aml_len, (u32)sizeof(aml) - aml_len, LAYOUT_SLP_TYP_S5, &s5_len);
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "DSDT: no room for \\_S5");
+    aml_len += s5_len;
     struct guest_acpi_config ac = { .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa,
                                     .dsdt_aml = aml, .dsdt_aml_len = aml_len };
     struct guest_acpi_layout al;
@@ -475,6 +480,7 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
     spin_lock(&p->lock);
     vuart_init(&p->uart, &p->console);
     p->reason[0] = '\0';
+    p->powered_off = false;
     spin_unlock(&p->lock);
     p->stop_request = 0;
     p->vcpus_active = p->nvcpus;
@@ -536,23 +542,27 @@ int part_stop(struct partition *p, char *err, size_t errlen)
     return 0;
 }
 
-void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
+/* Takes the partition off its CPUs from one of its vCPUs: failed with why,
+ * or powered off by the guest. */
+static void part_halt(struct vm_vcpu *vc, bool poweroff, const char *why)
 {
     struct partition *p = vc->part;
-    char why[PART_REASON_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    kvsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
     spin_lock(&p->lock);
     bool first = p->state == PART_RUNNING;
-    if (first) {
+    if (first && poweroff)
+        ksnprintf(p->reason, sizeof(p->reason), "%s", why);
+    else if (first)
         ksnprintf(p->reason, sizeof(p->reason), "vCPU %u at RIP %#llx: %s", vc->v.index,
                   (unsigned long long)vc->v.regs.rip, why);
+    if (first) {
         p->state = PART_FAILED;
+        p->powered_off = poweroff;
     }
     spin_unlock(&p->lock);
-    if (first) {
+    if (first && poweroff) {
+        log_info("part", "%s: %s", p->cfg->name, p->reason);
+        failover_down(p, HB_DOWN_SHUTDOWN);
+    } else if (first) {
         log_err("part", "%s failed: %s", p->cfg->name, p->reason);
         failover_down(p, HB_DOWN_CRASH);
     }
@@ -568,6 +578,34 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
     for (u32 i = 0; i < p->nvcpus; i++)
         if (p->vcpu[i] && p->vcpu[i] != vc)
             vcpu_kick(p->vcpu[i]);
+}
+
+void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
+{
+    char why[PART_REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    part_halt(vc, false, why);
+}
+
+void part_poweroff(struct vm_vcpu *vc)
+{
+    part_halt(vc, true, "the guest powered off (ACPI S5)");
+}
+
+void part_reap(void)
+{
+    for (u32 i = 0; i < npartitions; i++) {
+        struct partition *p = &partitions[i];
+        /* A powered-off partition in a failover group is the master's to stop. */
+        if (p->state != PART_FAILED || !p->powered_off || failover_group_of(p))
+            continue;
+        char err[PART_REASON_MAX];
+        if (part_stop(p, err, sizeof(err)) < 0)
+            log_err("part", "%s", err);
+    }
 }
 
 /* The machine as the planner sees it: online CPUs, free memory per node,

@@ -128,6 +128,7 @@ struct partition {
     struct vuart uart;
     struct console_ring console;
     volatile u32 stop_request;
+    bool powered_off;               /* the guest powered off (ACPI S5): stopped by part_reap */
     volatile u32 vcpus_active;      /* vCPU threads still on their CPUs */
     u64 starts;
     u64 exits_before;               /* exits of earlier runs, for `parts` */
@@ -153,6 +154,12 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
 /* From a vCPU: stops the partition with a reason (the first one is kept) and the
  * guest RIP, logs it, and asks all its vCPUs to leave their CPUs. */
 void part_fail(struct vm_vcpu *vc, const char *fmt, ...) __printf(2, 3);
+
+/* From a vCPU: the guest powered off. Its vCPUs leave as on a failure; CPU 0
+ * then stops it (part_reap) unless its failover group's master does. */
+void part_poweroff(struct vm_vcpu *vc);
+/* CPU 0, on the management tick: stops powered-off partitions. */
+void part_reap(void);
 
 /* Bytes of RAM in the partition's memory map (its memory less the start info,
  * the legacy hole and the ACPI tables): what HC_PARTITION_INFO reports. */

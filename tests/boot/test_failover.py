@@ -12,8 +12,10 @@ on VLAN 10; each primary fails a few seconds after it became primary:
 Cold boot (pc-4cpu):
   svc-cold     cold-a crashes; mode cold: the group's standby image is booted
                on cold-a's own CPUs and memory
-  svc-restart  restart-a hangs; no standby, no standby image: restarted
+  svc-restart  restart-a powers itself off (ACPI S5); no standby, no standby
+               image: restarted
   client       requests to both
+  off          in no group: powers off, and is simply stopped
 """
 import re
 import time
@@ -64,14 +66,15 @@ HOT = ('[hypervisor]\nlog_level = "info"\n'
 
 COLD = ('[hypervisor]\nlog_level = "info"\n'
         + partition("cold-a", 1, "ha fail=crash fail_ms=2000")
-        + partition("restart-a", 2, "ha fail=hang fail_ms=2000")
+        + partition("restart-a", 2, "ha fail=shutdown fail_ms=2000")
         + partition("client", 3, f"ha-client svc={','.join(SVC[:2])} period_us=2000")
+        + partition("off", 4, "poweroff")
         + group("svc-cold", "cold-a", None,
                 'mode = "cold"\nstandby_kernel = "testguest.elf"\nstandby_cmdline = "ha tick_ms=999"\n')
         + group("svc-restart", "restart-a"))
 
 hot = backend_module_boot(HOT, "failover-hot", "pc-8cpu")
-cold = backend_module_boot(COLD, "failover-cold", "pc-4cpu")
+cold = backend_module_boot(COLD, "failover-cold", "pc-7cpu")
 
 EVENT = re.compile(r"^\s+(\d+\.\d+) s\s+(\S+)\s+(\S+)(?: \(replacing (\S+)\)| -> (\S+))?"
                    r"(?: detection ([\d.]+) ms takeover ([\d.]+) ms)?(?:: (.*))?$", re.M)
@@ -247,8 +250,10 @@ def test_cold_restart(cold):
     block, evs, done = wait_event(cold, "svc-restart", "taken-over", "restart-a")
     kinds = [(e["kind"], e["part"]) for e in evs]
     assert kinds.index(("failed", "restart-a")) < kinds.index(("restart", "restart-a")), block
-    assert "missed %d beats" % MISSES in evs[kinds.index(("failed", "restart-a"))]["why"], block
-    print(f"\nsvc-restart [{cold.backend}]: hang: detection {done['detect']} ms, "
+    assert evs[kinds.index(("failed", "restart-a"))]["why"] == "shut down", block
+    # At once: the power-off write is a trapped port access.
+    assert done["detect"] <= INTERVAL_MS, block
+    print(f"\nsvc-restart [{cold.backend}]: power-off: detection {done['detect']} ms, "
           f"takeover {done['takeover']} ms (a reboot)")
     client_outage(cold, 1, "restart-a", "restart-a")
     # The restarted image fails again the same way: an operator stop ends it,
@@ -259,3 +264,12 @@ def test_cold_restart(cold):
     _, evs2 = events(cold, "svc-restart")
     assert not [e for e in evs2[len(n):] if e["kind"] in ("failed", "restart", "cold")], evs2
     assert "IDLE" in group_block(cold.cmd("failover"), "svc-restart")
+
+
+def test_poweroff_outside_a_group(cold):
+    """A partition in no group that powers off is stopped: its resources free."""
+    row = wait_state(cold, "off", "stopped")
+    text = console(cold, "off")
+    assert re.search(r"^tg: acpi: powering off: SLP_TYP 5 to port 0x600$", text, re.M), text
+    assert "FAIL" not in text, text
+    assert "off: the guest powered off (ACPI S5)" in cold.cmd("log")

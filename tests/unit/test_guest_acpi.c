@@ -13,6 +13,7 @@
 #include "vmm/guest_acpi.h"
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/tables.h"
+#include "vmm/layout.h"
 #include "kernel/errno.h"
 #include "kernel/log.h"
 #include "tests/unit/stubs.h"
@@ -127,6 +128,12 @@ static void test_basic(void **state)
     assert_int_equal(info.fadt.flags, ACPI_FADT_WBINVD | BIT(2) | BIT(4) | BIT(5) | BIT(12) |
                                       ACPI_FADT_HW_REDUCED_ACPI);
     assert_int_equal(info.fadt.iapc_boot_arch, BIT(2) | BIT(5));
+    /* Power-off goes through the hardware-reduced sleep registers: byte ports. */
+    const struct acpi_fadt *fadt = (const struct acpi_fadt *)(buf + (l.fadt - BASE));
+    const struct acpi_gas_raw ctl = { ACPI_SPACE_IO, 8, 0, 1, LAYOUT_SLEEP_CTL_PORT };
+    const struct acpi_gas_raw sts = { ACPI_SPACE_IO, 8, 0, 1, LAYOUT_SLEEP_STS_PORT };
+    assert_memory_equal(&fadt->sleep_control_reg, &ctl, sizeof(ctl));
+    assert_memory_equal(&fadt->sleep_status_reg, &sts, sizeof(sts));
 
     /* MADT */
     assert_int_equal(info.madt.lapic_base, 0xfee00000);
@@ -170,7 +177,7 @@ static void test_basic(void **state)
     assert_int_equal(f->x_dsdt, l.dsdt);
     assert_int_equal(f->firmware_ctrl, 0);
     assert_int_equal(f->x_firmware_ctrl, 0);
-    assert_int_equal(f->sleep_control_reg.address, 0);
+    assert_int_equal(f->sleep_control_reg.address, LAYOUT_SLEEP_CTL_PORT);
     assert_memory_equal(&f->hypervisor_vendor_id, "Isthmus", 8);
     /* Padding between tables is zero, not left over. */
     for (u64 p = BASE + 36; p < l.xsdt; p++)

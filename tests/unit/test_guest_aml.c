@@ -398,6 +398,32 @@ static char *slurp(const char *path, size_t *n)
 
 /* ACPICA's disassembler reads the DSDT, and its compiler turns the result back
  * into the same AML without errors or warnings. */
+/* \_S5 after the host bridge, as a partition's DSDT has it: the scan finds
+ * both, and the sleep type. */
+static void test_s5(void **state)
+{
+    (void)state;
+    u8 buf[GUEST_AML_PCI_ROOT_MAX + GUEST_AML_S5_LEN];
+    u32 len = 0, s5 = 0;
+    assert_int_equal(guest_aml_pci_root(buf, sizeof(buf), &layout_cfg, &len), 0);
+    assert_int_equal(guest_aml_s5(NULL, 0, 5, &s5), -ENOSPC);
+    assert_int_equal(s5, GUEST_AML_S5_LEN);
+    assert_int_equal(guest_aml_s5(buf + len, GUEST_AML_S5_LEN - 1, 5, &s5), -ENOSPC);
+    assert_int_equal(guest_aml_s5(NULL, 4, 5, &s5), -EINVAL);
+    assert_int_equal(guest_aml_s5(buf + len, GUEST_AML_S5_LEN, 5, NULL), -EINVAL);
+    assert_int_equal(guest_aml_s5(buf + len, GUEST_AML_S5_LEN, 5, &s5), 0);
+    static const u8 want[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 5, 0x0a, 5, 0, 0 };
+    assert_memory_equal(buf + len, want, sizeof(want));
+    const u8 *dsdt;
+    u32 dsdt_len;
+    u8 *tables = parse_dsdt(buf, len + s5, &dsdt, &dsdt_len);
+    check_scanned();
+    assert_true(info.s5.valid);
+    assert_int_equal(info.s5.slp_typa, 5);
+    assert_int_equal(info.s5.slp_typb, 5);
+    free(tables);
+}
+
 static void test_iasl(void **state)
 {
     if (system("command -v iasl >/dev/null 2>&1") != 0)
@@ -456,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_enospc),
         cmocka_unit_test(test_einval),
+        cmocka_unit_test(test_s5),
         cmocka_unit_test(test_iasl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,6 +50,7 @@ static struct {
     struct call calls[512];
     u32 ncalls;
     int stop_rc[HB_MAX_PARTS], start_rc[HB_MAX_PARTS];
+    u64 stop_delay[HB_MAX_PARTS];    /* ops->stop takes this long (the clock moves on) */
     bool boot_beats[HB_MAX_PARTS];   /* an image booted by ops->start beats */
     u64 boot_delay;                  /* first beat of a started partition after this */
     char log[1 << 16];
@@ -95,6 +96,8 @@ static s32 partner(u32 part)
     return g->primary;
 }
 
+static void agents_ms(void);
+
 static int op_stop(void *ctx, u32 part)
 {
     assert_ptr_equal(ctx, &W);
@@ -106,6 +109,9 @@ static int op_stop(void *ctx, u32 part)
         assert_int_not_equal(W.m.part[o].role, HB_ROLE_PRIMARY);
     if (W.stop_rc[part] == 0)
         W.ag[part].running = W.ag[part].beating = false;
+    /* A slow stop: the other partitions beat on meanwhile. */
+    for (u64 t = 0; t < W.stop_delay[part]; t += MS)
+        agents_ms();
     return W.stop_rc[part];
 }
 
@@ -151,7 +157,13 @@ static bool log_has(const char *s)
     return strstr(W.log, s) != NULL;
 }
 
-static const struct hb_ops OPS = { &W, op_stop, op_start, op_announce, op_log };
+static u64 op_now(void *ctx)
+{
+    assert_ptr_equal(ctx, &W);
+    return W.now;
+}
+
+static const struct hb_ops OPS = { &W, op_stop, op_start, op_announce, op_log, NULL };
 
 static struct config_failover group_cfg(const char *name, s32 primary, s32 standby, u8 mode)
 {
@@ -187,8 +199,9 @@ static void world_init(u8 mode, s32 standby)
     assert_int_equal(hb_init(&W.m, W.cfg, W.ngroups, W.nparts, &OPS), 0);
 }
 
-/* Beats due now, then the master's tick; then the invariants. */
-static void tick(void)
+/* One millisecond of the agents: the beats due (they run on other CPUs,
+ * whatever the master does). */
+static void agents_ms(void)
 {
     W.now += MS;
     for (u32 i = 0; i < W.nparts; i++) {
@@ -207,6 +220,12 @@ static void tick(void)
         if (!(a->no_ack && r == HB_ROLE_PRIMARY))
             a->claim = r;
     }
+}
+
+/* Beats due now, then the master's tick; then the invariants. */
+static void tick(void)
+{
+    agents_ms();
     hb_tick(&W.m, W.now);
 
     for (u32 gi = 0; gi < W.ngroups; gi++) {
@@ -1258,6 +1277,45 @@ static void groups_independent(void **state)
     assert_true(log_has("db: partition 2 (primary) missed 5 beats, last 110 ms ago: failed"));
 }
 
+/* A stop that takes 2 s (a CPU slow to answer) in one group must not age
+ * another group's takeover started in the same tick: the master reads the
+ * clock again after it. */
+static void slow_stop_keeps_time(void **state)
+{
+    (void)state;
+    world_reset();
+    W.cfg[0] = group_cfg("web", 0, 1, FAILOVER_AUTO);
+    W.cfg[1] = group_cfg("db", 2, 3, FAILOVER_AUTO);
+    W.ngroups = 2;
+    W.nparts = 4;
+    struct hb_ops ops = OPS;
+    ops.now = op_now;
+    assert_int_equal(hb_init(&W.m, W.cfg, W.ngroups, W.nparts, &ops), 0);
+    for (u32 i = 0; i < 4; i++)
+        op_started(i);
+    run_ms(500);
+    assert_int_equal(W.m.group[0].state, HBG_OK);
+    assert_int_equal(W.m.group[1].state, HBG_OK);
+    W.stop_delay[0] = 2000 * MS;
+    hb_down(&W.m, 0, HB_DOWN_CRASH, W.now);
+    hb_down(&W.m, 2, HB_DOWN_CRASH, W.now);
+    u64 t0 = W.now;
+    tick();
+    /* db's standby was promoted after web's slow stop, at the time it was. */
+    assert_int_equal(W.m.group[1].state, HBG_TAKEOVER);
+    assert_true(W.m.group[1].t_target >= t0 + 2000 * MS);
+    assert_true(W.m.group[0].t_target >= t0 + 2000 * MS);
+    run_ms(500);
+    for (u32 g = 0; g < 2; g++) {
+        assert_int_equal(W.m.group[g].failovers, 1);
+        assert_int_equal(W.m.group[g].primary, 2 * g + 1);
+        assert_true(W.m.group[g].takeover_last <= 2000 * MS + 2 * 100 * MS);
+    }
+    assert_false(log_has("did not take over"));
+    /* Without a clock the old behaviour stands: the time given is used. */
+    assert_null(OPS.now);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1296,6 +1354,7 @@ int main(void)
         cmocka_unit_test(history_wraps),
         cmocka_unit_test(partition_names),
         cmocka_unit_test(groups_independent),
+        cmocka_unit_test(slow_stop_keeps_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
