@@ -614,12 +614,21 @@ void hb_down(struct hb_master *m, u32 part, enum hb_down how, u64 now)
 
 /* ---------------------------------------------------------------- from the operator */
 
-void hb_started(struct hb_master *m, u32 part, u64 now)
+/* Partition part when it is watched (with its group), else NULL. */
+static struct hb_part *watched(struct hb_master *m, u32 part, u32 *gi)
 {
     if (part >= m->nparts || !m->part[part].monitored)
+        return NULL;
+    *gi = (u32)m->part[part].group;
+    return &m->part[part];
+}
+
+void hb_started(struct hb_master *m, u32 part, u64 now)
+{
+    u32 gi;
+    struct hb_part *p = watched(m, part, &gi);
+    if (!p)
         return;
-    struct hb_part *p = &m->part[part];
-    u32 gi = (u32)p->group;
     struct hb_group *g = &m->group[gi];
     bool primary = g->primary == (s32)part;
 
@@ -639,10 +648,10 @@ void hb_started(struct hb_master *m, u32 part, u64 now)
 
 void hb_stopped(struct hb_master *m, u32 part, u64 now)
 {
-    if (part >= m->nparts || !m->part[part].monitored)
+    u32 gi;
+    struct hb_part *p = watched(m, part, &gi);
+    if (!p)
         return;
-    struct hb_part *p = &m->part[part];
-    u32 gi = (u32)p->group;
     struct hb_group *g = &m->group[gi];
     bool primary = g->primary == (s32)part;
 

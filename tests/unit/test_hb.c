@@ -98,6 +98,13 @@ static s32 partner(u32 part)
 
 static void agents_ms(void);
 
+/* Partition i's heartbeat state and the misses counted since its last beat. */
+static void expect_part(u32 i, u32 state, u32 cur_misses)
+{
+    assert_int_equal(W.m.part[i].state, state);
+    assert_int_equal(W.m.part[i].cur_misses, cur_misses);
+}
+
 static int op_stop(void *ctx, u32 part)
 {
     assert_ptr_equal(ctx, &W);
@@ -491,8 +498,7 @@ static void beat_ahead_of_now(void **state)
     while (W.m.part[0].beats == beats)
         tick();
     assert_true(W.m.part[0].last_beat > W.now);         /* stamped 3 ms ahead */
-    assert_int_equal(W.m.part[0].state, HB_ALIVE);
-    assert_int_equal(W.m.part[0].cur_misses, 0);
+    expect_part(0, HB_ALIVE, 0);
     run_ms(2000);
     assert_int_equal(W.m.part[0].misses, 0);
     assert_int_equal(W.m.part[0].late, 0);
@@ -573,23 +579,17 @@ static void exact_miss_counting(void **state)
      * after the last beat), the second at +160 (250 ms). */
     W.ag[0].skip = 2;
     run_ms(59);
-    assert_int_equal(W.m.part[0].state, HB_ALIVE);
-    assert_int_equal(W.m.part[0].cur_misses, 0);
+    expect_part(0, HB_ALIVE, 0);
     run_ms(1);
-    assert_int_equal(W.m.part[0].state, HB_LATE);
-    assert_int_equal(W.m.part[0].cur_misses, 1);
+    expect_part(0, HB_LATE, 1);
     run_ms(99);
-    assert_int_equal(W.m.part[0].state, HB_LATE);
-    assert_int_equal(W.m.part[0].cur_misses, 1);
+    expect_part(0, HB_LATE, 1);
     run_ms(1);
-    assert_int_equal(W.m.part[0].state, HB_LATE);
-    assert_int_equal(W.m.part[0].cur_misses, 2);
+    expect_part(0, HB_LATE, 2);
     run_ms(49);
-    assert_int_equal(W.m.part[0].state, HB_LATE);
-    assert_int_equal(W.m.part[0].cur_misses, 2);
+    expect_part(0, HB_LATE, 2);
     run_ms(1);
-    assert_int_equal(W.m.part[0].state, HB_ALIVE);
-    assert_int_equal(W.m.part[0].cur_misses, 0);
+    expect_part(0, HB_ALIVE, 0);
     run_ms(300);
     assert_int_equal(W.m.part[0].state, HB_ALIVE);
     assert_int_equal(W.m.part[0].misses, 3);

@@ -1149,16 +1149,26 @@ static void test_rx_small_and_bad_buffers(void **state)
 
 /* ================================================================ 4. trunk */
 
-static void test_trunk(void **state)
+/* A and B on access VLAN 10, T a trunk of 10 and 20 (no native VLAN), C on
+ * access VLAN 20; every driver up with 32 receive buffers. */
+static void trunk_start(struct guest **a, struct guest **b, struct guest **t, struct guest **c)
 {
-    (void)state;
     net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    struct guest *t = add_port(2, trunk_port(0, 10, 20)), *c = add_port(3, access_port(20));
+    *a = add_port(0, access_port(10));
+    *b = add_port(1, access_port(10));
+    *t = add_port(2, trunk_port(0, 10, 20));
+    *c = add_port(3, access_port(20));
     for (u32 i = 0; i < 4; i++) {
         drv_init(&G[i]);
         rx_post(&G[i], 32, false);
     }
+}
+
+static void test_trunk(void **state)
+{
+    (void)state;
+    struct guest *a, *b, *t, *c;
+    trunk_start(&a, &b, &t, &c);
     u8 f[1600], g[1600];
 
     /* T announces itself on VLAN 10 (tagged): A and B get it untagged (POP). */
@@ -1544,13 +1554,8 @@ static void test_tx_ring_corrupt(void **state)
 static void test_announce_moves_mac(void **state)
 {
     (void)state;
-    net_start();
-    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
-    struct guest *t = add_port(2, trunk_port(0, 10, 20)), *c = add_port(3, access_port(20));
-    for (u32 i = 0; i < 4; i++) {
-        drv_init(&G[i]);
-        rx_post(&G[i], 32, false);
-    }
+    struct guest *a, *b, *t, *c;
+    trunk_start(&a, &b, &t, &c);
     const u8 svc[ETH_ALEN] = { 0x02, 0x15, 0x7e, 0xff, 0x00, 0x01 }, ip[4] = { 10, 0, 0, 7 };
     u8 f[1600], g[128];
     /* A serves first: its frame from the service MAC teaches the switch. */
