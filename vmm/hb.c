@@ -576,7 +576,10 @@ void hb_tick(struct hb_master *m, u64 now)
         /* An earlier group's takeover may have taken a while. */
         now = clock(m, now);
         tick_part(m, gi, g->standby, now);
+        now = clock(m, now);
         tick_part(m, gi, g->primary, now);
+        /* A failure just handled may have stopped a partition for a while. */
+        now = clock(m, now);
         if (g->state == HBG_TAKEOVER)
             tick_takeover(m, gi, now);
         else

@@ -1312,6 +1312,10 @@ static void slow_stop_keeps_time(void **state)
         assert_true(W.m.group[g].takeover_last <= 2000 * MS + 2 * 100 * MS);
     }
     assert_false(log_has("did not take over"));
+    /* Events are in time order, each at the time it happened. */
+    for (u32 g = 0; g < 2; g++)
+        for (u32 k = 1; k < hb_event_count(&W.m.group[g]); k++)
+            assert_true(hb_event_at(&W.m.group[g], k)->at >= hb_event_at(&W.m.group[g], k - 1)->at);
     /* Without a clock the old behaviour stands: the time given is used. */
     assert_null(OPS.now);
 }
