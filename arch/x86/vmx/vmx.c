@@ -7,6 +7,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/segments.h"
 #include "arch/x86/virt.h"
+#include "kernel/time.h"
 #include "kernel/errno.h"
 #include "kernel/log.h"
 #include "kernel/mm.h"
@@ -31,6 +32,14 @@
 
 #define PIN_EXTINT_EXITING   BIT(0)
 #define PIN_NMI_EXITING      BIT(3)
+#define PIN_PREEMPTION_TIMER BIT(6)
+#define MSR_VMX_MISC         0x485u
+#define VMX_MISC_TIMER_RATE  0x1fu    /* the preemption timer counts TSC >> this (SDM A.6) */
+/* The watchdog: a running vCPU leaves the guest at least this often, so a
+ * stop request is seen even if the kick (an IPI) is lost or blocked. Under
+ * Bochs a guest with interrupts off and an interrupt pending for it took no
+ * external-interrupt exits at all; this bounds such cases. */
+#define VMX_WATCHDOG_MS      10
 #define PROC_INTR_WINDOW     BIT(2)
 #define PROC_HLT_EXITING     BIT(7)
 #define PROC_MWAIT_EXITING   BIT(10)
@@ -72,6 +81,7 @@ struct vmx_vcpu {
     bool launched;
     bool window;            /* interrupt-window exiting requested */
     u32 proc;               /* current primary processor-based controls */
+    u32 watchdog;           /* preemption timer value for VMX_WATCHDOG_MS; 0: no timer */
 };
 
 static u32 adjust(u32 msr_plain, u32 msr_true, u32 want)
@@ -194,8 +204,13 @@ static int vmx_create(struct vcpu *v)
         goto free_msr;
     }
     vmcs_write_failures = 0;
-    vmcs_write32(VMCS_PIN_CONTROLS, adjust(MSR_VMX_PINBASED, MSR_VMX_TRUE_PIN,
-                                           PIN_EXTINT_EXITING | PIN_NMI_EXITING));
+    u32 pin = adjust(MSR_VMX_PINBASED, MSR_VMX_TRUE_PIN,
+                     PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER);
+    vmcs_write32(VMCS_PIN_CONTROLS, pin);
+    if (pin & PIN_PREEMPTION_TIMER) {
+        u64 ticks = (tsc_khz * VMX_WATCHDOG_MS) >> (rdmsr(MSR_VMX_MISC) & VMX_MISC_TIMER_RATE);
+        x->watchdog = (u32)MIN(MAX(ticks, (u64)1), (u64)UINT32_MAX);
+    }
     x->proc = adjust(MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROC,
                      PROC_HLT_EXITING | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING |
                      PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY);
@@ -341,6 +356,7 @@ static void translate_exit(struct vcpu *v, struct vcpu_exit *e)
     }
     switch (reason & 0xffff) {
     case VMX_EXIT_EXTINT:
+    case VMX_EXIT_PREEMPTION_TIMER:   /* the watchdog: nothing for the guest either */
         e->reason = VEXIT_EXTINT;
         break;
     case VMX_EXIT_EXCEPTION_NMI: {
@@ -443,6 +459,8 @@ static int vmx_run(struct vcpu *v, struct vcpu_exit *e)
     if (!this_cpu()->virt_enabled || !vmptrld(x->vmcs_pa))
         return -ENODEV;
 again:
+    if (x->watchdog)
+        vmcs_write32(VMCS_PREEMPTION_TIMER, x->watchdog);
     vmcs_writenat(VMCS_GUEST_RSP, v->regs.gpr[GPR_RSP]);
     vmcs_writenat(VMCS_GUEST_RIP, v->regs.rip);
     vmcs_writenat(VMCS_GUEST_RFLAGS, v->regs.rflags);
