@@ -341,6 +341,14 @@ static void cold_boot(struct hb_master *m, u32 gi, u32 i, u64 now)
     struct hb_part *p = &m->part[i];
     bool image = g->cfg->standby_kernel[0] != '\0';
 
+    /* An image that fails again and again is not booted forever. */
+    u64 oldest = g->cold_at[g->ncold % HB_COLD_MAX];
+    if (g->ncold >= HB_COLD_MAX && now - oldest < HB_COLD_WINDOW_NS) {
+        group_down(m, gi, now, "%s failed after each of %u cold takeovers within %llu s: not booted again",
+                   nm(m, i), HB_COLD_MAX, (unsigned long long)(HB_COLD_WINDOW_NS / 1000000000ULL));
+        return;
+    }
+    g->cold_at[g->ncold++ % HB_COLD_MAX] = now;
     record(m, gi, image ? HB_EV_COLD : HB_EV_RESTART, (s32)i, -1,
            image ? "booting the standby image" : "restarting its own image", now);
     if (image)

@@ -40,7 +40,9 @@
  *      ops->start(failed, true) boots the group's standby image on the failed
  *      partition's own resources (or restarts its own image when the group has
  *      none); it stays the primary.
- *   4. otherwise (mode hot without a healthy standby) the group goes DOWN.
+ *   4. otherwise (mode hot without a healthy standby) the group goes DOWN;
+ *      so does a fourth cold takeover within 60 s (HB_COLD_MAX): an image
+ *      that keeps failing is not booted in a loop.
  *   The takeover ends with the new primary's first beat claiming
  *   HB_ROLE_PRIMARY (then ops->announce again). If the new primary fails first
  *   (misses its beats, crashes, or does not acknowledge within (misses + 1)
@@ -67,6 +69,8 @@
 #define HB_MAX_GROUPS CONFIG_MAX_GROUPS
 #define HB_HISTORY    16          /* events kept per group (a ring) */
 #define HB_WHY_MAX    80
+#define HB_COLD_MAX   3           /* cold takeovers allowed within HB_COLD_WINDOW_NS; */
+#define HB_COLD_WINDOW_NS (60ULL * 1000000000ULL)   /* one more takes the group DOWN */
 
 enum hb_pstate { HB_OFF, HB_WAITING, HB_ALIVE, HB_LATE, HB_FAILED };
 enum hb_down { HB_DOWN_NONE, HB_DOWN_CRASH, HB_DOWN_SHUTDOWN };
@@ -127,6 +131,8 @@ struct hb_group {
     u32 failovers;               /* takeovers completed */
     u64 detect_last, detect_max, takeover_last, takeover_max;   /* ns */
     char why[HB_WHY_MAX];        /* DOWN: why */
+    u64 cold_at[HB_COLD_MAX];    /* the last cold takeovers' times (a ring) */
+    u32 ncold;
     struct hb_event hist[HB_HISTORY];
     u32 nhist;                   /* events ever; the last min(nhist, HB_HISTORY) are kept */
 };

@@ -1320,6 +1320,37 @@ static void slow_stop_keeps_time(void **state)
     assert_null(OPS.now);
 }
 
+/* An image that fails after every cold boot is booted HB_COLD_MAX times
+ * within the window, then the group goes DOWN. */
+static void cold_loop_stops(void **state)
+{
+    (void)state;
+    world_init(FAILOVER_AUTO, -1);
+    op_started(0);
+    run_ms(300);
+    assert_int_equal(G()->state, HBG_DEGRADED);
+    u32 starts = 0;
+    for (u32 round = 0; round < HB_COLD_MAX + 1; round++) {
+        hb_down(&W.m, 0, HB_DOWN_CRASH, W.now);
+        tick();
+        if (G()->state == HBG_DOWN)
+            break;
+        starts++;
+        run_ms(300);                     /* it boots, beats, acknowledges */
+        assert_int_equal(G()->state, HBG_DEGRADED);
+    }
+    assert_int_equal(starts, HB_COLD_MAX);
+    assert_int_equal(G()->state, HBG_DOWN);
+    assert_true(log_has("partition 0 failed after each of 3 cold takeovers within 60 s: not booted again"));
+    /* Out of the window, a failure is taken over cold again. */
+    op_started(0);
+    run_ms(61000);
+    assert_int_equal(G()->state, HBG_DEGRADED);
+    hb_down(&W.m, 0, HB_DOWN_CRASH, W.now);
+    tick();
+    assert_int_equal(G()->state, HBG_TAKEOVER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1359,6 +1390,7 @@ int main(void)
         cmocka_unit_test(partition_names),
         cmocka_unit_test(groups_independent),
         cmocka_unit_test(slow_stop_keeps_time),
+        cmocka_unit_test(cold_loop_stops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
