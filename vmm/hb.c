@@ -625,23 +625,25 @@ void hb_down(struct hb_master *m, u32 part, enum hb_down how, u64 now)
 
 /* ---------------------------------------------------------------- from the operator */
 
-/* Partition part when it is watched (with its group), else NULL. */
-static struct hb_part *watched(struct hb_master *m, u32 part, u32 *gi)
+/* Partition part when it is watched, else NULL; with its group's index and
+ * whether it is that group's primary now. */
+static struct hb_part *watched(struct hb_master *m, u32 part, u32 *gi, bool *primary)
 {
     if (part >= m->nparts || !m->part[part].monitored)
         return NULL;
     *gi = (u32)m->part[part].group;
+    *primary = m->group[*gi].primary == (s32)part;
     return &m->part[part];
 }
 
 void hb_started(struct hb_master *m, u32 part, u64 now)
 {
     u32 gi;
-    struct hb_part *p = watched(m, part, &gi);
+    bool primary;
+    struct hb_part *p = watched(m, part, &gi, &primary);
     if (!p)
         return;
     struct hb_group *g = &m->group[gi];
-    bool primary = g->primary == (s32)part;
 
     part_reset(p, now);
     set_role(p, primary ? HB_ROLE_PRIMARY : HB_ROLE_STANDBY);
@@ -660,11 +662,11 @@ void hb_started(struct hb_master *m, u32 part, u64 now)
 void hb_stopped(struct hb_master *m, u32 part, u64 now)
 {
     u32 gi;
-    struct hb_part *p = watched(m, part, &gi);
+    bool primary;
+    struct hb_part *p = watched(m, part, &gi, &primary);
     if (!p)
         return;
     struct hb_group *g = &m->group[gi];
-    bool primary = g->primary == (s32)part;
 
     part_off(p, now);
     say(m, gi, LOG_INFO, "%s (%s) stopped by an operator%s", nm(m, part), part_label(m, gi, part),

@@ -2,6 +2,7 @@
  * crafted tables, and acpi_parse() on real QEMU+OVMF tables (fixtures/acpi/). The AML
  * scan's own tests are in test_acpi_aml.c, run from main() here. */
 #include "tests/unit/test_acpi_util.c"
+#include "tests/unit/xorshift.h"
 #include <errno.h>
 
 int run_aml_tests(void);
@@ -999,14 +1000,8 @@ static void test_fixture_loader_bounds(void **state)
 /* Random corruption of real tables, with checksums made right again so the parsers
  * (not just the checksum test) see the damage: nothing may be read out of bounds
  * (ASan) and acpi_parse() must still return. */
-static u32 rng = 0x9e3779b9;
-static u32 rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
+static u64 rng = 0x9e3779b9;
+static u32 rnd(void) { return (u32)xorshift64(&rng); }
 
 static void test_mutated_fixture_tables(void **state)
 {

@@ -1,6 +1,7 @@
 /* Unit tests of the AML scan (drivers/acpi/aml.c) on hand-assembled DSDT/SSDT
  * snippets, hostile encodings and mutated real tables. Run from test_acpi.c's main. */
 #include "tests/unit/test_acpi_util.c"
+#include "tests/unit/xorshift.h"
 
 int run_aml_tests(void);
 
@@ -463,14 +464,8 @@ static void test_deep_nesting_is_bounded(void **state)
 }
 
 /* xorshift: deterministic. */
-static u32 rng_state = 0x12345678;
-static u32 rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
+static u64 rng_state = 0x12345678;
+static u32 rnd(void) { return (u32)xorshift64(&rng_state); }
 
 /* Random mutations of a real DSDT and random bytes: must never read outside the
  * table (ASan) nor hang. */

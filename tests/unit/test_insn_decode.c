@@ -13,6 +13,7 @@
 #include "vmm/insn_decode.h"
 #include "kernel/errno.h"
 #include "tests/unit/stubs.h"
+#include "tests/unit/xorshift.h"
 
 enum { M16 = INSN_MODE_16, M32 = INSN_MODE_32, M64 = INSN_MODE_64 };
 enum { RD = INSN_READ, WR = INSN_WRITE_REG, WI = INSN_WRITE_IMM };
@@ -422,13 +423,7 @@ static void test_store_value(void **state)
 }
 
 static u64 rs = 0x9e3779b97f4a7c15ULL;
-static u64 rnd(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
+static u64 rnd(void) { return xorshift64(&rs); }
 
 /* Random bytes (biased towards the prefixes and opcodes we know, so the fuzz
  * reaches deep) must never crash; a success re-decodes identically from exactly

@@ -13,6 +13,7 @@
 #include "vmm/pvh.h"
 #include "kernel/errno.h"
 #include "tests/unit/stubs.h"
+#include "tests/unit/xorshift.h"
 
 /* ---------------------------------------------------------------- ELF builder */
 
@@ -690,13 +691,7 @@ static void test_place_module(void **state)
 }
 
 static u64 rs = 0x243f6a8885a308d3ULL;
-static u64 rnd(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
+static u64 rnd(void) { return xorshift64(&rs); }
 
 /* Random corruption of the headers and notes. Whatever inspect accepts must be
  * self-consistent and load without the callbacks seeing a bad range. */

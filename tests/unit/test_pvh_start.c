@@ -12,6 +12,7 @@
 #include "vmm/pvh_start.h"
 #include "kernel/errno.h"
 #include "tests/unit/stubs.h"
+#include "tests/unit/xorshift.h"
 
 #define BASE 0x7000ULL
 
@@ -290,13 +291,7 @@ static void test_module_errors(void **state)
 }
 
 static u64 rs = 0xb7e151628aed2a6bULL;
-static u64 rnd(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
-}
+static u64 rnd(void) { return xorshift64(&rs); }
 
 /* Random non-overlapping maps, shuffled: the output is sorted, never has two
  * adjacent entries of one type, and covers exactly the input, type by type. */

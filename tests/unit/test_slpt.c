@@ -14,6 +14,7 @@
 #include "vmm/slpt.h"
 #include "kernel/errno.h"
 #include "tests/unit/stubs.h"
+#include "tests/unit/xorshift.h"
 
 /* ---------------------------------------------------------------- fake memory */
 
@@ -507,13 +508,7 @@ struct model_page {
 };
 
 static u64 rnd_state = 0x1234567887654321ULL;
-static u64 rnd(void)
-{
-    rnd_state ^= rnd_state << 13;
-    rnd_state ^= rnd_state >> 7;
-    rnd_state ^= rnd_state << 17;
-    return rnd_state;
-}
+static u64 rnd(void) { return xorshift64(&rnd_state); }
 
 static void check_page(const struct slpt *t, const struct model_page *m, u64 pg)
 {
