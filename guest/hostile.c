@@ -180,7 +180,11 @@ static void step_hypercalls(void)
     hc("partition_info past the end of RAM", HC_PARTITION_INFO, tg.ram_end - 40, 0);
     hc("networking 0x100", HC_NET_FIRST, 0, 0);
     hc("networking 0x1ff", HC_NET_LAST, 0, 0);
-    hc("heartbeat 0x200", HC_HEARTBEAT_FIRST, 0, 0);
+    hc("heartbeat 0x2ff", HC_HEARTBEAT_LAST, 0, 0);
+    /* Defined, but this partition is in no failover group. */
+    hc("hb_info outside a group", HC_HB_INFO, outside, 0);
+    hc("hb_beat outside a group", HC_HB_BEAT, 1, 0);
+    hc("hb_beat role 7", HC_HB_BEAT, 7, 0);
 }
 
 /* ---------------------------------------------------------------- triple fault */

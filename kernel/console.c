@@ -1,4 +1,8 @@
-/* The serial console: one lock so lines from different CPUs do not interleave. */
+/* The serial console: one lock so lines from different CPUs do not interleave.
+ * While the shell edits a line, lines printed by others (the log, from any
+ * CPU) go above it: the row is erased, the line printed, and the prompt and
+ * the text typed so far are drawn again below, so neither the person typing
+ * nor a test harness reading the echo sees a log line cut into the middle. */
 #include "kernel/console.h"
 #include "kernel/printf.h"
 #include "kernel/spinlock.h"
@@ -20,6 +24,10 @@ void con_init(u16 p, u32 baud)
 u16 con_port(void) { return port; }
 
 static char last_out;   /* under con_lock */
+/* What redraws the shell's line being edited from column 0; empty while no
+ * line is being edited (a command runs). Under con_lock. */
+static char input_redraw[CON_INPUT_MAX];
+static size_t input_len;
 
 /* Serial terminals need CR LF; a '\n' that already follows '\r' gets none added. */
 static void put_raw(const char *s, size_t n)
@@ -43,6 +51,37 @@ void con_write(const char *s, size_t n)
     u64 f = irq_save();
     spin_lock(&con_lock);
     put_raw(s, n);
+    spin_unlock(&con_lock);
+    irq_restore(f);
+}
+
+void con_input(const char *echo, size_t n, const char *redraw, size_t rn)
+{
+    u64 f = irq_save();
+    spin_lock(&con_lock);
+    put_raw(echo, n);
+    input_len = redraw && rn <= sizeof(input_redraw) ? rn : 0;
+    if (input_len)
+        memcpy(input_redraw, redraw, input_len);
+    spin_unlock(&con_lock);
+    irq_restore(f);
+}
+
+void con_write_above(const char *s, size_t n)
+{
+    if (con_bypass_lock) {
+        put_raw(s, n);
+        return;
+    }
+    u64 f = irq_save();
+    spin_lock(&con_lock);
+    if (input_len) {
+        put_raw("\r\x1b[K", 4);
+        put_raw(s, n);
+        put_raw(input_redraw, input_len);
+    } else {
+        put_raw(s, n);
+    }
     spin_unlock(&con_lock);
     irq_restore(f);
 }

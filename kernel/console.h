@@ -8,6 +8,15 @@
 void con_write(const char *s, size_t n);
 int con_printf(const char *fmt, ...) __printf(1, 2);
 
+/* For the shell's line editor: writes echo (n bytes) and, in the same breath,
+ * records redraw (rn bytes: the prompt and the text typed so far, drawn from
+ * column 0), or that no line is being edited (rn 0). Longer than
+ * CON_INPUT_MAX bytes counts as none. */
+#define CON_INPUT_MAX 640
+void con_input(const char *echo, size_t n, const char *redraw, size_t rn);
+/* Writes whole lines (ending in '\n') above the line being edited, which is
+ * then drawn again; the log's console output goes this way. */
+void con_write_above(const char *s, size_t n);
 
 
 /* Selects the UART (0 = no console) once the configuration is known. */

@@ -87,6 +87,15 @@ void le_prompt(struct line_editor *le, le_out_fn out, void *ctx)
     emit_str(&o, le->prompt);
 }
 
+void le_redraw(const struct line_editor *le, le_out_fn out, void *ctx)
+{
+    const struct sink o = { out, ctx };
+
+    emit_str(&o, le->prompt);
+    emit(&o, le->buf, le->len);
+    emit_backs(&o, le->len - le->cur);
+}
+
 const char *le_line(const struct line_editor *le)
 {
     return le->line;

@@ -56,6 +56,13 @@ void le_prompt(struct line_editor *le, le_out_fn out, void *ctx);
 /* Processes one input byte. out may be NULL (nothing is echoed). */
 enum le_event le_feed(struct line_editor *le, u8 byte, le_out_fn out, void *ctx);
 
+/* Writes the prompt and the line being edited, with the cursor where it was,
+ * from the start of an empty terminal line: what the console prints again after
+ * a log line interrupted the editing (kernel/console.h con_input). At most
+ * LE_REDRAW_MAX bytes. */
+#define LE_REDRAW_MAX (LE_MAX_PROMPT + 2 * LE_MAX_LINE)
+void le_redraw(const struct line_editor *le, le_out_fn out, void *ctx);
+
 /* The line completed by the last LE_LINE, NUL-terminated; it was added to the
  * history if non-blank and different from the newest entry. */
 const char *le_line(const struct line_editor *le);

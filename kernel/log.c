@@ -10,7 +10,9 @@
 #include "arch/x86/cpu.h"
 
 #define LOG_RECORDS 512
-#define LOG_TEXT    152
+/* Room for the longest messages (a partition's start line with three memory
+ * ranges); anything longer ends in "..." rather than being cut silently. */
+#define LOG_TEXT    256
 
 struct log_record {
     u64 tsc;
@@ -45,7 +47,9 @@ void log_vmsg(enum log_level lvl, const char *tag, const char *fmt, va_list ap)
     rec.level = (u8)lvl;
     rec.cpu = 0;
     kstrlcpy(rec.tag, tag ? tag : "?", sizeof(rec.tag));
-    kvsnprintf(rec.text, sizeof(rec.text), fmt, ap);
+    int n = kvsnprintf(rec.text, sizeof(rec.text), fmt, ap);
+    if (n >= (int)sizeof(rec.text))
+        kstrlcpy(rec.text + sizeof(rec.text) - 4, "...", 4);
 
     u64 f = irq_save();
     spin_lock(&log_lock);
@@ -58,7 +62,7 @@ void log_vmsg(enum log_level lvl, const char *tag, const char *fmt, va_list ap)
         char line[LOG_TEXT + 48];
         int n = format_record(&rec, line, sizeof(line));
         if (n > 0)
-            con_write(line, MIN((size_t)n, sizeof(line) - 1));
+            con_write_above(line, MIN((size_t)n, sizeof(line) - 1));
         else
             dropped_console++;
     }

@@ -8,15 +8,47 @@
 #include "kernel/console.h"
 #include "kernel/log.h"
 #include "kernel/errno.h"
+#include "kernel/string.h"
 #include "arch/x86/cpu.h"
 
 
 static struct line_editor editor;
 
+_Static_assert(LE_REDRAW_MAX <= CON_INPUT_MAX, "the console keeps the whole redraw");
+
+/* The editor's output for one input byte, handed to the console at once
+ * together with how to redraw the line (see con_input). */
+struct echo_buf {
+    char b[2 * LE_REDRAW_MAX];
+    size_t n;
+};
+
 static void echo(void *ctx, const char *s, size_t n)
 {
-    (void)ctx;
-    con_write(s, n);
+    struct echo_buf *e = ctx;
+    if (e->n + n > sizeof(e->b)) {
+        /* Longer than any one key's echo; keep the order anyway. */
+        con_write(e->b, e->n);
+        e->n = 0;
+        if (n > sizeof(e->b)) {
+            con_write(s, n);
+            return;
+        }
+    }
+    memcpy(e->b + e->n, s, n);
+    e->n += n;
+}
+
+/* Writes what the editor echoed; editing says whether a line is still being
+ * edited (whose redraw the console then keeps) or a command is about to run. */
+static void show(struct echo_buf *e, bool editing)
+{
+    static struct echo_buf r;
+    r.n = 0;
+    if (editing)
+        le_redraw(&editor, echo, &r);
+    con_input(e->b, e->n, r.b, r.n);
+    e->n = 0;
 }
 
 int shell_exec(char *line)
@@ -51,8 +83,10 @@ void shell_set_idle_hook(void (*fn)(void)) { idle_hook = fn; }
 
 __noreturn void shell_run(void)
 {
+    static struct echo_buf e;
     le_init(&editor, SHELL_PROMPT);
-    le_prompt(&editor, echo, NULL);
+    le_prompt(&editor, echo, &e);
+    show(&e, true);
     for (;;) {
         /* Each timer tick wakes the loop: the management work runs here, on
          * CPU 0, between the bytes of a line (not while a command runs). */
@@ -63,7 +97,8 @@ __noreturn void shell_run(void)
             irq_enable_and_halt();
             continue;
         }
-        enum le_event ev = le_feed(&editor, (u8)c, echo, NULL);
+        enum le_event ev = le_feed(&editor, (u8)c, echo, &e);
+        show(&e, ev == LE_NONE);
         if (ev == LE_NONE)
             continue;
         if (ev == LE_LINE) {
@@ -75,6 +110,7 @@ __noreturn void shell_run(void)
             line[i] = '\0';
             shell_exec(line);
         }
-        le_prompt(&editor, echo, NULL);
+        le_prompt(&editor, echo, &e);
+        show(&e, true);
     }
 }

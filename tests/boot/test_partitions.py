@@ -208,7 +208,10 @@ def test_hostile_fails_alone(hv):
                          ("console_write buffer past the end of RAM", "-14"),
                          ("partition_info unaligned", "-22"), ("partition_info outside RAM", "-14"),
                          ("partition_info past the end of RAM", "-14"), ("networking 0x100", "-38"),
-                         ("heartbeat 0x200", "-38")]:
+                         ("heartbeat 0x2ff", "-38"),
+                         # Defined calls, from a partition in no failover group.
+                         ("hb_info outside a group", "-2"), ("hb_beat outside a group", "0"),
+                         ("hb_beat role 7", "-22")]:
         assert f"tg: hostile: hypercall {call} -> {result}\n" in text, (call, text)
     assert "partial write" not in text, text
     assert "tg: hostile: triple fault now" in text and "survived a triple fault" not in text, text
@@ -526,7 +529,7 @@ def test_memory_split_over_nodes(backend, request, tmp_path):
     h = backend_boot(backend, request.node.name, make_esp(SPREAD, str(tmp_path)), profile="q35-2node-pxb")
     try:
         text = h.wait_prompt()
-        m = re.search(r"big started: 1 vCPU\(s\) on CPU\(s\) 1, (.*), entry", text)
+        m = re.search(r"big started: 1 vCPU\(s\) on CPU\(s\) 1, (.*), kernel ", text)
         assert m and "(node 0)" in m.group(1) and "(node 1)" in m.group(1), text
         blocks = [int(b) for b in re.findall(r"(\d+) MiB at host", m.group(1))]
         assert sum(blocks) == 300, text

@@ -300,6 +300,45 @@ static void test_kill_and_redraw(void **state)
     assert_string_equal(le_line(&le), "");
 }
 
+/* What the console does when a log line arrives mid-edit: erase the row, print
+ * the line, and redraw the editor's state on the fresh row below. */
+static void log_line_arrives(void)
+{
+    static const char line[] = "\r\x1b[K[ 1.0] INFO a log line\r\n";
+    term_put(line, sizeof(line) - 1);
+    fresh_output();
+    le_redraw(&le, out, &T);
+    assert_true(T.rawlen <= LE_REDRAW_MAX);
+}
+
+static void test_redraw_after_interruption(void **state)
+{
+    int rows = T.newlines;
+    log_line_arrives();
+    assert_raw("isthmus> ");
+    check_screen();
+    feed("fail");
+    log_line_arrives();
+    assert_raw("isthmus> fail");
+    check_screen();
+    assert_int_equal(T.newlines, rows + 2);
+    /* Cursor inside the line: it comes back to where it was. */
+    feed("over\x1b[D\x1b[D");
+    log_line_arrives();
+    assert_raw("isthmus> failover\b\b");
+    check_screen();
+    /* Editing goes on from there, and the line is whole. */
+    feed("X");
+    assert_int_equal(feed("\r"), LE_LINE);
+    assert_string_equal(le_line(&le), "failovXer");
+    /* The longest line with the cursor at its start fits LE_REDRAW_MAX. */
+    for (int i = 0; i < LE_MAX_LINE; i++)
+        feed("y");
+    feed("\x01");
+    log_line_arrives();
+    check_screen();
+}
+
 static void test_ctrl_c(void **state)
 {
     feed("doomed");
@@ -549,6 +588,7 @@ int main(void)
         TC(test_left_right_insert),
         TC(test_home_end_variants),
         TC(test_kill_and_redraw),
+        TC(test_redraw_after_interruption),
         TC(test_ctrl_c),
         TC(test_crlf),
         TC(test_history),
