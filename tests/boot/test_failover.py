@@ -144,13 +144,16 @@ def check_takeover(hv, group, failed, standby, how):
     return done["detect"], done["takeover"]
 
 
-def client_outage(hv, k, server, was, timeout=60):
+def client_outage(hv, k, server, was, timeout=60, lossless_ok=False):
+    """The client's report of the switch to `server`. A primary whose agent
+    stopped but whose service still answers may hand over within one request
+    period: then no request goes unanswered (lossless_ok)."""
     text, m = wait_for(hv, "client", r"^tg: client: svc %d outage ([\d.]+) ms, (\d+) requests unanswered "
                        r"\(seq (\d+)\.\.(\d+)\), served by %s \(was %s\)" % (k, re.escape(server), re.escape(was)),
                        timeout=timeout)
     ms, lost = float(m.group(1)), int(m.group(2))
     print(f"client [{hv.backend}]: svc {k}: outage {ms} ms, {lost} requests unanswered, now {server}")
-    assert lost > 0 and ms > 0
+    assert ms > 0 and (lost > 0 or lossless_ok), text
     return ms, lost
 
 
@@ -173,7 +176,7 @@ def test_agent_stopped(hot):
     detect, takeover = check_takeover(hot, "svc-stop", "stop-a", "stop-b", "missed %d beats" % MISSES)
     assert MISSES * INTERVAL_MS <= detect <= (MISSES + 1) * INTERVAL_MS, detect
     assert takeover <= 3 * INTERVAL_MS, takeover
-    client_outage(hot, 0, "stop-b", "stop-a")
+    client_outage(hot, 0, "stop-b", "stop-a", lossless_ok=True)
 
 
 def test_hang(hot):
@@ -217,7 +220,7 @@ def test_manual_switchover(hot):
     assert ("manual", "stop-b") in kinds, block
     rows, _ = parts(hot)
     assert rows["stop-b"]["state"] == "stopped", rows
-    client_outage(hot, 0, "stop-a", "stop-b")
+    client_outage(hot, 0, "stop-a", "stop-b", lossless_ok=True)
     # stop-a stops beating again 3 s after it became primary: with its standby
     # stopped, mode hot has nowhere to go and the group goes down (no cold boot).
     block, _, e = wait_event(hot, "svc-stop", "group-down", after=len(before))
