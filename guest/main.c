@@ -41,6 +41,7 @@ static const struct scenario {
     { "ha", scenario_ha },
     { "ha-client", scenario_ha_client },
     { "poweroff", scenario_poweroff },
+    { "paging", scenario_paging },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic
@@ -141,8 +142,11 @@ static void take_option(const char *w, bool first_plain)
     }
     if (!streq(key, "tick_ms") && !streq(key, "ticks") && !streq(key, "probe") && !streq(key, "timeout_ms") &&
         !streq(key, "count") && !streq(key, "size") && !streq(key, "fail_ms") && !streq(key, "period_us")) {
+        /* The paging scenario reads its own (guest/paging.c). */
+        if (streq(key, "spaces") || streq(key, "rounds") || streq(key, "pages"))
+            return;
         say("unknown option '%s' (known: tick_ms= ticks= probe= timeout_ms= skip= count= size= dst= fail= "
-            "fail_ms= svc= period_us=)", w);
+            "fail_ms= svc= period_us= spaces= rounds= pages=)", w);
         return;
     }
     if (!num) {

@@ -127,6 +127,9 @@ extern volatile bool gp_recover;     /* hostile: #GP on RDMSR/WRMSR skips it */
 extern volatile uint32_t gp_count;
 extern volatile uint64_t gp_error;
 extern volatile uint64_t net_rx_irqs, net_tx_irqs, net_cfg_irqs;
+/* When set, sees every exception (vectors 0-31) first; true: handled, the
+ * (possibly changed) frame is resumed. The paging scenario's #PF recovery. */
+extern bool (*volatile exception_hook)(struct trap_frame *f);
 void __attribute__((noreturn)) halt_forever(void);
 
 /* hv.c */
@@ -173,9 +176,10 @@ void ap_main(uint32_t slot);
 /* main.c */
 void __attribute__((noreturn)) tick_forever(void);
 
-/* memprobe.c, hostile.c */
+/* memprobe.c, hostile.c, paging.c */
 void __attribute__((noreturn)) scenario_memprobe(void);
 void __attribute__((noreturn)) scenario_hostile(void);
+void __attribute__((noreturn)) scenario_paging(void);
 
 /* pci.c */
 extern volatile uint32_t msi_count;

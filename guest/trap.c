@@ -1,5 +1,6 @@
 /* The IDT: every exception prints one line and halts its vCPU (except the #GP
- * the hostile scenario provokes on purpose); the few interrupt vectors the
+ * the hostile scenario provokes on purpose, and what exception_hook claims:
+ * the paging scenario's faults); the few interrupt vectors the
  * guest programs are counted; anything else is reported and acknowledged. */
 #include "guest/tg.h"
 #include "guest/x86.h"
@@ -28,6 +29,7 @@ volatile bool gp_recover;
 volatile uint32_t gp_count;
 volatile uint64_t gp_error;
 volatile uint64_t net_rx_irqs, net_tx_irqs, net_cfg_irqs;
+bool (*volatile exception_hook)(struct trap_frame *f);
 
 static const char *const exception_names[32] = {
     "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM",
@@ -72,6 +74,9 @@ static bool is_msr_insn(uint64_t rip)
 
 static void exception(struct trap_frame *f)
 {
+    bool (*hook)(struct trap_frame *) = exception_hook;
+    if (hook && hook(f))
+        return;
     if (f->vector == 13 && gp_recover && is_msr_insn(f->rip)) {
         gp_error = f->error;
         gp_count++;

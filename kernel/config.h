@@ -70,6 +70,15 @@ struct config_partition {
     u32 ndevices;
     u32 devices[CONFIG_MAX_PART_DEVS];   /* PCI functions: seg << 16 | bus << 8 | dev << 3 | fn */
     struct config_nic nic;
+    u8 paging;                       /* enum config_paging */
+    u32 shadow_roots;                /* shadow roots cached (default 8; 1: no cache) */
+};
+
+/* How a partition's guest-physical memory is translated (docs/paging.md). */
+enum config_paging {
+    PAGING_AUTO,      /* nested (EPT/NPT) when the CPU has it, else shadow */
+    PAGING_NESTED,
+    PAGING_SHADOW,
 };
 
 #define CONFIG_MAX_GROUPS      8

@@ -19,8 +19,7 @@ static int walk_read(void *ctx, gpa_t g, void *out, u32 len)
     return guest_read(ctx, g, out, len);
 }
 
-/* Fetches up to INSN_MAX_LEN bytes at CS:RIP; returns how many it got. */
-static u32 fetch(struct vm_vcpu *vc, u8 *buf, enum insn_mode *mode)
+u32 guest_fetch_insn(struct vm_vcpu *vc, u8 *buf, enum insn_mode *mode)
 {
     const struct vcpu_backend *be = vcpu_backend;
     struct vcpu_segment cs;
@@ -50,7 +49,7 @@ int mmio_decode(struct vm_vcpu *vc, const char *what, struct insn *in)
 {
     u8 bytes[INSN_MAX_LEN];
     enum insn_mode mode;
-    u32 n = fetch(vc, bytes, &mode);
+    u32 n = guest_fetch_insn(vc, bytes, &mode);
     if (!n) {
         part_fail(vc, "cannot read the instruction that touched %s", what);
         return -EFAULT;

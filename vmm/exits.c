@@ -2,6 +2,7 @@
  * at 0x3F8, every other port reads all-ones and ignores writes (as an empty
  * ISA bus would), counted and logged once per partition run. */
 #include "vmm/exits.h"
+#include "vmm/shadow_vcpu.h"
 #include "vmm/vcpuid.h"
 #include "vmm/vnic.h"
 #include "vmm/failover.h"
@@ -25,7 +26,7 @@ static const struct vcpu_backend *be(void) { return vcpu_backend; }
 
 static void inject_exc(struct vm_vcpu *vc, u8 vector, bool has_error)
 {
-    struct vcpu_event ev = { VEVENT_EXCEPTION, vector, has_error, 0 };
+    struct vcpu_event ev = { VEVENT_EXCEPTION, vector, has_error, 0, 0 };
     if (be()->inject(&vc->v, &ev) < 0)
         part_fail(vc, "cannot inject exception %u: another event is pending", vector);
 }
@@ -138,6 +139,7 @@ static void handle_cpuid(struct vm_vcpu *vc, const struct vcpu_exit *e)
         .apic_id = vc->v.apic_id, .vcpus = p->nvcpus, .tsc_khz = (u32)tsc_khz,
         .apic_timer_khz = vc->lapic.timer_khz,
         .vendor = be() == &vmx_backend ? VCPUID_VENDOR_INTEL : VCPUID_VENDOR_AMD,
+        .shadow = p->shadowed,
     };
     u32 out[4];
     vcpuid_filter(leaf, sub, &host, &ctx, out);
@@ -239,9 +241,10 @@ static void handle_slpt_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
     }
     if (vnic_mmio(vc, e))
         return;
-    part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s violation)",
+    part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s)",
               e->fault.read ? "read" : "", e->fault.write ? "write" : "", e->fault.fetch ? "fetch" : "",
-              (unsigned long long)e->fault.gpa.v, be() == &vmx_backend ? "EPT" : "NPT");
+              (unsigned long long)e->fault.gpa.v, vc->part->shadowed ? "shadow page fault"
+              : be() == &vmx_backend ? "EPT violation" : "NPT violation");
 }
 
 static void handle_triple_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
@@ -252,6 +255,10 @@ static void handle_triple_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
 
 static void handle_exception(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
+    if (e->exception.vector == 14 && vc->part->shadowed) {
+        shadow_handle_pf(vc, e);
+        return;
+    }
     part_fail(vc, "exception %u intercepted (error %#x)", e->exception.vector, e->exception.error);
 }
 
@@ -281,6 +288,8 @@ static const exit_handler handlers[VEXIT_COUNT] = {
     [VEXIT_TRIPLE_FAULT] = handle_triple_fault,
     [VEXIT_EXCEPTION] = handle_exception,
     [VEXIT_INVALID_STATE] = handle_invalid_state,
+    [VEXIT_CR_ACCESS] = handle_cr_access,
+    [VEXIT_INVLPG] = handle_invlpg,
 };
 
 void handle_exit(struct vm_vcpu *vc, const struct vcpu_exit *e)

@@ -6,6 +6,7 @@
 #define ISTHMUS_VMM_EXITS_H
 
 #include "vmm/partition.h"
+#include "vmm/insn_decode.h"
 
 void handle_exit(struct vm_vcpu *vc, const struct vcpu_exit *e);
 /* RDMSR/WRMSR of the MSR in RCX: completes it or injects #GP. */
@@ -15,7 +16,9 @@ void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e);
 /* Fetches and decodes the instruction at the guest's RIP that made a trapped
  * memory access (to `what`, for the failure message). 0, or the partition
  * is failed with the reason and a negative error returned. */
-struct insn;
+/* Fetches up to INSN_MAX_LEN bytes at the guest's CS:RIP through its own page
+ * tables; returns how many it got (0: none) and the mode they run in. */
+u32 guest_fetch_insn(struct vm_vcpu *vc, u8 *buf, enum insn_mode *mode);
 int mmio_decode(struct vm_vcpu *vc, const char *what, struct insn *in) __must_check;
 /* Delivers the IPI the vlapic produced, if any, to the partition's vCPUs only. */
 void route_ipi(struct vm_vcpu *vc);

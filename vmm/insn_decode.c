@@ -149,26 +149,19 @@ static void set_reg_operand(struct insn *in, unsigned size)
     in->reg = (u8)r;
 }
 
-int insn_decode(const u8 *bytes, u32 len, enum insn_mode mode, struct insn *out)
+/* Legacy prefixes, REX and the opcode byte(s): sets in's prefixes, rex, seg,
+ * two_byte and opcode; 0 or -EINVAL when the bytes end first. */
+static int decode_prefixes(struct cursor *c, struct insn *in, enum insn_mode mode)
 {
-    struct insn *in = out;
-    memset(in, 0, sizeof(*in));
-    in->base = in->index = -1;
-    in->scale = 1;
-    in->seg = INSN_SEG_DS;
-    if (!bytes || (mode != INSN_MODE_16 && mode != INSN_MODE_32 && mode != INSN_MODE_64))
-        return -EINVAL;
-
-    struct cursor c = { bytes, len < INSN_MAX_LEN ? len : INSN_MAX_LEN, 0 };
     int seg_override = -1;
     u8 b;
     int rc;
 
     /* Prefixes. A REX counts only right before the opcode (2.2.1). */
     for (;;) {
-        rc = get_u8(&c, &b);
+        rc = get_u8(c, &b);
         if (rc)
-            goto out;
+            return rc;
         switch (b) {
         case PFX_OPSIZE: in->prefixes |= INSN_PFX_OPSIZE; break;
         case PFX_ADSIZE: in->prefixes |= INSN_PFX_ADSIZE; break;
@@ -199,12 +192,16 @@ opcode:
     }
     if (b == OP_ESCAPE) {
         in->two_byte = true;
-        rc = get_u8(&c, &b);
+        rc = get_u8(c, &b);
         if (rc)
-            goto out;
+            return rc;
     }
     in->opcode = b;
+    return 0;
+}
 
+static void set_sizes(struct insn *in, enum insn_mode mode)
+{
     bool opsize = in->prefixes & INSN_PFX_OPSIZE, adsize = in->prefixes & INSN_PFX_ADSIZE;
     switch (mode) {
     case INSN_MODE_64:
@@ -220,6 +217,29 @@ opcode:
         in->addr_size = adsize ? 4 : 2;
         break;
     }
+}
+
+static void insn_reset(struct insn *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->base = in->index = -1;
+    in->scale = 1;
+    in->seg = INSN_SEG_DS;
+}
+
+int insn_decode(const u8 *bytes, u32 len, enum insn_mode mode, struct insn *out)
+{
+    struct insn *in = out;
+    insn_reset(in);
+    if (!bytes || (mode != INSN_MODE_16 && mode != INSN_MODE_32 && mode != INSN_MODE_64))
+        return -EINVAL;
+
+    struct cursor c = { bytes, len < INSN_MAX_LEN ? len : INSN_MAX_LEN, 0 };
+    int rc = decode_prefixes(&c, in, mode);
+    if (rc)
+        goto out;
+    u8 b = in->opcode;
+    set_sizes(in, mode);
 
     /* Only the forms in the header; classify before touching operands so that an
      * unsupported opcode is reported as such even when truncated. */
@@ -325,4 +345,71 @@ u64 insn_store_value(const struct insn *in, u64 reg_value)
     if (in->high_byte)
         return (reg_value >> 8) & 0xff;
     return reg_value & size_mask(in->access_size);
+}
+
+int insn_decode_sys(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_sys *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct insn *in = &out->mem;
+    insn_reset(in);
+    if (!bytes || (mode != INSN_MODE_16 && mode != INSN_MODE_32 && mode != INSN_MODE_64))
+        return -EINVAL;
+    struct cursor c = { bytes, len < INSN_MAX_LEN ? len : INSN_MAX_LEN, 0 };
+    int rc = decode_prefixes(&c, in, mode);
+    if (rc)
+        goto out;
+    set_sizes(in, mode);
+    if (!in->two_byte || (in->prefixes & (INSN_PFX_LOCK | INSN_PFX_REP))) {
+        rc = -ENOTSUP;
+        goto out;
+    }
+    switch (in->opcode) {
+    case 0x06:
+        out->kind = INSN_SYS_CLTS;
+        break;
+    case 0x20:
+    case 0x22: {
+        /* MOV CRn: ModRM.mod is ignored, the operand is always a register of
+         * the mode's width (SDM Vol. 2B MOV-Move to/from Control Registers). */
+        u8 m;
+        if ((rc = get_u8(&c, &m)) != 0)
+            goto out;
+        out->kind = in->opcode == 0x20 ? INSN_SYS_MOV_FROM_CR : INSN_SYS_MOV_TO_CR;
+        out->cr = (u8)(((m >> 3) & 7) | ((in->rex & REX_R) ? 8 : 0));
+        out->gpr = (u8)((m & 7) | ((in->rex & REX_B) ? 8 : 0));
+        break;
+    }
+    case 0x01:
+        /* Group 7: only INVLPG m (/7 with a memory operand). */
+        if ((rc = decode_modrm(&c, in, mode)) != 0)
+            goto out;
+        if (((in->modrm >> 3) & 7) != 7 || !in->is_mem) {
+            rc = -ENOTSUP;
+            goto out;
+        }
+        out->kind = INSN_SYS_INVLPG;
+        break;
+    default:
+        rc = -ENOTSUP;
+        goto out;
+    }
+    out->len = (u8)c.pos;
+    return 0;
+out:
+    out->len = (u8)c.pos;
+    return rc;
+}
+
+u64 insn_effective_address(const struct insn *in, const u64 gpr[16], u64 next_rip)
+{
+    u64 a = (u64)in->disp;
+    if (in->moffs)
+        a = in->moffs;
+    if (in->rip_relative)
+        a += next_rip;
+    if (in->base >= 0)
+        a += gpr[in->base];
+    if (in->index >= 0)
+        a += gpr[in->index] * in->scale;
+    return a & size_mask(in->addr_size);
 }

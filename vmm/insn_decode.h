@@ -93,4 +93,25 @@ u64 insn_apply_read(const struct insn *in, u64 old, u64 mem);
  * the current value of register `reg` (ignored for INSN_WRITE_IMM). */
 u64 insn_store_value(const struct insn *in, u64 reg_value);
 
+/* The privileged instructions shadow paging intercepts, for CPUs that do not
+ * decode them (AMD-V without decode assists): MOV from/to CRn (0F 20 / 0F 22),
+ * CLTS (0F 06) and INVLPG m (0F 01 /7). */
+enum insn_sys_kind { INSN_SYS_MOV_FROM_CR, INSN_SYS_MOV_TO_CR, INSN_SYS_CLTS, INSN_SYS_INVLPG };
+
+struct insn_sys {
+    u8 len;                        /* total length in bytes */
+    u8 kind;                       /* enum insn_sys_kind */
+    u8 cr;                         /* MOV CRn: n (0-15, REX.R included) */
+    u8 gpr;                        /* MOV CRn: the general register, 0-15 */
+    struct insn mem;               /* INVLPG: its memory operand (is_mem, base, index...) */
+};
+
+/* 0 and *out; -EINVAL when the bytes end first; -ENOTSUP for anything else. */
+int insn_decode_sys(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_sys *out) __must_check;
+
+/* The offset a memory operand addresses within its segment: base + index *
+ * scale + displacement (or the moffs), RIP-relative from next_rip, truncated
+ * to the address size. The caller adds the segment base. */
+u64 insn_effective_address(const struct insn *in, const u64 gpr[16], u64 next_rip);
+
 #endif

@@ -11,6 +11,7 @@
 #include "vmm/vnic.h"
 #include "vmm/failover.h"
 #include "vmm/guest_aml.h"
+#include "vmm/shadow_vcpu.h"
 #include "drivers/pci_access.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/smp.h"
@@ -136,6 +137,7 @@ static void free_memory(struct partition *p)
             p->vcpu[i] = NULL;
         }
     }
+    shadow_part_free(p);
     if (p->slpt_ready) {
         slpt_destroy(&p->slpt);
         p->slpt_ready = false;
@@ -422,6 +424,8 @@ static int build(struct partition *p, char *err, size_t errlen)
         }
     }
     if ((rc = build_pci(p, err, errlen)) < 0)
+        return rc;
+    if ((rc = shadow_part_init(p, err, errlen)) < 0)
         return rc;
     return build_image(p, err, errlen);
 }

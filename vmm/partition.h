@@ -20,6 +20,7 @@
 #include "vmm/console_ring.h"
 #include "vmm/layout.h"
 #include "vmm/slpt.h"
+#include "vmm/shadow.h"
 #include "vmm/hypercall.h"
 #include "vmm/vpci.h"
 #include "vmm/gmem.h"
@@ -50,6 +51,9 @@ struct vm_vcpu_stats {
     u64 msis;               /* device MSIs forwarded to it */
     u64 pci_io;             /* port accesses passed to an assigned device's I/O BAR */
     u64 nic_mmio;           /* trapped accesses to its NIC's registers */
+    u64 cr3_loads;          /* shadow paging: MOV to CR3 */
+    u64 cr_accesses;        /* shadow paging: other CR0/CR3/CR4 reads and writes */
+    u64 pf_exits;           /* shadow paging: #PF exits */
 };
 
 struct vm_vcpu {
@@ -67,6 +71,7 @@ struct vm_vcpu {
     u64 armed_deadline;             /* host timer armed for this vlapic deadline */
     u64 slpt_gen;                   /* the partition's slpt_gen its TLB was flushed for */
     struct vm_vcpu_stats stats;
+    struct shadow_regs paging;      /* shadow paging: the guest's own CR0/CR3/CR4/EFER */
 };
 
 #define PART_REASON_MAX 200
@@ -95,6 +100,10 @@ struct partition {
     struct gmem gmem;               /* its host blocks while it has memory (n = 0 otherwise) */
     struct slpt slpt;
     bool slpt_ready;
+    /* Shadow paging (vmm/shadow_vcpu.c): the slpt then only maps
+     * guest-physical memory for the shadow MMU; the hardware never walks it. */
+    bool shadowed;
+    struct shadow *shadow;          /* while it has memory */
     struct partition_layout layout;
     struct hc_mem_range ram_ranges[2];  /* what the guest can reach: [0, 0xA0000), [0xE0000, size) */
     u32 nram_ranges;

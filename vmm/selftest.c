@@ -98,6 +98,10 @@ static int cmd_vmtest(int argc, char **argv)
         con_printf("vmtest: no vCPU backend on this machine (virtualization: %s)\n", d);
         return 0;
     }
+    if (!virt_has_slpt()) {
+        con_printf("vmtest: runs on nested paging (EPT/NPT), which this CPU does not have\n");
+        return 0;
+    }
     int err = vcpu_backend->cpu_enable();
     if (err) {
         con_printf("vmtest: cannot enable virtualization on this CPU: %s\n", strerror_short(err));

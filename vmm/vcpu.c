@@ -10,24 +10,19 @@ int vcpu_backend_select(void)
 {
     switch (virt.vendor) {
     case VIRT_SVM:
-        if (!virt.svm_npt) {
-            log_err("vmm", "AMD-V without nested paging: partitions need NPT (shadow paging is not built yet)");
-            return -ENODEV;
-        }
         vcpu_backend = &svm_backend;
-        return 0;
+        break;
     case VIRT_VMX:
-        if (!virt.vmx_ept || !virt.vmx_unrestricted) {
-            log_err("vmm", "VT-x without EPT and unrestricted guest: partitions need both "
-                    "(shadow paging is not built yet)");
-            return -ENODEV;
-        }
         vcpu_backend = &vmx_backend;
-        return 0;
+        break;
     default:
         log_err("vmm", "no hardware virtualization (%s): no partition can run", virt.why_none);
         return -ENODEV;
     }
+    if (!virt_has_slpt())
+        log_warn("vmm", "%s: no %s: partitions use shadow paging (one vCPU each, no assigned devices)",
+                 vcpu_backend->name, virt.vendor == VIRT_SVM ? "NPT" : "EPT with unrestricted guest");
+    return 0;
 }
 
 const char *vcpu_exit_name(enum vcpu_exit_reason r)
@@ -39,7 +34,7 @@ const char *vcpu_exit_name(enum vcpu_exit_reason r)
         [VEXIT_TRIPLE_FAULT] = "triple fault", [VEXIT_INIT] = "INIT", [VEXIT_SIPI] = "SIPI",
         [VEXIT_INTR_WINDOW] = "interrupt window", [VEXIT_XSETBV] = "XSETBV", [VEXIT_PAUSE] = "PAUSE",
         [VEXIT_EXCEPTION] = "exception", [VEXIT_INVALID_STATE] = "invalid guest state",
-        [VEXIT_UNHANDLED] = "unhandled",
+        [VEXIT_UNHANDLED] = "unhandled", [VEXIT_CR_ACCESS] = "control register", [VEXIT_INVLPG] = "INVLPG",
     };
     return (unsigned)r < VEXIT_COUNT && names[r] ? names[r] : "?";
 }

@@ -53,6 +53,8 @@ enum vcpu_exit_reason {
     VEXIT_PAUSE,
     VEXIT_EXCEPTION,     /* an intercepted guest exception */
     VEXIT_INVALID_STATE, /* VM entry refused the guest state */
+    VEXIT_CR_ACCESS,     /* shadow paging: the guest read or wrote CR0/CR3/CR4 */
+    VEXIT_INVLPG,        /* shadow paging: INVLPG */
     VEXIT_UNHANDLED,     /* a backend exit code the core does not know: stops the partition */
     VEXIT_COUNT
 };
@@ -65,7 +67,13 @@ struct vcpu_exit {
         struct { u16 port; u8 size; bool in, string, rep; } io;
         struct { u32 index; bool write; } msr;
         struct { gpa_t gpa; bool read, write, fetch, present; } fault;
-        struct { u8 vector; bool has_error; u32 error; } exception;
+        /* address: the linear address of a #PF */
+        struct { u8 vector; bool has_error; u32 error; u64 address; } exception;
+        /* gpr < 0: the backend does not say (the core decodes the instruction);
+         * clts: CLTS rather than a MOV */
+        struct { u8 cr; bool write, clts; s8 gpr; } cr;
+        /* known: va holds the operand's linear address (else the core decodes) */
+        struct { u64 va; bool known; } invlpg;
         struct { u8 vector; } sipi;
     };
 };
@@ -77,6 +85,14 @@ struct vcpu_event {
     u8 vector;
     bool has_error;
     u32 error;
+    u64 cr2;             /* #PF: the faulting address the guest finds in CR2 */
+};
+
+/* Shadow paging (vmm/shadow_vcpu.c): the paging registers as the guest sees
+ * them (its reads return these) and as the hardware runs (CR3 = a shadow root). */
+struct vcpu_paging {
+    u64 cr0, cr3, cr4, efer;
+    u64 hw_cr0, hw_cr3, hw_cr4, hw_efer;
 };
 
 /* MSRs whose guest values live in the backend's hardware structure (or, for
@@ -108,6 +124,13 @@ struct vcpu_backend {
     void (*load_state)(struct vcpu *v, const struct vcpu_boot_state *s);
     /* Sets the second-level page-table root (EPTP or nCR3). */
     void (*set_slpt_root)(struct vcpu *v, u64 root);
+    /* Shadow paging instead: second-level paging off, CR0/CR3/CR4 accesses,
+     * INVLPG and #PF intercepted (VEXIT_CR_ACCESS, VEXIT_INVLPG, VEXIT_EXCEPTION),
+     * and get_cr()/get_efer()/get_msr(VMSR_EFER) answer with the guest's view.
+     * After create(), before load_state(). */
+    int (*enable_shadow)(struct vcpu *v) __must_check;
+    /* Loads both views of the paging registers and flushes the vCPU's TLB. */
+    void (*set_paging)(struct vcpu *v, const struct vcpu_paging *p);
     /* Enters the guest with v->regs until the next exit, which it describes in e. */
     int (*run)(struct vcpu *v, struct vcpu_exit *e) __must_check;
     void (*advance_rip)(struct vcpu *v, u64 len);

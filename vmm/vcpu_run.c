@@ -6,6 +6,7 @@
 #include "vmm/partition.h"
 #include "vmm/exits.h"
 #include "vmm/vnic.h"
+#include "vmm/shadow_vcpu.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/interrupts.h"
@@ -145,7 +146,7 @@ static void deliver(struct vm_vcpu *vc)
         return;
     }
     if (be->interruptible(&vc->v)) {
-        struct vcpu_event ev = { VEVENT_EXTINT, (u8)vec, false, 0 };
+        struct vcpu_event ev = { VEVENT_EXTINT, (u8)vec, false, 0, 0 };
         if (be->inject(&vc->v, &ev) == 0) {
             vlapic_accept(&vc->lapic, (u8)vec);
             vc->stats.irqs_injected++;
@@ -199,11 +200,23 @@ void vcpu_thread(void *arg)
     }
     vlapic_init(&vc->lapic, vc->v.apic_id, (u32)tsc_khz, guest_timer_khz());
     vc->slpt_gen = p->slpt_gen;
-    be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
+    if (p->shadowed)
+        err = shadow_vcpu_enable(vc);
+    else
+        be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
+    if (err) {
+        part_fail(vc, "cannot set up shadow paging on CPU %u: %s", vc->cpu->index, strerror_short(err));
+        be->destroy(&vc->v);
+        goto out;
+    }
     if (vc->v.index == 0) {
         struct vcpu_boot_state s;
         pvh_boot_state(&s, p->entry);
         be->load_state(&vc->v, &s);
+        if (p->shadowed && shadow_vcpu_start(vc, &s) < 0) {
+            be->destroy(&vc->v);
+            goto out;
+        }
         vc->run_state = VRUN_RUNNING;
     } else {
         vc->run_state = VRUN_WAIT_SIPI;
@@ -230,7 +243,10 @@ void vcpu_thread(void *arg)
         u64 gen = __atomic_load_n(&p->slpt_gen, __ATOMIC_ACQUIRE);
         if (gen != vc->slpt_gen) {
             vc->slpt_gen = gen;
-            be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
+            if (p->shadowed)
+                shadow_gpa_map_changed(vc);
+            else
+                be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
         }
         struct vcpu_exit e;
         err = be->run(&vc->v, &e);

@@ -4,6 +4,10 @@
 #include "vmm/hypercall_abi.h"
 
 /* Leaf 1 ECX. */
+#define L1C_PCID         BIT(17)
+#define L7B_INVPCID      BIT(10)
+#define L7C_PKU          BIT(3)
+#define L7C_LA57         BIT(16)
 #define L1C_MONITOR      BIT(3)
 #define L1C_VMX          BIT(5)
 #define L1C_SMX          BIT(6)
@@ -91,6 +95,8 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h,
         /* OSXSAVE (27) passes through: it mirrors CR4.OSXSAVE, which guest and
          * host set alike for the XSAVE state the guest is given. */
         out[VCPUID_ECX] |= L1C_HYPERVISOR;      /* tells the guest to look at 0x40000000 */
+        if (ctx->shadow)
+            out[VCPUID_ECX] &= ~L1C_PCID;       /* shadow paging keys roots by CR3 alone */
         /* EBX[31:24] initial APIC ID, [23:16] logical processors per package:
          * the vCPU's, not the host CPU's it happens to run on. */
         out[VCPUID_EBX] = (out[VCPUID_EBX] & 0x0000ffffu) | ((ctx->apic_id & 0xffu) << 24) |
@@ -101,6 +107,12 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h,
         else
             out[VCPUID_EDX] &= ~L1D_HTT;
         out[VCPUID_EDX] |= L1D_APIC;            /* every vCPU has the emulated local APIC */
+        break;
+    case 7:
+        if (ctx->shadow && subleaf == 0) {
+            out[VCPUID_EBX] &= ~L7B_INVPCID;
+            out[VCPUID_ECX] &= ~(L7C_PKU | L7C_LA57);   /* not in shadow entries */
+        }
         break;
     case 6:         /* thermal and power management: the host's, not the guest's */
     case 0xa:       /* no virtual PMU: the counters are not context-switched */

@@ -3,6 +3,7 @@
  * is what keeps a partition from touching the host's configuration
  * (IA32_FEATURE_CONTROL, SYSENTER of another guest, power management...). */
 #include "vmm/exits.h"
+#include "vmm/shadow_vcpu.h"
 #include "arch/x86/cpu.h"
 #include "kernel/log.h"
 
@@ -106,6 +107,8 @@ static bool do_write(struct vm_vcpu *vc, u32 index, u64 val)
     if (state_msr(index, &m)) {
         if (!value_ok(m, val))
             return false;
+        if (m == VMSR_EFER && vc->part->shadowed)
+            return shadow_write_efer(vc, val);
         vcpu_backend->set_msr(&vc->v, m, val);
         return true;
     }

@@ -23,6 +23,13 @@ extern struct virt_caps virt;
 
 /* Fills `virt`; never fails (VIRT_NONE with a reason when there is nothing usable). */
 void virt_detect(void);
+/* Whether partitions can use nested paging: AMD-V with NPT, or VT-x with EPT
+ * and unrestricted guest. Without it they use shadow paging. */
+static inline bool virt_has_slpt(void)
+{
+    return (virt.vendor == VIRT_SVM && virt.svm_npt) ||
+           (virt.vendor == VIRT_VMX && virt.vmx_ept && virt.vmx_unrestricted);
+}
 /* One line for the log and `version`, e.g. "AMD-V rev 1, NPT, 16 ASIDs". */
 void virt_describe(char *buf, size_t size);
 

@@ -772,6 +772,26 @@ static void test_placement_keys(void **state)
 #define P(name, extra) "[[partition]]\nname = \"" name "\"\ncpus = 1\nmemory = \"64M\"\nkernel = \"k\"\n" extra
 #define NIC(mac, vlan) "nic = true\nmac = \"" mac "\"\nvlan = " vlan "\n"
 
+static void test_paging_keys(void **state)
+{
+    (void)state;
+    struct isthmus_config cfg;
+    EXPECT_OK(P("a", "") P("b", "paging = \"shadow\"\nshadow_roots = 1\n") P("c", "paging = \"nested\"\n"), &cfg);
+    assert_int_equal(cfg.partition[0].paging, PAGING_AUTO);
+    assert_int_equal(cfg.partition[0].shadow_roots, 8);
+    assert_int_equal(cfg.partition[1].paging, PAGING_SHADOW);
+    assert_int_equal(cfg.partition[1].shadow_roots, 1);
+    assert_int_equal(cfg.partition[2].paging, PAGING_NESTED);
+    EXPECT_ERRORS(P("a", "paging = \"ept\"\n"),
+                  "6: paging: expected one of \"auto\", \"nested\", \"shadow\", got \"ept\"\n");
+    EXPECT_ERRORS(P("a", "shadow_roots = 0\n"), "6: shadow_roots: expected an integer from 1 to 16, got 0\n");
+    EXPECT_ERRORS(P("a", "shadow_roots = 17\n"), "6: shadow_roots: expected an integer from 1 to 16, got 17\n");
+    EXPECT_ERRORS("[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\npaging = \"shadow\"\n",
+                  "1: paging = \"shadow\" supports partitions of one CPU; \"a\" has 2\n");
+    EXPECT_ERRORS(P("a", "paging = \"shadow\"\ndevices = [\"0000:00:03.0\"]\n"),
+                  "1: paging = \"shadow\" does not support assigned PCI devices (\"a\")\n");
+}
+
 static void test_failover_keys(void **state)
 {
     (void)state;
@@ -898,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_valid_files),
         cmocka_unit_test(test_placement_keys),
         cmocka_unit_test(test_invalid_files),
+        cmocka_unit_test(test_paging_keys),
         cmocka_unit_test(test_failover_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -475,6 +475,93 @@ static void test_fuzz(void **state)
     assert_true(notsup > 10000);
 }
 
+/* ---------------------------------------------------------------- system instructions */
+
+static void sys_ok(const u8 *b, u32 n, enum insn_mode mode, struct insn_sys *out)
+{
+    assert_int_equal(insn_decode_sys(b, n, mode, out), 0);
+    assert_int_equal(out->len, n);
+}
+
+static void test_sys_mov_cr(void **state)
+{
+    (void)state;
+    struct insn_sys s;
+    static const u8 from_cr3_rax[] = { 0x0f, 0x20, 0xd8 };        /* mov %cr3,%rax */
+    sys_ok(from_cr3_rax, 3, INSN_MODE_64, &s);
+    assert_int_equal(s.kind, INSN_SYS_MOV_FROM_CR);
+    assert_int_equal(s.cr, 3);
+    assert_int_equal(s.gpr, 0);
+    static const u8 to_cr3_r9[] = { 0x41, 0x0f, 0x22, 0xd9 };      /* mov %r9,%cr3 */
+    sys_ok(to_cr3_r9, 4, INSN_MODE_64, &s);
+    assert_int_equal(s.kind, INSN_SYS_MOV_TO_CR);
+    assert_int_equal(s.cr, 3);
+    assert_int_equal(s.gpr, 9);
+    static const u8 to_cr0_eax[] = { 0x0f, 0x22, 0xc0 };           /* mov %eax,%cr0 (32-bit) */
+    sys_ok(to_cr0_eax, 3, INSN_MODE_32, &s);
+    assert_int_equal(s.cr, 0);
+    assert_int_equal(s.gpr, 0);
+    static const u8 from_cr4_edx[] = { 0x0f, 0x20, 0xe2 };         /* mov %cr4,%edx */
+    sys_ok(from_cr4_edx, 3, INSN_MODE_32, &s);
+    assert_int_equal(s.cr, 4);
+    assert_int_equal(s.gpr, 2);
+    /* ModRM.mod is ignored: 0F 20 18 is mov %cr3,%rax too. */
+    static const u8 mod0[] = { 0x0f, 0x20, 0x18 };
+    sys_ok(mod0, 3, INSN_MODE_64, &s);
+    assert_int_equal(s.cr, 3);
+    assert_int_equal(s.gpr, 0);
+    static const u8 cr8[] = { 0x44, 0x0f, 0x20, 0xc0 };            /* mov %cr8,%rax */
+    sys_ok(cr8, 4, INSN_MODE_64, &s);
+    assert_int_equal(s.cr, 8);
+    static const u8 clts[] = { 0x0f, 0x06 };
+    sys_ok(clts, 2, INSN_MODE_64, &s);
+    assert_int_equal(s.kind, INSN_SYS_CLTS);
+}
+
+static void test_sys_invlpg(void **state)
+{
+    (void)state;
+    struct insn_sys s;
+    u64 gpr[16] = { 0 };
+    gpr[0] = 0x7f0000001000ULL;      /* rax */
+    gpr[3] = 0x1000;                 /* rbx */
+    gpr[6] = 3;                      /* rsi */
+    static const u8 rax[] = { 0x0f, 0x01, 0x38 };                  /* invlpg (%rax) */
+    sys_ok(rax, 3, INSN_MODE_64, &s);
+    assert_int_equal(s.kind, INSN_SYS_INVLPG);
+    assert_true(s.mem.is_mem);
+    assert_int_equal(insn_effective_address(&s.mem, gpr, 0x1003), 0x7f0000001000ULL);
+    static const u8 sib[] = { 0x0f, 0x01, 0x7c, 0xb3, 0x10 };      /* invlpg 0x10(%rbx,%rsi,4) */
+    sys_ok(sib, 5, INSN_MODE_64, &s);
+    assert_int_equal(insn_effective_address(&s.mem, gpr, 0), 0x1000 + 12 + 0x10);
+    static const u8 rip[] = { 0x0f, 0x01, 0x3d, 0x00, 0x01, 0x00, 0x00 }; /* invlpg 0x100(%rip) */
+    sys_ok(rip, 7, INSN_MODE_64, &s);
+    assert_int_equal(insn_effective_address(&s.mem, gpr, 0x5007), 0x5107);
+    /* 32-bit address size truncates. */
+    gpr[0] = 0xfffffff0ULL;
+    static const u8 wrap[] = { 0x0f, 0x01, 0x78, 0x20 };           /* invlpg 0x20(%eax) */
+    sys_ok(wrap, 4, INSN_MODE_32, &s);
+    assert_int_equal(insn_effective_address(&s.mem, gpr, 0), 0x10);
+}
+
+static void test_sys_unsupported(void **state)
+{
+    (void)state;
+    struct insn_sys s;
+    static const u8 lmsw[] = { 0x0f, 0x01, 0xf0 };                 /* lmsw %ax */
+    assert_int_equal(insn_decode_sys(lmsw, 3, INSN_MODE_64, &s), -ENOTSUP);
+    static const u8 invlpg_reg[] = { 0x0f, 0x01, 0xf8 };           /* swapgs, not invlpg */
+    assert_int_equal(insn_decode_sys(invlpg_reg, 3, INSN_MODE_64, &s), -ENOTSUP);
+    static const u8 mov[] = { 0x89, 0x07 };
+    assert_int_equal(insn_decode_sys(mov, 2, INSN_MODE_64, &s), -ENOTSUP);
+    static const u8 lock[] = { 0xf0, 0x0f, 0x20, 0xc0 };
+    assert_int_equal(insn_decode_sys(lock, 4, INSN_MODE_64, &s), -ENOTSUP);
+    static const u8 cut[] = { 0x0f, 0x01, 0x7c, 0xb3 };
+    assert_int_equal(insn_decode_sys(cut, 4, INSN_MODE_64, &s), -EINVAL);
+    assert_int_equal(insn_decode_sys(cut, 1, INSN_MODE_64, &s), -EINVAL);
+    assert_int_equal(insn_decode_sys(NULL, 1, INSN_MODE_64, &s), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +572,9 @@ int main(void)
         cmocka_unit_test(test_apply_read),
         cmocka_unit_test(test_store_value),
         cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_sys_mov_cr),
+        cmocka_unit_test(test_sys_invlpg),
+        cmocka_unit_test(test_sys_unsupported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

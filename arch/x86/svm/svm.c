@@ -25,6 +25,10 @@ void svm_vmrun(u64 guest_vmcb_pa, u64 host_vmcb_pa, struct vcpu_regs *regs);
 struct svm_vcpu {
     struct vmcb *vmcb;
     hpa_t vmcb_pa, iopm_pa, msrpm_pa;
+    /* Shadow paging: the paging registers as the guest sees them (AMD-V has
+     * no read shadows; reads are intercepted and answered from these). */
+    bool shadow;
+    u64 gcr0, gcr3, gcr4, gefer;
 };
 
 static int svm_cpu_enable(void)
@@ -155,6 +159,39 @@ static void svm_set_slpt_root(struct vcpu *v, u64 root)
     ((struct svm_vcpu *)v->hw)->vmcb->n_cr3 = root;
 }
 
+#define CR_BITS_SHADOWED (BIT(0) | BIT(3) | BIT(4))
+#define PF_VECTOR 14
+
+static int svm_enable_shadow(struct vcpu *v)
+{
+    struct svm_vcpu *s = v->hw;
+    struct vmcb *b = s->vmcb;
+    s->shadow = true;
+    b->np_control &= ~(u64)VMCB_NP_ENABLE;
+    b->n_cr3 = 0;
+    b->intercept_cr_read = CR_BITS_SHADOWED;
+    b->intercept_cr_write = CR_BITS_SHADOWED;
+    b->intercept_misc1 |= VMCB_INTERCEPT1_INVLPG;
+    b->intercept_exceptions |= BIT(PF_VECTOR);
+    return 0;
+}
+
+/* Every VMRUN flushes this vCPU's TLB already (TLB_CONTROL, set at create):
+ * a new shadow root or a changed shadow entry needs nothing more. */
+static void svm_set_paging(struct vcpu *v, const struct vcpu_paging *p)
+{
+    struct svm_vcpu *s = v->hw;
+    struct vmcb *b = s->vmcb;
+    s->gcr0 = p->cr0;
+    s->gcr3 = p->cr3;
+    s->gcr4 = p->cr4;
+    s->gefer = p->efer;
+    b->cr0 = p->hw_cr0;
+    b->cr3 = p->hw_cr3;
+    b->cr4 = p->hw_cr4;
+    b->efer = p->hw_efer | EFER_SVME;
+}
+
 /* Lengths of the instructions whose exits we complete, for CPUs without NRIPS. */
 static u64 fixed_len(u32 code)
 {
@@ -219,11 +256,29 @@ static void translate_exit(struct vcpu *v, struct vmcb *b, struct vcpu_exit *e)
         e->fault.fetch = b->exitinfo1 & SVM_NPF_FETCH;
         e->fault.read = !e->fault.write && !e->fault.fetch;
         break;
+    case SVM_EXIT_INVLPG:
+        /* The operand's address only with decode assists (APM 15.33.4); else
+         * the core decodes the instruction. */
+        e->reason = VEXIT_INVLPG;
+        e->invlpg.known = virt.svm_decode_assists;
+        e->invlpg.va = b->exitinfo1;
+        break;
     default:
         if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
             e->reason = VEXIT_EXCEPTION;
             e->exception.vector = (u8)(code - SVM_EXIT_EXCP_BASE);
             e->exception.error = (u32)b->exitinfo1;
+            e->exception.has_error = e->exception.vector == PF_VECTOR;
+            e->exception.address = b->exitinfo2;
+            break;
+        }
+        if (code < SVM_EXIT_CR0_WRITE + 16) {
+            /* CRn reads 0x00-0x0f, writes 0x10-0x1f. With decode assists
+             * EXITINFO1 bit 63 says MOV CR and bits 3:0 name the register. */
+            e->reason = VEXIT_CR_ACCESS;
+            e->cr.cr = code & 0xf;
+            e->cr.write = code >= SVM_EXIT_CR0_WRITE;
+            e->cr.gpr = virt.svm_decode_assists && (b->exitinfo1 >> 63) ? (s8)(b->exitinfo1 & 0xf) : -1;
             break;
         }
         e->reason = VEXIT_UNHANDLED;
@@ -281,6 +336,8 @@ static int svm_inject(struct vcpu *v, const struct vcpu_event *ev)
     u64 inj = ev->vector | type | VMCB_EVENT_VALID;
     if (ev->type == VEVENT_EXCEPTION && ev->has_error)
         inj |= VMCB_EVENT_ERR_VALID | ((u64)ev->error << 32);
+    if (ev->type == VEVENT_EXCEPTION && ev->vector == PF_VECTOR)
+        b->cr2 = ev->cr2;
     b->eventinj = inj;
     return 0;
 }
@@ -307,7 +364,10 @@ static void svm_want_interrupt_window(struct vcpu *v, bool on)
 
 static u64 svm_get_cr(struct vcpu *v, int cr)
 {
-    struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
+    struct svm_vcpu *s = v->hw;
+    struct vmcb *b = s->vmcb;
+    if (s->shadow && cr != 2)
+        return cr == 0 ? s->gcr0 : cr == 3 ? s->gcr3 : cr == 4 ? s->gcr4 : 0;
     switch (cr) {
     case 0: return b->cr0;
     case 2: return b->cr2;
@@ -319,6 +379,8 @@ static u64 svm_get_cr(struct vcpu *v, int cr)
 
 static u64 svm_get_efer(struct vcpu *v)
 {
+    if (((struct svm_vcpu *)v->hw)->shadow)
+        return ((struct svm_vcpu *)v->hw)->gefer;
     return ((struct svm_vcpu *)v->hw)->vmcb->efer & ~EFER_SVME;
 }
 
@@ -375,6 +437,8 @@ static u64 svm_get_msr(struct vcpu *v, enum vcpu_msr m)
     u32 off = msr_offset(m);
     if (!off)
         return 0;
+    if (m == VMSR_EFER && ((struct svm_vcpu *)v->hw)->shadow)
+        return ((struct svm_vcpu *)v->hw)->gefer;
     u64 val = *(u64 *)((u8 *)((struct svm_vcpu *)v->hw)->vmcb + off);
     return m == VMSR_EFER ? val & ~EFER_SVME : val;
 }
@@ -385,6 +449,8 @@ static void svm_set_msr(struct vcpu *v, enum vcpu_msr m, u64 value)
     u32 off = msr_offset(m);
     if (!off)
         return;
+    if (m == VMSR_EFER && ((struct svm_vcpu *)v->hw)->shadow)
+        return;             /* the core's shadow paging sets both views */
     if (m == VMSR_EFER)
         value = (value & ~EFER_LMA) | (b->efer & EFER_LMA) | EFER_SVME;
     *(u64 *)((u8 *)b + off) = value;
@@ -397,6 +463,8 @@ const struct vcpu_backend svm_backend = {
     .destroy = svm_destroy,
     .load_state = svm_load_state,
     .set_slpt_root = svm_set_slpt_root,
+    .enable_shadow = svm_enable_shadow,
+    .set_paging = svm_set_paging,
     .run = svm_run,
     .advance_rip = svm_advance_rip,
     .inject = svm_inject,

@@ -42,6 +42,9 @@
 #define VMX_WATCHDOG_MS      10
 #define PROC_INTR_WINDOW     BIT(2)
 #define PROC_HLT_EXITING     BIT(7)
+#define PROC_INVLPG_EXITING  BIT(9)
+#define PROC_CR3_LOAD_EXITING  BIT(15)
+#define PROC_CR3_STORE_EXITING BIT(16)
 #define PROC_MWAIT_EXITING   BIT(10)
 #define PROC_USE_IO_BITMAPS  BIT(25)
 #define PROC_USE_MSR_BITMAPS BIT(28)
@@ -82,6 +85,13 @@ struct vmx_vcpu {
     bool window;            /* interrupt-window exiting requested */
     u32 proc;               /* current primary processor-based controls */
     u32 watchdog;           /* preemption timer value for VMX_WATCHDOG_MS; 0: no timer */
+    /* Shadow paging: the guest's CR3 and EFER (CR0 and CR4 are in the read
+     * shadows), and a CR2 to load before the next entry (VM entries and
+     * exits leave CR2 alone, so the guest's lives in the register). */
+    bool shadow;
+    u64 gcr3, gefer;
+    bool cr2_pending;
+    u64 cr2;
 };
 
 static u32 adjust(u32 msr_plain, u32 msr_true, u32 want)
@@ -343,6 +353,57 @@ static void vmx_set_slpt_root(struct vcpu *v, u64 root)
     flush_all_contexts(root);
 }
 
+/* Without EPT there is no unrestricted guest either: the guest always runs
+ * with CR0.PE and CR0.PG set (the fixed bits), on the core's shadow tables. */
+static int vmx_enable_shadow(struct vcpu *v)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (!vmptrld(x->vmcs_pa))
+        return -EIO;
+    vmcs_write_failures = 0;
+    x->shadow = true;
+    /* No VPID either: every entry and exit then flushes the guest's TLB
+     * (SDM 28.3.3.1), so a changed shadow needs no INVVPID. */
+    vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_VMX_PROCBASED2, MSR_VMX_PROCBASED2, 0));
+    x->proc |= PROC_INVLPG_EXITING | PROC_CR3_LOAD_EXITING | PROC_CR3_STORE_EXITING;
+    x->proc = adjust(MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROC, x->proc);
+    vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
+    vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(18) | BIT(14));
+    vmcs_write32(VMCS_PF_ERROR_MASK, 0);     /* every #PF exits */
+    vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
+    /* Every CR0 and CR4 bit is the hypervisor's: writes exit, reads see the shadows. */
+    vmcs_writenat(VMCS_CR0_MASK, ~0ULL);
+    vmcs_writenat(VMCS_CR4_MASK, ~0ULL);
+    if (vmcs_write_failures) {
+        log_err("vmx", "shadow paging set-up: %u VMCS writes failed, first field %#x", vmcs_write_failures,
+                vmcs_first_failed_field);
+        return -EIO;
+    }
+    if (!(x->proc & PROC_CR3_LOAD_EXITING) || !(x->proc & PROC_INVLPG_EXITING)) {
+        log_err("vmx", "shadow paging needs CR3-load and INVLPG exiting, which this CPU does not allow");
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+static void vmx_set_paging(struct vcpu *v, const struct vcpu_paging *p)
+{
+    struct vmx_vcpu *x = v->hw;
+    if (!vmptrld(x->vmcs_pa))
+        return;
+    vmcs_writenat(VMCS_GUEST_CR0, (p->hw_cr0 | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1));
+    vmcs_writenat(VMCS_CR0_SHADOW, p->cr0);
+    vmcs_writenat(VMCS_GUEST_CR3, p->hw_cr3);
+    vmcs_writenat(VMCS_GUEST_CR4, (p->hw_cr4 | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
+    vmcs_writenat(VMCS_CR4_SHADOW, p->cr4);
+    vmcs_write64(VMCS_GUEST_EFER, p->hw_efer);
+    u32 entry = vmcs_read32(VMCS_ENTRY_CONTROLS);
+    vmcs_write32(VMCS_ENTRY_CONTROLS, (p->hw_efer & EFER_LMA) ? entry | ENTRY_IA32E_GUEST
+                                                               : entry & ~ENTRY_IA32E_GUEST);
+    x->gcr3 = p->cr3;
+    x->gefer = p->efer;
+}
+
 static void translate_exit(struct vcpu *v, struct vcpu_exit *e)
 {
     u32 reason = vmcs_read32(VMCS_EXIT_REASON);
@@ -369,8 +430,29 @@ static void translate_exit(struct vcpu *v, struct vcpu_exit *e)
         e->exception.vector = (u8)info;
         e->exception.has_error = info & VMX_INTR_ERR_VALID;
         e->exception.error = vmcs_read32(VMCS_EXIT_INTR_ERROR);
+        e->exception.address = q;          /* #PF: the linear address */
         break;
     }
+    case VMX_EXIT_CR_ACCESS: {
+        /* SDM table 28-3: CR number, access type (0 MOV to, 1 MOV from,
+         * 2 CLTS, 3 LMSW), general register. LMSW is not emulated. */
+        u32 type = (q >> 4) & 3;
+        if (type == 3) {
+            e->reason = VEXIT_UNHANDLED;
+            break;
+        }
+        e->reason = VEXIT_CR_ACCESS;
+        e->cr.cr = q & 0xf;
+        e->cr.write = type != 1;
+        e->cr.clts = type == 2;
+        e->cr.gpr = type == 2 ? -1 : (s8)((q >> 8) & 0xf);
+        break;
+    }
+    case VMX_EXIT_INVLPG:
+        e->reason = VEXIT_INVLPG;
+        e->invlpg.va = q;
+        e->invlpg.known = true;
+        break;
     case VMX_EXIT_TRIPLE_FAULT: e->reason = VEXIT_TRIPLE_FAULT; break;
     case VMX_EXIT_INIT:         e->reason = VEXIT_INIT; break;
     case VMX_EXIT_SIPI:
@@ -467,6 +549,10 @@ again:
     /* Interrupts stay off from here to the exit; a pending one causes an
      * external-interrupt exit and is taken by the host once they are on again. */
     u64 flags = irq_save();
+    if (x->cr2_pending) {
+        write_cr2(x->cr2);
+        x->cr2_pending = false;
+    }
     int failed = vmx_enter(&v->regs, x->launched);
     irq_restore(flags);
     if (failed) {
@@ -485,7 +571,7 @@ again:
     vmcs_write32(VMCS_ENTRY_INTR_INFO, (idt & VMX_INTR_VALID) ? idt & ~(BIT(12)) : 0);
     if (idt & VMX_INTR_VALID && idt & VMX_INTR_ERR_VALID)
         vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, vmcs_read32(VMCS_IDT_VECTORING_ERROR));
-    if (vmcs_read32(VMCS_EXIT_REASON) == VMX_EXIT_CR_ACCESS &&
+    if (!x->shadow && vmcs_read32(VMCS_EXIT_REASON) == VMX_EXIT_CR_ACCESS &&
         emulate_cr_write(v, vmcs_readnat(VMCS_EXIT_QUALIFICATION))) {
         v->stats.exits++;
         v->stats.cr_emulated++;
@@ -514,6 +600,10 @@ static int vmx_inject(struct vcpu *v, const struct vcpu_event *ev)
     u32 type = ev->type == VEVENT_NMI ? VMX_INTR_TYPE_NMI :
                ev->type == VEVENT_EXCEPTION ? VMX_INTR_TYPE_HWEXC : VMX_INTR_TYPE_EXT;
     u32 info = ev->vector | type | VMX_INTR_VALID;
+    if (ev->type == VEVENT_EXCEPTION && ev->vector == 14) {
+        ((struct vmx_vcpu *)v->hw)->cr2 = ev->cr2;
+        ((struct vmx_vcpu *)v->hw)->cr2_pending = true;
+    }
     if (ev->type == VEVENT_EXCEPTION && ev->has_error) {
         info |= VMX_INTR_ERR_VALID;
         vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, ev->error);
@@ -545,7 +635,8 @@ static u64 vmx_get_cr(struct vcpu *v, int cr)
         return 0;
     switch (cr) {
     case 0: return vmcs_readnat(VMCS_CR0_SHADOW);
-    case 3: return vmcs_readnat(VMCS_GUEST_CR3);
+    case 3: return ((struct vmx_vcpu *)v->hw)->shadow ? ((struct vmx_vcpu *)v->hw)->gcr3
+                                                      : vmcs_readnat(VMCS_GUEST_CR3);
     case 4: return vmcs_readnat(VMCS_CR4_SHADOW);
     default: return 0;
     }
@@ -553,6 +644,8 @@ static u64 vmx_get_cr(struct vcpu *v, int cr)
 
 static u64 vmx_get_efer(struct vcpu *v)
 {
+    if (((struct vmx_vcpu *)v->hw)->shadow)
+        return ((struct vmx_vcpu *)v->hw)->gefer;
     return vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa) ? vmcs_read64(VMCS_GUEST_EFER) : 0;
 }
 
@@ -594,7 +687,7 @@ static u64 vmx_get_msr(struct vcpu *v, enum vcpu_msr m)
     if (!vmptrld(x->vmcs_pa))
         return 0;
     switch (m) {
-    case VMSR_EFER:         return vmcs_read64(VMCS_GUEST_EFER);
+    case VMSR_EFER:         return x->shadow ? x->gefer : vmcs_read64(VMCS_GUEST_EFER);
     case VMSR_PAT:          return vmcs_read64(VMCS_GUEST_PAT);
     case VMSR_SYSENTER_CS:  return vmcs_read32(VMCS_GUEST_SYSENTER_CS);
     case VMSR_SYSENTER_ESP: return vmcs_readnat(VMCS_GUEST_SYSENTER_ESP);
@@ -617,6 +710,8 @@ static void vmx_set_msr(struct vcpu *v, enum vcpu_msr m, u64 value)
         return;
     switch (m) {
     case VMSR_EFER: {
+        if (x->shadow)      /* the core's shadow paging sets both views */
+            break;
         u64 lma = vmcs_read64(VMCS_GUEST_EFER) & EFER_LMA;
         vmcs_write64(VMCS_GUEST_EFER, (value & ~EFER_LMA) | lma);
         break;
@@ -638,6 +733,8 @@ const struct vcpu_backend vmx_backend = {
     .destroy = vmx_destroy,
     .load_state = vmx_load_state,
     .set_slpt_root = vmx_set_slpt_root,
+    .enable_shadow = vmx_enable_shadow,
+    .set_paging = vmx_set_paging,
     .run = vmx_run,
     .advance_rip = vmx_advance_rip,
     .inject = vmx_inject,

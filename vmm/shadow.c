@@ -1,0 +1,930 @@
+/* Shadow page tables; see shadow.h for the contract.
+ *
+ * Levels are numbered as in struct shadow_use: 4 = PML4, 3 = PDPT, 2 = PD,
+ * 1 = PT, and one entry of a level-L table maps span(L) = 4 KiB << 9 (L - 1).
+ * A LONG4 shadow has levels 4..1; a MODE_NONE shadow (PAE hardware paging) has
+ * levels 3..1, its root holding the 4 PDPTEs. Shadow leaves are always level-1
+ * entries, so a shadow table entry above level 1 always points at a table.
+ *
+ * Invariants that keep every cached root correct:
+ *  - every shadow leaf was derived from guest table pages that are tracked,
+ *    with the leaf's root in .roots and (unless .overflow) its place in .uses;
+ *  - no shadow leaf in any root maps the host frame of a tracked page writable,
+ *    so the guest's every write to its tables faults and is emulated here.
+ * Dropping translations never has to update the tracks: a use that no longer
+ * covers a translation only costs a needless drop later. */
+#include "vmm/shadow.h"
+#include "vmm/slpt.h"
+#include "kernel/errno.h"
+#include "kernel/string.h"
+
+/* 64-bit paging-structure entries, guest and shadow alike (SDM Vol. 3A 4.5,
+ * tables 4-15 .. 4-20; PAE tables 4-8 .. 4-11 use the same layout). */
+#define PTE_P         BIT(0)
+#define PTE_RW        BIT(1)
+#define PTE_US        BIT(2)
+#define PTE_PWT       BIT(3)
+#define PTE_PCD       BIT(4)
+#define PTE_A         BIT(5)
+#define PTE_D         BIT(6)     /* leaves only */
+#define PTE_PS        BIT(7)     /* PDPTE/PDE: maps a 1 GiB/2 MiB page; reserved in a PML4E */
+#define PTE_PAT       BIT(7)     /* 4 KiB PTE: PAT index bit 2 */
+#define PTE_G         BIT(8)
+#define PTE_PAT_LARGE BIT(12)    /* 1 GiB/2 MiB leaf: PAT index bit 2 */
+#define PTE_NX        BIT(63)    /* reserved unless EFER.NXE */
+#define PTE_ADDR      0x000ffffffffff000ULL   /* bits 51:12 */
+
+/* A PAE PDPTE has only P, PWT, PCD and the address: bits 2:1, 8:5 and 63 are
+ * reserved (SDM 4.4.1 table 4-8), so the shadow's carry P alone. */
+#define PDPTE_P       BIT(0)
+
+/* A shadow entry that points at a table grants everything: rights are combined
+ * over the levels, so the leaf alone decides. */
+#define SHADOW_TABLE_BITS (PTE_P | PTE_RW | PTE_US | PTE_A)
+
+/* CR4 features whose paging the walker does not implement (SDM 4.1.1, 4.6.2,
+ * 4.10.1):
+ * process-context identifiers, 5-level paging, protection keys. */
+#define CR4_LA57  BIT(12)
+#define CR4_PCIDE BIT(17)
+#define CR4_PKE   BIT(22)
+#define CR4_PKS   BIT(24)
+
+#define MODE_BITS_UNSET  (~0ULL)  /* s->mode_bits before the first activation */
+#define ENTRIES          512
+#define LEVELS_LONG4     4
+#define LEVELS_PAE       3
+#define PAE_VA_MASK      0xffffffffULL   /* paging off: 32-bit linear = physical */
+#define CANONICAL_BITS   48
+#define DEFAULT_MAX_TABLES 2048
+#define MIN_TABLES       4        /* a root and the three tables above one leaf */
+
+STATIC_ASSERT(ENTRIES * sizeof(u64) == PAGE_SIZE, "a table is one page");
+STATIC_ASSERT(SHADOW_ROOTS_MAX <= 32, "struct shadow_track.roots is a u32 mask");
+STATIC_ASSERT(SHADOW_ROOTS_MAX <= 256, "struct shadow_use.root is a u8");
+
+static inline u32 level_shift(int level)
+{
+    return PAGE_SHIFT + 9 * (u32)(level - 1);
+}
+
+static inline u64 span(int level)
+{
+    return 1ULL << level_shift(level);
+}
+
+static inline u32 ent_index(u64 va, int level)
+{
+    return (u32)(va >> level_shift(level)) & (ENTRIES - 1);
+}
+
+/* Bits 63:47 copies of bit 47 (SDM 3.3.7.1). */
+static inline u64 canon(u64 va)
+{
+    return (u64)((s64)(va << (64 - CANONICAL_BITS)) >> (64 - CANONICAL_BITS));
+}
+
+static inline u64 gfn_of(u64 ga)
+{
+    return ga >> PAGE_SHIFT;
+}
+
+static int root_levels(const struct shadow_root *r)
+{
+    return r->mode == SHADOW_MODE_LONG4 ? LEVELS_LONG4 : LEVELS_PAE;
+}
+
+/* ---------------------------------------------------------------- modes */
+
+/* The shadow mode for the guest's paging state (SDM 4.1.1, table 4-1). */
+static int guest_mode(const struct shadow_regs *g, enum shadow_mode *m)
+{
+    if (g->cr4 & CR4_PCIDE)
+        return -ENOTSUP;
+    if (!(g->cr0 & SH_CR0_PG)) {
+        *m = SHADOW_MODE_NONE;
+        return 0;
+    }
+    if (!(g->efer & SH_EFER_LMA))
+        return -ENOTSUP;            /* 32-bit or PAE paging */
+    if (g->cr4 & (CR4_LA57 | CR4_PKE | CR4_PKS))
+        return -ENOTSUP;
+    *m = SHADOW_MODE_LONG4;
+    return 0;
+}
+
+/* The control bits a shadow's contents depend on (its rights, G bits). */
+static u64 mode_bits_of(const struct shadow_regs *g)
+{
+    return (g->cr0 & SH_CR0_WP) | (g->cr4 & (SH_CR4_PSE | SH_CR4_PGE | SH_CR4_SMEP | SH_CR4_SMAP)) |
+           (g->efer & SH_EFER_NXE);
+}
+
+static u64 root_key(const struct shadow_regs *g, enum shadow_mode m)
+{
+    return m == SHADOW_MODE_LONG4 ? g->cr3 & PTE_ADDR : 0;
+}
+
+/* ---------------------------------------------------------------- table pages */
+
+static u64 *table_map(const struct shadow *s, hpa_t pa)
+{
+    return s->ops.map(s->ops.ctx, pa);
+}
+
+/* A zeroed table page within the budget (st.tables counts the pages held). */
+static int table_alloc(struct shadow *s, bool below_4g, hpa_t *out, u64 **ptr)
+{
+    if (s->st.tables >= s->max_tables)
+        return -ENOMEM;
+    hpa_t pa = 0;
+    if (s->ops.alloc_table(s->ops.ctx, below_4g, &pa) != 0)
+        return -ENOMEM;
+    bool bad = !IS_ALIGNED(pa, PAGE_SIZE) || (pa & ~PTE_ADDR) || (below_4g && pa >= GiB(4));
+    u64 *p = bad ? NULL : table_map(s, pa);
+    if (!p) {
+        s->ops.free_table(s->ops.ctx, pa);
+        return -EFAULT;
+    }
+    s->st.tables++;
+    *out = pa;
+    *ptr = p;
+    return 0;
+}
+
+/* Frees the level-`level` table at pa and every table under it (our own
+ * tables: the depth is at most 4 whatever the guest does). */
+static void free_tree(struct shadow *s, hpa_t pa, int level)
+{
+    u64 *tb = table_map(s, pa);
+    if (tb && level > 1) {
+        for (u32 i = 0; i < ENTRIES; i++)
+            if (tb[i] & PTE_P)
+                free_tree(s, tb[i] & PTE_ADDR, level - 1);
+    }
+    s->ops.free_table(s->ops.ctx, pa);
+    s->st.tables--;
+}
+
+/* Empties the level-`level` table at pa, freeing the tables under it. */
+static void clear_table(struct shadow *s, hpa_t pa, int level)
+{
+    u64 *tb = table_map(s, pa);
+    if (!tb)
+        return;
+    for (u32 i = 0; i < ENTRIES; i++) {
+        u64 e = tb[i];
+        if (!(e & PTE_P))
+            continue;
+        tb[i] = 0;
+        if (level > 1)
+            free_tree(s, e & PTE_ADDR, level - 1);
+    }
+}
+
+/* ---------------------------------------------------------------- guest walk */
+
+struct walk {
+    gpa_t gpa;            /* the translation */
+    u64 leaf;             /* the guest's leaf entry as written back; 0 with paging off */
+    int leaf_level;       /* 1: 4 KiB, 2: 2 MiB, 3: 1 GiB; 0 with paging off */
+    int ntables;          /* guest tables read, the PML4 first */
+    u64 table_gfn[LEVELS_LONG4];
+    bool w, u, nx;        /* rights combined over the levels (nx only with EFER.NXE) */
+    bool dirty;           /* the leaf's D bit (after this access) */
+    u32 fault;            /* the error code when the guest refuses */
+};
+
+static u32 access_of(u32 pfec)
+{
+    return pfec & (PFEC_W | PFEC_U | PFEC_I);
+}
+
+/* The error code the CPU reports (SDM 4.7): I/D only where fetches are told
+ * apart from reads at all, i.e. with CR4.SMEP or EFER.NXE. */
+static u32 fault_code(const struct shadow_regs *g, u32 pfec, u32 extra)
+{
+    u32 code = access_of(pfec) | extra;
+    if (!(g->cr4 & SH_CR4_SMEP) && !(g->efer & SH_EFER_NXE))
+        code &= ~(u32)PFEC_I;
+    return code;
+}
+
+/* Reserved bits of a present 4-level entry (SDM 4.5, tables 4-15 .. 4-20).
+ * Bits 51:MAXPHYADDR are not checked: the guest's MAXPHYADDR is not known
+ * here, and an address past guest RAM fails the table read (-EFAULT) or the
+ * guest-physical lookup (SHADOW_MMIO) instead. */
+static bool reserved(u64 e, int level, bool nxe)
+{
+    if ((e & PTE_NX) && !nxe)
+        return true;
+    if (level == 4)
+        return (e & PTE_PS) != 0;
+    if (level == 1 || !(e & PTE_PS))
+        return false;
+    /* A large page's address bits below its size, bit 12 (PAT) excepted. */
+    u64 low = (span(level) - 1) & ~(PAGE_SIZE - 1) & ~PTE_PAT_LARGE;
+    return (e & low) != 0;
+}
+
+/* Whether the combined rights allow the access (SDM 4.6.1). */
+static bool access_allowed(const struct shadow_regs *g, const struct walk *w, u32 pfec)
+{
+    bool write = pfec & PFEC_W, fetch = pfec & PFEC_I;
+    if (pfec & PFEC_U) {
+        if (!w->u || (write && !w->w) || (fetch && w->nx))
+            return false;
+        return true;
+    }
+    if (fetch) {
+        if (w->u && (g->cr4 & SH_CR4_SMEP))
+            return false;
+        return !w->nx;
+    }
+    /* SMAP: explicit supervisor data accesses to user pages need RFLAGS.AC. */
+    if (w->u && (g->cr4 & SH_CR4_SMAP) && !(g->rflags & SH_RFLAGS_AC))
+        return false;
+    if (write && !w->w && (g->cr0 & SH_CR0_WP))
+        return false;
+    return true;
+}
+
+static int read_entry(struct shadow *s, u64 ga, u64 *e)
+{
+    *e = 0;
+    return s->ops.gread(s->ops.ctx, gpa(ga), e, sizeof(*e)) < 0 ? -EFAULT : 0;
+}
+
+/* Sets A in every entry of the walk and D in the leaf for a write, writing
+ * back only what changes (SDM 4.8). */
+static int set_accessed(struct shadow *s, const u64 *addr, u64 *ent, int n, bool write)
+{
+    for (int k = 0; k < n; k++) {
+        u64 v = ent[k] | PTE_A | (write && k == n - 1 ? PTE_D : 0);
+        if (v == ent[k])
+            continue;
+        if (s->ops.gwrite(s->ops.ctx, gpa(addr[k]), &v, sizeof(v)) < 0)
+            return -EFAULT;
+        ent[k] = v;
+    }
+    return 0;
+}
+
+/* The walk of SDM 4.5 with the checks of 4.6: 0, 1 when the guest refuses
+ * (w->fault), or a negative error. Every entry read is untrusted: it only
+ * ever yields the address of the next guest read. */
+static int walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec, struct walk *w)
+{
+    memset(w, 0, sizeof(*w));
+    enum shadow_mode m;
+    int rc = guest_mode(g, &m);
+    if (rc)
+        return rc;
+    if (m == SHADOW_MODE_NONE) {
+        w->gpa = gpa(va & PAE_VA_MASK);
+        w->w = w->u = w->dirty = true;
+        return 0;
+    }
+    if (canon(va) != va)
+        return -EINVAL;             /* the CPU raises #GP, not #PF */
+
+    bool nxe = g->efer & SH_EFER_NXE;
+    u64 addr[LEVELS_LONG4], ent[LEVELS_LONG4];
+    u64 table = g->cr3 & PTE_ADDR;
+    int level = LEVELS_LONG4, k = 0;
+    w->w = w->u = true;
+    for (;; level--, k++) {
+        addr[k] = table + ent_index(va, level) * sizeof(u64);
+        if (read_entry(s, addr[k], &ent[k]) < 0)
+            return -EFAULT;
+        w->table_gfn[k] = gfn_of(table);
+        w->ntables = k + 1;
+        u64 e = ent[k];
+        if (!(e & PTE_P)) {
+            w->fault = fault_code(g, pfec, 0);
+            return 1;
+        }
+        if (reserved(e, level, nxe)) {
+            w->fault = fault_code(g, pfec, PFEC_P | PFEC_RSVD);
+            return 1;
+        }
+        w->w = w->w && (e & PTE_RW);
+        w->u = w->u && (e & PTE_US);
+        w->nx = w->nx || (nxe && (e & PTE_NX));
+        if (level == 1 || (e & PTE_PS))
+            break;
+        table = e & PTE_ADDR;
+    }
+    u64 size = span(level);
+    w->leaf_level = level;
+    w->gpa = gpa((ent[k] & PTE_ADDR & ~(size - 1)) | (va & (size - 1)));
+    if (!access_allowed(g, w, pfec)) {
+        w->fault = fault_code(g, pfec, PFEC_P);
+        return 1;
+    }
+    if (set_accessed(s, addr, ent, w->ntables, pfec & PFEC_W) < 0)
+        return -EFAULT;
+    w->leaf = ent[k];
+    w->dirty = (w->leaf & PTE_D) != 0;
+    return 0;
+}
+
+int shadow_guest_walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
+                      gpa_t *gpa_out, u32 *rights, u32 *fault_pfec)
+{
+    struct walk w;
+    int rc = walk(s, g, va, pfec, &w);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        if (fault_pfec)
+            *fault_pfec = w.fault;
+        return 1;
+    }
+    if (gpa_out)
+        *gpa_out = w.gpa;
+    if (rights)
+        *rights = (w.w ? SH_RIGHT_W : 0) | (w.u ? SH_RIGHT_U : 0) | (w.nx ? SH_RIGHT_NX : 0) |
+                  (w.dirty ? SH_RIGHT_DIRTY : 0);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tracking */
+
+static struct shadow_track *track_find(struct shadow *s, u64 gfn)
+{
+    for (u32 i = 0; i < s->ntrack; i++)
+        if (s->track[i].gfn == gfn)
+            return &s->track[i];
+    return NULL;
+}
+
+static void track_remove(struct shadow *s, u32 i)
+{
+    s->track[i] = s->track[--s->ntrack];
+    s->st.tracked = s->ntrack;
+}
+
+/* Clears the writable bit of every level-1 entry under the level-`level`
+ * table at pa that maps `frame`. */
+static void protect_in(struct shadow *s, hpa_t pa, int level, hpa_t frame)
+{
+    u64 *tb = table_map(s, pa);
+    if (!tb)
+        return;
+    for (u32 i = 0; i < ENTRIES; i++) {
+        u64 e = tb[i];
+        if (!(e & PTE_P))
+            continue;
+        if (level > 1)
+            protect_in(s, e & PTE_ADDR, level - 1, frame);
+        else if ((e & PTE_ADDR) == frame && (e & PTE_RW))
+            tb[i] = e & ~PTE_RW;
+    }
+}
+
+/* A guest page became tracked: leaves installed before, in any root, may map
+ * it writable. A full scan, kept simple: it runs once per newly tracked page. */
+static void write_protect_gfn(struct shadow *s, u64 gfn)
+{
+    hpa_t frame;
+    unsigned perms;
+    if (s->ops.gpa_to_hpa(s->ops.ctx, gpa(gfn << PAGE_SHIFT), &frame, &perms) < 0)
+        return;                     /* not RAM: no leaf maps it */
+    for (u32 r = 0; r < s->nroots; r++)
+        if (s->roots[r].valid)
+            protect_in(s, s->roots[r].hw, root_levels(&s->roots[r]), frame & PTE_ADDR);
+}
+
+/* Records that the active root's entries derive from the level-`level` guest
+ * table at gfn whose entry 0 translates va_base. -ENOSPC when full. */
+static int track_use(struct shadow *s, u64 gfn, int level, u64 va_base)
+{
+    struct shadow_track *t = track_find(s, gfn);
+    if (!t) {
+        if (s->ntrack >= SHADOW_TRACK_MAX)
+            return -ENOSPC;
+        t = &s->track[s->ntrack++];
+        memset(t, 0, sizeof(*t));
+        t->gfn = gfn;
+        s->st.tracked = s->ntrack;
+        write_protect_gfn(s, gfn);
+    }
+    t->roots |= (u32)BIT(s->cur);
+    for (u32 i = 0; i < t->nuses; i++) {
+        const struct shadow_use *u = &t->uses[i];
+        if (u->root == s->cur && u->level == level && u->va_base == va_base)
+            return 0;
+    }
+    if (t->nuses < SHADOW_USES_MAX)
+        t->uses[t->nuses++] = (struct shadow_use){ (u8)s->cur, (u8)level, va_base };
+    else
+        t->overflow = true;
+    return 0;
+}
+
+/* Tracks every guest table the walk read. */
+static int track_walk(struct shadow *s, u64 va, const struct walk *w)
+{
+    for (int k = 0; k < w->ntables; k++) {
+        int level = LEVELS_LONG4 - k;
+        u64 va_base = k == 0 ? 0 : va & ~(span(level + 1) - 1);
+        int rc = track_use(s, w->table_gfn[k], level, va_base);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Forgets root r in every track; pages no root uses any more are untracked. */
+static void untrack_root(struct shadow *s, int r)
+{
+    for (u32 i = 0; i < s->ntrack;) {
+        struct shadow_track *t = &s->track[i];
+        if (t->roots & BIT(r)) {
+            t->roots &= ~(u32)BIT(r);
+            u8 n = 0;
+            for (u32 j = 0; j < t->nuses; j++)
+                if (t->uses[j].root != r)
+                    t->uses[n++] = t->uses[j];
+            t->nuses = n;
+            if (!t->roots) {
+                track_remove(s, i);
+                continue;           /* slot i now holds the last track */
+            }
+        }
+        i++;
+    }
+}
+
+/* ---------------------------------------------------------------- dropping */
+
+/* Clears root r's level-`level` entry for va (all it maps, span(level)),
+ * freeing the tables under it. */
+static void drop_range(struct shadow *s, int r, u64 va, int level)
+{
+    struct shadow_root *root = &s->roots[r];
+    if (!root->valid)
+        return;
+    u64 *tb = table_map(s, root->hw);
+    for (int l = root_levels(root); tb && l >= level; l--) {
+        u64 *slot = &tb[ent_index(va, l)];
+        u64 e = *slot;
+        if (!(e & PTE_P))
+            return;
+        if (l == level) {
+            *slot = 0;
+            if (l > 1)
+                free_tree(s, e & PTE_ADDR, l - 1);
+            return;
+        }
+        tb = table_map(s, e & PTE_ADDR);
+    }
+}
+
+/* Drops every translation derived from the whole guest table of use u. */
+static void drop_table_use(struct shadow *s, const struct shadow_use *u)
+{
+    struct shadow_root *root = &s->roots[u->root];
+    if (!root->valid)
+        return;
+    if (u->level >= root_levels(root))
+        clear_table(s, root->hw, root_levels(root));
+    else
+        drop_range(s, u->root, u->va_base, u->level + 1);
+}
+
+/* Empties the roots in mask (they stay valid and allocated). */
+static void drop_roots(struct shadow *s, u32 mask)
+{
+    for (u32 r = 0; r < s->nroots; r++) {
+        if (!(mask & BIT(r)) || !s->roots[r].valid)
+            continue;
+        clear_table(s, s->roots[r].hw, root_levels(&s->roots[r]));
+        untrack_root(s, (int)r);
+    }
+}
+
+/* Frees every root but `keep` (-1: none), whose tree is emptied, and forgets
+ * every tracked page (no translation is left to derive from them). */
+static void drop_all(struct shadow *s, int keep)
+{
+    for (u32 r = 0; r < s->nroots; r++) {
+        struct shadow_root *root = &s->roots[r];
+        if (!root->valid)
+            continue;
+        if ((int)r == keep) {
+            clear_table(s, root->hw, root_levels(root));
+            continue;
+        }
+        free_tree(s, root->hw, root_levels(root));
+        root->valid = false;
+    }
+    s->ntrack = 0;
+    s->st.tracked = 0;
+}
+
+/* Frees root r (cache eviction). */
+static void evict(struct shadow *s, int r)
+{
+    struct shadow_root *root = &s->roots[r];
+    free_tree(s, root->hw, root_levels(root));
+    root->valid = false;
+    untrack_root(s, r);
+    if (s->cur == r)
+        s->cur = -1;
+    s->st.root_evictions++;
+}
+
+void shadow_flush_all(struct shadow *s)
+{
+    bool any = s->ntrack > 0;
+    for (u32 r = 0; r < s->nroots; r++)
+        any = any || s->roots[r].valid;
+    drop_all(s, -1);
+    s->cur = -1;
+    if (any)
+        s->st.flushes++;
+}
+
+/* ---------------------------------------------------------------- init, roots */
+
+int shadow_init(struct shadow *s, const struct shadow_ops *ops, u32 nroots, u32 max_tables)
+{
+    if (!s || !ops || !ops->alloc_table || !ops->free_table || !ops->map || !ops->gread ||
+        !ops->gwrite || !ops->gpa_to_hpa)
+        return -EINVAL;
+    if (nroots == 0)
+        nroots = SHADOW_ROOTS_DEFAULT;
+    if (max_tables == 0)
+        max_tables = DEFAULT_MAX_TABLES;
+    if (nroots > SHADOW_ROOTS_MAX || max_tables < MIN_TABLES)
+        return -EINVAL;
+    memset(s, 0, sizeof(*s));
+    s->ops = *ops;
+    s->nroots = nroots;
+    s->max_tables = max_tables;
+    s->cur = -1;
+    s->mode_bits = MODE_BITS_UNSET;
+    return 0;
+}
+
+void shadow_destroy(struct shadow *s)
+{
+    drop_all(s, -1);
+    s->cur = -1;
+}
+
+static int find_root(const struct shadow *s, enum shadow_mode m, u64 key)
+{
+    for (u32 r = 0; r < s->nroots; r++) {
+        const struct shadow_root *root = &s->roots[r];
+        if (root->valid && root->mode == m && root->cr3 == key)
+            return (int)r;
+    }
+    return -1;
+}
+
+/* A free slot, else the least recently used root. */
+static int pick_slot(const struct shadow *s)
+{
+    int lru = 0;
+    for (u32 r = 0; r < s->nroots; r++) {
+        if (!s->roots[r].valid)
+            return (int)r;
+        if (s->roots[r].last_use < s->roots[lru].last_use)
+            lru = (int)r;
+    }
+    return lru;
+}
+
+/* A new, empty root in slot r. A PAE root is loaded through a 32-bit CR3. */
+static int new_root(struct shadow *s, int r, enum shadow_mode m, u64 key)
+{
+    hpa_t pa;
+    u64 *p;
+    bool below_4g = m == SHADOW_MODE_NONE;
+    int rc = table_alloc(s, below_4g, &pa, &p);
+    if (rc == -ENOMEM) {
+        /* Over budget: we are leaving the active root anyway. */
+        shadow_flush_all(s);
+        rc = table_alloc(s, below_4g, &pa, &p);
+    }
+    if (rc)
+        return rc;
+    s->roots[r] = (struct shadow_root){ .valid = true, .mode = m, .cr3 = key, .hw = pa };
+    return 0;
+}
+
+int shadow_activate(struct shadow *s, const struct shadow_regs *g, hpa_t *hw,
+                    enum shadow_mode *mode)
+{
+    enum shadow_mode m;
+    int rc = guest_mode(g, &m);
+    if (rc)
+        return rc;
+    u64 bits = mode_bits_of(g);
+    if (bits != s->mode_bits) {
+        shadow_flush_all(s);
+        s->mode_bits = bits;
+    }
+    u64 key = root_key(g, m);
+    int r = find_root(s, m, key);
+    if (r >= 0) {
+        s->st.root_hits++;
+    } else {
+        s->st.root_misses++;
+        r = pick_slot(s);
+        if (s->roots[r].valid)
+            evict(s, r);
+        rc = new_root(s, r, m, key);
+        if (rc) {
+            s->cur = -1;
+            return rc;
+        }
+    }
+    s->roots[r].last_use = ++s->clock;
+    s->cur = r;
+    *hw = s->roots[r].hw;
+    *mode = m;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- filling */
+
+/* The shadow leaf for a walk that allowed the access `pfec`: the guest's
+ * rights combined over its levels, intersected with the host's. */
+static u64 shadow_leaf(const struct shadow_regs *g, const struct walk *w, hpa_t frame,
+                       unsigned perms, u32 pfec, bool tracked)
+{
+    bool rw = w->w, us = w->u, nx = w->nx;
+    if ((pfec & PFEC_W) && !rw) {
+        /* Only a supervisor write under CR0.WP=0 gets here (the walk refuses
+         * every other write to a read-only page). The hardware runs with
+         * WP=1 so that tracked pages stay protected from the guest kernel, so
+         * the leaf is made writable but supervisor-only: a later user access
+         * faults again and is walked again (then the leaf becomes user and
+         * read-only). A supervisor-only leaf escapes the hardware's SMEP and
+         * SMAP checks: NX keeps SMEP's refusal of fetches; SMAP's refusal of
+         * AC=0 data accesses is lost for that page until the next fill (a
+         * guest running WP=0 with SMAP is not worth a slower path). */
+        rw = true;
+        us = false;
+        nx = nx || (w->u && (g->cr4 & SH_CR4_SMEP));
+    }
+    /* Read-only when the host says so, when the page is a tracked guest table
+     * (its writes must be emulated), and while the guest leaf is clean: the
+     * first write must fault so that the walk sets D. */
+    rw = rw && (perms & SLPT_W) && !tracked && w->dirty;
+    nx = nx || !(perms & SLPT_X);
+
+    u64 e = (frame & PTE_ADDR) | PTE_P | PTE_A;
+    e |= rw ? PTE_RW | PTE_D : 0;
+    e |= us ? PTE_US : 0;
+    e |= nx ? PTE_NX : 0;
+    e |= w->leaf & (PTE_PWT | PTE_PCD);
+    if (w->leaf_level == 1)
+        e |= w->leaf & PTE_PAT;
+    else if (w->leaf & PTE_PAT_LARGE)
+        e |= PTE_PAT;
+    /* G only where the guest has global pages at all: the hardware keeps
+     * global translations across the CR3 loads of root switches. */
+    if (g->cr4 & SH_CR4_PGE)
+        e |= w->leaf & PTE_G;
+    return e;
+}
+
+/* Installs `leaf` for va in the active root, creating missing tables. A new
+ * PAE PDPTE reaches the CPU's PDPTE registers at the next VM entry, which
+ * reloads them from the CR3 page when EPT/NPT is off. */
+static int install(struct shadow *s, u64 va, u64 leaf)
+{
+    struct shadow_root *root = &s->roots[s->cur];
+    int top = root_levels(root);
+    u64 *tb = table_map(s, root->hw);
+    for (int l = top; tb && l > 1; l--) {
+        u64 *slot = &tb[ent_index(va, l)];
+        if (!(*slot & PTE_P)) {
+            hpa_t pa;
+            u64 *nt;
+            int rc = table_alloc(s, false, &pa, &nt);
+            if (rc)
+                return rc;
+            bool pdpte = root->mode == SHADOW_MODE_NONE && l == top;
+            *slot = pa | (pdpte ? PDPTE_P : SHADOW_TABLE_BITS);
+        }
+        tb = table_map(s, *slot & PTE_ADDR);
+    }
+    if (!tb)
+        return -EFAULT;
+    tb[ent_index(va, 1)] = leaf;
+    return 0;
+}
+
+/* The host refuses the access (it goes to the MMIO emulator instead). */
+static bool host_refuses(unsigned perms, u32 pfec)
+{
+    if (!(perms & SLPT_R))
+        return true;
+    if ((pfec & PFEC_W) && !(perms & SLPT_W))
+        return true;
+    return (pfec & PFEC_I) && !(perms & SLPT_X);
+}
+
+/* One attempt at handling the fault: 0 and out->result, -ENOSPC when the
+ * track table is full, -ENOMEM past the table budget, other errors. */
+static int fill(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
+                struct shadow_fault *out)
+{
+    struct walk w;
+    int rc = walk(s, g, va, pfec, &w);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        out->result = SHADOW_GUEST_FAULT;
+        out->pfec = w.fault;
+        return 0;
+    }
+    hpa_t frame = 0;
+    unsigned perms = 0;
+    rc = s->ops.gpa_to_hpa(s->ops.ctx, gpa(ALIGN_DOWN(w.gpa.v, PAGE_SIZE)), &frame, &perms);
+    if (rc == -ENOENT || (rc == 0 && host_refuses(perms, pfec))) {
+        out->result = SHADOW_MMIO;
+        out->gpa = w.gpa;
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    /* Track first: the page written may be one of this walk's own tables. */
+    rc = track_walk(s, va, &w);
+    if (rc)
+        return rc;
+    bool tracked = track_find(s, gfn_of(w.gpa.v)) != NULL;
+    if (tracked && (pfec & PFEC_W)) {
+        out->result = SHADOW_PT_WRITE;
+        out->gpa = w.gpa;
+        return 0;
+    }
+    rc = install(s, va, shadow_leaf(g, &w, frame, perms, pfec, tracked));
+    if (rc)
+        return rc;
+    out->result = SHADOW_FIXED;
+    return 0;
+}
+
+/* The active root must be g's: faults are handled against the regs the root
+ * was built for. Returns va as the shadow indexes it. */
+static int check_active(const struct shadow *s, const struct shadow_regs *g, u64 *va)
+{
+    enum shadow_mode m;
+    if (s->cur < 0 || !s->roots[s->cur].valid)
+        return -EINVAL;
+    int rc = guest_mode(g, &m);
+    if (rc)
+        return rc;
+    const struct shadow_root *root = &s->roots[s->cur];
+    if (m != root->mode || root_key(g, m) != root->cr3 || mode_bits_of(g) != s->mode_bits)
+        return -EINVAL;
+    if (m == SHADOW_MODE_NONE)
+        *va &= PAE_VA_MASK;
+    else if (canon(*va) != *va)
+        return -EINVAL;
+    return 0;
+}
+
+int shadow_page_fault(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
+                      struct shadow_fault *out)
+{
+    s->st.faults++;
+    memset(out, 0, sizeof(*out));
+    int rc = check_active(s, g, &va);
+    if (rc)
+        return rc;
+    rc = fill(s, g, va, pfec, out);
+    if (rc == -ENOMEM || rc == -ENOSPC) {
+        /* Out of table pages or track slots: start over with an empty active
+         * root, whose page stays where the hardware CR3 points. */
+        drop_all(s, s->cur);
+        s->st.flushes++;
+        memset(out, 0, sizeof(*out));
+        rc = fill(s, g, va, pfec, out);
+        if (rc == -ENOSPC)
+            rc = -ENOMEM;           /* not reached: one walk tracks 4 pages at most */
+    }
+    if (rc)
+        return rc;
+    switch (out->result) {
+    case SHADOW_FIXED:
+        s->st.fills++;
+        break;
+    case SHADOW_GUEST_FAULT:
+        s->st.guest_faults++;
+        break;
+    case SHADOW_MMIO:
+        s->st.mmio++;
+        break;
+    case SHADOW_PT_WRITE:
+        break;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- guest writes */
+
+/* Drops, in every root using the tracked page, the translations that went
+ * through its entry idx. */
+static void drop_entry_uses(struct shadow *s, const struct shadow_track *t, u32 idx)
+{
+    for (u32 i = 0; i < t->nuses; i++) {
+        const struct shadow_use *u = &t->uses[i];
+        drop_range(s, u->root, canon(u->va_base + idx * span(u->level)), u->level);
+    }
+}
+
+int shadow_pt_write(struct shadow *s, gpa_t at, const void *data, u32 len)
+{
+    if (!data || len == 0 || len > sizeof(u64) || (at.v & (PAGE_SIZE - 1)) + len > PAGE_SIZE)
+        return -EINVAL;
+    /* The (one or two) 8-byte entries the write touches, before and after. */
+    u64 first = ALIGN_DOWN(at.v, sizeof(u64));
+    u32 n = ALIGN_DOWN(at.v + len - 1, sizeof(u64)) == first ? 1 : 2;
+    u64 old[2], cur[2];
+    for (u32 i = 0; i < n; i++)
+        if (read_entry(s, first + i * sizeof(u64), &old[i]) < 0)
+            return -EFAULT;
+    if (s->ops.gwrite(s->ops.ctx, at, data, len) < 0)
+        return -EFAULT;
+    for (u32 i = 0; i < n; i++)
+        if (read_entry(s, first + i * sizeof(u64), &cur[i]) < 0)
+            return -EFAULT;
+    s->st.pt_writes++;
+
+    struct shadow_track *t = track_find(s, gfn_of(at.v));
+    if (!t)
+        return 0;
+    u32 idx0 = (u32)((first & (PAGE_SIZE - 1)) / sizeof(u64));
+    for (u32 i = 0; i < n; i++) {
+        if (old[i] == cur[i])
+            continue;
+        if (t->overflow) {
+            drop_roots(s, t->roots);   /* may remove t itself */
+            return 0;
+        }
+        drop_entry_uses(s, t, idx0 + i);
+    }
+    return 0;
+}
+
+void shadow_unprotect(struct shadow *s, gpa_t at)
+{
+    struct shadow_track *t = track_find(s, gfn_of(at.v));
+    if (!t)
+        return;
+    s->st.unprotects++;
+    struct shadow_track copy = *t;  /* drop_roots() may move or remove *t */
+    if (copy.overflow) {
+        drop_roots(s, copy.roots);
+    } else {
+        for (u32 i = 0; i < copy.nuses; i++)
+            drop_table_use(s, &copy.uses[i]);
+    }
+    t = track_find(s, copy.gfn);
+    if (t)
+        track_remove(s, (u32)(t - s->track));
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+/* The active root's va as its tables index it, or false when there is none. */
+static bool active_va(const struct shadow *s, u64 *va)
+{
+    if (s->cur < 0 || !s->roots[s->cur].valid)
+        return false;
+    if (s->roots[s->cur].mode == SHADOW_MODE_NONE) {
+        *va &= PAE_VA_MASK;
+        return true;
+    }
+    return canon(*va) == *va;
+}
+
+void shadow_invlpg(struct shadow *s, u64 va)
+{
+    s->st.invlpg++;
+    if (active_va(s, &va))
+        drop_range(s, s->cur, va, 1);
+}
+
+u64 shadow_entry(const struct shadow *s, u64 va)
+{
+    if (!active_va(s, &va))
+        return 0;
+    const struct shadow_root *root = &s->roots[s->cur];
+    const u64 *tb = table_map(s, root->hw);
+    for (int l = root_levels(root); tb; l--) {
+        u64 e = tb[ent_index(va, l)];
+        if (l == 1 || !(e & PTE_P))
+            return l == 1 ? e : 0;
+        tb = table_map(s, e & PTE_ADDR);
+    }
+    return 0;
+}

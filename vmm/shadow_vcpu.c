@@ -1,0 +1,389 @@
+/* Shadow paging for a partition's vCPU; see shadow_vcpu.h. Control-register
+ * checks follow SDM Vol. 3A 2.5 and the MOV CR / WRMSR pages: what the CPU
+ * would refuse with #GP is refused with #GP here too. */
+#include "vmm/shadow_vcpu.h"
+#include "vmm/exits.h"
+#include "arch/x86/cpu.h"
+#include "arch/x86/virt.h"
+#include "kernel/errno.h"
+#include "kernel/log.h"
+#include "kernel/mm.h"
+#include "kernel/printf.h"
+#include "kernel/string.h"
+
+#define CR4_PSE      BIT(4)
+#define CR4_SMXE     BIT(14)
+#define CR4_PCIDE    BIT(17)
+#define CR4_LA57     BIT(12)
+#define CR4_PKE      BIT(22)
+#define PF_VECTOR    14
+#define SHADOW_PAGES (ALIGN_UP(sizeof(struct shadow), PAGE_SIZE) / PAGE_SIZE)
+
+static const struct vcpu_backend *be(void) { return vcpu_backend; }
+
+/* ---- the shadow MMU's view of the partition ---- */
+
+static int sh_alloc(void *ctx, bool below_4g, hpa_t *pa)
+{
+    struct partition *p = ctx;
+    /* PFA_ANY_NODE takes the lowest free page: below 4 GiB if any is. */
+    int rc = mm_alloc(p->node, 1, 1, below_4g ? PFA_ANY_NODE : 0, pa, NULL);
+    if (rc < 0)
+        return rc;
+    if (below_4g && *pa >= (1ULL << 32)) {
+        mm_release(*pa, 1);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void sh_free(void *ctx, hpa_t pa)
+{
+    (void)ctx;
+    mm_release(pa, 1);
+}
+
+static void *sh_map(void *ctx, hpa_t pa)
+{
+    (void)ctx;
+    return hpa_to_ptr(pa);
+}
+
+static int sh_gread(void *ctx, gpa_t g, void *out, u32 len)
+{
+    return guest_read(ctx, g, out, len);
+}
+
+static int sh_gwrite(void *ctx, gpa_t g, const void *in, u32 len)
+{
+    struct partition *p = ctx;
+    for (u32 i = 0; i < p->nram_ranges; i++) {
+        const struct hc_mem_range *r = &p->ram_ranges[i];
+        if (g.v >= r->start && g.v < r->end && len <= r->end - g.v)
+            return gmem_write(&p->gmem, g.v, in, len) < 0 ? -EFAULT : 0;
+    }
+    return -EFAULT;
+}
+
+static int sh_gpa_to_hpa(void *ctx, gpa_t g, hpa_t *hpa, unsigned *perms)
+{
+    struct partition *p = ctx;
+    return slpt_lookup(&p->slpt, gpa(g.v & ~(u64)(PAGE_SIZE - 1)), hpa, perms, NULL);
+}
+
+int shadow_part_init(struct partition *p, char *err, size_t errlen)
+{
+    u8 want = p->cfg->paging;
+    bool nested_ok = virt_has_slpt();
+    p->shadowed = want == PAGING_SHADOW || (want == PAGING_AUTO && !nested_ok);
+    if (!p->shadowed) {
+        if (!nested_ok)
+            return kerr_fmt(err, errlen, -ENOTSUP, "paging = \"nested\" but the CPU has no EPT/NPT");
+        return 0;
+    }
+    if (p->nvcpus > 1)
+        return kerr_fmt(err, errlen, -ENOTSUP, "shadow paging (the CPU has no EPT/NPT) supports one vCPU, "
+                        "not %u", p->nvcpus);
+    if (p->ndevs)
+        return kerr_fmt(err, errlen, -ENOTSUP, "shadow paging does not support assigned PCI devices");
+    hpa_t pa;
+    int rc = mm_alloc(p->node, SHADOW_PAGES, 1, 0, &pa, NULL);
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "no memory for the shadow MMU");
+    p->shadow = hpa_to_ptr(pa);
+    const struct shadow_ops ops = { sh_alloc, sh_free, sh_map, sh_gread, sh_gwrite, sh_gpa_to_hpa, p };
+    rc = shadow_init(p->shadow, &ops, p->cfg->shadow_roots, 0);
+    if (rc < 0) {
+        mm_release(pa, SHADOW_PAGES);
+        p->shadow = NULL;
+        return kerr_fmt(err, errlen, rc, "cannot set up the shadow MMU");
+    }
+    if (want == PAGING_AUTO)
+        log_info("part", "%s: the CPU has no EPT/NPT: shadow paging", p->cfg->name);
+    return 0;
+}
+
+void shadow_part_free(struct partition *p)
+{
+    if (!p->shadow)
+        return;
+    shadow_destroy(p->shadow);
+    mm_release(ptr_to_hpa(p->shadow), SHADOW_PAGES);
+    p->shadow = NULL;
+}
+
+/* ---- the guest's paging registers ---- */
+
+/* Loads the root for the guest's current state and both register views. */
+static int apply(struct vm_vcpu *vc)
+{
+    const struct shadow_regs *g = &vc->paging;
+    if (!(g->cr0 & CR0_PE)) {
+        part_fail(vc, "shadow paging: the guest entered real mode (CR0.PE = 0), which it cannot run in");
+        return -ENOTSUP;
+    }
+    hpa_t root;
+    enum shadow_mode mode;
+    int rc = shadow_activate(vc->part->shadow, g, &root, &mode);
+    if (rc == -ENOTSUP) {
+        part_fail(vc, "shadow paging: the guest enabled %s, which shadow paging does not support",
+                  (g->cr4 & CR4_PCIDE) ? "PCIDs" : (g->cr4 & CR4_LA57) ? "5-level paging"
+                  : (g->cr4 & CR4_PKE) ? "protection keys" : (g->cr4 & CR4_PAE) ? "PAE paging" : "32-bit paging");
+        return rc;
+    }
+    if (rc < 0) {
+        part_fail(vc, "shadow paging: no memory for shadow page tables");
+        return rc;
+    }
+    /* The hardware pages even when the guest does not (an identity shadow),
+     * with WP on so that write-protected guest page tables trap in ring 0
+     * too, with PAE tables in either mode, and without global pages (every
+     * entry flushes the vCPU's TLB anyway). NXE lets shadows forbid fetches. */
+    struct vcpu_paging pg = {
+        .cr0 = g->cr0, .cr3 = g->cr3, .cr4 = g->cr4, .efer = g->efer,
+        .hw_cr0 = g->cr0 | CR0_PG | CR0_WP,
+        .hw_cr3 = root,
+        /* With paging off the identity shadow's pages are user pages: SMEP
+         * and SMAP (which only mean something with paging) would refuse them. */
+        .hw_cr4 = (g->cr4 | CR4_PAE) & ~(CR4_PGE | CR4_PSE |
+                                         (mode == SHADOW_MODE_NONE ? SH_CR4_SMEP | SH_CR4_SMAP : 0)),
+        .hw_efer = mode == SHADOW_MODE_LONG4 ? g->efer | EFER_LME | EFER_LMA | EFER_NXE
+                                              : (g->efer & ~(EFER_LME | EFER_LMA)) | EFER_NXE,
+    };
+    be()->set_paging(&vc->v, &pg);
+    return 0;
+}
+
+int shadow_vcpu_enable(struct vm_vcpu *vc)
+{
+    return be()->enable_shadow(&vc->v);
+}
+
+int shadow_vcpu_start(struct vm_vcpu *vc, const struct vcpu_boot_state *s)
+{
+    vc->paging = (struct shadow_regs){ s->cr0, s->cr3, s->cr4, s->efer, s->regs.rflags };
+    return apply(vc);
+}
+
+void shadow_gpa_map_changed(struct vm_vcpu *vc)
+{
+    shadow_flush_all(vc->part->shadow);
+    (void)apply(vc);
+}
+
+/* What MOV to CR0 may do: 0 and the new value applied, or -EINVAL for #GP. */
+static int guest_write_cr0(struct shadow_regs *g, u64 val)
+{
+    if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
+        return -EINVAL;
+    bool pg_on = (val & CR0_PG) && !(g->cr0 & CR0_PG), pg_off = !(val & CR0_PG) && (g->cr0 & CR0_PG);
+    if (pg_on && (g->efer & EFER_LME)) {
+        if (!(g->cr4 & CR4_PAE))
+            return -EINVAL;
+        g->efer |= EFER_LMA;         /* long mode is active once paging is on (SDM 10.8.5) */
+    }
+    if (pg_off)
+        g->efer &= ~EFER_LMA;
+    g->cr0 = val | BIT(4);           /* ET is fixed to 1 */
+    return 0;
+}
+
+static int guest_write_cr4(struct shadow_regs *g, u64 val)
+{
+    /* VMX and SMX belong to the hypervisor; PCIDs, protection keys and
+     * 5-level paging are not shadowed (CPUID hides them). */
+    if ((val >> 32) || (val & (CR4_VMXE | CR4_SMXE | CR4_PCIDE | CR4_LA57 | CR4_PKE)))
+        return -EINVAL;
+    if ((g->efer & EFER_LMA) && !(val & CR4_PAE))
+        return -EINVAL;
+    g->cr4 = val;
+    return 0;
+}
+
+/* Fills in what the exit did not say (AMD-V without decode assists): the
+ * instruction's length and register, from the instruction itself. */
+static bool decode_cr(struct vm_vcpu *vc, const struct vcpu_exit *e, struct insn_sys *out, enum insn_mode *mode)
+{
+    u8 bytes[INSN_MAX_LEN];
+    u32 n = guest_fetch_insn(vc, bytes, mode);
+    if (!n || insn_decode_sys(bytes, n, *mode, out) < 0)
+        return false;
+    if (e->reason == VEXIT_INVLPG)
+        return out->kind == INSN_SYS_INVLPG;
+    if (e->cr.clts)
+        return out->kind == INSN_SYS_CLTS;
+    return out->cr == e->cr.cr && out->kind == (e->cr.write ? INSN_SYS_MOV_TO_CR : INSN_SYS_MOV_FROM_CR);
+}
+
+static enum insn_mode cur_mode(struct vm_vcpu *vc)
+{
+    struct vcpu_segment cs;
+    be()->get_segment(&vc->v, VSEG_CS, &cs);
+    return (vc->paging.efer & EFER_LMA) && (cs.attrib & BIT(9)) ? INSN_MODE_64 : INSN_MODE_32;
+}
+
+void handle_cr_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    struct shadow_regs *g = &vc->paging;
+    int gpr = e->cr.gpr;
+    u64 len = e->insn_len;
+    enum insn_mode mode = cur_mode(vc);
+    /* The SVM exit code may also be LMSW or SMSW (CR0) or a CLTS; only the
+     * decoded instruction tells, so without decode assists it decides. */
+    if (!vc->part->shadowed) {
+        part_fail(vc, "control-register exit without shadow paging");
+        return;
+    }
+    if ((gpr < 0 && !e->cr.clts) || !len) {
+        struct insn_sys s;
+        if (!decode_cr(vc, e, &s, &mode)) {
+            part_fail(vc, "shadow paging: cannot emulate the %s of CR%u at RIP %#llx (only MOV CRn and CLTS are)",
+                      e->cr.write ? "write" : "read", e->cr.cr, (unsigned long long)vc->v.regs.rip);
+            return;
+        }
+        gpr = s.kind == INSN_SYS_CLTS ? -1 : s.gpr;
+        len = s.len;
+    }
+    u64 *regs = vc->v.regs.gpr;
+    u64 mask = mode == INSN_MODE_64 ? ~0ULL : 0xffffffffULL;
+    if (!e->cr.write) {
+        u64 val = e->cr.cr == 0 ? g->cr0 : e->cr.cr == 3 ? g->cr3 : e->cr.cr == 4 ? g->cr4 : 0;
+        regs[gpr] = val & mask;
+        vc->stats.cr_accesses++;
+        be()->advance_rip(&vc->v, len);
+        return;
+    }
+    struct shadow_regs next = *g;
+    int rc = 0;
+    switch (e->cr.cr) {
+    case 0:
+        rc = guest_write_cr0(&next, gpr < 0 ? g->cr0 & ~CR0_TS : regs[gpr] & mask);
+        break;
+    case 3:
+        /* Bit 63 (no flush) means something only with PCIDs, which are off. */
+        next.cr3 = regs[gpr] & mask & ~BIT(63);
+        vc->stats.cr3_loads++;
+        break;
+    case 4:
+        rc = guest_write_cr4(&next, regs[gpr] & mask);
+        break;
+    default:
+        rc = -EINVAL;
+        break;
+    }
+    if (e->cr.cr != 3)
+        vc->stats.cr_accesses++;
+    if (rc < 0) {
+        inject_gp(vc);
+        return;
+    }
+    *g = next;
+    if (apply(vc) == 0)
+        be()->advance_rip(&vc->v, len);
+}
+
+void handle_invlpg(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    u64 va = e->invlpg.va, len = e->insn_len;
+    if (!vc->part->shadowed) {
+        part_fail(vc, "INVLPG exit without shadow paging");
+        return;
+    }
+    if (!e->invlpg.known || !len) {
+        struct insn_sys s;
+        enum insn_mode mode;
+        if (!decode_cr(vc, e, &s, &mode)) {
+            part_fail(vc, "shadow paging: cannot decode the INVLPG at RIP %#llx",
+                      (unsigned long long)vc->v.regs.rip);
+            return;
+        }
+        len = s.len;
+        if (!e->invlpg.known) {
+            va = insn_effective_address(&s.mem, vc->v.regs.gpr, vc->v.regs.rip + len);
+            /* Segment bases: only FS and GS count in 64-bit mode. */
+            struct vcpu_segment seg;
+            if (mode != INSN_MODE_64 || s.mem.seg == INSN_SEG_FS || s.mem.seg == INSN_SEG_GS) {
+                static const enum vcpu_seg_reg segs[] = { VSEG_ES, VSEG_CS, VSEG_SS, VSEG_DS, VSEG_FS, VSEG_GS };
+                be()->get_segment(&vc->v, segs[s.mem.seg % 6], &seg);
+                va += seg.base;
+            }
+            if (mode != INSN_MODE_64)
+                va &= 0xffffffffULL;
+        }
+    }
+    shadow_invlpg(vc->part->shadow, va);
+    be()->advance_rip(&vc->v, len);
+}
+
+bool shadow_write_efer(struct vm_vcpu *vc, u64 val)
+{
+    struct shadow_regs *g = &vc->paging;
+    /* LMA is the CPU's; LME may not change while paging is on. */
+    u64 next = (val & ~EFER_LMA) | (g->efer & EFER_LMA);
+    if ((g->cr0 & CR0_PG) && ((next ^ g->efer) & EFER_LME))
+        return false;
+    g->efer = next;
+    (void)apply(vc);            /* a failure stops the partition, with the reason */
+    return true;
+}
+
+/* The guest wrote one of its page-table pages: the write is done here (and
+ * the shadows that used the entry dropped), or, for an instruction that is
+ * not a plain MOV, the page is released from write protection instead. */
+static void pt_write(struct vm_vcpu *vc, gpa_t at)
+{
+    struct shadow *sh = vc->part->shadow;
+    u8 bytes[INSN_MAX_LEN];
+    enum insn_mode mode;
+    struct insn in;
+    u32 n = guest_fetch_insn(vc, bytes, &mode);
+    if (n && insn_decode(bytes, n, mode, &in) == 0 && in.is_mem && in.dir != INSN_READ &&
+        (at.v & (PAGE_SIZE - 1)) + in.access_size <= PAGE_SIZE) {
+        u64 val = insn_store_value(&in, vc->v.regs.gpr[in.reg]);
+        if (shadow_pt_write(sh, at, &val, in.access_size) == 0) {
+            be()->advance_rip(&vc->v, in.len);
+            return;
+        }
+    }
+    shadow_unprotect(sh, at);
+}
+
+void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    struct shadow_fault f;
+    u64 va = e->exception.address;
+    vc->stats.pf_exits++;
+    vc->paging.rflags = vc->v.regs.rflags;
+    int rc = shadow_page_fault(vc->part->shadow, &vc->paging, va, e->exception.error, &f);
+    if (rc < 0) {
+        part_fail(vc, "shadow paging: %s at %#llx", rc == -EFAULT ? "a guest page table lies outside its memory"
+                  : rc == -ENOMEM ? "no memory for shadow page tables" : "a bad address",
+                  (unsigned long long)va);
+        return;
+    }
+    switch (f.result) {
+    case SHADOW_FIXED:
+        return;
+    case SHADOW_GUEST_FAULT: {
+        struct vcpu_event ev = { VEVENT_EXCEPTION, PF_VECTOR, true, f.pfec, va };
+        if (be()->inject(&vc->v, &ev) < 0)
+            part_fail(vc, "a page fault at %#llx while delivering another event (a double fault)",
+                      (unsigned long long)va);
+        return;
+    }
+    case SHADOW_MMIO: {
+        struct vcpu_exit x = *e;
+        x.reason = VEXIT_SLPT_FAULT;
+        x.fault.gpa = f.gpa;
+        x.fault.write = e->exception.error & PFEC_W;
+        x.fault.fetch = e->exception.error & PFEC_I;
+        x.fault.read = !x.fault.write && !x.fault.fetch;
+        x.fault.present = false;
+        handle_exit(vc, &x);
+        return;
+    }
+    case SHADOW_PT_WRITE:
+        pt_write(vc, f.gpa);
+        return;
+    }
+}
