@@ -227,19 +227,28 @@ static void insn_reset(struct insn *in)
     in->seg = INSN_SEG_DS;
 }
 
+/* Common to both decoders: checks the arguments, then prefixes, opcode and
+ * operand/address sizes. */
+static int begin(const u8 *bytes, u32 len, enum insn_mode mode, struct insn *in, struct cursor *c)
+{
+    insn_reset(in);
+    *c = (struct cursor){ bytes, len < INSN_MAX_LEN ? len : INSN_MAX_LEN, 0 };
+    if (!bytes || (mode != INSN_MODE_16 && mode != INSN_MODE_32 && mode != INSN_MODE_64))
+        return -EINVAL;
+    int rc = decode_prefixes(c, in, mode);
+    if (!rc)
+        set_sizes(in, mode);
+    return rc;
+}
+
 int insn_decode(const u8 *bytes, u32 len, enum insn_mode mode, struct insn *out)
 {
     struct insn *in = out;
-    insn_reset(in);
-    if (!bytes || (mode != INSN_MODE_16 && mode != INSN_MODE_32 && mode != INSN_MODE_64))
-        return -EINVAL;
-
-    struct cursor c = { bytes, len < INSN_MAX_LEN ? len : INSN_MAX_LEN, 0 };
-    int rc = decode_prefixes(&c, in, mode);
+    struct cursor c;
+    int rc = begin(bytes, len, mode, in, &c);
     if (rc)
         goto out;
     u8 b = in->opcode;
-    set_sizes(in, mode);
 
     /* Only the forms in the header; classify before touching operands so that an
      * unsupported opcode is reported as such even when truncated. */
@@ -351,14 +360,10 @@ int insn_decode_sys(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_s
 {
     memset(out, 0, sizeof(*out));
     struct insn *in = &out->mem;
-    insn_reset(in);
-    if (!bytes || (mode != INSN_MODE_16 && mode != INSN_MODE_32 && mode != INSN_MODE_64))
-        return -EINVAL;
-    struct cursor c = { bytes, len < INSN_MAX_LEN ? len : INSN_MAX_LEN, 0 };
-    int rc = decode_prefixes(&c, in, mode);
+    struct cursor c;
+    int rc = begin(bytes, len, mode, in, &c);
     if (rc)
         goto out;
-    set_sizes(in, mode);
     if (!in->two_byte || (in->prefixes & (INSN_PFX_LOCK | INSN_PFX_REP))) {
         rc = -ENOTSUP;
         goto out;
