@@ -131,3 +131,26 @@ def test_hostile_guest_under_shadow_paging(evil):
     rows, out = parts(evil)
     assert rows["bystander"]["state"] == "running", out
     assert "shadow paging" in evil.cmd("paging bystander")
+
+
+AUTO = ('[hypervisor]\nlog_level = "info"\n'
+        + partition("auto", 1, f"paging spaces={SPACES} rounds=20")
+        + "\n[[partition]]\nname = \"duo\"\ncpus = [2, 3]\nmemory = \"16M\"\nkernel = \"testguest.elf\"\n"
+          "cmdline = \"hello\"\n")
+
+
+def test_cpu_without_nested_paging(boot):
+    """AMD-V without NPT (QEMU's -cpu max,-npt): partitions fall back to shadow
+    paging by themselves and say so; a two-vCPU partition is refused with the
+    reason. (VT-x: Bochs' CPU models all have EPT, so this runs on AMD-V only.)"""
+    hv = boot("pc-4cpu", AUTO, extra=("-cpu", "max,-npt"))
+    text = hv.boot_text
+    assert "AMD-V (SVM revision 1)" in text and ", NPT," not in text, text
+    assert "svm: no NPT: partitions use shadow paging (one vCPU each, no assigned devices)" in text, text
+    assert "auto: the CPU has no EPT/NPT: shadow paging" in text, text
+    text, _ = wait_for(hv, "auto", DONE.pattern, timeout=240)
+    assert re.search(r"^tg: paging: done, \d+ checks passed, 0 failed$", text, re.M), text
+    assert "auto: shadow paging" in hv.cmd("paging auto")
+    rows, out = parts(hv)
+    assert rows["duo"]["state"] in ("refused", "failed"), out
+    assert "shadow paging (the CPU has no EPT/NPT) supports one vCPU, not 2" in out, out
