@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "boot"))
 import pytest  # noqa: E402  (the harness reports a missing runner through pytest.skip)
 
-from conftest import backend_boot, make_esp  # noqa: E402
+from conftest import backend_boot, make_esp, partition_toml  # noqa: E402
 from test_partitions import console, parts  # noqa: E402
 
 SPACES, SHORT, LONG = 4, 100, 500
@@ -31,9 +31,8 @@ def config():
     text, cpu = '[hypervisor]\nlog_level = "warn"\n', 1
     for name, keys in VARIANTS:
         for rounds in (SHORT, LONG):
-            text += (f'\n[[partition]]\nname = "{name}-{rounds}"\ncpus = [{cpu}]\nmemory = "16M"\n'
-                     f'kernel = "testguest.elf"\ncmdline = "paging spaces={SPACES} rounds={rounds} tick_ms=100000"\n'
-                     + keys)
+            text += partition_toml(f"{name}-{rounds}", cpu,
+                                   f"paging spaces={SPACES} rounds={rounds} tick_ms=100000", keys)
             cpu += 1
     return text
 

@@ -142,6 +142,14 @@ def backend_boot(backend, name, esp, profile="pc-1node"):
     return BochsHypervisor(f"{name}", esp, cpus=len(prof["cpus"]), nic="nic" in prof)
 
 
+def partition_toml(name, cpus, cmdline, extra="", memory="16M"):
+    """One [[partition]] table running the test guest: cpus is a CPU index or a
+    list of them; extra is more keys, one per line."""
+    cpu_list = ", ".join(str(c) for c in (cpus if isinstance(cpus, (list, tuple)) else [cpus]))
+    return (f'\n[[partition]]\nname = "{name}"\ncpus = [{cpu_list}]\nmemory = "{memory}"\n'
+            f'kernel = "testguest.elf"\ncmdline = "{cmdline}"\n{extra}')
+
+
 def make_esp(config_text=None, tmpdir=None, no_config=False):
     """A copy of build/esp.img with another isthmus.toml, or none at all."""
     base = os.path.join(BUILD, "esp.img")

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import backend_module_boot
+from conftest import backend_module_boot, partition_toml
 from test_partitions import console, parts, wait_for, wait_state
 
 INTERVAL_MS = 100
@@ -31,17 +31,7 @@ SVC = ["02:15:7e:ff:00:01", "02:15:7e:ff:00:02", "02:15:7e:ff:00:03"]
 
 
 def partition(name, cpu, cmdline, state="running"):
-    return f"""
-[[partition]]
-name = "{name}"
-cpus = [{cpu}]
-memory = "16M"
-kernel = "testguest.elf"
-cmdline = "{cmdline}"
-state = "{state}"
-nic = true
-vlan = 10
-"""
+    return partition_toml(name, cpu, cmdline, f'state = "{state}"\nnic = true\nvlan = 10\n')
 
 
 def group(name, primary, standby=None, extra=""):

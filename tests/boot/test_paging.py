@@ -13,23 +13,14 @@ import re
 
 import pytest
 
-from conftest import backend_module_boot
+from conftest import backend_module_boot, partition_toml
 from test_partitions import console, parts, wait_for, wait_state
 
 ROUNDS = 100
 SPACES = 4
 
 
-def partition(name, cpu, cmdline, extra=""):
-    return f"""
-[[partition]]
-name = "{name}"
-cpus = [{cpu}]
-memory = "16M"
-kernel = "testguest.elf"
-cmdline = "{cmdline}"
-{extra}"""
-
+partition = partition_toml
 
 SCEN = f"paging spaces={SPACES} rounds={ROUNDS}"
 CONFIG = ('[hypervisor]\nlog_level = "info"\n'
@@ -135,8 +126,7 @@ def test_hostile_guest_under_shadow_paging(evil):
 
 AUTO = ('[hypervisor]\nlog_level = "info"\n'
         + partition("auto", 1, f"paging spaces={SPACES} rounds=20")
-        + "\n[[partition]]\nname = \"duo\"\ncpus = [2, 3]\nmemory = \"16M\"\nkernel = \"testguest.elf\"\n"
-          "cmdline = \"hello\"\n")
+        + partition("duo", [2, 3], "hello"))
 
 
 def test_cpu_without_nested_paging(boot):
