@@ -17,7 +17,8 @@ EFI_LIB   := /usr/lib
 OVMF      ?= /usr/share/ovmf/OVMF.fd
 
 # ---------------------------------------------------------------- hypervisor
-HV_DIRS   := boot kernel arch/x86 arch/x86/vmx arch/x86/svm vmm net drivers drivers/acpi
+HV_DIRS   := boot kernel/lib kernel/core kernel/shell kernel/init arch/x86 arch/x86/vmx arch/x86/svm \
+             drivers drivers/acpi vmm vmm/dev vmm/ha net
 HV_CSRC   := $(foreach d,$(HV_DIRS),$(wildcard $(d)/*.c))
 HV_ASRC   := $(filter-out arch/x86/trampoline.asm,$(foreach d,$(HV_DIRS),$(wildcard $(d)/*.asm)))
 HV_OBJS   := $(patsubst %.c,$(B)/hv/%.o,$(HV_CSRC)) $(patsubst %.asm,$(B)/hv/%.asm.o,$(HV_ASRC))

@@ -11,7 +11,7 @@
 # The data path (net/, vmm/gmem.c) is compiled with the hypervisor's own flags
 # (HV_CFLAGS: -O2, -ffreestanding so no built-in memcpy, no SIMD) plus
 # -DISTHMUS_HOST, and copies with the hypervisor's memcpy/memmove from
-# kernel/string.c. Those are renamed hv_* here so that they replace nothing of
+# kernel/lib/string.c. Those are renamed hv_* here so that they replace nothing of
 # the C library's in the rest of the program; the benchmark's own baseline
 # calls both.
 
@@ -32,7 +32,7 @@ BENCH_DP_FLAGS := -DISTHMUS_HOST
 BENCH_DP_COPY  := the C library memmove
 else
 BENCH_DP_FLAGS := -DISTHMUS_HOST $(BENCH_RENAME)
-BENCH_DP_COPY  := kernel/string.c memmove, as in the hypervisor
+BENCH_DP_COPY  := kernel/lib/string.c memmove, as in the hypervisor
 endif
 
 $(BENCH_DP_OBJS): $(BENCH_DIR)/obj/%.o: %.c
@@ -40,7 +40,7 @@ $(BENCH_DP_OBJS): $(BENCH_DIR)/obj/%.o: %.c
 	@echo "  CC      $< (bench)"; $(HOSTCC) $(HV_CFLAGS) $(BENCH_DP_FLAGS) -MMD -c $< -o $@
 
 # The freestanding string.c (its memcpy, memmove, ...), renamed hv_*.
-$(BENCH_DIR)/obj/kernel/string.o: kernel/string.c
+$(BENCH_DIR)/obj/kernel/string.o: kernel/lib/string.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (bench)"; $(HOSTCC) $(HV_CFLAGS) $(BENCH_RENAME) -MMD -c $< -o $@
 

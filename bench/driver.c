@@ -116,7 +116,7 @@ static bool env_msi(void *ctx, u64 addr, u32 data)
     return true;
 }
 
-/* As vmm/vnic.c: remember the earliest retry asked for; the sender's loop is
+/* As vmm/dev/vnic.c: remember the earliest retry asked for; the sender's loop is
  * the home CPU whose timer runs it (tx_timer). */
 static void env_retry_at(void *ctx, u64 when)
 {
@@ -244,7 +244,7 @@ void part_attach(struct part *p, u8 mac_last_byte)
         die("%s: net_attach failed", p->name);
     net_connect(n, &p->mem);                             /* the partition starts */
 
-    vnet_set_command(n, PCI_CMD_MEM | PCI_CMD_MASTER);   /* the bus's register (vmm/vpci.c) */
+    vnet_set_command(n, PCI_CMD_MEM | PCI_CMD_MASTER);   /* the bus's register (vmm/dev/vpci.c) */
     if (vnet_cfg_read(n, PCI_VENDOR_ID) != (VIRTIO_PCI_VENDOR | (u32)VIRTIO_PCI_DEVICE_NET << 16))
         die("%s: not a virtio-net function", p->name);
 

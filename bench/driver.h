@@ -2,7 +2,7 @@
  * memory, faked with a heap block; its NIC, the hypervisor's own struct vnet
  * on the switch; and a virtio-net driver for it (virtio v1.2 2.7, 4.1, 5.1),
  * which reaches the NIC only the ways a guest does in Isthmus: register
- * accesses (what vmm/vnic.c passes on from a trapped access: vnet_cfg_read,
+ * accesses (what vmm/dev/vnic.c passes on from a trapped access: vnet_cfg_read,
  * vnet_cfg_write, vnet_set_command, vnet_bar_access) and notify writes
  * (vnet_notify). As the partition's home CPU it also runs the retries the
  * data path asks for (vnet_tx), and it stands in for the hypervisor's

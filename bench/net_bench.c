@@ -19,7 +19,7 @@
  * Before each size, one core copies frames of that size from A's transmit
  * slots into B's receive slots, the very copy the data path makes over the
  * same memory, with the C library's memcpy and with the hypervisor's
- * (kernel/string.c); the data path's byte rate is printed as a ratio of each.
+ * (kernel/lib/string.c); the data path's byte rate is printed as a ratio of each.
  * A short warm-up is not measured.
  *
  * --single: one thread alternately sends a batch and receives it, for a fixed
@@ -37,7 +37,7 @@
 #include "bench/driver.h"
 #include "bench/stubs.h"
 
-/* The hypervisor's own copy routine (kernel/string.c, renamed by bench.mk so
+/* The hypervisor's own copy routine (kernel/lib/string.c, renamed by bench.mk so
  * that it replaces nothing of the C library's). */
 void *hv_memcpy(void *dst, const void *src, size_t n);
 
@@ -377,7 +377,7 @@ static void print_results(const struct result *res, u32 n)
 {
     if (!opt.single) {
         printf("Throughput (frame bytes without the virtio-net header), and one core's memcpy of the same\n"
-               "sizes between the same buffers: C library (libc) and the hypervisor's (hv, kernel/string.c)\n\n");
+               "sizes between the same buffers: C library (libc) and the hypervisor's (hv, kernel/lib/string.c)\n\n");
         printf("%7s %12s %9s %9s | %11s %7s | %11s %7s\n", "frame B", "frames/s", "Gbit/s", "ns/frame",
                "libc Gbit/s", "ratio", "hv Gbit/s", "ratio");
         for (u32 i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
-/* See stubs.h. The hypervisor's log (kernel/log.c) keeps a ring for the
+/* See stubs.h. The hypervisor's log (kernel/core/log.c) keeps a ring for the
  * shell; here every message goes to stderr, and is counted. */
 #include <stdio.h>
-#include "kernel/log.h"
+#include "kernel/core/log.h"
 #include "bench/stubs.h"
 
 unsigned bench_log_count;

@@ -2,12 +2,12 @@
  * from the directory isthmus.efi was started from. */
 #include <efi.h>
 
-#include "kernel/bootinfo.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "kernel/core/bootinfo.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 #include "boot/efi_stage.h"
 #include "boot/efi_util.h"
-#include "kernel/config.h"
+#include "kernel/core/config.h"
 
 #define CONFIG_NAME "isthmus.toml"
 #define FILE_MAX_BYTES (512ULL * 1024 * 1024)

@@ -1,12 +1,12 @@
 /* The EFI stage: everything Isthmus needs from the firmware, gathered while boot
  * services still exist, then ExitBootServices and a jump into the hypervisor
- * proper (kernel/main.c) with one struct boot_info. Nothing here runs again. */
+ * proper (kernel/init/main.c) with one struct boot_info. Nothing here runs again. */
 #include <efi.h>
 
-#include "kernel/bootinfo.h"
+#include "kernel/core/bootinfo.h"
 #include "boot/efi_stage.h"
 #include "boot/efi_util.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 #define EARLY_POOL_PAGES   1024   /* 4 MiB: page tables, per-CPU areas, allocator bitmaps */
 #define BOOT_STACK_PAGES   16     /* 64 KiB */

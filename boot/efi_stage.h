@@ -2,7 +2,7 @@
 #ifndef ISTHMUS_BOOT_EFI_STAGE_H
 #define ISTHMUS_BOOT_EFI_STAGE_H
 
-#include "kernel/bootinfo.h"
+#include "kernel/core/bootinfo.h"
 
 /* Reads isthmus.toml and the files it names from the directory isthmus.efi was
  * loaded from into loader pages, recording them in bi. Never fails the boot:

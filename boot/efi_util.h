@@ -4,7 +4,7 @@
 #define ISTHMUS_BOOT_EFI_UTIL_H
 
 #include <efi.h>
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 extern EFI_SYSTEM_TABLE *efi_st;
 extern EFI_BOOT_SERVICES *efi_bs;

@@ -3,7 +3,7 @@
 #ifndef ISTHMUS_DRIVERS_CLOCKSOURCE_H
 #define ISTHMUS_DRIVERS_CLOCKSOURCE_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 struct clocksource {
     const char *name;

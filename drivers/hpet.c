@@ -1,8 +1,8 @@
 /* HPET main counter (IA-PC HPET specification 1.0a, section 2.3). */
 #include "drivers/clocksource.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/paging.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 #define HPET_CAP      0x000   /* bits 63:32 counter period in femtoseconds */
 #define HPET_CONFIG   0x010

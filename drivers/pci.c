@@ -1,8 +1,8 @@
 /* See pci.h. */
 #include "drivers/pci.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/string.h"
 
 static void add_function(const struct pci_cfg_ops *ops, struct pci_list *out, u16 seg, u8 bus,
                          u8 dev, u8 fn, u32 id)

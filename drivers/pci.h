@@ -5,7 +5,7 @@
 #ifndef ISTHMUS_DRIVERS_PCI_H
 #define ISTHMUS_DRIVERS_PCI_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define PCI_MAX_DEVICES 256
 #define PCI_OWNER_MAX   16

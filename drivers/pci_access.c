@@ -1,10 +1,10 @@
 /* See pci_access.h. PCI Express Base 5.0 7.2.2 (ECAM) and PCI 3.0 3.2.2.3.2 (CAM). */
 #include "drivers/pci_access.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/paging.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/spinlock.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/spinlock.h"
 
 static struct pci_ecam windows[PCI_MAX_ECAM];
 static int nwindows;

@@ -1,7 +1,7 @@
 /* ACPI power-management timer: 3.579545 MHz, 24 or 32 bits (ACPI 6.5, 4.8.3.3). */
 #include "drivers/clocksource.h"
-#include "arch/x86/cpu.h"
-#include "kernel/errno.h"
+#include "arch/x86/hw/cpu.h"
+#include "kernel/lib/errno.h"
 
 #define PMTIMER_HZ 3579545ULL
 

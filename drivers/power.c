@@ -1,13 +1,13 @@
 /* ACPI 6.5 §7.4.2 (\_S5), §4.8.3.2 (PM1 control: SLP_TYP bits 12:10, SLP_EN bit 13),
  * §4.8.3.7 (hardware-reduced sleep control: SLP_TYP 4:2, SLP_EN 5), §4.8.3.6 (reset register). */
 #include "drivers/power.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/paging.h"
-#include "kernel/console.h"
-#include "kernel/log.h"
-#include "kernel/time.h"
-#include "kernel/shell_core.h"
-#include "kernel/errno.h"
+#include "kernel/core/console.h"
+#include "kernel/core/log.h"
+#include "kernel/core/time.h"
+#include "kernel/lib/shell_core.h"
+#include "kernel/lib/errno.h"
 
 static struct power_facts facts;
 static bool have_facts;

@@ -2,7 +2,7 @@
 #ifndef ISTHMUS_DRIVERS_POWER_H
 #define ISTHMUS_DRIVERS_POWER_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 /* ACPI Generic Address Structure, reduced to what power control needs. */
 struct power_reg {

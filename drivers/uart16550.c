@@ -1,7 +1,7 @@
 /* 16550 register interface (PC16550D data sheet). */
 #include "drivers/uart16550.h"
-#include "arch/x86/cpu.h"
-#include "kernel/errno.h"
+#include "arch/x86/hw/cpu.h"
+#include "kernel/lib/errno.h"
 
 enum {
     UART_RBR_THR = 0, /* DLAB=0: receive buffer / transmit holding */

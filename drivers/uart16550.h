@@ -2,7 +2,7 @@
 #ifndef ISTHMUS_DRIVERS_UART16550_H
 #define ISTHMUS_DRIVERS_UART16550_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 /* Programs 8N1 at baud on the UART at port; returns -ENODEV when nothing answers there. */
 int uart_init(u16 port, u32 baud) __must_check;

@@ -1,9 +1,9 @@
 /* The switch and its ports: which NIC is which port, and the life of a port
  * as its partition starts and stops. See net/vnet.h. */
 #include "net/vnet.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/string.h"
 
 struct net net;
 

@@ -31,8 +31,8 @@
  *    forever.
  *  - On SHIM_HOLD *colour is SHIM_RED (held), whatever the mark was. */
 #include "net/shim.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 #define PPM_ONE        1000000U
 #define SHIM_POOL_NS   (10ULL * 1000000ULL)            /* the pool's depth in time of capacity */

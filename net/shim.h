@@ -31,8 +31,8 @@
 #ifndef ISTHMUS_NET_SHIM_H
 #define ISTHMUS_NET_SHIM_H
 
-#include "kernel/types.h"
-#include "kernel/spinlock.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/spinlock.h"
 
 #define SHIM_NS_PER_S      1000000000ULL
 #define SHIM_FEEDBACK_NS   (1000000ULL)      /* 1 ms between cuts / recovery steps */

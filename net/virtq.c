@@ -1,7 +1,7 @@
 /* See virtq.h. Section numbers are those of OASIS virtio v1.2. */
 #include "net/virtq.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 /* The rings are little-endian (2.4: le16/le32/le64 fields); so is x86-64, so
  * fields are used as they lie in memory. */

@@ -20,7 +20,7 @@
 #ifndef ISTHMUS_NET_VIRTQ_H
 #define ISTHMUS_NET_VIRTQ_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 #include "net/virtio.h"
 #include "vmm/gmem.h"
 

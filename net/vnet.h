@@ -1,6 +1,6 @@
 /* A partition's paravirtual NIC: a virtio-net device (virtio v1.2 5.1) on the
  * virtio-pci modern transport (4.1), sitting on the partition's virtual PCI
- * bus (vmm/vpci.c) as an emulated function, and one port of the switch.
+ * bus (vmm/dev/vpci.c) as an emulated function, and one port of the switch.
  *
  * Transport (vnet_pci.c): configuration space with an MSI-X capability and the
  * virtio vendor capabilities; BAR0 (layout in net/virtio.h) is never mapped
@@ -22,8 +22,8 @@
 #ifndef ISTHMUS_NET_VNET_H
 #define ISTHMUS_NET_VNET_H
 
-#include "kernel/types.h"
-#include "kernel/spinlock.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/spinlock.h"
 #include "net/virtio.h"
 #include "net/virtq.h"
 #include "net/shim.h"

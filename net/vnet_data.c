@@ -9,9 +9,9 @@
  * (env.retry_at); one for a full receiver when that receiver posts buffers
  * (its `waiters`), with a retry as a safety net. */
 #include "net/vnet.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/string.h"
 
 #define RETRY_FULL_NS 1000000ULL   /* re-check a full receiver after 1 ms even without a wake-up */
 

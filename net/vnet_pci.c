@@ -9,9 +9,9 @@
  * after `lock` is dropped. */
 #include "net/vnet.h"
 #include "drivers/pci.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/string.h"
 
 /* Capability offsets in configuration space: MSI-X first, then the virtio
  * vendor capabilities (4.1.4), each pointing into BAR0. */

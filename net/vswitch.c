@@ -18,8 +18,8 @@
  * tombstones), and every entry within VSW_PROBE of its home slot: guests pick
  * their MACs, so the bound, not the hash, caps how long the lock is held. */
 #include "net/vswitch.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 #define VSW_PROBE   32
 #define MAC_MASK    (VSW_MAC_ENTRIES - 1)

@@ -20,8 +20,8 @@
 #ifndef ISTHMUS_NET_VSWITCH_H
 #define ISTHMUS_NET_VSWITCH_H
 
-#include "kernel/types.h"
-#include "kernel/spinlock.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/spinlock.h"
 #include "net/virtio.h"
 
 #define VSW_MAX_PORTS     16

@@ -1,5 +1,5 @@
 /* isthmus-check: validates Isthmus configuration files on the build host with the
- * parser the hypervisor runs (kernel/config.c, kernel/toml.c).
+ * parser the hypervisor runs (kernel/core/config.c, kernel/lib/toml.c).
  *
  *   isthmus-check FILE...          check each file; errors as FILE:LINE: message
  *   isthmus-check --keys           list the tables and keys the schema knows
@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernel/config.h"
-#include "kernel/toml.h"
+#include "kernel/core/config.h"
+#include "kernel/lib/toml.h"
 
 static char text[TOML_MAX_FILE + 1];  /* one byte more, so config_parse sees an oversize file */
 

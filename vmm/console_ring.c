@@ -1,6 +1,6 @@
 /* See console_ring.h. */
 #include "vmm/console_ring.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 STATIC_ASSERT((CONSOLE_RING_SIZE & (CONSOLE_RING_SIZE - 1)) == 0, "ring size is a power of two");
 

@@ -5,7 +5,7 @@
 #ifndef ISTHMUS_VMM_CONSOLE_RING_H
 #define ISTHMUS_VMM_CONSOLE_RING_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define CONSOLE_RING_SIZE 16384u   /* a power of two */
 

@@ -4,14 +4,14 @@
 #include "vmm/exits.h"
 #include "vmm/shadow_vcpu.h"
 #include "vmm/vcpuid.h"
-#include "vmm/vnic.h"
-#include "vmm/failover.h"
+#include "vmm/dev/vnic.h"
+#include "vmm/ha/failover.h"
 #include "arch/x86/apic.h"
-#include "arch/x86/cpu.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/string.h"
-#include "kernel/time.h"
+#include "arch/x86/hw/cpu.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/string.h"
+#include "kernel/core/time.h"
 
 #define XCR0_X87 BIT(0)
 #define XCR0_SSE BIT(1)

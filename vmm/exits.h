@@ -1,6 +1,6 @@
 /* Vendor-neutral exit handling for partition vCPUs: what each struct vcpu_exit
- * means for the guest (vmm/exits.c), MSRs (vmm/vmsr.c) and the emulated local
- * APIC page with IPIs confined to the partition (vmm/apic_access.c). Anything
+ * means for the guest (vmm/exits.c), MSRs (vmm/dev/vmsr.c) and the emulated local
+ * APIC page with IPIs confined to the partition (vmm/dev/apic_access.c). Anything
  * not handled stops the partition with part_fail(); never the hypervisor. */
 #ifndef ISTHMUS_VMM_EXITS_H
 #define ISTHMUS_VMM_EXITS_H

@@ -1,7 +1,7 @@
 /* See gmem.h. */
 #include "vmm/gmem.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 int gmem_add(struct gmem *m, hpa_t hpa, u8 *hva, u64 size, s32 node)
 {

@@ -8,7 +8,7 @@
 #ifndef ISTHMUS_VMM_GMEM_H
 #define ISTHMUS_VMM_GMEM_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define GMEM_MAX_CHUNKS 8
 

@@ -6,9 +6,9 @@
 #include "drivers/acpi/tables.h"
 #include "drivers/acpi/acpi.h"
 #include "vmm/layout.h"
-#include "kernel/errno.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 
 #define X(v) ((unsigned long long)(v))
 

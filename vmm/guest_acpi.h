@@ -11,8 +11,8 @@
 #ifndef ISTHMUS_VMM_GUEST_ACPI_H
 #define ISTHMUS_VMM_GUEST_ACPI_H
 
-#include "kernel/types.h"
-#include "vmm/gpa.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/gpa.h"
 
 #define GUEST_ACPI_OEM_ID        "ISTHMS"
 #define GUEST_ACPI_OEM_TABLE_ID  "ISTHMUS"

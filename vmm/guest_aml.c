@@ -18,8 +18,8 @@
  *  - _STA: absent means present and enabled (6.3.7).
  *  - _PXM: the bridge is not tied to a node; a partition's devices may sit on any. */
 #include "vmm/guest_aml.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 /* ---------------------------------------------------------------- AML opcodes */
 
@@ -148,7 +148,7 @@ STATIC_ASSERT(offsetof(struct res_qword_addr, len) == 38, "_LEN at byte 38");
                  sizeof(struct res_dword_addr) + sizeof(struct res_qword_addr) + \
                  sizeof(struct res_end_tag))
 
-/* PCI configuration mechanism #1 (vmm/vpci.h): the bridge's own ports, not
+/* PCI configuration mechanism #1 (vmm/dev/vpci.h): the bridge's own ports, not
  * forwarded to PCI, hence the gap between the two I/O windows. Linux on x86
  * expects exactly this descriptor and drops it from the root bus's windows. */
 #define PCI_CONF1_PORT      0xcf8
@@ -300,7 +300,7 @@ static u32 build_crs(u8 crs[CRS_MAX], const struct guest_aml_pci *cfg)
 {
     struct aml_out o = { .buf = crs, .size = CRS_MAX };
 
-    res_word(&o, RES_TYPE_BUS, 0, 0, 0);    /* bus 0 only (vmm/vpci.h) */
+    res_word(&o, RES_TYPE_BUS, 0, 0, 0);    /* bus 0 only (vmm/dev/vpci.h) */
 
     struct res_io_port io = {
         .tag = RES_SMALL_TAG(RES_SMALL_IO, sizeof(struct res_io_port) - 1),

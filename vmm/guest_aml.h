@@ -5,7 +5,7 @@
 #ifndef ISTHMUS_VMM_GUEST_AML_H
 #define ISTHMUS_VMM_GUEST_AML_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 /* Enough for guest_aml_pci_root() with both windows (the unit test checks it). */
 #define GUEST_AML_PCI_ROOT_MAX 256

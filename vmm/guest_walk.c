@@ -1,7 +1,7 @@
 /* Guest page-table walker: see guest_walk.h. Permissions are not checked: the
  * guest already executed (or tried) the access, and the hypervisor only reads. */
 #include "vmm/guest_walk.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 #define PTE_P     BIT(0)
 #define PTE_PS    BIT(7)

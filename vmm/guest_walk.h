@@ -7,8 +7,8 @@
 #ifndef ISTHMUS_VMM_GUEST_WALK_H
 #define ISTHMUS_VMM_GUEST_WALK_H
 
-#include "kernel/types.h"
-#include "vmm/gpa.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/gpa.h"
 
 enum gwalk_mode {
     GWALK_NONE,        /* CR0.PG = 0: linear = physical */

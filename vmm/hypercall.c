@@ -1,7 +1,7 @@
 /* Hypercall dispatch and argument checks; see hypercall.h. Every argument is a
  * guest register: any 64-bit value may arrive. */
 #include "vmm/hypercall.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 bool hc_range_ok(const struct hc_env *e, u64 gpa, u64 len)
 {

@@ -5,8 +5,8 @@
 #ifndef ISTHMUS_VMM_HYPERCALL_H
 #define ISTHMUS_VMM_HYPERCALL_H
 
-#include "kernel/types.h"
-#include "vmm/gpa.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/gpa.h"
 #include "vmm/hypercall_abi.h"
 #include "vmm/gmem.h"
 

@@ -3,8 +3,8 @@
  * 32-bit addressing forms (tables 2-1, 2-2, 2-3), RIP-relative addressing
  * (2.2.1.6), operand/address-size attributes (Vol. 1 3.6, table 3-4). */
 #include "vmm/insn_decode.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 /* Legacy prefixes (SDM Vol. 2A 2.1.1). */
 #define PFX_OPSIZE  0x66

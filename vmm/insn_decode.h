@@ -11,7 +11,7 @@
 #ifndef ISTHMUS_VMM_INSN_DECODE_H
 #define ISTHMUS_VMM_INSN_DECODE_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define INSN_MAX_LEN 15            /* SDM Vol. 2 2.3.11: longer is #GP/#UD */
 

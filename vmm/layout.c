@@ -1,9 +1,9 @@
 /* See layout.h. */
 #include "vmm/layout.h"
 #include "vmm/pvh.h"
-#include "kernel/errno.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 
 int layout_plan(u64 memory, struct partition_layout *l, char *err, size_t errlen)
 {

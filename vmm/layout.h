@@ -17,7 +17,7 @@
 #ifndef ISTHMUS_VMM_LAYOUT_H
 #define ISTHMUS_VMM_LAYOUT_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 #include "vmm/pvh_loader.h"
 #include "vmm/pvh_start.h"
 

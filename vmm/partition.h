@@ -11,18 +11,18 @@
 #ifndef ISTHMUS_VMM_PARTITION_H
 #define ISTHMUS_VMM_PARTITION_H
 
-#include "kernel/types.h"
-#include "kernel/config.h"
-#include "kernel/spinlock.h"
-#include "vmm/vcpu.h"
+#include "kernel/lib/types.h"
+#include "kernel/core/config.h"
+#include "kernel/lib/spinlock.h"
+#include "arch/x86/vcpu.h"
 #include "vmm/vlapic.h"
-#include "vmm/vuart.h"
+#include "vmm/dev/vuart.h"
 #include "vmm/console_ring.h"
 #include "vmm/layout.h"
 #include "vmm/slpt.h"
 #include "vmm/shadow.h"
 #include "vmm/hypercall.h"
-#include "vmm/vpci.h"
+#include "vmm/dev/vpci.h"
 #include "vmm/gmem.h"
 #include "net/vnet.h"
 
@@ -109,7 +109,7 @@ struct partition {
     u32 nram_ranges;
     u64 entry;                      /* PVH entry point */
     struct part_image image;        /* what it runs (or last ran) */
-    /* Assigned PCI devices and the virtual bus that shows them (vmm/vpci.c). */
+    /* Assigned PCI devices and the virtual bus that shows them (vmm/dev/vpci.c). */
     struct pci_dev *devs[CONFIG_MAX_PART_DEVS];
     u32 ndevs;
     struct vpci vpci;
@@ -124,7 +124,7 @@ struct partition {
      * and a stale walk must only ever reach this partition's memory). */
     hpa_t table_cache;
     u64 cached_tables;
-    /* Its NIC (vmm/vnic.c), when configured: a switch port for good, an
+    /* Its NIC (vmm/dev/vnic.c), when configured: a switch port for good, an
      * emulated function on its bus while it runs. */
     bool has_nic;
     struct vnet nic;

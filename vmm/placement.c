@@ -1,7 +1,7 @@
 /* The NUMA placement planner; the rules are in placement.h. */
 #include "vmm/placement.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 #include <stdarg.h>
 
 #define FREE     (-1)

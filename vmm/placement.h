@@ -22,7 +22,7 @@
 #ifndef ISTHMUS_VMM_PLACEMENT_H
 #define ISTHMUS_VMM_PLACEMENT_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define PLACE_MAX_NODES     16
 #define PLACE_MAX_CPUS      256

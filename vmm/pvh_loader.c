@@ -3,9 +3,9 @@
  * against the file size with overflow-safe arithmetic before it is used. */
 #include "vmm/pvh_loader.h"
 #include "vmm/pvh.h"
-#include "kernel/errno.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 
 /* Larger "files" are rejected outright, which also keeps every sum of an offset
  * and a 32-bit size far from wrapping. */

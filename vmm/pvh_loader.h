@@ -14,8 +14,8 @@
 #ifndef ISTHMUS_VMM_PVH_LOADER_H
 #define ISTHMUS_VMM_PVH_LOADER_H
 
-#include "kernel/types.h"
-#include "vmm/gpa.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/gpa.h"
 
 #define PVH_MAX_PHDRS    64        /* program headers; Linux has about 5 */
 #define PVH_MAX_SEGMENTS 16        /* PT_LOAD segments with a non-zero memsz */

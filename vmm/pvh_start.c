@@ -1,8 +1,8 @@
 /* PVH start info builder; see pvh_start.h. */
 #include "vmm/pvh_start.h"
-#include "kernel/errno.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 
 #define X(v) ((unsigned long long)(v))
 

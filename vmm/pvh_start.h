@@ -11,8 +11,8 @@
 #ifndef ISTHMUS_VMM_PVH_START_H
 #define ISTHMUS_VMM_PVH_START_H
 
-#include "kernel/types.h"
-#include "vmm/gpa.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/gpa.h"
 #include "vmm/pvh.h"
 
 #define PVH_MAX_MEMMAP     128     /* memory map entries */

@@ -3,15 +3,15 @@
  * a hypercall, a write to unmapped guest memory, a HLT. It proves the backend,
  * the second-level page tables and the exit translation on this machine, and
  * leaves no memory behind. */
-#include "vmm/vcpu.h"
+#include "arch/x86/vcpu.h"
 #include "vmm/slpt.h"
-#include "arch/x86/cpu.h"
-#include "kernel/console.h"
-#include "kernel/errno.h"
-#include "kernel/mm.h"
-#include "kernel/percpu.h"
-#include "kernel/shell_core.h"
-#include "kernel/string.h"
+#include "arch/x86/hw/cpu.h"
+#include "kernel/core/console.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/mm.h"
+#include "kernel/core/percpu.h"
+#include "kernel/lib/shell_core.h"
+#include "kernel/lib/string.h"
 #include "arch/x86/virt.h"
 
 #define CODE_GPA   0x1000

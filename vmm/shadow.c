@@ -15,8 +15,8 @@
  * covers a translation only costs a needless drop later. */
 #include "vmm/shadow.h"
 #include "vmm/slpt.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 /* 64-bit paging-structure entries, guest and shadow alike (SDM Vol. 3A 4.5,
  * tables 4-15 .. 4-20; PAE tables 4-8 .. 4-11 use the same layout). */

@@ -37,8 +37,8 @@
 #ifndef ISTHMUS_VMM_SHADOW_H
 #define ISTHMUS_VMM_SHADOW_H
 
-#include "kernel/types.h"
-#include "vmm/gpa.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/gpa.h"
 
 #define SHADOW_ROOTS_DEFAULT 8
 #define SHADOW_ROOTS_MAX     16

@@ -3,13 +3,13 @@
  * would refuse with #GP is refused with #GP here too. */
 #include "vmm/shadow_vcpu.h"
 #include "vmm/exits.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/virt.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/mm.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/core/mm.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 
 #define CR4_PSE      BIT(4)
 #define CR4_SMXE     BIT(14)

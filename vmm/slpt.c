@@ -5,7 +5,7 @@
  * in both formats (EPT: SDM 29.3.2 tables 29-3/29-5; NPT: APM 5.3.4 PS bit) and
  * is reserved in a PML4E, so levels 3 and 0 need no flag. */
 #include "vmm/slpt.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 #define LEVEL_SHIFT(l) (PAGE_SHIFT + 9 * (l))
 #define LEVEL_SIZE(l)  (1ULL << LEVEL_SHIFT(l))

@@ -15,8 +15,8 @@
 #ifndef ISTHMUS_VMM_SLPT_H
 #define ISTHMUS_VMM_SLPT_H
 
-#include "kernel/types.h"
-#include "vmm/gpa.h"
+#include "kernel/lib/types.h"
+#include "kernel/lib/gpa.h"
 
 enum slpt_format { SLPT_EPT, SLPT_NPT };
 

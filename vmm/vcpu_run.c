@@ -5,17 +5,17 @@
  * Other CPUs reach it only through its inbox and an IPI (vcpu_kick). */
 #include "vmm/partition.h"
 #include "vmm/exits.h"
-#include "vmm/vnic.h"
+#include "vmm/dev/vnic.h"
 #include "vmm/shadow_vcpu.h"
 #include "arch/x86/apic.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/interrupts.h"
 #include "arch/x86/virt.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/percpu.h"
-#include "kernel/string.h"
-#include "kernel/time.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/core/percpu.h"
+#include "kernel/lib/string.h"
+#include "kernel/core/time.h"
 
 /* The guest's APIC timer input clock: the host's bus clock (its timer runs
  * divided by 16). */

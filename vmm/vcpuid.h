@@ -4,7 +4,7 @@
 #ifndef ISTHMUS_VMM_VCPUID_H
 #define ISTHMUS_VMM_VCPUID_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 enum vcpuid_vendor { VCPUID_VENDOR_OTHER = 0, VCPUID_VENDOR_INTEL, VCPUID_VENDOR_AMD };
 

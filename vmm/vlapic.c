@@ -1,7 +1,7 @@
 /* See vlapic.h. Section numbers are SDM Vol. 3A, chapter 11 (APIC). */
 #include "vmm/vlapic.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 #define KHZ_MAX (1u << 24)
 

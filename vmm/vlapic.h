@@ -13,7 +13,7 @@
 #ifndef ISTHMUS_VMM_VLAPIC_H
 #define ISTHMUS_VMM_VLAPIC_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define VLAPIC_BASE_DEFAULT 0xfee00000ull
 #define VLAPIC_PAGE_SIZE    0x1000u

@@ -1,11 +1,11 @@
 /* Local APIC access and IPIs. */
 #include "arch/x86/apic.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/interrupts.h"
 #include "arch/x86/paging.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/time.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/core/time.h"
 
 #define CPUID1_ECX_X2APIC BIT(21)
 #define LAPIC_TIMER_DIV_16 0x3

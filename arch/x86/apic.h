@@ -3,7 +3,7 @@
 #ifndef ISTHMUS_ARCH_X86_APIC_H
 #define ISTHMUS_ARCH_X86_APIC_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 /* Register offsets in the xAPIC page (SDM Vol. 3A table 10-1); x2APIC MSR = 0x800 + off/16. */
 enum lapic_reg {

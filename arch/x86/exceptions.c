@@ -2,13 +2,13 @@
  * other CPUs (and the shell, unless it was this CPU) go on. Device and IPI
  * vectors go to registered handlers. */
 #include "arch/x86/interrupts.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/apic.h"
-#include "kernel/percpu.h"
-#include "kernel/console.h"
-#include "kernel/log.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "kernel/core/percpu.h"
+#include "kernel/core/console.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 
 static irq_handler_fn handlers[256];
 static u64 unexpected_irqs;

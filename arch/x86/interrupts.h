@@ -2,7 +2,7 @@
 #ifndef ISTHMUS_ARCH_X86_INTERRUPTS_H
 #define ISTHMUS_ARCH_X86_INTERRUPTS_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 /* What arch/x86/entry.asm pushes, lowest address first. */
 struct int_frame {

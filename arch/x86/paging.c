@@ -1,10 +1,10 @@
 /* See paging.h. 4-level paging only (no LA57); 2 MiB leaves wherever a whole,
  * aligned 2 MiB lies inside a mapped range, 4 KiB leaves elsewhere. */
 #include "arch/x86/paging.h"
-#include "arch/x86/cpu.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/string.h"
+#include "arch/x86/hw/cpu.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/string.h"
 
 #define TABLE_FLAGS (PTE_P | PTE_RW)   /* upper levels allow all; leaves decide */
 #define PAGE_2M     MiB(2)

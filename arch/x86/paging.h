@@ -5,8 +5,8 @@
 #ifndef ISTHMUS_ARCH_X86_PAGING_H
 #define ISTHMUS_ARCH_X86_PAGING_H
 
-#include "kernel/types.h"
-#include "kernel/bootinfo.h"
+#include "kernel/lib/types.h"
+#include "kernel/core/bootinfo.h"
 
 /* Leaf-entry bits (SDM Vol. 3A 4.5, tables 4-18 to 4-20). */
 #define PTE_P     BIT(0)   /* present */

@@ -1,8 +1,8 @@
 /* Per-CPU GDT/TSS set-up and the shared IDT. */
 #include "arch/x86/segments.h"
-#include "arch/x86/cpu.h"
-#include "kernel/percpu.h"
-#include "kernel/string.h"
+#include "arch/x86/hw/cpu.h"
+#include "kernel/core/percpu.h"
+#include "kernel/lib/string.h"
 
 struct idt_gate {
     u16 off_lo;

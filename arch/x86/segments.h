@@ -3,7 +3,7 @@
 #ifndef ISTHMUS_ARCH_X86_SEGMENTS_H
 #define ISTHMUS_ARCH_X86_SEGMENTS_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define SEL_NULL  0x00
 #define SEL_CODE  0x08

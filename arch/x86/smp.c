@@ -1,14 +1,14 @@
 /* INIT-SIPI-SIPI start-up (SDM Vol. 3A 8.4.4.1) and the idle loop of the APs. */
 #include "arch/x86/smp.h"
 #include "arch/x86/apic.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/interrupts.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/segments.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/string.h"
-#include "kernel/time.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/lib/string.h"
+#include "kernel/core/time.h"
 
 extern const u8 trampoline_start[], trampoline_end[];
 

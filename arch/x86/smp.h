@@ -2,9 +2,9 @@
 #ifndef ISTHMUS_ARCH_X86_SMP_H
 #define ISTHMUS_ARCH_X86_SMP_H
 
-#include "kernel/types.h"
-#include "kernel/bootinfo.h"
-#include "kernel/percpu.h"
+#include "kernel/lib/types.h"
+#include "kernel/core/bootinfo.h"
+#include "kernel/core/percpu.h"
 
 /* Copies the start-up code below 1 MiB; before paging_init() maps it read-only. */
 int smp_install_trampoline(const struct boot_info *bi) __must_check;

@@ -1,9 +1,9 @@
 /* Feature discovery for VT-x (SDM Vol. 3C ch. 23-24, appendix A) and AMD-V
  * (APM Vol. 2 ch. 15, CPUID Fn8000_000A). */
 #include "arch/x86/virt.h"
-#include "arch/x86/cpu.h"
-#include "kernel/printf.h"
-#include "kernel/string.h"
+#include "arch/x86/hw/cpu.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
 
 /* CPUID bits. */
 #define CPUID1_ECX_VMX        BIT(5)

@@ -3,7 +3,7 @@
 #ifndef ISTHMUS_ARCH_X86_VIRT_H
 #define ISTHMUS_ARCH_X86_VIRT_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 enum virt_vendor { VIRT_NONE = 0, VIRT_VMX, VIRT_SVM };
 

@@ -1,8 +1,8 @@
 /* acpi_parse(): discovery, then each table's parser, then the AML scan. */
 #include "drivers/acpi/aml.h"
 #include "drivers/acpi/internal.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 typedef int (*table_parser)(const void *tbl, u32 len, struct acpi_info *out);
 

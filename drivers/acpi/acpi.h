@@ -6,7 +6,7 @@
 #ifndef ISTHMUS_DRIVERS_ACPI_ACPI_H
 #define ISTHMUS_DRIVERS_ACPI_ACPI_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 /* Reads physical memory. map() returns a pointer through which [pa, pa + len) can
  * be read, or NULL when that range is not readable. */

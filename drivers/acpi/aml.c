@@ -6,7 +6,7 @@
  * Every read goes through a cursor bounded by the enclosing package, so hostile AML
  * can only make the scan give up on a scope, never read outside the table. */
 #include "drivers/acpi/aml_grammar.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 /* Keeps big locals out of the recursive walkers' frames (docs/acpi.md: stack use). */
 #define __noinline __attribute__((noinline))

@@ -2,7 +2,7 @@
  * function reads only through a struct cur, so a malformed or hostile stream makes
  * it return false, never read past the enclosing package. */
 #include "drivers/acpi/aml_grammar.h"
-#include "kernel/string.h"
+#include "kernel/lib/string.h"
 
 /* Keeps big locals out of the recursive skipper's frames (docs/acpi.md: stack use). */
 #define __noinline __attribute__((noinline))

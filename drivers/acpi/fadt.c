@@ -3,8 +3,8 @@
  * (116 bytes in ACPI 1.0 as QEMU `pc` still emits, 244 in 2.0-4.0, 276 in 6.x), so
  * every field is read only when the table's length covers it. */
 #include "drivers/acpi/internal.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 #define FADT_HAS(len, field) \
     (offsetof(struct acpi_fadt, field) + sizeof(((const struct acpi_fadt *)0)->field) <= (len))

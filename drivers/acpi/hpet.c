@@ -1,7 +1,7 @@
 /* HPET description table (IA-PC HPET Specification 1.0a, 3.2.4). */
 #include "drivers/acpi/internal.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 #define HPET_ID_NUM_TIM_SHIFT 8     /* bits 12:8: number of comparators - 1 */
 #define HPET_ID_COUNT_SIZE    BIT(13) /* main counter is 64 bits wide */

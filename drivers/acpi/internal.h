@@ -4,7 +4,7 @@
 
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/tables.h"
-#include "kernel/log.h"
+#include "kernel/core/log.h"
 
 #define ACPI_TAG "acpi"
 

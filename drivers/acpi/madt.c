@@ -1,8 +1,8 @@
 /* MADT (ACPI 6.5 5.2.12): local APIC base, processors (LAPIC and x2APIC), I/O APICs,
  * interrupt source overrides and NMI wiring. */
 #include "drivers/acpi/internal.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 static const u8 madt_min_len[] = {
     [ACPI_MADT_LAPIC] = sizeof(struct acpi_madt_lapic),

@@ -1,7 +1,7 @@
 /* MCFG (PCI Firmware Specification 3.2, 4.1.2): the PCIe ECAM windows. */
 #include "drivers/acpi/internal.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 int acpi_parse_mcfg(const void *tbl, u32 len, struct acpi_info *out)
 {

@@ -1,10 +1,10 @@
 /* SRAT (ACPI 6.5 5.2.16) and SLIT (5.2.17): which proximity domain each processor
  * and memory range belongs to, and the relative distances between domains. This
- * file checks structure only; kernel/topology.c judges the values (SLIT diagonal,
+ * file checks structure only; kernel/core/topology.c judges the values (SLIT diagonal,
  * overlapping ranges) because it is where a bad table is replaced by a default. */
 #include "drivers/acpi/internal.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 static bool srat_room(struct acpi_srat_info *s, u32 n, u32 cap, const char *what)
 {

@@ -1,8 +1,8 @@
 /* Table discovery: RSDP (ACPI 6.5 5.2.5), XSDT/RSDT (5.2.7, 5.2.8), and the
  * checks every table goes through before anything reads its body. */
 #include "drivers/acpi/internal.h"
-#include "kernel/errno.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
 
 const void *acpi_mem_map(const struct acpi_mem *mem, u64 pa, u64 len)
 {

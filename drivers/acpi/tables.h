@@ -4,7 +4,7 @@
 #ifndef ISTHMUS_DRIVERS_ACPI_TABLES_H
 #define ISTHMUS_DRIVERS_ACPI_TABLES_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define ACPI_CHECK_OFF(type, field, off) \
     STATIC_ASSERT(offsetof(struct type, field) == (off), #type "." #field " at " #off)

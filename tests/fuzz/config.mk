@@ -3,10 +3,10 @@
 # there, so nothing in the source tree changes. Crashes are saved there as crash-*.
 FUZZ_TARGETS += config
 
-FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c kernel/config.c kernel/toml.c kernel/log_level.c \
-                    kernel/string.c kernel/printf.c
+FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c kernel/core/config.c kernel/lib/toml.c kernel/core/log_level.c \
+                    kernel/lib/string.c kernel/lib/printf.c
 
-$(B)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard kernel/*.h)
+$(B)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard kernel/*/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -DISTHMUS_HOST -I. $(FUZZ_CONFIG_SRCS) -o $@

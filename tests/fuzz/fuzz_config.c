@@ -4,9 +4,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernel/config.h"
-#include "kernel/errno.h"
-#include "kernel/toml.h"
+#include "kernel/core/config.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/toml.h"
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "net/virtq.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 

@@ -5,9 +5,9 @@
 # Crashes are saved there as crash-*.
 FUZZ_TARGETS += virtq
 
-FUZZ_VIRTQ_SRCS := tests/fuzz/fuzz_virtq.c net/virtq.c vmm/gmem.c kernel/string.c
+FUZZ_VIRTQ_SRCS := tests/fuzz/fuzz_virtq.c net/virtq.c vmm/gmem.c kernel/lib/string.c
 
-$(B)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) net/virtq.h net/virtio.h vmm/gmem.h $(wildcard kernel/*.h)
+$(B)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) net/virtq.h net/virtio.h vmm/gmem.h $(wildcard kernel/*/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -DISTHMUS_HOST -I. $(FUZZ_VIRTQ_SRCS) -o $@

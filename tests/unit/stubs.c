@@ -3,8 +3,8 @@
 #include <stdarg.h>
 #include <string.h>
 #include <stdlib.h>
-#include "kernel/log.h"
-#include "kernel/console.h"
+#include "kernel/core/log.h"
+#include "kernel/core/console.h"
 #include "tests/unit/stubs.h"
 
 char test_con_buf[65536];

@@ -22,7 +22,7 @@
 
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/tables.h"
-#include "kernel/log.h"
+#include "kernel/core/log.h"
 #include "tests/unit/stubs.h"
 
 /* ---------------------------------------------------------------- fake memory */

@@ -1,4 +1,4 @@
-/* Unit tests of the configuration schema layer (kernel/config.c) on top of the TOML
+/* Unit tests of the configuration schema layer (kernel/core/config.c) on top of the TOML
  * subset: the Isthmus schema, the schema engine with a test schema that has what the
  * Isthmus one does not have yet (required keys, arrays of tables, strings, checks across
  * keys), and the example files in tests/unit/configs/{valid,invalid}. */
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kernel/config.h"
-#include "kernel/errno.h"
+#include "kernel/core/config.h"
+#include "kernel/lib/errno.h"
 
 static struct config_diag diag;
 

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "vmm/gmem.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 static u8 a[0x3000], b[0x1000], c[0x2000];
 

@@ -14,8 +14,8 @@
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/tables.h"
 #include "vmm/layout.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
 #include "tests/unit/stubs.h"
 
 #define BASE 0xe0000ULL

@@ -19,8 +19,8 @@
 #include "vmm/layout.h"
 #include "drivers/acpi/acpi.h"
 #include "drivers/acpi/tables.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
 #include "tests/unit/stubs.h"
 
 #define BASE 0xe0000ULL

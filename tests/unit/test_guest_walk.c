@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "vmm/guest_walk.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 #define MEM_SIZE 0x400000u
 static u8 *mem;

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vmm/hb.h"
-#include "kernel/errno.h"
+#include "vmm/ha/hb.h"
+#include "kernel/lib/errno.h"
 
 #define MS 1000000ULL
 #define S  1000000000ULL

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "vmm/insn_decode.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 #include "tests/unit/stubs.h"
 #include "tests/unit/xorshift.h"
 

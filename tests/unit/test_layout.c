@@ -8,7 +8,7 @@
 
 #include "vmm/layout.h"
 #include "vmm/pvh.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 static void test_sizes(void **state)
 {

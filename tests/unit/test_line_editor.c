@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kernel/line_editor.h"
+#include "kernel/lib/line_editor.h"
 
 /* ------------------------------------------------------------------ capture + terminal model */
 

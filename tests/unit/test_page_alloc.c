@@ -10,9 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kernel/page_alloc.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
+#include "kernel/core/page_alloc.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
 #include "tests/unit/stubs.h"
 
 #define FAKE_BASE 0x100000000ULL /* 4 GiB, nowhere near the host heap */

@@ -10,7 +10,7 @@
 #include <limits.h>
 #include <cmocka.h>
 
-#include "kernel/printf.h"
+#include "kernel/lib/printf.h"
 
 static int compared;
 

@@ -11,7 +11,7 @@
 
 #include "vmm/pvh_loader.h"
 #include "vmm/pvh.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 #include "tests/unit/stubs.h"
 #include "tests/unit/xorshift.h"
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "vmm/pvh_start.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 #include "tests/unit/stubs.h"
 #include "tests/unit/xorshift.h"
 

@@ -20,7 +20,7 @@
 
 #include "vmm/shadow.h"
 #include "vmm/slpt.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 #include "tests/unit/xorshift.h"
 
 /* Entry bits, spelled out here rather than taken from the code under test

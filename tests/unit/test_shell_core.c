@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kernel/shell_core.h"
-#include "kernel/errno.h"
+#include "kernel/lib/shell_core.h"
+#include "kernel/lib/errno.h"
 #include "tests/unit/stubs.h"
 
 /* ------------------------------------------------------------------ tokenizer */

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "net/shim.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 #define US 1000ULL
 #define MS 1000000ULL

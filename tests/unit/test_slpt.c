@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "vmm/slpt.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 #include "tests/unit/stubs.h"
 #include "tests/unit/xorshift.h"
 

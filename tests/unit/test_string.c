@@ -1,8 +1,8 @@
 /* kstrlcpy, kparse_u64 and strerror_short, plus the hypervisor's own mem and
- * str functions: kernel/string.c is compiled a second time below with its
+ * str functions: kernel/lib/string.c is compiled a second time below with its
  * freestanding half enabled and renamed, and compared against the C library. */
-#include "kernel/string.h"
-#include "kernel/errno.h"
+#include "kernel/lib/string.h"
+#include "kernel/lib/errno.h"
 
 #undef ISTHMUS_HOST
 #define memcpy  k_memcpy
@@ -18,7 +18,7 @@
 #define kparse_u64 k_kparse_u64
 #define kxdigit    k_kxdigit
 #define kparse_rate k_kparse_rate
-#include "kernel/string.c"
+#include "kernel/lib/string.c"
 #undef memcpy
 #undef memmove
 #undef memset

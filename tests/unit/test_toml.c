@@ -1,4 +1,4 @@
-/* Unit tests of the TOML-subset parser (kernel/toml.c). Each test parses a document and
+/* Unit tests of the TOML-subset parser (kernel/lib/toml.c). Each test parses a document and
  * compares a transcript of the callbacks (tables, keys with typed values, errors with
  * their lines) with what TOML 1.0 and the Isthmus subset require. */
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kernel/errno.h"
-#include "kernel/toml.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/toml.h"
 
 /* ------------------------------------------------------------------ transcript */
 

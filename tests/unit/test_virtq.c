@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "net/virtq.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 /* Guest RAM: two chunks, the boundary at 0x4000. A second partition's RAM for
  * copies between guests: chunks of 0x1000 and 0x3000. */

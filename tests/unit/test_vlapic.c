@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "vmm/vlapic.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 #define TSC_KHZ   2000000u     /* 2 GHz */
 #define TIMER_KHZ 100000u      /* 100 MHz: 20 TSC ticks per timer tick */

@@ -16,7 +16,7 @@
 
 #include "net/vnet.h"
 #include "drivers/pci.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 #include "tests/unit/stubs.h"
 
 /* Each guest's RAM: the receive rings at 0, the transmit rings at 0x8000, one
@@ -1858,7 +1858,7 @@ static void test_fixed_stale_stall_clock(void **state)
 /* Regression test (this was a bug, now fixed): a read of the device configuration that runs past its end (e.g. 4
  * bytes at 0x200e) is counted as bad but returns without setting *val
  * (net/vnet_pci.c:413-416), so the caller's buffer comes back unchanged;
- * vnet.h promises 0. (vmm/vnic.c and the PCI_CFG window zero val first, so
+ * vnet.h promises 0. (vmm/dev/vnic.c and the PCI_CFG window zero val first, so
  * nothing leaks today.) */
 static void test_fixed_device_cfg_straddle_read_not_zeroed(void **state)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vmm/vpci.h"
+#include "vmm/dev/vpci.h"
 
 /* ---- a fake host function: an e1000e-like NIC at 0000:81:00.0 ---- */
 

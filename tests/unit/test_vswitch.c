@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "net/vswitch.h"
-#include "kernel/errno.h"
+#include "kernel/lib/errno.h"
 
 #define A   0x020000000001ULL         /* locally administered unicast stations */
 #define B   0x020000000002ULL

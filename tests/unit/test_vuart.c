@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vmm/vuart.h"
+#include "vmm/dev/vuart.h"
 #include "vmm/console_ring.h"
 
 static struct console_ring ring;

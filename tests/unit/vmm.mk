@@ -4,7 +4,7 @@
 # acpi.mk, expanded late so the include order does not matter).
 UNIT_TESTS += slpt insn_decode pvh_loader pvh_start guest_acpi
 
-VMM_TEST_LIBS := kernel/printf.c kernel/string.c kernel/errno.c tests/unit/stubs.c
+VMM_TEST_LIBS := kernel/lib/printf.c kernel/lib/string.c kernel/lib/errno.c tests/unit/stubs.c
 
 UNIT_SRCS_slpt        := tests/unit/test_slpt.c vmm/slpt.c tests/unit/stubs.c
 UNIT_SRCS_insn_decode := tests/unit/test_insn_decode.c vmm/insn_decode.c tests/unit/stubs.c
@@ -12,11 +12,11 @@ UNIT_SRCS_pvh_loader  := tests/unit/test_pvh_loader.c vmm/pvh_loader.c $(VMM_TES
 UNIT_SRCS_pvh_start   := tests/unit/test_pvh_start.c vmm/pvh_start.c $(VMM_TEST_LIBS)
 UNIT_SRCS_guest_acpi   = tests/unit/test_guest_acpi.c vmm/guest_acpi.c $(ACPI_SRCS) $(VMM_TEST_LIBS)
 
-# The partition's virtual PCI bus (vmm/vpci.c) over a fake host function, and
+# The partition's virtual PCI bus (vmm/dev/vpci.c) over a fake host function, and
 # BAR sizing (drivers/pci.c).
 UNIT_TESTS += vpci
-UNIT_SRCS_vpci := tests/unit/test_vpci.c vmm/vpci.c drivers/pci.c $(VMM_TEST_LIBS)
+UNIT_SRCS_vpci := tests/unit/test_vpci.c vmm/dev/vpci.c drivers/pci.c $(VMM_TEST_LIBS)
 
 # A partition's memory as several host blocks (vmm/gmem.c).
 UNIT_TESTS += gmem
-UNIT_SRCS_gmem := tests/unit/test_gmem.c vmm/gmem.c kernel/string.c
+UNIT_SRCS_gmem := tests/unit/test_gmem.c vmm/gmem.c kernel/lib/string.c

@@ -2,4 +2,4 @@
 # (net/vnet_pci.c, net/vnet_data.c, net/net.c), driven from the guests' side.
 UNIT_TESTS += vnet
 UNIT_SRCS_vnet := tests/unit/test_vnet.c net/vnet_pci.c net/vnet_data.c net/net.c net/virtq.c net/vswitch.c \
-                  net/shim.c vmm/gmem.c kernel/string.c kernel/errno.c kernel/printf.c tests/unit/stubs.c
+                  net/shim.c vmm/gmem.c kernel/lib/string.c kernel/lib/errno.c kernel/lib/printf.c tests/unit/stubs.c

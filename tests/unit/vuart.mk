@@ -1,3 +1,3 @@
 # The partition's virtual UART and console ring.
 UNIT_TESTS += vuart
-UNIT_SRCS_vuart := tests/unit/test_vuart.c vmm/vuart.c vmm/console_ring.c
+UNIT_SRCS_vuart := tests/unit/test_vuart.c vmm/dev/vuart.c vmm/console_ring.c

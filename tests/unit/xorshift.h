@@ -4,7 +4,7 @@
 #ifndef ISTHMUS_TESTS_UNIT_XORSHIFT_H
 #define ISTHMUS_TESTS_UNIT_XORSHIFT_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 static inline u64 xorshift64(u64 *state)
 {

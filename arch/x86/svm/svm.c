@@ -1,16 +1,16 @@
-/* AMD-V backend: translates the vCPU interface (vmm/vcpu.h) to the VMCB and
+/* AMD-V backend: translates the vCPU interface (arch/x86/vcpu.h) to the VMCB and
  * SVM exit codes back to struct vcpu_exit. Written for the subset QEMU's TCG
  * offers (no NRIPS, decode assists, FlushByASID or clean bits): instruction
  * lengths come from the exit kind, and every VMRUN flushes the guest TLB. */
-#include "vmm/vcpu.h"
+#include "arch/x86/vcpu.h"
 #include "arch/x86/svm/vmcb.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/virt.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/mm.h"
-#include "kernel/percpu.h"
-#include "kernel/string.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/core/mm.h"
+#include "kernel/core/percpu.h"
+#include "kernel/lib/string.h"
 
 #define MSR_VM_HSAVE_PA 0xc0010117u
 #define IOPM_PAGES  3      /* 12 KiB: one bit per port, all set = intercept every port */

@@ -4,7 +4,7 @@
 #ifndef ISTHMUS_ARCH_X86_SVM_VMCB_H
 #define ISTHMUS_ARCH_X86_SVM_VMCB_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 #define VMCB_OFF(f, off) STATIC_ASSERT(__builtin_offsetof(struct vmcb, f) == (off), "VMCB " #f)
 

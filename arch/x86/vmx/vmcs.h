@@ -4,7 +4,7 @@
 #ifndef ISTHMUS_ARCH_X86_VMX_VMCS_H
 #define ISTHMUS_ARCH_X86_VMX_VMCS_H
 
-#include "kernel/types.h"
+#include "kernel/lib/types.h"
 
 enum vmcs_field {
     /* 16-bit */

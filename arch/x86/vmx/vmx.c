@@ -1,18 +1,18 @@
-/* VT-x backend: translates the vCPU interface (vmm/vcpu.h) to the VMCS and VMX
+/* VT-x backend: translates the vCPU interface (arch/x86/vcpu.h) to the VMCS and VMX
  * exit reasons back to struct vcpu_exit. Needs EPT and unrestricted guest (the
  * PVH entry state has paging off). Controls are adjusted to what the CPU allows
  * through the (TRUE_) capability MSRs (SDM appendix A.3-A.5). */
-#include "vmm/vcpu.h"
+#include "arch/x86/vcpu.h"
 #include "arch/x86/vmx/vmcs.h"
-#include "arch/x86/cpu.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/segments.h"
 #include "arch/x86/virt.h"
-#include "kernel/time.h"
-#include "kernel/errno.h"
-#include "kernel/log.h"
-#include "kernel/mm.h"
-#include "kernel/percpu.h"
-#include "kernel/string.h"
+#include "kernel/core/time.h"
+#include "kernel/lib/errno.h"
+#include "kernel/core/log.h"
+#include "kernel/core/mm.h"
+#include "kernel/core/percpu.h"
+#include "kernel/lib/string.h"
 
 #define MSR_VMX_BASIC        0x480u
 #define MSR_VMX_PINBASED     0x481u

@@ -1,0 +1,128 @@
+/* Thin wrappers over x86-64 instructions and the architectural constants the
+ * hypervisor core uses. Vendor-specific (VMX/SVM) definitions live in vmx/ and svm/. */
+#ifndef ISTHMUS_ARCH_X86_CPU_H
+#define ISTHMUS_ARCH_X86_CPU_H
+
+#include "kernel/lib/types.h"
+
+/* Control-register bits (SDM Vol. 3A 2.5). */
+#define CR0_PE BIT(0)
+#define CR0_MP BIT(1)
+#define CR0_EM BIT(2)
+#define CR0_TS BIT(3)
+#define CR0_NE BIT(5)
+#define CR0_WP BIT(16)
+#define CR0_NW BIT(29)
+#define CR0_CD BIT(30)
+#define CR0_PG BIT(31)
+#define CR4_PAE BIT(5)
+#define CR4_PGE BIT(7)
+#define CR4_OSFXSR BIT(9)
+#define CR4_VMXE BIT(13)
+#define CR4_FSGSBASE BIT(16)
+
+/* MSRs (SDM Vol. 4), with the CPUID feature that gates each where not architectural. */
+enum msr {
+    MSR_IA32_APIC_BASE       = 0x1b,
+    MSR_IA32_FEATURE_CONTROL = 0x3a,  /* CPUID.1:ECX.VMX */
+    MSR_IA32_PAT             = 0x277,
+    MSR_X2APIC_BASE          = 0x800, /* CPUID.1:ECX.x2APIC; register r at 0x800 + (r >> 4) */
+    MSR_EFER                 = 0xc0000080,
+    MSR_FS_BASE              = 0xc0000100,
+    MSR_GS_BASE              = 0xc0000101,
+    MSR_KERNEL_GS_BASE       = 0xc0000102,
+};
+#define APIC_BASE_BSP    BIT(8)
+#define APIC_BASE_X2APIC BIT(10)
+#define APIC_BASE_ENABLE BIT(11)
+#define EFER_SCE BIT(0)
+#define EFER_LME BIT(8)
+#define EFER_LMA BIT(10)
+#define EFER_NXE BIT(11)
+#define EFER_SVME BIT(12)
+
+#define RFLAGS_IF BIT(9)
+
+struct cpuid_regs { u32 eax, ebx, ecx, edx; };
+
+static inline struct cpuid_regs cpuid(u32 leaf, u32 subleaf)
+{
+    struct cpuid_regs r;
+    __asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+                     : "a"(leaf), "c"(subleaf));
+    return r;
+}
+
+static inline u64 rdmsr(u32 msr)
+{
+    u32 lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((u64)hi << 32) | lo;
+}
+
+static inline void wrmsr(u32 msr, u64 v)
+{
+    __asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
+}
+
+static inline u64 rdtsc(void)
+{
+    u32 lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((u64)hi << 32) | lo;
+}
+
+#define DEFINE_CR(n) \
+    static inline u64 read_cr##n(void) { u64 v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; } \
+    static inline void write_cr##n(u64 v) { __asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory"); }
+DEFINE_CR(0)
+DEFINE_CR(2)
+DEFINE_CR(3)
+DEFINE_CR(4)
+#undef DEFINE_CR
+
+static inline u64 read_rflags(void)
+{
+    u64 f;
+    __asm__ volatile("pushfq; pop %0" : "=r"(f));
+    return f;
+}
+
+static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline u16 inw(u16 port) { u16 v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline u32 inl(u16 port) { u32 v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+static inline u32 mmio_read32(hpa_t a) { return *(volatile u32 *)hpa_to_ptr(a); }
+static inline void mmio_write32(hpa_t a, u32 v) { *(volatile u32 *)hpa_to_ptr(a) = v; }
+static inline u64 mmio_read64(hpa_t a) { return *(volatile u64 *)hpa_to_ptr(a); }
+static inline void mmio_write64(hpa_t a, u64 v) { *(volatile u64 *)hpa_to_ptr(a) = v; }
+
+static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
+/* sti;hlt as one pair: an interrupt arriving between them still wakes the hlt
+ * because sti's one-instruction interrupt shadow covers the hlt. */
+static inline void irq_enable_and_halt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+static inline void halt(void) { __asm__ volatile("hlt" ::: "memory"); }
+static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
+static inline void invlpg(const void *va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
+static inline void io_delay(void) { outb(0x80, 0); }
+
+static inline u64 irq_save(void)
+{
+    u64 f = read_rflags();
+    irq_disable();
+    return f;
+}
+static inline void irq_restore(u64 flags)
+{
+    if (flags & RFLAGS_IF)
+        irq_enable();
+}
+
+__noreturn void cpu_halt_forever(void);
+
+#endif

@@ -1,0 +1,18 @@
+/* Time from the TSC, calibrated at boot against the HPET or the ACPI PM timer. */
+#ifndef ISTHMUS_KERNEL_TIME_H
+#define ISTHMUS_KERNEL_TIME_H
+
+#include "kernel/lib/types.h"
+
+extern u64 tsc_khz;          /* 0 until calibrated */
+extern u64 tsc_boot;         /* TSC when the hypervisor proper started */
+extern const char *tsc_source;
+
+u64 time_tsc_to_us(u64 tsc);  /* microseconds since boot */
+u64 time_now_us(void);
+void time_delay_us(u64 us);
+
+struct clocksource;
+int time_calibrate(const struct clocksource *cs) __must_check;   /* busy-waits; needs a calibrated TSC */
+
+#endif

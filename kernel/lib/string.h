@@ -1,0 +1,33 @@
+/* String and memory functions. The host build uses the C library's; the
+ * hypervisor's own are in kernel/string.c. */
+#ifndef ISTHMUS_KERNEL_STRING_H
+#define ISTHMUS_KERNEL_STRING_H
+
+#include "kernel/lib/types.h"
+
+#ifdef ISTHMUS_HOST
+#include <string.h>
+#else
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+size_t strnlen(const char *s, size_t max);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+char *strchr(const char *s, int c);
+#endif
+/* BSD strlcpy: copies at most size-1 bytes, always terminates; returns strlen(src). */
+size_t kstrlcpy(char *dst, const char *src, size_t size);
+/* Value of a hexadecimal digit (either case), or -1. */
+int kxdigit(int c);
+/* Parses an unsigned integer: decimal, 0x hex, optional '_' separators between digits and
+ * an optional K/M/G/T binary suffix when allow_suffix. Rejects empty input, trailing junk
+ * and overflow with -EINVAL / -ERANGE. */
+int kparse_u64(const char *s, u64 *out, bool allow_suffix) __must_check;
+/* A rate in bits per second: decimal digits and an optional k, M or G suffix
+ * (powers of 1000): "100M", "512k", "1500000". -EINVAL / -ERANGE. */
+int kparse_rate(const char *s, u64 *bits) __must_check;
+
+#endif

@@ -1,0 +1,63 @@
+/* The `paging` command: how each running partition's memory is translated,
+ * and for shadow paging what the shadow MMU did (docs/paging.md). */
+#include "kernel/lib/shell_core.h"
+#include "kernel/core/console.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/string.h"
+#include "vmm/partition.h"
+
+typedef unsigned long long ull;
+
+static void show(const struct partition *p)
+{
+    if (!p->slpt_ready) {
+        con_printf("%s: %s\n", p->cfg->name, part_state_name(p->state));
+        return;
+    }
+    if (!p->shadowed || !p->shadow) {
+        con_printf("%s: nested paging (%s)\n", p->cfg->name, vcpu_backend == &vmx_backend ? "EPT" : "NPT");
+        return;
+    }
+    const struct shadow_stats *st = &p->shadow->st;
+    u64 cr3 = 0, crs = 0, pfs = 0;
+    for (u32 i = 0; i < p->nvcpus; i++)
+        if (p->vcpu[i]) {
+            cr3 += p->vcpu[i]->stats.cr3_loads;
+            crs += p->vcpu[i]->stats.cr_accesses;
+            pfs += p->vcpu[i]->stats.pf_exits;
+        }
+    u64 lookups = st->root_hits + st->root_misses;
+    u64 permille = lookups ? st->root_hits * 1000 / lookups : 0;
+    con_printf("%s: shadow paging, up to %u shadow root(s) cached\n", p->cfg->name, p->shadow->nroots);
+    con_printf("  CR3 loads %llu, other CR accesses %llu; root cache hits %llu, misses %llu, evictions %llu "
+               "(hit rate %llu.%llu%%)\n", (ull)cr3, (ull)crs, (ull)st->root_hits, (ull)st->root_misses,
+               (ull)st->root_evictions, (ull)(permille / 10), (ull)(permille % 10));
+    con_printf("  shadow faults %llu (#PF exits %llu): filled %llu, reflected to the guest %llu, MMIO %llu; "
+               "INVLPG %llu; full flushes %llu\n", (ull)st->faults, (ull)pfs, (ull)st->fills,
+               (ull)st->guest_faults, (ull)st->mmio, (ull)st->invlpg, (ull)st->flushes);
+    con_printf("  page-table writes emulated %llu, pages unprotected %llu; guest page-table pages tracked %llu; "
+               "shadow table pages %llu\n", (ull)st->pt_writes, (ull)st->unprotects, (ull)st->tracked,
+               (ull)st->tables);
+}
+
+static int cmd_paging(int argc, char **argv)
+{
+    if (argc > 2)
+        return -EINVAL;
+    bool found = false;
+    for (u32 i = 0; i < npartitions; i++) {
+        const struct partition *p = &partitions[i];
+        if (argc == 2 && strcmp(argv[1], p->cfg->name))
+            continue;
+        found = true;
+        show(p);
+    }
+    if (argc == 2 && !found) {
+        con_printf("paging: no partition named %s\n", argv[1]);
+        return -ENOENT;
+    }
+    return 0;
+}
+SHELL_COMMAND(paging, "paging [NAME]",
+              "how partitions' memory is translated; shadow paging: faults, root cache, page-table writes",
+              cmd_paging);
