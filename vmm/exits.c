@@ -1,12 +1,12 @@
-/* What each exit means for the guest; see exits.h. Port I/O: the virtual UART
- * at 0x3F8, every other port reads all-ones and ignores writes (as an empty
- * ISA bus would), counted and logged once per partition run. */
+/* What each exit means for the guest; see exits.h. Port I/O, second-level
+ * faults, MSRs and CPUID go to whatever device claimed them in the partition's
+ * registry (vmm/vdev.h); this file names no device. Unclaimed, a port reads
+ * all-ones and ignores writes (as an empty ISA bus would), counted and logged
+ * once per partition run; an MSR is #GP; a fault stops the partition. */
 #include "vmm/exits.h"
 #include "vmm/shadow_vcpu.h"
 #include "vmm/vcpuid.h"
-#include "vmm/dev/vnic.h"
-#include "vmm/ha/failover.h"
-#include "arch/x86/apic.h"
+#include "vmm/vdev.h"
 #include "arch/x86/hw/cpu.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
@@ -49,38 +49,6 @@ static void advance(struct vm_vcpu *vc, const struct vcpu_exit *e, u64 fallback)
     be()->advance_rip(&vc->v, e->insn_len ? e->insn_len : fallback);
 }
 
-/* Port access to the partition's virtual PCI bus, or to an I/O BAR of one of
- * its devices (passed to the hardware: the BAR never moves off its host ports). */
-static bool pci_io(struct vm_vcpu *vc, u16 port, u8 size, bool in, u32 out, u32 *value)
-{
-    struct partition *p = vc->part;
-    spin_lock(&p->pci_lock);
-    u32 v = out;
-    bool bus = vpci_port(&p->vpci, port, size, in, &v);
-    bool dev = !bus && vpci_io_passthrough(&p->vpci, port, size);
-    spin_unlock(&p->pci_lock);
-    if (bus) {
-        *value = v;
-        return true;
-    }
-    if (!dev)
-        return false;
-    vc->stats.pci_io++;
-    if (in)
-        *value = size == 4 ? inl(port) : size == 2 ? inw(port) : inb(port);
-    else if (size == 4)
-        outl(port, out);
-    else if (size == 2)
-        outw(port, (u16)out);
-    else
-        outb(port, (u8)out);
-    return true;
-}
-
-#define ACPI_SLEEP_EN        BIT(5)           /* sleep control register (table 4.21) */
-#define ACPI_SLEEP_TYP_MASK  (7u << 2)
-#define ACPI_SLEEP_TYP_SHIFT 2
-
 static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
     struct partition *p = vc->part;
@@ -90,31 +58,17 @@ static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
     }
     u64 *rax = &vc->v.regs.gpr[GPR_RAX];
     u32 mask = e->io.size == 4 ? 0xffffffffu : e->io.size == 2 ? 0xffffu : 0xffu;
-    u32 value = 0xffffffffu;
-    if (e->io.port == LAYOUT_SLEEP_CTL_PORT || e->io.port == LAYOUT_SLEEP_STS_PORT) {
-        /* Hardware-reduced ACPI sleep registers (4.8.3.7): SLP_EN with \_S5's
-         * type powers off; other sleep states are not offered (no \_S1-\_S4)
-         * and are ignored; the status register reads 0 (no wake). */
-        u32 v = (u32)*rax & mask;
-        value = 0;
-        if (!e->io.in && e->io.port == LAYOUT_SLEEP_CTL_PORT && (v & ACPI_SLEEP_EN) &&
-            ((v & ACPI_SLEEP_TYP_MASK) >> ACPI_SLEEP_TYP_SHIFT) == LAYOUT_SLP_TYP_S5) {
-            advance(vc, e, 0);
-            part_poweroff(vc);
-            return;
-        }
-    } else if (vuart_owns(e->io.port)) {
-        spin_lock(&p->lock);
-        value = vuart_access(&p->uart, e->io.port, e->io.size, e->io.in, (u32)*rax & mask);
-        spin_unlock(&p->lock);
-    } else if (p->vpci_ready && pci_io(vc, e->io.port, e->io.size, e->io.in, (u32)*rax & mask, &value)) {
-        /* the partition's PCI bus or one of its devices' I/O BARs */
-    } else {
+    u32 value = e->io.in ? 0 : (u32)*rax & mask;
+    const struct vdev_claim *c = vdev_find(p->vdev.pio, p->vdev.npio, e->io.port);
+    enum vdev_result r = c ? ((vdev_pio_fn)c->fn)(vc, c->dev, e->io.port, e->io.size, e->io.in, &value)
+                           : VDEV_UNCLAIMED;
+    if (r != VDEV_DONE) {
         if (!vc->stats.io_ignored)
             log_warn("part", "%s: vCPU %u: %s of port %#x goes nowhere (reads all-ones, writes ignored; "
                      "further ones are only counted)", p->cfg->name, vc->v.index,
                      e->io.in ? "read" : "write", e->io.port);
         vc->stats.io_ignored++;
+        value = 0xffffffffu;
     }
     if (e->io.in) {
         /* 32-bit results zero the upper half of RAX, narrower ones merge. */
@@ -128,6 +82,30 @@ static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
         part_fail(vc, "I/O exit without an instruction length");
 }
 
+/* RDMSR/WRMSR of the MSR in RCX, by whichever device claimed it; #GP for the
+ * rest, as a CPU that lacks the MSR would do. */
+static void handle_msr(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    struct partition *p = vc->part;
+    u64 *r = vc->v.regs.gpr;
+    u32 index = e->msr.index;
+    u64 val = e->msr.write ? (r[GPR_RDX] << 32) | (u32)r[GPR_RAX] : 0;
+    const struct vdev_claim *c = vdev_find(p->vdev.msr, p->vdev.nmsr, index);
+    enum vdev_result res = c ? ((vdev_msr_fn)c->fn)(vc, c->dev, index, e->msr.write, &val) : VDEV_GP;
+    if (res != VDEV_DONE) {
+        if (vc->stats.msr_gp++ < 4)
+            log_info("part", "%s: vCPU %u: %s of MSR %#x refused with #GP", p->cfg->name,
+                     vc->v.index, e->msr.write ? "write" : "read", index);
+        inject_gp(vc);
+        return;
+    }
+    if (!e->msr.write) {
+        r[GPR_RAX] = (u32)val;
+        r[GPR_RDX] = val >> 32;
+    }
+    advance(vc, e, 2);
+}
+
 static void handle_cpuid(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
     struct partition *p = vc->part;
@@ -138,11 +116,14 @@ static void handle_cpuid(struct vm_vcpu *vc, const struct vcpu_exit *e)
     struct vcpuid_ctx ctx = {
         .apic_id = vc->v.apic_id, .vcpus = p->nvcpus, .tsc_khz = (u32)tsc_khz,
         .apic_timer_khz = vc->lapic.timer_khz,
-        .vendor = be() == &vmx_backend ? VCPUID_VENDOR_INTEL : VCPUID_VENDOR_AMD,
+        .vendor = be()->vendor == VCPU_VENDOR_INTEL ? VCPUID_VENDOR_INTEL : VCPUID_VENDOR_AMD,
         .shadow = p->shadowed,
     };
     u32 out[4];
     vcpuid_filter(leaf, sub, &host, &ctx, out);
+    const struct vdev_claim *c = vdev_find(p->vdev.cpuid, p->vdev.ncpuid, leaf);
+    if (c)
+        ((vdev_cpuid_fn)c->fn)(vc, c->dev, leaf, sub, out);
     r[GPR_RAX] = out[VCPUID_EAX];
     r[GPR_RBX] = out[VCPUID_EBX];
     r[GPR_RCX] = out[VCPUID_ECX];
@@ -177,7 +158,7 @@ static void handle_hypercall(struct vm_vcpu *vc, const struct vcpu_exit *e)
     i->tsc_khz = tsc_khz;
     i->apic_timer_khz = vc->lapic.timer_khz;
     struct isthmus_hb_info hb_info;
-    failover_hc_env(p, &env, &hb_info);
+    part_hc_env(p, &env, &hb_info);
     const u64 args[4] = { r[GPR_RDI], r[GPR_RSI], r[GPR_RDX], r[GPR_R10] };
     enum hc_action act;
     s64 ret = hypercall_dispatch(&env, r[GPR_RAX], args, &act);
@@ -235,16 +216,13 @@ static void handle_hlt(struct vm_vcpu *vc, const struct vcpu_exit *e)
 
 static void handle_slpt_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
-    if (e->fault.gpa.v >= LAYOUT_APIC_PAGE && e->fault.gpa.v < LAYOUT_APIC_PAGE + PAGE_SIZE) {
-        handle_apic_access(vc, e);
-        return;
-    }
-    if (vnic_mmio(vc, e))
+    struct partition *p = vc->part;
+    const struct vdev_claim *c = vdev_find(p->vdev.mmio, p->vdev.nmmio, e->fault.gpa.v);
+    if (c && ((vdev_mmio_fn)c->fn)(vc, c->dev, e) == VDEV_DONE)
         return;
     part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s)",
               e->fault.read ? "read" : "", e->fault.write ? "write" : "", e->fault.fetch ? "fetch" : "",
-              (unsigned long long)e->fault.gpa.v, vc->part->shadowed ? "shadow page fault"
-              : be() == &vmx_backend ? "EPT violation" : "NPT violation");
+              (unsigned long long)e->fault.gpa.v, p->shadowed ? "shadow page fault" : be()->slpt_fault_name);
 }
 
 static void handle_triple_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)

@@ -1,7 +1,8 @@
 /* Vendor-neutral exit handling for partition vCPUs: what each struct vcpu_exit
- * means for the guest (vmm/exits.c), MSRs (vmm/dev/vmsr.c) and the emulated local
- * APIC page with IPIs confined to the partition (vmm/dev/apic_access.c). Anything
- * not handled stops the partition with part_fail(); never the hypervisor. */
+ * means for the guest (vmm/exits.c, through the device registry vmm/vdev.h),
+ * the decoding of trapped accesses (vmm/mmio.c) and IPIs confined to the
+ * partition (vmm/ipi.c). Anything not handled stops the partition with
+ * part_fail(); never the hypervisor. */
 #ifndef ISTHMUS_VMM_EXITS_H
 #define ISTHMUS_VMM_EXITS_H
 
@@ -9,16 +10,12 @@
 #include "vmm/insn_decode.h"
 
 void handle_exit(struct vm_vcpu *vc, const struct vcpu_exit *e);
-/* RDMSR/WRMSR of the MSR in RCX: completes it or injects #GP. */
-void handle_msr(struct vm_vcpu *vc, const struct vcpu_exit *e);
-/* A second-level fault on the local APIC page: emulates the access. */
-void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e);
-/* Fetches and decodes the instruction at the guest's RIP that made a trapped
- * memory access (to `what`, for the failure message). 0, or the partition
- * is failed with the reason and a negative error returned. */
 /* Fetches up to INSN_MAX_LEN bytes at the guest's CS:RIP through its own page
  * tables; returns how many it got (0: none) and the mode they run in. */
 u32 guest_fetch_insn(struct vm_vcpu *vc, u8 *buf, enum insn_mode *mode);
+/* Fetches and decodes the instruction at the guest's RIP that made a trapped
+ * memory access (to `what`, for the failure message). 0, or the partition
+ * is failed with the reason and a negative error returned. */
 int mmio_decode(struct vm_vcpu *vc, const char *what, struct insn *in) __must_check;
 /* Delivers the IPI the vlapic produced, if any, to the partition's vCPUs only. */
 void route_ipi(struct vm_vcpu *vc);

@@ -7,9 +7,7 @@
 #include "vmm/pvh_start.h"
 #include "vmm/guest_acpi.h"
 #include "vmm/placement.h"
-#include "vmm/dev/vmsi.h"
-#include "vmm/dev/vnic.h"
-#include "vmm/ha/failover.h"
+#include "vmm/vdev.h"
 #include "vmm/guest_aml.h"
 #include "vmm/shadow_vcpu.h"
 #include "drivers/pci_access.h"
@@ -30,6 +28,23 @@
 
 struct partition partitions[CONFIG_MAX_PARTITIONS];
 u32 npartitions;
+
+static const struct part_observer no_observer;
+static const struct part_observer *observer = &no_observer;
+
+int part_observe(const struct part_observer *o)
+{
+    if (observer != &no_observer)
+        return -EBUSY;
+    observer = o;
+    return 0;
+}
+
+void part_hc_env(struct partition *p, struct hc_env *env, struct isthmus_hb_info *buf)
+{
+    if (observer->hc_env)
+        observer->hc_env(p, env, buf);
+}
 
 const char *part_state_name(u32 s)
 {
@@ -122,14 +137,9 @@ static int guest_zero(void *ctx, gpa_t g, u64 len)
 
 static void free_memory(struct partition *p)
 {
-    vnic_disconnect(p);
-    if (p->vpci_ready) {
-        /* Devices stop decoding, DMA and interrupts before the memory goes. */
-        spin_lock(&p->pci_lock);
-        vpci_quiesce(&p->vpci);
-        p->vpci_ready = false;
-        spin_unlock(&p->pci_lock);
-    }
+    /* Devices stop decoding, DMA and interrupts before the memory goes. */
+    vdev_quiesce_all(p);
+    vdev_detach_all(p);
     for (u32 i = 0; i < p->nvcpus; i++) {
         if (p->vcpu[i]) {
             p->exits_before += p->vcpu[i]->v.stats.exits;
@@ -154,8 +164,6 @@ static void free_memory(struct partition *p)
 }
 
 /* Loads the kernel (and initrd) and writes the start info and ACPI tables. */
-static u64 guest_phys_limit(void);
-
 static int build_image(struct partition *p, char *err, size_t errlen)
 {
     const struct part_image *c = &p->image;
@@ -244,8 +252,8 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     /* The DSDT declares the PCI host bridge, so an ACPI guest (Linux) scans the
      * bus and finds its devices and NIC without boot options. */
     static u8 aml[GUEST_AML_PCI_ROOT_MAX + GUEST_AML_S5_LEN];
-    const struct guest_aml_pci win = { MAX(ALIGN_UP(p->memory, MiB(256)), LAYOUT_MMIO32_BASE), LAYOUT_MMIO32_END,
-                                       LAYOUT_MMIO64_BASE, guest_phys_limit() };
+    const struct guest_aml_pci win = { part_mmio32_base(p), LAYOUT_MMIO32_END, LAYOUT_MMIO64_BASE,
+                                       part_phys_limit() };
     u32 aml_len = 0;
     rc = guest_aml_pci_root(aml, sizeof(aml), &win, &aml_len);
     if (rc < 0)
@@ -279,10 +287,9 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     return 0;
 }
 
-/* ---- assigned PCI devices ---- */
+/* ---- what devices may ask of the core ---- */
 
-/* Called by the vPCI bus with pci_lock held, from a vCPU of the partition. */
-static void slpt_changed(struct partition *p)
+void part_slpt_changed(struct partition *p)
 {
     __atomic_fetch_add(&p->slpt_gen, 1, __ATOMIC_SEQ_CST);
     for (u32 i = 0; i < p->nvcpus; i++)
@@ -290,25 +297,9 @@ static void slpt_changed(struct partition *p)
             vcpu_kick(p->vcpu[i]);
 }
 
-static int bar_map(void *ctx, gpa_t g, hpa_t h, u64 len)
-{
-    struct partition *p = ctx;
-    int rc = slpt_map(&p->slpt, g, h, len, SLPT_R | SLPT_W, SLPT_UC);
-    slpt_changed(p);
-    return rc;
-}
-
-static int bar_unmap(void *ctx, gpa_t g, u64 len)
-{
-    struct partition *p = ctx;
-    int rc = slpt_unmap(&p->slpt, g, len);
-    slpt_changed(p);
-    return rc;
-}
-
-/* The guest's physical address width: the host's, as CPUID reports it to the
- * guest, within what 4-level second-level tables translate. */
-static u64 guest_phys_limit(void)
+/* The host's physical address width, as CPUID reports it to the guest, within
+ * what 4-level second-level tables translate. */
+u64 part_phys_limit(void)
 {
     u32 bits = (u8)cpuid(0x80000008, 0).eax;
     if (bits < 36 || bits > SLPT_GPA_BITS)
@@ -316,34 +307,9 @@ static u64 guest_phys_limit(void)
     return 1ULL << bits;
 }
 
-/* The virtual PCI bus, on every partition (a host bridge at least): every BAR gets a guest address in the MMIO window
- * above the partition's RAM (32-bit BARs below 4 GiB, 64-bit ones there too
- * when they fit, else from 64 GiB up). */
-static int build_pci(struct partition *p, char *err, size_t errlen)
+u64 part_mmio32_base(const struct partition *p)
 {
-    static const struct vpci_ops ops_tmpl = { NULL, bar_map, bar_unmap, vmsi_route, vmsi_release, NULL };
-    struct vpci_ops ops = ops_tmpl;
-    ops.cfg = pci_access_ops();
-    ops.ctx = p;
-    vpci_init(&p->vpci, &ops, p->cfg->name, guest_phys_limit());
-    memset(p->msi, 0, sizeof(p->msi));
-    int rc = vpci_forbid(&p->vpci, 0, p->memory);
-    if (!rc)
-        rc = vpci_forbid(&p->vpci, LAYOUT_MMIO32_END, GiB(4));
-    if (rc < 0)
-        return kerr_fmt(err, errlen, rc, "cannot set up the virtual PCI bus");
-    u64 next32 = MAX(ALIGN_UP(p->memory, MiB(256)), LAYOUT_MMIO32_BASE), next64 = LAYOUT_MMIO64_BASE;
-    for (u32 i = 0; i < p->ndevs; i++) {
-        const struct pci_dev *d = p->devs[i];
-        char why[160];
-        rc = vpci_add(&p->vpci, p->devs[i], &next32, LAYOUT_MMIO32_END, &next64, why, sizeof(why));
-        if (rc < 0)
-            return kerr_fmt(err, errlen, rc, "PCI device %04x:%02x:%02x.%u: %s", d->seg, d->bus, d->dev, d->fn, why);
-    }
-    if ((rc = vnic_add_to_bus(p, &next32, err, errlen)) < 0)
-        return rc;
-    p->vpci_ready = true;
-    return 0;
+    return MAX(ALIGN_UP(p->memory, MiB(256)), LAYOUT_MMIO32_BASE);
 }
 
 /* The planned bytes on one node: in as few 2 MiB-aligned blocks as its free
@@ -401,9 +367,8 @@ static int build(struct partition *p, char *err, size_t errlen)
         return rc;
 
     struct slpt_ops ops = { table_alloc, table_free, table_map, p };
-    bool ept = vcpu_backend == &vmx_backend;
-    unsigned flags = (ept ? virt.vmx_ept_1g : false) ? SLPT_ALLOW_1G : 0;
-    if ((rc = slpt_init(&p->slpt, ept ? SLPT_EPT : SLPT_NPT, &ops, flags)) < 0)
+    unsigned flags = vcpu_backend->slpt_1g_pages() ? SLPT_ALLOW_1G : 0;
+    if ((rc = slpt_init(&p->slpt, vcpu_backend->slpt_format, &ops, flags)) < 0)
         return kerr_fmt(err, errlen, rc, "no memory for page tables");
     p->slpt_ready = true;
     /* Guest RAM at GPA 0, except the legacy hole [0xA0000, 0xE0000): nothing
@@ -423,7 +388,7 @@ static int build(struct partition *p, char *err, size_t errlen)
                 return kerr_fmt(err, errlen, rc, "cannot map guest memory");
         }
     }
-    if ((rc = build_pci(p, err, errlen)) < 0)
+    if ((rc = vdev_attach_all(p, err, errlen)) < 0)
         return rc;
     if ((rc = shadow_part_init(p, err, errlen)) < 0)
         return rc;
@@ -464,7 +429,6 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
         free_memory(p);
         return rc;
     }
-    vnic_connect(p);
     u64 vpages = ALIGN_UP(sizeof(struct vm_vcpu), PAGE_SIZE) / PAGE_SIZE;
     for (u32 i = 0; i < p->nvcpus; i++) {
         hpa_t pa;
@@ -482,7 +446,6 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
         p->vcpu[i] = vc;
     }
     spin_lock(&p->lock);
-    vuart_init(&p->uart, &p->console);
     p->reason[0] = '\0';
     p->powered_off = false;
     spin_unlock(&p->lock);
@@ -490,7 +453,9 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
     p->vcpus_active = p->nvcpus;
     p->starts++;
     p->state = PART_RUNNING;
-    failover_starting(p);
+    vdev_start_all(p);
+    if (observer->starting)
+        observer->starting(p);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     for (u32 i = 0; i < p->nvcpus; i++) {
         if ((rc = cpu_run_on(p->vcpu[i]->cpu, vcpu_thread, p->vcpu[i])) < 0) {
@@ -542,7 +507,8 @@ int part_stop(struct partition *p, char *err, size_t errlen)
         p->reason[0] = '\0';
     p->state = PART_STOPPED;
     log_info("part", "%s stopped", p->cfg->name);
-    failover_stopped(p);
+    if (observer->stopped)
+        observer->stopped(p);
     return 0;
 }
 
@@ -565,19 +531,17 @@ static void part_halt(struct vm_vcpu *vc, bool poweroff, const char *why)
     spin_unlock(&p->lock);
     if (first && poweroff) {
         log_info("part", "%s: %s", p->cfg->name, p->reason);
-        failover_down(p, HB_DOWN_SHUTDOWN);
+        if (observer->down)
+            observer->down(p, PART_DOWN_SHUTDOWN);
     } else if (first) {
         log_err("part", "%s failed: %s", p->cfg->name, p->reason);
-        failover_down(p, HB_DOWN_CRASH);
+        if (observer->down)
+            observer->down(p, PART_DOWN_CRASH);
     }
+    /* Its devices stop DMA, interrupts and frames now; its memory stays for
+     * inspection. */
     if (first)
-        vnic_disconnect(p);
-    if (first && p->vpci_ready) {
-        /* Its devices stop DMA and interrupts now; its memory stays for inspection. */
-        spin_lock(&p->pci_lock);
-        vpci_quiesce(&p->vpci);
-        spin_unlock(&p->pci_lock);
-    }
+        vdev_quiesce_all(p);
     __atomic_store_n(&p->stop_request, 1, __ATOMIC_SEQ_CST);
     for (u32 i = 0; i < p->nvcpus; i++)
         if (p->vcpu[i] && p->vcpu[i] != vc)
@@ -604,7 +568,7 @@ void part_reap(void)
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];
         /* A powered-off partition in a failover group is the master's to stop. */
-        if (p->state != PART_FAILED || !p->powered_off || failover_group_of(p))
+        if (p->state != PART_FAILED || !p->powered_off || (observer->keeps && observer->keeps(p)))
             continue;
         char err[PART_REASON_MAX];
         if (part_stop(p, err, sizeof(err)) < 0)
@@ -734,10 +698,7 @@ void partitions_init(void)
         memcpy(q->devices, c->devices, q->ndevices * sizeof(u32));
     }
     place_plan(&m, req, npartitions, res);
-    vmsi_init();
-    for (u32 i = 0; i < npartitions; i++)
-        partitions[i].cfg = &cfg->partition[i];
-    vnic_init_all();
+    vdev_boot_all();
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];
         const struct config_partition *c = &cfg->partition[i];
@@ -747,6 +708,7 @@ void partitions_init(void)
         p->memory = c->memory;
         console_ring_init(&p->console);
         p->state = PART_STOPPED;
+        vdev_setup_all(p);
         if (!r->ok) {
             refuse_part(p, r->msg);
             continue;
@@ -775,7 +737,10 @@ void partitions_init(void)
         if (c->ndevices && assign_devices(p) < 0)
             continue;
     }
-    failover_init();
+}
+
+void partitions_autostart(void)
+{
     for (u32 i = 0; i < npartitions; i++) {
         struct partition *p = &partitions[i];
         if (p->state != PART_STOPPED || !p->cfg->start)

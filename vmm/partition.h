@@ -16,15 +16,13 @@
 #include "kernel/lib/spinlock.h"
 #include "arch/x86/vcpu.h"
 #include "vmm/vlapic.h"
-#include "vmm/dev/vuart.h"
 #include "vmm/console_ring.h"
 #include "vmm/layout.h"
 #include "vmm/slpt.h"
 #include "vmm/shadow.h"
 #include "vmm/hypercall.h"
-#include "vmm/dev/vpci.h"
+#include "vmm/vdev.h"
 #include "vmm/gmem.h"
-#include "net/vnet.h"
 
 struct percpu;
 struct partition;
@@ -109,13 +107,12 @@ struct partition {
     u32 nram_ranges;
     u64 entry;                      /* PVH entry point */
     struct part_image image;        /* what it runs (or last ran) */
-    /* Assigned PCI devices and the virtual bus that shows them (vmm/dev/vpci.c). */
+    /* Assigned PCI devices, in the order of its bus's slots (the bus itself is
+     * a device: vmm/dev/pcibus.c). */
     struct pci_dev *devs[CONFIG_MAX_PART_DEVS];
     u32 ndevs;
-    struct vpci vpci;
-    bool vpci_ready;
-    spinlock_t pci_lock;            /* the bus, its mappings and MSI routes */
-    struct { u16 cpu; u8 hvec; bool used; } msi[VPCI_MAX_DEVS + 1];   /* by virtual slot */
+    /* What its devices claimed for this run (vmm/vdev.h). */
+    struct vdev_table vdev;
     /* Bumped when a running partition's second-level tables change: each vCPU
      * flushes its TLB before its next entry. */
     volatile u64 slpt_gen;
@@ -124,18 +121,9 @@ struct partition {
      * and a stale walk must only ever reach this partition's memory). */
     hpa_t table_cache;
     u64 cached_tables;
-    /* Its NIC (vmm/dev/vnic.c), when configured: a switch port for good, an
-     * emulated function on its bus while it runs. */
-    bool has_nic;
-    struct vnet nic;
-    struct vpci_emu emu;
-    spinlock_t nic_irq_lock;        /* nic_irq_ok against interrupts from other CPUs */
-    bool nic_irq_ok;                /* its vCPUs exist: the NIC may interrupt them */
-    volatile u64 nic_retry;         /* TSC when held frames are due for a retry; 0 = none */
     struct vm_vcpu *vcpu[CONFIG_MAX_PART_CPUS];
-    spinlock_t lock;                /* vuart, failure reason */
-    struct vuart uart;
-    struct console_ring console;
+    spinlock_t lock;                /* console, failure reason */
+    struct console_ring console;    /* what its console (UART, hypercall) wrote */
     volatile u32 stop_request;
     bool powered_off;               /* the guest powered off (ACPI S5): stopped by part_reap */
     volatile u32 vcpus_active;      /* vCPU threads still on their CPUs */
@@ -150,9 +138,30 @@ const char *part_state_name(u32 s);
 const char *vcpu_run_state_name(u32 s);
 struct partition *part_find(const char *name);
 
-/* At boot, after SMP start: sets up every configured partition, refuses with a
- * logged reason those the machine cannot hold, starts those marked running. */
+/* At boot, after SMP start: places every configured partition and refuses,
+ * with a logged reason, those the machine cannot hold. */
 void partitions_init(void);
+/* Then, once the layers above have registered (failover groups): starts the
+ * partitions the configuration marks running. */
+void partitions_autostart(void);
+
+/* What the layers above the core learn of a partition's lifecycle (failover).
+ * starting: its vCPUs are about to run; stopped: it is stopped; down: it
+ * failed or powered off (from any CPU). keeps: a powered-off partition is the
+ * observer's to stop, not part_reap's. hc_env: adds to a hypercall's
+ * environment (the heartbeat calls). Every hook is optional. */
+enum part_down { PART_DOWN_CRASH, PART_DOWN_SHUTDOWN };
+struct part_observer {
+    void (*starting)(struct partition *p);
+    void (*stopped)(struct partition *p);
+    void (*down)(struct partition *p, enum part_down how);
+    bool (*keeps)(const struct partition *p);
+    void (*hc_env)(struct partition *p, struct hc_env *env, struct isthmus_hb_info *buf);
+};
+/* At boot, before partitions_autostart(); one observer (-EBUSY for a second). */
+int part_observe(const struct part_observer *o) __must_check;
+/* The observer's part of a hypercall environment (nothing without one). */
+void part_hc_env(struct partition *p, struct hc_env *env, struct isthmus_hb_info *buf);
 
 /* From CPU 0 (the shell). 0, or a negative error with a message in err. */
 int part_start(struct partition *p, char *err, size_t errlen) __must_check;
@@ -175,6 +184,13 @@ void part_reap(void);
 u64 part_ram_bytes(const struct partition *p);
 /* Exits of all vCPUs, this run and earlier ones. */
 u64 part_exits(const struct partition *p);
+/* The guest's physical address width as a limit, and the start of its 32-bit
+ * MMIO window (above its RAM). */
+u64 part_phys_limit(void);
+u64 part_mmio32_base(const struct partition *p);
+/* From a vCPU, after a change to the partition's second-level tables (a BAR
+ * moved): every vCPU flushes before its next entry. */
+void part_slpt_changed(struct partition *p);
 
 /* The vCPU thread (vcpu_run.c), run on its CPU through cpu_run_on(). */
 void vcpu_thread(void *arg);

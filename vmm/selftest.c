@@ -36,7 +36,7 @@ static int table_alloc(void *ctx, hpa_t *pa) { return mm_alloc(this_cpu()->node,
 static void table_free(void *ctx, hpa_t pa) { mm_release(pa, 1); }
 static void *table_map(void *ctx, hpa_t pa) { return hpa_to_ptr(pa); }
 
-static void build_code(u8 *p, bool vmx)
+static void build_code(u8 *p, bool intel)
 {
     static const u8 head[] = {
         0xb0, 0x41,                         /* mov al, 'A' */
@@ -53,7 +53,7 @@ static void build_code(u8 *p, bool vmx)
     p += sizeof(head);
     p[0] = 0x0f;
     p[1] = 0x01;
-    p[2] = vmx ? 0xc1 : 0xd9;               /* vmcall / vmmcall */
+    p[2] = intel ? 0xc1 : 0xd9;             /* vmcall / vmmcall */
     memcpy(p + 3, tail, sizeof(tail));
 }
 
@@ -107,7 +107,7 @@ static int cmd_vmtest(int argc, char **argv)
         con_printf("vmtest: cannot enable virtualization on this CPU: %s\n", strerror_short(err));
         return 0;
     }
-    bool vmx = virt.vendor == VIRT_VMX;
+    bool intel = vcpu_backend->vendor == VCPU_VENDOR_INTEL;
     struct slpt t;
     struct slpt_ops ops = { table_alloc, table_free, table_map, NULL };
     hpa_t code;
@@ -116,17 +116,17 @@ static int cmd_vmtest(int argc, char **argv)
     v.asid = 1;
     if ((err = mm_alloc(this_cpu()->node, 1, 1, 0, &code, NULL)) < 0)
         goto out;
-    if ((err = slpt_init(&t, vmx ? SLPT_EPT : SLPT_NPT, &ops, 0)) < 0)
+    if ((err = slpt_init(&t, vcpu_backend->slpt_format, &ops, 0)) < 0)
         goto free_code;
     if ((err = slpt_map(&t, gpa(CODE_GPA), code, PAGE_SIZE, SLPT_R | SLPT_X, SLPT_WB)) < 0)
         goto free_slpt;
-    build_code(hpa_to_ptr(code), vmx);
+    build_code(hpa_to_ptr(code), intel);
     if ((err = vcpu_backend->create(&v)) < 0)
         goto free_slpt;
     struct vcpu_boot_state s;
     flat32(&s, CODE_GPA);
     vcpu_backend->load_state(&v, &s);
-    vcpu_backend->set_slpt_root(&v, vmx ? slpt_eptp(&t) : slpt_ncr3(&t));
+    vcpu_backend->set_slpt_root(&v, slpt_root(&t));
 
     u32 ok = 0, i = 0;
     for (int guard = 0; guard < 64 && i < ARRAY_SIZE(steps); guard++) {

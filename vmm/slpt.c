@@ -212,13 +212,12 @@ int slpt_init(struct slpt *t, enum slpt_format fmt, const struct slpt_ops *ops, 
         return -EINVAL;
     if (fmt != SLPT_EPT && fmt != SLPT_NPT)
         return -EINVAL;
-    if (flags & ~(SLPT_ALLOW_1G | SLPT_EPT_AD))
+    if (flags & ~SLPT_ALLOW_1G)
         return -EINVAL;
     *t = (struct slpt){
         .fmt = fmt,
         .ops = *ops,
         .large_1g = (flags & SLPT_ALLOW_1G) != 0,
-        .ept_ad = (flags & SLPT_EPT_AD) != 0,
     };
     u64 *p;
     return table_alloc(t, &t->root, &p);
@@ -416,13 +415,3 @@ void slpt_destroy(struct slpt *t)
     t->need_flush = true;
 }
 
-u64 slpt_eptp(const struct slpt *t)
-{
-    return t->root | EPTP_MT_WB | ((u64)(SLPT_LEVELS - 1) << EPTP_WALK_SHIFT) |
-           (t->ept_ad ? EPTP_AD : 0);
-}
-
-u64 slpt_ncr3(const struct slpt *t)
-{
-    return t->root;
-}

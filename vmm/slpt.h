@@ -17,8 +17,8 @@
 
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
+#include "arch/x86/vcpu.h"
 
-enum slpt_format { SLPT_EPT, SLPT_NPT };
 
 /* Access rights of a mapping. SLPT_R is required (a present NPT entry is always
  * readable, and EPT write-without-read is a misconfiguration, SDM 29.3.3.1). */
@@ -51,14 +51,12 @@ struct slpt_ops {
 /* slpt_init() flags. SLPT_ALLOW_1G == 1 so that `true` works as "allow 1 GiB". */
 #define SLPT_ALLOW_1G BIT(0)       /* use 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17;
                                     * NPT: CPUID 8000_0001h EDX bit 26 Page1GB) */
-#define SLPT_EPT_AD   BIT(1)       /* EPTP enables accessed/dirty flags (EPT cap bit 21) */
 
 struct slpt {
     enum slpt_format fmt;
     hpa_t root;                    /* PML4 table */
     struct slpt_ops ops;
     bool large_1g;
-    bool ept_ad;
     bool need_flush;               /* a present entry changed since the caller last cleared it */
     u64 tables;                    /* table pages held, root included */
     u64 leaves_4k, leaves_2m, leaves_1g;
@@ -98,11 +96,9 @@ int slpt_leaf_entry(const struct slpt *t, gpa_t gpa, u64 *entry, u64 *page_size)
 /* Frees every table, root included; the tree is empty (root 0) afterwards. */
 void slpt_destroy(struct slpt *t);
 
-/* VMCS EPT pointer (SDM 25.6.11): root | WB (6) | (walk length 4 - 1) << 3
- * | A/D enable << 6 with SLPT_EPT_AD. */
-u64 slpt_eptp(const struct slpt *t);
-/* VMCB N_CR3 (APM 15.25.3): the root, PWT = PCD = 0 (the PML4 is WB). */
-u64 slpt_ncr3(const struct slpt *t);
+/* The root table, which the backend loads (set_slpt_root builds the EPTP or
+ * nCR3 from it). */
+static inline hpa_t slpt_root(const struct slpt *t) { return t->root; }
 
 /* ---- Entry encodings, exposed for tests and for debug dumps. */
 
@@ -118,11 +114,6 @@ u64 slpt_ncr3(const struct slpt *t);
 #define EPT_LARGE        BIT(7)    /* PDPTE/PDE: maps a 1 GiB/2 MiB page */
 #define EPT_ACCESSED     BIT(8)
 #define EPT_DIRTY        BIT(9)    /* leaves only */
-
-/* EPTP (SDM 25.6.11). */
-#define EPTP_MT_WB       6ULL      /* bits 2:0: memory type of the paging structures */
-#define EPTP_WALK_SHIFT  3         /* bits 5:3: page-walk length - 1 */
-#define EPTP_AD          BIT(6)
 
 /* Long-mode paging entries as NPT uses them (APM Vol. 2 5.3.3 and 15.25.5). */
 #define NPT_P            BIT(0)

@@ -5,7 +5,7 @@
  * Other CPUs reach it only through its inbox and an IPI (vcpu_kick). */
 #include "vmm/partition.h"
 #include "vmm/exits.h"
-#include "vmm/dev/vnic.h"
+#include "vmm/vdev.h"
 #include "vmm/shadow_vcpu.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/hw/cpu.h"
@@ -120,7 +120,7 @@ static void drain_inbox(struct vm_vcpu *vc)
  * NIC's retries of held frames: armed for the earlier of the two. */
 static void arm_timer(struct vm_vcpu *vc, bool force)
 {
-    u64 d = vlapic_timer_deadline(&vc->lapic), r = vnic_deadline(vc);
+    u64 d = vlapic_timer_deadline(&vc->lapic), r = vdev_deadline(vc);
     if (r && (!d || r < d))
         d = r;
     if (d == vc->armed_deadline && !force)
@@ -167,7 +167,7 @@ static void wait(struct vm_vcpu *vc)
         if (vc->run_state == VRUN_RUNNING)
             break;
         irq_enable();
-        vnic_poll(vc);
+        vdev_poll(vc);
         irq_disable();
         if (vc->run_state == VRUN_HALTED) {
             vlapic_tick(&vc->lapic, rdtsc());
@@ -203,7 +203,7 @@ void vcpu_thread(void *arg)
     if (p->shadowed)
         err = shadow_vcpu_enable(vc);
     else
-        be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
+        be->set_slpt_root(&vc->v, slpt_root(&p->slpt));
     if (err) {
         part_fail(vc, "cannot set up shadow paging on CPU %u: %s", vc->cpu->index, strerror_short(err));
         be->destroy(&vc->v);
@@ -226,7 +226,7 @@ void vcpu_thread(void *arg)
             wait(vc);
             continue;
         }
-        vnic_poll(vc);
+        vdev_poll(vc);
         drain_inbox(vc);
         if (vc->run_state != VRUN_RUNNING)
             continue;
@@ -246,7 +246,7 @@ void vcpu_thread(void *arg)
             if (p->shadowed)
                 shadow_gpa_map_changed(vc);
             else
-                be->set_slpt_root(&vc->v, be == &vmx_backend ? slpt_eptp(&p->slpt) : slpt_ncr3(&p->slpt));
+                be->set_slpt_root(&vc->v, slpt_root(&p->slpt));
         }
         struct vcpu_exit e;
         err = be->run(&vc->v, &e);

@@ -114,16 +114,29 @@ struct vcpu_stats {
 
 struct vcpu;
 
+/* What differs between the vendors, as properties of the backend, so that the
+ * core never asks which one it runs on. */
+enum vcpu_vendor { VCPU_VENDOR_INTEL, VCPU_VENDOR_AMD };
+/* The second-level page-table format the backend walks. */
+enum slpt_format { SLPT_EPT, SLPT_NPT };
+
 struct vcpu_backend {
     const char *name;                 /* "svm", "vmx" */
+    enum vcpu_vendor vendor;          /* the CPUID vendor a guest is shown */
+    enum slpt_format slpt_format;
+    const char *slpt_name;            /* "EPT", "NPT" */
+    const char *slpt_fault_name;      /* "EPT violation", "NPT violation" */
+    /* Whether second-level tables may use 1 GiB leaves on this CPU. */
+    bool (*slpt_1g_pages)(void);
     /* On each physical CPU before it runs a vCPU (EFER.SVME and the host save
      * area; or VMXON). Idempotent. */
     int (*cpu_enable)(void) __must_check;
     int (*create)(struct vcpu *v) __must_check;
     void (*destroy)(struct vcpu *v);
     void (*load_state)(struct vcpu *v, const struct vcpu_boot_state *s);
-    /* Sets the second-level page-table root (EPTP or nCR3). */
-    void (*set_slpt_root)(struct vcpu *v, u64 root);
+    /* Loads the second-level page-table root (the backend builds the EPTP or
+     * nCR3 from it) and flushes what was cached under the previous one. */
+    void (*set_slpt_root)(struct vcpu *v, hpa_t root);
     /* Shadow paging instead: second-level paging off, CR0/CR3/CR4 accesses,
      * INVLPG and #PF intercepted (VEXIT_CR_ACCESS, VEXIT_INVLPG, VEXIT_EXCEPTION),
      * and get_cr()/get_efer()/get_msr(VMSR_EFER) answer with the guest's view.

@@ -277,6 +277,8 @@ static void start_partitions(const struct boot_info *bi)
     if (!machine.cfg_ok && machine.cfg.npartitions)
         return;
     partitions_init();
+    failover_init();
+    partitions_autostart();
 }
 
 __noreturn void hv_main(struct boot_info *bi)

@@ -30,60 +30,12 @@ static struct partition *find_or_say(const char *cmd, const char *name)
     return p;
 }
 
-/* Each assigned device: where it sits on the partition's bus, its BARs as the
- * guest placed them, its MSI route; then the bus's counters. */
+/* What the partition's devices show of themselves (vmm/vdev.h). */
 static void show_devices(const struct partition *p)
 {
-    for (u32 i = 0; i < p->ndevs; i++) {
-        const struct pci_dev *d = p->devs[i];
-        con_printf("  device %04x:%02x:%02x.%u (%04x:%04x, node %d) as 00:%02x.0", d->seg, d->bus, d->dev, d->fn,
-                   d->vendor, d->device, d->node, i + 1);
-        if (!p->vpci_ready) {
-            con_printf(" (not running)\n");
-            continue;
-        }
-        const struct vpci_dev *v = &p->vpci.dev[i];
-        con_printf(", command %#x\n", v->cmd);
-        for (u32 b = 0; b < PCI_NUM_BARS; b++) {
-            const struct vpci_bar *bar = &v->bar[b];
-            if (bar->kind == PCI_BAR_NONE)
-                continue;
-            if (bar->kind == PCI_BAR_KIND_IO)
-                con_printf("    BAR%u: I/O ports %#llx, %llu bytes\n", b, (unsigned long long)bar->host,
-                           (unsigned long long)bar->size);
-            else if (bar->mapped)
-                con_printf("    BAR%u: guest %#llx -> host %#llx, %llu KiB\n", b,
-                           (unsigned long long)bar->mapped_at, (unsigned long long)bar->host,
-                           (unsigned long long)(bar->size >> 10));
-            else
-                con_printf("    BAR%u: host %#llx, %llu KiB, not mapped (decoding off)\n", b,
-                           (unsigned long long)bar->host, (unsigned long long)(bar->size >> 10));
-        }
-        const __typeof__(p->msi[0]) *m = &p->msi[i + 1];
-        if (v->msi_live && m->used)
-            con_printf("    MSI: guest vector %#x -> CPU %u vector %#x\n", v->msi_data & 0xff, m->cpu, m->hvec);
-        else
-            con_printf("    MSI: %s\n", v->msi ? "off" : "none");
-    }
-    if (p->has_nic) {
-        const struct vnet *n = &p->nic;
-        con_printf("  nic: port %u, mac %02x:%02x:%02x:%02x:%02x:%02x", n->port, n->cfg.mac[0], n->cfg.mac[1],
-                   n->cfg.mac[2], n->cfg.mac[3], n->cfg.mac[4], n->cfg.mac[5]);
-        if (p->vpci_ready && p->ndevs < p->vpci.ndev) {
-            const struct vpci_bar *b = &p->vpci.dev[p->ndevs].bar[0];
-            con_printf(", virtio-net as 00:%02x.0, BAR0 %s %#llx (trapped)", p->ndevs + 1,
-                       b->mapped ? "at" : "off, register", (unsigned long long)(b->mapped ? b->mapped_at : b->reg));
-        }
-        con_printf(", link %s (see `net`)\n", vnet_link_up(n) ? "up" : "down");
-    }
-    if (p->ndevs && p->vpci_ready) {
-        const struct vpci_stats *st = &p->vpci.stats;
-        con_printf("  pci bus: %llu config reads, %llu writes (%llu dropped), %llu BAR placements refused, "
-                   "%llu MSI routes (%llu refused)\n", (unsigned long long)st->cfg_reads,
-                   (unsigned long long)st->cfg_writes, (unsigned long long)st->writes_dropped,
-                   (unsigned long long)st->bar_refused, (unsigned long long)st->msi_routed,
-                   (unsigned long long)st->msi_refused);
-    }
+    static char buf[2048];
+    vdev_show_all(p, buf, sizeof(buf));
+    con_printf("%s", buf);
 }
 
 static int cmd_parts(int argc, char **argv)

@@ -1,74 +1,27 @@
-/* The local APIC page of a partition's vCPUs. It is never mapped, so every
- * access is a second-level fault; without decode assists (QEMU's SVM) or MMIO
- * instruction information (VT-x gives none) the instruction is fetched from the
- * guest's RIP through its own page tables and decoded (vmm/insn_decode.c).
- * IPIs written to the ICR reach only the partition's own vCPUs. */
+/* The local APIC page of a partition's vCPUs, as a device: the page at
+ * LAYOUT_APIC_PAGE is never mapped, so every access is a second-level fault
+ * that comes here through the device registry, and is decoded (vmm/mmio.c)
+ * and applied to the vCPU's vlapic (vmm/vlapic.c); IPIs it writes go to
+ * route_ipi() (vmm/ipi.c). Also IA32_APIC_BASE: the APIC stays enabled at its
+ * default address, in xAPIC mode. */
 #include "vmm/exits.h"
-#include "vmm/guest_walk.h"
+#include "vmm/vdev.h"
 #include "vmm/insn_decode.h"
 #include "arch/x86/hw/cpu.h"
 #include "kernel/lib/errno.h"
-#include "kernel/core/log.h"
-#include "kernel/lib/string.h"
+#include "kernel/lib/printf.h"
 
-#define CS_ATTR_L  BIT(9)
-#define CS_ATTR_DB BIT(10)
+#define MSR_APIC_BASE_IDX  0x1bu
+#define APIC_BASE_BSP      BIT(8)
+#define APIC_BASE_ENABLE   BIT(11)
 
-static int walk_read(void *ctx, gpa_t g, void *out, u32 len)
+static enum vdev_result apic_mmio(struct vm_vcpu *vc, void *dev, const struct vcpu_exit *e)
 {
-    return guest_read(ctx, g, out, len);
-}
+    (void)dev;
 
-u32 guest_fetch_insn(struct vm_vcpu *vc, u8 *buf, enum insn_mode *mode)
-{
-    const struct vcpu_backend *be = vcpu_backend;
-    struct vcpu_segment cs;
-    be->get_segment(&vc->v, VSEG_CS, &cs);
-    u64 cr0 = be->get_cr(&vc->v, 0), cr4 = be->get_cr(&vc->v, 4), efer = be->get_efer(&vc->v);
-    bool lma = efer & EFER_LMA;
-    *mode = (lma && (cs.attrib & CS_ATTR_L)) ? INSN_MODE_64 :
-            ((cr0 & CR0_PE) && (cs.attrib & CS_ATTR_DB)) ? INSN_MODE_32 : INSN_MODE_16;
-    u64 linear = vc->v.regs.rip + (*mode == INSN_MODE_64 ? 0 : cs.base);
-    if (*mode != INSN_MODE_64)
-        linear &= 0xffffffffULL;
-    struct gwalk_env w = {
-        .read = walk_read, .ctx = vc->part, .mode = gwalk_mode_of(cr0, cr4, efer),
-        .cr3 = be->get_cr(&vc->v, 3), .pse = cr4 & BIT(4),
-    };
-    /* The instruction may end before a page the guest has not mapped. */
-    u32 n = INSN_MAX_LEN;
-    if (gwalk_read(&w, linear, buf, n) == 0)
-        return n;
-    n = (u32)(PAGE_SIZE - (linear & (PAGE_SIZE - 1)));
-    if (n < INSN_MAX_LEN && gwalk_read(&w, linear, buf, n) == 0)
-        return n;
-    return 0;
-}
-
-int mmio_decode(struct vm_vcpu *vc, const char *what, struct insn *in)
-{
-    u8 bytes[INSN_MAX_LEN];
-    enum insn_mode mode;
-    u32 n = guest_fetch_insn(vc, bytes, &mode);
-    if (!n) {
-        part_fail(vc, "cannot read the instruction that touched %s", what);
-        return -EFAULT;
-    }
-    int err = insn_decode(bytes, n, mode, in);
-    if (err < 0 || !in->is_mem) {
-        part_fail(vc, "cannot emulate the access to %s by instruction %02x %02x %02x %02x "
-                  "(opcode %s%02x)", what, bytes[0], n > 1 ? bytes[1] : 0, n > 2 ? bytes[2] : 0,
-                  n > 3 ? bytes[3] : 0, in->two_byte ? "0f " : "", in->opcode);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
-{
     struct insn in;
     if (mmio_decode(vc, "the local APIC", &in) < 0)
-        return;
+        return VDEV_DONE;
     vc->stats.apic_accesses++;
     u32 offset = (u32)(e->fault.gpa.v - LAYOUT_APIC_PAGE);
     u64 now = rdtsc();
@@ -92,70 +45,27 @@ void handle_apic_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
         route_ipi(vc);
     }
     vcpu_backend->advance_rip(&vc->v, in.len);
+    return VDEV_DONE;
 }
 
-bool vcpu_accepts(const struct vm_vcpu *to, u32 dest, bool logical)
+static enum vdev_result apic_base_msr(struct vm_vcpu *vc, void *dev, u32 index, bool write, u64 *val)
 {
-    if (!logical)
-        return dest == 0xff || dest == to->v.apic_id;
-    /* Logical: flat model (DFR 0xF...) matches LDR bits; cluster model matches
-     * the cluster in bits 7:4 and a member bit in 3:0. */
-    u32 ldr = to->lapic.ldr >> 24, mda = dest & 0xff;
-    if (((to->lapic.dfr >> 28) & 0xf) == 0xf)
-        return ldr & mda;
-    return mda == 0xff || ((ldr >> 4) == (mda >> 4) && (ldr & mda & 0xf));
+    (void)dev;
+    (void)index;
+    u64 fixed = LAYOUT_APIC_PAGE | APIC_BASE_ENABLE | (vc->v.index == 0 ? APIC_BASE_BSP : 0);
+    if (!write) {
+        *val = fixed;
+        return VDEV_DONE;
+    }
+    return *val == fixed ? VDEV_DONE : VDEV_GP;
 }
 
-static bool targeted(const struct vm_vcpu *from, const struct vm_vcpu *to, const struct vlapic_ipi *ipi)
+static int apic_attach(struct partition *p, char *err, size_t errlen)
 {
-    switch (ipi->shorthand) {
-    case VLAPIC_SH_SELF:     return to == from;
-    case VLAPIC_SH_ALL_INCL: return true;
-    case VLAPIC_SH_ALL_EXCL: return to != from;
-    default:                 return vcpu_accepts(to, ipi->dest, ipi->logical);
-    }
+    int rc = vdev_claim_mmio(p, gpa(LAYOUT_APIC_PAGE), PAGE_SIZE, apic_mmio, NULL, "local APIC");
+    if (!rc)
+        rc = vdev_claim_msr(p, MSR_APIC_BASE_IDX, MSR_APIC_BASE_IDX, apic_base_msr, NULL, "local APIC");
+    return rc < 0 ? kerr_fmt(err, errlen, rc, "local APIC: cannot claim its page") : 0;
 }
 
-void route_ipi(struct vm_vcpu *vc)
-{
-    struct vlapic_ipi ipi;
-    if (!vlapic_take_ipi(&vc->lapic, &ipi))
-        return;
-    struct partition *p = vc->part;
-    u32 hits = 0;
-    for (u32 i = 0; i < p->nvcpus; i++) {
-        struct vm_vcpu *to = p->vcpu[i];
-        if (!to || !targeted(vc, to, &ipi))
-            continue;
-        hits++;
-        switch (ipi.mode) {
-        case VLAPIC_IPI_FIXED:
-            if (to == vc)
-                vlapic_set_irq(&vc->lapic, ipi.vector);
-            else
-                vcpu_post_irq(to, ipi.vector);
-            break;
-        case VLAPIC_IPI_INIT:
-            if (to == vc) {
-                /* INIT to oneself: back to wait-for-SIPI, as on hardware. */
-                vc->init_pending = 1;
-            } else {
-                vcpu_post_init(to);
-            }
-            break;
-        case VLAPIC_IPI_SIPI:
-            if (to != vc)
-                vcpu_post_sipi(to, ipi.vector);
-            break;
-        default:               /* NMI: not delivered to guests yet */
-            vc->lapic.stats.ipis_dropped++;
-            break;
-        }
-    }
-    if (!hits) {
-        if (!vc->stats.ipis_foreign)
-            log_info("part", "%s: vCPU %u: IPI to APIC ID %#x, which is not in the partition: dropped "
-                     "(further ones are only counted)", p->cfg->name, vc->v.index, ipi.dest);
-        vc->stats.ipis_foreign++;
-    }
-}
+VDEV_REGISTER(apic, .name = "local APIC", .order = 0, .attach = apic_attach);

@@ -40,22 +40,23 @@ void vmsi_init(void)
 
 void vmsi_release(void *ctx, u32 slot)
 {
-    struct partition *p = ctx;
-    if (slot >= ARRAY_SIZE(p->msi) || !p->msi[slot].used)
+    struct vmsi_routes *rt = ctx;
+    if (slot >= ARRAY_SIZE(rt->slot) || !rt->slot[slot].used)
         return;
-    struct route *r = &routes[p->msi[slot].cpu][p->msi[slot].hvec - VMSI_FIRST_VECTOR];
+    struct route *r = &routes[rt->slot[slot].cpu][rt->slot[slot].hvec - VMSI_FIRST_VECTOR];
     __atomic_store_n(&r->vc, NULL, __ATOMIC_RELEASE);
-    p->msi[slot].used = false;
+    rt->slot[slot].used = false;
 }
 
 int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
 {
-    struct partition *p = ctx;
+    struct vmsi_routes *rt = ctx;
+    struct partition *p = rt->p;
     u32 mode = (gdata >> MSI_DATA_DELIVERY_SHIFT) & 7;
     u8 gvec = (u8)gdata;
     /* Fixed or lowest-priority only (SMI, NMI, INIT and ExtINT are refused),
      * and a vector an interrupt can have. */
-    if (slot >= ARRAY_SIZE(p->msi) || (gaddr >> 20) != (MSI_ADDR_BASE >> 20) || mode > 1 || gvec < 16)
+    if (slot >= ARRAY_SIZE(rt->slot) || (gaddr >> 20) != (MSI_ADDR_BASE >> 20) || mode > 1 || gvec < 16)
         return -EINVAL;
     u32 dest = (u32)(gaddr >> MSI_ADDR_DEST_SHIFT) & 0xff;
     bool logical = gaddr & MSI_ADDR_DM_LOGICAL;
@@ -65,7 +66,7 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
             to = p->vcpu[i];
     if (!to || to->cpu->apic_id > 0xff)
         return -ENOENT;   /* an x2APIC-only host CPU cannot be an xAPIC MSI target */
-    vmsi_release(p, slot);
+    vmsi_release(rt, slot);
     u32 cpu = to->cpu->index;
     for (u32 v = 0; v < NVEC; v++) {
         struct route *r = &routes[cpu][v];
@@ -73,9 +74,9 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
             continue;
         r->gvec = gvec;
         __atomic_store_n(&r->vc, to, __ATOMIC_RELEASE);
-        p->msi[slot].cpu = (u16)cpu;
-        p->msi[slot].hvec = (u8)(VMSI_FIRST_VECTOR + v);
-        p->msi[slot].used = true;
+        rt->slot[slot].cpu = (u16)cpu;
+        rt->slot[slot].hvec = (u8)(VMSI_FIRST_VECTOR + v);
+        rt->slot[slot].used = true;
         *haddr = MSI_ADDR_BASE | (u64)to->cpu->apic_id << MSI_ADDR_DEST_SHIFT;
         *hdata = VMSI_FIRST_VECTOR + v;   /* fixed, edge */
         return 0;

@@ -7,13 +7,21 @@
 #define ISTHMUS_VMM_VMSI_H
 
 #include "vmm/partition.h"
+#include "vmm/dev/vpci.h"
 
 #define VMSI_FIRST_VECTOR 0x40
 #define VMSI_LAST_VECTOR  0xdf
 
+/* The host vectors a partition's devices' MSIs are routed through, by
+ * virtual slot (slot 0 is the host bridge). Owned by the PCI bus device. */
+struct vmsi_routes {
+    struct partition *p;
+    struct { u16 cpu; u8 hvec; bool used; } slot[VPCI_MAX_DEVS + 1];
+};
+
 /* Registers the host handler on every forwarding vector (once, at boot). */
 void vmsi_init(void);
-/* vpci_ops.msi_route / msi_release for partition p (ctx). */
+/* vpci_ops.msi_route / msi_release; ctx is the partition's struct vmsi_routes. */
 int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata);
 void vmsi_release(void *ctx, u32 slot);
 

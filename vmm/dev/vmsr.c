@@ -1,11 +1,18 @@
-/* Guest RDMSR/WRMSR. Every MSR exits; only the ones below have a meaning for a
- * guest, everything else is #GP (as a CPU that lacks the MSR would do), which
- * is what keeps a partition from touching the host's configuration
- * (IA32_FEATURE_CONTROL, SYSENTER of another guest, power management...). */
+/* The guest's own MSRs, as a device: the state MSRs whose values the backend
+ * keeps (EFER, PAT, SYSENTER, FS/GS base, the SYSCALL MSRs, KERNEL_GS_BASE),
+ * checked here before they are set, and the few others a guest may read
+ * (TSC, MTRR capabilities and default type, MISC_ENABLE, TSC_AUX). Every MSR
+ * exits; an MSR nobody claims is #GP (vmm/exits.c), as a CPU that lacks it
+ * would do, which keeps a partition away from the host's configuration
+ * (IA32_FEATURE_CONTROL, power management, ...). The value checks are pure
+ * functions (vmsr.h), unit-tested. */
+#include "vmm/dev/vmsr.h"
 #include "vmm/exits.h"
+#include "vmm/vdev.h"
 #include "vmm/shadow_vcpu.h"
 #include "arch/x86/hw/cpu.h"
-#include "kernel/core/log.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/printf.h"
 
 #define MSR_TSC            0x10u
 #define MSR_APIC_BASE      0x1bu
@@ -22,8 +29,6 @@
 #define MSR_SFMASK         0xc0000084u
 #define MSR_TSC_AUX        0xc0000103u
 
-#define APIC_BASE_BSP      BIT(8)
-#define APIC_BASE_ENABLE   BIT(11)
 #define EFER_ALLOWED       (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
 
 static bool canonical(u64 a)
@@ -51,7 +56,7 @@ static const struct { u32 index; enum vcpu_msr m; } state_msrs[] = {
     { MSR_SYSENTER_EIP, VMSR_SYSENTER_EIP }, { MSR_FS_BASE, VMSR_FS_BASE }, { MSR_GS_BASE, VMSR_GS_BASE },
 };
 
-static bool state_msr(u32 index, enum vcpu_msr *m)
+bool vmsr_state_index(u32 index, enum vcpu_msr *m)
 {
     for (u32 i = 0; i < ARRAY_SIZE(state_msrs); i++)
         if (state_msrs[i].index == index) {
@@ -61,7 +66,7 @@ static bool state_msr(u32 index, enum vcpu_msr *m)
     return false;
 }
 
-static bool value_ok(enum vcpu_msr m, u64 v)
+bool vmsr_value_ok(enum vcpu_msr m, u64 v)
 {
     switch (m) {
     case VMSR_EFER:       return !(v & ~EFER_ALLOWED);
@@ -73,81 +78,70 @@ static bool value_ok(enum vcpu_msr m, u64 v)
     }
 }
 
-/* 0 and *val, or false for #GP. */
-static bool do_read(struct vm_vcpu *vc, u32 index, u64 *val)
+static enum vdev_result state_access(struct vm_vcpu *vc, void *dev, u32 index, bool write, u64 *val)
 {
+    (void)dev;
     enum vcpu_msr m;
-    if (state_msr(index, &m)) {
+    if (!vmsr_state_index(index, &m))
+        return VDEV_UNCLAIMED;
+    if (!write) {
         *val = vcpu_backend->get_msr(&vc->v, m);
-        return true;
+        return VDEV_DONE;
     }
+    if (!vmsr_value_ok(m, *val))
+        return VDEV_GP;
+    if (m == VMSR_EFER && vc->part->shadowed)
+        return shadow_write_efer(vc, *val) ? VDEV_DONE : VDEV_GP;
+    vcpu_backend->set_msr(&vc->v, m, *val);
+    return VDEV_DONE;
+}
+
+/* The read-mostly ones: fixed values, and writes only of the value they hold. */
+static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, bool write, u64 *val)
+{
+    (void)vc;
+    (void)dev;
+    u64 v;
     switch (index) {
     case MSR_TSC:
+        if (write)
+            return VDEV_GP;
         *val = rdtsc();
-        return true;
-    case MSR_APIC_BASE:
-        *val = LAYOUT_APIC_PAGE | APIC_BASE_ENABLE | (vc->v.index == 0 ? APIC_BASE_BSP : 0);
-        return true;
+        return VDEV_DONE;
     case MSR_MTRRCAP:          /* no variable or fixed MTRRs, no WC: memory types come from PAT */
-    case MSR_MTRR_DEF_TYPE:    /* MTRRs disabled */
-    case MSR_TSC_AUX:
+        if (write)
+            return VDEV_GP;
         *val = 0;
-        return true;
+        return VDEV_DONE;
+    case MSR_TSC_AUX:
+        if (write)
+            return VDEV_GP;
+        *val = 0;
+        return VDEV_DONE;
+    case MSR_MTRR_DEF_TYPE:    /* MTRRs disabled */
+        v = 0;
+        break;
     case MSR_MISC_ENABLE:      /* fast strings only */
-        *val = BIT(0);
-        return true;
+        v = BIT(0);
+        break;
     default:
-        return false;
+        return VDEV_UNCLAIMED;
     }
+    if (write)
+        return *val == v ? VDEV_DONE : VDEV_GP;
+    *val = v;
+    return VDEV_DONE;
 }
 
-static bool do_write(struct vm_vcpu *vc, u32 index, u64 val)
+static int vmsr_attach(struct partition *p, char *err, size_t errlen)
 {
-    enum vcpu_msr m;
-    if (state_msr(index, &m)) {
-        if (!value_ok(m, val))
-            return false;
-        if (m == VMSR_EFER && vc->part->shadowed)
-            return shadow_write_efer(vc, val);
-        vcpu_backend->set_msr(&vc->v, m, val);
-        return true;
-    }
-    switch (index) {
-    case MSR_APIC_BASE: {
-        /* The APIC stays enabled at its default address, in xAPIC mode. */
-        u64 want = LAYOUT_APIC_PAGE | APIC_BASE_ENABLE | (vc->v.index == 0 ? APIC_BASE_BSP : 0);
-        return val == want;
-    }
-    case MSR_MTRR_DEF_TYPE:
-        return val == 0;
-    case MSR_MISC_ENABLE:
-        return val == BIT(0);
-    default:
-        return false;
-    }
+    static const u32 others[] = { MSR_TSC, MSR_MTRRCAP, MSR_MISC_ENABLE, MSR_MTRR_DEF_TYPE, MSR_TSC_AUX };
+    int rc = 0;
+    for (u32 i = 0; i < ARRAY_SIZE(state_msrs) && !rc; i++)
+        rc = vdev_claim_msr(p, state_msrs[i].index, state_msrs[i].index, state_access, NULL, "state MSRs");
+    for (u32 i = 0; i < ARRAY_SIZE(others) && !rc; i++)
+        rc = vdev_claim_msr(p, others[i], others[i], other_access, NULL, "state MSRs");
+    return rc < 0 ? kerr_fmt(err, errlen, rc, "cannot claim the state MSRs") : 0;
 }
 
-void handle_msr(struct vm_vcpu *vc, const struct vcpu_exit *e)
-{
-    u64 *r = vc->v.regs.gpr;
-    u32 index = e->msr.index;
-    bool ok;
-    if (e->msr.write) {
-        ok = do_write(vc, index, (r[GPR_RDX] << 32) | (u32)r[GPR_RAX]);
-    } else {
-        u64 val = 0;
-        ok = do_read(vc, index, &val);
-        if (ok) {
-            r[GPR_RAX] = (u32)val;
-            r[GPR_RDX] = val >> 32;
-        }
-    }
-    if (!ok) {
-        if (vc->stats.msr_gp++ < 4)
-            log_info("part", "%s: vCPU %u: %s of MSR %#x refused with #GP", vc->part->cfg->name,
-                     vc->v.index, e->msr.write ? "write" : "read", index);
-        inject_gp(vc);
-        return;
-    }
-    vcpu_backend->advance_rip(&vc->v, e->insn_len ? e->insn_len : 2);
-}
+VDEV_REGISTER(vmsr, .name = "state MSRs", .order = 0, .attach = vmsr_attach);

@@ -1,5 +1,11 @@
-/* See vnic.h. */
+/* The partition's NIC as a device (net/vnet.h is the virtio-net device and
+ * its switch port): a port on the switch for good, from boot; on each start a
+ * virtio-net function on the partition's PCI bus whose BAR is trapped, MSI-X
+ * messages delivered to the partition's own vCPUs, and held frames retried on
+ * its first vCPU, whose host timer is armed for the next retry. */
 #include "vmm/dev/vnic.h"
+#include "vmm/dev/pcibus.h"
+#include "vmm/vdev.h"
 #include "vmm/exits.h"
 #include "vmm/insn_decode.h"
 #include "net/vnet.h"
@@ -28,6 +34,21 @@ static u64 ns_to_tsc(u64 ns)
     return ns / 1000000 * tsc_khz + ns % 1000000 * tsc_khz / 1000000;
 }
 
+struct nic {
+    bool has;                   /* configured and given a port at boot */
+    struct vnet vnet;
+    struct vpci_emu emu;
+    spinlock_t irq_lock;        /* irq_ok against interrupts from other CPUs */
+    bool irq_ok;                /* its vCPUs exist: the NIC may interrupt them */
+    volatile u64 retry;         /* TSC when held frames are due for a retry; 0 = none */
+};
+
+static struct nic nics[CONFIG_MAX_PARTITIONS];
+
+static struct nic *nic_of(const struct partition *p) { return &nics[p->id]; }
+
+struct vnet *vnic_port(const struct partition *p) { return nic_of(p)->has ? &nic_of(p)->vnet : NULL; }
+
 /* An MSI-X message from the NIC: a fixed or lowest-priority interrupt to
  * vCPUs of this partition only. */
 static bool nic_msi(void *ctx, u64 addr, u32 data)
@@ -40,8 +61,9 @@ static bool nic_msi(void *ctx, u64 addr, u32 data)
         return false;
     u32 dest = (u32)(addr >> 12) & 0xff;
     bool logical = addr & MSI_DM_LOGICAL, hit = false;
-    spin_lock(&p->nic_irq_lock);
-    for (u32 i = 0; p->nic_irq_ok && i < p->nvcpus; i++) {
+    struct nic *n = nic_of(p);
+    spin_lock(&n->irq_lock);
+    for (u32 i = 0; n->irq_ok && i < p->nvcpus; i++) {
         struct vm_vcpu *to = p->vcpu[i];
         if (!to || !vcpu_accepts(to, dest, logical))
             continue;
@@ -51,7 +73,7 @@ static bool nic_msi(void *ctx, u64 addr, u32 data)
         if (mode == MSI_DELIVERY_LOWEST)
             break;
     }
-    spin_unlock(&p->nic_irq_lock);
+    spin_unlock(&n->irq_lock);
     return hit;
 }
 
@@ -61,13 +83,14 @@ static bool nic_msi(void *ctx, u64 addr, u32 data)
 static void nic_retry_at(void *ctx, u64 when_ns)
 {
     struct partition *p = ctx;
-    u64 when = ns_to_tsc(when_ns) | 1, cur = __atomic_load_n(&p->nic_retry, __ATOMIC_ACQUIRE);
+    struct nic *n = nic_of(p);
+    u64 when = ns_to_tsc(when_ns) | 1, cur = __atomic_load_n(&n->retry, __ATOMIC_ACQUIRE);
     do {
         if (cur && cur <= when)
             return;
-    } while (!__atomic_compare_exchange_n(&p->nic_retry, &cur, when, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
+    } while (!__atomic_compare_exchange_n(&n->retry, &cur, when, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
     struct vm_vcpu *home = p->vcpu[0];
-    if (home && p->nic_irq_ok && home->cpu != this_cpu())
+    if (home && n->irq_ok && home->cpu != this_cpu())
         vcpu_kick(home);
 }
 
@@ -87,122 +110,117 @@ static void emu_bar(void *ctx, u32 bar, u64 off, u8 size, bool write, u64 *val)
     vnet_bar_access(ctx, (u32)off, size, write, val);
 }
 
-void vnic_init_all(void)
+static void vnic_boot(void)
 {
     net_init((u64)machine.cfg.mac_age * 1000000000ULL, machine.cfg.net_capacity, vnic_now_ns());
-    for (u32 i = 0; i < npartitions; i++) {
-        struct partition *p = &partitions[i];
-        const struct config_nic *c = &p->cfg->nic;
-        if (!c->enabled)
-            continue;
-        struct vnet_cfg vc = { .rate = { c->cir, c->cbs, c->pir, c->pbs, c->wc } };
-        memcpy(vc.mac, c->mac, ETH_ALEN);
-        vc.vlan.mode = c->vlan_mode ? VSW_TRUNK : VSW_ACCESS;
-        vc.vlan.vid = c->vlan > 0 ? (u16)c->vlan : 0;
-        for (u32 t = 0; t < c->ntrunk; t++)
-            vsw_allow(&vc.vlan, c->trunk[t]);
-        struct vnet_env env = { env_now, nic_msi, nic_retry_at, p };
-        int rc = net_attach(&p->nic, p->cfg->name, &vc, &env);
-        if (rc < 0) {
-            log_err("net", "%s: no NIC: %s", p->cfg->name,
-                    rc == -ENOSPC ? "the switch has no free port" : "its VLAN or rate settings were refused");
-            continue;
-        }
-        p->has_nic = true;
-        p->emu.cfg_read = emu_cfg_read;
-        p->emu.cfg_write = emu_cfg_write;
-        p->emu.set_command = emu_set_command;
-        p->emu.bar_access = emu_bar;
-        p->emu.ctx = &p->nic;
-        log_info("net", "%s: NIC %02x:%02x:%02x:%02x:%02x:%02x on port %u, %s VLAN %u", p->cfg->name,
-                 c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5], p->nic.port,
-                 c->vlan_mode ? "trunk, native" : "access", vc.vlan.vid);
-    }
 }
 
-int vnic_add_to_bus(struct partition *p, u64 *next32, char *err, size_t errlen)
+/* At boot, for every partition: a switch port when it has nic = true. */
+static void vnic_setup(struct partition *p)
 {
-    if (!p->has_nic)
+    const struct config_nic *c = &p->cfg->nic;
+    struct nic *n = nic_of(p);
+    if (!c->enabled)
+        return;
+    struct vnet_cfg vc = { .rate = { c->cir, c->cbs, c->pir, c->pbs, c->wc } };
+    memcpy(vc.mac, c->mac, ETH_ALEN);
+    vc.vlan.mode = c->vlan_mode ? VSW_TRUNK : VSW_ACCESS;
+    vc.vlan.vid = c->vlan > 0 ? (u16)c->vlan : 0;
+    for (u32 t = 0; t < c->ntrunk; t++)
+        vsw_allow(&vc.vlan, c->trunk[t]);
+    struct vnet_env env = { env_now, nic_msi, nic_retry_at, p };
+    int rc = net_attach(&n->vnet, p->cfg->name, &vc, &env);
+    if (rc < 0) {
+        log_err("net", "%s: no NIC: %s", p->cfg->name,
+                rc == -ENOSPC ? "the switch has no free port" : "its VLAN or rate settings were refused");
+        return;
+    }
+    n->has = true;
+    n->emu.cfg_read = emu_cfg_read;
+    n->emu.cfg_write = emu_cfg_write;
+    n->emu.set_command = emu_set_command;
+    n->emu.bar_access = emu_bar;
+    n->emu.ctx = &n->vnet;
+    log_info("net", "%s: NIC %02x:%02x:%02x:%02x:%02x:%02x on port %u, %s VLAN %u", p->cfg->name,
+             c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5], n->vnet.port,
+             c->vlan_mode ? "trunk, native" : "access", vc.vlan.vid);
+}
+
+/* On the partition's bus, after its assigned devices. */
+static int vnic_attach(struct partition *p, char *err, size_t errlen)
+{
+    if (!nic_of(p)->has)
         return 0;
     const u64 bars[PCI_NUM_BARS] = { VNET_BAR_SIZE };
-    char why[120];
-    int rc = vpci_add_emu(&p->vpci, &p->emu, bars, next32, LAYOUT_MMIO32_END, why, sizeof(why));
-    if (rc < 0)
-        return kerr_fmt(err, errlen, rc, "NIC: %s", why);
-    return 0;
+    return pcibus_add_emu(p, &nic_of(p)->emu, bars, "NIC", err, errlen);
 }
 
-void vnic_connect(struct partition *p)
+/* The vCPUs are about to run: the port goes up with a reset device. */
+static void vnic_start(struct partition *p)
 {
-    if (!p->has_nic)
+    struct nic *n = nic_of(p);
+    if (!n->has)
         return;
-    p->nic_retry = 0;
-    net_connect(&p->nic, &p->gmem);
-    spin_lock(&p->nic_irq_lock);
-    p->nic_irq_ok = true;
-    spin_unlock(&p->nic_irq_lock);
+    n->retry = 0;
+    net_connect(&n->vnet, &p->gmem);
+    spin_lock(&n->irq_lock);
+    n->irq_ok = true;
+    spin_unlock(&n->irq_lock);
 }
 
-void vnic_disconnect(struct partition *p)
+/* Failed, stopping or losing its memory: the port is reset and cut off. */
+static void vnic_stop(struct partition *p)
 {
-    if (!p->has_nic)
+    struct nic *n = nic_of(p);
+    if (!n->has)
         return;
-    net_disconnect(&p->nic);
+    net_disconnect(&n->vnet);
     /* No interrupt is being sent to its vCPUs once this returns. */
-    spin_lock(&p->nic_irq_lock);
-    p->nic_irq_ok = false;
-    spin_unlock(&p->nic_irq_lock);
+    spin_lock(&n->irq_lock);
+    n->irq_ok = false;
+    spin_unlock(&n->irq_lock);
 }
 
-bool vnic_mmio(struct vm_vcpu *vc, const struct vcpu_exit *e)
+/* On the first vCPU: the TSC deadline of the next retry (0 = none), and the
+ * retry itself when due. */
+static u64 vnic_deadline(struct vm_vcpu *vc)
 {
-    struct partition *p = vc->part;
-    if (!p->has_nic || !p->vpci_ready)
-        return false;
-    /* Is it in a decoding BAR of an emulated function? Probe with no access. */
-    u64 g = e->fault.gpa.v;
-    bool hit = false;
-    spin_lock(&p->pci_lock);
-    for (u32 n = 0; n < p->vpci.ndev && !hit; n++) {
-        const struct vpci_dev *d = &p->vpci.dev[n];
-        for (u32 i = 0; d->emu && i < PCI_NUM_BARS; i++)
-            hit |= d->bar[i].mapped && g >= d->bar[i].mapped_at && g < d->bar[i].mapped_at + d->bar[i].size;
-    }
-    spin_unlock(&p->pci_lock);
-    if (!hit)
-        return false;
-    struct insn in;
-    if (mmio_decode(vc, "the NIC's registers", &in) < 0)
-        return true;
-    u64 *regs = vc->v.regs.gpr;
-    u64 val = in.dir == INSN_READ ? 0 : insn_store_value(&in, regs[in.reg]);
-    spin_lock(&p->pci_lock);
-    bool ok = vpci_mmio(&p->vpci, g, in.access_size, in.dir != INSN_READ, &val);
-    spin_unlock(&p->pci_lock);
-    if (!ok) {
-        part_fail(vc, "%u-byte access at %#llx straddles the end of the NIC's BAR", in.access_size,
-                  (unsigned long long)g);
-        return true;
-    }
-    if (in.dir == INSN_READ)
-        regs[in.reg] = insn_apply_read(&in, regs[in.reg], val);
-    vc->stats.nic_mmio++;
-    vcpu_backend->advance_rip(&vc->v, in.len);
-    return true;
+    struct nic *n = nic_of(vc->part);
+    return n->has && vc->v.index == 0 ? __atomic_load_n(&n->retry, __ATOMIC_ACQUIRE) : 0;
 }
 
-u64 vnic_deadline(struct vm_vcpu *vc)
+static void vnic_poll(struct vm_vcpu *vc)
 {
-    struct partition *p = vc->part;
-    return p->has_nic && vc->v.index == 0 ? __atomic_load_n(&p->nic_retry, __ATOMIC_ACQUIRE) : 0;
-}
-
-void vnic_poll(struct vm_vcpu *vc)
-{
-    struct partition *p = vc->part;
+    struct nic *n = nic_of(vc->part);
     u64 r = vnic_deadline(vc);
     if (!r || rdtsc() < r)
         return;
-    if (__atomic_compare_exchange_n(&p->nic_retry, &r, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        vnet_tx(&p->nic);
+    if (__atomic_compare_exchange_n(&n->retry, &r, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        vnet_tx(&n->vnet);
 }
+
+static size_t vnic_show(const struct partition *p, char *buf, size_t len)
+{
+    const struct nic *nc = nic_of(p);
+    if (!nc->has || !len)
+        return 0;
+    const struct vnet *n = &nc->vnet;
+    size_t k = (size_t)ksnprintf(buf, len, "  nic: port %u, mac %02x:%02x:%02x:%02x:%02x:%02x", n->port,
+                                 n->cfg.mac[0], n->cfg.mac[1], n->cfg.mac[2], n->cfg.mac[3], n->cfg.mac[4],
+                                 n->cfg.mac[5]);
+    u64 at;
+    u32 reg;
+    u32 slot = p->ndevs + 1;
+    int on = pcibus_bar_at(p, slot, 0, &at, &reg);
+    if (k < len && on >= 0) {
+        k += (size_t)ksnprintf(buf + k, len - k, ", virtio-net as 00:%02x.0, BAR0 %s %#llx (trapped)", slot,
+                               on ? "at" : "off, register", (unsigned long long)(on ? at : reg));
+    }
+    if (k < len)
+        k += (size_t)ksnprintf(buf + k, len - k, ", link %s (see `net`)\n", vnet_link_up(n) ? "up" : "down");
+    return MIN(k, len - 1);
+}
+
+VDEV_REGISTER(vnic, .name = "nic", .order = PCIBUS_ORDER + 1, .boot = vnic_boot, .setup = vnic_setup,
+              .attach = vnic_attach, .start = vnic_start, .quiesce = vnic_stop, .detach = vnic_stop,
+              .deadline = vnic_deadline, .poll = vnic_poll, .show = vnic_show);

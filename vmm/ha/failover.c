@@ -1,6 +1,7 @@
 /* The heartbeat master's place in the hypervisor; see vmm/failover.h. */
 #include "vmm/ha/failover.h"
 #include "vmm/partition.h"
+#include "vmm/dev/vnic.h"
 #include "drivers/machine.h"
 #include "kernel/lib/string.h"
 #include "kernel/core/time.h"
@@ -11,6 +12,8 @@ struct hb_master hb;
 static bool in_master;
 
 static u64 now_ns(void) { return time_now_us() * 1000; }
+
+static const struct part_observer failover_observer;
 
 const struct config_failover *failover_group_of(const struct partition *p)
 {
@@ -49,10 +52,11 @@ static void op_announce(void *ctx, u32 gi, u32 i)
     (void)ctx;
     const struct config_failover *g = hb.group[gi].cfg;
     struct partition *p = &partitions[i];
-    if (!p->has_nic)
+    struct vnet *port = vnic_port(p);
+    if (!port)
         return;
     static const u8 none[4];
-    u32 n = net_announce(&p->nic, g->mac, g->ip_set ? g->ip : none, (u16)g->vlan);
+    u32 n = net_announce(port, g->mac, g->ip_set ? g->ip : none, (u16)g->vlan);
     log_info("failover", "%s: service MAC %02x:%02x:%02x:%02x:%02x:%02x moved to %s's port, announced to %u port(s)",
              g->name, g->mac[0], g->mac[1], g->mac[2], g->mac[3], g->mac[4], g->mac[5], p->cfg->name, n);
 }
@@ -81,6 +85,8 @@ void failover_init(void)
     }
     for (u32 i = 0; i < npartitions; i++)
         hb_set_name(&hb, i, partitions[i].cfg->name);
+    if (part_observe(&failover_observer) < 0)
+        log_err("failover", "another observer of the partitions is registered: heartbeats are not watched");
     for (u32 i = 0; i < hb.ngroups; i++) {
         const struct config_failover *g = hb.group[i].cfg;
         static const char *const modes[] = { "auto", "hot", "cold" };
@@ -109,22 +115,22 @@ int failover_switchover(u32 group, char *err, size_t errlen)
     return rc;
 }
 
-void failover_starting(struct partition *p)
+static void failover_starting(struct partition *p)
 {
     if (!in_master && p->id < hb.nparts)
         hb_started(&hb, p->id, now_ns());
 }
 
-void failover_stopped(struct partition *p)
+static void failover_stopped(struct partition *p)
 {
     if (!in_master && p->id < hb.nparts)
         hb_stopped(&hb, p->id, now_ns());
 }
 
-void failover_down(struct partition *p, enum hb_down how)
+static void failover_down(struct partition *p, enum part_down how)
 {
     if (p->id < hb.nparts)
-        hb_down(&hb, p->id, how, now_ns());
+        hb_down(&hb, p->id, how == PART_DOWN_SHUTDOWN ? HB_DOWN_SHUTDOWN : HB_DOWN_CRASH, now_ns());
 }
 
 static u32 beat(void *ctx, u32 claimed)
@@ -133,7 +139,7 @@ static u32 beat(void *ctx, u32 claimed)
     return hb_beat(&hb, p->id, claimed, now_ns());
 }
 
-void failover_hc_env(struct partition *p, struct hc_env *env, struct isthmus_hb_info *buf)
+static void failover_hc_env(struct partition *p, struct hc_env *env, struct isthmus_hb_info *buf)
 {
     const struct config_failover *g = failover_group_of(p);
     if (!g)
@@ -143,8 +149,8 @@ void failover_hc_env(struct partition *p, struct hc_env *env, struct isthmus_hb_
     buf->misses = g->misses;
     buf->grace_ms = g->grace_ms;
     buf->role = __atomic_load_n(&hb.part[p->id].role, __ATOMIC_ACQUIRE);
-    buf->has_mac = p->has_nic;
-    if (p->has_nic)
+    buf->has_mac = vnic_port(p) != NULL;
+    if (buf->has_mac)
         memcpy(buf->service_mac, g->mac, 6);
     if (g->ip_set)
         memcpy(buf->service_ip, g->ip, 4);
@@ -152,3 +158,15 @@ void failover_hc_env(struct partition *p, struct hc_env *env, struct isthmus_hb_
     env->hb_info = buf;
     env->hb_beat = beat;
 }
+
+static bool failover_keeps(const struct partition *p) { return failover_group_of(p) != NULL; }
+
+/* How the master learns of the partitions' lifecycle and answers their
+ * heartbeat hypercalls. */
+static const struct part_observer failover_observer = {
+    .starting = failover_starting,
+    .stopped = failover_stopped,
+    .down = failover_down,
+    .keeps = failover_keeps,
+    .hc_env = failover_hc_env,
+};

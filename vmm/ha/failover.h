@@ -11,7 +11,8 @@ struct partition;
 
 extern struct hb_master hb;
 
-/* At boot, before partitions start: the groups of the configuration. */
+/* At boot, after partitions_init() and before partitions_autostart(): the
+ * groups of the configuration. */
 void failover_init(void);
 /* The management timer: CPU 0, from the shell's idle loop. */
 void failover_tick(void);
@@ -20,14 +21,9 @@ int failover_switchover(u32 group, char *err, size_t errlen) __must_check;
 /* The group a partition is in, or NULL. */
 const struct config_failover *failover_group_of(const struct partition *p);
 
-/* Hooks of the partition lifecycle (vmm/partition.c). starting: its vCPUs
- * are about to run; stopped: it is stopped; down: it failed (any CPU). Starts
- * and stops made by the master itself are not reported back to it. */
-void failover_starting(struct partition *p);
-void failover_stopped(struct partition *p);
-void failover_down(struct partition *p, enum hb_down how);
-
-/* Fills the heartbeat part of a hypercall environment (info into *buf). */
-void failover_hc_env(struct partition *p, struct hc_env *env, struct isthmus_hb_info *buf);
+/* failover_init() registers the master as the partitions' observer
+ * (struct part_observer, vmm/partition.h): it learns of starts, stops and
+ * failures (not of its own starts and stops) and fills the heartbeat part of
+ * hypercall environments. */
 
 #endif

@@ -154,10 +154,16 @@ static void svm_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
     b->interrupt_shadow = 0;
 }
 
-static void svm_set_slpt_root(struct vcpu *v, u64 root)
+/* N_CR3 (APM 15.25.3): the root, PWT = PCD = 0 (the PML4 is write-back).
+ * Every VMRUN flushes the TLB (TLB_CONTROL), so nothing else to flush. */
+static void svm_set_slpt_root(struct vcpu *v, hpa_t root)
 {
     ((struct svm_vcpu *)v->hw)->vmcb->n_cr3 = root;
 }
+
+/* 1 GiB nested leaves are not used: QEMU's TCG NPT is the target, and the
+ * partitions' blocks are 2 MiB-aligned. */
+static bool svm_slpt_1g_pages(void) { return false; }
 
 #define CR_BITS_SHADOWED (BIT(0) | BIT(3) | BIT(4))
 #define PF_VECTOR 14
@@ -458,6 +464,11 @@ static void svm_set_msr(struct vcpu *v, enum vcpu_msr m, u64 value)
 
 const struct vcpu_backend svm_backend = {
     .name = "svm",
+    .vendor = VCPU_VENDOR_AMD,
+    .slpt_format = SLPT_NPT,
+    .slpt_name = "NPT",
+    .slpt_fault_name = "NPT violation",
+    .slpt_1g_pages = svm_slpt_1g_pages,
     .cpu_enable = svm_cpu_enable,
     .create = svm_create,
     .destroy = svm_destroy,

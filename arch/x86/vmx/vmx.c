@@ -345,13 +345,24 @@ static void flush_all_contexts(u64 eptp)
     }
 }
 
-static void vmx_set_slpt_root(struct vcpu *v, u64 root)
+/* EPT pointer (SDM 25.6.11): the root, the memory type of the paging
+ * structures (bits 2:0) and the page-walk length - 1 (bits 5:3); accessed and
+ * dirty flags (bit 6) are not enabled. */
+#define EPTP_MT_WB       6ULL
+#define EPTP_WALK_SHIFT  3
+#define EPTP_WALK_4      (3ULL << EPTP_WALK_SHIFT)
+
+static u64 vmx_eptp(hpa_t root) { return root | EPTP_MT_WB | EPTP_WALK_4; }
+
+static void vmx_set_slpt_root(struct vcpu *v, hpa_t root)
 {
     if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
         return;
-    vmcs_write64(VMCS_EPT_POINTER, root);
-    flush_all_contexts(root);
+    vmcs_write64(VMCS_EPT_POINTER, vmx_eptp(root));
+    flush_all_contexts(vmx_eptp(root));
 }
+
+static bool vmx_slpt_1g_pages(void) { return virt.vmx_ept_1g; }
 
 /* Without EPT there is no unrestricted guest either: the guest always runs
  * with CR0.PE and CR0.PG set (the fixed bits), on the core's shadow tables. */
@@ -728,6 +739,11 @@ static void vmx_set_msr(struct vcpu *v, enum vcpu_msr m, u64 value)
 
 const struct vcpu_backend vmx_backend = {
     .name = "vmx",
+    .vendor = VCPU_VENDOR_INTEL,
+    .slpt_format = SLPT_EPT,
+    .slpt_name = "EPT",
+    .slpt_fault_name = "EPT violation",
+    .slpt_1g_pages = vmx_slpt_1g_pages,
     .cpu_enable = vmx_cpu_enable,
     .create = vmx_create,
     .destroy = vmx_destroy,

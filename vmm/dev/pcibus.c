@@ -1,0 +1,264 @@
+/* The partition's PCI bus, as a device: a host bridge at 00:00.0, the
+ * partition's assigned functions from 00:01.0 on and then its emulated ones
+ * (the NIC). Configuration ports 0xCF8/0xCFC, I/O BARs of assigned devices
+ * passed to the hardware (they never move off their host ports), memory BARs
+ * of assigned devices mapped uncached in the second-level tables wherever the
+ * guest puts them, and those of emulated functions trapped: every access to
+ * them is a fault in the bus's MMIO windows, decoded and served by the
+ * function. MSIs are routed to the partition's vCPUs (vmm/dev/vmsi.c). */
+#include "vmm/dev/pcibus.h"
+#include "vmm/dev/vmsi.h"
+#include "vmm/exits.h"
+#include "vmm/vdev.h"
+#include "vmm/insn_decode.h"
+#include "drivers/pci_access.h"
+#include "arch/x86/hw/cpu.h"
+#include "kernel/lib/errno.h"
+#include "kernel/lib/printf.h"
+#include "kernel/lib/string.h"
+#include "kernel/core/log.h"
+
+struct pcibus {
+    struct vpci vpci;
+    spinlock_t lock;            /* the bus, its mappings and MSI routes */
+    bool ready;                 /* built for this run */
+    u64 next32;                 /* the next free address of the 32-bit window */
+    struct vmsi_routes msi;
+};
+
+static struct pcibus buses[CONFIG_MAX_PARTITIONS];
+
+static struct pcibus *bus_of(const struct partition *p) { return &buses[p->id]; }
+
+/* The bus's callbacks (ctx: the struct pcibus), called with its lock held from
+ * a vCPU of the partition. */
+static int bar_map(void *ctx, gpa_t g, hpa_t h, u64 len)
+{
+    struct partition *p = ((struct pcibus *)ctx)->msi.p;
+    int rc = slpt_map(&p->slpt, g, h, len, SLPT_R | SLPT_W, SLPT_UC);
+    part_slpt_changed(p);
+    return rc;
+}
+
+static int bar_unmap(void *ctx, gpa_t g, u64 len)
+{
+    struct partition *p = ((struct pcibus *)ctx)->msi.p;
+    int rc = slpt_unmap(&p->slpt, g, len);
+    part_slpt_changed(p);
+    return rc;
+}
+
+static int msi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
+{
+    return vmsi_route(&((struct pcibus *)ctx)->msi, slot, gaddr, gdata, haddr, hdata);
+}
+
+static void msi_release(void *ctx, u32 slot) { vmsi_release(&((struct pcibus *)ctx)->msi, slot); }
+
+/* ---- what the guest does ---- */
+
+static enum vdev_result cfg_pio(struct vm_vcpu *vc, void *dev, u16 port, u8 size, bool in, u32 *val)
+{
+    struct pcibus *b = dev;
+    spin_lock(&b->lock);
+    bool hit = vpci_port(&b->vpci, port, size, in, val);
+    spin_unlock(&b->lock);
+    return hit ? VDEV_DONE : VDEV_UNCLAIMED;
+}
+
+/* An I/O BAR of an assigned device, while its guest lets it decode. */
+static enum vdev_result bar_pio(struct vm_vcpu *vc, void *dev, u16 port, u8 size, bool in, u32 *val)
+{
+    struct pcibus *b = dev;
+    spin_lock(&b->lock);
+    bool live = vpci_io_passthrough(&b->vpci, port, size);
+    spin_unlock(&b->lock);
+    if (!live)
+        return VDEV_UNCLAIMED;
+    vc->stats.pci_io++;
+    if (in)
+        *val = size == 4 ? inl(port) : size == 2 ? inw(port) : inb(port);
+    else if (size == 4)
+        outl(port, *val);
+    else if (size == 2)
+        outw(port, (u16)*val);
+    else
+        outb(port, (u8)*val);
+    return VDEV_DONE;
+}
+
+/* A fault in an MMIO window: a trapped BAR of an emulated function, or
+ * nothing the bus decodes. */
+static enum vdev_result window_mmio(struct vm_vcpu *vc, void *dev, const struct vcpu_exit *e)
+{
+    struct pcibus *b = dev;
+    u64 g = e->fault.gpa.v;
+    bool hit = false;
+    spin_lock(&b->lock);
+    for (u32 n = 0; n < b->vpci.ndev && !hit; n++) {
+        const struct vpci_dev *d = &b->vpci.dev[n];
+        for (u32 i = 0; d->emu && i < PCI_NUM_BARS; i++)
+            hit |= d->bar[i].mapped && g >= d->bar[i].mapped_at && g < d->bar[i].mapped_at + d->bar[i].size;
+    }
+    spin_unlock(&b->lock);
+    if (!hit)
+        return VDEV_UNCLAIMED;
+    struct insn in;
+    if (mmio_decode(vc, "a device's registers", &in) < 0)
+        return VDEV_DONE;
+    u64 *regs = vc->v.regs.gpr;
+    u64 val = in.dir == INSN_READ ? 0 : insn_store_value(&in, regs[in.reg]);
+    spin_lock(&b->lock);
+    bool ok = vpci_mmio(&b->vpci, g, in.access_size, in.dir != INSN_READ, &val);
+    spin_unlock(&b->lock);
+    if (!ok) {
+        part_fail(vc, "%u-byte access at %#llx straddles the end of a device's BAR", in.access_size,
+                  (unsigned long long)g);
+        return VDEV_DONE;
+    }
+    if (in.dir == INSN_READ)
+        regs[in.reg] = insn_apply_read(&in, regs[in.reg], val);
+    vc->stats.nic_mmio++;
+    vcpu_backend->advance_rip(&vc->v, in.len);
+    return VDEV_DONE;
+}
+
+/* ---- lifecycle ---- */
+
+static void pcibus_boot(void) { vmsi_init(); }
+
+/* Every BAR gets a guest address in the MMIO window above the partition's RAM
+ * (32-bit BARs below 4 GiB, 64-bit ones there too when they fit, else from
+ * 64 GiB up). */
+static int pcibus_attach(struct partition *p, char *err, size_t errlen)
+{
+    struct pcibus *b = bus_of(p);
+    const struct vpci_ops ops = { pci_access_ops(), bar_map, bar_unmap, msi_route, msi_release, b };
+    spin_lock(&b->lock);
+    vpci_init(&b->vpci, &ops, p->cfg->name, part_phys_limit());
+    memset(&b->msi, 0, sizeof(b->msi));
+    b->msi.p = p;
+    spin_unlock(&b->lock);
+    int rc = vpci_forbid(&b->vpci, 0, p->memory);
+    if (!rc)
+        rc = vpci_forbid(&b->vpci, LAYOUT_MMIO32_END, GiB(4));
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "cannot set up the virtual PCI bus");
+    b->next32 = part_mmio32_base(p);
+    u64 next64 = LAYOUT_MMIO64_BASE;
+    for (u32 i = 0; i < p->ndevs; i++) {
+        const struct pci_dev *d = p->devs[i];
+        char why[160];
+        rc = vpci_add(&b->vpci, p->devs[i], &b->next32, LAYOUT_MMIO32_END, &next64, why, sizeof(why));
+        if (rc < 0)
+            return kerr_fmt(err, errlen, rc, "PCI device %04x:%02x:%02x.%u: %s", d->seg, d->bus, d->dev, d->fn, why);
+        for (u32 k = 0; k < PCI_NUM_BARS; k++) {
+            const struct vpci_bar *bar = &b->vpci.dev[b->vpci.ndev - 1].bar[k];
+            if (bar->kind == PCI_BAR_KIND_IO &&
+                (rc = vdev_claim_pio(p, (u16)bar->host, (u16)bar->size, bar_pio, b, "pci")) < 0)
+                return kerr_fmt(err, errlen, rc, "PCI device %04x:%02x:%02x.%u: I/O BAR at %#llx",
+                                d->seg, d->bus, d->dev, d->fn, (unsigned long long)bar->host);
+        }
+    }
+    /* The guest may move a BAR of an emulated function anywhere above its RAM
+     * in the 32-bit window (vpci refuses the rest): the whole of it is claimed. */
+    rc = vdev_claim_pio(p, 0xcf8, 8, cfg_pio, b, "pci");
+    if (!rc && p->memory < LAYOUT_MMIO32_END)
+        rc = vdev_claim_mmio(p, gpa(p->memory), LAYOUT_MMIO32_END - p->memory, window_mmio, b, "pci");
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "cannot claim the PCI configuration ports and window");
+    b->ready = true;
+    return 0;
+}
+
+int pcibus_add_emu(struct partition *p, const struct vpci_emu *emu, const u64 bars[PCI_NUM_BARS],
+                   const char *what, char *err, size_t errlen)
+{
+    struct pcibus *b = bus_of(p);
+    char why[120];
+    int rc = vpci_add_emu(&b->vpci, emu, bars, &b->next32, LAYOUT_MMIO32_END, why, sizeof(why));
+    return rc < 0 ? kerr_fmt(err, errlen, rc, "%s: %s", what, why) : 0;
+}
+
+int pcibus_bar_at(const struct partition *p, u32 slot, u32 bar, u64 *at, u32 *reg)
+{
+    const struct pcibus *b = bus_of(p);
+    if (!b->ready || !slot || slot > b->vpci.ndev || bar >= PCI_NUM_BARS)
+        return -ENOENT;
+    const struct vpci_bar *r = &b->vpci.dev[slot - 1].bar[bar];
+    *at = r->mapped_at;
+    *reg = r->reg;
+    return r->mapped;
+}
+
+/* Devices stop decoding, DMA and interrupts; used on failure (memory kept for
+ * inspection) and before the memory goes. */
+static void pcibus_quiesce(struct partition *p)
+{
+    struct pcibus *b = bus_of(p);
+    spin_lock(&b->lock);
+    if (b->ready)
+        vpci_quiesce(&b->vpci);
+    spin_unlock(&b->lock);
+}
+
+/* After pcibus_quiesce (the core quiesces every device before detaching). */
+static void pcibus_detach(struct partition *p)
+{
+    struct pcibus *b = bus_of(p);
+    spin_lock(&b->lock);
+    b->ready = false;
+    spin_unlock(&b->lock);
+}
+
+/* Each assigned device: where it sits on the partition's bus, its BARs as the
+ * guest placed them, its MSI route; then the bus's counters. */
+static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
+{
+    const struct pcibus *b = bus_of(p);
+    size_t n = 0;
+#define OUT(...) (n += n < len ? (size_t)ksnprintf(buf + n, len - n, __VA_ARGS__) : 0)
+    for (u32 i = 0; i < p->ndevs; i++) {
+        const struct pci_dev *d = p->devs[i];
+        OUT("  device %04x:%02x:%02x.%u (%04x:%04x, node %d) as 00:%02x.0", d->seg, d->bus, d->dev, d->fn,
+            d->vendor, d->device, d->node, i + 1);
+        if (!b->ready) {
+            OUT(" (not running)\n");
+            continue;
+        }
+        const struct vpci_dev *v = &b->vpci.dev[i];
+        OUT(", command %#x\n", v->cmd);
+        for (u32 k = 0; k < PCI_NUM_BARS; k++) {
+            const struct vpci_bar *bar = &v->bar[k];
+            if (bar->kind == PCI_BAR_NONE)
+                continue;
+            if (bar->kind == PCI_BAR_KIND_IO)
+                OUT("    BAR%u: I/O ports %#llx, %llu bytes\n", k, (unsigned long long)bar->host,
+                    (unsigned long long)bar->size);
+            else if (bar->mapped)
+                OUT("    BAR%u: guest %#llx -> host %#llx, %llu KiB\n", k, (unsigned long long)bar->mapped_at,
+                    (unsigned long long)bar->host, (unsigned long long)(bar->size >> 10));
+            else
+                OUT("    BAR%u: host %#llx, %llu KiB, not mapped (decoding off)\n", k,
+                    (unsigned long long)bar->host, (unsigned long long)(bar->size >> 10));
+        }
+        const __typeof__(b->msi.slot[0]) *m = &b->msi.slot[i + 1];
+        if (v->msi_live && m->used)
+            OUT("    MSI: guest vector %#x -> CPU %u vector %#x\n", v->msi_data & 0xff, m->cpu, m->hvec);
+        else
+            OUT("    MSI: %s\n", v->msi ? "off" : "none");
+    }
+    if (p->ndevs && b->ready) {
+        const struct vpci_stats *st = &b->vpci.stats;
+        OUT("  pci bus: %llu config reads, %llu writes (%llu dropped), %llu BAR placements refused, "
+            "%llu MSI routes (%llu refused)\n", (unsigned long long)st->cfg_reads,
+            (unsigned long long)st->cfg_writes, (unsigned long long)st->writes_dropped,
+            (unsigned long long)st->bar_refused, (unsigned long long)st->msi_routed,
+            (unsigned long long)st->msi_refused);
+    }
+#undef OUT
+    return MIN(n, len ? len - 1 : 0);
+}
+
+VDEV_REGISTER(pcibus, .name = "pci", .order = PCIBUS_ORDER, .boot = pcibus_boot, .attach = pcibus_attach,
+              .quiesce = pcibus_quiesce, .detach = pcibus_detach, .show = pcibus_show);

@@ -1,0 +1,71 @@
+/* Interrupts between the vCPUs of one partition: which vCPU a destination
+ * names, and IPIs from a vCPU's local APIC, delivered only to the partition's
+ * own vCPUs (physical, broadcast, logical flat/cluster, shorthands). */
+#include "vmm/exits.h"
+#include "kernel/core/log.h"
+
+bool vcpu_accepts(const struct vm_vcpu *to, u32 dest, bool logical)
+{
+    if (!logical)
+        return dest == 0xff || dest == to->v.apic_id;
+    /* Logical: flat model (DFR 0xF...) matches LDR bits; cluster model matches
+     * the cluster in bits 7:4 and a member bit in 3:0. */
+    u32 ldr = to->lapic.ldr >> 24, mda = dest & 0xff;
+    if (((to->lapic.dfr >> 28) & 0xf) == 0xf)
+        return ldr & mda;
+    return mda == 0xff || ((ldr >> 4) == (mda >> 4) && (ldr & mda & 0xf));
+}
+
+static bool targeted(const struct vm_vcpu *from, const struct vm_vcpu *to, const struct vlapic_ipi *ipi)
+{
+    switch (ipi->shorthand) {
+    case VLAPIC_SH_SELF:     return to == from;
+    case VLAPIC_SH_ALL_INCL: return true;
+    case VLAPIC_SH_ALL_EXCL: return to != from;
+    default:                 return vcpu_accepts(to, ipi->dest, ipi->logical);
+    }
+}
+
+void route_ipi(struct vm_vcpu *vc)
+{
+    struct vlapic_ipi ipi;
+    if (!vlapic_take_ipi(&vc->lapic, &ipi))
+        return;
+    struct partition *p = vc->part;
+    u32 hits = 0;
+    for (u32 i = 0; i < p->nvcpus; i++) {
+        struct vm_vcpu *to = p->vcpu[i];
+        if (!to || !targeted(vc, to, &ipi))
+            continue;
+        hits++;
+        switch (ipi.mode) {
+        case VLAPIC_IPI_FIXED:
+            if (to == vc)
+                vlapic_set_irq(&vc->lapic, ipi.vector);
+            else
+                vcpu_post_irq(to, ipi.vector);
+            break;
+        case VLAPIC_IPI_INIT:
+            if (to == vc) {
+                /* INIT to oneself: back to wait-for-SIPI, as on hardware. */
+                vc->init_pending = 1;
+            } else {
+                vcpu_post_init(to);
+            }
+            break;
+        case VLAPIC_IPI_SIPI:
+            if (to != vc)
+                vcpu_post_sipi(to, ipi.vector);
+            break;
+        default:               /* NMI: not delivered to guests yet */
+            vc->lapic.stats.ipis_dropped++;
+            break;
+        }
+    }
+    if (!hits) {
+        if (!vc->stats.ipis_foreign)
+            log_info("part", "%s: vCPU %u: IPI to APIC ID %#x, which is not in the partition: dropped "
+                     "(further ones are only counted)", p->cfg->name, vc->v.index, ipi.dest);
+        vc->stats.ipis_foreign++;
+    }
+}
