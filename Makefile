@@ -23,7 +23,12 @@ HV_CSRC   := $(foreach d,$(HV_DIRS),$(wildcard $(d)/*.c))
 HV_ASRC   := $(filter-out arch/x86/trampoline.asm,$(foreach d,$(HV_DIRS),$(wildcard $(d)/*.asm)))
 HV_OBJS   := $(patsubst %.c,$(B)/hv/%.o,$(HV_CSRC)) $(patsubst %.asm,$(B)/hv/%.asm.o,$(HV_ASRC))
 
-HV_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+# Warnings beyond -Wall -Wextra, as Jailhouse builds: shadowed names, functions
+# without a prototype in a header, old-style declarations, undefined macros in
+# #if, and declarations made twice. Host code is built with the same set.
+WARN_FLAGS := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+              -Wundef -Wredundant-decls
+HV_CFLAGS := -std=gnu11 -O2 -g $(WARN_FLAGS) \
              -ffreestanding -fno-stack-protector -fno-strict-aliasing -fpic \
              -fshort-wchar -mno-red-zone -mgeneral-regs-only -fno-omit-frame-pointer \
              -fno-asynchronous-unwind-tables -ffunction-sections \
@@ -82,7 +87,7 @@ $(B)/esp.img: $(B)/isthmus.efi $(CONFIG) $(ESP_FILES)
 .PHONY: esp $(B)/esp.img
 
 # ---------------------------------------------------------------- host tools
-HOST_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -DISTHMUS_HOST -I.
+HOST_CFLAGS := -std=gnu11 -g -O1 $(WARN_FLAGS) -DISTHMUS_HOST -I.
 SAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 -include tools/tools.mk
@@ -125,7 +130,38 @@ BOOT_TEST_ARGS ?=
 boot-test: esp tools guest
 	$(PYTHON) -m pytest -v -rs -W ignore::DeprecationWarning tests/tools tests/boot $(BOOT_TEST_ARGS)
 
-# The one command: unit tests, a short fuzzing run, then the boot tests.
+# ---------------------------------------------------------------- checks
+# The layer table (tools/check-layers.py), clang-format (.clang-format) and
+# cppcheck over the hypervisor, the host tools and the tests' C files.
+LINT_DIRS := kernel arch drivers vmm net boot
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' | grep -v '^guest/')
+CPPCHECK_FLAGS := --quiet --enable=warning,portability --std=c11 --error-exitcode=1 --inline-suppr \
+                  --suppress=missingIncludeSystem -I. -DISTHMUS_HOST -j2
+
+check-layers:
+	@$(PYTHON) tools/check-layers.py
+
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format-check: $(words $(FORMAT_FILES)) files as .clang-format says"
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+cppcheck:
+	@cppcheck $(CPPCHECK_FLAGS) $(LINT_DIRS) tools/isthmus-check.c && echo "cppcheck: no findings"
+
+lint: check-layers format-check cppcheck
+
+# Line coverage of the unit tests, per folder (gcov through gcovr, both from
+# Debian's packages). The report is build/coverage/index.txt.
+COV_B := $(B)/coverage
+coverage:
+	@rm -rf $(COV_B) && mkdir -p $(COV_B)
+	@$(MAKE) --no-print-directory unit B=$(COV_B)/b SAN_FLAGS="--coverage -O0" >$(COV_B)/unit.log 2>&1 || \
+	  { tail -30 $(COV_B)/unit.log; exit 1; }
+	@$(PYTHON) tools/coverage.py $(COV_B)/b/unit $(COV_B)/index.txt
+
+# The one command: checks, unit tests, a short fuzzing run, then the boot tests.
 test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz FUZZ_SECONDS=15
@@ -134,4 +170,4 @@ test: deps
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps run test unit boot-test clean fuzz bench
+.PHONY: all deps run test unit boot-test clean fuzz bench check-layers format-check format cppcheck lint coverage

@@ -271,11 +271,11 @@ static void tx_pass(struct vnet *n)
         if (drop < 0) {
             const struct frame_src src = { n->mem, c, NULL };
             for (u32 i = 0; i < d.nout; i++) {
-                struct vnet *r = net.port[d.out[i]];
+                struct vnet *rx = net.port[d.out[i]];
                 /* Even a buffer given back empty is an entry its driver may
                  * have asked to hear about. */
-                (void)deliver(&src, len, r, d.action[i], d.vid);
-                pending_signal |= (u32)BIT(r->port);
+                (void)deliver(&src, len, rx, d.action[i], d.vid);
+                pending_signal |= (u32)BIT(rx->port);
             }
             n->stats.tx.frames++;
             n->stats.tx.bytes += len;

@@ -15,6 +15,7 @@ PACKAGES = [
     "python3", "python3-pytest", "python3-pexpect",          # boot tests
     "libcmocka-dev",                                         # unit tests
     "clang", "libclang-rt-14-dev",                           # libFuzzer (make fuzz)
+    "clang-format", "cppcheck",                              # make lint (format-check, cppcheck)
 ]
 
 

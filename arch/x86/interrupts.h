@@ -17,6 +17,9 @@ struct int_frame {
 #define VEC_SPURIOUS  0xff
 
 typedef void (*irq_handler_fn)(struct int_frame *f);
+
+/* Every vector's entry stub (entry.asm) calls this with the saved frame. */
+void interrupt_dispatch(struct int_frame *f);
 void irq_register(u8 vector, irq_handler_fn fn);
 
 #endif

@@ -60,9 +60,9 @@ void log_vmsg(enum log_level lvl, const char *tag, const char *fmt, va_list ap)
 
     if (lvl <= console_level) {
         char line[LOG_TEXT + 48];
-        int n = format_record(&rec, line, sizeof(line));
-        if (n > 0)
-            con_write_above(line, MIN((size_t)n, sizeof(line) - 1));
+        int len = format_record(&rec, line, sizeof(line));
+        if (len > 0)
+            con_write_above(line, MIN((size_t)len, sizeof(line) - 1));
         else
             dropped_console++;
     }

@@ -2,6 +2,7 @@
  * boot services gone. Brings the machine up in dependency order, then runs the
  * shell on the boot CPU forever. A failure in an optional step is logged and
  * the boot goes on with less; only a machine we cannot run on at all stops. */
+#include "kernel/init/init.h"
 #include "kernel/core/bootinfo.h"
 #include "kernel/core/config.h"
 #include "kernel/core/console.h"

@@ -103,6 +103,9 @@ static bool on_error(void *ctx, u32 line, const char *msg)
     return s->errors < 1000;
 }
 
+/* libFuzzer's entry points, which it declares itself. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct toml_parser parser;

@@ -136,6 +136,10 @@ static bool valid(u16 size, u64 desc, u64 avail, u64 used)
            inside(used, VIRTQ_USED_SIZE(size));
 }
 
+/* libFuzzer's entry points, which it declares itself. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < CTRL)
