@@ -18,8 +18,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, "build")
 LOGS = os.path.join(BUILD, "boot-logs")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 import bochs  # noqa: E402
 import qemu  # noqa: E402
+# Tests assert on facts (figures, names, key words), never on whole sentences:
+# see tests/facts.py.
+from facts import fact_line, line_with, lines_with  # noqa: E402,F401
 
 PROMPT = "isthmus> "
 BOOT_TIMEOUT = int(os.environ.get("ISTHMUS_BOOT_TIMEOUT", "240"))

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import PROMPT, module_boot
+from conftest import PROMPT, fact_line, line_with, module_boot
 import qemu
 
 pc1 = module_boot("pc-1node")
@@ -73,9 +73,9 @@ def check_topology(hv, profile):
 
 def test_boot_log_pc(pc1):
     text = pc1.boot_text
-    assert "own page tables" in text and " 0 writable+executable" in text
+    assert line_with(text, "own page tables", "0 writable+executable"), text
     assert "ERROR" not in text, text
-    assert "1 of 1 CPUs online" in text
+    assert line_with(text, "1 of 1 CPUs", "online"), text
 
 
 def test_topology_pc_1node(pc1):
@@ -92,8 +92,8 @@ def test_pci_pc(pc1):
 
 def test_mem_pc(pc1):
     out = pc1.cmd("mem")
-    m = re.search(r"^total: (\d+) MiB free of (\d+) MiB", out, re.M)
-    assert m and 400 <= int(m.group(1)) <= int(m.group(2)) <= 512, out
+    m = line_with(out, "total:", re.compile(r"\b(\d+) MiB free\b"), re.compile(r"\bof (\d+) MiB\b"))
+    assert m and 400 <= int(m[1]) <= int(m[2]) <= 512, out
 
 
 def test_version_and_help(pc1):
@@ -109,7 +109,8 @@ def test_version_and_help(pc1):
 
 
 def test_unknown_and_bad_arguments(pc1):
-    assert "unknown command: frobnicate" in pc1.cmd("frobnicate now")
+    out = pc1.cmd("frobnicate now")
+    assert line_with(out, "unknown command", "frobnicate"), out
     assert "usage: cpus" in pc1.cmd("cpus extra")
     assert "quote" in pc1.cmd('log "unterminated')
 
@@ -125,7 +126,7 @@ def test_log_ring(pc1):
 def test_garbage_input_does_not_break_shell(pc1):
     # A very long line: the editor refuses past its limit, the command fails cleanly.
     pc1.send_raw("x" * 2000 + "\r")
-    pc1.p.expect_exact("unknown command: xxxx", timeout=60)
+    pc1.p.expect(fact_line("unknown command", re.compile(r"\bxxxx")), timeout=60)
     pc1.sync()
     # Control characters and binary garbage, then a real command.
     pc1.send_raw("\x01\x02\x05\x0b\x0c\x0e\x10\x1a\x1b[999;999H\x1b[?25l\x1bO\x7f\x08")
@@ -155,7 +156,8 @@ def test_line_editing_and_history(pc1):
 
 
 def test_exception_on_boot_cpu_refused(pc1):
-    assert "not an application processor" in pc1.cmd("debug fault 0")
+    out = pc1.cmd("debug fault 0")
+    assert line_with(out, "CPU 0", "not", "application processor"), out
 
 
 # ------------------------------------------------------------------ q35, 4 CPUs, 2 nodes, pxb NIC
@@ -188,8 +190,8 @@ def test_acpi_tables_q35(q35):
 
 def test_exception_dump_stops_only_that_cpu(q35):
     dump = q35.cmd("debug fault 3 gp")
-    assert "*** CPU 3 stopped" in dump, dump
-    assert "CPU 3 (APIC ID 3) took exception #GP" in dump
+    assert line_with(dump, "CPU 3", "stopped"), dump
+    assert line_with(dump, "CPU 3", "APIC ID 3", "exception", "#GP"), dump
     assert "RIP" in dump and "CR3" in dump
     cpus = parse_cpus(q35.cmd("cpus"))
     assert cpus[3][2] == "halted" and cpus[1][2] == "online", cpus
@@ -217,9 +219,9 @@ colour = true
 def test_garbage_config_reports_lines_and_shell_works(boot):
     hv = boot("pc-1node", config=GARBAGE)
     text = hv.boot_text
-    for line, word in ((3, "log_level"), (4, "baud"), (5, "colour"), (6, "nonsense"), (7, "")):
-        assert f"isthmus.toml:{line}: " in text and word in text, (line, text)
-    assert "no partitions will start" in text
+    for line, word in ((3, "log_level"), (4, "baud"), (5, "colour"), (6, "nonsense"), (7, None)):
+        assert line_with(text, f"isthmus.toml:{line}:", *([word] if word else [])), (line, text)
+    assert line_with(text, "5 errors", "no partitions", "start"), text
     out = hv.cmd("config")
     assert "isthmus.toml:3: " in out and "isthmus.toml:7: " in out, out
     assert "Isthmus" in hv.cmd("version")
@@ -228,13 +230,15 @@ def test_garbage_config_reports_lines_and_shell_works(boot):
 def test_binary_config(boot):
     hv = boot("pc-1node", config=b"[hypervisor]\nlog_level = \"info\"\n\x7fELF\x00\x01\xff\xfe" + bytes(range(256)))
     assert "isthmus.toml:3: " in hv.boot_text, hv.boot_text
-    assert "defaults in effect" in hv.cmd("config")
+    out = hv.cmd("config")
+    assert line_with(out, "isthmus.toml", "2 errors", "defaults"), out
 
 
 def test_missing_config(boot):
     hv = boot("pc-1node", no_config=True)
-    assert "no configuration" in hv.boot_text and "not found" in hv.boot_text, hv.boot_text
-    assert "no partitions will start" in hv.cmd("config")
+    assert line_with(hv.boot_text, "no configuration", "isthmus.toml", "not found"), hv.boot_text
+    out = hv.cmd("config")
+    assert line_with(out, "no partitions", "start"), out
     assert "Isthmus" in hv.cmd("version")
 
 
@@ -269,8 +273,8 @@ def test_partition_images_read_and_reported(boot):
     # named, and the partition that needs it fails to start with that reason.
     hv = boot("pc-4cpu", config=PARTITION_CONFIG)
     text = hv.boot_text
-    assert "cannot read \\EFI\\BOOT\\no-such-kernel.elf: not found" in text, text
-    assert "alpha did not start: cannot read kernel no-such-kernel.elf: not found" in text, text
+    assert line_with(text, "cannot read", "\\EFI\\BOOT\\no-such-kernel.elf", "not found"), text
+    assert line_with(text, "alpha", "not start", "no-such-kernel.elf", "not found"), text
     assert "partitions=1 [alpha cpus=1 memory=67108864 running]" in hv.cmd("config")
     out = hv.cmd("parts")
     assert re.search(r"^alpha\s+failed", out, re.M), out

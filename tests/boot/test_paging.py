@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from conftest import backend_module_boot, partition_toml
+from conftest import backend_module_boot, fact_line, line_with, partition_toml
 from test_partitions import console, parts, wait_for, wait_state
 
 ROUNDS = 100
@@ -34,30 +34,31 @@ HOSTILE = ('[hypervisor]\nlog_level = "info"\n'
 hv = backend_module_boot(CONFIG, "paging", "pc-4cpu")
 evil = backend_module_boot(HOSTILE, "paging-hostile", "pc-4cpu")
 
-DONE = re.compile(r"^tg: paging: done, (\d+) checks passed, (\d+) failed$", re.M)
-SWITCH = re.compile(r"^tg: paging: switched (\d+) address spaces (\d+) rounds: (\d+) CR3 loads, (\d+) ns per switch$",
-                    re.M)
+DONE = fact_line("paging:", "done", re.compile(r"\b(\d+) checks passed\b"), re.compile(r"\b(\d+) failed\b"))
+SWITCH = fact_line("paging:", re.compile(r"\bswitched (\d+) address spaces\b"), re.compile(r"\b(\d+) rounds\b"),
+                   re.compile(r"\b(\d+) CR3 loads\b"), re.compile(r"\b(\d+) ns per switch\b"))
+NESTED = {"svm": "NPT", "vmx": "EPT"}
+# The `paging NAME` counters, each a key word and the first figure after it.
+COUNTERS = {"cr3": "CR3 loads", "cr": "CR accesses", "hits": "hits", "misses": "misses", "evictions": "evictions",
+            "faults": "shadow faults", "pf_exits": "#PF exits", "fills": "filled", "reflected": "reflected",
+            "mmio": "MMIO", "invlpg": "INVLPG", "pt_writes": "writes emulated", "unprotects": "unprotected",
+            "tracked": "tracked", "tables": "shadow table pages"}
 
 
 def finished(hv, name):
-    text, m = wait_for(hv, name, DONE.pattern, timeout=240)
+    text, m = wait_for(hv, name, DONE, timeout=240)
     assert m and int(m[1]) > 0 and m[2] == "0" and "FAIL" not in text, text
     return text
 
 
 def stats(hv, name):
     out = hv.cmd(f"paging {name}")
-    m = re.search(r"CR3 loads (\d+), other CR accesses (\d+); root cache hits (\d+), misses (\d+), "
-                  r"evictions (\d+)", out)
-    f = re.search(r"shadow faults (\d+) \(#PF exits (\d+)\): filled (\d+), reflected to the guest (\d+), "
-                  r"MMIO (\d+); INVLPG (\d+)", out)
-    w = re.search(r"page-table writes emulated (\d+), pages unprotected (\d+); guest page-table pages tracked "
-                  r"(\d+); shadow table pages (\d+)", out)
-    assert m and f and w, out
-    keys = ["cr3", "cr", "hits", "misses", "evictions", "faults", "pf_exits", "fills", "reflected", "mmio",
-            "invlpg", "pt_writes", "unprotects", "tracked", "tables"]
-    vals = [int(x) for x in m.groups() + f.groups() + w.groups()]
-    return out, dict(zip(keys, vals))
+    s = {}
+    for key, word in COUNTERS.items():
+        m = line_with(out, re.compile(r"(?<![\w-])%s\b[^\d,;()]*?(\d+)\b" % re.escape(word)))
+        assert m, (word, out)
+        s[key] = int(m[1])
+    return out, s
 
 
 @pytest.mark.parametrize("name", ["shadow", "nocache", "nested"])
@@ -69,14 +70,13 @@ def test_scenario_passes(hv, name):
     print(f"\npaging [{hv.backend}] {name}: {m[4]} ns per address-space switch")
     # Each permission check faulted as the guest's own tables say.
     for what in ["write to read-only page", "user read of supervisor page"]:
-        assert re.search(rf"^tg: paging: {what}: #PF error 0x[0-9a-f]+ at 0x[0-9a-f]+ \(expected\)$", text, re.M), \
-            (what, text)
+        assert line_with(text, "paging:", what, "#PF", "(expected)"), (what, text)
 
 
 def test_shadow_counters(hv):
     finished(hv, "shadow")
     out, s = stats(hv, "shadow")
-    assert "shadow paging, up to 8 shadow root(s) cached" in out, out
+    assert line_with(out, "shadow:", "shadow paging", "8 shadow root(s)"), out
     # The round-robin reuses the cached roots: a miss per address space (and a
     # few for the set-up), hits for the rest.
     assert s["cr3"] >= SPACES * ROUNDS, out
@@ -93,7 +93,7 @@ def test_shadow_counters(hv):
 def test_no_cache_rebuilds(hv):
     finished(hv, "nocache")
     out, s = stats(hv, "nocache")
-    assert "up to 1 shadow root(s) cached" in out, out
+    assert line_with(out, "nocache:", "shadow paging", "1 shadow root(s)"), out
     # Every switch to another address space is a miss, and its pages fault in again.
     assert s["misses"] >= SPACES * ROUNDS, out
     _, cached = stats(hv, "shadow")
@@ -103,8 +103,9 @@ def test_no_cache_rebuilds(hv):
 def test_nested_for_comparison(hv):
     finished(hv, "nested")
     out = hv.cmd("paging nested")
-    assert re.search(r"^nested: nested paging \((EPT|NPT)\)$", out, re.M), out
-    assert "no partition named" in hv.cmd("paging nosuch")
+    assert line_with(out, "nested:", "nested paging", NESTED[hv.backend]), out
+    out = hv.cmd("paging nosuch")
+    assert line_with(out, "no partition", "nosuch"), out
 
 
 def test_hostile_guest_under_shadow_paging(evil):
@@ -113,15 +114,18 @@ def test_hostile_guest_under_shadow_paging(evil):
     row = wait_state(evil, "evil", "failed", timeout=240)
     assert "triple fault" in row["reason"], row
     text = console(evil, "evil")
-    assert "tg: hostile: outb 0x64 -> survived" in text, text
-    assert "tg: hostile: rdmsr 0x3a -> #GP" in text, text
-    assert "tg: hostile: hypercall console_write buffer outside RAM -> -14\n" in text, text
-    assert "tg: hostile: hypercall partition_info past the end of RAM -> -14\n" in text, text
-    assert "tg: hostile: triple fault now" in text and "survived a triple fault" not in text, text
+    assert line_with(text, "hostile:", "outb 0x64", "survived"), text
+    assert line_with(text, "hostile:", "rdmsr 0x3a", "#GP"), text
+    assert line_with(text, "hostile:", "hypercall", "console_write", "outside RAM", re.compile(r"-> -14$")), text
+    assert line_with(text, "hostile:", "hypercall", "partition_info", "past the end of RAM",
+                     re.compile(r"-> -14$")), text
+    assert line_with(text, "hostile:", "triple fault", "now"), text
+    assert not line_with(text, "survived", "triple fault"), text
     assert "Isthmus" in evil.cmd("version")
     rows, out = parts(evil)
     assert rows["bystander"]["state"] == "running", out
-    assert "shadow paging" in evil.cmd("paging bystander")
+    out = evil.cmd("paging bystander")
+    assert line_with(out, "bystander:", "shadow paging"), out
 
 
 AUTO = ('[hypervisor]\nlog_level = "info"\n'
@@ -135,12 +139,13 @@ def test_cpu_without_nested_paging(boot):
     reason. (VT-x: Bochs' CPU models all have EPT, so this runs on AMD-V only.)"""
     hv = boot("pc-4cpu", AUTO, extra=("-cpu", "max,-npt"))
     text = hv.boot_text
-    assert "AMD-V (SVM revision 1)" in text and ", NPT," not in text, text
-    assert "svm: no NPT: partitions use shadow paging (one vCPU each, no assigned devices)" in text, text
-    assert "auto: the CPU has no EPT/NPT: shadow paging" in text, text
-    text, _ = wait_for(hv, "auto", DONE.pattern, timeout=240)
-    assert re.search(r"^tg: paging: done, \d+ checks passed, 0 failed$", text, re.M), text
-    assert "auto: shadow paging" in hv.cmd("paging auto")
+    assert line_with(text, "AMD-V", "SVM revision 1", "no NPT") and ", NPT," not in text, text
+    assert line_with(text, "svm:", "no NPT", "shadow paging", "one vCPU"), text
+    assert line_with(text, "auto:", "no EPT/NPT", "shadow paging"), text
+    text, m = wait_for(hv, "auto", DONE, timeout=240)
+    assert m[2] == "0", text
+    out = hv.cmd("paging auto")
+    assert line_with(out, "auto:", "shadow paging"), out
     rows, out = parts(hv)
     assert rows["duo"]["state"] in ("refused", "failed"), out
-    assert "shadow paging (the CPU has no EPT/NPT) supports one vCPU, not 2" in out, out
+    assert line_with(rows["duo"].get("reason", ""), "shadow paging", "one vCPU", "not 2"), out

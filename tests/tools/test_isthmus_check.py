@@ -12,12 +12,15 @@ import json
 import random
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+from facts import line_with  # noqa: E402
 BIN = ROOT / "build" / "tools" / "isthmus-check"
 CONFIGS = ROOT / "tests" / "unit" / "configs"
 VALID = sorted((CONFIGS / "valid").glob("*.toml")) + [ROOT / "configs" / "isthmus.toml"]
@@ -190,9 +193,9 @@ def test_several_files(tool):
 
 def test_usage(tool):
     r = run(tool)
-    assert r.returncode == 2 and b"usage: isthmus-check FILE..." in r.stderr
+    assert r.returncode == 2 and line_with(r.stderr.decode(), "usage:", "isthmus-check", "FILE..."), r.stderr
     r = run(tool, "--bogus", rel(VALID[0]))
-    assert r.returncode == 2 and b"unknown option --bogus" in r.stderr
+    assert r.returncode == 2 and line_with(r.stderr.decode(), "unknown option", "--bogus"), r.stderr
     r = run(tool, "--help")
     assert r.returncode == 0 and b"usage:" in r.stdout
     r = run(tool, "--dump")
@@ -202,7 +205,9 @@ def test_usage(tool):
 def test_io_errors(tool, tmp_path):
     r = run(tool, tmp_path / "missing.toml")
     assert r.returncode == 2
-    assert r.stderr.decode() == f"isthmus-check: {tmp_path / 'missing.toml'}: No such file or directory\n"
+    err = r.stderr.decode()
+    assert err.count("\n") == 1 and line_with(err, "isthmus-check:", f"{tmp_path / 'missing.toml'}:",
+                                               "No such file or directory"), err
     r = run(tool, tmp_path)
     assert r.returncode == 2 and b"Is a directory" in r.stderr
     # An I/O error outranks an invalid file.
@@ -231,7 +236,8 @@ def test_file_size_limit(tool, tmp_path):
     over.write_bytes(b"#" * (MAX_FILE + 1))
     r = run(tool, over)
     assert r.returncode == 1
-    assert r.stderr.decode() == f"{over}: the file is larger than the limit of 262144 bytes (256 KiB)\n"
+    err = r.stderr.decode()
+    assert err.count("\n") == 1 and err.startswith(f"{over}: ") and line_with(err, "larger", "262144 bytes"), err
     huge = tmp_path / "huge.toml"
     huge.write_bytes(b"#" * (4 * MAX_FILE))
     assert run(tool, huge).returncode == 1
@@ -244,8 +250,8 @@ def test_too_many_errors(tool, tmp_path):
     assert r.returncode == 1
     lines = r.stderr.decode().splitlines()
     assert len(lines) == MAX_ERRORS + 1
-    assert lines[0] == f'{path}:2: unknown key "key0" in [hypervisor]'
-    assert lines[-1] == f"{path}: too many errors; only the first {MAX_ERRORS} are shown"
+    assert lines[0].startswith(f"{path}:2: ") and line_with(lines[0], "unknown key", '"key0"', "[hypervisor]"), lines
+    assert lines[-1].startswith(f"{path}: ") and line_with(lines[-1], "too many errors", f"first {MAX_ERRORS}"), lines
 
 
 def test_binary_garbage(tool, tmp_path):
