@@ -27,6 +27,7 @@
 #include "drivers/clocksource.h"
 #include "drivers/pci_access.h"
 #include "drivers/power.h"
+#include "drivers/uart16550.h"
 
 #define SHELL_TICK_HZ 1000   /* polls the UART often enough not to overrun a 16-byte FIFO at 115200 */
 #define AP_STACK_PAGES 8
@@ -282,6 +283,8 @@ static void start_partitions(const struct boot_info *bi)
 __noreturn void hv_main(struct boot_info *bi)
 {
     tsc_boot = rdtsc();
+    /* First, so that even a fault in the steps below can be reported. */
+    con_set_port_ops(&uart16550_con_ops);
     struct percpu *bsp = &bsp_area;
     cpu_list[0] = bsp;
     idt_init();
