@@ -4,28 +4,8 @@
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 
-struct idt_gate {
-    u16 off_lo;
-    u16 sel;
-    u8 ist;
-    u8 type;        /* P=1, DPL=0, type 0xE: 64-bit interrupt gate */
-    u16 off_mid;
-    u32 off_hi;
-    u32 reserved;
-} __packed;
-STATIC_ASSERT(sizeof(struct idt_gate) == 16, "IDT gate is 16 bytes in long mode");
-
-struct desc_ptr {
-    u16 limit;
-    u64 base;
-} __packed;
-
 static struct idt_gate idt[256] __aligned(16);
 extern const u64 isr_table[256];    /* arch/x86/entry.asm */
-
-/* Flat 64-bit code and data descriptors (SDM 3.4.5): L=1 for code, P=1, S=1. */
-#define GDT_CODE64 0x00209a0000000000ULL
-#define GDT_DATA   0x0000920000000000ULL
 
 void idt_init(void)
 {

@@ -1,0 +1,67 @@
+/* Descriptor tables of the hypervisor itself (SDM Vol. 3A ch. 3, 6, 8): the
+ * segment selectors of its GDT, the 64-bit TSS, IDT gates, and the per-CPU
+ * block that holds one CPU's GDT, TSS and IST stacks. Definitions only, so
+ * that kernel/core/percpu.h can embed the tables; arch/x86/segments.c loads
+ * them. */
+#ifndef ISTHMUS_ARCH_X86_HW_DESC_H
+#define ISTHMUS_ARCH_X86_HW_DESC_H
+
+#include "kernel/lib/types.h"
+
+/* Selectors of the hypervisor's GDT. */
+#define SEL_NULL  0x00
+#define SEL_CODE  0x08
+#define SEL_DATA  0x10
+#define SEL_TSS   0x18
+#define GDT_ENTRIES 5             /* TSS descriptor takes two slots in long mode */
+
+/* Flat 64-bit code and data descriptors (SDM 3.4.5): L=1 for code, P=1, S=1. */
+#define GDT_CODE64 0x00209a0000000000ULL
+#define GDT_DATA   0x0000920000000000ULL
+
+/* Interrupt stack table slots (SDM 6.14.5) and the size of each stack. */
+#define IST_DOUBLE_FAULT 1
+#define IST_NMI          2
+#define IST_MACHINE_CHECK 3
+#define IST_STACK_SIZE   4096
+
+/* 64-bit task-state segment (SDM 8.7). */
+struct tss64 {
+    u32 reserved0;
+    u64 rsp[3];
+    u64 reserved1;
+    u64 ist[7];
+    u64 reserved2;
+    u16 reserved3;
+    u16 iomap_base;
+} __packed;
+STATIC_ASSERT(sizeof(struct tss64) == 104, "TSS is 104 bytes (SDM 8.7)");
+STATIC_ASSERT(__builtin_offsetof(struct tss64, ist) == 0x24, "IST1 at 0x24");
+
+/* 64-bit IDT gate (SDM 6.14.1). */
+struct idt_gate {
+    u16 off_lo;
+    u16 sel;
+    u8 ist;
+    u8 type;        /* P=1, DPL=0, type 0xE: 64-bit interrupt gate */
+    u16 off_mid;
+    u32 off_hi;
+    u32 reserved;
+} __packed;
+STATIC_ASSERT(sizeof(struct idt_gate) == 16, "IDT gate is 16 bytes in long mode");
+
+/* Operand of LGDT/LIDT (SDM 3.5.1). */
+struct desc_ptr {
+    u16 limit;
+    u64 base;
+} __packed;
+STATIC_ASSERT(sizeof(struct desc_ptr) == 10, "pseudo-descriptor is 10 bytes in long mode");
+
+/* One CPU's GDT, TSS and IST stacks (embedded in struct percpu). */
+struct cpu_tables {
+    u64 gdt[GDT_ENTRIES] __aligned(16);
+    struct tss64 tss __aligned(16);
+    u8 ist_stacks[3][IST_STACK_SIZE] __aligned(16);
+};
+
+#endif
