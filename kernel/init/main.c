@@ -24,6 +24,7 @@
 #include "arch/x86/vcpu.h"
 #include "vmm/partition.h"
 #include "vmm/ha/failover.h"
+#include "drivers/acpi/topology.h"
 #include "drivers/clocksource.h"
 #include "drivers/pci_access.h"
 #include "drivers/power.h"
