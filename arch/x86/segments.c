@@ -1,6 +1,7 @@
 /* Per-CPU GDT/TSS set-up and the shared IDT. */
 #include "arch/x86/segments.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/vectors.h"
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 
@@ -20,9 +21,9 @@ void idt_init(void)
         idt[v].reserved = 0;
     }
     /* Faults that can arrive on a bad stack get known-good ones. */
-    idt[8].ist = IST_DOUBLE_FAULT;
-    idt[2].ist = IST_NMI;
-    idt[18].ist = IST_MACHINE_CHECK;
+    idt[X86_EXC_DF].ist = IST_DOUBLE_FAULT;
+    idt[X86_EXC_NMI].ist = IST_NMI;
+    idt[X86_EXC_MC].ist = IST_MACHINE_CHECK;
 }
 
 void segments_init_cpu(struct percpu *cpu)

@@ -15,9 +15,13 @@
 #define SEL_TSS   0x18
 #define GDT_ENTRIES 5             /* TSS descriptor takes two slots in long mode */
 
-/* Flat 64-bit code and data descriptors (SDM 3.4.5): L=1 for code, P=1, S=1. */
+/* Flat code and data descriptors (SDM 3.4.5): P=1, S=1, DPL 0. In long mode
+ * (L=1 for code) base and limit are ignored; the 32-bit ones (for the AP
+ * start-up code) span 4 GiB with G=1, D/B=1. */
 #define GDT_CODE64 0x00209a0000000000ULL
 #define GDT_DATA   0x0000920000000000ULL
+#define GDT_CODE32 0x00cf9a000000ffffULL
+#define GDT_DATA32 0x00cf92000000ffffULL
 
 /* Interrupt stack table slots (SDM 6.14.5) and the size of each stack. */
 #define IST_DOUBLE_FAULT 1
