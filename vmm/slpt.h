@@ -17,6 +17,7 @@
 
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
+#include "arch/x86/hw/pte.h"   /* the EPT_* and NPT_* entry bits */
 
 enum slpt_format { SLPT_EPT, SLPT_NPT };
 
@@ -33,10 +34,9 @@ enum slpt_format { SLPT_EPT, SLPT_NPT };
  * PAT MSR keeps its power-on entries 0 (WB) and 3 (UC). */
 enum slpt_memtype { SLPT_WB, SLPT_UC };
 
-#define SLPT_GPA_BITS 48           /* 4-level walks translate 48-bit addresses */
-#define SLPT_HPA_BITS 52           /* architectural MAXPHYADDR limit */
+#define SLPT_GPA_BITS PT_ADDR_BITS_4LEVEL   /* guest-physical bits 4 levels translate */
+#define SLPT_HPA_BITS PA_BITS_MAX          /* architectural MAXPHYADDR limit */
 #define SLPT_LEVELS   4
-#define SLPT_ENTRIES  512
 
 struct slpt_ops {
     /* A zeroed, 4 KiB-aligned 4 KiB page; 0 or a negative error code. */
@@ -98,45 +98,10 @@ int slpt_leaf_entry(const struct slpt *t, gpa_t gpa, u64 *entry, u64 *page_size)
 /* Frees every table, root included; the tree is empty (root 0) afterwards. */
 void slpt_destroy(struct slpt *t);
 
-/* VMCS EPT pointer (SDM 25.6.11): root | WB (6) | (walk length 4 - 1) << 3
- * | A/D enable << 6 with SLPT_EPT_AD. */
+/* VMCS EPT pointer (SDM 25.6.11): root | EPTP_MT_WB | (walk length 4 - 1) <<
+ * EPTP_WALK_SHIFT | EPTP_AD with SLPT_EPT_AD. */
 u64 slpt_eptp(const struct slpt *t);
 /* VMCB N_CR3 (APM 15.25.3): the root, PWT = PCD = 0 (the PML4 is WB). */
 u64 slpt_ncr3(const struct slpt *t);
-
-/* ---- Entry encodings, exposed for tests and for debug dumps. */
-
-/* EPT paging-structure entries (SDM Vol. 3C 29.3.2, tables 29-1 .. 29-6). */
-#define EPT_R            BIT(0)
-#define EPT_W            BIT(1)
-#define EPT_X            BIT(2)    /* supervisor-mode execute without MBEC */
-#define EPT_MT_SHIFT     3         /* leaf memory type, bits 5:3 */
-#define EPT_MT_MASK      (7ULL << EPT_MT_SHIFT)
-#define EPT_MT_UC        0ULL
-#define EPT_MT_WB        6ULL
-#define EPT_IPAT         BIT(6)    /* leaf: ignore guest PAT */
-#define EPT_LARGE        BIT(7)    /* PDPTE/PDE: maps a 1 GiB/2 MiB page */
-#define EPT_ACCESSED     BIT(8)
-#define EPT_DIRTY        BIT(9)    /* leaves only */
-
-/* EPTP (SDM 25.6.11). */
-#define EPTP_MT_WB       6ULL      /* bits 2:0: memory type of the paging structures */
-#define EPTP_WALK_SHIFT  3         /* bits 5:3: page-walk length - 1 */
-#define EPTP_AD          BIT(6)
-
-/* Long-mode paging entries as NPT uses them (APM Vol. 2 5.3.3 and 15.25.5). */
-#define NPT_P            BIT(0)
-#define NPT_RW           BIT(1)
-#define NPT_US           BIT(2)    /* nested walks are user accesses: set at every level */
-#define NPT_PWT          BIT(3)
-#define NPT_PCD          BIT(4)
-#define NPT_ACCESSED     BIT(5)
-#define NPT_DIRTY        BIT(6)
-#define NPT_PS           BIT(7)    /* PDPE/PDE: 1 GiB/2 MiB page */
-#define NPT_G            BIT(8)
-#define NPT_NX           BIT(63)   /* needs EFER.NXE in the host when VMRUN executes */
-
-/* Physical address bits 51:12 of any entry. */
-#define SLPT_ADDR_MASK   0x000ffffffffff000ULL
 
 #endif

@@ -20,10 +20,14 @@
 #define CR0_CD BIT(30)           /* cache disable */
 #define CR0_PG BIT(31)           /* paging */
 
-/* CR3 (SDM 4.5.2): the root table's address; without PAE 32-bit paging uses
- * bits 31:12 only (SDM 4.3, table 4-4). */
-#define CR3_ADDR   0x000ffffffffff000ULL
-#define CR3_ADDR32 0xfffff000ULL
+/* CR3: the root table's address. 4-level paging: bits 51:12 (SDM 4.5.2);
+ * 32-bit paging: bits 31:12 (4.3, table 4-4); PAE paging: the 32-byte
+ * aligned table of four PDPTEs, bits 31:5 (4.4.1). */
+#define CR3_ADDR     0x000ffffffffff000ULL
+#define CR3_ADDR32   0xfffff000ULL
+#define CR3_ADDR_PAE 0xffffffe0ULL
+#define CR3_PWT      BIT(3)      /* the root table's caching, without CR4.PCIDE */
+#define CR3_PCD      BIT(4)
 
 /* CR4 (SDM 2.5, figure 2-8); the CPUID feature that offers each bit where it
  * is not architectural in every 64-bit CPU. */
