@@ -37,6 +37,9 @@ enum x86_exception {
 /* Vectors below this are exceptions (or reserved for them); external
  * interrupts use the rest. */
 #define X86_NR_EXCEPTIONS 32
+/* The local APIC takes vectors 0-15 as illegal and reports them in its ESR
+ * instead of delivering them (SDM Vol. 3A 11.5.2, "Valid Interrupt Vectors"). */
+#define APIC_MIN_VECTOR   16
 
 /* The exceptions that push an error code (SDM table 6-1; APM table 8-1). */
 #define X86_EXC_HAS_ERROR_CODE                                                         \
