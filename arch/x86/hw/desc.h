@@ -23,6 +23,24 @@
 #define GDT_CODE32 0x00cf9a000000ffffULL
 #define GDT_DATA32 0x00cf92000000ffffULL
 
+/* Segment attributes in the packed 12-bit form of the VMCB and of struct
+ * vcpu_segment (APM Vol. 2 15.5.1): descriptor bits 47:40 in bits 7:0 and
+ * 55:52 in 11:8 (SDM Vol. 3A 3.4.5). */
+#define SEG_ATTR_TYPE_MASK  0xfu
+#define SEG_ATTR_S          BIT(4)    /* code or data (not a system segment) */
+#define SEG_ATTR_DPL_SHIFT  5
+#define SEG_ATTR_P          BIT(7)    /* present */
+#define SEG_ATTR_AVL        BIT(8)
+#define SEG_ATTR_L          BIT(9)    /* 64-bit code */
+#define SEG_ATTR_DB         BIT(10)   /* default operand size 32 */
+#define SEG_ATTR_G          BIT(11)   /* limit in 4 KiB units */
+/* Types (SDM tables 3-1 and 3-2): code and data with S set, system without. */
+#define SEG_TYPE_ACCESSED   0x1u
+#define SEG_TYPE_DATA_RW    0x2u      /* read/write data */
+#define SEG_TYPE_CODE_RX    0xau      /* execute/read code */
+#define SEG_TYPE_LDT        0x2u
+#define SEG_TYPE_TSS_BUSY   0xbu      /* 32/64-bit TSS, busy */
+
 /* Interrupt stack table slots (SDM 6.14.5) and the size of each stack. */
 #define IST_DOUBLE_FAULT 1
 #define IST_NMI          2

@@ -41,7 +41,8 @@ enum x86_exception {
  * instead of delivering them (SDM Vol. 3A 11.5.2, "Valid Interrupt Vectors"). */
 #define APIC_MIN_VECTOR   16
 
-/* The exceptions that push an error code (SDM table 6-1; APM table 8-1). */
+/* The exceptions that push an error code (SDM table 6-1; APM table 8-1).
+ * arch/x86/entry.asm, which cannot include this, keeps the same list. */
 #define X86_EXC_HAS_ERROR_CODE                                                         \
     (BIT(X86_EXC_DF) | BIT(X86_EXC_TS) | BIT(X86_EXC_NP) | BIT(X86_EXC_SS) |           \
      BIT(X86_EXC_GP) | BIT(X86_EXC_PF) | BIT(X86_EXC_AC) | BIT(X86_EXC_CP) |           \

@@ -107,7 +107,7 @@ static void vmclear(hpa_t pa)
  * bits 55:52 at 15:12 and marks absent segments unusable. */
 static u32 vmx_ar(u16 attrib)
 {
-    if (!(attrib & 0x80))
+    if (!(attrib & SEG_ATTR_P))
         return AR_UNUSABLE;
     return (attrib & 0xff) | ((u32)(attrib & 0xf00) << 4);
 }
