@@ -15,7 +15,7 @@ void idt_init(void)
         idt[v].off_lo = (u16)off;
         idt[v].sel = SEL_CODE;
         idt[v].ist = 0;
-        idt[v].type = 0x8e;
+        idt[v].type = SEG_ATTR_P | SEG_TYPE_INTR_GATE;
         idt[v].off_mid = (u16)(off >> 16);
         idt[v].off_hi = (u32)(off >> 32);
         idt[v].reserved = 0;
@@ -38,8 +38,9 @@ void segments_init_cpu(struct percpu *cpu)
     t->gdt[0] = 0;
     t->gdt[1] = GDT_CODE64;
     t->gdt[2] = GDT_DATA;
-    /* 16-byte available 64-bit TSS descriptor, type 9 (SDM 8.2.3). */
-    t->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
+    /* 16-byte available 64-bit TSS descriptor (SDM 8.2.3). */
+    t->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+                ((u64)(SEG_ATTR_P | SEG_TYPE_TSS_AVAIL) << 40) |
                 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     t->gdt[4] = base >> 32;
 

@@ -39,7 +39,9 @@
 #define SEG_TYPE_DATA_RW    0x2u      /* read/write data */
 #define SEG_TYPE_CODE_RX    0xau      /* execute/read code */
 #define SEG_TYPE_LDT        0x2u
+#define SEG_TYPE_TSS_AVAIL  0x9u      /* 32/64-bit TSS, available */
 #define SEG_TYPE_TSS_BUSY   0xbu      /* 32/64-bit TSS, busy */
+#define SEG_TYPE_INTR_GATE  0xeu      /* 64-bit interrupt gate (IF cleared on entry) */
 
 /* Interrupt stack table slots (SDM 6.14.5) and the size of each stack. */
 #define IST_DOUBLE_FAULT 1
@@ -65,7 +67,7 @@ struct idt_gate {
     u16 off_lo;
     u16 sel;
     u8 ist;
-    u8 type;        /* P=1, DPL=0, type 0xE: 64-bit interrupt gate */
+    u8 type;        /* P, DPL 1:0 at 6:5, type: the attribute byte */
     u16 off_mid;
     u32 off_hi;
     u32 reserved;
