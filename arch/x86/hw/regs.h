@@ -28,6 +28,7 @@
 #define CR3_ADDR_PAE 0xffffffe0ULL
 #define CR3_PWT      BIT(3)      /* the root table's caching, without CR4.PCIDE */
 #define CR3_PCD      BIT(4)
+#define CR3_NOFLUSH  BIT(63)     /* MOV to CR3 with CR4.PCIDE: keep the PCID's translations */
 
 /* CR4 (SDM 2.5, figure 2-8); the CPUID feature that offers each bit where it
  * is not architectural in every 64-bit CPU. */
