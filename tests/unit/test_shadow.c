@@ -725,7 +725,8 @@ static void test_large_pages(void **state)
     expect_fixed(&g, va2 + 0x1234, PFEC_W);
     u64 e = shadow_entry(S, va2 + 0x1000);
     assert_int_equal(e & PTE_ADDR, HPA_OF(MiB(6) + 0x1000));
-    assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G | PTE_PAT | PTE_A | PTE_D);
+    assert_int_equal(e & ~PTE_ADDR,
+                     PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G | PTE_PAT | PTE_A | PTE_D);
     expect_fixed(&g, va2 + 0x1ff000, 0);
     assert_int_equal(shadow_entry(S, va2 + 0x1ff000) & PTE_ADDR, HPA_OF(MiB(6) + 0x1ff000));
     assert_int_equal(shadow_entry(S, va2 + 0x2000), 0);      /* only what faulted */
@@ -873,7 +874,8 @@ static void test_mode_none(void **state)
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, ROM_BASE + 0x18);
     expect_fixed(&g, NOX_BASE, PFEC_W);
-    assert_int_equal(shadow_entry(S, NOX_BASE) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
+    assert_int_equal(shadow_entry(S, NOX_BASE) & ~PTE_ADDR,
+                     PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
     f = fault(&g, NOX_BASE + 0x44, PFEC_I);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, NOX_BASE + 0x44);
@@ -1422,7 +1424,8 @@ static void test_mmio_results(void **state)
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, NOX_BASE + 8);
     expect_fixed(&g, 0x3008, PFEC_W);
-    assert_int_equal(shadow_entry(S, 0x3000) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
+    assert_int_equal(shadow_entry(S, 0x3000) & ~PTE_ADDR,
+                     PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
     /* Past the guest-physical map. */
     f = fault(&g, 0x201000, 0);
     assert_int_equal(f.result, SHADOW_MMIO);
