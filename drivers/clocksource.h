@@ -1,16 +1,10 @@
 /* Reference clocks used once at boot to measure the TSC: HPET (preferred) and
- * the ACPI PM timer. */
+ * the ACPI PM timer, as the core's struct clocksource (kernel/core/time.h). */
 #ifndef ISTHMUS_DRIVERS_CLOCKSOURCE_H
 #define ISTHMUS_DRIVERS_CLOCKSOURCE_H
 
 #include "kernel/lib/types.h"
-
-struct clocksource {
-    const char *name;
-    u64 hz;                 /* counter frequency */
-    u64 mask;               /* counter width: it wraps at mask + 1 */
-    u64 (*read)(void);
-};
+#include "kernel/core/time.h"
 
 /* Each returns 0 and fills cs when the clock exists and works. */
 int hpet_clocksource(hpa_t base, struct clocksource *cs) __must_check;

@@ -59,3 +59,9 @@ int uart_getc(u16 port)
         return -1;
     return inb(port + UART_RBR_THR);
 }
+
+const struct con_port_ops uart16550_con_ops = {
+    .init = uart_init,
+    .putc = uart_putc,
+    .getc = uart_getc,
+};

@@ -2,21 +2,16 @@
  * guest already executed (or tried) the access, and the hypervisor only reads. */
 #include "vmm/guest_walk.h"
 #include "kernel/lib/errno.h"
-
-#define PTE_P     BIT(0)
-#define PTE_PS    BIT(7)
-#define ADDR_MASK 0x000ffffffffff000ULL    /* bits 51:12 */
-#define CR0_PG_BIT BIT(31)
-#define CR4_PAE_BIT BIT(5)
-#define EFER_LMA_BIT BIT(10)
+#include "arch/x86/hw/pte.h"
+#include "arch/x86/hw/regs.h"
 
 enum gwalk_mode gwalk_mode_of(u64 cr0, u64 cr4, u64 efer)
 {
-    if (!(cr0 & CR0_PG_BIT))
+    if (!(cr0 & CR0_PG))
         return GWALK_NONE;
-    if (efer & EFER_LMA_BIT)
+    if (efer & EFER_LMA)
         return GWALK_LONG4;
-    return (cr4 & CR4_PAE_BIT) ? GWALK_PAE : GWALK_32;
+    return (cr4 & CR4_PAE) ? GWALK_PAE : GWALK_32;
 }
 
 static int read_entry(const struct gwalk_env *e, u64 pa, u64 *entry, u32 size)
@@ -30,25 +25,27 @@ int gwalk_translate(const struct gwalk_env *e, u64 va, gpa_t *out)
     u64 ent;
     switch (e->mode) {
     case GWALK_NONE:
-        *out = gpa(va & 0xffffffffULL);
+        *out = gpa((u32)va);
         return 0;
     case GWALK_32: {
         u32 a = (u32)va;
-        if (read_entry(e, (e->cr3 & 0xfffff000ULL) + ((a >> 22) << 2), &ent, 4) < 0)
+        if (read_entry(e, (e->cr3 & CR3_ADDR32) + ((a >> PDE32_SHIFT) << 2), &ent, 4) < 0)
             return -EFAULT;
         if (!(ent & PTE_P))
             return -ENOENT;
         if ((ent & PTE_PS) && e->pse) {
             /* PSE-36: bits 20:13 hold physical address bits 39:32. */
-            u64 base = (ent & 0xffc00000ULL) | ((ent >> 13) & 0xffULL) << 32;
-            *out = gpa(base | (a & 0x3fffffu));
+            u64 base = (ent & PDE32_4M_ADDR) |
+                       ((ent >> PDE32_4M_HI_SHIFT) & PDE32_4M_HI_MASK) << 32;
+            *out = gpa(base | (a & (BIT(PDE32_SHIFT) - 1)));
             return 0;
         }
-        if (read_entry(e, (ent & 0xfffff000ULL) + (((a >> 12) & 0x3ff) << 2), &ent, 4) < 0)
+        u64 pte = (ent & PTE32_ADDR) + (((a >> PAGE_SHIFT) & (PT32_ENTRIES - 1)) << 2);
+        if (read_entry(e, pte, &ent, 4) < 0)
             return -EFAULT;
         if (!(ent & PTE_P))
             return -ENOENT;
-        *out = gpa((ent & 0xfffff000ULL) | (a & 0xfff));
+        *out = gpa((ent & PTE32_ADDR) | (a & (PAGE_SIZE - 1)));
         return 0;
     }
     case GWALK_PAE:
@@ -57,23 +54,23 @@ int gwalk_translate(const struct gwalk_env *e, u64 va, gpa_t *out)
         u64 table;
         if (e->mode == GWALK_LONG4) {
             /* Bits 63:47 must all equal bit 47. */
-            u64 top = va >> 47;
-            if (top != 0 && top != 0x1ffff)
+            u64 top = va >> (PT_ADDR_BITS_4LEVEL - 1);
+            if (top != 0 && top != ~0ULL >> (PT_ADDR_BITS_4LEVEL - 1))
                 return -EINVAL;
             levels = 4;
-            table = e->cr3 & ADDR_MASK;
+            table = e->cr3 & CR3_ADDR;
         } else {
-            va &= 0xffffffffULL;
-            if (read_entry(e, (e->cr3 & 0xffffffe0ULL) + ((va >> 30) << 3), &ent, 8) < 0)
+            va = (u32)va;
+            if (read_entry(e, (e->cr3 & CR3_ADDR_PAE) + (PT_INDEX(va, 3) << 3), &ent, 8) < 0)
                 return -EFAULT;
             if (!(ent & PTE_P))
                 return -ENOENT;
             levels = 2;
-            table = ent & ADDR_MASK;
+            table = ent & PTE_ADDR;
         }
         for (int lvl = levels; lvl >= 1; lvl--) {
-            u32 shift = 12 + 9 * (lvl - 1);
-            if (read_entry(e, table + (((va >> shift) & 0x1ff) << 3), &ent, 8) < 0)
+            u32 shift = PT_LEVEL_SHIFT(lvl);
+            if (read_entry(e, table + (PT_INDEX(va, lvl) << 3), &ent, 8) < 0)
                 return -EFAULT;
             if (!(ent & PTE_P))
                 return -ENOENT;
@@ -82,12 +79,12 @@ int gwalk_translate(const struct gwalk_env *e, u64 va, gpa_t *out)
                 if (lvl == 4 || (lvl == 3 && e->mode != GWALK_LONG4))
                     return -EINVAL;
                 u64 size = 1ULL << shift;
-                *out = gpa((ent & ADDR_MASK & ~(size - 1)) | (va & (size - 1)));
+                *out = gpa((ent & PTE_ADDR & ~(size - 1)) | (va & (size - 1)));
                 return 0;
             }
-            table = ent & ADDR_MASK;
+            table = ent & PTE_ADDR;
         }
-        *out = gpa(table | (va & 0xfff));
+        *out = gpa(table | (va & (PAGE_SIZE - 1)));
         return 0;
     }
     }
@@ -98,7 +95,7 @@ int gwalk_read(const struct gwalk_env *e, u64 va, void *out, u32 len)
 {
     u8 *o = out;
     while (len) {
-        u32 chunk = (u32)MIN((u64)len, 0x1000 - (va & 0xfff));
+        u32 chunk = (u32)MIN((u64)len, PAGE_SIZE - (va & (PAGE_SIZE - 1)));
         gpa_t pa;
         int err = gwalk_translate(e, va, &pa);
         if (err < 0)

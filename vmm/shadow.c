@@ -17,55 +17,26 @@
 #include "vmm/slpt.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
-
-/* 64-bit paging-structure entries, guest and shadow alike (SDM Vol. 3A 4.5,
- * tables 4-15 .. 4-20; PAE tables 4-8 .. 4-11 use the same layout). */
-#define PTE_P         BIT(0)
-#define PTE_RW        BIT(1)
-#define PTE_US        BIT(2)
-#define PTE_PWT       BIT(3)
-#define PTE_PCD       BIT(4)
-#define PTE_A         BIT(5)
-#define PTE_D         BIT(6)     /* leaves only */
-#define PTE_PS        BIT(7)     /* PDPTE/PDE: maps a 1 GiB/2 MiB page; reserved in a PML4E */
-#define PTE_PAT       BIT(7)     /* 4 KiB PTE: PAT index bit 2 */
-#define PTE_G         BIT(8)
-#define PTE_PAT_LARGE BIT(12)    /* 1 GiB/2 MiB leaf: PAT index bit 2 */
-#define PTE_NX        BIT(63)    /* reserved unless EFER.NXE */
-#define PTE_ADDR      0x000ffffffffff000ULL   /* bits 51:12 */
-
-/* A PAE PDPTE has only P, PWT, PCD and the address: bits 2:1, 8:5 and 63 are
- * reserved (SDM 4.4.1 table 4-8), so the shadow's carry P alone. */
-#define PDPTE_P       BIT(0)
+#include "arch/x86/hw/pte.h"
+#include "arch/x86/hw/regs.h"
 
 /* A shadow entry that points at a table grants everything: rights are combined
  * over the levels, so the leaf alone decides. */
 #define SHADOW_TABLE_BITS (PTE_P | PTE_RW | PTE_US | PTE_A)
 
-/* CR4 features whose paging the walker does not implement (SDM 4.1.1, 4.6.2,
- * 4.10.1):
- * process-context identifiers, 5-level paging, protection keys. */
-#define CR4_LA57  BIT(12)
-#define CR4_PCIDE BIT(17)
-#define CR4_PKE   BIT(22)
-#define CR4_PKS   BIT(24)
-
 #define MODE_BITS_UNSET  (~0ULL)  /* s->mode_bits before the first activation */
-#define ENTRIES          512
 #define LEVELS_LONG4     4
 #define LEVELS_PAE       3
 #define PAE_VA_MASK      0xffffffffULL   /* paging off: 32-bit linear = physical */
-#define CANONICAL_BITS   48
 #define DEFAULT_MAX_TABLES 2048
 #define MIN_TABLES       4        /* a root and the three tables above one leaf */
 
-STATIC_ASSERT(ENTRIES * sizeof(u64) == PAGE_SIZE, "a table is one page");
 STATIC_ASSERT(SHADOW_ROOTS_MAX <= 32, "struct shadow_track.roots is a u32 mask");
 STATIC_ASSERT(SHADOW_ROOTS_MAX <= 256, "struct shadow_use.root is a u8");
 
 static inline u32 level_shift(int level)
 {
-    return PAGE_SHIFT + 9 * (u32)(level - 1);
+    return PAGE_SHIFT + PT_INDEX_BITS * (u32)(level - 1);
 }
 
 static inline u64 span(int level)
@@ -75,13 +46,13 @@ static inline u64 span(int level)
 
 static inline u32 ent_index(u64 va, int level)
 {
-    return (u32)(va >> level_shift(level)) & (ENTRIES - 1);
+    return (u32)(va >> level_shift(level)) & (PT_ENTRIES - 1);
 }
 
 /* Bits 63:47 copies of bit 47 (SDM 3.3.7.1). */
 static inline u64 canon(u64 va)
 {
-    return (u64)((s64)(va << (64 - CANONICAL_BITS)) >> (64 - CANONICAL_BITS));
+    return (u64)((s64)(va << (64 - PT_ADDR_BITS_4LEVEL)) >> (64 - PT_ADDR_BITS_4LEVEL));
 }
 
 static inline u64 gfn_of(u64 ga)
@@ -101,11 +72,11 @@ static int guest_mode(const struct shadow_regs *g, enum shadow_mode *m)
 {
     if (g->cr4 & CR4_PCIDE)
         return -ENOTSUP;
-    if (!(g->cr0 & SH_CR0_PG)) {
+    if (!(g->cr0 & CR0_PG)) {
         *m = SHADOW_MODE_NONE;
         return 0;
     }
-    if (!(g->efer & SH_EFER_LMA))
+    if (!(g->efer & EFER_LMA))
         return -ENOTSUP;            /* 32-bit or PAE paging */
     if (g->cr4 & (CR4_LA57 | CR4_PKE | CR4_PKS))
         return -ENOTSUP;
@@ -116,8 +87,8 @@ static int guest_mode(const struct shadow_regs *g, enum shadow_mode *m)
 /* The control bits a shadow's contents depend on (its rights, G bits). */
 static u64 mode_bits_of(const struct shadow_regs *g)
 {
-    return (g->cr0 & SH_CR0_WP) | (g->cr4 & (SH_CR4_PSE | SH_CR4_PGE | SH_CR4_SMEP | SH_CR4_SMAP)) |
-           (g->efer & SH_EFER_NXE);
+    return (g->cr0 & CR0_WP) | (g->cr4 & (CR4_PSE | CR4_PGE | CR4_SMEP | CR4_SMAP)) |
+           (g->efer & EFER_NXE);
 }
 
 static u64 root_key(const struct shadow_regs *g, enum shadow_mode m)
@@ -158,7 +129,7 @@ static void free_tree(struct shadow *s, hpa_t pa, int level)
 {
     u64 *tb = table_map(s, pa);
     if (tb && level > 1) {
-        for (u32 i = 0; i < ENTRIES; i++)
+        for (u32 i = 0; i < PT_ENTRIES; i++)
             if (tb[i] & PTE_P)
                 free_tree(s, tb[i] & PTE_ADDR, level - 1);
     }
@@ -172,7 +143,7 @@ static void clear_table(struct shadow *s, hpa_t pa, int level)
     u64 *tb = table_map(s, pa);
     if (!tb)
         return;
-    for (u32 i = 0; i < ENTRIES; i++) {
+    for (u32 i = 0; i < PT_ENTRIES; i++) {
         u64 e = tb[i];
         if (!(e & PTE_P))
             continue;
@@ -205,7 +176,7 @@ static u32 access_of(u32 pfec)
 static u32 fault_code(const struct shadow_regs *g, u32 pfec, u32 extra)
 {
     u32 code = access_of(pfec) | extra;
-    if (!(g->cr4 & SH_CR4_SMEP) && !(g->efer & SH_EFER_NXE))
+    if (!(g->cr4 & CR4_SMEP) && !(g->efer & EFER_NXE))
         code &= ~(u32)PFEC_I;
     return code;
 }
@@ -237,14 +208,14 @@ static bool access_allowed(const struct shadow_regs *g, const struct walk *w, u3
         return true;
     }
     if (fetch) {
-        if (w->u && (g->cr4 & SH_CR4_SMEP))
+        if (w->u && (g->cr4 & CR4_SMEP))
             return false;
         return !w->nx;
     }
     /* SMAP: explicit supervisor data accesses to user pages need RFLAGS.AC. */
-    if (w->u && (g->cr4 & SH_CR4_SMAP) && !(g->rflags & SH_RFLAGS_AC))
+    if (w->u && (g->cr4 & CR4_SMAP) && !(g->rflags & RFLAGS_AC))
         return false;
-    if (write && !w->w && (g->cr0 & SH_CR0_WP))
+    if (write && !w->w && (g->cr0 & CR0_WP))
         return false;
     return true;
 }
@@ -288,7 +259,7 @@ static int walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
     if (canon(va) != va)
         return -EINVAL;             /* the CPU raises #GP, not #PF */
 
-    bool nxe = g->efer & SH_EFER_NXE;
+    bool nxe = g->efer & EFER_NXE;
     u64 addr[LEVELS_LONG4], ent[LEVELS_LONG4];
     u64 table = g->cr3 & PTE_ADDR;
     int level = LEVELS_LONG4, k = 0;
@@ -372,7 +343,7 @@ static void protect_in(struct shadow *s, hpa_t pa, int level, hpa_t frame)
     u64 *tb = table_map(s, pa);
     if (!tb)
         return;
-    for (u32 i = 0; i < ENTRIES; i++) {
+    for (u32 i = 0; i < PT_ENTRIES; i++) {
         u64 e = tb[i];
         if (!(e & PTE_P))
             continue;
@@ -670,7 +641,7 @@ static u64 shadow_leaf(const struct shadow_regs *g, const struct walk *w, hpa_t 
          * guest running WP=0 with SMAP is not worth a slower path). */
         rw = true;
         us = false;
-        nx = nx || (w->u && (g->cr4 & SH_CR4_SMEP));
+        nx = nx || (w->u && (g->cr4 & CR4_SMEP));
     }
     /* Read-only when the host says so, when the page is a tracked guest table
      * (its writes must be emulated), and while the guest leaf is clean: the
@@ -689,7 +660,7 @@ static u64 shadow_leaf(const struct shadow_regs *g, const struct walk *w, hpa_t 
         e |= PTE_PAT;
     /* G only where the guest has global pages at all: the hardware keeps
      * global translations across the CR3 loads of root switches. */
-    if (g->cr4 & SH_CR4_PGE)
+    if (g->cr4 & CR4_PGE)
         e |= w->leaf & PTE_G;
     return e;
 }

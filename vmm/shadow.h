@@ -39,30 +39,17 @@
 
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
+#include "arch/x86/hw/regs.h"      /* CR0_*, CR4_*, EFER_*, RFLAGS_AC of struct shadow_regs */
+#include "arch/x86/hw/vectors.h"   /* PFEC_*: the error codes of shadow_guest_walk() */
 
 #define SHADOW_ROOTS_DEFAULT 8
 #define SHADOW_ROOTS_MAX     16
 #define SHADOW_TRACK_MAX     1024  /* guest page-table pages tracked at once */
 #define SHADOW_USES_MAX      4     /* (root, place) records per tracked page */
 
-/* #PF error code bits (SDM Vol. 3A 4.7). */
-#define PFEC_P    BIT(0)  /* the page was present (a protection fault) */
-#define PFEC_W    BIT(1)  /* a write */
-#define PFEC_U    BIT(2)  /* at CPL 3 */
-#define PFEC_RSVD BIT(3)  /* a reserved bit was set in an entry */
-#define PFEC_I    BIT(4)  /* an instruction fetch */
-
-/* Control-register bits the walker looks at. */
-#define SH_CR0_WP   BIT(16)
-#define SH_CR0_PG   BIT(31)
-#define SH_CR4_PSE  BIT(4)
-#define SH_CR4_PAE  BIT(5)
-#define SH_CR4_PGE  BIT(7)
-#define SH_CR4_SMEP BIT(20)
-#define SH_CR4_SMAP BIT(21)
-#define SH_EFER_NXE BIT(11)
-#define SH_EFER_LMA BIT(10)
-#define SH_RFLAGS_AC BIT(18)
+/* For vmm/shadow_vcpu.c until it takes CR4_SMEP/CR4_SMAP from regs.h itself. */
+#define SH_CR4_SMEP CR4_SMEP
+#define SH_CR4_SMAP CR4_SMAP
 
 /* The guest's own view of its paging state (not what the hardware runs with). */
 struct shadow_regs {

@@ -7,13 +7,11 @@
 #include "vmm/slpt.h"
 #include "kernel/lib/errno.h"
 
-#define LEVEL_SHIFT(l) (PAGE_SHIFT + 9 * (l))
+#define LEVEL_SHIFT(l) PT_LEVEL_SHIFT((l) + 1)
 #define LEVEL_SIZE(l)  (1ULL << LEVEL_SHIFT(l))
-#define LEAF_BIT       BIT(7)        /* EPT_LARGE == NPT_PS */
+#define LEAF_BIT       EPT_LARGE     /* == NPT_PS */
 
-STATIC_ASSERT(EPT_LARGE == NPT_PS, "one bit marks large leaves in both formats");
 STATIC_ASSERT(LEVEL_SHIFT(SLPT_LEVELS) == SLPT_GPA_BITS, "4 levels of 9 bits over 4 KiB");
-STATIC_ASSERT(SLPT_ENTRIES * sizeof(u64) == PAGE_SIZE, "a table is one page");
 
 /* Attribute bits a split copies from a large leaf to the finer ones. */
 #define EPT_LEAF_ATTRS (EPT_R | EPT_W | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_ACCESSED | EPT_DIRTY)
@@ -22,7 +20,7 @@ STATIC_ASSERT(SLPT_ENTRIES * sizeof(u64) == PAGE_SIZE, "a table is one page");
 
 static inline unsigned ent_index(u64 gpa, int level)
 {
-    return (unsigned)(gpa >> LEVEL_SHIFT(level)) & (SLPT_ENTRIES - 1);
+    return (unsigned)(gpa >> LEVEL_SHIFT(level)) & (PT_ENTRIES - 1);
 }
 
 static bool ent_present(const struct slpt *t, u64 e)
@@ -43,7 +41,7 @@ static bool ent_leaf(u64 e, int level)
 
 static u64 leaf_addr(u64 e, int level)
 {
-    return e & SLPT_ADDR_MASK & ~(LEVEL_SIZE(level) - 1);
+    return e & PTE_ADDR & ~(LEVEL_SIZE(level) - 1);
 }
 
 /* A non-leaf entry grants everything: rights are the AND over all levels, so
@@ -112,7 +110,7 @@ static int table_alloc(struct slpt *t, hpa_t *out, u64 **ptr)
         return rc;
     if (rc > 0)
         return -ENOMEM;
-    if (!IS_ALIGNED(pa, PAGE_SIZE) || (pa & ~SLPT_ADDR_MASK)) {
+    if (!IS_ALIGNED(pa, PAGE_SIZE) || (pa & ~PTE_ADDR)) {
         t->ops.free_table(t->ops.ctx, pa);
         return -EFAULT;
     }
@@ -138,14 +136,14 @@ static void free_subtree(struct slpt *t, hpa_t pa, int level)
 {
     u64 *tb = table_ptr(t, pa);
     if (tb) {
-        for (unsigned i = 0; i < SLPT_ENTRIES; i++) {
+        for (unsigned i = 0; i < PT_ENTRIES; i++) {
             u64 e = tb[i];
             if (!ent_present(t, e))
                 continue;
             if (ent_leaf(e, level))
                 count_leaf(t, level, -1);
             else
-                free_subtree(t, e & SLPT_ADDR_MASK, level - 1);
+                free_subtree(t, e & PTE_ADDR, level - 1);
         }
     }
     table_free(t, pa);
@@ -164,11 +162,11 @@ static int split_leaf(struct slpt *t, u64 *slot, int level)
     int rc = table_alloc(t, &pa, &nt);
     if (rc)
         return rc;
-    for (unsigned i = 0; i < SLPT_ENTRIES; i++)
+    for (unsigned i = 0; i < PT_ENTRIES; i++)
         nt[i] = (base + (u64)i * LEVEL_SIZE(child)) | attrs | (child ? LEAF_BIT : 0);
     set_ent(slot, table_entry(t, pa));
     count_leaf(t, level, -1);
-    count_leaf(t, child, SLPT_ENTRIES);
+    count_leaf(t, child, PT_ENTRIES);
     return 0;
 }
 
@@ -198,7 +196,7 @@ static int walk_create(struct slpt *t, u64 gpa, int target, u64 **slot)
                 return rc;
             e = *s;
         }
-        tb = table_ptr(t, e & SLPT_ADDR_MASK);
+        tb = table_ptr(t, e & PTE_ADDR);
         if (!tb)
             return -EFAULT;
     }
@@ -278,7 +276,7 @@ int slpt_map(struct slpt *t, gpa_t gpa, hpa_t hpa, u64 len, unsigned perms, enum
             if (ent_leaf(old, level))
                 count_leaf(t, level, -1);
             else
-                free_subtree(t, old & SLPT_ADDR_MASK, level - 1);
+                free_subtree(t, old & PTE_ADDR, level - 1);
         }
         g += LEVEL_SIZE(level);
         h += LEVEL_SIZE(level);
@@ -289,7 +287,7 @@ int slpt_map(struct slpt *t, gpa_t gpa, hpa_t hpa, u64 len, unsigned perms, enum
 
 static bool table_empty(const struct slpt *t, const u64 *tb)
 {
-    for (unsigned i = 0; i < SLPT_ENTRIES; i++)
+    for (unsigned i = 0; i < PT_ENTRIES; i++)
         if (ent_present(t, tb[i]))
             return false;
     return true;
@@ -315,7 +313,7 @@ static int unmap_in(struct slpt *t, hpa_t pa, int level, u64 base, u64 start, u6
             if (ent_leaf(e, level))
                 count_leaf(t, level, -1);
             else
-                free_subtree(t, e & SLPT_ADDR_MASK, level - 1);
+                free_subtree(t, e & PTE_ADDR, level - 1);
             continue;
         }
         /* Partly covered: only possible above level 0, the range being page-aligned. */
@@ -325,7 +323,7 @@ static int unmap_in(struct slpt *t, hpa_t pa, int level, u64 base, u64 start, u6
                 return rc;
             e = tb[i];
         }
-        hpa_t child = e & SLPT_ADDR_MASK;
+        hpa_t child = e & PTE_ADDR;
         int rc = unmap_in(t, child, level - 1, es, s, en);
         if (rc)
             return rc;
@@ -369,7 +367,7 @@ static int find_leaf(const struct slpt *t, u64 gpa, u64 *entry, int *level_out)
             *level_out = level;
             return 0;
         }
-        pa = e & SLPT_ADDR_MASK;
+        pa = e & PTE_ADDR;
     }
     return -ENOENT;   /* not reached: level 0 entries are leaves */
 }

@@ -18,6 +18,7 @@
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
 #include "arch/x86/vcpu.h"
+#include "arch/x86/hw/pte.h"   /* the EPT_* and NPT_* entry bits */
 
 
 /* Access rights of a mapping. SLPT_R is required (a present NPT entry is always
@@ -33,10 +34,9 @@
  * PAT MSR keeps its power-on entries 0 (WB) and 3 (UC). */
 enum slpt_memtype { SLPT_WB, SLPT_UC };
 
-#define SLPT_GPA_BITS 48           /* 4-level walks translate 48-bit addresses */
-#define SLPT_HPA_BITS 52           /* architectural MAXPHYADDR limit */
+#define SLPT_GPA_BITS PT_ADDR_BITS_4LEVEL   /* guest-physical bits 4 levels translate */
+#define SLPT_HPA_BITS PA_BITS_MAX          /* architectural MAXPHYADDR limit */
 #define SLPT_LEVELS   4
-#define SLPT_ENTRIES  512
 
 struct slpt_ops {
     /* A zeroed, 4 KiB-aligned 4 KiB page; 0 or a negative error code. */
@@ -99,35 +99,5 @@ void slpt_destroy(struct slpt *t);
 /* The root table, which the backend loads (set_slpt_root builds the EPTP or
  * nCR3 from it). */
 static inline hpa_t slpt_root(const struct slpt *t) { return t->root; }
-
-/* ---- Entry encodings, exposed for tests and for debug dumps. */
-
-/* EPT paging-structure entries (SDM Vol. 3C 29.3.2, tables 29-1 .. 29-6). */
-#define EPT_R            BIT(0)
-#define EPT_W            BIT(1)
-#define EPT_X            BIT(2)    /* supervisor-mode execute without MBEC */
-#define EPT_MT_SHIFT     3         /* leaf memory type, bits 5:3 */
-#define EPT_MT_MASK      (7ULL << EPT_MT_SHIFT)
-#define EPT_MT_UC        0ULL
-#define EPT_MT_WB        6ULL
-#define EPT_IPAT         BIT(6)    /* leaf: ignore guest PAT */
-#define EPT_LARGE        BIT(7)    /* PDPTE/PDE: maps a 1 GiB/2 MiB page */
-#define EPT_ACCESSED     BIT(8)
-#define EPT_DIRTY        BIT(9)    /* leaves only */
-
-/* Long-mode paging entries as NPT uses them (APM Vol. 2 5.3.3 and 15.25.5). */
-#define NPT_P            BIT(0)
-#define NPT_RW           BIT(1)
-#define NPT_US           BIT(2)    /* nested walks are user accesses: set at every level */
-#define NPT_PWT          BIT(3)
-#define NPT_PCD          BIT(4)
-#define NPT_ACCESSED     BIT(5)
-#define NPT_DIRTY        BIT(6)
-#define NPT_PS           BIT(7)    /* PDPE/PDE: 1 GiB/2 MiB page */
-#define NPT_G            BIT(8)
-#define NPT_NX           BIT(63)   /* needs EFER.NXE in the host when VMRUN executes */
-
-/* Physical address bits 51:12 of any entry. */
-#define SLPT_ADDR_MASK   0x000ffffffffff000ULL
 
 #endif

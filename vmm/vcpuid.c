@@ -2,27 +2,7 @@
  * appendix E. */
 #include "vmm/vcpuid.h"
 #include "vmm/hypercall_abi.h"
-
-/* Leaf 1 ECX. */
-#define L1C_PCID         BIT(17)
-#define L7B_INVPCID      BIT(10)
-#define L7C_PKU          BIT(3)
-#define L7C_LA57         BIT(16)
-#define L1C_MONITOR      BIT(3)
-#define L1C_VMX          BIT(5)
-#define L1C_SMX          BIT(6)
-#define L1C_X2APIC       BIT(21)
-#define L1C_TSC_DEADLINE BIT(24)
-#define L1C_HYPERVISOR   BIT(31)
-/* Leaf 1 EDX. */
-#define L1D_APIC         BIT(9)
-#define L1D_HTT          BIT(28)
-/* Leaf 0x80000001 ECX. */
-#define LX1C_SVM         BIT(2)
-
-/* Leaf 0xB / 0x1F level types (ECX[15:8]). */
-#define TOPO_SMT  1u
-#define TOPO_CORE 2u
+#include "arch/x86/hw/cpuid.h"
 
 /* Bits needed to number 0..n (n + 1 values). */
 static u32 id_bits(u32 n)
@@ -44,12 +24,12 @@ static void flat_topology(u32 subleaf, const struct vcpuid_ctx *ctx, u32 vcpus, 
     case 0:
         out[VCPUID_EAX] = 0;                 /* no thread bits */
         out[VCPUID_EBX] = 1;                 /* one thread per core */
-        out[VCPUID_ECX] = (TOPO_SMT << 8) | subleaf;
+        out[VCPUID_ECX] = (CPUID_TOPO_SMT << CPUID_TOPO_LEVEL_SHIFT) | subleaf;
         break;
     case 1:
         out[VCPUID_EAX] = id_bits(max_id);
         out[VCPUID_EBX] = vcpus & 0xffffu;   /* logical processors in the package */
-        out[VCPUID_ECX] = (TOPO_CORE << 8) | subleaf;
+        out[VCPUID_ECX] = (CPUID_TOPO_CORE << CPUID_TOPO_LEVEL_SHIFT) | subleaf;
         break;
     default:                                 /* invalid level ends the enumeration */
         out[VCPUID_EAX] = 0;
@@ -70,7 +50,7 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h,
 
     /* The hypervisor range belongs to us: never leak an outer hypervisor's
      * leaves when Isthmus itself runs nested. */
-    if (leaf >= ISTHMUS_CPUID_LEAF && leaf <= 0x4fffffffu) {
+    if (leaf >= ISTHMUS_CPUID_LEAF && leaf <= CPUID_LEAF_HV_LAST) {
         out[0] = out[1] = out[2] = out[3] = 0;
         if (leaf == ISTHMUS_CPUID_LEAF) {
             out[VCPUID_EAX] = VCPUID_HV_MAX_LEAF;
@@ -86,46 +66,46 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h,
     }
 
     switch (leaf) {
-    case 1:
-        out[VCPUID_ECX] &= ~(L1C_VMX |          /* no nested virtualisation */
-                             L1C_SMX |          /* GETSEC is not emulated */
-                             L1C_X2APIC |       /* the vlapic is xAPIC (MMIO) only */
-                             L1C_MONITOR |      /* MONITOR/MWAIT would idle the host CPU */
-                             L1C_TSC_DEADLINE); /* the vlapic timer has no TSC-deadline mode */
-        /* OSXSAVE (27) passes through: it mirrors CR4.OSXSAVE, which guest and
+    case CPUID_LEAF_FEATURES:
+        out[VCPUID_ECX] &= ~(CPUID_1_ECX_VMX |           /* no nested virtualisation */
+                             CPUID_1_ECX_SMX |           /* GETSEC is not emulated */
+                             CPUID_1_ECX_X2APIC |        /* the vlapic is xAPIC (MMIO) only */
+                             CPUID_1_ECX_MONITOR |       /* MONITOR/MWAIT would idle the host CPU */
+                             CPUID_1_ECX_TSC_DEADLINE);  /* the vlapic timer has no TSC-deadline mode */
+        /* OSXSAVE passes through: it mirrors CR4.OSXSAVE, which guest and
          * host set alike for the XSAVE state the guest is given. */
-        out[VCPUID_ECX] |= L1C_HYPERVISOR;      /* tells the guest to look at 0x40000000 */
+        out[VCPUID_ECX] |= CPUID_1_ECX_HYPERVISOR;       /* tells the guest to look at 0x40000000 */
         if (ctx->shadow)
-            out[VCPUID_ECX] &= ~L1C_PCID;       /* shadow paging keys roots by CR3 alone */
+            out[VCPUID_ECX] &= ~CPUID_1_ECX_PCID;        /* shadow paging keys roots by CR3 alone */
         /* EBX[31:24] initial APIC ID, [23:16] logical processors per package:
          * the vCPU's, not the host CPU's it happens to run on. */
         out[VCPUID_EBX] = (out[VCPUID_EBX] & 0x0000ffffu) | ((ctx->apic_id & 0xffu) << 24) |
                           (MIN(vcpus, 0xffu) << 16);
         /* HTT says EBX[23:16] is meaningful; set it whenever there are siblings. */
         if (vcpus > 1)
-            out[VCPUID_EDX] |= L1D_HTT;
+            out[VCPUID_EDX] |= CPUID_1_EDX_HTT;
         else
-            out[VCPUID_EDX] &= ~L1D_HTT;
-        out[VCPUID_EDX] |= L1D_APIC;            /* every vCPU has the emulated local APIC */
+            out[VCPUID_EDX] &= ~CPUID_1_EDX_HTT;
+        out[VCPUID_EDX] |= CPUID_1_EDX_APIC;             /* every vCPU has the emulated local APIC */
         break;
-    case 7:
+    case CPUID_LEAF_EXT_FEATURES:
         if (ctx->shadow && subleaf == 0) {
-            out[VCPUID_EBX] &= ~L7B_INVPCID;
-            out[VCPUID_ECX] &= ~(L7C_PKU | L7C_LA57);   /* not in shadow entries */
+            out[VCPUID_EBX] &= ~CPUID_7_EBX_INVPCID;
+            out[VCPUID_ECX] &= ~(CPUID_7_ECX_PKU | CPUID_7_ECX_LA57);   /* not in shadow entries */
         }
         break;
-    case 6:         /* thermal and power management: the host's, not the guest's */
-    case 0xa:       /* no virtual PMU: the counters are not context-switched */
+    case CPUID_LEAF_THERMAL:   /* thermal and power management: the host's, not the guest's */
+    case CPUID_LEAF_PMU:       /* no virtual PMU: the counters are not context-switched */
         out[0] = out[1] = out[2] = out[3] = 0;
         break;
-    case 0xb:
-    case 0x1f:      /* host topology says nothing about the partition: flat */
+    case CPUID_LEAF_TOPOLOGY:
+    case CPUID_LEAF_TOPOLOGY_V2:   /* host topology says nothing about the partition: flat */
         flat_topology(subleaf, ctx, vcpus, out);
         break;
-    case 0x80000001u:
-        out[VCPUID_ECX] &= ~LX1C_SVM;           /* no nested virtualisation */
+    case CPUID_LEAF_EXT_AMD:
+        out[VCPUID_ECX] &= ~CPUID_80000001_ECX_SVM;      /* no nested virtualisation */
         break;
-    case 0x8000000au:   /* SVM feature leaf: meaningless with SVM hidden */
+    case CPUID_LEAF_SVM:       /* SVM feature leaf: meaningless with SVM hidden */
         out[0] = out[1] = out[2] = out[3] = 0;
         break;
     default:

@@ -2,6 +2,7 @@
 #include "vmm/vlapic.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "arch/x86/hw/vectors.h"
 
 #define KHZ_MAX (1u << 24)
 
@@ -63,14 +64,14 @@ static void esr_error(struct vlapic *a, u32 bit)
     a->esr_pending |= bit;
     u32 lvt = a->lvt[VLAPIC_LVT_ERROR_IDX];
     /* An illegal error vector is not reported again: no recursion. */
-    if (!(lvt & VLAPIC_LVT_MASKED) && ICR_VECTOR(lvt) >= 16)
+    if (!(lvt & VLAPIC_LVT_MASKED) && ICR_VECTOR(lvt) >= APIC_MIN_VECTOR)
         raise_irr(a, (u8)ICR_VECTOR(lvt));
 }
 
 /* Vectors 0-15 are reserved for exceptions; the APIC refuses them (11.5.2). */
 static void raise_irr(struct vlapic *a, u8 vector)
 {
-    if (vector < 16) {
+    if (vector < APIC_MIN_VECTOR) {
         a->stats.irqs_dropped++;
         esr_error(a, VLAPIC_ESR_RECV_ILLEGAL_VECTOR);
         return;
@@ -226,7 +227,7 @@ static void send_ipi(struct vlapic *a, u32 icr)
     switch (ICR_MODE(icr)) {
     case DM_FIXED:
     case DM_LOWEST:     /* arbitration is the router's business: deliver as fixed */
-        if (ICR_VECTOR(icr) < 16) {
+        if (ICR_VECTOR(icr) < APIC_MIN_VECTOR) {
             esr_error(a, VLAPIC_ESR_SEND_ILLEGAL_VECTOR);
             goto drop;
         }

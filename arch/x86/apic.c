@@ -1,13 +1,14 @@
 /* Local APIC access and IPIs. */
 #include "arch/x86/apic.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/cpuid.h"
+#include "arch/x86/hw/msr.h"
 #include "arch/x86/interrupts.h"
 #include "arch/x86/paging.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
 #include "kernel/core/time.h"
 
-#define CPUID1_ECX_X2APIC BIT(21)
 #define LAPIC_TIMER_DIV_16 0x3
 
 bool lapic_x2apic;
@@ -53,9 +54,9 @@ static void lapic_enable_local(void)
 
 int lapic_init_bsp(void)
 {
-    lapic_x2apic = (cpuid(1, 0).ecx & CPUID1_ECX_X2APIC) != 0;
+    lapic_x2apic = (cpuid(CPUID_LEAF_FEATURES, 0).ecx & CPUID_1_ECX_X2APIC) != 0;
     u64 msr = rdmsr(MSR_IA32_APIC_BASE);
-    lapic_base = msr & 0xffffff000ULL;
+    lapic_base = msr & APIC_BASE_ADDR;
     if (!lapic_x2apic) {
         int err = paging_map(lapic_base, PAGE_SIZE, MAP_WRITE | MAP_UC);
         if (err)

@@ -3,6 +3,7 @@
  * vectors go to registered handlers. */
 #include "arch/x86/interrupts.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/vectors.h"
 #include "arch/x86/apic.h"
 #include "kernel/core/percpu.h"
 #include "kernel/core/console.h"
@@ -13,7 +14,7 @@
 static irq_handler_fn handlers[256];
 static u64 unexpected_irqs;
 
-static const char *const exc_names[32] = {
+static const char *const exc_names[X86_NR_EXCEPTIONS] = {
     "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
     "#BR bound range", "#UD invalid opcode", "#NM device not available",
     "#DF double fault", "coprocessor overrun", "#TS invalid TSS",
@@ -33,7 +34,7 @@ void irq_register(u8 vector, irq_handler_fn fn)
 static void dump_and_stop(struct int_frame *f)
 {
     struct percpu *cpu = this_cpu();
-    const char *name = exc_names[f->vector & 31];
+    const char *name = exc_names[f->vector % X86_NR_EXCEPTIONS];
     char line[160];
 
     /* The console lock may be held by the code that faulted: take it only if it
@@ -73,7 +74,7 @@ static void dump_and_stop(struct int_frame *f)
 
 void interrupt_dispatch(struct int_frame *f)
 {
-    if (f->vector < 32 && f->vector != 2) {
+    if (f->vector < X86_NR_EXCEPTIONS && f->vector != X86_EXC_NMI) {
         dump_and_stop(f);
         return;
     }
@@ -81,14 +82,14 @@ void interrupt_dispatch(struct int_frame *f)
     irq_handler_fn h = handlers[f->vector & 0xff];
     if (h) {
         h(f);
-    } else if (f->vector != VEC_SPURIOUS && f->vector != 2) {
+    } else if (f->vector != VEC_SPURIOUS && f->vector != X86_EXC_NMI) {
         unexpected_irqs++;
         if (unexpected_irqs < 10)
             log_warn("irq", "CPU %u: unexpected interrupt vector %llu", this_cpu()->index,
                      (unsigned long long)f->vector);
     }
     /* Spurious-vector interrupts and NMIs must not be acknowledged (SDM 10.9). */
-    if (f->vector >= 32 && f->vector != VEC_SPURIOUS)
+    if (f->vector >= X86_NR_EXCEPTIONS && f->vector != VEC_SPURIOUS)
         lapic_eoi();
 }
 

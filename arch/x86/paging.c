@@ -2,12 +2,12 @@
  * aligned 2 MiB lies inside a mapped range, 4 KiB leaves elsewhere. */
 #include "arch/x86/paging.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/pte.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
 #include "kernel/lib/string.h"
 
 #define TABLE_FLAGS (PTE_P | PTE_RW)   /* upper levels allow all; leaves decide */
-#define PAGE_2M     MiB(2)
 
 extern char ImageBase[], _text[], _etext[], _rodata[], _erodata[], _data[], _image_end[];
 
@@ -51,9 +51,9 @@ static u64 *next_table(u64 *entry, bool split_large)
         if (!pt)
             return NULL;
         tables_used++;
-        u64 base = *entry & PTE_ADDR & ~(PAGE_2M - 1);
+        u64 base = *entry & PTE_ADDR & ~(PAGE_SIZE_2M - 1);
         u64 attrs = (*entry & ~PTE_ADDR & ~PTE_PS) | (*entry & PTE_NX);
-        for (int i = 0; i < 512; i++)
+        for (int i = 0; i < PT_ENTRIES; i++)
             pt[i] = (base + i * PAGE_SIZE) | attrs;
         *entry = ptr_to_hpa(pt) | TABLE_FLAGS;
         return pt;
@@ -70,18 +70,18 @@ static int map_one(hpa_t pa, u64 bits, bool large)
 {
     if (pa >> 48)
         return -ERANGE;
-    u64 *pdpt = next_table(&pml4[(pa >> 39) & 511], false);
+    u64 *pdpt = next_table(&pml4[PT_INDEX(pa, 4)], false);
     if (!pdpt)
         return -ENOMEM;
-    u64 *pd = next_table(&pdpt[(pa >> 30) & 511], false);
+    u64 *pd = next_table(&pdpt[PT_INDEX(pa, 3)], false);
     if (!pd)
         return -ENOMEM;
-    u64 *pde = &pd[(pa >> 21) & 511];
+    u64 *pde = &pd[PT_INDEX(pa, 2)];
     if (large) {
         if ((*pde & PTE_P) && !(*pde & PTE_PS)) {
             /* Finer mappings exist below: update them all rather than lose them. */
             u64 *pt = hpa_to_ptr(*pde & PTE_ADDR);
-            for (int i = 0; i < 512; i++)
+            for (int i = 0; i < PT_ENTRIES; i++)
                 pt[i] = (pa + i * PAGE_SIZE) | bits;
             return 0;
         }
@@ -91,7 +91,7 @@ static int map_one(hpa_t pa, u64 bits, bool large)
     u64 *pt = next_table(pde, true);
     if (!pt)
         return -ENOMEM;
-    pt[(pa >> 12) & 511] = pa | bits;
+    pt[PT_INDEX(pa, 1)] = pa | bits;
     return 0;
 }
 
@@ -103,11 +103,11 @@ int paging_map(hpa_t pa, u64 len, unsigned flags)
         return -ERANGE;
     u64 bits = leaf_bits(flags);
     for (hpa_t a = start; a < end;) {
-        bool large = IS_ALIGNED(a, PAGE_2M) && end - a >= PAGE_2M;
+        bool large = IS_ALIGNED(a, PAGE_SIZE_2M) && end - a >= PAGE_SIZE_2M;
         int err = map_one(a, bits, large);
         if (err)
             return err;
-        a += large ? PAGE_2M : PAGE_SIZE;
+        a += large ? PAGE_SIZE_2M : PAGE_SIZE;
     }
     if (pml4 && read_cr3() == ptr_to_hpa(pml4))
         write_cr3(read_cr3());
@@ -116,21 +116,21 @@ int paging_map(hpa_t pa, u64 len, unsigned flags)
 
 static int unmap_page(hpa_t pa)
 {
-    u64 *e = &pml4[(pa >> 39) & 511];
+    u64 *e = &pml4[PT_INDEX(pa, 4)];
     if (!(*e & PTE_P))
         return 0;
     u64 *pdpt = hpa_to_ptr(*e & PTE_ADDR);
-    e = &pdpt[(pa >> 30) & 511];
+    e = &pdpt[PT_INDEX(pa, 3)];
     if (!(*e & PTE_P))
         return 0;
     u64 *pd = hpa_to_ptr(*e & PTE_ADDR);
-    e = &pd[(pa >> 21) & 511];
+    e = &pd[PT_INDEX(pa, 2)];
     if (!(*e & PTE_P))
         return 0;
     u64 *pt = next_table(e, true);
     if (!pt)
         return -ENOMEM;
-    pt[(pa >> 12) & 511] = 0;
+    pt[PT_INDEX(pa, 1)] = 0;
     return 0;
 }
 
@@ -139,16 +139,16 @@ static u64 lookup(hpa_t pa)
 {
     if (!pml4 || (pa >> 48))
         return 0;
-    u64 e = pml4[(pa >> 39) & 511];
+    u64 e = pml4[PT_INDEX(pa, 4)];
     if (!(e & PTE_P))
         return 0;
-    e = ((u64 *)hpa_to_ptr(e & PTE_ADDR))[(pa >> 30) & 511];
+    e = ((u64 *)hpa_to_ptr(e & PTE_ADDR))[PT_INDEX(pa, 3)];
     if (!(e & PTE_P))
         return 0;
-    e = ((u64 *)hpa_to_ptr(e & PTE_ADDR))[(pa >> 21) & 511];
+    e = ((u64 *)hpa_to_ptr(e & PTE_ADDR))[PT_INDEX(pa, 2)];
     if (!(e & PTE_P) || (e & PTE_PS))
         return e;
-    return ((u64 *)hpa_to_ptr(e & PTE_ADDR))[(pa >> 12) & 511];
+    return ((u64 *)hpa_to_ptr(e & PTE_ADDR))[PT_INDEX(pa, 1)];
 }
 
 bool paging_is_mapped(hpa_t pa, u64 len)
@@ -161,7 +161,7 @@ bool paging_is_mapped(hpa_t pa, u64 len)
 
 static void walk(u64 *table, int level, struct paging_stats *st)
 {
-    for (int i = 0; i < 512; i++) {
+    for (int i = 0; i < PT_ENTRIES; i++) {
         u64 e = table[i];
         if (!(e & PTE_P))
             continue;
@@ -176,7 +176,7 @@ static void walk(u64 *table, int level, struct paging_stats *st)
         else
             st->leaves_4k++;
         if (!(e & PTE_NX)) {
-            st->exec_pages += level == 2 ? 512 : 1;
+            st->exec_pages += level == 2 ? PT_ENTRIES : 1;
             if (e & PTE_RW)
                 st->wx_violations++;
         }

@@ -8,17 +8,6 @@
 #include "kernel/lib/types.h"
 #include "kernel/core/bootinfo.h"
 
-/* Leaf-entry bits (SDM Vol. 3A 4.5, tables 4-18 to 4-20). */
-#define PTE_P     BIT(0)   /* present */
-#define PTE_RW    BIT(1)   /* writable */
-#define PTE_US    BIT(2)   /* user-accessible: never set, the hypervisor is ring 0 only */
-#define PTE_PWT   BIT(3)   /* with PCD selects PAT entry 3 = UC (default PAT) */
-#define PTE_PCD   BIT(4)
-#define PTE_PS    BIT(7)   /* 2 MiB leaf in a PD entry */
-#define PTE_G     BIT(8)
-#define PTE_NX    BIT(63)  /* needs EFER.NXE */
-#define PTE_ADDR  0x000ffffffffff000ULL
-
 /* Mapping requests. */
 #define MAP_READ  0
 #define MAP_WRITE BIT(0)

@@ -1,31 +1,12 @@
 /* Per-CPU GDT/TSS set-up and the shared IDT. */
 #include "arch/x86/segments.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/vectors.h"
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 
-struct idt_gate {
-    u16 off_lo;
-    u16 sel;
-    u8 ist;
-    u8 type;        /* P=1, DPL=0, type 0xE: 64-bit interrupt gate */
-    u16 off_mid;
-    u32 off_hi;
-    u32 reserved;
-} __packed;
-STATIC_ASSERT(sizeof(struct idt_gate) == 16, "IDT gate is 16 bytes in long mode");
-
-struct desc_ptr {
-    u16 limit;
-    u64 base;
-} __packed;
-
 static struct idt_gate idt[256] __aligned(16);
 extern const u64 isr_table[256];    /* arch/x86/entry.asm */
-
-/* Flat 64-bit code and data descriptors (SDM 3.4.5): L=1 for code, P=1, S=1. */
-#define GDT_CODE64 0x00209a0000000000ULL
-#define GDT_DATA   0x0000920000000000ULL
 
 void idt_init(void)
 {
@@ -34,15 +15,15 @@ void idt_init(void)
         idt[v].off_lo = (u16)off;
         idt[v].sel = SEL_CODE;
         idt[v].ist = 0;
-        idt[v].type = 0x8e;
+        idt[v].type = SEG_ATTR_P | SEG_TYPE_INTR_GATE;
         idt[v].off_mid = (u16)(off >> 16);
         idt[v].off_hi = (u32)(off >> 32);
         idt[v].reserved = 0;
     }
     /* Faults that can arrive on a bad stack get known-good ones. */
-    idt[8].ist = IST_DOUBLE_FAULT;
-    idt[2].ist = IST_NMI;
-    idt[18].ist = IST_MACHINE_CHECK;
+    idt[X86_EXC_DF].ist = IST_DOUBLE_FAULT;
+    idt[X86_EXC_NMI].ist = IST_NMI;
+    idt[X86_EXC_MC].ist = IST_MACHINE_CHECK;
 }
 
 void segments_init_cpu(struct percpu *cpu)
@@ -57,8 +38,9 @@ void segments_init_cpu(struct percpu *cpu)
     t->gdt[0] = 0;
     t->gdt[1] = GDT_CODE64;
     t->gdt[2] = GDT_DATA;
-    /* 16-byte available 64-bit TSS descriptor, type 9 (SDM 8.2.3). */
-    t->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) |
+    /* 16-byte available 64-bit TSS descriptor (SDM 8.2.3). */
+    t->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+                ((u64)(SEG_ATTR_P | SEG_TYPE_TSS_AVAIL) << 40) |
                 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     t->gdt[4] = base >> 32;
 

@@ -110,9 +110,9 @@ int smp_start_cpu(struct percpu *cpu, void *stack_top)
     d->stack = (u64)(uintptr_t)stack_top;
     d->entry = (u64)(uintptr_t)ap_entry;
     d->percpu = (u64)(uintptr_t)cpu;
-    d->gdt[1] = 0x00cf9a000000ffffULL;   /* 32-bit code, flat */
-    d->gdt[2] = 0x00cf92000000ffffULL;   /* 32-bit data, flat */
-    d->gdt[3] = 0x00209a0000000000ULL;   /* 64-bit code */
+    d->gdt[1] = GDT_CODE32;
+    d->gdt[2] = GDT_DATA32;
+    d->gdt[3] = GDT_CODE64;
     d->gdt_limit = sizeof(d->gdt) - 1;
     d->gdt_base = (u32)(tramp + PAGE_SIZE + __builtin_offsetof(struct trampoline_data, gdt));
     d->far32_off = (u32)tramp + pm32_off;

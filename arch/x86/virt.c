@@ -2,37 +2,11 @@
  * (APM Vol. 2 ch. 15, CPUID Fn8000_000A). */
 #include "arch/x86/virt.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/cpuid.h"
+#include "arch/x86/hw/msr.h"
+#include "arch/x86/hw/vmx_ctls.h"
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
-
-/* CPUID bits. */
-#define CPUID1_ECX_VMX        BIT(5)
-#define CPUID81_ECX_SVM       BIT(2)
-#define SVM_EDX_NP            BIT(0)
-#define SVM_EDX_NRIPS         BIT(3)
-#define SVM_EDX_VMCB_CLEAN    BIT(5)
-#define SVM_EDX_FLUSH_BY_ASID BIT(6)
-#define SVM_EDX_DECODE_ASSISTS BIT(7)
-#define SVM_EDX_VGIF          BIT(16)
-
-/* MSRs. */
-#define MSR_VM_CR                 0xc0010114u   /* AMD: bit 4 SVMDIS (BIOS disabled SVM) */
-#define VM_CR_SVMDIS              BIT(4)
-#define MSR_IA32_VMX_BASIC        0x480u
-#define MSR_IA32_VMX_PROCBASED    0x482u
-#define MSR_IA32_VMX_PROCBASED2   0x48bu
-#define MSR_IA32_VMX_EPT_VPID_CAP 0x48cu
-#define FEATURE_CONTROL_LOCK      BIT(0)
-#define FEATURE_CONTROL_VMX_OUTSIDE_SMX BIT(2)
-#define PROCBASED_SECONDARY       BIT(31)
-#define PROCBASED2_EPT            BIT(1)
-#define PROCBASED2_VPID           BIT(5)
-#define PROCBASED2_UNRESTRICTED   BIT(7)
-#define EPT_CAP_WALK4             BIT(6)
-#define EPT_CAP_WB                BIT(14)
-#define EPT_CAP_2M                BIT(16)
-#define EPT_CAP_1G                BIT(17)
-#define EPT_CAP_AD                BIT(21)
 
 struct virt_caps virt;
 
@@ -57,14 +31,14 @@ static void detect_vmx(void)
         wrmsr(MSR_IA32_FEATURE_CONTROL, fc | FEATURE_CONTROL_VMX_OUTSIDE_SMX | FEATURE_CONTROL_LOCK);
     }
     u64 basic = rdmsr(MSR_IA32_VMX_BASIC);
-    virt.vmx_revision = (u32)basic & 0x7fffffff;
+    virt.vmx_revision = (u32)(basic & VMX_BASIC_REVISION);
     /* The allowed-1 settings are the high halves of the control capability MSRs. */
-    u32 proc = (u32)(rdmsr(MSR_IA32_VMX_PROCBASED) >> 32);
-    if (proc & PROCBASED_SECONDARY) {
-        u32 proc2 = (u32)(rdmsr(MSR_IA32_VMX_PROCBASED2) >> 32);
-        virt.vmx_ept = proc2 & PROCBASED2_EPT;
-        virt.vmx_vpid = proc2 & PROCBASED2_VPID;
-        virt.vmx_unrestricted = proc2 & PROCBASED2_UNRESTRICTED;
+    u32 proc = (u32)(rdmsr(MSR_IA32_VMX_PROCBASED_CTLS) >> 32);
+    if (proc & VMX_PROC_SECONDARY) {
+        u32 proc2 = (u32)(rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2) >> 32);
+        virt.vmx_ept = proc2 & VMX_PROC2_EPT;
+        virt.vmx_vpid = proc2 & VMX_PROC2_VPID;
+        virt.vmx_unrestricted = proc2 & VMX_PROC2_UNRESTRICTED;
     }
     if (virt.vmx_ept) {
         u64 cap = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
@@ -83,26 +57,27 @@ static void detect_svm(void)
         none("AMD-V is disabled by the firmware (VM_CR.SVMDIS)");
         return;
     }
-    struct cpuid_regs r = cpuid(0x8000000a, 0);
+    struct cpuid_regs r = cpuid(CPUID_LEAF_SVM, 0);
     virt.svm_revision = r.eax & 0xff;
     virt.svm_asids = r.ebx;
-    virt.svm_npt = r.edx & SVM_EDX_NP;
-    virt.svm_nrips = r.edx & SVM_EDX_NRIPS;
-    virt.svm_vmcb_clean = r.edx & SVM_EDX_VMCB_CLEAN;
-    virt.svm_flush_by_asid = r.edx & SVM_EDX_FLUSH_BY_ASID;
-    virt.svm_decode_assists = r.edx & SVM_EDX_DECODE_ASSISTS;
-    virt.svm_vgif = r.edx & SVM_EDX_VGIF;
+    virt.svm_npt = r.edx & CPUID_SVM_EDX_NP;
+    virt.svm_nrips = r.edx & CPUID_SVM_EDX_NRIPS;
+    virt.svm_vmcb_clean = r.edx & CPUID_SVM_EDX_VMCB_CLEAN;
+    virt.svm_flush_by_asid = r.edx & CPUID_SVM_EDX_FLUSH_BY_ASID;
+    virt.svm_decode_assists = r.edx & CPUID_SVM_EDX_DECODE_ASSISTS;
+    virt.svm_vgif = r.edx & CPUID_SVM_EDX_VGIF;
     virt.vendor = VIRT_SVM;
 }
 
 void virt_detect(void)
 {
     memset(&virt, 0, sizeof(virt));
-    if (cpuid(1, 0).ecx & CPUID1_ECX_VMX) {
+    if (cpuid(CPUID_LEAF_FEATURES, 0).ecx & CPUID_1_ECX_VMX) {
         detect_vmx();
         return;
     }
-    if (cpuid(0x80000000, 0).eax >= 0x8000000a && (cpuid(0x80000001, 0).ecx & CPUID81_ECX_SVM)) {
+    if (cpuid(CPUID_LEAF_EXT_MAX, 0).eax >= CPUID_LEAF_SVM &&
+        (cpuid(CPUID_LEAF_EXT_AMD, 0).ecx & CPUID_80000001_ECX_SVM)) {
         detect_svm();
         return;
     }

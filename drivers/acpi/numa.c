@@ -1,6 +1,6 @@
 /* SRAT (ACPI 6.5 5.2.16) and SLIT (5.2.17): which proximity domain each processor
  * and memory range belongs to, and the relative distances between domains. This
- * file checks structure only; kernel/core/topology.c judges the values (SLIT diagonal,
+ * file checks structure only; drivers/acpi/topology.c judges the values (SLIT diagonal,
  * overlapping ranges) because it is where a bad table is replaced by a default. */
 #include "drivers/acpi/internal.h"
 #include "kernel/lib/errno.h"

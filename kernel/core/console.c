@@ -7,16 +7,18 @@
 #include "kernel/lib/printf.h"
 #include "kernel/lib/spinlock.h"
 #include "kernel/lib/string.h"
-#include "drivers/uart16550.h"
 #include "arch/x86/hw/cpu.h"
 
 static spinlock_t con_lock = SPINLOCK_INIT;
+static const struct con_port_ops *ops;
 static u16 port = 0x3f8;        /* until the configuration says otherwise */
 static volatile bool con_bypass_lock;
 
+void con_set_port_ops(const struct con_port_ops *o) { ops = o; }
+
 void con_init(u16 p, u32 baud)
 {
-    if (p && uart_init(p, baud) < 0)
+    if (p && (!ops || ops->init(p, baud) < 0))
         p = 0;
     port = p;
 }
@@ -32,12 +34,12 @@ static size_t input_len;
 /* Serial terminals need CR LF; a '\n' that already follows '\r' gets none added. */
 static void put_raw(const char *s, size_t n)
 {
-    if (!port)
+    if (!port || !ops)
         return;
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '\n' && last_out != '\r')
-            uart_putc(port, '\r');
-        uart_putc(port, s[i]);
+            ops->putc(port, '\r');
+        ops->putc(port, s[i]);
         last_out = s[i];
     }
 }
@@ -101,7 +103,7 @@ int con_printf(const char *fmt, ...)
 
 int con_getc(void)
 {
-    return port ? uart_getc(port) : -1;
+    return port && ops ? ops->getc(port) : -1;
 }
 
 void con_emergency_begin(void)

@@ -4,7 +4,7 @@
 #define ISTHMUS_KERNEL_PERCPU_H
 
 #include "kernel/lib/types.h"
-#include "arch/x86/segments.h"
+#include "arch/x86/hw/desc.h"
 
 #define MAX_CPUS 64
 

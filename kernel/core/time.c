@@ -1,7 +1,6 @@
 /* TSC calibration and conversions. */
 #include "kernel/core/time.h"
 #include "kernel/core/log.h"
-#include "drivers/clocksource.h"
 #include "arch/x86/hw/cpu.h"
 
 u64 tsc_khz;

@@ -12,7 +12,15 @@ u64 time_tsc_to_us(u64 tsc);  /* microseconds since boot */
 u64 time_now_us(void);
 void time_delay_us(u64 us);
 
-struct clocksource;
+/* A reference clock to measure the TSC against, used once at boot. The core
+ * defines it; drivers (drivers/hpet.c, drivers/pmtimer.c) provide one. */
+struct clocksource {
+    const char *name;
+    u64 hz;                 /* counter frequency */
+    u64 mask;               /* counter width: it wraps at mask + 1 */
+    u64 (*read)(void);
+};
+
 int time_calibrate(const struct clocksource *cs) __must_check;   /* busy-waits; needs a calibrated TSC */
 
 #endif

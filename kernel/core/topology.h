@@ -1,17 +1,20 @@
-/* The machine's NUMA topology, built once at boot from the parsed ACPI tables and the
- * boot memory map: dense node indices, CPUs, RAM ranges per node, node distances
- * and the node of each PCI host bridge. Arch-neutral and host-unit-tested. */
+/* The machine's NUMA topology: dense node indices, CPUs, RAM ranges per node, node
+ * distances and the node of each PCI host bridge, and the queries on it. Built once
+ * at boot from the firmware's tables and the boot memory map by
+ * drivers/acpi/topology.c; this data model depends on no firmware interface.
+ * Arch-neutral and host-unit-tested. */
 #ifndef ISTHMUS_KERNEL_TOPOLOGY_H
 #define ISTHMUS_KERNEL_TOPOLOGY_H
 
 #include "kernel/lib/types.h"
 #include "kernel/core/bootinfo.h"
-#include "drivers/acpi/acpi.h"
 
 #define TOPO_MAX_NODES     32   /* distinct SRAT proximity domains; more = SRAT unusable */
 #define TOPO_MAX_CPUS      256  /* enabled processors kept (the boot CPU always is) */
-#define TOPO_MAX_RANGES    (BOOT_MAX_MEMMAP + 2 * ACPI_MAX_SRAT_MEM)
-#define TOPO_MAX_PCI_ROOTS ACPI_MAX_PCI_ROOTS
+#define TOPO_MAX_SRAT_RANGES 64  /* firmware memory-affinity ranges RAM can be split at */
+#define TOPO_MAX_RANGES    (BOOT_MAX_MEMMAP + 2 * TOPO_MAX_SRAT_RANGES)
+#define TOPO_MAX_PCI_ROOTS 32
+#define TOPO_PATH_MAX      128      /* firmware path of a PCI host bridge, NUL included */
 
 #define TOPO_LOCAL_DISTANCE  10
 #define TOPO_REMOTE_DISTANCE 20  /* what a synthesized matrix uses between nodes */
@@ -52,7 +55,7 @@ struct topo_pci_root {
     s16 node;                   /* -1: unknown (no _PXM, or a domain not in SRAT) */
     bool has_pxm;
     u32 pxm;
-    char path[ACPI_PATH_MAX];
+    char path[TOPO_PATH_MAX];
 };
 
 struct topology {
@@ -76,13 +79,6 @@ struct topology {
     u32 npci_roots;
     struct topo_pci_root pci_roots[TOPO_MAX_PCI_ROOTS];
 };
-
-/* Builds *out. acpi may be NULL (no ACPI: one node, the boot CPU, all RAM). map holds
- * nmap boot memory ranges. Never fails on bad firmware data (that is warned about
- * and replaced by a safe default); returns -EINVAL only for a NULL out or a NULL map
- * with nmap > 0. */
-int topology_build(const struct acpi_info *acpi, const struct boot_mem_range *map, u32 nmap,
-                   u32 bsp_apic_id, struct topology *out) __must_check;
 
 /* Node index of an SRAT proximity domain, or -1. */
 int topology_domain_node(const struct topology *t, u32 domain);

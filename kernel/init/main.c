@@ -17,6 +17,7 @@
 #include "kernel/core/time.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/cpuid.h"
 #include "arch/x86/interrupts.h"
 #include "arch/x86/paging.h"
 #include "arch/x86/segments.h"
@@ -25,9 +26,11 @@
 #include "arch/x86/vcpu.h"
 #include "vmm/partition.h"
 #include "vmm/ha/failover.h"
+#include "drivers/acpi/topology.h"
 #include "drivers/clocksource.h"
 #include "drivers/pci_access.h"
 #include "drivers/power.h"
+#include "drivers/uart16550.h"
 
 #define SHELL_TICK_HZ 1000   /* polls the UART often enough not to overrun a 16-byte FIFO at 115200 */
 #define AP_STACK_PAGES 8
@@ -59,14 +62,14 @@ static void timer_tick(struct int_frame *f)
 
 static void identify_cpu(void)
 {
-    struct cpuid_regs r = cpuid(0, 0);
+    struct cpuid_regs r = cpuid(CPUID_LEAF_VENDOR, 0);
     memcpy(machine.cpu_vendor, &r.ebx, 4);
     memcpy(machine.cpu_vendor + 4, &r.edx, 4);
     memcpy(machine.cpu_vendor + 8, &r.ecx, 4);
     machine.cpu_vendor[12] = '\0';
-    if (cpuid(0x80000000, 0).eax >= 0x80000004) {
+    if (cpuid(CPUID_LEAF_EXT_MAX, 0).eax >= CPUID_LEAF_BRAND + 2) {
         for (u32 i = 0; i < 3; i++) {
-            r = cpuid(0x80000002 + i, 0);
+            r = cpuid(CPUID_LEAF_BRAND + i, 0);
             memcpy(machine.cpu_brand + 16 * i, &r, 16);
         }
         machine.cpu_brand[48] = '\0';
@@ -285,6 +288,8 @@ static void start_partitions(const struct boot_info *bi)
 __noreturn void hv_main(struct boot_info *bi)
 {
     tsc_boot = rdtsc();
+    /* First, so that even a fault in the steps below can be reported. */
+    con_set_port_ops(&uart16550_con_ops);
     struct percpu *bsp = &bsp_area;
     cpu_list[0] = bsp;
     idt_init();

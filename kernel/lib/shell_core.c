@@ -1,7 +1,7 @@
 /* Shell tokenizer, dispatcher and help listing; see shell_core.h. */
 #include "kernel/lib/shell_core.h"
-#include "kernel/core/console.h"
 #include "kernel/lib/errno.h"
+#include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
 
 /* Longest command name echoed back in an error, so that a pasted megabyte
@@ -26,6 +26,22 @@ static const char *printable(char dst[ECHO_MAX + 4], const char *s)
     }
     dst[i] = '\0';
     return dst;
+}
+
+/* Formats one message and hands it to out in one call. The buffer is as long
+ * as the console's: a longer line is cut there, not split. */
+static void __printf(3, 4) say(shell_out_fn out, void *ctx, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    if (!out)
+        return;
+    va_start(ap, fmt);
+    int n = kvsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        out(ctx, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 static bool is_sep(char c)
@@ -114,14 +130,15 @@ static const char *usage_of(const struct shell_cmd *c)
     return c->usage && c->usage[0] ? c->usage : c->name;
 }
 
-int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line)
+int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line, shell_out_fn out,
+                   void *ctx)
 {
     char *argv[SHELL_MAX_ARGS + 1];
     const char *err;
     int argc = shell_tokenize(line, argv, SHELL_MAX_ARGS, &err);
 
     if (argc < 0) {
-        con_printf("error: %s\n", err);
+        say(out, ctx, "error: %s\n", err);
         return argc;
     }
     if (argc == 0)
@@ -131,14 +148,14 @@ int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line)
     const struct shell_cmd *c = shell_find(cmds, ncmds, argv[0]);
     if (!c) {
         char tmp[ECHO_MAX + 4];
-        con_printf("unknown command: %s (try 'help')\n", printable(tmp, argv[0]));
+        say(out, ctx, "unknown command: %s (try 'help')\n", printable(tmp, argv[0]));
         return -ENOENT;
     }
     int rc = c->fn ? c->fn(argc, argv) : -ENOSYS;
     if (rc == -EINVAL)
-        con_printf("usage: %s\n", usage_of(c));
+        say(out, ctx, "usage: %s\n", usage_of(c));
     else if (rc < 0)
-        con_printf("%s: error: %s\n", c->name, strerror_short(rc));
+        say(out, ctx, "%s: error: %s\n", c->name, strerror_short(rc));
     return rc;
 }
 
@@ -149,7 +166,8 @@ static bool before(const struct shell_cmd *cmds, size_t a, size_t b)
     return d < 0 || (d == 0 && a < b);
 }
 
-void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *topic)
+void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *topic,
+                      shell_out_fn out, void *ctx)
 {
     if (!cmds)
         ncmds = 0;
@@ -157,10 +175,10 @@ void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *to
         const struct shell_cmd *c = shell_find(cmds, ncmds, topic);
         if (!c) {
             char tmp[ECHO_MAX + 4];
-            con_printf("help: no such command: %s\n", printable(tmp, topic));
+            say(out, ctx, "help: no such command: %s\n", printable(tmp, topic));
             return;
         }
-        con_printf("usage: %s\n  %s\n", usage_of(c), c->help ? c->help : "");
+        say(out, ctx, "usage: %s\n  %s\n", usage_of(c), c->help ? c->help : "");
         return;
     }
 
@@ -186,8 +204,8 @@ void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *to
         }
         if (next == ncmds)
             break;
-        con_printf("  %-*s  %s\n", width, usage_of(&cmds[next]),
-                   cmds[next].help ? cmds[next].help : "");
+        say(out, ctx, "  %-*s  %s\n", width, usage_of(&cmds[next]),
+            cmds[next].help ? cmds[next].help : "");
         prev = next;
     }
 }

@@ -1,13 +1,18 @@
 /* Shell command registry and dispatcher. Commands live in their own files and
  * register with SHELL_COMMAND(); the table is the linker section "shell_cmds",
  * so `help` is generated from it and never goes stale. The dispatcher takes the
- * table as (start, count) so tests can pass an ordinary array. */
+ * table as (start, count) and its output as a function, so it depends on no
+ * console and tests can pass an ordinary array and a buffer. */
 #ifndef ISTHMUS_KERNEL_SHELL_CORE_H
 #define ISTHMUS_KERNEL_SHELL_CORE_H
 
 #include "kernel/lib/types.h"
 
 #define SHELL_MAX_ARGS 32
+
+/* Where the dispatcher and the help listing print: each call gets n bytes of
+ * text (whole lines) and the ctx given along with it. */
+typedef void (*shell_out_fn)(void *ctx, const char *s, size_t n);
 
 struct shell_cmd {
     const char *name;
@@ -45,14 +50,17 @@ int shell_tokenize(char *line, char **argv, int max_args, const char **err);
 const struct shell_cmd *shell_find(const struct shell_cmd *cmds, size_t ncmds, const char *name);
 
 /* Tokenizes and runs line. Blank: returns 0 silently. Otherwise prints at most
- * one line of its own: the tokenizer error, "unknown command: X (try 'help')",
+ * one line of its own through out (none when out is NULL): the tokenizer error, "unknown command: X (try 'help')",
  * "usage: ..." for -EINVAL, or "<name>: error: ECODE" for other errors.
  * Returns the handler's result, -ENOENT for an unknown command, or the
  * tokenizer's error. */
-int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line);
+int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line, shell_out_fn out,
+                   void *ctx);
 
 /* Without topic (NULL or ""): every command sorted by name, usage and help in
- * aligned columns. With topic: that command's usage and help, or an error line. */
-void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *topic);
+ * aligned columns. With topic: that command's usage and help, or an error line.
+ * Prints through out like shell_run_line(). */
+void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *topic,
+                      shell_out_fn out, void *ctx);
 
 #endif

@@ -51,9 +51,16 @@ static void show(struct echo_buf *e, bool editing)
     e->n = 0;
 }
 
+static void to_console(void *ctx, const char *s, size_t n)
+{
+    (void)ctx;
+    con_write(s, n);
+}
+
 int shell_exec(char *line)
 {
-    return shell_run_line(__start_shell_cmds, (size_t)(__stop_shell_cmds - __start_shell_cmds), line);
+    return shell_run_line(__start_shell_cmds, (size_t)(__stop_shell_cmds - __start_shell_cmds), line,
+                          to_console, NULL);
 }
 
 static int cmd_help(int argc, char **argv)
@@ -61,7 +68,7 @@ static int cmd_help(int argc, char **argv)
     if (argc > 2)
         return -EINVAL;
     shell_print_help(__start_shell_cmds, (size_t)(__stop_shell_cmds - __start_shell_cmds),
-                     argc == 2 ? argv[1] : NULL);
+                     argc == 2 ? argv[1] : NULL, to_console, NULL);
     return 0;
 }
 SHELL_COMMAND(help, "help [COMMAND]", "list the commands, or show one command's usage", cmd_help);

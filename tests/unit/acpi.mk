@@ -8,7 +8,7 @@ ACPI_SRCS := drivers/acpi/tables.c drivers/acpi/fadt.c drivers/acpi/madt.c \
 
 UNIT_SRCS_acpi     := tests/unit/test_acpi.c tests/unit/test_acpi_aml.c $(ACPI_SRCS) \
                       tests/unit/stubs.c
-UNIT_SRCS_topology := tests/unit/test_topology.c kernel/core/topology.c $(ACPI_SRCS) \
-                      tests/unit/stubs.c
+UNIT_SRCS_topology := tests/unit/test_topology.c kernel/core/topology.c drivers/acpi/topology.c \
+                      $(ACPI_SRCS) tests/unit/stubs.c
 
 $(B)/unit/test_acpi $(B)/unit/test_topology: tests/unit/test_acpi_util.c

@@ -20,30 +20,15 @@
 
 #include "vmm/shadow.h"
 #include "vmm/slpt.h"
+#include "arch/x86/hw/pte.h"
+#include "arch/x86/hw/regs.h"
+#include "arch/x86/hw/vectors.h"
 #include "kernel/lib/errno.h"
 #include "tests/unit/xorshift.h"
 
-/* Entry bits, spelled out here rather than taken from the code under test
- * (SDM Vol. 3A 4.5). */
-#define E_P     BIT(0)
-#define E_RW    BIT(1)
-#define E_US    BIT(2)
-#define E_PWT   BIT(3)
-#define E_PCD   BIT(4)
-#define E_A     BIT(5)
-#define E_D     BIT(6)
-#define E_PS    BIT(7)
-#define E_PAT   BIT(7)     /* 4 KiB leaf */
-#define E_G     BIT(8)
-#define E_PATL  BIT(12)    /* large leaf */
-#define E_NX    BIT(63)
-#define E_ADDR  0x000ffffffffff000ULL
-#define UPPER   (E_P | E_RW | E_US)
-
-#define CR0_PE     BIT(0)
-#define CR4_PCIDE  BIT(17)
-#define CR4_LA57   BIT(12)
-#define EFER_LME   BIT(8)
+/* Entry and register bits from the architectural headers (arch/x86/hw/), not
+ * from the code under test. */
+#define UPPER   (PTE_P | PTE_RW | PTE_US)
 
 /* ---------------------------------------------------------------- fake guest memory */
 
@@ -119,7 +104,7 @@ static u64 gtable(void)
 
 static u32 gidx(u64 va, int level)
 {
-    return (u32)(va >> (12 + 9 * (level - 1))) & 511;
+    return (u32)PT_INDEX(va, level);
 }
 
 /* The canonical va of the given table indexes. */
@@ -133,23 +118,23 @@ static u64 mkva(u32 i4, u32 i3, u32 i2, u32 i1)
  * tables above it with rights UPPER. */
 static u64 gslot(u64 cr3, u64 va, int level)
 {
-    u64 table = cr3 & E_ADDR;
+    u64 table = cr3 & PTE_ADDR;
     for (int l = 4;; l--) {
         u64 a = table + gidx(va, l) * 8;
         if (l == level)
             return a;
         u64 e = gget(a);
-        if (!(e & E_P)) {
+        if (!(e & PTE_P)) {
             e = gtable() | UPPER;
             gput(a, e);
         }
-        table = e & E_ADDR;
+        table = e & PTE_ADDR;
     }
 }
 
 static void map4k(u64 cr3, u64 va, u64 g, u64 flags) { gput(gslot(cr3, va, 1), g | flags); }
-static void map2m(u64 cr3, u64 va, u64 g, u64 flags) { gput(gslot(cr3, va, 2), g | E_PS | flags); }
-static void map1g(u64 cr3, u64 va, u64 g, u64 flags) { gput(gslot(cr3, va, 3), g | E_PS | flags); }
+static void map2m(u64 cr3, u64 va, u64 g, u64 flags) { gput(gslot(cr3, va, 2), g | PTE_PS | flags); }
+static void map1g(u64 cr3, u64 va, u64 g, u64 flags) { gput(gslot(cr3, va, 3), g | PTE_PS | flags); }
 
 /* ---------------------------------------------------------------- fake table pool */
 
@@ -284,11 +269,11 @@ static void sh_init(u32 nroots, u32 max_tables)
 static struct shadow_regs long_regs(u64 cr3)
 {
     return (struct shadow_regs){
-        .cr0 = CR0_PE | SH_CR0_PG | SH_CR0_WP,
+        .cr0 = CR0_PE | CR0_PG | CR0_WP,
         .cr3 = cr3,
-        .cr4 = SH_CR4_PAE | SH_CR4_PGE,
-        .efer = EFER_LME | SH_EFER_LMA | SH_EFER_NXE,
-        .rflags = 2,
+        .cr4 = CR4_PAE | CR4_PGE,
+        .efer = EFER_LME | EFER_LMA | EFER_NXE,
+        .rflags = RFLAGS_FIXED,
     };
 }
 
@@ -297,10 +282,10 @@ static struct shadow_regs long_regs(u64 cr3)
 static struct shadow_regs none_regs(void)
 {
     return (struct shadow_regs){
-        .cr0 = CR0_PE | SH_CR0_WP,
-        .cr4 = SH_CR4_PGE,
-        .efer = SH_EFER_NXE,
-        .rflags = 2,
+        .cr0 = CR0_PE | CR0_WP,
+        .cr4 = CR4_PGE,
+        .efer = EFER_NXE,
+        .rflags = RFLAGS_FIXED,
     };
 }
 
@@ -309,7 +294,7 @@ static hpa_t act(const struct shadow_regs *g)
     hpa_t hw = 0;
     enum shadow_mode m;
     assert_int_equal(shadow_activate(S, g, &hw, &m), 0);
-    assert_int_equal(m, (g->cr0 & SH_CR0_PG) ? SHADOW_MODE_LONG4 : SHADOW_MODE_NONE);
+    assert_int_equal(m, (g->cr0 & CR0_PG) ? SHADOW_MODE_LONG4 : SHADOW_MODE_NONE);
     assert_int_equal(hw, S->roots[S->cur].hw);
     return hw;
 }
@@ -354,9 +339,9 @@ static u64 root_leaf(const struct shadow *s, int r, u64 va)
         u64 e = tb[gidx(va, l)];
         if (l == 1)
             return e;
-        if (!(e & E_P))
+        if (!(e & PTE_P))
             return 0;
-        tb = pool_table(e & E_ADDR);
+        tb = pool_table(e & PTE_ADDR);
     }
 }
 
@@ -365,9 +350,9 @@ static u64 root_tables(const struct shadow *s, hpa_t pa, int level)
 {
     const u64 *tb = pool_table(pa);
     u64 n = 1;
-    for (u32 i = 0; level > 1 && i < 512; i++)
-        if (tb[i] & E_P)
-            n += root_tables(s, tb[i] & E_ADDR, level - 1);
+    for (u32 i = 0; level > 1 && i < PT_ENTRIES; i++)
+        if (tb[i] & PTE_P)
+            n += root_tables(s, tb[i] & PTE_ADDR, level - 1);
     return n;
 }
 
@@ -381,8 +366,8 @@ struct ref_cfg {
 static struct ref_cfg cfg_of(const struct shadow_regs *g)
 {
     return (struct ref_cfg){
-        .wp = g->cr0 & SH_CR0_WP, .nxe = g->efer & SH_EFER_NXE, .smep = g->cr4 & SH_CR4_SMEP,
-        .smap = g->cr4 & SH_CR4_SMAP, .ac = g->rflags & SH_RFLAGS_AC,
+        .wp = g->cr0 & CR0_WP, .nxe = g->efer & EFER_NXE, .smep = g->cr4 & CR4_SMEP,
+        .smap = g->cr4 & CR4_SMAP, .ac = g->rflags & RFLAGS_AC,
     };
 }
 
@@ -422,8 +407,8 @@ struct ref {
 static struct ref ref_walk(const struct shadow_regs *g, u64 va)
 {
     struct ref r = { .st = REF_OK, .w = true, .u = true, .accessed = true };
-    bool nxe = g->efer & SH_EFER_NXE;
-    u64 table = g->cr3 & E_ADDR;
+    bool nxe = g->efer & EFER_NXE;
+    u64 table = g->cr3 & PTE_ADDR;
     for (int l = 4; l >= 1; l--) {
         u64 a = table + gidx(va, l) * 8;
         if (a + 8 > RAM_SIZE) {
@@ -432,27 +417,27 @@ static struct ref ref_walk(const struct shadow_regs *g, u64 va)
         }
         r.table[r.ntables++] = table;
         u64 e = gget(a);
-        if (!(e & E_P)) {
+        if (!(e & PTE_P)) {
             r.st = REF_NOT_PRESENT;
             return r;
         }
-        bool large = (l == 2 || l == 3) && (e & E_PS);
+        bool large = (l == 2 || l == 3) && (e & PTE_PS);
         u64 size = 1ULL << (12 + 9 * (l - 1));
-        if ((!nxe && (e & E_NX)) || (l == 4 && (e & E_PS)) ||
+        if ((!nxe && (e & PTE_NX)) || (l == 4 && (e & PTE_PS)) ||
             (large && (e & (size - 1) & ~0x1fffULL))) {
             r.st = REF_RSVD;
             return r;
         }
-        r.w &= !!(e & E_RW);
-        r.u &= !!(e & E_US);
-        r.nx |= nxe && (e & E_NX);
-        r.accessed &= !!(e & E_A);
+        r.w &= !!(e & PTE_RW);
+        r.u &= !!(e & PTE_US);
+        r.nx |= nxe && (e & PTE_NX);
+        r.accessed &= !!(e & PTE_A);
         if (l == 1 || large) {
-            r.gpa = (e & E_ADDR & ~(size - 1)) | (va & (size - 1));
-            r.dirty = e & E_D;
+            r.gpa = (e & PTE_ADDR & ~(size - 1)) | (va & (size - 1));
+            r.dirty = e & PTE_D;
             return r;
         }
-        table = e & E_ADDR;
+        table = e & PTE_ADDR;
     }
     return r;
 }
@@ -481,12 +466,12 @@ static struct leaf_bits ref_leaf(struct ref_cfg c, bool w, bool u, bool nx, bool
 
 static void check_leaf_bits(u64 e, struct leaf_bits b)
 {
-    assert_true(e & E_P);
-    assert_true(e & E_A);
-    assert_int_equal(!!(e & E_RW), b.rw);
-    assert_int_equal(!!(e & E_D), b.rw);
-    assert_int_equal(!!(e & E_US), b.us);
-    assert_int_equal(!!(e & E_NX), b.nx);
+    assert_true(e & PTE_P);
+    assert_true(e & PTE_A);
+    assert_int_equal(!!(e & PTE_RW), b.rw);
+    assert_int_equal(!!(e & PTE_D), b.rw);
+    assert_int_equal(!!(e & PTE_US), b.us);
+    assert_int_equal(!!(e & PTE_NX), b.nx);
 }
 
 static const u32 ACCESSES[6] = { 0, PFEC_W, PFEC_I, PFEC_U, PFEC_U | PFEC_W, PFEC_U | PFEC_I };
@@ -524,8 +509,8 @@ static void test_guest_walk(void **state)
     sh_init(0, 0);
     u64 cr3 = gtable();
     struct shadow_regs g = long_regs(cr3);
-    map4k(cr3, 0x7000, DATA_BASE, E_P | E_RW | E_NX);
-    map4k(cr3, 0xffff800000003000ULL, DATA_BASE + 0x5000, E_P | E_US | E_D);
+    map4k(cr3, 0x7000, DATA_BASE, PTE_P | PTE_RW | PTE_NX);
+    map4k(cr3, 0xffff800000003000ULL, DATA_BASE + 0x5000, PTE_P | PTE_US | PTE_D);
     gpa_t ga;
     u32 rights, pf;
     assert_int_equal(shadow_guest_walk(S, &g, 0x7abc, 0, &ga, &rights, &pf), 0);
@@ -539,10 +524,10 @@ static void test_guest_walk(void **state)
     assert_int_equal(ga.v, DATA_BASE + 0x5010);
     assert_int_equal(rights, SH_RIGHT_U | SH_RIGHT_DIRTY);
     /* Without EFER.NXE no NX right (and the walker would refuse bit 63). */
-    g.efer &= ~SH_EFER_NXE;
+    g.efer &= ~EFER_NXE;
     assert_int_equal(shadow_guest_walk(S, &g, 0x7abc, 0, &ga, &rights, &pf), 1);
     assert_int_equal(pf, PFEC_P | PFEC_RSVD);
-    g.efer |= SH_EFER_NXE;
+    g.efer |= EFER_NXE;
     /* Not present, non-canonical, tables outside guest RAM, unsupported modes. */
     assert_int_equal(shadow_guest_walk(S, &g, 0x9000, PFEC_W, &ga, &rights, &pf), 1);
     assert_int_equal(pf, PFEC_W);
@@ -552,7 +537,7 @@ static void test_guest_walk(void **state)
     struct shadow_regs bad = long_regs(RAM_SIZE + 0x1000);
     assert_int_equal(shadow_guest_walk(S, &bad, 0x1000, 0, &ga, &rights, &pf), -EFAULT);
     bad = g;
-    bad.efer &= ~SH_EFER_LMA;
+    bad.efer &= ~EFER_LMA;
     assert_int_equal(shadow_guest_walk(S, &bad, 0x7000, 0, &ga, &rights, &pf), -ENOTSUP);
     /* Paging off: identity over the low 32 bits, everything allowed. */
     struct shadow_regs n = none_regs();
@@ -566,7 +551,7 @@ static void test_guest_walk(void **state)
 /* Flags of combination i (0..7) at one level: bit 0 RW, bit 1 US, bit 2 NX. */
 static u64 combo_flags(u32 i)
 {
-    return ((i & 1) ? E_RW : 0) | ((i & 2) ? E_US : 0) | ((i & 4) ? E_NX : 0);
+    return ((i & 1) ? PTE_RW : 0) | ((i & 2) ? PTE_US : 0) | ((i & 4) ? PTE_NX : 0);
 }
 
 /* All 8^4 combinations of RW/US/NX over PML4E, PDPTE, PDE and PTE live in one
@@ -579,7 +564,7 @@ static void test_permission_matrix(void **state)
     sh_init(1, 0);
     u64 t4 = gtable(), t3 = gtable(), t2 = gtable(), t1 = gtable();
     for (u32 i = 0; i < 8; i++) {
-        u64 f = combo_flags(i) | E_P;
+        u64 f = combo_flags(i) | PTE_P;
         gput(t4 + 8 * i, t3 | f);
         gput(t3 + 8 * i, t2 | f);
         gput(t2 + 8 * i, t1 | f);
@@ -589,17 +574,17 @@ static void test_permission_matrix(void **state)
     for (u32 cfg = 0; cfg < 32; cfg++) {
         struct shadow_regs g = long_regs(t4);
         if (!(cfg & 1))
-            g.cr0 &= ~SH_CR0_WP;
+            g.cr0 &= ~CR0_WP;
         if (!(cfg & 2))
-            g.efer &= ~SH_EFER_NXE;
-        g.cr4 |= ((cfg & 4) ? SH_CR4_SMEP : 0) | ((cfg & 8) ? SH_CR4_SMAP : 0);
-        g.rflags |= (cfg & 16) ? SH_RFLAGS_AC : 0;
+            g.efer &= ~EFER_NXE;
+        g.cr4 |= ((cfg & 4) ? CR4_SMEP : 0) | ((cfg & 8) ? CR4_SMAP : 0);
+        g.rflags |= (cfg & 16) ? RFLAGS_AC : 0;
         struct ref_cfg c = cfg_of(&g);
         /* Clean A/D bits for every setting; the guest tables change behind the
          * shadow's back, so start from nothing. */
         for (u32 i = 0; i < 8; i++)
             for (u64 t = t4; t <= t1; t += PAGE_SIZE)
-                gput(t + 8 * i, gget(t + 8 * i) & ~(E_A | E_D));
+                gput(t + 8 * i, gget(t + 8 * i) & ~(PTE_A | PTE_D));
         shadow_flush_all(S);
         act(&g);
         for (u32 combo = 0; combo < 4096; combo++) {
@@ -616,7 +601,7 @@ static void test_permission_matrix(void **state)
             for (u32 a = 0; a < ARRAY_SIZE(ACCESSES); a++) {
                 u32 pfec = ACCESSES[a];
                 u64 pte = t1 + 8 * lv[3];
-                bool dirty_before = gget(pte) & E_D;
+                bool dirty_before = gget(pte) & PTE_D;
                 struct shadow_fault f = fault(&g, va | 0x123, pfec);
                 checked++;
                 if (rsvd) {
@@ -632,11 +617,11 @@ static void test_permission_matrix(void **state)
                 allowed++;
                 assert_int_equal(f.result, SHADOW_FIXED);
                 bool dirty_after = dirty_before || (pfec & PFEC_W);
-                assert_int_equal(!!(gget(pte) & E_D), dirty_after);
-                assert_true(gget(pte) & E_A);
-                assert_true(gget(t4 + 8 * lv[0]) & E_A);
+                assert_int_equal(!!(gget(pte) & PTE_D), dirty_after);
+                assert_true(gget(pte) & PTE_A);
+                assert_true(gget(t4 + 8 * lv[0]) & PTE_A);
                 u64 e = shadow_entry(S, va);
-                assert_int_equal(e & E_ADDR, HPA_OF(DATA_BASE + lv[3] * PAGE_SIZE));
+                assert_int_equal(e & PTE_ADDR, HPA_OF(DATA_BASE + lv[3] * PAGE_SIZE));
                 check_leaf_bits(e, ref_leaf(c, w, u, nx, dirty_after, pfec, SLPT_RWX, false));
             }
         }
@@ -645,7 +630,7 @@ static void test_permission_matrix(void **state)
     assert_true(allowed > 0);
     /* Four tables tracked (all shared, so their uses overflow). */
     assert_int_equal(S->st.tracked, 4);
-    assert_true(tracked(S, t1 >> 12)->overflow);
+    assert_true(tracked(S, t1 >> PAGE_SHIFT)->overflow);
 }
 
 /* The CR0.WP=0 supervisor write to a read-only page, then user accesses. */
@@ -654,24 +639,24 @@ static void test_wp0_supervisor_write(void **state)
     sh_init(0, 0);
     u64 cr3 = gtable();
     struct shadow_regs g = long_regs(cr3);
-    g.cr0 &= ~SH_CR0_WP;
-    g.cr4 |= SH_CR4_SMEP;
+    g.cr0 &= ~CR0_WP;
+    g.cr4 |= CR4_SMEP;
     act(&g);
-    map4k(cr3, 0x5000, DATA_BASE, E_P | E_US);                /* user, read-only */
+    map4k(cr3, 0x5000, DATA_BASE, PTE_P | PTE_US);                /* user, read-only */
     expect_fixed(&g, 0x5000, PFEC_W);
     u64 e = shadow_entry(S, 0x5000);
-    assert_true((e & E_RW) && !(e & E_US) && (e & E_NX));     /* NX keeps SMEP's refusal */
-    assert_true(gget(gslot(cr3, 0x5000, 1)) & E_D);
+    assert_true((e & PTE_RW) && !(e & PTE_US) && (e & PTE_NX));     /* NX keeps SMEP's refusal */
+    assert_true(gget(gslot(cr3, 0x5000, 1)) & PTE_D);
     /* A user read faults on the supervisor-only leaf and gets user, read-only. */
     expect_fixed(&g, 0x5000, PFEC_U | PFEC_P);
     e = shadow_entry(S, 0x5000);
-    assert_true(!(e & E_RW) && (e & E_US) && !(e & E_NX));
+    assert_true(!(e & PTE_RW) && (e & PTE_US) && !(e & PTE_NX));
     /* A user write is the guest's own fault; a supervisor fetch too (SMEP). */
     assert_int_equal(fault(&g, 0x5000, PFEC_U | PFEC_W | PFEC_P).pfec, PFEC_P | PFEC_U | PFEC_W);
     assert_int_equal(fault(&g, 0x5000, PFEC_I).pfec, PFEC_P | PFEC_I);
     /* The supervisor write again flips it back. */
     expect_fixed(&g, 0x5000, PFEC_W | PFEC_P);
-    assert_int_equal(shadow_entry(S, 0x5000) & (E_RW | E_US), E_RW);
+    assert_int_equal(shadow_entry(S, 0x5000) & (PTE_RW | PTE_US), PTE_RW);
 }
 
 /* ---------------------------------------------------------------- A/D, large pages, reserved */
@@ -682,20 +667,20 @@ static void test_accessed_dirty(void **state)
     u64 cr3 = gtable();
     struct shadow_regs g = long_regs(cr3);
     act(&g);
-    map4k(cr3, 0x3000, DATA_BASE, E_P | E_RW | E_US);
-    map4k(cr3, 0x4000, DATA_BASE + 0x1000, E_P | E_RW | E_US);
+    map4k(cr3, 0x3000, DATA_BASE, PTE_P | PTE_RW | PTE_US);
+    map4k(cr3, 0x4000, DATA_BASE + 0x1000, PTE_P | PTE_RW | PTE_US);
     u64 slots[4];
     for (int l = 4; l >= 1; l--)
         slots[4 - l] = gslot(cr3, 0x3000, l);
 
     /* A refused access (SMAP, AC=0) sets no A bit. */
     struct shadow_regs smap = g;
-    smap.cr4 |= SH_CR4_SMAP;
+    smap.cr4 |= CR4_SMAP;
     act(&smap);
     gwrites = 0;
     assert_int_equal(fault(&smap, 0x3000, 0).result, SHADOW_GUEST_FAULT);
     assert_int_equal(gwrites, 0);
-    assert_int_equal(gget(slots[3]) & E_A, 0);
+    assert_int_equal(gget(slots[3]) & PTE_A, 0);
     act(&g);
 
     /* A read sets A at every level, not D; the leaf stays read-only although
@@ -704,27 +689,27 @@ static void test_accessed_dirty(void **state)
     expect_fixed(&g, 0x3000, 0);
     assert_int_equal(gwrites, 4);
     for (int k = 0; k < 4; k++)
-        assert_true(gget(slots[k]) & E_A);
-    assert_false(gget(slots[3]) & E_D);
+        assert_true(gget(slots[k]) & PTE_A);
+    assert_false(gget(slots[3]) & PTE_D);
     u64 e = shadow_entry(S, 0x3000);
-    assert_int_equal(e & ~E_ADDR, E_P | E_US | E_A);
+    assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_US | PTE_A);
     /* Nothing changes on a second read: no write-back at all. */
     expect_fixed(&g, 0x3000, 0);
     assert_int_equal(gwrites, 4);
     /* The write sets D (one write-back) and gets a writable, dirty leaf. */
     expect_fixed(&g, 0x3000, PFEC_W | PFEC_P);
     assert_int_equal(gwrites, 5);
-    assert_true(gget(slots[3]) & E_D);
-    assert_int_equal(shadow_entry(S, 0x3000) & ~E_ADDR, E_P | E_RW | E_US | E_A | E_D);
+    assert_true(gget(slots[3]) & PTE_D);
+    assert_int_equal(shadow_entry(S, 0x3000) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
     /* A read of a page already dirty gets it writable at once. */
     shadow_invlpg(S, 0x3000);
     expect_fixed(&g, 0x3000, 0);
-    assert_true(shadow_entry(S, 0x3000) & E_RW);
+    assert_true(shadow_entry(S, 0x3000) & PTE_RW);
     /* A first access that writes sets A and D in the same write-back. */
     gwrites = 0;
     expect_fixed(&g, 0x4000, PFEC_W);
     assert_int_equal(gwrites, 1);
-    assert_int_equal(gget(gslot(cr3, 0x4000, 1)) & (E_A | E_D), E_A | E_D);
+    assert_int_equal(gget(gslot(cr3, 0x4000, 1)) & (PTE_A | PTE_D), PTE_A | PTE_D);
 }
 
 static void test_large_pages(void **state)
@@ -736,42 +721,43 @@ static void test_large_pages(void **state)
     /* 2 MiB page, PAT (bit 12), PWT, PCD and G: the 4 KiB shadow leaves take
      * PAT in bit 7. */
     u64 va2 = 0x40000000;
-    map2m(cr3, va2, MiB(6), E_P | E_RW | E_US | E_PWT | E_PCD | E_G | E_PATL | E_D);
+    map2m(cr3, va2, MiB(6), PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G | PTE_PAT_LARGE | PTE_D);
     expect_fixed(&g, va2 + 0x1234, PFEC_W);
     u64 e = shadow_entry(S, va2 + 0x1000);
-    assert_int_equal(e & E_ADDR, HPA_OF(MiB(6) + 0x1000));
-    assert_int_equal(e & ~E_ADDR, E_P | E_RW | E_US | E_PWT | E_PCD | E_G | E_PAT | E_A | E_D);
+    assert_int_equal(e & PTE_ADDR, HPA_OF(MiB(6) + 0x1000));
+    assert_int_equal(e & ~PTE_ADDR,
+                     PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G | PTE_PAT | PTE_A | PTE_D);
     expect_fixed(&g, va2 + 0x1ff000, 0);
-    assert_int_equal(shadow_entry(S, va2 + 0x1ff000) & E_ADDR, HPA_OF(MiB(6) + 0x1ff000));
+    assert_int_equal(shadow_entry(S, va2 + 0x1ff000) & PTE_ADDR, HPA_OF(MiB(6) + 0x1ff000));
     assert_int_equal(shadow_entry(S, va2 + 0x2000), 0);      /* only what faulted */
-    assert_true(gget(gslot(cr3, va2, 2)) & E_A);
+    assert_true(gget(gslot(cr3, va2, 2)) & PTE_A);
 
     /* 1 GiB page above guest RAM (still in the guest-physical map), no PAT. */
     u64 va1 = 0x8000000000ULL;
-    map1g(cr3, va1, GiB(1), E_P | E_RW);
+    map1g(cr3, va1, GiB(1), PTE_P | PTE_RW);
     expect_fixed(&g, va1 + 0x12345678, 0);
     e = shadow_entry(S, va1 + 0x12345000);
-    assert_int_equal(e & E_ADDR, HPA_OF(GiB(1) + 0x12345000));
-    assert_int_equal(e & ~E_ADDR, E_P | E_A);                 /* clean: read-only; supervisor */
-    assert_int_equal(gget(gslot(cr3, va1, 3)) & (E_A | E_D), E_A);
+    assert_int_equal(e & PTE_ADDR, HPA_OF(GiB(1) + 0x12345000));
+    assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_A);                 /* clean: read-only; supervisor */
+    assert_int_equal(gget(gslot(cr3, va1, 3)) & (PTE_A | PTE_D), PTE_A);
     /* Bit 12 of a 1 GiB entry is PAT, not address. */
     u64 va3 = 0x8040000000ULL;
-    map1g(cr3, va3, GiB(2), E_P | E_PATL | E_D | E_RW);
+    map1g(cr3, va3, GiB(2), PTE_P | PTE_PAT_LARGE | PTE_D | PTE_RW);
     expect_fixed(&g, va3 + 0x3000, PFEC_W);
     e = shadow_entry(S, va3 + 0x3000);
-    assert_int_equal(e & E_ADDR, HPA_OF(GiB(2) + 0x3000));
-    assert_true(e & E_PAT);
+    assert_int_equal(e & PTE_ADDR, HPA_OF(GiB(2) + 0x3000));
+    assert_true(e & PTE_PAT);
 
     /* G only when the guest has CR4.PGE. */
     struct shadow_regs ng = g;
-    ng.cr4 &= ~SH_CR4_PGE;
+    ng.cr4 &= ~CR4_PGE;
     act(&ng);
     expect_fixed(&ng, va2, 0);
-    assert_false(shadow_entry(S, va2) & E_G);
+    assert_false(shadow_entry(S, va2) & PTE_G);
     /* A 4 KiB leaf keeps its own PAT bit 7. */
-    map4k(cr3, 0x9000, DATA_BASE, E_P | E_PAT | E_PCD);
+    map4k(cr3, 0x9000, DATA_BASE, PTE_P | PTE_PAT | PTE_PCD);
     expect_fixed(&ng, 0x9000, 0);
-    assert_int_equal(shadow_entry(S, 0x9000) & ~E_ADDR, E_P | E_PAT | E_PCD | E_A);
+    assert_int_equal(shadow_entry(S, 0x9000) & ~PTE_ADDR, PTE_P | PTE_PAT | PTE_PCD | PTE_A);
 }
 
 static void test_reserved_and_not_present(void **state)
@@ -781,11 +767,11 @@ static void test_reserved_and_not_present(void **state)
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     struct { u64 va; int level; u64 entry; } rsvd[] = {
-        { 0x0000008000000000ULL, 4, E_PS | UPPER },                       /* PS in a PML4E */
-        { 0x0000010040000000ULL, 3, GiB(1) | BIT(20) | E_PS | UPPER },    /* 1 GiB, bit 20 */
-        { 0x0000010080000000ULL, 3, GiB(1) | BIT(13) | E_PS | UPPER },    /* 1 GiB, bit 13 */
-        { 0x0000018000200000ULL, 2, MiB(2) | BIT(13) | E_PS | UPPER },    /* 2 MiB, bit 13 */
-        { 0x0000018000400000ULL, 2, MiB(2) | BIT(20) | E_PS | UPPER },    /* 2 MiB, bit 20 */
+        { 0x0000008000000000ULL, 4, PTE_PS | UPPER },                       /* PS in a PML4E */
+        { 0x0000010040000000ULL, 3, GiB(1) | BIT(20) | PTE_PS | UPPER },    /* 1 GiB, bit 20 */
+        { 0x0000010080000000ULL, 3, GiB(1) | BIT(13) | PTE_PS | UPPER },    /* 1 GiB, bit 13 */
+        { 0x0000018000200000ULL, 2, MiB(2) | BIT(13) | PTE_PS | UPPER },    /* 2 MiB, bit 13 */
+        { 0x0000018000400000ULL, 2, MiB(2) | BIT(20) | PTE_PS | UPPER },    /* 2 MiB, bit 20 */
     };
     for (u32 i = 0; i < ARRAY_SIZE(rsvd); i++) {
         gput(gslot(cr3, rsvd[i].va, rsvd[i].level), rsvd[i].entry);
@@ -797,26 +783,26 @@ static void test_reserved_and_not_present(void **state)
         assert_int_equal(shadow_entry(S, rsvd[i].va), 0);
     }
     /* A large page that is aligned is fine, PAT bit included. */
-    gput(gslot(cr3, 0x0000018000600000ULL, 2), MiB(2) | E_PATL | E_PS | UPPER);
+    gput(gslot(cr3, 0x0000018000600000ULL, 2), MiB(2) | PTE_PAT_LARGE | PTE_PS | UPPER);
     expect_fixed(&g, 0x0000018000600000ULL, 0);
 
     /* NX without EFER.NXE is reserved at any level; I is then reported only
      * with SMEP. */
     struct shadow_regs nn = g;
-    nn.efer &= ~SH_EFER_NXE;
+    nn.efer &= ~EFER_NXE;
     act(&nn);
     for (int l = 4; l >= 1; l--) {
         u64 va = 0x0000020000000000ULL + ((u64)l << 21);
         map4k(cr3, va, DATA_BASE, UPPER);
         u64 slot = gslot(cr3, va, l);
-        gput(slot, gget(slot) | E_NX);
+        gput(slot, gget(slot) | PTE_NX);
         assert_int_equal(fault(&nn, va, PFEC_I).pfec, PFEC_P | PFEC_RSVD);
-        gput(slot, gget(slot) & ~E_NX);
+        gput(slot, gget(slot) & ~PTE_NX);
     }
-    nn.cr4 |= SH_CR4_SMEP;
+    nn.cr4 |= CR4_SMEP;
     act(&nn);
     u64 slot = gslot(cr3, 0x0000020000000000ULL + (1ULL << 21), 1);
-    gput(slot, gget(slot) | E_NX);
+    gput(slot, gget(slot) | PTE_NX);
     assert_int_equal(fault(&nn, 0x0000020000000000ULL + (1ULL << 21), PFEC_I | PFEC_U).pfec,
                      PFEC_P | PFEC_RSVD | PFEC_I | PFEC_U);
 
@@ -827,7 +813,7 @@ static void test_reserved_and_not_present(void **state)
     for (int l = 1; l <= 4; l++) {
         u64 sl = gslot(cr3, base, l);
         u64 old = gget(sl);
-        gput(sl, old & ~E_P);
+        gput(sl, old & ~PTE_P);
         for (u32 a = 0; a < ARRAY_SIZE(ACCESSES); a++)
             assert_int_equal(fault(&g, base + 0x10, ACCESSES[a]).pfec, ACCESSES[a]);
         gput(sl, old);
@@ -861,34 +847,35 @@ static void test_mode_none(void **state)
     /* Identity; everything the host allows, dirty at once (no guest D). */
     expect_fixed(&g, 0x123456, 0);
     u64 e = shadow_entry(S, 0x123456);
-    assert_int_equal(e, HPA_OF(0x123000) | E_P | E_RW | E_US | E_A | E_D);
+    assert_int_equal(e, HPA_OF(0x123000) | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
     assert_false(P.last_below_4g);                            /* PD and PT need not be */
     /* The root holds PAE PDPTEs: P and the address only (RW, US, A... are
      * reserved there); tables below are ordinary 64-bit entries. */
     const u64 *root = pool_table(hw);
-    assert_int_equal(root[0] & ~E_ADDR, E_P);
-    for (u32 i = 1; i < 512; i++)
+    assert_int_equal(root[0] & ~PTE_ADDR, PTE_P);
+    for (u32 i = 1; i < PT_ENTRIES; i++)
         assert_int_equal(root[i], 0);
-    assert_int_equal(pool_table(root[0] & E_ADDR)[0] & ~E_ADDR, E_P | E_RW | E_US | E_A);
+    assert_int_equal(pool_table(root[0] & PTE_ADDR)[0] & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A);
     expect_fixed(&g, 0xbffff000, PFEC_W | PFEC_U);
-    assert_int_equal(root[2] & ~E_ADDR, E_P);
+    assert_int_equal(root[2] & ~PTE_ADDR, PTE_P);
     assert_int_equal(root[1], 0);
-    assert_int_equal(shadow_entry(S, 0xbffff000) & E_ADDR, HPA_OF(0xbffff000));
+    assert_int_equal(shadow_entry(S, 0xbffff000) & PTE_ADDR, HPA_OF(0xbffff000));
 
     /* Only the low 32 bits of va count. */
     expect_fixed(&g, 0x500002000ULL, 0);
-    assert_int_equal(shadow_entry(S, 0x2000) & E_ADDR, HPA_OF(0x2000));
+    assert_int_equal(shadow_entry(S, 0x2000) & PTE_ADDR, HPA_OF(0x2000));
     assert_int_equal(shadow_entry(S, 0x500002000ULL), shadow_entry(S, 0x2000));
 
     /* Host rights: ROM is read-only and executable, the NOX region writable
      * and NX; the hole is MMIO. */
     expect_fixed(&g, ROM_BASE + 0x10, PFEC_I);
-    assert_int_equal(shadow_entry(S, ROM_BASE) & ~E_ADDR, E_P | E_US | E_A);
+    assert_int_equal(shadow_entry(S, ROM_BASE) & ~PTE_ADDR, PTE_P | PTE_US | PTE_A);
     struct shadow_fault f = fault(&g, ROM_BASE + 0x18, PFEC_W);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, ROM_BASE + 0x18);
     expect_fixed(&g, NOX_BASE, PFEC_W);
-    assert_int_equal(shadow_entry(S, NOX_BASE) & ~E_ADDR, E_P | E_RW | E_US | E_A | E_D | E_NX);
+    assert_int_equal(shadow_entry(S, NOX_BASE) & ~PTE_ADDR,
+                     PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
     f = fault(&g, NOX_BASE + 0x44, PFEC_I);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, NOX_BASE + 0x44);
@@ -911,9 +898,9 @@ static void test_activate_unsupported(void **state)
     enum shadow_mode m;
     struct shadow_regs g = long_regs(gtable());
     struct shadow_regs pae = g;
-    pae.efer &= ~SH_EFER_LMA;                       /* PAE paging */
+    pae.efer &= ~EFER_LMA;                       /* PAE paging */
     assert_int_equal(shadow_activate(S, &pae, &hw, &m), -ENOTSUP);
-    pae.cr4 &= ~SH_CR4_PAE;                         /* 32-bit paging */
+    pae.cr4 &= ~CR4_PAE;                         /* 32-bit paging */
     assert_int_equal(shadow_activate(S, &pae, &hw, &m), -ENOTSUP);
     struct shadow_regs pcid = g;
     pcid.cr4 |= CR4_PCIDE;
@@ -930,13 +917,13 @@ static void test_activate_unsupported(void **state)
     struct shadow_regs other = long_regs(gtable());
     assert_int_equal(shadow_page_fault(S, &other, 0x1000, 0, &f), -EINVAL);
     struct shadow_regs wp0 = g;
-    wp0.cr0 &= ~SH_CR0_WP;
+    wp0.cr0 &= ~CR0_WP;
     assert_int_equal(shadow_page_fault(S, &wp0, 0x1000, 0, &f), -EINVAL);
     struct shadow_regs none = none_regs();
     assert_int_equal(shadow_page_fault(S, &none, 0x1000, 0, &f), -EINVAL);
     /* Flag bits of CR3 are not part of the key. */
     struct shadow_regs flags = g;
-    flags.cr3 |= 0x18;
+    flags.cr3 |= CR3_PWT | CR3_PCD;
     act(&flags);
     assert_int_equal(S->st.root_hits, 1);
 }
@@ -946,7 +933,7 @@ static void test_activate_unsupported(void **state)
 static u64 make_space(u32 n)
 {
     u64 cr3 = gtable();
-    map4k(cr3, 0x1000, DATA_BASE + n * PAGE_SIZE, E_P | E_RW | E_US | E_D);
+    map4k(cr3, 0x1000, DATA_BASE + n * PAGE_SIZE, PTE_P | PTE_RW | PTE_US | PTE_D);
     return cr3;
 }
 
@@ -969,7 +956,7 @@ static void test_root_cache_lru(void **state)
     assert_int_equal(S->st.tracked, 12);
     assert_int_equal(act(&g[0]), hw[0]);             /* A: hit, translation kept */
     assert_int_equal(S->st.root_hits, 1);
-    assert_int_equal(shadow_entry(S, 0x1000) & E_ADDR, HPA_OF(DATA_BASE));
+    assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE));
     /* D evicts the least recently used: B. */
     act(&g[3]);
     assert_int_equal(S->st.root_evictions, 1);
@@ -979,13 +966,13 @@ static void test_root_cache_lru(void **state)
     /* B's tables are no longer tracked (no other root used them). */
     assert_int_equal(S->st.tracked, 8);
     for (int l = 4; l >= 1; l--)
-        assert_null(tracked(S, gslot(cr3[1], 0x1000, l) >> 12));
+        assert_null(tracked(S, gslot(cr3[1], 0x1000, l) >> PAGE_SHIFT));
     assert_int_equal(shadow_entry(S, 0x1000), 0);
     expect_fixed(&g[3], 0x1000, 0);
     assert_int_equal(S->st.tracked, 12);
     /* C hits; then B misses and evicts A (A 4, D 5, C 6). */
     act(&g[2]);
-    assert_int_equal(shadow_entry(S, 0x1000) & E_ADDR, HPA_OF(DATA_BASE + 2 * PAGE_SIZE));
+    assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 2 * PAGE_SIZE));
     act(&g[1]);
     assert_int_equal(root_of(S, SHADOW_MODE_LONG4, cr3[0]), -1);
     assert_int_equal(S->st.root_hits, 2);
@@ -1010,14 +997,14 @@ static void test_root_cache_single(void **state)
     expect_fixed(&ga, 0x1000, 0);
     act(&ga);                                          /* same key: a hit, kept */
     assert_int_equal(S->st.root_hits, 1);
-    assert_true(shadow_entry(S, 0x1000) & E_P);
+    assert_true(shadow_entry(S, 0x1000) & PTE_P);
     act(&gb);                                          /* rebuilt */
     assert_int_equal(S->st.root_evictions, 1);
     assert_int_equal(shadow_entry(S, 0x1000), 0);
     assert_int_equal(S->st.tables, 1);
     assert_int_equal(S->st.tracked, 0);
     expect_fixed(&gb, 0x1000, 0);
-    assert_int_equal(shadow_entry(S, 0x1000) & E_ADDR, HPA_OF(DATA_BASE + PAGE_SIZE));
+    assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + PAGE_SIZE));
     act(&ga);
     assert_int_equal(S->st.root_misses, 3);
     assert_int_equal(S->st.root_evictions, 2);
@@ -1035,15 +1022,15 @@ static void test_mode_bits_flush(void **state)
     act(&gb);
     expect_fixed(&gb, 0x1000, 0);
     /* RFLAGS.AC and CR3 flag bits are not mode bits. */
-    ga.rflags |= SH_RFLAGS_AC;
+    ga.rflags |= RFLAGS_AC;
     act(&ga);
     assert_int_equal(S->st.flushes, 0);
-    assert_true(shadow_entry(S, 0x1000) & E_P);
+    assert_true(shadow_entry(S, 0x1000) & PTE_P);
     /* Each of WP, PSE, PGE, SMEP, SMAP, NXE drops every root. */
     u64 n = 0;
     struct { u64 *reg; u64 bit; } bits[] = {
-        { &ga.cr0, SH_CR0_WP }, { &ga.cr4, SH_CR4_PSE }, { &ga.cr4, SH_CR4_PGE },
-        { &ga.cr4, SH_CR4_SMEP }, { &ga.cr4, SH_CR4_SMAP }, { &ga.efer, SH_EFER_NXE },
+        { &ga.cr0, CR0_WP }, { &ga.cr4, CR4_PSE }, { &ga.cr4, CR4_PGE },
+        { &ga.cr4, CR4_SMEP }, { &ga.cr4, CR4_SMAP }, { &ga.efer, EFER_NXE },
     };
     for (u32 i = 0; i < ARRAY_SIZE(bits); i++) {
         expect_fixed(&ga, 0x1000, 0);
@@ -1061,7 +1048,7 @@ static void test_mode_bits_flush(void **state)
     assert_int_equal(S->st.flushes, ++n);
     assert_int_equal(S->cur, -1);
     assert_int_equal(P.live, 0);
-    ga.cr0 ^= SH_CR0_WP;
+    ga.cr0 ^= CR0_WP;
     act(&ga);
     assert_int_equal(S->st.flushes, n);
     assert_int_equal(S->st.root_evictions, 0);
@@ -1073,7 +1060,7 @@ static void test_mode_bits_flush(void **state)
  * the page is tracked (its shadow leaves are read-only), directly otherwise. */
 static void guest_store(u64 a, u64 v)
 {
-    if (tracked(S, a >> 12))
+    if (tracked(S, a >> PAGE_SHIFT))
         assert_int_equal(shadow_pt_write(S, gpa(a), &v, 8), 0);
     else
         gput(a, v);
@@ -1086,9 +1073,9 @@ static void test_tracked_page_protection(void **state)
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     u64 p = gtable();                                  /* a data page, later a PT */
-    map4k(cr3, 0x200000, p, E_P | E_RW | E_D);
+    map4k(cr3, 0x200000, p, PTE_P | PTE_RW | PTE_D);
     expect_fixed(&g, 0x200000, PFEC_W);
-    assert_true(shadow_entry(S, 0x200000) & E_RW);
+    assert_true(shadow_entry(S, 0x200000) & PTE_RW);
     assert_int_equal(S->st.tracked, 4);
 
     /* The guest makes p the PT of va 0x40000000 (the PDPT is tracked: its
@@ -1097,15 +1084,15 @@ static void test_tracked_page_protection(void **state)
     u64 pd = gtable();
     guest_store(gslot(cr3, 0x40000000, 3), pd | UPPER);
     gput(pd, p | UPPER);
-    gput(p + 0 * 8, (DATA_BASE + 0x0000) | UPPER | E_D);
-    gput(p + 1 * 8, (DATA_BASE + 0x1000) | UPPER | E_D);
-    gput(p + 2 * 8, (DATA_BASE + 0x2000) | UPPER | E_D);
+    gput(p + 0 * 8, (DATA_BASE + 0x0000) | UPPER | PTE_D);
+    gput(p + 1 * 8, (DATA_BASE + 0x1000) | UPPER | PTE_D);
+    gput(p + 2 * 8, (DATA_BASE + 0x2000) | UPPER | PTE_D);
     expect_fixed(&g, 0x40000000, PFEC_W | PFEC_U);
     expect_fixed(&g, 0x40002000, PFEC_U);
-    assert_non_null(tracked(S, p >> 12));
+    assert_non_null(tracked(S, p >> PAGE_SHIFT));
     assert_int_equal(S->st.tracked, 6);
-    assert_int_equal(shadow_entry(S, 0x200000) & (E_P | E_RW), E_P);
-    assert_true(shadow_entry(S, 0x40000000) & E_RW);
+    assert_int_equal(shadow_entry(S, 0x200000) & (PTE_P | PTE_RW), PTE_P);
+    assert_true(shadow_entry(S, 0x40000000) & PTE_RW);
 
     /* A write to it is now an emulated page-table write at the exact address. */
     struct shadow_fault f = fault(&g, 0x200008, PFEC_W | PFEC_P);
@@ -1114,31 +1101,31 @@ static void test_tracked_page_protection(void **state)
     /* A read refills it read-only. */
     shadow_invlpg(S, 0x200000);
     expect_fixed(&g, 0x200000, 0);
-    assert_int_equal(shadow_entry(S, 0x200000) & (E_P | E_RW), E_P);
+    assert_int_equal(shadow_entry(S, 0x200000) & (PTE_P | PTE_RW), PTE_P);
 
     /* Emulating a write to entry 1 (not used by any translation yet) keeps the
      * others; changing entry 0 drops exactly va 0x40000000. */
     u64 v = (DATA_BASE + 0x5000) | UPPER;
     assert_int_equal(shadow_pt_write(S, gpa(p + 8), &v, 8), 0);
-    assert_true(shadow_entry(S, 0x40000000) & E_P);
-    assert_true(shadow_entry(S, 0x40002000) & E_P);
+    assert_true(shadow_entry(S, 0x40000000) & PTE_P);
+    assert_true(shadow_entry(S, 0x40002000) & PTE_P);
     assert_int_equal(shadow_pt_write(S, gpa(p), &v, 8), 0);
     assert_int_equal(shadow_entry(S, 0x40000000), 0);
-    assert_true(shadow_entry(S, 0x40002000) & E_P);
-    assert_true(shadow_entry(S, 0x200000) & E_P);
+    assert_true(shadow_entry(S, 0x40002000) & PTE_P);
+    assert_true(shadow_entry(S, 0x200000) & PTE_P);
     assert_int_equal(S->st.pt_writes, 3);
     expect_fixed(&g, 0x40000000, PFEC_U);
-    assert_int_equal(shadow_entry(S, 0x40000000) & E_ADDR, HPA_OF(DATA_BASE + 0x5000));
+    assert_int_equal(shadow_entry(S, 0x40000000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x5000));
 
 
     /* A recursive PML4 entry: the PML4 is its own PDPT, PD and PT, so va
      * (300, 300, 300, 300) maps the PML4 page itself, read-only although the
      * guest allows writes; a write through it is emulated. */
-    guest_store(cr3 + 8 * 300, cr3 | UPPER | E_D);
+    guest_store(cr3 + 8 * 300, cr3 | UPPER | PTE_D);
     u64 rva = mkva(300, 300, 300, 300);
     expect_fixed(&g, rva + 0x28, PFEC_U);
-    assert_int_equal(shadow_entry(S, rva) & (E_ADDR | E_RW | E_US), HPA_OF(cr3) | E_US);
-    const struct shadow_track *t = tracked(S, cr3 >> 12);
+    assert_int_equal(shadow_entry(S, rva) & (PTE_ADDR | PTE_RW | PTE_US), HPA_OF(cr3) | PTE_US);
+    const struct shadow_track *t = tracked(S, cr3 >> PAGE_SHIFT);
     assert_int_equal(t->nuses, 4);                     /* one per level */
     assert_false(t->overflow);
     f = fault(&g, rva + 0x28, PFEC_U | PFEC_W | PFEC_P);
@@ -1148,14 +1135,14 @@ static void test_tracked_page_protection(void **state)
     v = gt_next | UPPER;
     assert_int_equal(shadow_pt_write(S, f.gpa, &v, 8), 0);
     assert_int_equal(gget(cr3 + 0x28), v);
-    assert_true(shadow_entry(S, rva) & E_P);
-    assert_true(shadow_entry(S, 0x40002000) & E_P);
+    assert_true(shadow_entry(S, rva) & PTE_P);
+    assert_true(shadow_entry(S, 0x40002000) & PTE_P);
     /* Entry 300 changes: its translation goes, the others stay. */
-    v = cr3 | E_P | E_US | E_D;
+    v = cr3 | PTE_P | PTE_US | PTE_D;
     assert_int_equal(shadow_pt_write(S, gpa(cr3 + 8 * 300), &v, 8), 0);
     assert_int_equal(shadow_entry(S, rva), 0);
-    assert_true(shadow_entry(S, 0x40002000) & E_P);
-    assert_true(shadow_entry(S, 0x200000) & E_P);
+    assert_true(shadow_entry(S, 0x40002000) & PTE_P);
+    assert_true(shadow_entry(S, 0x200000) & PTE_P);
 }
 
 /* Two address spaces share a PDPT (at different PML4 slots): an emulated
@@ -1171,7 +1158,7 @@ static void test_pt_write_shared(void **state)
     gput(pdpt, pd | UPPER);
     gput(pd, pt | UPPER);
     for (u32 i = 1; i <= 3; i++)
-        gput(pt + 8 * i, (DATA_BASE + i * PAGE_SIZE) | UPPER | E_D);
+        gput(pt + 8 * i, (DATA_BASE + i * PAGE_SIZE) | UPPER | PTE_D);
     const u64 vb = 0x8000000000ULL;                    /* b's view: PML4 slot 1 */
     act(&ga);
     for (u32 i = 1; i <= 3; i++)
@@ -1180,30 +1167,30 @@ static void test_pt_write_shared(void **state)
     for (u32 i = 1; i <= 3; i++)
         expect_fixed(&gb, vb + i * PAGE_SIZE, PFEC_U);
     int ra = root_of(S, SHADOW_MODE_LONG4, a), rb = root_of(S, SHADOW_MODE_LONG4, b);
-    const struct shadow_track *t = tracked(S, pt >> 12);
+    const struct shadow_track *t = tracked(S, pt >> PAGE_SHIFT);
     assert_int_equal(t->roots, BIT(ra) | BIT(rb));
     assert_int_equal(t->nuses, 2);
     assert_int_equal(t->uses[0].root, ra);
     assert_int_equal(t->uses[0].level, 1);
     assert_int_equal(t->uses[0].va_base, 0);
     assert_int_equal(t->uses[1].va_base, vb);
-    assert_int_equal(tracked(S, pdpt >> 12)->uses[1].level, 3);
+    assert_int_equal(tracked(S, pdpt >> PAGE_SHIFT)->uses[1].level, 3);
 
     /* PT entry 1. */
     u64 tables = S->st.tables;
-    guest_store(pt + 8, (DATA_BASE + 0x9000) | UPPER | E_D);
+    guest_store(pt + 8, (DATA_BASE + 0x9000) | UPPER | PTE_D);
     assert_int_equal(root_leaf(S, ra, 0x1000), 0);
     assert_int_equal(root_leaf(S, rb, vb + 0x1000), 0);
     for (u32 i = 2; i <= 3; i++) {
-        assert_true(root_leaf(S, ra, i * PAGE_SIZE) & E_P);
-        assert_true(root_leaf(S, rb, vb + i * PAGE_SIZE) & E_P);
+        assert_true(root_leaf(S, ra, i * PAGE_SIZE) & PTE_P);
+        assert_true(root_leaf(S, rb, vb + i * PAGE_SIZE) & PTE_P);
     }
     assert_int_equal(S->st.tables, tables);
     expect_fixed(&gb, vb + 0x1000, 0);
-    assert_int_equal(shadow_entry(S, vb + 0x1000) & E_ADDR, HPA_OF(DATA_BASE + 0x9000));
+    assert_int_equal(shadow_entry(S, vb + 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x9000));
 
     /* PD entry 0: the 2 MiB under it in both roots, shadow PTs freed. */
-    guest_store(pd, pt | UPPER | E_A | E_PWT);
+    guest_store(pd, pt | UPPER | PTE_A | PTE_PWT);
     for (u32 i = 1; i <= 3; i++) {
         assert_int_equal(root_leaf(S, ra, i * PAGE_SIZE), 0);
         assert_int_equal(root_leaf(S, rb, vb + i * PAGE_SIZE), 0);
@@ -1216,13 +1203,13 @@ static void test_pt_write_shared(void **state)
     act(&ga);
     expect_fixed(&ga, 0x2000, 0);
     guest_store(pdpt + 8, pd | UPPER);
-    assert_true(root_leaf(S, ra, 0x2000) & E_P);
-    assert_true(root_leaf(S, rb, vb + 0x2000) & E_P);
+    assert_true(root_leaf(S, ra, 0x2000) & PTE_P);
+    assert_true(root_leaf(S, rb, vb + 0x2000) & PTE_P);
 
     /* a's own PML4 entry 0: a loses it, b keeps its view. */
-    guest_store(a, pdpt | UPPER | E_PCD);
+    guest_store(a, pdpt | UPPER | PTE_PCD);
     assert_int_equal(root_leaf(S, ra, 0x2000), 0);
-    assert_true(root_leaf(S, rb, vb + 0x2000) & E_P);
+    assert_true(root_leaf(S, rb, vb + 0x2000) & PTE_P);
     assert_int_equal(S->st.pt_writes, 4);
 }
 
@@ -1234,40 +1221,40 @@ static void test_pt_write_partial(void **state)
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     for (u32 i = 1; i <= 4; i++) {
-        map4k(cr3, i * PAGE_SIZE, DATA_BASE + i * PAGE_SIZE, UPPER | E_D);
+        map4k(cr3, i * PAGE_SIZE, DATA_BASE + i * PAGE_SIZE, UPPER | PTE_D);
         expect_fixed(&g, i * PAGE_SIZE, 0);
     }
     u64 pt = gslot(cr3, 0, 1);
-    assert_non_null(tracked(S, pt >> 12));
+    assert_non_null(tracked(S, pt >> PAGE_SHIFT));
 
     /* 8 bytes at entry 1 + 4: the high half of entry 1, the low of entry 2. */
-    u64 e1 = gget(pt + 8) | E_NX, e2 = gget(pt + 16) ^ E_PWT;
+    u64 e1 = gget(pt + 8) | PTE_NX, e2 = gget(pt + 16) ^ PTE_PWT;
     u64 bytes = (e1 >> 32) | (e2 << 32);
     assert_int_equal(shadow_pt_write(S, gpa(pt + 12), &bytes, 8), 0);
     assert_int_equal(gget(pt + 8), e1);
     assert_int_equal(gget(pt + 16), e2);
     assert_int_equal(shadow_entry(S, 0x1000), 0);
     assert_int_equal(shadow_entry(S, 0x2000), 0);
-    assert_true(shadow_entry(S, 0x3000) & E_P);
-    assert_true(shadow_entry(S, 0x4000) & E_P);
+    assert_true(shadow_entry(S, 0x3000) & PTE_P);
+    assert_true(shadow_entry(S, 0x4000) & PTE_P);
 
     /* A byte that does not change drops nothing (the write still counts). */
     u8 same = ram[pt + 24];
     assert_int_equal(shadow_pt_write(S, gpa(pt + 24), &same, 1), 0);
-    assert_true(shadow_entry(S, 0x3000) & E_P);
+    assert_true(shadow_entry(S, 0x3000) & PTE_P);
     assert_int_equal(S->st.pt_writes, 2);
     /* One flag byte of entry 3: only that translation. */
-    u8 b = same ^ (u8)E_PCD;
+    u8 b = same ^ (u8)PTE_PCD;
     assert_int_equal(shadow_pt_write(S, gpa(pt + 24), &b, 1), 0);
     assert_int_equal(ram[pt + 24], b);
     assert_int_equal(shadow_entry(S, 0x3000), 0);
-    assert_true(shadow_entry(S, 0x4000) & E_P);
+    assert_true(shadow_entry(S, 0x4000) & PTE_P);
     /* Two bytes of the address of entry 4. */
     u16 hi = (u16)((gget(pt + 32) >> 16) + 1);
     assert_int_equal(shadow_pt_write(S, gpa(pt + 34), &hi, 2), 0);
     assert_int_equal(shadow_entry(S, 0x4000), 0);
     expect_fixed(&g, 0x4000, 0);
-    assert_int_equal(shadow_entry(S, 0x4000) & E_ADDR, HPA_OF(DATA_BASE + 0x4000 + 0x10000));
+    assert_int_equal(shadow_entry(S, 0x4000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x4000 + 0x10000));
 
     /* Errors, and nothing written. */
     u64 v = 0x1111111111111111ULL;
@@ -1283,7 +1270,7 @@ static void test_pt_write_partial(void **state)
     assert_int_equal(shadow_pt_write(S, gpa(DATA_BASE + 0x100), &v, 8), 0);
     assert_int_equal(gget(DATA_BASE + 0x100), v);
     assert_int_equal(S->st.pt_writes, 5);
-    assert_true(shadow_entry(S, 0x4000) & E_P);
+    assert_true(shadow_entry(S, 0x4000) & PTE_P);
 }
 
 /* A PT used in more places than SHADOW_USES_MAX: a write drops the whole of
@@ -1293,11 +1280,11 @@ static void test_overflow(void **state)
     sh_init(0, 0);
     u64 a = gtable(), b = gtable(), c = make_space(7);
     u64 pt = gtable();
-    gput(pt, DATA_BASE | UPPER | E_D);
-    gput(pt + 8, (DATA_BASE + 0x1000) | UPPER | E_D);
+    gput(pt, DATA_BASE | UPPER | PTE_D);
+    gput(pt + 8, (DATA_BASE + 0x1000) | UPPER | PTE_D);
     for (u32 i = 0; i < SHADOW_USES_MAX + 1; i++)
         gput(gslot(a, i * MiB(2), 2), pt | UPPER);
-    map4k(a, 0x40000000, DATA_BASE + 0x2000, UPPER | E_D);   /* through another PT */
+    map4k(a, 0x40000000, DATA_BASE + 0x2000, UPPER | PTE_D);   /* through another PT */
     gput(gslot(b, 0, 2), pt | UPPER);
     struct shadow_regs ga = long_regs(a), gb = long_regs(b), gc = long_regs(c);
 
@@ -1311,7 +1298,7 @@ static void test_overflow(void **state)
     expect_fixed(&gc, 0x1000, 0);
     int ra = root_of(S, SHADOW_MODE_LONG4, a), rb = root_of(S, SHADOW_MODE_LONG4, b);
     int rc = root_of(S, SHADOW_MODE_LONG4, c);
-    const struct shadow_track *t = tracked(S, pt >> 12);
+    const struct shadow_track *t = tracked(S, pt >> PAGE_SHIFT);
     assert_true(t->overflow);
     assert_int_equal(t->nuses, SHADOW_USES_MAX);
     assert_int_equal(t->roots, BIT(ra) | BIT(rb));
@@ -1319,14 +1306,14 @@ static void test_overflow(void **state)
     /* An unchanged write drops nothing. */
     u64 same = gget(pt + 8);
     assert_int_equal(shadow_pt_write(S, gpa(pt + 8), &same, 8), 0);
-    assert_true(root_leaf(S, ra, 0x40000000) & E_P);
+    assert_true(root_leaf(S, ra, 0x40000000) & PTE_P);
 
-    u64 v = (DATA_BASE + 0x5000) | UPPER | E_D;
+    u64 v = (DATA_BASE + 0x5000) | UPPER | PTE_D;
     assert_int_equal(shadow_pt_write(S, gpa(pt + 8), &v, 8), 0);
     assert_int_equal(root_leaf(S, ra, 0x40000000), 0);        /* unrelated, gone too */
     assert_int_equal(root_leaf(S, ra, 0), 0);
     assert_int_equal(root_leaf(S, rb, 0x1000), 0);
-    assert_true(root_leaf(S, rc, 0x1000) & E_P);
+    assert_true(root_leaf(S, rc, 0x1000) & PTE_P);
     assert_true(S->roots[ra].valid && S->roots[rb].valid);
     assert_int_equal(S->roots[ra].hw, hwa);
     assert_int_equal(S->roots[rb].hw, hwb);
@@ -1334,7 +1321,7 @@ static void test_overflow(void **state)
     assert_int_equal(root_tables(S, hwb, 4), 1);
     /* Only c's four tables are still tracked. */
     assert_int_equal(S->st.tracked, 4);
-    assert_null(tracked(S, pt >> 12));
+    assert_null(tracked(S, pt >> PAGE_SHIFT));
     for (u32 i = 0; i < S->ntrack; i++)
         assert_int_equal(S->track[i].roots, BIT(rc));
     assert_int_equal(S->st.tables, P.live);
@@ -1343,7 +1330,7 @@ static void test_overflow(void **state)
     assert_int_equal(act(&ga), hwa);
     assert_int_equal(S->st.root_hits, hits + 1);
     expect_fixed(&ga, 0x1000, 0);
-    assert_int_equal(shadow_entry(S, 0x1000) & E_ADDR, HPA_OF(DATA_BASE + 0x5000));
+    assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x5000));
 }
 
 static void test_unprotect(void **state)
@@ -1353,33 +1340,33 @@ static void test_unprotect(void **state)
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     u64 p = gtable();
-    map4k(cr3, 0x200000, p, E_P | E_RW | E_D);               /* p as data */
-    map4k(cr3, 0x3000, DATA_BASE, UPPER | E_D);              /* an unrelated PT */
+    map4k(cr3, 0x200000, p, PTE_P | PTE_RW | PTE_D);               /* p as data */
+    map4k(cr3, 0x3000, DATA_BASE, UPPER | PTE_D);              /* an unrelated PT */
     gput(gslot(cr3, 0x40000000, 2), p | UPPER);              /* p as a PT */
-    gput(p, DATA_BASE | UPPER | E_D);
-    gput(p + 8, (DATA_BASE + 0x1000) | UPPER | E_D);
+    gput(p, DATA_BASE | UPPER | PTE_D);
+    gput(p + 8, (DATA_BASE + 0x1000) | UPPER | PTE_D);
     expect_fixed(&g, 0x200000, PFEC_W);
     expect_fixed(&g, 0x3000, 0);
     expect_fixed(&g, 0x40000000, 0);
     expect_fixed(&g, 0x40001000, 0);
-    assert_false(shadow_entry(S, 0x200000) & E_RW);
+    assert_false(shadow_entry(S, 0x200000) & PTE_RW);
     u64 ntracked = S->st.tracked;
 
     shadow_unprotect(S, gpa(p + 0x123));
     assert_int_equal(S->st.unprotects, 1);
-    assert_null(tracked(S, p >> 12));
+    assert_null(tracked(S, p >> PAGE_SHIFT));
     assert_int_equal(S->st.tracked, ntracked - 1);
     assert_int_equal(shadow_entry(S, 0x40000000), 0);
     assert_int_equal(shadow_entry(S, 0x40001000), 0);
-    assert_true(shadow_entry(S, 0x3000) & E_P);
-    assert_int_equal(shadow_entry(S, 0x200000) & (E_P | E_RW), E_P);   /* read-only until refilled */
+    assert_true(shadow_entry(S, 0x3000) & PTE_P);
+    assert_int_equal(shadow_entry(S, 0x200000) & (PTE_P | PTE_RW), PTE_P);   /* read-only until refilled */
     /* The write fault now finds it untracked and maps it writable. */
     expect_fixed(&g, 0x200000, PFEC_W | PFEC_P);
-    assert_true(shadow_entry(S, 0x200000) & E_RW);
+    assert_true(shadow_entry(S, 0x200000) & PTE_RW);
     /* The next walk through it tracks and protects it again. */
     expect_fixed(&g, 0x40000000, 0);
-    assert_non_null(tracked(S, p >> 12));
-    assert_false(shadow_entry(S, 0x200000) & E_RW);
+    assert_non_null(tracked(S, p >> PAGE_SHIFT));
+    assert_false(shadow_entry(S, 0x200000) & PTE_RW);
 
     /* An untracked page: nothing happens. */
     shadow_unprotect(S, gpa(DATA_BASE));
@@ -1391,7 +1378,7 @@ static void test_unprotect(void **state)
     assert_int_equal(S->st.unprotects, 2);
     assert_int_equal(root_tables(S, hw, 4), 1);
     assert_int_equal(shadow_entry(S, 0x3000), 0);
-    assert_null(tracked(S, cr3 >> 12));
+    assert_null(tracked(S, cr3 >> PAGE_SHIFT));
     expect_fixed(&g, 0x3000, 0);
 
     /* An overflowed page drops whole roots. */
@@ -1399,7 +1386,7 @@ static void test_unprotect(void **state)
         gput(gslot(cr3, 0x80000000 + i * MiB(2), 2), p | UPPER);
         expect_fixed(&g, 0x80000000 + i * MiB(2), 0);
     }
-    assert_true(tracked(S, p >> 12)->overflow);
+    assert_true(tracked(S, p >> PAGE_SHIFT)->overflow);
     shadow_unprotect(S, gpa(p));
     assert_int_equal(root_tables(S, hw, 4), 1);
     assert_int_equal(S->st.tracked, 0);
@@ -1415,8 +1402,8 @@ static void test_mmio_results(void **state)
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     map4k(cr3, 0x1000, HOLE_BASE + 0x5000, UPPER);
-    map4k(cr3, 0x2000, ROM_BASE, UPPER | E_D);
-    map4k(cr3, 0x3000, NOX_BASE, UPPER | E_D);
+    map4k(cr3, 0x2000, ROM_BASE, UPPER | PTE_D);
+    map4k(cr3, 0x3000, NOX_BASE, UPPER | PTE_D);
     map2m(cr3, 0x200000, MAP_LIMIT, UPPER);
     struct shadow_fault f = fault(&g, 0x1234, 0);
     assert_int_equal(f.result, SHADOW_MMIO);
@@ -1425,26 +1412,27 @@ static void test_mmio_results(void **state)
     /* The CPU's walk set A (and D for a write) all the same. */
     f = fault(&g, 0x1238, PFEC_W);
     assert_int_equal(f.result, SHADOW_MMIO);
-    assert_int_equal(gget(gslot(cr3, 0x1000, 1)) & (E_A | E_D), E_A | E_D);
+    assert_int_equal(gget(gslot(cr3, 0x1000, 1)) & (PTE_A | PTE_D), PTE_A | PTE_D);
     /* ROM: writes are emulated, reads and fetches mapped read-only. */
     f = fault(&g, 0x2010, PFEC_W | PFEC_U);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, ROM_BASE + 0x10);
     expect_fixed(&g, 0x2010, PFEC_I);
-    assert_int_equal(shadow_entry(S, 0x2000) & ~E_ADDR, E_P | E_US | E_A);
+    assert_int_equal(shadow_entry(S, 0x2000) & ~PTE_ADDR, PTE_P | PTE_US | PTE_A);
     /* No-execute region: fetches are emulated, data mapped NX. */
     f = fault(&g, 0x3008, PFEC_I | PFEC_U);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, NOX_BASE + 8);
     expect_fixed(&g, 0x3008, PFEC_W);
-    assert_int_equal(shadow_entry(S, 0x3000) & ~E_ADDR, E_P | E_RW | E_US | E_A | E_D | E_NX);
+    assert_int_equal(shadow_entry(S, 0x3000) & ~PTE_ADDR,
+                     PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
     /* Past the guest-physical map. */
     f = fault(&g, 0x201000, 0);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, MAP_LIMIT + 0x1000);
     /* A guest fault wins over MMIO. */
     assert_int_equal(fault(&g, 0x201000, PFEC_W | PFEC_U).result, SHADOW_MMIO);
-    map2m(cr3, 0x400000, MAP_LIMIT, E_P | E_US);
+    map2m(cr3, 0x400000, MAP_LIMIT, PTE_P | PTE_US);
     assert_int_equal(fault(&g, 0x400000, PFEC_W | PFEC_U).result, SHADOW_GUEST_FAULT);
     assert_int_equal(S->st.mmio, 6);
     assert_int_equal(S->st.fills, 2);
@@ -1467,8 +1455,8 @@ static void test_invlpg(void **state)
     u64 tables = S->st.tables;
     shadow_invlpg(S, 0x1abc);
     assert_int_equal(shadow_entry(S, 0x1000), 0);
-    assert_true(shadow_entry(S, 0x2000) & E_P);
-    assert_true(shadow_entry(S, 0xffffffffffe00000ULL) & E_P);
+    assert_true(shadow_entry(S, 0x2000) & PTE_P);
+    assert_true(shadow_entry(S, 0xffffffffffe00000ULL) & PTE_P);
     shadow_invlpg(S, 0xffffffffffe00000ULL);
     assert_int_equal(shadow_entry(S, 0xffffffffffe00000ULL), 0);
     shadow_invlpg(S, 0x0000900000000000ULL);                  /* non-canonical: nothing */
@@ -1507,7 +1495,7 @@ static void test_budget(void **state)
     assert_int_equal(S->roots[S->cur].hw, hwa);
     assert_int_equal(root_of(S, SHADOW_MODE_LONG4, b), -1);
     assert_int_equal(shadow_entry(S, mkva(0, 0, 0, 1)), 0);
-    assert_true(shadow_entry(S, mkva(1, 0, 0, 1)) & E_P);
+    assert_true(shadow_entry(S, mkva(1, 0, 0, 1)) & PTE_P);
     assert_int_equal(S->st.tracked, 4);
     assert_int_equal(S->st.fills, 3);
     expect_fixed(&ga, mkva(2, 0, 0, 1), 0);
@@ -1547,7 +1535,7 @@ static void test_alloc_failure(void **state)
     P.fail_count = 1;
     expect_fixed(&ga, 0x1000, 0);
     assert_int_equal(S->st.flushes, 1);
-    assert_true(shadow_entry(S, 0x1000) & E_P);
+    assert_true(shadow_entry(S, 0x1000) & PTE_P);
     assert_int_equal(S->st.tables, 4);
     /* For ever: -ENOMEM, the active root still valid and consistent. */
     P.fail_after = 0;
@@ -1610,8 +1598,8 @@ static void test_track_full(void **state)
     assert_int_equal(S->st.fills, n);
     assert_int_equal(S->st.tracked, 4 + (n - 1020));   /* PML4, PDPT, PD 1 and 2, PTs */
     assert_int_equal(shadow_entry(S, 1019 * MiB(2)), 0);
-    assert_true(shadow_entry(S, 1020 * MiB(2)) & E_P);
-    assert_true(shadow_entry(S, (u64)(n - 1) * MiB(2)) & E_P);
+    assert_true(shadow_entry(S, 1020 * MiB(2)) & PTE_P);
+    assert_true(shadow_entry(S, (u64)(n - 1) * MiB(2)) & PTE_P);
     assert_int_equal(S->st.tables, P.live);
 }
 
@@ -1692,32 +1680,32 @@ static u64 rt_large(int level)
 {
     static const u64 b2[] = { 0, MiB(14), MiB(40), HOLE_BASE, GiB(1), GiB(8) };
     static const u64 b1[] = { 0, GiB(1), GiB(3), GiB(8) };
-    u64 e = E_PS | (level == 2 ? b2[rnd() % 6] : b1[rnd() % 4]);
+    u64 e = PTE_PS | (level == 2 ? b2[rnd() % 6] : b1[rnd() % 4]);
     if (rnd() % 8 == 0)                                /* reserved */
         e |= BIT(13 + rnd() % (level == 2 ? 8 : 17));
     if (rnd() % 4 == 0)
-        e |= E_PATL;
+        e |= PTE_PAT_LARGE;
     return e;
 }
 
 static u64 rt_entry(int level)
 {
     if (rnd() % 10 == 0)
-        return rnd() & ~E_P;
-    u64 e = E_P;
-    e |= rnd() % 5 ? E_RW : 0;
-    e |= rnd() % 5 ? E_US : 0;
-    e |= rnd() % 6 == 0 ? E_NX : 0;
-    e |= rnd() % 2 ? E_A : 0;
-    e |= rnd() % 2 ? E_D : 0;
-    e |= rnd() % 8 == 0 ? E_PWT | E_PCD : 0;
-    e |= rnd() % 4 == 0 ? E_G : 0;
+        return rnd() & ~PTE_P;
+    u64 e = PTE_P;
+    e |= rnd() % 5 ? PTE_RW : 0;
+    e |= rnd() % 5 ? PTE_US : 0;
+    e |= rnd() % 6 == 0 ? PTE_NX : 0;
+    e |= rnd() % 2 ? PTE_A : 0;
+    e |= rnd() % 2 ? PTE_D : 0;
+    e |= rnd() % 8 == 0 ? PTE_PWT | PTE_PCD : 0;
+    e |= rnd() % 4 == 0 ? PTE_G : 0;
     if (level == 1)
-        return e | (rnd() % 4 == 0 ? E_PAT : 0) | rt_data();
+        return e | (rnd() % 4 == 0 ? PTE_PAT : 0) | rt_data();
     if ((level == 2 || level == 3) && rnd() % 5 == 0)
         return e | rt_large(level);
     if (level == 4 && rnd() % 40 == 0)
-        e |= E_PS;                                      /* reserved */
+        e |= PTE_PS;                                      /* reserved */
     if (rnd() % 60 == 0)
         return e | GiB(2);                              /* a table outside guest RAM */
     return e | rt_table(rnd() % 8 ? rt_pick(level - 1) : (u32)(rnd() % RT_TABLES));
@@ -1731,8 +1719,8 @@ struct rt_counts {
 static struct shadow_regs rt_none(const struct shadow_regs *lg)
 {
     struct shadow_regs n = *lg;
-    n.cr0 &= ~SH_CR0_PG;
-    n.efer &= ~(SH_EFER_LMA | EFER_LME);
+    n.cr0 &= ~CR0_PG;
+    n.efer &= ~(EFER_LMA | EFER_LME);
     n.cr3 = 0;
     return n;
 }
@@ -1760,7 +1748,7 @@ static void rt_check_leaf(const struct shadow_regs *lg, int r, u64 va, u64 e)
         assert_true(ref.accessed);
         /* Derived from tracked tables, recorded for this root. */
         for (int k = 0; k < ref.ntables; k++) {
-            const struct shadow_track *t = tracked(S, ref.table[k] >> 12);
+            const struct shadow_track *t = tracked(S, ref.table[k] >> PAGE_SHIFT);
             assert_non_null(t);
             assert_true(t->roots & BIT(r));
             if (t->overflow)
@@ -1777,38 +1765,38 @@ static void rt_check_leaf(const struct shadow_regs *lg, int r, u64 va, u64 e)
     hpa_t hpa;
     unsigned perms;
     assert_int_equal(g_to_hpa(NULL, gpa(ALIGN_DOWN(ref.gpa, PAGE_SIZE)), &hpa, &perms), 0);
-    assert_int_equal(e & E_ADDR, hpa);
-    assert_true(e & E_A);
-    if (e & E_US)
+    assert_int_equal(e & PTE_ADDR, hpa);
+    assert_true(e & PTE_A);
+    if (e & PTE_US)
         assert_true(ref.u);
-    if (e & E_RW) {
-        assert_true(e & E_D);
+    if (e & PTE_RW) {
+        assert_true(e & PTE_D);
         assert_true(ref.dirty);
         assert_true(perms & SLPT_W);
-        assert_null(tracked(S, ref.gpa >> 12));
-        assert_true(ref.w || (!c.wp && !(e & E_US)));
+        assert_null(tracked(S, ref.gpa >> PAGE_SHIFT));
+        assert_true(ref.w || (!c.wp && !(e & PTE_US)));
     }
-    if (!(e & E_NX)) {
+    if (!(e & PTE_NX)) {
         assert_false(ref.nx);
         assert_true(perms & SLPT_X);
-        assert_false(c.smep && ref.u && !(e & E_US));
+        assert_false(c.smep && ref.u && !(e & PTE_US));
     }
     if (root->mode == SHADOW_MODE_NONE) {
-        assert_true(e & E_US);
-        assert_int_equal(!!(e & E_NX), !(perms & SLPT_X));
+        assert_true(e & PTE_US);
+        assert_int_equal(!!(e & PTE_NX), !(perms & SLPT_X));
     }
 }
 
 static void rt_check_tree(const struct shadow_regs *lg, int r, hpa_t pa, int level, u64 va)
 {
     const u64 *tb = pool_table(pa);
-    for (u32 i = 0; i < 512; i++) {
+    for (u32 i = 0; i < PT_ENTRIES; i++) {
         u64 e = tb[i];
-        if (!(e & E_P))
+        if (!(e & PTE_P))
             continue;
         u64 v = va | ((u64)i << (12 + 9 * (level - 1)));
         if (level > 1)
-            rt_check_tree(lg, r, e & E_ADDR, level - 1, v);
+            rt_check_tree(lg, r, e & PTE_ADDR, level - 1, v);
         else
             rt_check_leaf(lg, r, (v & BIT(47)) ? v | 0xffff000000000000ULL : v, e);
     }
@@ -1845,7 +1833,7 @@ static void rt_check_all(const struct shadow_regs *lg)
 /* A guest write of len bytes of v at a, through the emulation if tracked. */
 static void rt_store(u64 a, u64 v, u32 len, struct rt_counts *n)
 {
-    if (tracked(S, a >> 12)) {
+    if (tracked(S, a >> PAGE_SHIFT)) {
         assert_int_equal(shadow_pt_write(S, gpa(a), &v, len), 0);
         n->emulated++;
     } else {
@@ -1918,7 +1906,7 @@ static void rt_fault(const struct shadow_regs *g, bool paging, struct rt_counts 
         n->mmio++;
         return;
     }
-    bool trk = tracked(S, ref.gpa >> 12) != NULL;
+    bool trk = tracked(S, ref.gpa >> PAGE_SHIFT) != NULL;
     if (write && trk) {
         assert_int_equal(f.result, SHADOW_PT_WRITE);
         assert_int_equal(f.gpa.v, ref.gpa);
@@ -1932,7 +1920,7 @@ static void rt_fault(const struct shadow_regs *g, bool paging, struct rt_counts 
     assert_int_equal(f.result, SHADOW_FIXED);
     n->fixed++;
     u64 e = shadow_entry(S, va);
-    assert_int_equal(e & E_ADDR, hpa);
+    assert_int_equal(e & PTE_ADDR, hpa);
     check_leaf_bits(e, ref_leaf(c, ref.w, ref.u, ref.nx, ref.dirty, pfec, perms, trk));
 }
 
@@ -1972,7 +1960,7 @@ static void rt_run(u64 seed, struct shadow_regs lg, u32 nroots, u32 max_tables)
             shadow_invlpg(S, cur < RT_SPACES ? rt_va() : rt_none_va());
         } else if (op < 99) {
             for (u32 i = 0; i <= RT_SPACES; i++)      /* not a mode bit */
-                regs[i].rflags ^= SH_RFLAGS_AC;
+                regs[i].rflags ^= RFLAGS_AC;
         } else {
             shadow_flush_all(S);
             act(&regs[cur]);
@@ -2002,8 +1990,8 @@ static void test_random_wp0_smep_smap(void **state)
 {
     /* WP=0, SMEP and SMAP, and a table budget small enough to run out. */
     struct shadow_regs g = long_regs(0);
-    g.cr0 &= ~SH_CR0_WP;
-    g.cr4 |= SH_CR4_SMEP | SH_CR4_SMAP;
+    g.cr0 &= ~CR0_WP;
+    g.cr4 |= CR4_SMEP | CR4_SMAP;
     rt_run(0x2545f4914f6cdd1dULL, g, 4, 24);
     assert_true(S->st.flushes > 20);
 }

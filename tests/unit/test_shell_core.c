@@ -11,7 +11,18 @@
 
 #include "kernel/lib/shell_core.h"
 #include "kernel/lib/errno.h"
+#include "kernel/core/console.h"
 #include "tests/unit/stubs.h"
+
+/* The output the dispatcher is given: the stub console's buffer, after checking
+ * that the context passed in comes back. */
+static int out_ctx;
+
+static void out(void *ctx, const char *s, size_t n)
+{
+    assert_ptr_equal(ctx, &out_ctx);
+    con_write(s, n);
+}
 
 /* ------------------------------------------------------------------ tokenizer */
 
@@ -225,7 +236,7 @@ static int run(const char *s)
     char line[256];
     snprintf(line, sizeof(line), "%s", s);
     test_stubs_reset();
-    return shell_run_line(table, NT, line);
+    return shell_run_line(table, NT, line, out, &out_ctx);
 }
 
 static int lines_of_output(void)
@@ -286,7 +297,7 @@ static void test_dispatch_hostile(void **state)
     memset(line, 'z', 10240);
     line[10240] = '\0';
     test_stubs_reset();
-    assert_int_equal(shell_run_line(table, NT, line), -ENOENT);
+    assert_int_equal(shell_run_line(table, NT, line, out, &out_ctx), -ENOENT);
     assert_int_equal(lines_of_output(), 1);
     assert_true(test_con_len < 200);
     free(line);
@@ -294,9 +305,15 @@ static void test_dispatch_hostile(void **state)
     /* Empty table, NULL table, NULL line. */
     char l2[] = "mem";
     test_stubs_reset();
-    assert_int_equal(shell_run_line(NULL, 0, l2), -ENOENT);
-    assert_int_equal(shell_run_line(table, 0, l2), -ENOENT);
-    assert_int_equal(shell_run_line(table, NT, NULL), 0);
+    assert_int_equal(shell_run_line(NULL, 0, l2, out, &out_ctx), -ENOENT);
+    assert_int_equal(shell_run_line(table, 0, l2, out, &out_ctx), -ENOENT);
+    assert_int_equal(shell_run_line(table, NT, NULL, out, &out_ctx), 0);
+    /* No output function: the same results, nothing printed. */
+    char l3[] = "nope";
+    test_stubs_reset();
+    assert_int_equal(shell_run_line(table, NT, l3, NULL, NULL), -ENOENT);
+    shell_print_help(table, NT, NULL, NULL, NULL);
+    assert_int_equal(test_con_len, 0);
 
     /* Random lines never crash and never print more than one line. */
     srand(99);
@@ -307,7 +324,7 @@ static void test_dispatch_hostile(void **state)
             buf[k] = (char)(rand() % 255 + 1);
         buf[n] = '\0';
         test_stubs_reset();
-        shell_run_line(table, NT, buf);
+        shell_run_line(table, NT, buf, out, &out_ctx);
         assert_true(lines_of_output() <= 1);
     }
 }
@@ -317,7 +334,7 @@ static void test_dispatch_hostile(void **state)
 static void test_help_listing(void **state)
 {
     test_stubs_reset();
-    shell_print_help(table, NT, NULL);
+    shell_print_help(table, NT, NULL, out, &out_ctx);
     const char *order[] = { "a-very-long-command-name", "busy", "cpu", "mem", "nofn", "part", "pos", "weird" };
 
     assert_int_equal(lines_of_output(), (int)NT);
@@ -345,7 +362,7 @@ static void test_help_listing(void **state)
     assert_int_equal(help_col, 2 + 36 + 2);
 
     test_stubs_reset();
-    shell_print_help(table, NT, "");
+    shell_print_help(table, NT, "", out, &out_ctx);
     assert_int_equal(lines_of_output(), (int)NT);
 }
 
@@ -357,7 +374,7 @@ static void test_help_short_table_alignment(void **state)
         { "mid", "mid", "middle", cmd_ok },
     };
     test_stubs_reset();
-    shell_print_help(small, 3, NULL);
+    shell_print_help(small, 3, NULL, out, &out_ctx);
     assert_string_equal(test_con_buf,
                         "  alpha X Y  first\n"
                         "  mid        middle\n"
@@ -367,16 +384,16 @@ static void test_help_short_table_alignment(void **state)
 static void test_help_topic(void **state)
 {
     test_stubs_reset();
-    shell_print_help(table, NT, "part");
+    shell_print_help(table, NT, "part", out, &out_ctx);
     assert_string_equal(test_con_buf, "usage: part start|stop NAME\n  start or stop a partition\n");
     test_stubs_reset();
-    shell_print_help(table, NT, "cpu");
+    shell_print_help(table, NT, "cpu", out, &out_ctx);
     assert_string_equal(test_con_buf, "usage: cpu\n  no usage given\n");
     test_stubs_reset();
-    shell_print_help(table, NT, "nope");
+    shell_print_help(table, NT, "nope", out, &out_ctx);
     assert_string_equal(test_con_buf, "help: no such command: nope\n");
     test_stubs_reset();
-    shell_print_help(NULL, 5, NULL);
+    shell_print_help(NULL, 5, NULL, out, &out_ctx);
     assert_int_equal(test_con_len, 0);
 }
 
@@ -389,7 +406,7 @@ static void test_help_duplicates_and_nulls(void **state)
         { "b", "b", "first b?", cmd_ok },
     };
     test_stubs_reset();
-    shell_print_help(dup, 4, NULL);
+    shell_print_help(dup, 4, NULL, out, &out_ctx);
     assert_string_equal(test_con_buf, "  a  an a\n  b  second b\n  b  first b?\n");
 }
 
@@ -410,10 +427,10 @@ static void test_section_registration(void **state)
     assert_non_null(shell_find(__start_shell_cmds, n, "regtwo"));
     char line[] = "regtwo x";
     test_stubs_reset();
-    assert_int_equal(shell_run_line(__start_shell_cmds, n, line), -EBUSY);
+    assert_int_equal(shell_run_line(__start_shell_cmds, n, line, out, &out_ctx), -EBUSY);
     assert_string_equal(test_con_buf, "regtwo: error: EBUSY\n");
     test_stubs_reset();
-    shell_print_help(__start_shell_cmds, n, NULL);
+    shell_print_help(__start_shell_cmds, n, NULL, out, &out_ctx);
     assert_string_equal(test_con_buf, "  regone      registered through the section\n"
                                       "  regtwo ARG  also registered\n");
 }

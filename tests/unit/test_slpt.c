@@ -12,9 +12,16 @@
 #include <cmocka.h>
 
 #include "vmm/slpt.h"
+#include "arch/x86/hw/pte.h"
 #include "kernel/lib/errno.h"
 #include "tests/unit/stubs.h"
 #include "tests/unit/xorshift.h"
+
+/* Expected entry bits, composed from the architectural names (arch/x86/hw/pte.h). */
+#define EPT_RWX  (EPT_R | EPT_W | EPT_X)
+#define EPT_WB   (EPT_MT_WB << EPT_MT_SHIFT)          /* memory type 6; UC is type 0 */
+#define NPT_PRWU (NPT_P | NPT_RW | NPT_US)
+#define NPT_UC   (NPT_PWT | NPT_PCD)                  /* PAT index 3 */
 
 /* ---------------------------------------------------------------- fake memory */
 
@@ -111,10 +118,10 @@ static u64 raw_entry(const struct slpt *t, u64 gpa, int level)
     hpa_t pa = t->root;
     for (int l = 3; ; l--) {
         u64 *tb = fm_map(&P, pa);
-        u64 e = tb[(gpa >> (12 + 9 * l)) & 511];
+        u64 e = tb[PT_INDEX(gpa, l + 1)];
         if (l == level)
             return e;
-        pa = e & SLPT_ADDR_MASK;
+        pa = e & PTE_ADDR;
     }
 }
 
@@ -167,12 +174,12 @@ static void test_ept_bits(void **state)
     struct slpt t;
     init(&t, SLPT_EPT, 0);
     static const struct { unsigned perms; enum slpt_memtype mt; u64 bits; } cases[] = {
-        { SLPT_R,                   SLPT_WB, 0x31 },   /* R, WB (6 << 3) */
-        { SLPT_R | SLPT_W,          SLPT_WB, 0x33 },
-        { SLPT_R | SLPT_X,          SLPT_WB, 0x35 },
-        { SLPT_RWX,                 SLPT_WB, 0x37 },
-        { SLPT_R | SLPT_W,          SLPT_UC, 0x03 },   /* UC is type 0 */
-        { SLPT_RWX,                 SLPT_UC, 0x07 },
+        { SLPT_R,                   SLPT_WB, EPT_R | EPT_WB },
+        { SLPT_R | SLPT_W,          SLPT_WB, EPT_R | EPT_W | EPT_WB },
+        { SLPT_R | SLPT_X,          SLPT_WB, EPT_R | EPT_X | EPT_WB },
+        { SLPT_RWX,                 SLPT_WB, EPT_RWX | EPT_WB },
+        { SLPT_R | SLPT_W,          SLPT_UC, EPT_R | EPT_W },   /* UC is type 0 */
+        { SLPT_RWX,                 SLPT_UC, EPT_RWX },
     };
     for (u32 i = 0; i < ARRAY_SIZE(cases); i++) {
         u64 g = 0x1000 * (i + 1), h = 0xabc000000ULL + 0x5000 * (i + 1);
@@ -192,20 +199,20 @@ static void test_ept_bits(void **state)
     /* Non-leaf entries: table address | R | W | X, nothing else. */
     for (int l = 3; l >= 1; l--) {
         u64 e = raw_entry(&t, 0x1000, l);
-        assert_int_equal(e & ~SLPT_ADDR_MASK, 0x7);
-        assert_true((e & SLPT_ADDR_MASK) >= POOL_BASE);
+        assert_int_equal(e & ~PTE_ADDR, EPT_RWX);
+        assert_true((e & PTE_ADDR) >= POOL_BASE);
     }
     assert_int_equal(t.tables, 4);
     assert_int_equal(t.leaves_4k, ARRAY_SIZE(cases));
 
     /* Large leaves: bit 7 set, address aligned. */
     assert_int_equal(slpt_map(&t, gpa(MiB(4)), GiB(3), MiB(2), SLPT_R | SLPT_W, SLPT_WB), 0);
-    assert_int_equal(raw_entry(&t, MiB(4), 1), GiB(3) | 0xb3);
+    assert_int_equal(raw_entry(&t, MiB(4), 1), GiB(3) | EPT_LARGE | EPT_R | EPT_W | EPT_WB);
     done(&t);
 
     init(&t, SLPT_EPT, SLPT_ALLOW_1G);
     assert_int_equal(slpt_map(&t, gpa(GiB(2)), GiB(5), GiB(1), SLPT_RWX, SLPT_UC), 0);
-    assert_int_equal(raw_entry(&t, GiB(2), 2), GiB(5) | 0x87);
+    assert_int_equal(raw_entry(&t, GiB(2), 2), GiB(5) | EPT_LARGE | EPT_RWX);
     assert_int_equal(t.leaves_1g, 1);
     done(&t);
 }
@@ -215,12 +222,12 @@ static void test_npt_bits(void **state)
     struct slpt t;
     init(&t, SLPT_NPT, SLPT_ALLOW_1G);
     static const struct { unsigned perms; enum slpt_memtype mt; u64 bits; } cases[] = {
-        { SLPT_R,          SLPT_WB, NPT_NX | 0x05 },          /* P | US */
-        { SLPT_R | SLPT_W, SLPT_WB, NPT_NX | 0x07 },          /* P | RW | US */
-        { SLPT_R | SLPT_X, SLPT_WB, 0x05 },
-        { SLPT_RWX,        SLPT_WB, 0x07 },
-        { SLPT_R | SLPT_W, SLPT_UC, NPT_NX | 0x1f },          /* + PWT | PCD */
-        { SLPT_RWX,        SLPT_UC, 0x1f },
+        { SLPT_R,          SLPT_WB, NPT_NX | NPT_P | NPT_US },
+        { SLPT_R | SLPT_W, SLPT_WB, NPT_NX | NPT_PRWU },
+        { SLPT_R | SLPT_X, SLPT_WB, NPT_P | NPT_US },
+        { SLPT_RWX,        SLPT_WB, NPT_PRWU },
+        { SLPT_R | SLPT_W, SLPT_UC, NPT_NX | NPT_PRWU | NPT_UC },
+        { SLPT_RWX,        SLPT_UC, NPT_PRWU | NPT_UC },
     };
     for (u32 i = 0; i < ARRAY_SIZE(cases); i++) {
         u64 g = GiB(7) + 0x1000 * i, h = 0x123456789000ULL + 0x1000 * i;
@@ -230,13 +237,13 @@ static void test_npt_bits(void **state)
         assert_int_equal(slpt_lookup(&t, gpa(g), NULL, &perms, NULL), 0);
         assert_int_equal(perms, cases[i].perms);
     }
-    for (int l = 3; l >= 1; l--)                              /* P | RW | US, no NX */
-        assert_int_equal(raw_entry(&t, GiB(7), l) & ~SLPT_ADDR_MASK, 0x7);
+    for (int l = 3; l >= 1; l--)                              /* no NX */
+        assert_int_equal(raw_entry(&t, GiB(7), l) & ~PTE_ADDR, NPT_PRWU);
 
     assert_int_equal(slpt_map(&t, gpa(MiB(2)), MiB(6), MiB(2), SLPT_R, SLPT_WB), 0);
-    assert_int_equal(raw_entry(&t, MiB(2), 1), MiB(6) | NPT_NX | NPT_PS | 0x5);
+    assert_int_equal(raw_entry(&t, MiB(2), 1), MiB(6) | NPT_NX | NPT_PS | NPT_P | NPT_US);
     assert_int_equal(slpt_map(&t, gpa(GiB(1)), GiB(1), GiB(1), SLPT_RWX, SLPT_WB), 0);
-    assert_int_equal(raw_entry(&t, GiB(1), 2), GiB(1) | NPT_PS | 0x7);
+    assert_int_equal(raw_entry(&t, GiB(1), 2), GiB(1) | NPT_PS | NPT_PRWU);
     done(&t);
 }
 
@@ -328,12 +335,12 @@ static void test_split(void **state)
     assert_int_equal(t.leaves_2m, 511);
     assert_int_equal(t.leaves_4k, 512);
     assert_int_equal(t.tables, 4);                 /* root, PDPT, PD, PT */
-    assert_int_equal(raw_entry(&t, g, 0), 0xfee00000 | 0x01);
+    assert_int_equal(raw_entry(&t, g, 0), 0xfee00000 | EPT_R);
     /* The split preserved every other translation with its attributes. */
-    assert_int_equal(raw_entry(&t, g - PAGE_SIZE, 0), GiB(9) + MiB(6) + 0x2000 + 0x37);
-    assert_int_equal(raw_entry(&t, g + PAGE_SIZE, 0), GiB(9) + MiB(6) + 0x4000 + 0x37);
-    assert_int_equal(raw_entry(&t, GiB(1) + MiB(8), 1), GiB(9) + MiB(8) + 0xb7);
-    assert_int_equal(raw_entry(&t, GiB(2) - MiB(2), 1), GiB(10) - MiB(2) + 0xb7);
+    assert_int_equal(raw_entry(&t, g - PAGE_SIZE, 0), (GiB(9) + MiB(6) + 0x2000) | EPT_RWX | EPT_WB);
+    assert_int_equal(raw_entry(&t, g + PAGE_SIZE, 0), (GiB(9) + MiB(6) + 0x4000) | EPT_RWX | EPT_WB);
+    assert_int_equal(raw_entry(&t, GiB(1) + MiB(8), 1), (GiB(9) + MiB(8)) | EPT_LARGE | EPT_RWX | EPT_WB);
+    assert_int_equal(raw_entry(&t, GiB(2) - MiB(2), 1), (GiB(10) - MiB(2)) | EPT_LARGE | EPT_RWX | EPT_WB);
     for (u64 off = 0; off < GiB(1); off += MiB(1) + 0x1000) {
         hpa_t h;
         unsigned perms;
@@ -356,8 +363,9 @@ static void test_split(void **state)
     init(&t, SLPT_NPT, 0);
     assert_int_equal(slpt_map(&t, gpa(MiB(2)), MiB(8), MiB(2), SLPT_R, SLPT_UC), 0);
     assert_int_equal(slpt_map(&t, gpa(MiB(3)), MiB(100), PAGE_SIZE, SLPT_RWX, SLPT_WB), 0);
-    assert_int_equal(raw_entry(&t, MiB(3) + PAGE_SIZE, 0), (MiB(9) + PAGE_SIZE) | NPT_NX | 0x1d);
-    assert_int_equal(raw_entry(&t, MiB(3), 0), MiB(100) | 0x7);
+    assert_int_equal(raw_entry(&t, MiB(3) + PAGE_SIZE, 0),
+                     (MiB(9) + PAGE_SIZE) | NPT_NX | NPT_P | NPT_US | NPT_UC);
+    assert_int_equal(raw_entry(&t, MiB(3), 0), MiB(100) | NPT_PRWU);
     done(&t);
 }
 

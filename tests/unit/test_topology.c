@@ -1,8 +1,9 @@
-/* Unit tests of kernel/core/topology.c: nodes from SRAT, CPUs from MADT, RAM split at SRAT
+/* Unit tests of the topology builder (drivers/acpi/topology.c) and the queries
+ * (kernel/core/topology.c): nodes from SRAT, CPUs from MADT, RAM split at SRAT
  * boundaries, SLIT distances, PCI root nodes, the nearest-node order, the fallbacks
  * for bad or missing tables, and the real QEMU fixtures. */
 #include "tests/unit/test_acpi_util.c"
-#include "kernel/core/topology.h"
+#include "drivers/acpi/topology.h"
 #include <errno.h>
 
 static struct acpi_info acpi;

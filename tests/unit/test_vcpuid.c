@@ -8,6 +8,11 @@
 
 #include "vmm/vcpuid.h"
 #include "vmm/hypercall_abi.h"
+#include "arch/x86/hw/cpuid.h"
+
+/* Leaf 1 ECX bits the filter clears. */
+#define HIDDEN_1_ECX (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_MONITOR | \
+                      CPUID_1_ECX_TSC_DEADLINE)
 
 static const struct vcpuid_host all_ones = { 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu };
 static const struct vcpuid_host all_zero = { 0, 0, 0, 0 };
@@ -22,24 +27,24 @@ static void test_leaf1(void **state)
 {
     struct vcpuid_ctx c = ctx4(3);
     u32 o[4];
-    vcpuid_filter(1, 0, &all_ones, &c, o);
+    vcpuid_filter(CPUID_LEAF_FEATURES, 0, &all_ones, &c, o);
     assert_int_equal(o[VCPUID_EAX], 0xffffffffu);                /* signature passes */
-    assert_int_equal(o[VCPUID_ECX] & (BIT(5) | BIT(6) | BIT(21) | BIT(3) | BIT(24)), 0);
-    assert_true(o[VCPUID_ECX] & BIT(31));
-    assert_true(o[VCPUID_ECX] & BIT(27));                         /* OSXSAVE passes */
-    assert_int_equal(o[VCPUID_ECX], 0xffffffffu & ~(u32)(BIT(5) | BIT(6) | BIT(21) | BIT(3) | BIT(24)));
+    assert_int_equal(o[VCPUID_ECX] & HIDDEN_1_ECX, 0);
+    assert_true(o[VCPUID_ECX] & CPUID_1_ECX_HYPERVISOR);
+    assert_true(o[VCPUID_ECX] & CPUID_1_ECX_OSXSAVE);            /* OSXSAVE passes */
+    assert_int_equal(o[VCPUID_ECX], 0xffffffffu & ~(u32)HIDDEN_1_ECX);
     assert_int_equal(o[VCPUID_EBX] >> 24, 3);
     assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 4);
     assert_int_equal(o[VCPUID_EBX] & 0xffff, 0xffff);            /* brand, CLFLUSH pass */
     assert_int_equal(o[VCPUID_EDX], 0xffffffffu);
-    vcpuid_filter(1, 0, &all_zero, &c, o);
-    assert_int_equal(o[VCPUID_ECX], BIT(31));                     /* OSXSAVE off stays off */
-    assert_int_equal(o[VCPUID_EDX], BIT(9) | BIT(28));           /* APIC forced, HTT for 4 */
+    vcpuid_filter(CPUID_LEAF_FEATURES, 0, &all_zero, &c, o);
+    assert_int_equal(o[VCPUID_ECX], CPUID_1_ECX_HYPERVISOR);     /* OSXSAVE off stays off */
+    assert_int_equal(o[VCPUID_EDX], CPUID_1_EDX_APIC | CPUID_1_EDX_HTT);   /* HTT for 4 */
     assert_int_equal(o[VCPUID_EBX], (3u << 24) | (4u << 16));
     /* One vCPU: HTT clear. A huge count saturates EBX[23:16]. */
     c.vcpus = 1;
-    vcpuid_filter(1, 0, &all_ones, &c, o);
-    assert_int_equal(o[VCPUID_EDX] & BIT(28), 0);
+    vcpuid_filter(CPUID_LEAF_FEATURES, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EDX] & CPUID_1_EDX_HTT, 0);
     assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 1);
     c.vcpus = 1000;
     c.apic_id = 0x1ff;
@@ -56,10 +61,10 @@ static void test_ext_leaves(void **state)
     struct vcpuid_ctx c = ctx4(0);
     c.vendor = VCPUID_VENDOR_AMD;
     u32 o[4];
-    vcpuid_filter(0x80000001u, 0, &all_ones, &c, o);
-    assert_int_equal(o[VCPUID_ECX], ~(u32)BIT(2));
+    vcpuid_filter(CPUID_LEAF_EXT_AMD, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_ECX], ~(u32)CPUID_80000001_ECX_SVM);
     assert_int_equal(o[VCPUID_EAX] & o[VCPUID_EBX] & o[VCPUID_EDX], 0xffffffffu);
-    vcpuid_filter(0x8000000au, 0, &all_ones, &c, o);
+    vcpuid_filter(CPUID_LEAF_SVM, 0, &all_ones, &c, o);
     assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);
 }
 

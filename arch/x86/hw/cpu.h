@@ -1,47 +1,13 @@
-/* Thin wrappers over x86-64 instructions and the architectural constants the
- * hypervisor core uses. Vendor-specific (VMX/SVM) definitions live in vmx/ and svm/. */
+/* Thin wrappers over x86-64 instructions. The architectural constants are in
+ * the other headers of arch/x86/hw/ (regs.h and msr.h are included here, for
+ * the users of rdmsr() and the control registers); those build on the host
+ * too, this one only for the hypervisor. */
 #ifndef ISTHMUS_ARCH_X86_CPU_H
 #define ISTHMUS_ARCH_X86_CPU_H
 
 #include "kernel/lib/types.h"
-
-/* Control-register bits (SDM Vol. 3A 2.5). */
-#define CR0_PE BIT(0)
-#define CR0_MP BIT(1)
-#define CR0_EM BIT(2)
-#define CR0_TS BIT(3)
-#define CR0_NE BIT(5)
-#define CR0_WP BIT(16)
-#define CR0_NW BIT(29)
-#define CR0_CD BIT(30)
-#define CR0_PG BIT(31)
-#define CR4_PAE BIT(5)
-#define CR4_PGE BIT(7)
-#define CR4_OSFXSR BIT(9)
-#define CR4_VMXE BIT(13)
-#define CR4_FSGSBASE BIT(16)
-
-/* MSRs (SDM Vol. 4), with the CPUID feature that gates each where not architectural. */
-enum msr {
-    MSR_IA32_APIC_BASE       = 0x1b,
-    MSR_IA32_FEATURE_CONTROL = 0x3a,  /* CPUID.1:ECX.VMX */
-    MSR_IA32_PAT             = 0x277,
-    MSR_X2APIC_BASE          = 0x800, /* CPUID.1:ECX.x2APIC; register r at 0x800 + (r >> 4) */
-    MSR_EFER                 = 0xc0000080,
-    MSR_FS_BASE              = 0xc0000100,
-    MSR_GS_BASE              = 0xc0000101,
-    MSR_KERNEL_GS_BASE       = 0xc0000102,
-};
-#define APIC_BASE_BSP    BIT(8)
-#define APIC_BASE_X2APIC BIT(10)
-#define APIC_BASE_ENABLE BIT(11)
-#define EFER_SCE BIT(0)
-#define EFER_LME BIT(8)
-#define EFER_LMA BIT(10)
-#define EFER_NXE BIT(11)
-#define EFER_SVME BIT(12)
-
-#define RFLAGS_IF BIT(9)
+#include "arch/x86/hw/msr.h"
+#include "arch/x86/hw/regs.h"
 
 struct cpuid_regs { u32 eax, ebx, ecx, edx; };
 

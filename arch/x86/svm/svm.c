@@ -5,6 +5,9 @@
 #include "arch/x86/vcpu.h"
 #include "arch/x86/svm/vmcb.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/msr.h"
+#include "arch/x86/hw/regs.h"
+#include "arch/x86/hw/vectors.h"
 #include "arch/x86/virt.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
@@ -12,10 +15,8 @@
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 
-#define MSR_VM_HSAVE_PA 0xc0010117u
 #define IOPM_PAGES  3      /* 12 KiB: one bit per port, all set = intercept every port */
 #define MSRPM_PAGES 2      /* 8 KiB: two bits per MSR in three ranges, all set */
-#define DEFAULT_PAT 0x0007040600070406ULL
 #define V_INTR_MASKING BIT(24)   /* host RFLAGS.IF, not the guest's, gates physical interrupts */
 #define V_IRQ          BIT(8)
 #define V_INTR_PRIO_SHIFT 16
@@ -86,14 +87,14 @@ static int svm_create(struct vcpu *v)
                          VMCB_INTERCEPT2_SKINIT | VMCB_INTERCEPT2_ICEBP | VMCB_INTERCEPT2_MONITOR |
                          VMCB_INTERCEPT2_MWAIT | VMCB_INTERCEPT2_MWAIT_COND | VMCB_INTERCEPT2_XSETBV;
     /* #MC belongs to the host. */
-    b->intercept_exceptions = BIT(18);
+    b->intercept_exceptions = BIT(X86_EXC_MC);
     b->iopm_base_pa = iopm;
     b->msrpm_base_pa = msrpm;
     b->guest_asid = v->asid ? v->asid : 1;
     b->tlb_control = VMCB_TLB_FLUSH_ALL;
     b->vintr = V_INTR_MASKING;
     b->np_control = VMCB_NP_ENABLE;
-    b->g_pat = DEFAULT_PAT;
+    b->g_pat = PAT_DEFAULT;
     v->hw = s;
     v->hw_pa = spa;
     return 0;
@@ -148,8 +149,8 @@ static void svm_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
     seg_to_vmcb(&b->gdtr, &st->gdtr);
     seg_to_vmcb(&b->idtr, &st->idtr);
     b->cpl = 0;
-    b->dr6 = 0xffff0ff0;
-    b->dr7 = 0x400;
+    b->dr6 = DR6_INIT;
+    b->dr7 = DR7_INIT;
     b->eventinj = 0;
     b->interrupt_shadow = 0;
 }
@@ -165,8 +166,7 @@ static void svm_set_slpt_root(struct vcpu *v, hpa_t root)
  * partitions' blocks are 2 MiB-aligned. */
 static bool svm_slpt_1g_pages(void) { return false; }
 
-#define CR_BITS_SHADOWED (BIT(0) | BIT(3) | BIT(4))
-#define PF_VECTOR 14
+#define CR_BITS_SHADOWED (BIT(0) | BIT(3) | BIT(4))   /* intercept bits of CR0, CR3, CR4 */
 
 static int svm_enable_shadow(struct vcpu *v)
 {
@@ -178,7 +178,7 @@ static int svm_enable_shadow(struct vcpu *v)
     b->intercept_cr_read = CR_BITS_SHADOWED;
     b->intercept_cr_write = CR_BITS_SHADOWED;
     b->intercept_misc1 |= VMCB_INTERCEPT1_INVLPG;
-    b->intercept_exceptions |= BIT(PF_VECTOR);
+    b->intercept_exceptions |= BIT(X86_EXC_PF);
     return 0;
 }
 
@@ -270,11 +270,11 @@ static void translate_exit(struct vcpu *v, struct vmcb *b, struct vcpu_exit *e)
         e->invlpg.va = b->exitinfo1;
         break;
     default:
-        if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
+        if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + X86_NR_EXCEPTIONS) {
             e->reason = VEXIT_EXCEPTION;
             e->exception.vector = (u8)(code - SVM_EXIT_EXCP_BASE);
             e->exception.error = (u32)b->exitinfo1;
-            e->exception.has_error = e->exception.vector == PF_VECTOR;
+            e->exception.has_error = e->exception.vector == X86_EXC_PF;
             e->exception.address = b->exitinfo2;
             break;
         }
@@ -342,7 +342,7 @@ static int svm_inject(struct vcpu *v, const struct vcpu_event *ev)
     u64 inj = ev->vector | type | VMCB_EVENT_VALID;
     if (ev->type == VEVENT_EXCEPTION && ev->has_error)
         inj |= VMCB_EVENT_ERR_VALID | ((u64)ev->error << 32);
-    if (ev->type == VEVENT_EXCEPTION && ev->vector == PF_VECTOR)
+    if (ev->type == VEVENT_EXCEPTION && ev->vector == X86_EXC_PF)
         b->cr2 = ev->cr2;
     b->eventinj = inj;
     return 0;

@@ -4,7 +4,12 @@
  * through the (TRUE_) capability MSRs (SDM appendix A.3-A.5). */
 #include "arch/x86/vcpu.h"
 #include "arch/x86/vmx/vmcs.h"
+#include "arch/x86/hw/pte.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/msr.h"
+#include "arch/x86/hw/regs.h"
+#include "arch/x86/hw/vectors.h"
+#include "arch/x86/hw/vmx_ctls.h"
 #include "arch/x86/segments.h"
 #include "arch/x86/virt.h"
 #include "kernel/core/time.h"
@@ -14,55 +19,12 @@
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 
-#define MSR_VMX_BASIC        0x480u
-#define MSR_VMX_PINBASED     0x481u
-#define MSR_VMX_PROCBASED    0x482u
-#define MSR_VMX_EXIT         0x483u
-#define MSR_VMX_ENTRY        0x484u
-#define MSR_VMX_CR0_FIXED0   0x486u
-#define MSR_VMX_CR0_FIXED1   0x487u
-#define MSR_VMX_CR4_FIXED0   0x488u
-#define MSR_VMX_CR4_FIXED1   0x489u
-#define MSR_VMX_PROCBASED2   0x48bu
-#define MSR_VMX_TRUE_PIN     0x48du
-#define MSR_VMX_TRUE_PROC    0x48eu
-#define MSR_VMX_TRUE_EXIT    0x48fu
-#define MSR_VMX_TRUE_ENTRY   0x490u
-#define VMX_BASIC_TRUE_CTLS  BIT(55)
-
-#define PIN_EXTINT_EXITING   BIT(0)
-#define PIN_NMI_EXITING      BIT(3)
-#define PIN_PREEMPTION_TIMER BIT(6)
-#define MSR_VMX_MISC         0x485u
-#define VMX_MISC_TIMER_RATE  0x1fu    /* the preemption timer counts TSC >> this (SDM A.6) */
 /* The watchdog: a running vCPU leaves the guest at least this often, so a
  * stop request is seen even if the kick (an IPI) is lost or blocked. Under
  * Bochs a guest with interrupts off and an interrupt pending for it took no
  * external-interrupt exits at all; this bounds such cases. */
 #define VMX_WATCHDOG_MS      10
-#define PROC_INTR_WINDOW     BIT(2)
-#define PROC_HLT_EXITING     BIT(7)
-#define PROC_INVLPG_EXITING  BIT(9)
-#define PROC_CR3_LOAD_EXITING  BIT(15)
-#define PROC_CR3_STORE_EXITING BIT(16)
-#define PROC_MWAIT_EXITING   BIT(10)
-#define PROC_USE_IO_BITMAPS  BIT(25)
-#define PROC_USE_MSR_BITMAPS BIT(28)
-#define PROC_MONITOR_EXITING BIT(29)
-#define PROC_SECONDARY       BIT(31)
-#define PROC2_EPT            BIT(1)
-#define PROC2_VPID           BIT(5)
-#define PROC2_UNRESTRICTED   BIT(7)
-#define EXIT_HOST_64BIT      BIT(9)
-#define EXIT_SAVE_PAT        BIT(18)
-#define EXIT_LOAD_PAT        BIT(19)
-#define EXIT_SAVE_EFER       BIT(20)
-#define EXIT_LOAD_EFER       BIT(21)
-#define ENTRY_IA32E_GUEST    BIT(9)
-#define ENTRY_LOAD_PAT       BIT(14)
-#define ENTRY_LOAD_EFER      BIT(15)
 #define AR_UNUSABLE          BIT(16)
-#define DEFAULT_PAT          0x0007040600070406ULL
 
 u32 vmcs_write_failures;
 u32 vmcs_first_failed_field;
@@ -74,8 +36,8 @@ extern char vmx_exit_point[];
  * or SWAPGS and runs one vCPU per physical CPU, so the guest's values stay in
  * that CPU's MSRs; a copy here answers reads. */
 static const u32 syscall_msr_index[] = {
-    [VMSR_STAR] = 0xc0000081u, [VMSR_LSTAR] = 0xc0000082u, [VMSR_CSTAR] = 0xc0000083u,
-    [VMSR_SFMASK] = 0xc0000084u, [VMSR_KERNEL_GS_BASE] = MSR_KERNEL_GS_BASE,
+    [VMSR_STAR] = MSR_STAR, [VMSR_LSTAR] = MSR_LSTAR, [VMSR_CSTAR] = MSR_CSTAR,
+    [VMSR_SFMASK] = MSR_SFMASK, [VMSR_KERNEL_GS_BASE] = MSR_KERNEL_GS_BASE,
 };
 
 struct vmx_vcpu {
@@ -96,18 +58,9 @@ struct vmx_vcpu {
 
 static u32 adjust(u32 msr_plain, u32 msr_true, u32 want)
 {
-    u64 cap = rdmsr((rdmsr(MSR_VMX_BASIC) & VMX_BASIC_TRUE_CTLS) ? msr_true : msr_plain);
+    u64 cap = rdmsr((rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_TRUE_CTLS) ? msr_true : msr_plain);
     return (want | (u32)cap) & (u32)(cap >> 32);
 }
-
-#define MSR_FEATURE_CONTROL      0x3au
-#define FC_LOCK                  BIT(0)
-#define FC_VMX_OUTSIDE_SMX       BIT(2)
-#define MSR_VMX_EPT_VPID_CAP     0x48cu
-#define EPT_CAP_INVEPT           BIT(20)
-#define EPT_CAP_INVEPT_ALL       BIT(26)
-#define VPID_CAP_INVVPID         BIT(32)
-#define VPID_CAP_INVVPID_ALL     BIT(42)
 
 static int vmx_cpu_enable(void)
 {
@@ -115,10 +68,10 @@ static int vmx_cpu_enable(void)
     if (c->virt_enabled)
         return 0;
     /* The MSR is per core: each CPU's must allow VMXON (virt.c checked the boot CPU). */
-    u64 fc = rdmsr(MSR_FEATURE_CONTROL);
-    if (!(fc & FC_LOCK))
-        wrmsr(MSR_FEATURE_CONTROL, fc | FC_VMX_OUTSIDE_SMX | FC_LOCK);
-    else if (!(fc & FC_VMX_OUTSIDE_SMX))
+    u64 fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+    if (!(fc & FEATURE_CONTROL_LOCK))
+        wrmsr(MSR_IA32_FEATURE_CONTROL, fc | FEATURE_CONTROL_VMX_OUTSIDE_SMX | FEATURE_CONTROL_LOCK);
+    else if (!(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX))
         return -ENODEV;
     hpa_t region;
     int err = mm_alloc(c->node, 1, 1, 0, &region, NULL);
@@ -126,8 +79,8 @@ static int vmx_cpu_enable(void)
         return err;
     *(u32 *)hpa_to_ptr(region) = virt.vmx_revision;
     /* CR0 and CR4 must satisfy the VMX fixed bits (appendix A.7, A.8). */
-    write_cr0((read_cr0() | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1));
-    write_cr4((read_cr4() | CR4_VMXE | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
+    write_cr0((read_cr0() | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
+    write_cr4((read_cr4() | CR4_VMXE | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
     bool fail;
     __asm__ volatile("vmxon %1; setbe %0" : "=q"(fail) : "m"(region) : "cc", "memory");
     if (fail) {
@@ -155,7 +108,7 @@ static void vmclear(hpa_t pa)
  * bits 55:52 at 15:12 and marks absent segments unusable. */
 static u32 vmx_ar(u16 attrib)
 {
-    if (!(attrib & 0x80))
+    if (!(attrib & SEG_ATTR_P))
         return AR_UNUSABLE;
     return (attrib & 0xff) | ((u32)(attrib & 0xf00) << 4);
 }
@@ -214,24 +167,25 @@ static int vmx_create(struct vcpu *v)
         goto free_msr;
     }
     vmcs_write_failures = 0;
-    u32 pin = adjust(MSR_VMX_PINBASED, MSR_VMX_TRUE_PIN,
-                     PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER);
+    u32 pin = adjust(MSR_IA32_VMX_PINBASED_CTLS, MSR_IA32_VMX_TRUE_PINBASED_CTLS,
+                     VMX_PIN_EXTINT_EXITING | VMX_PIN_NMI_EXITING | VMX_PIN_PREEMPTION_TIMER);
     vmcs_write32(VMCS_PIN_CONTROLS, pin);
-    if (pin & PIN_PREEMPTION_TIMER) {
-        u64 ticks = (tsc_khz * VMX_WATCHDOG_MS) >> (rdmsr(MSR_VMX_MISC) & VMX_MISC_TIMER_RATE);
+    if (pin & VMX_PIN_PREEMPTION_TIMER) {
+        u64 ticks = (tsc_khz * VMX_WATCHDOG_MS) >> (rdmsr(MSR_IA32_VMX_MISC) & VMX_MISC_TIMER_RATE);
         x->watchdog = (u32)MIN(MAX(ticks, (u64)1), (u64)UINT32_MAX);
     }
-    x->proc = adjust(MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROC,
-                     PROC_HLT_EXITING | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING |
-                     PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY);
+    x->proc = adjust(MSR_IA32_VMX_PROCBASED_CTLS, MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+                     VMX_PROC_HLT_EXITING | VMX_PROC_MWAIT_EXITING | VMX_PROC_MONITOR_EXITING |
+                     VMX_PROC_USE_IO_BITMAPS | VMX_PROC_USE_MSR_BITMAPS | VMX_PROC_SECONDARY);
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
-    vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_VMX_PROCBASED2, MSR_VMX_PROCBASED2,
-                 PROC2_EPT | PROC2_UNRESTRICTED | (virt.vmx_vpid ? PROC2_VPID : 0)));
-    vmcs_write32(VMCS_EXIT_CONTROLS, adjust(MSR_VMX_EXIT, MSR_VMX_TRUE_EXIT,
-                 EXIT_HOST_64BIT | EXIT_SAVE_PAT | EXIT_LOAD_PAT | EXIT_SAVE_EFER | EXIT_LOAD_EFER));
-    vmcs_write32(VMCS_ENTRY_CONTROLS, adjust(MSR_VMX_ENTRY, MSR_VMX_TRUE_ENTRY,
-                 ENTRY_LOAD_PAT | ENTRY_LOAD_EFER));
-    vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(18));      /* #MC stays with the host */
+    vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2,
+                 VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED | (virt.vmx_vpid ? VMX_PROC2_VPID : 0)));
+    vmcs_write32(VMCS_EXIT_CONTROLS, adjust(MSR_IA32_VMX_EXIT_CTLS, MSR_IA32_VMX_TRUE_EXIT_CTLS,
+                 VMX_EXIT_CTL_HOST_64BIT | VMX_EXIT_CTL_SAVE_PAT | VMX_EXIT_CTL_LOAD_PAT |
+                 VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
+    vmcs_write32(VMCS_ENTRY_CONTROLS, adjust(MSR_IA32_VMX_ENTRY_CTLS, MSR_IA32_VMX_TRUE_ENTRY_CTLS,
+                 VMX_ENTRY_CTL_LOAD_PAT | VMX_ENTRY_CTL_LOAD_EFER));
+    vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(X86_EXC_MC));   /* #MC stays with the host */
     vmcs_write64(VMCS_IO_BITMAP_A, io);
     vmcs_write64(VMCS_IO_BITMAP_B, io + PAGE_SIZE);
     vmcs_write64(VMCS_MSR_BITMAP, msr);
@@ -243,9 +197,9 @@ static int vmx_create(struct vcpu *v)
     vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
     vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
     /* The guest may not clear NE or see VMXE: own those bits, show its values. */
-    vmcs_writenat(VMCS_CR0_MASK, rdmsr(MSR_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG));
-    vmcs_writenat(VMCS_CR4_MASK, rdmsr(MSR_VMX_CR4_FIXED0));
-    vmcs_write64(VMCS_GUEST_PAT, DEFAULT_PAT);
+    vmcs_writenat(VMCS_CR0_MASK, rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG));
+    vmcs_writenat(VMCS_CR4_MASK, rdmsr(MSR_IA32_VMX_CR4_FIXED0));
+    vmcs_write64(VMCS_GUEST_PAT, PAT_DEFAULT);
     vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
     write_host_state();
     if (vmcs_write_failures) {
@@ -298,11 +252,11 @@ static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
     if (!vmptrld(x->vmcs_pa))
         return;
     v->regs = st->regs;
-    u64 cr0_fixed = rdmsr(MSR_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
+    u64 cr0_fixed = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
     vmcs_writenat(VMCS_GUEST_CR0, st->cr0 | cr0_fixed);
     vmcs_writenat(VMCS_CR0_SHADOW, st->cr0);
     vmcs_writenat(VMCS_GUEST_CR3, st->cr3);
-    vmcs_writenat(VMCS_GUEST_CR4, st->cr4 | rdmsr(MSR_VMX_CR4_FIXED0));
+    vmcs_writenat(VMCS_GUEST_CR4, st->cr4 | rdmsr(MSR_IA32_VMX_CR4_FIXED0));
     vmcs_writenat(VMCS_CR4_SHADOW, st->cr4);
     vmcs_write64(VMCS_GUEST_EFER, st->efer);
     WRITE_SEG(CS, st->cs);
@@ -317,7 +271,7 @@ static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
     vmcs_writenat(VMCS_GUEST_GDTR_BASE, st->gdtr.base);
     vmcs_write32(VMCS_GUEST_IDTR_LIMIT, st->idtr.limit);
     vmcs_writenat(VMCS_GUEST_IDTR_BASE, st->idtr.base);
-    vmcs_writenat(VMCS_GUEST_DR7, 0x400);
+    vmcs_writenat(VMCS_GUEST_DR7, DR7_INIT);
     vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, 0);
     vmcs_write32(VMCS_GUEST_ACTIVITY, 0);
     vmcs_writenat(VMCS_GUEST_PENDING_DBG, 0);
@@ -325,7 +279,7 @@ static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
     vmcs_writenat(VMCS_GUEST_SYSENTER_ESP, 0);
     vmcs_writenat(VMCS_GUEST_SYSENTER_EIP, 0);
     u32 entry = (u32)vmx_vmread(VMCS_ENTRY_CONTROLS);
-    entry = (st->efer & EFER_LMA) ? entry | ENTRY_IA32E_GUEST : entry & ~ENTRY_IA32E_GUEST;
+    entry = (st->efer & EFER_LMA) ? entry | VMX_ENTRY_CTL_IA32E_GUEST : entry & ~VMX_ENTRY_CTL_IA32E_GUEST;
     vmcs_write32(VMCS_ENTRY_CONTROLS, entry);
     vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
 }
@@ -334,7 +288,7 @@ static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
  * tag of an earlier vCPU on this CPU: drop every cached translation first. */
 static void flush_all_contexts(u64 eptp)
 {
-    u64 cap = rdmsr(MSR_VMX_EPT_VPID_CAP);
+    u64 cap = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
     struct { u64 a, b; } __aligned(16) desc = { eptp, 0 };
     if (cap & EPT_CAP_INVEPT)
         __asm__ volatile("invept %0, %1" : : "m"(desc), "r"((u64)((cap & EPT_CAP_INVEPT_ALL) ? 2 : 1))
@@ -346,13 +300,9 @@ static void flush_all_contexts(u64 eptp)
 }
 
 /* EPT pointer (SDM 25.6.11): the root, the memory type of the paging
- * structures (bits 2:0) and the page-walk length - 1 (bits 5:3); accessed and
- * dirty flags (bit 6) are not enabled. */
-#define EPTP_MT_WB       6ULL
-#define EPTP_WALK_SHIFT  3
-#define EPTP_WALK_4      (3ULL << EPTP_WALK_SHIFT)
-
-static u64 vmx_eptp(hpa_t root) { return root | EPTP_MT_WB | EPTP_WALK_4; }
+ * structures and the page-walk length - 1 (4 levels); accessed and dirty
+ * flags (EPTP_AD) are not enabled. */
+static u64 vmx_eptp(hpa_t root) { return root | EPTP_MT_WB | (4ULL - 1) << EPTP_WALK_SHIFT; }
 
 static void vmx_set_slpt_root(struct vcpu *v, hpa_t root)
 {
@@ -375,11 +325,12 @@ static int vmx_enable_shadow(struct vcpu *v)
     x->shadow = true;
     /* No VPID either: every entry and exit then flushes the guest's TLB
      * (SDM 28.3.3.1), so a changed shadow needs no INVVPID. */
-    vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_VMX_PROCBASED2, MSR_VMX_PROCBASED2, 0));
-    x->proc |= PROC_INVLPG_EXITING | PROC_CR3_LOAD_EXITING | PROC_CR3_STORE_EXITING;
-    x->proc = adjust(MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROC, x->proc);
+    vmcs_write32(VMCS_PROC_CONTROLS2,
+                 adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2, 0));
+    x->proc |= VMX_PROC_INVLPG_EXITING | VMX_PROC_CR3_LOAD_EXITING | VMX_PROC_CR3_STORE_EXITING;
+    x->proc = adjust(MSR_IA32_VMX_PROCBASED_CTLS, MSR_IA32_VMX_TRUE_PROCBASED_CTLS, x->proc);
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
-    vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(18) | BIT(14));
+    vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(X86_EXC_MC) | BIT(X86_EXC_PF));
     vmcs_write32(VMCS_PF_ERROR_MASK, 0);     /* every #PF exits */
     vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
     /* Every CR0 and CR4 bit is the hypervisor's: writes exit, reads see the shadows. */
@@ -390,7 +341,7 @@ static int vmx_enable_shadow(struct vcpu *v)
                 vmcs_first_failed_field);
         return -EIO;
     }
-    if (!(x->proc & PROC_CR3_LOAD_EXITING) || !(x->proc & PROC_INVLPG_EXITING)) {
+    if (!(x->proc & VMX_PROC_CR3_LOAD_EXITING) || !(x->proc & VMX_PROC_INVLPG_EXITING)) {
         log_err("vmx", "shadow paging needs CR3-load and INVLPG exiting, which this CPU does not allow");
         return -ENOTSUP;
     }
@@ -402,15 +353,17 @@ static void vmx_set_paging(struct vcpu *v, const struct vcpu_paging *p)
     struct vmx_vcpu *x = v->hw;
     if (!vmptrld(x->vmcs_pa))
         return;
-    vmcs_writenat(VMCS_GUEST_CR0, (p->hw_cr0 | rdmsr(MSR_VMX_CR0_FIXED0)) & rdmsr(MSR_VMX_CR0_FIXED1));
+    vmcs_writenat(VMCS_GUEST_CR0,
+                  (p->hw_cr0 | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
     vmcs_writenat(VMCS_CR0_SHADOW, p->cr0);
     vmcs_writenat(VMCS_GUEST_CR3, p->hw_cr3);
-    vmcs_writenat(VMCS_GUEST_CR4, (p->hw_cr4 | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
+    vmcs_writenat(VMCS_GUEST_CR4,
+                  (p->hw_cr4 | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
     vmcs_writenat(VMCS_CR4_SHADOW, p->cr4);
     vmcs_write64(VMCS_GUEST_EFER, p->hw_efer);
     u32 entry = vmcs_read32(VMCS_ENTRY_CONTROLS);
-    vmcs_write32(VMCS_ENTRY_CONTROLS, (p->hw_efer & EFER_LMA) ? entry | ENTRY_IA32E_GUEST
-                                                               : entry & ~ENTRY_IA32E_GUEST);
+    vmcs_write32(VMCS_ENTRY_CONTROLS, (p->hw_efer & EFER_LMA) ? entry | VMX_ENTRY_CTL_IA32E_GUEST
+                                                               : entry & ~VMX_ENTRY_CTL_IA32E_GUEST);
     x->gcr3 = p->cr3;
     x->gefer = p->efer;
 }
@@ -505,7 +458,8 @@ static void translate_exit(struct vcpu *v, struct vcpu_exit *e)
 static void set_ia32e(bool on)
 {
     u32 entry = vmcs_read32(VMCS_ENTRY_CONTROLS);
-    vmcs_write32(VMCS_ENTRY_CONTROLS, on ? entry | ENTRY_IA32E_GUEST : entry & ~ENTRY_IA32E_GUEST);
+    vmcs_write32(VMCS_ENTRY_CONTROLS,
+                 on ? entry | VMX_ENTRY_CTL_IA32E_GUEST : entry & ~VMX_ENTRY_CTL_IA32E_GUEST);
 }
 
 /* MOV to CR0/CR4 exits only because VT-x owns some bits (CR0.NE, CR4.VMXE, the
@@ -520,7 +474,7 @@ static bool emulate_cr_write(struct vcpu *v, u64 q)
         return false;
     u64 val = v->regs.gpr[reg];
     if (cr == 0) {
-        u64 fixed0 = rdmsr(MSR_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
+        u64 fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
         u64 old = vmcs_readnat(VMCS_CR0_SHADOW);
         if ((val & CR0_PG) && !(val & CR0_PE))
             return false;
@@ -530,12 +484,13 @@ static bool emulate_cr_write(struct vcpu *v, u64 q)
             vmcs_write64(VMCS_GUEST_EFER, efer);
             set_ia32e(efer & EFER_LMA);
         }
-        vmcs_writenat(VMCS_GUEST_CR0, (val | fixed0) & rdmsr(MSR_VMX_CR0_FIXED1));
+        vmcs_writenat(VMCS_GUEST_CR0, (val | fixed0) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
         vmcs_writenat(VMCS_CR0_SHADOW, val);
     } else if (cr == 4) {
         if (val & CR4_VMXE)
             return false;
-        vmcs_writenat(VMCS_GUEST_CR4, (val | rdmsr(MSR_VMX_CR4_FIXED0)) & rdmsr(MSR_VMX_CR4_FIXED1));
+        vmcs_writenat(VMCS_GUEST_CR4,
+                      (val | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
         vmcs_writenat(VMCS_CR4_SHADOW, val);
     } else if (cr == 3) {
         vmcs_writenat(VMCS_GUEST_CR3, val);
@@ -611,7 +566,7 @@ static int vmx_inject(struct vcpu *v, const struct vcpu_event *ev)
     u32 type = ev->type == VEVENT_NMI ? VMX_INTR_TYPE_NMI :
                ev->type == VEVENT_EXCEPTION ? VMX_INTR_TYPE_HWEXC : VMX_INTR_TYPE_EXT;
     u32 info = ev->vector | type | VMX_INTR_VALID;
-    if (ev->type == VEVENT_EXCEPTION && ev->vector == 14) {
+    if (ev->type == VEVENT_EXCEPTION && ev->vector == X86_EXC_PF) {
         ((struct vmx_vcpu *)v->hw)->cr2 = ev->cr2;
         ((struct vmx_vcpu *)v->hw)->cr2_pending = true;
     }
@@ -636,7 +591,7 @@ static void vmx_want_interrupt_window(struct vcpu *v, bool on)
     struct vmx_vcpu *x = v->hw;
     if (!vmptrld(x->vmcs_pa))
         return;
-    x->proc = on ? x->proc | PROC_INTR_WINDOW : x->proc & ~PROC_INTR_WINDOW;
+    x->proc = on ? x->proc | VMX_PROC_INTR_WINDOW : x->proc & ~VMX_PROC_INTR_WINDOW;
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
 }
 
