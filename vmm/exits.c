@@ -8,19 +8,12 @@
 #include "vmm/vcpuid.h"
 #include "vmm/vdev.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/cpuid.h"
+#include "arch/x86/hw/vectors.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
 #include "kernel/lib/string.h"
 #include "kernel/core/time.h"
-
-#define XCR0_X87 BIT(0)
-#define XCR0_SSE BIT(1)
-#define XCR0_AVX BIT(2)
-#define XCR0_OPMASK BIT(5)
-#define XCR0_ZMM_HI256 BIT(6)
-#define XCR0_HI16_ZMM BIT(7)
-#define XCR0_PKRU BIT(9)
-#define CR4_OSXSAVE_BIT BIT(18)
 
 static const struct vcpu_backend *be(void) { return vcpu_backend; }
 
@@ -31,8 +24,8 @@ static void inject_exc(struct vm_vcpu *vc, u8 vector, bool has_error)
         part_fail(vc, "cannot inject exception %u: another event is pending", vector);
 }
 
-void inject_gp(struct vm_vcpu *vc) { inject_exc(vc, 13, true); }
-void inject_ud(struct vm_vcpu *vc) { inject_exc(vc, 6, false); }
+void inject_gp(struct vm_vcpu *vc) { inject_exc(vc, X86_EXC_GP, true); }
+void inject_ud(struct vm_vcpu *vc) { inject_exc(vc, X86_EXC_UD, false); }
 
 int guest_read(struct partition *p, gpa_t g, void *out, u32 len)
 {
@@ -179,9 +172,9 @@ static void handle_xsetbv(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
     u64 *r = vc->v.regs.gpr;
     u64 val = (r[GPR_RDX] << 32) | (u32)r[GPR_RAX];
-    struct cpuid_regs d = cpuid(0xd, 0);
+    struct cpuid_regs d = cpuid(CPUID_LEAF_XSAVE, 0);
     u64 supported = ((u64)d.edx << 32) | d.eax;
-    if (!(cpuid(1, 0).ecx & BIT(26)) || !(be()->get_cr(&vc->v, 4) & CR4_OSXSAVE_BIT)) {
+    if (!(cpuid(CPUID_LEAF_FEATURES, 0).ecx & CPUID_1_ECX_XSAVE) || !(be()->get_cr(&vc->v, 4) & CR4_OSXSAVE)) {
         inject_ud(vc);
         return;
     }
@@ -197,8 +190,8 @@ static void handle_xsetbv(struct vm_vcpu *vc, const struct vcpu_exit *e)
         inject_gp(vc);
         return;
     }
-    if (!(read_cr4() & CR4_OSXSAVE_BIT))
-        write_cr4(read_cr4() | CR4_OSXSAVE_BIT);
+    if (!(read_cr4() & CR4_OSXSAVE))
+        write_cr4(read_cr4() | CR4_OSXSAVE);
     __asm__ volatile("xsetbv" : : "a"((u32)val), "d"((u32)(val >> 32)), "c"(0) : "memory");
     advance(vc, e, 3);
 }
@@ -233,7 +226,7 @@ static void handle_triple_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
 
 static void handle_exception(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
-    if (e->exception.vector == 14 && vc->part->shadowed) {
+    if (e->exception.vector == X86_EXC_PF && vc->part->shadowed) {
         shadow_handle_pf(vc, e);
         return;
     }

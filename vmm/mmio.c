@@ -7,10 +7,8 @@
 #include "vmm/guest_walk.h"
 #include "vmm/insn_decode.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/desc.h"
 #include "kernel/lib/errno.h"
-
-#define CS_ATTR_L  BIT(9)
-#define CS_ATTR_DB BIT(10)
 
 static int walk_read(void *ctx, gpa_t g, void *out, u32 len)
 {
@@ -24,14 +22,14 @@ u32 guest_fetch_insn(struct vm_vcpu *vc, u8 *buf, enum insn_mode *mode)
     be->get_segment(&vc->v, VSEG_CS, &cs);
     u64 cr0 = be->get_cr(&vc->v, 0), cr4 = be->get_cr(&vc->v, 4), efer = be->get_efer(&vc->v);
     bool lma = efer & EFER_LMA;
-    *mode = (lma && (cs.attrib & CS_ATTR_L)) ? INSN_MODE_64 :
-            ((cr0 & CR0_PE) && (cs.attrib & CS_ATTR_DB)) ? INSN_MODE_32 : INSN_MODE_16;
+    *mode = (lma && (cs.attrib & SEG_ATTR_L)) ? INSN_MODE_64 :
+            ((cr0 & CR0_PE) && (cs.attrib & SEG_ATTR_DB)) ? INSN_MODE_32 : INSN_MODE_16;
     u64 linear = vc->v.regs.rip + (*mode == INSN_MODE_64 ? 0 : cs.base);
     if (*mode != INSN_MODE_64)
         linear &= 0xffffffffULL;
     struct gwalk_env w = {
         .read = walk_read, .ctx = vc->part, .mode = gwalk_mode_of(cr0, cr4, efer),
-        .cr3 = be->get_cr(&vc->v, 3), .pse = cr4 & BIT(4),
+        .cr3 = be->get_cr(&vc->v, 3), .pse = cr4 & CR4_PSE,
     };
     /* The instruction may end before a page the guest has not mapped. */
     u32 n = INSN_MAX_LEN;

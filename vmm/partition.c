@@ -12,6 +12,7 @@
 #include "vmm/shadow_vcpu.h"
 #include "drivers/pci_access.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/cpuid.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/virt.h"
 #include "kernel/lib/errno.h"
@@ -301,7 +302,7 @@ void part_slpt_changed(struct partition *p)
  * what 4-level second-level tables translate. */
 u64 part_phys_limit(void)
 {
-    u32 bits = (u8)cpuid(0x80000008, 0).eax;
+    u32 bits = (u8)cpuid(CPUID_LEAF_ADDR_SIZES, 0).eax;
     if (bits < 36 || bits > SLPT_GPA_BITS)
         bits = bits < 36 ? 36 : SLPT_GPA_BITS;
     return 1ULL << bits;

@@ -6,6 +6,7 @@
 #include "arch/x86/vcpu.h"
 #include "vmm/slpt.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/desc.h"
 #include "kernel/core/console.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/mm.h"
@@ -17,6 +18,7 @@
 #define CODE_GPA   0x1000
 #define FAULT_GPA  0x400000
 #define MARKER     0x12345678u
+
 
 struct step {
     enum vcpu_exit_reason reason;
@@ -61,14 +63,14 @@ static void flat32(struct vcpu_boot_state *s, u64 rip)
 {
     memset(s, 0, sizeof(*s));
     s->regs.rip = rip;
-    s->regs.rflags = 0x2;
-    s->cr0 = CR0_PE | BIT(4);   /* ET */
-    struct vcpu_segment code = { 0x08, 0xc9b, 0xffffffff, 0 };
-    struct vcpu_segment data = { 0x10, 0xc93, 0xffffffff, 0 };
+    s->regs.rflags = RFLAGS_FIXED;
+    s->cr0 = CR0_PE | CR0_ET;
+    struct vcpu_segment code = { 0x08, SEG_ATTRS_CODE32, 0xffffffff, 0 };
+    struct vcpu_segment data = { 0x10, SEG_ATTRS_DATA32, 0xffffffff, 0 };
     s->cs = code;
     s->ds = s->es = s->fs = s->gs = s->ss = data;
-    s->tr = (struct vcpu_segment){ 0x18, 0x8b, 0x67, 0 };
-    s->ldtr = (struct vcpu_segment){ 0, 0x82, 0xffff, 0 };
+    s->tr = (struct vcpu_segment){ 0x18, SEG_ATTRS_TSS, TSS64_LIMIT, 0 };
+    s->ldtr = (struct vcpu_segment){ 0, SEG_ATTRS_LDT, 0xffff, 0 };
     s->gdtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
     s->idtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
 }

@@ -47,10 +47,6 @@
 #define SHADOW_TRACK_MAX     1024  /* guest page-table pages tracked at once */
 #define SHADOW_USES_MAX      4     /* (root, place) records per tracked page */
 
-/* For vmm/shadow_vcpu.c until it takes CR4_SMEP/CR4_SMAP from regs.h itself. */
-#define SH_CR4_SMEP CR4_SMEP
-#define SH_CR4_SMAP CR4_SMAP
-
 /* The guest's own view of its paging state (not what the hardware runs with). */
 struct shadow_regs {
     u64 cr0, cr3, cr4, efer;

@@ -4,6 +4,8 @@
 #include "vmm/shadow_vcpu.h"
 #include "vmm/exits.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/desc.h"
+#include "arch/x86/hw/vectors.h"
 #include "arch/x86/virt.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
@@ -11,12 +13,6 @@
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
 
-#define CR4_PSE      BIT(4)
-#define CR4_SMXE     BIT(14)
-#define CR4_PCIDE    BIT(17)
-#define CR4_LA57     BIT(12)
-#define CR4_PKE      BIT(22)
-#define PF_VECTOR    14
 #define SHADOW_PAGES (ALIGN_UP(sizeof(struct shadow), PAGE_SIZE) / PAGE_SIZE)
 
 static const struct vcpu_backend *be(void) { return vcpu_backend; }
@@ -146,7 +142,7 @@ static int apply(struct vm_vcpu *vc)
         /* With paging off the identity shadow's pages are user pages: SMEP
          * and SMAP (which only mean something with paging) would refuse them. */
         .hw_cr4 = (g->cr4 | CR4_PAE) & ~(CR4_PGE | CR4_PSE |
-                                         (mode == SHADOW_MODE_NONE ? SH_CR4_SMEP | SH_CR4_SMAP : 0)),
+                                         (mode == SHADOW_MODE_NONE ? CR4_SMEP | CR4_SMAP : 0)),
         .hw_efer = mode == SHADOW_MODE_LONG4 ? g->efer | EFER_LME | EFER_LMA | EFER_NXE
                                               : (g->efer & ~(EFER_LME | EFER_LMA)) | EFER_NXE,
     };
@@ -184,7 +180,7 @@ static int guest_write_cr0(struct shadow_regs *g, u64 val)
     }
     if (pg_off)
         g->efer &= ~EFER_LMA;
-    g->cr0 = val | BIT(4);           /* ET is fixed to 1 */
+    g->cr0 = val | CR0_ET;           /* ET is fixed to 1 */
     return 0;
 }
 
@@ -219,7 +215,7 @@ static enum insn_mode cur_mode(struct vm_vcpu *vc)
 {
     struct vcpu_segment cs;
     be()->get_segment(&vc->v, VSEG_CS, &cs);
-    return (vc->paging.efer & EFER_LMA) && (cs.attrib & BIT(9)) ? INSN_MODE_64 : INSN_MODE_32;
+    return (vc->paging.efer & EFER_LMA) && (cs.attrib & SEG_ATTR_L) ? INSN_MODE_64 : INSN_MODE_32;
 }
 
 void handle_cr_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
@@ -260,8 +256,8 @@ void handle_cr_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
         rc = guest_write_cr0(&next, gpr < 0 ? g->cr0 & ~CR0_TS : regs[gpr] & mask);
         break;
     case 3:
-        /* Bit 63 (no flush) means something only with PCIDs, which are off. */
-        next.cr3 = regs[gpr] & mask & ~BIT(63);
+        /* The no-flush bit means something only with PCIDs, which are off. */
+        next.cr3 = regs[gpr] & mask & ~CR3_NOFLUSH;
         vc->stats.cr3_loads++;
         break;
     case 4:
@@ -365,7 +361,7 @@ void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
     case SHADOW_FIXED:
         return;
     case SHADOW_GUEST_FAULT: {
-        struct vcpu_event ev = { VEVENT_EXCEPTION, PF_VECTOR, true, f.pfec, va };
+        struct vcpu_event ev = { VEVENT_EXCEPTION, X86_EXC_PF, true, f.pfec, va };
         if (be()->inject(&vc->v, &ev) < 0)
             part_fail(vc, "a page fault at %#llx while delivering another event (a double fault)",
                       (unsigned long long)va);

@@ -9,6 +9,7 @@
 #include "vmm/shadow_vcpu.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/desc.h"
 #include "arch/x86/interrupts.h"
 #include "arch/x86/virt.h"
 #include "kernel/lib/errno.h"
@@ -59,7 +60,7 @@ static void set_segments(struct vcpu_boot_state *s, struct vcpu_segment code, st
     s->cs = code;
     s->ds = s->es = s->fs = s->gs = s->ss = data;
     s->tr = task;
-    s->ldtr = (struct vcpu_segment){ 0, 0x82, 0xffff, 0 };
+    s->ldtr = (struct vcpu_segment){ 0, SEG_ATTRS_LDT, 0xffff, 0 };
     s->gdtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
     s->idtr = (struct vcpu_segment){ 0, 0, 0xffff, 0 };
 }
@@ -70,12 +71,12 @@ static void pvh_boot_state(struct vcpu_boot_state *s, u64 entry)
 {
     memset(s, 0, sizeof(*s));
     s->regs.rip = entry;
-    s->regs.rflags = 0x2;
+    s->regs.rflags = RFLAGS_FIXED;
     s->regs.gpr[GPR_RBX] = LAYOUT_START_INFO;
-    s->cr0 = CR0_PE | BIT(4);   /* ET */
-    set_segments(s, (struct vcpu_segment){ 0x08, 0xc9b, 0xffffffff, 0 },
-                 (struct vcpu_segment){ 0x10, 0xc93, 0xffffffff, 0 },
-                 (struct vcpu_segment){ 0x18, 0x8b, 0x67, 0 });
+    s->cr0 = CR0_PE | CR0_ET;
+    set_segments(s, (struct vcpu_segment){ 0x08, SEG_ATTRS_CODE32, 0xffffffff, 0 },
+                 (struct vcpu_segment){ 0x10, SEG_ATTRS_DATA32, 0xffffffff, 0 },
+                 (struct vcpu_segment){ 0x18, SEG_ATTRS_TSS, TSS64_LIMIT, 0 });
 }
 
 /* After INIT and a SIPI with `vector` (SDM Vol. 3A 9.1.1, 9.4.4): real mode at
@@ -84,11 +85,11 @@ static void pvh_boot_state(struct vcpu_boot_state *s, u64 entry)
 static void sipi_state(struct vcpu_boot_state *s, u8 vector)
 {
     memset(s, 0, sizeof(*s));
-    s->regs.rflags = 0x2;
+    s->regs.rflags = RFLAGS_FIXED;
     s->regs.gpr[GPR_RDX] = 0x600;   /* family/model/stepping, as after reset */
-    s->cr0 = BIT(4);
-    set_segments(s, (struct vcpu_segment){ (u16)(vector << 8), 0x9b, 0xffff, (u64)vector << 12 },
-                 (struct vcpu_segment){ 0, 0x93, 0xffff, 0 }, (struct vcpu_segment){ 0, 0x8b, 0xffff, 0 });
+    s->cr0 = CR0_ET;
+    set_segments(s, (struct vcpu_segment){ (u16)(vector << 8), SEG_ATTRS_CODE16, 0xffff, (u64)vector << 12 },
+                 (struct vcpu_segment){ 0, SEG_ATTRS_DATA16, 0xffff, 0 }, (struct vcpu_segment){ 0, SEG_ATTRS_TSS, 0xffff, 0 });
 }
 
 static void drain_inbox(struct vm_vcpu *vc)

@@ -11,10 +11,6 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 
-#define MSR_APIC_BASE_IDX  0x1bu
-#define APIC_BASE_BSP      BIT(8)
-#define APIC_BASE_ENABLE   BIT(11)
-
 static enum vdev_result apic_mmio(struct vm_vcpu *vc, void *dev, const struct vcpu_exit *e)
 {
     (void)dev;
@@ -64,7 +60,7 @@ static int apic_attach(struct partition *p, char *err, size_t errlen)
 {
     int rc = vdev_claim_mmio(p, gpa(LAYOUT_APIC_PAGE), PAGE_SIZE, apic_mmio, NULL, "local APIC");
     if (!rc)
-        rc = vdev_claim_msr(p, MSR_APIC_BASE_IDX, MSR_APIC_BASE_IDX, apic_base_msr, NULL, "local APIC");
+        rc = vdev_claim_msr(p, MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, apic_base_msr, NULL, "local APIC");
     return rc < 0 ? kerr_fmt(err, errlen, rc, "local APIC: cannot claim its page") : 0;
 }
 

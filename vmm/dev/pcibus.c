@@ -13,6 +13,7 @@
 #include "vmm/insn_decode.h"
 #include "drivers/pci_access.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/msi.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
@@ -162,7 +163,7 @@ static int pcibus_attach(struct partition *p, char *err, size_t errlen)
     }
     /* The guest may move a BAR of an emulated function anywhere above its RAM
      * in the 32-bit window (vpci refuses the rest): the whole of it is claimed. */
-    rc = vdev_claim_pio(p, 0xcf8, 8, cfg_pio, b, "pci");
+    rc = vdev_claim_pio(p, VPCI_PORT_ADDR, VPCI_PORT_DATA + sizeof(u32) - VPCI_PORT_ADDR, cfg_pio, b, "pci");
     if (!rc && p->memory < LAYOUT_MMIO32_END)
         rc = vdev_claim_mmio(p, gpa(p->memory), LAYOUT_MMIO32_END - p->memory, window_mmio, b, "pci");
     if (rc < 0)
@@ -244,7 +245,7 @@ static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
         }
         const __typeof__(b->msi.slot[0]) *m = &b->msi.slot[i + 1];
         if (v->msi_live && m->used)
-            OUT("    MSI: guest vector %#x -> CPU %u vector %#x\n", v->msi_data & 0xff, m->cpu, m->hvec);
+            OUT("    MSI: guest vector %#x -> CPU %u vector %#x\n", v->msi_data & MSI_DATA_VECTOR_MASK, m->cpu, m->hvec);
         else
             OUT("    MSI: %s\n", v->msi ? "off" : "none");
     }

@@ -3,6 +3,8 @@
 #include "vmm/exits.h"
 #include "vmm/dev/vpci.h"
 #include "arch/x86/interrupts.h"
+#include "arch/x86/hw/msi.h"
+#include "arch/x86/hw/vectors.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
 #include "kernel/core/percpu.h"
@@ -52,19 +54,20 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
 {
     struct vmsi_routes *rt = ctx;
     struct partition *p = rt->p;
-    u32 mode = (gdata >> MSI_DATA_DELIVERY_SHIFT) & 7;
-    u8 gvec = (u8)gdata;
+    u32 mode = (gdata >> MSI_DATA_DELIVERY_SHIFT) & MSI_DATA_DELIVERY_MASK;
+    u8 gvec = (u8)(gdata & MSI_DATA_VECTOR_MASK);
     /* Fixed or lowest-priority only (SMI, NMI, INIT and ExtINT are refused),
      * and a vector an interrupt can have. */
-    if (slot >= ARRAY_SIZE(rt->slot) || (gaddr >> 20) != (MSI_ADDR_BASE >> 20) || mode > 1 || gvec < 16)
+    if (slot >= ARRAY_SIZE(rt->slot) || (gaddr >> MSI_ADDR_BASE_SHIFT) != (MSI_ADDR_BASE >> MSI_ADDR_BASE_SHIFT) ||
+        (mode != MSI_DELIVERY_FIXED && mode != MSI_DELIVERY_LOWEST) || gvec < APIC_MIN_VECTOR)
         return -EINVAL;
-    u32 dest = (u32)(gaddr >> MSI_ADDR_DEST_SHIFT) & 0xff;
+    u32 dest = (u32)(gaddr >> MSI_ADDR_DEST_SHIFT) & MSI_ADDR_DEST_MASK;
     bool logical = gaddr & MSI_ADDR_DM_LOGICAL;
     struct vm_vcpu *to = NULL;
     for (u32 i = 0; i < p->nvcpus && !to; i++)
         if (p->vcpu[i] && vcpu_accepts(p->vcpu[i], dest, logical))
             to = p->vcpu[i];
-    if (!to || to->cpu->apic_id > 0xff)
+    if (!to || to->cpu->apic_id > MSI_ADDR_DEST_MASK)
         return -ENOENT;   /* an x2APIC-only host CPU cannot be an xAPIC MSI target */
     vmsi_release(rt, slot);
     u32 cpu = to->cpu->index;
@@ -78,7 +81,7 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
         rt->slot[slot].hvec = (u8)(VMSI_FIRST_VECTOR + v);
         rt->slot[slot].used = true;
         *haddr = MSI_ADDR_BASE | (u64)to->cpu->apic_id << MSI_ADDR_DEST_SHIFT;
-        *hdata = VMSI_FIRST_VECTOR + v;   /* fixed, edge */
+        *hdata = (MSI_DELIVERY_FIXED << MSI_DATA_DELIVERY_SHIFT) | (VMSI_FIRST_VECTOR + v);   /* edge */
         return 0;
     }
     return -ENOSPC;

@@ -11,38 +11,25 @@
 #include "vmm/vdev.h"
 #include "vmm/shadow_vcpu.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/pte.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 
-#define MSR_TSC            0x10u
-#define MSR_APIC_BASE      0x1bu
-#define MSR_MTRRCAP        0xfeu
-#define MSR_SYSENTER_CS    0x174u
-#define MSR_SYSENTER_ESP   0x175u
-#define MSR_SYSENTER_EIP   0x176u
-#define MSR_MISC_ENABLE    0x1a0u
-#define MSR_PAT            0x277u
-#define MSR_MTRR_DEF_TYPE  0x2ffu
-#define MSR_STAR           0xc0000081u
-#define MSR_LSTAR          0xc0000082u
-#define MSR_CSTAR          0xc0000083u
-#define MSR_SFMASK         0xc0000084u
-#define MSR_TSC_AUX        0xc0000103u
-
 #define EFER_ALLOWED       (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
 
+/* Bits 63:47 all equal: a 4-level address sign-extended from bit 47. */
 static bool canonical(u64 a)
 {
-    u64 top = a >> 47;
-    return top == 0 || top == 0x1ffff;
+    u64 top = a >> (PT_ADDR_BITS_4LEVEL - 1);
+    return top == 0 || top == (~0ULL >> (PT_ADDR_BITS_4LEVEL - 1));
 }
 
-/* Each PAT entry must be a defined memory type: 0, 1, 4, 5, 6 or 7. */
+/* Each PAT entry must be a defined memory type: UC, WC, WT, WP, WB or UC-. */
 static bool pat_ok(u64 v)
 {
     for (int i = 0; i < 8; i++) {
         u8 t = (u8)(v >> (i * 8));
-        if (t > 7 || t == 2 || t == 3)
+        if (t != PAT_UC && t != PAT_WC && t != PAT_WT && t != PAT_WP && t != PAT_WB && t != PAT_UC_MINUS)
             return false;
     }
     return true;
@@ -50,10 +37,10 @@ static bool pat_ok(u64 v)
 
 /* The MSRs whose values the backend keeps (vcpu.h enum vcpu_msr). */
 static const struct { u32 index; enum vcpu_msr m; } state_msrs[] = {
-    { MSR_EFER, VMSR_EFER }, { MSR_PAT, VMSR_PAT }, { MSR_STAR, VMSR_STAR }, { MSR_LSTAR, VMSR_LSTAR },
+    { MSR_EFER, VMSR_EFER }, { MSR_IA32_PAT, VMSR_PAT }, { MSR_STAR, VMSR_STAR }, { MSR_LSTAR, VMSR_LSTAR },
     { MSR_CSTAR, VMSR_CSTAR }, { MSR_SFMASK, VMSR_SFMASK }, { MSR_KERNEL_GS_BASE, VMSR_KERNEL_GS_BASE },
-    { MSR_SYSENTER_CS, VMSR_SYSENTER_CS }, { MSR_SYSENTER_ESP, VMSR_SYSENTER_ESP },
-    { MSR_SYSENTER_EIP, VMSR_SYSENTER_EIP }, { MSR_FS_BASE, VMSR_FS_BASE }, { MSR_GS_BASE, VMSR_GS_BASE },
+    { MSR_IA32_SYSENTER_CS, VMSR_SYSENTER_CS }, { MSR_IA32_SYSENTER_ESP, VMSR_SYSENTER_ESP },
+    { MSR_IA32_SYSENTER_EIP, VMSR_SYSENTER_EIP }, { MSR_FS_BASE, VMSR_FS_BASE }, { MSR_GS_BASE, VMSR_GS_BASE },
 };
 
 bool vmsr_state_index(u32 index, enum vcpu_msr *m)
@@ -103,12 +90,12 @@ static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, b
     (void)dev;
     u64 v;
     switch (index) {
-    case MSR_TSC:
+    case MSR_IA32_TSC:
         if (write)
             return VDEV_GP;
         *val = rdtsc();
         return VDEV_DONE;
-    case MSR_MTRRCAP:          /* no variable or fixed MTRRs, no WC: memory types come from PAT */
+    case MSR_IA32_MTRRCAP:        /* no variable or fixed MTRRs, no WC: memory types come from PAT */
         if (write)
             return VDEV_GP;
         *val = 0;
@@ -118,11 +105,11 @@ static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, b
             return VDEV_GP;
         *val = 0;
         return VDEV_DONE;
-    case MSR_MTRR_DEF_TYPE:    /* MTRRs disabled */
+    case MSR_IA32_MTRR_DEF_TYPE:  /* MTRRs disabled */
         v = 0;
         break;
-    case MSR_MISC_ENABLE:      /* fast strings only */
-        v = BIT(0);
+    case MSR_IA32_MISC_ENABLE:    /* fast strings only */
+        v = MISC_ENABLE_FAST_STRINGS;
         break;
     default:
         return VDEV_UNCLAIMED;
@@ -135,7 +122,8 @@ static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, b
 
 static int vmsr_attach(struct partition *p, char *err, size_t errlen)
 {
-    static const u32 others[] = { MSR_TSC, MSR_MTRRCAP, MSR_MISC_ENABLE, MSR_MTRR_DEF_TYPE, MSR_TSC_AUX };
+    static const u32 others[] = { MSR_IA32_TSC, MSR_IA32_MTRRCAP, MSR_IA32_MISC_ENABLE, MSR_IA32_MTRR_DEF_TYPE,
+                                  MSR_TSC_AUX };
     int rc = 0;
     for (u32 i = 0; i < ARRAY_SIZE(state_msrs) && !rc; i++)
         rc = vdev_claim_msr(p, state_msrs[i].index, state_msrs[i].index, state_access, NULL, "state MSRs");

@@ -10,6 +10,8 @@
 #include "vmm/insn_decode.h"
 #include "net/vnet.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/msi.h"
+#include "arch/x86/hw/vectors.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 #include "kernel/core/log.h"
@@ -17,11 +19,6 @@
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 #include "kernel/core/time.h"
-
-#define MSI_ADDR_MASK 0xfff00000u
-#define MSI_DM_LOGICAL BIT(2)
-#define MSI_DELIVERY_FIXED 0
-#define MSI_DELIVERY_LOWEST 1
 
 u64 vnic_now_ns(void)
 {
@@ -54,13 +51,13 @@ struct vnet *vnic_port(const struct partition *p) { return nic_of(p)->has ? &nic
 static bool nic_msi(void *ctx, u64 addr, u32 data)
 {
     struct partition *p = ctx;
-    u8 vec = (u8)data;
-    u32 mode = (data >> 8) & 7;
-    if ((addr & ~0xfffffULL) != MSI_ADDR_BASE || vec < 16 ||
+    u8 vec = (u8)(data & MSI_DATA_VECTOR_MASK);
+    u32 mode = (data >> MSI_DATA_DELIVERY_SHIFT) & MSI_DATA_DELIVERY_MASK;
+    if ((addr >> MSI_ADDR_BASE_SHIFT) != (MSI_ADDR_BASE >> MSI_ADDR_BASE_SHIFT) || vec < APIC_MIN_VECTOR ||
         (mode != MSI_DELIVERY_FIXED && mode != MSI_DELIVERY_LOWEST))
         return false;
-    u32 dest = (u32)(addr >> 12) & 0xff;
-    bool logical = addr & MSI_DM_LOGICAL, hit = false;
+    u32 dest = (u32)(addr >> MSI_ADDR_DEST_SHIFT) & MSI_ADDR_DEST_MASK;
+    bool logical = addr & MSI_ADDR_DM_LOGICAL, hit = false;
     struct nic *n = nic_of(p);
     spin_lock(&n->irq_lock);
     for (u32 i = 0; n->irq_ok && i < p->nvcpus; i++) {

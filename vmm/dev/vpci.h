@@ -38,6 +38,7 @@
 #include "kernel/lib/types.h"
 #include "drivers/pci.h"
 #include "kernel/lib/gpa.h"
+#include "arch/x86/hw/msi.h"       /* MSI_ADDR_*, MSI_DATA_*: the message the guest programs */
 
 #define VPCI_MAX_DEVS      8
 #define VPCI_MAX_FORBIDDEN 4
@@ -58,11 +59,7 @@
 /* MSI-X capability (PCI 3.0 6.8.2). */
 #define MSIX_CTRL_ENABLE   BIT(15)
 #define MSIX_CTRL_MASKALL  BIT(14)
-/* Message address / data (SDM Vol. 3A 11.11). */
-#define MSI_ADDR_BASE      0xfee00000u
-#define MSI_ADDR_DEST_SHIFT 12
-#define MSI_ADDR_DM_LOGICAL BIT(2)
-#define MSI_DATA_DELIVERY_SHIFT 8
+/* The message address and data are x86's: arch/x86/hw/msi.h. */
 
 struct vpci_ops {
     const struct pci_cfg_ops *cfg;                 /* the host's config space */

@@ -43,6 +43,19 @@
 #define SEG_TYPE_TSS_BUSY   0xbu      /* 32/64-bit TSS, busy */
 #define SEG_TYPE_INTR_GATE  0xeu      /* 64-bit interrupt gate (IF cleared on entry) */
 
+/* Attributes of the segments a vCPU starts with (struct vcpu_segment packing),
+ * all present and accessed: flat 32-bit code and data (4 KiB granularity,
+ * 32-bit default size), real-mode code and data, a busy TSS and an LDT. */
+#define SEG_ATTRS_CODE32 (SEG_ATTR_G | SEG_ATTR_DB | SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_CODE_RX | SEG_TYPE_ACCESSED)
+#define SEG_ATTRS_DATA32 (SEG_ATTR_G | SEG_ATTR_DB | SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_DATA_RW | SEG_TYPE_ACCESSED)
+#define SEG_ATTRS_CODE16 (SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_CODE_RX | SEG_TYPE_ACCESSED)
+#define SEG_ATTRS_DATA16 (SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_DATA_RW | SEG_TYPE_ACCESSED)
+#define SEG_ATTRS_TSS    (SEG_ATTR_P | SEG_TYPE_TSS_BUSY)
+#define SEG_ATTRS_LDT    (SEG_ATTR_P | SEG_TYPE_LDT)
+STATIC_ASSERT(SEG_ATTRS_CODE32 == 0xc9b && SEG_ATTRS_DATA32 == 0xc93 && SEG_ATTRS_CODE16 == 0x9b &&
+              SEG_ATTRS_DATA16 == 0x93 && SEG_ATTRS_TSS == 0x8b && SEG_ATTRS_LDT == 0x82,
+              "start-state attributes as the SDM's tables give them");
+
 /* Interrupt stack table slots (SDM 6.14.5) and the size of each stack. */
 #define IST_DOUBLE_FAULT 1
 #define IST_NMI          2
@@ -59,6 +72,8 @@ struct tss64 {
     u16 reserved3;
     u16 iomap_base;
 } __packed;
+/* The limit of a 104-byte TSS (the 32-bit one, SDM Vol. 3A 8.2.1, has the 64-bit one's size). */
+#define TSS64_LIMIT ((u32)sizeof(struct tss64) - 1)
 STATIC_ASSERT(sizeof(struct tss64) == 104, "TSS is 104 bytes (SDM 8.7)");
 STATIC_ASSERT(__builtin_offsetof(struct tss64, ist) == 0x24, "IST1 at 0x24");
 
