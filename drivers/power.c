@@ -6,8 +6,6 @@
 #include "kernel/core/console.h"
 #include "kernel/core/log.h"
 #include "kernel/core/time.h"
-#include "kernel/lib/shell_core.h"
-#include "kernel/lib/errno.h"
 
 static struct power_facts facts;
 static bool have_facts;
@@ -109,23 +107,3 @@ void power_reset(void)
     irq_enable();
     con_printf("reboot: the machine did not reset\n");
 }
-
-static int cmd_poweroff(int argc, char **argv)
-{
-    (void)argv;
-    if (argc != 1)
-        return -EINVAL;
-    power_off();
-    return 0;
-}
-SHELL_COMMAND(poweroff, "poweroff", "switch the machine off (ACPI S5)", cmd_poweroff);
-
-static int cmd_reboot(int argc, char **argv)
-{
-    (void)argv;
-    if (argc != 1)
-        return -EINVAL;
-    power_reset();
-    return 0;
-}
-SHELL_COMMAND(reboot, "reboot", "reset the machine (ACPI reset register, else legacy methods)", cmd_reboot);

@@ -3,6 +3,7 @@
  * a hypercall, a write to unmapped guest memory, a HLT. It proves the backend,
  * the second-level page tables and the exit translation on this machine, and
  * leaves no memory behind. */
+#include "vmm/selftest.h"
 #include "arch/x86/vcpu.h"
 #include "vmm/slpt.h"
 #include "arch/x86/hw/cpu.h"
@@ -11,7 +12,6 @@
 #include "kernel/lib/errno.h"
 #include "kernel/core/mm.h"
 #include "kernel/core/percpu.h"
-#include "kernel/lib/shell_core.h"
 #include "kernel/lib/string.h"
 #include "arch/x86/virt.h"
 
@@ -89,31 +89,29 @@ static bool check(const struct vcpu *v, const struct step *st, const struct vcpu
     }
 }
 
-static int cmd_vmtest(int argc, char **argv)
+int vmtest_run(void)
 {
-    (void)argv;
-    if (argc != 1)
-        return -EINVAL;
     if (!vcpu_backend) {
         char d[160];
         virt_describe(d, sizeof(d));
         con_printf("vmtest: no vCPU backend on this machine (virtualization: %s)\n", d);
-        return 0;
+        return -ENODEV;
     }
     if (!virt_has_slpt()) {
         con_printf("vmtest: runs on nested paging (EPT/NPT), which this CPU does not have\n");
-        return 0;
+        return -ENOTSUP;
     }
     int err = vcpu_backend->cpu_enable();
     if (err) {
         con_printf("vmtest: cannot enable virtualization on this CPU: %s\n", strerror_short(err));
-        return 0;
+        return err;
     }
     bool intel = vcpu_backend->vendor == VCPU_VENDOR_INTEL;
     struct slpt t;
     struct slpt_ops ops = { table_alloc, table_free, table_map, NULL };
     hpa_t code;
     struct vcpu v;
+    u32 ok = 0, i = 0;
     memset(&v, 0, sizeof(v));
     v.asid = 1;
     if ((err = mm_alloc(this_cpu()->node, 1, 1, 0, &code, NULL)) < 0)
@@ -130,7 +128,6 @@ static int cmd_vmtest(int argc, char **argv)
     vcpu_backend->load_state(&v, &s);
     vcpu_backend->set_slpt_root(&v, slpt_root(&t));
 
-    u32 ok = 0, i = 0;
     for (int guard = 0; guard < 64 && i < ARRAY_SIZE(steps); guard++) {
         struct vcpu_exit e;
         if ((err = vcpu_backend->run(&v, &e)) < 0)
@@ -155,10 +152,9 @@ free_slpt:
 free_code:
     mm_release(code, 1);
 out:
-    if (err)
+    if (err) {
         con_printf("vmtest: failed: %s\n", strerror_short(err));
-    return 0;
+        return err;
+    }
+    return ok == ARRAY_SIZE(steps) ? 0 : -EIO;
 }
-SHELL_COMMAND(vmtest, "vmtest",
-              "run a tiny guest through the virtualization backend on this CPU and check its exits",
-              cmd_vmtest);

@@ -8,11 +8,15 @@
 #include "kernel/core/time.h"
 #include "kernel/lib/printf.h"
 #include "vmm/ha/failover.h"
-#include "vmm/partition.h"
+#include "vmm/query.h"
 
 typedef unsigned long long ull;
 
-static const char *pname(s32 i) { return i >= 0 && (u32)i < npartitions ? partitions[i].cfg->name : "-"; }
+static const char *pname(s32 i)
+{
+    const char *n = i >= 0 ? part_name((u32)i) : NULL;
+    return n ? n : "-";
+}
 
 /* ns as milliseconds with three decimals. */
 static void print_ms(u64 ns) { con_printf("%llu.%03llu ms", (ull)(ns / 1000000), (ull)(ns / 1000 % 1000)); }

@@ -4,8 +4,7 @@
 #include "kernel/core/console.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
-#include "net/vnet.h"
-#include "vmm/dev/vnic.h"
+#include "net/query.h"
 
 typedef unsigned long long ull;
 
@@ -24,16 +23,17 @@ static void print_rate(const char *name, u64 bytes_per_s)
 
 static void print_drops(const u64 *drops)
 {
-    for (u32 d = 0; d < VNET_DROP_COUNT; d++)
+    for (u32 d = 0; d < NET_INFO_DROPS; d++)
         if (drops[d])
-            con_printf(" %s=%llu", vnet_drop_name((enum vnet_drop)d), (ull)drops[d]);
+            con_printf(" %s=%llu", net_drop_name(d), (ull)drops[d]);
 }
 
-static void show_port(struct vnet *n)
+/* The shell runs on CPU 0 only: snapshots live here, not on its stack. */
+static struct net_port_info pinfo;
+static struct vsw_mac_entry macs[VSW_MAC_ENTRIES];
+
+static void show_vlan(const struct vsw_port_cfg *v)
 {
-    const struct vsw_port_cfg *v = &n->cfg.vlan;
-    con_printf("port %u %s mac ", n->port, n->name);
-    print_mac(n->cfg.mac);
     if (v->mode == VSW_ACCESS) {
         con_printf(" access vlan %u", v->vid);
     } else {
@@ -42,60 +42,73 @@ static void show_port(struct vnet *n)
             if (v->allowed[id / 64] & BIT(id % 64))
                 con_printf(" %u", id);
     }
-    con_printf(" link %s\n", vnet_link_up(n) ? "up" : n->mem ? "down" : "off");
-    const struct shim *s = &n->shim;
+}
+
+static void show_rate(const struct net_port_info *n)
+{
+    const struct shim_stats *s = &n->shim;
     con_printf("  rate");
-    print_rate("cir", n->cfg.rate.cir);
-    print_rate("pir", n->cfg.rate.pir);
-    con_printf(" cbs=%llu pbs=%llu wc=%s", (ull)n->cfg.rate.cbs, (ull)n->cfg.rate.pbs, n->cfg.rate.wc ? "on" : "off");
-    if (s->factor_ppm < 1000000)
-        con_printf(" (cut to %u.%u%% by congestion)", s->factor_ppm / 10000, s->factor_ppm / 1000 % 10);
+    print_rate("cir", n->rate.cir);
+    print_rate("pir", n->rate.pir);
+    con_printf(" cbs=%llu pbs=%llu wc=%s", (ull)n->rate.cbs, (ull)n->rate.pbs, n->rate.wc ? "on" : "off");
+    if (n->factor_ppm < 1000000)
+        con_printf(" (cut to %u.%u%% by congestion)", n->factor_ppm / 10000, n->factor_ppm / 1000 % 10);
     con_printf("\n  colours green=%llu/%llu yellow=%llu/%llu red=%llu held=%llu black=%llu cuts=%llu\n",
-               (ull)s->stats.frames[SHIM_GREEN], (ull)s->stats.bytes[SHIM_GREEN], (ull)s->stats.frames[SHIM_YELLOW],
-               (ull)s->stats.bytes[SHIM_YELLOW], (ull)s->stats.frames[SHIM_RED], (ull)s->stats.held,
-               (ull)s->stats.frames[SHIM_BLACK], (ull)s->stats.cuts);
-    const struct vnet_stats *st = &n->stats;
-    con_printf("  tx frames=%llu bytes=%llu", (ull)st->tx.frames, (ull)st->tx.bytes);
-    print_drops(st->tx.drops);
-    con_printf("\n  rx frames=%llu bytes=%llu", (ull)st->rx.frames, (ull)st->rx.bytes);
-    print_drops(st->rx.drops);
+               (ull)s->frames[SHIM_GREEN], (ull)s->bytes[SHIM_GREEN], (ull)s->frames[SHIM_YELLOW],
+               (ull)s->bytes[SHIM_YELLOW], (ull)s->frames[SHIM_RED], (ull)s->held, (ull)s->frames[SHIM_BLACK],
+               (ull)s->cuts);
+}
+
+static void show_port(const struct net_port_info *n)
+{
+    static const char *const links[] = { [NET_LINK_OFF] = "off", [NET_LINK_DOWN] = "down", [NET_LINK_UP] = "up" };
+    con_printf("port %u %s mac ", n->port, n->name);
+    print_mac(n->mac);
+    show_vlan(&n->vlan);
+    con_printf(" link %s\n", links[n->link % 3]);
+    show_rate(n);
+    con_printf("  tx frames=%llu bytes=%llu", (ull)n->tx.frames, (ull)n->tx.bytes);
+    print_drops(n->tx.drops);
+    con_printf("\n  rx frames=%llu bytes=%llu", (ull)n->rx.frames, (ull)n->rx.bytes);
+    print_drops(n->rx.drops);
     con_printf("\n  errors");
     u64 ring = 0;
-    for (u32 q = 0; q < VNET_NUM_QUEUES; q++)
-        for (u32 e = 0; e < VQE_COUNT; e++) {
-            u64 c = n->queue[q].q.stats.err[e];
+    for (u32 q = 0; q < NET_INFO_QUEUES; q++)
+        for (u32 e = 0; e < NET_INFO_QERRS; e++) {
+            u64 c = n->queue_err[q][e];
             ring += c;
             if (c)
-                con_printf(" %s-%s=%llu", q == VNET_RXQ ? "rx" : "tx", virtq_err_name((enum virtq_err)e), (ull)c);
+                con_printf(" %s-%s=%llu", net_queue_name(q), net_queue_err_name(e), (ull)c);
         }
-    con_printf(" ring=%llu needs-reset=%llu resets=%llu bar=%llu msi=%llu\n", (ull)ring, (ull)st->needs_reset,
-               (ull)st->resets, (ull)st->bar_bad, (ull)st->msi_bad);
-    const struct vsw_port *sp = &net.sw.port[n->port];
+    con_printf(" ring=%llu needs-reset=%llu resets=%llu bar=%llu msi=%llu\n", (ull)ring, (ull)n->needs_reset,
+               (ull)n->resets, (ull)n->bar_bad, (ull)n->msi_bad);
     u64 sw = 0;
     for (u32 d = 0; d < VSW_DROP_COUNT; d++)
-        sw += sp->drops[d];
+        sw += n->switch_drops[d];
     con_printf("  notifies=%llu interrupts=%llu masked=%llu congestion=%llu held-for-receiver=%llu switch-drops=%llu",
-               (ull)st->notifies, (ull)st->interrupts, (ull)st->interrupts_masked, (ull)st->congestion,
-               (ull)st->held_full, (ull)sw);
+               (ull)n->notifies, (ull)n->interrupts, (ull)n->interrupts_masked, (ull)n->congestion,
+               (ull)n->held_full, (ull)sw);
     for (u32 d = 1; d < VSW_DROP_COUNT; d++)
-        if (sp->drops[d])
-            con_printf(" %s=%llu", vsw_drop_name((enum vsw_drop)d), (ull)sp->drops[d]);
+        if (n->switch_drops[d])
+            con_printf(" %s=%llu", vsw_drop_name((enum vsw_drop)d), (ull)n->switch_drops[d]);
     con_printf("\n");
 }
 
 static int show_macs(void)
 {
-    static struct vsw_mac_entry e[VSW_MAC_ENTRIES];
-    u64 now = vnic_now_ns();
-    u32 n = vsw_mac_dump(&net.sw, now, e, VSW_MAC_ENTRIES);
+    struct net_switch_info sw;
+    net_switch_snapshot(&sw);
+    u64 now;
+    u32 n = net_mac_snapshot(macs, VSW_MAC_ENTRIES, &now);
     con_printf("%u learnt (ageing %llu s)\nVLAN  MAC                PORT  NAME              AGE\n", n,
-               (ull)(net.sw.age_ns / 1000000000ULL));
+               (ull)(sw.age_ns / 1000000000ULL));
     for (u32 i = 0; i < n && i < VSW_MAC_ENTRIES; i++) {
-        con_printf("%4u  ", e[i].vid);
-        print_mac(e[i].mac);
-        const struct vnet *p = e[i].port < net.nports ? net.port[e[i].port] : NULL;
-        con_printf("  %4u  %-16s  %llu.%03llu s\n", e[i].port, p ? p->name : "?",
-                   (ull)((now - e[i].seen) / 1000000000ULL), (ull)((now - e[i].seen) / 1000000 % 1000));
+        const struct vsw_mac_entry *e = &macs[i];
+        con_printf("%4u  ", e->vid);
+        print_mac(e->mac);
+        const char *name = net_port_name(e->port);
+        con_printf("  %4u  %-16s  %llu.%03llu s\n", e->port, name ? name : "?",
+                   (ull)((now - e->seen) / 1000000000ULL), (ull)((now - e->seen) / 1000000 % 1000));
     }
     return 0;
 }
@@ -106,20 +119,23 @@ static int cmd_net(int argc, char **argv)
         return show_macs();
     if (argc != 1)
         return -EINVAL;
-    if (!net.nports) {
+    struct net_switch_info sw;
+    net_switch_snapshot(&sw);
+    if (!sw.nports) {
         con_printf("no NICs (give a partition nic = true)\n");
         return 0;
     }
-    con_printf("switch: %u port(s), capacity ", net.nports);
-    if (net.link.capacity)
-        con_printf("%llu bit/s", (ull)net.link.capacity * 8);
+    con_printf("switch: %u port(s), capacity ", sw.nports);
+    if (sw.capacity)
+        con_printf("%llu bit/s", (ull)sw.capacity * 8);
     else
         con_printf("unlimited");
     con_printf(", MAC ageing %llu s; learnt=%llu moved=%llu aged=%llu flooded=%llu forwarded=%llu\n",
-               (ull)(net.sw.age_ns / 1000000000ULL), (ull)net.sw.stats.learned, (ull)net.sw.stats.moved,
-               (ull)net.sw.stats.aged, (ull)net.sw.stats.flooded, (ull)net.sw.stats.forwarded);
-    for (u32 i = 0; i < net.nports; i++)
-        show_port(net.port[i]);
+               (ull)(sw.age_ns / 1000000000ULL), (ull)sw.stats.learned, (ull)sw.stats.moved, (ull)sw.stats.aged,
+               (ull)sw.stats.flooded, (ull)sw.stats.forwarded);
+    for (u32 i = 0; i < sw.nports; i++)
+        if (net_port_snapshot(i, &pinfo) == 0)
+            show_port(&pinfo);
     return 0;
 }
 SHELL_COMMAND(net, "net [mac]", "the switch: ports, VLANs, rates, colours and counters; mac: learnt addresses",
@@ -131,15 +147,17 @@ static int cmd_rate(int argc, char **argv)
 {
     if (argc < 3)
         return -EINVAL;
-    struct vnet *n = net_find(argv[1]);
+    struct net_switch_info sw;
+    net_switch_snapshot(&sw);
+    int port = net_port_lookup(argv[1]);
     u64 num;
-    if (!n && kparse_u64(argv[1], &num, false) == 0 && num < net.nports)
-        n = net.port[num];
-    if (!n) {
+    if (port < 0 && kparse_u64(argv[1], &num, false) == 0 && num < sw.nports)
+        port = (int)num;
+    if (port < 0 || net_port_snapshot((u32)port, &pinfo) < 0) {
         con_printf("rate: no port \"%s\" (see `net`)\n", argv[1]);
         return -ENOENT;
     }
-    struct shim_cfg c = n->cfg.rate;
+    struct shim_cfg c = pinfo.rate;
     for (int i = 2; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         if (!eq) {
@@ -173,11 +191,11 @@ static int cmd_rate(int argc, char **argv)
         }
     }
     const char *why = shim_cfg_check(&c);
-    if (why || net_set_rate(n, &c) < 0) {
+    if (why || net_port_set_rate((u32)port, &c) < 0) {
         con_printf("rate: refused: %s\n", why ? why : "invalid");
         return -EINVAL;
     }
-    con_printf("%s:", n->name);
+    con_printf("%s:", pinfo.name);
     print_rate("cir", c.cir);
     print_rate("pir", c.pir);
     con_printf(" cbs=%llu pbs=%llu wc=%s\n", (ull)c.cbs, (ull)c.pbs, c.wc ? "on" : "off");

@@ -3,8 +3,7 @@
 #include "drivers/machine.h"
 #include "kernel/core/console.h"
 #include "kernel/lib/errno.h"
-#include "kernel/core/percpu.h"
-#include "vmm/partition.h"
+#include "vmm/query.h"
 
 static void list_pci(int node)
 {
@@ -17,28 +16,30 @@ static void list_pci(int node)
     }
 }
 
+static struct part_info info;   /* the shell runs on CPU 0 only */
+
 /* Which partitions hold this node's CPUs and memory (as placed at boot). */
 static void list_partitions(int node)
 {
-    for (u32 i = 0; i < npartitions; i++) {
-        const struct partition *p = &partitions[i];
-        if (p->state == PART_REFUSED)
+    const struct part_info *p = &info;
+    for (u32 i = 0; i < part_count(); i++) {
+        if (part_snapshot(i, &info) < 0 || p->state == PART_INFO_REFUSED)
             continue;
         u32 cpus = 0;
         for (u32 j = 0; j < p->nvcpus; j++)
-            cpus += cpu_list[p->cpus[j]]->node == node;
+            cpus += p->cpu_node[j] == node;
         u64 mem = 0;
-        for (u32 j = 0; j < p->nmem_plan; j++)
-            mem += p->mem_plan[j].node == node ? p->mem_plan[j].bytes : 0;
+        for (u32 j = 0; j < p->nmem; j++)
+            mem += p->mem[j].node == node ? p->mem[j].bytes : 0;
         if (!cpus && !mem)
             continue;
-        con_printf("  partition %s (%s): %u of its CPUs", p->cfg->name, part_state_name(p->state), cpus);
+        con_printf("  partition %s (%s): %u of its CPUs", p->name, p->state_name, cpus);
         for (u32 j = 0; j < p->nvcpus; j++)
-            if (cpu_list[p->cpus[j]]->node == node)
+            if (p->cpu_node[j] == node)
                 con_printf(" %u", p->cpus[j]);
         if (mem)
             con_printf(", %s%llu MiB of memory%s", mem == p->memory ? "its " : "", (unsigned long long)(mem >> 20),
-                       p->gmem.n ? "" : " (when running)");
+                       p->has_memory ? "" : " (when running)");
         con_printf("\n");
     }
 }

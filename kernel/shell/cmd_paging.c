@@ -4,36 +4,31 @@
 #include "kernel/core/console.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
-#include "vmm/partition.h"
+#include "vmm/query.h"
 
 typedef unsigned long long ull;
 
-static void show(const struct partition *p)
+static struct part_info info;   /* the shell runs on CPU 0 only */
+
+static void show(const struct part_info *p)
 {
-    if (!p->slpt_ready) {
-        con_printf("%s: %s\n", p->cfg->name, part_state_name(p->state));
+    if (p->paging == PART_PAGING_OFF) {
+        con_printf("%s: %s\n", p->name, p->state_name);
         return;
     }
-    if (!p->shadowed || !p->shadow) {
-        con_printf("%s: nested paging (%s)\n", p->cfg->name, vcpu_backend == &vmx_backend ? "EPT" : "NPT");
+    if (p->paging == PART_PAGING_NESTED) {
+        con_printf("%s: nested paging (%s)\n", p->name, p->slpt_name);
         return;
     }
-    const struct shadow_stats *st = &p->shadow->st;
-    u64 cr3 = 0, crs = 0, pfs = 0;
-    for (u32 i = 0; i < p->nvcpus; i++)
-        if (p->vcpu[i]) {
-            cr3 += p->vcpu[i]->stats.cr3_loads;
-            crs += p->vcpu[i]->stats.cr_accesses;
-            pfs += p->vcpu[i]->stats.pf_exits;
-        }
+    const struct part_shadow_info *st = &p->shadow;
     u64 lookups = st->root_hits + st->root_misses;
     u64 permille = lookups ? st->root_hits * 1000 / lookups : 0;
-    con_printf("%s: shadow paging, up to %u shadow root(s) cached\n", p->cfg->name, p->shadow->nroots);
+    con_printf("%s: shadow paging, up to %u shadow root(s) cached\n", p->name, st->nroots);
     con_printf("  CR3 loads %llu, other CR accesses %llu; root cache hits %llu, misses %llu, evictions %llu "
-               "(hit rate %llu.%llu%%)\n", (ull)cr3, (ull)crs, (ull)st->root_hits, (ull)st->root_misses,
-               (ull)st->root_evictions, (ull)(permille / 10), (ull)(permille % 10));
+               "(hit rate %llu.%llu%%)\n", (ull)st->cr3_loads, (ull)st->cr_accesses, (ull)st->root_hits,
+               (ull)st->root_misses, (ull)st->root_evictions, (ull)(permille / 10), (ull)(permille % 10));
     con_printf("  shadow faults %llu (#PF exits %llu): filled %llu, reflected to the guest %llu, MMIO %llu; "
-               "INVLPG %llu; full flushes %llu\n", (ull)st->faults, (ull)pfs, (ull)st->fills,
+               "INVLPG %llu; full flushes %llu\n", (ull)st->faults, (ull)st->pf_exits, (ull)st->fills,
                (ull)st->guest_faults, (ull)st->mmio, (ull)st->invlpg, (ull)st->flushes);
     con_printf("  page-table writes emulated %llu, pages unprotected %llu; guest page-table pages tracked %llu; "
                "shadow table pages %llu\n", (ull)st->pt_writes, (ull)st->unprotects, (ull)st->tracked,
@@ -45,12 +40,11 @@ static int cmd_paging(int argc, char **argv)
     if (argc > 2)
         return -EINVAL;
     bool found = false;
-    for (u32 i = 0; i < npartitions; i++) {
-        const struct partition *p = &partitions[i];
-        if (argc == 2 && strcmp(argv[1], p->cfg->name))
+    for (u32 i = 0; i < part_count(); i++) {
+        if (part_snapshot(i, &info) < 0 || (argc == 2 && strcmp(argv[1], info.name)))
             continue;
         found = true;
-        show(p);
+        show(&info);
     }
     if (argc == 2 && !found) {
         con_printf("paging: no partition named %s\n", argv[1]);

@@ -1,4 +1,5 @@
-/* Shell commands about the hypervisor itself: version, log, config, cpus, debug. */
+/* Shell commands about the hypervisor and the machine as a whole: version,
+ * log, loglevel, config, cpus, debug, vmtest, poweroff, reboot. */
 #include "kernel/lib/shell_core.h"
 #include "drivers/machine.h"
 #include "kernel/core/console.h"
@@ -10,6 +11,8 @@
 #include "arch/x86/apic.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/virt.h"
+#include "drivers/power.h"
+#include "vmm/selftest.h"
 
 static int cmd_version(int argc, char **argv)
 {
@@ -160,3 +163,35 @@ static int cmd_debug(int argc, char **argv)
 }
 SHELL_COMMAND(debug, "debug fault CPU [ud|gp|pf]",
               "make an idle CPU take an exception (tests the handler; that CPU stops)", cmd_debug);
+
+static int cmd_vmtest(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return -EINVAL;
+    (void)vmtest_run();   /* it prints its verdict and any error itself */
+    return 0;
+}
+SHELL_COMMAND(vmtest, "vmtest",
+              "run a tiny guest through the virtualization backend on this CPU and check its exits",
+              cmd_vmtest);
+
+static int cmd_poweroff(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return -EINVAL;
+    power_off();
+    return 0;
+}
+SHELL_COMMAND(poweroff, "poweroff", "switch the machine off (ACPI S5)", cmd_poweroff);
+
+static int cmd_reboot(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1)
+        return -EINVAL;
+    power_reset();
+    return 0;
+}
+SHELL_COMMAND(reboot, "reboot", "reset the machine (ACPI reset register, else legacy methods)", cmd_reboot);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "net/vnet.h"
+#include "net/query.h"
 #include "drivers/pci.h"
 #include "kernel/lib/errno.h"
 #include "tests/unit/stubs.h"
@@ -1873,6 +1874,80 @@ static void test_fixed_device_cfg_straddle_read_not_zeroed(void **state)
     assert_int_equal(v, 0);
 }
 
+/* ================================================================ 9. the query API (net/query.c) */
+
+/* What the shell's `net`, `net mac` and `rate` read: copies of the switch,
+ * its ports and the learning table, and a live rate change by port number. */
+static void test_query_snapshots(void **state)
+{
+    (void)state;
+    struct guest *a, *b;
+    start(&a, access_port(10), &b, NULL, 0);
+    rx_post(a, 8, false);
+    rx_post(b, 8, false);
+    announce(b);
+    rx_drain(a);
+    u8 f[200];
+    u32 len = mkframe(f, b->mac, a->mac, -1, sizeof(f), 9);
+    assert_true(tx_send(a, f, len));
+    rx_drain(b);
+
+    struct net_switch_info sw;
+    net_switch_snapshot(&sw);
+    assert_int_equal(sw.nports, 2);
+    assert_int_equal(sw.stats.forwarded, net.sw.stats.forwarded);
+    assert_int_equal(sw.age_ns, net.sw.age_ns);
+
+    struct net_port_info pi;
+    assert_int_equal(net_port_snapshot(0, &pi), 0);
+    assert_string_equal(pi.name, "a");
+    assert_int_equal(pi.port, 0);
+    assert_memory_equal(pi.mac, a->mac, ETH_ALEN);
+    assert_int_equal(pi.link, NET_LINK_UP);
+    assert_int_equal(pi.vlan.mode, VSW_ACCESS);
+    assert_int_equal(pi.vlan.vid, 10);
+    assert_int_equal(pi.tx.frames, a->nic.stats.tx.frames);
+    assert_int_equal(pi.tx.bytes, len);
+    assert_int_equal(pi.rx.frames, a->nic.stats.rx.frames);
+    assert_int_equal(pi.factor_ppm, a->nic.shim.factor_ppm);
+    assert_int_equal(net_port_snapshot(2, &pi), -ENOENT);
+    assert_string_equal(net_drop_name(VNET_DROP_SWITCH), vnet_drop_name(VNET_DROP_SWITCH));
+    assert_string_equal(net_queue_name(VNET_RXQ), "rx");
+    assert_string_equal(net_queue_name(VNET_TXQ), "tx");
+
+    assert_int_equal(net_port_lookup("b"), 1);
+    assert_int_equal(net_port_lookup("z"), -ENOENT);
+    assert_string_equal(net_port_name(1), "b");
+    assert_null(net_port_name(2));
+
+    /* Both stations learnt, at the ports' clock. */
+    struct vsw_mac_entry e[4];
+    u64 now = 0;
+    clk += 5 * MS;
+    assert_int_equal(net_mac_snapshot(e, 4, &now), 2);
+    assert_int_equal(now, clk);
+    for (u32 i = 0; i < 2; i++) {
+        assert_int_equal(e[i].vid, 10);
+        assert_true(e[i].port < 2);
+        assert_memory_equal(e[i].mac, e[i].port ? b->mac : a->mac, ETH_ALEN);
+        assert_int_equal(now - e[i].seen, 5 * MS);
+    }
+
+    /* A rate change lands in the next snapshot; a bad one and a bad port are refused. */
+    struct shim_cfg c = { .cir = 125000, .cbs = 4096, .pir = 250000, .pbs = 8192, .wc = true };
+    assert_int_equal(net_port_set_rate(1, &c), 0);
+    assert_int_equal(net_port_snapshot(1, &pi), 0);
+    assert_memory_equal(&pi.rate, &c, sizeof(c));
+    c.pir = 1000;   /* below the CIR */
+    assert_int_equal(net_port_set_rate(1, &c), -EINVAL);
+    assert_int_equal(net_port_set_rate(5, &c), -ENOENT);
+
+    /* A partition that stops: its port is off. */
+    net_disconnect(&a->nic);
+    assert_int_equal(net_port_snapshot(0, &pi), 0);
+    assert_int_equal(pi.link, NET_LINK_OFF);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1898,6 +1973,7 @@ int main(void)
         cmocka_unit_test(test_flood_waits_for_full_receiver),
         cmocka_unit_test(test_fixed_stale_stall_clock),
         cmocka_unit_test(test_fixed_device_cfg_straddle_read_not_zeroed),
+        cmocka_unit_test(test_query_snapshots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

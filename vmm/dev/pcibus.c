@@ -249,6 +249,16 @@ static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
         else
             OUT("    MSI: %s\n", v->msi ? "off" : "none");
     }
+#undef OUT
+    return MIN(n, len ? len - 1 : 0);
+}
+
+/* The bus's counters, after what sits on it (the NIC) has shown itself. */
+static size_t pcibus_show_stats(const struct partition *p, char *buf, size_t len)
+{
+    const struct pcibus *b = bus_of(p);
+    size_t n = 0;
+#define OUT(...) (n += n < len ? (size_t)ksnprintf(buf + n, len - n, __VA_ARGS__) : 0)
     if (p->ndevs && b->ready) {
         const struct vpci_stats *st = &b->vpci.stats;
         OUT("  pci bus: %llu config reads, %llu writes (%llu dropped), %llu BAR placements refused, "
@@ -263,3 +273,5 @@ static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
 
 VDEV_REGISTER(pcibus, .name = "pci", .order = PCIBUS_ORDER, .boot = pcibus_boot, .attach = pcibus_attach,
               .quiesce = pcibus_quiesce, .detach = pcibus_detach, .show = pcibus_show);
+/* Its counters are shown last, as `parts -v` always showed them. */
+VDEV_REGISTER(pcibus_stats, .name = "pci counters", .order = PCIBUS_ORDER + 90, .show = pcibus_show_stats);
