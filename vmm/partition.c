@@ -208,9 +208,9 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     /* SRAT (and SLIT when it spans nodes): the guest's proximity domains are the
      * host nodes it uses, numbered 0.. in host node order, so a NUMA-aware guest
      * sees its true locality and nothing of the rest of the machine. */
-    s32 node_of_domain[PLACE_MAX_NODES];
+    s32 node_of_domain[PLACE_MAX_NODES] = { 0 };
     u32 ndomains = 0;
-    u32 cpu_domain[CONFIG_MAX_PART_CPUS];
+    u32 cpu_domain[CONFIG_MAX_PART_CPUS] = { 0 };
     for (int n = 0; n < (int)PLACE_MAX_NODES; n++) {
         bool used = false;
         for (u32 i = 0; i < p->gmem.n; i++)

@@ -300,6 +300,8 @@ int place_plan(const struct place_machine *m, const struct place_request *req, u
         for (u32 i = 0; i < n; i++)
             if (!done[i] && (best < 0 || req[i].priority > req[best].priority))
                 best = (s32)i;
+        if (best < 0)
+            break;                      /* cannot happen: one request is left per round */
         u32 i = (u32)best;
         done[i] = true;
         if (!live[i]) {

@@ -18,7 +18,7 @@ static const char *printable(char dst[ECHO_MAX + 4], const char *s)
 {
     size_t i = 0;
 
-    for (; s[i] && i < ECHO_MAX; i++)
+    for (; i < ECHO_MAX && s[i]; i++)
         dst[i] = (s[i] >= 0x20 && s[i] < 0x7F) ? s[i] : '?';
     if (s[i]) {
         memcpy(dst + i, "...", 3);

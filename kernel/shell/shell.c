@@ -59,16 +59,14 @@ static void to_console(void *ctx, const char *s, size_t n)
 
 int shell_exec(char *line)
 {
-    return shell_run_line(__start_shell_cmds, (size_t)(__stop_shell_cmds - __start_shell_cmds), line,
-                          to_console, NULL);
+    return shell_run_line(__start_shell_cmds, shell_cmds_count(), line, to_console, NULL);
 }
 
 static int cmd_help(int argc, char **argv)
 {
     if (argc > 2)
         return -EINVAL;
-    shell_print_help(__start_shell_cmds, (size_t)(__stop_shell_cmds - __start_shell_cmds),
-                     argc == 2 ? argv[1] : NULL, to_console, NULL);
+    shell_print_help(__start_shell_cmds, shell_cmds_count(), argc == 2 ? argv[1] : NULL, to_console, NULL);
     return 0;
 }
 SHELL_COMMAND(help, "help [COMMAND]", "list the commands, or show one command's usage", cmd_help);
@@ -112,7 +110,7 @@ __noreturn void shell_run(void)
             char line[LE_MAX_LINE + 1];
             const char *l = le_line(&editor);
             size_t i = 0;
-            for (; l[i] && i < LE_MAX_LINE; i++)
+            for (; i < LE_MAX_LINE && l[i]; i++)
                 line[i] = l[i];
             line[i] = '\0';
             shell_exec(line);

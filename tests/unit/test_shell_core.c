@@ -420,7 +420,7 @@ SHELL_COMMAND(regtwo, "regtwo ARG", "also registered", cmd_reg_two);
 
 static void test_section_registration(void **state)
 {
-    size_t n = (size_t)(__stop_shell_cmds - __start_shell_cmds);
+    size_t n = shell_cmds_count();
 
     assert_int_equal(n, 2);
     assert_non_null(shell_find(__start_shell_cmds, n, "regone"));
