@@ -1,9 +1,11 @@
 /* AMD-V backend: translates the vCPU interface (arch/x86/vcpu.h) to the VMCB and
- * SVM exit codes back to struct vcpu_exit. Written for the subset QEMU's TCG
+ * SVM exit codes back to struct vcpu_exit (that translation, a pure function
+ * of the exit fields, is svm_exit.c's). Written for the subset QEMU's TCG
  * offers (no NRIPS, decode assists, FlushByASID or clean bits): instruction
  * lengths come from the exit kind, and every VMRUN flushes the guest TLB. */
 #include "arch/x86/vcpu.h"
 #include "arch/x86/svm/vmcb.h"
+#include "arch/x86/svm/svm_exit.h"
 #include "arch/x86/hw/cpu.h"
 #include "arch/x86/hw/msr.h"
 #include "arch/x86/hw/regs.h"
@@ -198,98 +200,19 @@ static void svm_set_paging(struct vcpu *v, const struct vcpu_paging *p)
     b->efer = p->hw_efer | EFER_SVME;
 }
 
-/* Lengths of the instructions whose exits we complete, for CPUs without NRIPS. */
-static u64 fixed_len(u32 code)
+/* The exit fields svm_translate_exit() reads. */
+static void read_exit_raw(const struct vcpu *v, const struct vmcb *b, struct svm_exit_raw *raw)
 {
-    switch (code) {
-    case SVM_EXIT_HLT:     return 1;
-    case SVM_EXIT_CPUID:
-    case SVM_EXIT_MSR:
-    case SVM_EXIT_INVD:
-    case SVM_EXIT_WBINVD:
-    case SVM_EXIT_PAUSE:   return 2;
-    case SVM_EXIT_VMMCALL:
-    case SVM_EXIT_XSETBV:
-    case SVM_EXIT_MONITOR:
-    case SVM_EXIT_MWAIT:   return 3;
-    default:               return 0;
-    }
-}
-
-/* Exits that carry nothing beyond their reason. */
-static const struct { u32 code; u8 reason; } plain_exits[] = {
-    { SVM_EXIT_INTR, VEXIT_EXTINT }, { SVM_EXIT_NMI, VEXIT_EXTINT }, { SVM_EXIT_SMI, VEXIT_EXTINT },
-    { SVM_EXIT_HLT, VEXIT_HLT }, { SVM_EXIT_CPUID, VEXIT_CPUID }, { SVM_EXIT_VMMCALL, VEXIT_HYPERCALL },
-    { SVM_EXIT_SHUTDOWN, VEXIT_TRIPLE_FAULT }, { SVM_EXIT_INIT, VEXIT_INIT },
-    { SVM_EXIT_VINTR, VEXIT_INTR_WINDOW }, { SVM_EXIT_XSETBV, VEXIT_XSETBV },
-    { SVM_EXIT_PAUSE, VEXIT_PAUSE }, { SVM_EXIT_INVALID, VEXIT_INVALID_STATE },
-};
-
-static void translate_exit(struct vcpu *v, struct vmcb *b, struct vcpu_exit *e)
-{
-    u32 code = (u32)b->exitcode;   /* TCG writes VMEXIT_INVALID as 0x00000000ffffffff */
-    memset(e, 0, sizeof(*e));
-    e->vendor_code = b->exitcode;
-    e->insn_len = virt.svm_nrips && b->next_rip > b->rip ? b->next_rip - b->rip : fixed_len(code);
-    for (u32 i = 0; i < ARRAY_SIZE(plain_exits); i++)
-        if (plain_exits[i].code == code) {
-            e->reason = plain_exits[i].reason;
-            return;
-        }
-    switch (code) {
-    case SVM_EXIT_IOIO: {
-        u64 i1 = b->exitinfo1;
-        e->reason = VEXIT_IO;
-        e->io.port = (u16)(i1 >> SVM_IOIO_PORT_SHIFT);
-        e->io.size = (i1 & SVM_IOIO_SZ32) ? 4 : (i1 & SVM_IOIO_SZ16) ? 2 : 1;
-        e->io.in = i1 & SVM_IOIO_IN;
-        e->io.string = i1 & SVM_IOIO_STR;
-        e->io.rep = i1 & SVM_IOIO_REP;
-        /* EXITINFO2 holds the next RIP for I/O intercepts even without NRIPS. */
-        e->insn_len = b->exitinfo2 > b->rip && b->exitinfo2 - b->rip <= 15 ? b->exitinfo2 - b->rip : 0;
-        break;
-    }
-    case SVM_EXIT_MSR:
-        e->reason = VEXIT_MSR;
-        e->msr.index = (u32)v->regs.gpr[GPR_RCX];
-        e->msr.write = b->exitinfo1 & 1;
-        break;
-    case SVM_EXIT_NPF:
-        e->reason = VEXIT_SLPT_FAULT;
-        e->fault.gpa = gpa(b->exitinfo2);
-        e->fault.present = b->exitinfo1 & SVM_NPF_PRESENT;
-        e->fault.write = b->exitinfo1 & SVM_NPF_WRITE;
-        e->fault.fetch = b->exitinfo1 & SVM_NPF_FETCH;
-        e->fault.read = !e->fault.write && !e->fault.fetch;
-        break;
-    case SVM_EXIT_INVLPG:
-        /* The operand's address only with decode assists (APM 15.33.4); else
-         * the core decodes the instruction. */
-        e->reason = VEXIT_INVLPG;
-        e->invlpg.known = virt.svm_decode_assists;
-        e->invlpg.va = b->exitinfo1;
-        break;
-    default:
-        if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + X86_NR_EXCEPTIONS) {
-            e->reason = VEXIT_EXCEPTION;
-            e->exception.vector = (u8)(code - SVM_EXIT_EXCP_BASE);
-            e->exception.error = (u32)b->exitinfo1;
-            e->exception.has_error = e->exception.vector == X86_EXC_PF;
-            e->exception.address = b->exitinfo2;
-            break;
-        }
-        if (code < SVM_EXIT_CR0_WRITE + 16) {
-            /* CRn reads 0x00-0x0f, writes 0x10-0x1f. With decode assists
-             * EXITINFO1 bit 63 says MOV CR and bits 3:0 name the register. */
-            e->reason = VEXIT_CR_ACCESS;
-            e->cr.cr = code & 0xf;
-            e->cr.write = code >= SVM_EXIT_CR0_WRITE;
-            e->cr.gpr = virt.svm_decode_assists && (b->exitinfo1 >> 63) ? (s8)(b->exitinfo1 & 0xf) : -1;
-            break;
-        }
-        e->reason = VEXIT_UNHANDLED;
-        break;
-    }
+    *raw = (struct svm_exit_raw){
+        .exitcode = b->exitcode,
+        .exitinfo1 = b->exitinfo1,
+        .exitinfo2 = b->exitinfo2,
+        .rip = b->rip,
+        .next_rip = b->next_rip,
+        .rcx = v->regs.gpr[GPR_RCX],
+        .nrips = virt.svm_nrips,
+        .decode_assists = virt.svm_decode_assists,
+    };
 }
 
 static int svm_run(struct vcpu *v, struct vcpu_exit *e)
@@ -319,7 +242,9 @@ static int svm_run(struct vcpu *v, struct vcpu_exit *e)
     v->regs.rflags = b->rflags;
     /* An event that could not be delivered comes back in EXITINTINFO: re-inject it. */
     b->eventinj = (b->exitintinfo & VMCB_EVENT_VALID) ? b->exitintinfo : 0;
-    translate_exit(v, b, e);
+    struct svm_exit_raw raw;
+    read_exit_raw(v, b, &raw);
+    svm_translate_exit(&raw, e);
     v->stats.exits++;
     v->stats.by_reason[e->reason]++;
     return 0;

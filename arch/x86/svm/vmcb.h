@@ -279,6 +279,14 @@ enum svm_exit_code {
 #define SVM_IOIO_SZ32    BIT(6)
 #define SVM_IOIO_PORT_SHIFT 16
 
+/* EXITINFO1 for MSR intercepts (APM 15.11): 0 RDMSR, 1 WRMSR. */
+#define SVM_MSR_WRITE    BIT(0)
+
+/* EXITINFO1 for CR access intercepts with decode assists (APM 15.33.1): bit 63
+ * set for a MOV CR, whose general register is in bits 3:0. */
+#define SVM_CR_MOV       BIT(63)
+#define SVM_CR_GPR_MASK  0xf
+
 /* EXITINFO1 for nested page faults (APM 15.25.6): a #PF-style error code. */
 #define SVM_NPF_PRESENT  BIT(0)
 #define SVM_NPF_WRITE    BIT(1)

@@ -117,22 +117,36 @@ enum vmx_exit_reason {
     VMX_EXIT_EPT_VIOLATION = 48, VMX_EXIT_EPT_MISCONFIG = 49, VMX_EXIT_PREEMPTION_TIMER = 52,
     VMX_EXIT_XSETBV = 55,
 };
+#define VMX_EXIT_BASIC_MASK   0xffffu  /* bits 15:0 of the exit reason: the basic reason */
 #define VMX_EXIT_ENTRY_FAILED BIT(31)
+
+/* Exit qualification of control-register accesses (SDM table 28-3): CR
+ * number 3:0, access type 5:4, general register 11:8. */
+#define VMX_CR_Q_CR(q)   ((u32)(q) & 0xf)
+#define VMX_CR_Q_TYPE(q) (((u32)(q) >> 4) & 3)
+#define VMX_CR_Q_GPR(q)  (((u32)(q) >> 8) & 0xf)
+#define VMX_CR_MOV_TO    0
+#define VMX_CR_MOV_FROM  1
+#define VMX_CR_CLTS      2
+#define VMX_CR_LMSW      3
 
 /* Exit qualification of I/O exits (SDM table 28-5). */
 #define VMX_IO_SIZE_MASK 0x7
 #define VMX_IO_IN        BIT(3)
 #define VMX_IO_STRING    BIT(4)
 #define VMX_IO_REP       BIT(5)
+#define VMX_IO_PORT_SHIFT 16
 /* Exit qualification of EPT violations (SDM table 28-7). */
 #define VMX_EPT_READ     BIT(0)
 #define VMX_EPT_WRITE    BIT(1)
 #define VMX_EPT_FETCH    BIT(2)
 #define VMX_EPT_PRESENT_MASK (BIT(3) | BIT(4) | BIT(5))
 
-/* VM-entry interruption information (SDM 24.8.3). */
+/* VM-entry interruption information (SDM 24.8.3); the VM-exit interruption
+ * information (24.9.2) has the same layout. */
 #define VMX_INTR_VALID      BIT(31)
 #define VMX_INTR_ERR_VALID  BIT(11)
+#define VMX_INTR_TYPE_MASK  (7u << 8)
 #define VMX_INTR_TYPE_EXT   (0u << 8)
 #define VMX_INTR_TYPE_NMI   (2u << 8)
 #define VMX_INTR_TYPE_HWEXC (3u << 8)

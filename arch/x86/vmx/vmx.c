@@ -1,9 +1,11 @@
 /* VT-x backend: translates the vCPU interface (arch/x86/vcpu.h) to the VMCS and VMX
- * exit reasons back to struct vcpu_exit. Needs EPT and unrestricted guest (the
+ * exit reasons back to struct vcpu_exit (that translation, a pure function of
+ * the exit fields, is vmx_exit.c's). Needs EPT and unrestricted guest (the
  * PVH entry state has paging off). Controls are adjusted to what the CPU allows
  * through the (TRUE_) capability MSRs (SDM appendix A.3-A.5). */
 #include "arch/x86/vcpu.h"
 #include "arch/x86/vmx/vmcs.h"
+#include "arch/x86/vmx/vmx_exit.h"
 #include "arch/x86/hw/pte.h"
 #include "arch/x86/hw/cpu.h"
 #include "arch/x86/hw/msr.h"
@@ -368,90 +370,27 @@ static void vmx_set_paging(struct vcpu *v, const struct vcpu_paging *p)
     x->gefer = p->efer;
 }
 
-static void translate_exit(struct vcpu *v, struct vcpu_exit *e)
+/* The exit fields vmx_translate_exit() reads. Those only some exits define are
+ * read for those exits only, as before the translation moved to vmx_exit.c. */
+static void read_exit_raw(const struct vcpu *v, struct vmx_exit_raw *raw)
 {
-    u32 reason = vmcs_read32(VMCS_EXIT_REASON);
-    u64 q = vmcs_readnat(VMCS_EXIT_QUALIFICATION);
-    memset(e, 0, sizeof(*e));
-    e->vendor_code = reason;
-    e->insn_len = vmcs_read32(VMCS_EXIT_INSN_LEN);
-    if (reason & VMX_EXIT_ENTRY_FAILED) {
-        e->reason = VEXIT_INVALID_STATE;
+    memset(raw, 0, sizeof(*raw));
+    raw->reason = vmcs_read32(VMCS_EXIT_REASON);
+    raw->qualification = vmcs_readnat(VMCS_EXIT_QUALIFICATION);
+    raw->insn_len = vmcs_read32(VMCS_EXIT_INSN_LEN);
+    raw->rcx = v->regs.gpr[GPR_RCX];
+    if (raw->reason & VMX_EXIT_ENTRY_FAILED)
         return;
-    }
-    switch (reason & 0xffff) {
-    case VMX_EXIT_EXTINT:
-    case VMX_EXIT_PREEMPTION_TIMER:   /* the watchdog: nothing for the guest either */
-        e->reason = VEXIT_EXTINT;
-        break;
-    case VMX_EXIT_EXCEPTION_NMI: {
-        u32 info = vmcs_read32(VMCS_EXIT_INTR_INFO);
-        if (((info >> 8) & 7) == 2) {     /* an NMI for the host */
-            e->reason = VEXIT_EXTINT;
-            break;
-        }
-        e->reason = VEXIT_EXCEPTION;
-        e->exception.vector = (u8)info;
-        e->exception.has_error = info & VMX_INTR_ERR_VALID;
-        e->exception.error = vmcs_read32(VMCS_EXIT_INTR_ERROR);
-        e->exception.address = q;          /* #PF: the linear address */
-        break;
-    }
-    case VMX_EXIT_CR_ACCESS: {
-        /* SDM table 28-3: CR number, access type (0 MOV to, 1 MOV from,
-         * 2 CLTS, 3 LMSW), general register. LMSW is not emulated. */
-        u32 type = (q >> 4) & 3;
-        if (type == 3) {
-            e->reason = VEXIT_UNHANDLED;
-            break;
-        }
-        e->reason = VEXIT_CR_ACCESS;
-        e->cr.cr = q & 0xf;
-        e->cr.write = type != 1;
-        e->cr.clts = type == 2;
-        e->cr.gpr = type == 2 ? -1 : (s8)((q >> 8) & 0xf);
-        break;
-    }
-    case VMX_EXIT_INVLPG:
-        e->reason = VEXIT_INVLPG;
-        e->invlpg.va = q;
-        e->invlpg.known = true;
-        break;
-    case VMX_EXIT_TRIPLE_FAULT: e->reason = VEXIT_TRIPLE_FAULT; break;
-    case VMX_EXIT_INIT:         e->reason = VEXIT_INIT; break;
-    case VMX_EXIT_SIPI:
-        e->reason = VEXIT_SIPI;
-        e->sipi.vector = (u8)q;
-        break;
-    case VMX_EXIT_INTR_WINDOW:  e->reason = VEXIT_INTR_WINDOW; break;
-    case VMX_EXIT_CPUID:        e->reason = VEXIT_CPUID; break;
-    case VMX_EXIT_HLT:          e->reason = VEXIT_HLT; break;
-    case VMX_EXIT_VMCALL:       e->reason = VEXIT_HYPERCALL; break;
-    case VMX_EXIT_IO:
-        e->reason = VEXIT_IO;
-        e->io.size = (u8)((q & VMX_IO_SIZE_MASK) + 1);
-        e->io.in = q & VMX_IO_IN;
-        e->io.string = q & VMX_IO_STRING;
-        e->io.rep = q & VMX_IO_REP;
-        e->io.port = (u16)(q >> 16);
-        break;
-    case VMX_EXIT_RDMSR:
-    case VMX_EXIT_WRMSR:
-        e->reason = VEXIT_MSR;
-        e->msr.index = (u32)v->regs.gpr[GPR_RCX];
-        e->msr.write = (reason & 0xffff) == VMX_EXIT_WRMSR;
+    switch (raw->reason & VMX_EXIT_BASIC_MASK) {
+    case VMX_EXIT_EXCEPTION_NMI:
+        raw->intr_info = vmcs_read32(VMCS_EXIT_INTR_INFO);
+        raw->intr_error = vmcs_read32(VMCS_EXIT_INTR_ERROR);
         break;
     case VMX_EXIT_EPT_VIOLATION:
-        e->reason = VEXIT_SLPT_FAULT;
-        e->fault.gpa = gpa(vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS));
-        e->fault.read = q & VMX_EPT_READ;
-        e->fault.write = q & VMX_EPT_WRITE;
-        e->fault.fetch = q & VMX_EPT_FETCH;
-        e->fault.present = q & VMX_EPT_PRESENT_MASK;
+        raw->guest_phys = vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS);
         break;
-    case VMX_EXIT_XSETBV:       e->reason = VEXIT_XSETBV; break;
-    case VMX_EXIT_PAUSE:        e->reason = VEXIT_PAUSE; break;
-    default:                    e->reason = VEXIT_UNHANDLED; break;
+    default:
+        break;
     }
 }
 
@@ -466,13 +405,14 @@ static void set_ia32e(bool on)
  * fixed bits): a VT-x artefact the core never sees. The guest's value goes to
  * the read shadow, the real register gets the fixed bits; a CR0.PG change with
  * EFER.LME set switches long mode the way the CPU would (SDM Vol. 3A 10.8.5).
+ * e is the exit as vmx_translate_exit() gave it (VMX_ROUTE_MOV_TO_CR).
  * Returns false for what the core must handle (it stops the partition). */
-static bool emulate_cr_write(struct vcpu *v, u64 q)
+static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
 {
-    u32 cr = q & 0xf, type = (q >> 4) & 3, reg = (q >> 8) & 0xf;
-    if (type != 0)
+    u32 cr = e->cr.cr;
+    if (!e->cr.write || e->cr.clts || e->cr.gpr < 0)
         return false;
-    u64 val = v->regs.gpr[reg];
+    u64 val = v->regs.gpr[e->cr.gpr];
     if (cr == 0) {
         u64 fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
         u64 old = vmcs_readnat(VMCS_CR0_SHADOW);
@@ -497,7 +437,7 @@ static bool emulate_cr_write(struct vcpu *v, u64 q)
     } else {
         return false;
     }
-    v->regs.rip += vmcs_read32(VMCS_EXIT_INSN_LEN);
+    v->regs.rip += e->insn_len;
     return true;
 }
 
@@ -537,14 +477,14 @@ again:
     vmcs_write32(VMCS_ENTRY_INTR_INFO, (idt & VMX_INTR_VALID) ? idt & ~(BIT(12)) : 0);
     if (idt & VMX_INTR_VALID && idt & VMX_INTR_ERR_VALID)
         vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, vmcs_read32(VMCS_IDT_VECTORING_ERROR));
-    if (!x->shadow && vmcs_read32(VMCS_EXIT_REASON) == VMX_EXIT_CR_ACCESS &&
-        emulate_cr_write(v, vmcs_readnat(VMCS_EXIT_QUALIFICATION))) {
+    struct vmx_exit_raw raw;
+    read_exit_raw(v, &raw);
+    if (vmx_translate_exit(&raw, e) == VMX_ROUTE_MOV_TO_CR && !x->shadow && emulate_cr_write(v, e)) {
         v->stats.exits++;
         v->stats.cr_emulated++;
         vmcs_writenat(VMCS_GUEST_RIP, v->regs.rip);
         goto again;
     }
-    translate_exit(v, e);
     v->stats.exits++;
     v->stats.by_reason[e->reason]++;
     return 0;
