@@ -34,7 +34,7 @@ HV_CFLAGS := -std=gnu11 -O2 -g $(WARN_FLAGS) \
              -fno-asynchronous-unwind-tables -ffunction-sections \
              -I. -DISTHMUS_VERSION='"$(VERSION)"'
 # Only the EFI boot stage sees the GNU-EFI headers.
-EFI_CFLAGS := -I$(EFI_INC) -I$(EFI_INC)/x86_64 -DGNU_EFI_USE_MS_ABI
+EFI_CFLAGS := -isystem $(EFI_INC) -isystem $(EFI_INC)/x86_64 -DGNU_EFI_USE_MS_ABI
 
 all: $(B)/isthmus.efi
 
@@ -165,6 +165,7 @@ coverage:
 
 # The one command: checks, unit tests, a short fuzzing run, then the boot tests.
 test: deps
+	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) fuzz FUZZ_SECONDS=15
 	$(MAKE) boot-test

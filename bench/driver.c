@@ -11,18 +11,18 @@
 #include "bench/driver.h"
 #include "drivers/pci.h"
 
-#define RXQ_GPA      0x0000ULL
-#define TXQ_GPA      0x4000ULL
-#define AVAIL_OFF    0x1000ULL             /* from a queue's descriptor table */
-#define USED_OFF     0x2000ULL
-#define BUF_GPA      MiB(1)
-#define ETH_P_BENCH  0x88b5                /* IEEE 802 local experimental */
+#define RXQ_GPA              0x0000ULL
+#define TXQ_GPA              0x4000ULL
+#define AVAIL_OFF            0x1000ULL /* from a queue's descriptor table */
+#define USED_OFF             0x2000ULL
+#define BUF_GPA              MiB(1)
+#define ETH_P_BENCH          0x88b5 /* IEEE 802 local experimental */
 /* Each MSI-X message: a fixed interrupt to APIC 0 (only checked here). */
-#define MSI_ADDR     0xfee00000u
-#define MSI_DATA0    0x40                  /* + the vector's index */
-#define PCI_MSIX_CTRL_ENABLE 0x8000        /* message control bit 15 (PCI 3.0 6.8.2.3) */
-#define EVENT_OFF    0x8000                /* a used_event this far ahead is never passed */
-#define LATE_IRQ_NS  100000000ULL          /* a wait this long is checked for a lost interrupt */
+#define MSI_ADDR             0xfee00000u
+#define MSI_DATA0            0x40         /* + the vector's index */
+#define PCI_MSIX_CTRL_ENABLE 0x8000       /* message control bit 15 (PCI 3.0 6.8.2.3) */
+#define EVENT_OFF            0x8000       /* a used_event this far ahead is never passed */
+#define LATE_IRQ_NS          100000000ULL /* a wait this long is checked for a lost interrupt */
 
 int bench_ncpus = 1;
 
@@ -47,7 +47,7 @@ u64 now_ns(void)
 void cpu_relax(void)
 {
     if (bench_ncpus < 2)
-        sched_yield();       /* the other thread needs this CPU to make progress */
+        sched_yield(); /* the other thread needs this CPU to make progress */
     else
         __builtin_ia32_pause();
 }
@@ -69,15 +69,9 @@ static struct virtq_used_elem vq_used_elem(const struct vq *q, u16 i)
 }
 
 /* used_event (2.7.7.2): interrupt me once used->idx passes v. */
-static void vq_set_used_event(struct vq *q, u16 v)
-{
-    __atomic_store_n(&q->avail[2 + q->size], v, __ATOMIC_RELAXED);
-}
+static void vq_set_used_event(struct vq *q, u16 v) { __atomic_store_n(&q->avail[2 + q->size], v, __ATOMIC_RELAXED); }
 
-static void vq_free_put(struct vq *q, u16 id)
-{
-    q->free[(q->free_first + q->nfree++) & (q->size - 1)] = id;
-}
+static void vq_free_put(struct vq *q, u16 id) { q->free[(q->free_first + q->nfree++) & (q->size - 1)] = id; }
 
 static u16 vq_free_take(struct vq *q)
 {
@@ -121,13 +115,12 @@ static bool env_msi(void *ctx, u64 addr, u32 data)
 static void env_retry_at(void *ctx, u64 when)
 {
     struct part *p = ctx;
-    when |= 1;               /* 0 means none */
+    when |= 1; /* 0 means none */
     u64 cur = __atomic_load_n(&p->retry_when, __ATOMIC_ACQUIRE);
     do {
         if (cur && cur <= when)
             return;
-    } while (!__atomic_compare_exchange_n(&p->retry_when, &cur, when, false, __ATOMIC_SEQ_CST,
-                                          __ATOMIC_ACQUIRE));
+    } while (!__atomic_compare_exchange_n(&p->retry_when, &cur, when, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
 }
 
 __attribute__((noinline)) void hv_notify(struct part *p, u32 q) { vnet_notify(&p->nic, q); }
@@ -142,23 +135,20 @@ __attribute__((noinline)) void hv_timer(struct part *p) { vnet_tx(&p->nic); }
 static bool irq_lost(struct part *p, u32 queue, u32 vec, u16 event, u64 seen)
 {
     u16 signalled = __atomic_load_n(&p->nic.queue[queue].q.signalled, __ATOMIC_ACQUIRE);
-    if ((u16)(signalled - event - 1) >= 0x8000)          /* not past event yet */
+    if ((u16)(signalled - event - 1) >= 0x8000) /* not past event yet */
         return false;
     for (u32 i = 0; i < net.nports; i++) {
         spinlock_t *l = &net.port[i]->tx_lock;
         u16 owner = __atomic_load_n(&l->owner, __ATOMIC_ACQUIRE);
         if (__atomic_load_n(&l->next, __ATOMIC_ACQUIRE) != owner)
-            return false;                                /* a pass runs: it may yet send it */
+            return false; /* a pass runs: it may yet send it */
     }
     return __atomic_load_n(&p->irqs[vec], __ATOMIC_ACQUIRE) == seen;
 }
 
 /* ---------------------------------------------------------------- bringing the NIC up (3.1.1, 4.1.5) */
 
-static void bar_write(struct part *p, u32 off, u8 size, u64 v)
-{
-    vnet_bar_access(&p->nic, off, size, true, &v);
-}
+static void bar_write(struct part *p, u32 off, u8 size, u64 v) { vnet_bar_access(&p->nic, off, size, true, &v); }
 
 static u64 bar_read(struct part *p, u32 off, u8 size)
 {
@@ -234,21 +224,21 @@ void part_attach(struct part *p, u8 mac_last_byte)
     struct vnet *n = &p->nic;
     const u32 c = VNET_BAR_COMMON;
 
-    memset(p->ram, 0, BUF_GPA);                          /* the rings */
+    memset(p->ram, 0, BUF_GPA); /* the rings */
     memset(p->irqs, 0, sizeof(p->irqs));
     p->retry_when = 0;
-    struct vnet_cfg cfg = { .mac = { 0x02, 0, 0, 0, 0, mac_last_byte },   /* locally administered */
+    struct vnet_cfg cfg = { .mac = { 0x02, 0, 0, 0, 0, mac_last_byte }, /* locally administered */
                             .vlan = { .mode = VSW_ACCESS, .vid = 1 } };
     struct vnet_env env = { now_ns, env_msi, env_retry_at, p };
     if (net_attach(n, p->name, &cfg, &env) < 0)
         die("%s: net_attach failed", p->name);
-    net_connect(n, &p->mem);                             /* the partition starts */
+    net_connect(n, &p->mem); /* the partition starts */
 
-    vnet_set_command(n, PCI_CMD_MEM | PCI_CMD_MASTER);   /* the bus's register (vmm/dev/vpci.c) */
+    vnet_set_command(n, PCI_CMD_MEM | PCI_CMD_MASTER); /* the bus's register (vmm/dev/vpci.c) */
     if (vnet_cfg_read(n, PCI_VENDOR_ID) != (VIRTIO_PCI_VENDOR | (u32)VIRTIO_PCI_DEVICE_NET << 16))
         die("%s: not a virtio-net function", p->name);
 
-    bar_write(p, c + VPC_STATUS, 1, 0);                  /* reset */
+    bar_write(p, c + VPC_STATUS, 1, 0); /* reset */
     set_status(p, VIRTIO_STATUS_ACKNOWLEDGE);
     set_status(p, VIRTIO_STATUS_DRIVER);
 
@@ -278,7 +268,7 @@ void part_attach(struct part *p, u8 mac_last_byte)
         bar_write(p, e + MSIX_ENTRY_ADDR_LO, 4, MSI_ADDR);
         bar_write(p, e + MSIX_ENTRY_ADDR_HI, 4, 0);
         bar_write(p, e + MSIX_ENTRY_DATA, 4, MSI_DATA0 + v);
-        bar_write(p, e + MSIX_ENTRY_CTRL, 4, 0);         /* unmasked */
+        bar_write(p, e + MSIX_ENTRY_CTRL, 4, 0); /* unmasked */
     }
     vnet_cfg_write(n, cap, 0xffff0000u, (u32)PCI_MSIX_CTRL_ENABLE << 16);
     bar_write(p, c + VPC_MSIX_CONFIG, 2, VEC_CONFIG);
@@ -309,7 +299,7 @@ void part_buffers(struct part *p, u32 frame_size, u32 rx_offset, const u8 *dst_m
         p->tx.desc[i] = (struct virtq_desc){ part_tx_slot(p, i), HDR + frame_size, 0, 0 };
         vq_free_put(&p->tx, i);
         u8 *f = part_host(p, part_tx_slot(p, i));
-        memset(f, 0, HDR);                                /* no offloads (5.1.6.2) */
+        memset(f, 0, HDR); /* no offloads (5.1.6.2) */
         f += HDR;
         memcpy(f, dst_mac, ETH_ALEN);
         memcpy(f + ETH_ALEN, p->mac, ETH_ALEN);
@@ -322,10 +312,7 @@ void part_buffers(struct part *p, u32 frame_size, u32 rx_offset, const u8 *dst_m
         hv_notify(p, VNET_RXQ);
 }
 
-void part_start(struct part *p)
-{
-    set_status(p, VIRTIO_STATUS_DRIVER_OK);
-}
+void part_start(struct part *p) { set_status(p, VIRTIO_STATUS_DRIVER_OK); }
 
 /* ---------------------------------------------------------------- sending */
 
@@ -368,7 +355,7 @@ void tx_timer(struct part *p, struct tx_stats *st)
     if (!when || now_ns() < when)
         return;
     if (!__atomic_compare_exchange_n(&p->retry_when, &when, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return;              /* an earlier one was asked for meanwhile: next time */
+        return; /* an earlier one was asked for meanwhile: next time */
     st->timer_runs++;
     hv_timer(p);
 }
@@ -381,7 +368,7 @@ void tx_wait(struct part *p, struct tx_stats *st, const volatile int *stop)
     u64 seen = __atomic_load_n(&p->irqs[VEC_TX], __ATOMIC_ACQUIRE);
     u16 wait_for = (u16)(q->avail_idx - q->last_used) * 3 / 4;
     vq_set_used_event(q, (u16)(q->last_used + wait_for));
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);             /* before used->idx is read again (2.7.7) */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* before used->idx is read again (2.7.7) */
     if (vq_used_idx(q) != q->last_used)
         return;
     st->sleeps++;
@@ -433,7 +420,7 @@ bool rx_arm(struct part *p)
 {
     struct vq *q = &p->rx;
     vq_set_used_event(q, q->last_used);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);             /* before used->idx is read again (2.7.7) */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* before used->idx is read again (2.7.7) */
     return vq_used_idx(q) != q->last_used;
 }
 

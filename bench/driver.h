@@ -20,22 +20,22 @@
 
 #include "net/vnet.h"
 
-#define PART_RAM     MiB(64)
-#define RING         VNET_QUEUE_SIZE       /* entries of each queue */
-#define HDR          ((u32)VNET_HDR_LEN)
-#define VEC_CONFIG   0                     /* MSI-X vectors the driver programs */
-#define VEC_RX       1
-#define VEC_TX       2
+#define PART_RAM   MiB(64)
+#define RING       VNET_QUEUE_SIZE /* entries of each queue */
+#define HDR        ((u32)VNET_HDR_LEN)
+#define VEC_CONFIG 0 /* MSI-X vectors the driver programs */
+#define VEC_RX     1
+#define VEC_TX     2
 
 /* A driver's view of one split virtqueue. */
 struct vq {
     u16 size;
     struct virtq_desc *desc;
-    u16 *avail;              /* flags, idx, ring[size], used_event */
-    u8 *used;                /* flags, idx, ring[size] of {id, len}, avail_event */
-    u16 avail_idx;           /* what avail->idx becomes at the next publish */
-    u16 kicked;              /* avail->idx when the device's wish was last checked */
-    u16 last_used;           /* next used entry to read */
+    u16 *avail;    /* flags, idx, ring[size], used_event */
+    u8 *used;      /* flags, idx, ring[size] of {id, len}, avail_event */
+    u16 avail_idx; /* what avail->idx becomes at the next publish */
+    u16 kicked;    /* avail->idx when the device's wish was last checked */
+    u16 last_used; /* next used entry to read */
     /* Descriptors not in the device's hands, oldest first: taken in turn, so
      * the sender cycles through every buffer slot as the copy baseline does. */
     u16 free[RING];
@@ -47,15 +47,15 @@ struct part {
     u8 *ram;
     struct gmem mem;
     struct vnet nic;
-    u8 mac[ETH_ALEN];        /* as the driver read it from the device */
+    u8 mac[ETH_ALEN]; /* as the driver read it from the device */
     struct vq rx, tx;
-    u32 frame_size;          /* bytes of every frame (Ethernet, no FCS, no virtio-net header) */
-    u32 stride;              /* bytes per buffer slot */
+    u32 frame_size; /* bytes of every frame (Ethernet, no FCS, no virtio-net header) */
+    u32 stride;     /* bytes per buffer slot */
     u32 rx_offset;
     /* What the "hypervisor" did for it, written by whichever thread ran the
      * data path: atomics, each on its own cache line. */
     u64 irqs[VNET_MSIX_VECTORS] __aligned(64);
-    u64 retry_when __aligned(64);   /* earliest retry asked for (ns), 0 = none */
+    u64 retry_when __aligned(64); /* earliest retry asked for (ns), 0 = none */
 };
 
 /* The sending driver's counts; only its own thread writes them. */
@@ -68,10 +68,10 @@ struct tx_stats {
 struct rx_stats {
     u64 frames, bytes;
     u64 kicks, bad, sleeps, lost_irqs;
-    u64 sink;                /* what was read of each frame, so that the reads happen */
+    u64 sink; /* what was read of each frame, so that the reads happen */
 };
 
-extern int bench_ncpus;      /* the process's CPUs; with one, waiting loops yield */
+extern int bench_ncpus; /* the process's CPUs; with one, waiting loops yield */
 
 void die(const char *fmt, ...) __printf(1, 2) __noreturn;
 u64 now_ns(void);

@@ -42,26 +42,26 @@
 void *hv_memcpy(void *dst, const void *src, size_t n);
 
 #ifndef BENCH_DP_COPY
-#define BENCH_DP_COPY "?"          /* what the data path copies with (bench.mk) */
+#define BENCH_DP_COPY "?" /* what the data path copies with (bench.mk) */
 #endif
 
-#define NAPI_BUDGET  64                    /* frames the receiver takes before looking again */
-#define WARMUP_NS    200000000ULL
+#define NAPI_BUDGET 64 /* frames the receiver takes before looking again */
+#define WARMUP_NS   200000000ULL
 
 static struct {
-    double seconds;          /* data path, per size */
-    double copy_seconds;     /* each copy baseline, per size */
+    double seconds;      /* data path, per size */
+    double copy_seconds; /* each copy baseline, per size */
     bool single;
-    u64 frames;              /* --single */
+    u64 frames; /* --single */
     u32 sizes[8], nsizes;
-    u32 batch;               /* frames the sender posts per look at the device's wishes */
+    u32 batch; /* frames the sender posts per look at the device's wishes */
     u32 rx_offset;
-    int cpu[2];              /* sender, receiver; -1: not pinned */
+    int cpu[2]; /* sender, receiver; -1: not pinned */
 } opt = { 2.0, -1, false, 100000, { 64, 1500, 65536 }, 3, 64, 0, { -1, -1 } };
 
 static struct part part[2];
-#define A (&part[0])         /* sends */
-#define B (&part[1])         /* receives */
+#define A (&part[0]) /* sends */
+#define B (&part[1]) /* receives */
 
 static void pin(int cpu)
 {
@@ -82,7 +82,7 @@ static void pin(int cpu)
  * a full receiver). */
 static void setup(u32 size)
 {
-    net_init(0, 0, now_ns());                            /* default ageing, unlimited link */
+    net_init(0, 0, now_ns()); /* default ageing, unlimited link */
     part_attach(A, 1);
     part_attach(B, 2);
     part_buffers(A, size, opt.rx_offset, B->mac);
@@ -102,7 +102,7 @@ static void setup(u32 size)
 
 static void teardown(void)
 {
-    net_disconnect(&A->nic);                             /* the partitions stop */
+    net_disconnect(&A->nic); /* the partitions stop */
     net_disconnect(&B->nic);
 }
 
@@ -120,7 +120,7 @@ static double copy_rate(copy_fn copy, u32 size, double seconds)
         dst[i] = (u8 *)part_host(B, part_rx_slot(B, i)) + HDR;
         src[i] = (const u8 *)part_host(A, part_tx_slot(A, i)) + HDR;
     }
-    u32 rounds = MAX(1u, (u32)(MiB(1) / ((u64)RING * size)));   /* between looks at the clock */
+    u32 rounds = MAX(1u, (u32)(MiB(1) / ((u64)RING * size))); /* between looks at the clock */
     u64 bytes = 0, t0 = 0, deadline = 0;
     for (int warm = 1;; warm = 0) {
         for (u32 r = 0; r < rounds; r++)
@@ -184,11 +184,11 @@ static double round_trip_ns(void)
 
 struct result {
     u32 size;
-    double seconds;                   /* measured */
-    u64 frames, bytes;                /* received */
-    u64 tx_kicks, rx_kicks;           /* notifies the devices counted */
-    u64 tx_irqs, rx_irqs;             /* MSI-X messages they sent */
-    double copy_libc, copy_hv;        /* bytes/s */
+    double seconds;            /* measured */
+    u64 frames, bytes;         /* received */
+    u64 tx_kicks, rx_kicks;    /* notifies the devices counted */
+    u64 tx_irqs, rx_irqs;      /* MSI-X messages they sent */
+    double copy_libc, copy_hv; /* bytes/s */
     /* over the whole run */
     u64 run_frames;
     u64 drops, bad, lost_irqs, held, timer_runs, rx_sleeps, tx_sleeps, flooded, congestion;
@@ -282,7 +282,7 @@ static void run_single(struct result *r)
         while ((n = rx_poll(B, NAPI_BUDGET, &rxs)))
             got += n;
         if (got)
-            rx_arm(B);       /* drained: interrupts on, as a NAPI poll that completes */
+            rx_arm(B); /* drained: interrupts on, as a NAPI poll that completes */
         idle = sent || got ? 0 : idle + 1;
         if (idle > 100000000)
             die("--single: no progress after %llu frames", (unsigned long long)rxs.frames);
@@ -329,7 +329,7 @@ static void run_size(u32 size, struct result *r)
     r->timer_runs = txs.timer_runs;
     r->rx_sleeps = rxs.sleeps;
     r->tx_sleeps = txs.sleeps;
-    r->flooded = net.sw.stats.flooded - 1;           /* but the frame that taught the switch */
+    r->flooded = net.sw.stats.flooded - 1; /* but the frame that taught the switch */
     r->congestion = B->nic.stats.congestion;
     teardown();
 }
@@ -367,7 +367,8 @@ static void print_header(void)
         printf("one thread (--single), %llu frames per size", (unsigned long long)opt.frames);
     else if (opt.cpu[0] >= 0)
         printf("sender + data path on CPU %d, receiver on CPU %d (a cache line's round trip between them: %.0f ns),\n"
-               "%.1f s per size", opt.cpu[0], opt.cpu[1], round_trip_ns(), opt.seconds);
+               "%.1f s per size",
+               opt.cpu[0], opt.cpu[1], round_trip_ns(), opt.seconds);
     else
         printf("threads not pinned, %.1f s per size", opt.seconds);
     printf("; ring %u, batch %u%s\n\n", RING, opt.batch, opt.rx_offset ? ", receive buffers offset" : "");
@@ -378,14 +379,13 @@ static void print_results(const struct result *res, u32 n)
     if (!opt.single) {
         printf("Throughput (frame bytes without the virtio-net header), and one core's memcpy of the same\n"
                "sizes between the same buffers: C library (libc) and the hypervisor's (hv, kernel/lib/string.c)\n\n");
-        printf("%7s %12s %9s %9s | %11s %7s | %11s %7s\n", "frame B", "frames/s", "Gbit/s", "ns/frame",
-               "libc Gbit/s", "ratio", "hv Gbit/s", "ratio");
+        printf("%7s %12s %9s %9s | %11s %7s | %11s %7s\n", "frame B", "frames/s", "Gbit/s", "ns/frame", "libc Gbit/s",
+               "ratio", "hv Gbit/s", "ratio");
         for (u32 i = 0; i < n; i++) {
             const struct result *r = &res[i];
             double bps = (double)r->bytes / r->seconds, fps = (double)r->frames / r->seconds;
             printf("%7u %12.0f %9.2f %9.1f | %11.2f %7.3f | %11.2f %7.3f\n", r->size, fps, gbit(bps),
-                   fps ? 1e9 / fps : 0, gbit(r->copy_libc), bps / r->copy_libc, gbit(r->copy_hv),
-                   bps / r->copy_hv);
+                   fps ? 1e9 / fps : 0, gbit(r->copy_libc), bps / r->copy_libc, gbit(r->copy_hv), bps / r->copy_hv);
         }
         printf("\n");
     }
@@ -395,22 +395,22 @@ static void print_results(const struct result *res, u32 n)
     printf("%7s %9s %9s %9s %9s\n", "frame B", "tx kicks", "rx kicks", "rx irqs", "tx irqs");
     for (u32 i = 0; i < n; i++) {
         const struct result *r = &res[i];
-        printf("%7u %9.2f %9.2f %9.2f %9.2f\n", r->size, per_k(r->tx_kicks, r->frames),
-               per_k(r->rx_kicks, r->frames), per_k(r->rx_irqs, r->frames), per_k(r->tx_irqs, r->frames));
+        printf("%7u %9.2f %9.2f %9.2f %9.2f\n", r->size, per_k(r->tx_kicks, r->frames), per_k(r->rx_kicks, r->frames),
+               per_k(r->rx_irqs, r->frames), per_k(r->tx_irqs, r->frames));
     }
     printf("\nWhole run%s: frames received; lost (dropped, bad, flooded, interrupts lost: all should be 0);\n"
            "times the sender was held for a full receiver, retry timer runs, frames that found the\n"
            "receiver congested (under a quarter of its buffers left), the drivers' waits for an interrupt\n\n",
            opt.single ? "" : " (warm-up included)");
-    printf("%7s %10s %8s %6s %6s %6s %8s %8s %10s %9s %9s\n", "frame B", "frames", "dropped", "bad", "flood",
-           "lost", "held", "timer", "congested", "rx waits", "tx waits");
+    printf("%7s %10s %8s %6s %6s %6s %8s %8s %10s %9s %9s\n", "frame B", "frames", "dropped", "bad", "flood", "lost",
+           "held", "timer", "congested", "rx waits", "tx waits");
     for (u32 i = 0; i < n; i++) {
         const struct result *r = &res[i];
         printf("%7u %10llu %8llu %6llu %6llu %6llu %8llu %8llu %10llu %9llu %9llu\n", r->size,
                (unsigned long long)r->run_frames, (unsigned long long)r->drops, (unsigned long long)r->bad,
                (unsigned long long)r->flooded, (unsigned long long)r->lost_irqs, (unsigned long long)r->held,
-               (unsigned long long)r->timer_runs, (unsigned long long)r->congestion,
-               (unsigned long long)r->rx_sleeps, (unsigned long long)r->tx_sleeps);
+               (unsigned long long)r->timer_runs, (unsigned long long)r->congestion, (unsigned long long)r->rx_sleeps,
+               (unsigned long long)r->tx_sleeps);
     }
     if (!opt.single)
         return;
@@ -448,10 +448,14 @@ static u64 number(const char *s, u64 min, u64 max, const char *what)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "seconds", required_argument, NULL, 't' }, { "size", required_argument, NULL, 's' },
-        { "batch", required_argument, NULL, 'b' },   { "rx-offset", required_argument, NULL, 'o' },
-        { "cpus", required_argument, NULL, 'c' },    { "single", no_argument, NULL, '1' },
-        { "frames", required_argument, NULL, 'n' },  { "help", no_argument, NULL, 'h' },
+        { "seconds", required_argument, NULL, 't' },
+        { "size", required_argument, NULL, 's' },
+        { "batch", required_argument, NULL, 'b' },
+        { "rx-offset", required_argument, NULL, 'o' },
+        { "cpus", required_argument, NULL, 'c' },
+        { "single", no_argument, NULL, '1' },
+        { "frames", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     bool sized = false;
@@ -520,8 +524,8 @@ int main(int argc, char **argv)
         const struct result *r = &res[i];
         if (r->drops || r->bad || r->lost_irqs || r->flooded) {
             fprintf(stderr, "net_bench: %u-byte frames: %llu dropped, %llu bad, %llu interrupts lost, %llu flooded\n",
-                    r->size, (unsigned long long)r->drops, (unsigned long long)r->bad,
-                    (unsigned long long)r->lost_irqs, (unsigned long long)r->flooded);
+                    r->size, (unsigned long long)r->drops, (unsigned long long)r->bad, (unsigned long long)r->lost_irqs,
+                    (unsigned long long)r->flooded);
             rc = 1;
         }
     }

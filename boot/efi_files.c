@@ -9,7 +9,7 @@
 #include "boot/efi_util.h"
 #include "kernel/core/config.h"
 
-#define CONFIG_NAME "isthmus.toml"
+#define CONFIG_NAME    "isthmus.toml"
 #define FILE_MAX_BYTES (512ULL * 1024 * 1024)
 
 /* The directory part of the image's file path, from the MEDIA/FILEPATH nodes of
@@ -55,7 +55,10 @@ static EFI_STATUS load_one(EFI_FILE_HANDLE root, const CHAR16 *dir, const char *
     if (EFI_ERROR(st))
         return st;
     EFI_GUID info_guid = EFI_FILE_INFO_ID;
-    union { EFI_FILE_INFO info; u8 raw[sizeof(EFI_FILE_INFO) + 512]; } ib;
+    union {
+        EFI_FILE_INFO info;
+        u8 raw[sizeof(EFI_FILE_INFO) + 512];
+    } ib;
     UINTN isz = sizeof(ib);
     st = fh->GetInfo(fh, &info_guid, &isz, &ib);
     if (EFI_ERROR(st)) {
@@ -119,10 +122,10 @@ static void load_named(EFI_FILE_HANDLE root, const CHAR16 *dir, struct boot_info
  * failover groups' standby images), each read once. */
 static void load_partition_files(EFI_FILE_HANDLE root, const CHAR16 *dir, struct boot_info *bi)
 {
-    static struct isthmus_config cfg;   /* too big for the firmware's stack */
+    static struct isthmus_config cfg; /* too big for the firmware's stack */
     static struct config_diag diag;
     if (config_parse((const char *)(UINTN)bi->config.addr, bi->config.size, &cfg, &diag) < 0)
-        return;   /* the hypervisor reports the errors; a bad file starts nothing */
+        return; /* the hypervisor reports the errors; a bad file starts nothing */
     for (u32 i = 0; i < cfg.npartitions; i++) {
         load_named(root, dir, bi, cfg.partition[i].kernel);
         load_named(root, dir, bi, cfg.partition[i].initrd);
@@ -151,14 +154,14 @@ void efi_load_files(void *image_handle, void *loaded_image, struct boot_info *bi
     if (!EFI_ERROR(st))
         st = fs->OpenVolume(fs, &root);
     if (EFI_ERROR(st)) {
-        ksnprintf(bi->config_error, sizeof(bi->config_error),
-                  "cannot open the boot volume to read %s: %s", CONFIG_NAME, efi_status_str(st));
+        ksnprintf(bi->config_error, sizeof(bi->config_error), "cannot open the boot volume to read %s: %s", CONFIG_NAME,
+                  efi_status_str(st));
         return;
     }
     st = load_one(root, dir, CONFIG_NAME, &bi->config);
     if (EFI_ERROR(st))
-        ksnprintf(bi->config_error, sizeof(bi->config_error), "cannot read %s%s: %s",
-                  bi->loader_dir, CONFIG_NAME, efi_status_str(st));
+        ksnprintf(bi->config_error, sizeof(bi->config_error), "cannot read %s%s: %s", bi->loader_dir, CONFIG_NAME,
+                  efi_status_str(st));
     else
         efi_say("read %s%s (%llu bytes)", bi->loader_dir, CONFIG_NAME, (unsigned long long)bi->config.size);
     if (!EFI_ERROR(st))

@@ -8,8 +8,8 @@
 #include "boot/efi_util.h"
 #include "kernel/lib/string.h"
 
-#define EARLY_POOL_PAGES   1024   /* 4 MiB: page tables, per-CPU areas, allocator bitmaps */
-#define BOOT_STACK_PAGES   16     /* 64 KiB */
+#define EARLY_POOL_PAGES 1024 /* 4 MiB: page tables, per-CPU areas, allocator bitmaps */
+#define BOOT_STACK_PAGES 16   /* 64 KiB */
 
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
 static EFI_GUID acpi10_guid = ACPI_TABLE_GUID;
@@ -33,19 +33,19 @@ static u32 reduce_type(UINT32 efi_type)
 {
     switch (efi_type) {
     case EfiLoaderCode:
-    case EfiLoaderData:          return MEM_LOADER;
+    case EfiLoaderData: return MEM_LOADER;
     case EfiBootServicesCode:
     case EfiBootServicesData:
-    case EfiConventionalMemory:  return MEM_USABLE;
+    case EfiConventionalMemory: return MEM_USABLE;
     case EfiRuntimeServicesCode:
     case EfiRuntimeServicesData: return MEM_RUNTIME;
-    case EfiUnusableMemory:      return MEM_UNUSABLE;
-    case EfiACPIReclaimMemory:   return MEM_ACPI_RECLAIM;
-    case EfiACPIMemoryNVS:       return MEM_ACPI_NVS;
+    case EfiUnusableMemory: return MEM_UNUSABLE;
+    case EfiACPIReclaimMemory: return MEM_ACPI_RECLAIM;
+    case EfiACPIMemoryNVS: return MEM_ACPI_NVS;
     case EfiMemoryMappedIO:
     case EfiMemoryMappedIOPortSpace: return MEM_MMIO;
-    case 14: /* EfiPersistentMemory (UEFI 2.5), absent from older headers */    return MEM_PERSISTENT;
-    default:                     return MEM_RESERVED;
+    case 14: /* EfiPersistentMemory (UEFI 2.5), absent from older headers */ return MEM_PERSISTENT;
+    default: return MEM_RESERVED;
     }
 }
 
@@ -99,6 +99,10 @@ static void exit_boot_services(EFI_HANDLE image, struct boot_info *bi, void *map
     }
     fail("ExitBootServices", EFI_ABORTED);
 }
+
+/* The firmware's entry point (GNU-EFI's crt0 calls it), declared here: no
+ * other file calls it. */
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {

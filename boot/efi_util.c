@@ -45,7 +45,4 @@ const char *efi_status_str(EFI_STATUS st)
     }
 }
 
-bool efi_guid_eq(const EFI_GUID *a, const EFI_GUID *b)
-{
-    return memcmp(a, b, sizeof(*a)) == 0;
-}
+bool efi_guid_eq(const EFI_GUID *a, const EFI_GUID *b) { return memcmp(a, b, sizeof(*a)) == 0; }

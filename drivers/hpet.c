@@ -4,11 +4,11 @@
 #include "arch/x86/paging.h"
 #include "kernel/lib/errno.h"
 
-#define HPET_CAP      0x000   /* bits 63:32 counter period in femtoseconds */
-#define HPET_CONFIG   0x010
-#define HPET_COUNTER  0x0f0
-#define HPET_ENABLE   BIT(0)
-#define HPET_MAX_PERIOD_FS 100000000ULL   /* the spec's upper bound: 100 ns */
+#define HPET_CAP           0x000 /* bits 63:32 counter period in femtoseconds */
+#define HPET_CONFIG        0x010
+#define HPET_COUNTER       0x0f0
+#define HPET_ENABLE        BIT(0)
+#define HPET_MAX_PERIOD_FS 100000000ULL /* the spec's upper bound: 100 ns */
 
 static hpa_t hpet_base;
 
@@ -29,7 +29,7 @@ int hpet_clocksource(hpa_t base, struct clocksource *cs)
     mmio_write64(base + HPET_CONFIG, mmio_read64(base + HPET_CONFIG) | HPET_ENABLE);
     cs->name = "HPET";
     cs->hz = 1000000000000000ULL / period;
-    cs->mask = (cap & BIT(13)) ? ~0ULL : 0xffffffffULL;   /* COUNT_SIZE_CAP */
+    cs->mask = (cap & BIT(13)) ? ~0ULL : 0xffffffffULL; /* COUNT_SIZE_CAP */
     cs->read = hpet_read;
     return 0;
 }

@@ -14,8 +14,8 @@ struct machine {
     struct boot_info *bi;
     struct isthmus_config cfg;
     struct config_diag cfg_diag;
-    bool cfg_ok;                 /* file present and valid: partitions may start */
-    char cfg_status[160];        /* one line for the shell's `config` command */
+    bool cfg_ok;          /* file present and valid: partitions may start */
+    char cfg_status[160]; /* one line for the shell's `config` command */
     struct acpi_info acpi;
     bool acpi_ok;
     struct topology topo;

@@ -4,8 +4,7 @@
 #include "kernel/core/log.h"
 #include "kernel/lib/string.h"
 
-static void add_function(const struct pci_cfg_ops *ops, struct pci_list *out, u16 seg, u8 bus,
-                         u8 dev, u8 fn, u32 id)
+static void add_function(const struct pci_cfg_ops *ops, struct pci_list *out, u16 seg, u8 bus, u8 dev, u8 fn, u32 id)
 {
     if (out->count >= PCI_MAX_DEVICES) {
         out->truncated = true;
@@ -55,8 +54,7 @@ static u8 root_of(const struct pci_list *l, u16 seg, u8 bus)
     return bus;
 }
 
-int pci_enumerate(const struct pci_cfg_ops *ops, const struct pci_bus_range *ranges, int nranges,
-                  struct pci_list *out)
+int pci_enumerate(const struct pci_cfg_ops *ops, const struct pci_bus_range *ranges, int nranges, struct pci_list *out)
 {
     if (!ops || !ops->read32 || !out || nranges < 0)
         return -EINVAL;
@@ -91,8 +89,11 @@ const char *pci_class_name(u8 class, u8 subclass)
 {
     switch (class) {
     case 0x00: return "unclassified";
-    case 0x01: return subclass == 0x06 ? "SATA controller" : subclass == 0x08 ? "NVMe controller" :
-                      subclass == 0x01 ? "IDE controller" : "storage";
+    case 0x01:
+        return subclass == 0x06   ? "SATA controller"
+               : subclass == 0x08 ? "NVMe controller"
+               : subclass == 0x01 ? "IDE controller"
+                                  : "storage";
     case 0x02: return subclass == 0x00 ? "Ethernet controller" : "network";
     case 0x03: return "display";
     case 0x04: return "multimedia";
@@ -103,12 +104,12 @@ const char *pci_class_name(u8 class, u8 subclass)
         case 0x01: return "ISA bridge";
         case 0x04: return "PCI bridge";
         case 0x80: return "bridge";
-        default:   return "bridge";
+        default: return "bridge";
         }
     case 0x07: return "communication";
     case 0x08: return "system peripheral";
     case 0x0c: return subclass == 0x03 ? "USB controller" : subclass == 0x05 ? "SMBus" : "serial bus";
-    default:   return "other";
+    default: return "other";
     }
 }
 

@@ -20,8 +20,8 @@ static const struct pci_ecam *window_for(u16 seg, u8 bus)
 
 static hpa_t ecam_addr(const struct pci_ecam *w, u8 bus, u8 dev, u8 fn, u16 off)
 {
-    return w->base + ((u64)(bus - w->start_bus) << 20) + ((u64)(dev & 31) << 15) +
-           ((u64)(fn & 7) << 12) + (off & 0xffc);
+    return w->base + ((u64)(bus - w->start_bus) << 20) + ((u64)(dev & 31) << 15) + ((u64)(fn & 7) << 12) +
+           (off & 0xffc);
 }
 
 u32 pci_cfg_read32(u16 seg, u8 bus, u8 dev, u8 fn, u16 off)

@@ -7,7 +7,11 @@
 
 #define PCI_MAX_ECAM 8
 
-struct pci_ecam { hpa_t base; u16 seg; u8 start_bus, end_bus; };
+struct pci_ecam {
+    hpa_t base;
+    u16 seg;
+    u8 start_bus, end_bus;
+};
 
 /* Maps the ECAM windows (uncached); with none, port I/O serves segment 0. */
 int pci_access_init(const struct pci_ecam *ecam, int n) __must_check;

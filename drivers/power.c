@@ -57,9 +57,9 @@ const char *power_off_method(void)
 
 const char *power_reset_method(void)
 {
-    return have_facts && facts.reset_supported && facts.reset_reg.addr ?
-           "ACPI reset register, then port 0xCF9, keyboard controller, triple fault" :
-           "port 0xCF9, then keyboard controller, triple fault";
+    return have_facts && facts.reset_supported && facts.reset_reg.addr
+               ? "ACPI reset register, then port 0xCF9, keyboard controller, triple fault"
+               : "port 0xCF9, then keyboard controller, triple fault";
 }
 
 void power_off(void)
@@ -69,7 +69,7 @@ void power_off(void)
         return;
     }
     con_printf("powering off\n");
-    time_delay_us(20000);   /* let the UART drain */
+    time_delay_us(20000); /* let the UART drain */
     irq_disable();
     bool wrote;
     if (facts.hw_reduced) {
@@ -80,8 +80,8 @@ void power_off(void)
     }
     time_delay_us(1000000);
     irq_enable();
-    con_printf("poweroff: %s\n", wrote ? "the machine is still running after the S5 request"
-                                      : "no usable PM1 control register");
+    con_printf("poweroff: %s\n",
+               wrote ? "the machine is still running after the S5 request" : "no usable PM1 control register");
 }
 
 void power_reset(void)
@@ -102,7 +102,10 @@ void power_reset(void)
     outb(0x64, 0xfe);
     time_delay_us(500000);
     /* Last resort: a triple fault through an empty IDT. */
-    struct { u16 limit; u64 base; } __packed empty = { 0, 0 };
+    struct {
+        u16 limit;
+        u64 base;
+    } __packed empty = { 0, 0 };
     __asm__ volatile("lidt %0; int3" : : "m"(empty));
     irq_enable();
     con_printf("reboot: the machine did not reset\n");

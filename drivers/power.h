@@ -6,18 +6,18 @@
 
 /* ACPI Generic Address Structure, reduced to what power control needs. */
 struct power_reg {
-    u8 space;        /* 0 system memory, 1 system I/O; anything else unsupported */
-    u8 width_bits;   /* access width: 8, 16 or 32 */
+    u8 space;      /* 0 system memory, 1 system I/O; anything else unsupported */
+    u8 width_bits; /* access width: 8, 16 or 32 */
     u64 addr;
 };
 
 struct power_facts {
     bool have_s5;
-    u8 slp_typ_a, slp_typ_b;       /* from \_S5 */
+    u8 slp_typ_a, slp_typ_b; /* from \_S5 */
     struct power_reg pm1a_cnt, pm1b_cnt;
     bool hw_reduced;
     struct power_reg sleep_control;
-    bool reset_supported;          /* FADT RESET_REG_SUP */
+    bool reset_supported; /* FADT RESET_REG_SUP */
     struct power_reg reset_reg;
     u8 reset_value;
 };

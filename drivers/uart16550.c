@@ -6,7 +6,7 @@
 enum {
     UART_RBR_THR = 0, /* DLAB=0: receive buffer / transmit holding */
     UART_IER = 1,
-    UART_DLL = 0,     /* DLAB=1: divisor latch */
+    UART_DLL = 0, /* DLAB=1: divisor latch */
     UART_DLM = 1,
     UART_FCR = 2,
     UART_LCR = 3,
@@ -14,13 +14,13 @@ enum {
     UART_LSR = 5,
     UART_SCR = 7,
 };
-#define LCR_8N1   0x03
-#define LCR_DLAB  0x80
-#define FCR_ENABLE_CLEAR_14 0xc7  /* FIFOs on, both cleared, RX trigger at 14 bytes */
-#define MCR_DTR_RTS_OUT2 0x0b
-#define LSR_DATA_READY 0x01
-#define LSR_THR_EMPTY  0x20
-#define UART_CLOCK_DIV 115200     /* 1.8432 MHz / 16 */
+#define LCR_8N1             0x03
+#define LCR_DLAB            0x80
+#define FCR_ENABLE_CLEAR_14 0xc7 /* FIFOs on, both cleared, RX trigger at 14 bytes */
+#define MCR_DTR_RTS_OUT2    0x0b
+#define LSR_DATA_READY      0x01
+#define LSR_THR_EMPTY       0x20
+#define UART_CLOCK_DIV      115200 /* 1.8432 MHz / 16 */
 
 int uart_init(u16 port, u32 baud)
 {

@@ -77,14 +77,14 @@ int net_set_rate(struct vnet *n, const struct shim_cfg *cfg)
         n->cfg.rate = *cfg;
     spin_unlock(&n->tx_lock);
     if (!rc)
-        vnet_tx(n);   /* a higher rate may release what was held */
+        vnet_tx(n); /* a higher rate may release what was held */
     return rc;
 }
 
 #define ETH_P_ARP    0x0806
 #define ARP_HW_ETHER 1
 #define ARP_REQUEST  1
-#define ETH_MIN_LEN  60     /* without the FCS: shorter frames are padded */
+#define ETH_MIN_LEN  60 /* without the FCS: shorter frames are padded */
 
 u32 net_announce(struct vnet *from, const u8 mac[6], const u8 ip[4], u16 vid)
 {
@@ -107,9 +107,9 @@ u32 net_announce(struct vnet *from, const u8 mac[6], const u8 ip[4], u16 vid)
     const u8 arp[8] = { 0, ARP_HW_ETHER, 0x08, 0x00, ETH_ALEN, 4, 0, ARP_REQUEST };
     memcpy(f + at, arp, sizeof(arp));
     at += sizeof(arp);
-    memcpy(f + at, mac, ETH_ALEN);        /* sender hardware address */
-    memcpy(f + at + 6, ip, 4);            /* sender protocol address */
-    memcpy(f + at + 16, ip, 4);           /* target protocol address: the same (gratuitous) */
+    memcpy(f + at, mac, ETH_ALEN); /* sender hardware address */
+    memcpy(f + at + 6, ip, 4);     /* sender protocol address */
+    memcpy(f + at + 16, ip, 4);    /* target protocol address: the same (gratuitous) */
     /* Padded to the minimum, which a tag lengthens by its own size. */
     u32 len = MAX(at + 20, (u32)ETH_MIN_LEN + (tagged ? VLAN_HLEN : 0));
     return vnet_inject(from, f, len);

@@ -13,26 +13,26 @@
 #include "net/vswitch.h"
 
 #define NET_INFO_NAME_MAX 32
-#define NET_INFO_DROPS    8       /* reasons a port drops frames (asserted in net/query.c) */
-#define NET_INFO_QUEUES   2       /* receive, transmit */
-#define NET_INFO_QERRS    8       /* kinds of bad descriptor chains (asserted) */
+#define NET_INFO_DROPS    8 /* reasons a port drops frames (asserted in net/query.c) */
+#define NET_INFO_QUEUES   2 /* receive, transmit */
+#define NET_INFO_QERRS    8 /* kinds of bad descriptor chains (asserted) */
 
 enum net_link {
-    NET_LINK_OFF,                 /* its partition has no memory */
-    NET_LINK_DOWN,                /* no driver running it */
+    NET_LINK_OFF,  /* its partition has no memory */
+    NET_LINK_DOWN, /* no driver running it */
     NET_LINK_UP,
 };
 
 struct net_switch_info {
     u32 nports;
-    u64 capacity;                 /* bytes/s the ports share; 0 = unlimited */
-    u64 age_ns;                   /* MAC ageing */
+    u64 capacity; /* bytes/s the ports share; 0 = unlimited */
+    u64 age_ns;   /* MAC ageing */
     struct vsw_stats stats;
 };
 
 struct net_dir_info {
     u64 frames, bytes;
-    u64 drops[NET_INFO_DROPS];    /* by reason: net_drop_name() */
+    u64 drops[NET_INFO_DROPS]; /* by reason: net_drop_name() */
 };
 
 struct net_port_info {
@@ -40,15 +40,15 @@ struct net_port_info {
     char name[NET_INFO_NAME_MAX];
     u8 mac[ETH_ALEN];
     struct vsw_port_cfg vlan;
-    u32 link;                     /* enum net_link */
-    struct shim_cfg rate;         /* as configured (or last set) */
-    u32 factor_ppm;               /* share of those rates in force after congestion cuts (1e6 = all) */
+    u32 link;             /* enum net_link */
+    struct shim_cfg rate; /* as configured (or last set) */
+    u32 factor_ppm;       /* share of those rates in force after congestion cuts (1e6 = all) */
     struct shim_stats shim;
     struct net_dir_info tx, rx;
     u64 notifies, interrupts, interrupts_masked, msi_bad;
     u64 resets, needs_reset, congestion, held_full, bar_bad;
-    u64 queue_err[NET_INFO_QUEUES][NET_INFO_QERRS];   /* net_queue_name(q), net_queue_err_name(e) */
-    u64 switch_drops[VSW_DROP_COUNT];                 /* ingress drops by the switch: vsw_drop_name() */
+    u64 queue_err[NET_INFO_QUEUES][NET_INFO_QERRS]; /* net_queue_name(q), net_queue_err_name(e) */
+    u64 switch_drops[VSW_DROP_COUNT];               /* ingress drops by the switch: vsw_drop_name() */
 };
 
 void net_switch_snapshot(struct net_switch_info *out);

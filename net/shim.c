@@ -35,9 +35,9 @@
 #include "kernel/lib/string.h"
 
 #define PPM_ONE        1000000U
-#define SHIM_POOL_NS   (10ULL * 1000000ULL)            /* the pool's depth in time of capacity */
-#define SHIM_MAX_RATE  10000000000000ULL               /* 10 TB/s: x PPM_ONE fits a u64 */
-#define SHIM_MAX_BURST (4ULL << 30)                    /* 4 GiB: x SHIM_NS_PER_S fits a u64 */
+#define SHIM_POOL_NS   (10ULL * 1000000ULL) /* the pool's depth in time of capacity */
+#define SHIM_MAX_RATE  10000000000000ULL    /* 10 TB/s: x PPM_ONE fits a u64 */
+#define SHIM_MAX_BURST (4ULL << 30)         /* 4 GiB: x SHIM_NS_PER_S fits a u64 */
 #define NEVER          UINT64_MAX
 
 #define STR_(x) #x
@@ -45,7 +45,7 @@
 
 STATIC_ASSERT(SHIM_MAX_RATE <= UINT64_MAX / PPM_ONE, "rate x ppm must fit a u64");
 STATIC_ASSERT(SHIM_MAX_BURST <= UINT64_MAX / SHIM_NS_PER_S, "scaled burst must fit a u64");
-STATIC_ASSERT(SHIM_MD_NUM < SHIM_MD_DEN && SHIM_MIN_PPM > 0 && SHIM_MIN_PPM <= PPM_ONE, "feedback constants");
+STATIC_ASSERT((SHIM_MD_NUM < SHIM_MD_DEN) && (SHIM_MIN_PPM > 0) && (SHIM_MIN_PPM <= PPM_ONE), "feedback constants");
 
 static u64 sat_mul(u64 a, u64 b)
 {
@@ -53,20 +53,11 @@ static u64 sat_mul(u64 a, u64 b)
     return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-static u64 sat_add(u64 a, u64 b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
+static u64 sat_add(u64 a, u64 b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
-static u64 scaled(u64 bytes)
-{
-    return sat_mul(bytes, SHIM_NS_PER_S);
-}
+static u64 scaled(u64 bytes) { return sat_mul(bytes, SHIM_NS_PER_S); }
 
-static u64 ceil_div(u64 a, u64 b)
-{
-    return a / b + (a % b != 0);
-}
+static u64 ceil_div(u64 a, u64 b) { return a / b + (a % b != 0); }
 
 /* Tokens after dt ns at rate bytes/s, capped to max: dt is clamped to what
  * fills the bucket, so rate x dt never exceeds the room left. */
@@ -97,7 +88,7 @@ static u64 rate_now(u64 cfg_rate, u32 ppm)
     if (cfg_rate == 0)
         return 0;
     u64 r = cfg_rate <= UINT64_MAX / PPM_ONE ? cfg_rate * ppm / PPM_ONE : cfg_rate / PPM_ONE * ppm;
-    return r ? r : 1;              /* a set rate never becomes 0 (= unlimited) */
+    return r ? r : 1; /* a set rate never becomes 0 (= unlimited) */
 }
 
 u64 shim_cir_now(const struct shim *s) { return rate_now(s->cfg.cir, s->factor_ppm); }
@@ -137,7 +128,7 @@ static void link_commit(struct shim_link *l, u64 now, u64 add, u64 sub)
     if (!l || add == sub)
         return;
     spin_lock(&l->lock);
-    pool_refill(l, now);               /* the time so far at the old spare rate */
+    pool_refill(l, now); /* the time so far at the old spare rate */
     l->committed_active = sat_add(l->committed_active, add);
     l->committed_active = l->committed_active > sub ? l->committed_active - sub : 0;
     spin_unlock(&l->lock);
@@ -185,8 +176,7 @@ static void refill_to(struct shim *s, u64 t)
 static void update_until(struct shim *s, u64 now, u64 steps_until)
 {
     /* At most (PPM_ONE - SHIM_MIN_PPM) / SHIM_AI_PPM + 1 steps. */
-    while (s->factor_ppm < PPM_ONE && steps_until > s->last_step &&
-           steps_until - s->last_step >= SHIM_FEEDBACK_NS) {
+    while (s->factor_ppm < PPM_ONE && steps_until > s->last_step && steps_until - s->last_step >= SHIM_FEEDBACK_NS) {
         u64 t = s->last_step + SHIM_FEEDBACK_NS;
         refill_to(s, t);
         s->factor_ppm = MIN(s->factor_ppm + SHIM_AI_PPM, PPM_ONE);
@@ -196,10 +186,7 @@ static void update_until(struct shim *s, u64 now, u64 steps_until)
     refill_to(s, now);
 }
 
-static void update(struct shim *s, u64 now)
-{
-    update_until(s, now, now);
-}
+static void update(struct shim *s, u64 now) { update_until(s, now, now); }
 
 void shim_init(struct shim *s, struct shim_link *link, const struct shim_cfg *cfg, u64 now)
 {
@@ -217,7 +204,7 @@ int shim_set(struct shim *s, const struct shim_cfg *cfg, u64 now)
 {
     if (shim_cfg_check(cfg))
         return -EINVAL;
-    update(s, now);                    /* the time so far at the old rates */
+    update(s, now); /* the time so far at the old rates */
     if (!s->black)
         link_commit(s->link, now, cfg->cir, s->cfg.cir);
     /* An unlimited bucket held every token: it starts full under a limit. */
@@ -231,8 +218,7 @@ int shim_set(struct shim *s, const struct shim_cfg *cfg, u64 now)
 
 /* ---------------------------------------------------------------- the data path */
 
-static enum shim_verdict hold(struct shim *s, u32 bytes, u64 retry, u64 now, enum shim_colour *colour,
-                              u64 *retry_ns)
+static enum shim_verdict hold(struct shim *s, u32 bytes, u64 retry, u64 now, enum shim_colour *colour, u64 *retry_ns)
 {
     if (!s->holding) {
         s->holding = true;
@@ -241,7 +227,7 @@ static enum shim_verdict hold(struct shim *s, u32 bytes, u64 retry, u64 now, enu
     }
     s->stats.held++;
     *colour = SHIM_RED;
-    *retry_ns = MAX(retry, now + 1);   /* never now: the caller would spin */
+    *retry_ns = MAX(retry, now + 1); /* never now: the caller would spin */
     return SHIM_HOLD;
 }
 
@@ -254,8 +240,7 @@ static enum shim_verdict pass(struct shim *s, u32 bytes, enum shim_colour c, enu
     return SHIM_PASS;
 }
 
-enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, enum shim_colour *colour,
-                             u64 *retry_ns)
+enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, enum shim_colour *colour, u64 *retry_ns)
 {
     const struct shim_cfg *c = &s->cfg;
 
@@ -302,13 +287,13 @@ enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, e
             t_pool = !l->capacity ? now : when(l->pool, need_l, pool_rate(l), now);
             spin_unlock(&l->lock);
         }
-        if (t_pool == NEVER || !rx_idle)   /* capacity or room comes back at an unknown time */
+        if (t_pool == NEVER || !rx_idle) /* capacity or room comes back at an unknown time */
             t_pool = MAX(t_pool == NEVER ? now : t_pool, now + SHIM_FEEDBACK_NS);
         t_yellow = MAX(t_p, t_pool);
     }
 
     u64 retry = MIN(t_green, t_yellow);
-    if (retry == NEVER)                /* only a configuration shim_cfg_check refuses */
+    if (retry == NEVER) /* only a configuration shim_cfg_check refuses */
         retry = now + SHIM_FEEDBACK_NS;
     return hold(s, bytes, retry, now, colour, retry_ns);
 }
@@ -334,18 +319,21 @@ void shim_congestion(struct shim *s, u64 now)
     if (s->factor_ppm == PPM_ONE || (now >= s->last_cut && now - s->last_cut >= SHIM_FEEDBACK_NS)) {
         u64 f = MAX((u64)s->factor_ppm * SHIM_MD_NUM / SHIM_MD_DEN, (u64)SHIM_MIN_PPM);
         s->last_cut = now;
-        if (f < s->factor_ppm) {       /* at the floor already: nothing to cut */
+        if (f < s->factor_ppm) { /* at the floor already: nothing to cut */
             s->factor_ppm = (u32)f;
             s->stats.cuts++;
         }
     }
-    s->last_step = now;                /* recovery needs SHIM_FEEDBACK_NS without congestion */
+    s->last_step = now; /* recovery needs SHIM_FEEDBACK_NS without congestion */
 }
 
 const char *shim_colour_name(enum shim_colour c)
 {
     static const char *const names[SHIM_COLOURS] = {
-        [SHIM_GREEN] = "green", [SHIM_YELLOW] = "yellow", [SHIM_RED] = "red", [SHIM_BLACK] = "black",
+        [SHIM_GREEN] = "green",
+        [SHIM_YELLOW] = "yellow",
+        [SHIM_RED] = "red",
+        [SHIM_BLACK] = "black",
     };
     return (unsigned)c < SHIM_COLOURS ? names[c] : "?";
 }

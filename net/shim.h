@@ -34,53 +34,53 @@
 #include "kernel/lib/types.h"
 #include "kernel/lib/spinlock.h"
 
-#define SHIM_NS_PER_S      1000000000ULL
-#define SHIM_FEEDBACK_NS   (1000000ULL)      /* 1 ms between cuts / recovery steps */
-#define SHIM_MD_NUM        1                 /* multiplicative decrease: x 1/2 */
-#define SHIM_MD_DEN        2
-#define SHIM_AI_PPM        20000             /* additive increase: +2% per step */
-#define SHIM_MIN_PPM       10000             /* never cut below 1% of the configured rate */
-#define SHIM_MIN_BURST     2048              /* a burst must hold at least one full frame */
+#define SHIM_NS_PER_S    1000000000ULL
+#define SHIM_FEEDBACK_NS (1000000ULL) /* 1 ms between cuts / recovery steps */
+#define SHIM_MD_NUM      1            /* multiplicative decrease: x 1/2 */
+#define SHIM_MD_DEN      2
+#define SHIM_AI_PPM      20000 /* additive increase: +2% per step */
+#define SHIM_MIN_PPM     10000 /* never cut below 1% of the configured rate */
+#define SHIM_MIN_BURST   2048  /* a burst must hold at least one full frame */
 
 enum shim_colour { SHIM_GREEN, SHIM_YELLOW, SHIM_RED, SHIM_BLACK, SHIM_COLOURS };
 
 enum shim_verdict {
-    SHIM_PASS,        /* send it now; *colour says green or yellow */
-    SHIM_HOLD,        /* leave it in the ring; try again at *retry_ns */
+    SHIM_PASS, /* send it now; *colour says green or yellow */
+    SHIM_HOLD, /* leave it in the ring; try again at *retry_ns */
 };
 
 struct shim_cfg {
-    u64 cir, cbs;     /* committed rate and burst */
-    u64 pir, pbs;     /* peak rate and burst; pir >= cir */
-    bool wc;          /* work-conserving: yellow may borrow idle capacity */
+    u64 cir, cbs; /* committed rate and burst */
+    u64 pir, pbs; /* peak rate and burst; pir >= cir */
+    bool wc;      /* work-conserving: yellow may borrow idle capacity */
 };
 
 /* The capacity the ports share: what yellow frames borrow from. */
 struct shim_link {
     spinlock_t lock;
-    u64 capacity;              /* bytes/s of the whole switch; 0 = unlimited */
-    u64 committed_active;      /* sum of the CIRs of ports that are not black */
-    u64 pool;                  /* spare tokens, in bytes x SHIM_NS_PER_S (scaled) */
-    u64 pool_max;              /* its depth (scaled) */
-    u64 last;                  /* ns of the last refill */
+    u64 capacity;         /* bytes/s of the whole switch; 0 = unlimited */
+    u64 committed_active; /* sum of the CIRs of ports that are not black */
+    u64 pool;             /* spare tokens, in bytes x SHIM_NS_PER_S (scaled) */
+    u64 pool_max;         /* its depth (scaled) */
+    u64 last;             /* ns of the last refill */
 };
 
 struct shim_stats {
-    u64 frames[SHIM_COLOURS];  /* green, yellow passed; red = times a frame was first held; black = idle periods */
-    u64 bytes[SHIM_COLOURS];   /* bytes passed green / yellow; bytes held red */
-    u64 held;                  /* every hold, including retries */
-    u64 cuts, recoveries;      /* feedback steps */
+    u64 frames[SHIM_COLOURS]; /* green, yellow passed; red = times a frame was first held; black = idle periods */
+    u64 bytes[SHIM_COLOURS];  /* bytes passed green / yellow; bytes held red */
+    u64 held;                 /* every hold, including retries */
+    u64 cuts, recoveries;     /* feedback steps */
 };
 
 struct shim {
     struct shim_cfg cfg;
     struct shim_link *link;
-    u64 tc, tp;                /* tokens, in bytes x SHIM_NS_PER_S (scaled, no rounding loss) */
-    u64 last;                  /* ns of the last refill */
-    u32 factor_ppm;            /* feedback: fraction of the configured rates in force (1e6 = all) */
-    u64 last_cut, last_step;   /* ns */
-    bool black;                /* nothing to send */
-    bool holding;              /* the frame at the head was held already (counted red once) */
+    u64 tc, tp;              /* tokens, in bytes x SHIM_NS_PER_S (scaled, no rounding loss) */
+    u64 last;                /* ns of the last refill */
+    u32 factor_ppm;          /* feedback: fraction of the configured rates in force (1e6 = all) */
+    u64 last_cut, last_step; /* ns */
+    bool black;              /* nothing to send */
+    bool holding;            /* the frame at the head was held already (counted red once) */
     struct shim_stats stats;
 };
 
@@ -96,8 +96,7 @@ int shim_set(struct shim *s, const struct shim_cfg *cfg, u64 now) __must_check;
 /* The frame at the head of the port's ring, `bytes` long: pass or hold.
  * rx_idle: the receiver(s) have room (for yellow). On SHIM_HOLD *retry_ns is
  * the earliest time it may pass (tokens return), never in the past. */
-enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, enum shim_colour *colour,
-                             u64 *retry_ns);
+enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, enum shim_colour *colour, u64 *retry_ns);
 /* The port has nothing to send (its ring is empty): black until the next admit. */
 void shim_idle(struct shim *s, u64 now);
 /* A receiver this port sends to is congested: cut the rates. */

@@ -68,7 +68,7 @@ static bool read_desc(const struct virtq *q, u16 i, struct virtq_desc *d)
 
 static bool inside(const struct gmem *m, u64 g, u64 len)
 {
-    return g <= m->size && len <= m->size - g;   /* no g + len: it may wrap */
+    return g <= m->size && len <= m->size - g; /* no g + len: it may wrap */
 }
 
 /* ---- set-up ---- */
@@ -88,8 +88,8 @@ static u8 *area_ptr(const struct gmem *m, u64 g, u64 len, u64 align)
     return p && IS_ALIGNED((uintptr_t)p, align) ? p : NULL;
 }
 
-int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u64 avail, u64 used,
-                 bool event_idx, u32 max_bytes)
+int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u64 avail, u64 used, bool event_idx,
+                 u32 max_bytes)
 {
     virtq_reset(q);
     /* 2.7: Queue Size is a power of 2, at most 32768; the areas are aligned as
@@ -116,10 +116,7 @@ int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u6
     return 0;
 }
 
-bool virtq_ready(const struct virtq *q)
-{
-    return q->size && !q->broken;
-}
+bool virtq_ready(const struct virtq *q) { return q->size && !q->broken; }
 
 /* ---- taking chains ---- */
 
@@ -138,7 +135,7 @@ static enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *
     const struct gmem *m = q->mem;
     u64 total = 0;
     u16 i = head;
-    u16 seen[VIRTQ_MAX_SEGS];   /* descriptors of this chain so far: a revisit is a loop */
+    u16 seen[VIRTQ_MAX_SEGS]; /* descriptors of this chain so far: a revisit is a loop */
 
     c->head = head;
     c->nout = c->nin = 0;
@@ -252,7 +249,7 @@ bool virtq_pending(struct virtq *q)
     u16 idx;
     if (!virtq_ready(q) || !load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &idx))
         return false;
-    return idx != q->last_avail;   /* a corrupt idx counts: virtq_pop reports it */
+    return idx != q->last_avail; /* a corrupt idx counts: virtq_pop reports it */
 }
 
 /* ---- giving chains back ---- */
@@ -345,7 +342,7 @@ void virtq_want_notify(struct virtq *q, bool on)
  * chain was checked when popped; the walk still stops at its last segment. */
 struct stream {
     const struct virtq_seg *seg, *end;
-    u32 at;                              /* offset into *seg */
+    u32 at; /* offset into *seg */
 };
 
 static int stream_open(struct stream *s, const struct virtq_chain *c, bool in, u32 off, u32 len)
@@ -398,8 +395,7 @@ int virtq_chain_read(const struct gmem *m, const struct virtq_chain *c, u32 off,
     return chain_xfer(m, c, false, off, dst, len);
 }
 
-int virtq_chain_write(const struct gmem *m, const struct virtq_chain *c, u32 off, const void *src,
-                      u32 len)
+int virtq_chain_write(const struct gmem *m, const struct virtq_chain *c, u32 off, const void *src, u32 len)
 {
     /* chain_xfer only reads from buf when writing to the guest. */
     return chain_xfer(m, c, true, off, (u8 *)(uintptr_t)src, len);
@@ -415,8 +411,8 @@ static u8 *chunk_run(const struct gmem *m, u64 g, u64 *n)
     return ch->hva + (g - ch->gpa);
 }
 
-int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 doff,
-                     const struct gmem *sm, const struct virtq_chain *src, u32 soff, u32 len)
+int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 doff, const struct gmem *sm,
+                     const struct virtq_chain *src, u32 soff, u32 len)
 {
     struct stream d, s;
     int rc = stream_open(&d, dst, true, doff, len);
@@ -443,7 +439,7 @@ int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 d
 const char *virtq_err_name(enum virtq_err e)
 {
     static const char *const names[VQE_COUNT] = {
-        [VQE_ADDR] = "addr", [VQE_LEN] = "len", [VQE_LOOP] = "loop", [VQE_NEXT] = "next",
+        [VQE_ADDR] = "addr", [VQE_LEN] = "len",     [VQE_LOOP] = "loop",         [VQE_NEXT] = "next",
         [VQE_SEGS] = "segs", [VQE_ORDER] = "order", [VQE_INDIRECT] = "indirect", [VQE_RING] = "ring",
     };
     return (unsigned)e < VQE_COUNT ? names[e] : "?";

@@ -24,7 +24,7 @@
 #include "net/virtio.h"
 #include "vmm/gmem.h"
 
-#define VIRTQ_MAX_SEGS 64        /* descriptors in one chain */
+#define VIRTQ_MAX_SEGS 64 /* descriptors in one chain */
 
 struct virtq_seg {
     u64 gpa;
@@ -37,38 +37,38 @@ struct virtq_chain {
     u16 head;
     u16 nout, nin;
     u32 out_bytes, in_bytes;
-    struct virtq_seg seg[VIRTQ_MAX_SEGS];   /* [0, nout) out, [nout, nout + nin) in */
+    struct virtq_seg seg[VIRTQ_MAX_SEGS]; /* [0, nout) out, [nout, nout + nin) in */
 };
 
 enum virtq_err {
-    VQE_ADDR,          /* a segment outside guest RAM (or wrapping) */
-    VQE_LEN,           /* a segment, or the chain, longer than the limit; or empty */
-    VQE_LOOP,          /* a chain longer than the queue: a loop */
-    VQE_NEXT,          /* `next` out of range */
-    VQE_SEGS,          /* more than VIRTQ_MAX_SEGS segments */
-    VQE_ORDER,         /* a readable segment after a writable one */
-    VQE_INDIRECT,      /* VIRTQ_DESC_F_INDIRECT, which is not offered */
-    VQE_RING,          /* the ring itself is corrupt (the queue is broken) */
+    VQE_ADDR,     /* a segment outside guest RAM (or wrapping) */
+    VQE_LEN,      /* a segment, or the chain, longer than the limit; or empty */
+    VQE_LOOP,     /* a chain longer than the queue: a loop */
+    VQE_NEXT,     /* `next` out of range */
+    VQE_SEGS,     /* more than VIRTQ_MAX_SEGS segments */
+    VQE_ORDER,    /* a readable segment after a writable one */
+    VQE_INDIRECT, /* VIRTQ_DESC_F_INDIRECT, which is not offered */
+    VQE_RING,     /* the ring itself is corrupt (the queue is broken) */
     VQE_COUNT
 };
 
 struct virtq_stats {
     u64 popped, pushed;
-    u64 notifies_suppressed;  /* interrupts not needed thanks to event suppression */
-    u64 interrupts;           /* times virtq_need_interrupt() said yes */
+    u64 notifies_suppressed; /* interrupts not needed thanks to event suppression */
+    u64 interrupts;          /* times virtq_need_interrupt() said yes */
     u64 err[VQE_COUNT];
 };
 
 struct virtq {
     const struct gmem *mem;
-    u16 size;                 /* power of two, 1..VIRTQ_MAX_SIZE; 0 = not enabled */
-    u64 desc, avail, used;    /* guest-physical */
-    bool event_idx;           /* VIRTIO_RING_F_EVENT_IDX negotiated */
-    u32 max_bytes;            /* longest chain accepted, in bytes */
-    u16 last_avail;           /* next avail entry to take */
-    u16 used_idx;             /* next used entry to fill */
-    u16 published;            /* used->idx as last written */
-    u16 signalled;            /* used->idx at the last virtq_need_interrupt() */
+    u16 size;              /* power of two, 1..VIRTQ_MAX_SIZE; 0 = not enabled */
+    u64 desc, avail, used; /* guest-physical */
+    bool event_idx;        /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    u32 max_bytes;         /* longest chain accepted, in bytes */
+    u16 last_avail;        /* next avail entry to take */
+    u16 used_idx;          /* next used entry to fill */
+    u16 published;         /* used->idx as last written */
+    u16 signalled;         /* used->idx at the last virtq_need_interrupt() */
     bool broken;
     /* Host pointers to the three areas when each lies in one host block (the
      * usual case); NULL means every access goes through gmem_read/gmem_write. */
@@ -81,8 +81,8 @@ void virtq_reset(struct virtq *q);
 /* Starts using the rings the driver set up. -EINVAL when size is not a power
  * of two in 1..VIRTQ_MAX_SIZE, an area is misaligned (VIRTQ_*_ALIGN), or any
  * part of an area lies outside [0, mem->size) (which also covers wrapping). */
-int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u64 avail, u64 used,
-                 bool event_idx, u32 max_bytes) __must_check;
+int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u64 avail, u64 used, bool event_idx,
+                 u32 max_bytes) __must_check;
 bool virtq_ready(const struct virtq *q);
 /* 1 with the next chain in *c; 0 when the driver has made none available;
  * -EBADMSG when the next chain was bad (already completed with length 0 and
@@ -115,16 +115,15 @@ u16 virtq_avail_count(struct virtq *q);
 
 /* Copies between a chain and the hypervisor: the chain's out segments seen as
  * one byte stream, from offset off. -ERANGE when the chain is too short. */
-int virtq_chain_read(const struct gmem *m, const struct virtq_chain *c, u32 off, void *dst, u32 len)
-    __must_check;
+int virtq_chain_read(const struct gmem *m, const struct virtq_chain *c, u32 off, void *dst, u32 len) __must_check;
 /* The same over the in segments. */
 int virtq_chain_write(const struct gmem *m, const struct virtq_chain *c, u32 off, const void *src,
                       u32 len) __must_check;
 /* One copy from the out bytes of src (from soff) into the in bytes of dst
  * (from doff), guest memory to guest memory, possibly of two partitions.
  * -ERANGE (nothing guaranteed written) when either side is too short. */
-int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 doff,
-                     const struct gmem *sm, const struct virtq_chain *src, u32 soff, u32 len) __must_check;
+int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 doff, const struct gmem *sm,
+                     const struct virtq_chain *src, u32 soff, u32 len) __must_check;
 
 const char *virtq_err_name(enum virtq_err e);
 

@@ -30,23 +30,23 @@
 #include "net/vswitch.h"
 #include "vmm/gmem.h"
 
-#define VNET_FEATURES  (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC) | \
-                        BIT(VIRTIO_NET_F_STATUS))
+#define VNET_FEATURES                                                                                                  \
+    (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS))
 #define VNET_HDR_LEN   sizeof(struct virtio_net_hdr)
-#define VNET_BATCH     64          /* frames between used-ring publications on the transmit side */
-#define VNET_TX_BUDGET 1024        /* frames per pass before the port yields its CPU */
-#define VNET_STALL_NS  1000000000ULL  /* a frame waits this long for a full receiver, then is dropped */
+#define VNET_BATCH     64            /* frames between used-ring publications on the transmit side */
+#define VNET_TX_BUDGET 1024          /* frames per pass before the port yields its CPU */
+#define VNET_STALL_NS  1000000000ULL /* a frame waits this long for a full receiver, then is dropped */
 
 /* Why frames were dropped (per port, both directions). */
 enum vnet_drop {
-    VNET_DROP_BAD_CHAIN,     /* a descriptor chain the queue refused (virtq_err counts the kind) */
-    VNET_DROP_SHORT,         /* shorter than the virtio-net header plus an Ethernet header */
-    VNET_DROP_LONG,          /* longer than VNET_MAX_FRAME */
-    VNET_DROP_SWITCH,        /* the switch refused it (vsw_drop counts why) */
-    VNET_DROP_LINK_DOWN,     /* to a port whose driver is not running */
-    VNET_DROP_RX_FULL,       /* no receive buffer (the receiver filled up under a pass) */
-    VNET_DROP_RX_STALLED,    /* to a receiver that kept a frame waiting VNET_STALL_NS, until it adds buffers */
-    VNET_DROP_RX_SMALL,      /* the receive buffer was too small for the frame */
+    VNET_DROP_BAD_CHAIN,  /* a descriptor chain the queue refused (virtq_err counts the kind) */
+    VNET_DROP_SHORT,      /* shorter than the virtio-net header plus an Ethernet header */
+    VNET_DROP_LONG,       /* longer than VNET_MAX_FRAME */
+    VNET_DROP_SWITCH,     /* the switch refused it (vsw_drop counts why) */
+    VNET_DROP_LINK_DOWN,  /* to a port whose driver is not running */
+    VNET_DROP_RX_FULL,    /* no receive buffer (the receiver filled up under a pass) */
+    VNET_DROP_RX_STALLED, /* to a receiver that kept a frame waiting VNET_STALL_NS, until it adds buffers */
+    VNET_DROP_RX_SMALL,   /* the receive buffer was too small for the frame */
     VNET_DROP_COUNT
 };
 
@@ -72,7 +72,7 @@ struct vnet;
 
 /* What the hypervisor gives a NIC. */
 struct vnet_env {
-    u64 (*now)(void);                                          /* ns */
+    u64 (*now)(void); /* ns */
     /* Delivers an MSI-X message (address, data) to the partition; false when it
      * names none of its vCPUs. */
     bool (*msi)(void *ctx, u64 addr, u32 data);
@@ -83,10 +83,10 @@ struct vnet_env {
 
 struct vnet_queue {
     struct virtq q;
-    u16 size;                  /* what the driver set (<= VNET_QUEUE_SIZE) */
-    u16 vector;                /* MSI-X entry, or VIRTIO_MSI_NO_VECTOR */
+    u16 size;   /* what the driver set (<= VNET_QUEUE_SIZE) */
+    u16 vector; /* MSI-X entry, or VIRTIO_MSI_NO_VECTOR */
     bool enabled;
-    u64 desc, driver, device;  /* the driver's ring addresses */
+    u64 desc, driver, device; /* the driver's ring addresses */
 };
 
 struct vnet_msix {
@@ -100,16 +100,16 @@ struct vnet_cfg {
 };
 
 struct vnet {
-    const char *name;          /* the partition's */
-    u32 port;                  /* switch port, = index in the network */
+    const char *name; /* the partition's */
+    u32 port;         /* switch port, = index in the network */
     struct vnet_cfg cfg;
-    const struct gmem *mem;    /* the partition's memory; NULL while it has none */
+    const struct gmem *mem; /* the partition's memory; NULL while it has none */
     struct vnet_env env;
-    spinlock_t lock;           /* transport registers, receive queue; leaf */
-    spinlock_t tx_lock;        /* transmit side */
+    spinlock_t lock;    /* transport registers, receive queue; leaf */
+    spinlock_t tx_lock; /* transmit side */
 
     /* ---- transport (vnet_pci.c), under lock ---- */
-    u16 pci_cmd;               /* the command register: bus mastering gates DMA */
+    u16 pci_cmd; /* the command register: bus mastering gates DMA */
     u32 dfselect, gfselect;
     u64 driver_features;
     u8 status;
@@ -119,22 +119,22 @@ struct vnet {
     u16 config_vector;
     struct vnet_queue queue[VNET_NUM_QUEUES];
     struct vnet_msix msix[VNET_MSIX_VECTORS];
-    u16 msix_ctrl;             /* enable, function mask */
-    u8 pba;                    /* pending bits, one per vector */
-    u32 cfgcap_bar, cfgcap_off, cfgcap_len;   /* VIRTIO_PCI_CAP_PCI_CFG window */
+    u16 msix_ctrl;                          /* enable, function mask */
+    u8 pba;                                 /* pending bits, one per vector */
+    u32 cfgcap_bar, cfgcap_off, cfgcap_len; /* VIRTIO_PCI_CAP_PCI_CFG window */
 
     /* ---- data path (vnet_data.c) ---- */
-    bool running;              /* DRIVER_OK, not NEEDS_RESET, bus mastering on */
+    bool running; /* DRIVER_OK, not NEEDS_RESET, bus mastering on */
     struct shim shim;
-    bool holding;              /* the head frame waits for a full receiver ... */
-    u64 hold_since;            /* ... since then (ns) */
-    volatile u32 tx_again;     /* a pass was asked for while one ran */
-    volatile u32 waiters;      /* bit p: port p waits for this port's receive buffers */
+    bool holding;          /* the head frame waits for a full receiver ... */
+    u64 hold_since;        /* ... since then (ns) */
+    volatile u32 tx_again; /* a pass was asked for while one ran */
+    volatile u32 waiters;  /* bit p: port p waits for this port's receive buffers */
     /* A sender gave up waiting VNET_STALL_NS for its buffers: until its driver
      * adds some, frames to it are dropped at once instead of waiting. */
     volatile u32 stalled;
-    struct virtq_chain tx_chain;   /* the frame being sent (under tx_lock) */
-    struct virtq_chain rx_chain;   /* the buffer being filled (under lock) */
+    struct virtq_chain tx_chain; /* the frame being sent (under tx_lock) */
+    struct virtq_chain rx_chain; /* the buffer being filled (under lock) */
     struct vnet_stats stats;
 };
 
@@ -187,8 +187,7 @@ extern struct net net;
 /* Sets up the switch (ageing in ns, link capacity in bytes/s, 0 = unlimited). */
 void net_init(u64 age_ns, u64 capacity, u64 now);
 /* Adds a NIC as the next port: -ENOSPC when full, -EINVAL for a bad VLAN. */
-int net_attach(struct vnet *n, const char *name, const struct vnet_cfg *cfg, const struct vnet_env *env)
-    __must_check;
+int net_attach(struct vnet *n, const char *name, const struct vnet_cfg *cfg, const struct vnet_env *env) __must_check;
 /* The partition got / lost its memory (start, stop). Stopping resets the
  * device and forgets the port's learnt addresses. */
 void net_connect(struct vnet *n, const struct gmem *mem);

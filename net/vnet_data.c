@@ -13,11 +13,11 @@
 #include "kernel/core/log.h"
 #include "kernel/lib/string.h"
 
-#define RETRY_FULL_NS 1000000ULL   /* re-check a full receiver after 1 ms even without a wake-up */
+#define RETRY_FULL_NS 1000000ULL /* re-check a full receiver after 1 ms even without a wake-up */
 
 static const char *const drop_names[VNET_DROP_COUNT] = {
-    [VNET_DROP_BAD_CHAIN] = "bad-chain", [VNET_DROP_SHORT] = "short", [VNET_DROP_LONG] = "long",
-    [VNET_DROP_SWITCH] = "switch", [VNET_DROP_LINK_DOWN] = "link-down", [VNET_DROP_RX_FULL] = "rx-full",
+    [VNET_DROP_BAD_CHAIN] = "bad-chain",   [VNET_DROP_SHORT] = "short",         [VNET_DROP_LONG] = "long",
+    [VNET_DROP_SWITCH] = "switch",         [VNET_DROP_LINK_DOWN] = "link-down", [VNET_DROP_RX_FULL] = "rx-full",
     [VNET_DROP_RX_STALLED] = "rx-stalled", [VNET_DROP_RX_SMALL] = "rx-small",
 };
 
@@ -61,8 +61,7 @@ struct frame_src {
 };
 
 /* Copies n bytes from frame offset off of the source into rx at doff. */
-static int src_copy(struct vnet *d, const struct virtq_chain *rx, u32 doff, const struct frame_src *s, u32 off,
-                    u32 n)
+static int src_copy(struct vnet *d, const struct virtq_chain *rx, u32 doff, const struct frame_src *s, u32 off, u32 n)
 {
     if (s->buf)
         return virtq_chain_write(d->mem, rx, doff, s->buf + off, n);
@@ -187,8 +186,10 @@ static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 no
          * started the wait; that must not count as a long wait. */
         if ((s64)(now - n->hold_since) >= (s64)VNET_STALL_NS) {
             __atomic_store_n(&r->stalled, 1, __ATOMIC_RELEASE);
-            log_warn("net", "%s: no receive buffers for %llu ms: frames to it are dropped until its driver "
-                     "adds some", r->name, (unsigned long long)(VNET_STALL_NS / 1000000));
+            log_warn("net",
+                     "%s: no receive buffers for %llu ms: frames to it are dropped until its driver "
+                     "adds some",
+                     r->name, (unsigned long long)(VNET_STALL_NS / 1000000));
             continue;
         }
         __atomic_fetch_or(&r->waiters, BIT(n->port), __ATOMIC_SEQ_CST);
@@ -214,7 +215,7 @@ static void tx_pass(struct vnet *n)
     virtq_want_notify(q, false);
     for (;;) {
         if (sent >= VNET_TX_BUDGET) {
-            n->env.retry_at(n->env.ctx, now);   /* yield; the home CPU continues */
+            n->env.retry_at(n->env.ctx, now); /* yield; the home CPU continues */
             break;
         }
         int r = virtq_pop(q, &n->tx_chain);

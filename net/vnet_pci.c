@@ -15,24 +15,26 @@
 
 /* Capability offsets in configuration space: MSI-X first, then the virtio
  * vendor capabilities (4.1.4), each pointing into BAR0. */
-#define CAP_MSIX     0x40
-#define CAP_COMMON   0x4c
-#define CAP_NOTIFY   0x5c
-#define CAP_ISR      0x70
-#define CAP_DEVICE   0x80
-#define CAP_PCICFG   0x90
-#define CAP_END      (CAP_PCICFG + VIRTIO_PCI_CFG_CAP_LEN)
-#define PCI_CAP_VNDR 0x09
+#define CAP_MSIX             0x40
+#define CAP_COMMON           0x4c
+#define CAP_NOTIFY           0x5c
+#define CAP_ISR              0x70
+#define CAP_DEVICE           0x80
+#define CAP_PCICFG           0x90
+#define CAP_END              (CAP_PCICFG + VIRTIO_PCI_CFG_CAP_LEN)
+#define PCI_CAP_VNDR         0x09
 #define MSIX_CTRL_TABLE_MASK 0x7ff
-#define MSIX_ENABLE  BIT(15)
-#define MSIX_MASKALL BIT(14)
-#define DEVICE_CFG_LEN 0x10
+#define MSIX_ENABLE          BIT(15)
+#define MSIX_MASKALL         BIT(14)
+#define DEVICE_CFG_LEN       0x10
 
 STATIC_ASSERT(CAP_COMMON >= CAP_MSIX + 12 && CAP_NOTIFY >= CAP_COMMON + VIRTIO_CAP_LEN &&
-              CAP_ISR >= CAP_NOTIFY + VIRTIO_NOTIFY_CAP_LEN && CAP_DEVICE >= CAP_ISR + VIRTIO_CAP_LEN &&
-              CAP_PCICFG >= CAP_DEVICE + VIRTIO_CAP_LEN && CAP_END <= 0x100, "capabilities overlap");
+                  CAP_ISR >= CAP_NOTIFY + VIRTIO_NOTIFY_CAP_LEN && CAP_DEVICE >= CAP_ISR + VIRTIO_CAP_LEN &&
+                  CAP_PCICFG >= CAP_DEVICE + VIRTIO_CAP_LEN && CAP_END <= 0x100,
+              "capabilities overlap");
 STATIC_ASSERT(VNET_BAR_MSIX_TABLE + VNET_MSIX_VECTORS * MSIX_ENTRY_SIZE <= VNET_BAR_MSIX_PBA &&
-              VNET_BAR_MSIX_PBA < VNET_BAR_SIZE, "BAR0 layout");
+                  VNET_BAR_MSIX_PBA < VNET_BAR_SIZE,
+              "BAR0 layout");
 
 enum after { AFTER_NONE, AFTER_NOTIFY_RX, AFTER_NOTIFY_TX, AFTER_RESET, AFTER_START, AFTER_DELIVER };
 
@@ -42,9 +44,9 @@ enum after { AFTER_NONE, AFTER_NOTIFY_RX, AFTER_NOTIFY_TX, AFTER_RESET, AFTER_ST
 static u32 vcap(u32 rel, u8 next, u8 len, u8 type, u32 offset, u32 length)
 {
     switch (rel) {
-    case 0:  return PCI_CAP_VNDR | (u32)next << 8 | (u32)len << 16 | (u32)type << 24;
-    case 4:  return 0;                   /* bar 0, id 0, padding */
-    case 8:  return offset;
+    case 0: return PCI_CAP_VNDR | (u32)next << 8 | (u32)len << 16 | (u32)type << 24;
+    case 4: return 0; /* bar 0, id 0, padding */
+    case 8: return offset;
     case 12: return length;
     default: return 0;
     }
@@ -55,7 +57,7 @@ u32 vnet_cfg_read(struct vnet *n, u16 off)
     switch (off) {
     case 0x00: return VIRTIO_PCI_VENDOR | (u32)VIRTIO_PCI_DEVICE_NET << 16;
     case 0x04: return (u32)PCI_STATUS_CAPS << 16;
-    case 0x08: return 0x02000000u | VIRTIO_PCI_REVISION;   /* Ethernet controller */
+    case 0x08: return 0x02000000u | VIRTIO_PCI_REVISION; /* Ethernet controller */
     case 0x2c: return VIRTIO_PCI_VENDOR | (u32)VIRTIO_PCI_SUBSYS_NET << 16;
     case 0x34: return CAP_MSIX;
     default: break;
@@ -64,8 +66,9 @@ u32 vnet_cfg_read(struct vnet *n, u16 off)
         return 0;
     if (off < CAP_COMMON) {
         spin_lock(&n->lock);
-        u32 v = off == CAP_MSIX ? PCI_CAP_MSIX | CAP_COMMON << 8 | (u32)n->msix_ctrl << 16 :
-                off == CAP_MSIX + 4 ? VNET_BAR_MSIX_TABLE : VNET_BAR_MSIX_PBA;   /* BIR 0 */
+        u32 v = off == CAP_MSIX       ? PCI_CAP_MSIX | CAP_COMMON << 8 | (u32)n->msix_ctrl << 16
+                : off == CAP_MSIX + 4 ? VNET_BAR_MSIX_TABLE
+                                      : VNET_BAR_MSIX_PBA; /* BIR 0 */
         if (off == CAP_MSIX)
             v |= (u32)(VNET_MSIX_VECTORS - 1) << 16;
         spin_unlock(&n->lock);
@@ -75,9 +78,10 @@ u32 vnet_cfg_read(struct vnet *n, u16 off)
         return vcap(off - CAP_COMMON, CAP_NOTIFY, VIRTIO_CAP_LEN, VIRTIO_PCI_CAP_COMMON_CFG, VNET_BAR_COMMON,
                     VPC_COMMON_LEN);
     if (off < CAP_ISR)
-        return off == CAP_NOTIFY + 16 ? VNET_NOTIFY_MULT :
-               vcap(off - CAP_NOTIFY, CAP_ISR, VIRTIO_NOTIFY_CAP_LEN, VIRTIO_PCI_CAP_NOTIFY_CFG, VNET_BAR_NOTIFY,
-                    VNET_NOTIFY_MULT * VNET_NUM_QUEUES);
+        return off == CAP_NOTIFY + 16
+                   ? VNET_NOTIFY_MULT
+                   : vcap(off - CAP_NOTIFY, CAP_ISR, VIRTIO_NOTIFY_CAP_LEN, VIRTIO_PCI_CAP_NOTIFY_CFG, VNET_BAR_NOTIFY,
+                          VNET_NOTIFY_MULT * VNET_NUM_QUEUES);
     if (off < CAP_DEVICE)
         return vcap(off - CAP_ISR, CAP_DEVICE, VIRTIO_CAP_LEN, VIRTIO_PCI_CAP_ISR_CFG, VNET_BAR_ISR, 4);
     if (off < CAP_PCICFG)
@@ -130,7 +134,7 @@ void vnet_cfg_write(struct vnet *n, u16 off, u32 bmask, u32 val)
         }
         return;
     }
-    n->stats.bar_bad++;   /* read-only configuration register */
+    n->stats.bar_bad++; /* read-only configuration register */
 }
 
 void vnet_set_command(struct vnet *n, u16 cmd)
@@ -243,35 +247,41 @@ static u64 common_read(struct vnet *n, u32 off)
 {
     struct vnet_queue *q = selq(n);
     switch (off) {
-    case VPC_DFSELECT:       return n->dfselect;
-    case VPC_DF:             return n->dfselect < 2 ? (u32)(VNET_FEATURES >> (32 * n->dfselect)) : 0;
-    case VPC_GFSELECT:       return n->gfselect;
-    case VPC_GF:             return n->gfselect < 2 ? (u32)(n->driver_features >> (32 * n->gfselect)) : 0;
-    case VPC_MSIX_CONFIG:    return n->config_vector;
-    case VPC_NUM_QUEUES:     return VNET_NUM_QUEUES;
-    case VPC_STATUS:         return n->status;
+    case VPC_DFSELECT: return n->dfselect;
+    case VPC_DF: return n->dfselect < 2 ? (u32)(VNET_FEATURES >> (32 * n->dfselect)) : 0;
+    case VPC_GFSELECT: return n->gfselect;
+    case VPC_GF: return n->gfselect < 2 ? (u32)(n->driver_features >> (32 * n->gfselect)) : 0;
+    case VPC_MSIX_CONFIG: return n->config_vector;
+    case VPC_NUM_QUEUES: return VNET_NUM_QUEUES;
+    case VPC_STATUS: return n->status;
     case VPC_CFG_GENERATION: return n->generation;
-    case VPC_Q_SELECT:       return n->queue_select;
-    case VPC_Q_SIZE:         return q ? q->size : 0;
-    case VPC_Q_MSIX_VECTOR:  return q ? q->vector : VIRTIO_MSI_NO_VECTOR;
-    case VPC_Q_ENABLE:       return q ? q->enabled : 0;
-    case VPC_Q_NOTIFY_OFF:   return q ? n->queue_select : 0;
-    case VPC_Q_DESC:         return q ? (u32)q->desc : 0;
-    case VPC_Q_DESC + 4:     return q ? (u32)(q->desc >> 32) : 0;
-    case VPC_Q_DRIVER:       return q ? (u32)q->driver : 0;
-    case VPC_Q_DRIVER + 4:   return q ? (u32)(q->driver >> 32) : 0;
-    case VPC_Q_DEVICE:       return q ? (u32)q->device : 0;
-    case VPC_Q_DEVICE + 4:   return q ? (u32)(q->device >> 32) : 0;
-    default:                 return 0;
+    case VPC_Q_SELECT: return n->queue_select;
+    case VPC_Q_SIZE: return q ? q->size : 0;
+    case VPC_Q_MSIX_VECTOR: return q ? q->vector : VIRTIO_MSI_NO_VECTOR;
+    case VPC_Q_ENABLE: return q ? q->enabled : 0;
+    case VPC_Q_NOTIFY_OFF: return q ? n->queue_select : 0;
+    case VPC_Q_DESC: return q ? (u32)q->desc : 0;
+    case VPC_Q_DESC + 4: return q ? (u32)(q->desc >> 32) : 0;
+    case VPC_Q_DRIVER: return q ? (u32)q->driver : 0;
+    case VPC_Q_DRIVER + 4: return q ? (u32)(q->driver >> 32) : 0;
+    case VPC_Q_DEVICE: return q ? (u32)q->device : 0;
+    case VPC_Q_DEVICE + 4: return q ? (u32)(q->device >> 32) : 0;
+    default: return 0;
     }
 }
 
 static u8 common_width(u32 off)
 {
     switch (off) {
-    case VPC_STATUS: case VPC_CFG_GENERATION: return 1;
-    case VPC_MSIX_CONFIG: case VPC_NUM_QUEUES: case VPC_Q_SELECT: case VPC_Q_SIZE: case VPC_Q_MSIX_VECTOR:
-    case VPC_Q_ENABLE: case VPC_Q_NOTIFY_OFF: return 2;
+    case VPC_STATUS:
+    case VPC_CFG_GENERATION: return 1;
+    case VPC_MSIX_CONFIG:
+    case VPC_NUM_QUEUES:
+    case VPC_Q_SELECT:
+    case VPC_Q_SIZE:
+    case VPC_Q_MSIX_VECTOR:
+    case VPC_Q_ENABLE:
+    case VPC_Q_NOTIFY_OFF: return 2;
     default: return 4;
     }
 }
@@ -339,20 +349,23 @@ static enum after common_write(struct vnet *n, u32 off, u32 v)
             q->enabled = true;
         }
         break;
-    case VPC_Q_DESC: case VPC_Q_DESC + 4:
+    case VPC_Q_DESC:
+    case VPC_Q_DESC + 4:
         if (q_off)
             set_half(&q->desc, off != VPC_Q_DESC, v);
         break;
-    case VPC_Q_DRIVER: case VPC_Q_DRIVER + 4:
+    case VPC_Q_DRIVER:
+    case VPC_Q_DRIVER + 4:
         if (q_off)
             set_half(&q->driver, off != VPC_Q_DRIVER, v);
         break;
-    case VPC_Q_DEVICE: case VPC_Q_DEVICE + 4:
+    case VPC_Q_DEVICE:
+    case VPC_Q_DEVICE + 4:
         if (q_off)
             set_half(&q->device, off != VPC_Q_DEVICE, v);
         break;
     default:
-        n->stats.bar_bad++;   /* read-only */
+        n->stats.bar_bad++; /* read-only */
         break;
     }
     return AFTER_NONE;
@@ -364,8 +377,8 @@ static u64 msix_read(struct vnet *n, u32 rel)
     switch (rel % MSIX_ENTRY_SIZE) {
     case MSIX_ENTRY_ADDR_LO: return e->addr_lo;
     case MSIX_ENTRY_ADDR_HI: return e->addr_hi;
-    case MSIX_ENTRY_DATA:    return e->data;
-    default:                 return e->ctrl;
+    case MSIX_ENTRY_DATA: return e->data;
+    default: return e->ctrl;
     }
 }
 
@@ -375,10 +388,8 @@ static enum after msix_write(struct vnet *n, u32 rel, u32 v)
     switch (rel % MSIX_ENTRY_SIZE) {
     case MSIX_ENTRY_ADDR_LO: e->addr_lo = v & ~3u; break;
     case MSIX_ENTRY_ADDR_HI: e->addr_hi = v; break;
-    case MSIX_ENTRY_DATA:    e->data = v; break;
-    default:
-        e->ctrl = v & MSIX_ENTRY_MASKED;
-        return AFTER_DELIVER;   /* unmasking sends what is pending */
+    case MSIX_ENTRY_DATA: e->data = v; break;
+    default: e->ctrl = v & MSIX_ENTRY_MASKED; return AFTER_DELIVER; /* unmasking sends what is pending */
     }
     return AFTER_NONE;
 }
@@ -404,7 +415,7 @@ static enum after reg_access(struct vnet *n, u32 off, u8 size, bool write, u32 *
             *val = off == VNET_BAR_MSIX_PBA ? n->pba : 0;
         return AFTER_NONE;
     } else if (off == VNET_BAR_ISR && !write) {
-        *val = n->isr;   /* reading clears it (4.1.4.5), at any width up to the 4 advertised */
+        *val = n->isr; /* reading clears it (4.1.4.5), at any width up to the 4 advertised */
         n->isr = 0;
         return AFTER_NONE;
     } else if (off >= VNET_BAR_DEVICE && off < VNET_BAR_DEVICE + DEVICE_CFG_LEN) {
@@ -414,7 +425,7 @@ static enum after reg_access(struct vnet *n, u32 off, u8 size, bool write, u32 *
         memcpy(bytes, &c, sizeof(c));
         u32 rel = off - VNET_BAR_DEVICE;
         if (write || rel + size > DEVICE_CFG_LEN) {
-            n->stats.bar_bad++;   /* read-only (5.1.4) */
+            n->stats.bar_bad++; /* read-only (5.1.4) */
             if (!write)
                 *val = 0;
             return AFTER_NONE;
@@ -435,7 +446,7 @@ static enum after reg_access(struct vnet *n, u32 off, u8 size, bool write, u32 *
     }
     u32 shift = 8 * (off - base);
     if (off - base + size > width) {
-        n->stats.bar_bad++;   /* straddles two registers */
+        n->stats.bar_bad++; /* straddles two registers */
         if (!write)
             *val = 0;
         return AFTER_NONE;
@@ -476,11 +487,14 @@ void vnet_bar_access(struct vnet *n, u32 off, u8 size, bool write, u64 *val)
     spin_unlock(&n->lock);
     for (u32 i = 0; i < 2; i++) {
         switch (todo[i]) {
-        case AFTER_RESET:     vnet_reset(n); n->stats.resets++; break;
+        case AFTER_RESET:
+            vnet_reset(n);
+            n->stats.resets++;
+            break;
         case AFTER_NOTIFY_RX: vnet_notify(n, VNET_RXQ); break;
         case AFTER_NOTIFY_TX: vnet_notify(n, VNET_TXQ); break;
-        case AFTER_START:     vnet_tx(n); break;
-        case AFTER_DELIVER:   msix_deliver_pending(n); break;
+        case AFTER_START: vnet_tx(n); break;
+        case AFTER_DELIVER: msix_deliver_pending(n); break;
         default: break;
         }
     }

@@ -21,9 +21,9 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 
-#define VSW_PROBE   32
-#define MAC_MASK    (VSW_MAC_ENTRIES - 1)
-#define TCI_VID     0x0fff
+#define VSW_PROBE    32
+#define MAC_MASK     (VSW_MAC_ENTRIES - 1)
+#define TCI_VID      0x0fff
 #define VID_RESERVED 0x0fff
 
 STATIC_ASSERT((VSW_MAC_ENTRIES & MAC_MASK) == 0, "VSW_MAC_ENTRIES is a power of two");
@@ -63,7 +63,7 @@ static void unlink_slot(struct vswitch *sw, u32 hole)
     for (u32 j = (hole + 1) & MAC_MASK;; j = (j + 1) & MAC_MASK) {
         u32 gap = (j - hole) & MAC_MASK;
         struct vsw_mac_entry *e = &sw->mac[j];
-        if (!e->used || gap >= VSW_PROBE)      /* none further can reach the hole */
+        if (!e->used || gap >= VSW_PROBE) /* none further can reach the hole */
             break;
         if (((j - mac_home(e->mac, e->vid)) & MAC_MASK) >= gap) {
             sw->mac[hole] = *e;
@@ -75,10 +75,7 @@ static void unlink_slot(struct vswitch *sw, u32 hole)
 
 typedef bool (*entry_match)(const struct vswitch *sw, const struct vsw_mac_entry *e, u64 arg);
 
-static bool on_port(const struct vswitch *sw, const struct vsw_mac_entry *e, u64 port)
-{
-    return e->port == port;
-}
+static bool on_port(const struct vswitch *sw, const struct vsw_mac_entry *e, u64 port) { return e->port == port; }
 
 /* Entries that move during the pass go only into the slot being looked at or
  * later ones, or are ones already looked at (which did not match): one pass
@@ -94,8 +91,7 @@ static u32 remove_where(struct vswitch *sw, entry_match match, u64 arg)
     return n;
 }
 
-static const struct vsw_mac_entry *mac_lookup(const struct vswitch *sw, const u8 *mac,
-                                              u16 vid, u64 now)
+static const struct vsw_mac_entry *mac_lookup(const struct vswitch *sw, const u8 *mac, u16 vid, u64 now)
 {
     u32 h = mac_home(mac, vid);
     for (u32 i = 0; i < VSW_PROBE; i++) {
@@ -151,15 +147,9 @@ static void mac_learn(struct vswitch *sw, const u8 *mac, u16 vid, u8 port, u64 n
     sw->stats.learned++;
 }
 
-static bool vid_valid(u32 vid)
-{
-    return vid >= 1 && vid <= VSW_VID_MAX;
-}
+static bool vid_valid(u32 vid) { return vid >= 1 && vid <= VSW_VID_MAX; }
 
-static bool allowed_bit(const struct vsw_port_cfg *cfg, u32 vid)
-{
-    return (cfg->allowed[vid / 64] >> (vid % 64)) & 1;
-}
+static bool allowed_bit(const struct vsw_port_cfg *cfg, u32 vid) { return (cfg->allowed[vid / 64] >> (vid % 64)) & 1; }
 
 bool vsw_member(const struct vsw_port_cfg *cfg, u16 vid)
 {
@@ -180,8 +170,7 @@ static bool cfg_valid(const struct vsw_port_cfg *cfg)
 {
     if (cfg->mode == VSW_ACCESS)
         return vid_valid(cfg->vid);
-    if (cfg->mode != VSW_TRUNK || cfg->vid > VSW_VID_MAX ||
-        allowed_bit(cfg, 0) || allowed_bit(cfg, VID_RESERVED))
+    if (cfg->mode != VSW_TRUNK || cfg->vid > VSW_VID_MAX || allowed_bit(cfg, 0) || allowed_bit(cfg, VID_RESERVED))
         return false;
     if (cfg->vid)
         return true;
@@ -261,8 +250,7 @@ static void add_out(struct vswitch *sw, struct vsw_decision *d, u32 port)
 /* Ingress classification (6.9) and filtering (8.6.2), then forwarding (8.6:
  * never back out of the reception port). Returns the drop reason; fills d
  * otherwise. Called with the lock held. */
-static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u64 now,
-                            struct vsw_decision *d)
+static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u64 now, struct vsw_decision *d)
 {
     const struct vsw_port_cfg *cfg = &sw->port[in].cfg;
     const u8 *dst = h, *src = h + ETH_ALEN;
@@ -272,18 +260,18 @@ static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u6
     d->tagged = ((h[12] << 8) | h[13]) == ETH_P_8021Q;
     if (d->tagged && len < ETH_HLEN + VLAN_HLEN)
         return VSW_DROP_RUNT;
-    if (src[0] & 1)                            /* I/G bit: a group address */
+    if (src[0] & 1) /* I/G bit: a group address */
         return VSW_DROP_SRC_MCAST;
 
     if (!d->tagged) {
         if (!cfg->vid)
-            return VSW_DROP_UNTAGGED_TRUNK;    /* access ports always have a VID */
+            return VSW_DROP_UNTAGGED_TRUNK; /* access ports always have a VID */
         d->vid = cfg->vid;
     } else if (cfg->mode == VSW_ACCESS) {
         return VSW_DROP_TAGGED_ACCESS;
     } else {
         d->vid = ((h[14] << 8) | h[15]) & TCI_VID;
-        if (!vsw_member(cfg, d->vid))          /* also VID 0 and 4095 */
+        if (!vsw_member(cfg, d->vid)) /* also VID 0 and 4095 */
             return VSW_DROP_VLAN_NOT_ALLOWED;
     }
 
@@ -311,8 +299,7 @@ static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u6
     return VSW_DROP_NONE;
 }
 
-void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now,
-                 struct vsw_decision *d)
+void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, struct vsw_decision *d)
 {
     /* The frame may be in guest memory: read its header exactly once. */
     u8 h[ETH_HLEN + VLAN_HLEN] = { 0 };
@@ -322,7 +309,7 @@ void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now,
     memset(d, 0, sizeof(*d));
     spin_lock(&sw->lock);
     if (in >= VSW_MAX_PORTS || !sw->port[in].used) {
-        d->drop = VSW_DROP_NO_PORT;            /* nowhere to count it */
+        d->drop = VSW_DROP_NO_PORT; /* nowhere to count it */
     } else {
         d->drop = decide(sw, in, h, len, now, d);
         if (d->drop) {

@@ -24,44 +24,44 @@
 #include "kernel/lib/spinlock.h"
 #include "net/virtio.h"
 
-#define VSW_MAX_PORTS     16
-#define VSW_MAC_ENTRIES   1024          /* learning table size (open addressing) */
-#define VSW_VID_MAX       4094
-#define VSW_AGE_DEFAULT_NS (300ULL * 1000000000ULL)   /* 802.1D default: 300 s */
+#define VSW_MAX_PORTS      16
+#define VSW_MAC_ENTRIES    1024 /* learning table size (open addressing) */
+#define VSW_VID_MAX        4094
+#define VSW_AGE_DEFAULT_NS (300ULL * 1000000000ULL) /* 802.1D default: 300 s */
 
 enum vsw_vlan_mode { VSW_ACCESS, VSW_TRUNK };
 
 struct vsw_port_cfg {
     enum vsw_vlan_mode mode;
-    u16 vid;                  /* access: the port's VLAN (1..4094); trunk: the native VLAN, 0 = none */
-    u64 allowed[64];          /* trunk: bit v set when VLAN v may pass (v in 1..4094) */
+    u16 vid;         /* access: the port's VLAN (1..4094); trunk: the native VLAN, 0 = none */
+    u64 allowed[64]; /* trunk: bit v set when VLAN v may pass (v in 1..4094) */
 };
 
 enum vsw_drop {
     VSW_DROP_NONE,
-    VSW_DROP_RUNT,            /* shorter than an Ethernet header (or tag) */
-    VSW_DROP_SRC_MCAST,       /* a group address as source */
-    VSW_DROP_TAGGED_ACCESS,   /* a tagged frame on an access port */
-    VSW_DROP_UNTAGGED_TRUNK,  /* untagged on a trunk without a native VLAN */
-    VSW_DROP_VLAN_NOT_ALLOWED,/* tagged with a VLAN the trunk does not carry */
-    VSW_DROP_NO_PORT,         /* no other member port of the VLAN (or the destination is the ingress port) */
+    VSW_DROP_RUNT,             /* shorter than an Ethernet header (or tag) */
+    VSW_DROP_SRC_MCAST,        /* a group address as source */
+    VSW_DROP_TAGGED_ACCESS,    /* a tagged frame on an access port */
+    VSW_DROP_UNTAGGED_TRUNK,   /* untagged on a trunk without a native VLAN */
+    VSW_DROP_VLAN_NOT_ALLOWED, /* tagged with a VLAN the trunk does not carry */
+    VSW_DROP_NO_PORT,          /* no other member port of the VLAN (or the destination is the ingress port) */
     VSW_DROP_COUNT
 };
 
 enum vsw_tag_action {
-    VSW_TAG_NONE,             /* the frame leaves as it came */
-    VSW_TAG_PUSH,             /* insert an 802.1Q tag with the decision's vid after the MACs */
-    VSW_TAG_POP,              /* remove the 802.1Q tag */
+    VSW_TAG_NONE, /* the frame leaves as it came */
+    VSW_TAG_PUSH, /* insert an 802.1Q tag with the decision's vid after the MACs */
+    VSW_TAG_POP,  /* remove the 802.1Q tag */
 };
 
 struct vsw_decision {
-    u16 vid;                  /* the frame's VLAN */
-    bool tagged;              /* it arrived with an 802.1Q tag */
+    u16 vid;     /* the frame's VLAN */
+    bool tagged; /* it arrived with an 802.1Q tag */
     bool flooded;
-    enum vsw_drop drop;       /* why nout == 0 */
+    enum vsw_drop drop; /* why nout == 0 */
     u32 nout;
-    u8 out[VSW_MAX_PORTS];            /* output ports */
-    u8 action[VSW_MAX_PORTS];         /* enum vsw_tag_action for out[i] */
+    u8 out[VSW_MAX_PORTS];    /* output ports */
+    u8 action[VSW_MAX_PORTS]; /* enum vsw_tag_action for out[i] */
 };
 
 struct vsw_mac_entry {
@@ -69,13 +69,13 @@ struct vsw_mac_entry {
     u16 vid;
     u8 port;
     bool used;
-    u64 seen;                 /* ns of the last frame from it */
+    u64 seen; /* ns of the last frame from it */
 };
 
 struct vsw_port {
     bool used;
     struct vsw_port_cfg cfg;
-    u64 drops[VSW_DROP_COUNT];      /* ingress frames dropped, by reason */
+    u64 drops[VSW_DROP_COUNT]; /* ingress frames dropped, by reason */
 };
 
 struct vsw_stats {
@@ -83,7 +83,7 @@ struct vsw_stats {
 };
 
 struct vswitch {
-    spinlock_t lock;          /* mac[] and stats */
+    spinlock_t lock; /* mac[] and stats */
     u64 age_ns;
     struct vsw_port port[VSW_MAX_PORTS];
     struct vsw_mac_entry mac[VSW_MAC_ENTRIES];

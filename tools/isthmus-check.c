@@ -15,7 +15,7 @@
 #include "kernel/core/config.h"
 #include "kernel/lib/toml.h"
 
-static char text[TOML_MAX_FILE + 1];  /* one byte more, so config_parse sees an oversize file */
+static char text[TOML_MAX_FILE + 1]; /* one byte more, so config_parse sees an oversize file */
 
 static void usage(FILE *f)
 {
@@ -63,16 +63,15 @@ static int check(const char *path)
         fprintf(stderr, "%s\n", line);
     }
     if (diag.more_errors)
-        fprintf(stderr, "%s: too many errors; only the first %d are shown\n", path,
-                CONFIG_MAX_ERRORS);
+        fprintf(stderr, "%s: too many errors; only the first %d are shown\n", path, CONFIG_MAX_ERRORS);
     return 1;
 }
 
 /* ------------------------------------------------------------------ --keys */
 
 static const char *const type_names[] = {
-    [CONFIG_BOOL] = "boolean", [CONFIG_INT] = "integer",
-    [CONFIG_ENUM] = "string", [CONFIG_STRING] = "string", [CONFIG_CUSTOM] = "see help",
+    [CONFIG_BOOL] = "boolean",  [CONFIG_INT] = "integer",     [CONFIG_ENUM] = "string",
+    [CONFIG_STRING] = "string", [CONFIG_CUSTOM] = "see help",
 };
 
 static int list_keys(void)
@@ -113,8 +112,8 @@ static void json_value(const struct toml_value *v)
 {
     switch (v->type) {
     case TOML_STRING: json_string(v->s); break;
-    case TOML_INT:    printf("%lld", (long long)v->i); break;
-    case TOML_BOOL:   printf(v->b ? "true" : "false"); break;
+    case TOML_INT: printf("%lld", (long long)v->i); break;
+    case TOML_BOOL: printf(v->b ? "true" : "false"); break;
     case TOML_ARRAY:
         putchar('[');
         for (u32 i = 0; i < v->len; i++) {
@@ -172,7 +171,9 @@ static int dump(const char *path)
     static struct toml_parser parser;
     struct dump_ctx d = { path, 0 };
     struct toml_handler h = {
-        .ctx = &d, .on_table = dump_table, .on_keyval = dump_keyval,
+        .ctx = &d,
+        .on_table = dump_table,
+        .on_keyval = dump_keyval,
         .on_error = dump_error,
     };
 

@@ -4,10 +4,7 @@
 
 STATIC_ASSERT((CONSOLE_RING_SIZE & (CONSOLE_RING_SIZE - 1)) == 0, "ring size is a power of two");
 
-void console_ring_init(struct console_ring *r)
-{
-    r->written = 0;
-}
+void console_ring_init(struct console_ring *r) { r->written = 0; }
 
 void console_ring_put(struct console_ring *r, const u8 *p, size_t n)
 {
@@ -29,7 +26,7 @@ size_t console_ring_read(const struct console_ring *r, u64 *cursor, u8 *out, siz
     u64 c = *cursor;
     *lost = 0;
     if (c > w)
-        c = w;   /* a cursor from the future (ring re-initialised): start over at the end */
+        c = w; /* a cursor from the future (ring re-initialised): start over at the end */
     if (w - c > CONSOLE_RING_SIZE) {
         *lost = w - CONSOLE_RING_SIZE - c;
         c = w - CONSOLE_RING_SIZE;

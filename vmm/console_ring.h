@@ -7,11 +7,11 @@
 
 #include "kernel/lib/types.h"
 
-#define CONSOLE_RING_SIZE 16384u   /* a power of two */
+#define CONSOLE_RING_SIZE 16384u /* a power of two */
 
 struct console_ring {
     u8 buf[CONSOLE_RING_SIZE];
-    volatile u64 written;          /* bytes ever written */
+    volatile u64 written; /* bytes ever written */
 };
 
 void console_ring_init(struct console_ring *r);

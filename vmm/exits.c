@@ -57,9 +57,10 @@ static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
                            : VDEV_UNCLAIMED;
     if (r != VDEV_DONE) {
         if (!vc->stats.io_ignored)
-            log_warn("part", "%s: vCPU %u: %s of port %#x goes nowhere (reads all-ones, writes ignored; "
-                     "further ones are only counted)", p->cfg->name, vc->v.index,
-                     e->io.in ? "read" : "write", e->io.port);
+            log_warn("part",
+                     "%s: vCPU %u: %s of port %#x goes nowhere (reads all-ones, writes ignored; "
+                     "further ones are only counted)",
+                     p->cfg->name, vc->v.index, e->io.in ? "read" : "write", e->io.port);
         vc->stats.io_ignored++;
         value = 0xffffffffu;
     }
@@ -87,8 +88,8 @@ static void handle_msr(struct vm_vcpu *vc, const struct vcpu_exit *e)
     enum vdev_result res = c ? ((vdev_msr_fn)c->fn)(vc, c->dev, index, e->msr.write, &val) : VDEV_GP;
     if (res != VDEV_DONE) {
         if (vc->stats.msr_gp++ < 4)
-            log_info("part", "%s: vCPU %u: %s of MSR %#x refused with #GP", p->cfg->name,
-                     vc->v.index, e->msr.write ? "write" : "read", index);
+            log_info("part", "%s: vCPU %u: %s of MSR %#x refused with #GP", p->cfg->name, vc->v.index,
+                     e->msr.write ? "write" : "read", index);
         inject_gp(vc);
         return;
     }
@@ -107,7 +108,9 @@ static void handle_cpuid(struct vm_vcpu *vc, const struct vcpu_exit *e)
     struct cpuid_regs h = cpuid(leaf, sub);
     struct vcpuid_host host = { h.eax, h.ebx, h.ecx, h.edx };
     struct vcpuid_ctx ctx = {
-        .apic_id = vc->v.apic_id, .vcpus = p->nvcpus, .tsc_khz = (u32)tsc_khz,
+        .apic_id = vc->v.apic_id,
+        .vcpus = p->nvcpus,
+        .tsc_khz = (u32)tsc_khz,
         .apic_timer_khz = vc->lapic.timer_khz,
         .vendor = be()->vendor == VCPU_VENDOR_INTEL ? VCPUID_VENDOR_INTEL : VCPUID_VENDOR_AMD,
         .shadow = p->shadowed,
@@ -137,8 +140,12 @@ static void handle_hypercall(struct vm_vcpu *vc, const struct vcpu_exit *e)
     struct partition *p = vc->part;
     u64 *r = vc->v.regs.gpr;
     struct hc_env env = {
-        .ram = p->ram_ranges, .nram = p->nram_ranges, .mem = &p->gmem,
-        .cpl = be()->get_cpl(&vc->v), .console = console_out, .ctx = p,
+        .ram = p->ram_ranges,
+        .nram = p->nram_ranges,
+        .mem = &p->gmem,
+        .cpl = be()->get_cpl(&vc->v),
+        .console = console_out,
+        .ctx = p,
     };
     struct isthmus_partition_info *i = &env.info;
     i->abi = (HC_ABI_MAJOR << 16) | HC_ABI_MINOR;
@@ -196,7 +203,11 @@ static void handle_xsetbv(struct vm_vcpu *vc, const struct vcpu_exit *e)
     advance(vc, e, 3);
 }
 
-static void handle_nothing(struct vm_vcpu *vc, const struct vcpu_exit *e) { (void)vc; (void)e; }
+static void handle_nothing(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    (void)vc;
+    (void)e;
+}
 
 static void handle_pause(struct vm_vcpu *vc, const struct vcpu_exit *e) { advance(vc, e, 1); }
 
@@ -213,9 +224,9 @@ static void handle_slpt_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
     const struct vdev_claim *c = vdev_find(p->vdev.mmio, p->vdev.nmmio, e->fault.gpa.v);
     if (c && ((vdev_mmio_fn)c->fn)(vc, c->dev, e) == VDEV_DONE)
         return;
-    part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s)",
-              e->fault.read ? "read" : "", e->fault.write ? "write" : "", e->fault.fetch ? "fetch" : "",
-              (unsigned long long)e->fault.gpa.v, p->shadowed ? "shadow page fault" : be()->slpt_fault_name);
+    part_fail(vc, "%s%s%s access to guest-physical %#llx outside its memory (%s)", e->fault.read ? "read" : "",
+              e->fault.write ? "write" : "", e->fault.fetch ? "fetch" : "", (unsigned long long)e->fault.gpa.v,
+              p->shadowed ? "shadow page fault" : be()->slpt_fault_name);
 }
 
 static void handle_triple_fault(struct vm_vcpu *vc, const struct vcpu_exit *e)
@@ -235,8 +246,7 @@ static void handle_exception(struct vm_vcpu *vc, const struct vcpu_exit *e)
 
 static void handle_invalid_state(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
-    part_fail(vc, "VM entry refused the guest state (%s code %#llx)", be()->name,
-              (unsigned long long)e->vendor_code);
+    part_fail(vc, "VM entry refused the guest state (%s code %#llx)", be()->name, (unsigned long long)e->vendor_code);
 }
 
 typedef void (*exit_handler)(struct vm_vcpu *vc, const struct vcpu_exit *e);
@@ -244,9 +254,9 @@ typedef void (*exit_handler)(struct vm_vcpu *vc, const struct vcpu_exit *e);
 /* One handler per vendor-neutral reason; a reason without one stops the partition. */
 static const exit_handler handlers[VEXIT_COUNT] = {
     [VEXIT_NONE] = handle_nothing,
-    [VEXIT_EXTINT] = handle_nothing,         /* the host took its interrupt on the way out */
-    [VEXIT_INTR_WINDOW] = handle_nothing,    /* delivery happens before the next entry */
-    [VEXIT_INIT] = handle_nothing,           /* a physical INIT: the guest's INITs are IPIs we route */
+    [VEXIT_EXTINT] = handle_nothing,      /* the host took its interrupt on the way out */
+    [VEXIT_INTR_WINDOW] = handle_nothing, /* delivery happens before the next entry */
+    [VEXIT_INIT] = handle_nothing,        /* a physical INIT: the guest's INITs are IPIs we route */
     [VEXIT_SIPI] = handle_nothing,
     [VEXIT_PAUSE] = handle_pause,
     [VEXIT_HLT] = handle_hlt,

@@ -22,10 +22,7 @@ const struct gmem_chunk *gmem_chunk_of(const struct gmem *m, u64 g)
     return NULL;
 }
 
-static bool inside(const struct gmem *m, u64 g, u64 len)
-{
-    return g <= m->size && len <= m->size - g;
-}
+static bool inside(const struct gmem *m, u64 g, u64 len) { return g <= m->size && len <= m->size - g; }
 
 /* Walks [g, g + len) chunk by chunk: fn(chunk pointer, offset into the range, bytes). */
 static void walk(const struct gmem *m, u64 g, u64 len, void (*fn)(u8 *at, u64 off, u64 n, void *arg), void *arg)
@@ -42,7 +39,12 @@ static void walk(const struct gmem *m, u64 g, u64 len, void (*fn)(u8 *at, u64 of
 
 static void do_read(u8 *at, u64 off, u64 n, void *arg) { memcpy((u8 *)arg + off, at, n); }
 static void do_write(u8 *at, u64 off, u64 n, void *arg) { memcpy(at, (const u8 *)arg + off, n); }
-static void do_zero(u8 *at, u64 off, u64 n, void *arg) { (void)off; (void)arg; memset(at, 0, n); }
+static void do_zero(u8 *at, u64 off, u64 n, void *arg)
+{
+    (void)off;
+    (void)arg;
+    memset(at, 0, n);
+}
 
 int gmem_read(const struct gmem *m, u64 g, void *dst, u64 len)
 {

@@ -13,17 +13,17 @@
 #define GMEM_MAX_CHUNKS 8
 
 struct gmem_chunk {
-    u64 gpa;          /* where it starts in the guest */
+    u64 gpa; /* where it starts in the guest */
     u64 size;
-    hpa_t hpa;        /* host block */
-    u8 *hva;          /* the hypervisor's pointer to it */
+    hpa_t hpa; /* host block */
+    u8 *hva;   /* the hypervisor's pointer to it */
     s32 node;
 };
 
 struct gmem {
     struct gmem_chunk c[GMEM_MAX_CHUNKS];
     u32 n;
-    u64 size;         /* sum of the chunks */
+    u64 size; /* sum of the chunks */
 };
 
 /* Appends a chunk at guest-physical `size` so far. -ENOSPC when full,

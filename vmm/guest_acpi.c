@@ -12,45 +12,42 @@
 
 #define X(v) ((unsigned long long)(v))
 
-#define RSDP_REVISION   2          /* ACPI 2.0+ RSDP with XSDT (5.2.5.3) */
-#define XSDT_REVISION   1
-#define FADT_REVISION   6          /* ACPI 6.x, 276 bytes (5.2.9) */
-#define FADT_MINOR      5          /* ACPI 6.5 */
-#define DSDT_REVISION   2          /* 64-bit AML integers (5.2.11.1) */
-#define MADT_REVISION   5          /* ACPI 6.3+ (online-capable flag defined) */
-#define SRAT_REVISION   3
-#define SLIT_REVISION   1
-#define CREATOR_REV     1
+#define RSDP_REVISION 2 /* ACPI 2.0+ RSDP with XSDT (5.2.5.3) */
+#define XSDT_REVISION 1
+#define FADT_REVISION 6 /* ACPI 6.x, 276 bytes (5.2.9) */
+#define FADT_MINOR    5 /* ACPI 6.5 */
+#define DSDT_REVISION 2 /* 64-bit AML integers (5.2.11.1) */
+#define MADT_REVISION 5 /* ACPI 6.3+ (online-capable flag defined) */
+#define SRAT_REVISION 3
+#define SLIT_REVISION 1
+#define CREATOR_REV   1
 
 /* FADT flags beyond those in tables.h (ACPI 6.5 table 5.10). */
-#define FADT_F_PROC_C1     BIT(2)  /* C1 (HLT) works on every processor */
-#define FADT_F_PWR_BUTTON  BIT(4)  /* set: no fixed-feature power button */
-#define FADT_F_SLP_BUTTON  BIT(5)  /* set: no fixed-feature sleep button */
-#define FADT_F_HEADLESS    BIT(12) /* no local video, keyboard or mouse */
-#define GUEST_FADT_FLAGS   (ACPI_FADT_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON | \
-                            FADT_F_SLP_BUTTON | FADT_F_HEADLESS | ACPI_FADT_HW_REDUCED_ACPI)
+#define FADT_F_PROC_C1    BIT(2)  /* C1 (HLT) works on every processor */
+#define FADT_F_PWR_BUTTON BIT(4)  /* set: no fixed-feature power button */
+#define FADT_F_SLP_BUTTON BIT(5)  /* set: no fixed-feature sleep button */
+#define FADT_F_HEADLESS   BIT(12) /* no local video, keyboard or mouse */
+#define GUEST_FADT_FLAGS                                                                                               \
+    (ACPI_FADT_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_HEADLESS |                     \
+     ACPI_FADT_HW_REDUCED_ACPI)
 
 /* IA-PC boot architecture flags (table 5.11): no VGA, no CMOS RTC; bit 1 clear
  * says there is no 8042, bit 0 clear no legacy ISA devices. */
-#define IAPC_VGA_NOT_PRESENT   BIT(2)
-#define IAPC_CMOS_RTC_ABSENT   BIT(5)
-#define GUEST_IAPC_BOOT_ARCH   (IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT)
+#define IAPC_VGA_NOT_PRESENT BIT(2)
+#define IAPC_CMOS_RTC_ABSENT BIT(5)
+#define GUEST_IAPC_BOOT_ARCH (IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT)
 
 /* A LAPIC (type 0) entry holds 8-bit APIC ID and UID; 0xff means "all" in NMI
  * entries, so IDs and UIDs of 255 and above need an x2APIC entry (5.2.12.12). */
 #define LAPIC_ENTRY_MAX_ID 254
 
-static bool use_x2apic_entry(u32 apic_id, u32 uid)
-{
-    return apic_id > LAPIC_ENTRY_MAX_ID || uid > LAPIC_ENTRY_MAX_ID;
-}
+static bool use_x2apic_entry(u32 apic_id, u32 uid) { return apic_id > LAPIC_ENTRY_MAX_ID || uid > LAPIC_ENTRY_MAX_ID; }
 
 static u32 madt_len(const struct guest_acpi_config *cfg)
 {
     u32 len = sizeof(struct acpi_madt);
     for (u32 i = 0; i < cfg->nvcpus; i++)
-        len += use_x2apic_entry(cfg->apic_ids[i], i) ? sizeof(struct acpi_madt_x2apic)
-                                                      : sizeof(struct acpi_madt_lapic);
+        len += use_x2apic_entry(cfg->apic_ids[i], i) ? sizeof(struct acpi_madt_x2apic) : sizeof(struct acpi_madt_lapic);
     return len;
 }
 
@@ -58,8 +55,7 @@ static u32 srat_len(const struct guest_acpi_config *cfg)
 {
     u32 len = sizeof(struct acpi_srat);
     for (u32 i = 0; i < cfg->nvcpus; i++)
-        len += cfg->apic_ids[i] > LAPIC_ENTRY_MAX_ID ? sizeof(struct acpi_srat_x2apic)
-                                       : sizeof(struct acpi_srat_lapic);
+        len += cfg->apic_ids[i] > LAPIC_ENTRY_MAX_ID ? sizeof(struct acpi_srat_x2apic) : sizeof(struct acpi_srat_lapic);
     return len + cfg->numa->nmem * (u32)sizeof(struct acpi_srat_memory);
 }
 
@@ -72,56 +68,50 @@ static int check_config(const struct guest_acpi_config *cfg, char *err, size_t e
     if (cfg->oem_table_id && strnlen(cfg->oem_table_id, 9) > 8)
         return kerr_fmt(err, errlen, -EINVAL, "OEM table ID is longer than 8 characters");
     if (cfg->nvcpus == 0 || cfg->nvcpus > GUEST_ACPI_MAX_VCPUS || !cfg->apic_ids)
-        return kerr_fmt(err, errlen, -EINVAL, "%u vCPUs (1 to %u supported)", cfg->nvcpus,
-                    GUEST_ACPI_MAX_VCPUS);
+        return kerr_fmt(err, errlen, -EINVAL, "%u vCPUs (1 to %u supported)", cfg->nvcpus, GUEST_ACPI_MAX_VCPUS);
     for (u32 i = 0; i < cfg->nvcpus; i++) {
         if (cfg->apic_ids[i] == 0xffffffffu)
             return kerr_fmt(err, errlen, -EINVAL, "vCPU %u has APIC ID 0xffffffff", i);
         for (u32 j = 0; j < i; j++)
             if (cfg->apic_ids[j] == cfg->apic_ids[i])
-                return kerr_fmt(err, errlen, -EINVAL, "vCPUs %u and %u share APIC ID %u", j, i,
-                            cfg->apic_ids[i]);
+                return kerr_fmt(err, errlen, -EINVAL, "vCPUs %u and %u share APIC ID %u", j, i, cfg->apic_ids[i]);
     }
     if (cfg->dsdt_aml_len > GUEST_ACPI_MAX_AML || (cfg->dsdt_aml_len && !cfg->dsdt_aml))
         return kerr_fmt(err, errlen, -EINVAL, "DSDT AML of %u bytes (at most %u)", cfg->dsdt_aml_len,
-                    GUEST_ACPI_MAX_AML);
+                        GUEST_ACPI_MAX_AML);
 
     const struct guest_acpi_numa *nu = cfg->numa;
     if (!nu)
         return 0;
     if (nu->ndomains == 0 || nu->ndomains > GUEST_ACPI_MAX_DOMAINS || !nu->cpu_domain)
         return kerr_fmt(err, errlen, -EINVAL, "%u NUMA domains (1 to %u supported)", nu->ndomains,
-                    GUEST_ACPI_MAX_DOMAINS);
+                        GUEST_ACPI_MAX_DOMAINS);
     if (nu->nmem > GUEST_ACPI_MAX_MEM || (nu->nmem && !nu->mem))
-        return kerr_fmt(err, errlen, -EINVAL, "%u memory affinity ranges (at most %u)", nu->nmem,
-                    GUEST_ACPI_MAX_MEM);
+        return kerr_fmt(err, errlen, -EINVAL, "%u memory affinity ranges (at most %u)", nu->nmem, GUEST_ACPI_MAX_MEM);
     for (u32 i = 0; i < cfg->nvcpus; i++)
         if (nu->cpu_domain[i] >= nu->ndomains)
-            return kerr_fmt(err, errlen, -EINVAL, "vCPU %u is in domain %u of %u", i,
-                        nu->cpu_domain[i], nu->ndomains);
+            return kerr_fmt(err, errlen, -EINVAL, "vCPU %u is in domain %u of %u", i, nu->cpu_domain[i], nu->ndomains);
     for (u32 i = 0; i < nu->nmem; i++) {
         const struct guest_acpi_mem_affinity *m = &nu->mem[i];
         if (m->length == 0 || m->length > ~0ULL - m->base || m->domain >= nu->ndomains)
-            return kerr_fmt(err, errlen, -EINVAL,
-                        "memory affinity %u [0x%llx, +0x%llx) in domain %u is invalid",
-                        i, X(m->base), X(m->length), m->domain);
+            return kerr_fmt(err, errlen, -EINVAL, "memory affinity %u [0x%llx, +0x%llx) in domain %u is invalid", i,
+                            X(m->base), X(m->length), m->domain);
     }
     if (nu->distances) {
         for (u32 i = 0; i < nu->ndomains; i++) {
             for (u32 j = 0; j < nu->ndomains; j++) {
                 u8 d = nu->distances[i * nu->ndomains + j];
                 if (i == j ? d != 10 : d <= 10)
-                    return kerr_fmt(err, errlen, -EINVAL,
-                                "distance %u from domain %u to %u is invalid (%s)", d, i, j,
-                                i == j ? "must be 10" : "must be above 10");
+                    return kerr_fmt(err, errlen, -EINVAL, "distance %u from domain %u to %u is invalid (%s)", d, i, j,
+                                    i == j ? "must be 10" : "must be above 10");
             }
         }
     }
     return 0;
 }
 
-int guest_acpi_layout(const struct guest_acpi_config *cfg, gpa_t base,
-                      struct guest_acpi_layout *out, char *err, size_t errlen)
+int guest_acpi_layout(const struct guest_acpi_config *cfg, gpa_t base, struct guest_acpi_layout *out, char *err,
+                      size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
@@ -135,7 +125,7 @@ int guest_acpi_layout(const struct guest_acpi_config *cfg, gpa_t base,
         return kerr_fmt(err, errlen, -EINVAL, "ACPI tables at 0x%llx: not 16-byte aligned", X(base.v));
 
     bool numa = cfg->numa != NULL, slit = numa && cfg->numa->distances;
-    u32 ntables = 2 + (numa ? 1 : 0) + (slit ? 1 : 0);  /* XSDT: FADT, MADT, SRAT, SLIT */
+    u32 ntables = 2 + (numa ? 1 : 0) + (slit ? 1 : 0); /* XSDT: FADT, MADT, SRAT, SLIT */
     /* All sizes are bounded by the caps above (well below 2^32). */
     u64 off = sizeof(struct acpi_rsdp), o_xsdt, o_fadt, o_dsdt, o_madt, o_srat = 0, o_slit = 0;
     o_xsdt = ALIGN_UP(off, 8);
@@ -183,16 +173,14 @@ static void put_id(char *dst, const char *src, size_t width)
     memset(dst + n, ' ', width - n);
 }
 
-static void header(struct acpi_header *h, const char *sig, u32 len, u8 rev,
-                   const struct guest_acpi_config *cfg)
+static void header(struct acpi_header *h, const char *sig, u32 len, u8 rev, const struct guest_acpi_config *cfg)
 {
     memcpy(h->signature, sig, 4);
     h->length = len;
     h->revision = rev;
     h->checksum = 0;
     put_id(h->oem_id, cfg->oem_id ? cfg->oem_id : GUEST_ACPI_OEM_ID, sizeof(h->oem_id));
-    put_id(h->oem_table_id, cfg->oem_table_id ? cfg->oem_table_id : GUEST_ACPI_OEM_TABLE_ID,
-           sizeof(h->oem_table_id));
+    put_id(h->oem_table_id, cfg->oem_table_id ? cfg->oem_table_id : GUEST_ACPI_OEM_TABLE_ID, sizeof(h->oem_table_id));
     h->oem_revision = cfg->oem_revision;
     memcpy(h->creator_id, GUEST_ACPI_CREATOR_ID, 4);
     h->creator_revision = CREATOR_REV;
@@ -204,8 +192,7 @@ static void finish(void *table)
     h->checksum = (u8)(0 - sum8(table, h->length));
 }
 
-static void build_fadt(u8 *p, const struct guest_acpi_layout *l,
-                       const struct guest_acpi_config *cfg)
+static void build_fadt(u8 *p, const struct guest_acpi_layout *l, const struct guest_acpi_config *cfg)
 {
     struct acpi_fadt *f = (struct acpi_fadt *)p;
     header(&f->hdr, "FACP", sizeof(*f), FADT_REVISION, cfg);
@@ -229,7 +216,7 @@ static void build_madt(u8 *p, const struct guest_acpi_config *cfg)
     u32 len = madt_len(cfg);
     header(&m->hdr, "APIC", len, MADT_REVISION, cfg);
     m->lapic_address = GUEST_ACPI_LAPIC_BASE;
-    m->flags = 0;                      /* no PC-AT 8259 pair to mask */
+    m->flags = 0; /* no PC-AT 8259 pair to mask */
     u8 *e = p + sizeof(*m);
     for (u32 i = 0; i < cfg->nvcpus; i++) {
         u32 id = cfg->apic_ids[i];
@@ -258,7 +245,7 @@ static void build_srat(u8 *p, const struct guest_acpi_config *cfg)
     const struct guest_acpi_numa *nu = cfg->numa;
     struct acpi_srat *s = (struct acpi_srat *)p;
     header(&s->hdr, "SRAT", srat_len(cfg), SRAT_REVISION, cfg);
-    s->reserved1 = 1;                  /* "must be 1" for backward compatibility */
+    s->reserved1 = 1; /* "must be 1" for backward compatibility */
     s->reserved2 = 0;
     u8 *e = p + sizeof(*s);
     for (u32 i = 0; i < cfg->nvcpus; i++) {
@@ -317,11 +304,11 @@ int guest_acpi_build(const struct guest_acpi_config *cfg, gpa_t base, void *buf,
     if (!buf)
         return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     if (l.size > buf_size)
-        return kerr_fmt(err, errlen, -ENOSPC, "the ACPI tables need %llu bytes, the buffer has %llu",
-                    X(l.size), X(buf_size));
+        return kerr_fmt(err, errlen, -ENOSPC, "the ACPI tables need %llu bytes, the buffer has %llu", X(l.size),
+                        X(buf_size));
     u8 *b = buf;
     memset(b, 0, buf_size);
-#define AT(gpa_) (b + ((gpa_) - base.v))
+#define AT(gpa_) (b + ((gpa_)-base.v))
 
     /* XSDT: 64-bit pointers right after the header, not naturally aligned. */
     u64 entries[4];

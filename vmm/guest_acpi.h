@@ -14,25 +14,25 @@
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
 
-#define GUEST_ACPI_OEM_ID        "ISTHMS"
-#define GUEST_ACPI_OEM_TABLE_ID  "ISTHMUS"
-#define GUEST_ACPI_CREATOR_ID    "ISTH"
-#define GUEST_ACPI_LAPIC_BASE    0xfee00000u
-#define GUEST_ACPI_MAX_VCPUS     1024
-#define GUEST_ACPI_MAX_DOMAINS   64
-#define GUEST_ACPI_MAX_MEM       64      /* memory affinity ranges */
-#define GUEST_ACPI_MAX_AML       (1u << 20)
-#define GUEST_ACPI_ERR_LEN       128
+#define GUEST_ACPI_OEM_ID       "ISTHMS"
+#define GUEST_ACPI_OEM_TABLE_ID "ISTHMUS"
+#define GUEST_ACPI_CREATOR_ID   "ISTH"
+#define GUEST_ACPI_LAPIC_BASE   0xfee00000u
+#define GUEST_ACPI_MAX_VCPUS    1024
+#define GUEST_ACPI_MAX_DOMAINS  64
+#define GUEST_ACPI_MAX_MEM      64 /* memory affinity ranges */
+#define GUEST_ACPI_MAX_AML      (1u << 20)
+#define GUEST_ACPI_ERR_LEN      128
 
 struct guest_acpi_mem_affinity {
-    u64 base, length;                    /* length > 0, no wrap */
-    u32 domain;                          /* < ndomains */
+    u64 base, length; /* length > 0, no wrap */
+    u32 domain;       /* < ndomains */
 };
 
 /* SRAT (and SLIT) contents. */
 struct guest_acpi_numa {
-    u32 ndomains;                        /* proximity domains 0 .. ndomains - 1 */
-    const u32 *cpu_domain;               /* [nvcpus]: vCPU i's domain */
+    u32 ndomains;          /* proximity domains 0 .. ndomains - 1 */
+    const u32 *cpu_domain; /* [nvcpus]: vCPU i's domain */
     const struct guest_acpi_mem_affinity *mem;
     u32 nmem;
     /* ndomains x ndomains row-major SLIT distances, or NULL for no SLIT. The
@@ -41,16 +41,16 @@ struct guest_acpi_numa {
 };
 
 struct guest_acpi_config {
-    const char *oem_id;                  /* at most 6 characters; NULL: GUEST_ACPI_OEM_ID */
-    const char *oem_table_id;            /* at most 8; NULL: GUEST_ACPI_OEM_TABLE_ID */
+    const char *oem_id;       /* at most 6 characters; NULL: GUEST_ACPI_OEM_ID */
+    const char *oem_table_id; /* at most 8; NULL: GUEST_ACPI_OEM_TABLE_ID */
     u32 oem_revision;
-    u32 nvcpus;                          /* 1 .. GUEST_ACPI_MAX_VCPUS */
-    const u32 *apic_ids;                 /* [nvcpus], distinct, not 0xffffffff; ACPI
+    u32 nvcpus;          /* 1 .. GUEST_ACPI_MAX_VCPUS */
+    const u32 *apic_ids; /* [nvcpus], distinct, not 0xffffffff; ACPI
                                           * processor UID of vCPU i is i */
     /* DSDT body: AML appended after the header (the hook for devices later). */
     const u8 *dsdt_aml;
-    u32 dsdt_aml_len;                    /* <= GUEST_ACPI_MAX_AML */
-    const struct guest_acpi_numa *numa;  /* NULL: no SRAT, no SLIT */
+    u32 dsdt_aml_len;                   /* <= GUEST_ACPI_MAX_AML */
+    const struct guest_acpi_numa *numa; /* NULL: no SRAT, no SLIT */
 };
 
 /* Guest-physical address of each table (0 when absent) and the bytes used. */
@@ -60,8 +60,8 @@ struct guest_acpi_layout {
 };
 
 /* Checks cfg and computes the layout at base without writing anything. */
-int guest_acpi_layout(const struct guest_acpi_config *cfg, gpa_t base,
-                      struct guest_acpi_layout *out, char *err, size_t errlen) __must_check;
+int guest_acpi_layout(const struct guest_acpi_config *cfg, gpa_t base, struct guest_acpi_layout *out, char *err,
+                      size_t errlen) __must_check;
 
 /* Builds all tables into buf (buf_size >= layout size; the rest is zeroed).
  * -EINVAL: bad configuration or base not 16-byte aligned; -ENOSPC: buf too small;

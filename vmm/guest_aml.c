@@ -25,15 +25,15 @@
 
 /* 20.2.3 Data objects, 20.2.5 Term objects. */
 enum {
-    AML_ZERO_OP     = 0x00,
-    AML_ONE_OP      = 0x01,
-    AML_NAME_OP     = 0x08,     /* 20.2.5.1 DefName := NameOp NameString DataRefObject */
+    AML_ZERO_OP = 0x00,
+    AML_ONE_OP = 0x01,
+    AML_NAME_OP = 0x08, /* 20.2.5.1 DefName := NameOp NameString DataRefObject */
     AML_BYTE_PREFIX = 0x0a,
     AML_WORD_PREFIX = 0x0b,
     AML_DWORD_PREFIX = 0x0c,
     AML_QWORD_PREFIX = 0x0e,
-    AML_SCOPE_OP    = 0x10,     /* 20.2.5.1 DefScope := ScopeOp PkgLength NameString TermList */
-    AML_BUFFER_OP   = 0x11,     /* 20.2.5.4 DefBuffer := BufferOp PkgLength BufferSize ByteList */
+    AML_SCOPE_OP = 0x10,  /* 20.2.5.1 DefScope := ScopeOp PkgLength NameString TermList */
+    AML_BUFFER_OP = 0x11, /* 20.2.5.4 DefBuffer := BufferOp PkgLength BufferSize ByteList */
     AML_EXT_OP_PREFIX = 0x5b,
 };
 /* After AML_EXT_OP_PREFIX (20.2.5.2): DefDevice := DeviceOp PkgLength NameString TermList */
@@ -56,43 +56,43 @@ enum {
  * 6.4.3 Large resource: tag bit 7 set, item name in bits 6:0, then a 16-bit length
  * of what follows the 3-byte header. */
 #define RES_SMALL_TAG(name, len) ((u8)((name) << 3 | (len)))
-#define RES_SMALL_IO        0x08            /* 6.4.2.5 I/O Port Descriptor */
-#define RES_SMALL_END       0x0f            /* 6.4.2.9 End Tag */
-#define RES_LARGE           0x80
-#define RES_LARGE_DWORD     0x07            /* 6.4.3.5.2 DWord Address Space */
-#define RES_LARGE_WORD      0x08            /* 6.4.3.5.3 Word Address Space */
-#define RES_LARGE_QWORD     0x0a            /* 6.4.3.5.1 QWord Address Space */
-#define RES_LARGE_HDR       3
+#define RES_SMALL_IO             0x08 /* 6.4.2.5 I/O Port Descriptor */
+#define RES_SMALL_END            0x0f /* 6.4.2.9 End Tag */
+#define RES_LARGE                0x80
+#define RES_LARGE_DWORD          0x07 /* 6.4.3.5.2 DWord Address Space */
+#define RES_LARGE_WORD           0x08 /* 6.4.3.5.3 Word Address Space */
+#define RES_LARGE_QWORD          0x0a /* 6.4.3.5.1 QWord Address Space */
+#define RES_LARGE_HDR            3
 
 /* I/O Port Descriptor information byte. */
-#define RES_IO_DECODE16     BIT(0)          /* decodes all 16 address bits */
+#define RES_IO_DECODE16 BIT(0) /* decodes all 16 address bits */
 
 /* Address space descriptors: resource type (byte 3). */
-#define RES_TYPE_MEMORY     0
-#define RES_TYPE_IO         1
-#define RES_TYPE_BUS        2
+#define RES_TYPE_MEMORY      0
+#define RES_TYPE_IO          1
+#define RES_TYPE_BUS         2
 /* General flags (byte 4). Bit 0 is "ignored" in Word/DWord/QWord descriptors since
  * ACPI 3.0; iasl still puts ResourceUsage there (1 = ResourceConsumer), so it stays
  * 0, ResourceProducer, which is what a bridge window is. Bit 1 clear: positive
  * decode. */
-#define RES_GF_CONSUMER     BIT(0)
-#define RES_GF_SUB_DECODE   BIT(1)          /* _DEC */
-#define RES_GF_MIN_FIXED    BIT(2)          /* _MIF */
-#define RES_GF_MAX_FIXED    BIT(3)          /* _MAF */
-#define RES_GF_WINDOW       (RES_GF_MIN_FIXED | RES_GF_MAX_FIXED)
+#define RES_GF_CONSUMER      BIT(0)
+#define RES_GF_SUB_DECODE    BIT(1) /* _DEC */
+#define RES_GF_MIN_FIXED     BIT(2) /* _MIF */
+#define RES_GF_MAX_FIXED     BIT(3) /* _MAF */
+#define RES_GF_WINDOW        (RES_GF_MIN_FIXED | RES_GF_MAX_FIXED)
 /* Type-specific flags (byte 5), 6.4.3.5.5. Memory: _RW bit 0, _MEM bits 2:1 (0
  * non-cacheable, 1 cacheable, 2 write-combining, 3 prefetchable), _MTP bits 4:3
  * (0 AddressRangeMemory), _TTP bit 5. I/O: _RNG bits 1:0, _TTP bit 4, _TRS bit 5. */
-#define RES_MEM_RW          BIT(0)
+#define RES_MEM_RW           BIT(0)
 #define RES_MEM_NONCACHEABLE 0
-#define RES_MEM_WINDOW      (RES_MEM_RW | RES_MEM_NONCACHEABLE)
-#define RES_IO_RNG_ENTIRE   3               /* ISA and non-ISA ranges */
+#define RES_MEM_WINDOW       (RES_MEM_RW | RES_MEM_NONCACHEABLE)
+#define RES_IO_RNG_ENTIRE    3 /* ISA and non-ISA ranges */
 
 /* Windows of fixed size and place: _MIF = _MAF = 1, _LEN = _MAX - _MIN + 1 and
  * _GRA = 0 (6.4.3.5, valid combinations of the address space fields). Translation
  * offset 0: guest addresses are bus addresses. */
 
-struct res_io_port {                        /* 6.4.2.5 */
+struct res_io_port { /* 6.4.2.5 */
     u8 tag;
     u8 info;
     u16 min, max;
@@ -102,9 +102,9 @@ STATIC_ASSERT(sizeof(struct res_io_port) == 8, "I/O port descriptor");
 STATIC_ASSERT(offsetof(struct res_io_port, max) == 4, "_MAX at byte 4");
 STATIC_ASSERT(offsetof(struct res_io_port, len) == 7, "_LEN at byte 7");
 
-struct res_end_tag {                        /* 6.4.2.9 */
+struct res_end_tag { /* 6.4.2.9 */
     u8 tag;
-    u8 checksum;                            /* 0: treated as a good checksum */
+    u8 checksum; /* 0: treated as a good checksum */
 } __packed;
 STATIC_ASSERT(sizeof(struct res_end_tag) == 2, "end tag");
 
@@ -112,13 +112,13 @@ STATIC_ASSERT(sizeof(struct res_end_tag) == 2, "end tag");
 struct res_addr_head {
     u8 tag;
     u16 length;
-    u8 type;                                /* RES_TYPE_* */
-    u8 flags;                               /* RES_GF_* */
+    u8 type;  /* RES_TYPE_* */
+    u8 flags; /* RES_GF_* */
     u8 type_flags;
 } __packed;
 STATIC_ASSERT(sizeof(struct res_addr_head) == 6, "address space descriptor header");
 
-struct res_word_addr {                      /* 6.4.3.5.3 */
+struct res_word_addr { /* 6.4.3.5.3 */
     struct res_addr_head h;
     u16 gra, min, max, tra, len;
 } __packed;
@@ -126,7 +126,7 @@ STATIC_ASSERT(sizeof(struct res_word_addr) == 16, "Word address space descriptor
 STATIC_ASSERT(offsetof(struct res_word_addr, gra) == 6, "_GRA at byte 6");
 STATIC_ASSERT(offsetof(struct res_word_addr, len) == 14, "_LEN at byte 14");
 
-struct res_dword_addr {                     /* 6.4.3.5.2 */
+struct res_dword_addr { /* 6.4.3.5.2 */
     struct res_addr_head h;
     u32 gra, min, max, tra, len;
 } __packed;
@@ -134,7 +134,7 @@ STATIC_ASSERT(sizeof(struct res_dword_addr) == 26, "DWord address space descript
 STATIC_ASSERT(offsetof(struct res_dword_addr, min) == 10, "_MIN at byte 10");
 STATIC_ASSERT(offsetof(struct res_dword_addr, len) == 22, "_LEN at byte 22");
 
-struct res_qword_addr {                     /* 6.4.3.5.1 */
+struct res_qword_addr { /* 6.4.3.5.1 */
     struct res_addr_head h;
     u64 gra, min, max, tra, len;
 } __packed;
@@ -144,16 +144,16 @@ STATIC_ASSERT(offsetof(struct res_qword_addr, len) == 38, "_LEN at byte 38");
 
 /* The _CRS at its largest: bus numbers, config ports, two I/O windows, both
  * memory windows, end tag. */
-#define CRS_MAX (sizeof(struct res_word_addr) * 3 + sizeof(struct res_io_port) + \
-                 sizeof(struct res_dword_addr) + sizeof(struct res_qword_addr) + \
-                 sizeof(struct res_end_tag))
+#define CRS_MAX                                                                                                        \
+    (sizeof(struct res_word_addr) * 3 + sizeof(struct res_io_port) + sizeof(struct res_dword_addr) +                   \
+     sizeof(struct res_qword_addr) + sizeof(struct res_end_tag))
 
 /* PCI configuration mechanism #1 (vmm/dev/vpci.h): the bridge's own ports, not
  * forwarded to PCI, hence the gap between the two I/O windows. Linux on x86
  * expects exactly this descriptor and drops it from the root bus's windows. */
-#define PCI_CONF1_PORT      0xcf8
-#define PCI_CONF1_PORTS     8
-#define IO_SPACE_END        0xffff
+#define PCI_CONF1_PORT  0xcf8
+#define PCI_CONF1_PORTS 8
+#define IO_SPACE_END    0xffff
 
 /* ---------------------------------------------------------------- output */
 
@@ -190,7 +190,7 @@ static void pkg_close(struct aml_out *o, u32 at)
     u32 body = o->len - at - 1, n = 1;
     while (n < 4 && body + n > (n == 1 ? PKG_1BYTE_MAX : (1u << (4 + 8 * (n - 1))) - 1))
         n++;
-    u32 v = body + n;                       /* tiny here: never near PKG_MAX */
+    u32 v = body + n; /* tiny here: never near PKG_MAX */
     if (!o->full && n - 1 <= o->size - o->len) {
         memmove(o->buf + at + n, o->buf + at + 1, body);
         if (n == 1) {
@@ -240,7 +240,7 @@ static u32 eisaid(const char *id)
         v = v << 5 | ((u32)id[i] - '@');
     for (int i = 3; i < 7; i++)
         v = v << 4 | (u32)(id[i] <= '9' ? id[i] - '0' : id[i] - 'A' + 10);
-    return __builtin_bswap32(v);            /* 31 bits: bit 31 (reserved) stays 0 */
+    return __builtin_bswap32(v); /* 31 bits: bit 31 (reserved) stays 0 */
 }
 
 /* Name(seg, integer) */
@@ -257,8 +257,11 @@ static void name_int(struct aml_out *o, const char *seg, u64 v)
 static struct res_addr_head addr_head(u8 item, u32 size, u8 type, u8 type_flags)
 {
     struct res_addr_head h = {
-        .tag = RES_LARGE | item, .length = (u16)(size - RES_LARGE_HDR), .type = type,
-        .flags = RES_GF_WINDOW, .type_flags = type_flags,
+        .tag = RES_LARGE | item,
+        .length = (u16)(size - RES_LARGE_HDR),
+        .type = type,
+        .flags = RES_GF_WINDOW,
+        .type_flags = type_flags,
     };
     return h;
 }
@@ -268,7 +271,9 @@ static void res_word(struct aml_out *o, u8 type, u8 tflags, u16 min, u16 max)
 {
     struct res_word_addr d = {
         .h = addr_head(RES_LARGE_WORD, sizeof(d), type, tflags),
-        .min = min, .max = max, .len = (u16)(max - min + 1),  /* callers keep it < 0x10000 */
+        .min = min,
+        .max = max,
+        .len = (u16)(max - min + 1), /* callers keep it < 0x10000 */
     };
     put(o, &d, sizeof(d));
 }
@@ -278,7 +283,9 @@ static void res_dword_mem(struct aml_out *o, u64 base, u64 end)
 {
     struct res_dword_addr d = {
         .h = addr_head(RES_LARGE_DWORD, sizeof(d), RES_TYPE_MEMORY, RES_MEM_WINDOW),
-        .min = (u32)base, .max = (u32)(end - 1), .len = (u32)(end - base),
+        .min = (u32)base,
+        .max = (u32)(end - 1),
+        .len = (u32)(end - base),
     };
     put(o, &d, sizeof(d));
 }
@@ -287,7 +294,9 @@ static void res_qword_mem(struct aml_out *o, u64 base, u64 end)
 {
     struct res_qword_addr d = {
         .h = addr_head(RES_LARGE_QWORD, sizeof(d), RES_TYPE_MEMORY, RES_MEM_WINDOW),
-        .min = base, .max = end - 1, .len = end - base,
+        .min = base,
+        .max = end - 1,
+        .len = end - base,
     };
     put(o, &d, sizeof(d));
 }
@@ -300,12 +309,15 @@ static u32 build_crs(u8 crs[CRS_MAX], const struct guest_aml_pci *cfg)
 {
     struct aml_out o = { .buf = crs, .size = CRS_MAX };
 
-    res_word(&o, RES_TYPE_BUS, 0, 0, 0);    /* bus 0 only (vmm/dev/vpci.h) */
+    res_word(&o, RES_TYPE_BUS, 0, 0, 0); /* bus 0 only (vmm/dev/vpci.h) */
 
     struct res_io_port io = {
         .tag = RES_SMALL_TAG(RES_SMALL_IO, sizeof(struct res_io_port) - 1),
-        .info = RES_IO_DECODE16, .min = PCI_CONF1_PORT, .max = PCI_CONF1_PORT,
-        .align = 1, .len = PCI_CONF1_PORTS,
+        .info = RES_IO_DECODE16,
+        .min = PCI_CONF1_PORT,
+        .max = PCI_CONF1_PORT,
+        .align = 1,
+        .len = PCI_CONF1_PORTS,
     };
     put(&o, &io, sizeof(io));
 
@@ -316,18 +328,18 @@ static u32 build_crs(u8 crs[CRS_MAX], const struct guest_aml_pci *cfg)
         res_qword_mem(&o, cfg->mmio64_base, cfg->mmio64_end);
 
     struct res_end_tag end = {
-        .tag = RES_SMALL_TAG(RES_SMALL_END, sizeof(struct res_end_tag) - 1), .checksum = 0,
+        .tag = RES_SMALL_TAG(RES_SMALL_END, sizeof(struct res_end_tag) - 1),
+        .checksum = 0,
     };
     put(&o, &end, sizeof(end));
-    return o.len;                           /* CRS_MAX covers every case: never full */
+    return o.len; /* CRS_MAX covers every case: never full */
 }
 
 /* ---------------------------------------------------------------- API */
 
 static bool cfg_valid(const struct guest_aml_pci *c)
 {
-    if (c->mmio32_base >= c->mmio32_end || c->mmio32_end > GiB(4) ||
-        c->mmio32_end - c->mmio32_base > 0xffffffffu)
+    if (c->mmio32_base >= c->mmio32_end || c->mmio32_end > GiB(4) || c->mmio32_end - c->mmio32_base > 0xffffffffu)
         return false;
     return c->mmio64_end <= c->mmio64_base || c->mmio64_base >= GiB(4);
 }
@@ -352,10 +364,10 @@ int guest_aml_pci_root(u8 *buf, u32 size, const struct guest_aml_pci *cfg, u32 *
     put8(&o, AML_X_DEVICE_OP);
     u32 dev = pkg_open(&o);
     put_name(&o, NS_PCI0);
-    name_int(&o, "_HID", eisaid("PNP0A03"));    /* 6.1.5; PCI host bridge */
-    name_int(&o, "_UID", 0);                    /* 6.1.12: the only one */
-    name_int(&o, "_SEG", 0);                    /* 6.5.6: segment group 0 */
-    name_int(&o, "_BBN", 0);                    /* 6.5.5: its bus is bus 0 */
+    name_int(&o, "_HID", eisaid("PNP0A03")); /* 6.1.5; PCI host bridge */
+    name_int(&o, "_UID", 0);                 /* 6.1.12: the only one */
+    name_int(&o, "_SEG", 0);                 /* 6.5.6: segment group 0 */
+    name_int(&o, "_BBN", 0);                 /* 6.5.5: its bus is bus 0 */
 
     put8(&o, AML_NAME_OP);
     put_name(&o, "_CRS");
@@ -376,8 +388,8 @@ int guest_aml_s5(u8 *buf, u32 size, u8 slp_typ, u32 *len)
 {
     /* NameOp \_S5_ PackageOp PkgLength(9) NumElements(4)
      * BytePrefix typ, BytePrefix typ, ZeroOp, ZeroOp (20.2.5.1, 20.2.5.4). */
-    const u8 aml[GUEST_AML_S5_LEN] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-                                       0x0a, slp_typ, 0x0a, slp_typ, 0x00, 0x00 };
+    const u8 aml[GUEST_AML_S5_LEN] = { 0x08, '\\', '_',     'S',  '5',     '_',  0x12, 0x08,
+                                       0x04, 0x0a, slp_typ, 0x0a, slp_typ, 0x00, 0x00 };
     if (!len || (!buf && size))
         return -EINVAL;
     *len = sizeof(aml);

@@ -12,8 +12,8 @@
 
 /* The memory windows the host bridge forwards to PCI, each [base, end). */
 struct guest_aml_pci {
-    u64 mmio32_base, mmio32_end;   /* required: base < end <= 4 GiB, end - base < 4 GiB */
-    u64 mmio64_base, mmio64_end;   /* end <= base: none; else 4 GiB <= base */
+    u64 mmio32_base, mmio32_end; /* required: base < end <= 4 GiB, end - base < 4 GiB */
+    u64 mmio64_base, mmio64_end; /* end <= base: none; else 4 GiB <= base */
 };
 
 /* Emits into buf:
@@ -29,8 +29,7 @@ struct guest_aml_pci {
  * small; nothing is written past size, so size 0 with buf NULL measures).
  * -EINVAL: NULL cfg or len, buf NULL with size > 0, or windows breaking the rules
  * above. */
-int guest_aml_pci_root(u8 *buf, u32 size, const struct guest_aml_pci *cfg, u32 *len)
-    __must_check;
+int guest_aml_pci_root(u8 *buf, u32 size, const struct guest_aml_pci *cfg, u32 *len) __must_check;
 
 /* Name (\_S5, Package () { slp_typ, slp_typ, 0, 0 }): the sleep type a guest
  * writes to the FADT's sleep control register to power off. */

@@ -24,9 +24,7 @@ int gwalk_translate(const struct gwalk_env *e, u64 va, gpa_t *out)
 {
     u64 ent;
     switch (e->mode) {
-    case GWALK_NONE:
-        *out = gpa((u32)va);
-        return 0;
+    case GWALK_NONE: *out = gpa((u32)va); return 0;
     case GWALK_32: {
         u32 a = (u32)va;
         if (read_entry(e, (e->cr3 & CR3_ADDR32) + ((a >> PDE32_SHIFT) << 2), &ent, 4) < 0)
@@ -35,8 +33,7 @@ int gwalk_translate(const struct gwalk_env *e, u64 va, gpa_t *out)
             return -ENOENT;
         if ((ent & PTE_PS) && e->pse) {
             /* PSE-36: bits 20:13 hold physical address bits 39:32. */
-            u64 base = (ent & PDE32_4M_ADDR) |
-                       ((ent >> PDE32_4M_HI_SHIFT) & PDE32_4M_HI_MASK) << 32;
+            u64 base = (ent & PDE32_4M_ADDR) | ((ent >> PDE32_4M_HI_SHIFT) & PDE32_4M_HI_MASK) << 32;
             *out = gpa(base | (a & (BIT(PDE32_SHIFT) - 1)));
             return 0;
         }

@@ -11,10 +11,10 @@
 #include "kernel/lib/gpa.h"
 
 enum gwalk_mode {
-    GWALK_NONE,        /* CR0.PG = 0: linear = physical */
-    GWALK_32,          /* 2-level, 4-byte entries (4 MiB pages with CR4.PSE) */
-    GWALK_PAE,         /* 3-level, CR3 points at 4 PDPTEs */
-    GWALK_LONG4,       /* 4-level (IA-32e) */
+    GWALK_NONE,  /* CR0.PG = 0: linear = physical */
+    GWALK_32,    /* 2-level, 4-byte entries (4 MiB pages with CR4.PSE) */
+    GWALK_PAE,   /* 3-level, CR3 points at 4 PDPTEs */
+    GWALK_LONG4, /* 4-level (IA-32e) */
 };
 
 struct gwalk_env {
@@ -23,7 +23,7 @@ struct gwalk_env {
     void *ctx;
     enum gwalk_mode mode;
     u64 cr3;
-    bool pse;          /* CR4.PSE, for GWALK_32 */
+    bool pse; /* CR4.PSE, for GWALK_32 */
 };
 
 /* The paging mode for the given control registers (CR0.PG, CR4.PAE, EFER.LMA). */

@@ -66,22 +66,13 @@ s64 hypercall_dispatch(const struct hc_env *e, u64 nr, const u64 args[4], enum h
     if (e->cpl != 0)
         return -HC_EPERM;
     switch (nr) {
-    case HC_ABI_VERSION:
-        return (HC_ABI_MAJOR << 16) | HC_ABI_MINOR;
-    case HC_CONSOLE_WRITE:
-        return console_write(e, args[0], args[1]);
-    case HC_PARTITION_INFO:
-        return partition_info(e, args[0]);
-    case HC_HALT:
-        *act = HC_ACT_HALT;
-        return 0;
-    case HC_YIELD:
-        return 0;
-    case HC_HB_INFO:
-        return hb_info(e, args[0]);
-    case HC_HB_BEAT:
-        return hb_beat(e, args[0]);
-    default:
-        return -HC_ENOSYS;
+    case HC_ABI_VERSION: return (HC_ABI_MAJOR << 16) | HC_ABI_MINOR;
+    case HC_CONSOLE_WRITE: return console_write(e, args[0], args[1]);
+    case HC_PARTITION_INFO: return partition_info(e, args[0]);
+    case HC_HALT: *act = HC_ACT_HALT; return 0;
+    case HC_YIELD: return 0;
+    case HC_HB_INFO: return hb_info(e, args[0]);
+    case HC_HB_BEAT: return hb_beat(e, args[0]);
+    default: return -HC_ENOSYS;
     }
 }

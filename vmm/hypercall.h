@@ -13,12 +13,14 @@
 struct hc_env {
     /* Guest memory the guest may name: a range is accepted only if it lies
      * wholly inside one of these (the partition's RAM as mapped). */
-    const struct hc_mem_range { u64 start, end; } *ram;
+    const struct hc_mem_range {
+        u64 start, end;
+    } * ram;
     u32 nram;
     /* The partition's memory (one or more host blocks). */
     const struct gmem *mem;
     u32 cpl;
-    struct isthmus_partition_info info;   /* filled by the caller, vcpu_index included */
+    struct isthmus_partition_info info; /* filled by the caller, vcpu_index included */
     /* Console output of HC_CONSOLE_WRITE. */
     void (*console)(void *ctx, const u8 *p, u32 n);
     void *ctx;

@@ -7,32 +7,32 @@
 #include "kernel/lib/string.h"
 
 /* Legacy prefixes (SDM Vol. 2A 2.1.1). */
-#define PFX_OPSIZE  0x66
-#define PFX_ADSIZE  0x67
-#define PFX_LOCK    0xf0
-#define PFX_REPNE   0xf2
-#define PFX_REP     0xf3
-#define PFX_ES      0x26
-#define PFX_CS      0x2e
-#define PFX_SS      0x36
-#define PFX_DS      0x3e
-#define PFX_FS      0x64
-#define PFX_GS      0x65
+#define PFX_OPSIZE 0x66
+#define PFX_ADSIZE 0x67
+#define PFX_LOCK   0xf0
+#define PFX_REPNE  0xf2
+#define PFX_REP    0xf3
+#define PFX_ES     0x26
+#define PFX_CS     0x2e
+#define PFX_SS     0x36
+#define PFX_DS     0x3e
+#define PFX_FS     0x64
+#define PFX_GS     0x65
 
 /* REX (2.2.1): 0100WRXB, 64-bit mode only. */
-#define REX_W 0x08    /* 64-bit operand size */
-#define REX_R 0x04    /* ModRM.reg bit 3 */
-#define REX_X 0x02    /* SIB.index bit 3 */
-#define REX_B 0x01    /* ModRM.rm / SIB.base bit 3 */
+#define REX_W 0x08 /* 64-bit operand size */
+#define REX_R 0x04 /* ModRM.reg bit 3 */
+#define REX_X 0x02 /* SIB.index bit 3 */
+#define REX_B 0x01 /* ModRM.rm / SIB.base bit 3 */
 
-#define OP_ESCAPE   0x0f
+#define OP_ESCAPE 0x0f
 
 #define REG_RSP 4
 #define REG_RBP 5
 
 struct cursor {
     const u8 *b;
-    u32 len;          /* min(input length, INSN_MAX_LEN) */
+    u32 len; /* min(input length, INSN_MAX_LEN) */
     u32 pos;
 };
 
@@ -57,10 +57,7 @@ static int get_le(struct cursor *c, unsigned n, u64 *v)
     return 0;
 }
 
-static u64 size_mask(unsigned size)
-{
-    return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
+static u64 size_mask(unsigned size) { return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1; }
 
 static s64 sign_extend(u64 v, unsigned size)
 {
@@ -79,7 +76,7 @@ static int decode_modrm(struct cursor *c, struct insn *in, enum insn_mode mode)
     in->has_modrm = true;
     unsigned mod = in->modrm >> 6, rm = in->modrm & 7;
     unsigned disp_len = 0;
-    bool stack = false;          /* addressing through rSP/rBP: SS by default */
+    bool stack = false; /* addressing through rSP/rBP: SS by default */
 
     if (mod == 3) {
         in->is_mem = false;
@@ -91,7 +88,7 @@ static int decode_modrm(struct cursor *c, struct insn *in, enum insn_mode mode)
         static const s8 base16[8] = { 3, 3, REG_RBP, REG_RBP, 6, 7, REG_RBP, 3 };
         static const s8 index16[8] = { 6, 7, 6, 7, -1, -1, -1, -1 };
         if (mod == 0 && rm == 6) {
-            disp_len = 2;        /* [disp16], no base */
+            disp_len = 2; /* [disp16], no base */
         } else {
             in->base = base16[rm];
             in->index = index16[rm];
@@ -107,14 +104,14 @@ static int decode_modrm(struct cursor *c, struct insn *in, enum insn_mode mode)
             unsigned idx = ((in->sib >> 3) & 7) | ((in->rex & REX_X) ? 8 : 0);
             unsigned base = in->sib & 7;
             in->scale = (u8)(1u << (in->sib >> 6));
-            in->index = idx == REG_RSP ? -1 : (s8)idx;   /* no index; r12 is valid */
+            in->index = idx == REG_RSP ? -1 : (s8)idx; /* no index; r12 is valid */
             if (base == REG_RBP && mod == 0) {
-                disp_len = 4;    /* [index*scale + disp32] */
+                disp_len = 4; /* [index*scale + disp32] */
             } else {
                 in->base = (s8)(base | ((in->rex & REX_B) ? 8 : 0));
             }
         } else if (rm == 5 && mod == 0) {
-            disp_len = 4;        /* 64-bit mode: [rip + disp32]; else [disp32] */
+            disp_len = 4; /* 64-bit mode: [rip + disp32]; else [disp32] */
             in->rip_relative = mode == INSN_MODE_64;
         } else {
             in->base = (s8)(rm | ((in->rex & REX_B) ? 8 : 0));
@@ -143,7 +140,7 @@ static void set_reg_operand(struct insn *in, unsigned size)
 {
     unsigned r = ((in->modrm >> 3) & 7) | ((in->rex & REX_R) ? 8 : 0);
     if (size == 1 && !in->rex && r >= 4 && r <= 7) {
-        in->high_byte = true;    /* AH, CH, DH, BH */
+        in->high_byte = true; /* AH, CH, DH, BH */
         r -= 4;
     }
     in->reg = (u8)r;
@@ -165,15 +162,15 @@ static int decode_prefixes(struct cursor *c, struct insn *in, enum insn_mode mod
         switch (b) {
         case PFX_OPSIZE: in->prefixes |= INSN_PFX_OPSIZE; break;
         case PFX_ADSIZE: in->prefixes |= INSN_PFX_ADSIZE; break;
-        case PFX_LOCK:   in->prefixes |= INSN_PFX_LOCK; break;
+        case PFX_LOCK: in->prefixes |= INSN_PFX_LOCK; break;
         case PFX_REPNE:
-        case PFX_REP:    in->prefixes |= INSN_PFX_REP; break;
-        case PFX_ES:     seg_override = INSN_SEG_ES; break;
-        case PFX_CS:     seg_override = INSN_SEG_CS; break;
-        case PFX_SS:     seg_override = INSN_SEG_SS; break;
-        case PFX_DS:     seg_override = INSN_SEG_DS; break;
-        case PFX_FS:     seg_override = INSN_SEG_FS; break;
-        case PFX_GS:     seg_override = INSN_SEG_GS; break;
+        case PFX_REP: in->prefixes |= INSN_PFX_REP; break;
+        case PFX_ES: seg_override = INSN_SEG_ES; break;
+        case PFX_CS: seg_override = INSN_SEG_CS; break;
+        case PFX_SS: seg_override = INSN_SEG_SS; break;
+        case PFX_DS: seg_override = INSN_SEG_DS; break;
+        case PFX_FS: seg_override = INSN_SEG_FS; break;
+        case PFX_GS: seg_override = INSN_SEG_GS; break;
         default:
             if (mode == INSN_MODE_64 && (b & 0xf0) == 0x40) {
                 in->rex = b;
@@ -181,7 +178,7 @@ static int decode_prefixes(struct cursor *c, struct insn *in, enum insn_mode mod
             }
             goto opcode;
         }
-        in->rex = 0;             /* a legacy prefix after REX voids it */
+        in->rex = 0; /* a legacy prefix after REX voids it */
     }
 
 opcode:
@@ -256,34 +253,78 @@ int insn_decode(const u8 *bytes, u32 len, enum insn_mode mode, struct insn *out)
     unsigned imm_len = 0;
     if (!in->two_byte) {
         switch (b) {
-        case 0x88: in->dir = INSN_WRITE_REG; in->access_size = 1; break;
-        case 0x89: in->dir = INSN_WRITE_REG; in->access_size = in->op_size; break;
-        case 0x8a: in->dir = INSN_READ; in->access_size = 1; break;
-        case 0x8b: in->dir = INSN_READ; in->access_size = in->op_size; break;
-        case 0xc6: in->dir = INSN_WRITE_IMM; in->access_size = 1; imm_len = 1; break;
+        case 0x88:
+            in->dir = INSN_WRITE_REG;
+            in->access_size = 1;
+            break;
+        case 0x89:
+            in->dir = INSN_WRITE_REG;
+            in->access_size = in->op_size;
+            break;
+        case 0x8a:
+            in->dir = INSN_READ;
+            in->access_size = 1;
+            break;
+        case 0x8b:
+            in->dir = INSN_READ;
+            in->access_size = in->op_size;
+            break;
+        case 0xc6:
+            in->dir = INSN_WRITE_IMM;
+            in->access_size = 1;
+            imm_len = 1;
+            break;
         case 0xc7:
             in->dir = INSN_WRITE_IMM;
             in->access_size = in->op_size;
             imm_len = in->op_size == 2 ? 2 : 4;
             break;
-        case 0xa0: in->dir = INSN_READ; in->access_size = 1; modrm = false; moffs = true; break;
-        case 0xa1: in->dir = INSN_READ; in->access_size = in->op_size; modrm = false; moffs = true; break;
-        case 0xa2: in->dir = INSN_WRITE_REG; in->access_size = 1; modrm = false; moffs = true; break;
-        case 0xa3: in->dir = INSN_WRITE_REG; in->access_size = in->op_size; modrm = false; moffs = true; break;
-        default:
-            rc = -ENOTSUP;
-            goto out;
+        case 0xa0:
+            in->dir = INSN_READ;
+            in->access_size = 1;
+            modrm = false;
+            moffs = true;
+            break;
+        case 0xa1:
+            in->dir = INSN_READ;
+            in->access_size = in->op_size;
+            modrm = false;
+            moffs = true;
+            break;
+        case 0xa2:
+            in->dir = INSN_WRITE_REG;
+            in->access_size = 1;
+            modrm = false;
+            moffs = true;
+            break;
+        case 0xa3:
+            in->dir = INSN_WRITE_REG;
+            in->access_size = in->op_size;
+            modrm = false;
+            moffs = true;
+            break;
+        default: rc = -ENOTSUP; goto out;
         }
         in->dst_size = in->access_size;
     } else {
         switch (b) {
-        case 0xb6: in->ext = INSN_EXT_ZERO; in->access_size = 1; break;
-        case 0xb7: in->ext = INSN_EXT_ZERO; in->access_size = 2; break;
-        case 0xbe: in->ext = INSN_EXT_SIGN; in->access_size = 1; break;
-        case 0xbf: in->ext = INSN_EXT_SIGN; in->access_size = 2; break;
-        default:
-            rc = -ENOTSUP;
-            goto out;
+        case 0xb6:
+            in->ext = INSN_EXT_ZERO;
+            in->access_size = 1;
+            break;
+        case 0xb7:
+            in->ext = INSN_EXT_ZERO;
+            in->access_size = 2;
+            break;
+        case 0xbe:
+            in->ext = INSN_EXT_SIGN;
+            in->access_size = 1;
+            break;
+        case 0xbf:
+            in->ext = INSN_EXT_SIGN;
+            in->access_size = 2;
+            break;
+        default: rc = -ENOTSUP; goto out;
         }
         in->dir = INSN_READ;
         in->dst_size = in->op_size;
@@ -310,7 +351,7 @@ int insn_decode(const u8 *bytes, u32 len, enum insn_mode mode, struct insn *out)
         rc = get_le(&c, in->addr_size, &in->moffs);
         if (rc)
             goto out;
-        in->reg = 0;             /* AL / AX / EAX / RAX */
+        in->reg = 0; /* AL / AX / EAX / RAX */
     }
 
     if (imm_len) {
@@ -324,7 +365,7 @@ int insn_decode(const u8 *bytes, u32 len, enum insn_mode mode, struct insn *out)
     return 0;
 
 out:
-    in->len = (u8)c.pos;         /* bytes consumed before the problem */
+    in->len = (u8)c.pos; /* bytes consumed before the problem */
     return rc;
 }
 
@@ -338,12 +379,9 @@ u64 insn_apply_read(const struct insn *in, u64 old, u64 mem)
         if (in->high_byte)
             return (old & ~0xff00ULL) | ((v & 0xff) << 8);
         return (old & ~0xffULL) | (v & 0xff);
-    case 2:
-        return (old & ~0xffffULL) | (v & 0xffff);
-    case 4:
-        return v & 0xffffffffULL;  /* 32-bit destinations zero bits 63:32 (Vol. 1 3.4.1.1) */
-    default:
-        return v;
+    case 2: return (old & ~0xffffULL) | (v & 0xffff);
+    case 4: return v & 0xffffffffULL; /* 32-bit destinations zero bits 63:32 (Vol. 1 3.4.1.1) */
+    default: return v;
     }
 }
 
@@ -369,9 +407,7 @@ int insn_decode_sys(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_s
         goto out;
     }
     switch (in->opcode) {
-    case 0x06:
-        out->kind = INSN_SYS_CLTS;
-        break;
+    case 0x06: out->kind = INSN_SYS_CLTS; break;
     case 0x20:
     case 0x22: {
         /* MOV CRn: ModRM.mod is ignored, the operand is always a register of
@@ -394,9 +430,7 @@ int insn_decode_sys(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_s
         }
         out->kind = INSN_SYS_INVLPG;
         break;
-    default:
-        rc = -ENOTSUP;
-        goto out;
+    default: rc = -ENOTSUP; goto out;
     }
     out->len = (u8)c.pos;
     return 0;

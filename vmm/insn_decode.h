@@ -13,68 +13,68 @@
 
 #include "kernel/lib/types.h"
 
-#define INSN_MAX_LEN 15            /* SDM Vol. 2 2.3.11: longer is #GP/#UD */
+#define INSN_MAX_LEN 15 /* SDM Vol. 2 2.3.11: longer is #GP/#UD */
 
 /* CPU mode the instruction executes in: the default operand and address size
  * (CS.L / CS.D, SDM Vol. 1 3.6). */
 enum insn_mode {
-    INSN_MODE_16,                  /* real, virtual-8086, or CS.D = 0 */
-    INSN_MODE_32,                  /* protected or compatibility with CS.D = 1 */
-    INSN_MODE_64,                  /* 64-bit mode (CS.L = 1) */
+    INSN_MODE_16, /* real, virtual-8086, or CS.D = 0 */
+    INSN_MODE_32, /* protected or compatibility with CS.D = 1 */
+    INSN_MODE_64, /* 64-bit mode (CS.L = 1) */
 };
 
 enum insn_dir {
-    INSN_READ,                     /* memory -> register `reg` */
-    INSN_WRITE_REG,                /* register `reg` -> memory */
-    INSN_WRITE_IMM,                /* `imm` -> memory */
+    INSN_READ,      /* memory -> register `reg` */
+    INSN_WRITE_REG, /* register `reg` -> memory */
+    INSN_WRITE_IMM, /* `imm` -> memory */
 };
 
 enum insn_ext {
-    INSN_EXT_NONE,                 /* plain MOV: dst_size == access_size */
-    INSN_EXT_ZERO,                 /* MOVZX */
-    INSN_EXT_SIGN,                 /* MOVSX */
+    INSN_EXT_NONE, /* plain MOV: dst_size == access_size */
+    INSN_EXT_ZERO, /* MOVZX */
+    INSN_EXT_SIGN, /* MOVSX */
 };
 
 /* Segment register encoding (SDM Vol. 3A 3.4.2 / the Sreg field). */
 enum insn_seg { INSN_SEG_ES, INSN_SEG_CS, INSN_SEG_SS, INSN_SEG_DS, INSN_SEG_FS, INSN_SEG_GS };
 
 /* Prefix bits seen (informational; the decode already applied them). */
-#define INSN_PFX_OPSIZE  BIT(0)    /* 66 */
-#define INSN_PFX_ADSIZE  BIT(1)    /* 67 */
-#define INSN_PFX_LOCK    BIT(2)    /* F0: rejected */
-#define INSN_PFX_REP     BIT(3)    /* F2 / F3: rejected */
-#define INSN_PFX_SEG     BIT(4)    /* a segment override */
+#define INSN_PFX_OPSIZE BIT(0) /* 66 */
+#define INSN_PFX_ADSIZE BIT(1) /* 67 */
+#define INSN_PFX_LOCK   BIT(2) /* F0: rejected */
+#define INSN_PFX_REP    BIT(3) /* F2 / F3: rejected */
+#define INSN_PFX_SEG    BIT(4) /* a segment override */
 
 struct insn {
-    u8 len;                        /* total length in bytes, prefixes included */
-    u8 opcode;                     /* the opcode byte (after 0F for two-byte ones) */
-    bool two_byte;                 /* opcode was 0F xx */
-    u8 prefixes;                   /* INSN_PFX_* */
-    u8 rex;                        /* the REX byte in effect (0x40-0x4F), or 0 */
+    u8 len;        /* total length in bytes, prefixes included */
+    u8 opcode;     /* the opcode byte (after 0F for two-byte ones) */
+    bool two_byte; /* opcode was 0F xx */
+    u8 prefixes;   /* INSN_PFX_* */
+    u8 rex;        /* the REX byte in effect (0x40-0x4F), or 0 */
 
-    u8 dir;                        /* enum insn_dir */
-    u8 ext;                        /* enum insn_ext */
-    u8 access_size;                /* bytes read or written in memory: 1, 2, 4 or 8 */
-    u8 dst_size;                   /* INSN_READ: bytes written to the register */
-    u8 op_size;                    /* effective operand size */
-    u8 addr_size;                  /* effective address size: 2, 4 or 8 */
-    u8 reg;                        /* register read or written, 0-15 (0 for moffs forms) */
-    bool high_byte;                /* the operand is bits 15:8 of reg 0-3 (AH, CH, DH, BH:
+    u8 dir;         /* enum insn_dir */
+    u8 ext;         /* enum insn_ext */
+    u8 access_size; /* bytes read or written in memory: 1, 2, 4 or 8 */
+    u8 dst_size;    /* INSN_READ: bytes written to the register */
+    u8 op_size;     /* effective operand size */
+    u8 addr_size;   /* effective address size: 2, 4 or 8 */
+    u8 reg;         /* register read or written, 0-15 (0 for moffs forms) */
+    bool high_byte; /* the operand is bits 15:8 of reg 0-3 (AH, CH, DH, BH:
                                     * byte registers 4-7 without a REX prefix) */
 
-    bool is_mem;                   /* false: register operand (ModRM mod = 3), no access */
-    u8 seg;                        /* enum insn_seg: the override, or DS / SS by default */
+    bool is_mem; /* false: register operand (ModRM mod = 3), no access */
+    u8 seg;      /* enum insn_seg: the override, or DS / SS by default */
     bool has_modrm;
     u8 modrm;
     bool has_sib;
     u8 sib;
-    s8 base;                       /* base register 0-15, -1 none */
-    s8 index;                      /* index register 0-15, -1 none */
-    u8 scale;                      /* 1, 2, 4 or 8 */
+    s8 base;  /* base register 0-15, -1 none */
+    s8 index; /* index register 0-15, -1 none */
+    u8 scale; /* 1, 2, 4 or 8 */
     bool rip_relative;
-    s64 disp;                      /* displacement, sign-extended */
-    u64 moffs;                     /* A0-A3: the absolute offset (zero-extended) */
-    u64 imm;                       /* INSN_WRITE_IMM: the value written, access_size wide
+    s64 disp;  /* displacement, sign-extended */
+    u64 moffs; /* A0-A3: the absolute offset (zero-extended) */
+    u64 imm;   /* INSN_WRITE_IMM: the value written, access_size wide
                                     * (imm32 sign-extended to 64 bits under REX.W) */
 };
 
@@ -99,11 +99,11 @@ u64 insn_store_value(const struct insn *in, u64 reg_value);
 enum insn_sys_kind { INSN_SYS_MOV_FROM_CR, INSN_SYS_MOV_TO_CR, INSN_SYS_CLTS, INSN_SYS_INVLPG };
 
 struct insn_sys {
-    u8 len;                        /* total length in bytes */
-    u8 kind;                       /* enum insn_sys_kind */
-    u8 cr;                         /* MOV CRn: n (0-15, REX.R included) */
-    u8 gpr;                        /* MOV CRn: the general register, 0-15 */
-    struct insn mem;               /* INVLPG: its memory operand (is_mem, base, index...) */
+    u8 len;          /* total length in bytes */
+    u8 kind;         /* enum insn_sys_kind */
+    u8 cr;           /* MOV CRn: n (0-15, REX.R included) */
+    u8 gpr;          /* MOV CRn: the general register, 0-15 */
+    struct insn mem; /* INVLPG: its memory operand (is_mem, base, index...) */
 };
 
 /* 0 and *out; -EINVAL when the bytes end first; -ENOTSUP for anything else. */

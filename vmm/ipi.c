@@ -19,10 +19,10 @@ bool vcpu_accepts(const struct vm_vcpu *to, u32 dest, bool logical)
 static bool targeted(const struct vm_vcpu *from, const struct vm_vcpu *to, const struct vlapic_ipi *ipi)
 {
     switch (ipi->shorthand) {
-    case VLAPIC_SH_SELF:     return to == from;
+    case VLAPIC_SH_SELF: return to == from;
     case VLAPIC_SH_ALL_INCL: return true;
     case VLAPIC_SH_ALL_EXCL: return to != from;
-    default:                 return vcpu_accepts(to, ipi->dest, ipi->logical);
+    default: return vcpu_accepts(to, ipi->dest, ipi->logical);
     }
 }
 
@@ -57,15 +57,15 @@ void route_ipi(struct vm_vcpu *vc)
             if (to != vc)
                 vcpu_post_sipi(to, ipi.vector);
             break;
-        default:               /* NMI: not delivered to guests yet */
-            vc->lapic.stats.ipis_dropped++;
-            break;
+        default: /* NMI: not delivered to guests yet */ vc->lapic.stats.ipis_dropped++; break;
         }
     }
     if (!hits) {
         if (!vc->stats.ipis_foreign)
-            log_info("part", "%s: vCPU %u: IPI to APIC ID %#x, which is not in the partition: dropped "
-                     "(further ones are only counted)", p->cfg->name, vc->v.index, ipi.dest);
+            log_info("part",
+                     "%s: vCPU %u: IPI to APIC ID %#x, which is not in the partition: dropped "
+                     "(further ones are only counted)",
+                     p->cfg->name, vc->v.index, ipi.dest);
         vc->stats.ipis_foreign++;
     }
 }

@@ -9,13 +9,15 @@ int layout_plan(u64 memory, struct partition_layout *l, char *err, size_t errlen
 {
     memset(l, 0, sizeof(*l));
     if (memory < LAYOUT_MIN_MEMORY || !IS_ALIGNED(memory, MiB(2)))
-        return kerr_fmt(err, errlen, -ERANGE, "a partition needs a multiple of 2 MiB of memory, "
-                        "at least 2 MiB (got %llu bytes)", (unsigned long long)memory);
+        return kerr_fmt(err, errlen, -ERANGE,
+                        "a partition needs a multiple of 2 MiB of memory, "
+                        "at least 2 MiB (got %llu bytes)",
+                        (unsigned long long)memory);
     if (memory > LAYOUT_MAX_MEMORY)
-        return kerr_fmt(err, errlen, -ERANGE, "%llu MiB is more than a partition can have yet "
+        return kerr_fmt(err, errlen, -ERANGE,
+                        "%llu MiB is more than a partition can have yet "
                         "(%llu MiB: RAM above the 4 GiB MMIO hole is not supported)",
-                        (unsigned long long)(memory >> 20),
-                        (unsigned long long)(LAYOUT_MAX_MEMORY >> 20));
+                        (unsigned long long)(memory >> 20), (unsigned long long)(LAYOUT_MAX_MEMORY >> 20));
     l->memory = memory;
     l->ranges[0] = (struct pvh_mem_range){ 0, LAYOUT_LOW_RAM_END, HVM_MEMMAP_RAM };
     l->ranges[1] = (struct pvh_mem_range){ LAYOUT_START_INFO, LAYOUT_START_INFO_SZ, HVM_MEMMAP_RESERVED };

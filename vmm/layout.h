@@ -21,33 +21,33 @@
 #include "vmm/pvh_loader.h"
 #include "vmm/pvh_start.h"
 
-#define LAYOUT_LOW_RAM_END   0x9f000ULL
-#define LAYOUT_START_INFO    0x9f000ULL
-#define LAYOUT_START_INFO_SZ 0x1000ULL
-#define LAYOUT_ACPI          0xe0000ULL
-#define LAYOUT_ACPI_SZ       0x20000ULL
-#define LAYOUT_HIGH_RAM      0x100000ULL
-#define LAYOUT_APIC_PAGE     0xfee00000ULL
-#define LAYOUT_MMIO32_BASE   0xc0000000ULL
-#define LAYOUT_MMIO32_END    0xfec00000ULL
-#define LAYOUT_MMIO64_BASE   GiB(64)
-#define LAYOUT_MIN_MEMORY    MiB(2)
+#define LAYOUT_LOW_RAM_END    0x9f000ULL
+#define LAYOUT_START_INFO     0x9f000ULL
+#define LAYOUT_START_INFO_SZ  0x1000ULL
+#define LAYOUT_ACPI           0xe0000ULL
+#define LAYOUT_ACPI_SZ        0x20000ULL
+#define LAYOUT_HIGH_RAM       0x100000ULL
+#define LAYOUT_APIC_PAGE      0xfee00000ULL
+#define LAYOUT_MMIO32_BASE    0xc0000000ULL
+#define LAYOUT_MMIO32_END     0xfec00000ULL
+#define LAYOUT_MMIO64_BASE    GiB(64)
+#define LAYOUT_MIN_MEMORY     MiB(2)
 /* The FADT's sleep control and status registers (hardware-reduced ACPI,
  * ACPI 6.5 section 4.8.3.7): byte ports below 0x1000, where no PCI I/O BAR
  * goes (Linux allocates those from 0x1000 up). A write of SLP_EN with the
  * \_S5 sleep type powers the partition off. */
 #define LAYOUT_SLEEP_CTL_PORT 0x600
 #define LAYOUT_SLEEP_STS_PORT 0x601
-#define LAYOUT_SLP_TYP_S5     5        /* the \_S5 package's values */
+#define LAYOUT_SLP_TYP_S5     5 /* the \_S5 package's values */
 /* Guest RAM stops below the APIC page: a partition above ~4 GiB - 18 MiB would
  * need RAM split around the MMIO hole, which is not supported yet. */
-#define LAYOUT_MAX_MEMORY    (LAYOUT_APIC_PAGE - MiB(16))
+#define LAYOUT_MAX_MEMORY     (LAYOUT_APIC_PAGE - MiB(16))
 
 struct partition_layout {
-    u64 memory;                              /* bytes of guest RAM, mapped at GPA 0 */
-    struct pvh_mem_range ranges[4];          /* for the start info's memory map */
+    u64 memory;                     /* bytes of guest RAM, mapped at GPA 0 */
+    struct pvh_mem_range ranges[4]; /* for the start info's memory map */
     u32 nranges;
-    struct pvh_range reserved[3];            /* where the loader must not put segments */
+    struct pvh_range reserved[3]; /* where the loader must not put segments */
     u32 nreserved;
 };
 

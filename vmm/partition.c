@@ -120,7 +120,11 @@ static void table_free(void *ctx, hpa_t pa)
     p->cached_tables++;
 }
 
-static void *table_map(void *ctx, hpa_t pa) { (void)ctx; return hpa_to_ptr(pa); }
+static void *table_map(void *ctx, hpa_t pa)
+{
+    (void)ctx;
+    return hpa_to_ptr(pa);
+}
 
 /* ---- guest memory writes for the loader (bounds-checked against the block) ---- */
 
@@ -179,8 +183,7 @@ static int build_image(struct partition *p, char *err, size_t errlen)
         return kerr_fmt(err, errlen, rc, "kernel %s: %s", c->kernel, why);
     const struct partition_layout *l = &p->layout;
     struct pvh_load_ops ops = { guest_write, guest_zero, p };
-    rc = pvh_load(hpa_to_ptr(k->addr), k->size, &img, p->memory, l->reserved, l->nreserved, &ops,
-                  why, sizeof(why));
+    rc = pvh_load(hpa_to_ptr(k->addr), k->size, &img, p->memory, l->reserved, l->nreserved, &ops, why, sizeof(why));
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "kernel %s: %s", c->kernel, why);
     p->entry = img.entry;
@@ -253,8 +256,7 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     /* The DSDT declares the PCI host bridge, so an ACPI guest (Linux) scans the
      * bus and finds its devices and NIC without boot options. */
     static u8 aml[GUEST_AML_PCI_ROOT_MAX + GUEST_AML_S5_LEN];
-    const struct guest_aml_pci win = { part_mmio32_base(p), LAYOUT_MMIO32_END, LAYOUT_MMIO64_BASE,
-                                       part_phys_limit() };
+    const struct guest_aml_pci win = { part_mmio32_base(p), LAYOUT_MMIO32_END, LAYOUT_MMIO64_BASE, part_phys_limit() };
     u32 aml_len = 0;
     rc = guest_aml_pci_root(aml, sizeof(aml), &win, &aml_len);
     if (rc < 0)
@@ -264,8 +266,9 @@ static int build_image(struct partition *p, char *err, size_t errlen)
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "DSDT: no room for \\_S5");
     aml_len += s5_len;
-    struct guest_acpi_config ac = { .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa,
-                                    .dsdt_aml = aml, .dsdt_aml_len = aml_len };
+    struct guest_acpi_config ac = {
+        .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa, .dsdt_aml = aml, .dsdt_aml_len = aml_len
+    };
     struct guest_acpi_layout al;
     /* Both live in the first host block (at least 2 MiB). */
     u8 *acpi = gmem_ptr(&p->gmem, LAYOUT_ACPI, LAYOUT_ACPI_SZ);
@@ -277,9 +280,15 @@ static int build_image(struct partition *p, char *err, size_t errlen)
         return kerr_fmt(err, errlen, rc, "ACPI tables: %s", why);
 
     struct pvh_start_config sc = {
-        .base = gpa(LAYOUT_START_INFO), .buf = start, .buf_size = LAYOUT_START_INFO_SZ,
-        .ranges = l->ranges, .nranges = l->nranges, .cmdline = c->cmdline,
-        .modules = nmod ? &mod : NULL, .nmodules = nmod, .rsdp_gpa = al.rsdp,
+        .base = gpa(LAYOUT_START_INFO),
+        .buf = start,
+        .buf_size = LAYOUT_START_INFO_SZ,
+        .ranges = l->ranges,
+        .nranges = l->nranges,
+        .cmdline = c->cmdline,
+        .modules = nmod ? &mod : NULL,
+        .nmodules = nmod,
+        .rsdp_gpa = al.rsdp,
     };
     struct pvh_start_layout sl;
     rc = pvh_start_build(&sc, &sl, why, sizeof(why));
@@ -308,10 +317,7 @@ u64 part_phys_limit(void)
     return 1ULL << bits;
 }
 
-u64 part_mmio32_base(const struct partition *p)
-{
-    return MAX(ALIGN_UP(p->memory, MiB(256)), LAYOUT_MMIO32_BASE);
-}
+u64 part_mmio32_base(const struct partition *p) { return MAX(ALIGN_UP(p->memory, MiB(256)), LAYOUT_MMIO32_BASE); }
 
 /* The planned bytes on one node: in as few 2 MiB-aligned blocks as its free
  * memory allows, biggest first (up to GMEM_MAX_CHUNKS blocks in all); what
@@ -335,8 +341,10 @@ static int alloc_on_node(struct partition *p, s32 node, u64 bytes, char *err, si
             if (rc < 0)
                 return kerr_fmt(err, errlen, rc, "not enough contiguous memory for %llu MiB (%llu MiB free in all)",
                                 (unsigned long long)(n >> 20), (unsigned long long)(mm_free_bytes() >> 20));
-            log_warn("part", "%s: %llu MiB from node %d, not node %d where it was planned (no contiguous "
-                     "block there)", p->cfg->name, (unsigned long long)(n >> 20), got, node);
+            log_warn("part",
+                     "%s: %llu MiB from node %d, not node %d where it was planned (no contiguous "
+                     "block there)",
+                     p->cfg->name, (unsigned long long)(n >> 20), got, node);
         }
         if (gmem_add(&p->gmem, pa, hpa_to_ptr(pa), n, got) < 0) {
             mm_release(pa, n / PAGE_SIZE);
@@ -471,11 +479,10 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
     size_t n = 0;
     for (u32 i = 0; i < p->gmem.n && n < sizeof(blocks); i++)
         n += (size_t)ksnprintf(blocks + n, sizeof(blocks) - n, "%s%llu MiB at host %#llx (node %d)", i ? ", " : "",
-                               (unsigned long long)(p->gmem.c[i].size >> 20),
-                               (unsigned long long)p->gmem.c[i].hpa, p->gmem.c[i].node);
-    log_info("part", "%s started: %u vCPU(s) on CPU(s) %u%s, %s, kernel %s, entry %#llx", p->cfg->name,
-             p->nvcpus, p->cpus[0], p->nvcpus > 1 ? ".." : "", blocks, p->image.kernel,
-             (unsigned long long)p->entry);
+                               (unsigned long long)(p->gmem.c[i].size >> 20), (unsigned long long)p->gmem.c[i].hpa,
+                               p->gmem.c[i].node);
+    log_info("part", "%s started: %u vCPU(s) on CPU(s) %u%s, %s, kernel %s, entry %#llx", p->cfg->name, p->nvcpus,
+             p->cpus[0], p->nvcpus > 1 ? ".." : "", blocks, p->image.kernel, (unsigned long long)p->entry);
     return 0;
 }
 
@@ -498,8 +505,7 @@ int part_stop(struct partition *p, char *err, size_t errlen)
     if (p->vcpus_active) {
         /* A CPU that does not answer keeps its vCPU's memory: freeing it under a
          * running guest would hand that guest someone else's pages. */
-        ksnprintf(p->reason, sizeof(p->reason), "%u vCPU(s) did not leave their CPUs when stopped",
-                  p->vcpus_active);
+        ksnprintf(p->reason, sizeof(p->reason), "%u vCPU(s) did not leave their CPUs when stopped", p->vcpus_active);
         p->state = PART_FAILED;
         return kerr_fmt(err, errlen, -ETIMEDOUT, "%s: %s", p->cfg->name, p->reason);
     }
@@ -559,10 +565,7 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
     part_halt(vc, false, why);
 }
 
-void part_poweroff(struct vm_vcpu *vc)
-{
-    part_halt(vc, true, "the guest powered off (ACPI S5)");
-}
+void part_poweroff(struct vm_vcpu *vc) { part_halt(vc, true, "the guest powered off (ACPI S5)"); }
 
 void part_reap(void)
 {
@@ -653,8 +656,9 @@ static int assign_devices(struct partition *p)
     for (u32 k = 0; k < c->ndevices; k++) {
         u32 bdf = c->devices[k];
         struct pci_dev *d = pci_by_bdf(bdf);
-        const char *bad = !d ? "not found" :
-                          pci_probe_bars(pci_access_ops(), d) < 0 ? "not an ordinary function" : bar_over_ram(d);
+        const char *bad = !d                                        ? "not found"
+                          : pci_probe_bars(pci_access_ops(), d) < 0 ? "not an ordinary function"
+                                                                    : bar_over_ram(d);
         if (bad) {
             char why[PART_REASON_MAX];
             ksnprintf(why, sizeof(why), "partition \"%s\": PCI device %04x:%02x:%02x.%u cannot be assigned: %s",
@@ -667,10 +671,12 @@ static int assign_devices(struct partition *p)
         }
         kstrlcpy(d->owner, c->name, sizeof(d->owner));
         p->devs[p->ndevs++] = d;
-        log_info("part", "%s owns PCI %04x:%02x:%02x.%u (%04x:%04x, node %d) as 00:%02x.0 on its bus", c->name,
-                 d->seg, d->bus, d->dev, d->fn, d->vendor, d->device, d->node, p->ndevs);
-        log_warn("part", "%s: no IOMMU is used: PCI %04x:%02x:%02x.%u can DMA anywhere in host memory once "
-                 "its guest enables bus mastering", c->name, d->seg, d->bus, d->dev, d->fn);
+        log_info("part", "%s owns PCI %04x:%02x:%02x.%u (%04x:%04x, node %d) as 00:%02x.0 on its bus", c->name, d->seg,
+                 d->bus, d->dev, d->fn, d->vendor, d->device, d->node, p->ndevs);
+        log_warn("part",
+                 "%s: no IOMMU is used: PCI %04x:%02x:%02x.%u can DMA anywhere in host memory once "
+                 "its guest enables bus mastering",
+                 c->name, d->seg, d->bus, d->dev, d->fn);
     }
     return 0;
 }

@@ -30,46 +30,46 @@ struct partition;
 enum part_state { PART_STOPPED, PART_RUNNING, PART_STOPPING, PART_FAILED, PART_REFUSED };
 
 enum vcpu_run_state {
-    VRUN_OFF,           /* no thread on its CPU */
-    VRUN_WAIT_SIPI,     /* a secondary vCPU before its guest starts it (INIT state) */
+    VRUN_OFF,       /* no thread on its CPU */
+    VRUN_WAIT_SIPI, /* a secondary vCPU before its guest starts it (INIT state) */
     VRUN_RUNNING,
-    VRUN_HALTED,        /* HLT or HC_HALT: until an interrupt it can take */
+    VRUN_HALTED, /* HLT or HC_HALT: until an interrupt it can take */
 };
 
 /* Counters of what the vCPU's exits did, beyond the backend's by-reason counts. */
 struct vm_vcpu_stats {
-    u64 io_ignored;         /* port accesses to no device: reads all-ones, writes dropped */
-    u64 msr_gp;             /* RDMSR/WRMSR answered with #GP */
+    u64 io_ignored; /* port accesses to no device: reads all-ones, writes dropped */
+    u64 msr_gp;     /* RDMSR/WRMSR answered with #GP */
     u64 apic_accesses;
-    u64 apic_bad;           /* misaligned, not 32 bits wide, or no such register: dropped / read 0 */
-    u64 ipis_foreign;       /* IPIs to APIC IDs outside the partition: dropped */
+    u64 apic_bad;     /* misaligned, not 32 bits wide, or no such register: dropped / read 0 */
+    u64 ipis_foreign; /* IPIs to APIC IDs outside the partition: dropped */
     u64 irqs_injected;
     u64 hypercalls;
     u64 hypercall_errors;
-    u64 msis;               /* device MSIs forwarded to it */
-    u64 pci_io;             /* port accesses passed to an assigned device's I/O BAR */
-    u64 nic_mmio;           /* trapped accesses to its NIC's registers */
-    u64 cr3_loads;          /* shadow paging: MOV to CR3 */
-    u64 cr_accesses;        /* shadow paging: other CR0/CR3/CR4 reads and writes */
-    u64 pf_exits;           /* shadow paging: #PF exits */
+    u64 msis;        /* device MSIs forwarded to it */
+    u64 pci_io;      /* port accesses passed to an assigned device's I/O BAR */
+    u64 nic_mmio;    /* trapped accesses to its NIC's registers */
+    u64 cr3_loads;   /* shadow paging: MOV to CR3 */
+    u64 cr_accesses; /* shadow paging: other CR0/CR3/CR4 reads and writes */
+    u64 pf_exits;    /* shadow paging: #PF exits */
 };
 
 struct vm_vcpu {
-    struct vcpu v;                  /* backend state; v.index is the vCPU index */
+    struct vcpu v; /* backend state; v.index is the vCPU index */
     struct vlapic lapic;
     struct partition *part;
-    struct percpu *cpu;             /* the physical CPU it is pinned to */
-    volatile u32 run_state;         /* enum vcpu_run_state */
-    bool halt_any;                  /* HC_HALT: wake even with RFLAGS.IF = 0 */
+    struct percpu *cpu;     /* the physical CPU it is pinned to */
+    volatile u32 run_state; /* enum vcpu_run_state */
+    bool halt_any;          /* HC_HALT: wake even with RFLAGS.IF = 0 */
     /* Posted by other vCPUs (their IPIs), taken by this vCPU's CPU before entry. */
-    volatile u64 inbox[4];          /* fixed vectors */
+    volatile u64 inbox[4]; /* fixed vectors */
     volatile u32 init_pending;
-    volatile u32 sipi_pending;      /* 0x100 | vector */
-    u32 starts;                     /* SIPIs that started it */
-    u64 armed_deadline;             /* host timer armed for this vlapic deadline */
-    u64 slpt_gen;                   /* the partition's slpt_gen its TLB was flushed for */
+    volatile u32 sipi_pending; /* 0x100 | vector */
+    u32 starts;                /* SIPIs that started it */
+    u64 armed_deadline;        /* host timer armed for this vlapic deadline */
+    u64 slpt_gen;              /* the partition's slpt_gen its TLB was flushed for */
     struct vm_vcpu_stats stats;
-    struct shadow_regs paging;      /* shadow paging: the guest's own CR0/CR3/CR4/EFER */
+    struct shadow_regs paging; /* shadow paging: the guest's own CR0/CR3/CR4/EFER */
 };
 
 #define PART_REASON_MAX 200
@@ -81,32 +81,35 @@ struct part_image {
 };
 
 struct partition {
-    u32 id;                         /* index in the configuration */
+    u32 id; /* index in the configuration */
     const struct config_partition *cfg;
-    volatile u32 state;             /* enum part_state */
-    char reason[PART_REASON_MAX];   /* why failed or refused */
+    volatile u32 state;           /* enum part_state */
+    char reason[PART_REASON_MAX]; /* why failed or refused */
     u32 nvcpus;
     u16 cpus[CONFIG_MAX_PART_CPUS]; /* physical CPU of vCPU i */
     int node;                       /* node of vCPU 0 */
     int mem_node;                   /* node of its first memory block */
     /* Its memory as planned: one block per node, in guest-physical order. */
-    struct { s32 node; u64 bytes; } mem_plan[GMEM_MAX_CHUNKS];
+    struct {
+        s32 node;
+        u64 bytes;
+    } mem_plan[GMEM_MAX_CHUNKS];
     u32 nmem_plan;
-    char placement[240];            /* how and why it was placed (vmm/placement.c) */
-    bool fallback;                  /* placed away from the node it wanted */
-    u64 memory;                     /* bytes of guest RAM */
-    struct gmem gmem;               /* its host blocks while it has memory (n = 0 otherwise) */
+    char placement[240]; /* how and why it was placed (vmm/placement.c) */
+    bool fallback;       /* placed away from the node it wanted */
+    u64 memory;          /* bytes of guest RAM */
+    struct gmem gmem;    /* its host blocks while it has memory (n = 0 otherwise) */
     struct slpt slpt;
     bool slpt_ready;
     /* Shadow paging (vmm/shadow_vcpu.c): the slpt then only maps
      * guest-physical memory for the shadow MMU; the hardware never walks it. */
     bool shadowed;
-    struct shadow *shadow;          /* while it has memory */
+    struct shadow *shadow; /* while it has memory */
     struct partition_layout layout;
-    struct hc_mem_range ram_ranges[2];  /* what the guest can reach: [0, 0xA0000), [0xE0000, size) */
+    struct hc_mem_range ram_ranges[2]; /* what the guest can reach: [0, 0xA0000), [0xE0000, size) */
     u32 nram_ranges;
-    u64 entry;                      /* PVH entry point */
-    struct part_image image;        /* what it runs (or last ran) */
+    u64 entry;               /* PVH entry point */
+    struct part_image image; /* what it runs (or last ran) */
     /* Assigned PCI devices, in the order of its bus's slots (the bus itself is
      * a device: vmm/dev/pcibus.c). */
     struct pci_dev *devs[CONFIG_MAX_PART_DEVS];
@@ -122,13 +125,13 @@ struct partition {
     hpa_t table_cache;
     u64 cached_tables;
     struct vm_vcpu *vcpu[CONFIG_MAX_PART_CPUS];
-    spinlock_t lock;                /* console, failure reason */
-    struct console_ring console;    /* what its console (UART, hypercall) wrote */
+    spinlock_t lock;             /* console, failure reason */
+    struct console_ring console; /* what its console (UART, hypercall) wrote */
     volatile u32 stop_request;
-    bool powered_off;               /* the guest powered off (ACPI S5): stopped by part_reap */
-    volatile u32 vcpus_active;      /* vCPU threads still on their CPUs */
+    bool powered_off;          /* the guest powered off (ACPI S5): stopped by part_reap */
+    volatile u32 vcpus_active; /* vCPU threads still on their CPUs */
     u64 starts;
-    u64 exits_before;               /* exits of earlier runs, for `parts` */
+    u64 exits_before; /* exits of earlier runs, for `parts` */
 };
 
 extern struct partition partitions[CONFIG_MAX_PARTITIONS];

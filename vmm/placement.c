@@ -8,7 +8,7 @@
 #define NOT_OURS (-2)
 
 struct state {
-    s8 cpu_owner[PLACE_MAX_CPUS];     /* FREE, NOT_OURS or the partition index */
+    s8 cpu_owner[PLACE_MAX_CPUS]; /* FREE, NOT_OURS or the partition index */
     u64 mem_left[PLACE_MAX_NODES];
     s8 dev_owner[PLACE_MAX_DEVS];
 };
@@ -40,7 +40,7 @@ static u32 node_order(const struct place_machine *m, s32 from, u32 order[PLACE_M
         order[i] = i;
     if (from < 0)
         return n;
-    for (u32 i = 1; i < n; i++) {          /* insertion sort: stable, n is small */
+    for (u32 i = 1; i < n; i++) { /* insertion sort: stable, n is small */
         u32 v = order[i], j = i;
         while (j > 0 && place_distance(m, (u32)from, order[j - 1]) > place_distance(m, (u32)from, v)) {
             order[j] = order[j - 1];
@@ -75,13 +75,13 @@ static void free_summary(const struct place_machine *m, const struct state *s, c
     buf[0] = '\0';
     for (u32 i = 0; i < m->nnodes && i < PLACE_MAX_NODES && n + 40 < len; i++) {
         u32 c = free_cpus(m, s, i);
-        n += (size_t)ksnprintf(buf + n, len - n, "%snode %u: %u CPU%s, %u MiB", i ? "; " : "", i, c,
-                               c == 1 ? "" : "s", mib(s->mem_left[i]));
+        n += (size_t)ksnprintf(buf + n, len - n, "%snode %u: %u CPU%s, %u MiB", i ? "; " : "", i, c, c == 1 ? "" : "s",
+                               mib(s->mem_left[i]));
     }
 }
 
-static bool place_devices(const struct place_machine *m, struct state *s, const struct place_request *q,
-                          u32 self, const struct place_request *all, struct place_result *r, s32 *dev_node)
+static bool place_devices(const struct place_machine *m, struct state *s, const struct place_request *q, u32 self,
+                          const struct place_request *all, struct place_result *r, s32 *dev_node)
 {
     *dev_node = -1;
     for (u32 d = 0; d < q->ndevices && d < PLACE_MAX_PART_DEVS; d++) {
@@ -99,8 +99,10 @@ static bool place_devices(const struct place_machine *m, struct state *s, const 
                           all[s->dev_owner[k]].name);
         s8 node = m->devs[k].node;
         if (node >= 0 && *dev_node >= 0 && node != *dev_node && q->numa != PLACE_SPREAD)
-            return refuse(r, "partition \"%s\": its PCI devices are on nodes %d and %d; set numa = \"spread\" "
-                          "to allow a partition on several nodes", q->name, *dev_node, node);
+            return refuse(r,
+                          "partition \"%s\": its PCI devices are on nodes %d and %d; set numa = \"spread\" "
+                          "to allow a partition on several nodes",
+                          q->name, *dev_node, node);
         if (node >= 0 && *dev_node < 0)
             *dev_node = node;
         s->dev_owner[k] = (s8)self;
@@ -109,8 +111,8 @@ static bool place_devices(const struct place_machine *m, struct state *s, const 
     return true;
 }
 
-static bool check_cpu_list(const struct place_machine *m, struct state *s, const struct place_request *q,
-                           u32 self, const struct place_request *all, struct place_result *r)
+static bool check_cpu_list(const struct place_machine *m, struct state *s, const struct place_request *q, u32 self,
+                           const struct place_request *all, struct place_result *r)
 {
     for (u32 i = 0; i < q->ncpus; i++) {
         u16 c = q->cpus[i];
@@ -118,20 +120,20 @@ static bool check_cpu_list(const struct place_machine *m, struct state *s, const
             return refuse(r, "partition \"%s\": CPU %u does not exist (this machine has CPUs 0-%u)", q->name, c,
                           m->ncpus ? m->ncpus - 1 : 0);
         if (m->cpu_reserved[c])
-            return refuse(r, "partition \"%s\": CPU %u runs the hypervisor's shell (reserve_cpu0 = true)",
-                          q->name, c);
+            return refuse(r, "partition \"%s\": CPU %u runs the hypervisor's shell (reserve_cpu0 = true)", q->name, c);
         if (m->cpu_node[c] < 0)
             return refuse(r, "partition \"%s\": CPU %u is not online", q->name, c);
         if (s->cpu_owner[c] >= 0)
             return refuse(r, "partition \"%s\": CPU %u already belongs to \"%s\"", q->name, c,
                           all[s->cpu_owner[c]].name);
         if (q->node >= 0 && m->cpu_node[c] != q->node)
-            return refuse(r, "partition \"%s\": CPU %u is on node %d, not on node %d that it is pinned to",
-                          q->name, c, m->cpu_node[c], q->node);
+            return refuse(r, "partition \"%s\": CPU %u is on node %d, not on node %d that it is pinned to", q->name, c,
+                          m->cpu_node[c], q->node);
         if (q->numa != PLACE_SPREAD && m->cpu_node[c] != m->cpu_node[q->cpus[0]])
-            return refuse(r, "partition \"%s\": CPUs %u and %u are on different nodes (%d and %d); set "
-                          "numa = \"spread\" to allow that", q->name, q->cpus[0], c, m->cpu_node[q->cpus[0]],
-                          m->cpu_node[c]);
+            return refuse(r,
+                          "partition \"%s\": CPUs %u and %u are on different nodes (%d and %d); set "
+                          "numa = \"spread\" to allow that",
+                          q->name, q->cpus[0], c, m->cpu_node[q->cpus[0]], m->cpu_node[c]);
     }
     for (u32 i = 0; i < q->ncpus; i++) {
         s->cpu_owner[q->cpus[i]] = (s8)self;
@@ -158,8 +160,8 @@ static void take_mem(struct state *s, u32 node, u64 bytes, struct place_result *
 }
 
 /* numa = spread: CPUs and memory from the nodes in order until both suffice. */
-static bool place_spread(const struct place_machine *m, struct state *s, const struct place_request *q,
-                         u32 self, const u32 *order, u32 norder, struct place_result *r)
+static bool place_spread(const struct place_machine *m, struct state *s, const struct place_request *q, u32 self,
+                         const u32 *order, u32 norder, struct place_result *r)
 {
     for (u32 i = 0; i < norder && !q->cpu_list && r->ncpus < q->ncpus; i++)
         take_cpus(m, s, order[i], q->ncpus, self, r);
@@ -171,21 +173,22 @@ static bool place_spread(const struct place_machine *m, struct state *s, const s
         need -= MIN(avail, need);
     }
     if (r->ncpus < q->ncpus || need)
-        return refuse(r, "partition \"%s\" needs %u CPUs and %u MiB but the nodes it may use have only "
-                      "%u CPUs and %u MiB free", q->name, q->ncpus, mib(q->memory),
-                      r->ncpus, mib(q->memory - need));
+        return refuse(r,
+                      "partition \"%s\" needs %u CPUs and %u MiB but the nodes it may use have only "
+                      "%u CPUs and %u MiB free",
+                      q->name, q->ncpus, mib(q->memory), r->ncpus, mib(q->memory - need));
     return true;
 }
 
-static bool place_one(const struct place_machine *m, struct state *s, const struct place_request *q,
-                      u32 self, s32 dev_node, struct place_result *r)
+static bool place_one(const struct place_machine *m, struct state *s, const struct place_request *q, u32 self,
+                      s32 dev_node, struct place_result *r)
 {
     if (q->node >= (s32)m->nnodes)
-        return refuse(r, "partition \"%s\": node %d does not exist (this machine has node%s 0%s%u)", q->name,
-                      q->node, m->nnodes > 1 ? "s" : "", m->nnodes > 1 ? "-" : "", m->nnodes > 1 ? m->nnodes - 1 : 0);
+        return refuse(r, "partition \"%s\": node %d does not exist (this machine has node%s 0%s%u)", q->name, q->node,
+                      m->nnodes > 1 ? "s" : "", m->nnodes > 1 ? "-" : "", m->nnodes > 1 ? m->nnodes - 1 : 0);
     if (q->node >= 0 && dev_node >= 0 && q->node != dev_node)
-        return refuse(r, "partition \"%s\" is pinned to node %d but its PCI devices are on node %d", q->name,
-                      q->node, dev_node);
+        return refuse(r, "partition \"%s\" is pinned to node %d but its PCI devices are on node %d", q->name, q->node,
+                      dev_node);
     s32 cpu_node = q->cpu_list && q->ncpus ? m->cpu_node[q->cpus[0]] : -1;
     r->wanted = dev_node >= 0 ? dev_node : q->node >= 0 ? q->node : cpu_node;
     bool strict = q->node >= 0;
@@ -223,12 +226,14 @@ static bool place_one(const struct place_machine *m, struct state *s, const stru
         if (i == norder) {
             free_summary(m, s, sum, sizeof(sum));
             if (strict)
-                return refuse(r, "partition \"%s\" is pinned to node %d, which has %u free CPU%s and %u MiB "
-                              "free; it needs %u and %u MiB", q->name, q->node, free_cpus(m, s, (u32)q->node),
-                              free_cpus(m, s, (u32)q->node) == 1 ? "" : "s", mib(s->mem_left[q->node]),
-                              q->ncpus, mib(q->memory));
-            return refuse(r, "partition \"%s\" needs %u CPU%s and %u MiB on one node; free: %s%s", q->name,
-                          q->ncpus, q->ncpus == 1 ? "" : "s", mib(q->memory), sum,
+                return refuse(r,
+                              "partition \"%s\" is pinned to node %d, which has %u free CPU%s and %u MiB "
+                              "free; it needs %u and %u MiB",
+                              q->name, q->node, free_cpus(m, s, (u32)q->node),
+                              free_cpus(m, s, (u32)q->node) == 1 ? "" : "s", mib(s->mem_left[q->node]), q->ncpus,
+                              mib(q->memory));
+            return refuse(r, "partition \"%s\" needs %u CPU%s and %u MiB on one node; free: %s%s", q->name, q->ncpus,
+                          q->ncpus == 1 ? "" : "s", mib(q->memory), sum,
                           m->nnodes > 1 ? " (numa = \"spread\" allows several nodes)" : "");
         }
         take_cpus(m, s, order[i], q->ncpus, self, r);
@@ -243,11 +248,15 @@ static bool place_one(const struct place_machine *m, struct state *s, const stru
         for (u32 i = 0; i < r->nmem; i++)
             r->fallback |= r->mem[i].node != r->wanted;
     }
-    const char *why = dev_node >= 0 ? "its PCI devices' node" : q->node >= 0 ? "the node it is pinned to" :
-                      q->cpu_list ? "its CPUs' node" : "the first node with room";
+    const char *why = dev_node >= 0  ? "its PCI devices' node"
+                      : q->node >= 0 ? "the node it is pinned to"
+                      : q->cpu_list  ? "its CPUs' node"
+                                     : "the first node with room";
     if (r->fallback)
-        ksnprintf(r->msg, sizeof(r->msg), "wanted node %d (%s), which is short of room; placed on node %d "
-                  "(distance %u)%s", r->wanted, why, r->home, place_distance(m, (u32)r->wanted, (u32)r->home),
+        ksnprintf(r->msg, sizeof(r->msg),
+                  "wanted node %d (%s), which is short of room; placed on node %d "
+                  "(distance %u)%s",
+                  r->wanted, why, r->home, place_distance(m, (u32)r->wanted, (u32)r->home),
                   r->nmem > 1 || (r->nmem == 1 && r->mem[0].node != r->home) ? ", memory split as listed" : "");
     else
         ksnprintf(r->msg, sizeof(r->msg), "node %d: %s", r->home, why);
@@ -255,10 +264,9 @@ static bool place_one(const struct place_machine *m, struct state *s, const stru
     return true;
 }
 
-int place_plan(const struct place_machine *m, const struct place_request *req, u32 n,
-               struct place_result *out)
+int place_plan(const struct place_machine *m, const struct place_request *req, u32 n, struct place_result *out)
 {
-    static struct state s;   /* not reentrant; the planner runs on CPU 0 (or in one test thread) */
+    static struct state s; /* not reentrant; the planner runs on CPU 0 (or in one test thread) */
     s32 dev_node[PLACE_MAX_PARTS];
     bool live[PLACE_MAX_PARTS];
     n = MIN(n, (u32)PLACE_MAX_PARTS);
@@ -301,7 +309,7 @@ int place_plan(const struct place_machine *m, const struct place_request *req, u
             if (!done[i] && (best < 0 || req[i].priority > req[best].priority))
                 best = (s32)i;
         if (best < 0)
-            break;                      /* cannot happen: one request is left per round */
+            break; /* cannot happen: one request is left per round */
         u32 i = (u32)best;
         done[i] = true;
         if (!live[i]) {

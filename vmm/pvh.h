@@ -13,14 +13,14 @@
 #define HVM_START_MAGIC          0x336ec578u
 
 struct hvm_start_info {
-    uint32_t magic;           /* HVM_START_MAGIC */
-    uint32_t version;         /* 1: memmap fields valid */
+    uint32_t magic;   /* HVM_START_MAGIC */
+    uint32_t version; /* 1: memmap fields valid */
     uint32_t flags;
     uint32_t nr_modules;
-    uint64_t modlist_paddr;   /* struct hvm_modlist_entry[nr_modules] */
-    uint64_t cmdline_paddr;   /* NUL-terminated ASCII */
+    uint64_t modlist_paddr; /* struct hvm_modlist_entry[nr_modules] */
+    uint64_t cmdline_paddr; /* NUL-terminated ASCII */
     uint64_t rsdp_paddr;
-    uint64_t memmap_paddr;    /* struct hvm_memmap_table_entry[memmap_entries] */
+    uint64_t memmap_paddr; /* struct hvm_memmap_table_entry[memmap_entries] */
     uint32_t memmap_entries;
     uint32_t reserved;
 } __attribute__((packed));

@@ -19,14 +19,13 @@ static int bounded_len(const char *s, u32 cap, u64 *len)
 static bool in_ram(const struct hvm_memmap_table_entry *mm, u32 n, u64 addr, u64 size)
 {
     for (u32 i = 0; i < n; i++)
-        if (mm[i].type == HVM_MEMMAP_RAM && addr >= mm[i].addr &&
-            addr - mm[i].addr <= mm[i].size && size <= mm[i].size - (addr - mm[i].addr))
+        if (mm[i].type == HVM_MEMMAP_RAM && addr >= mm[i].addr && addr - mm[i].addr <= mm[i].size &&
+            size <= mm[i].size - (addr - mm[i].addr))
             return true;
     return false;
 }
 
-int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout *layout,
-                    char *err, size_t errlen)
+int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout *layout, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
@@ -35,23 +34,23 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
     memset(layout, 0, sizeof(*layout));
     const u64 base = cfg->base.v, cap = cfg->buf_size;
     if (!IS_ALIGNED(base, 8) || cap > ~0ULL - base)
-        return kerr_fmt(err, errlen, -EINVAL, "start info buffer at 0x%llx (+0x%llx) is misaligned "
-                    "or wraps", X(base), X(cap));
+        return kerr_fmt(err, errlen, -EINVAL,
+                        "start info buffer at 0x%llx (+0x%llx) is misaligned "
+                        "or wraps",
+                        X(base), X(cap));
     if (cfg->nranges == 0 || !cfg->ranges)
         return kerr_fmt(err, errlen, -EINVAL, "empty memory map");
     if (cfg->nranges > PVH_MAX_MEMMAP)
-        return kerr_fmt(err, errlen, -E2BIG, "%u memory ranges (at most %u)", cfg->nranges,
-                    PVH_MAX_MEMMAP);
+        return kerr_fmt(err, errlen, -E2BIG, "%u memory ranges (at most %u)", cfg->nranges, PVH_MAX_MEMMAP);
     if (cfg->nmodules && !cfg->modules)
         return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     if (cfg->nmodules > PVH_MAX_MODULES)
-        return kerr_fmt(err, errlen, -E2BIG, "%u modules (at most %u)", cfg->nmodules,
-                    PVH_MAX_MODULES);
+        return kerr_fmt(err, errlen, -E2BIG, "%u modules (at most %u)", cfg->nmodules, PVH_MAX_MODULES);
     for (u32 i = 0; i < cfg->nranges; i++) {
         const struct pvh_mem_range *r = &cfg->ranges[i];
         if (r->size == 0 || r->size > ~0ULL - r->addr)
-            return kerr_fmt(err, errlen, -EINVAL, "memory range %u at 0x%llx has size 0x%llx",
-                        i, X(r->addr), X(r->size));
+            return kerr_fmt(err, errlen, -EINVAL, "memory range %u at 0x%llx has size 0x%llx", i, X(r->addr),
+                            X(r->size));
     }
     const u32 cmax = cfg->cmdline_max ? cfg->cmdline_max : PVH_CMDLINE_MAX;
     u64 cmd_len = 0;
@@ -62,12 +61,10 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
         const struct pvh_module *m = &cfg->modules[i];
         u64 l;
         if (m->size == 0 || m->size > ~0ULL - m->paddr)
-            return kerr_fmt(err, errlen, -EINVAL, "module %u at 0x%llx has size 0x%llx",
-                        i, X(m->paddr), X(m->size));
+            return kerr_fmt(err, errlen, -EINVAL, "module %u at 0x%llx has size 0x%llx", i, X(m->paddr), X(m->size));
         if (m->cmdline) {
             if (bounded_len(m->cmdline, cmax, &l))
-                return kerr_fmt(err, errlen, -E2BIG, "module %u's command line is longer than %u bytes",
-                            i, cmax - 1);
+                return kerr_fmt(err, errlen, -E2BIG, "module %u's command line is longer than %u bytes", i, cmax - 1);
             mod_cmd_total += ALIGN_UP(l + 1, 8);
         }
     }
@@ -81,8 +78,7 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
     memset(buf, 0, cap);
     struct hvm_memmap_table_entry *mm = (struct hvm_memmap_table_entry *)(buf + off_mm);
     for (u32 i = 0; i < cfg->nranges; i++) {
-        struct hvm_memmap_table_entry e = { cfg->ranges[i].addr, cfg->ranges[i].size,
-                                            cfg->ranges[i].type, 0 };
+        struct hvm_memmap_table_entry e = { cfg->ranges[i].addr, cfg->ranges[i].size, cfg->ranges[i].type, 0 };
         u32 k = i;
         while (k > 0 && mm[k - 1].addr > e.addr) {
             mm[k] = mm[k - 1];
@@ -96,10 +92,8 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
             struct hvm_memmap_table_entry *last = &mm[n - 1];
             u64 last_end = last->addr + last->size;
             if (last_end > mm[i].addr) {
-                int rc = kerr_fmt(err, errlen, -EINVAL,
-                              "memory ranges [0x%llx, 0x%llx) and [0x%llx, 0x%llx) overlap",
-                              X(last->addr), X(last_end), X(mm[i].addr),
-                              X(mm[i].addr + mm[i].size));
+                int rc = kerr_fmt(err, errlen, -EINVAL, "memory ranges [0x%llx, 0x%llx) and [0x%llx, 0x%llx) overlap",
+                                  X(last->addr), X(last_end), X(mm[i].addr), X(mm[i].addr + mm[i].size));
                 memset(buf, 0, cap);
                 return rc;
             }
@@ -118,8 +112,7 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
     const u64 used = off_modcmd + mod_cmd_total;
     if (used > cap) {
         memset(buf, 0, cap);
-        return kerr_fmt(err, errlen, -ENOSPC, "the start info needs %llu bytes, the buffer has %llu",
-                    X(used), X(cap));
+        return kerr_fmt(err, errlen, -ENOSPC, "the start info needs %llu bytes, the buffer has %llu", X(used), X(cap));
     }
 
     struct hvm_modlist_entry *ml = (struct hvm_modlist_entry *)(buf + off_mod);
@@ -128,13 +121,14 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
         if (!in_ram(mm, n, m->paddr, m->size) || (m->paddr < base + used && base < m->paddr + m->size)) {
             memset(buf, 0, cap);
             return kerr_fmt(err, errlen, -EINVAL,
-                        "module %u [0x%llx, 0x%llx) is not inside guest RAM or overlaps the "
-                        "start info", i, X(m->paddr), X(m->paddr + m->size));
+                            "module %u [0x%llx, 0x%llx) is not inside guest RAM or overlaps the "
+                            "start info",
+                            i, X(m->paddr), X(m->paddr + m->size));
         }
         ml[i].paddr = m->paddr;
         ml[i].size = m->size;
         if (m->cmdline) {
-            u64 l = strlen(m->cmdline);   /* bounded above */
+            u64 l = strlen(m->cmdline); /* bounded above */
             memcpy(buf + off_modcmd, m->cmdline, l + 1);
             ml[i].cmdline_paddr = base + off_modcmd;
             off_modcmd += ALIGN_UP(l + 1, 8);

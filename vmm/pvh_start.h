@@ -15,41 +15,41 @@
 #include "kernel/lib/gpa.h"
 #include "vmm/pvh.h"
 
-#define PVH_MAX_MEMMAP     128     /* memory map entries */
-#define PVH_MAX_MODULES    16
-#define PVH_CMDLINE_MAX    2048    /* Linux x86 COMMAND_LINE_SIZE, NUL included */
-#define PVH_ERR_LEN_START  128
+#define PVH_MAX_MEMMAP    128 /* memory map entries */
+#define PVH_MAX_MODULES   16
+#define PVH_CMDLINE_MAX   2048 /* Linux x86 COMMAND_LINE_SIZE, NUL included */
+#define PVH_ERR_LEN_START 128
 
 struct pvh_mem_range {
     u64 addr, size;
-    u32 type;                      /* HVM_MEMMAP_RAM / _RESERVED / _ACPI, or other E820 types */
+    u32 type; /* HVM_MEMMAP_RAM / _RESERVED / _ACPI, or other E820 types */
 };
 
 struct pvh_module {
-    u64 paddr, size;               /* where the module was loaded in the guest */
-    const char *cmdline;           /* NULL: none */
+    u64 paddr, size;     /* where the module was loaded in the guest */
+    const char *cmdline; /* NULL: none */
 };
 
 struct pvh_start_config {
-    gpa_t base;                    /* guest-physical address of buf[0], 8-byte aligned */
+    gpa_t base; /* guest-physical address of buf[0], 8-byte aligned */
     void *buf;
     u64 buf_size;
     /* Memory map in any order; it is sorted by address, must not overlap, and
      * adjacent ranges of one type are merged. Sizes > 0. */
     const struct pvh_mem_range *ranges;
     u32 nranges;
-    const char *cmdline;           /* NULL: no command line */
-    u32 cmdline_max;               /* longest accepted, NUL included; 0: PVH_CMDLINE_MAX */
+    const char *cmdline; /* NULL: no command line */
+    u32 cmdline_max;     /* longest accepted, NUL included; 0: PVH_CMDLINE_MAX */
     const struct pvh_module *modules;
     u32 nmodules;
-    u64 rsdp_gpa;                  /* 0: no ACPI */
+    u64 rsdp_gpa; /* 0: no ACPI */
 };
 
 /* Where things went, for logging and tests. */
 struct pvh_start_layout {
-    u64 size;                      /* bytes of buf used */
+    u64 size; /* bytes of buf used */
     u64 memmap_gpa, modlist_gpa, cmdline_gpa;
-    u32 memmap_entries;            /* after merging */
+    u32 memmap_entries; /* after merging */
 };
 
 /* Fills buf (zeroing the unused rest up to buf_size; on failure buf holds nothing
@@ -59,7 +59,7 @@ struct pvh_start_layout {
  *   -E2BIG:  the command line (or a module's) is too long, too many ranges/modules;
  *   -ENOSPC: it does not fit in buf_size;
  * with a message in err when err is not NULL. */
-int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout *layout,
-                    char *err, size_t errlen) __must_check;
+int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout *layout, char *err,
+                    size_t errlen) __must_check;
 
 #endif

@@ -11,8 +11,9 @@
 #include "kernel/lib/string.h"
 
 _Static_assert((int)PART_INFO_STOPPED == (int)PART_STOPPED && (int)PART_INFO_RUNNING == (int)PART_RUNNING &&
-               (int)PART_INFO_STOPPING == (int)PART_STOPPING && (int)PART_INFO_FAILED == (int)PART_FAILED &&
-               (int)PART_INFO_REFUSED == (int)PART_REFUSED, "enum part_info_state mirrors enum part_state");
+                   (int)PART_INFO_STOPPING == (int)PART_STOPPING && (int)PART_INFO_FAILED == (int)PART_FAILED &&
+                   (int)PART_INFO_REFUSED == (int)PART_REFUSED,
+               "enum part_info_state mirrors enum part_state");
 _Static_assert(PART_INFO_MEM_BLOCKS >= GMEM_MAX_CHUNKS, "a snapshot holds every memory block");
 _Static_assert(PART_INFO_REASON_MAX >= PART_REASON_MAX, "a snapshot holds the whole reason");
 _Static_assert(PART_INFO_PLACEMENT_MAX >= sizeof(((struct partition *)0)->placement),

@@ -17,70 +17,77 @@
 
 /* Mirrors the core's partition states (asserted equal in vmm/query.c). */
 enum part_info_state {
-    PART_INFO_STOPPED, PART_INFO_RUNNING, PART_INFO_STOPPING, PART_INFO_FAILED, PART_INFO_REFUSED,
+    PART_INFO_STOPPED,
+    PART_INFO_RUNNING,
+    PART_INFO_STOPPING,
+    PART_INFO_FAILED,
+    PART_INFO_REFUSED,
 };
 
 enum part_paging {
-    PART_PAGING_OFF,          /* no second-level tables: not running */
-    PART_PAGING_NESTED,       /* EPT or NPT (slpt_name says which) */
-    PART_PAGING_SHADOW,       /* shadow paging (docs/paging.md) */
+    PART_PAGING_OFF,    /* no second-level tables: not running */
+    PART_PAGING_NESTED, /* EPT or NPT (slpt_name says which) */
+    PART_PAGING_SHADOW, /* shadow paging (docs/paging.md) */
 };
 
 #define PART_INFO_REASON_MAX    200
 #define PART_INFO_PLACEMENT_MAX 240
-#define PART_INFO_MEM_BLOCKS    8     /* at least the core's blocks per partition */
+#define PART_INFO_MEM_BLOCKS    8 /* at least the core's blocks per partition */
 
 /* What the shadow MMU did, with the vCPUs' paging exits summed. */
 struct part_shadow_info {
-    u32 nroots;               /* roots cached at most */
+    u32 nroots; /* roots cached at most */
     u64 cr3_loads, cr_accesses, pf_exits;
     u64 faults, fills, guest_faults, mmio;
     u64 pt_writes, unprotects;
     u64 root_hits, root_misses, root_evictions;
     u64 invlpg, flushes;
-    u64 tracked, tables;      /* now */
+    u64 tracked, tables; /* now */
 };
 
 struct part_info {
     u32 id;
     char name[CONFIG_NAME_MAX];
-    u32 state;                /* enum part_info_state */
+    u32 state; /* enum part_info_state */
     const char *state_name;
-    char reason[PART_INFO_REASON_MAX];      /* why failed or refused; "" when none */
+    char reason[PART_INFO_REASON_MAX]; /* why failed or refused; "" when none */
     u32 nvcpus;
-    u16 cpus[CONFIG_MAX_PART_CPUS];         /* physical CPU of vCPU i */
-    s32 cpu_node[CONFIG_MAX_PART_CPUS];     /* NUMA node of that CPU */
-    u64 memory;               /* bytes of guest RAM */
-    bool has_memory;          /* it holds its host blocks now (running or failed) */
-    int node;                 /* node of vCPU 0 */
-    int mem_node;             /* node of its first memory block */
+    u16 cpus[CONFIG_MAX_PART_CPUS];     /* physical CPU of vCPU i */
+    s32 cpu_node[CONFIG_MAX_PART_CPUS]; /* NUMA node of that CPU */
+    u64 memory;                         /* bytes of guest RAM */
+    bool has_memory;                    /* it holds its host blocks now (running or failed) */
+    int node;                           /* node of vCPU 0 */
+    int mem_node;                       /* node of its first memory block */
     /* Its memory as planned: one block per node, in guest-physical order. */
-    struct { s32 node; u64 bytes; } mem[PART_INFO_MEM_BLOCKS];
+    struct {
+        s32 node;
+        u64 bytes;
+    } mem[PART_INFO_MEM_BLOCKS];
     u32 nmem;
-    char placement[PART_INFO_PLACEMENT_MAX];   /* how and why it was placed; "" when not */
-    bool fallback;            /* placed away from the node it wanted */
-    s32 requested_node;       /* the configuration's node, < 0 when none */
+    char placement[PART_INFO_PLACEMENT_MAX]; /* how and why it was placed; "" when not */
+    bool fallback;                           /* placed away from the node it wanted */
+    s32 requested_node;                      /* the configuration's node, < 0 when none */
     /* What it runs (or last ran). standby_image: its failover group's image,
      * booted by a cold takeover, rather than its own. */
     char kernel[CONFIG_PATH_MAX];
     char cmdline[CONFIG_CMDLINE_MAX];
     bool standby_image;
     u64 starts;
-    u64 exits;                /* of all its vCPUs, this run and earlier ones */
-    u32 paging;               /* enum part_paging */
-    const char *slpt_name;    /* "EPT" or "NPT" */
-    struct part_shadow_info shadow;         /* paging == PART_PAGING_SHADOW */
+    u64 exits;                      /* of all its vCPUs, this run and earlier ones */
+    u32 paging;                     /* enum part_paging */
+    const char *slpt_name;          /* "EPT" or "NPT" */
+    struct part_shadow_info shadow; /* paging == PART_PAGING_SHADOW */
 };
 
 /* One vCPU while its partition has it. */
 struct part_vcpu_info {
     u32 index;
-    u32 cpu;                  /* the physical CPU it is pinned to */
+    u32 cpu; /* the physical CPU it is pinned to */
     const char *run_state_name;
     u64 exits;
     u64 by_reason[VEXIT_COUNT];
-    u64 timer_deadline;       /* its APIC timer's next expiry (TSC), 0 when unarmed */
-    u32 starts;               /* SIPIs that started it */
+    u64 timer_deadline; /* its APIC timer's next expiry (TSC), 0 when unarmed */
+    u32 starts;         /* SIPIs that started it */
     u64 io_ignored, msr_gp, apic_accesses, apic_bad, ipis_foreign, irqs_injected;
     u64 hypercalls, hypercall_errors;
     u64 msis, pci_io, nic_mmio;

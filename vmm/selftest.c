@@ -15,14 +15,13 @@
 #include "kernel/lib/string.h"
 #include "arch/x86/virt.h"
 
-#define CODE_GPA   0x1000
-#define FAULT_GPA  0x400000
-#define MARKER     0x12345678u
-
+#define CODE_GPA  0x1000
+#define FAULT_GPA 0x400000
+#define MARKER    0x12345678u
 
 struct step {
     enum vcpu_exit_reason reason;
-    u64 skip;                /* bytes to step over when the exit has no length */
+    u64 skip; /* bytes to step over when the exit has no length */
     const char *what;
 };
 
@@ -41,21 +40,21 @@ static void *table_map(void *ctx, hpa_t pa) { return hpa_to_ptr(pa); }
 static void build_code(u8 *p, bool intel)
 {
     static const u8 head[] = {
-        0xb0, 0x41,                         /* mov al, 'A' */
-        0xe6, 0x80,                         /* out 0x80, al */
-        0x31, 0xc0,                         /* xor eax, eax */
-        0x0f, 0xa2,                         /* cpuid */
-        0xb8, 0x78, 0x56, 0x34, 0x12,       /* mov eax, MARKER */
+        0xb0, 0x41,                   /* mov al, 'A' */
+        0xe6, 0x80,                   /* out 0x80, al */
+        0x31, 0xc0,                   /* xor eax, eax */
+        0x0f, 0xa2,                   /* cpuid */
+        0xb8, 0x78, 0x56, 0x34, 0x12, /* mov eax, MARKER */
     };
     static const u8 tail[] = {
         0xc7, 0x05, 0x00, 0x00, 0x40, 0x00, 0xef, 0xbe, 0xad, 0xde, /* mov dword [0x400000], 0xdeadbeef */
-        0xf4,                               /* hlt */
+        0xf4,                                                       /* hlt */
     };
     memcpy(p, head, sizeof(head));
     p += sizeof(head);
     p[0] = 0x0f;
     p[1] = 0x01;
-    p[2] = intel ? 0xc1 : 0xd9;             /* vmcall / vmmcall */
+    p[2] = intel ? 0xc1 : 0xd9; /* vmcall / vmmcall */
     memcpy(p + 3, tail, sizeof(tail));
 }
 
@@ -78,14 +77,10 @@ static void flat32(struct vcpu_boot_state *s, u64 rip)
 static bool check(const struct vcpu *v, const struct step *st, const struct vcpu_exit *e)
 {
     switch (st->reason) {
-    case VEXIT_IO:
-        return e->io.port == 0x80 && !e->io.in && e->io.size == 1 && (u8)v->regs.gpr[GPR_RAX] == 'A';
-    case VEXIT_HYPERCALL:
-        return (u32)v->regs.gpr[GPR_RAX] == MARKER;
-    case VEXIT_SLPT_FAULT:
-        return e->fault.gpa.v == FAULT_GPA && e->fault.write;
-    default:
-        return true;
+    case VEXIT_IO: return e->io.port == 0x80 && !e->io.in && e->io.size == 1 && (u8)v->regs.gpr[GPR_RAX] == 'A';
+    case VEXIT_HYPERCALL: return (u32)v->regs.gpr[GPR_RAX] == MARKER;
+    case VEXIT_SLPT_FAULT: return e->fault.gpa.v == FAULT_GPA && e->fault.write;
+    default: return true;
     }
 }
 
@@ -144,8 +139,8 @@ int vmtest_run(void)
         ok++;
         vcpu_backend->advance_rip(&v, e.insn_len ? e.insn_len : st->skip);
     }
-    con_printf("vmtest: %u of %u exits as expected on %s: %s\n", ok, (u32)ARRAY_SIZE(steps),
-               vcpu_backend->name, ok == ARRAY_SIZE(steps) ? "PASS" : "FAIL");
+    con_printf("vmtest: %u of %u exits as expected on %s: %s\n", ok, (u32)ARRAY_SIZE(steps), vcpu_backend->name,
+               ok == ARRAY_SIZE(steps) ? "PASS" : "FAIL");
     vcpu_backend->destroy(&v);
 free_slpt:
     slpt_destroy(&t);

@@ -24,46 +24,28 @@
  * over the levels, so the leaf alone decides. */
 #define SHADOW_TABLE_BITS (PTE_P | PTE_RW | PTE_US | PTE_A)
 
-#define MODE_BITS_UNSET  (~0ULL)  /* s->mode_bits before the first activation */
-#define LEVELS_LONG4     4
-#define LEVELS_PAE       3
-#define PAE_VA_MASK      0xffffffffULL   /* paging off: 32-bit linear = physical */
+#define MODE_BITS_UNSET    (~0ULL) /* s->mode_bits before the first activation */
+#define LEVELS_LONG4       4
+#define LEVELS_PAE         3
+#define PAE_VA_MASK        0xffffffffULL /* paging off: 32-bit linear = physical */
 #define DEFAULT_MAX_TABLES 2048
-#define MIN_TABLES       4        /* a root and the three tables above one leaf */
+#define MIN_TABLES         4 /* a root and the three tables above one leaf */
 
 STATIC_ASSERT(SHADOW_ROOTS_MAX <= 32, "struct shadow_track.roots is a u32 mask");
 STATIC_ASSERT(SHADOW_ROOTS_MAX <= 256, "struct shadow_use.root is a u8");
 
-static inline u32 level_shift(int level)
-{
-    return PAGE_SHIFT + PT_INDEX_BITS * (u32)(level - 1);
-}
+static inline u32 level_shift(int level) { return PAGE_SHIFT + PT_INDEX_BITS * (u32)(level - 1); }
 
-static inline u64 span(int level)
-{
-    return 1ULL << level_shift(level);
-}
+static inline u64 span(int level) { return 1ULL << level_shift(level); }
 
-static inline u32 ent_index(u64 va, int level)
-{
-    return (u32)(va >> level_shift(level)) & (PT_ENTRIES - 1);
-}
+static inline u32 ent_index(u64 va, int level) { return (u32)(va >> level_shift(level)) & (PT_ENTRIES - 1); }
 
 /* Bits 63:47 copies of bit 47 (SDM 3.3.7.1). */
-static inline u64 canon(u64 va)
-{
-    return (u64)((s64)(va << (64 - PT_ADDR_BITS_4LEVEL)) >> (64 - PT_ADDR_BITS_4LEVEL));
-}
+static inline u64 canon(u64 va) { return (u64)((s64)(va << (64 - PT_ADDR_BITS_4LEVEL)) >> (64 - PT_ADDR_BITS_4LEVEL)); }
 
-static inline u64 gfn_of(u64 ga)
-{
-    return ga >> PAGE_SHIFT;
-}
+static inline u64 gfn_of(u64 ga) { return ga >> PAGE_SHIFT; }
 
-static int root_levels(const struct shadow_root *r)
-{
-    return r->mode == SHADOW_MODE_LONG4 ? LEVELS_LONG4 : LEVELS_PAE;
-}
+static int root_levels(const struct shadow_root *r) { return r->mode == SHADOW_MODE_LONG4 ? LEVELS_LONG4 : LEVELS_PAE; }
 
 /* ---------------------------------------------------------------- modes */
 
@@ -77,7 +59,7 @@ static int guest_mode(const struct shadow_regs *g, enum shadow_mode *m)
         return 0;
     }
     if (!(g->efer & EFER_LMA))
-        return -ENOTSUP;            /* 32-bit or PAE paging */
+        return -ENOTSUP; /* 32-bit or PAE paging */
     if (g->cr4 & (CR4_LA57 | CR4_PKE | CR4_PKS))
         return -ENOTSUP;
     *m = SHADOW_MODE_LONG4;
@@ -87,8 +69,7 @@ static int guest_mode(const struct shadow_regs *g, enum shadow_mode *m)
 /* The control bits a shadow's contents depend on (its rights, G bits). */
 static u64 mode_bits_of(const struct shadow_regs *g)
 {
-    return (g->cr0 & CR0_WP) | (g->cr4 & (CR4_PSE | CR4_PGE | CR4_SMEP | CR4_SMAP)) |
-           (g->efer & EFER_NXE);
+    return (g->cr0 & CR0_WP) | (g->cr4 & (CR4_PSE | CR4_PGE | CR4_SMEP | CR4_SMAP)) | (g->efer & EFER_NXE);
 }
 
 static u64 root_key(const struct shadow_regs *g, enum shadow_mode m)
@@ -98,10 +79,7 @@ static u64 root_key(const struct shadow_regs *g, enum shadow_mode m)
 
 /* ---------------------------------------------------------------- table pages */
 
-static u64 *table_map(const struct shadow *s, hpa_t pa)
-{
-    return s->ops.map(s->ops.ctx, pa);
-}
+static u64 *table_map(const struct shadow *s, hpa_t pa) { return s->ops.map(s->ops.ctx, pa); }
 
 /* A zeroed table page within the budget (st.tables counts the pages held). */
 static int table_alloc(struct shadow *s, bool below_4g, hpa_t *out, u64 **ptr)
@@ -156,20 +134,17 @@ static void clear_table(struct shadow *s, hpa_t pa, int level)
 /* ---------------------------------------------------------------- guest walk */
 
 struct walk {
-    gpa_t gpa;            /* the translation */
-    u64 leaf;             /* the guest's leaf entry as written back; 0 with paging off */
-    int leaf_level;       /* 1: 4 KiB, 2: 2 MiB, 3: 1 GiB; 0 with paging off */
-    int ntables;          /* guest tables read, the PML4 first */
+    gpa_t gpa;      /* the translation */
+    u64 leaf;       /* the guest's leaf entry as written back; 0 with paging off */
+    int leaf_level; /* 1: 4 KiB, 2: 2 MiB, 3: 1 GiB; 0 with paging off */
+    int ntables;    /* guest tables read, the PML4 first */
     u64 table_gfn[LEVELS_LONG4];
-    bool w, u, nx;        /* rights combined over the levels (nx only with EFER.NXE) */
-    bool dirty;           /* the leaf's D bit (after this access) */
-    u32 fault;            /* the error code when the guest refuses */
+    bool w, u, nx; /* rights combined over the levels (nx only with EFER.NXE) */
+    bool dirty;    /* the leaf's D bit (after this access) */
+    u32 fault;     /* the error code when the guest refuses */
 };
 
-static u32 access_of(u32 pfec)
-{
-    return pfec & (PFEC_W | PFEC_U | PFEC_I);
-}
+static u32 access_of(u32 pfec) { return pfec & (PFEC_W | PFEC_U | PFEC_I); }
 
 /* The error code the CPU reports (SDM 4.7): I/D only where fetches are told
  * apart from reads at all, i.e. with CR4.SMEP or EFER.NXE. */
@@ -257,7 +232,7 @@ static int walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
         return 0;
     }
     if (canon(va) != va)
-        return -EINVAL;             /* the CPU raises #GP, not #PF */
+        return -EINVAL; /* the CPU raises #GP, not #PF */
 
     bool nxe = g->efer & EFER_NXE;
     u64 addr[LEVELS_LONG4], ent[LEVELS_LONG4];
@@ -300,8 +275,8 @@ static int walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
     return 0;
 }
 
-int shadow_guest_walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
-                      gpa_t *gpa_out, u32 *rights, u32 *fault_pfec)
+int shadow_guest_walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec, gpa_t *gpa_out, u32 *rights,
+                      u32 *fault_pfec)
 {
     struct walk w;
     int rc = walk(s, g, va, pfec, &w);
@@ -361,7 +336,7 @@ static void write_protect_gfn(struct shadow *s, u64 gfn)
     hpa_t frame;
     unsigned perms;
     if (s->ops.gpa_to_hpa(s->ops.ctx, gpa(gfn << PAGE_SHIFT), &frame, &perms) < 0)
-        return;                     /* not RAM: no leaf maps it */
+        return; /* not RAM: no leaf maps it */
     for (u32 r = 0; r < s->nroots; r++)
         if (s->roots[r].valid)
             protect_in(s, s->roots[r].hw, root_levels(&s->roots[r]), frame & PTE_ADDR);
@@ -421,7 +396,7 @@ static void untrack_root(struct shadow *s, int r)
             t->nuses = n;
             if (!t->roots) {
                 track_remove(s, i);
-                continue;           /* slot i now holds the last track */
+                continue; /* slot i now holds the last track */
             }
         }
         i++;
@@ -522,8 +497,8 @@ void shadow_flush_all(struct shadow *s)
 
 int shadow_init(struct shadow *s, const struct shadow_ops *ops, u32 nroots, u32 max_tables)
 {
-    if (!s || !ops || !ops->alloc_table || !ops->free_table || !ops->map || !ops->gread ||
-        !ops->gwrite || !ops->gpa_to_hpa)
+    if (!s || !ops || !ops->alloc_table || !ops->free_table || !ops->map || !ops->gread || !ops->gwrite ||
+        !ops->gpa_to_hpa)
         return -EINVAL;
     if (nroots == 0)
         nroots = SHADOW_ROOTS_DEFAULT;
@@ -587,8 +562,7 @@ static int new_root(struct shadow *s, int r, enum shadow_mode m, u64 key)
     return 0;
 }
 
-int shadow_activate(struct shadow *s, const struct shadow_regs *g, hpa_t *hw,
-                    enum shadow_mode *mode)
+int shadow_activate(struct shadow *s, const struct shadow_regs *g, hpa_t *hw, enum shadow_mode *mode)
 {
     enum shadow_mode m;
     int rc = guest_mode(g, &m);
@@ -625,8 +599,8 @@ int shadow_activate(struct shadow *s, const struct shadow_regs *g, hpa_t *hw,
 
 /* The shadow leaf for a walk that allowed the access `pfec`: the guest's
  * rights combined over its levels, intersected with the host's. */
-static u64 shadow_leaf(const struct shadow_regs *g, const struct walk *w, hpa_t frame,
-                       unsigned perms, u32 pfec, bool tracked)
+static u64 shadow_leaf(const struct shadow_regs *g, const struct walk *w, hpa_t frame, unsigned perms, u32 pfec,
+                       bool tracked)
 {
     bool rw = w->w, us = w->u, nx = w->nx;
     if ((pfec & PFEC_W) && !rw) {
@@ -704,8 +678,7 @@ static bool host_refuses(unsigned perms, u32 pfec)
 
 /* One attempt at handling the fault: 0 and out->result, -ENOSPC when the
  * track table is full, -ENOMEM past the table budget, other errors. */
-static int fill(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
-                struct shadow_fault *out)
+static int fill(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec, struct shadow_fault *out)
 {
     struct walk w;
     int rc = walk(s, g, va, pfec, &w);
@@ -763,8 +736,7 @@ static int check_active(const struct shadow *s, const struct shadow_regs *g, u64
     return 0;
 }
 
-int shadow_page_fault(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
-                      struct shadow_fault *out)
+int shadow_page_fault(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec, struct shadow_fault *out)
 {
     s->st.faults++;
     memset(out, 0, sizeof(*out));
@@ -780,22 +752,15 @@ int shadow_page_fault(struct shadow *s, const struct shadow_regs *g, u64 va, u32
         memset(out, 0, sizeof(*out));
         rc = fill(s, g, va, pfec, out);
         if (rc == -ENOSPC)
-            rc = -ENOMEM;           /* not reached: one walk tracks 4 pages at most */
+            rc = -ENOMEM; /* not reached: one walk tracks 4 pages at most */
     }
     if (rc)
         return rc;
     switch (out->result) {
-    case SHADOW_FIXED:
-        s->st.fills++;
-        break;
-    case SHADOW_GUEST_FAULT:
-        s->st.guest_faults++;
-        break;
-    case SHADOW_MMIO:
-        s->st.mmio++;
-        break;
-    case SHADOW_PT_WRITE:
-        break;
+    case SHADOW_FIXED: s->st.fills++; break;
+    case SHADOW_GUEST_FAULT: s->st.guest_faults++; break;
+    case SHADOW_MMIO: s->st.mmio++; break;
+    case SHADOW_PT_WRITE: break;
     }
     return 0;
 }
@@ -838,7 +803,7 @@ int shadow_pt_write(struct shadow *s, gpa_t at, const void *data, u32 len)
         if (old[i] == cur[i])
             continue;
         if (t->overflow) {
-            drop_roots(s, t->roots);   /* may remove t itself */
+            drop_roots(s, t->roots); /* may remove t itself */
             return 0;
         }
         drop_entry_uses(s, t, idx0 + i);
@@ -852,7 +817,7 @@ void shadow_unprotect(struct shadow *s, gpa_t at)
     if (!t)
         return;
     s->st.unprotects++;
-    struct shadow_track copy = *t;  /* drop_roots() may move or remove *t */
+    struct shadow_track copy = *t; /* drop_roots() may move or remove *t */
     if (copy.overflow) {
         drop_roots(s, copy.roots);
     } else {

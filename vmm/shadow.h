@@ -39,23 +39,23 @@
 
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
-#include "arch/x86/hw/regs.h"      /* CR0_*, CR4_*, EFER_*, RFLAGS_AC of struct shadow_regs */
-#include "arch/x86/hw/vectors.h"   /* PFEC_*: the error codes of shadow_guest_walk() */
+#include "arch/x86/hw/regs.h"    /* CR0_*, CR4_*, EFER_*, RFLAGS_AC of struct shadow_regs */
+#include "arch/x86/hw/vectors.h" /* PFEC_*: the error codes of shadow_guest_walk() */
 
 #define SHADOW_ROOTS_DEFAULT 8
 #define SHADOW_ROOTS_MAX     16
-#define SHADOW_TRACK_MAX     1024  /* guest page-table pages tracked at once */
-#define SHADOW_USES_MAX      4     /* (root, place) records per tracked page */
+#define SHADOW_TRACK_MAX     1024 /* guest page-table pages tracked at once */
+#define SHADOW_USES_MAX      4    /* (root, place) records per tracked page */
 
 /* The guest's own view of its paging state (not what the hardware runs with). */
 struct shadow_regs {
     u64 cr0, cr3, cr4, efer;
-    u64 rflags;           /* AC, for SMAP */
+    u64 rflags; /* AC, for SMAP */
 };
 
 enum shadow_mode {
-    SHADOW_MODE_NONE,     /* guest paging off: hardware runs PAE over an identity shadow */
-    SHADOW_MODE_LONG4,    /* guest 4-level paging: hardware runs 4-level paging */
+    SHADOW_MODE_NONE,  /* guest paging off: hardware runs PAE over an identity shadow */
+    SHADOW_MODE_LONG4, /* guest 4-level paging: hardware runs 4-level paging */
 };
 
 struct shadow_ops {
@@ -76,49 +76,49 @@ struct shadow_ops {
 };
 
 struct shadow_stats {
-    u64 faults;           /* hardware #PFs handed to shadow_page_fault() */
-    u64 fills;            /* ... that installed a translation */
-    u64 guest_faults;     /* ... that the guest's own tables refuse (reflected) */
-    u64 mmio;             /* ... at guest-physical addresses that are not RAM */
-    u64 pt_writes;        /* emulated guest writes to its page-table pages */
-    u64 unprotects;       /* page-table pages released instead (shadow_unprotect) */
+    u64 faults;       /* hardware #PFs handed to shadow_page_fault() */
+    u64 fills;        /* ... that installed a translation */
+    u64 guest_faults; /* ... that the guest's own tables refuse (reflected) */
+    u64 mmio;         /* ... at guest-physical addresses that are not RAM */
+    u64 pt_writes;    /* emulated guest writes to its page-table pages */
+    u64 unprotects;   /* page-table pages released instead (shadow_unprotect) */
     u64 root_hits, root_misses, root_evictions;
     u64 invlpg;
-    u64 flushes;          /* everything dropped: mode-bit changes, table budget */
-    u64 tracked;          /* guest page-table pages tracked now */
-    u64 tables;           /* shadow table pages held now */
+    u64 flushes; /* everything dropped: mode-bit changes, table budget */
+    u64 tracked; /* guest page-table pages tracked now */
+    u64 tables;  /* shadow table pages held now */
 };
 
 struct shadow_root {
     bool valid;
     enum shadow_mode mode;
-    u64 cr3;              /* the guest's CR3 page (flag bits dropped); 0 for MODE_NONE */
-    hpa_t hw;             /* what the hardware's CR3 gets */
+    u64 cr3;  /* the guest's CR3 page (flag bits dropped); 0 for MODE_NONE */
+    hpa_t hw; /* what the hardware's CR3 gets */
     u64 last_use;
 };
 
 struct shadow_use {
-    u8 root;              /* index in roots[] */
-    u8 level;             /* 4 = PML4 ... 1 = PT: the table's level in that walk */
-    u64 va_base;          /* the virtual address its entry 0 translates */
+    u8 root;     /* index in roots[] */
+    u8 level;    /* 4 = PML4 ... 1 = PT: the table's level in that walk */
+    u64 va_base; /* the virtual address its entry 0 translates */
 };
 
 struct shadow_track {
-    u64 gfn;              /* guest-physical page number of a guest table page */
-    u32 roots;            /* bit i: roots[i] has entries derived from it */
+    u64 gfn;   /* guest-physical page number of a guest table page */
+    u32 roots; /* bit i: roots[i] has entries derived from it */
     u8 nuses;
-    bool overflow;        /* more places than uses[] holds: writes drop whole roots */
+    bool overflow; /* more places than uses[] holds: writes drop whole roots */
     struct shadow_use uses[SHADOW_USES_MAX];
 };
 
 struct shadow {
     struct shadow_ops ops;
-    u32 nroots;           /* cache size, 1..SHADOW_ROOTS_MAX (1: no cache) */
-    u32 max_tables;       /* table pages before everything is dropped */
+    u32 nroots;     /* cache size, 1..SHADOW_ROOTS_MAX (1: no cache) */
+    u32 max_tables; /* table pages before everything is dropped */
     struct shadow_root roots[SHADOW_ROOTS_MAX];
-    int cur;              /* index of the active root, -1 before shadow_activate() */
-    u64 clock;            /* LRU stamp */
-    u64 mode_bits;        /* CR0.WP, CR4.PSE/PGE/SMEP/SMAP, EFER.NXE the roots were built
+    int cur;       /* index of the active root, -1 before shadow_activate() */
+    u64 clock;     /* LRU stamp */
+    u64 mode_bits; /* CR0.WP, CR4.PSE/PGE/SMEP/SMAP, EFER.NXE the roots were built
                            * under; ~0 before the first shadow_activate() */
     struct shadow_track track[SHADOW_TRACK_MAX];
     u32 ntrack;
@@ -140,21 +140,20 @@ void shadow_destroy(struct shadow *s);
  * the walker does not implement); nothing changes then. -ENOMEM when no root
  * page is left even after dropping every root (-EFAULT for a table page the
  * allocator got wrong); no root is active then. */
-int shadow_activate(struct shadow *s, const struct shadow_regs *g, hpa_t *hw,
-                    enum shadow_mode *mode) __must_check;
+int shadow_activate(struct shadow *s, const struct shadow_regs *g, hpa_t *hw, enum shadow_mode *mode) __must_check;
 
 enum shadow_result {
-    SHADOW_FIXED,        /* a translation was installed (or already was): resume the guest */
-    SHADOW_GUEST_FAULT,  /* the guest's tables refuse: inject #PF(pfec), CR2 = va */
-    SHADOW_MMIO,         /* gpa is not RAM: emulate the access there */
-    SHADOW_PT_WRITE,     /* a write to a tracked guest page-table page at gpa:
+    SHADOW_FIXED,       /* a translation was installed (or already was): resume the guest */
+    SHADOW_GUEST_FAULT, /* the guest's tables refuse: inject #PF(pfec), CR2 = va */
+    SHADOW_MMIO,        /* gpa is not RAM: emulate the access there */
+    SHADOW_PT_WRITE,    /* a write to a tracked guest page-table page at gpa:
                           * emulate it with shadow_pt_write(), or shadow_unprotect() */
 };
 
 struct shadow_fault {
     enum shadow_result result;
-    u32 pfec;            /* SHADOW_GUEST_FAULT: the error code for the guest */
-    gpa_t gpa;           /* SHADOW_MMIO, SHADOW_PT_WRITE: the guest-physical address */
+    u32 pfec;  /* SHADOW_GUEST_FAULT: the error code for the guest */
+    gpa_t gpa; /* SHADOW_MMIO, SHADOW_PT_WRITE: the guest-physical address */
 };
 
 /* A hardware #PF at va with the hardware's error code, on the active root.
@@ -199,12 +198,12 @@ void shadow_flush_all(struct shadow *s);
  * the error code the CPU would give in *fault_pfec; -EFAULT when a table lies
  * outside guest RAM, -EINVAL for a non-canonical va, -ENOTSUP as
  * shadow_activate(). Out pointers may be NULL. */
-#define SH_RIGHT_W  BIT(1)
-#define SH_RIGHT_U  BIT(2)
-#define SH_RIGHT_NX BIT(4)
-#define SH_RIGHT_DIRTY BIT(6)   /* the leaf's D bit is set */
-int shadow_guest_walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
-                      gpa_t *gpa, u32 *rights, u32 *fault_pfec);
+#define SH_RIGHT_W     BIT(1)
+#define SH_RIGHT_U     BIT(2)
+#define SH_RIGHT_NX    BIT(4)
+#define SH_RIGHT_DIRTY BIT(6) /* the leaf's D bit is set */
+int shadow_guest_walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec, gpa_t *gpa, u32 *rights,
+                      u32 *fault_pfec);
 
 /* The hardware entry the active root holds for va (the last level), or 0. */
 u64 shadow_entry(const struct shadow *s, u64 va);

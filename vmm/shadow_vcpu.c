@@ -45,10 +45,7 @@ static void *sh_map(void *ctx, hpa_t pa)
     return hpa_to_ptr(pa);
 }
 
-static int sh_gread(void *ctx, gpa_t g, void *out, u32 len)
-{
-    return guest_read(ctx, g, out, len);
-}
+static int sh_gread(void *ctx, gpa_t g, void *out, u32 len) { return guest_read(ctx, g, out, len); }
 
 static int sh_gwrite(void *ctx, gpa_t g, const void *in, u32 len)
 {
@@ -78,8 +75,10 @@ int shadow_part_init(struct partition *p, char *err, size_t errlen)
         return 0;
     }
     if (p->nvcpus > 1)
-        return kerr_fmt(err, errlen, -ENOTSUP, "shadow paging (the CPU has no EPT/NPT) supports one vCPU, "
-                        "not %u", p->nvcpus);
+        return kerr_fmt(err, errlen, -ENOTSUP,
+                        "shadow paging (the CPU has no EPT/NPT) supports one vCPU, "
+                        "not %u",
+                        p->nvcpus);
     if (p->ndevs)
         return kerr_fmt(err, errlen, -ENOTSUP, "shadow paging does not support assigned PCI devices");
     hpa_t pa;
@@ -123,8 +122,11 @@ static int apply(struct vm_vcpu *vc)
     int rc = shadow_activate(vc->part->shadow, g, &root, &mode);
     if (rc == -ENOTSUP) {
         part_fail(vc, "shadow paging: the guest enabled %s, which shadow paging does not support",
-                  (g->cr4 & CR4_PCIDE) ? "PCIDs" : (g->cr4 & CR4_LA57) ? "5-level paging"
-                  : (g->cr4 & CR4_PKE) ? "protection keys" : (g->cr4 & CR4_PAE) ? "PAE paging" : "32-bit paging");
+                  (g->cr4 & CR4_PCIDE)  ? "PCIDs"
+                  : (g->cr4 & CR4_LA57) ? "5-level paging"
+                  : (g->cr4 & CR4_PKE)  ? "protection keys"
+                  : (g->cr4 & CR4_PAE)  ? "PAE paging"
+                                        : "32-bit paging");
         return rc;
     }
     if (rc < 0) {
@@ -136,24 +138,23 @@ static int apply(struct vm_vcpu *vc)
      * too, with PAE tables in either mode, and without global pages (every
      * entry flushes the vCPU's TLB anyway). NXE lets shadows forbid fetches. */
     struct vcpu_paging pg = {
-        .cr0 = g->cr0, .cr3 = g->cr3, .cr4 = g->cr4, .efer = g->efer,
+        .cr0 = g->cr0,
+        .cr3 = g->cr3,
+        .cr4 = g->cr4,
+        .efer = g->efer,
         .hw_cr0 = g->cr0 | CR0_PG | CR0_WP,
         .hw_cr3 = root,
         /* With paging off the identity shadow's pages are user pages: SMEP
          * and SMAP (which only mean something with paging) would refuse them. */
-        .hw_cr4 = (g->cr4 | CR4_PAE) & ~(CR4_PGE | CR4_PSE |
-                                         (mode == SHADOW_MODE_NONE ? CR4_SMEP | CR4_SMAP : 0)),
+        .hw_cr4 = (g->cr4 | CR4_PAE) & ~(CR4_PGE | CR4_PSE | (mode == SHADOW_MODE_NONE ? CR4_SMEP | CR4_SMAP : 0)),
         .hw_efer = mode == SHADOW_MODE_LONG4 ? g->efer | EFER_LME | EFER_LMA | EFER_NXE
-                                              : (g->efer & ~(EFER_LME | EFER_LMA)) | EFER_NXE,
+                                             : (g->efer & ~(EFER_LME | EFER_LMA)) | EFER_NXE,
     };
     be()->set_paging(&vc->v, &pg);
     return 0;
 }
 
-int shadow_vcpu_enable(struct vm_vcpu *vc)
-{
-    return be()->enable_shadow(&vc->v);
-}
+int shadow_vcpu_enable(struct vm_vcpu *vc) { return be()->enable_shadow(&vc->v); }
 
 int shadow_vcpu_start(struct vm_vcpu *vc, const struct vcpu_boot_state *s)
 {
@@ -176,11 +177,11 @@ static int guest_write_cr0(struct shadow_regs *g, u64 val)
     if (pg_on && (g->efer & EFER_LME)) {
         if (!(g->cr4 & CR4_PAE))
             return -EINVAL;
-        g->efer |= EFER_LMA;         /* long mode is active once paging is on (SDM 10.8.5) */
+        g->efer |= EFER_LMA; /* long mode is active once paging is on (SDM 10.8.5) */
     }
     if (pg_off)
         g->efer &= ~EFER_LMA;
-    g->cr0 = val | CR0_ET;           /* ET is fixed to 1 */
+    g->cr0 = val | CR0_ET; /* ET is fixed to 1 */
     return 0;
 }
 
@@ -252,20 +253,14 @@ void handle_cr_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
     struct shadow_regs next = *g;
     int rc = 0;
     switch (e->cr.cr) {
-    case 0:
-        rc = guest_write_cr0(&next, gpr < 0 ? g->cr0 & ~CR0_TS : regs[gpr] & mask);
-        break;
+    case 0: rc = guest_write_cr0(&next, gpr < 0 ? g->cr0 & ~CR0_TS : regs[gpr] & mask); break;
     case 3:
         /* The no-flush bit means something only with PCIDs, which are off. */
         next.cr3 = regs[gpr] & mask & ~CR3_NOFLUSH;
         vc->stats.cr3_loads++;
         break;
-    case 4:
-        rc = guest_write_cr4(&next, regs[gpr] & mask);
-        break;
-    default:
-        rc = -EINVAL;
-        break;
+    case 4: rc = guest_write_cr4(&next, regs[gpr] & mask); break;
+    default: rc = -EINVAL; break;
     }
     if (e->cr.cr != 3)
         vc->stats.cr_accesses++;
@@ -289,8 +284,7 @@ void handle_invlpg(struct vm_vcpu *vc, const struct vcpu_exit *e)
         struct insn_sys s;
         enum insn_mode mode;
         if (!decode_cr(vc, e, &s, &mode)) {
-            part_fail(vc, "shadow paging: cannot decode the INVLPG at RIP %#llx",
-                      (unsigned long long)vc->v.regs.rip);
+            part_fail(vc, "shadow paging: cannot decode the INVLPG at RIP %#llx", (unsigned long long)vc->v.regs.rip);
             return;
         }
         len = s.len;
@@ -319,7 +313,7 @@ bool shadow_write_efer(struct vm_vcpu *vc, u64 val)
     if ((g->cr0 & CR0_PG) && ((next ^ g->efer) & EFER_LME))
         return false;
     g->efer = next;
-    (void)apply(vc);            /* a failure stops the partition, with the reason */
+    (void)apply(vc); /* a failure stops the partition, with the reason */
     return true;
 }
 
@@ -352,14 +346,15 @@ void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
     vc->paging.rflags = vc->v.regs.rflags;
     int rc = shadow_page_fault(vc->part->shadow, &vc->paging, va, e->exception.error, &f);
     if (rc < 0) {
-        part_fail(vc, "shadow paging: %s at %#llx", rc == -EFAULT ? "a guest page table lies outside its memory"
-                  : rc == -ENOMEM ? "no memory for shadow page tables" : "a bad address",
+        part_fail(vc, "shadow paging: %s at %#llx",
+                  rc == -EFAULT   ? "a guest page table lies outside its memory"
+                  : rc == -ENOMEM ? "no memory for shadow page tables"
+                                  : "a bad address",
                   (unsigned long long)va);
         return;
     }
     switch (f.result) {
-    case SHADOW_FIXED:
-        return;
+    case SHADOW_FIXED: return;
     case SHADOW_GUEST_FAULT: {
         struct vcpu_event ev = { VEVENT_EXCEPTION, X86_EXC_PF, true, f.pfec, va };
         if (be()->inject(&vc->v, &ev) < 0)
@@ -378,8 +373,6 @@ void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
         handle_exit(vc, &x);
         return;
     }
-    case SHADOW_PT_WRITE:
-        pt_write(vc, f.gpa);
-        return;
+    case SHADOW_PT_WRITE: pt_write(vc, f.gpa); return;
     }
 }

@@ -9,14 +9,13 @@
 
 #define LEVEL_SHIFT(l) PT_LEVEL_SHIFT((l) + 1)
 #define LEVEL_SIZE(l)  (1ULL << LEVEL_SHIFT(l))
-#define LEAF_BIT       EPT_LARGE     /* == NPT_PS */
+#define LEAF_BIT       EPT_LARGE /* == NPT_PS */
 
 STATIC_ASSERT(LEVEL_SHIFT(SLPT_LEVELS) == SLPT_GPA_BITS, "4 levels of 9 bits over 4 KiB");
 
 /* Attribute bits a split copies from a large leaf to the finer ones. */
 #define EPT_LEAF_ATTRS (EPT_R | EPT_W | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_ACCESSED | EPT_DIRTY)
-#define NPT_LEAF_ATTRS (NPT_P | NPT_RW | NPT_US | NPT_PWT | NPT_PCD | NPT_ACCESSED | \
-                        NPT_DIRTY | NPT_G | NPT_NX)
+#define NPT_LEAF_ATTRS (NPT_P | NPT_RW | NPT_US | NPT_PWT | NPT_PCD | NPT_ACCESSED | NPT_DIRTY | NPT_G | NPT_NX)
 
 static inline unsigned ent_index(u64 gpa, int level)
 {
@@ -39,10 +38,7 @@ static bool ent_leaf(u64 e, int level)
     return (e & LEAF_BIT) != 0;
 }
 
-static u64 leaf_addr(u64 e, int level)
-{
-    return e & PTE_ADDR & ~(LEVEL_SIZE(level) - 1);
-}
+static u64 leaf_addr(u64 e, int level) { return e & PTE_ADDR & ~(LEVEL_SIZE(level) - 1); }
 
 /* A non-leaf entry grants everything: rights are the AND over all levels, so
  * the leaf alone decides. */
@@ -53,12 +49,11 @@ static u64 table_entry(const struct slpt *t, hpa_t pa)
     return pa | NPT_P | NPT_RW | NPT_US;
 }
 
-static u64 leaf_entry(const struct slpt *t, hpa_t hpa, int level, unsigned perms,
-                      enum slpt_memtype mt)
+static u64 leaf_entry(const struct slpt *t, hpa_t hpa, int level, unsigned perms, enum slpt_memtype mt)
 {
     u64 e = hpa | (level ? LEAF_BIT : 0);
     if (t->fmt == SLPT_EPT) {
-        e |= perms & (EPT_R | EPT_W | EPT_X);   /* SLPT_R/W/X are the EPT bits */
+        e |= perms & (EPT_R | EPT_W | EPT_X); /* SLPT_R/W/X are the EPT bits */
         e |= (mt == SLPT_UC ? EPT_MT_UC : EPT_MT_WB) << EPT_MT_SHIFT;
     } else {
         e |= NPT_P | NPT_US;
@@ -82,15 +77,9 @@ static unsigned leaf_perms(const struct slpt *t, u64 e)
 
 /* The hardware may walk the tree while we edit it: one 64-bit store per entry,
  * ordered after the stores that filled a table it links. */
-static inline void set_ent(u64 *slot, u64 v)
-{
-    __atomic_store_n(slot, v, __ATOMIC_RELEASE);
-}
+static inline void set_ent(u64 *slot, u64 v) { __atomic_store_n(slot, v, __ATOMIC_RELEASE); }
 
-static u64 *table_ptr(const struct slpt *t, hpa_t pa)
-{
-    return t->ops.map(t->ops.ctx, pa);
-}
+static u64 *table_ptr(const struct slpt *t, hpa_t pa) { return t->ops.map(t->ops.ctx, pa); }
 
 static void count_leaf(struct slpt *t, int level, s64 n)
 {
@@ -221,10 +210,7 @@ int slpt_init(struct slpt *t, enum slpt_format fmt, const struct slpt_ops *ops, 
     return table_alloc(t, &t->root, &p);
 }
 
-static bool initialised(const struct slpt *t)
-{
-    return t && t->tables > 0;
-}
+static bool initialised(const struct slpt *t) { return t && t->tables > 0; }
 
 /* Common argument checks of map and unmap. */
 static int check_range(u64 gpa, u64 len)
@@ -369,7 +355,7 @@ static int find_leaf(const struct slpt *t, u64 gpa, u64 *entry, int *level_out)
         }
         pa = e & PTE_ADDR;
     }
-    return -ENOENT;   /* not reached: level 0 entries are leaves */
+    return -ENOENT; /* not reached: level 0 entries are leaves */
 }
 
 int slpt_lookup(const struct slpt *t, gpa_t gpa, hpa_t *hpa, unsigned *perms, u64 *page_size)
@@ -412,4 +398,3 @@ void slpt_destroy(struct slpt *t)
     t->leaves_4k = t->leaves_2m = t->leaves_1g = 0;
     t->need_flush = true;
 }
-

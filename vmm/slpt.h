@@ -18,14 +18,13 @@
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
 #include "arch/x86/vcpu.h"
-#include "arch/x86/hw/pte.h"   /* the EPT_* and NPT_* entry bits */
-
+#include "arch/x86/hw/pte.h" /* the EPT_* and NPT_* entry bits */
 
 /* Access rights of a mapping. SLPT_R is required (a present NPT entry is always
  * readable, and EPT write-without-read is a misconfiguration, SDM 29.3.3.1). */
-#define SLPT_R 1u
-#define SLPT_W 2u
-#define SLPT_X 4u
+#define SLPT_R   1u
+#define SLPT_W   2u
+#define SLPT_X   4u
 #define SLPT_RWX (SLPT_R | SLPT_W | SLPT_X)
 
 /* Memory type of a mapping. WB: EPT type 6 with IPAT clear, so the guest's PAT
@@ -34,8 +33,8 @@
  * PAT MSR keeps its power-on entries 0 (WB) and 3 (UC). */
 enum slpt_memtype { SLPT_WB, SLPT_UC };
 
-#define SLPT_GPA_BITS PT_ADDR_BITS_4LEVEL   /* guest-physical bits 4 levels translate */
-#define SLPT_HPA_BITS PA_BITS_MAX          /* architectural MAXPHYADDR limit */
+#define SLPT_GPA_BITS PT_ADDR_BITS_4LEVEL /* guest-physical bits 4 levels translate */
+#define SLPT_HPA_BITS PA_BITS_MAX         /* architectural MAXPHYADDR limit */
 #define SLPT_LEVELS   4
 
 struct slpt_ops {
@@ -49,23 +48,23 @@ struct slpt_ops {
 };
 
 /* slpt_init() flags. SLPT_ALLOW_1G == 1 so that `true` works as "allow 1 GiB". */
-#define SLPT_ALLOW_1G BIT(0)       /* use 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17;
+#define SLPT_ALLOW_1G                                                                                                  \
+    BIT(0) /* use 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17;
                                     * NPT: CPUID 8000_0001h EDX bit 26 Page1GB) */
 
 struct slpt {
     enum slpt_format fmt;
-    hpa_t root;                    /* PML4 table */
+    hpa_t root; /* PML4 table */
     struct slpt_ops ops;
     bool large_1g;
-    bool need_flush;               /* a present entry changed since the caller last cleared it */
-    u64 tables;                    /* table pages held, root included */
+    bool need_flush; /* a present entry changed since the caller last cleared it */
+    u64 tables;      /* table pages held, root included */
     u64 leaves_4k, leaves_2m, leaves_1g;
 };
 
 /* Allocates the root. -EINVAL for a bad format or missing callback; the
  * allocator's error (-ENOMEM) otherwise. */
-int slpt_init(struct slpt *t, enum slpt_format fmt, const struct slpt_ops *ops,
-              unsigned flags) __must_check;
+int slpt_init(struct slpt *t, enum slpt_format fmt, const struct slpt_ops *ops, unsigned flags) __must_check;
 
 /* Maps [gpa, gpa + len) to [hpa, hpa + len), replacing whatever was mapped there.
  * gpa, hpa and len must be 4 KiB aligned and len > 0. Uses 1 GiB (if allowed) and
@@ -75,8 +74,7 @@ int slpt_init(struct slpt *t, enum slpt_format fmt, const struct slpt_ops *ops,
  * -EINVAL: misaligned, len 0, bad perms or memory type; -ERANGE: the guest range
  * passes 2^48 or the host range 2^52; -ENOMEM/-EFAULT from the callbacks, in which
  * case a prefix of the range may already be mapped (unmap or destroy to undo). */
-int slpt_map(struct slpt *t, gpa_t gpa, hpa_t hpa, u64 len, unsigned perms,
-             enum slpt_memtype mt) __must_check;
+int slpt_map(struct slpt *t, gpa_t gpa, hpa_t hpa, u64 len, unsigned perms, enum slpt_memtype mt) __must_check;
 
 /* Removes every mapping in [gpa, gpa + len) (same alignment rules), splitting large
  * leaves that straddle the edges and freeing tables left empty. Unmapped holes are
@@ -86,8 +84,7 @@ int slpt_unmap(struct slpt *t, gpa_t gpa, u64 len) __must_check;
 /* Translates one guest-physical address: host address (page offset included),
  * SLPT_* rights and the size of the leaf. -ENOENT when unmapped, -ERANGE past 2^48.
  * Any out pointer may be NULL. */
-int slpt_lookup(const struct slpt *t, gpa_t gpa, hpa_t *hpa, unsigned *perms,
-                u64 *page_size) __must_check;
+int slpt_lookup(const struct slpt *t, gpa_t gpa, hpa_t *hpa, unsigned *perms, u64 *page_size) __must_check;
 
 /* The raw leaf entry mapping gpa and the size it maps, for tests and debug dumps;
  * errors as slpt_lookup(). */

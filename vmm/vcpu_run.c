@@ -30,8 +30,7 @@ void vcpu_kick(struct vm_vcpu *vc)
 {
     /* A lost kick would leave a guest running that should stop: say so. */
     if (vc->cpu != this_cpu() && lapic_send_ipi(vc->cpu->apic_id, VEC_WAKE) < 0)
-        log_err("part", "cannot interrupt CPU %u (vCPU %u of %s)", vc->cpu->index, vc->v.index,
-                vc->part->cfg->name);
+        log_err("part", "cannot interrupt CPU %u (vCPU %u of %s)", vc->cpu->index, vc->v.index, vc->part->cfg->name);
 }
 
 void vcpu_post_irq(struct vm_vcpu *to, u8 vector)
@@ -86,10 +85,11 @@ static void sipi_state(struct vcpu_boot_state *s, u8 vector)
 {
     memset(s, 0, sizeof(*s));
     s->regs.rflags = RFLAGS_FIXED;
-    s->regs.gpr[GPR_RDX] = 0x600;   /* family/model/stepping, as after reset */
+    s->regs.gpr[GPR_RDX] = 0x600; /* family/model/stepping, as after reset */
     s->cr0 = CR0_ET;
     set_segments(s, (struct vcpu_segment){ (u16)(vector << 8), SEG_ATTRS_CODE16, 0xffff, (u64)vector << 12 },
-                 (struct vcpu_segment){ 0, SEG_ATTRS_DATA16, 0xffff, 0 }, (struct vcpu_segment){ 0, SEG_ATTRS_TSS, 0xffff, 0 });
+                 (struct vcpu_segment){ 0, SEG_ATTRS_DATA16, 0xffff, 0 },
+                 (struct vcpu_segment){ 0, SEG_ATTRS_TSS, 0xffff, 0 });
 }
 
 static void drain_inbox(struct vm_vcpu *vc)
@@ -172,8 +172,7 @@ static void wait(struct vm_vcpu *vc)
         irq_disable();
         if (vc->run_state == VRUN_HALTED) {
             vlapic_tick(&vc->lapic, rdtsc());
-            if (vlapic_pending(&vc->lapic) >= 0 &&
-                (vc->halt_any || (vc->v.regs.rflags & RFLAGS_IF))) {
+            if (vlapic_pending(&vc->lapic) >= 0 && (vc->halt_any || (vc->v.regs.rflags & RFLAGS_IF))) {
                 vc->run_state = VRUN_RUNNING;
                 vc->halt_any = false;
                 break;

@@ -5,10 +5,7 @@
 #include "arch/x86/hw/cpuid.h"
 
 /* Bits needed to number 0..n (n + 1 values). */
-static u32 id_bits(u32 n)
-{
-    return n ? 32u - (u32)__builtin_clz(n) : 0;
-}
+static u32 id_bits(u32 n) { return n ? 32u - (u32)__builtin_clz(n) : 0; }
 
 /* A flat topology: one package, every vCPU a core with one thread, so the
  * guest schedules them as equals (they are pinned to distinct host CPUs whose
@@ -22,16 +19,16 @@ static void flat_topology(u32 subleaf, const struct vcpuid_ctx *ctx, u32 vcpus, 
     out[VCPUID_EDX] = ctx->apic_id;
     switch (subleaf) {
     case 0:
-        out[VCPUID_EAX] = 0;                 /* no thread bits */
-        out[VCPUID_EBX] = 1;                 /* one thread per core */
+        out[VCPUID_EAX] = 0; /* no thread bits */
+        out[VCPUID_EBX] = 1; /* one thread per core */
         out[VCPUID_ECX] = (CPUID_TOPO_SMT << CPUID_TOPO_LEVEL_SHIFT) | subleaf;
         break;
     case 1:
         out[VCPUID_EAX] = id_bits(max_id);
-        out[VCPUID_EBX] = vcpus & 0xffffu;   /* logical processors in the package */
+        out[VCPUID_EBX] = vcpus & 0xffffu; /* logical processors in the package */
         out[VCPUID_ECX] = (CPUID_TOPO_CORE << CPUID_TOPO_LEVEL_SHIFT) | subleaf;
         break;
-    default:                                 /* invalid level ends the enumeration */
+    default: /* invalid level ends the enumeration */
         out[VCPUID_EAX] = 0;
         out[VCPUID_EBX] = 0;
         out[VCPUID_ECX] = subleaf & 0xffu;
@@ -39,8 +36,7 @@ static void flat_topology(u32 subleaf, const struct vcpuid_ctx *ctx, u32 vcpus, 
     }
 }
 
-void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h,
-                   const struct vcpuid_ctx *ctx, u32 out[4])
+void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const struct vcpuid_ctx *ctx, u32 out[4])
 {
     u32 vcpus = ctx->vcpus ? ctx->vcpus : 1;
     out[VCPUID_EAX] = h->eax;
@@ -67,48 +63,46 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h,
 
     switch (leaf) {
     case CPUID_LEAF_FEATURES:
-        out[VCPUID_ECX] &= ~(CPUID_1_ECX_VMX |           /* no nested virtualisation */
-                             CPUID_1_ECX_SMX |           /* GETSEC is not emulated */
-                             CPUID_1_ECX_X2APIC |        /* the vlapic is xAPIC (MMIO) only */
-                             CPUID_1_ECX_MONITOR |       /* MONITOR/MWAIT would idle the host CPU */
-                             CPUID_1_ECX_TSC_DEADLINE);  /* the vlapic timer has no TSC-deadline mode */
+        out[VCPUID_ECX] &= ~(CPUID_1_ECX_VMX |          /* no nested virtualisation */
+                             CPUID_1_ECX_SMX |          /* GETSEC is not emulated */
+                             CPUID_1_ECX_X2APIC |       /* the vlapic is xAPIC (MMIO) only */
+                             CPUID_1_ECX_MONITOR |      /* MONITOR/MWAIT would idle the host CPU */
+                             CPUID_1_ECX_TSC_DEADLINE); /* the vlapic timer has no TSC-deadline mode */
         /* OSXSAVE passes through: it mirrors CR4.OSXSAVE, which guest and
          * host set alike for the XSAVE state the guest is given. */
-        out[VCPUID_ECX] |= CPUID_1_ECX_HYPERVISOR;       /* tells the guest to look at 0x40000000 */
+        out[VCPUID_ECX] |= CPUID_1_ECX_HYPERVISOR; /* tells the guest to look at 0x40000000 */
         if (ctx->shadow)
-            out[VCPUID_ECX] &= ~CPUID_1_ECX_PCID;        /* shadow paging keys roots by CR3 alone */
+            out[VCPUID_ECX] &= ~CPUID_1_ECX_PCID; /* shadow paging keys roots by CR3 alone */
         /* EBX[31:24] initial APIC ID, [23:16] logical processors per package:
          * the vCPU's, not the host CPU's it happens to run on. */
-        out[VCPUID_EBX] = (out[VCPUID_EBX] & 0x0000ffffu) | ((ctx->apic_id & 0xffu) << 24) |
-                          (MIN(vcpus, 0xffu) << 16);
+        out[VCPUID_EBX] = (out[VCPUID_EBX] & 0x0000ffffu) | ((ctx->apic_id & 0xffu) << 24) | (MIN(vcpus, 0xffu) << 16);
         /* HTT says EBX[23:16] is meaningful; set it whenever there are siblings. */
         if (vcpus > 1)
             out[VCPUID_EDX] |= CPUID_1_EDX_HTT;
         else
             out[VCPUID_EDX] &= ~CPUID_1_EDX_HTT;
-        out[VCPUID_EDX] |= CPUID_1_EDX_APIC;             /* every vCPU has the emulated local APIC */
+        out[VCPUID_EDX] |= CPUID_1_EDX_APIC; /* every vCPU has the emulated local APIC */
         break;
     case CPUID_LEAF_EXT_FEATURES:
         if (ctx->shadow && subleaf == 0) {
             out[VCPUID_EBX] &= ~CPUID_7_EBX_INVPCID;
-            out[VCPUID_ECX] &= ~(CPUID_7_ECX_PKU | CPUID_7_ECX_LA57);   /* not in shadow entries */
+            out[VCPUID_ECX] &= ~(CPUID_7_ECX_PKU | CPUID_7_ECX_LA57); /* not in shadow entries */
         }
         break;
-    case CPUID_LEAF_THERMAL:   /* thermal and power management: the host's, not the guest's */
-    case CPUID_LEAF_PMU:       /* no virtual PMU: the counters are not context-switched */
+    case CPUID_LEAF_THERMAL: /* thermal and power management: the host's, not the guest's */
+    case CPUID_LEAF_PMU:     /* no virtual PMU: the counters are not context-switched */
         out[0] = out[1] = out[2] = out[3] = 0;
         break;
     case CPUID_LEAF_TOPOLOGY:
-    case CPUID_LEAF_TOPOLOGY_V2:   /* host topology says nothing about the partition: flat */
+    case CPUID_LEAF_TOPOLOGY_V2: /* host topology says nothing about the partition: flat */
         flat_topology(subleaf, ctx, vcpus, out);
         break;
     case CPUID_LEAF_EXT_AMD:
-        out[VCPUID_ECX] &= ~CPUID_80000001_ECX_SVM;      /* no nested virtualisation */
+        out[VCPUID_ECX] &= ~CPUID_80000001_ECX_SVM; /* no nested virtualisation */
         break;
-    case CPUID_LEAF_SVM:       /* SVM feature leaf: meaningless with SVM hidden */
+    case CPUID_LEAF_SVM: /* SVM feature leaf: meaningless with SVM hidden */
         out[0] = out[1] = out[2] = out[3] = 0;
         break;
-    default:
-        break;          /* everything else: the host's answer */
+    default: break; /* everything else: the host's answer */
     }
 }

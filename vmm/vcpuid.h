@@ -14,13 +14,13 @@ struct vcpuid_host {
 };
 
 struct vcpuid_ctx {
-    u32 apic_id;            /* this vCPU's (x2)APIC ID */
-    u32 vcpus;              /* vCPUs of the partition (0 is taken as 1) */
-    u32 max_apic_id;        /* highest APIC ID in the partition; 0: vcpus - 1 */
-    u32 tsc_khz;            /* guest TSC frequency */
-    u32 apic_timer_khz;     /* local APIC timer input clock */
+    u32 apic_id;        /* this vCPU's (x2)APIC ID */
+    u32 vcpus;          /* vCPUs of the partition (0 is taken as 1) */
+    u32 max_apic_id;    /* highest APIC ID in the partition; 0: vcpus - 1 */
+    u32 tsc_khz;        /* guest TSC frequency */
+    u32 apic_timer_khz; /* local APIC timer input clock */
     enum vcpuid_vendor vendor;
-    bool shadow;            /* shadow paging: no PCIDs, INVPCID, protection keys or 5-level paging */
+    bool shadow; /* shadow paging: no PCIDs, INVPCID, protection keys or 5-level paging */
 };
 
 enum { VCPUID_EAX, VCPUID_EBX, VCPUID_ECX, VCPUID_EDX };
@@ -29,7 +29,7 @@ enum { VCPUID_EAX, VCPUID_EBX, VCPUID_ECX, VCPUID_EDX };
 #define VCPUID_HV_MAX_LEAF 0x40000010u
 
 /* Fills out[EAX..EDX] with what the guest gets for CPUID(leaf, subleaf). */
-void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *host_values,
-                   const struct vcpuid_ctx *ctx, u32 out[4]);
+void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *host_values, const struct vcpuid_ctx *ctx,
+                   u32 out[4]);
 
 #endif

@@ -41,16 +41,16 @@ static void ensure_types(void)
 
 /* ---- claims ---- */
 
-static int claim(struct partition *p, struct vdev_claim *tab, u32 *n, u32 max, const char *what,
-                 u64 first, u64 last, void *fn, void *dev, const char *owner)
+static int claim(struct partition *p, struct vdev_claim *tab, u32 *n, u32 max, const char *what, u64 first, u64 last,
+                 void *fn, void *dev, const char *owner)
 {
     if (last < first || !fn)
         return -EINVAL;
     for (u32 i = 0; i < *n; i++)
         if (first <= tab[i].last && tab[i].first <= last) {
             log_err("vdev", "%s: %s %#llx-%#llx of %s overlaps %#llx-%#llx of %s", p->cfg->name, what,
-                    (unsigned long long)first, (unsigned long long)last, owner,
-                    (unsigned long long)tab[i].first, (unsigned long long)tab[i].last, tab[i].owner);
+                    (unsigned long long)first, (unsigned long long)last, owner, (unsigned long long)tab[i].first,
+                    (unsigned long long)tab[i].last, tab[i].owner);
             return -EEXIST;
         }
     if (*n >= max) {
@@ -66,8 +66,8 @@ int vdev_claim_pio(struct partition *p, u16 first, u16 count, vdev_pio_fn fn, vo
 {
     if (!count || (u32)first + count > 0x10000)
         return -EINVAL;
-    return claim(p, p->vdev.pio, &p->vdev.npio, VDEV_MAX_PIO, "ports", first, (u64)first + count - 1,
-                 (void *)fn, dev, owner);
+    return claim(p, p->vdev.pio, &p->vdev.npio, VDEV_MAX_PIO, "ports", first, (u64)first + count - 1, (void *)fn, dev,
+                 owner);
 }
 
 int vdev_claim_mmio(struct partition *p, gpa_t first, u64 len, vdev_mmio_fn fn, void *dev, const char *owner)
@@ -85,8 +85,8 @@ int vdev_claim_msr(struct partition *p, u32 first, u32 last, vdev_msr_fn fn, voi
 
 int vdev_claim_cpuid(struct partition *p, u32 first, u32 last, vdev_cpuid_fn fn, void *dev, const char *owner)
 {
-    return claim(p, p->vdev.cpuid, &p->vdev.ncpuid, VDEV_MAX_CPUID, "CPUID leaves", first, last, (void *)fn,
-                 dev, owner);
+    return claim(p, p->vdev.cpuid, &p->vdev.ncpuid, VDEV_MAX_CPUID, "CPUID leaves", first, last, (void *)fn, dev,
+                 owner);
 }
 
 const struct vdev_claim *vdev_find(const struct vdev_claim *tab, u32 n, u64 addr)
@@ -113,12 +113,12 @@ int vdev_attach_all(struct partition *p, char *err, size_t errlen)
     return 0;
 }
 
-#define FOR_EACH_HOOK(hook, ...)                          \
-    do {                                                  \
-        ensure_types();                                   \
-        for (u32 i_ = 0; i_ < ntypes; i_++)               \
-            if (types[i_]->hook)                          \
-                types[i_]->hook(__VA_ARGS__);             \
+#define FOR_EACH_HOOK(hook, ...)                                                                                       \
+    do {                                                                                                               \
+        ensure_types();                                                                                                \
+        for (u32 i_ = 0; i_ < ntypes; i_++)                                                                            \
+            if (types[i_]->hook)                                                                                       \
+                types[i_]->hook(__VA_ARGS__);                                                                          \
     } while (0)
 
 void vdev_boot_all(void)

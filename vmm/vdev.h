@@ -27,9 +27,9 @@ struct vcpu_exit;
 
 /* What a handler did with the access. */
 enum vdev_result {
-    VDEV_DONE,          /* emulated (the handler advanced RIP where it had to: MMIO only) */
-    VDEV_UNCLAIMED,     /* not this device's after all: the core's default applies */
-    VDEV_GP,            /* refused as the hardware would: #GP (MSRs) */
+    VDEV_DONE,      /* emulated (the handler advanced RIP where it had to: MMIO only) */
+    VDEV_UNCLAIMED, /* not this device's after all: the core's default applies */
+    VDEV_GP,        /* refused as the hardware would: #GP (MSRs) */
 };
 
 /* Port I/O of `size` bytes; *val holds the value written, or receives the value
@@ -51,10 +51,10 @@ typedef void (*vdev_cpuid_fn)(struct vm_vcpu *vc, void *dev, u32 leaf, u32 sub, 
 #define VDEV_MAX_CPUID 4
 
 struct vdev_claim {
-    u64 first, last;            /* inclusive: ports, guest-physical bytes, MSR indexes or CPUID leaves */
-    void *fn;                   /* one of the vdev_*_fn types above, by table */
+    u64 first, last; /* inclusive: ports, guest-physical bytes, MSR indexes or CPUID leaves */
+    void *fn;        /* one of the vdev_*_fn types above, by table */
     void *dev;
-    const char *owner;          /* the vdev_type's name, for `parts -v` and conflicts */
+    const char *owner; /* the vdev_type's name, for `parts -v` and conflicts */
 };
 
 /* A partition's claims, rebuilt on every start (before any vCPU runs; only
@@ -72,8 +72,7 @@ int vdev_claim_pio(struct partition *p, u16 first, u16 count, vdev_pio_fn fn, vo
                    const char *owner) __must_check;
 int vdev_claim_mmio(struct partition *p, gpa_t first, u64 len, vdev_mmio_fn fn, void *dev,
                     const char *owner) __must_check;
-int vdev_claim_msr(struct partition *p, u32 first, u32 last, vdev_msr_fn fn, void *dev,
-                   const char *owner) __must_check;
+int vdev_claim_msr(struct partition *p, u32 first, u32 last, vdev_msr_fn fn, void *dev, const char *owner) __must_check;
 int vdev_claim_cpuid(struct partition *p, u32 first, u32 last, vdev_cpuid_fn fn, void *dev,
                      const char *owner) __must_check;
 
@@ -83,7 +82,7 @@ const struct vdev_claim *vdev_find(const struct vdev_claim *tab, u32 n, u64 addr
 /* A device model. Every hook is optional. */
 struct vdev_type {
     const char *name;
-    int order;                  /* attach order: lower first (a bus before what sits on it) */
+    int order; /* attach order: lower first (a bus before what sits on it) */
     /* Once at boot, before any setup(). */
     void (*boot)(void);
     /* Once per configured partition at boot, after placement: resources that
@@ -112,8 +111,8 @@ struct vdev_type {
 #define VDEV_CONCAT2(a, b) a##b
 #define VDEV_CONCAT(a, b)  VDEV_CONCAT2(a, b)
 /* VDEV_REGISTER(vuart, .name = "uart", .order = 10, .attach = ...); one per file. */
-#define VDEV_REGISTER(id_, ...)                                                          \
-    static const struct vdev_type VDEV_CONCAT(vdev_type_, id_)                           \
+#define VDEV_REGISTER(id_, ...)                                                                                        \
+    static const struct vdev_type VDEV_CONCAT(vdev_type_, id_)                                                         \
         __attribute__((used, section("vdev_types"), aligned(8))) = { __VA_ARGS__ }
 
 extern const struct vdev_type __start_vdev_types[] __attribute__((visibility("hidden")));

@@ -7,34 +7,32 @@
 #define KHZ_MAX (1u << 24)
 
 /* Writable bits of each register; the rest read as 0 (or 1, DFR). */
-#define TPR_MASK        0x000000ffu
-#define LDR_MASK        0xff000000u
-#define DFR_MODEL_MASK  0xf0000000u
-#define DFR_ONES        0x0fffffffu
-#define SVR_MASK        0x000003ffu   /* vector, software enable, focus checking */
-#define ICR_LO_MASK     0x000ccfffu   /* all but delivery status (12) and reserved */
-#define ICR_HI_MASK     0xff000000u
-#define DCR_MASK        0x0000000bu
+#define TPR_MASK       0x000000ffu
+#define LDR_MASK       0xff000000u
+#define DFR_MODEL_MASK 0xf0000000u
+#define DFR_ONES       0x0fffffffu
+#define SVR_MASK       0x000003ffu /* vector, software enable, focus checking */
+#define ICR_LO_MASK    0x000ccfffu /* all but delivery status (12) and reserved */
+#define ICR_HI_MASK    0xff000000u
+#define DCR_MASK       0x0000000bu
 
 /* LVT fields (11.5.1, Figure 11-8): delivery status (12) and remote IRR (14)
  * are read-only and always 0 here: deliveries are immediate and nothing is
  * level-triggered. */
 static const u32 lvt_mask[VLAPIC_NR_LVT] = {
-    [VLAPIC_LVT_TIMER_IDX] = 0x000300ffu,   /* vector, mask, periodic (bit 18 dropped) */
-    [VLAPIC_LVT_THERM_IDX] = 0x000107ffu,   /* vector, delivery mode, mask */
-    [VLAPIC_LVT_PERF_IDX]  = 0x000107ffu,
-    [VLAPIC_LVT_LINT0_IDX] = 0x0001a7ffu,   /* + polarity, trigger mode */
-    [VLAPIC_LVT_LINT1_IDX] = 0x0001a7ffu,
-    [VLAPIC_LVT_ERROR_IDX] = 0x000100ffu,   /* vector, mask */
+    [VLAPIC_LVT_TIMER_IDX] = 0x000300ffu, /* vector, mask, periodic (bit 18 dropped) */
+    [VLAPIC_LVT_THERM_IDX] = 0x000107ffu, /* vector, delivery mode, mask */
+    [VLAPIC_LVT_PERF_IDX] = 0x000107ffu,  [VLAPIC_LVT_LINT0_IDX] = 0x0001a7ffu, /* + polarity, trigger mode */
+    [VLAPIC_LVT_LINT1_IDX] = 0x0001a7ffu, [VLAPIC_LVT_ERROR_IDX] = 0x000100ffu, /* vector, mask */
 };
 
 /* ICR low fields (11.6.1, Figure 11-12). */
-#define ICR_VECTOR(v)     ((v) & 0xffu)
-#define ICR_MODE(v)       (((v) >> 8) & 7u)
-#define ICR_LOGICAL       BIT(11)
-#define ICR_ASSERT        BIT(14)
-#define ICR_LEVEL         BIT(15)
-#define ICR_SHORTHAND(v)  (((v) >> 18) & 3u)
+#define ICR_VECTOR(v)    ((v)&0xffu)
+#define ICR_MODE(v)      (((v) >> 8) & 7u)
+#define ICR_LOGICAL      BIT(11)
+#define ICR_ASSERT       BIT(14)
+#define ICR_LEVEL        BIT(15)
+#define ICR_SHORTHAND(v) (((v) >> 18) & 3u)
 enum { DM_FIXED = 0, DM_LOWEST = 1, DM_SMI = 2, DM_NMI = 4, DM_INIT = 5, DM_SIPI = 6 };
 
 /* ------------------------------------------------------------------ 256-bit sets */
@@ -77,7 +75,7 @@ static void raise_irr(struct vlapic *a, u8 vector)
         return;
     }
     vset_set(a->irr, vector);
-    vset_clear(a->tmr, vector);      /* edge-triggered */
+    vset_clear(a->tmr, vector); /* edge-triggered */
 }
 
 void vlapic_set_irq(struct vlapic *a, u8 vector)
@@ -156,9 +154,9 @@ static u32 current_count(const struct vlapic *a, u64 now)
     else if (a->lvt[VLAPIC_LVT_TIMER_IDX] & VLAPIC_LVT_PERIODIC)
         rem = a->timer_period - (now - a->timer_deadline) % a->timer_period;
     else
-        return 0;       /* expired one-shot not yet ticked */
+        return 0; /* expired one-shot not yet ticked */
     if (rem > a->timer_period)
-        rem = a->timer_period;          /* `now` before the start: full count */
+        rem = a->timer_period; /* `now` before the start: full count */
     u64 per = (u64)a->tsc_khz * vlapic_timer_divisor(a);
     u64 c = (rem * a->timer_khz + per - 1) / per;
     return c > a->timer_initial ? a->timer_initial : (u32)c;
@@ -167,7 +165,7 @@ static u32 current_count(const struct vlapic *a, u64 now)
 static void timer_start(struct vlapic *a, u64 now)
 {
     if (!a->timer_initial) {
-        a->timer_deadline = 0;          /* 11.5.4: a zero initial count stops the timer */
+        a->timer_deadline = 0; /* 11.5.4: a zero initial count stops the timer */
         return;
     }
     a->timer_period = tsc_for_count(a, a->timer_initial, vlapic_timer_divisor(a));
@@ -226,7 +224,7 @@ static void send_ipi(struct vlapic *a, u32 icr)
     };
     switch (ICR_MODE(icr)) {
     case DM_FIXED:
-    case DM_LOWEST:     /* arbitration is the router's business: deliver as fixed */
+    case DM_LOWEST: /* arbitration is the router's business: deliver as fixed */
         if (ICR_VECTOR(icr) < APIC_MIN_VECTOR) {
             esr_error(a, VLAPIC_ESR_SEND_ILLEGAL_VECTOR);
             goto drop;
@@ -234,9 +232,7 @@ static void send_ipi(struct vlapic *a, u32 icr)
         ipi.mode = VLAPIC_IPI_FIXED;
         ipi.vector = (u8)ICR_VECTOR(icr);
         break;
-    case DM_NMI:
-        ipi.mode = VLAPIC_IPI_NMI;
-        break;
+    case DM_NMI: ipi.mode = VLAPIC_IPI_NMI; break;
     case DM_INIT:
         /* INIT level de-assert (level trigger, de-assert) only synchronised
          * arbitration IDs on old parts; it does nothing since the Pentium 4. */
@@ -248,8 +244,7 @@ static void send_ipi(struct vlapic *a, u32 icr)
         ipi.mode = VLAPIC_IPI_SIPI;
         ipi.vector = (u8)ICR_VECTOR(icr);
         break;
-    default:            /* SMI is not offered to guests; 3 and 7 are reserved */
-        goto drop;
+    default: /* SMI is not offered to guests; 3 and 7 are reserved */ goto drop;
     }
     /* 11.6.1: the self shorthand is only valid with fixed delivery. */
     if (ipi.shorthand == VLAPIC_SH_SELF && ipi.mode != VLAPIC_IPI_FIXED)
@@ -336,24 +331,23 @@ int vlapic_read(struct vlapic *a, u32 offset, u32 *val)
         return 0;
     }
     switch (offset) {
-    case VLAPIC_ID:        *val = (a->apic_id & 0xffu) << 24; break;   /* xAPIC IDs are 8-bit */
-    case VLAPIC_VERSION:   *val = VLAPIC_VERSION_VALUE; break;
-    case VLAPIC_TPR:       *val = a->tpr; break;
-    case VLAPIC_APR:       *val = 0; break;     /* no bus arbitration to report */
-    case VLAPIC_PPR:       *val = vlapic_ppr(a); break;
-    case VLAPIC_EOI:       *val = 0; break;     /* write-only */
-    case VLAPIC_RRD:       *val = 0; break;     /* remote read is not supported */
-    case VLAPIC_LDR:       *val = a->ldr; break;
-    case VLAPIC_DFR:       *val = a->dfr; break;
-    case VLAPIC_SVR:       *val = a->svr; break;
-    case VLAPIC_ESR:       *val = a->esr; break;
-    case VLAPIC_ICR_LO:    *val = a->icr_lo; break;   /* delivery status 0: sends are immediate */
-    case VLAPIC_ICR_HI:    *val = a->icr_hi; break;
+    case VLAPIC_ID: *val = (a->apic_id & 0xffu) << 24; break; /* xAPIC IDs are 8-bit */
+    case VLAPIC_VERSION: *val = VLAPIC_VERSION_VALUE; break;
+    case VLAPIC_TPR: *val = a->tpr; break;
+    case VLAPIC_APR: *val = 0; break; /* no bus arbitration to report */
+    case VLAPIC_PPR: *val = vlapic_ppr(a); break;
+    case VLAPIC_EOI: *val = 0; break; /* write-only */
+    case VLAPIC_RRD: *val = 0; break; /* remote read is not supported */
+    case VLAPIC_LDR: *val = a->ldr; break;
+    case VLAPIC_DFR: *val = a->dfr; break;
+    case VLAPIC_SVR: *val = a->svr; break;
+    case VLAPIC_ESR: *val = a->esr; break;
+    case VLAPIC_ICR_LO: *val = a->icr_lo; break; /* delivery status 0: sends are immediate */
+    case VLAPIC_ICR_HI: *val = a->icr_hi; break;
     case VLAPIC_TIMER_ICR: *val = a->timer_initial; break;
     case VLAPIC_TIMER_CCR: *val = current_count(a, a->now); break;
     case VLAPIC_TIMER_DCR: *val = a->timer_dcr; break;
-    default:
-        return bad_register(a);
+    default: return bad_register(a);
     }
     return 0;
 }
@@ -366,7 +360,7 @@ int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now)
     int lvt = lvt_index(offset);
     if (lvt >= 0) {
         if (lvt == VLAPIC_LVT_TIMER_IDX && (val & VLAPIC_LVT_TSC_DEADLINE))
-            a->stats.tsc_deadline_rejected++;   /* CPUID.1:ECX[24] is clear */
+            a->stats.tsc_deadline_rejected++; /* CPUID.1:ECX[24] is clear */
         val &= lvt_mask[lvt];
         /* 11.4.7.2: while software-disabled, LVT mask bits cannot be cleared. */
         if (!vlapic_sw_enabled(a))
@@ -375,22 +369,20 @@ int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now)
         return 0;
     }
     if (offset >= VLAPIC_ISR0 && offset < VLAPIC_IRR0 + 0x80) {
-        a->stats.ro_writes++;           /* ISR, TMR, IRR */
+        a->stats.ro_writes++; /* ISR, TMR, IRR */
         return 0;
     }
     switch (offset) {
-    case VLAPIC_ID:         /* fixed: the partition's MADT and IPI routing use it */
+    case VLAPIC_ID: /* fixed: the partition's MADT and IPI routing use it */
     case VLAPIC_VERSION:
     case VLAPIC_APR:
     case VLAPIC_PPR:
     case VLAPIC_RRD:
-    case VLAPIC_TIMER_CCR:
-        a->stats.ro_writes++;
-        break;
-    case VLAPIC_TPR:  a->tpr = val & TPR_MASK; break;
-    case VLAPIC_EOI:  eoi(a); break;
-    case VLAPIC_LDR:  a->ldr = val & LDR_MASK; break;
-    case VLAPIC_DFR:  a->dfr = (val & DFR_MODEL_MASK) | DFR_ONES; break;
+    case VLAPIC_TIMER_CCR: a->stats.ro_writes++; break;
+    case VLAPIC_TPR: a->tpr = val & TPR_MASK; break;
+    case VLAPIC_EOI: eoi(a); break;
+    case VLAPIC_LDR: a->ldr = val & LDR_MASK; break;
+    case VLAPIC_DFR: a->dfr = (val & DFR_MODEL_MASK) | DFR_ONES; break;
     case VLAPIC_SVR:
         a->svr = val & SVR_MASK;
         if (!vlapic_sw_enabled(a))
@@ -398,7 +390,7 @@ int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now)
                 a->lvt[i] |= VLAPIC_LVT_MASKED;
         break;
     case VLAPIC_ESR:
-        a->esr = a->esr_pending;        /* 11.5.3: a write latches, then clears */
+        a->esr = a->esr_pending; /* 11.5.3: a write latches, then clears */
         a->esr_pending = 0;
         break;
     case VLAPIC_ICR_HI: a->icr_hi = val & ICR_HI_MASK; break;
@@ -410,11 +402,8 @@ int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now)
         a->timer_initial = val;
         timer_start(a, now);
         break;
-    case VLAPIC_TIMER_DCR:
-        timer_set_dcr(a, val, now);
-        break;
-    default:
-        return bad_register(a);
+    case VLAPIC_TIMER_DCR: timer_set_dcr(a, val, now); break;
+    default: return bad_register(a);
     }
     return 0;
 }

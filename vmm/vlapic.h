@@ -17,35 +17,35 @@
 
 #define VLAPIC_BASE_DEFAULT 0xfee00000ull
 #define VLAPIC_PAGE_SIZE    0x1000u
-#define VLAPIC_REG_LAST     0x3f0u     /* highest register offset handled */
+#define VLAPIC_REG_LAST     0x3f0u /* highest register offset handled */
 
 /* Register offsets (SDM Vol. 3A, Table 11-1 "Local APIC Register Address Map"). */
 enum vlapic_reg {
-    VLAPIC_ID        = 0x020,
-    VLAPIC_VERSION   = 0x030,
-    VLAPIC_TPR       = 0x080,
-    VLAPIC_APR       = 0x090,
-    VLAPIC_PPR       = 0x0a0,
-    VLAPIC_EOI       = 0x0b0,
-    VLAPIC_RRD       = 0x0c0,
-    VLAPIC_LDR       = 0x0d0,
-    VLAPIC_DFR       = 0x0e0,
-    VLAPIC_SVR       = 0x0f0,
-    VLAPIC_ISR0      = 0x100,      /* 8 registers, 0x100-0x170 */
-    VLAPIC_TMR0      = 0x180,      /* 0x180-0x1f0 */
-    VLAPIC_IRR0      = 0x200,      /* 0x200-0x270 */
-    VLAPIC_ESR       = 0x280,
-    VLAPIC_ICR_LO    = 0x300,
-    VLAPIC_ICR_HI    = 0x310,
+    VLAPIC_ID = 0x020,
+    VLAPIC_VERSION = 0x030,
+    VLAPIC_TPR = 0x080,
+    VLAPIC_APR = 0x090,
+    VLAPIC_PPR = 0x0a0,
+    VLAPIC_EOI = 0x0b0,
+    VLAPIC_RRD = 0x0c0,
+    VLAPIC_LDR = 0x0d0,
+    VLAPIC_DFR = 0x0e0,
+    VLAPIC_SVR = 0x0f0,
+    VLAPIC_ISR0 = 0x100, /* 8 registers, 0x100-0x170 */
+    VLAPIC_TMR0 = 0x180, /* 0x180-0x1f0 */
+    VLAPIC_IRR0 = 0x200, /* 0x200-0x270 */
+    VLAPIC_ESR = 0x280,
+    VLAPIC_ICR_LO = 0x300,
+    VLAPIC_ICR_HI = 0x310,
     VLAPIC_LVT_TIMER = 0x320,
     VLAPIC_LVT_THERM = 0x330,
-    VLAPIC_LVT_PERF  = 0x340,
+    VLAPIC_LVT_PERF = 0x340,
     VLAPIC_LVT_LINT0 = 0x350,
     VLAPIC_LVT_LINT1 = 0x360,
     VLAPIC_LVT_ERROR = 0x370,
-    VLAPIC_TIMER_ICR = 0x380,      /* initial count */
-    VLAPIC_TIMER_CCR = 0x390,      /* current count */
-    VLAPIC_TIMER_DCR = 0x3e0,      /* divide configuration */
+    VLAPIC_TIMER_ICR = 0x380, /* initial count */
+    VLAPIC_TIMER_CCR = 0x390, /* current count */
+    VLAPIC_TIMER_DCR = 0x3e0, /* divide configuration */
 };
 
 /* Version register: version 0x14 (an integrated xAPIC), max LVT entry 5 (six
@@ -53,20 +53,26 @@ enum vlapic_reg {
  * EOI-broadcast suppression (bit 24 clear). */
 #define VLAPIC_VERSION_VALUE 0x00050014u
 
-#define VLAPIC_SVR_ENABLE    BIT(8)
-#define VLAPIC_LVT_MASKED    BIT(16)
-#define VLAPIC_LVT_PERIODIC  BIT(17)
-#define VLAPIC_LVT_TSC_DEADLINE BIT(18)   /* not offered: dropped from writes */
-#define VLAPIC_ICR_BUSY      BIT(12)      /* delivery status, always reads 0 */
+#define VLAPIC_SVR_ENABLE       BIT(8)
+#define VLAPIC_LVT_MASKED       BIT(16)
+#define VLAPIC_LVT_PERIODIC     BIT(17)
+#define VLAPIC_LVT_TSC_DEADLINE BIT(18) /* not offered: dropped from writes */
+#define VLAPIC_ICR_BUSY         BIT(12) /* delivery status, always reads 0 */
 
 /* ESR bits (SDM Vol. 3A, 11.5.3 "Error Handling"). */
 #define VLAPIC_ESR_SEND_ILLEGAL_VECTOR BIT(5)
 #define VLAPIC_ESR_RECV_ILLEGAL_VECTOR BIT(6)
 #define VLAPIC_ESR_ILLEGAL_REGISTER    BIT(7)
 
-enum vlapic_lvt { VLAPIC_LVT_TIMER_IDX, VLAPIC_LVT_THERM_IDX, VLAPIC_LVT_PERF_IDX,
-                  VLAPIC_LVT_LINT0_IDX, VLAPIC_LVT_LINT1_IDX, VLAPIC_LVT_ERROR_IDX,
-                  VLAPIC_NR_LVT };
+enum vlapic_lvt {
+    VLAPIC_LVT_TIMER_IDX,
+    VLAPIC_LVT_THERM_IDX,
+    VLAPIC_LVT_PERF_IDX,
+    VLAPIC_LVT_LINT0_IDX,
+    VLAPIC_LVT_LINT1_IDX,
+    VLAPIC_LVT_ERROR_IDX,
+    VLAPIC_NR_LVT
+};
 
 enum vlapic_ipi_mode { VLAPIC_IPI_FIXED, VLAPIC_IPI_NMI, VLAPIC_IPI_INIT, VLAPIC_IPI_SIPI };
 enum vlapic_shorthand { VLAPIC_SH_NONE, VLAPIC_SH_SELF, VLAPIC_SH_ALL_INCL, VLAPIC_SH_ALL_EXCL };
@@ -75,31 +81,31 @@ enum vlapic_shorthand { VLAPIC_SH_NONE, VLAPIC_SH_SELF, VLAPIC_SH_ALL_INCL, VLAP
  * the partition's own vCPUs (the self shorthand included: it is delivered
  * back with vlapic_set_irq like any other). */
 struct vlapic_ipi {
-    u8 mode;          /* enum vlapic_ipi_mode; lowest priority is reported as fixed */
-    u8 vector;        /* fixed: >= 16; SIPI: the start page; NMI/INIT: 0 */
-    u32 dest;         /* ICR high[31:24]: APIC ID, or logical MDA when `logical` */
-    u8 shorthand;     /* enum vlapic_shorthand */
+    u8 mode;      /* enum vlapic_ipi_mode; lowest priority is reported as fixed */
+    u8 vector;    /* fixed: >= 16; SIPI: the start page; NMI/INIT: 0 */
+    u32 dest;     /* ICR high[31:24]: APIC ID, or logical MDA when `logical` */
+    u8 shorthand; /* enum vlapic_shorthand */
     bool logical;
 };
 
 struct vlapic_stats {
-    u64 ro_writes;            /* writes to read-only registers, ignored */
-    u64 bad_accesses;         /* misaligned, out of range or reserved offsets */
-    u64 timer_fired;          /* timer expiries handled by vlapic_tick */
-    u64 timer_missed;         /* periodic expiries skipped because ticks came late */
+    u64 ro_writes;    /* writes to read-only registers, ignored */
+    u64 bad_accesses; /* misaligned, out of range or reserved offsets */
+    u64 timer_fired;  /* timer expiries handled by vlapic_tick */
+    u64 timer_missed; /* periodic expiries skipped because ticks came late */
     u64 ipis_sent;
-    u64 ipis_dropped;         /* SMI, reserved modes, INIT de-assert, bad vectors */
-    u64 ipis_overwritten;     /* an IPI not taken before the next ICR write */
-    u64 irqs_dropped;         /* set_irq while software-disabled or illegal */
-    u64 tsc_deadline_rejected;/* LVT timer writes asking for TSC-deadline mode */
+    u64 ipis_dropped;          /* SMI, reserved modes, INIT de-assert, bad vectors */
+    u64 ipis_overwritten;      /* an IPI not taken before the next ICR write */
+    u64 irqs_dropped;          /* set_irq while software-disabled or illegal */
+    u64 tsc_deadline_rejected; /* LVT timer writes asking for TSC-deadline mode */
 };
 
 struct vlapic {
     u32 apic_id;
     u32 tpr, svr, ldr, dfr;
-    u32 esr;                  /* as read: errors latched by the last ESR write */
-    u32 esr_pending;          /* errors since that write */
-    u32 isr[8], irr[8], tmr[8];   /* 256-bit sets, vector v is word v/32 bit v%32 */
+    u32 esr;                    /* as read: errors latched by the last ESR write */
+    u32 esr_pending;            /* errors since that write */
+    u32 isr[8], irr[8], tmr[8]; /* 256-bit sets, vector v is word v/32 bit v%32 */
     u32 lvt[VLAPIC_NR_LVT];
     u32 icr_lo, icr_hi;
     u32 timer_initial;
@@ -107,9 +113,9 @@ struct vlapic {
 
     /* Timer: time base and derived state. */
     u32 tsc_khz, timer_khz;
-    u64 timer_deadline;       /* TSC of the next expiry; 0: stopped */
-    u64 timer_period;         /* TSC ticks of one full count with the current divider */
-    u64 now;                  /* latest TSC reading seen (write or tick) */
+    u64 timer_deadline; /* TSC of the next expiry; 0: stopped */
+    u64 timer_period;   /* TSC ticks of one full count with the current divider */
+    u64 now;            /* latest TSC reading seen (write or tick) */
 
     bool ipi_pending;
     struct vlapic_ipi ipi;

@@ -13,7 +13,7 @@
 
 bool lapic_x2apic;
 static hpa_t lapic_base;
-static u64 timer_ticks_per_sec;      /* at divide-by-16 */
+static u64 timer_ticks_per_sec; /* at divide-by-16 */
 
 static u32 lapic_read(enum lapic_reg r)
 {
@@ -30,10 +30,7 @@ static void lapic_write(enum lapic_reg r, u32 v)
         mmio_write32(lapic_base + r, v);
 }
 
-u32 lapic_id(void)
-{
-    return lapic_x2apic ? lapic_read(LAPIC_ID) : lapic_read(LAPIC_ID) >> 24;
-}
+u32 lapic_id(void) { return lapic_x2apic ? lapic_read(LAPIC_ID) : lapic_read(LAPIC_ID) >> 24; }
 
 void lapic_eoi(void) { lapic_write(LAPIC_EOI, 0); }
 
@@ -112,10 +109,7 @@ void lapic_timer_oneshot(u64 tsc_delta)
     lapic_write(LAPIC_TIMER_INIT, (u32)MIN(MAX(count, 1ULL), 0xffffffffULL));
 }
 
-void lapic_timer_stop(void)
-{
-    lapic_write(LAPIC_TIMER_INIT, 0);
-}
+void lapic_timer_stop(void) { lapic_write(LAPIC_TIMER_INIT, 0); }
 
 void lapic_timer_start(u32 hz)
 {

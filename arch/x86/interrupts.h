@@ -12,9 +12,9 @@ struct int_frame {
 };
 
 /* Interrupt vectors the hypervisor uses. */
-#define VEC_TIMER     0x20
-#define VEC_WAKE      0xf0   /* IPI: look at your work mailbox */
-#define VEC_SPURIOUS  0xff
+#define VEC_TIMER    0x20
+#define VEC_WAKE     0xf0 /* IPI: look at your work mailbox */
+#define VEC_SPURIOUS 0xff
 
 typedef void (*irq_handler_fn)(struct int_frame *f);
 

@@ -7,7 +7,7 @@
 #include "kernel/core/log.h"
 #include "kernel/lib/string.h"
 
-#define TABLE_FLAGS (PTE_P | PTE_RW)   /* upper levels allow all; leaves decide */
+#define TABLE_FLAGS (PTE_P | PTE_RW) /* upper levels allow all; leaves decide */
 
 extern char ImageBase[], _text[], _etext[], _rodata[], _erodata[], _data[], _image_end[];
 
@@ -204,8 +204,7 @@ int paging_init(const struct boot_info *bi)
      * Firmware-reserved and MMIO ranges are mapped only when a driver asks. */
     for (u32 i = 0; i < bi->nmem; i++) {
         const struct boot_mem_range *r = &bi->mem[i];
-        if (r->type != MEM_USABLE && r->type != MEM_LOADER &&
-            r->type != MEM_ACPI_RECLAIM && r->type != MEM_ACPI_NVS)
+        if (r->type != MEM_USABLE && r->type != MEM_LOADER && r->type != MEM_ACPI_RECLAIM && r->type != MEM_ACPI_NVS)
             continue;
         int err = paging_map(r->base, r->length, MAP_WRITE);
         if (err)

@@ -21,9 +21,11 @@ int paging_init(const struct boot_info *bi) __must_check;
 int paging_map(hpa_t pa, u64 len, unsigned flags) __must_check;
 bool paging_is_mapped(hpa_t pa, u64 len);
 /* Walks every leaf; returns the number of writable+executable leaves (must be 0). */
-struct paging_stats { u64 leaves_4k, leaves_2m, wx_violations, exec_pages, tables; };
+struct paging_stats {
+    u64 leaves_4k, leaves_2m, wx_violations, exec_pages, tables;
+};
 void paging_verify(struct paging_stats *st);
-u64 paging_root(void);           /* CR3 value for the APs */
+u64 paging_root(void); /* CR3 value for the APs */
 /* Bump allocator over the early pool (zeroed pages), for what must exist
  * before the page allocator does. */
 void *early_alloc_pages(u64 npages);

@@ -6,7 +6,7 @@
 #include "kernel/lib/string.h"
 
 static struct idt_gate idt[256] __aligned(16);
-extern const u64 isr_table[256];    /* arch/x86/entry.asm */
+extern const u64 isr_table[256]; /* arch/x86/entry.asm */
 
 void idt_init(void)
 {
@@ -32,38 +32,37 @@ void segments_init_cpu(struct percpu *cpu)
     memset(&t->tss, 0, sizeof(t->tss));
     for (int i = 0; i < 3; i++)
         t->tss.ist[i] = (u64)(uintptr_t)(t->ist_stacks[i] + IST_STACK_SIZE);
-    t->tss.iomap_base = sizeof(struct tss64);   /* no I/O bitmap */
+    t->tss.iomap_base = sizeof(struct tss64); /* no I/O bitmap */
 
     u64 base = (u64)(uintptr_t)&t->tss, limit = sizeof(t->tss) - 1;
     t->gdt[0] = 0;
     t->gdt[1] = GDT_CODE64;
     t->gdt[2] = GDT_DATA;
     /* 16-byte available 64-bit TSS descriptor (SDM 8.2.3). */
-    t->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
-                ((u64)(SEG_ATTR_P | SEG_TYPE_TSS_AVAIL) << 40) |
+    t->gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | ((u64)(SEG_ATTR_P | SEG_TYPE_TSS_AVAIL) << 40) |
                 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     t->gdt[4] = base >> 32;
 
     struct desc_ptr gdtr = { sizeof(t->gdt) - 1, (u64)(uintptr_t)t->gdt };
     struct desc_ptr idtr = { sizeof(idt) - 1, (u64)(uintptr_t)idt };
-    __asm__ volatile(
-        "lgdt %0\n\t"
-        "mov %w2, %%ds\n\t"
-        "mov %w2, %%es\n\t"
-        "mov %w2, %%ss\n\t"
-        "xor %%eax, %%eax\n\t"
-        "mov %%eax, %%fs\n\t"
-        "mov %%eax, %%gs\n\t"
-        /* Reload CS with a far return. */
-        "lea 1f(%%rip), %%rax\n\t"
-        "pushq %3\n\t"
-        "pushq %%rax\n\t"
-        "lretq\n"
-        "1:\n\t"
-        "lidt %1\n\t"
-        "ltr %w4\n\t"
-        : : "m"(gdtr), "m"(idtr), "r"((u64)SEL_DATA), "i"((u64)SEL_CODE), "r"((u64)SEL_TSS)
-        : "rax", "memory");
+    __asm__ volatile("lgdt %0\n\t"
+                     "mov %w2, %%ds\n\t"
+                     "mov %w2, %%es\n\t"
+                     "mov %w2, %%ss\n\t"
+                     "xor %%eax, %%eax\n\t"
+                     "mov %%eax, %%fs\n\t"
+                     "mov %%eax, %%gs\n\t"
+                     /* Reload CS with a far return. */
+                     "lea 1f(%%rip), %%rax\n\t"
+                     "pushq %3\n\t"
+                     "pushq %%rax\n\t"
+                     "lretq\n"
+                     "1:\n\t"
+                     "lidt %1\n\t"
+                     "ltr %w4\n\t"
+                     :
+                     : "m"(gdtr), "m"(idtr), "r"((u64)SEL_DATA), "i"((u64)SEL_CODE), "r"((u64)SEL_TSS)
+                     : "rax", "memory");
     cpu->self = cpu;
     wrmsr(MSR_GS_BASE, (u64)(uintptr_t)cpu);
 }

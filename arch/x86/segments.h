@@ -8,7 +8,7 @@
 #include "arch/x86/hw/desc.h"
 
 struct percpu;
-void segments_init_cpu(struct percpu *cpu);   /* loads GDT, TSS, IDT, GS base */
-void idt_init(void);                          /* once, on the boot CPU */
+void segments_init_cpu(struct percpu *cpu); /* loads GDT, TSS, IDT, GS base */
+void idt_init(void);                        /* once, on the boot CPU */
 
 #endif

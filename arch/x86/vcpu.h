@@ -11,8 +11,22 @@
 /* General-purpose registers in x86 encoding order, so an instruction's register
  * number indexes regs.gpr directly. */
 enum vcpu_gpr {
-    GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
-    GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
+    GPR_RAX,
+    GPR_RCX,
+    GPR_RDX,
+    GPR_RBX,
+    GPR_RSP,
+    GPR_RBP,
+    GPR_RSI,
+    GPR_RDI,
+    GPR_R8,
+    GPR_R9,
+    GPR_R10,
+    GPR_R11,
+    GPR_R12,
+    GPR_R13,
+    GPR_R14,
+    GPR_R15,
     GPR_COUNT
 };
 
@@ -24,7 +38,7 @@ struct vcpu_regs {
 
 struct vcpu_segment {
     u16 selector;
-    u16 attrib;      /* bits: type 3:0, S 4, DPL 6:5, P 7, AVL 8, L 9, D/B 10, G 11 (the VMCB packing) */
+    u16 attrib; /* bits: type 3:0, S 4, DPL 6:5, P 7, AVL 8, L 9, D/B 10, G 11 (the VMCB packing) */
     u32 limit;
     u64 base;
 };
@@ -38,14 +52,14 @@ struct vcpu_boot_state {
 
 enum vcpu_exit_reason {
     VEXIT_NONE = 0,
-    VEXIT_EXTINT,        /* a host interrupt arrived: nothing for the guest */
+    VEXIT_EXTINT, /* a host interrupt arrived: nothing for the guest */
     VEXIT_HLT,
     VEXIT_IO,
     VEXIT_MSR,
     VEXIT_CPUID,
-    VEXIT_HYPERCALL,     /* VMCALL / VMMCALL */
-    VEXIT_SLPT_FAULT,    /* EPT violation / nested page fault */
-    VEXIT_TRIPLE_FAULT,  /* shutdown */
+    VEXIT_HYPERCALL,    /* VMCALL / VMMCALL */
+    VEXIT_SLPT_FAULT,   /* EPT violation / nested page fault */
+    VEXIT_TRIPLE_FAULT, /* shutdown */
     VEXIT_INIT,
     VEXIT_SIPI,
     VEXIT_INTR_WINDOW,
@@ -61,20 +75,44 @@ enum vcpu_exit_reason {
 
 struct vcpu_exit {
     enum vcpu_exit_reason reason;
-    u64 vendor_code;     /* the backend's own exit code, for logs */
-    u64 insn_len;        /* length of the exiting instruction, 0 when the hardware did not say */
+    u64 vendor_code; /* the backend's own exit code, for logs */
+    u64 insn_len;    /* length of the exiting instruction, 0 when the hardware did not say */
     union {
-        struct { u16 port; u8 size; bool in, string, rep; } io;
-        struct { u32 index; bool write; } msr;
-        struct { gpa_t gpa; bool read, write, fetch, present; } fault;
+        struct {
+            u16 port;
+            u8 size;
+            bool in, string, rep;
+        } io;
+        struct {
+            u32 index;
+            bool write;
+        } msr;
+        struct {
+            gpa_t gpa;
+            bool read, write, fetch, present;
+        } fault;
         /* address: the linear address of a #PF */
-        struct { u8 vector; bool has_error; u32 error; u64 address; } exception;
+        struct {
+            u8 vector;
+            bool has_error;
+            u32 error;
+            u64 address;
+        } exception;
         /* gpr < 0: the backend does not say (the core decodes the instruction);
          * clts: CLTS rather than a MOV */
-        struct { u8 cr; bool write, clts; s8 gpr; } cr;
+        struct {
+            u8 cr;
+            bool write, clts;
+            s8 gpr;
+        } cr;
         /* known: va holds the operand's linear address (else the core decodes) */
-        struct { u64 va; bool known; } invlpg;
-        struct { u8 vector; } sipi;
+        struct {
+            u64 va;
+            bool known;
+        } invlpg;
+        struct {
+            u8 vector;
+        } sipi;
     };
 };
 
@@ -85,7 +123,7 @@ struct vcpu_event {
     u8 vector;
     bool has_error;
     u32 error;
-    u64 cr2;             /* #PF: the faulting address the guest finds in CR2 */
+    u64 cr2; /* #PF: the faulting address the guest finds in CR2 */
 };
 
 /* Shadow paging (vmm/shadow_vcpu.c): the paging registers as the guest sees
@@ -99,8 +137,18 @@ struct vcpu_paging {
  * VT-x's SYSCALL MSRs, in the physical MSRs of the vCPU's own CPU, which the
  * hypervisor never uses). The core validates values before setting them. */
 enum vcpu_msr {
-    VMSR_EFER, VMSR_PAT, VMSR_STAR, VMSR_LSTAR, VMSR_CSTAR, VMSR_SFMASK, VMSR_KERNEL_GS_BASE,
-    VMSR_SYSENTER_CS, VMSR_SYSENTER_ESP, VMSR_SYSENTER_EIP, VMSR_FS_BASE, VMSR_GS_BASE,
+    VMSR_EFER,
+    VMSR_PAT,
+    VMSR_STAR,
+    VMSR_LSTAR,
+    VMSR_CSTAR,
+    VMSR_SFMASK,
+    VMSR_KERNEL_GS_BASE,
+    VMSR_SYSENTER_CS,
+    VMSR_SYSENTER_ESP,
+    VMSR_SYSENTER_EIP,
+    VMSR_FS_BASE,
+    VMSR_GS_BASE,
     VMSR_COUNT
 };
 
@@ -108,7 +156,7 @@ enum vcpu_seg_reg { VSEG_ES, VSEG_CS, VSEG_SS, VSEG_DS, VSEG_FS, VSEG_GS };
 
 struct vcpu_stats {
     u64 exits;
-    u64 cr_emulated;      /* VT-x CR0/CR4 writes completed inside the backend */
+    u64 cr_emulated; /* VT-x CR0/CR4 writes completed inside the backend */
     u64 by_reason[VEXIT_COUNT];
 };
 
@@ -121,11 +169,11 @@ enum vcpu_vendor { VCPU_VENDOR_INTEL, VCPU_VENDOR_AMD };
 enum slpt_format { SLPT_EPT, SLPT_NPT };
 
 struct vcpu_backend {
-    const char *name;                 /* "svm", "vmx" */
-    enum vcpu_vendor vendor;          /* the CPUID vendor a guest is shown */
+    const char *name;        /* "svm", "vmx" */
+    enum vcpu_vendor vendor; /* the CPUID vendor a guest is shown */
     enum slpt_format slpt_format;
-    const char *slpt_name;            /* "EPT", "NPT" */
-    const char *slpt_fault_name;      /* "EPT violation", "NPT violation" */
+    const char *slpt_name;       /* "EPT", "NPT" */
+    const char *slpt_fault_name; /* "EPT violation", "NPT violation" */
     /* Whether second-level tables may use 1 GiB leaves on this CPU. */
     bool (*slpt_1g_pages)(void);
     /* On each physical CPU before it runs a vCPU (EFER.SVME and the host save
@@ -165,12 +213,12 @@ struct vcpu_backend {
 };
 
 struct vcpu {
-    u32 index;                        /* within its partition */
-    u32 apic_id;                      /* the guest's view */
+    u32 index;   /* within its partition */
+    u32 apic_id; /* the guest's view */
     struct vcpu_regs regs;
     struct vcpu_stats stats;
-    u32 asid;                         /* SVM ASID / VMX VPID */
-    void *hw;                         /* the backend's VMCB or VMCS bookkeeping */
+    u32 asid; /* SVM ASID / VMX VPID */
+    void *hw; /* the backend's VMCB or VMCS bookkeeping */
     hpa_t hw_pa;
 };
 

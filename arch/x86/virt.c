@@ -89,21 +89,16 @@ void virt_describe(char *buf, size_t size)
     switch (virt.vendor) {
     case VIRT_VMX:
         ksnprintf(buf, size, "VT-x (VMCS revision %u)%s%s%s%s%s%s", virt.vmx_revision,
-                  virt.vmx_ept ? ", EPT" : ", no EPT", virt.vmx_ept_2m ? " 2M" : "",
-                  virt.vmx_ept_1g ? " 1G" : "", virt.vmx_vpid ? ", VPID" : "",
-                  virt.vmx_unrestricted ? ", unrestricted guest" : "",
+                  virt.vmx_ept ? ", EPT" : ", no EPT", virt.vmx_ept_2m ? " 2M" : "", virt.vmx_ept_1g ? " 1G" : "",
+                  virt.vmx_vpid ? ", VPID" : "", virt.vmx_unrestricted ? ", unrestricted guest" : "",
                   virt.vmx_feature_control_locked ? ", IA32_FEATURE_CONTROL locked by firmware" : "");
         break;
     case VIRT_SVM:
         ksnprintf(buf, size, "AMD-V (SVM revision %u)%s, %u ASIDs%s%s%s%s%s", virt.svm_revision,
-                  virt.svm_npt ? ", NPT" : ", no NPT", virt.svm_asids,
-                  virt.svm_nrips ? ", NRIPS" : ", no NRIPS",
-                  virt.svm_decode_assists ? ", decode assists" : "",
-                  virt.svm_flush_by_asid ? ", flush by ASID" : "",
+                  virt.svm_npt ? ", NPT" : ", no NPT", virt.svm_asids, virt.svm_nrips ? ", NRIPS" : ", no NRIPS",
+                  virt.svm_decode_assists ? ", decode assists" : "", virt.svm_flush_by_asid ? ", flush by ASID" : "",
                   virt.svm_vmcb_clean ? ", VMCB clean bits" : "", virt.svm_vgif ? ", vGIF" : "");
         break;
-    default:
-        ksnprintf(buf, size, "none: %s", virt.why_none);
-        break;
+    default: ksnprintf(buf, size, "none: %s", virt.why_none); break;
     }
 }

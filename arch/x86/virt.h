@@ -9,7 +9,7 @@ enum virt_vendor { VIRT_NONE = 0, VIRT_VMX, VIRT_SVM };
 
 struct virt_caps {
     enum virt_vendor vendor;
-    char why_none[96];          /* when vendor == VIRT_NONE: the reason */
+    char why_none[96]; /* when vendor == VIRT_NONE: the reason */
     /* VT-x */
     bool vmx_ept, vmx_vpid, vmx_unrestricted, vmx_ept_1g, vmx_ept_2m, vmx_ept_ad;
     bool vmx_feature_control_locked;

@@ -10,12 +10,8 @@ static const struct {
     char sig[5];
     table_parser parse;
 } parsers[] = {
-    { "FACP", acpi_parse_fadt },
-    { "APIC", acpi_parse_madt },
-    { "SRAT", acpi_parse_srat },
-    { "SLIT", acpi_parse_slit },
-    { "MCFG", acpi_parse_mcfg },
-    { "HPET", acpi_parse_hpet },
+    { "FACP", acpi_parse_fadt }, { "APIC", acpi_parse_madt }, { "SRAT", acpi_parse_srat },
+    { "SLIT", acpi_parse_slit }, { "MCFG", acpi_parse_mcfg }, { "HPET", acpi_parse_hpet },
 };
 
 static void parse_tables(const struct acpi_mem *mem, struct acpi_info *out)
@@ -28,8 +24,7 @@ static void parse_tables(const struct acpi_mem *mem, struct acpi_info *out)
             if (t->status != ACPI_TABLE_OK || memcmp(t->signature, parsers[k].sig, 4) != 0)
                 continue;
             if (done[k]) {
-                log_warn(ACPI_TAG, "second %s table at %#llx ignored", t->signature,
-                         (unsigned long long)t->pa);
+                log_warn(ACPI_TAG, "second %s table at %#llx ignored", t->signature, (unsigned long long)t->pa);
                 continue;
             }
             const void *p = acpi_map_table(mem, t);
@@ -63,31 +58,30 @@ static void scan_aml(const struct acpi_mem *mem, struct acpi_info *out)
 
 static void log_summary(const struct acpi_info *out)
 {
-    log_info(ACPI_TAG, "RSDP rev %u (%s) at %#llx, %u tables via %s", out->rsdp_revision,
-             out->rsdp_oem_id, (unsigned long long)out->rsdp_pa, out->ntables,
-             out->using_xsdt ? "XSDT" : "RSDT");
+    log_info(ACPI_TAG, "RSDP rev %u (%s) at %#llx, %u tables via %s", out->rsdp_revision, out->rsdp_oem_id,
+             (unsigned long long)out->rsdp_pa, out->ntables, out->using_xsdt ? "XSDT" : "RSDT");
     if (out->have_madt)
-        log_info(ACPI_TAG, "MADT: %u processor entries, %u I/O APICs, local APIC at %#llx",
-                 out->madt.ncpus, out->madt.nioapics, (unsigned long long)out->madt.lapic_base);
+        log_info(ACPI_TAG, "MADT: %u processor entries, %u I/O APICs, local APIC at %#llx", out->madt.ncpus,
+                 out->madt.nioapics, (unsigned long long)out->madt.lapic_base);
     if (out->have_srat)
-        log_info(ACPI_TAG, "SRAT: %u processor and %u memory affinities (%u disabled)",
-                 out->srat.ncpus, out->srat.nmem, out->srat.disabled);
+        log_info(ACPI_TAG, "SRAT: %u processor and %u memory affinities (%u disabled)", out->srat.ncpus, out->srat.nmem,
+                 out->srat.disabled);
     if (out->have_slit)
         log_info(ACPI_TAG, "SLIT: %u localities", out->slit.n);
     const struct acpi_aml_stats *a = &out->aml;
-    log_info(ACPI_TAG, "AML: %u tables, %u devices, %u PCI host bridges, \\_S5 %s, "
+    log_info(ACPI_TAG,
+             "AML: %u tables, %u devices, %u PCI host bridges, \\_S5 %s, "
              "%u constructs not understood (%u methods, %u conditionals, %u loads, "
-             "%u odd values, %u malformed)", a->tables, a->devices, out->npci_roots,
-             out->s5.valid ? "found" : "missing", a->not_understood, a->method_ids,
-             a->conditional, a->loads, a->odd_values, a->bad);
+             "%u odd values, %u malformed)",
+             a->tables, a->devices, out->npci_roots, out->s5.valid ? "found" : "missing", a->not_understood,
+             a->method_ids, a->conditional, a->loads, a->odd_values, a->bad);
     for (u32 i = 0; i < out->npci_roots; i++) {
         const struct acpi_pci_root *r = &out->pci_roots[i];
         if (r->has_pxm)
-            log_info(ACPI_TAG, "PCI host bridge %s: segment %u bus %#x _PXM %u", r->path,
-                     r->segment, r->base_bus, r->pxm);
+            log_info(ACPI_TAG, "PCI host bridge %s: segment %u bus %#x _PXM %u", r->path, r->segment, r->base_bus,
+                     r->pxm);
         else
-            log_info(ACPI_TAG, "PCI host bridge %s: segment %u bus %#x _PXM none", r->path,
-                     r->segment, r->base_bus);
+            log_info(ACPI_TAG, "PCI host bridge %s: segment %u bus %#x _PXM none", r->path, r->segment, r->base_bus);
     }
 }
 

@@ -17,35 +17,35 @@ struct acpi_mem {
 
 /* Caps of the fixed-size arrays in struct acpi_info. What does not fit is counted
  * in the matching *_dropped field and reported with log_warn. */
-#define ACPI_MAX_TABLES      64     /* entries of XSDT/RSDT (+ root, DSDT, FACS) */
+#define ACPI_MAX_TABLES      64          /* entries of XSDT/RSDT (+ root, DSDT, FACS) */
 #define ACPI_MAX_TABLE_LEN   (64u << 20) /* a longer table is rejected */
-#define ACPI_MAX_MADT_CPUS   512    /* LAPIC + x2APIC entries, enabled or not */
+#define ACPI_MAX_MADT_CPUS   512         /* LAPIC + x2APIC entries, enabled or not */
 #define ACPI_MAX_IOAPICS     32
-#define ACPI_MAX_ISOS        48     /* interrupt source overrides */
-#define ACPI_MAX_LAPIC_NMIS  32     /* LAPIC NMI + x2APIC NMI entries */
+#define ACPI_MAX_ISOS        48 /* interrupt source overrides */
+#define ACPI_MAX_LAPIC_NMIS  32 /* LAPIC NMI + x2APIC NMI entries */
 #define ACPI_MAX_NMI_SOURCES 16
-#define ACPI_MAX_SRAT_CPUS   512    /* enabled LAPIC/x2APIC affinity entries */
-#define ACPI_MAX_SRAT_MEM    64     /* enabled memory affinity entries */
-#define ACPI_MAX_LOCALITIES  32     /* SLIT matrices up to 32 x 32 */
+#define ACPI_MAX_SRAT_CPUS   512 /* enabled LAPIC/x2APIC affinity entries */
+#define ACPI_MAX_SRAT_MEM    64  /* enabled memory affinity entries */
+#define ACPI_MAX_LOCALITIES  32  /* SLIT matrices up to 32 x 32 */
 #define ACPI_MAX_MCFG        16
 #define ACPI_MAX_PCI_ROOTS   32
-#define ACPI_PATH_MAX        128    /* "\_SB_.PC80" style path, NUL included */
+#define ACPI_PATH_MAX        128 /* "\_SB_.PC80" style path, NUL included */
 
 enum acpi_table_status {
     ACPI_TABLE_OK = 0,
-    ACPI_TABLE_UNMAPPED,        /* header or body not readable through acpi_mem */
-    ACPI_TABLE_BAD_LENGTH,      /* length < header, > ACPI_MAX_TABLE_LEN, or malformed */
+    ACPI_TABLE_UNMAPPED,   /* header or body not readable through acpi_mem */
+    ACPI_TABLE_BAD_LENGTH, /* length < header, > ACPI_MAX_TABLE_LEN, or malformed */
     ACPI_TABLE_BAD_CHECKSUM,
-    ACPI_TABLE_BAD_SIGNATURE,   /* not what the pointer to it promised */
+    ACPI_TABLE_BAD_SIGNATURE, /* not what the pointer to it promised */
 };
 
 /* One table as listed for the shell's `acpi` command, good or bad. */
 struct acpi_table_desc {
-    char signature[5];          /* NUL-terminated; non-printable bytes shown as '?' */
+    char signature[5]; /* NUL-terminated; non-printable bytes shown as '?' */
     char oem_id[7];
     char oem_table_id[9];
-    u8 revision;                /* FACS: its version field */
-    u8 status;                  /* enum acpi_table_status */
+    u8 revision; /* FACS: its version field */
+    u8 status;   /* enum acpi_table_status */
     u64 pa;
     u32 length;
 };
@@ -61,7 +61,7 @@ enum acpi_space {
 /* A decoded register: address 0 means "not present". Legacy FADT port fields
  * are turned into ACPI_SPACE_IO registers of the legacy length's width. */
 struct acpi_reg {
-    u8 space;                   /* enum acpi_space */
+    u8 space; /* enum acpi_space */
     u8 bit_width;
     u8 bit_offset;
     u8 access_size;
@@ -70,29 +70,29 @@ struct acpi_reg {
 
 struct acpi_fadt_info {
     u8 revision;
-    u8 minor_version;           /* 0 unless the table is >= 132 bytes */
+    u8 minor_version; /* 0 unless the table is >= 132 bytes */
     u32 length;
-    u64 dsdt;                   /* X_DSDT when present and non-zero, else DSDT */
+    u64 dsdt; /* X_DSDT when present and non-zero, else DSDT */
     u64 facs;
     u16 sci_irq;
     u32 smi_cmd;
     u8 acpi_enable, acpi_disable;
-    u32 flags;                  /* ACPI_FADT_* in tables.h */
-    bool hw_reduced;            /* flags & HW_REDUCED_ACPI */
-    bool reset_supported;       /* flags & RESET_REG_SUP and the table has the register */
+    u32 flags;            /* ACPI_FADT_* in tables.h */
+    bool hw_reduced;      /* flags & HW_REDUCED_ACPI */
+    bool reset_supported; /* flags & RESET_REG_SUP and the table has the register */
     struct acpi_reg pm1a_evt, pm1b_evt, pm1a_cnt, pm1b_cnt, pm2_cnt, pm_tmr, gpe0, gpe1;
     u8 pm1_evt_len, pm1_cnt_len, pm_tmr_len, gpe0_len, gpe1_len;
-    u8 pm_tmr_bits;             /* 24 or 32 (TMR_VAL_EXT); 0 without a PM timer */
-    struct acpi_reg reset_reg;  /* valid only when reset_supported */
+    u8 pm_tmr_bits;            /* 24 or 32 (TMR_VAL_EXT); 0 without a PM timer */
+    struct acpi_reg reset_reg; /* valid only when reset_supported */
     u8 reset_value;
-    u8 century;                 /* RTC CMOS index of the century, 0 if none */
-    u16 iapc_boot_arch;         /* read only for revision >= 2 tables */
+    u8 century;         /* RTC CMOS index of the century, 0 if none */
+    u16 iapc_boot_arch; /* read only for revision >= 2 tables */
 };
 
 struct acpi_madt_cpu {
     u32 apic_id;
-    u32 uid;                    /* ACPI processor UID */
-    bool x2apic;                /* from a type 9 entry */
+    u32 uid;     /* ACPI processor UID */
+    bool x2apic; /* from a type 9 entry */
     bool enabled;
     bool online_capable;
 };
@@ -106,11 +106,11 @@ struct acpi_ioapic {
 struct acpi_iso {
     u8 bus, source;
     u32 gsi;
-    u16 flags;                  /* MPS INTI: polarity bits 1:0, trigger mode bits 3:2 */
+    u16 flags; /* MPS INTI: polarity bits 1:0, trigger mode bits 3:2 */
 };
 
 struct acpi_lapic_nmi {
-    u32 uid;                    /* 0xFFFFFFFF (x2APIC) or 0xFF (LAPIC): all processors */
+    u32 uid; /* 0xFFFFFFFF (x2APIC) or 0xFF (LAPIC): all processors */
     u16 flags;
     u8 lint;
     bool x2apic;
@@ -122,10 +122,10 @@ struct acpi_nmi_source {
 };
 
 struct acpi_madt_info {
-    u64 lapic_base;             /* with the type 5 override applied */
+    u64 lapic_base; /* with the type 5 override applied */
     bool lapic_overridden;
-    u32 flags;                  /* ACPI_MADT_PCAT_COMPAT */
-    u32 ncpus;                  /* every LAPIC/x2APIC entry, MADT order */
+    u32 flags; /* ACPI_MADT_PCAT_COMPAT */
+    u32 ncpus; /* every LAPIC/x2APIC entry, MADT order */
     struct acpi_madt_cpu cpus[ACPI_MAX_MADT_CPUS];
     u32 nioapics;
     struct acpi_ioapic ioapics[ACPI_MAX_IOAPICS];
@@ -135,8 +135,8 @@ struct acpi_madt_info {
     struct acpi_lapic_nmi lapic_nmis[ACPI_MAX_LAPIC_NMIS];
     u32 nnmi_sources;
     struct acpi_nmi_source nmi_sources[ACPI_MAX_NMI_SOURCES];
-    u32 dropped;                /* entries beyond a cap */
-    u32 bad_entries;            /* too short for their type, or the walk stopped early */
+    u32 dropped;     /* entries beyond a cap */
+    u32 bad_entries; /* too short for their type, or the walk stopped early */
 };
 
 struct acpi_srat_cpu {
@@ -146,7 +146,7 @@ struct acpi_srat_cpu {
 };
 
 struct acpi_srat_mem {
-    u64 base, length;           /* length > 0, base + length does not wrap */
+    u64 base, length; /* length > 0, base + length does not wrap */
     u32 domain;
     bool hotplug;
     bool nonvolatile;
@@ -165,7 +165,7 @@ struct acpi_srat_info {
 };
 
 struct acpi_slit_info {
-    u32 n;                      /* locality count; matrix[i * n + j] */
+    u32 n; /* locality count; matrix[i * n + j] */
     u8 matrix[ACPI_MAX_LOCALITIES * ACPI_MAX_LOCALITIES];
 };
 
@@ -176,10 +176,10 @@ struct acpi_mcfg_alloc {
 };
 
 struct acpi_hpet_info {
-    u64 base;                   /* system memory address of the register block */
+    u64 base; /* system memory address of the register block */
     u32 block_id;
     u16 vendor_id;
-    u8 comparators;             /* number of comparators (NUM_TIM_CAP + 1) */
+    u8 comparators; /* number of comparators (NUM_TIM_CAP + 1) */
     bool counter_64bit;
     bool legacy_replacement;
     u8 number;
@@ -195,33 +195,33 @@ struct acpi_hpet_info {
 #define ACPI_ROOT_BAD_VALUE  BIT(4) /* one of them had a value of an unexpected type */
 
 struct acpi_pci_root {
-    char path[ACPI_PATH_MAX];   /* e.g. "\_SB_.PC80" */
-    char hid[9];                /* "PNP0A08", or the _HID string */
-    bool pcie;                  /* PNP0A08 in _HID or _CID */
+    char path[ACPI_PATH_MAX]; /* e.g. "\_SB_.PC80" */
+    char hid[9];              /* "PNP0A08", or the _HID string */
+    bool pcie;                /* PNP0A08 in _HID or _CID */
     bool has_seg, has_bbn, has_pxm, has_uid;
-    u16 segment;                /* _SEG, default 0 */
-    u8 base_bus;                /* _BBN, default 0 */
-    u32 pxm;                    /* _PXM when has_pxm */
-    u64 uid;                    /* _UID when has_uid and it is an integer */
-    char uid_str[16];           /* _UID when it is a string */
-    u8 unknown;                 /* ACPI_ROOT_* bits */
-    u32 path_hash;              /* of the resolved path, for matching Scope() additions */
+    u16 segment;      /* _SEG, default 0 */
+    u8 base_bus;      /* _BBN, default 0 */
+    u32 pxm;          /* _PXM when has_pxm */
+    u64 uid;          /* _UID when has_uid and it is an integer */
+    char uid_str[16]; /* _UID when it is a string */
+    u8 unknown;       /* ACPI_ROOT_* bits */
+    u32 path_hash;    /* of the resolved path, for matching Scope() additions */
 };
 
 struct acpi_aml_stats {
-    u32 tables;                 /* DSDT and SSDTs scanned */
-    u32 devices;                /* Device() objects seen */
-    u32 not_understood;         /* method_ids + conditional + loads + odd_values + bad */
-    u32 method_ids;             /* _HID/_CID/_UID/_BBN/_SEG/_PXM/_S5_ defined as Method */
-    u32 conditional;            /* If/Else/While at declaration level (bodies skipped) */
-    u32 loads;                  /* Load/LoadTable (tables loaded at run time) */
-    u32 odd_values;             /* those names with a value of an unexpected type */
-    u32 bad;                    /* malformed or unknown encodings: rest of that scope skipped */
+    u32 tables;         /* DSDT and SSDTs scanned */
+    u32 devices;        /* Device() objects seen */
+    u32 not_understood; /* method_ids + conditional + loads + odd_values + bad */
+    u32 method_ids;     /* _HID/_CID/_UID/_BBN/_SEG/_PXM/_S5_ defined as Method */
+    u32 conditional;    /* If/Else/While at declaration level (bodies skipped) */
+    u32 loads;          /* Load/LoadTable (tables loaded at run time) */
+    u32 odd_values;     /* those names with a value of an unexpected type */
+    u32 bad;            /* malformed or unknown encodings: rest of that scope skipped */
 };
 
 struct acpi_s5 {
     bool valid;
-    u8 slp_typa, slp_typb;      /* 3-bit SLP_TYP values for PM1a/PM1b control */
+    u8 slp_typa, slp_typb; /* 3-bit SLP_TYP values for PM1a/PM1b control */
 };
 
 struct acpi_info {
@@ -229,7 +229,7 @@ struct acpi_info {
     u64 rsdp_pa;
     u8 rsdp_revision;
     char rsdp_oem_id[7];
-    bool using_xsdt;            /* false: RSDT (rev 0 RSDP, or XSDT absent/bad) */
+    bool using_xsdt; /* false: RSDT (rev 0 RSDP, or XSDT absent/bad) */
     u32 ntables;
     struct acpi_table_desc tables[ACPI_MAX_TABLES];
     u32 tables_dropped;
@@ -263,8 +263,7 @@ int acpi_parse(const struct acpi_mem *mem, u64 rsdp_pa, struct acpi_info *out) _
 
 /* The instance-th (0-based) table with this 4-character signature whose status is
  * ACPI_TABLE_OK, or NULL. */
-const struct acpi_table_desc *acpi_find_table(const struct acpi_info *info, const char *sig,
-                                              u32 instance);
+const struct acpi_table_desc *acpi_find_table(const struct acpi_info *info, const char *sig, u32 instance);
 /* Maps a table listed with ACPI_TABLE_OK; NULL otherwise. */
 const void *acpi_map_table(const struct acpi_mem *mem, const struct acpi_table_desc *t);
 

@@ -36,8 +36,7 @@ static enum id_class classify_id(const struct aml_scanner *s, struct cur v, char
 
 /* Calls fn on each element of a Package value (at most its NumElements). */
 static bool for_each_element(struct aml_scanner *s, struct cur v,
-                             bool (*fn)(struct aml_scanner *s, struct cur e, u32 i, void *arg),
-                             void *arg)
+                             bool (*fn)(struct aml_scanner *s, struct cur e, u32 i, void *arg), void *arg)
 {
     const u8 *end;
     u8 op, num;
@@ -78,8 +77,8 @@ static enum name_kind name_kind(u32 seg)
 }
 
 static const char *const kind_name[] = {
-    [K_NONE] = "?", [K_HID] = "_HID", [K_CID] = "_CID", [K_UID] = "_UID", [K_BBN] = "_BBN",
-    [K_SEG] = "_SEG", [K_PXM] = "_PXM", [K_S5] = "_S5_",
+    [K_NONE] = "?",   [K_HID] = "_HID", [K_CID] = "_CID", [K_UID] = "_UID",
+    [K_BBN] = "_BBN", [K_SEG] = "_SEG", [K_PXM] = "_PXM", [K_S5] = "_S5_",
 };
 
 enum body_kind { BODY_SCOPE, BODY_DEVICE, BODY_OTHER };
@@ -105,8 +104,7 @@ static void bad(struct aml_scanner *s, const u8 *at, const char *what)
 {
     s->out->aml.bad++;
     if (s->warnings++ < 8)
-        log_warn(ACPI_TAG, "%s: %s at offset %#x: rest of this scope skipped", s->sig, what,
-                 (unsigned)(at - s->table));
+        log_warn(ACPI_TAG, "%s: %s at offset %#x: rest of this scope skipped", s->sig, what, (unsigned)(at - s->table));
     else
         log_debug(ACPI_TAG, "%s: %s at offset %#x", s->sig, what, (unsigned)(at - s->table));
 }
@@ -128,8 +126,7 @@ static bool cid_element(struct aml_scanner *s, struct cur e, u32 i, void *arg)
     return true;
 }
 
-static __noinline void device_value(struct aml_scanner *s, struct body *b, enum name_kind kind,
-                         struct cur v)
+static __noinline void device_value(struct aml_scanner *s, struct body *b, enum name_kind kind, struct cur v)
 {
     u64 x;
     enum id_class k;
@@ -163,8 +160,7 @@ static __noinline void device_value(struct aml_scanner *s, struct body *b, enum 
     case K_BBN:
     case K_SEG:
     case K_PXM:
-        if (!aml_parse_int(s, v, &x) ||
-            x > (kind == K_BBN ? 0xffu : kind == K_SEG ? 0xffffu : 0xffffffffu)) {
+        if (!aml_parse_int(s, v, &x) || x > (kind == K_BBN ? 0xffu : kind == K_SEG ? 0xffffu : 0xffffffffu)) {
             b->unknown |= ACPI_ROOT_BAD_VALUE;
             odd(s, kind_name[kind]);
             return;
@@ -180,17 +176,15 @@ static __noinline void device_value(struct aml_scanner *s, struct body *b, enum 
             b->has_pxm = true;
         }
         return;
-    default:
-        return;
+    default: return;
     }
 }
 
-static void add_fact(struct aml_scanner *s, u32 parent, enum name_kind kind, bool is_method,
-                     u64 value)
+static void add_fact(struct aml_scanner *s, u32 parent, enum name_kind kind, bool is_method, u64 value)
 {
     if (s->nfacts >= AML_MAX_FACTS) {
-        log_debug(ACPI_TAG, "%s: more than %u names in Scope() bodies: %s ignored", s->sig,
-                  AML_MAX_FACTS, kind_name[kind]);
+        log_debug(ACPI_TAG, "%s: more than %u names in Scope() bodies: %s ignored", s->sig, AML_MAX_FACTS,
+                  kind_name[kind]);
         return;
     }
     struct aml_fact *f = &s->facts[s->nfacts++];
@@ -213,8 +207,7 @@ static u8 method_bit(enum name_kind kind)
 
 /* A _HID/_CID/_UID/_BBN/_SEG/_PXM (value v, or a Method when v is NULL) whose parent
  * object has path hash `parent`, declared in body b. */
-static void note(struct aml_scanner *s, struct body *b, u32 parent, enum name_kind kind,
-                 const struct cur *v)
+static void note(struct aml_scanner *s, struct body *b, u32 parent, enum name_kind kind, const struct cur *v)
 {
     if (parent == b->hash && b->kind == BODY_DEVICE) {
         if (v)
@@ -224,7 +217,7 @@ static void note(struct aml_scanner *s, struct body *b, u32 parent, enum name_ki
         return;
     }
     if (parent == b->hash && b->kind == BODY_OTHER)
-        return;                             /* e.g. Processor(){ Name(_PXM) } */
+        return; /* e.g. Processor(){ Name(_PXM) } */
     /* Declared for another object (Scope() body, or a multi-segment name): kept for
      * aml_scan_finish(), which applies it to a host bridge with that path. */
     if (kind != K_UID && kind != K_BBN && kind != K_SEG && kind != K_PXM)
@@ -263,10 +256,10 @@ static __noinline void parse_s5(struct aml_scanner *s, struct cur v)
         return;
     }
     if (sv.n == 1)
-        sv.v[1] = sv.v[0];                  /* one value: the same for PM1a and PM1b */
+        sv.v[1] = sv.v[0]; /* one value: the same for PM1a and PM1b */
     if (sv.v[0] > 7 || sv.v[1] > 7) {
-        log_warn(ACPI_TAG, "%s: \\_S5_ values %#llx/%#llx do not fit the 3-bit SLP_TYP: ignored",
-                 s->sig, (unsigned long long)sv.v[0], (unsigned long long)sv.v[1]);
+        log_warn(ACPI_TAG, "%s: \\_S5_ values %#llx/%#llx do not fit the 3-bit SLP_TYP: ignored", s->sig,
+                 (unsigned long long)sv.v[0], (unsigned long long)sv.v[1]);
         s->out->aml.odd_values++;
         return;
     }
@@ -312,10 +305,9 @@ static __noinline bool do_method(struct aml_scanner *s, struct cur *c, struct bo
     struct cur h = { c->p, end };
     c->p = end;
     u32 segs[AML_MAX_DEPTH], depth;
-    if (!aml_get_name(&h, &n) || n.nsegs == 0 || !get8(&h, &flags) ||
-        !aml_resolve(s, &n, segs, &depth)) {
+    if (!aml_get_name(&h, &n) || n.nsegs == 0 || !get8(&h, &flags) || !aml_resolve(s, &n, segs, &depth)) {
         bad(s, at, "Method with a bad name");
-        return true;                        /* its PkgLength was fine: carry on after it */
+        return true; /* its PkgLength was fine: carry on after it */
     }
     aml_method_add(s, aml_path_hash(segs, depth), flags & 7);
     enum name_kind kind = name_kind(segs[depth - 1]);
@@ -343,8 +335,7 @@ static __noinline bool do_external(struct aml_scanner *s, struct cur *c)
 
 /* Walks body with the scope set to segs[0..depth); segs is swapped with the scanner's
  * path and back, so it holds the body's path again on return. */
-static void enter(struct aml_scanner *s, struct cur body, u32 segs[AML_MAX_DEPTH], u32 depth,
-                  struct body *b)
+static void enter(struct aml_scanner *s, struct cur body, u32 segs[AML_MAX_DEPTH], u32 depth, struct body *b)
 {
     if (s->nest >= AML_MAX_NEST) {
         bad(s, body.p, "scopes nested too deeply");
@@ -368,14 +359,12 @@ static void enter(struct aml_scanner *s, struct cur body, u32 segs[AML_MAX_DEPTH
     s->depth = saved_depth;
 }
 
-static __noinline void record_root(struct aml_scanner *s, const struct body *b, const u32 *segs,
-                                   u32 depth)
+static __noinline void record_root(struct aml_scanner *s, const struct body *b, const u32 *segs, u32 depth)
 {
     struct acpi_info *o = s->out;
     if (o->npci_roots >= ACPI_MAX_PCI_ROOTS) {
         if (o->pci_roots_dropped++ == 0)
-            log_warn(ACPI_TAG, "more than %u PCI host bridges: the rest ignored",
-                     ACPI_MAX_PCI_ROOTS);
+            log_warn(ACPI_TAG, "more than %u PCI host bridges: the rest ignored", ACPI_MAX_PCI_ROOTS);
         return;
     }
     struct acpi_pci_root *r = &o->pci_roots[o->npci_roots++];
@@ -398,8 +387,7 @@ static __noinline void record_root(struct aml_scanner *s, const struct body *b, 
 
 /* Scope / Device / Processor / ThermalZone / PowerResource: opcode (len_op bytes),
  * PkgLength, NameString, `extra` fixed bytes, then a TermList. */
-static bool do_container(struct aml_scanner *s, struct cur *c, u32 len_op, u32 extra,
-                         enum body_kind kind)
+static bool do_container(struct aml_scanner *s, struct cur *c, u32 len_op, u32 extra, enum body_kind kind)
 {
     const u8 *at = c->p, *end;
     struct aml_name n;
@@ -451,9 +439,7 @@ static bool term(struct aml_scanner *s, struct cur *c, struct body *b)
         case AML_X_POWERRES: return do_container(s, c, 2, 3, BODY_OTHER);
         case AML_X_THERMALZONE: return do_container(s, c, 2, 0, BODY_OTHER);
         case AML_X_LOAD:
-        case AML_X_LOADTABLE:
-            s->out->aml.loads++;
-            break;
+        case AML_X_LOADTABLE: s->out->aml.loads++; break;
         }
         break;
     }
@@ -465,8 +451,9 @@ static void walk_list(struct aml_scanner *s, struct cur c, struct body *b)
     while (left(&c)) {
         const u8 *at = c.p;
         if (!term(s, &c, b)) {
-            bad(s, at, at[0] == AML_EXT && at + 1 < c.end ? "unknown or malformed extended opcode"
-                                                          : "unknown or malformed opcode");
+            bad(s, at,
+                at[0] == AML_EXT && at + 1 < c.end ? "unknown or malformed extended opcode"
+                                                   : "unknown or malformed opcode");
             return;
         }
     }
@@ -489,7 +476,7 @@ void aml_scan_table(struct aml_scanner *s, const void *table, u32 len)
     s->table = table;
     acpi_copy_id(s->sig, h->signature, 4);
     if (memcmp(h->signature, "DSDT", 4) == 0)
-        s->int64 = h->revision >= 2;        /* 19.3.5: DSDT revision < 2 means 32-bit */
+        s->int64 = h->revision >= 2; /* 19.3.5: DSDT revision < 2 means 32-bit */
     s->depth = 0;
     s->nest = 0;
     s->expr = 0;

@@ -8,11 +8,11 @@
 
 #include "drivers/acpi/acpi.h"
 
-#define AML_MAX_DEPTH   16   /* name segments in a path */
-#define AML_MAX_NEST    16   /* nested Scope/Device/Processor/ThermalZone bodies */
-#define AML_MAX_EXPR    24   /* nested expression operands */
-#define AML_MAX_METHODS 256  /* remembered Method/External argument counts */
-#define AML_MAX_FACTS   32   /* bridge names declared in Scope() bodies, applied at the end */
+#define AML_MAX_DEPTH   16  /* name segments in a path */
+#define AML_MAX_NEST    16  /* nested Scope/Device/Processor/ThermalZone bodies */
+#define AML_MAX_EXPR    24  /* nested expression operands */
+#define AML_MAX_METHODS 256 /* remembered Method/External argument counts */
+#define AML_MAX_FACTS   32  /* bridge names declared in Scope() bodies, applied at the end */
 
 /* A _PXM/_BBN/_SEG/_UID declared outside its device's own body, e.g. in an SSDT's
  * Scope(\_SB.PC80) { Name(_PXM, 1) }. */
@@ -25,11 +25,11 @@ struct aml_fact {
 
 struct aml_scanner {
     struct acpi_info *out;
-    const u8 *table;            /* the table being scanned, for offsets in messages */
+    const u8 *table; /* the table being scanned, for offsets in messages */
     char sig[5];
-    bool int64;                 /* DSDT revision >= 2: integers are 64-bit */
+    bool int64; /* DSDT revision >= 2: integers are 64-bit */
     u32 nest, expr;
-    u32 depth;                  /* current scope: path[0..depth) */
+    u32 depth; /* current scope: path[0..depth) */
     u32 path[AML_MAX_DEPTH];
     u32 nmethods;
     u32 method_hash[AML_MAX_METHODS];

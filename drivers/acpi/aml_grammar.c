@@ -11,99 +11,99 @@
  * N NameString, D DataRefObject, b/w/d 1/2/4 raw bytes, P a PkgLength that encloses
  * everything else. "" = no operands. NULL = unknown opcode. */
 static const char *const op1_args[256] = {
-    [0x06] = "NN",    /* Alias */
-    [0x08] = "ND",    /* Name */
-    [0x10] = "P",     /* Scope */
-    [0x11] = "P",     /* Buffer */
-    [0x12] = "P",     /* Package */
-    [0x13] = "P",     /* VarPackage */
-    [0x14] = "P",     /* Method */
-    [0x15] = "Nbb",   /* External */
-    [0x70] = "TS",    /* Store */
-    [0x71] = "S",     /* RefOf */
-    [0x72] = "TTR",   /* Add */
-    [0x73] = "TTR",   /* Concat */
-    [0x74] = "TTR",   /* Subtract */
-    [0x75] = "S",     /* Increment */
-    [0x76] = "S",     /* Decrement */
-    [0x77] = "TTR",   /* Multiply */
-    [0x78] = "TTRR",  /* Divide */
-    [0x79] = "TTR",   /* ShiftLeft */
-    [0x7a] = "TTR",   /* ShiftRight */
-    [0x7b] = "TTR",   /* And */
-    [0x7c] = "TTR",   /* NAnd */
-    [0x7d] = "TTR",   /* Or */
-    [0x7e] = "TTR",   /* NOr */
-    [0x7f] = "TTR",   /* XOr */
-    [0x80] = "TR",    /* Not */
-    [0x81] = "TR",    /* FindSetLeftBit */
-    [0x82] = "TR",    /* FindSetRightBit */
-    [0x83] = "T",     /* DerefOf */
-    [0x84] = "TTR",   /* ConcatRes */
-    [0x85] = "TTR",   /* Mod */
-    [0x86] = "ST",    /* Notify */
-    [0x87] = "S",     /* SizeOf */
-    [0x88] = "TTR",   /* Index */
+    [0x06] = "NN",     /* Alias */
+    [0x08] = "ND",     /* Name */
+    [0x10] = "P",      /* Scope */
+    [0x11] = "P",      /* Buffer */
+    [0x12] = "P",      /* Package */
+    [0x13] = "P",      /* VarPackage */
+    [0x14] = "P",      /* Method */
+    [0x15] = "Nbb",    /* External */
+    [0x70] = "TS",     /* Store */
+    [0x71] = "S",      /* RefOf */
+    [0x72] = "TTR",    /* Add */
+    [0x73] = "TTR",    /* Concat */
+    [0x74] = "TTR",    /* Subtract */
+    [0x75] = "S",      /* Increment */
+    [0x76] = "S",      /* Decrement */
+    [0x77] = "TTR",    /* Multiply */
+    [0x78] = "TTRR",   /* Divide */
+    [0x79] = "TTR",    /* ShiftLeft */
+    [0x7a] = "TTR",    /* ShiftRight */
+    [0x7b] = "TTR",    /* And */
+    [0x7c] = "TTR",    /* NAnd */
+    [0x7d] = "TTR",    /* Or */
+    [0x7e] = "TTR",    /* NOr */
+    [0x7f] = "TTR",    /* XOr */
+    [0x80] = "TR",     /* Not */
+    [0x81] = "TR",     /* FindSetLeftBit */
+    [0x82] = "TR",     /* FindSetRightBit */
+    [0x83] = "T",      /* DerefOf */
+    [0x84] = "TTR",    /* ConcatRes */
+    [0x85] = "TTR",    /* Mod */
+    [0x86] = "ST",     /* Notify */
+    [0x87] = "S",      /* SizeOf */
+    [0x88] = "TTR",    /* Index */
     [0x89] = "TbTbTT", /* Match */
-    [0x8a] = "TTN",   /* CreateDWordField */
-    [0x8b] = "TTN",   /* CreateWordField */
-    [0x8c] = "TTN",   /* CreateByteField */
-    [0x8d] = "TTN",   /* CreateBitField */
-    [0x8e] = "S",     /* ObjectType */
-    [0x8f] = "TTN",   /* CreateQWordField */
-    [0x90] = "TT",    /* LAnd */
-    [0x91] = "TT",    /* LOr */
-    [0x92] = "T",     /* LNot (LNotEqual etc. are LNot applied to LEqual etc.) */
-    [0x93] = "TT",    /* LEqual */
-    [0x94] = "TT",    /* LGreater */
-    [0x95] = "TT",    /* LLess */
-    [0x96] = "TR",    /* ToBuffer */
-    [0x97] = "TR",    /* ToDecimalString */
-    [0x98] = "TR",    /* ToHexString */
-    [0x99] = "TR",    /* ToInteger */
-    [0x9c] = "TTR",   /* ToString */
-    [0x9d] = "TS",    /* CopyObject */
-    [0x9e] = "TTTR",  /* Mid */
-    [0x9f] = "",      /* Continue */
-    [0xa0] = "P",     /* If */
-    [0xa1] = "P",     /* Else */
-    [0xa2] = "P",     /* While */
-    [0xa3] = "",      /* Noop */
-    [0xa4] = "T",     /* Return */
-    [0xa5] = "",      /* Break */
-    [0xcc] = "",      /* BreakPoint */
+    [0x8a] = "TTN",    /* CreateDWordField */
+    [0x8b] = "TTN",    /* CreateWordField */
+    [0x8c] = "TTN",    /* CreateByteField */
+    [0x8d] = "TTN",    /* CreateBitField */
+    [0x8e] = "S",      /* ObjectType */
+    [0x8f] = "TTN",    /* CreateQWordField */
+    [0x90] = "TT",     /* LAnd */
+    [0x91] = "TT",     /* LOr */
+    [0x92] = "T",      /* LNot (LNotEqual etc. are LNot applied to LEqual etc.) */
+    [0x93] = "TT",     /* LEqual */
+    [0x94] = "TT",     /* LGreater */
+    [0x95] = "TT",     /* LLess */
+    [0x96] = "TR",     /* ToBuffer */
+    [0x97] = "TR",     /* ToDecimalString */
+    [0x98] = "TR",     /* ToHexString */
+    [0x99] = "TR",     /* ToInteger */
+    [0x9c] = "TTR",    /* ToString */
+    [0x9d] = "TS",     /* CopyObject */
+    [0x9e] = "TTTR",   /* Mid */
+    [0x9f] = "",       /* Continue */
+    [0xa0] = "P",      /* If */
+    [0xa1] = "P",      /* Else */
+    [0xa2] = "P",      /* While */
+    [0xa3] = "",       /* Noop */
+    [0xa4] = "T",      /* Return */
+    [0xa5] = "",       /* Break */
+    [0xcc] = "",       /* BreakPoint */
 };
 
 static const char *const op2_args[256] = {
-    [0x01] = "Nb",    /* Mutex */
-    [0x02] = "N",     /* Event */
-    [0x12] = "SR",    /* CondRefOf */
-    [0x13] = "TTTN",  /* CreateField */
+    [0x01] = "Nb",     /* Mutex */
+    [0x02] = "N",      /* Event */
+    [0x12] = "SR",     /* CondRefOf */
+    [0x13] = "TTTN",   /* CreateField */
     [0x1f] = "TTTTTT", /* LoadTable */
-    [0x20] = "NS",    /* Load */
-    [0x21] = "T",     /* Stall */
-    [0x22] = "T",     /* Sleep */
-    [0x23] = "Sw",    /* Acquire */
-    [0x24] = "S",     /* Signal */
-    [0x25] = "ST",    /* Wait */
-    [0x26] = "S",     /* Reset */
-    [0x27] = "S",     /* Release */
-    [0x28] = "TR",    /* FromBCD */
-    [0x29] = "TR",    /* ToBCD */
-    [0x2a] = "S",     /* Unload */
-    [0x30] = "",      /* Revision */
-    [0x31] = "",      /* Debug */
-    [0x32] = "bdT",   /* Fatal */
-    [0x33] = "",      /* Timer */
-    [0x80] = "NbTT",  /* OperationRegion */
-    [0x81] = "P",     /* Field */
-    [0x82] = "P",     /* Device */
-    [0x83] = "P",     /* Processor */
-    [0x84] = "P",     /* PowerResource */
-    [0x85] = "P",     /* ThermalZone */
-    [0x86] = "P",     /* IndexField */
-    [0x87] = "P",     /* BankField */
-    [0x88] = "NTTT",  /* DataRegion */
+    [0x20] = "NS",     /* Load */
+    [0x21] = "T",      /* Stall */
+    [0x22] = "T",      /* Sleep */
+    [0x23] = "Sw",     /* Acquire */
+    [0x24] = "S",      /* Signal */
+    [0x25] = "ST",     /* Wait */
+    [0x26] = "S",      /* Reset */
+    [0x27] = "S",      /* Release */
+    [0x28] = "TR",     /* FromBCD */
+    [0x29] = "TR",     /* ToBCD */
+    [0x2a] = "S",      /* Unload */
+    [0x30] = "",       /* Revision */
+    [0x31] = "",       /* Debug */
+    [0x32] = "bdT",    /* Fatal */
+    [0x33] = "",       /* Timer */
+    [0x80] = "NbTT",   /* OperationRegion */
+    [0x81] = "P",      /* Field */
+    [0x82] = "P",      /* Device */
+    [0x83] = "P",      /* Processor */
+    [0x84] = "P",      /* PowerResource */
+    [0x85] = "P",      /* ThermalZone */
+    [0x86] = "P",      /* IndexField */
+    [0x87] = "P",      /* BankField */
+    [0x88] = "NTTT",   /* DataRegion */
 };
 
 /* ---------------------------------------------------------------- cursor */
@@ -160,7 +160,7 @@ bool aml_get_name(struct cur *c, struct aml_name *n)
     }
     if (!left(c))
         return false;
-    if (*c->p == 0) {                       /* NullName */
+    if (*c->p == 0) { /* NullName */
         c->p++;
         count = 0;
     } else if (*c->p == AML_DUAL_PREFIX) {
@@ -182,8 +182,7 @@ bool aml_get_name(struct cur *c, struct aml_name *n)
         n->segs = c->p;
     }
     for (u32 i = 0; i < count; i++) {
-        if (left(c) < 4 || !lead_char(c->p[0]) || !name_char(c->p[1]) ||
-            !name_char(c->p[2]) || !name_char(c->p[3]))
+        if (left(c) < 4 || !lead_char(c->p[0]) || !name_char(c->p[1]) || !name_char(c->p[2]) || !name_char(c->p[3]))
             return false;
         c->p += 4;
     }
@@ -192,8 +191,7 @@ bool aml_get_name(struct cur *c, struct aml_name *n)
 
 /* The absolute path of n declared in the current scope (20.2.2: prefixes apply to
  * the current scope; declarations never search upwards). */
-bool aml_resolve(const struct aml_scanner *s, const struct aml_name *n, u32 segs[AML_MAX_DEPTH],
-                    u32 *depth)
+bool aml_resolve(const struct aml_scanner *s, const struct aml_name *n, u32 segs[AML_MAX_DEPTH], u32 *depth)
 {
     u32 base;
     if (n->root) {
@@ -294,7 +292,7 @@ static __noinline u32 call_argc(const struct aml_scanner *s, const struct aml_na
 
 static bool skip_string(struct cur *c)
 {
-    c->p++;                                 /* StringPrefix */
+    c->p++; /* StringPrefix */
     while (left(c) && *c->p)
         c->p++;
     return take(c, 1);
@@ -364,7 +362,9 @@ static bool skip_term_inner(struct aml_scanner *s, struct cur *c)
         return true;
     }
     switch (op) {
-    case AML_ZERO: case AML_ONE: case AML_ONES: return take(c, 1);
+    case AML_ZERO:
+    case AML_ONE:
+    case AML_ONES: return take(c, 1);
     case AML_BYTE: return take(c, 2);
     case AML_WORD: return take(c, 3);
     case AML_DWORD: return take(c, 5);
@@ -457,8 +457,7 @@ static u32 hexval(char ch)
  * stored big-endian in the DWord's bytes. */
 u32 acpi_eisaid_encode(const char *id)
 {
-    u32 vendor = ((u32)(id[0] - '@') & 0x1f) << 10 | ((u32)(id[1] - '@') & 0x1f) << 5 |
-                 ((u32)(id[2] - '@') & 0x1f);
+    u32 vendor = ((u32)(id[0] - '@') & 0x1f) << 10 | ((u32)(id[1] - '@') & 0x1f) << 5 | ((u32)(id[2] - '@') & 0x1f);
     u32 product = hexval(id[3]) << 12 | hexval(id[4]) << 8 | hexval(id[5]) << 4 | hexval(id[6]);
     return (vendor >> 8) | (vendor & 0xff) << 8 | (product >> 8) << 16 | (product & 0xff) << 24;
 }

@@ -6,8 +6,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 
-#define FADT_HAS(len, field) \
-    (offsetof(struct acpi_fadt, field) + sizeof(((const struct acpi_fadt *)0)->field) <= (len))
+#define FADT_HAS(len, field) (offsetof(struct acpi_fadt, field) + sizeof(((const struct acpi_fadt *)0)->field) <= (len))
 
 static void gas_to_reg(struct acpi_reg *r, const struct acpi_gas_raw *g)
 {
@@ -23,15 +22,16 @@ static void gas_to_reg(struct acpi_reg *r, const struct acpi_gas_raw *g)
 
 /* The 64-bit GAS (x, NULL when the table is too short for it) wins when non-zero
  * (5.2.9: "X_ fields supersede"); else the legacy I/O port block of blk_len bytes. */
-static void pick_reg(struct acpi_reg *r, const char *name, const struct acpi_gas_raw *x,
-                     u32 port, u8 blk_len)
+static void pick_reg(struct acpi_reg *r, const char *name, const struct acpi_gas_raw *x, u32 port, u8 blk_len)
 {
     memset(r, 0, sizeof(*r));
     if (x && x->address) {
         gas_to_reg(r, x);
         if (port && (x->space_id != ACPI_SPACE_IO || x->address != port))
-            log_debug(ACPI_TAG, "FADT %s: X_ register %#llx differs from legacy port %#x; "
-                      "using X_", name, (unsigned long long)x->address, port);
+            log_debug(ACPI_TAG,
+                      "FADT %s: X_ register %#llx differs from legacy port %#x; "
+                      "using X_",
+                      name, (unsigned long long)x->address, port);
         return;
     }
     if (port) {
@@ -41,9 +41,8 @@ static void pick_reg(struct acpi_reg *r, const char *name, const struct acpi_gas
     }
 }
 
-#define PICK(reg, name, xfield, field, lenval) \
-    pick_reg(reg, name, FADT_HAS(len, xfield) ? &f->xfield : NULL, FADT_GET(f, len, field), \
-             lenval)
+#define PICK(reg, name, xfield, field, lenval)                                                                         \
+    pick_reg(reg, name, FADT_HAS(len, xfield) ? &f->xfield : NULL, FADT_GET(f, len, field), lenval)
 
 int acpi_parse_fadt(const void *tbl, u32 len, struct acpi_info *out)
 {
@@ -56,8 +55,10 @@ int acpi_parse_fadt(const void *tbl, u32 len, struct acpi_info *out)
         return -EINVAL;
     }
     if (len < ACPI_FADT_V1_SIZE)
-        log_warn(ACPI_TAG, "FACP: length %u is shorter than the ACPI 1.0 table (116): "
-                 "reading only the fields it covers", len);
+        log_warn(ACPI_TAG,
+                 "FACP: length %u is shorter than the ACPI 1.0 table (116): "
+                 "reading only the fields it covers",
+                 len);
 
     memset(fi, 0, sizeof(*fi));
     fi->revision = f->hdr.revision;
@@ -66,8 +67,8 @@ int acpi_parse_fadt(const void *tbl, u32 len, struct acpi_info *out)
     fi->facs = f->firmware_ctrl;
     if (FADT_HAS(len, x_dsdt) && f->x_dsdt) {
         if (f->dsdt && f->dsdt != f->x_dsdt)
-            log_debug(ACPI_TAG, "FACP: X_DSDT %#llx differs from DSDT %#x; using X_DSDT",
-                      (unsigned long long)f->x_dsdt, f->dsdt);
+            log_debug(ACPI_TAG, "FACP: X_DSDT %#llx differs from DSDT %#x; using X_DSDT", (unsigned long long)f->x_dsdt,
+                      f->dsdt);
         fi->dsdt = f->x_dsdt;
     }
     if (FADT_HAS(len, x_firmware_ctrl) && f->x_firmware_ctrl)
@@ -131,16 +132,16 @@ int acpi_parse_fadt(const void *tbl, u32 len, struct acpi_info *out)
         if (fi->reset_reg.address == 0 ||
             (fi->reset_reg.space != ACPI_SPACE_MEMORY && fi->reset_reg.space != ACPI_SPACE_IO &&
              fi->reset_reg.space != ACPI_SPACE_PCI_CONFIG)) {
-            log_warn(ACPI_TAG, "FACP: RESET_REG_SUP set but the reset register (space %u, "
-                     "address %#llx) is unusable: ignored", fi->reset_reg.space,
-                     (unsigned long long)fi->reset_reg.address);
+            log_warn(ACPI_TAG,
+                     "FACP: RESET_REG_SUP set but the reset register (space %u, "
+                     "address %#llx) is unusable: ignored",
+                     fi->reset_reg.space, (unsigned long long)fi->reset_reg.address);
             memset(&fi->reset_reg, 0, sizeof(fi->reset_reg));
         } else {
             fi->reset_supported = true;
         }
     } else if (fi->flags & ACPI_FADT_RESET_REG_SUP) {
-        log_warn(ACPI_TAG, "FACP: RESET_REG_SUP set but the %u-byte table has no reset register",
-                 len);
+        log_warn(ACPI_TAG, "FACP: RESET_REG_SUP set but the %u-byte table has no reset register", len);
     }
 
     out->have_fadt = true;

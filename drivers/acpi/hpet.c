@@ -3,7 +3,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 
-#define HPET_ID_NUM_TIM_SHIFT 8     /* bits 12:8: number of comparators - 1 */
+#define HPET_ID_NUM_TIM_SHIFT 8       /* bits 12:8: number of comparators - 1 */
 #define HPET_ID_COUNT_SIZE    BIT(13) /* main counter is 64 bits wide */
 #define HPET_ID_LEGACY_ROUTE  BIT(15) /* legacy replacement routing capable */
 
@@ -19,9 +19,10 @@ int acpi_parse_hpet(const void *tbl, u32 len, struct acpi_info *out)
         return -EINVAL;
     }
     if (t->base.space_id != ACPI_SPACE_MEMORY || t->base.address == 0) {
-        log_warn(ACPI_TAG, "HPET: base register is in address space %u at %#llx, not in "
-                 "system memory: skipped", t->base.space_id,
-                 (unsigned long long)t->base.address);
+        log_warn(ACPI_TAG,
+                 "HPET: base register is in address space %u at %#llx, not in "
+                 "system memory: skipped",
+                 t->base.space_id, (unsigned long long)t->base.address);
         return -EINVAL;
     }
     h->base = t->base.address;

@@ -21,11 +21,10 @@ int acpi_discover(const struct acpi_mem *mem, u64 rsdp_pa, struct acpi_info *out
 /* Lists the table at pa (checking header, length, checksum and, when expect is not
  * NULL, its signature); returns its entry, or NULL when the list is full. A table
  * already listed at the same address is returned as is. */
-const struct acpi_table_desc *acpi_add_table(const struct acpi_mem *mem, struct acpi_info *out,
-                                             u64 pa, const char *expect);
+const struct acpi_table_desc *acpi_add_table(const struct acpi_mem *mem, struct acpi_info *out, u64 pa,
+                                             const char *expect);
 /* Same for the FACS, which has neither a standard header nor a checksum. */
-const struct acpi_table_desc *acpi_add_facs(const struct acpi_mem *mem, struct acpi_info *out,
-                                            u64 pa);
+const struct acpi_table_desc *acpi_add_facs(const struct acpi_mem *mem, struct acpi_info *out, u64 pa);
 
 /* Walks the type/length subtables of a MADT or SRAT from offset `start` to `len`,
  * calling fn for each one that lies wholly inside the table. A subtable of length

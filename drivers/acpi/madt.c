@@ -46,8 +46,8 @@ static void madt_entry(const struct acpi_subtable *h, void *arg)
     }
     if (h->length < madt_min_len[h->type]) {
         m->bad_entries++;
-        log_warn(ACPI_TAG, "APIC: type %u entry of %u bytes is shorter than %u: skipped",
-                 h->type, h->length, madt_min_len[h->type]);
+        log_warn(ACPI_TAG, "APIC: type %u entry of %u bytes is shorter than %u: skipped", h->type, h->length,
+                 madt_min_len[h->type]);
         return;
     }
     switch (h->type) {
@@ -140,8 +140,7 @@ int acpi_parse_madt(const void *tbl, u32 len, struct acpi_info *out)
     m->flags = t->flags;
     m->bad_entries += acpi_walk_subtables("APIC", tbl, len, sizeof(*t), madt_entry, m);
     if (m->lapic_overridden)
-        log_info(ACPI_TAG, "APIC: local APIC base overridden to %#llx",
-                 (unsigned long long)m->lapic_base);
+        log_info(ACPI_TAG, "APIC: local APIC base overridden to %#llx", (unsigned long long)m->lapic_base);
     out->have_madt = true;
     return 0;
 }

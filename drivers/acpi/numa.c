@@ -11,8 +11,7 @@ static bool srat_room(struct acpi_srat_info *s, u32 n, u32 cap, const char *what
     if (n < cap)
         return true;
     if (s->dropped++ == 0)
-        log_warn(ACPI_TAG, "SRAT: more than %u enabled %s affinity entries: the rest ignored",
-                 cap, what);
+        log_warn(ACPI_TAG, "SRAT: more than %u enabled %s affinity entries: the rest ignored", cap, what);
     return false;
 }
 
@@ -40,8 +39,8 @@ static void srat_entry(const struct acpi_subtable *h, void *arg)
     }
     if (h->length < min_len[h->type]) {
         s->bad_entries++;
-        log_warn(ACPI_TAG, "SRAT: type %u entry of %u bytes is shorter than %u: skipped",
-                 h->type, h->length, min_len[h->type]);
+        log_warn(ACPI_TAG, "SRAT: type %u entry of %u bytes is shorter than %u: skipped", h->type, h->length,
+                 min_len[h->type]);
         return;
     }
     switch (h->type) {
@@ -54,8 +53,7 @@ static void srat_entry(const struct acpi_subtable *h, void *arg)
         u32 domain = e->domain_lo;
         /* Bits 31:8 exist from SRAT revision 2 (ACPI 3.0); before, they were reserved. */
         if (s->revision >= 2)
-            domain |= (u32)e->domain_hi[0] << 8 | (u32)e->domain_hi[1] << 16 |
-                      (u32)e->domain_hi[2] << 24;
+            domain |= (u32)e->domain_hi[0] << 8 | (u32)e->domain_hi[1] << 16 | (u32)e->domain_hi[2] << 24;
         add_srat_cpu(s, e->apic_id, domain, false);
         break;
     }
@@ -85,8 +83,8 @@ static void srat_entry(const struct acpi_subtable *h, void *arg)
         }
         if (base + length < base) {
             s->bad_entries++;
-            log_warn(ACPI_TAG, "SRAT: memory entry %#llx + %#llx wraps around: skipped",
-                     (unsigned long long)base, (unsigned long long)length);
+            log_warn(ACPI_TAG, "SRAT: memory entry %#llx + %#llx wraps around: skipped", (unsigned long long)base,
+                     (unsigned long long)length);
             return;
         }
         if (!srat_room(s, s->nmem, ACPI_MAX_SRAT_MEM, "memory"))
@@ -132,13 +130,13 @@ int acpi_parse_slit(const void *tbl, u32 len, struct acpi_info *out)
     }
     u64 n = t->locality_count;
     if (n == 0 || n > ACPI_MAX_LOCALITIES) {
-        log_warn(ACPI_TAG, "SLIT: %llu localities (supported: 1..%u): skipped",
-                 (unsigned long long)n, ACPI_MAX_LOCALITIES);
+        log_warn(ACPI_TAG, "SLIT: %llu localities (supported: 1..%u): skipped", (unsigned long long)n,
+                 ACPI_MAX_LOCALITIES);
         return -EINVAL;
     }
     if (len != sizeof(*t) + n * n) {
-        log_warn(ACPI_TAG, "SLIT: length %u but %llu localities need %llu bytes: skipped", len,
-                 (unsigned long long)n, (unsigned long long)(sizeof(*t) + n * n));
+        log_warn(ACPI_TAG, "SLIT: length %u but %llu localities need %llu bytes: skipped", len, (unsigned long long)n,
+                 (unsigned long long)(sizeof(*t) + n * n));
         return -EINVAL;
     }
     sl->n = (u32)n;

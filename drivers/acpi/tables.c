@@ -36,20 +36,22 @@ u32 acpi_walk_subtables(const char *sig, const void *tbl, u32 len, u32 start,
     u32 off = start;
     while (off < len) {
         if (len - off < sizeof(struct acpi_subtable)) {
-            log_warn(ACPI_TAG, "%s: %u stray byte(s) at offset %u after the last entry: ignored",
-                     sig, len - off, off);
+            log_warn(ACPI_TAG, "%s: %u stray byte(s) at offset %u after the last entry: ignored", sig, len - off, off);
             return 1;
         }
         const struct acpi_subtable *h = (const void *)(base + off);
         if (h->length < sizeof(*h)) {
-            log_warn(ACPI_TAG, "%s: entry of type %u at offset %u has length %u: "
-                     "rest of the table ignored", sig, h->type, off, h->length);
+            log_warn(ACPI_TAG,
+                     "%s: entry of type %u at offset %u has length %u: "
+                     "rest of the table ignored",
+                     sig, h->type, off, h->length);
             return 1;
         }
         if (h->length > len - off) {
-            log_warn(ACPI_TAG, "%s: entry of type %u at offset %u (length %u) runs past the "
-                     "table's end (%u): rest of the table ignored", sig, h->type, off,
-                     h->length, len);
+            log_warn(ACPI_TAG,
+                     "%s: entry of type %u at offset %u (length %u) runs past the "
+                     "table's end (%u): rest of the table ignored",
+                     sig, h->type, off, h->length, len);
             return 1;
         }
         fn(h, arg);
@@ -81,8 +83,8 @@ static struct acpi_table_desc *new_desc(struct acpi_info *out, u64 pa, bool *exi
     }
     if (out->ntables >= ACPI_MAX_TABLES) {
         if (out->tables_dropped++ == 0)
-            log_warn(ACPI_TAG, "more than %u tables: table at %#llx and later ones ignored",
-                     ACPI_MAX_TABLES, (unsigned long long)pa);
+            log_warn(ACPI_TAG, "more than %u tables: table at %#llx and later ones ignored", ACPI_MAX_TABLES,
+                     (unsigned long long)pa);
         return NULL;
     }
     struct acpi_table_desc *d = &out->tables[out->ntables++];
@@ -92,8 +94,8 @@ static struct acpi_table_desc *new_desc(struct acpi_info *out, u64 pa, bool *exi
     return d;
 }
 
-const struct acpi_table_desc *acpi_add_table(const struct acpi_mem *mem, struct acpi_info *out,
-                                             u64 pa, const char *expect)
+const struct acpi_table_desc *acpi_add_table(const struct acpi_mem *mem, struct acpi_info *out, u64 pa,
+                                             const char *expect)
 {
     bool existed;
     struct acpi_table_desc *d = new_desc(out, pa, &existed);
@@ -103,8 +105,8 @@ const struct acpi_table_desc *acpi_add_table(const struct acpi_mem *mem, struct 
     const struct acpi_header *h = acpi_mem_map(mem, pa, sizeof(*h));
     if (!h) {
         d->status = ACPI_TABLE_UNMAPPED;
-        log_warn(ACPI_TAG, "%s table at %#llx: header not readable: skipped",
-                 expect ? expect : "a", (unsigned long long)pa);
+        log_warn(ACPI_TAG, "%s table at %#llx: header not readable: skipped", expect ? expect : "a",
+                 (unsigned long long)pa);
         return d;
     }
     acpi_copy_id(d->signature, h->signature, 4);
@@ -115,37 +117,35 @@ const struct acpi_table_desc *acpi_add_table(const struct acpi_mem *mem, struct 
 
     if (expect && memcmp(h->signature, expect, 4) != 0) {
         d->status = ACPI_TABLE_BAD_SIGNATURE;
-        log_warn(ACPI_TAG, "table at %#llx should be %s but is \"%s\": skipped",
-                 (unsigned long long)pa, expect, d->signature);
+        log_warn(ACPI_TAG, "table at %#llx should be %s but is \"%s\": skipped", (unsigned long long)pa, expect,
+                 d->signature);
         return d;
     }
     if (d->length < sizeof(*h) || d->length > ACPI_MAX_TABLE_LEN) {
         d->status = ACPI_TABLE_BAD_LENGTH;
-        log_warn(ACPI_TAG, "%s at %#llx: length %u is %s: skipped", d->signature,
-                 (unsigned long long)pa, d->length,
+        log_warn(ACPI_TAG, "%s at %#llx: length %u is %s: skipped", d->signature, (unsigned long long)pa, d->length,
                  d->length < sizeof(*h) ? "shorter than its header" : "implausibly large");
         return d;
     }
     const void *body = acpi_mem_map(mem, pa, d->length);
     if (!body) {
         d->status = ACPI_TABLE_UNMAPPED;
-        log_warn(ACPI_TAG, "%s at %#llx: %u bytes not readable: skipped", d->signature,
-                 (unsigned long long)pa, d->length);
+        log_warn(ACPI_TAG, "%s at %#llx: %u bytes not readable: skipped", d->signature, (unsigned long long)pa,
+                 d->length);
         return d;
     }
     u8 sum = acpi_checksum(body, d->length);
     if (sum != 0) {
         d->status = ACPI_TABLE_BAD_CHECKSUM;
-        log_warn(ACPI_TAG, "%s at %#llx: bad checksum (bytes sum to %#x, not 0): skipped",
-                 d->signature, (unsigned long long)pa, sum);
+        log_warn(ACPI_TAG, "%s at %#llx: bad checksum (bytes sum to %#x, not 0): skipped", d->signature,
+                 (unsigned long long)pa, sum);
         return d;
     }
     d->status = ACPI_TABLE_OK;
     return d;
 }
 
-const struct acpi_table_desc *acpi_add_facs(const struct acpi_mem *mem, struct acpi_info *out,
-                                            u64 pa)
+const struct acpi_table_desc *acpi_add_facs(const struct acpi_mem *mem, struct acpi_info *out, u64 pa)
 {
     bool existed;
     struct acpi_table_desc *d = new_desc(out, pa, &existed);
@@ -162,20 +162,17 @@ const struct acpi_table_desc *acpi_add_facs(const struct acpi_mem *mem, struct a
     d->revision = f->version;
     if (memcmp(f->signature, "FACS", 4) != 0) {
         d->status = ACPI_TABLE_BAD_SIGNATURE;
-        log_warn(ACPI_TAG, "FACS at %#llx has signature \"%s\": skipped",
-                 (unsigned long long)pa, d->signature);
+        log_warn(ACPI_TAG, "FACS at %#llx has signature \"%s\": skipped", (unsigned long long)pa, d->signature);
     } else if (f->length < sizeof(*f)) {
         d->status = ACPI_TABLE_BAD_LENGTH;
-        log_warn(ACPI_TAG, "FACS at %#llx: length %u < 64: skipped", (unsigned long long)pa,
-                 f->length);
+        log_warn(ACPI_TAG, "FACS at %#llx: length %u < 64: skipped", (unsigned long long)pa, f->length);
     } else {
         d->status = ACPI_TABLE_OK;
     }
     return d;
 }
 
-const struct acpi_table_desc *acpi_find_table(const struct acpi_info *info, const char *sig,
-                                              u32 instance)
+const struct acpi_table_desc *acpi_find_table(const struct acpi_info *info, const char *sig, u32 instance)
 {
     for (u32 i = 0; i < info->ntables; i++) {
         const struct acpi_table_desc *t = &info->tables[i];
@@ -193,16 +190,17 @@ const void *acpi_map_table(const struct acpi_mem *mem, const struct acpi_table_d
 }
 
 /* Lists the root table and every table it points to; entry_size is 8 (XSDT) or 4. */
-static int walk_root(const struct acpi_mem *mem, struct acpi_info *out, u64 pa,
-                     const char *sig, u32 entry_size)
+static int walk_root(const struct acpi_mem *mem, struct acpi_info *out, u64 pa, const char *sig, u32 entry_size)
 {
     const struct acpi_table_desc *root = acpi_add_table(mem, out, pa, sig);
     if (!root || root->status != ACPI_TABLE_OK)
         return -EIO;
     u32 n = (root->length - (u32)sizeof(struct acpi_header)) / entry_size;
     if ((root->length - sizeof(struct acpi_header)) % entry_size) {
-        log_warn(ACPI_TAG, "%s at %#llx: length %u is not a header plus whole %u-byte entries: "
-                 "skipped", sig, (unsigned long long)pa, root->length, entry_size);
+        log_warn(ACPI_TAG,
+                 "%s at %#llx: length %u is not a header plus whole %u-byte entries: "
+                 "skipped",
+                 sig, (unsigned long long)pa, root->length, entry_size);
         out->tables[root - out->tables].status = ACPI_TABLE_BAD_LENGTH;
         return -EIO;
     }
@@ -249,8 +247,7 @@ int acpi_discover(const struct acpi_mem *mem, u64 rsdp_pa, struct acpi_info *out
     if (r->revision >= 2) {
         const struct acpi_rsdp *r2 = acpi_mem_map(mem, rsdp_pa, sizeof(*r2));
         if (!r2) {
-            log_warn(ACPI_TAG, "RSDP revision %u but its 36 bytes are not readable: using RSDT",
-                     r->revision);
+            log_warn(ACPI_TAG, "RSDP revision %u but its 36 bytes are not readable: using RSDT", r->revision);
         } else if (r2->length < sizeof(*r2) || r2->length > 4096) {
             log_warn(ACPI_TAG, "RSDP length %u is invalid: ignoring XSDT, using RSDT", r2->length);
         } else {
@@ -269,8 +266,7 @@ int acpi_discover(const struct acpi_mem *mem, u64 rsdp_pa, struct acpi_info *out
             out->using_xsdt = true;
             return 0;
         }
-        log_warn(ACPI_TAG, "XSDT at %#llx unusable: falling back to RSDT",
-                 (unsigned long long)xsdt);
+        log_warn(ACPI_TAG, "XSDT at %#llx unusable: falling back to RSDT", (unsigned long long)xsdt);
         /* Keep only the XSDT's own entry (with its bad status) in the list. */
         for (u32 i = 0; i < out->ntables; i++) {
             if (out->tables[i].pa == xsdt) {

@@ -6,22 +6,21 @@
 
 #include "kernel/lib/types.h"
 
-#define ACPI_CHECK_OFF(type, field, off) \
+#define ACPI_CHECK_OFF(type, field, off)                                                                               \
     STATIC_ASSERT(offsetof(struct type, field) == (off), #type "." #field " at " #off)
-#define ACPI_CHECK_SIZE(type, size) \
-    STATIC_ASSERT(sizeof(struct type) == (size), "sizeof " #type " == " #size)
+#define ACPI_CHECK_SIZE(type, size) STATIC_ASSERT(sizeof(struct type) == (size), "sizeof " #type " == " #size)
 
 /* 5.2.5.3 Root System Description Pointer. Revision 0 (ACPI 1.0) is 20 bytes; from
  * revision 2 on the structure is `length` bytes (36) with an extended checksum. */
 struct acpi_rsdp {
-    char signature[8];          /* "RSD PTR " */
-    u8 checksum;                /* over the first 20 bytes */
+    char signature[8]; /* "RSD PTR " */
+    u8 checksum;       /* over the first 20 bytes */
     char oem_id[6];
     u8 revision;
     u32 rsdt_address;
-    u32 length;                 /* revision >= 2 from here on */
+    u32 length; /* revision >= 2 from here on */
     u64 xsdt_address;
-    u8 ext_checksum;            /* over `length` bytes */
+    u8 ext_checksum; /* over `length` bytes */
     u8 reserved[3];
 } __packed;
 ACPI_CHECK_OFF(acpi_rsdp, checksum, 8);
@@ -37,9 +36,9 @@ ACPI_CHECK_SIZE(acpi_rsdp, 36);
 /* 5.2.6 System Description Table Header, shared by every table but the FACS. */
 struct acpi_header {
     char signature[4];
-    u32 length;                 /* of the whole table, header included */
+    u32 length; /* of the whole table, header included */
     u8 revision;
-    u8 checksum;                /* all `length` bytes sum to 0 mod 256 */
+    u8 checksum; /* all `length` bytes sum to 0 mod 256 */
     char oem_id[6];
     char oem_table_id[8];
     u32 oem_revision;
@@ -58,10 +57,10 @@ ACPI_CHECK_SIZE(acpi_header, 36);
 
 /* 5.2.3.2 Generic Address Structure. */
 struct acpi_gas_raw {
-    u8 space_id;                /* enum acpi_space */
+    u8 space_id; /* enum acpi_space */
     u8 bit_width;
     u8 bit_offset;
-    u8 access_size;             /* 0 undefined, 1 byte .. 4 qword */
+    u8 access_size; /* 0 undefined, 1 byte .. 4 qword */
     u64 address;
 } __packed;
 ACPI_CHECK_OFF(acpi_gas_raw, bit_width, 1);
@@ -76,9 +75,9 @@ ACPI_CHECK_SIZE(acpi_gas_raw, 12);
  * covers it. */
 struct acpi_fadt {
     struct acpi_header hdr;
-    u32 firmware_ctrl;          /* FACS */
+    u32 firmware_ctrl; /* FACS */
     u32 dsdt;
-    u8 reserved0;               /* INT_MODEL in ACPI 1.0 */
+    u8 reserved0; /* INT_MODEL in ACPI 1.0 */
     u8 preferred_pm_profile;
     u16 sci_int;
     u32 smi_cmd;
@@ -111,9 +110,9 @@ struct acpi_fadt {
     u8 day_alrm;
     u8 mon_alrm;
     u8 century;
-    u16 iapc_boot_arch;         /* reserved (0) in ACPI 1.0 */
+    u16 iapc_boot_arch; /* reserved (0) in ACPI 1.0 */
     u8 reserved1;
-    u32 flags;                  /* end of the ACPI 1.0 table: 116 bytes */
+    u32 flags; /* end of the ACPI 1.0 table: 116 bytes */
     struct acpi_gas_raw reset_reg;
     u8 reset_value;
     u16 arm_boot_arch;
@@ -127,10 +126,10 @@ struct acpi_fadt {
     struct acpi_gas_raw x_pm2_cnt_blk;
     struct acpi_gas_raw x_pm_tmr_blk;
     struct acpi_gas_raw x_gpe0_blk;
-    struct acpi_gas_raw x_gpe1_blk;   /* end of ACPI 2.0-4.0: 244 bytes */
+    struct acpi_gas_raw x_gpe1_blk; /* end of ACPI 2.0-4.0: 244 bytes */
     struct acpi_gas_raw sleep_control_reg;
     struct acpi_gas_raw sleep_status_reg;
-    u64 hypervisor_vendor_id;         /* ACPI 6.0: 276 bytes */
+    u64 hypervisor_vendor_id; /* ACPI 6.0: 276 bytes */
 } __packed;
 ACPI_CHECK_OFF(acpi_fadt, firmware_ctrl, 36);
 ACPI_CHECK_OFF(acpi_fadt, dsdt, 40);
@@ -181,14 +180,14 @@ ACPI_CHECK_SIZE(acpi_fadt, 276);
 
 /* FADT flags (table 5.10). */
 #define ACPI_FADT_WBINVD          BIT(0)
-#define ACPI_FADT_TMR_VAL_EXT     BIT(8)   /* PM timer is 32 bits wide, else 24 */
-#define ACPI_FADT_RESET_REG_SUP   BIT(10)  /* RESET_REG/RESET_VALUE are valid */
-#define ACPI_FADT_HW_REDUCED_ACPI BIT(20)  /* no fixed hardware: PM1/PM timer/GPE absent */
+#define ACPI_FADT_TMR_VAL_EXT     BIT(8)  /* PM timer is 32 bits wide, else 24 */
+#define ACPI_FADT_RESET_REG_SUP   BIT(10) /* RESET_REG/RESET_VALUE are valid */
+#define ACPI_FADT_HW_REDUCED_ACPI BIT(20) /* no fixed hardware: PM1/PM timer/GPE absent */
 
 /* 5.2.10 Firmware ACPI Control Structure: no standard header and no checksum. */
 struct acpi_facs {
-    char signature[4];          /* "FACS" */
-    u32 length;                 /* >= 64 */
+    char signature[4]; /* "FACS" */
+    u32 length;        /* >= 64 */
     u32 hardware_signature;
     u32 firmware_waking_vector;
     u32 global_lock;
@@ -215,7 +214,7 @@ ACPI_CHECK_SIZE(acpi_subtable, 2);
 struct acpi_madt {
     struct acpi_header hdr;
     u32 lapic_address;
-    u32 flags;                  /* bit 0: PC-AT dual 8259 present */
+    u32 flags; /* bit 0: PC-AT dual 8259 present */
 } __packed;
 ACPI_CHECK_OFF(acpi_madt, lapic_address, 36);
 ACPI_CHECK_OFF(acpi_madt, flags, 40);
@@ -235,7 +234,7 @@ enum acpi_madt_type {
 
 /* Local APIC flags (table 5.23). */
 #define ACPI_MADT_ENABLED        BIT(0)
-#define ACPI_MADT_ONLINE_CAPABLE BIT(1)  /* ACPI 6.3: may be enabled later */
+#define ACPI_MADT_ONLINE_CAPABLE BIT(1) /* ACPI 6.3: may be enabled later */
 
 struct acpi_madt_lapic {
     struct acpi_subtable h;
@@ -262,10 +261,10 @@ ACPI_CHECK_SIZE(acpi_madt_ioapic, 12);
 
 struct acpi_madt_iso {
     struct acpi_subtable h;
-    u8 bus;                     /* 0 = ISA */
-    u8 source;                  /* ISA IRQ */
+    u8 bus;    /* 0 = ISA */
+    u8 source; /* ISA IRQ */
     u32 gsi;
-    u16 flags;                  /* MPS INTI flags: polarity bits 1:0, trigger 3:2 */
+    u16 flags; /* MPS INTI flags: polarity bits 1:0, trigger 3:2 */
 } __packed;
 ACPI_CHECK_OFF(acpi_madt_iso, bus, 2);
 ACPI_CHECK_OFF(acpi_madt_iso, source, 3);
@@ -284,9 +283,9 @@ ACPI_CHECK_SIZE(acpi_madt_nmi_source, 8);
 
 struct acpi_madt_lapic_nmi {
     struct acpi_subtable h;
-    u8 processor_uid;           /* 0xFF: all processors */
+    u8 processor_uid; /* 0xFF: all processors */
     u16 flags;
-    u8 lint;                    /* LINT0 or LINT1 */
+    u8 lint; /* LINT0 or LINT1 */
 } __packed;
 ACPI_CHECK_OFF(acpi_madt_lapic_nmi, processor_uid, 2);
 ACPI_CHECK_OFF(acpi_madt_lapic_nmi, flags, 3);
@@ -316,7 +315,7 @@ ACPI_CHECK_SIZE(acpi_madt_x2apic, 16);
 struct acpi_madt_x2apic_nmi {
     struct acpi_subtable h;
     u16 flags;
-    u32 processor_uid;          /* 0xFFFFFFFF: all processors */
+    u32 processor_uid; /* 0xFFFFFFFF: all processors */
     u8 lint;
     u8 reserved[3];
 } __packed;
@@ -329,7 +328,7 @@ ACPI_CHECK_SIZE(acpi_madt_x2apic_nmi, 12);
  * QEMU still emits) define only the low 8 bits of a processor's proximity domain. */
 struct acpi_srat {
     struct acpi_header hdr;
-    u32 reserved1;              /* must be 1 */
+    u32 reserved1; /* must be 1 */
     u64 reserved2;
 } __packed;
 ACPI_CHECK_OFF(acpi_srat, reserved1, 36);
@@ -342,8 +341,8 @@ enum acpi_srat_type {
     ACPI_SRAT_X2APIC = 2,
 };
 #define ACPI_SRAT_ENABLED     BIT(0)
-#define ACPI_SRAT_HOTPLUG     BIT(1)  /* memory affinity only */
-#define ACPI_SRAT_NONVOLATILE BIT(2)  /* memory affinity only */
+#define ACPI_SRAT_HOTPLUG     BIT(1) /* memory affinity only */
+#define ACPI_SRAT_NONVOLATILE BIT(2) /* memory affinity only */
 
 struct acpi_srat_lapic {
     struct acpi_subtable h;
@@ -351,7 +350,7 @@ struct acpi_srat_lapic {
     u8 apic_id;
     u32 flags;
     u8 sapic_eid;
-    u8 domain_hi[3];            /* bits 31:8 of the domain, revision >= 2 */
+    u8 domain_hi[3]; /* bits 31:8 of the domain, revision >= 2 */
     u32 clock_domain;
 } __packed;
 ACPI_CHECK_OFF(acpi_srat_lapic, domain_lo, 2);
@@ -414,7 +413,7 @@ ACPI_CHECK_OFF(acpi_mcfg, reserved, 36);
 ACPI_CHECK_SIZE(acpi_mcfg, 44);
 
 struct acpi_mcfg_entry {
-    u64 base;                   /* ECAM base for bus 0 of the segment, even if start_bus > 0 */
+    u64 base; /* ECAM base for bus 0 of the segment, even if start_bus > 0 */
     u16 segment;
     u8 start_bus;
     u8 end_bus;
@@ -428,7 +427,7 @@ ACPI_CHECK_SIZE(acpi_mcfg_entry, 16);
 /* IA-PC HPET Specification 1.0a, 3.2.4: the HPET description table. */
 struct acpi_hpet {
     struct acpi_header hdr;
-    u32 event_timer_block_id;   /* a copy of the capabilities register's low half */
+    u32 event_timer_block_id; /* a copy of the capabilities register's low half */
     struct acpi_gas_raw base;
     u8 hpet_number;
     u16 min_tick;

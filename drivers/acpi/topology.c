@@ -8,8 +8,8 @@
 #include "kernel/core/log.h"
 #include "kernel/lib/string.h"
 
-#define TAG "topo"
-#define MAX_NAMED_WARNINGS 4    /* per kind, then a summary line */
+#define TAG                "topo"
+#define MAX_NAMED_WARNINGS 4 /* per kind, then a summary line */
 
 /* The topology's bounds hold everything the ACPI parsers can return. */
 STATIC_ASSERT(ACPI_MAX_SRAT_MEM <= TOPO_MAX_SRAT_RANGES, "every SRAT memory range can split RAM");
@@ -44,13 +44,12 @@ static const char *srat_problem(const struct acpi_info *acpi, u32 *domains, u32 
     for (u32 i = 0; i < s->nmem; i++) {
         for (u32 j = i + 1; j < s->nmem; j++) {
             const struct acpi_srat_mem *a = &s->mem[i], *b = &s->mem[j];
-            if (a->domain != b->domain && a->base < b->base + b->length &&
-                b->base < a->base + a->length) {
-                log_warn(TAG, "SRAT memory [%#llx, %#llx) of domain %u overlaps "
-                         "[%#llx, %#llx) of domain %u", (unsigned long long)a->base,
-                         (unsigned long long)(a->base + a->length), a->domain,
-                         (unsigned long long)b->base, (unsigned long long)(b->base + b->length),
-                         b->domain);
+            if (a->domain != b->domain && a->base < b->base + b->length && b->base < a->base + a->length) {
+                log_warn(TAG,
+                         "SRAT memory [%#llx, %#llx) of domain %u overlaps "
+                         "[%#llx, %#llx) of domain %u",
+                         (unsigned long long)a->base, (unsigned long long)(a->base + a->length), a->domain,
+                         (unsigned long long)b->base, (unsigned long long)(b->base + b->length), b->domain);
                 return "SRAT memory ranges of different domains overlap";
             }
         }
@@ -85,7 +84,8 @@ static void build_distances(struct topology *t, const struct acpi_info *acpi)
         for (u32 j = 0; j < n; j++) {
             u8 v = sl->matrix[i * n + j];
             if ((i == j && v != TOPO_LOCAL_DISTANCE) || (i != j && v <= TOPO_LOCAL_DISTANCE)) {
-                log_warn(TAG, "SLIT entry [%u][%u] = %u is invalid (diagonal must be 10, "
+                log_warn(TAG,
+                         "SLIT entry [%u][%u] = %u is invalid (diagonal must be 10, "
                          "others above 10): node distances synthesized (10 local, 20 remote)",
                          i, j, v);
                 return;
@@ -94,8 +94,10 @@ static void build_distances(struct topology *t, const struct acpi_info *acpi)
     }
     for (u32 a = 0; a < t->nnodes; a++) {
         if (t->nodes[a].domain >= n) {
-            log_warn(TAG, "SLIT has %u localities but proximity domain %u exists: node "
-                     "distances synthesized (10 local, 20 remote)", n, t->nodes[a].domain);
+            log_warn(TAG,
+                     "SLIT has %u localities but proximity domain %u exists: node "
+                     "distances synthesized (10 local, 20 remote)",
+                     n, t->nodes[a].domain);
             return;
         }
     }
@@ -107,8 +109,7 @@ static void build_distances(struct topology *t, const struct acpi_info *acpi)
 
 /* ---------------------------------------------------------------- CPUs */
 
-static u16 srat_cpu_node(const struct topology *t, const struct acpi_info *acpi, u32 apic_id,
-                         u32 *missing)
+static u16 srat_cpu_node(const struct topology *t, const struct acpi_info *acpi, u32 apic_id, u32 *missing)
 {
     if (!t->numa)
         return 0;
@@ -164,16 +165,15 @@ static void build_cpus(struct topology *t, const struct acpi_info *acpi, u32 bsp
     if (t->bsp_index < 0) {
         u32 slot;
         if (bsp_dropped)
-            t->cpus_dropped--;              /* kept after all ... */
+            t->cpus_dropped--; /* kept after all ... */
         else if (!acpi || !acpi->have_madt)
             log_info(TAG, "no MADT: the boot CPU (APIC ID %#x) is the only CPU", bsp_apic_id);
         else
-            log_warn(TAG, "boot CPU (APIC ID %#x) is not an enabled MADT processor: added",
-                     bsp_apic_id);
+            log_warn(TAG, "boot CPU (APIC ID %#x) is not an enabled MADT processor: added", bsp_apic_id);
         if (t->ncpus < TOPO_MAX_CPUS) {
             slot = t->ncpus++;
         } else {
-            slot = TOPO_MAX_CPUS - 1;       /* ... in place of the last one kept */
+            slot = TOPO_MAX_CPUS - 1; /* ... in place of the last one kept */
             t->cpus_dropped++;
         }
         struct topo_cpu *tc = &t->cpus[slot];
@@ -210,8 +210,8 @@ static void add_piece(struct topology *t, u64 base, u64 end, u16 node, u8 kind)
         return;
     if (t->nranges >= TOPO_MAX_RANGES) {
         if (t->ranges_dropped++ == 0)
-            log_warn(TAG, "more than %u RAM ranges: [%#llx, %#llx) and later ones ignored",
-                     TOPO_MAX_RANGES, (unsigned long long)base, (unsigned long long)end);
+            log_warn(TAG, "more than %u RAM ranges: [%#llx, %#llx) and later ones ignored", TOPO_MAX_RANGES,
+                     (unsigned long long)base, (unsigned long long)end);
         return;
     }
     struct topo_mem_range *r = &t->ranges[t->nranges++];
@@ -222,8 +222,8 @@ static void add_piece(struct topology *t, u64 base, u64 end, u16 node, u8 kind)
 }
 
 /* Splits [base, end) at the SRAT memory ranges (sorted in order[]). */
-static void split_range(struct topology *t, const struct acpi_info *acpi, const u8 *order,
-                        u64 base, u64 end, u8 kind, u64 *first_unassigned)
+static void split_range(struct topology *t, const struct acpi_info *acpi, const u8 *order, u64 base, u64 end, u8 kind,
+                        u64 *first_unassigned)
 {
     u64 cur = base;
     for (u32 i = 0; i < acpi->srat.nmem && cur < end; i++) {
@@ -279,8 +279,7 @@ static void tidy_ranges(struct topology *t)
             u64 p_end = p->base + p->length;
             if (r.base < p_end) {
                 if (!warned) {
-                    log_warn(TAG, "memory map ranges overlap at %#llx: overlap ignored",
-                             (unsigned long long)r.base);
+                    log_warn(TAG, "memory map ranges overlap at %#llx: overlap ignored", (unsigned long long)r.base);
                     warned = true;
                 }
                 u64 r_end = r.base + r.length;
@@ -299,8 +298,7 @@ static void tidy_ranges(struct topology *t)
     t->nranges = w;
 }
 
-static void build_memory(struct topology *t, const struct acpi_info *acpi,
-                         const struct boot_mem_range *map, u32 nmap)
+static void build_memory(struct topology *t, const struct acpi_info *acpi, const struct boot_mem_range *map, u32 nmap)
 {
     u8 order[ACPI_MAX_SRAT_MEM];
     u32 nsrat = t->numa ? acpi->srat.nmem : 0;
@@ -320,8 +318,7 @@ static void build_memory(struct topology *t, const struct acpi_info *acpi,
             continue;
         u64 base = map[i].base, end = base + map[i].length;
         if (end < base) {
-            log_warn(TAG, "memory map range at %#llx wraps around: cut at the top",
-                     (unsigned long long)base);
+            log_warn(TAG, "memory map range at %#llx wraps around: cut at the top", (unsigned long long)base);
             end = ~0ULL;
         }
         if (t->numa)
@@ -332,9 +329,10 @@ static void build_memory(struct topology *t, const struct acpi_info *acpi,
     sort_ranges(t);
     tidy_ranges(t);
     if (t->unassigned_bytes)
-        log_warn(TAG, "%llu KiB of RAM (the first at %#llx) is outside every SRAT memory "
-                 "range: given to node 0", (unsigned long long)(t->unassigned_bytes >> 10),
-                 (unsigned long long)first_unassigned);
+        log_warn(TAG,
+                 "%llu KiB of RAM (the first at %#llx) is outside every SRAT memory "
+                 "range: given to node 0",
+                 (unsigned long long)(t->unassigned_bytes >> 10), (unsigned long long)first_unassigned);
     for (u32 i = 0; i < t->nranges; i++) {
         const struct topo_mem_range *r = &t->ranges[i];
         t->nodes[r->node].ram_bytes += r->length;
@@ -356,20 +354,22 @@ static void build_pci_roots(struct topology *t, const struct acpi_info *acpi)
         r->pxm = a->pxm;
         memcpy(r->path, a->path, sizeof(r->path));
         if (!t->numa) {
-            r->node = 0;                    /* one node holds everything */
+            r->node = 0; /* one node holds everything */
         } else if (!a->has_pxm) {
             r->node = -1;
         } else {
             int node = topology_domain_node(t, a->pxm);
             if (node < 0)
-                log_warn(TAG, "PCI host bridge %s has _PXM %u, which is not an SRAT proximity "
-                         "domain: node unknown", a->path, a->pxm);
+                log_warn(TAG,
+                         "PCI host bridge %s has _PXM %u, which is not an SRAT proximity "
+                         "domain: node unknown",
+                         a->path, a->pxm);
             r->node = (s16)node;
         }
         for (u32 k = 0; k + 1 < t->npci_roots; k++) {
             if (t->pci_roots[k].segment == r->segment && t->pci_roots[k].bus == r->bus) {
-                log_warn(TAG, "PCI host bridges %s and %s both claim segment %u bus %#x",
-                         t->pci_roots[k].path, r->path, r->segment, r->bus);
+                log_warn(TAG, "PCI host bridges %s and %s both claim segment %u bus %#x", t->pci_roots[k].path, r->path,
+                         r->segment, r->bus);
                 break;
             }
         }
@@ -378,8 +378,8 @@ static void build_pci_roots(struct topology *t, const struct acpi_info *acpi)
 
 /* ---------------------------------------------------------------- build */
 
-int topology_build(const struct acpi_info *acpi, const struct boot_mem_range *map, u32 nmap,
-                   u32 bsp_apic_id, struct topology *t)
+int topology_build(const struct acpi_info *acpi, const struct boot_mem_range *map, u32 nmap, u32 bsp_apic_id,
+                   struct topology *t)
 {
     u32 domains[TOPO_MAX_NODES];
     u32 ndomains;

@@ -13,7 +13,7 @@
  * nmap boot memory ranges. Never fails on bad firmware data (that is warned about
  * and replaced by a safe default); returns -EINVAL only for a NULL out or a NULL map
  * with nmap > 0. */
-int topology_build(const struct acpi_info *acpi, const struct boot_mem_range *map, u32 nmap,
-                   u32 bsp_apic_id, struct topology *out) __must_check;
+int topology_build(const struct acpi_info *acpi, const struct boot_mem_range *map, u32 nmap, u32 bsp_apic_id,
+                   struct topology *out) __must_check;
 
 #endif

@@ -5,7 +5,7 @@
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
 
-#define SHOW_MAX 40  /* bytes of a string value quoted in a message */
+#define SHOW_MAX 40 /* bytes of a string value quoted in a message */
 
 /* ------------------------------------------------------------------ the Isthmus schema */
 
@@ -16,15 +16,14 @@ static void apply_log_level(void *obj, s64 num, const char *str)
     struct isthmus_config *cfg = obj;
     enum log_level lvl;
 
-    if (log_level_parse(str, &lvl) == 0)  /* cannot fail: str is one of the choices */
+    if (log_level_parse(str, &lvl) == 0) /* cannot fail: str is one of the choices */
         cfg->log_level = lvl;
 }
 
 /* 16550-compatible UARTs at the legacy PC I/O ports. */
 static const char *const console_choices[] = { "com1", "com2", "com3", "com4", "none", NULL };
 static const u16 console_ports[] = { 0x3F8, 0x2F8, 0x3E8, 0x2E8, 0 };
-STATIC_ASSERT(ARRAY_SIZE(console_ports) + 1 == ARRAY_SIZE(console_choices),
-              "a port for each console choice");
+STATIC_ASSERT(ARRAY_SIZE(console_ports) + 1 == ARRAY_SIZE(console_choices), "a port for each console choice");
 
 static void apply_console(void *obj, s64 num, const char *str)
 {
@@ -40,28 +39,43 @@ static const s64 baud_rates[] = { 9600, 19200, 38400, 57600, 115200 };
 
 static const struct config_key hypervisor_keys[] = {
     {
-        .name = "log_level", .type = CONFIG_ENUM, FIELD(struct isthmus_config, log_level),
-        .choices = log_level_choices, .apply = apply_log_level,
+        .name = "log_level",
+        .type = CONFIG_ENUM,
+        FIELD(struct isthmus_config, log_level),
+        .choices = log_level_choices,
+        .apply = apply_log_level,
         .help = "messages printed on the console: \"error\", \"warn\", \"info\" (default) "
                 "or \"debug\"",
     },
     {
-        .name = "console", .type = CONFIG_ENUM, FIELD(struct isthmus_config, console),
-        .choices = console_choices, .apply = apply_console,
+        .name = "console",
+        .type = CONFIG_ENUM,
+        FIELD(struct isthmus_config, console),
+        .choices = console_choices,
+        .apply = apply_console,
         .help = "serial port of the console: \"com1\" (default, port 0x3f8), \"com2\", "
                 "\"com3\", \"com4\" or \"none\"",
     },
     {
-        .name = "baud", .type = CONFIG_INT, FIELD(struct isthmus_config, baud),
-        .min = 9600, .max = 115200, .allowed = baud_rates, .nallowed = ARRAY_SIZE(baud_rates),
+        .name = "baud",
+        .type = CONFIG_INT,
+        FIELD(struct isthmus_config, baud),
+        .min = 9600,
+        .max = 115200,
+        .allowed = baud_rates,
+        .nallowed = ARRAY_SIZE(baud_rates),
         .help = "console speed: 9600, 19200, 38400, 57600 or 115200 (default)",
     },
     {
-        .name = "banner", .type = CONFIG_BOOL, FIELD(struct isthmus_config, banner),
+        .name = "banner",
+        .type = CONFIG_BOOL,
+        FIELD(struct isthmus_config, banner),
         .help = "print the boot banner: true (default) or false",
     },
     {
-        .name = "reserve_cpu0", .type = CONFIG_BOOL, FIELD(struct isthmus_config, reserve_cpu0),
+        .name = "reserve_cpu0",
+        .type = CONFIG_BOOL,
+        FIELD(struct isthmus_config, reserve_cpu0),
         .help = "keep CPU 0 for the shell and management, out of every partition: true (default) or false",
     },
 };
@@ -73,27 +87,42 @@ static void *hypervisor_object(void *cfg, u32 index) { return cfg; }
 
 static const struct config_table isthmus_tables[] = {
     {
-        .name = "hypervisor", .keys = hypervisor_keys, .nkeys = ARRAY_SIZE(hypervisor_keys),
-        .object_size = sizeof(struct isthmus_config), .object = hypervisor_object,
+        .name = "hypervisor",
+        .keys = hypervisor_keys,
+        .nkeys = ARRAY_SIZE(hypervisor_keys),
+        .object_size = sizeof(struct isthmus_config),
+        .object = hypervisor_object,
         .help = "settings of the hypervisor itself",
     },
     {
-        .name = "partition", .array = true, .max_count = CONFIG_MAX_PARTITIONS,
-        .keys = partition_keys, .nkeys = ARRAY_SIZE(partition_keys),
-        .object_size = sizeof(struct config_partition), .object = partition_object,
+        .name = "partition",
+        .array = true,
+        .max_count = CONFIG_MAX_PARTITIONS,
+        .keys = partition_keys,
+        .nkeys = ARRAY_SIZE(partition_keys),
+        .object_size = sizeof(struct config_partition),
+        .object = partition_object,
         .finish = partition_finish,
         .help = "a partition: its CPUs, memory, kernel and command line",
     },
     {
-        .name = "network", .keys = network_keys, .nkeys = ARRAY_SIZE(network_keys),
-        .object_size = sizeof(struct isthmus_config), .object = hypervisor_object,
+        .name = "network",
+        .keys = network_keys,
+        .nkeys = ARRAY_SIZE(network_keys),
+        .object_size = sizeof(struct isthmus_config),
+        .object = hypervisor_object,
         .help = "the switch between the partitions' NICs",
     },
     {
-        .name = "failover", .array = true, .max_count = CONFIG_MAX_GROUPS,
-        .keys = failover_keys, .nkeys = ARRAY_SIZE(failover_keys),
-        .object_size = sizeof(struct config_failover), .object = failover_object,
-        .finish = failover_finish, .at_line = failover_at_line,
+        .name = "failover",
+        .array = true,
+        .max_count = CONFIG_MAX_GROUPS,
+        .keys = failover_keys,
+        .nkeys = ARRAY_SIZE(failover_keys),
+        .object_size = sizeof(struct config_failover),
+        .object = failover_object,
+        .finish = failover_finish,
+        .at_line = failover_at_line,
         .help = "a service with a primary and a standby, watched by heartbeats (docs/failover.md)",
     },
 };
@@ -136,8 +165,8 @@ void config_summary(const struct isthmus_config *cfg, char *buf, size_t size)
             n += n < size ? (size_t)ksnprintf(buf + n, size - n, ")") : 0;
         }
         if (n < size)
-            n += (size_t)ksnprintf(buf + n, size - n, " memory=%llu %s]",
-                                   (unsigned long long)p->memory, p->start ? "running" : "stopped");
+            n += (size_t)ksnprintf(buf + n, size - n, " memory=%llu %s]", (unsigned long long)p->memory,
+                                   p->start ? "running" : "stopped");
     }
 }
 
@@ -184,10 +213,10 @@ static void put_quoted(struct msgbuf *m, const char *s, size_t len)
             put(m, "\\t");
         else if (c < 0x20 || c == 0x7F)
             put(m, "\\u%04x", c);
-        else if (n == 2 && c == 0xC2 && (u8)s[i + 1] < 0xA0)  /* C1 controls */
+        else if (n == 2 && c == 0xC2 && (u8)s[i + 1] < 0xA0) /* C1 controls */
             put(m, "\\u%04x", (u8)s[i + 1]);
         else if (n == 3 && c == 0xE2 && (u8)s[i + 1] == 0x80 &&
-                 ((u8)s[i + 2] == 0xA8 || (u8)s[i + 2] == 0xA9))  /* line/paragraph separator */
+                 ((u8)s[i + 2] == 0xA8 || (u8)s[i + 2] == 0xA9)) /* line/paragraph separator */
             put(m, "\\u%04x", 0x2000 | ((u8)s[i + 2] & 0x3F));
         else
             put(m, "%.*s", (int)n, s + i);
@@ -201,9 +230,9 @@ static void put_value(struct msgbuf *m, const struct toml_value *v)
 {
     switch (v->type) {
     case TOML_STRING: put_quoted(m, v->s, v->len); break;
-    case TOML_INT:    put(m, "%lld", (long long)v->i); break;
-    case TOML_BOOL:   put(m, "%s", v->b ? "true" : "false"); break;
-    case TOML_ARRAY:  put(m, "an array"); break;
+    case TOML_INT: put(m, "%lld", (long long)v->i); break;
+    case TOML_BOOL: put(m, "%s", v->b ? "true" : "false"); break;
+    case TOML_ARRAY: put(m, "an array"); break;
     }
 }
 
@@ -246,12 +275,12 @@ struct cparse {
     const struct config_schema *s;
     void *cfg;
     struct config_diag *diag;
-    const struct config_table *table;  /* NULL at the root or after a rejected header */
-    bool in_table;                     /* false only before the first header */
+    const struct config_table *table; /* NULL at the root or after a rejected header */
+    bool in_table;                    /* false only before the first header */
     void *obj;
     u32 table_line;
-    u64 seen;                          /* keys of the current table seen so far */
-    u32 count[CONFIG_MAX_TABLES];      /* elements of each array table */
+    u64 seen;                     /* keys of the current table seen so far */
+    u32 count[CONFIG_MAX_TABLES]; /* elements of each array table */
 };
 
 STATIC_ASSERT(sizeof(u64) * 8 >= CONFIG_MAX_KEYS, "seen is a u64 mask");
@@ -262,7 +291,7 @@ static bool add_error(struct cparse *c, u32 line, const char *msg)
 
     if (d->nerrors == CONFIG_MAX_ERRORS) {
         d->more_errors = true;
-        return false;  /* nothing more would be shown */
+        return false; /* nothing more would be shown */
     }
     d->err[d->nerrors].line = line;
     kstrlcpy(d->err[d->nerrors].msg, msg, sizeof(d->err[0].msg));
@@ -366,8 +395,7 @@ static void store_int(void *field, u32 size, s64 v)
 }
 
 /* Checks v against k; on success stores it and returns true, else writes why into m. */
-static bool check_value(const struct config_key *k, const struct toml_value *v, void *obj,
-                        struct msgbuf *m)
+static bool check_value(const struct config_key *k, const struct toml_value *v, void *obj, struct msgbuf *m)
 {
     u8 *field = (u8 *)obj + k->offset;
     s64 num = 0;
@@ -403,8 +431,8 @@ static bool check_value(const struct config_key *k, const struct toml_value *v, 
             }
         }
         if (num < k->min || num > k->max) {
-            put(m, "expected an integer from %lld to %lld, got %lld", (long long)k->min,
-                (long long)k->max, (long long)num);
+            put(m, "expected an integer from %lld to %lld, got %lld", (long long)k->min, (long long)k->max,
+                (long long)num);
             return false;
         }
         if (!k->apply)
@@ -476,7 +504,7 @@ static bool on_keyval(void *ctx, const char *key, const struct toml_value *v, u3
 
     if (!t) {
         if (c->in_table)
-            return true;  /* the header was rejected: its keys would only add noise */
+            return true; /* the header was rejected: its keys would only add noise */
         put(&m, "key \"%s\" is outside any table: put it under a header such as ", key);
         put_table_name(&m, &c->s->tables[0]);
         return add_error(c, line, msg);
@@ -512,19 +540,22 @@ static void sort_errors(struct config_diag *d)
     }
 }
 
-int config_parse_schema(const struct config_schema *schema, const char *text, size_t len,
-                        void *cfg, struct config_diag *diag)
+int config_parse_schema(const struct config_schema *schema, const char *text, size_t len, void *cfg,
+                        struct config_diag *diag)
 {
     struct toml_parser parser;
     struct cparse c = { .s = schema, .cfg = cfg, .diag = diag };
     const struct toml_handler h = {
-        .ctx = &c, .on_table = on_table, .on_keyval = on_keyval, .on_error = on_error,
+        .ctx = &c,
+        .on_table = on_table,
+        .on_keyval = on_keyval,
+        .on_error = on_error,
     };
 
     diag->nerrors = 0;
     diag->more_errors = false;
     schema->defaults(cfg);
-    if (schema->ntables > CONFIG_MAX_TABLES) {  /* a bug, caught by config_schema_check */
+    if (schema->ntables > CONFIG_MAX_TABLES) { /* a bug, caught by config_schema_check */
         add_error(&c, 0, "internal error: the schema has too many tables");
         return -EINVAL;
     }
@@ -542,14 +573,12 @@ int config_parse_schema(const struct config_schema *schema, const char *text, si
     return -EINVAL;
 }
 
-int config_parse(const char *text, size_t len, struct isthmus_config *cfg,
-                 struct config_diag *diag)
+int config_parse(const char *text, size_t len, struct isthmus_config *cfg, struct config_diag *diag)
 {
     return config_parse_schema(&config_schema_isthmus, text, len, cfg, diag);
 }
 
-void config_format_error(const struct config_diag *d, u32 i, const char *file, char *buf,
-                         size_t size)
+void config_format_error(const struct config_diag *d, u32 i, const char *file, char *buf, size_t size)
 {
     if (!size)
         return;
@@ -568,8 +597,8 @@ static bool bare_name(const char *s)
     if (!s || !*s || strlen(s) > TOML_MAX_KEY)
         return false;
     for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '-'))
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '-'))
             return false;
     return true;
 }
@@ -615,10 +644,9 @@ int config_schema_check(const struct config_schema *schema, char *msg, size_t si
     }
     for (u32 i = 0; i < schema->ntables; i++) {
         const struct config_table *t = &schema->tables[i];
-        if (!bare_name(t->name) || !t->object || t->nkeys > CONFIG_MAX_KEYS ||
-            (t->array && !t->max_count) || !t->help) {
-            put(&m, "table %u (%s): bad name, object, help, key count or max_count", i,
-                t->name ? t->name : "(null)");
+        if (!bare_name(t->name) || !t->object || t->nkeys > CONFIG_MAX_KEYS || (t->array && !t->max_count) ||
+            !t->help) {
+            put(&m, "table %u (%s): bad name, object, help, key count or max_count", i, t->name ? t->name : "(null)");
             return -EINVAL;
         }
         for (u32 j = 0; j < i; j++)

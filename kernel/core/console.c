@@ -11,7 +11,7 @@
 
 static spinlock_t con_lock = SPINLOCK_INIT;
 static const struct con_port_ops *ops;
-static u16 port = 0x3f8;        /* until the configuration says otherwise */
+static u16 port = 0x3f8; /* until the configuration says otherwise */
 static volatile bool con_bypass_lock;
 
 void con_set_port_ops(const struct con_port_ops *o) { ops = o; }
@@ -25,7 +25,7 @@ void con_init(u16 p, u32 baud)
 
 u16 con_port(void) { return port; }
 
-static char last_out;   /* under con_lock */
+static char last_out; /* under con_lock */
 /* What redraws the shell's line being edited from column 0; empty while no
  * line is being edited (a command runs). Under con_lock. */
 static char input_redraw[CON_INPUT_MAX];
@@ -101,10 +101,7 @@ int con_printf(const char *fmt, ...)
     return n;
 }
 
-int con_getc(void)
-{
-    return port && ops ? ops->getc(port) : -1;
-}
+int con_getc(void) { return port && ops ? ops->getc(port) : -1; }
 
 void con_emergency_begin(void)
 {
@@ -120,6 +117,4 @@ void con_emergency_begin(void)
     con_bypass_lock = true;
 }
 
-void con_emergency_end(void)
-{
-}
+void con_emergency_end(void) {}

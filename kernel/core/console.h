@@ -19,7 +19,6 @@ void con_input(const char *echo, size_t n, const char *redraw, size_t rn);
  * then drawn again; the log's console output goes this way. */
 void con_write_above(const char *s, size_t n);
 
-
 /* The serial port under the console, provided by a driver (drivers/uart16550.c)
  * and installed by the boot sequence, so the core names no driver. A port is
  * what the configuration calls console_port (an I/O port for a 16550). */

@@ -23,7 +23,7 @@ struct log_record {
 };
 
 static struct log_record ring[LOG_RECORDS];
-static u64 log_head;            /* records ever written */
+static u64 log_head; /* records ever written */
 static spinlock_t log_lock = SPINLOCK_INIT;
 static enum log_level console_level = LOG_INFO;
 static u64 dropped_console;
@@ -36,8 +36,7 @@ static int format_record(const struct log_record *r, char *buf, size_t size)
     u64 us = time_tsc_to_us(r->tsc);
     static const char *const upper[] = { "ERROR", "WARN", "INFO", "DEBUG" };
     return ksnprintf(buf, size, "[%5llu.%06llu] %-5s %-7s %s\n", (unsigned long long)(us / 1000000),
-                     (unsigned long long)(us % 1000000), r->level < 4 ? upper[r->level] : "?",
-                     r->tag, r->text);
+                     (unsigned long long)(us % 1000000), r->level < 4 ? upper[r->level] : "?", r->tag, r->text);
 }
 
 void log_vmsg(enum log_level lvl, const char *tag, const char *fmt, va_list ap)
@@ -87,8 +86,7 @@ void log_dump(enum log_level max_level, u32 last)
     if (last && head - first > last)
         first = head - last;
     if (head > LOG_RECORDS && first == head - LOG_RECORDS)
-        con_printf("(%llu older records were overwritten)\n",
-                   (unsigned long long)(head - LOG_RECORDS));
+        con_printf("(%llu older records were overwritten)\n", (unsigned long long)(head - LOG_RECORDS));
     for (u64 i = first; i < head; i++) {
         struct log_record r;
         f = irq_save();

@@ -6,8 +6,8 @@
 
 static const char *const level_names[] = {
     [LOG_ERROR] = "error",
-    [LOG_WARN]  = "warn",
-    [LOG_INFO]  = "info",
+    [LOG_WARN] = "warn",
+    [LOG_INFO] = "info",
     [LOG_DEBUG] = "debug",
 };
 

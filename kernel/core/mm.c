@@ -22,8 +22,8 @@ static int add_usable(hpa_t base, u64 len, int node)
         return 0;
     int err = pfa_add_range(&pfa, b, e - b, node, hpa_to_ptr(b));
     if (err)
-        log_warn("mm", "cannot manage %llx-%llx on node %d: %d", (unsigned long long)b,
-                 (unsigned long long)e, node, err);
+        log_warn("mm", "cannot manage %llx-%llx on node %d: %d", (unsigned long long)b, (unsigned long long)e, node,
+                 err);
     return err;
 }
 
@@ -83,8 +83,8 @@ void mm_release(hpa_t base, u64 npages)
 {
     int err = mm_free(base, npages);
     if (err)
-        log_err("mm", "freeing %llu pages at %llx failed (%d)", (unsigned long long)npages,
-                (unsigned long long)base, err);
+        log_err("mm", "freeing %llu pages at %llx failed (%d)", (unsigned long long)npages, (unsigned long long)base,
+                err);
 }
 
 u64 mm_free_bytes(void)

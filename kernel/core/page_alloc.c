@@ -4,13 +4,10 @@
 #include "kernel/core/log.h"
 #include "kernel/lib/string.h"
 
-#define TAG "pfa"
+#define TAG       "pfa"
 #define WORD_BITS 64
 
-static u64 nwords(u64 npages)
-{
-    return (npages + WORD_BITS - 1) / WORD_BITS;
-}
+static u64 nwords(u64 npages) { return (npages + WORD_BITS - 1) / WORD_BITS; }
 
 /* ------------------------------------------------------------------ bitmaps */
 
@@ -82,15 +79,9 @@ static u64 count_bits(const u64 *bm, u64 start, u64 n)
 
 /* ------------------------------------------------------------------ helpers */
 
-static bool node_valid(int node)
-{
-    return node >= 0 && node < PFA_MAX_NODES;
-}
+static bool node_valid(int node) { return node >= 0 && node < PFA_MAX_NODES; }
 
-static hpa_t range_end(const struct pfa_range *r)
-{
-    return r->base + (r->npages << PAGE_SHIFT);
-}
+static hpa_t range_end(const struct pfa_range *r) { return r->base + (r->npages << PAGE_SHIFT); }
 
 /* The range holding addr, or NULL. */
 static struct pfa_range *range_of(const struct page_alloc *pa, hpa_t addr)
@@ -180,13 +171,12 @@ int pfa_add_range(struct page_alloc *pa, hpa_t base, u64 len, int node, void *bi
 {
     if (!pa || !bitmap || !node_valid(node) || len == 0 || !IS_ALIGNED(base, PAGE_SIZE) ||
         !IS_ALIGNED(len, PAGE_SIZE) || base + len < base || !IS_ALIGNED((uintptr_t)bitmap, 8)) {
-        log_warn(TAG, "add_range %#llx+%#llx node %d: bad arguments",
-                 (unsigned long long)base, (unsigned long long)len, node);
+        log_warn(TAG, "add_range %#llx+%#llx node %d: bad arguments", (unsigned long long)base, (unsigned long long)len,
+                 node);
         return -EINVAL;
     }
     if (pa->nranges >= PFA_MAX_RANGES) {
-        log_warn(TAG, "add_range %#llx: table full (%d ranges)", (unsigned long long)base,
-                 PFA_MAX_RANGES);
+        log_warn(TAG, "add_range %#llx: table full (%d ranges)", (unsigned long long)base, PFA_MAX_RANGES);
         return -ENOSPC;
     }
     int pos = 0;
@@ -210,18 +200,15 @@ int pfa_add_range(struct page_alloc *pa, hpa_t base, u64 len, int node, void *bi
         return -EINVAL;
     for (int i = 0; i < pa->nranges; i++) {
         u64 first, count;
-        if (clip(&pa->ranges[i], bm_lo, bm_hi, &first, &count) &&
-            count_allocated(&pa->ranges[i], first, count)) {
-            log_warn(TAG, "add_range %#llx: bitmap at %p is in allocated memory",
-                     (unsigned long long)base, bitmap);
+        if (clip(&pa->ranges[i], bm_lo, bm_hi, &first, &count) && count_allocated(&pa->ranges[i], first, count)) {
+            log_warn(TAG, "add_range %#llx: bitmap at %p is in allocated memory", (unsigned long long)base, bitmap);
             return -EBUSY;
         }
     }
 
     u64 npages = len >> PAGE_SHIFT;
     u64 nw = nwords(npages);
-    memmove(&pa->ranges[pos + 1], &pa->ranges[pos],
-            (size_t)(pa->nranges - pos) * sizeof(pa->ranges[0]));
+    memmove(&pa->ranges[pos + 1], &pa->ranges[pos], (size_t)(pa->nranges - pos) * sizeof(pa->ranges[0]));
     pa->nranges++;
     struct pfa_range *r = &pa->ranges[pos];
     memset(r, 0, sizeof(*r));
@@ -262,8 +249,7 @@ int pfa_reserve(struct page_alloc *pa, hpa_t base, u64 len)
         return -EINVAL;
     for (int i = 0; i < pa->nranges; i++) {
         u64 first, count;
-        if (clip(&pa->ranges[i], lo, hi, &first, &count) &&
-            count_allocated(&pa->ranges[i], first, count)) {
+        if (clip(&pa->ranges[i], lo, hi, &first, &count) && count_allocated(&pa->ranges[i], first, count)) {
             log_warn(TAG, "reserve %#llx+%#llx: frames are allocated", (unsigned long long)base,
                      (unsigned long long)len);
             return -EBUSY;
@@ -279,14 +265,12 @@ int pfa_reserve(struct page_alloc *pa, hpa_t base, u64 len)
 
 int pfa_unreserve(struct page_alloc *pa, hpa_t base, u64 len)
 {
-    if (!pa || len == 0 || !IS_ALIGNED(base, PAGE_SIZE) || !IS_ALIGNED(len, PAGE_SIZE) ||
-        base + len < base)
+    if (!pa || len == 0 || !IS_ALIGNED(base, PAGE_SIZE) || !IS_ALIGNED(len, PAGE_SIZE) || base + len < base)
         return -EINVAL;
     hpa_t end = base + len;
     for (int i = 0; i < pa->nranges; i++) {
         u64 first, count;
-        if (clip(&pa->ranges[i], base, end, &first, &count) &&
-            count_allocated(&pa->ranges[i], first, count)) {
+        if (clip(&pa->ranges[i], base, end, &first, &count) && count_allocated(&pa->ranges[i], first, count)) {
             log_warn(TAG, "unreserve %#llx+%#llx: frames are allocated", (unsigned long long)base,
                      (unsigned long long)len);
             return -EBUSY;
@@ -360,8 +344,7 @@ static bool range_fit(struct pfa_range *r, u64 npages, u64 align, u64 *idx)
 }
 
 /* Tries the ranges of one node (or all when node < 0) in address order. */
-static bool alloc_from(struct page_alloc *pa, int node, u64 npages, u64 align, hpa_t *out,
-                       int *got)
+static bool alloc_from(struct page_alloc *pa, int node, u64 npages, u64 align, hpa_t *out, int *got)
 {
     for (int i = 0; i < pa->nranges; i++) {
         struct pfa_range *r = &pa->ranges[i];
@@ -384,8 +367,7 @@ static bool alloc_from(struct page_alloc *pa, int node, u64 npages, u64 align, h
     return false;
 }
 
-int pfa_alloc(struct page_alloc *pa, int node, u64 npages, u64 align_pages, unsigned flags,
-              hpa_t *out, int *got_node)
+int pfa_alloc(struct page_alloc *pa, int node, u64 npages, u64 align_pages, unsigned flags, hpa_t *out, int *got_node)
 {
     int got = -1;
     hpa_t addr = 0;
@@ -422,8 +404,7 @@ int pfa_free(struct page_alloc *pa, hpa_t base, u64 npages)
     if (!pa)
         return -EINVAL;
     if (!IS_ALIGNED(base, PAGE_SIZE) || npages == 0) {
-        log_warn(TAG, "free %#llx x%llu: bad arguments", (unsigned long long)base,
-                 (unsigned long long)npages);
+        log_warn(TAG, "free %#llx x%llu: bad arguments", (unsigned long long)base, (unsigned long long)npages);
         return -EINVAL;
     }
     struct pfa_range *r = range_of(pa, base);
@@ -433,21 +414,20 @@ int pfa_free(struct page_alloc *pa, hpa_t base, u64 npages)
     }
     u64 idx = (base - r->base) >> PAGE_SHIFT;
     if (npages > r->npages - idx) {
-        log_warn(TAG, "free %#llx x%llu: runs past the end of its range",
-                 (unsigned long long)base, (unsigned long long)npages);
+        log_warn(TAG, "free %#llx x%llu: runs past the end of its range", (unsigned long long)base,
+                 (unsigned long long)npages);
         return -EINVAL;
     }
     u64 rf = find_next(r->resv, idx, idx + npages, true);
     if (rf != idx + npages) {
-        log_warn(TAG, "free %#llx x%llu: frame %#llx is reserved", (unsigned long long)base,
-                 (unsigned long long)npages, (unsigned long long)(r->base + (rf << PAGE_SHIFT)));
+        log_warn(TAG, "free %#llx x%llu: frame %#llx is reserved", (unsigned long long)base, (unsigned long long)npages,
+                 (unsigned long long)(r->base + (rf << PAGE_SHIFT)));
         return -EPERM;
     }
     u64 ff = find_next(r->used, idx, idx + npages, false);
     if (ff != idx + npages) {
-        log_warn(TAG, "free %#llx x%llu: frame %#llx is not allocated (double free?)",
-                 (unsigned long long)base, (unsigned long long)npages,
-                 (unsigned long long)(r->base + (ff << PAGE_SHIFT)));
+        log_warn(TAG, "free %#llx x%llu: frame %#llx is not allocated (double free?)", (unsigned long long)base,
+                 (unsigned long long)npages, (unsigned long long)(r->base + (ff << PAGE_SHIFT)));
         return -EFAULT;
     }
     set_bits(r->used, idx, npages, false);
@@ -473,25 +453,13 @@ static const struct pfa_stats *stats_of(const struct page_alloc *pa, int node)
     return node_valid(node) ? &pa->node[node] : &empty;
 }
 
-u64 pfa_free_pages(const struct page_alloc *pa, int node)
-{
-    return stats_of(pa, node)->free;
-}
+u64 pfa_free_pages(const struct page_alloc *pa, int node) { return stats_of(pa, node)->free; }
 
-u64 pfa_total_pages(const struct page_alloc *pa, int node)
-{
-    return stats_of(pa, node)->total;
-}
+u64 pfa_total_pages(const struct page_alloc *pa, int node) { return stats_of(pa, node)->total; }
 
-void pfa_node_stats(const struct page_alloc *pa, int node, struct pfa_stats *out)
-{
-    *out = *stats_of(pa, node);
-}
+void pfa_node_stats(const struct page_alloc *pa, int node, struct pfa_stats *out) { *out = *stats_of(pa, node); }
 
-int pfa_range_count(const struct page_alloc *pa)
-{
-    return pa ? pa->nranges : 0;
-}
+int pfa_range_count(const struct page_alloc *pa) { return pa ? pa->nranges : 0; }
 
 int pfa_range_info(const struct page_alloc *pa, int idx, struct pfa_range_info *out)
 {
@@ -512,18 +480,16 @@ int pfa_node_of(const struct page_alloc *pa, hpa_t addr)
     return r ? r->node : -ENOENT;
 }
 
-static bool stats_match(const char *what, int idx, const struct pfa_stats *a,
-                        const struct pfa_stats *b)
+static bool stats_match(const char *what, int idx, const struct pfa_stats *a, const struct pfa_stats *b)
 {
-    if (a->total == b->total && a->free == b->free && a->used == b->used &&
-        a->reserved == b->reserved)
+    if (a->total == b->total && a->free == b->free && a->used == b->used && a->reserved == b->reserved)
         return true;
-    log_err(TAG, "check: %s %d: counted total %llu free %llu used %llu reserved %llu, "
-            "recorded %llu/%llu/%llu/%llu", what, idx, (unsigned long long)a->total,
-            (unsigned long long)a->free, (unsigned long long)a->used,
-            (unsigned long long)a->reserved, (unsigned long long)b->total,
-            (unsigned long long)b->free, (unsigned long long)b->used,
-            (unsigned long long)b->reserved);
+    log_err(TAG,
+            "check: %s %d: counted total %llu free %llu used %llu reserved %llu, "
+            "recorded %llu/%llu/%llu/%llu",
+            what, idx, (unsigned long long)a->total, (unsigned long long)a->free, (unsigned long long)a->used,
+            (unsigned long long)a->reserved, (unsigned long long)b->total, (unsigned long long)b->free,
+            (unsigned long long)b->used, (unsigned long long)b->reserved);
     return false;
 }
 
@@ -550,8 +516,7 @@ int pfa_check(const struct page_alloc *pa)
                 break;
             }
         if (r->hint > r->npages || count_bits(r->used, 0, r->hint) != r->hint) {
-            log_err(TAG, "check: range %d: hint %llu passes a free frame", i,
-                    (unsigned long long)r->hint);
+            log_err(TAG, "check: range %d: hint %llu passes a free frame", i, (unsigned long long)r->hint);
             ok = false;
         }
         if (i > 0 && pa->ranges[i - 1].base >= r->base) {

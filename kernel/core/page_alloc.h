@@ -16,31 +16,31 @@
 
 #define PFA_MAX_NODES  16
 #define PFA_MAX_RANGES 128
-#define PFA_ALL_NODES  (-1)   /* node argument of the statistics queries */
+#define PFA_ALL_NODES  (-1) /* node argument of the statistics queries */
 
 /* pfa_alloc() flags */
-#define PFA_STRICT   0x1u     /* only the requested node; -ENOMEM otherwise */
-#define PFA_ANY_NODE 0x2u     /* node is ignored: any range, in address order */
+#define PFA_STRICT   0x1u /* only the requested node; -ENOMEM otherwise */
+#define PFA_ANY_NODE 0x2u /* node is ignored: any range, in address order */
 
 /* Frame counts and event counters. total = free + used + reserved. */
 struct pfa_stats {
     u64 total;
     u64 free;
-    u64 used;       /* handed out by pfa_alloc() */
-    u64 reserved;   /* withheld by pfa_reserve() or for the bitmaps */
-    u64 allocs;     /* successful pfa_alloc() calls served from here */
-    u64 frees;      /* successful pfa_free() calls */
-    u64 failures;   /* pfa_alloc() calls for this node that failed (0 per range) */
-    u64 fallbacks;  /* calls for this node served by another node (0 per range) */
+    u64 used;      /* handed out by pfa_alloc() */
+    u64 reserved;  /* withheld by pfa_reserve() or for the bitmaps */
+    u64 allocs;    /* successful pfa_alloc() calls served from here */
+    u64 frees;     /* successful pfa_free() calls */
+    u64 failures;  /* pfa_alloc() calls for this node that failed (0 per range) */
+    u64 fallbacks; /* calls for this node served by another node (0 per range) */
 };
 
 struct pfa_range {
     hpa_t base;
     u64 npages;
     int node;
-    u64 *used;      /* bit set: frame allocated or reserved */
-    u64 *resv;      /* bit set: frame reserved (a subset of used) */
-    u64 hint;       /* every frame below this index is in use */
+    u64 *used; /* bit set: frame allocated or reserved */
+    u64 *resv; /* bit set: frame reserved (a subset of used) */
+    u64 hint;  /* every frame below this index is in use */
     struct pfa_stats stats;
 };
 
@@ -92,8 +92,8 @@ int pfa_set_fallback(struct page_alloc *pa, int node, const int *order, int n) _
  * align_pages frames (a power of two), on node, on the fallback nodes, or
  * anywhere per flags. *out gets the address, *got_node (may be NULL) the node
  * it came from. -EINVAL bad arguments, -ENOMEM no fit. */
-int pfa_alloc(struct page_alloc *pa, int node, u64 npages, u64 align_pages, unsigned flags,
-              hpa_t *out, int *got_node) __must_check;
+int pfa_alloc(struct page_alloc *pa, int node, u64 npages, u64 align_pages, unsigned flags, hpa_t *out,
+              int *got_node) __must_check;
 
 static inline int __must_check pfa_alloc_page(struct page_alloc *pa, int node, hpa_t *out)
 {

@@ -20,7 +20,7 @@ u64 time_now_us(void) { return time_tsc_to_us(rdtsc()); }
 
 void time_delay_us(u64 us)
 {
-    u64 khz = tsc_khz ? tsc_khz : 3000000;   /* uncalibrated: assume a fast clock, wait longer */
+    u64 khz = tsc_khz ? tsc_khz : 3000000; /* uncalibrated: assume a fast clock, wait longer */
     u64 end = rdtsc() + us * khz / 1000;
     while (rdtsc() < end)
         cpu_relax();
@@ -30,7 +30,7 @@ void time_delay_us(u64 us)
 static u64 measure(const struct clocksource *cs, u32 ms)
 {
     u64 want = cs->hz * ms / 1000, start = cs->read(), t0 = rdtsc(), elapsed = 0, prev = start;
-    u64 guard = t0 + 20ULL * 1000 * 1000 * 1000;   /* a clock that stops must not hang boot */
+    u64 guard = t0 + 20ULL * 1000 * 1000 * 1000; /* a clock that stops must not hang boot */
     while (elapsed < want) {
         u64 now = cs->read();
         elapsed += (now - prev) & cs->mask;
@@ -39,7 +39,7 @@ static u64 measure(const struct clocksource *cs, u32 ms)
             return 0;
     }
     u64 t1 = rdtsc();
-    return (t1 - t0) * cs->hz / (elapsed ? elapsed : 1) / 1000;   /* kHz */
+    return (t1 - t0) * cs->hz / (elapsed ? elapsed : 1) / 1000; /* kHz */
 }
 
 int time_calibrate(const struct clocksource *cs)
@@ -54,8 +54,7 @@ int time_calibrate(const struct clocksource *cs)
         return -1;
     tsc_khz = med;
     tsc_source = cs->name;
-    log_info("time", "TSC %llu.%03llu MHz, measured against the %s (%llu Hz)",
-             (unsigned long long)(tsc_khz / 1000), (unsigned long long)(tsc_khz % 1000),
-             cs->name, (unsigned long long)cs->hz);
+    log_info("time", "TSC %llu.%03llu MHz, measured against the %s (%llu Hz)", (unsigned long long)(tsc_khz / 1000),
+             (unsigned long long)(tsc_khz % 1000), cs->name, (unsigned long long)cs->hz);
     return 0;
 }

@@ -4,11 +4,11 @@
 
 #include "kernel/lib/types.h"
 
-extern u64 tsc_khz;          /* 0 until calibrated */
-extern u64 tsc_boot;         /* TSC when the hypervisor proper started */
+extern u64 tsc_khz;  /* 0 until calibrated */
+extern u64 tsc_boot; /* TSC when the hypervisor proper started */
 extern const char *tsc_source;
 
-u64 time_tsc_to_us(u64 tsc);  /* microseconds since boot */
+u64 time_tsc_to_us(u64 tsc); /* microseconds since boot */
 u64 time_now_us(void);
 void time_delay_us(u64 us);
 
@@ -16,11 +16,11 @@ void time_delay_us(u64 us);
  * defines it; drivers (drivers/hpet.c, drivers/pmtimer.c) provide one. */
 struct clocksource {
     const char *name;
-    u64 hz;                 /* counter frequency */
-    u64 mask;               /* counter width: it wraps at mask + 1 */
+    u64 hz;   /* counter frequency */
+    u64 mask; /* counter width: it wraps at mask + 1 */
     u64 (*read)(void);
 };
 
-int time_calibrate(const struct clocksource *cs) __must_check;   /* busy-waits; needs a calibrated TSC */
+int time_calibrate(const struct clocksource *cs) __must_check; /* busy-waits; needs a calibrated TSC */
 
 #endif

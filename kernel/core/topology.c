@@ -47,8 +47,7 @@ int topology_nearest_nodes(const struct topology *t, u32 node, int *out_order, u
 
 /* ---------------------------------------------------------------- memory */
 
-const struct topo_mem_range *topology_next_range(const struct topology *t, u32 node, u32 kinds,
-                                                 u32 *cursor)
+const struct topo_mem_range *topology_next_range(const struct topology *t, u32 node, u32 kinds, u32 *cursor)
 {
     for (u32 i = *cursor; i < t->nranges; i++) {
         if (t->ranges[i].node == node && (t->ranges[i].kind & kinds)) {
@@ -130,9 +129,8 @@ static size_t put_u32(char *buf, size_t k, size_t size, u32 v)
 
 void topology_log(const struct topology *t)
 {
-    log_info(TAG, "%u node(s)%s, %u CPU(s), distances %s", t->nnodes,
-             t->numa ? " from SRAT" : " (no usable SRAT)", t->ncpus,
-             t->dist_synthesized ? "synthesized" : "from SLIT");
+    log_info(TAG, "%u node(s)%s, %u CPU(s), distances %s", t->nnodes, t->numa ? " from SRAT" : " (no usable SRAT)",
+             t->ncpus, t->dist_synthesized ? "synthesized" : "from SLIT");
     for (u32 i = 0; i < t->nnodes; i++) {
         char row[TOPO_MAX_NODES * 4 + 1];
         size_t k = 0;
@@ -142,9 +140,10 @@ void topology_log(const struct topology *t)
             k = put_u32(row, k, sizeof(row), t->dist[i][j]);
         }
         row[k] = '\0';
-        log_info(TAG, "node %u (domain %u): %u CPU(s), %llu MiB RAM, %llu MiB usable; "
-                 "distances %s", i, t->nodes[i].domain, t->nodes[i].ncpus,
-                 (unsigned long long)(t->nodes[i].ram_bytes >> 20),
+        log_info(TAG,
+                 "node %u (domain %u): %u CPU(s), %llu MiB RAM, %llu MiB usable; "
+                 "distances %s",
+                 i, t->nodes[i].domain, t->nodes[i].ncpus, (unsigned long long)(t->nodes[i].ram_bytes >> 20),
                  (unsigned long long)(t->nodes[i].usable_bytes >> 20), row);
     }
     for (u32 i = 0; i < t->npci_roots; i++) {

@@ -9,50 +9,50 @@
 #include "kernel/lib/types.h"
 #include "kernel/core/bootinfo.h"
 
-#define TOPO_MAX_NODES     32   /* distinct SRAT proximity domains; more = SRAT unusable */
-#define TOPO_MAX_CPUS      256  /* enabled processors kept (the boot CPU always is) */
+#define TOPO_MAX_NODES       32  /* distinct SRAT proximity domains; more = SRAT unusable */
+#define TOPO_MAX_CPUS        256 /* enabled processors kept (the boot CPU always is) */
 #define TOPO_MAX_SRAT_RANGES 64  /* firmware memory-affinity ranges RAM can be split at */
-#define TOPO_MAX_RANGES    (BOOT_MAX_MEMMAP + 2 * TOPO_MAX_SRAT_RANGES)
-#define TOPO_MAX_PCI_ROOTS 32
-#define TOPO_PATH_MAX      128      /* firmware path of a PCI host bridge, NUL included */
+#define TOPO_MAX_RANGES      (BOOT_MAX_MEMMAP + 2 * TOPO_MAX_SRAT_RANGES)
+#define TOPO_MAX_PCI_ROOTS   32
+#define TOPO_PATH_MAX        128 /* firmware path of a PCI host bridge, NUL included */
 
 #define TOPO_LOCAL_DISTANCE  10
-#define TOPO_REMOTE_DISTANCE 20  /* what a synthesized matrix uses between nodes */
+#define TOPO_REMOTE_DISTANCE 20 /* what a synthesized matrix uses between nodes */
 #define TOPO_UNREACHABLE     255
 
 /* Kinds of RAM (bit flags, so iterators can ask for several). */
 enum topo_ram_kind {
-    TOPO_RAM_USABLE = BIT(0),   /* MEM_USABLE: free for the page allocator */
-    TOPO_RAM_LOADER = BIT(1),   /* MEM_LOADER: Isthmus' image, boot info, early allocations */
-    TOPO_RAM_ACPI   = BIT(2),   /* MEM_ACPI_RECLAIM: ACPI tables, kept */
+    TOPO_RAM_USABLE = BIT(0), /* MEM_USABLE: free for the page allocator */
+    TOPO_RAM_LOADER = BIT(1), /* MEM_LOADER: Isthmus' image, boot info, early allocations */
+    TOPO_RAM_ACPI = BIT(2),   /* MEM_ACPI_RECLAIM: ACPI tables, kept */
 };
 #define TOPO_RAM_ANY (TOPO_RAM_USABLE | TOPO_RAM_LOADER | TOPO_RAM_ACPI)
 
 struct topo_mem_range {
     u64 base, length;
     u16 node;
-    u8 kind;                    /* one enum topo_ram_kind bit */
+    u8 kind; /* one enum topo_ram_kind bit */
 };
 
 struct topo_node {
-    u32 domain;                 /* SRAT proximity domain (0 when synthesized) */
+    u32 domain; /* SRAT proximity domain (0 when synthesized) */
     u32 ncpus;
-    u64 ram_bytes;              /* all kinds */
-    u64 usable_bytes;           /* TOPO_RAM_USABLE only */
+    u64 ram_bytes;    /* all kinds */
+    u64 usable_bytes; /* TOPO_RAM_USABLE only */
 };
 
 struct topo_cpu {
     u32 apic_id;
-    u32 acpi_uid;               /* 0xFFFFFFFF for a boot CPU missing from the MADT */
+    u32 acpi_uid; /* 0xFFFFFFFF for a boot CPU missing from the MADT */
     u16 node;
     bool is_bsp;
-    bool x2apic;                /* described by an x2APIC MADT entry */
+    bool x2apic; /* described by an x2APIC MADT entry */
 };
 
 struct topo_pci_root {
     u16 segment;
     u8 bus;
-    s16 node;                   /* -1: unknown (no _PXM, or a domain not in SRAT) */
+    s16 node; /* -1: unknown (no _PXM, or a domain not in SRAT) */
     bool has_pxm;
     u32 pxm;
     char path[TOPO_PATH_MAX];
@@ -60,21 +60,21 @@ struct topo_pci_root {
 
 struct topology {
     u32 nnodes;
-    bool numa;                  /* from a usable SRAT; false: one synthesized node 0 */
-    struct topo_node nodes[TOPO_MAX_NODES];   /* sorted by domain */
+    bool numa;                              /* from a usable SRAT; false: one synthesized node 0 */
+    struct topo_node nodes[TOPO_MAX_NODES]; /* sorted by domain */
 
     u32 ncpus;
-    struct topo_cpu cpus[TOPO_MAX_CPUS];      /* enabled MADT processors, MADT order */
+    struct topo_cpu cpus[TOPO_MAX_CPUS]; /* enabled MADT processors, MADT order */
     s32 bsp_index;
-    u32 cpus_dropped;                         /* beyond TOPO_MAX_CPUS */
+    u32 cpus_dropped; /* beyond TOPO_MAX_CPUS */
 
     u32 nranges;
     struct topo_mem_range ranges[TOPO_MAX_RANGES]; /* sorted by base, adjacent alike merged */
     u32 ranges_dropped;
-    u64 unassigned_bytes;                     /* RAM outside every SRAT range, given to node 0 */
+    u64 unassigned_bytes; /* RAM outside every SRAT range, given to node 0 */
 
     u8 dist[TOPO_MAX_NODES][TOPO_MAX_NODES];
-    bool dist_synthesized;                    /* no usable SLIT: 10 local, 20 remote */
+    bool dist_synthesized; /* no usable SLIT: 10 local, 20 remote */
 
     u32 npci_roots;
     struct topo_pci_root pci_roots[TOPO_MAX_PCI_ROOTS];
@@ -100,8 +100,7 @@ int topology_node_of_addr(const struct topology *t, u64 addr, u64 *piece_end);
 
 /* Iterates the RAM ranges of `node` whose kind is in `kinds`: start with *cursor = 0;
  * returns the next range or NULL at the end. */
-const struct topo_mem_range *topology_next_range(const struct topology *t, u32 node, u32 kinds,
-                                                 u32 *cursor);
+const struct topo_mem_range *topology_next_range(const struct topology *t, u32 node, u32 kinds, u32 *cursor);
 /* Same for TOPO_RAM_USABLE only, for feeding the page allocator. */
 bool topology_next_usable(const struct topology *t, u32 node, u32 *cursor, u64 *base, u64 *len);
 

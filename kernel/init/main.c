@@ -32,7 +32,7 @@
 #include "drivers/power.h"
 #include "drivers/uart16550.h"
 
-#define SHELL_TICK_HZ 1000   /* polls the UART often enough not to overrun a 16-byte FIFO at 115200 */
+#define SHELL_TICK_HZ  1000 /* polls the UART often enough not to overrun a 16-byte FIFO at 115200 */
 #define AP_STACK_PAGES 8
 
 struct machine machine;
@@ -98,14 +98,14 @@ static void load_config(struct boot_info *bi)
     if (err) {
         config_defaults(&machine.cfg);
         ksnprintf(machine.cfg_status, sizeof(machine.cfg_status),
-                  "%s%s has %u error%s%s; defaults in effect, no partitions will start",
-                  bi->loader_dir, bi->config.name, machine.cfg_diag.nerrors,
-                  machine.cfg_diag.nerrors == 1 ? "" : "s", machine.cfg_diag.more_errors ? " (or more)" : "");
+                  "%s%s has %u error%s%s; defaults in effect, no partitions will start", bi->loader_dir,
+                  bi->config.name, machine.cfg_diag.nerrors, machine.cfg_diag.nerrors == 1 ? "" : "s",
+                  machine.cfg_diag.more_errors ? " (or more)" : "");
         return;
     }
     machine.cfg_ok = true;
-    ksnprintf(machine.cfg_status, sizeof(machine.cfg_status), "%s%s: valid (%llu bytes)",
-              bi->loader_dir, bi->config.name, (unsigned long long)bi->config.size);
+    ksnprintf(machine.cfg_status, sizeof(machine.cfg_status), "%s%s: valid (%llu bytes)", bi->loader_dir,
+              bi->config.name, (unsigned long long)bi->config.size);
 }
 
 static void report_config(void)
@@ -148,8 +148,7 @@ static void discover(struct boot_info *bi, u32 bsp_apic_id)
     } else {
         machine.acpi_ok = true;
     }
-    int err = topology_build(machine.acpi_ok ? &machine.acpi : NULL, bi->mem, bi->nmem,
-                             bsp_apic_id, &machine.topo);
+    int err = topology_build(machine.acpi_ok ? &machine.acpi : NULL, bi->mem, bi->nmem, bsp_apic_id, &machine.topo);
     if (err)
         log_err("topo", "building the topology failed (%s)", strerror_short(err));
     else
@@ -163,8 +162,8 @@ static void start_clocks(void)
     const struct acpi_info *a = &machine.acpi;
     if (machine.acpi_ok && a->have_hpet && hpet_clocksource(a->hpet.base, &cs) == 0)
         ok = time_calibrate(&cs) == 0;
-    if (!ok && machine.acpi_ok && a->have_fadt && a->fadt.pm_tmr.space == ACPI_SPACE_IO &&
-        a->fadt.pm_tmr.address && a->fadt.pm_tmr.address <= 0xffff &&
+    if (!ok && machine.acpi_ok && a->have_fadt && a->fadt.pm_tmr.space == ACPI_SPACE_IO && a->fadt.pm_tmr.address &&
+        a->fadt.pm_tmr.address <= 0xffff &&
         pmtimer_clocksource((u16)a->fadt.pm_tmr.address, a->fadt.pm_tmr_bits == 32, &cs) == 0)
         ok = time_calibrate(&cs) == 0;
     if (!ok) {
@@ -209,7 +208,7 @@ static struct power_reg power_reg_from(const struct acpi_reg *r)
 {
     struct power_reg p = { r->space, r->bit_width, r->address };
     if (r->space != ACPI_SPACE_MEMORY && r->space != ACPI_SPACE_IO)
-        p.addr = 0;   /* PCI config and FFH registers are not driven */
+        p.addr = 0; /* PCI config and FFH registers are not driven */
     return p;
 }
 
@@ -322,8 +321,8 @@ __noreturn void hv_main(struct boot_info *bi)
     struct paging_stats ps;
     paging_verify(&ps);
     log_info("paging", "own page tables: %llu 2M + %llu 4K leaves, %llu executable pages, %llu writable+executable",
-             (unsigned long long)ps.leaves_2m, (unsigned long long)ps.leaves_4k,
-             (unsigned long long)ps.exec_pages, (unsigned long long)ps.wx_violations);
+             (unsigned long long)ps.leaves_2m, (unsigned long long)ps.leaves_4k, (unsigned long long)ps.exec_pages,
+             (unsigned long long)ps.wx_violations);
 
     identify_cpu();
     log_info("cpu", "%s (%s)", machine.cpu_brand, machine.cpu_vendor);

@@ -5,7 +5,9 @@
 
 #include "kernel/lib/types.h"
 
-typedef struct { u64 v; } gpa_t;
+typedef struct {
+    u64 v;
+} gpa_t;
 
 static inline gpa_t gpa(u64 v) { return (gpa_t){ v }; }
 static inline gpa_t gpa_add(gpa_t a, u64 off) { return (gpa_t){ a.v + off }; }

@@ -2,9 +2,9 @@
 #include "kernel/lib/line_editor.h"
 #include "kernel/lib/string.h"
 
-#define BEL    '\a'
-#define ESC    0x1B
-#define CTRL(c) ((c) & 0x1F)
+#define BEL     '\a'
+#define ESC     0x1B
+#define CTRL(c) ((c)&0x1F)
 
 #define ERASE_EOL "\x1b[K"
 
@@ -21,10 +21,7 @@ static void emit(const struct sink *o, const char *s, size_t n)
         o->fn(o->ctx, s, n);
 }
 
-static void emit_str(const struct sink *o, const char *s)
-{
-    emit(o, s, strlen(s));
-}
+static void emit_str(const struct sink *o, const char *s) { emit(o, s, strlen(s)); }
 
 static void emit_backs(const struct sink *o, size_t n)
 {
@@ -96,15 +93,9 @@ void le_redraw(const struct line_editor *le, le_out_fn out, void *ctx)
     emit_backs(&o, le->len - le->cur);
 }
 
-const char *le_line(const struct line_editor *le)
-{
-    return le->line;
-}
+const char *le_line(const struct line_editor *le) { return le->line; }
 
-int le_history_count(const struct line_editor *le)
-{
-    return le->hist_count;
-}
+int le_history_count(const struct line_editor *le) { return le->hist_count; }
 
 const char *le_history_get(const struct line_editor *le, int idx)
 {
@@ -279,8 +270,10 @@ static void csi(struct line_editor *le, const struct sink *o, char final)
     if (final != '~' || n != 1)
         return;
     switch (p[0]) {
-    case '1': case '7': home(le, o); break;
-    case '4': case '8': end(le, o); break;
+    case '1':
+    case '7': home(le, o); break;
+    case '4':
+    case '8': end(le, o); break;
     case '3': del(le, o); break;
     default: break;
     }
@@ -305,8 +298,7 @@ static void ss3(struct line_editor *le, const struct sink *o, char final)
 static bool escape_byte(struct line_editor *le, const struct sink *o, u8 b)
 {
     switch (le->esc_state) {
-    case ST_NORMAL:
-        return false;
+    case ST_NORMAL: return false;
     case ST_ESC:
         if (b == '[') {
             le->esc_state = ST_CSI;
@@ -326,7 +318,7 @@ static bool escape_byte(struct line_editor *le, const struct sink *o, u8 b)
         }
         break;
     case ST_CSI:
-        if (b >= 0x20 && b <= 0x3F) {   /* parameter and intermediate bytes */
+        if (b >= 0x20 && b <= 0x3F) { /* parameter and intermediate bytes */
             if (le->esc_len + 2 >= LE_MAX_ESC) {
                 /* Too long to be a key: drop it, back to plain input. */
                 le->esc_state = ST_NORMAL;
@@ -341,8 +333,7 @@ static bool escape_byte(struct line_editor *le, const struct sink *o, u8 b)
             return true;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     le->esc_state = ST_NORMAL;
     /* Printable bytes after a bare ESC (Alt+key) are dropped with it. */
@@ -375,34 +366,19 @@ enum le_event le_feed(struct line_editor *le, u8 b, le_out_fn out, void *ctx)
         return LE_NONE;
     }
     switch (b) {
-    case ESC:
-        le->esc_state = ST_ESC;
-        break;
+    case ESC: le->esc_state = ST_ESC; break;
     case 0x7F:
-    case '\b':
-        backspace(le, &o);
-        break;
-    case CTRL('A'):
-        home(le, &o);
-        break;
-    case CTRL('E'):
-        end(le, &o);
-        break;
-    case CTRL('U'):
-        kill_line(le, &o);
-        break;
-    case CTRL('K'):
-        kill_to_end(le, &o);
-        break;
-    case CTRL('L'):
-        redraw_all(le, &o);
-        break;
+    case '\b': backspace(le, &o); break;
+    case CTRL('A'): home(le, &o); break;
+    case CTRL('E'): end(le, &o); break;
+    case CTRL('U'): kill_line(le, &o); break;
+    case CTRL('K'): kill_to_end(le, &o); break;
+    case CTRL('L'): redraw_all(le, &o); break;
     case CTRL('C'):
         emit_str(&o, "^C\r\n");
         reset_line(le);
         return LE_CANCEL;
-    default:
-        break;
+    default: break;
     }
     return LE_NONE;
 }

@@ -17,10 +17,10 @@
 
 #include "kernel/lib/types.h"
 
-#define LE_MAX_LINE   255  /* characters, excluding the NUL */
-#define LE_HISTORY    32   /* lines remembered */
-#define LE_MAX_PROMPT 32   /* longer prompts are truncated */
-#define LE_MAX_ESC    16   /* bytes of one escape sequence before it is dropped */
+#define LE_MAX_LINE   255 /* characters, excluding the NUL */
+#define LE_HISTORY    32  /* lines remembered */
+#define LE_MAX_PROMPT 32  /* longer prompts are truncated */
+#define LE_MAX_ESC    16  /* bytes of one escape sequence before it is dropped */
 
 enum le_event {
     LE_NONE,   /* keep feeding */
@@ -32,20 +32,20 @@ typedef void (*le_out_fn)(void *ctx, const char *s, size_t n);
 
 struct line_editor {
     char prompt[LE_MAX_PROMPT + 1];
-    char buf[LE_MAX_LINE + 1];      /* the line being edited, NUL-terminated */
-    size_t len, cur;                /* cur: cursor index, 0..len */
-    char line[LE_MAX_LINE + 1];     /* the last completed line */
+    char buf[LE_MAX_LINE + 1];  /* the line being edited, NUL-terminated */
+    size_t len, cur;            /* cur: cursor index, 0..len */
+    char line[LE_MAX_LINE + 1]; /* the last completed line */
 
-    u8 esc_state;                   /* private: escape parser */
+    u8 esc_state; /* private: escape parser */
     u8 esc_len;
     char esc[LE_MAX_ESC];
-    char last_eol;                  /* private: previous byte if it was CR or LF */
+    char last_eol; /* private: previous byte if it was CR or LF */
 
     char hist[LE_HISTORY][LE_MAX_LINE + 1];
-    int hist_count;                 /* entries stored, <= LE_HISTORY */
-    int hist_newest;                /* slot of the newest entry */
-    int hist_pos;                   /* -1: editing a new line; k: k-th newest entry */
-    char saved[LE_MAX_LINE + 1];    /* the new line, kept while browsing history */
+    int hist_count;              /* entries stored, <= LE_HISTORY */
+    int hist_newest;             /* slot of the newest entry */
+    int hist_pos;                /* -1: editing a new line; k: k-th newest entry */
+    char saved[LE_MAX_LINE + 1]; /* the new line, kept while browsing history */
 };
 
 void le_init(struct line_editor *le, const char *prompt);

@@ -42,8 +42,8 @@ static void out_s(struct outbuf *o, const char *s, size_t n)
         out_c(o, *s++);
 }
 
-static void emit_number(struct outbuf *o, u64 mag, bool neg, unsigned base, bool upper,
-                        unsigned flags, int width, int prec, bool is_signed, bool is_ptr)
+static void emit_number(struct outbuf *o, u64 mag, bool neg, unsigned base, bool upper, unsigned flags, int width,
+                        int prec, bool is_signed, bool is_ptr)
 {
     const char *digs = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     char tmp[24]; /* 22 octal digits cover 64 bits */
@@ -98,10 +98,7 @@ static void emit_number(struct outbuf *o, u64 mag, bool neg, unsigned base, bool
         out_rep(o, ' ', width - body);
 }
 
-static int clamp_dim(long v)
-{
-    return v > FMT_MAX_WIDTH ? FMT_MAX_WIDTH : (int)v;
-}
+static int clamp_dim(long v) { return v > FMT_MAX_WIDTH ? FMT_MAX_WIDTH : (int)v; }
 
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 {
@@ -120,12 +117,18 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
         enum len_mod len = LEN_NONE;
 
         for (;; fmt++) {
-            if (*fmt == '-') flags |= F_LEFT;
-            else if (*fmt == '0') flags |= F_ZERO;
-            else if (*fmt == ' ') flags |= F_SPACE;
-            else if (*fmt == '+') flags |= F_PLUS;
-            else if (*fmt == '#') flags |= F_ALT;
-            else break;
+            if (*fmt == '-')
+                flags |= F_LEFT;
+            else if (*fmt == '0')
+                flags |= F_ZERO;
+            else if (*fmt == ' ')
+                flags |= F_SPACE;
+            else if (*fmt == '+')
+                flags |= F_PLUS;
+            else if (*fmt == '#')
+                flags |= F_ALT;
+            else
+                break;
         }
         if (*fmt == '*') {
             int w = va_arg(ap, int);
@@ -165,16 +168,31 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
         case 'h':
             fmt++;
             len = LEN_H;
-            if (*fmt == 'h') { fmt++; len = LEN_HH; }
+            if (*fmt == 'h') {
+                fmt++;
+                len = LEN_HH;
+            }
             break;
         case 'l':
             fmt++;
             len = LEN_L;
-            if (*fmt == 'l') { fmt++; len = LEN_LL; }
+            if (*fmt == 'l') {
+                fmt++;
+                len = LEN_LL;
+            }
             break;
-        case 'z': fmt++; len = LEN_Z; break;
-        case 't': fmt++; len = LEN_T; break;
-        case 'j': fmt++; len = LEN_J; break;
+        case 'z':
+            fmt++;
+            len = LEN_Z;
+            break;
+        case 't':
+            fmt++;
+            len = LEN_T;
+            break;
+        case 'j':
+            fmt++;
+            len = LEN_J;
+            break;
         default: break;
         }
 
@@ -187,13 +205,13 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
             s64 v;
             switch (len) {
             case LEN_HH: v = (signed char)va_arg(ap, int); break;
-            case LEN_H:  v = (short)va_arg(ap, int); break;
-            case LEN_L:  v = va_arg(ap, long); break;
+            case LEN_H: v = (short)va_arg(ap, int); break;
+            case LEN_L: v = va_arg(ap, long); break;
             case LEN_LL: v = va_arg(ap, long long); break;
-            case LEN_Z:  v = va_arg(ap, long); break; /* signed size_t on LP64 */
-            case LEN_T:  v = va_arg(ap, ptrdiff_t); break;
-            case LEN_J:  v = va_arg(ap, intmax_t); break;
-            default:     v = va_arg(ap, int); break;
+            case LEN_Z: v = va_arg(ap, long); break; /* signed size_t on LP64 */
+            case LEN_T: v = va_arg(ap, ptrdiff_t); break;
+            case LEN_J: v = va_arg(ap, intmax_t); break;
+            default: v = va_arg(ap, int); break;
             }
             /* Negate in unsigned arithmetic so INT64_MIN has a magnitude. */
             u64 mag = v < 0 ? (u64)0 - (u64)v : (u64)v;
@@ -207,13 +225,13 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
             u64 v;
             switch (len) {
             case LEN_HH: v = (unsigned char)va_arg(ap, unsigned); break;
-            case LEN_H:  v = (unsigned short)va_arg(ap, unsigned); break;
-            case LEN_L:  v = va_arg(ap, unsigned long); break;
+            case LEN_H: v = (unsigned short)va_arg(ap, unsigned); break;
+            case LEN_L: v = va_arg(ap, unsigned long); break;
             case LEN_LL: v = va_arg(ap, unsigned long long); break;
-            case LEN_Z:  v = va_arg(ap, size_t); break;
-            case LEN_T:  v = (u64)va_arg(ap, ptrdiff_t); break;
-            case LEN_J:  v = va_arg(ap, uintmax_t); break;
-            default:     v = va_arg(ap, unsigned); break;
+            case LEN_Z: v = va_arg(ap, size_t); break;
+            case LEN_T: v = (u64)va_arg(ap, ptrdiff_t); break;
+            case LEN_J: v = va_arg(ap, uintmax_t); break;
+            default: v = va_arg(ap, unsigned); break;
             }
             unsigned base = conv == 'u' ? 10 : conv == 'o' ? 8 : 16;
             emit_number(&o, v, false, base, conv == 'X', flags, width, prec, false, false);
@@ -229,8 +247,8 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
                 if (flags & F_LEFT)
                     out_rep(&o, ' ', pad);
             } else {
-                emit_number(&o, (u64)(uintptr_t)p, false, 16, false,
-                            (flags & (F_LEFT | F_ZERO)) | F_ALT, width, prec, false, true);
+                emit_number(&o, (u64)(uintptr_t)p, false, 16, false, (flags & (F_LEFT | F_ZERO)) | F_ALT, width, prec,
+                            false, true);
             }
             break;
         }
@@ -256,9 +274,7 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
                 out_rep(&o, ' ', width - 1);
             break;
         }
-        case '%':
-            out_c(&o, '%');
-            break;
+        case '%': out_c(&o, '%'); break;
         default:
             /* Unknown or truncated conversion: print it literally so the
              * mistake is visible, and consume no argument. */

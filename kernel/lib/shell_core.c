@@ -6,7 +6,7 @@
 
 /* Longest command name echoed back in an error, so that a pasted megabyte
  * still gives one short line. */
-#define ECHO_MAX 64
+#define ECHO_MAX      64
 /* Usage column width cap: a very long usage does not push every help text
  * off the screen. */
 #define USAGE_COL_MAX 36
@@ -44,10 +44,7 @@ static void __printf(3, 4) say(shell_out_fn out, void *ctx, const char *fmt, ...
         out(ctx, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-static bool is_sep(char c)
-{
-    return c == ' ' || c == '\t';
-}
+static bool is_sep(char c) { return c == ' ' || c == '\t'; }
 
 static void set_err(const char **err, const char *msg)
 {
@@ -125,13 +122,9 @@ const struct shell_cmd *shell_find(const struct shell_cmd *cmds, size_t ncmds, c
     return NULL;
 }
 
-static const char *usage_of(const struct shell_cmd *c)
-{
-    return c->usage && c->usage[0] ? c->usage : c->name;
-}
+static const char *usage_of(const struct shell_cmd *c) { return c->usage && c->usage[0] ? c->usage : c->name; }
 
-int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line, shell_out_fn out,
-                   void *ctx)
+int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line, shell_out_fn out, void *ctx)
 {
     char *argv[SHELL_MAX_ARGS + 1];
     const char *err;
@@ -166,8 +159,7 @@ static bool before(const struct shell_cmd *cmds, size_t a, size_t b)
     return d < 0 || (d == 0 && a < b);
 }
 
-void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *topic,
-                      shell_out_fn out, void *ctx)
+void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *topic, shell_out_fn out, void *ctx)
 {
     if (!cmds)
         ncmds = 0;
@@ -204,8 +196,7 @@ void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *to
         }
         if (next == ncmds)
             break;
-        say(out, ctx, "  %-*s  %s\n", width, usage_of(&cmds[next]),
-            cmds[next].help ? cmds[next].help : "");
+        say(out, ctx, "  %-*s  %s\n", width, usage_of(&cmds[next]), cmds[next].help ? cmds[next].help : "");
         prev = next;
     }
 }

@@ -16,8 +16,8 @@ typedef void (*shell_out_fn)(void *ctx, const char *s, size_t n);
 
 struct shell_cmd {
     const char *name;
-    const char *usage;   /* e.g. "part start|stop NAME" */
-    const char *help;    /* one line */
+    const char *usage; /* e.g. "part start|stop NAME" */
+    const char *help;  /* one line */
     /* Returns 0, -EINVAL for a usage error (the dispatcher prints the usage),
      * or another negative code (printed as "<name>: error: <code>"). */
     int (*fn)(int argc, char **argv);
@@ -28,10 +28,10 @@ struct shell_cmd {
 
 /* Registers a command; name is a bare word, stringified:
  * SHELL_COMMAND(mem, "mem [NODE]", "show memory", cmd_mem); */
-#define SHELL_COMMAND(name_, usage_, help_, fn_)                                        \
-    static const struct shell_cmd SHELL_CONCAT(shell_cmd_##name_##_, __LINE__)         \
-        __attribute__((used, section("shell_cmds"), aligned(8))) = {                   \
-            .name = #name_, .usage = (usage_), .help = (help_), .fn = (fn_) }
+#define SHELL_COMMAND(name_, usage_, help_, fn_)                                                                       \
+    static const struct shell_cmd SHELL_CONCAT(shell_cmd_##name_##_, __LINE__)                                         \
+        __attribute__((used, section("shell_cmds"),                                                                    \
+                       aligned(8))) = { .name = #name_, .usage = (usage_), .help = (help_), .fn = (fn_) }
 
 /* Bounds of the section, from the linker script. Hidden so that -fpic code
  * addresses them PC-relative instead of through the GOT. */
@@ -62,13 +62,11 @@ const struct shell_cmd *shell_find(const struct shell_cmd *cmds, size_t ncmds, c
  * "usage: ..." for -EINVAL, or "<name>: error: ECODE" for other errors.
  * Returns the handler's result, -ENOENT for an unknown command, or the
  * tokenizer's error. */
-int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line, shell_out_fn out,
-                   void *ctx);
+int shell_run_line(const struct shell_cmd *cmds, size_t ncmds, char *line, shell_out_fn out, void *ctx);
 
 /* Without topic (NULL or ""): every command sorted by name, usage and help in
  * aligned columns. With topic: that command's usage and help, or an error line.
  * Prints through out like shell_run_line(). */
-void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *topic,
-                      shell_out_fn out, void *ctx);
+void shell_print_help(const struct shell_cmd *cmds, size_t ncmds, const char *topic, shell_out_fn out, void *ctx);
 
 #endif

@@ -5,8 +5,13 @@
 
 #include "kernel/lib/types.h"
 
-typedef struct { volatile u16 next, owner; } spinlock_t;
-#define SPINLOCK_INIT { 0, 0 }
+typedef struct {
+    volatile u16 next, owner;
+} spinlock_t;
+#define SPINLOCK_INIT                                                                                                  \
+    {                                                                                                                  \
+        0, 0                                                                                                           \
+    }
 
 static inline void spin_lock(spinlock_t *l)
 {
@@ -19,13 +24,9 @@ static inline bool spin_trylock(spinlock_t *l)
 {
     u16 owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
     u16 expect = owner;
-    return __atomic_compare_exchange_n(&l->next, &expect, (u16)(owner + 1), false,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(&l->next, &expect, (u16)(owner + 1), false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-static inline void spin_unlock(spinlock_t *l)
-{
-    __atomic_store_n(&l->owner, (u16)(l->owner + 1), __ATOMIC_RELEASE);
-}
+static inline void spin_unlock(spinlock_t *l) { __atomic_store_n(&l->owner, (u16)(l->owner + 1), __ATOMIC_RELEASE); }
 
 #endif

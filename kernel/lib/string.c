@@ -153,10 +153,14 @@ int kxdigit(int c)
 static int suffix_shift(char c)
 {
     switch (c) {
-    case 'K': case 'k': return 10;
-    case 'M': case 'm': return 20;
-    case 'G': case 'g': return 30;
-    case 'T': case 't': return 40;
+    case 'K':
+    case 'k': return 10;
+    case 'M':
+    case 'm': return 20;
+    case 'G':
+    case 'g': return 30;
+    case 'T':
+    case 't': return 40;
     default: return -1;
     }
 }

@@ -23,21 +23,21 @@ STATIC_ASSERT(TOML_POOL_SIZE > TOML_MAX_STRING, "a lone string always fits the p
 enum toml_node_kind {
     NODE_ROOT,
     NODE_KEY,
-    NODE_TABLE_IMPLICIT,  /* created as a prefix of a header: [a] in [a.b] */
-    NODE_TABLE,           /* declared by its own [header] */
-    NODE_AOT,             /* [[a]]: an array of tables; its children are the elements */
-    NODE_AOT_ELEM,        /* one [[a]] header; unnamed, off is the header */
+    NODE_TABLE_IMPLICIT, /* created as a prefix of a header: [a] in [a.b] */
+    NODE_TABLE,          /* declared by its own [header] */
+    NODE_AOT,            /* [[a]]: an array of tables; its children are the elements */
+    NODE_AOT_ELEM,       /* one [[a]] header; unnamed, off is the header */
 };
 
-#define SHOW_MAX 40  /* bytes of a token or key quoted in a message */
+#define SHOW_MAX 40 /* bytes of a token or key quoted in a message */
 
 const char *toml_type_name(enum toml_type t)
 {
     switch (t) {
     case TOML_STRING: return "a string";
-    case TOML_INT:    return "an integer";
-    case TOML_BOOL:   return "a boolean";
-    case TOML_ARRAY:  return "an array";
+    case TOML_INT: return "an integer";
+    case TOML_BOOL: return "a boolean";
+    case TOML_ARRAY: return "an array";
     }
     return "an unknown type";
 }
@@ -70,10 +70,7 @@ static u32 line_of(const struct toml_parser *p, size_t off)
 
 /* ------------------------------------------------------------------ cursor */
 
-static int peek_at(const struct toml_parser *p, size_t k)
-{
-    return p->pos + k < p->len ? (u8)p->text[p->pos + k] : -1;
-}
+static int peek_at(const struct toml_parser *p, size_t k) { return p->pos + k < p->len ? (u8)p->text[p->pos + k] : -1; }
 
 static int peek(const struct toml_parser *p) { return peek_at(p, 0); }
 
@@ -82,8 +79,7 @@ static bool is_eol(int c) { return c == '\n' || c == '\r' || c < 0; }
 
 static bool is_bare(int c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
 static bool is_digit(int c) { return c >= '0' && c <= '9'; }
@@ -124,15 +120,15 @@ static size_t utf8_len(const u8 *s, size_t avail)
     else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
         n = 3;
         if (s[0] == 0xE0)
-            lo = 0xA0;  /* overlong */
+            lo = 0xA0; /* overlong */
         if (s[0] == 0xED)
-            hi = 0x9F;  /* surrogates */
+            hi = 0x9F; /* surrogates */
     } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
         n = 4;
         if (s[0] == 0xF0)
-            lo = 0x90;  /* overlong */
+            lo = 0x90; /* overlong */
         if (s[0] == 0xF4)
-            hi = 0x8F;  /* beyond U+10FFFF */
+            hi = 0x8F; /* beyond U+10FFFF */
     } else
         return 0;
     if (avail < n || s[1] < lo || s[1] > hi)
@@ -165,22 +161,20 @@ static const char *describe(const struct toml_parser *p, char buf[12])
     }
     /* The encoding pass made sure this is a whole, valid sequence. */
     size_t n = utf8_len(s, p->len - p->pos);
-    u32 cp = n == 2 ? (u32)(s[0] & 0x1F) << 6 | (s[1] & 0x3F)
-           : n == 3 ? (u32)(s[0] & 0x0F) << 12 | (u32)(s[1] & 0x3F) << 6 | (s[2] & 0x3F)
-           : n == 4 ? (u32)(s[0] & 0x07) << 18 | (u32)(s[1] & 0x3F) << 12 |
-                      (u32)(s[2] & 0x3F) << 6 | (s[3] & 0x3F)
-           : s[0];
+    u32 cp = n == 2   ? (u32)(s[0] & 0x1F) << 6 | (s[1] & 0x3F)
+             : n == 3 ? (u32)(s[0] & 0x0F) << 12 | (u32)(s[1] & 0x3F) << 6 | (s[2] & 0x3F)
+             : n == 4 ? (u32)(s[0] & 0x07) << 18 | (u32)(s[1] & 0x3F) << 12 | (u32)(s[2] & 0x3F) << 6 | (s[3] & 0x3F)
+                      : s[0];
     ksnprintf(buf, 12, "U+%04X", cp);
     return buf;
 }
 
 /* ------------------------------------------------------------------ encoding pass */
 
-static void encoding_error(struct toml_parser *p, u32 line, u32 *last, const char *msg,
-                           unsigned byte)
+static void encoding_error(struct toml_parser *p, u32 line, u32 *last, const char *msg, unsigned byte)
 {
     if (*last == line)
-        return;  /* one per line is enough */
+        return; /* one per line is enough */
     *last = line;
     report(p, line, msg, byte);
 }
@@ -192,8 +186,9 @@ static bool check_encoding(struct toml_parser *p)
     size_t i = 0;
 
     if (p->len >= 3 && t[0] == 0xEF && t[1] == 0xBB && t[2] == 0xBF) {
-        report(p, 1, "the file starts with a byte order mark (BOM), which TOML does not "
-                     "allow: save it as UTF-8 without BOM");
+        report(p, 1,
+               "the file starts with a byte order mark (BOM), which TOML does not "
+               "allow: save it as UTF-8 without BOM");
         last = 1;
         i = 3;
     }
@@ -206,8 +201,7 @@ static bool check_encoding(struct toml_parser *p)
             i++;
         } else if (c == '\r') {
             if (i + 1 >= p->len || t[i + 1] != '\n')
-                encoding_error(p, line, &last,
-                               "carriage return (0x%02x) not followed by a line feed", c);
+                encoding_error(p, line, &last, "carriage return (0x%02x) not followed by a line feed", c);
             i++;
         } else if (c == 0) {
             encoding_error(p, line, &last, "NUL byte (0x%02x): is this a binary file?", c);
@@ -245,15 +239,14 @@ static u32 last_elem(const struct toml_parser *p, u32 aot)
     for (u32 i = p->nnodes; i-- > 1;)
         if (p->nodes[i].parent == aot && p->nodes[i].kind == NODE_AOT_ELEM)
             return i;
-    return aot;  /* unreachable: an array of tables is created with its first element */
+    return aot; /* unreachable: an array of tables is created with its first element */
 }
 
-static s32 add_node(struct toml_parser *p, u32 parent, u32 off, u32 len, enum toml_node_kind kind,
-                    u32 line)
+static s32 add_node(struct toml_parser *p, u32 parent, u32 off, u32 len, enum toml_node_kind kind, u32 line)
 {
     if (p->nnodes >= TOML_MAX_NODES) {
         report(p, line, "too many tables and keys in one file (the limit is %d)", TOML_MAX_NODES);
-        p->stopped = true;  /* everything after would be unchecked */
+        p->stopped = true; /* everything after would be unchecked */
         return -1;
     }
     struct toml_node *n = &p->nodes[p->nnodes];
@@ -289,15 +282,15 @@ static s32 open_table(struct toml_parser *p, bool aot, u32 line)
         if (node && node->kind == NODE_KEY) {
             char prefix[sizeof(name)];
             path_str(p, i + 1, prefix, sizeof(prefix));
-            report(p, line, "cannot define %s%s%s: \"%s\" is already a value (line %u)",
-                   aot ? "[[" : "[", name, aot ? "]]" : "]", prefix, line_of(p, node->off));
+            report(p, line, "cannot define %s%s%s: \"%s\" is already a value (line %u)", aot ? "[[" : "[", name,
+                   aot ? "]]" : "]", prefix, line_of(p, node->off));
             return -1;
         }
         if (!last) {
             if (!node)
                 n = add_node(p, cur, p->path_off[i], p->path_len[i], NODE_TABLE_IMPLICIT, line);
             else if (node->kind == NODE_AOT)
-                n = (s32)last_elem(p, (u32)n);  /* [a.b] after [[a]] extends its last element */
+                n = (s32)last_elem(p, (u32)n); /* [a.b] after [[a]] extends its last element */
             if (n < 0)
                 return -1;
             cur = (u32)n;
@@ -312,16 +305,17 @@ static s32 open_table(struct toml_parser *p, bool aot, u32 line)
                 return n;
             }
             if (node->kind == NODE_TABLE)
-                report(p, line, "duplicate table [%s] (already defined at line %u)", name,
-                       line_of(p, node->off));
+                report(p, line, "duplicate table [%s] (already defined at line %u)", name, line_of(p, node->off));
             else
-                report(p, line, "[%s] is an array of tables (line %u): write [[%s]]", name,
-                       line_of(p, node->off), name);
+                report(p, line, "[%s] is an array of tables (line %u): write [[%s]]", name, line_of(p, node->off),
+                       name);
             return -1;
         }
         if (node && node->kind != NODE_AOT) {
-            report(p, line, "cannot define array of tables [[%s]]: [%s] is already a table "
-                            "(line %u)", name, name, line_of(p, node->off));
+            report(p, line,
+                   "cannot define array of tables [[%s]]: [%s] is already a table "
+                   "(line %u)",
+                   name, name, line_of(p, node->off));
             return -1;
         }
         if (!node)
@@ -331,7 +325,7 @@ static s32 open_table(struct toml_parser *p, bool aot, u32 line)
         /* The element's "name" is its header, so line_of() finds it. */
         return add_node(p, (u32)n, p->path_off[0], 0, NODE_AOT_ELEM, line);
     }
-    return -1;  /* unreachable: depth >= 1 */
+    return -1; /* unreachable: depth >= 1 */
 }
 
 /* ------------------------------------------------------------------ keys */
@@ -356,8 +350,7 @@ static int parse_bare_key(struct toml_parser *p, const char *what, u32 *off, u8 
         return -1;
     }
     if (n > TOML_MAX_KEY) {
-        ERR(p, "key \"%.20s...\" is too long (%zu bytes; the limit is %d)", p->text + start, n,
-            TOML_MAX_KEY);
+        ERR(p, "key \"%.20s...\" is too long (%zu bytes; the limit is %d)", p->text + start, n, TOML_MAX_KEY);
         return -1;
     }
     *off = (u32)start;
@@ -375,8 +368,7 @@ static int str_put(struct toml_parser *p, u32 start, const void *bytes, u32 n)
         return -1;
     }
     if (p->pool_used + n + 1 > TOML_POOL_SIZE) {
-        ERR(p, "the strings of this array are too long together (the limit is %d bytes)",
-            TOML_POOL_SIZE);
+        ERR(p, "the strings of this array are too long together (the limit is %d bytes)", TOML_POOL_SIZE);
         return -1;
     }
     memcpy(p->pool + p->pool_used, bytes, n);
@@ -400,13 +392,11 @@ static int parse_unicode_escape(struct toml_parser *p, u32 start)
         cp = cp << 4 | (u32)d;
     }
     if (cp == 0) {
-        ERR(p, "the escape \\%c%.*s (NUL) is not supported by Isthmus", peek_at(p, 1),
-            (int)ndig, p->text + p->pos + 2);
+        ERR(p, "the escape \\%c%.*s (NUL) is not supported by Isthmus", peek_at(p, 1), (int)ndig, p->text + p->pos + 2);
         return -1;
     }
     if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
-        ERR(p, "escape \\%c%.*s is not a Unicode scalar value", peek_at(p, 1), (int)ndig,
-            p->text + p->pos + 2);
+        ERR(p, "escape \\%c%.*s is not a Unicode scalar value", peek_at(p, 1), (int)ndig, p->text + p->pos + 2);
         return -1;
     }
     if (cp < 0x80) {
@@ -459,12 +449,12 @@ static int parse_string(struct toml_parser *p, struct toml_value *v)
             int e = peek_at(p, 1);
             char ch;
             switch (e) {
-            case 'b':  ch = '\b'; break;
-            case 't':  ch = '\t'; break;
-            case 'n':  ch = '\n'; break;
-            case 'f':  ch = '\f'; break;
-            case 'r':  ch = '\r'; break;
-            case '"':  ch = '"'; break;
+            case 'b': ch = '\b'; break;
+            case 't': ch = '\t'; break;
+            case 'n': ch = '\n'; break;
+            case 'f': ch = '\f'; break;
+            case 'r': ch = '\r'; break;
+            case '"': ch = '"'; break;
             case '\\': ch = '\\'; break;
             case 'u':
             case 'U':
@@ -473,8 +463,10 @@ static int parse_string(struct toml_parser *p, struct toml_value *v)
                 continue;
             default:
                 if (e > 0x20 && e < 0x7F)
-                    ERR(p, "invalid escape \\%c in a string (valid: \\b \\t \\n \\f \\r \\\" "
-                           "\\\\ \\uXXXX \\UXXXXXXXX)", e);
+                    ERR(p,
+                        "invalid escape \\%c in a string (valid: \\b \\t \\n \\f \\r \\\" "
+                        "\\\\ \\uXXXX \\UXXXXXXXX)",
+                        e);
                 else
                     ERR(p, "backslash at the end of a string or before a non-printable "
                            "character: write \\\\ for a backslash");
@@ -489,17 +481,14 @@ static int parse_string(struct toml_parser *p, struct toml_value *v)
             return -1;
         p->pos++;
     }
-    p->pool[p->pool_used++] = '\0';  /* str_put left room */
+    p->pool[p->pool_used++] = '\0'; /* str_put left room */
     v->type = TOML_STRING;
     v->len = p->pool_used - 1 - start;
     v->s = p->pool + start;
     return 0;
 }
 
-static bool token_is(const char *t, size_t n, const char *word)
-{
-    return strlen(word) == n && memcmp(t, word, n) == 0;
-}
+static bool token_is(const char *t, size_t n, const char *word) { return strlen(word) == n && memcmp(t, word, n) == 0; }
 
 static bool token_has(const char *t, size_t n, char c)
 {
@@ -510,8 +499,7 @@ static bool token_has(const char *t, size_t n, char c)
 }
 
 /* Digits of base with '_' only between two of them (TOML 1.0 "Integer"). */
-static int parse_digits(struct toml_parser *p, const char *t, size_t n, const char *show,
-                        u32 base, u64 limit, u64 *out)
+static int parse_digits(struct toml_parser *p, const char *t, size_t n, const char *show, u32 base, u64 limit, u64 *out)
 {
     u64 v = 0;
     bool prev_digit = false;
@@ -571,23 +559,21 @@ static int parse_token(struct toml_parser *p, struct toml_value *v)
         p->pos += n;
         return 0;
     }
-    if (token_is(t, n, "inf") || token_is(t, n, "+inf") || token_is(t, n, "-inf") ||
-        token_is(t, n, "nan") || token_is(t, n, "+nan") || token_is(t, n, "-nan")) {
+    if (token_is(t, n, "inf") || token_is(t, n, "+inf") || token_is(t, n, "-inf") || token_is(t, n, "nan") ||
+        token_is(t, n, "+nan") || token_is(t, n, "-nan")) {
         ERR(p, "floating-point numbers (%s) are not supported by Isthmus", show);
         return -1;
     }
     size_t i = (t[0] == '+' || t[0] == '-') ? 1 : 0;
     if (i >= n || !is_digit(t[i])) {
-        if (token_is(t, n, "True") || token_is(t, n, "False") || token_is(t, n, "TRUE") ||
-            token_is(t, n, "FALSE"))
+        if (token_is(t, n, "True") || token_is(t, n, "False") || token_is(t, n, "TRUE") || token_is(t, n, "FALSE"))
             ERR(p, "invalid value %s: booleans are written true and false", show);
         else
             ERR(p, "invalid value %s: put strings in quotes; booleans are true or false", show);
         return -1;
     }
     if (token_has(t, n, ':') ||
-        (n >= 5 && is_digit(t[0]) && is_digit(t[1]) && is_digit(t[2]) && is_digit(t[3]) &&
-         t[4] == '-')) {
+        (n >= 5 && is_digit(t[0]) && is_digit(t[1]) && is_digit(t[2]) && is_digit(t[3]) && t[4] == '-')) {
         ERR(p, "dates and times (%s) are not supported by Isthmus", show);
         return -1;
     }
@@ -595,8 +581,7 @@ static int parse_token(struct toml_parser *p, struct toml_value *v)
     u64 mag;
     if (t[i] == '0' && i + 1 < n && (t[i + 1] == 'x' || t[i + 1] == 'o' || t[i + 1] == 'b')) {
         if (i) {
-            ERR(p, "invalid integer %s: hexadecimal, octal and binary integers take no sign",
-                show);
+            ERR(p, "invalid integer %s: hexadecimal, octal and binary integers take no sign", show);
             return -1;
         }
         u32 base = t[1] == 'x' ? 16 : t[1] == 'o' ? 8 : 2;
@@ -611,17 +596,15 @@ static int parse_token(struct toml_parser *p, struct toml_value *v)
         }
         if (t[i] == '0' && i + 1 < n) {
             if (t[i + 1] == 'X' || t[i + 1] == 'O' || t[i + 1] == 'B')
-                ERR(p, "invalid integer %s: the prefixes are 0x, 0o and 0b, in lower case",
-                    show);
+                ERR(p, "invalid integer %s: the prefixes are 0x, 0o and 0b, in lower case", show);
             else
                 ERR(p, "invalid integer %s: leading zeros are not allowed", show);
             return -1;
         }
         bool neg = t[0] == '-';
-        if (parse_digits(p, t + i, n - i, show, 10, neg ? (u64)INT64_MAX + 1 : (u64)INT64_MAX,
-                         &mag) < 0)
+        if (parse_digits(p, t + i, n - i, show, 10, neg ? (u64)INT64_MAX + 1 : (u64)INT64_MAX, &mag) < 0)
             return -1;
-        v->i = neg ? (s64)(0 - mag) : (s64)mag;  /* 0 - 2^63 wraps to INT64_MIN */
+        v->i = neg ? (s64)(0 - mag) : (s64)mag; /* 0 - 2^63 wraps to INT64_MIN */
     }
     v->type = TOML_INT;
     v->len = 0;
@@ -780,8 +763,10 @@ static int parse_keyval(struct toml_parser *p)
     p->key[p->key_len] = '\0';
     skip_ws(p);
     if (peek(p) == '.') {
-        ERR(p, "dotted keys are not supported by Isthmus: put the key under a [table] header "
-               "(such as [%s])", p->key);
+        ERR(p,
+            "dotted keys are not supported by Isthmus: put the key under a [table] header "
+            "(such as [%s])",
+            p->key);
         return -1;
     }
     if (peek(p) != '=') {
@@ -798,16 +783,15 @@ static int parse_keyval(struct toml_parser *p)
 static int define_key(struct toml_parser *p, u32 line)
 {
     if (p->table < 0)
-        return 0;  /* the header had an error: check syntax only */
+        return 0; /* the header had an error: check syntax only */
     s32 n = find_child(p, (u32)p->table, p->key_off, p->key_len);
     if (n >= 0) {
         const struct toml_node *node = &p->nodes[n];
         if (node->kind == NODE_KEY)
-            report(p, line, "duplicate key \"%s\" (first defined at line %u)", p->key,
-                   line_of(p, node->off));
+            report(p, line, "duplicate key \"%s\" (first defined at line %u)", p->key, line_of(p, node->off));
         else
-            report(p, line, "key \"%s\" clashes with the table of the same name (line %u)",
-                   p->key, line_of(p, node->off));
+            report(p, line, "key \"%s\" clashes with the table of the same name (line %u)", p->key,
+                   line_of(p, node->off));
         return -1;
     }
     if (add_node(p, (u32)p->table, p->key_off, p->key_len, NODE_KEY, line) < 0)
@@ -854,7 +838,7 @@ static bool line_looks_like_statement(const struct toml_parser *p, size_t i)
         } else if (c == '#') {
             break;
         } else if (c == ',' && header) {
-            return false;  /* [1, 2], an array element */
+            return false; /* [1, 2], an array element */
         } else if (c == '=' && !header) {
             return true;
         }
@@ -898,7 +882,7 @@ static void recover_array(struct toml_parser *p)
         i = p->pos;
     }
     if (p->pos > 0 && p->text[p->pos - 1] == '\r' && peek(p) == '\n')
-        p->pos--;  /* leave the whole CRLF to the main loop */
+        p->pos--; /* leave the whole CRLF to the main loop */
 }
 
 static void recover(struct toml_parser *p)
@@ -925,12 +909,11 @@ int toml_parse(struct toml_parser *p, const char *text, size_t len, const struct
     p->nodes[0] = (struct toml_node){ .kind = NODE_ROOT };
 
     if (len > TOML_MAX_FILE) {
-        report(p, 0, "the file is larger than the limit of %u bytes (%u KiB)", TOML_MAX_FILE,
-               TOML_MAX_FILE / 1024);
+        report(p, 0, "the file is larger than the limit of %u bytes (%u KiB)", TOML_MAX_FILE, TOML_MAX_FILE / 1024);
         return -EINVAL;
     }
     if (!check_encoding(p))
-        return -EINVAL;  /* the statements of such a file would only add noise */
+        return -EINVAL; /* the statements of such a file would only add noise */
 
     while (p->pos < p->len && !p->stopped) {
         skip_ws(p);

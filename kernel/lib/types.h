@@ -22,28 +22,28 @@ typedef int64_t s64;
  * vmm/) are a distinct struct type so the two can never be mixed silently. */
 typedef u64 hpa_t;
 
-#define BIT(n)            (1ULL << (n))
-#define ARRAY_SIZE(a)     (sizeof(a) / sizeof((a)[0]))
-#define ALIGN_UP(x, a)    (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
-#define ALIGN_DOWN(x, a)  ((x) & ~((__typeof__(x))(a) - 1))
-#define IS_ALIGNED(x, a)  (((x) & ((a) - 1)) == 0)
-#define MIN(a, b)         ((a) < (b) ? (a) : (b))
-#define MAX(a, b)         ((a) > (b) ? (a) : (b))
+#define BIT(n)           (1ULL << (n))
+#define ARRAY_SIZE(a)    (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a)   (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define IS_ALIGNED(x, a) (((x) & ((a)-1)) == 0)
+#define MIN(a, b)        ((a) < (b) ? (a) : (b))
+#define MAX(a, b)        ((a) > (b) ? (a) : (b))
 
 #define PAGE_SHIFT 12
 #define PAGE_SIZE  4096ULL
-#define KiB(x) ((u64)(x) << 10)
-#define MiB(x) ((u64)(x) << 20)
-#define GiB(x) ((u64)(x) << 30)
+#define KiB(x)     ((u64)(x) << 10)
+#define MiB(x)     ((u64)(x) << 20)
+#define GiB(x)     ((u64)(x) << 30)
 
-#define __packed        __attribute__((packed))
-#define __aligned(n)    __attribute__((aligned(n)))
-#define __noreturn      __attribute__((noreturn))
-#define __must_check    __attribute__((warn_unused_result))
-#define __printf(a, b)  __attribute__((format(printf, a, b)))
-#define __unused        __attribute__((unused))
-#define likely(x)       __builtin_expect(!!(x), 1)
-#define unlikely(x)     __builtin_expect(!!(x), 0)
+#define __packed       __attribute__((packed))
+#define __aligned(n)   __attribute__((aligned(n)))
+#define __noreturn     __attribute__((noreturn))
+#define __must_check   __attribute__((warn_unused_result))
+#define __printf(a, b) __attribute__((format(printf, a, b)))
+#define __unused       __attribute__((unused))
+#define likely(x)      __builtin_expect(!!(x), 1)
+#define unlikely(x)    __builtin_expect(!!(x), 0)
 
 #define STATIC_ASSERT(c, msg) _Static_assert(c, msg)
 

@@ -42,18 +42,17 @@ static int cmd_acpi(int argc, char **argv)
         return 0;
     }
     if (argc == 1) {
-        con_printf("RSDP at %016llx, revision %u, OEM '%s', root table %s\n",
-                   (unsigned long long)a->rsdp_pa, a->rsdp_revision, a->rsdp_oem_id,
-                   a->using_xsdt ? "XSDT" : "RSDT");
+        con_printf("RSDP at %016llx, revision %u, OEM '%s', root table %s\n", (unsigned long long)a->rsdp_pa,
+                   a->rsdp_revision, a->rsdp_oem_id, a->using_xsdt ? "XSDT" : "RSDT");
         con_printf("SIG   ADDRESS           LENGTH  REV  OEM     OEM TABLE  STATUS\n");
         for (u32 i = 0; i < a->ntables; i++) {
             const struct acpi_table_desc *t = &a->tables[i];
-            con_printf("%-5s %016llx  %-6u  %-3u  %-6s  %-9s  %s\n", t->signature,
-                       (unsigned long long)t->pa, t->length, t->revision, t->oem_id, t->oem_table_id,
-                       acpi_table_status_name(t->status));
+            con_printf("%-5s %016llx  %-6u  %-3u  %-6s  %-9s  %s\n", t->signature, (unsigned long long)t->pa, t->length,
+                       t->revision, t->oem_id, t->oem_table_id, acpi_table_status_name(t->status));
         }
         con_printf("AML: %u tables, %u devices, %u PCI host bridges, %u constructs not understood; "
-                   "\\_S5 %s\n", a->aml.tables, a->aml.devices, a->npci_roots, a->aml.not_understood,
+                   "\\_S5 %s\n",
+                   a->aml.tables, a->aml.devices, a->npci_roots, a->aml.not_understood,
                    a->s5.valid ? "found" : "missing");
         for (u32 i = 0; i < a->npci_roots; i++) {
             const struct acpi_pci_root *r = &a->pci_roots[i];
@@ -62,8 +61,8 @@ static int cmd_acpi(int argc, char **argv)
                 ksnprintf(pxm, sizeof(pxm), "%u", r->pxm);
             else
                 kstrlcpy(pxm, "none", sizeof(pxm));
-            con_printf("  host bridge %s %s segment %u bus %02x _PXM %s\n", r->path, r->hid,
-                       r->segment, r->base_bus, pxm);
+            con_printf("  host bridge %s %s segment %u bus %02x _PXM %s\n", r->path, r->hid, r->segment, r->base_bus,
+                       pxm);
         }
         return 0;
     }
@@ -84,5 +83,5 @@ static int cmd_acpi(int argc, char **argv)
     con_printf("acpi-dump end\n");
     return 0;
 }
-SHELL_COMMAND(acpi, "acpi [dump [SIGNATURE]]",
-              "list the ACPI tables and PCI host bridges, or dump tables in hex", cmd_acpi);
+SHELL_COMMAND(acpi, "acpi [dump [SIGNATURE]]", "list the ACPI tables and PCI host bridges, or dump tables in hex",
+              cmd_acpi);

@@ -31,8 +31,8 @@ static int cmd_hb(int argc, char **argv)
         return 0;
     }
     u64 now = time_now_us() * 1000;
-    con_printf("%-16s %-12s %-8s %-8s %12s %10s %8s %6s\n", "PARTITION", "GROUP", "ROLE", "STATE", "LAST BEAT",
-               "BEATS", "MISSES", "LATE");
+    con_printf("%-16s %-12s %-8s %-8s %12s %10s %8s %6s\n", "PARTITION", "GROUP", "ROLE", "STATE", "LAST BEAT", "BEATS",
+               "MISSES", "LATE");
     for (u32 i = 0; i < hb.nparts; i++) {
         const struct hb_part *h = &hb.part[i];
         if (!h->monitored)
@@ -42,8 +42,7 @@ static int cmd_hb(int argc, char **argv)
         if (__atomic_load_n(&h->beats, __ATOMIC_RELAXED))
             ksnprintf(age, sizeof(age), "%llu ms ago", (ull)(now > last ? (now - last) / 1000000 : 0));
         con_printf("%-16s %-12s %-8s %-8s %12s %10llu %8llu %6llu\n", pname((s32)i), hb.group[h->group].cfg->name,
-                   hb_role_name(h->role), hb_pstate_name(h->state), age, (ull)h->beats, (ull)h->misses,
-                   (ull)h->late);
+                   hb_role_name(h->role), hb_pstate_name(h->state), age, (ull)h->beats, (ull)h->misses, (ull)h->late);
         if (h->state == HB_FAILED && h->why[0])
             con_printf("  failed: %s\n", h->why);
     }
@@ -56,9 +55,11 @@ static void show_group(const struct hb_group *g)
 {
     static const char *const modes[] = { "auto", "hot", "cold" };
     const struct config_failover *c = g->cfg;
-    con_printf("group %s: %s, mode %s, primary %s, standby %s", c->name, hb_gstate_name(g->state),
-               modes[c->mode % 3], pname(g->primary),
-               g->standby >= 0 ? pname(g->standby) : c->standby_kernel[0] ? c->standby_kernel : "(restart)");
+    con_printf("group %s: %s, mode %s, primary %s, standby %s", c->name, hb_gstate_name(g->state), modes[c->mode % 3],
+               pname(g->primary),
+               g->standby >= 0        ? pname(g->standby)
+               : c->standby_kernel[0] ? c->standby_kernel
+                                      : "(restart)");
     con_printf(", beats every %u ms, failed after %u missed\n", c->interval_ms, c->misses);
     if (g->state == HBG_DOWN && g->why[0])
         con_printf("  down: %s\n", g->why);

@@ -10,7 +10,7 @@
 
 #define PAGES_TO_MIB(p) ((unsigned long long)((p) >> 8))
 
-static struct page_alloc snap;   /* the shell runs on one CPU: no need for stack space */
+static struct page_alloc snap; /* the shell runs on one CPU: no need for stack space */
 
 static int cmd_mem(int argc, char **argv)
 {
@@ -23,10 +23,10 @@ static int cmd_mem(int argc, char **argv)
         struct pfa_range_info r;
         if (pfa_range_info(&snap, i, &r) < 0)
             break;
-        con_printf("%-5d %016llx-%016llx  %-10llu  %-11llu  %-11llu  %llu\n", r.node,
-                   (unsigned long long)r.base, (unsigned long long)(r.base + r.npages * PAGE_SIZE - 1),
-                   PAGES_TO_MIB(r.npages), (unsigned long long)r.stats.free,
-                   (unsigned long long)r.stats.used, (unsigned long long)r.stats.reserved);
+        con_printf("%-5d %016llx-%016llx  %-10llu  %-11llu  %-11llu  %llu\n", r.node, (unsigned long long)r.base,
+                   (unsigned long long)(r.base + r.npages * PAGE_SIZE - 1), PAGES_TO_MIB(r.npages),
+                   (unsigned long long)r.stats.free, (unsigned long long)r.stats.used,
+                   (unsigned long long)r.stats.reserved);
     }
     for (int n = 0; n < PFA_MAX_NODES; n++) {
         struct pfa_stats s;
@@ -36,15 +36,14 @@ static int cmd_mem(int argc, char **argv)
         con_printf("node %d: %llu MiB free of %llu MiB; pages free %llu, used %llu, reserved %llu; "
                    "allocations %llu, frees %llu, failures %llu, fallbacks to other nodes %llu\n",
                    n, PAGES_TO_MIB(s.free), PAGES_TO_MIB(s.total), (unsigned long long)s.free,
-                   (unsigned long long)s.used, (unsigned long long)s.reserved,
-                   (unsigned long long)s.allocs, (unsigned long long)s.frees,
-                   (unsigned long long)s.failures, (unsigned long long)s.fallbacks);
+                   (unsigned long long)s.used, (unsigned long long)s.reserved, (unsigned long long)s.allocs,
+                   (unsigned long long)s.frees, (unsigned long long)s.failures, (unsigned long long)s.fallbacks);
     }
     struct pfa_stats all;
     pfa_node_stats(&snap, PFA_ALL_NODES, &all);
-    con_printf("total: %llu MiB free of %llu MiB (%llu pages free, %llu used, %llu reserved)\n",
-               PAGES_TO_MIB(all.free), PAGES_TO_MIB(all.total), (unsigned long long)all.free,
-               (unsigned long long)all.used, (unsigned long long)all.reserved);
+    con_printf("total: %llu MiB free of %llu MiB (%llu pages free, %llu used, %llu reserved)\n", PAGES_TO_MIB(all.free),
+               PAGES_TO_MIB(all.total), (unsigned long long)all.free, (unsigned long long)all.used,
+               (unsigned long long)all.reserved);
     return 0;
 }
 SHELL_COMMAND(mem, "mem", "RAM managed per NUMA node and range: free, used, reserved", cmd_mem);
@@ -64,8 +63,8 @@ static int cmd_pci(int argc, char **argv)
             kstrlcpy(node, "-", sizeof(node));
         else
             ksnprintf(node, sizeof(node), "%d", d->node);
-        con_printf("%04x:%02x:%02x.%u  %04x:%04x  %-5s %-12s %02x.%02x.%02x %s", d->seg, d->bus, d->dev,
-                   d->fn, d->vendor, d->device, node, d->owner, d->class, d->subclass, d->progif,
+        con_printf("%04x:%02x:%02x.%u  %04x:%04x  %-5s %-12s %02x.%02x.%02x %s", d->seg, d->bus, d->dev, d->fn,
+                   d->vendor, d->device, node, d->owner, d->class, d->subclass, d->progif,
                    pci_class_name(d->class, d->subclass));
         if (d->bridge)
             con_printf(" (buses %02x-%02x)", d->sec_bus, d->sub_bus);

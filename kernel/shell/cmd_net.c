@@ -8,10 +8,7 @@
 
 typedef unsigned long long ull;
 
-static void print_mac(const u8 *m)
-{
-    con_printf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
+static void print_mac(const u8 *m) { con_printf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]); }
 
 static void print_rate(const char *name, u64 bytes_per_s)
 {
@@ -86,8 +83,8 @@ static void show_port(const struct net_port_info *n)
     for (u32 d = 0; d < VSW_DROP_COUNT; d++)
         sw += n->switch_drops[d];
     con_printf("  notifies=%llu interrupts=%llu masked=%llu congestion=%llu held-for-receiver=%llu switch-drops=%llu",
-               (ull)n->notifies, (ull)n->interrupts, (ull)n->interrupts_masked, (ull)n->congestion,
-               (ull)n->held_full, (ull)sw);
+               (ull)n->notifies, (ull)n->interrupts, (ull)n->interrupts_masked, (ull)n->congestion, (ull)n->held_full,
+               (ull)sw);
     for (u32 d = 1; d < VSW_DROP_COUNT; d++)
         if (n->switch_drops[d])
             con_printf(" %s=%llu", vsw_drop_name((enum vsw_drop)d), (ull)n->switch_drops[d]);
@@ -107,8 +104,8 @@ static int show_macs(void)
         con_printf("%4u  ", e->vid);
         print_mac(e->mac);
         const char *name = net_port_name(e->port);
-        con_printf("  %4u  %-16s  %llu.%03llu s\n", e->port, name ? name : "?",
-                   (ull)((now - e->seen) / 1000000000ULL), (ull)((now - e->seen) / 1000000 % 1000));
+        con_printf("  %4u  %-16s  %llu.%03llu s\n", e->port, name ? name : "?", (ull)((now - e->seen) / 1000000000ULL),
+                   (ull)((now - e->seen) / 1000000 % 1000));
     }
     return 0;
 }
@@ -186,7 +183,8 @@ static int cmd_rate(int argc, char **argv)
         }
         if (rc < 0) {
             con_printf("rate: bad value \"%s\" for %s (rates in bit/s such as 100M; bursts in bytes such as 64K; "
-                       "wc on or off)\n", v, k);
+                       "wc on or off)\n",
+                       v, k);
             return -EINVAL;
         }
     }

@@ -11,12 +11,12 @@ static void list_pci(int node)
         const struct pci_dev *d = &machine.pci.dev[i];
         if (d->node != node)
             continue;
-        con_printf("  pci %04x:%02x:%02x.%u %04x:%04x %s, owner %s\n", d->seg, d->bus, d->dev, d->fn,
-                   d->vendor, d->device, pci_class_name(d->class, d->subclass), d->owner);
+        con_printf("  pci %04x:%02x:%02x.%u %04x:%04x %s, owner %s\n", d->seg, d->bus, d->dev, d->fn, d->vendor,
+                   d->device, pci_class_name(d->class, d->subclass), d->owner);
     }
 }
 
-static struct part_info info;   /* the shell runs on CPU 0 only */
+static struct part_info info; /* the shell runs on CPU 0 only */
 
 /* Which partitions hold this node's CPUs and memory (as placed at boot). */
 static void list_partitions(int node)
@@ -68,11 +68,13 @@ static int cmd_numa(int argc, char **argv)
         while ((r = topology_next_range(t, n, TOPO_RAM_ANY, &cursor)) != NULL)
             con_printf("  ram %016llx-%016llx %s\n", (unsigned long long)r->base,
                        (unsigned long long)(r->base + r->length - 1),
-                       r->kind == TOPO_RAM_USABLE ? "usable" : r->kind == TOPO_RAM_LOADER ? "isthmus" : "ACPI");
+                       r->kind == TOPO_RAM_USABLE   ? "usable"
+                       : r->kind == TOPO_RAM_LOADER ? "isthmus"
+                                                    : "ACPI");
         for (u32 i = 0; i < t->npci_roots; i++)
             if (t->pci_roots[i].node == (s16)n)
-                con_printf("  host bridge %s (segment %u, bus %02x)\n", t->pci_roots[i].path,
-                           t->pci_roots[i].segment, t->pci_roots[i].bus);
+                con_printf("  host bridge %s (segment %u, bus %02x)\n", t->pci_roots[i].path, t->pci_roots[i].segment,
+                           t->pci_roots[i].bus);
         list_pci((int)n);
         list_partitions((int)n);
     }
@@ -84,8 +86,8 @@ static int cmd_numa(int argc, char **argv)
             con_printf("no known node (host bridge without _PXM):\n");
         header = true;
         const struct pci_dev *d = &machine.pci.dev[i];
-        con_printf("  pci %04x:%02x:%02x.%u %04x:%04x %s\n", d->seg, d->bus, d->dev, d->fn, d->vendor,
-                   d->device, pci_class_name(d->class, d->subclass));
+        con_printf("  pci %04x:%02x:%02x.%u %04x:%04x %s\n", d->seg, d->bus, d->dev, d->fn, d->vendor, d->device,
+                   pci_class_name(d->class, d->subclass));
     }
     con_printf("distances\n");
     for (u32 i = 0; i < t->nnodes; i++) {

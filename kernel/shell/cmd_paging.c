@@ -8,7 +8,7 @@
 
 typedef unsigned long long ull;
 
-static struct part_info info;   /* the shell runs on CPU 0 only */
+static struct part_info info; /* the shell runs on CPU 0 only */
 
 static void show(const struct part_info *p)
 {
@@ -25,14 +25,16 @@ static void show(const struct part_info *p)
     u64 permille = lookups ? st->root_hits * 1000 / lookups : 0;
     con_printf("%s: shadow paging, up to %u shadow root(s) cached\n", p->name, st->nroots);
     con_printf("  CR3 loads %llu, other CR accesses %llu; root cache hits %llu, misses %llu, evictions %llu "
-               "(hit rate %llu.%llu%%)\n", (ull)st->cr3_loads, (ull)st->cr_accesses, (ull)st->root_hits,
-               (ull)st->root_misses, (ull)st->root_evictions, (ull)(permille / 10), (ull)(permille % 10));
+               "(hit rate %llu.%llu%%)\n",
+               (ull)st->cr3_loads, (ull)st->cr_accesses, (ull)st->root_hits, (ull)st->root_misses,
+               (ull)st->root_evictions, (ull)(permille / 10), (ull)(permille % 10));
     con_printf("  shadow faults %llu (#PF exits %llu): filled %llu, reflected to the guest %llu, MMIO %llu; "
-               "INVLPG %llu; full flushes %llu\n", (ull)st->faults, (ull)st->pf_exits, (ull)st->fills,
-               (ull)st->guest_faults, (ull)st->mmio, (ull)st->invlpg, (ull)st->flushes);
+               "INVLPG %llu; full flushes %llu\n",
+               (ull)st->faults, (ull)st->pf_exits, (ull)st->fills, (ull)st->guest_faults, (ull)st->mmio,
+               (ull)st->invlpg, (ull)st->flushes);
     con_printf("  page-table writes emulated %llu, pages unprotected %llu; guest page-table pages tracked %llu; "
-               "shadow table pages %llu\n", (ull)st->pt_writes, (ull)st->unprotects, (ull)st->tracked,
-               (ull)st->tables);
+               "shadow table pages %llu\n",
+               (ull)st->pt_writes, (ull)st->unprotects, (ull)st->tracked, (ull)st->tables);
 }
 
 static int cmd_paging(int argc, char **argv)
@@ -53,5 +55,4 @@ static int cmd_paging(int argc, char **argv)
     return 0;
 }
 SHELL_COMMAND(paging, "paging [NAME]",
-              "how partitions' memory is translated; shadow paging: faults, root cache, page-table writes",
-              cmd_paging);
+              "how partitions' memory is translated; shadow paging: faults, root cache, page-table writes", cmd_paging);

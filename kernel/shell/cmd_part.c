@@ -9,7 +9,7 @@
 #include "arch/x86/vcpu.h"
 #include "vmm/query.h"
 
-#define CONSOLE_ESCAPE 0x1d          /* Ctrl-] */
+#define CONSOLE_ESCAPE 0x1d /* Ctrl-] */
 
 /* The shell runs on CPU 0 only: snapshots live here, not on its stack. */
 static struct part_info info;
@@ -69,8 +69,7 @@ static int cmd_parts(int argc, char **argv)
         con_printf("no partitions configured\n");
         return 0;
     }
-    con_printf("%-16s %-9s %-5s %-16s %10s %4s %12s\n", "NAME", "STATE", "VCPUS", "CPUS", "MEMORY", "NODE",
-               "EXITS");
+    con_printf("%-16s %-9s %-5s %-16s %10s %4s %12s\n", "NAME", "STATE", "VCPUS", "CPUS", "MEMORY", "NODE", "EXITS");
     for (u32 i = 0; i < part_count(); i++) {
         const struct part_info *p = &info;
         if (part_snapshot(i, &info) < 0)
@@ -130,8 +129,8 @@ static int cmd_console(int argc, char **argv)
     int id = find_or_say("console", argv[1]);
     if (id < 0 || part_snapshot((u32)id, &info) < 0)
         return 0;
-    con_printf("console: attached to %s (%s); press Ctrl-] to detach; the guest gets no input yet\n",
-               info.name, info.state_name);
+    con_printf("console: attached to %s (%s); press Ctrl-] to detach; the guest gets no input yet\n", info.name,
+               info.state_name);
     /* Replay what the ring still holds, then follow. */
     u64 cursor = part_console_oldest((u32)id);
     static u8 buf[512];
@@ -174,9 +173,9 @@ static void show_vcpu(const char *name, const struct part_vcpu_info *v)
                    d < now ? "ago (pending)" : "");
     con_printf("  ports ignored %llu, MSR #GP %llu, APIC accesses %llu, foreign IPIs %llu, "
                "hypercalls %llu (%llu failed), SIPIs taken %u\n",
-               (unsigned long long)v->io_ignored, (unsigned long long)v->msr_gp,
-               (unsigned long long)v->apic_accesses, (unsigned long long)v->ipis_foreign,
-               (unsigned long long)v->hypercalls, (unsigned long long)v->hypercall_errors, v->starts);
+               (unsigned long long)v->io_ignored, (unsigned long long)v->msr_gp, (unsigned long long)v->apic_accesses,
+               (unsigned long long)v->ipis_foreign, (unsigned long long)v->hypercalls,
+               (unsigned long long)v->hypercall_errors, v->starts);
     if (v->msis || v->pci_io || v->nic_mmio)
         con_printf("  device MSIs forwarded %llu, device port accesses %llu, NIC register accesses %llu\n",
                    (unsigned long long)v->msis, (unsigned long long)v->pci_io, (unsigned long long)v->nic_mmio);
@@ -194,10 +193,9 @@ static int cmd_vcpus(int argc, char **argv)
         int rc;
         for (u32 j = 0; (rc = part_vcpu_snapshot(i, j, &vinfo)) != -ENOENT; j++) {
             if (rc < 0)
-                continue;   /* -ENODEV: this vCPU does not exist now */
+                continue; /* -ENODEV: this vCPU does not exist now */
             if (!shown++)
-                con_printf("%-16s %-4s %-4s %-14s %12s %8s\n", "PARTITION", "VCPU", "CPU", "STATE", "EXITS",
-                           "IRQS");
+                con_printf("%-16s %-4s %-4s %-14s %12s %8s\n", "PARTITION", "VCPU", "CPU", "STATE", "EXITS", "IRQS");
             show_vcpu(name, &vinfo);
         }
     }

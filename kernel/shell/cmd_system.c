@@ -20,14 +20,13 @@ static int cmd_version(int argc, char **argv)
     if (argc != 1)
         return -EINVAL;
     con_printf("Isthmus %s (built %s %s)\n", ISTHMUS_VERSION, __DATE__, __TIME__);
-    con_printf("CPU: %s (%s), local APIC in %s mode, TSC %llu kHz (%s)\n", machine.cpu_brand,
-               machine.cpu_vendor, lapic_mode_name(), (unsigned long long)tsc_khz, tsc_source);
+    con_printf("CPU: %s (%s), local APIC in %s mode, TSC %llu kHz (%s)\n", machine.cpu_brand, machine.cpu_vendor,
+               lapic_mode_name(), (unsigned long long)tsc_khz, tsc_source);
     char vdesc[160];
     virt_describe(vdesc, sizeof(vdesc));
     con_printf("virtualization: %s\n", vdesc);
     u64 up = time_now_us();
-    con_printf("uptime %llu.%03llu s\n", (unsigned long long)(up / 1000000),
-               (unsigned long long)(up / 1000 % 1000));
+    con_printf("uptime %llu.%03llu s\n", (unsigned long long)(up / 1000000), (unsigned long long)(up / 1000 % 1000));
     return 0;
 }
 SHELL_COMMAND(version, "version", "show the hypervisor version, CPU and uptime", cmd_version);
@@ -86,8 +85,7 @@ static int cmd_config(int argc, char **argv)
     con_printf("in effect: %s\n", sum);
     return 0;
 }
-SHELL_COMMAND(config, "config", "show the configuration in effect and any errors in isthmus.toml",
-              cmd_config);
+SHELL_COMMAND(config, "config", "show the configuration in effect and any errors in isthmus.toml", cmd_config);
 
 static int cmd_cpus(int argc, char **argv)
 {
@@ -97,9 +95,8 @@ static int cmd_cpus(int argc, char **argv)
     con_printf("CPU  APIC ID  NODE  STATE     TICKS     NOTE\n");
     for (u32 i = 0; i < ncpus; i++) {
         struct percpu *c = cpu_list[i];
-        con_printf("%-4u %-8u %-5d %-9s %-9llu %s%s\n", c->index, c->apic_id, c->node,
-                   cpu_state_name(c->state), (unsigned long long)c->ticks,
-                   i == 0 ? "boot CPU, runs the shell" : "",
+        con_printf("%-4u %-8u %-5d %-9s %-9llu %s%s\n", c->index, c->apic_id, c->node, cpu_state_name(c->state),
+                   (unsigned long long)c->ticks, i == 0 ? "boot CPU, runs the shell" : "",
                    c->state == CPU_HALTED ? c->halt_reason : "");
     }
     con_printf("%u CPUs, %u online\n", ncpus, cpus_online_count);
@@ -115,7 +112,7 @@ static void do_fault(void *arg)
         volatile u64 *p = (volatile u64 *)0x8000000000000000ULL;
         *p = 1;
     } else if (kind[0] == 'p') {
-        volatile u64 *p = (volatile u64 *)0x0;   /* page 0 is never mapped: #PF */
+        volatile u64 *p = (volatile u64 *)0x0; /* page 0 is never mapped: #PF */
         // cppcheck-suppress nullPointer ; the fault is the point of `debug fault`
         *p = 1;
     }
@@ -146,8 +143,7 @@ static int cmd_debug(int argc, char **argv)
         struct percpu *c = cpu_list[idx];
         int err = cpu_run_on(c, do_fault, (void *)k);
         if (err == -EBUSY) {
-            con_printf("debug: CPU %llu is %s, not idle\n", (unsigned long long)idx,
-                       cpu_state_name(c->state));
+            con_printf("debug: CPU %llu is %s, not idle\n", (unsigned long long)idx, cpu_state_name(c->state));
             return 0;
         }
         if (err)
@@ -170,11 +166,10 @@ static int cmd_vmtest(int argc, char **argv)
     (void)argv;
     if (argc != 1)
         return -EINVAL;
-    (void)vmtest_run();   /* it prints its verdict and any error itself */
+    (void)vmtest_run(); /* it prints its verdict and any error itself */
     return 0;
 }
-SHELL_COMMAND(vmtest, "vmtest",
-              "run a tiny guest through the virtualization backend on this CPU and check its exits",
+SHELL_COMMAND(vmtest, "vmtest", "run a tiny guest through the virtualization backend on this CPU and check its exits",
               cmd_vmtest);
 
 static int cmd_poweroff(int argc, char **argv)

@@ -11,7 +11,6 @@
 #include "kernel/lib/string.h"
 #include "arch/x86/hw/cpu.h"
 
-
 static struct line_editor editor;
 
 _Static_assert(LE_REDRAW_MAX <= CON_INPUT_MAX, "the console keeps the whole redraw");
@@ -57,10 +56,7 @@ static void to_console(void *ctx, const char *s, size_t n)
     con_write(s, n);
 }
 
-int shell_exec(char *line)
-{
-    return shell_run_line(__start_shell_cmds, shell_cmds_count(), line, to_console, NULL);
-}
+int shell_exec(char *line) { return shell_run_line(__start_shell_cmds, shell_cmds_count(), line, to_console, NULL); }
 
 static int cmd_help(int argc, char **argv)
 {

@@ -8,7 +8,11 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/toml.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                                                                                                       \
+    do {                                                                                                               \
+        if (!(c))                                                                                                      \
+            __builtin_trap();                                                                                          \
+    } while (0)
 
 static bool in_set(const char *s, const char *const *set)
 {
@@ -34,14 +38,13 @@ static void check_config(const uint8_t *data, size_t size)
         CHECK(diag.nerrors == 0);
         CHECK(cfg.log_level <= LOG_DEBUG);
         CHECK(in_set(cfg.console, consoles));
-        CHECK(cfg.baud == 9600 || cfg.baud == 19200 || cfg.baud == 38400 || cfg.baud == 57600 ||
-              cfg.baud == 115200);
+        CHECK(cfg.baud == 9600 || cfg.baud == 19200 || cfg.baud == 38400 || cfg.baud == 57600 || cfg.baud == 115200);
         CHECK((cfg.console_port == 0) == !strcmp(cfg.console, "none"));
         config_summary(&cfg, line, sizeof(line));
         return;
     }
     CHECK(diag.nerrors > 0);
-    CHECK(memcmp(&cfg, &def, sizeof(cfg)) == 0);  /* a bad file configures nothing */
+    CHECK(memcmp(&cfg, &def, sizeof(cfg)) == 0); /* a bad file configures nothing */
     for (u32 i = 0; i < diag.nerrors; i++) {
         CHECK(strnlen(diag.err[i].msg, CONFIG_MSG_MAX) < CONFIG_MSG_MAX);
         CHECK(diag.err[i].msg[0] != '\0');
@@ -58,19 +61,15 @@ struct seen {
 static void check_value(const struct toml_value *v, bool in_array)
 {
     switch (v->type) {
-    case TOML_STRING:
-        CHECK(v->len <= TOML_MAX_STRING && strlen(v->s) == v->len);
-        break;
+    case TOML_STRING: CHECK(v->len <= TOML_MAX_STRING && strlen(v->s) == v->len); break;
     case TOML_INT:
-    case TOML_BOOL:
-        break;
+    case TOML_BOOL: break;
     case TOML_ARRAY:
         CHECK(!in_array && v->len <= TOML_MAX_ARRAY);
         for (u32 i = 0; i < v->len; i++)
             check_value(&v->items[i], true);
         break;
-    default:
-        CHECK(0);
+    default: CHECK(0);
     }
 }
 

@@ -19,30 +19,34 @@
 #include "net/virtq.h"
 #include "kernel/lib/errno.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
+#define CHECK(c)                                                                                                       \
+    do {                                                                                                               \
+        if (!(c))                                                                                                      \
+            __builtin_trap();                                                                                          \
+    } while (0)
 
-#define CTRL     16
-#define RAM      0x10000
-#define SPLIT    0x6000       /* M's chunk boundary */
-#define MSPLIT   0xa000       /* the mirror's: another place */
-#define STREAM   (VIRTQ_MAX_SEGS * (size_t)RAM)   /* the most a chain can hold */
+#define CTRL   16
+#define RAM    0x10000
+#define SPLIT  0x6000                         /* M's chunk boundary */
+#define MSPLIT 0xa000                         /* the mirror's: another place */
+#define STREAM (VIRTQ_MAX_SEGS * (size_t)RAM) /* the most a chain can hold */
 
 /* control bytes */
-#define C_SIZE    0            /* log2 of the size (low 4 bits); bit 7: raw size from C_RAWSIZE */
+#define C_SIZE    0 /* log2 of the size (low 4 bits); bit 7: raw size from C_RAWSIZE */
 #define C_FLAGS   1
-#define F_EVENT   0x01         /* EVENT_IDX */
-#define F_RAW     0x02         /* keep the addresses misaligned */
-#define F_UNPOP   0x04         /* unpop every other chain and pop it again */
-#define F_HIGH    0x08         /* put the avail ring near the top of the address space */
-#define C_DESC    2            /* le16 each */
+#define F_EVENT   0x01 /* EVENT_IDX */
+#define F_RAW     0x02 /* keep the addresses misaligned */
+#define F_UNPOP   0x04 /* unpop every other chain and pop it again */
+#define F_HIGH    0x08 /* put the avail ring near the top of the address space */
+#define C_DESC    2    /* le16 each */
 #define C_AVAIL   4
 #define C_USED    6
-#define C_MAX     8            /* le32 max_bytes */
-#define C_OFF     12           /* le16: offset of the sliced read */
-#define C_RAWSIZE 14           /* le16 */
+#define C_MAX     8  /* le32 max_bytes */
+#define C_OFF     12 /* le16: offset of the sliced read */
+#define C_RAWSIZE 14 /* le16 */
 
 static u8 out1[STREAM], out2[STREAM], pat[STREAM];
-static u8 allowed[RAM];        /* bytes the device may write */
+static u8 allowed[RAM]; /* bytes the device may write */
 
 static u16 rd16(const u8 *p) { return (u16)(p[0] | p[1] << 8); }
 static u32 rd32(const u8 *p) { return (u32)rd16(p) | (u32)rd16(p + 2) << 16; }
@@ -131,9 +135,8 @@ static void exercise(const struct gmem *m, const struct gmem *mirror, const stru
 /* Whether virtq_enable must accept these. */
 static bool valid(u16 size, u64 desc, u64 avail, u64 used)
 {
-    return size && size <= VIRTQ_MAX_SIZE && !(size & (size - 1)) && !(desc % 16) && !(avail % 2) &&
-           !(used % 4) && inside(desc, 16 * (u64)size) && inside(avail, VIRTQ_AVAIL_SIZE(size)) &&
-           inside(used, VIRTQ_USED_SIZE(size));
+    return size && size <= VIRTQ_MAX_SIZE && !(size & (size - 1)) && !(desc % 16) && !(avail % 2) && !(used % 4) &&
+           inside(desc, 16 * (u64)size) && inside(avail, VIRTQ_AVAIL_SIZE(size)) && inside(used, VIRTQ_USED_SIZE(size));
 }
 
 /* libFuzzer's entry points, which it declares itself. */
@@ -169,8 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(mhi, 0, RAM - MSPLIT);
     struct gmem m = { 0 }, mirror = { 0 };
     CHECK(gmem_add(&m, 0x100000, lo, SPLIT, 0) == 0 && gmem_add(&m, 0x200000, hi, RAM - SPLIT, 1) == 0);
-    CHECK(gmem_add(&mirror, 0x300000, mlo, MSPLIT, 0) == 0 &&
-          gmem_add(&mirror, 0x400000, mhi, RAM - MSPLIT, 0) == 0);
+    CHECK(gmem_add(&mirror, 0x300000, mlo, MSPLIT, 0) == 0 && gmem_add(&mirror, 0x400000, mhi, RAM - MSPLIT, 0) == 0);
 
     static struct virtq q;
     static struct virtq_chain c, prev;
@@ -319,7 +321,10 @@ static void write_seeds(const char *dir)
 
     /* EVENT_IDX, unpop, and each ring in turn across the chunk boundary, so
      * that it is reached through gmem_read/gmem_write. */
-    static const struct { const char *name; u16 desc, avail, used; } slow[] = {
+    static const struct {
+        const char *name;
+        u16 desc, avail, used;
+    } slow[] = {
         { "slow-desc", 0x5fc0, 0x6100, 0x7000 },
         { "slow-avail", 0x1000, 0x5ff8, 0x7000 },
         { "slow-used", 0x1000, 0x6100, 0x5fd0 },
@@ -328,8 +333,8 @@ static void write_seeds(const char *dir)
         u16 d = slow[k].desc;
         s_begin(3, F_EVENT | F_UNPOP, d, slow[k].avail, slow[k].used, 0x8000);
         for (u16 i = 0; i < 5; i++)
-            s_desc(d, i, 0x3000 + 0x100 * (u64)i, 0x80,
-                   VIRTQ_DESC_F_NEXT | (i >= 3 ? VIRTQ_DESC_F_WRITE : 0), (u16)(i + 1));
+            s_desc(d, i, 0x3000 + 0x100 * (u64)i, 0x80, VIRTQ_DESC_F_NEXT | (i >= 3 ? VIRTQ_DESC_F_WRITE : 0),
+                   (u16)(i + 1));
         s_desc(d, 5, 0x3800, 0x10, VIRTQ_DESC_F_WRITE, 0);
         s_desc(d, 6, 0x3900, 0x10, 0, 0);
         s_avail(slow[k].avail, 8, (const u16[]){ 0, 6, 6, 0 }, 4);
@@ -338,25 +343,24 @@ static void write_seeds(const char *dir)
 
     /* Bad chains of every kind, then a good one. */
     s_begin(4, 0, 0x0000, 0x1000, 0x2000, 0x1000);
-    s_desc(0, 0, 0xfffc, 8, 0, 0);                                  /* outside */
-    s_desc(0, 1, 0x3000, 0x1001, 0, 0);                             /* too long */
-    s_desc(0, 2, 0x3000, 8, VIRTQ_DESC_F_NEXT, 3);                  /* loop */
+    s_desc(0, 0, 0xfffc, 8, 0, 0);                 /* outside */
+    s_desc(0, 1, 0x3000, 0x1001, 0, 0);            /* too long */
+    s_desc(0, 2, 0x3000, 8, VIRTQ_DESC_F_NEXT, 3); /* loop */
     s_desc(0, 3, 0x3000, 8, VIRTQ_DESC_F_NEXT, 2);
-    s_desc(0, 4, 0x3000, 8, VIRTQ_DESC_F_NEXT, 16);                 /* next out of range */
-    s_desc(0, 5, 0x3000, 16, VIRTQ_DESC_F_INDIRECT, 0);             /* indirect */
+    s_desc(0, 4, 0x3000, 8, VIRTQ_DESC_F_NEXT, 16);                     /* next out of range */
+    s_desc(0, 5, 0x3000, 16, VIRTQ_DESC_F_INDIRECT, 0);                 /* indirect */
     s_desc(0, 6, 0x3000, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 7); /* order */
     s_desc(0, 7, 0x3000, 8, 0, 0);
-    s_desc(0, 8, 0x3000, 0, 0, 0);                                  /* empty */
-    s_desc(0, 9, 0x3000, 8, 0, 0);                                  /* good */
+    s_desc(0, 8, 0x3000, 0, 0, 0); /* empty */
+    s_desc(0, 9, 0x3000, 8, 0, 0); /* good */
     s_avail(0x1000, 16, (const u16[]){ 0, 1, 2, 4, 5, 6, 8, 9 }, 8);
     s_write(dir, "bad-chains");
 
     /* In a queue of 128: the longest chain taken, then one segment too many. */
     s_begin(7, 0, 0x0000, 0x1000, 0x2000, 0x10000);
-    for (u16 i = 0; i < 128; i++)   /* 0..63 ends; 64..127 goes on into 0 */
+    for (u16 i = 0; i < 128; i++) /* 0..63 ends; 64..127 goes on into 0 */
         s_desc(0, i, 0x3000 + 0x40 * (u64)(i % 64), 0x40,
-               (i == 63 ? 0 : VIRTQ_DESC_F_NEXT) | (i % 64 >= 32 ? VIRTQ_DESC_F_WRITE : 0),
-               (u16)((i + 1) % 128));
+               (i == 63 ? 0 : VIRTQ_DESC_F_NEXT) | (i % 64 >= 32 ? VIRTQ_DESC_F_WRITE : 0), (u16)((i + 1) % 128));
     s_avail(0x1000, 128, (const u16[]){ 0, 64 }, 2);
     s_write(dir, "segs");
 

@@ -48,8 +48,7 @@ void log_vmsg(enum log_level lvl, const char *tag, const char *fmt, va_list ap)
     if ((unsigned)lvl < 4)
         test_log_count[lvl]++;
     size_t room = sizeof(test_log_buf) - test_log_len;
-    int n = snprintf(test_log_buf + test_log_len, room, "%s %s: ",
-                     (unsigned)lvl < 4 ? names[lvl] : "?", tag);
+    int n = snprintf(test_log_buf + test_log_len, room, "%s %s: ", (unsigned)lvl < 4 ? names[lvl] : "?", tag);
     if (n > 0 && (size_t)n < room)
         test_log_len += n;
     room = sizeof(test_log_buf) - test_log_len;

@@ -7,7 +7,7 @@
 
 int run_aml_tests(void);
 
-static struct acpi_info info;   /* ~70 KB: kept off the stack */
+static struct acpi_info info; /* ~70 KB: kept off the stack */
 
 static int setup(void **state)
 {
@@ -73,11 +73,20 @@ static void madt_start(struct tb *t)
 }
 static void madt_lapic(struct tb *t, u8 uid, u8 id, u32 flags)
 {
-    tb_u8(t, 0); tb_u8(t, 8); tb_u8(t, uid); tb_u8(t, id); tb_u32(t, flags);
+    tb_u8(t, 0);
+    tb_u8(t, 8);
+    tb_u8(t, uid);
+    tb_u8(t, id);
+    tb_u32(t, flags);
 }
 static void madt_x2apic(struct tb *t, u32 id, u32 uid, u32 flags)
 {
-    tb_u8(t, 9); tb_u8(t, 16); tb_u16(t, 0); tb_u32(t, id); tb_u32(t, flags); tb_u32(t, uid);
+    tb_u8(t, 9);
+    tb_u8(t, 16);
+    tb_u16(t, 0);
+    tb_u32(t, id);
+    tb_u32(t, flags);
+    tb_u32(t, uid);
 }
 
 /* ---------------------------------------------------------------- discovery */
@@ -104,7 +113,7 @@ static void test_rsdp_rev0_rsdt(void **state)
     assert_false(info.using_xsdt);
     assert_int_equal(info.rsdp_revision, 0);
     assert_string_equal(info.rsdp_oem_id, "ISTHMS");
-    assert_int_equal(info.ntables, 3 + 1);      /* RSDT, FACP, APIC, FACS */
+    assert_int_equal(info.ntables, 3 + 1); /* RSDT, FACP, APIC, FACS */
     assert_string_equal(info.tables[0].signature, "RSDT");
     assert_true(info.have_fadt);
     assert_true(info.have_madt);
@@ -127,7 +136,9 @@ static void test_rsdp_rev2_prefers_xsdt(void **state)
     tb_start(&tbuf, "HPET", 1);
     tb_u32(&tbuf, 0x8086a201);
     tb_gas(&tbuf, 0, 0, 0xfed00000);
-    tb_u8(&tbuf, 0); tb_u16(&tbuf, 0x80); tb_u8(&tbuf, 0);
+    tb_u8(&tbuf, 0);
+    tb_u16(&tbuf, 0x80);
+    tb_u8(&tbuf, 0);
     tb_finish(&tbuf);
     tb_place(&m, 0x6000, &tbuf);
     put_root(&m, 0x2000, "XSDT", x, 2);
@@ -139,7 +150,7 @@ static void test_rsdp_rev2_prefers_xsdt(void **state)
     assert_true(info.using_xsdt);
     assert_int_equal(info.rsdp_revision, 2);
     assert_string_equal(info.tables[0].signature, "XSDT");
-    assert_true(info.have_hpet);               /* only the XSDT lists it */
+    assert_true(info.have_hpet); /* only the XSDT lists it */
     fm_free(&m);
 }
 
@@ -152,7 +163,7 @@ static void test_rsdp_errors(void **state)
     assert_int_equal(acpi_parse(&mem, 0x1000, &info), -EFAULT);
 
     u8 *r = put_rsdp(&m, 0x1000, 0, 0x3000, 0);
-    r[8] ^= 1;                                  /* checksum */
+    r[8] ^= 1; /* checksum */
     assert_int_equal(acpi_parse(&mem, 0x1000, &info), -EINVAL);
     assert_true(log_has("RSDP at 0x1000: bad checksum"));
     r[8] ^= 1;
@@ -199,7 +210,7 @@ static void test_bad_xsdt_falls_back_to_rsdt(void **state)
     struct fake_mem m;
     u8 *x = madt_under_both_roots(&m);
     put_rsdp(&m, 0x1000, 2, 0x3000, 0x2000);
-    x[20] ^= 0xff;                              /* corrupt the XSDT */
+    x[20] ^= 0xff; /* corrupt the XSDT */
     struct acpi_mem mem = fm_acpi(&m);
     assert_int_equal(acpi_parse(&mem, 0x1000, &info), 0);
     assert_false(info.using_xsdt);
@@ -226,23 +237,23 @@ static void test_bad_tables_are_listed_and_skipped(void **state)
     struct fake_mem m;
     u64 e[5] = { 0x5000, 0x6000, 0x7000, 0x8000, 0 };
     fm_init(&m);
-    madt_start(&tbuf);                          /* 0x5000: bad checksum */
+    madt_start(&tbuf); /* 0x5000: bad checksum */
     madt_lapic(&tbuf, 0, 0, 1);
     tb_finish(&tbuf);
     tb_place(&m, 0x5000, &tbuf)[9] ^= 1;
-    tb_start(&tbuf, "SRAT", 3);                 /* 0x6000: length < header */
+    tb_start(&tbuf, "SRAT", 3); /* 0x6000: length < header */
     tb_finish(&tbuf);
     u8 *s = tb_place(&m, 0x6000, &tbuf);
     s[4] = 20;
     recompute_checksum(s);
-    tb_start(&tbuf, "SLIT", 1);                 /* 0x7000: claims more than is readable */
+    tb_start(&tbuf, "SLIT", 1); /* 0x7000: claims more than is readable */
     tb_u64(&tbuf, 1);
     tb_u8(&tbuf, 10);
     tb_finish(&tbuf);
     u8 *sl = tb_place(&m, 0x7000, &tbuf);
     sl[4] = 200;
-    m.r[m.n - 1].len = tbuf.len;                /* only 45 bytes exist */
-    madt_start(&tbuf);                          /* 0x8000: good */
+    m.r[m.n - 1].len = tbuf.len; /* only 45 bytes exist */
+    madt_start(&tbuf);           /* 0x8000: good */
     madt_lapic(&tbuf, 0, 0, 1);
     tb_finish(&tbuf);
     tb_place(&m, 0x8000, &tbuf);
@@ -278,13 +289,13 @@ static void test_find_table_instances_and_dsdt_facs(void **state)
     struct acpi_fadt f;
     fadt_fill(&f, 244);
     f.dsdt = 0x6000;
-    f.x_dsdt = 0x9000;                          /* X_DSDT wins */
+    f.x_dsdt = 0x9000; /* X_DSDT wins */
     f.firmware_ctrl = 0x7000;
     fadt_table(fadt, &f, 3, 244);
     tb_start(ssdt1, "SSDT", 2);
     tb_finish(ssdt1);
     tb_start(ssdt2, "SSDT", 2);
-    tb_u8(ssdt2, 0xa3);                         /* Noop */
+    tb_u8(ssdt2, 0xa3); /* Noop */
     tb_finish(ssdt2);
     struct tb *tables[3] = { fadt, ssdt1, ssdt2 };
     u64 rsdp = machine_with(&m, tables, 3);
@@ -311,7 +322,7 @@ static void test_find_table_instances_and_dsdt_facs(void **state)
     assert_int_equal(acpi_find_table(&info, "SSDT", 1)->pa, 0x12000);
     assert_null(acpi_find_table(&info, "SSDT", 2));
     assert_int_equal(acpi_find_table(&info, "SSDT", 1)->length, 37);
-    assert_int_equal(info.aml.tables, 3);      /* DSDT + 2 SSDTs */
+    assert_int_equal(info.aml.tables, 3); /* DSDT + 2 SSDTs */
     assert_non_null(acpi_map_table(&mem, d));
     fm_free(&m);
     free(ssdt1);
@@ -350,14 +361,14 @@ static void test_table_cap(void **state)
     tb_finish(&tbuf);
     tb_place(&m, 0x100000, &tbuf);
     for (u32 i = 0; i < ARRAY_SIZE(e); i++)
-        e[i] = 0x200000 + i * 0x100;          /* mostly unreadable, all distinct */
+        e[i] = 0x200000 + i * 0x100; /* mostly unreadable, all distinct */
     e[0] = 0x100000;
     put_root(&m, 0x2000, "XSDT", e, ARRAY_SIZE(e));
     put_rsdp(&m, 0x1000, 2, 0, 0x2000);
     struct acpi_mem mem = fm_acpi(&m);
     assert_int_equal(acpi_parse(&mem, 0x1000, &info), 0);
     assert_int_equal(info.ntables, ACPI_MAX_TABLES);
-    assert_int_equal(info.tables_dropped, 5);  /* the XSDT and its 68 entries: 69 */
+    assert_int_equal(info.tables_dropped, 5); /* the XSDT and its 68 entries: 69 */
     assert_true(log_has("more than 64 tables"));
     fm_free(&m);
 }
@@ -368,8 +379,8 @@ static void test_fadt_rev1_116_bytes(void **state)
 {
     struct acpi_fadt f;
     fadt_fill(&f, 116);
-    f.flags |= ACPI_FADT_RESET_REG_SUP;        /* set, but a 116-byte table has no register */
-    f.x_dsdt = 0xdead0000;                      /* beyond the table: never read */
+    f.flags |= ACPI_FADT_RESET_REG_SUP; /* set, but a 116-byte table has no register */
+    f.x_dsdt = 0xdead0000;              /* beyond the table: never read */
     fadt_table(&tbuf, &f, 1, 116);
     u8 *copy = malloc(116);
     memcpy(copy, tbuf.b, 116);
@@ -396,7 +407,7 @@ static void test_fadt_rev1_116_bytes(void **state)
     assert_int_equal(fi->gpe0.address, 0xafe0);
     assert_int_equal(fi->gpe0_len, 4);
     assert_int_equal(fi->century, 0x32);
-    assert_int_equal(fi->iapc_boot_arch, 0);   /* reserved in ACPI 1.0 */
+    assert_int_equal(fi->iapc_boot_arch, 0); /* reserved in ACPI 1.0 */
     assert_false(fi->hw_reduced);
     assert_false(fi->reset_supported);
     assert_true(log_has("RESET_REG_SUP set but the 116-byte table has no reset register"));
@@ -430,7 +441,7 @@ static void test_fadt_full_forms(void **state)
         assert_int_equal(fi->pm1a_cnt.space, ACPI_SPACE_MEMORY);
         assert_int_equal(fi->pm1a_cnt.address, 0xfe000404);
         assert_int_equal(fi->pm1a_cnt.access_size, 2);
-        assert_int_equal(fi->pm1a_evt.address, 0xb000);  /* X_ empty: legacy port */
+        assert_int_equal(fi->pm1a_evt.address, 0xb000); /* X_ empty: legacy port */
         assert_int_equal(fi->pm_tmr.address, 0xb008);
         assert_int_equal(fi->pm_tmr_bits, 32);
         assert_true(fi->reset_supported);
@@ -448,7 +459,7 @@ static void test_fadt_hw_reduced_and_short(void **state)
     struct acpi_fadt f;
     fadt_fill(&f, 276);
     f.flags = ACPI_FADT_HW_REDUCED_ACPI | ACPI_FADT_RESET_REG_SUP;
-    f.reset_reg = (struct acpi_gas_raw){ ACPI_SPACE_MEMORY, 8, 0, 1, 0 };  /* unusable */
+    f.reset_reg = (struct acpi_gas_raw){ ACPI_SPACE_MEMORY, 8, 0, 1, 0 }; /* unusable */
     fadt_table(&tbuf, &f, 6, 276);
     assert_int_equal(acpi_parse_fadt(tbuf.b, 276, &info), 0);
     assert_true(info.fadt.hw_reduced);
@@ -469,8 +480,8 @@ static void test_fadt_hw_reduced_and_short(void **state)
     memcpy(copy, tbuf.b, 60);
     assert_int_equal(acpi_parse_fadt(copy, 60, &info), 0);
     assert_int_equal(info.fadt.pm1a_evt.address, 0xb000);
-    assert_int_equal(info.fadt.pm1a_evt.bit_width, 0);     /* its length field is beyond 60 */
-    assert_int_equal(info.fadt.pm1a_cnt.address, 0);        /* beyond 60 */
+    assert_int_equal(info.fadt.pm1a_evt.bit_width, 0); /* its length field is beyond 60 */
+    assert_int_equal(info.fadt.pm1a_cnt.address, 0);   /* beyond 60 */
     assert_int_equal(info.fadt.century, 0);
     assert_true(log_has("shorter than the ACPI 1.0 table"));
     free(copy);
@@ -482,23 +493,55 @@ static void test_madt_all_entry_types(void **state)
 {
     madt_start(&tbuf);
     madt_lapic(&tbuf, 0, 0, ACPI_MADT_ENABLED);
-    madt_lapic(&tbuf, 1, 2, 0);                                  /* disabled */
-    madt_lapic(&tbuf, 2, 4, ACPI_MADT_ONLINE_CAPABLE);           /* hot-pluggable */
-    tb_u8(&tbuf, 1); tb_u8(&tbuf, 12); tb_u8(&tbuf, 8); tb_u8(&tbuf, 0);
-    tb_u32(&tbuf, 0xfec00000); tb_u32(&tbuf, 0);                 /* IOAPIC */
-    tb_u8(&tbuf, 1); tb_u8(&tbuf, 12); tb_u8(&tbuf, 9); tb_u8(&tbuf, 0);
-    tb_u32(&tbuf, 0xfec01000); tb_u32(&tbuf, 24);
-    tb_u8(&tbuf, 2); tb_u8(&tbuf, 10); tb_u8(&tbuf, 0); tb_u8(&tbuf, 0);
-    tb_u32(&tbuf, 2); tb_u16(&tbuf, 0);                          /* ISO IRQ0 -> GSI2 */
-    tb_u8(&tbuf, 2); tb_u8(&tbuf, 10); tb_u8(&tbuf, 0); tb_u8(&tbuf, 9);
-    tb_u32(&tbuf, 9); tb_u16(&tbuf, 0xd);                        /* SCI level high */
-    tb_u8(&tbuf, 3); tb_u8(&tbuf, 8); tb_u16(&tbuf, 5); tb_u32(&tbuf, 30); /* NMI source */
-    tb_u8(&tbuf, 4); tb_u8(&tbuf, 6); tb_u8(&tbuf, 0xff); tb_u16(&tbuf, 0); tb_u8(&tbuf, 1);
-    tb_u8(&tbuf, 5); tb_u8(&tbuf, 12); tb_u16(&tbuf, 0); tb_u64(&tbuf, 0xfee10000ULL);
+    madt_lapic(&tbuf, 1, 2, 0);                        /* disabled */
+    madt_lapic(&tbuf, 2, 4, ACPI_MADT_ONLINE_CAPABLE); /* hot-pluggable */
+    tb_u8(&tbuf, 1);
+    tb_u8(&tbuf, 12);
+    tb_u8(&tbuf, 8);
+    tb_u8(&tbuf, 0);
+    tb_u32(&tbuf, 0xfec00000);
+    tb_u32(&tbuf, 0); /* IOAPIC */
+    tb_u8(&tbuf, 1);
+    tb_u8(&tbuf, 12);
+    tb_u8(&tbuf, 9);
+    tb_u8(&tbuf, 0);
+    tb_u32(&tbuf, 0xfec01000);
+    tb_u32(&tbuf, 24);
+    tb_u8(&tbuf, 2);
+    tb_u8(&tbuf, 10);
+    tb_u8(&tbuf, 0);
+    tb_u8(&tbuf, 0);
+    tb_u32(&tbuf, 2);
+    tb_u16(&tbuf, 0); /* ISO IRQ0 -> GSI2 */
+    tb_u8(&tbuf, 2);
+    tb_u8(&tbuf, 10);
+    tb_u8(&tbuf, 0);
+    tb_u8(&tbuf, 9);
+    tb_u32(&tbuf, 9);
+    tb_u16(&tbuf, 0xd); /* SCI level high */
+    tb_u8(&tbuf, 3);
+    tb_u8(&tbuf, 8);
+    tb_u16(&tbuf, 5);
+    tb_u32(&tbuf, 30); /* NMI source */
+    tb_u8(&tbuf, 4);
+    tb_u8(&tbuf, 6);
+    tb_u8(&tbuf, 0xff);
+    tb_u16(&tbuf, 0);
+    tb_u8(&tbuf, 1);
+    tb_u8(&tbuf, 5);
+    tb_u8(&tbuf, 12);
+    tb_u16(&tbuf, 0);
+    tb_u64(&tbuf, 0xfee10000ULL);
     madt_x2apic(&tbuf, 0x100, 7, ACPI_MADT_ENABLED);
-    tb_u8(&tbuf, 10); tb_u8(&tbuf, 12); tb_u16(&tbuf, 0); tb_u32(&tbuf, 0xffffffff);
-    tb_u8(&tbuf, 1); tb_zero(&tbuf, 3);                          /* x2APIC NMI */
-    tb_u8(&tbuf, 0x7f); tb_u8(&tbuf, 4); tb_u16(&tbuf, 0);       /* unknown type: ignored */
+    tb_u8(&tbuf, 10);
+    tb_u8(&tbuf, 12);
+    tb_u16(&tbuf, 0);
+    tb_u32(&tbuf, 0xffffffff);
+    tb_u8(&tbuf, 1);
+    tb_zero(&tbuf, 3); /* x2APIC NMI */
+    tb_u8(&tbuf, 0x7f);
+    tb_u8(&tbuf, 4);
+    tb_u16(&tbuf, 0); /* unknown type: ignored */
     tb_finish(&tbuf);
 
     assert_int_equal(acpi_parse_madt(tbuf.b, tbuf.len, &info), 0);
@@ -542,7 +585,8 @@ static void test_madt_zero_length_entry_stops(void **state)
 {
     madt_start(&tbuf);
     madt_lapic(&tbuf, 0, 0, 1);
-    tb_u8(&tbuf, 0); tb_u8(&tbuf, 0);                  /* length 0: would loop forever */
+    tb_u8(&tbuf, 0);
+    tb_u8(&tbuf, 0); /* length 0: would loop forever */
     madt_lapic(&tbuf, 1, 1, 1);
     tb_finish(&tbuf);
     u8 *copy = malloc(tbuf.len);
@@ -564,9 +608,13 @@ static void test_madt_zero_length_entry_stops(void **state)
 static void test_madt_entry_past_end_and_short_entries(void **state)
 {
     madt_start(&tbuf);
-    tb_u8(&tbuf, 0); tb_u8(&tbuf, 4); tb_u16(&tbuf, 0);          /* LAPIC of 4 bytes: skipped */
+    tb_u8(&tbuf, 0);
+    tb_u8(&tbuf, 4);
+    tb_u16(&tbuf, 0); /* LAPIC of 4 bytes: skipped */
     madt_lapic(&tbuf, 1, 1, 1);
-    tb_u8(&tbuf, 9); tb_u8(&tbuf, 16); tb_u16(&tbuf, 0);         /* x2APIC cut by the end */
+    tb_u8(&tbuf, 9);
+    tb_u8(&tbuf, 16);
+    tb_u16(&tbuf, 0); /* x2APIC cut by the end */
     tb_finish(&tbuf);
     u8 *copy = malloc(tbuf.len);
     memcpy(copy, tbuf.b, tbuf.len);
@@ -610,21 +658,41 @@ static void test_madt_caps(void **state)
 
 static void srat_lapic(struct tb *t, u32 domain, u8 apic, u32 flags)
 {
-    tb_u8(t, 0); tb_u8(t, 16); tb_u8(t, (u8)domain); tb_u8(t, apic); tb_u32(t, flags);
-    tb_u8(t, 0); tb_u8(t, (u8)(domain >> 8)); tb_u8(t, (u8)(domain >> 16));
-    tb_u8(t, (u8)(domain >> 24)); tb_u32(t, 0);
+    tb_u8(t, 0);
+    tb_u8(t, 16);
+    tb_u8(t, (u8)domain);
+    tb_u8(t, apic);
+    tb_u32(t, flags);
+    tb_u8(t, 0);
+    tb_u8(t, (u8)(domain >> 8));
+    tb_u8(t, (u8)(domain >> 16));
+    tb_u8(t, (u8)(domain >> 24));
+    tb_u32(t, 0);
 }
 static void srat_mem(struct tb *t, u32 domain, u64 base, u64 len, u32 flags)
 {
-    tb_u8(t, 1); tb_u8(t, 40); tb_u32(t, domain); tb_u16(t, 0);
-    tb_u32(t, (u32)base); tb_u32(t, (u32)(base >> 32));
-    tb_u32(t, (u32)len); tb_u32(t, (u32)(len >> 32));
-    tb_u32(t, 0); tb_u32(t, flags); tb_u64(t, 0);
+    tb_u8(t, 1);
+    tb_u8(t, 40);
+    tb_u32(t, domain);
+    tb_u16(t, 0);
+    tb_u32(t, (u32)base);
+    tb_u32(t, (u32)(base >> 32));
+    tb_u32(t, (u32)len);
+    tb_u32(t, (u32)(len >> 32));
+    tb_u32(t, 0);
+    tb_u32(t, flags);
+    tb_u64(t, 0);
 }
 static void srat_x2apic(struct tb *t, u32 domain, u32 id, u32 flags)
 {
-    tb_u8(t, 2); tb_u8(t, 24); tb_u16(t, 0); tb_u32(t, domain); tb_u32(t, id);
-    tb_u32(t, flags); tb_u32(t, 0); tb_u32(t, 0);
+    tb_u8(t, 2);
+    tb_u8(t, 24);
+    tb_u16(t, 0);
+    tb_u32(t, domain);
+    tb_u32(t, id);
+    tb_u32(t, flags);
+    tb_u32(t, 0);
+    tb_u32(t, 0);
 }
 static void srat_start(struct tb *t, u8 rev)
 {
@@ -636,17 +704,18 @@ static void srat_start(struct tb *t, u8 rev)
 static void test_srat_all_types(void **state)
 {
     srat_start(&tbuf, 3);
-    srat_lapic(&tbuf, 0x000102, 0, ACPI_SRAT_ENABLED);          /* 24 high bits used */
-    srat_lapic(&tbuf, 1, 1, 0);                                   /* disabled */
+    srat_lapic(&tbuf, 0x000102, 0, ACPI_SRAT_ENABLED); /* 24 high bits used */
+    srat_lapic(&tbuf, 1, 1, 0);                        /* disabled */
     srat_x2apic(&tbuf, 7, 0x200, ACPI_SRAT_ENABLED);
-    srat_x2apic(&tbuf, 8, 0x201, 0);                              /* disabled */
+    srat_x2apic(&tbuf, 8, 0x201, 0); /* disabled */
     srat_mem(&tbuf, 0x102, 0, 0xa0000, ACPI_SRAT_ENABLED);
-    srat_mem(&tbuf, 7, 0x100000000ULL, 0x80000000ULL,
-             ACPI_SRAT_ENABLED | ACPI_SRAT_HOTPLUG | ACPI_SRAT_NONVOLATILE);
-    srat_mem(&tbuf, 9, 0, 0, 0);                                  /* disabled (QEMU pads so) */
-    srat_mem(&tbuf, 9, 0x1000, 0, ACPI_SRAT_ENABLED);             /* empty: ignored */
+    srat_mem(&tbuf, 7, 0x100000000ULL, 0x80000000ULL, ACPI_SRAT_ENABLED | ACPI_SRAT_HOTPLUG | ACPI_SRAT_NONVOLATILE);
+    srat_mem(&tbuf, 9, 0, 0, 0);                                          /* disabled (QEMU pads so) */
+    srat_mem(&tbuf, 9, 0x1000, 0, ACPI_SRAT_ENABLED);                     /* empty: ignored */
     srat_mem(&tbuf, 9, 0xfffffffffffff000ULL, 0x2000, ACPI_SRAT_ENABLED); /* wraps */
-    tb_u8(&tbuf, 3); tb_u8(&tbuf, 18); tb_zero(&tbuf, 16);        /* GICC: ignored */
+    tb_u8(&tbuf, 3);
+    tb_u8(&tbuf, 18);
+    tb_zero(&tbuf, 16); /* GICC: ignored */
     tb_finish(&tbuf);
     assert_int_equal(acpi_parse_srat(tbuf.b, tbuf.len, &info), 0);
     const struct acpi_srat_info *s = &info.srat;
@@ -724,7 +793,11 @@ static void test_slit_sizes(void **state)
 
 static void mcfg_entry(struct tb *t, u64 base, u16 seg, u8 start, u8 end)
 {
-    tb_u64(t, base); tb_u16(t, seg); tb_u8(t, start); tb_u8(t, end); tb_u32(t, 0);
+    tb_u64(t, base);
+    tb_u16(t, seg);
+    tb_u8(t, start);
+    tb_u8(t, end);
+    tb_u32(t, 0);
 }
 
 static void test_mcfg(void **state)
@@ -733,8 +806,8 @@ static void test_mcfg(void **state)
     tb_u64(&tbuf, 0);
     mcfg_entry(&tbuf, 0xb0000000, 0, 0, 255);
     mcfg_entry(&tbuf, 0xc0000000, 1, 0x80, 0x8f);
-    mcfg_entry(&tbuf, 0xd0000000, 2, 9, 3);                       /* end < start */
-    mcfg_entry(&tbuf, 0, 3, 0, 3);                                /* no base */
+    mcfg_entry(&tbuf, 0xd0000000, 2, 9, 3); /* end < start */
+    mcfg_entry(&tbuf, 0, 3, 0, 3);          /* no base */
     tb_finish(&tbuf);
     assert_int_equal(acpi_parse_mcfg(tbuf.b, tbuf.len, &info), 0);
     assert_true(info.have_mcfg);
@@ -757,7 +830,9 @@ static void test_hpet(void **state)
     tb_start(&tbuf, "HPET", 1);
     tb_u32(&tbuf, 0x8086a201);
     tb_gas(&tbuf, ACPI_SPACE_MEMORY, 64, 0xfed00000);
-    tb_u8(&tbuf, 0); tb_u16(&tbuf, 0x80); tb_u8(&tbuf, 0);
+    tb_u8(&tbuf, 0);
+    tb_u16(&tbuf, 0x80);
+    tb_u8(&tbuf, 0);
     tb_finish(&tbuf);
     assert_int_equal(acpi_parse_hpet(tbuf.b, tbuf.len, &info), 0);
     assert_true(info.have_hpet);
@@ -841,9 +916,9 @@ static void parse_fixture(struct fake_mem *m, const char *machine)
     assert_int_equal(info.madt.lapic_nmis[0].lint, 1);
     assert_int_equal(info.fadt.sci_irq, 9);
     assert_true(info.s5.valid);
-    assert_int_equal(info.s5.slp_typa, 0);     /* QEMU: Package { Zero, Zero, Zero, Zero } */
+    assert_int_equal(info.s5.slp_typa, 0); /* QEMU: Package { Zero, Zero, Zero, Zero } */
     assert_int_equal(info.s5.slp_typb, 0);
-    assert_int_equal(info.aml.not_understood, 0);  /* QEMU's AML is all understood */
+    assert_int_equal(info.aml.not_understood, 0); /* QEMU's AML is all understood */
 }
 
 static void assert_cpus(const u32 *apic_ids, u32 n)
@@ -1014,8 +1089,8 @@ static void test_mutated_fixture_tables(void **state)
             /* Any table but the RSDP, the root tables (their fallbacks are tested above,
              * and a captured fixture may hold no RSDT to fall back to) and the FACS. */
             struct fm_region *r = &m.r[1 + rnd() % (m.n - 1)];
-            if (r->len < 40 || memcmp(r->data, "FACS", 4) == 0 ||
-                memcmp(r->data, "XSDT", 4) == 0 || memcmp(r->data, "RSDT", 4) == 0)
+            if (r->len < 40 || memcmp(r->data, "FACS", 4) == 0 || memcmp(r->data, "XSDT", 4) == 0 ||
+                memcmp(r->data, "RSDT", 4) == 0)
                 continue;
             u8 *saved = malloc(r->len);
             memcpy(saved, r->data, r->len);
@@ -1023,7 +1098,7 @@ static void test_mutated_fixture_tables(void **state)
             for (u32 f = 0; f < flips; f++) {
                 u32 at = rnd() % (u32)r->len;
                 if (at == 4 && rnd() % 2 == 0)
-                    continue;                   /* mostly keep the length sane */
+                    continue; /* mostly keep the length sane */
                 r->data[at] = (u8)rnd();
             }
             u32 claimed;

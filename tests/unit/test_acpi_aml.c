@@ -65,14 +65,14 @@ static void test_child_pxm_not_attributed(void **state)
     aml_scope(&a, "\\_SB");
     aml_device(&a, "PCI1");
     aml_name_eisaid(&a, "_HID", "PNP0A08");
-    aml_device(&a, "CHLD");                     /* a child with its own _PXM and _BBN */
+    aml_device(&a, "CHLD"); /* a child with its own _PXM and _BBN */
     aml_name_int(&a, "_ADR", 0x10000);
     aml_name_int(&a, "_PXM", 5);
     aml_name_int(&a, "_BBN", 7);
-    aml_method(&a, "_SEG", 0);                  /* the child's method: not the bridge's */
+    aml_method(&a, "_SEG", 0); /* the child's method: not the bridge's */
     aml_close(&a);
     aml_close(&a);
-    aml_name_int(&a, "_BBN", 0x40);             /* after the child: the bridge's again */
+    aml_name_int(&a, "_BBN", 0x40); /* after the child: the bridge's again */
     aml_name_int(&a, "_SEG", 2);
     aml_close(&a);
     aml_close(&a);
@@ -96,7 +96,7 @@ static void test_pxm_method_counted(void **state)
     aml_name_eisaid(&a, "_HID", "PNP0A03");
     aml_name_int(&a, "_BBN", 0x90);
     aml_method(&a, "_PXM", 0);
-    aml_u8(&a, 0xa4);                           /* Return (One) */
+    aml_u8(&a, 0xa4); /* Return (One) */
     aml_u8(&a, 0x01);
     aml_close(&a);
     aml_close(&a);
@@ -119,25 +119,25 @@ static void test_nested_scopes_and_method_bodies(void **state)
     aml_scope(&a, "_SB");
     aml_scope(&a, "PCI0");
     aml_method(&a, "FAKE", 1);
-    emit_pxb(&a, "NOPE");                       /* inside a method: never a device */
+    emit_pxb(&a, "NOPE"); /* inside a method: never a device */
     aml_close(&a);
-    aml_device(&a, "^PC91");                    /* \_SB.PC91 via a parent prefix */
+    aml_device(&a, "^PC91"); /* \_SB.PC91 via a parent prefix */
     aml_name_eisaid(&a, "_CID", "PNP0A03");
     aml_name_string(&a, "_HID", "QEMU0001");
     aml_name_int(&a, "_BBN", 0x91);
     aml_close(&a);
-    aml_device(&a, "\\_SB.PCI2");               /* DualNamePrefix from the root */
+    aml_device(&a, "\\_SB.PCI2"); /* DualNamePrefix from the root */
     aml_name_string(&a, "_HID", "PNP0A08");
     aml_name_int(&a, "_BBN", 0x20);
     aml_close(&a);
-    aml_close(&a);                              /* PCI0 */
-    aml_close(&a);                              /* _SB */
-    aml_close(&a);                              /* \ */
-    aml_scope(&a, "\\_SB.PCI0.S00");            /* MultiNamePrefix */
+    aml_close(&a);                   /* PCI0 */
+    aml_close(&a);                   /* _SB */
+    aml_close(&a);                   /* \ */
+    aml_scope(&a, "\\_SB.PCI0.S00"); /* MultiNamePrefix */
     aml_device(&a, "PC92");
     aml_u8(&a, 0x08);
     aml_name(&a, "_CID");
-    aml_u8(&a, 0x12);                           /* Package() { "XYZ0001", EISAID(PNP0A08) } */
+    aml_u8(&a, 0x12); /* Package() { "XYZ0001", EISAID(PNP0A08) } */
     aml_open(&a);
     aml_u8(&a, 2);
     aml_string(&a, "XYZ0001");
@@ -166,7 +166,7 @@ static void test_nested_scopes_and_method_bodies(void **state)
 
 static void test_s5(void **state)
 {
-    aml_scope(&a, "\\_SB");                     /* a non-root _S5_ is not \_S5_ */
+    aml_scope(&a, "\\_SB"); /* a non-root _S5_ is not \_S5_ */
     aml_u8(&a, 0x08);
     aml_name(&a, "_S5");
     aml_u8(&a, 0x12);
@@ -182,8 +182,8 @@ static void test_s5(void **state)
     aml_u8(&a, 0x12);
     aml_open(&a);
     aml_u8(&a, 4);
-    aml_int(&a, 5);                             /* ByteConst */
-    aml_int(&a, 1);                             /* One */
+    aml_int(&a, 5); /* ByteConst */
+    aml_int(&a, 1); /* One */
     aml_int(&a, 0);
     aml_int(&a, 0);
     aml_close(&a);
@@ -230,20 +230,20 @@ static void test_s5(void **state)
 
 static void test_conditional_and_load_counted(void **state)
 {
-    aml_u8(&a, 0xa0);                           /* If (One) { Device(\_SB.PC93) ... } */
+    aml_u8(&a, 0xa0); /* If (One) { Device(\_SB.PC93) ... } */
     aml_open(&a);
     aml_u8(&a, 0x01);
     emit_pxb(&a, "\\_SB.PC93");
     aml_close(&a);
-    aml_u8(&a, 0xa1);                           /* Else { } */
+    aml_u8(&a, 0xa1); /* Else { } */
     aml_open(&a);
     aml_close(&a);
-    aml_u8(&a, 0x5b);                           /* Load (\_SB.TBL, Local0) */
+    aml_u8(&a, 0x5b); /* Load (\_SB.TBL, Local0) */
     aml_u8(&a, 0x20);
     aml_name(&a, "\\_SB.TBL");
     aml_u8(&a, 0x60);
     aml_scope(&a, "\\_SB");
-    emit_pxb(&a, "PC94");                       /* still found after all that */
+    emit_pxb(&a, "PC94"); /* still found after all that */
     aml_close(&a);
     scan1(&a);
     assert_int_equal(info.npci_roots, 1);
@@ -272,10 +272,10 @@ static void test_scope_adds_pxm_from_ssdt(void **state)
     aml_name_int(b, "_SEG", 1);
     aml_close(b);
     aml_scope(b, "\\_SB.PC96");
-    aml_method(b, "_PXM", 0);                   /* the device's own Name wins */
+    aml_method(b, "_PXM", 0); /* the device's own Name wins */
     aml_close(b);
     aml_close(b);
-    aml_u8(b, 0x08);                            /* Name(\_SB.PC95._UID, 0x95) */
+    aml_u8(b, 0x08); /* Name(\_SB.PC95._UID, 0x95) */
     aml_name(b, "\\_SB.PC95._UID");
     aml_int(b, 0x95);
     aml_table(&ssdt, "SSDT", 2, b);
@@ -298,57 +298,57 @@ static void test_scope_adds_pxm_from_ssdt(void **state)
  * calls take the declared number of arguments. */
 static void test_statements_and_calls_skipped(void **state)
 {
-    aml_u8(&a, 0x15);                           /* External(\_SB.EXTM, MethodObj, 2) */
+    aml_u8(&a, 0x15); /* External(\_SB.EXTM, MethodObj, 2) */
     aml_name(&a, "\\_SB.EXTM");
     aml_u8(&a, 8);
     aml_u8(&a, 2);
     aml_scope(&a, "\\_SB");
     aml_method(&a, "FOO", 3);
     aml_close(&a);
-    aml_name(&a, "FOO");                        /* FOO (0x10, "x", One) */
+    aml_name(&a, "FOO"); /* FOO (0x10, "x", One) */
     aml_int(&a, 0x10);
     aml_string(&a, "x");
     aml_int(&a, 1);
-    aml_name(&a, "EXTM");                       /* EXTM (Add (1, 2, Local0), Zero) */
+    aml_name(&a, "EXTM"); /* EXTM (Add (1, 2, Local0), Zero) */
     aml_u8(&a, 0x72);
     aml_int(&a, 1);
     aml_int(&a, 2);
     aml_u8(&a, 0x60);
     aml_int(&a, 0);
-    aml_u8(&a, 0x5b);                           /* OperationRegion(GNVS, SystemMemory, */
-    aml_u8(&a, 0x80);                           /*   0xDEAD0000, 0x100) */
+    aml_u8(&a, 0x5b); /* OperationRegion(GNVS, SystemMemory, */
+    aml_u8(&a, 0x80); /*   0xDEAD0000, 0x100) */
     aml_name(&a, "GNVS");
     aml_u8(&a, 0);
     aml_int(&a, 0xdead0000);
     aml_int(&a, 0x100);
-    aml_u8(&a, 0x5b);                           /* Field(GNVS, ...) { ... } */
+    aml_u8(&a, 0x5b); /* Field(GNVS, ...) { ... } */
     aml_u8(&a, 0x81);
     aml_open(&a);
     aml_name(&a, "GNVS");
     aml_u8(&a, 1);
     aml_bytes(&a, "FLD1\x20", 5);
     aml_close(&a);
-    aml_u8(&a, 0x70);                           /* Store (Index (PKG, 1, ), Local1) */
+    aml_u8(&a, 0x70); /* Store (Index (PKG, 1, ), Local1) */
     aml_u8(&a, 0x88);
     aml_name(&a, "PKG");
     aml_int(&a, 1);
     aml_u8(&a, 0x00);
     aml_u8(&a, 0x61);
-    aml_u8(&a, 0x08);                           /* Name(BUF, Buffer(4) {1,2,3,4}) */
+    aml_u8(&a, 0x08); /* Name(BUF, Buffer(4) {1,2,3,4}) */
     aml_name(&a, "BUF");
     aml_u8(&a, 0x11);
     aml_open(&a);
     aml_int(&a, 4);
     aml_bytes(&a, "\x01\x02\x03\x04", 4);
     aml_close(&a);
-    aml_u8(&a, 0x5b);                           /* Processor(CPU0, 0, 0x410, 6) { Name(_PXM, 4) } */
+    aml_u8(&a, 0x5b); /* Processor(CPU0, 0, 0x410, 6) { Name(_PXM, 4) } */
     aml_u8(&a, 0x83);
     aml_open(&a);
     aml_name(&a, "CPU0");
     aml_bytes(&a, "\x00\x10\x04\x00\x00\x06", 6);
     aml_name_int(&a, "_PXM", 4);
     aml_close(&a);
-    aml_u8(&a, 0x5b);                           /* Mutex(MTX0, 0) */
+    aml_u8(&a, 0x5b); /* Mutex(MTX0, 0) */
     aml_u8(&a, 0x01);
     aml_name(&a, "MTX0");
     aml_u8(&a, 0);
@@ -365,13 +365,13 @@ static void test_integer_width_and_odd_values(void **state)
 {
     aml_device(&a, "\\_SB.PC98");
     aml_name_eisaid(&a, "_HID", "PNP0A08");
-    aml_u8(&a, 0x08);                           /* Name(_PXM, Ones) */
+    aml_u8(&a, 0x08); /* Name(_PXM, Ones) */
     aml_name(&a, "_PXM");
     aml_u8(&a, 0xff);
-    aml_name_int(&a, "_BBN", 0x1ff);            /* too big for a bus */
+    aml_name_int(&a, "_BBN", 0x1ff); /* too big for a bus */
     aml_name_string(&a, "_UID", "ROOT98");
     aml_close(&a);
-    aml_table(&dsdt, "DSDT", 1, &a);            /* revision 1: 32-bit integers */
+    aml_table(&dsdt, "DSDT", 1, &a); /* revision 1: 32-bit integers */
     struct tb *t[1] = { &dsdt };
     scan_tables(&info, t, 1);
     const struct acpi_pci_root *r = find_root(&info, "\\_SB_.PC98");
@@ -452,7 +452,7 @@ static void test_deep_nesting_is_bounded(void **state)
     memset(&a, 0, sizeof(a));
     aml_u8(&a, 0x70);
     for (u32 i = 0; i < 40; i++)
-        aml_u8(&a, 0x72);                       /* Add(Add(Add(... */
+        aml_u8(&a, 0x72); /* Add(Add(Add(... */
     aml_int(&a, 1);
     for (u32 i = 0; i < 40; i++) {
         aml_int(&a, 1);

@@ -39,7 +39,7 @@ struct fm_region {
 struct fake_mem {
     u32 n;
     struct fm_region r[FM_MAX];
-    u32 maps;                   /* calls to map(), for tests that count them */
+    u32 maps; /* calls to map(), for tests that count them */
 };
 
 static const void *fm_map(void *opaque, u64 pa, u64 len)
@@ -143,10 +143,7 @@ static void tb_finish(struct tb *t)
 }
 
 /* Adds the finished table at pa. */
-static u8 *tb_place(struct fake_mem *m, u64 pa, struct tb *t)
-{
-    return fm_add(m, pa, t->b, t->len);
-}
+static u8 *tb_place(struct fake_mem *m, u64 pa, struct tb *t) { return fm_add(m, pa, t->b, t->len); }
 
 /* An RSDP of revision rev (0: 20 bytes, >= 2: 36 bytes) at pa. */
 static u8 *put_rsdp(struct fake_mem *m, u64 pa, u8 rev, u32 rsdt, u64 xsdt)
@@ -195,7 +192,7 @@ static void recompute_checksum(u8 *table)
 struct aml {
     u32 n;
     u32 depth;
-    u32 open[64];               /* positions where a PkgLength goes */
+    u32 open[64]; /* positions where a PkgLength goes */
     u8 b[16384];
 };
 
@@ -392,7 +389,8 @@ static u64 fixture_load(struct fake_mem *m, const char *machine)
     }
     if (!man)
         fail_msg("fixture missing: tests/unit/fixtures/acpi/%s/manifest.txt "
-                 "(capture it with tools/acpi-capture.py %s)", machine, machine);
+                 "(capture it with tools/acpi-capture.py %s)",
+                 machine, machine);
     fm_init(m);
     u64 rsdp = 0;
     while (fgets(line, sizeof(line), man)) {

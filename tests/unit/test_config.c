@@ -40,7 +40,7 @@ static bool is_default(const struct isthmus_config *cfg)
 
 static int parse(const char *text, size_t len, struct isthmus_config *cfg)
 {
-    memset(cfg, 0x5A, sizeof(*cfg));  /* config_parse must set every field */
+    memset(cfg, 0x5A, sizeof(*cfg)); /* config_parse must set every field */
     memset(&diag, 0x5A, sizeof(diag));
     return config_parse(text, len, cfg, &diag);
 }
@@ -104,7 +104,10 @@ static void test_all_keys(void **state)
 
 static void test_each_value(void **state)
 {
-    static const struct { const char *name; u16 port; } consoles[] = {
+    static const struct {
+        const char *name;
+        u16 port;
+    } consoles[] = {
         { "com1", 0x3F8 }, { "com2", 0x2F8 }, { "com3", 0x3E8 }, { "com4", 0x2E8 }, { "none", 0 },
     };
     static const char *const levels[] = { "error", "warn", "info", "debug" };
@@ -200,8 +203,7 @@ static void test_structure_errors(void **state)
     EXPECT_ERRORS("[hypervisor]\nxyz = 1\n", "2: unknown key \"xyz\" in [hypervisor]\n");
     EXPECT_ERRORS("log_level = \"info\"\n",
                   "1: key \"log_level\" is outside any table: put it under a header such as [hypervisor]\n");
-    EXPECT_ERRORS("[hypervsor]\nlog_level = \"x\"\n",
-                  "1: unknown table [hypervsor] (did you mean [hypervisor]?)\n");
+    EXPECT_ERRORS("[hypervsor]\nlog_level = \"x\"\n", "1: unknown table [hypervsor] (did you mean [hypervisor]?)\n");
     EXPECT_ERRORS("[storage]\nip = 1\n", "1: unknown table [storage]\n");
     EXPECT_ERRORS("[[partition]]\nname = \"a\"\n[[partition]]\n",
                   "1: [[partition]]: missing required key \"cpus\"\n"
@@ -216,8 +218,7 @@ static void test_structure_errors(void **state)
     EXPECT_ERRORS("[[hypervisor]]\nbaud = 1\n",
                   "1: [[hypervisor]] must be written [hypervisor]: it is a single table\n");
     EXPECT_ERRORS("[hypervisor]\n[hypervisor]\n", "2: duplicate table [hypervisor] (already defined at line 1)\n");
-    EXPECT_ERRORS("[hypervisor]\nbaud = 9600\nbaud = 9600\n",
-                  "3: duplicate key \"baud\" (first defined at line 2)\n");
+    EXPECT_ERRORS("[hypervisor]\nbaud = 9600\nbaud = 9600\n", "3: duplicate key \"baud\" (first defined at line 2)\n");
     /* Keys of a rejected table are not reported one by one; the next table is checked. */
     EXPECT_ERRORS("[net]\na = 1\nb = 2\n[hypervisor]\nbaud = 1\n",
                   "1: unknown table [net]\n5: baud: expected one of 9600, 19200, 38400, 57600, 115200, got 1\n");
@@ -286,7 +287,7 @@ static void test_format_error(void **state)
     assert_string_equal(buf, "");
     config_format_error(&diag, 0, "isthmus.toml", buf, 10);
     assert_string_equal(buf, "isthmus.t");
-    config_format_error(&diag, 0, "isthmus.toml", buf, 0);  /* must not write */
+    config_format_error(&diag, 0, "isthmus.toml", buf, 0); /* must not write */
 
     memset(big, '#', sizeof(big));
     assert_int_equal(parse(big, sizeof(big), &cfg), -EINVAL);
@@ -309,7 +310,8 @@ static void test_summary(void **state)
     config_summary(&cfg, buf, sizeof(buf));
     assert_string_equal(buf, "log_level=error console=none baud=19200 banner=false reserve_cpu0=true partitions=0");
     EXPECT_OK("[[partition]]\nname='a'\ncpus=[1,3]\nmemory='4M'\nkernel='k'\nstate='stopped'\n"
-              "[[partition]]\nname='b'\ncpus=2\nmemory=2097152\nkernel='k'\n", &cfg);
+              "[[partition]]\nname='b'\ncpus=2\nmemory=2097152\nkernel='k'\n",
+              &cfg);
     config_summary(&cfg, buf, sizeof(buf));
     assert_string_equal(buf, "log_level=info console=com1 baud=115200 banner=true reserve_cpu0=true partitions=2"
                              " [a cpus=(1,3) memory=4194304 stopped] [b cpus=2 memory=2097152 running]");
@@ -425,27 +427,62 @@ static const char *const colors[] = { "red", "green", "blue", NULL };
 static const s64 odd[] = { 1, 3, 5 };
 
 static const struct config_key main_keys[] = {
-    { .name = "level", .type = CONFIG_INT, .required = true, .offset = offsetof(struct tcfg, level),
-      .size = 4, .min = 0, .max = 3, .help = "a level" },
-    { .name = "label", .type = CONFIG_STRING, .offset = offsetof(struct tcfg, label), .size = 16,
-      .help = "a label" },
+    { .name = "level",
+      .type = CONFIG_INT,
+      .required = true,
+      .offset = offsetof(struct tcfg, level),
+      .size = 4,
+      .min = 0,
+      .max = 3,
+      .help = "a level" },
+    { .name = "label", .type = CONFIG_STRING, .offset = offsetof(struct tcfg, label), .size = 16, .help = "a label" },
 };
 
 static const struct config_key item_keys[] = {
-    { .name = "name", .type = CONFIG_STRING, .required = true, .offset = offsetof(struct item, name),
-      .size = 8, .help = "its name" },
-    { .name = "flag", .type = CONFIG_BOOL, .offset = offsetof(struct item, flag), .size = 1,
-      .help = "a flag" },
-    { .name = "small", .type = CONFIG_INT, .offset = offsetof(struct item, small), .size = 1,
-      .min = 0, .max = 255, .help = "a byte" },
-    { .name = "mid", .type = CONFIG_INT, .offset = offsetof(struct item, mid), .size = 2,
-      .min = 0, .max = 65535, .allowed = NULL, .help = "a u16" },
-    { .name = "big", .type = CONFIG_INT, .offset = offsetof(struct item, big), .size = 8,
-      .min = INT64_MIN, .max = INT64_MAX, .help = "an s64" },
-    { .name = "color", .type = CONFIG_ENUM, .offset = offsetof(struct item, color), .size = 4,
-      .choices = colors, .help = "a color" },
-    { .name = "odd", .type = CONFIG_INT, .offset = offsetof(struct item, odd), .size = 1,
-      .min = 0, .max = 4, .allowed = odd, .nallowed = 3, .help = "odd, and at most 4" },
+    { .name = "name",
+      .type = CONFIG_STRING,
+      .required = true,
+      .offset = offsetof(struct item, name),
+      .size = 8,
+      .help = "its name" },
+    { .name = "flag", .type = CONFIG_BOOL, .offset = offsetof(struct item, flag), .size = 1, .help = "a flag" },
+    { .name = "small",
+      .type = CONFIG_INT,
+      .offset = offsetof(struct item, small),
+      .size = 1,
+      .min = 0,
+      .max = 255,
+      .help = "a byte" },
+    { .name = "mid",
+      .type = CONFIG_INT,
+      .offset = offsetof(struct item, mid),
+      .size = 2,
+      .min = 0,
+      .max = 65535,
+      .allowed = NULL,
+      .help = "a u16" },
+    { .name = "big",
+      .type = CONFIG_INT,
+      .offset = offsetof(struct item, big),
+      .size = 8,
+      .min = INT64_MIN,
+      .max = INT64_MAX,
+      .help = "an s64" },
+    { .name = "color",
+      .type = CONFIG_ENUM,
+      .offset = offsetof(struct item, color),
+      .size = 4,
+      .choices = colors,
+      .help = "a color" },
+    { .name = "odd",
+      .type = CONFIG_INT,
+      .offset = offsetof(struct item, odd),
+      .size = 1,
+      .min = 0,
+      .max = 4,
+      .allowed = odd,
+      .nallowed = 3,
+      .help = "odd, and at most 4" },
 };
 
 static void *main_object(void *cfg, u32 index) { return cfg; }
@@ -468,10 +505,20 @@ static int item_finish(void *cfg, void *obj, char *msg, size_t size)
 }
 
 static const struct config_table test_tables[] = {
-    { .name = "main", .keys = main_keys, .nkeys = 2, .object_size = sizeof(struct tcfg),
-      .object = main_object, .help = "main" },
-    { .name = "item", .array = true, .max_count = 3, .keys = item_keys, .nkeys = 7,
-      .object_size = sizeof(struct item), .object = item_object, .finish = item_finish,
+    { .name = "main",
+      .keys = main_keys,
+      .nkeys = 2,
+      .object_size = sizeof(struct tcfg),
+      .object = main_object,
+      .help = "main" },
+    { .name = "item",
+      .array = true,
+      .max_count = 3,
+      .keys = item_keys,
+      .nkeys = 7,
+      .object_size = sizeof(struct item),
+      .object = item_object,
+      .finish = item_finish,
       .help = "items" },
 };
 
@@ -484,7 +531,9 @@ static void test_defaults_fn(void *cfg)
 }
 
 static const struct config_schema test_schema = {
-    .tables = test_tables, .ntables = 2, .defaults = test_defaults_fn,
+    .tables = test_tables,
+    .ntables = 2,
+    .defaults = test_defaults_fn,
 };
 
 static struct tcfg tcfg;
@@ -528,7 +577,7 @@ static void test_schema_engine_errors(void **state)
     assert_int_equal(TPARSE("[main]\nlevel = 4\nlabel = \"sixteen chars...\"\n"), -EINVAL);
     assert_string_equal(errors(), "2: level: expected an integer from 0 to 3, got 4\n"
                                   "3: label: too long (16 bytes; the limit is 15)\n");
-    assert_int_equal(tcfg.level, 1);  /* defaults again */
+    assert_int_equal(tcfg.level, 1); /* defaults again */
     assert_string_equal(tcfg.label, "default");
 
     assert_int_equal(TPARSE("[main]\nlevel = -1\nlabel = 5\n"), -EINVAL);
@@ -560,8 +609,7 @@ static void test_schema_engine_errors(void **state)
     assert_string_equal(errors(), "1: [item] must be written [[item]]: it is an array of tables\n"
                                   "3: [[main]] must be written [main]: it is a single table\n");
 
-    assert_int_equal(TPARSE("[main]\nlevel = 1\n[[item]]\nname = 'n'\ncolor = 'pink'\nodd = 2\nodd = 9\n"),
-                     -EINVAL);
+    assert_int_equal(TPARSE("[main]\nlevel = 1\n[[item]]\nname = 'n'\ncolor = 'pink'\nodd = 2\nodd = 9\n"), -EINVAL);
     assert_string_equal(errors(), "5: color: expected one of \"red\", \"green\", \"blue\", got \"pink\"\n"
                                   "6: odd: expected one of 1, 3, 5, got 2\n"
                                   "7: duplicate key \"odd\" (first defined at line 6)\n");
@@ -584,34 +632,53 @@ static void test_schema_check_errors(void **state)
     struct config_schema s = { .tables = &t, .ntables = 1, .defaults = test_defaults_fn };
     char msg[160];
 
-#define RESET() do { \
-        k = (struct config_key){ .name = "k", .type = CONFIG_INT, .size = 4, .max = 1, .help = "h" }; \
-        t = (struct config_table){ .name = "t", .keys = &k, .nkeys = 1, .object_size = 8, \
-                                   .object = main_object, .help = "h" }; \
+#define RESET()                                                                                                        \
+    do {                                                                                                               \
+        k = (struct config_key){ .name = "k", .type = CONFIG_INT, .size = 4, .max = 1, .help = "h" };                  \
+        t = (struct config_table){                                                                                     \
+            .name = "t", .keys = &k, .nkeys = 1, .object_size = 8, .object = main_object, .help = "h"                  \
+        };                                                                                                             \
     } while (0)
-#define BAD(want) do { \
-        assert_int_equal(config_schema_check(&s, msg, sizeof(msg)), -EINVAL); \
-        assert_string_equal(msg, want); \
-        RESET(); \
+#define BAD(want)                                                                                                      \
+    do {                                                                                                               \
+        assert_int_equal(config_schema_check(&s, msg, sizeof(msg)), -EINVAL);                                          \
+        assert_string_equal(msg, want);                                                                                \
+        RESET();                                                                                                       \
     } while (0)
 
     RESET();
     assert_int_equal(config_schema_check(&s, msg, sizeof(msg)), 0);
-    k.name = "a.b";                    BAD("[t]: key name \"a.b\" is not a bare key");
-    k.name = NULL;                     BAD("[t]: key name \"(null)\" is not a bare key");
-    k.help = "";                       BAD("[t] k: no help text");
-    k.offset = 6;                      BAD("[t] k: field outside the object");
-    k.size = 3;                        BAD("[t] k: an integer field must be 1, 2, 4 or 8 bytes");
-    k.min = 2;                         BAD("[t] k: min > max");
-    k.nallowed = 2;                    BAD("[t] k: nallowed without allowed");
-    k.type = CONFIG_ENUM;              BAD("[t] k: an enum needs choices");
-    k.type = CONFIG_BOOL;              BAD("[t] k: a bool field must be a bool");
-    k.type = CONFIG_STRING; k.size = 1; BAD("[t] k: a string field needs room");
-    t.name = "";                       BAD("table 0 (): bad name, object, help, key count or max_count");
-    t.array = true;                    BAD("table 0 (t): bad name, object, help, key count or max_count");
-    t.object = NULL;                   BAD("table 0 (t): bad name, object, help, key count or max_count");
-    t.nkeys = CONFIG_MAX_KEYS + 1;     BAD("table 0 (t): bad name, object, help, key count or max_count");
-    s.ntables = 0;                     BAD("a schema needs defaults and 1 to 16 tables");
+    k.name = "a.b";
+    BAD("[t]: key name \"a.b\" is not a bare key");
+    k.name = NULL;
+    BAD("[t]: key name \"(null)\" is not a bare key");
+    k.help = "";
+    BAD("[t] k: no help text");
+    k.offset = 6;
+    BAD("[t] k: field outside the object");
+    k.size = 3;
+    BAD("[t] k: an integer field must be 1, 2, 4 or 8 bytes");
+    k.min = 2;
+    BAD("[t] k: min > max");
+    k.nallowed = 2;
+    BAD("[t] k: nallowed without allowed");
+    k.type = CONFIG_ENUM;
+    BAD("[t] k: an enum needs choices");
+    k.type = CONFIG_BOOL;
+    BAD("[t] k: a bool field must be a bool");
+    k.type = CONFIG_STRING;
+    k.size = 1;
+    BAD("[t] k: a string field needs room");
+    t.name = "";
+    BAD("table 0 (): bad name, object, help, key count or max_count");
+    t.array = true;
+    BAD("table 0 (t): bad name, object, help, key count or max_count");
+    t.object = NULL;
+    BAD("table 0 (t): bad name, object, help, key count or max_count");
+    t.nkeys = CONFIG_MAX_KEYS + 1;
+    BAD("table 0 (t): bad name, object, help, key count or max_count");
+    s.ntables = 0;
+    BAD("a schema needs defaults and 1 to 16 tables");
     s.ntables = 1;
 
     struct config_key two[2] = { k, k };
@@ -724,8 +791,7 @@ static void test_invalid_files(void **state)
             assert_non_null(eol);
             snprintf(text, sizeof(text), "%.*s", (int)(eol - p - used), p + used);
             if (nexpect >= diag.nerrors)
-                fail_msg("%s: expected an error at line %u (%s), got only:\n%s", names[i], line, text,
-                         errors());
+                fail_msg("%s: expected an error at line %u (%s), got only:\n%s", names[i], line, text, errors());
             if (diag.err[nexpect].line != line || !strstr(diag.err[nexpect].msg, text))
                 fail_msg("%s: expected %u: ...%s..., got:\n%s", names[i], line, text, errors());
             nexpect++;
@@ -742,10 +808,11 @@ static void test_placement_keys(void **state)
 {
     (void)state;
     struct isthmus_config cfg;
-    EXPECT_OK("[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\n"
-              "[[partition]]\nname = \"b\"\ncpus = 1\nmemory = \"64M\"\nkernel = \"k\"\n"
-              "node = 1\nnuma = \"spread\"\npriority = 7\ndevices = [\"0000:80:00.0\", \"81:1f.7\", \"ffff:ff:1f.7\"]\n",
-              &cfg);
+    EXPECT_OK(
+        "[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\n"
+        "[[partition]]\nname = \"b\"\ncpus = 1\nmemory = \"64M\"\nkernel = \"k\"\n"
+        "node = 1\nnuma = \"spread\"\npriority = 7\ndevices = [\"0000:80:00.0\", \"81:1f.7\", \"ffff:ff:1f.7\"]\n",
+        &cfg);
     assert_int_equal(cfg.partition[0].node, -1);
     assert_int_equal(cfg.partition[0].numa, 0);
     assert_int_equal(cfg.partition[0].priority, 0);
@@ -797,8 +864,9 @@ static void test_failover_keys(void **state)
     (void)state;
     struct isthmus_config cfg;
     /* A group may come before its partitions. */
-    EXPECT_OK("[[failover]]\nname = \"web\"\nprimary = \"a\"\nstandby = \"b\"\n"
-              P("a", NIC("02:00:00:00:00:01", "10")) P("b", NIC("02:00:00:00:00:02", "10")), &cfg);
+    EXPECT_OK("[[failover]]\nname = \"web\"\nprimary = \"a\"\nstandby = \"b\"\n" P("a", NIC("02:00:00:00:00:01", "10"))
+                  P("b", NIC("02:00:00:00:00:02", "10")),
+              &cfg);
     assert_int_equal(cfg.ngroups, 1);
     const struct config_failover *g = &cfg.group[0];
     assert_string_equal(g->name, "web");
@@ -815,8 +883,9 @@ static void test_failover_keys(void **state)
     assert_false(g->ip_set);
 
     EXPECT_OK(P("a", "") "[[failover]]\nname = \"db\"\nprimary = \"a\"\nmode = \"cold\"\n"
-              "interval_ms = 50\nmisses = 5\ngrace_ms = 2000\nstandby_kernel = \"s.elf\"\n"
-              "standby_initrd = \"s.img\"\nstandby_cmdline = \"standby\"\n", &cfg);
+                         "interval_ms = 50\nmisses = 5\ngrace_ms = 2000\nstandby_kernel = \"s.elf\"\n"
+                         "standby_initrd = \"s.img\"\nstandby_cmdline = \"standby\"\n",
+              &cfg);
     g = &cfg.group[0];
     assert_int_equal(g->primary, 0);
     assert_int_equal(g->standby, -1);
@@ -828,10 +897,13 @@ static void test_failover_keys(void **state)
     assert_string_equal(g->standby_cmdline, "standby");
     assert_int_equal(g->vlan, -1);
 
-    EXPECT_OK(P("a", NIC("02:00:00:00:00:01", "1") "vlan_mode = \"trunk\"\ntrunk_vlans = [7]\n")
-              P("b", NIC("02:00:00:00:00:02", "7"))
-              "[[failover]]\nname = \"web\"\nprimary = \"a\"\nstandby = \"b\"\nmac = \"02:aa:00:00:00:01\"\n"
-              "ip = \"10.0.0.1\"\nvlan = 7\nmode = \"hot\"\n", &cfg);
+    EXPECT_OK(
+        P("a", NIC("02:00:00:00:00:01", "1") "vlan_mode = \"trunk\"\ntrunk_vlans = [7]\n")
+            P("b",
+              NIC("02:00:00:00:00:02",
+                  "7")) "[[failover]]\nname = \"web\"\nprimary = \"a\"\nstandby = \"b\"\nmac = \"02:aa:00:00:00:01\"\n"
+                        "ip = \"10.0.0.1\"\nvlan = 7\nmode = \"hot\"\n",
+        &cfg);
     g = &cfg.group[0];
     const u8 ip[4] = { 10, 0, 0, 1 }, mac[6] = { 0x02, 0xaa, 0, 0, 0, 1 };
     assert_memory_equal(g->ip, ip, 4);
@@ -843,7 +915,7 @@ static void test_failover_keys(void **state)
     EXPECT_ERRORS(P("a", "") P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nmode = \"hot\"\n",
                   "11: mode = \"hot\" needs a standby partition\n");
     EXPECT_ERRORS(P("a", "") P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n"
-                  "mode = \"cold\"\n",
+                                        "mode = \"cold\"\n",
                   "11: mode = \"cold\" boots on the primary's own resources: drop standby "
                   "(standby_kernel gives the image)\n");
     EXPECT_ERRORS(P("a", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby_cmdline = \"s\"\n",
@@ -851,10 +923,10 @@ static void test_failover_keys(void **state)
     EXPECT_ERRORS(P("a", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"a\"\n",
                   "6: \"a\" cannot be its own standby\n");
     EXPECT_ERRORS(P("a", "") P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\n"
-                  "[[failover]]\nname = \"x\"\nprimary = \"b\"\n",
+                                        "[[failover]]\nname = \"x\"\nprimary = \"b\"\n",
                   "14: failover group \"x\" is defined twice\n");
     EXPECT_ERRORS(P("a", "") P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nmac = \"02:00:00:00:00:09\"\n"
-                  "[[failover]]\nname = \"y\"\nprimary = \"b\"\nmac = \"02:00:00:00:00:09\"\n",
+                                        "[[failover]]\nname = \"y\"\nprimary = \"b\"\nmac = \"02:00:00:00:00:09\"\n",
                   "15: the service MAC is also group \"x\"'s\n");
     EXPECT_ERRORS("[[failover]]\nname = \"x y\"\nprimary = \"a\"\ninterval_ms = 5\nmisses = 0\n"
                   "mode = \"warm\"\nip = \"10.0.0.256\"\nmac = \"01:00:00:00:00:01\"\n[[failover]]\nname = \"z\"\n",
@@ -870,23 +942,24 @@ static void test_failover_keys(void **state)
                   "1: group \"x\": no partition named \"nope\"\n");
     EXPECT_ERRORS(P("a", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"nope\"\n",
                   "6: group \"x\": no partition named \"nope\"\n");
-    EXPECT_ERRORS(P("a", "") P("b", "") P("c", "")
-                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n"
-                  "[[failover]]\nname = \"y\"\nprimary = \"c\"\nstandby = \"a\"\n",
+    EXPECT_ERRORS(P("a", "") P("b", "") P("c", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n"
+                                                   "[[failover]]\nname = \"y\"\nprimary = \"c\"\nstandby = \"a\"\n",
                   "20: partition \"a\" is in groups \"x\" and \"y\"\n");
-    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1")) P("b", "")
-                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n",
+    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1"))
+                      P("b", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n",
                   "14: group \"x\": \"a\" has a NIC and \"b\" has none: both or neither\n");
     EXPECT_ERRORS(P("a", "") "[[failover]]\nname = \"x\"\nprimary = \"a\"\nvlan = 3\n",
                   "6: group \"x\": mac, ip and vlan need NICs on its partitions\n");
-    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1") "vlan_mode = \"trunk\"\ntrunk_vlans = [7]\n")
-                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\n",
-                  "11: group \"x\": \"a\" is a trunk port: give the service's vlan\n");
-    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1")) P("b", NIC("02:00:00:00:00:02", "2"))
-                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n",
-                  "17: group \"x\": \"b\"'s port does not carry VLAN 1\n");
-    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "1"))
-                  "[[failover]]\nname = \"x\"\nprimary = \"a\"\nmac = \"02:00:00:00:00:01\"\n",
+    EXPECT_ERRORS(
+        P("a", NIC("02:00:00:00:00:01",
+                   "1") "vlan_mode = \"trunk\"\ntrunk_vlans = [7]\n") "[[failover]]\nname = \"x\"\nprimary = \"a\"\n",
+        "11: group \"x\": \"a\" is a trunk port: give the service's vlan\n");
+    EXPECT_ERRORS(
+        P("a", NIC("02:00:00:00:00:01", "1"))
+            P("b", NIC("02:00:00:00:00:02", "2")) "[[failover]]\nname = \"x\"\nprimary = \"a\"\nstandby = \"b\"\n",
+        "17: group \"x\": \"b\"'s port does not carry VLAN 1\n");
+    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01",
+                             "1")) "[[failover]]\nname = \"x\"\nprimary = \"a\"\nmac = \"02:00:00:00:00:01\"\n",
                   "9: group \"x\": the service MAC is also \"a\"'s NIC's; give the service its own\n");
 }
 #undef P

@@ -21,11 +21,15 @@
 
 /* ---- a fake backend ---- */
 
-static u64 advanced;            /* bytes RIP moved */
+static u64 advanced; /* bytes RIP moved */
 static struct vcpu_event injected;
 static int ninjected;
 
-static void fb_advance(struct vcpu *v, u64 len) { (void)v; advanced += len; }
+static void fb_advance(struct vcpu *v, u64 len)
+{
+    (void)v;
+    advanced += len;
+}
 static int fb_inject(struct vcpu *v, const struct vcpu_event *ev)
 {
     (void)v;
@@ -33,18 +37,36 @@ static int fb_inject(struct vcpu *v, const struct vcpu_event *ev)
     ninjected++;
     return 0;
 }
-static u64 fb_get_cr(struct vcpu *v, int cr) { (void)v; return cr == 4 ? 0 : 0x80000011; }
-static u8 fb_get_cpl(struct vcpu *v) { (void)v; return 0; }
+static u64 fb_get_cr(struct vcpu *v, int cr)
+{
+    (void)v;
+    return cr == 4 ? 0 : 0x80000011;
+}
+static u8 fb_get_cpl(struct vcpu *v)
+{
+    (void)v;
+    return 0;
+}
 
 static const struct vcpu_backend fake_backend = {
-    .name = "fake", .vendor = VCPU_VENDOR_AMD, .slpt_format = SLPT_NPT,
-    .slpt_name = "NPT", .slpt_fault_name = "NPT violation",
-    .advance_rip = fb_advance, .inject = fb_inject, .get_cr = fb_get_cr, .get_cpl = fb_get_cpl,
+    .name = "fake",
+    .vendor = VCPU_VENDOR_AMD,
+    .slpt_format = SLPT_NPT,
+    .slpt_name = "NPT",
+    .slpt_fault_name = "NPT violation",
+    .advance_rip = fb_advance,
+    .inject = fb_inject,
+    .get_cr = fb_get_cr,
+    .get_cpl = fb_get_cpl,
 };
 const struct vcpu_backend *vcpu_backend = &fake_backend;
 u64 tsc_khz = 1000000;
 
-const char *vcpu_exit_name(enum vcpu_exit_reason r) { (void)r; return "reason"; }
+const char *vcpu_exit_name(enum vcpu_exit_reason r)
+{
+    (void)r;
+    return "reason";
+}
 
 /* ---- the partition lifecycle, recorded ---- */
 
@@ -60,20 +82,48 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
         vsnprintf(failed, sizeof(failed), fmt, ap);
     va_end(ap);
 }
-void part_poweroff(struct vm_vcpu *vc) { (void)vc; poweroffs++; }
+void part_poweroff(struct vm_vcpu *vc)
+{
+    (void)vc;
+    poweroffs++;
+}
 void part_hc_env(struct partition *p, struct hc_env *env, struct isthmus_hb_info *buf)
 {
     (void)p;
     (void)env;
     (void)buf;
 }
-u64 part_ram_bytes(const struct partition *p) { (void)p; return 0; }
+u64 part_ram_bytes(const struct partition *p)
+{
+    (void)p;
+    return 0;
+}
 
 /* Shadow paging is not exercised here: reaching these is a failure. */
-void handle_cr_access(struct vm_vcpu *vc, const struct vcpu_exit *e) { (void)vc; (void)e; fail(); }
-void handle_invlpg(struct vm_vcpu *vc, const struct vcpu_exit *e) { (void)vc; (void)e; fail(); }
-void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e) { (void)vc; (void)e; fail(); }
-bool shadow_write_efer(struct vm_vcpu *vc, u64 v) { (void)vc; (void)v; return true; }
+void handle_cr_access(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    (void)vc;
+    (void)e;
+    fail();
+}
+void handle_invlpg(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    (void)vc;
+    (void)e;
+    fail();
+}
+void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
+{
+    (void)vc;
+    (void)e;
+    fail();
+}
+bool shadow_write_efer(struct vm_vcpu *vc, u64 v)
+{
+    (void)vc;
+    (void)v;
+    return true;
+}
 
 /* ---- fake devices ---- */
 
@@ -86,7 +136,7 @@ struct fake_dev {
     u16 port;
     u8 size;
     bool in;
-    u32 value;                  /* returned for reads, recorded for writes */
+    u32 value; /* returned for reads, recorded for writes */
     enum vdev_result result;
 };
 
@@ -271,7 +321,7 @@ static void test_msr_claimed(void **state)
     handle_exit(&vcpu, &e);
     assert_int_equal(vcpu.v.regs.gpr[GPR_RAX], 0x55667788);
     assert_int_equal(vcpu.v.regs.gpr[GPR_RDX], 0x11223344);
-    assert_int_equal(advanced, 2);           /* no length from the backend: RDMSR's */
+    assert_int_equal(advanced, 2); /* no length from the backend: RDMSR's */
     vcpu.v.regs.gpr[GPR_RAX] = 0xffffffff00000042ULL;
     vcpu.v.regs.gpr[GPR_RDX] = 0;
     msr_exit(&e, 0x4b564d04, true);
@@ -284,13 +334,13 @@ static void test_msr_unclaimed_or_refused_is_gp(void **state)
 {
     (void)state;
     struct vcpu_exit e;
-    msr_exit(&e, 0x3a, true);                /* IA32_FEATURE_CONTROL: nobody's */
+    msr_exit(&e, 0x3a, true); /* IA32_FEATURE_CONTROL: nobody's */
     handle_exit(&vcpu, &e);
     assert_int_equal(ninjected, 1);
     assert_int_equal(injected.type, VEVENT_EXCEPTION);
     assert_int_equal(injected.vector, 13);
     assert_true(injected.has_error);
-    assert_int_equal(advanced, 0);           /* a fault does not retire the instruction */
+    assert_int_equal(advanced, 0); /* a fault does not retire the instruction */
     dev_b.result = VDEV_GP;
     assert_int_equal(vdev_claim_msr(&part, 0x10, 0x10, dev_msr, &dev_b, "b"), 0);
     msr_exit(&e, 0x10, true);
@@ -340,7 +390,7 @@ static void test_mmio_unclaimed_fails_with_reason(void **state)
     assert_non_null(strstr(failed, "0xc0000010"));
     assert_non_null(strstr(failed, "NPT violation"));
     failed[0] = '\0';
-    fault_exit(&e, 0xc0000);                 /* ROM probing, outside the partition */
+    fault_exit(&e, 0xc0000); /* ROM probing, outside the partition */
     handle_exit(&vcpu, &e);
     assert_non_null(strstr(failed, "read access to guest-physical 0xc0000"));
 }
@@ -357,7 +407,7 @@ static void test_cpuid_claim_adjusts_answer(void **state)
     assert_int_equal(dev_a.calls, 1);
     assert_int_equal(vcpu.v.regs.gpr[GPR_RBX], 0x4b4d564b);
     assert_int_equal(advanced, 2);
-    vcpu.v.regs.gpr[GPR_RAX] = 0;            /* leaf 0: nobody's claim */
+    vcpu.v.regs.gpr[GPR_RAX] = 0; /* leaf 0: nobody's claim */
     handle_exit(&vcpu, &e);
     assert_int_equal(dev_a.calls, 1);
 }
@@ -382,7 +432,7 @@ static void test_hlt_pause_and_unknown(void **state)
     assert_non_null(strstr(failed, "unhandled exit"));
     assert_non_null(strstr(failed, "0x7b"));
     failed[0] = '\0';
-    e.reason = (enum vcpu_exit_reason)1000;  /* out of the table */
+    e.reason = (enum vcpu_exit_reason)1000; /* out of the table */
     handle_exit(&vcpu, &e);
     assert_non_null(strstr(failed, "unhandled exit"));
 }
@@ -408,9 +458,28 @@ static void test_claims_refuse_overlap_and_overflow(void **state)
 }
 
 static char order_log[64];
-static void log_order(char c) { size_t n = strlen(order_log); order_log[n] = c; order_log[n + 1] = '\0'; }
-static int attach_bus(struct partition *p, char *err, size_t len) { (void)p; (void)err; (void)len; log_order('B'); return 0; }
-static int attach_nic(struct partition *p, char *err, size_t len) { (void)p; (void)err; (void)len; log_order('N'); return 0; }
+static void log_order(char c)
+{
+    size_t n = strlen(order_log);
+    order_log[n] = c;
+    order_log[n + 1] = '\0';
+}
+static int attach_bus(struct partition *p, char *err, size_t len)
+{
+    (void)p;
+    (void)err;
+    (void)len;
+    log_order('B');
+    return 0;
+}
+static int attach_nic(struct partition *p, char *err, size_t len)
+{
+    (void)p;
+    (void)err;
+    (void)len;
+    log_order('N');
+    return 0;
+}
 static int attach_bad(struct partition *p, char *err, size_t len)
 {
     (void)p;
@@ -418,11 +487,31 @@ static int attach_bad(struct partition *p, char *err, size_t len)
     log_order('X');
     return -ENOSPC;
 }
-static void detach_bus(struct partition *p) { (void)p; log_order('b'); }
-static void detach_nic(struct partition *p) { (void)p; log_order('n'); }
-static u64 deadline_5(struct vm_vcpu *vc) { (void)vc; return 5; }
-static u64 deadline_0(struct vm_vcpu *vc) { (void)vc; return 0; }
-static u64 deadline_9(struct vm_vcpu *vc) { (void)vc; return 9; }
+static void detach_bus(struct partition *p)
+{
+    (void)p;
+    log_order('b');
+}
+static void detach_nic(struct partition *p)
+{
+    (void)p;
+    log_order('n');
+}
+static u64 deadline_5(struct vm_vcpu *vc)
+{
+    (void)vc;
+    return 5;
+}
+static u64 deadline_0(struct vm_vcpu *vc)
+{
+    (void)vc;
+    return 0;
+}
+static u64 deadline_9(struct vm_vcpu *vc)
+{
+    (void)vc;
+    return 9;
+}
 
 /* Attach in order (a bus before its devices), detach in reverse, the earliest
  * deadline wins, a failing attach stops the start with its message. */
@@ -462,7 +551,7 @@ static void test_vmsr_values(void **state)
     assert_false(vmsr_state_index(0x3a, &m));
     /* EFER: SCE, LME, LMA, NXE only. */
     assert_true(vmsr_value_ok(VMSR_EFER, 0xd01));
-    assert_false(vmsr_value_ok(VMSR_EFER, 0x1000));        /* SVME */
+    assert_false(vmsr_value_ok(VMSR_EFER, 0x1000)); /* SVME */
     assert_false(vmsr_value_ok(VMSR_EFER, 0x2));
     /* PAT: each byte a defined type (0, 1, 4-7). */
     assert_true(vmsr_value_ok(VMSR_PAT, 0x0007040600070406ULL));

@@ -125,8 +125,8 @@ static void test_basic(void **state)
     assert_int_equal(info.fadt.pm_tmr.address, 0);
     assert_int_equal(info.fadt.gpe0.address, 0);
     assert_int_equal(info.fadt.century, 0);
-    assert_int_equal(info.fadt.flags, ACPI_FADT_WBINVD | BIT(2) | BIT(4) | BIT(5) | BIT(12) |
-                                      ACPI_FADT_HW_REDUCED_ACPI);
+    assert_int_equal(info.fadt.flags,
+                     ACPI_FADT_WBINVD | BIT(2) | BIT(4) | BIT(5) | BIT(12) | ACPI_FADT_HW_REDUCED_ACPI);
     assert_int_equal(info.fadt.iapc_boot_arch, BIT(2) | BIT(5));
     /* Power-off goes through the hardware-reduced sleep registers: byte ports. */
     const struct acpi_fadt *fadt = (const struct acpi_fadt *)(buf + (l.fadt - BASE));
@@ -190,7 +190,7 @@ static void test_x2apic(void **state)
     static u32 ids[300];
     for (u32 i = 0; i < 300; i++)
         ids[i] = i;
-    ids[3] = 1000;                                     /* a high ID among low ones */
+    ids[3] = 1000; /* a high ID among low ones */
     struct guest_acpi_config cfg = { .nvcpus = 300, .apic_ids = ids };
     struct guest_acpi_layout l;
     u8 *buf = build_and_parse(&cfg, &l);
@@ -205,7 +205,7 @@ static void test_x2apic(void **state)
         assert_int_equal(c->x2apic, want_x2);
         x2 += want_x2;
     }
-    assert_int_equal(x2, 46);                          /* vCPU 3 and vCPUs 255-299 */
+    assert_int_equal(x2, 46); /* vCPU 3 and vCPUs 255-299 */
     assert_int_equal(l.size, l.madt - BASE + 44 + (300 - 46) * 8 + 46 * 16);
     free(buf);
 }
@@ -253,7 +253,7 @@ static void test_numa(void **state)
     static u32 dom2[4] = { 0, 300, 5, 0 };
     static const struct guest_acpi_mem_affinity mem2[] = { { 0, MiB(64), 300 } };
     struct guest_acpi_numa numa2 = { GUEST_ACPI_MAX_DOMAINS, dom2, mem2, 1, NULL };
-    numa2.ndomains = 301;                              /* above the cap: rejected */
+    numa2.ndomains = 301; /* above the cap: rejected */
     cfg.numa = &numa2;
     assert_int_equal(guest_acpi_layout(&cfg, gpa(BASE), &l, err, sizeof(err)), -EINVAL);
     numa2.ndomains = GUEST_ACPI_MAX_DOMAINS;
@@ -272,11 +272,13 @@ static void test_numa(void **state)
 static void test_dsdt_aml(void **state)
 {
     /* Name (_S5, Package (4) { 5, 5, 0, 0 }) */
-    static const u8 aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-                              0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00 };
+    static const u8 aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00 };
     static const u32 ids[] = { 0 };
-    struct guest_acpi_config cfg = { .nvcpus = 1, .apic_ids = ids, .dsdt_aml = aml,
-                                     .dsdt_aml_len = sizeof(aml), .oem_id = "AB",
+    struct guest_acpi_config cfg = { .nvcpus = 1,
+                                     .apic_ids = ids,
+                                     .dsdt_aml = aml,
+                                     .dsdt_aml_len = sizeof(aml),
+                                     .oem_id = "AB",
                                      .oem_table_id = "12345678" };
     struct guest_acpi_layout l;
     u8 *buf = build_and_parse(&cfg, &l);
@@ -303,16 +305,14 @@ static void test_errors(void **state)
     assert_int_equal(guest_acpi_layout(&cfg, gpa(BASE), NULL, err, sizeof(err)), -EINVAL);
     assert_int_equal(guest_acpi_layout(&cfg, gpa(BASE + 8), &l, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "ACPI tables at 0xe0008: not 16-byte aligned");
-    assert_int_equal(guest_acpi_layout(&cfg, gpa(0xfffffffffffffff0ULL), &l, err, sizeof(err)),
-                     -EINVAL);
+    assert_int_equal(guest_acpi_layout(&cfg, gpa(0xfffffffffffffff0ULL), &l, err, sizeof(err)), -EINVAL);
     assert_int_equal(guest_acpi_layout(&cfg, gpa(BASE), &l, err, sizeof(err)), 0);
 
-    assert_int_equal(guest_acpi_build(&cfg, gpa(BASE), buf, l.size - 1, &l, err, sizeof(err)),
-                     -ENOSPC);
+    assert_int_equal(guest_acpi_build(&cfg, gpa(BASE), buf, l.size - 1, &l, err, sizeof(err)), -ENOSPC);
     assert_int_equal(guest_acpi_build(&cfg, gpa(BASE), NULL, 4096, &l, err, sizeof(err)), -EINVAL);
     memset(buf, 0x55, sizeof(buf));
     assert_int_equal(guest_acpi_build(&cfg, gpa(BASE), buf, sizeof(buf), &l, err, sizeof(err)), 0);
-    for (u64 i = l.size; i < sizeof(buf); i++)         /* the rest of the buffer is zeroed */
+    for (u64 i = l.size; i < sizeof(buf); i++) /* the rest of the buffer is zeroed */
         assert_int_equal(buf[i], 0);
 
     cfg.nvcpus = 0;
@@ -355,7 +355,7 @@ static void test_errors(void **state)
     dom[3] = 1;
     mem[0].length = 0;
     assert_int_equal(guest_acpi_layout(&cfg, gpa(BASE), &l, err, sizeof(err)), -EINVAL);
-    mem[0] = (struct guest_acpi_mem_affinity){ ~0ULL - 10, 11, 0 };   /* wraps */
+    mem[0] = (struct guest_acpi_mem_affinity){ ~0ULL - 10, 11, 0 }; /* wraps */
     assert_int_equal(guest_acpi_layout(&cfg, gpa(BASE), &l, err, sizeof(err)), -EINVAL);
     mem[0] = (struct guest_acpi_mem_affinity){ 0, MiB(1), 2 };
     assert_int_equal(guest_acpi_layout(&cfg, gpa(BASE), &l, err, sizeof(err)), -EINVAL);
@@ -395,8 +395,7 @@ static void test_largest(void **state)
         for (u32 j = 0; j < GUEST_ACPI_MAX_DOMAINS; j++)
             dist[i * GUEST_ACPI_MAX_DOMAINS + j] = i == j ? 10 : (u8)(20 + (i + j) % 200);
     struct guest_acpi_numa numa = { GUEST_ACPI_MAX_DOMAINS, dom, mem, GUEST_ACPI_MAX_MEM, dist };
-    struct guest_acpi_config cfg = { .nvcpus = GUEST_ACPI_MAX_VCPUS, .apic_ids = ids,
-                                     .numa = &numa };
+    struct guest_acpi_config cfg = { .nvcpus = GUEST_ACPI_MAX_VCPUS, .apic_ids = ids, .numa = &numa };
     struct guest_acpi_layout l;
     assert_int_equal(guest_acpi_layout(&cfg, gpa(BASE), &l, err, sizeof(err)), 0);
     u8 *buf = malloc(l.size);
@@ -410,9 +409,9 @@ static void test_largest(void **state)
     assert_int_equal(info.madt.dropped, GUEST_ACPI_MAX_VCPUS - ACPI_MAX_MADT_CPUS);
     assert_int_equal(info.madt.bad_entries, 0);
     assert_int_equal(info.madt.cpus[511].apic_id, 1022);
-    assert_true(info.madt.cpus[200].x2apic);           /* ID 400 */
-    assert_false(info.madt.cpus[127].x2apic);          /* ID 254 */
-    assert_true(info.madt.cpus[128].x2apic);           /* ID 256 */
+    assert_true(info.madt.cpus[200].x2apic);  /* ID 400 */
+    assert_false(info.madt.cpus[127].x2apic); /* ID 254 */
+    assert_true(info.madt.cpus[128].x2apic);  /* ID 256 */
     /* The SLIT is larger than the parser's 32 x 32: it says so, the SRAT is intact. */
     assert_false(info.have_slit);
     assert_int_equal(info.srat.nmem, GUEST_ACPI_MAX_MEM);
@@ -423,12 +422,8 @@ static void test_largest(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),
-        cmocka_unit_test(test_x2apic),
-        cmocka_unit_test(test_numa),
-        cmocka_unit_test(test_dsdt_aml),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_largest),
+        cmocka_unit_test(test_basic),    cmocka_unit_test(test_x2apic), cmocka_unit_test(test_numa),
+        cmocka_unit_test(test_dsdt_aml), cmocka_unit_test(test_errors), cmocka_unit_test(test_largest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,12 +23,14 @@
 #include "kernel/core/log.h"
 #include "tests/unit/stubs.h"
 
-#define BASE 0xe0000ULL
-#define PNP0A03 0x030ad041u             /* EisaId("PNP0A03") as a little-endian DWord */
+#define BASE    0xe0000ULL
+#define PNP0A03 0x030ad041u /* EisaId("PNP0A03") as a little-endian DWord */
 
 static const struct guest_aml_pci layout_cfg = {
-    .mmio32_base = LAYOUT_MMIO32_BASE, .mmio32_end = LAYOUT_MMIO32_END,
-    .mmio64_base = LAYOUT_MMIO64_BASE, .mmio64_end = LAYOUT_MMIO64_BASE + GiB(64),
+    .mmio32_base = LAYOUT_MMIO32_BASE,
+    .mmio32_end = LAYOUT_MMIO32_END,
+    .mmio64_base = LAYOUT_MMIO64_BASE,
+    .mmio64_end = LAYOUT_MMIO64_BASE + GiB(64),
 };
 
 /* Builds into an exactly sized heap buffer. */
@@ -100,9 +102,18 @@ static u64 rd_int(struct rd *r)
     case 0x00: return 0;
     case 0x01: return 1;
     case 0x0a: return rd8(r);
-    case 0x0b: v = rdle(r, 2); assert_true(v > 0xff); return v;
-    case 0x0c: v = rdle(r, 4); assert_true(v > 0xffff); return v;
-    case 0x0e: v = rdle(r, 8); assert_true(v > 0xffffffffu); return v;
+    case 0x0b:
+        v = rdle(r, 2);
+        assert_true(v > 0xff);
+        return v;
+    case 0x0c:
+        v = rdle(r, 4);
+        assert_true(v > 0xffff);
+        return v;
+    case 0x0e:
+        v = rdle(r, 8);
+        assert_true(v > 0xffffffffu);
+        return v;
     }
     fail_msg("not an integer at %p", (const void *)(r->p - 1));
     return 0;
@@ -136,15 +147,15 @@ static u32 rd_crs(struct rd r, struct desc *d, u32 max)
             x->max = rdle(&r, w);
             x->tra = rdle(&r, w);
             x->len = rdle(&r, w);
-        } else if (x->tag == 0x47) {          /* I/O port, 7 bytes */
+        } else if (x->tag == 0x47) { /* I/O port, 7 bytes */
             x->type = rd8(&r);
             x->min = rdle(&r, 2);
             x->max = rdle(&r, 2);
             x->gra = rd8(&r);
             x->len = rd8(&r);
         } else {
-            assert_int_equal(x->tag, 0x79);   /* end tag, 1 byte */
-            assert_int_equal(rd8(&r), 0);     /* checksum 0: "treat as good" */
+            assert_int_equal(x->tag, 0x79); /* end tag, 1 byte */
+            assert_int_equal(rd8(&r), 0);   /* checksum 0: "treat as good" */
             assert_ptr_equal(r.p, r.end);
             return n;
         }
@@ -155,38 +166,37 @@ static u32 rd_crs(struct rd r, struct desc *d, u32 max)
 static void check_aml(const u8 *aml, u32 len, const struct guest_aml_pci *cfg)
 {
     struct rd r = { aml, aml + len };
-    assert_int_equal(rd8(&r), 0x10);                  /* ScopeOp */
+    assert_int_equal(rd8(&r), 0x10); /* ScopeOp */
     assert_ptr_equal(rd_pkg(&r), r.end);
     rd_name(&r, "\\_SB_");
-    assert_int_equal(rd8(&r), 0x5b);                  /* DeviceOp */
+    assert_int_equal(rd8(&r), 0x5b); /* DeviceOp */
     assert_int_equal(rd8(&r), 0x82);
     assert_ptr_equal(rd_pkg(&r), r.end);
     rd_name(&r, "PCI0");
 
     static const char *const names[] = { "_HID", "_UID", "_SEG", "_BBN" };
     for (u32 i = 0; i < 4; i++) {
-        assert_int_equal(rd8(&r), 0x08);              /* NameOp */
+        assert_int_equal(rd8(&r), 0x08); /* NameOp */
         rd_name(&r, names[i]);
         assert_int_equal(rd_int(&r), i == 0 ? PNP0A03 : 0);
     }
     assert_int_equal(rd8(&r), 0x08);
     rd_name(&r, "_CRS");
-    assert_int_equal(rd8(&r), 0x11);                  /* BufferOp */
+    assert_int_equal(rd8(&r), 0x11); /* BufferOp */
     const u8 *bend = rd_pkg(&r);
-    assert_ptr_equal(bend, r.end);                    /* _CRS is the last thing */
+    assert_ptr_equal(bend, r.end); /* _CRS is the last thing */
     u64 bsize = rd_int(&r);
     assert_int_equal(bsize, (u64)(bend - r.p));
 
     bool has64 = cfg->mmio64_end > cfg->mmio64_base;
     const struct desc want[] = {
-        { 0x88, 2, 0x0c, 0, 0, 0, 0, 0, 1 },                  /* WordBusNumber 0-0 */
-        { 0x47, 1, 0, 0, 1, 0xcf8, 0xcf8, 0, 8 },             /* IO (Decode16, ...) */
-        { 0x88, 1, 0x0c, 3, 0, 0, 0xcf7, 0, 0xcf8 },          /* WordIO, EntireRange */
+        { 0x88, 2, 0x0c, 0, 0, 0, 0, 0, 1 },         /* WordBusNumber 0-0 */
+        { 0x47, 1, 0, 0, 1, 0xcf8, 0xcf8, 0, 8 },    /* IO (Decode16, ...) */
+        { 0x88, 1, 0x0c, 3, 0, 0, 0xcf7, 0, 0xcf8 }, /* WordIO, EntireRange */
         { 0x88, 1, 0x0c, 3, 0, 0xd00, 0xffff, 0, 0xf300 },
-        { 0x87, 0, 0x0c, 1, 0, cfg->mmio32_base, cfg->mmio32_end - 1, 0,  /* NonCacheable, */
-          cfg->mmio32_end - cfg->mmio32_base },                           /* ReadWrite */
-        { 0x8a, 0, 0x0c, 1, 0, cfg->mmio64_base, cfg->mmio64_end - 1, 0,
-          cfg->mmio64_end - cfg->mmio64_base },
+        { 0x87, 0, 0x0c, 1, 0, cfg->mmio32_base, cfg->mmio32_end - 1, 0, /* NonCacheable, */
+          cfg->mmio32_end - cfg->mmio32_base },                          /* ReadWrite */
+        { 0x8a, 0, 0x0c, 1, 0, cfg->mmio64_base, cfg->mmio64_end - 1, 0, cfg->mmio64_end - cfg->mmio64_base },
         { 0x79, 0, 0, 0, 0, 0, 0, 0, 0 },
     };
     struct desc got[16];
@@ -196,16 +206,14 @@ static void check_aml(const u8 *aml, u32 len, const struct guest_aml_pci *cfg)
         if (j == 5 && !has64)
             j++;
         const struct desc *w = &want[j], *g = &got[i];
-        if (w->tag != g->tag || w->type != g->type || w->gf != g->gf || w->tf != g->tf ||
-            w->gra != g->gra || w->min != g->min || w->max != g->max || w->tra != g->tra ||
-            w->len != g->len)
+        if (w->tag != g->tag || w->type != g->type || w->gf != g->gf || w->tf != g->tf || w->gra != g->gra ||
+            w->min != g->min || w->max != g->max || w->tra != g->tra || w->len != g->len)
             fail_msg("_CRS descriptor %u: tag %#x type %u gf %#x tf %#x gra %#llx min %#llx "
                      "max %#llx tra %#llx len %#llx, expected tag %#x min %#llx max %#llx "
-                     "len %#llx", i, g->tag, g->type, g->gf, g->tf,
-                     (unsigned long long)g->gra, (unsigned long long)g->min,
-                     (unsigned long long)g->max, (unsigned long long)g->tra,
-                     (unsigned long long)g->len, w->tag, (unsigned long long)w->min,
-                     (unsigned long long)w->max, (unsigned long long)w->len);
+                     "len %#llx",
+                     i, g->tag, g->type, g->gf, g->tf, (unsigned long long)g->gra, (unsigned long long)g->min,
+                     (unsigned long long)g->max, (unsigned long long)g->tra, (unsigned long long)g->len, w->tag,
+                     (unsigned long long)w->min, (unsigned long long)w->max, (unsigned long long)w->len);
     }
 }
 
@@ -231,8 +239,7 @@ static struct acpi_info info;
 static u8 *parse_dsdt(const u8 *aml, u32 len, const u8 **dsdt, u32 *dsdt_len)
 {
     static const u32 ids[] = { 0 };
-    struct guest_acpi_config acfg = { .nvcpus = 1, .apic_ids = ids, .dsdt_aml = aml,
-                                      .dsdt_aml_len = len };
+    struct guest_acpi_config acfg = { .nvcpus = 1, .apic_ids = ids, .dsdt_aml = aml, .dsdt_aml_len = len };
     struct guest_acpi_layout l;
     char err[GUEST_ACPI_ERR_LEN];
     assert_int_equal(guest_acpi_layout(&acfg, gpa(BASE), &l, err, sizeof(err)), 0);
@@ -293,19 +300,16 @@ static void check_all(const struct guest_aml_pci *cfg)
 
 /* ---------------------------------------------------------------- tests */
 
-static void test_layout_windows(void **state)
-{
-    check_all(&layout_cfg);
-}
+static void test_layout_windows(void **state) { check_all(&layout_cfg); }
 
 static void test_no_mmio64(void **state)
 {
     struct guest_aml_pci c = layout_cfg;
-    c.mmio64_end = c.mmio64_base;                     /* empty */
+    c.mmio64_end = c.mmio64_base; /* empty */
     check_all(&c);
     c.mmio64_base = c.mmio64_end = 0;
     check_all(&c);
-    c.mmio64_end = 1;                                 /* end <= base: none */
+    c.mmio64_end = 1; /* end <= base: none */
     c.mmio64_base = GiB(64);
     check_all(&c);
 }
@@ -314,8 +318,10 @@ static void test_no_mmio64(void **state)
 static void test_edges(void **state)
 {
     struct guest_aml_pci c = {
-        .mmio32_base = 1, .mmio32_end = GiB(4),        /* _MAX 0xffffffff, _LEN 0xffffffff */
-        .mmio64_base = GiB(4), .mmio64_end = ~0ULL,
+        .mmio32_base = 1,
+        .mmio32_end = GiB(4), /* _MAX 0xffffffff, _LEN 0xffffffff */
+        .mmio64_base = GiB(4),
+        .mmio64_end = ~0ULL,
     };
     check_all(&c);
     c.mmio32_base = 0;
@@ -359,14 +365,15 @@ static void test_einval(void **state)
     assert_int_equal(guest_aml_pci_root(NULL, 1, &layout_cfg, &len), -EINVAL);
 
     static const struct guest_aml_pci bad[] = {
-        { .mmio32_base = 0xc0000000, .mmio32_end = 0xc0000000 },     /* empty */
-        { .mmio32_base = 0xd0000000, .mmio32_end = 0xc0000000 },     /* reversed */
-        { .mmio32_base = 0xc0000000, .mmio32_end = GiB(4) + 1 },     /* past 4 GiB */
-        { .mmio32_base = 0, .mmio32_end = GiB(4) },                  /* _LEN needs 33 bits */
-        { .mmio32_base = 0xc0000000, .mmio32_end = 0xfec00000,       /* 64-bit window */
-          .mmio64_base = GiB(4) - 1, .mmio64_end = GiB(8) },         /* below 4 GiB */
-        { .mmio32_base = 0xc0000000, .mmio32_end = 0xfec00000,
-          .mmio64_base = 0, .mmio64_end = 1 },
+        { .mmio32_base = 0xc0000000, .mmio32_end = 0xc0000000 }, /* empty */
+        { .mmio32_base = 0xd0000000, .mmio32_end = 0xc0000000 }, /* reversed */
+        { .mmio32_base = 0xc0000000, .mmio32_end = GiB(4) + 1 }, /* past 4 GiB */
+        { .mmio32_base = 0, .mmio32_end = GiB(4) },              /* _LEN needs 33 bits */
+        { .mmio32_base = 0xc0000000,
+          .mmio32_end = 0xfec00000, /* 64-bit window */
+          .mmio64_base = GiB(4) - 1,
+          .mmio64_end = GiB(8) }, /* below 4 GiB */
+        { .mmio32_base = 0xc0000000, .mmio32_end = 0xfec00000, .mmio64_base = 0, .mmio64_end = 1 },
     };
     for (u32 i = 0; i < ARRAY_SIZE(bad); i++) {
         len = 7;
@@ -427,7 +434,7 @@ static void test_s5(void **state)
 static void test_iasl(void **state)
 {
     if (system("command -v iasl >/dev/null 2>&1") != 0)
-        skip();                                       /* Debian: acpica-tools */
+        skip(); /* Debian: acpica-tools */
     u32 len, dsdt_len;
     const u8 *dsdt;
     u8 *aml = build(&layout_cfg, &len);
@@ -452,10 +459,19 @@ static void test_iasl(void **state)
     snprintf(path, sizeof(path), "%s/dsdt.dsl", dir);
     char *dsl = slurp(path, &n);
     static const char *const want[] = {
-        "Device (PCI0)", "EisaId (\"PNP0A03\")", "WordBusNumber (ResourceProducer",
-        "IO (Decode16,", "0x0CF8,", "WordIO (ResourceProducer", "0x0CF7,", "0x0D00,",
-        "DWordMemory (ResourceProducer", "NonCacheable, ReadWrite", "0xFEBFFFFF,",
-        "QWordMemory (ResourceProducer", "0x0000001FFFFFFFFF,",
+        "Device (PCI0)",
+        "EisaId (\"PNP0A03\")",
+        "WordBusNumber (ResourceProducer",
+        "IO (Decode16,",
+        "0x0CF8,",
+        "WordIO (ResourceProducer",
+        "0x0CF7,",
+        "0x0D00,",
+        "DWordMemory (ResourceProducer",
+        "NonCacheable, ReadWrite",
+        "0xFEBFFFFF,",
+        "QWordMemory (ResourceProducer",
+        "0x0000001FFFFFFFFF,",
     };
     for (u32 i = 0; i < ARRAY_SIZE(want); i++)
         if (!strstr(dsl, want[i]))
@@ -477,12 +493,8 @@ static void test_iasl(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layout_windows),
-        cmocka_unit_test(test_no_mmio64),
-        cmocka_unit_test(test_edges),
-        cmocka_unit_test(test_enospc),
-        cmocka_unit_test(test_einval),
-        cmocka_unit_test(test_s5),
+        cmocka_unit_test(test_layout_windows), cmocka_unit_test(test_no_mmio64), cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_enospc),         cmocka_unit_test(test_einval),    cmocka_unit_test(test_s5),
         cmocka_unit_test(test_iasl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

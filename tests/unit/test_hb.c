@@ -16,29 +16,29 @@
 
 #define MS 1000000ULL
 #define S  1000000000ULL
-#define T0 (10 * S)                 /* the clock does not start at 0 */
+#define T0 (10 * S) /* the clock does not start at 0 */
 
 /* ---------------------------------------------------------------- the world */
 
 struct agent {
-    bool running;        /* the partition runs (its vCPUs do) */
-    bool beating;        /* its agent beats (false: hung) */
-    bool no_ack;         /* never takes the PRIMARY role it is told (a broken agent) */
-    u32 claim;           /* the role it acts as */
-    u64 next;            /* its next beat */
-    u64 period;          /* 0: the group's interval */
-    u32 skip;            /* beats to leave out */
-    u64 ahead;           /* its clock runs this far ahead of CPU 0's */
-    u64 primary_at;      /* when it first beat claiming PRIMARY (0: not yet) */
+    bool running;   /* the partition runs (its vCPUs do) */
+    bool beating;   /* its agent beats (false: hung) */
+    bool no_ack;    /* never takes the PRIMARY role it is told (a broken agent) */
+    u32 claim;      /* the role it acts as */
+    u64 next;       /* its next beat */
+    u64 period;     /* 0: the group's interval */
+    u32 skip;       /* beats to leave out */
+    u64 ahead;      /* its clock runs this far ahead of CPU 0's */
+    u64 primary_at; /* when it first beat claiming PRIMARY (0: not yet) */
 };
 
 enum call_op { CALL_STOP, CALL_START, CALL_ANNOUNCE };
 
 struct call {
     enum call_op op;
-    u32 a, b;            /* stop: part; start: part, standby_image; announce: group, part */
+    u32 a, b; /* stop: part; start: part, standby_image; announce: group, part */
     u64 at;
-    u32 roles[HB_MAX_PARTS];   /* every partition's role when it was called */
+    u32 roles[HB_MAX_PARTS]; /* every partition's role when it was called */
 };
 
 static struct {
@@ -50,18 +50,15 @@ static struct {
     struct call calls[512];
     u32 ncalls;
     int stop_rc[HB_MAX_PARTS], start_rc[HB_MAX_PARTS];
-    u64 stop_delay[HB_MAX_PARTS];    /* ops->stop takes this long (the clock moves on) */
-    bool boot_beats[HB_MAX_PARTS];   /* an image booted by ops->start beats */
-    u64 boot_delay;                  /* first beat of a started partition after this */
+    u64 stop_delay[HB_MAX_PARTS];  /* ops->stop takes this long (the clock moves on) */
+    bool boot_beats[HB_MAX_PARTS]; /* an image booted by ops->start beats */
+    u64 boot_delay;                /* first beat of a started partition after this */
     char log[1 << 16];
     size_t loglen;
     u32 lines[4];
 } W;
 
-static u64 interval_of(u32 part)
-{
-    return (u64)W.cfg[W.m.part[part].group].interval_ms * MS;
-}
+static u64 interval_of(u32 part) { return (u64)W.cfg[W.m.part[part].group].interval_ms * MS; }
 
 static void agent_boot(u32 i, bool beats)
 {
@@ -71,7 +68,7 @@ static void agent_boot(u32 i, bool beats)
     a->claim = HB_ROLE_NONE;
     a->next = W.now + W.boot_delay;
     a->primary_at = 0;
-    a->no_ack = false;           /* a new agent: it behaves */
+    a->no_ack = false; /* a new agent: it behaves */
     a->skip = 0;
 }
 
@@ -149,7 +146,7 @@ static void op_log(void *ctx, enum log_level lvl, const char *msg)
 {
     assert_ptr_equal(ctx, &W);
     assert_true((unsigned)lvl < 4);
-    assert_non_null(strchr(msg, ':'));        /* "group: ..." */
+    assert_non_null(strchr(msg, ':')); /* "group: ..." */
     assert_null(strchr(msg, '\n'));
     W.lines[lvl]++;
     int n = snprintf(W.log + W.loglen, sizeof(W.log) - W.loglen, "%s\n", msg);
@@ -159,10 +156,7 @@ static void op_log(void *ctx, enum log_level lvl, const char *msg)
         fprintf(stderr, "  [%llu ms] %s\n", (unsigned long long)(W.now / MS), msg);
 }
 
-static bool log_has(const char *s)
-{
-    return strstr(W.log, s) != NULL;
-}
+static bool log_has(const char *s) { return strstr(W.log, s) != NULL; }
 
 static u64 op_now(void *ctx)
 {
@@ -280,10 +274,7 @@ static void op_stopped(u32 i)
     hb_stopped(&W.m, i, W.now);
 }
 
-static const struct hb_group *G(void)
-{
-    return &W.m.group[0];
-}
+static const struct hb_group *G(void) { return &W.m.group[0]; }
 
 /* Both started; ready once the group is OK. */
 static void start_pair(void)
@@ -354,7 +345,7 @@ static void init_errors(void **state)
     assert_int_equal(hb_init(&W.m, c, HB_MAX_GROUPS, HB_MAX_PARTS, &OPS), 0);
 
     struct config_failover b = group_cfg("g", 0, 1, FAILOVER_AUTO);
-    b.primary = 4;                                     /* out of range of 4 */
+    b.primary = 4; /* out of range of 4 */
     assert_int_equal(hb_init(&W.m, &b, 1, 4, &OPS), -EINVAL);
     b.primary = -1;
     assert_int_equal(hb_init(&W.m, &b, 1, 4, &OPS), -EINVAL);
@@ -362,7 +353,7 @@ static void init_errors(void **state)
     assert_int_equal(hb_init(&W.m, &b, 1, 4, &OPS), -EINVAL);
     b.standby = -2;
     assert_int_equal(hb_init(&W.m, &b, 1, 4, &OPS), -EINVAL);
-    b = group_cfg("g", 2, 2, FAILOVER_AUTO);           /* twice in one group */
+    b = group_cfg("g", 2, 2, FAILOVER_AUTO); /* twice in one group */
     assert_int_equal(hb_init(&W.m, &b, 1, 4, &OPS), -EINVAL);
     b = group_cfg("g", 0, 1, FAILOVER_AUTO);
     b.interval_ms = 0;
@@ -372,9 +363,9 @@ static void init_errors(void **state)
     assert_int_equal(hb_init(&W.m, &b, 1, 4, &OPS), -EINVAL);
 
     struct config_failover two[2] = { group_cfg("a", 0, 1, FAILOVER_AUTO), group_cfg("b", 2, 1, FAILOVER_AUTO) };
-    assert_int_equal(hb_init(&W.m, two, 2, 4, &OPS), -EINVAL);    /* 1 in both */
+    assert_int_equal(hb_init(&W.m, two, 2, 4, &OPS), -EINVAL); /* 1 in both */
     two[1] = group_cfg("b", 0, -1, FAILOVER_COLD);
-    assert_int_equal(hb_init(&W.m, two, 2, 4, &OPS), -EINVAL);    /* 0 in both */
+    assert_int_equal(hb_init(&W.m, two, 2, 4, &OPS), -EINVAL); /* 0 in both */
 
     /* A good one: the monitored partitions, all OFF, groups IDLE. */
     two[1] = group_cfg("b", 3, -1, FAILOVER_COLD);
@@ -417,14 +408,14 @@ static void first_beats(void **state)
     assert_int_equal(G()->state, HBG_IDLE);
     run_ms(9);
     assert_int_equal(W.m.part[0].state, HB_WAITING);
-    run_ms(1);                                        /* first beats, at 10 ms */
+    run_ms(1); /* first beats, at 10 ms */
     assert_int_equal(W.m.part[0].state, HB_ALIVE);
     assert_int_equal(W.m.part[1].state, HB_ALIVE);
-    assert_int_equal(G()->state, HBG_IDLE);           /* claimed NONE so far */
+    assert_int_equal(G()->state, HBG_IDLE); /* claimed NONE so far */
     assert_int_equal(W.ncalls, 0);
     assert_true(log_has("web: partition 0 (primary) beats: first beat 10 ms after its start"));
 
-    run_ms(100);                                      /* claims PRIMARY now */
+    run_ms(100); /* claims PRIMARY now */
     assert_int_equal(G()->state, HBG_OK);
     assert_true(G()->acked);
     assert_int_equal(W.ncalls, 1);
@@ -433,7 +424,7 @@ static void first_beats(void **state)
     assert_int_equal(W.calls[0].b, 0);
     assert_true(log_has("group OK (was IDLE)"));
     run_ms(5000);
-    assert_int_equal(W.ncalls, 1);                    /* once */
+    assert_int_equal(W.ncalls, 1); /* once */
     assert_int_equal(W.m.part[0].beats, 52);
     assert_int_equal(W.m.part[0].misses, 0);
     assert_int_equal(W.m.part[0].late, 0);
@@ -444,10 +435,10 @@ static void first_beats(void **state)
 static void beat_unmonitored_or_off(void **state)
 {
     world_init(FAILOVER_AUTO, 1);
-    assert_int_equal(hb_beat(&W.m, 2, HB_ROLE_PRIMARY, W.now), HB_ROLE_NONE);    /* in no group */
-    assert_int_equal(hb_beat(&W.m, 7, HB_ROLE_PRIMARY, W.now), HB_ROLE_NONE);    /* no such partition */
+    assert_int_equal(hb_beat(&W.m, 2, HB_ROLE_PRIMARY, W.now), HB_ROLE_NONE); /* in no group */
+    assert_int_equal(hb_beat(&W.m, 7, HB_ROLE_PRIMARY, W.now), HB_ROLE_NONE); /* no such partition */
     assert_int_equal(hb_beat(&W.m, 99, HB_ROLE_PRIMARY, W.now), HB_ROLE_NONE);
-    assert_int_equal(hb_beat(&W.m, 0, HB_ROLE_PRIMARY, W.now), HB_ROLE_NONE);    /* OFF */
+    assert_int_equal(hb_beat(&W.m, 0, HB_ROLE_PRIMARY, W.now), HB_ROLE_NONE); /* OFF */
     hb_down(&W.m, 0, HB_DOWN_CRASH, W.now);
     hb_down(&W.m, 2, HB_DOWN_CRASH, W.now);
     hb_down(&W.m, 99, HB_DOWN_CRASH, W.now);
@@ -457,7 +448,7 @@ static void beat_unmonitored_or_off(void **state)
         assert_int_equal(W.m.part[i].claimed, HB_ROLE_NONE);
         assert_int_equal(W.m.part[i].down, HB_DOWN_NONE);
     }
-    hb_started(&W.m, 2, W.now);                       /* ignored */
+    hb_started(&W.m, 2, W.now); /* ignored */
     hb_stopped(&W.m, 99, W.now);
     assert_int_equal(W.m.part[2].state, HB_OFF);
 
@@ -497,7 +488,7 @@ static void beat_ahead_of_now(void **state)
     u64 beats = W.m.part[0].beats;
     while (W.m.part[0].beats == beats)
         tick();
-    assert_true(W.m.part[0].last_beat > W.now);         /* stamped 3 ms ahead */
+    assert_true(W.m.part[0].last_beat > W.now); /* stamped 3 ms ahead */
     expect_part(0, HB_ALIVE, 0);
     run_ms(2000);
     assert_int_equal(W.m.part[0].misses, 0);
@@ -521,7 +512,7 @@ static void missed_beats_fail_over(void **state)
     world_init(FAILOVER_AUTO, 1);
     start_pair();
     run_ms(37);
-    W.ag[0].beating = false;                          /* hangs */
+    W.ag[0].beating = false; /* hangs */
     u64 hung = W.now, last = W.m.part[0].last_beat;
     assert_true(run_until(not_ok, 1000));
     u64 declared = W.now;
@@ -532,7 +523,7 @@ static void missed_beats_fail_over(void **state)
      * a tick; and from the moment it hung, no more than that. */
     assert_true(declared - last >= 350 * MS && declared - last <= 350 * MS + MS);
     assert_true(declared - hung <= 350 * MS);
-    assert_int_equal(W.m.part[0].misses, 3);        /* exactly: 1, 2, 3 (at 150, 250, 350 ms) */
+    assert_int_equal(W.m.part[0].misses, 3); /* exactly: 1, 2, 3 (at 150, 250, 350 ms) */
     assert_int_equal(W.m.part[0].late, 1);
     assert_true(log_has("partition 0 (primary) is late"));
 
@@ -543,7 +534,7 @@ static void missed_beats_fail_over(void **state)
     assert_int_equal(G()->t_declared, declared);
 
     assert_true(run_until(taken_over, 1000));
-    assert_int_equal(G()->state, HBG_DEGRADED);      /* the old primary is not back */
+    assert_int_equal(G()->state, HBG_DEGRADED); /* the old primary is not back */
     assert_int_equal(G()->failovers, 1);
     assert_int_equal(G()->detect_last, declared - last);
     assert_int_equal(G()->detect_max, declared - last);
@@ -639,7 +630,7 @@ static void down_fails_over(enum hb_down how, const char *why)
     W.ag[0].beating = false;
     hb_down(&W.m, 0, how, W.now);
     u64 at = W.now;
-    tick();                                           /* at once */
+    tick(); /* at once */
     assert_int_equal(W.m.part[0].state, HB_FAILED);
     assert_string_equal(W.m.part[0].why, why);
     assert_int_equal(G()->state, HBG_TAKEOVER);
@@ -706,10 +697,10 @@ static void takeover_time_is_time_to_ack(void **state)
     W.ag[0].beating = false;
     assert_true(run_until(in_takeover, 1000));
     u64 declared = G()->t_declared;
-    run_ms(230);                          /* it is told PRIMARY and does not take it yet */
+    run_ms(230); /* it is told PRIMARY and does not take it yet */
     assert_int_equal(G()->state, HBG_TAKEOVER);
     assert_int_equal(W.m.part[1].claimed, HB_ROLE_STANDBY);
-    W.ag[1].no_ack = false;               /* takes it at its next beat, claims at the one after */
+    W.ag[1].no_ack = false; /* takes it at its next beat, claims at the one after */
     assert_true(run_until(taken_over, 1000));
     assert_true(W.ag[1].primary_at > declared + 230 * MS);
     assert_int_equal(G()->takeover_last, W.ag[1].primary_at - declared);
@@ -729,7 +720,7 @@ static void fence_failure_down(void **state)
     assert_int_equal(W.calls[0].op, CALL_STOP);
     assert_int_equal(G()->primary, 0);
     assert_int_equal(W.m.part[1].role, HB_ROLE_STANDBY);
-    assert_int_equal(W.m.part[0].role, HB_ROLE_PRIMARY);   /* not stopped: nobody replaces it */
+    assert_int_equal(W.m.part[0].role, HB_ROLE_PRIMARY); /* not stopped: nobody replaces it */
     assert_int_equal(W.m.part[0].state, HB_FAILED);
     assert_non_null(strstr(G()->why, "could not be stopped"));
     const u32 want[] = { HB_EV_FAILED, HB_EV_FENCE_FAILED, HB_EV_GROUP_DOWN };
@@ -765,15 +756,15 @@ static void standby_dies_in_takeover_auto(void **state)
     assert_int_equal(G()->state, HBG_TAKEOVER);
     assert_true(G()->target_cold);
     assert_int_equal(G()->primary, 1);
-    assert_int_equal(G()->t_alive, alive);            /* the outage began with 0's failure */
+    assert_int_equal(G()->t_alive, alive); /* the outage began with 0's failure */
     assert_int_equal(G()->t_declared, declared);
     assert_true(log_has("partition 1 (taking over as primary) crashed"));
     assert_true(run_until(taken_over, 1000));
     assert_int_equal(G()->failovers, 1);
     assert_int_equal(G()->detect_last, declared - alive);
     assert_true(G()->takeover_last > W.now - declared - MS && G()->takeover_last <= W.now - declared);
-    const u32 want[] = { HB_EV_FAILED, HB_EV_FENCED, HB_EV_HOT, HB_EV_FAILED, HB_EV_FENCED, HB_EV_RESTART,
-                         HB_EV_TAKEN_OVER };
+    const u32 want[] = { HB_EV_FAILED, HB_EV_FENCED,  HB_EV_HOT,       HB_EV_FAILED,
+                         HB_EV_FENCED, HB_EV_RESTART, HB_EV_TAKEN_OVER };
     expect_events(want, ARRAY_SIZE(want));
     assert_int_equal(last_event(HB_EV_TAKEN_OVER)->other, -1);
 }
@@ -820,7 +811,7 @@ static void hot_target_does_not_ack(void **state)
     assert_int_equal(W.calls[0].op, CALL_STOP);
     assert_int_equal(W.calls[0].a, 1);
     assert_int_equal(W.calls[1].op, CALL_START);
-    assert_true(run_until(taken_over, 1000));        /* the fresh image's agent is fine */
+    assert_true(run_until(taken_over, 1000)); /* the fresh image's agent is fine */
     assert_int_equal(G()->primary, 1);
 }
 
@@ -870,7 +861,7 @@ static void auto_restart_without_image(void **state)
     assert_true(log_has("restarting partition 0 with its own image (the group has no standby image)"));
     assert_true(run_until(taken_over, 1000));
     run_ms(300);
-    assert_int_equal(G()->state, HBG_OK);            /* the standby beats again */
+    assert_int_equal(G()->state, HBG_OK); /* the standby beats again */
 }
 
 /* A cold-booted image that never beats: failed after the grace, DOWN, and
@@ -1062,7 +1053,7 @@ static void grace_failure(void **state)
 {
     world_init(FAILOVER_AUTO, 1);
     op_started(1);
-    hb_started(&W.m, 0, W.now);                       /* its agent never comes up */
+    hb_started(&W.m, 0, W.now); /* its agent never comes up */
     W.ag[0].running = true;
     u64 started = W.now;
     assert_true(run_until(in_takeover, 10000));
@@ -1216,7 +1207,7 @@ static void history_wraps(void **state)
         at = e->at;
         assert_int_equal(e->kind, i % 2 ? HB_EV_TAKEN_OVER : HB_EV_MANUAL);
         if (e->kind == HB_EV_MANUAL)
-            assert_int_equal(e->part, (i / 2) % 2);    /* 0 -> 1, 1 -> 0, ... from event 4 on */
+            assert_int_equal(e->part, (i / 2) % 2); /* 0 -> 1, 1 -> 0, ... from event 4 on */
     }
     assert_int_equal(hb_event_at(G(), HB_HISTORY - 1)->at, G()->hist[(G()->nhist - 1) % HB_HISTORY].at);
 }
@@ -1229,7 +1220,7 @@ static void partition_names(void **state)
     world_init(FAILOVER_AUTO, 1);
     hb_set_name(&W.m, 0, "web-a");
     hb_set_name(&W.m, 1, "web-b");
-    hb_set_name(&W.m, HB_MAX_PARTS, "nobody");       /* no such partition: ignored */
+    hb_set_name(&W.m, HB_MAX_PARTS, "nobody"); /* no such partition: ignored */
     assert_string_equal(W.m.part[2].name, "partition 2");
     start_pair();
     assert_true(log_has("web: web-a (primary) beats: first beat 10 ms after its start"));
@@ -1336,7 +1327,7 @@ static void cold_loop_stops(void **state)
         if (G()->state == HBG_DOWN)
             break;
         starts++;
-        run_ms(300);                     /* it boots, beats, acknowledges */
+        run_ms(300); /* it boots, beats, acknowledges */
         assert_int_equal(G()->state, HBG_DEGRADED);
     }
     assert_int_equal(starts, HB_COLD_MAX);

@@ -19,8 +19,7 @@
 
 static void test_pat_default(void **state)
 {
-    static const u8 want[8] = { PAT_WB, PAT_WT, PAT_UC_MINUS, PAT_UC,
-                                PAT_WB, PAT_WT, PAT_UC_MINUS, PAT_UC };
+    static const u8 want[8] = { PAT_WB, PAT_WT, PAT_UC_MINUS, PAT_UC, PAT_WB, PAT_WT, PAT_UC_MINUS, PAT_UC };
     for (int i = 0; i < 8; i++)
         assert_int_equal((PAT_DEFAULT >> (8 * i)) & 0xff, want[i]);
     /* PTE_PWT and PTE_PCD select entries 1 and 2; both together entry 3, UC. */
@@ -29,15 +28,9 @@ static void test_pat_default(void **state)
 }
 
 /* Bits 47:40 and 55:52 of a descriptor in the packed attribute form. */
-static u32 attrs_of(u64 desc)
-{
-    return (u32)(((desc >> 40) & 0xff) | ((desc >> 52) & 0xf) << 8);
-}
+static u32 attrs_of(u64 desc) { return (u32)(((desc >> 40) & 0xff) | ((desc >> 52) & 0xf) << 8); }
 
-static u32 limit_of(u64 desc)
-{
-    return (u32)((desc & 0xffff) | ((desc >> 48) & 0xf) << 16);
-}
+static u32 limit_of(u64 desc) { return (u32)((desc & 0xffff) | ((desc >> 48) & 0xf) << 16); }
 
 static void test_gdt_descriptors(void **state)
 {
@@ -52,7 +45,7 @@ static void test_gdt_descriptors(void **state)
     assert_int_equal(limit_of(GDT_DATA32), 0xfffff);
     assert_int_equal(SEL_CODE / 8, 1);
     assert_int_equal(SEL_DATA / 8, 2);
-    assert_int_equal(SEL_TSS / 8 + 2, GDT_ENTRIES);   /* the TSS descriptor is last, two slots */
+    assert_int_equal(SEL_TSS / 8 + 2, GDT_ENTRIES); /* the TSS descriptor is last, two slots */
 }
 
 static void test_page_geometry(void **state)
@@ -93,16 +86,43 @@ static void test_error_code_vectors(void **state)
 static void test_msrs_distinct(void **state)
 {
     static const u32 all[] = {
-        MSR_IA32_TSC, MSR_IA32_APIC_BASE, MSR_IA32_FEATURE_CONTROL, MSR_IA32_MTRRCAP,
-        MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE,
-        MSR_IA32_PAT, MSR_IA32_MTRR_DEF_TYPE, MSR_IA32_VMX_BASIC, MSR_IA32_VMX_PINBASED_CTLS,
-        MSR_IA32_VMX_PROCBASED_CTLS, MSR_IA32_VMX_EXIT_CTLS, MSR_IA32_VMX_ENTRY_CTLS,
-        MSR_IA32_VMX_MISC, MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1,
-        MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1, MSR_IA32_VMX_PROCBASED_CTLS2,
-        MSR_IA32_VMX_EPT_VPID_CAP, MSR_IA32_VMX_TRUE_PINBASED_CTLS,
-        MSR_IA32_VMX_TRUE_PROCBASED_CTLS, MSR_IA32_VMX_TRUE_EXIT_CTLS,
-        MSR_IA32_VMX_TRUE_ENTRY_CTLS, MSR_X2APIC_BASE, MSR_EFER, MSR_STAR, MSR_LSTAR, MSR_CSTAR,
-        MSR_SFMASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX, MSR_VM_CR,
+        MSR_IA32_TSC,
+        MSR_IA32_APIC_BASE,
+        MSR_IA32_FEATURE_CONTROL,
+        MSR_IA32_MTRRCAP,
+        MSR_IA32_SYSENTER_CS,
+        MSR_IA32_SYSENTER_ESP,
+        MSR_IA32_SYSENTER_EIP,
+        MSR_IA32_MISC_ENABLE,
+        MSR_IA32_PAT,
+        MSR_IA32_MTRR_DEF_TYPE,
+        MSR_IA32_VMX_BASIC,
+        MSR_IA32_VMX_PINBASED_CTLS,
+        MSR_IA32_VMX_PROCBASED_CTLS,
+        MSR_IA32_VMX_EXIT_CTLS,
+        MSR_IA32_VMX_ENTRY_CTLS,
+        MSR_IA32_VMX_MISC,
+        MSR_IA32_VMX_CR0_FIXED0,
+        MSR_IA32_VMX_CR0_FIXED1,
+        MSR_IA32_VMX_CR4_FIXED0,
+        MSR_IA32_VMX_CR4_FIXED1,
+        MSR_IA32_VMX_PROCBASED_CTLS2,
+        MSR_IA32_VMX_EPT_VPID_CAP,
+        MSR_IA32_VMX_TRUE_PINBASED_CTLS,
+        MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+        MSR_IA32_VMX_TRUE_EXIT_CTLS,
+        MSR_IA32_VMX_TRUE_ENTRY_CTLS,
+        MSR_X2APIC_BASE,
+        MSR_EFER,
+        MSR_STAR,
+        MSR_LSTAR,
+        MSR_CSTAR,
+        MSR_SFMASK,
+        MSR_FS_BASE,
+        MSR_GS_BASE,
+        MSR_KERNEL_GS_BASE,
+        MSR_TSC_AUX,
+        MSR_VM_CR,
         MSR_VM_HSAVE_PA,
     };
     for (size_t i = 0; i < ARRAY_SIZE(all); i++)
@@ -116,10 +136,8 @@ static void test_msrs_distinct(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pat_default),
-        cmocka_unit_test(test_gdt_descriptors),
-        cmocka_unit_test(test_page_geometry),
-        cmocka_unit_test(test_error_code_vectors),
+        cmocka_unit_test(test_pat_default),   cmocka_unit_test(test_gdt_descriptors),
+        cmocka_unit_test(test_page_geometry), cmocka_unit_test(test_error_code_vectors),
         cmocka_unit_test(test_msrs_distinct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

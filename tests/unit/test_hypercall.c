@@ -8,8 +8,8 @@
 
 #include "vmm/hypercall.h"
 
-#define RAM_SIZE 0x200000u            /* 2 MiB of "guest memory" with a hole */
-#define HALF (RAM_SIZE / 2)             /* in two host blocks, as if on two nodes */
+#define RAM_SIZE 0x200000u      /* 2 MiB of "guest memory" with a hole */
+#define HALF     (RAM_SIZE / 2) /* in two host blocks, as if on two nodes */
 static u8 *chunk[2];
 static struct gmem gm;
 #define G(g) (chunk[(g) >= HALF] + ((g) % HALF))
@@ -69,8 +69,8 @@ static void test_abi_version_and_unknown_numbers(void **state)
     enum hc_action act;
     assert_int_equal(call(&e, HC_ABI_VERSION, 0, 0, &act), (HC_ABI_MAJOR << 16) | HC_ABI_MINOR);
     assert_int_equal(act, HC_ACT_NONE);
-    const u64 bad[] = { 5, 0xff, HC_NET_FIRST, HC_NET_LAST, HC_HB_BEAT + 1, HC_HEARTBEAT_LAST, 0x300,
-                        0xdead, ~0ULL, 1ULL << 63 };
+    const u64 bad[] = { 5,     0xff,   HC_NET_FIRST, HC_NET_LAST, HC_HB_BEAT + 1, HC_HEARTBEAT_LAST,
+                        0x300, 0xdead, ~0ULL,        1ULL << 63 };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(call(&e, bad[i], 0, 0, &act), -HC_ENOSYS);
 }
@@ -136,7 +136,7 @@ static void test_partition_info(void **state)
     assert_int_equal(call(&e, HC_PARTITION_INFO, 0x3004, 0, &act), -HC_EINVAL);
     assert_int_equal(call(&e, HC_PARTITION_INFO, 0x80000000ULL, 0, &act), -HC_EFAULT);
     assert_int_equal(call(&e, HC_PARTITION_INFO, RAM_SIZE - 40, 0, &act), -HC_EFAULT);
-    assert_int_equal(*G(RAM_SIZE - 40), 0);   /* a refused call writes nothing */
+    assert_int_equal(*G(RAM_SIZE - 40), 0); /* a refused call writes nothing */
     assert_int_equal(call(&e, HC_PARTITION_INFO, RAM_SIZE - 80, 0, &act), 0);
     assert_int_equal(call(&e, HC_PARTITION_INFO, 0xa0000 - 40, 0, &act), -HC_EFAULT);
     assert_int_equal(call(&e, HC_PARTITION_INFO, ~0ULL & ~7ULL, 0, &act), -HC_EFAULT);

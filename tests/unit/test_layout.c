@@ -30,7 +30,7 @@ static void test_ranges_cover_memory_without_overlap(void **state)
     assert_int_equal(layout_plan(MiB(64), &l, err, sizeof(err)), 0);
     u64 ram = 0, prev_end = 0;
     for (u32 i = 0; i < l.nranges; i++) {
-        assert_true(l.ranges[i].addr >= prev_end);           /* sorted, disjoint */
+        assert_true(l.ranges[i].addr >= prev_end); /* sorted, disjoint */
         prev_end = l.ranges[i].addr + l.ranges[i].size;
         assert_true(prev_end <= MiB(64));
         if (l.ranges[i].type == HVM_MEMMAP_RAM)

@@ -17,22 +17,19 @@
 #define COLS 1024
 
 struct term {
-    char raw[1 << 16];      /* everything written since the last clear */
+    char raw[1 << 16]; /* everything written since the last clear */
     size_t rawlen;
-    char row[COLS];         /* the current screen row; '\0' cells are blank */
+    char row[COLS]; /* the current screen row; '\0' cells are blank */
     size_t col;
     int newlines;
     int bells;
-    bool bad;               /* output outside the alphabet */
+    bool bad; /* output outside the alphabet */
 };
 
 static struct term T;
 static struct line_editor le;
 
-static void term_clear(void)
-{
-    memset(&T, 0, sizeof(T));
-}
+static void term_clear(void) { memset(&T, 0, sizeof(T)); }
 
 static void term_put(const char *s, size_t n)
 {
@@ -289,7 +286,8 @@ static void test_kill_and_redraw(void **state)
     feed("\x01\x1b[C");
     fresh_output();
     feed("\x0c");
-    assert_raw("\risthmus> f" "irst \x1b[K\b\b\b\b\b");
+    assert_raw("\risthmus> f"
+               "irst \x1b[K\b\b\b\b\b");
     feed("\x15"); /* Ctrl-U: the whole line, whatever the cursor */
     assert_string_equal(le.buf, "");
     assert_int_equal(le.cur, 0);
@@ -390,10 +388,10 @@ static void test_history(void **state)
     assert_raw("");
     feed("one\r");
     feed("two\r");
-    feed("two\r");     /* duplicate of the newest: not added */
-    feed("   \r");     /* blank: not added */
+    feed("two\r"); /* duplicate of the newest: not added */
+    feed("   \r"); /* blank: not added */
     feed("\r");
-    feed("one\r");     /* not the newest: added again */
+    feed("one\r"); /* not the newest: added again */
     assert_int_equal(le_history_count(&le), 3);
     assert_string_equal(le_history_get(&le, 0), "one");
     assert_string_equal(le_history_get(&le, 1), "two");
@@ -481,9 +479,8 @@ static void test_ignored_bytes(void **state)
     feed("ab\x1b[D");
     fresh_output();
     for (int b = 0; b < 256; b++) {
-        if (b == '\r' || b == '\n' || b == 0x1b || b == 0x7f || b == '\b' ||
-            b == 1 || b == 3 || b == 5 || b == 0x0b || b == 0x0c || b == 0x15 ||
-            (b >= 0x20 && b < 0x7f))
+        if (b == '\r' || b == '\n' || b == 0x1b || b == 0x7f || b == '\b' || b == 1 || b == 3 || b == 5 || b == 0x0b ||
+            b == 0x0c || b == 0x15 || (b >= 0x20 && b < 0x7f))
             continue;
         assert_int_equal(le_feed(&le, (u8)b, out, &T), LE_NONE);
     }
@@ -509,15 +506,16 @@ static void test_unknown_escapes(void **state)
     feed("x");
     assert_string_equal(le.buf, "ab11111x"); /* 14 kept + 1 overflow eaten, 5 typed */
     /* A byte >= 0x80 aborts a sequence and is itself ignored. */
-    feed("\x1b[\x80" "A");
+    feed("\x1b[\x80"
+         "A");
     assert_string_equal(le.buf, "ab11111xA");
 }
 
 static void run_fuzz(unsigned seed, size_t n, bool biased)
 {
-    static const u8 interesting[] = { 0x1b, '[', 'O', 'A', 'B', 'C', 'D', 'H', 'F', '~', '1',
-                                      '3', '4', '7', '8', ';', '\r', '\n', 0x7f, '\b', 1, 3,
-                                      5, 0x0b, 0x0c, 0x15, 'x', ' ', 0x80, 0xff };
+    static const u8 interesting[] = { 0x1b, '[', 'O', 'A',  'B',  'C',  'D',  'H',  'F',  '~',
+                                      '1',  '3', '4', '7',  '8',  ';',  '\r', '\n', 0x7f, '\b',
+                                      1,    3,   5,   0x0b, 0x0c, 0x15, 'x',  ' ',  0x80, 0xff };
     int lines = 0;
 
     srand(seed);
@@ -550,15 +548,9 @@ static void run_fuzz(unsigned seed, size_t n, bool biased)
     assert_true(lines > 0);
 }
 
-static void test_fuzz_random_bytes(void **state)
-{
-    run_fuzz(12345, 1000000, false);
-}
+static void test_fuzz_random_bytes(void **state) { run_fuzz(12345, 1000000, false); }
 
-static void test_fuzz_biased_bytes(void **state)
-{
-    run_fuzz(777, 1000000, true);
-}
+static void test_fuzz_biased_bytes(void **state) { run_fuzz(777, 1000000, true); }
 
 static void test_long_typing_run(void **state)
 {

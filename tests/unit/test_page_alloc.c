@@ -48,15 +48,9 @@ static void *new_bitmap(u64 len)
     return bm;
 }
 
-static int add(hpa_t base, u64 len, int node)
-{
-    return pfa_add_range(&pa, base, len, node, new_bitmap(len));
-}
+static int add(hpa_t base, u64 len, int node) { return pfa_add_range(&pa, base, len, node, new_bitmap(len)); }
 
-static void assert_consistent(void)
-{
-    assert_int_equal(pfa_check(&pa), 0);
-}
+static void assert_consistent(void) { assert_int_equal(pfa_check(&pa), 0); }
 
 /* ------------------------------------------------------------------ arguments */
 
@@ -193,9 +187,9 @@ static void test_basic_alloc_free(void **state)
 static void setup_three_nodes(void)
 {
     /* Node 0 holds two ranges with node 1 between them in address order. */
-    assert_int_equal(add(FAKE_BASE, KiB(64), 0), 0);              /* 16 frames */
+    assert_int_equal(add(FAKE_BASE, KiB(64), 0), 0); /* 16 frames */
     assert_int_equal(add(FAKE_BASE + MiB(1), KiB(64), 1), 0);
-    assert_int_equal(add(FAKE_BASE + MiB(2), KiB(32), 0), 0);     /* 8 frames */
+    assert_int_equal(add(FAKE_BASE + MiB(2), KiB(32), 0), 0); /* 8 frames */
     assert_int_equal(add(FAKE_BASE + MiB(3), KiB(64), 2), 0);
 }
 
@@ -420,10 +414,7 @@ static void test_cycles_restore_free_count(void **state)
 
 /* ------------------------------------------------------------------ misuse */
 
-static void snapshot(struct pfa_stats *s)
-{
-    pfa_node_stats(&pa, PFA_ALL_NODES, s);
-}
+static void snapshot(struct pfa_stats *s) { pfa_node_stats(&pa, PFA_ALL_NODES, s); }
 
 static void expect_free_error(hpa_t base, u64 n, int err)
 {
@@ -464,13 +455,13 @@ static void test_bad_frees(void **state)
      * free may not span two ranges. */
     expect_free_error(c, 7, -EINVAL);
     expect_free_error(c, UINT64_MAX, -EINVAL);
-    expect_free_error(FAKE_BASE + KiB(40), 1, -EPERM);   /* reserved */
-    expect_free_error(b, 7, -EPERM);                     /* runs into the reserved one */
-    expect_free_error(FAKE_BASE + KiB(36), 1, -EFAULT);  /* never allocated */
-    expect_free_error(b, 6, -EFAULT);                    /* runs into that free frame */
+    expect_free_error(FAKE_BASE + KiB(40), 1, -EPERM);  /* reserved */
+    expect_free_error(b, 7, -EPERM);                    /* runs into the reserved one */
+    expect_free_error(FAKE_BASE + KiB(36), 1, -EFAULT); /* never allocated */
+    expect_free_error(b, 6, -EFAULT);                   /* runs into that free frame */
     assert_int_equal(pfa_free(&pa, a, 4), 0);
-    expect_free_error(a, 4, -EFAULT);                    /* double free */
-    expect_free_error(a + KiB(4) * 3, 2, -EFAULT);       /* half double free */
+    expect_free_error(a, 4, -EFAULT);              /* double free */
+    expect_free_error(a + KiB(4) * 3, 2, -EFAULT); /* half double free */
     assert_int_equal(pfa_free(&pa, b, 5), 0);
     assert_int_equal(pfa_free(&pa, c, 5), 0);
     assert_int_equal(pfa_free(&pa, d, 2), 0);
@@ -606,8 +597,7 @@ static bool model_alloc_node(struct model *m, int node, u64 n, u64 align, hpa_t 
     return false;
 }
 
-static int model_alloc(struct model *m, int node, u64 n, u64 align, unsigned flags, hpa_t *out,
-                       int *got)
+static int model_alloc(struct model *m, int node, u64 n, u64 align, unsigned flags, hpa_t *out, int *got)
 {
     if (flags & PFA_ANY_NODE)
         return model_alloc_node(m, -1, n, align, out, got) ? 0 : -ENOMEM;
@@ -691,9 +681,11 @@ static void run_model(unsigned seed, int ops)
     static struct held held[4096];
     int nheld = 0;
     /* Ranges: sizes chosen to be word-unaligned, nodes interleaved in address order. */
-    static const struct { u64 off, pages; int node; } layout[] = {
-        { 0, 130, 0 }, { MiB(1), 67, 1 }, { MiB(2), 300, 0 }, { MiB(4), 64, 2 },
-        { MiB(5), 1, 3 }, { MiB(6), 513, 2 },
+    static const struct {
+        u64 off, pages;
+        int node;
+    } layout[] = {
+        { 0, 130, 0 }, { MiB(1), 67, 1 }, { MiB(2), 300, 0 }, { MiB(4), 64, 2 }, { MiB(5), 1, 3 }, { MiB(6), 513, 2 },
     };
 
     memset(&m, 0, sizeof(m));
@@ -796,8 +788,8 @@ static void run_model(unsigned seed, int ops)
     assert_int_equal(all.total, all.free + all.used + all.reserved);
     if (seed == 1)
         print_message("model seed 1: %llu allocs, %llu frees, %llu failures, %llu reserved\n",
-                      (unsigned long long)all.allocs, (unsigned long long)all.frees,
-                      (unsigned long long)all.failures, (unsigned long long)all.reserved);
+                      (unsigned long long)all.allocs, (unsigned long long)all.frees, (unsigned long long)all.failures,
+                      (unsigned long long)all.reserved);
     for (int i = 0; i < m.nr; i++)
         free(m.r[i].st);
     teardown(NULL);

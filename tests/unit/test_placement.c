@@ -75,7 +75,8 @@ static void test_one_node(void **state)
     req(2, "c", 1, 256);
     assert_int_equal(place_plan(&m, rq, 3, rs), 1);
     assert_false(rs[2].ok);
-    assert_string_equal(rs[2].msg, "partition \"c\" needs 1 CPU and 256 MiB on one node; free: node 0: 0 CPUs, 512 MiB");
+    assert_string_equal(rs[2].msg,
+                        "partition \"c\" needs 1 CPU and 256 MiB on one node; free: node 0: 0 CPUs, 512 MiB");
     assert_int_equal(rs[2].ncpus, 0);
 }
 
@@ -83,16 +84,16 @@ static void test_two_nodes_first_fit_and_determinism(void **state)
 {
     (void)state;
     machine(2, 4, 512);
-    req(0, "a", 3, 256);      /* node 0 has CPUs 1-3 */
-    req(1, "b", 2, 256);      /* node 0 is out of CPUs: node 1 */
-    req(2, "c", 2, 512);      /* node 1 has 2 CPUs but only 256 MiB left: nowhere */
+    req(0, "a", 3, 256); /* node 0 has CPUs 1-3 */
+    req(1, "b", 2, 256); /* node 0 is out of CPUs: node 1 */
+    req(2, "c", 2, 512); /* node 1 has 2 CPUs but only 256 MiB left: nowhere */
     assert_int_equal(place_plan(&m, rq, 3, rs), 1);
     assert_cpus(&rs[0], 3, (const u16[]){ 1, 2, 3 });
     assert_cpus(&rs[1], 2, (const u16[]){ 4, 5 });
     assert_int_equal(rs[1].home, 1);
     assert_false(rs[2].ok);
     assert_string_equal(rs[2].msg, "partition \"c\" needs 2 CPUs and 512 MiB on one node; free: node 0: 0 CPUs, "
-                        "256 MiB; node 1: 2 CPUs, 256 MiB (numa = \"spread\" allows several nodes)");
+                                   "256 MiB; node 1: 2 CPUs, 256 MiB (numa = \"spread\" allows several nodes)");
     /* The same input gives the same plan. */
     struct place_result again[3];
     assert_int_equal(place_plan(&m, rq, 3, again), 1);
@@ -119,7 +120,7 @@ static void test_spread(void **state)
 static void test_four_nodes_device_locality_and_fallback(void **state)
 {
     (void)state;
-    machine(4, 2, 512);        /* CPUs 0-1 node 0, 2-3 node 1, 4-5 node 2, 6-7 node 3 */
+    machine(4, 2, 512); /* CPUs 0-1 node 0, 2-3 node 1, 4-5 node 2, 6-7 node 3 */
     m.ndevs = 2;
     m.devs[0] = (struct place_dev){ place_bdf(0, 0x80, 0, 0), 2 };
     m.devs[1] = (struct place_dev){ place_bdf(0, 0x81, 0, 0), 2 };
@@ -140,7 +141,7 @@ static void test_four_nodes_device_locality_and_fallback(void **state)
     assert_true(rs[1].fallback);
     assert_int_equal(rs[1].wanted, 2);
     assert_string_equal(rs[1].msg, "wanted node 2 (its PCI devices' node), which is short of room; placed on "
-                        "node 1 (distance 20)");
+                                   "node 1 (distance 20)");
 }
 
 static void test_priority_decides_who_is_local(void **state)
@@ -192,13 +193,13 @@ static void test_pins_and_lists_checked(void **state)
     p->ncpus = 3;
     assert_int_equal(place_plan(&m, rq, 2, rs), 1);
     assert_string_equal(rs[0].msg, "partition \"pinned\" is pinned to node 1, which has 2 free CPUs and 512 MiB "
-                        "free; it needs 3 and 256 MiB");
+                                   "free; it needs 3 and 256 MiB");
     /* Lists across nodes need spread; CPUs off the pinned node, reserved, missing, taken. */
     p->ncpus = 1;
     l->cpus[1] = 2;
     assert_int_equal(place_plan(&m, rq, 2, rs), 1);
     assert_string_equal(rs[1].msg, "partition \"listed\": CPUs 4 and 2 are on different nodes (1 and 0); set "
-                        "numa = \"spread\" to allow that");
+                                   "numa = \"spread\" to allow that");
     l->numa = PLACE_SPREAD;
     assert_int_equal(place_plan(&m, rq, 2, rs), 0);
     l->numa = PLACE_LOCAL;
@@ -248,7 +249,7 @@ static void test_devices_checked(void **state)
     b->ndevices = 0;
     assert_int_equal(place_plan(&m, rq, 3, rs), 1);
     assert_string_equal(rs[2].msg, "partition \"c\": its PCI devices are on nodes 0 and 1; set numa = \"spread\" "
-                        "to allow a partition on several nodes");
+                                   "to allow a partition on several nodes");
 }
 
 static void test_eight_nodes_unequal_memory(void **state)
@@ -276,7 +277,7 @@ static void test_eight_nodes_unequal_memory(void **state)
     assert_cpus(&rs[2], 2, (const u16[]){ 14, 15 });
     assert_true(rs[2].fallback);
     assert_string_equal(rs[2].msg, "wanted node 5 (its PCI devices' node), which is short of room; placed on "
-                        "node 7 (distance 30)");
+                                   "node 7 (distance 30)");
 }
 
 int main(void)

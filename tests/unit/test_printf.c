@@ -52,8 +52,25 @@ static void check_v(const char *fmt, ...)
 }
 
 static const long long svals[] = {
-    0, 1, -1, 7, -7, 42, 127, -128, 255, 32767, -32768, 65535, INT_MAX, INT_MIN,
-    (long long)UINT_MAX, 0x123456789LL, -0x123456789LL, INT64_MAX, INT64_MIN,
+    0,
+    1,
+    -1,
+    7,
+    -7,
+    42,
+    127,
+    -128,
+    255,
+    32767,
+    -32768,
+    65535,
+    INT_MAX,
+    INT_MIN,
+    (long long)UINT_MAX,
+    0x123456789LL,
+    -0x123456789LL,
+    INT64_MAX,
+    INT64_MIN,
 };
 
 static const char *const flagsets[] = { "", "-", "0", " ", "+", "#", "-0", "+ ", "#0", "-#", "+0", "-+ #0" };
@@ -66,19 +83,37 @@ static void call_one(const char *fmt, const char *len, char conv, long long v)
     bool sgn = conv == 'd' || conv == 'i';
 
     if (!strcmp(len, "")) {
-        if (sgn) check_v(fmt, (int)v); else check_v(fmt, (unsigned)v);
+        if (sgn)
+            check_v(fmt, (int)v);
+        else
+            check_v(fmt, (unsigned)v);
     } else if (!strcmp(len, "hh") || !strcmp(len, "h")) {
-        if (sgn) check_v(fmt, (int)v); else check_v(fmt, (unsigned)v);
+        if (sgn)
+            check_v(fmt, (int)v);
+        else
+            check_v(fmt, (unsigned)v);
     } else if (!strcmp(len, "l")) {
-        if (sgn) check_v(fmt, (long)v); else check_v(fmt, (unsigned long)v);
+        if (sgn)
+            check_v(fmt, (long)v);
+        else
+            check_v(fmt, (unsigned long)v);
     } else if (!strcmp(len, "ll")) {
-        if (sgn) check_v(fmt, v); else check_v(fmt, (unsigned long long)v);
+        if (sgn)
+            check_v(fmt, v);
+        else
+            check_v(fmt, (unsigned long long)v);
     } else if (!strcmp(len, "z")) {
-        if (sgn) check_v(fmt, (ssize_t)v); else check_v(fmt, (size_t)v);
+        if (sgn)
+            check_v(fmt, (ssize_t)v);
+        else
+            check_v(fmt, (size_t)v);
     } else if (!strcmp(len, "t")) {
         check_v(fmt, (ptrdiff_t)v);
     } else {
-        if (sgn) check_v(fmt, (intmax_t)v); else check_v(fmt, (uintmax_t)v);
+        if (sgn)
+            check_v(fmt, (intmax_t)v);
+        else
+            check_v(fmt, (uintmax_t)v);
     }
 }
 
@@ -94,8 +129,8 @@ static void test_integer_table(void **state)
                     for (size_t c = 0; c < sizeof(convs) - 1; c++)
                         for (size_t v = 0; v < sizeof(svals) / sizeof(svals[0]); v++) {
                             char fmt[64];
-                            snprintf(fmt, sizeof(fmt), "<%%%s%s%s%s%c>", flagsets[f], widths[w],
-                                     precs[p], lens[l], convs[c]);
+                            snprintf(fmt, sizeof(fmt), "<%%%s%s%s%s%c>", flagsets[f], widths[w], precs[p], lens[l],
+                                     convs[c]);
                             call_one(fmt, lens[l], convs[c], svals[v]);
                         }
     print_message("integer table: %d comparisons\n", compared - before);
@@ -109,8 +144,8 @@ static void test_strings_and_chars(void **state)
         for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++)
             for (size_t p = 0; p < sizeof(precs) / sizeof(precs[0]); p++) {
                 char fmt[64];
-                if (strchr(flagsets[f], '0') || strchr(flagsets[f], '#') ||
-                    strchr(flagsets[f], '+') || strchr(flagsets[f], ' '))
+                if (strchr(flagsets[f], '0') || strchr(flagsets[f], '#') || strchr(flagsets[f], '+') ||
+                    strchr(flagsets[f], ' '))
                     continue; /* undefined for %s/%c */
                 snprintf(fmt, sizeof(fmt), "[%%%s%s%ss]", flagsets[f], widths[w], precs[p]);
                 for (size_t s = 0; s < sizeof(strs) / sizeof(strs[0]); s++)
@@ -207,11 +242,8 @@ static void test_kernel_specific(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_integer_table),
-        cmocka_unit_test(test_strings_and_chars),
-        cmocka_unit_test(test_pointers),
-        cmocka_unit_test(test_misc),
-        cmocka_unit_test(test_kernel_specific),
+        cmocka_unit_test(test_integer_table), cmocka_unit_test(test_strings_and_chars), cmocka_unit_test(test_pointers),
+        cmocka_unit_test(test_misc),          cmocka_unit_test(test_kernel_specific),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,9 +18,9 @@
 /* ---------------------------------------------------------------- ELF builder */
 
 struct seg {
-    u32 type;                 /* PT_LOAD, or anything else to add a plain header */
+    u32 type; /* PT_LOAD, or anything else to add a plain header */
     u64 paddr, filesz, memsz;
-    bool force_offset;        /* use `offset` instead of laying the data out */
+    bool force_offset; /* use `offset` instead of laying the data out */
     u64 offset;
     u32 flags;
 };
@@ -32,9 +32,9 @@ struct elfb {
     struct seg seg[24];
     u8 notes[512];
     u32 notes_len;
-    u32 note_align;           /* p_align / sh_addralign of the notes */
-    bool note_phdr;           /* notes in a PT_NOTE (first program header) */
-    bool note_section;        /* notes in an SHT_NOTE section */
+    u32 note_align;    /* p_align / sh_addralign of the notes */
+    bool note_phdr;    /* notes in a PT_NOTE (first program header) */
+    bool note_section; /* notes in an SHT_NOTE section */
 };
 
 static void eb_init(struct elfb *b, bool is64)
@@ -52,8 +52,7 @@ static void eb_seg(struct elfb *b, u64 paddr, u64 filesz, u64 memsz)
     b->seg[b->nseg++] = (struct seg){ PT_LOAD, paddr, filesz, memsz, false, 0, PF_R | PF_X };
 }
 
-static void eb_note(struct elfb *b, const char *name, u32 namesz, u32 type, const void *desc,
-                    u32 descsz)
+static void eb_note(struct elfb *b, const char *name, u32 namesz, u32 type, const void *desc, u32 descsz)
 {
     u32 a = b->note_align;
     struct elf_nhdr nh = { namesz, descsz, type };
@@ -71,10 +70,7 @@ static void eb_entry(struct elfb *b, u64 entry, u32 descsz)
     eb_note(b, "Xen", 4, XEN_ELFNOTE_PHYS32_ENTRY, &entry, descsz);
 }
 
-static u8 pattern(u32 seg, u64 i)
-{
-    return (u8)(seg * 37 + i * 7 + 1);
-}
+static u8 pattern(u32 seg, u64 i) { return (u8)(seg * 37 + i * 7 + 1); }
 
 /* Lays the image out: ELF header, program headers (PT_NOTE first), notes,
  * segment data, section headers. Returns a malloc'ed image of *size bytes. */
@@ -102,22 +98,22 @@ static u8 *eb_build(const struct elfb *b, u64 *size)
     img[ELF_EI_DATA] = ELFDATA2LSB;
     img[ELF_EI_VERSION] = EV_CURRENT;
     /* The same fields in either class; only their widths differ. */
-#define FILL_EHDR(ehdr_t, entry)                                             \
-    do {                                                                     \
-        ehdr_t h;                                                            \
-        memcpy(&h, img, sizeof(h));                                          \
-        h.e_type = b->type;                                                  \
-        h.e_machine = b->machine;                                            \
-        h.e_version = EV_CURRENT;                                            \
-        h.e_entry = (entry);                                                 \
-        h.e_phoff = eh;                                                      \
-        h.e_shoff = b->note_section ? (__typeof__(h.e_shoff))sh_off : 0;    \
-        h.e_ehsize = (u16)eh;                                                \
-        h.e_phentsize = (u16)ph;                                             \
-        h.e_phnum = (u16)nph;                                                \
-        h.e_shentsize = (u16)sh;                                             \
-        h.e_shnum = b->note_section ? 2 : 0;                                 \
-        memcpy(img, &h, sizeof(h));                                          \
+#define FILL_EHDR(ehdr_t, entry)                                                                                       \
+    do {                                                                                                               \
+        ehdr_t h;                                                                                                      \
+        memcpy(&h, img, sizeof(h));                                                                                    \
+        h.e_type = b->type;                                                                                            \
+        h.e_machine = b->machine;                                                                                      \
+        h.e_version = EV_CURRENT;                                                                                      \
+        h.e_entry = (entry);                                                                                           \
+        h.e_phoff = eh;                                                                                                \
+        h.e_shoff = b->note_section ? (__typeof__(h.e_shoff))sh_off : 0;                                               \
+        h.e_ehsize = (u16)eh;                                                                                          \
+        h.e_phentsize = (u16)ph;                                                                                       \
+        h.e_phnum = (u16)nph;                                                                                          \
+        h.e_shentsize = (u16)sh;                                                                                       \
+        h.e_shnum = b->note_section ? 2 : 0;                                                                           \
+        memcpy(img, &h, sizeof(h));                                                                                    \
     } while (0)
     if (b->is64)
         FILL_EHDR(struct elf64_ehdr, 0xffffffff81000000ULL);
@@ -141,27 +137,25 @@ static u8 *eb_build(const struct elfb *b, u64 *size)
         }
         u8 *p = img + eh + (u64)i * ph;
         if (b->is64) {
-            struct elf64_phdr h = { s.type, s.flags, off, 0xffffffff80000000ULL + s.paddr,
-                                    s.paddr, s.filesz, s.memsz,
-                                    s.type == PT_NOTE ? b->note_align : 0x1000 };
+            struct elf64_phdr h = { s.type,  s.flags,  off,     0xffffffff80000000ULL + s.paddr,
+                                    s.paddr, s.filesz, s.memsz, s.type == PT_NOTE ? b->note_align : 0x1000 };
             memcpy(p, &h, sizeof(h));
         } else {
-            struct elf32_phdr h = { s.type, (u32)off, (u32)s.paddr, (u32)s.paddr, (u32)s.filesz,
-                                    (u32)s.memsz, s.flags,
-                                    s.type == PT_NOTE ? b->note_align : 0x1000 };
+            struct elf32_phdr h = { s.type,        (u32)off,
+                                    (u32)s.paddr,  (u32)s.paddr,
+                                    (u32)s.filesz, (u32)s.memsz,
+                                    s.flags,       s.type == PT_NOTE ? b->note_align : 0x1000 };
             memcpy(p, &h, sizeof(h));
         }
     }
     memcpy(img + note_off, b->notes, b->notes_len);
     if (b->note_section) {
-        u8 *p = img + sh_off + sh;     /* section 0 stays the null section */
+        u8 *p = img + sh_off + sh; /* section 0 stays the null section */
         if (b->is64) {
-            struct elf64_shdr h = { 1, SHT_NOTE, 2, 0, note_off, b->notes_len, 0, 0,
-                                    b->note_align, 0 };
+            struct elf64_shdr h = { 1, SHT_NOTE, 2, 0, note_off, b->notes_len, 0, 0, b->note_align, 0 };
             memcpy(p, &h, sizeof(h));
         } else {
-            struct elf32_shdr h = { 1, SHT_NOTE, 2, 0, (u32)note_off, b->notes_len, 0, 0,
-                                    b->note_align, 0 };
+            struct elf32_shdr h = { 1, SHT_NOTE, 2, 0, (u32)note_off, b->notes_len, 0, 0, b->note_align, 0 };
             memcpy(p, &h, sizeof(h));
         }
     }
@@ -179,8 +173,8 @@ static void eb_linux(struct elfb *b, bool is64)
     u8 build_id[20];
     memset(build_id, 0xab, sizeof(build_id));
     eb_note(b, "GNU", 4, 3, build_id, sizeof(build_id));
-    u64 guest_os = 0x78756e694c;                  /* "Linux" */
-    eb_note(b, "Xen", 4, 6, &guest_os, 6);        /* XEN_ELFNOTE_GUEST_OS, odd size */
+    u64 guest_os = 0x78756e694c;           /* "Linux" */
+    eb_note(b, "Xen", 4, 6, &guest_os, 6); /* XEN_ELFNOTE_GUEST_OS, odd size */
     eb_entry(b, MiB(16) + 0x40, is64 ? 8 : 4);
 }
 
@@ -198,7 +192,7 @@ struct ram {
     u8 *mem;
     u64 size;
     u32 writes, zeroes;
-    int fail_write;           /* returned by write() when non-zero */
+    int fail_write; /* returned by write() when non-zero */
 };
 
 static int ram_write(void *ctx, gpa_t g, const void *src, u64 len)
@@ -266,7 +260,7 @@ static void check_loaded(const struct ram *r, const struct pvh_image *img)
 {
     for (u32 k = 0; k < img->nsegs; k++) {
         const struct pvh_segment *s = &img->segs[k];
-        u32 seg_index = s->phdr - 1;              /* the builder puts PT_NOTE first */
+        u32 seg_index = s->phdr - 1; /* the builder puts PT_NOTE first */
         for (u64 i = 0; i < s->filesz; i++)
             assert_int_equal(r->mem[s->gpa + i], pattern(seg_index, i));
         for (u64 i = s->filesz; i < s->memsz; i++)
@@ -299,8 +293,7 @@ static void test_valid(void **state)
         assert_int_equal(pi.end, MiB(16) + 0x6000);
 
         struct ram *r = ram_new(MiB(32));
-        struct pvh_range res[] = { { 0x7000, 0x8000, "start info" },
-                                   { 0xe0000, 0x100000, "ACPI tables" } };
+        struct pvh_range res[] = { { 0x7000, 0x8000, "start info" }, { 0xe0000, 0x100000, "ACPI tables" } };
         struct pvh_load_ops ops = { ram_write, ram_zero, r };
         assert_int_equal(pvh_load(img, size, &pi, MiB(32), res, 2, &ops, err, sizeof(err)), 0);
         assert_int_equal(r->writes, 2);
@@ -326,7 +319,7 @@ static void test_note_variants(void **state)
     b.note_align = 8;
     eb_seg(&b, MiB(1), 0x1000, 0x1000);
     u8 prop[12] = { 0 };
-    eb_note(&b, "GNU", 4, 5, prop, sizeof(prop));     /* 12 bytes: padding to 16 */
+    eb_note(&b, "GNU", 4, 5, prop, sizeof(prop)); /* 12 bytes: padding to 16 */
     eb_entry(&b, MiB(1) + 0x10, 4);
     assert_int_equal(inspect(&b, &pi), 0);
     assert_int_equal(pi.entry, MiB(1) + 0x10);
@@ -340,11 +333,11 @@ static void test_note_variants(void **state)
     eb_init(&b, false);
     b.note_align = 8;
     eb_seg(&b, MiB(1), 0x100, 0x100);
-    eb_entry(&b, MiB(1) + 4, 4);                      /* 12 + 8 + 8 bytes, desc 4 */
-    b.notes_len -= 4;                                 /* drop the descriptor's padding */
+    eb_entry(&b, MiB(1) + 4, 4); /* 12 + 8 + 8 bytes, desc 4 */
+    b.notes_len -= 4;            /* drop the descriptor's padding */
     assert_int_equal(inspect(&b, &pi), 0);
     assert_int_equal(pi.entry, MiB(1) + 4);
-    b.notes_len -= 1;                                 /* but not a descriptor byte */
+    b.notes_len -= 1; /* but not a descriptor byte */
     expect_err(&b, -EINVAL, "runs past its end");
 }
 
@@ -361,8 +354,8 @@ static void test_truncated(void **state)
             struct pvh_image pi;
             int rc = pvh_inspect(cut, len, &pi, err, sizeof(err));
             if (rc == 0)
-                fail_msg("ELF%d cut to %llu of %llu bytes was accepted", is64 ? 64 : 32,
-                         (unsigned long long)len, (unsigned long long)size);
+                fail_msg("ELF%d cut to %llu of %llu bytes was accepted", is64 ? 64 : 32, (unsigned long long)len,
+                         (unsigned long long)size);
             assert_true(rc == -ENOEXEC || rc == -EINVAL);
             assert_true(err[0] != '\0');
             free(cut);
@@ -375,10 +368,10 @@ static void test_header_errors(void **state)
 {
     struct elfb b;
     eb_linux(&b, true);
-    b.machine = 40;                                    /* ARM */
+    b.machine = 40; /* ARM */
     expect_err(&b, -ENOEXEC, "ELF machine 40 is neither x86-64 (62) nor i386 (3)");
     eb_linux(&b, true);
-    b.type = 3;                                        /* ET_DYN */
+    b.type = 3; /* ET_DYN */
     expect_err(&b, -ENOEXEC, "ELF type 3 is not an executable");
 
     u64 size;
@@ -412,7 +405,7 @@ static void test_header_errors(void **state)
     h->e_phnum = 65;
     assert_int_equal(pvh_inspect(img, size, &pi, err, sizeof(err)), -E2BIG);
     assert_string_equal(err, "65 program headers (at most 64 supported)");
-    h->e_phnum = 64;                                   /* runs past the file */
+    h->e_phnum = 64; /* runs past the file */
     h->e_phoff = size - 56;
     assert_int_equal(pvh_inspect(img, size, &pi, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "lie outside the"));
@@ -462,13 +455,13 @@ static void test_segment_errors(void **state)
     b.seg[0].offset = 0xffffffffffff0000ULL;
     expect_err(&b, -EINVAL, "segment 1: file data [0xffffffffffff0000, +0x3000) lies outside");
     eb_linux(&b, true);
-    b.seg[1].force_offset = true;                      /* no data laid out */
+    b.seg[1].force_offset = true; /* no data laid out */
     b.seg[1].offset = 0x100;
     b.seg[1].filesz = 0xffffffffffffff00ULL;
     b.seg[1].memsz = 0xffffffffffffff00ULL;
     expect_err(&b, -EINVAL, "segment 2: file data [0x100, +0xffffffffffffff00) lies outside");
     eb_linux(&b, true);
-    b.seg[1].memsz = 0xfffffffffff00000ULL;            /* paddr + memsz wraps */
+    b.seg[1].memsz = 0xfffffffffff00000ULL; /* paddr + memsz wraps */
     expect_err(&b, -EINVAL, "segment 2: [0x1004000, +0xfffffffffff00000) wraps around");
     eb_linux(&b, false);
     b.seg[0].force_offset = true;
@@ -511,9 +504,9 @@ static void test_note_errors(void **state)
     eb_seg(&b, MiB(16), 0x1000, 0x1000);
     expect_err(&b, -ENOEXEC, "not a PVH kernel: no XEN_ELFNOTE_PHYS32_ENTRY note");
     u64 v = 1;
-    eb_note(&b, "Xen", 4, 1, &v, 8);                   /* XEN_ELFNOTE_ENTRY: not ours */
-    eb_note(&b, "Xe", 3, 18, &v, 8);                   /* wrong name */
-    eb_note(&b, "Xen", 3, 18, &v, 8);                  /* name without its NUL */
+    eb_note(&b, "Xen", 4, 1, &v, 8);  /* XEN_ELFNOTE_ENTRY: not ours */
+    eb_note(&b, "Xe", 3, 18, &v, 8);  /* wrong name */
+    eb_note(&b, "Xen", 3, 18, &v, 8); /* name without its NUL */
     expect_err(&b, -ENOEXEC, "not a PVH kernel");
 
     eb_init(&b, true);
@@ -528,8 +521,7 @@ static void test_note_errors(void **state)
     expect_err(&b, -EINVAL, "XEN_ELFNOTE_PHYS32_ENTRY 0x100000000 is above 4 GiB");
 
     /* Sizes running past the note segment, including ones that would wrap. */
-    static const u32 bad[][2] = { { 0xffffffff, 4 }, { 4, 0xffffffff }, { 0xfffffffd, 0 },
-                                  { 200, 4 }, { 4, 200 } };
+    static const u32 bad[][2] = { { 0xffffffff, 4 }, { 4, 0xffffffff }, { 0xfffffffd, 0 }, { 200, 4 }, { 4, 200 } };
     for (u32 i = 0; i < ARRAY_SIZE(bad); i++) {
         eb_init(&b, i % 2);
         eb_seg(&b, MiB(16), 0x1000, 0x1000);
@@ -617,20 +609,19 @@ static void test_placement(void **state)
     assert_non_null(strstr(err, "50331647 bytes of RAM"));
     assert_int_equal(pvh_check_placement(&pi, MiB(48), NULL, 0, err, sizeof(err)), 0);
 
-    struct pvh_range res[] = { { 0, 0x1000, "real-mode IVT" },
-                               { MiB(1) + 0xfff, MiB(1) + 0x2000, "start info" } };
+    struct pvh_range res[] = { { 0, 0x1000, "real-mode IVT" }, { MiB(1) + 0xfff, MiB(1) + 0x2000, "start info" } };
     assert_int_equal(pvh_check_placement(&pi, GiB(1), res, 2, err, sizeof(err)), -ERANGE);
     assert_string_equal(err, "segment 1 [0x100000, 0x101000) overlaps the start info [0x100fff, 0x102000)");
-    res[1].start = MiB(1) + 0x1000;                    /* touching: fine */
+    res[1].start = MiB(1) + 0x1000; /* touching: fine */
     assert_int_equal(pvh_check_placement(&pi, GiB(1), res, 2, err, sizeof(err)), 0);
     res[1].what = NULL;
     res[1].start = MiB(40);
     res[1].end = MiB(41);
     assert_int_equal(pvh_check_placement(&pi, GiB(1), res, 2, err, sizeof(err)), -ERANGE);
     assert_non_null(strstr(err, "overlaps the reserved range"));
-    res[1].start = MiB(42);                            /* start > end */
+    res[1].start = MiB(42); /* start > end */
     assert_int_equal(pvh_check_placement(&pi, GiB(1), res, 2, err, sizeof(err)), -EINVAL);
-    res[1].start = res[1].end = MiB(41);               /* empty: overlaps nothing */
+    res[1].start = res[1].end = MiB(41); /* empty: overlaps nothing */
     assert_int_equal(pvh_check_placement(&pi, GiB(1), res, 2, err, sizeof(err)), 0);
 
     /* pvh_load refuses before writing anything. */
@@ -662,8 +653,7 @@ static void test_placement(void **state)
 static void test_place_module(void **state)
 {
     u64 at;
-    assert_int_equal(pvh_place_module(MiB(16) + 0x6001, 0x5000, MiB(64), NULL, 0, &at, err,
-                                      sizeof(err)), 0);
+    assert_int_equal(pvh_place_module(MiB(16) + 0x6001, 0x5000, MiB(64), NULL, 0, &at, err, sizeof(err)), 0);
     assert_int_equal(at, MiB(16) + 0x7000);
     struct pvh_range res[] = { { MiB(20), MiB(21), "ACPI tables" },
                                { MiB(21) + 0x800, MiB(22) + 1, "start info" },
@@ -679,8 +669,7 @@ static void test_place_module(void **state)
     assert_int_equal(at, MiB(31));
     /* Ends exactly at the limit; one byte more does not fit. */
     assert_int_equal(pvh_place_module(MiB(31), MiB(33), MiB(64), res, 3, &at, err, sizeof(err)), 0);
-    assert_int_equal(pvh_place_module(MiB(31), MiB(33) + 1, MiB(64), res, 3, &at, err, sizeof(err)),
-                     -ENOSPC);
+    assert_int_equal(pvh_place_module(MiB(31), MiB(33) + 1, MiB(64), res, 3, &at, err, sizeof(err)), -ENOSPC);
     assert_string_equal(err, "a module of 34603009 bytes does not fit between 0x1f00000 and the limit 0x4000000");
     assert_int_equal(pvh_place_module(MiB(16), 0, MiB(64), NULL, 0, &at, err, sizeof(err)), -EINVAL);
     assert_int_equal(pvh_place_module(~0ULL - 5, 1, ~0ULL, NULL, 0, &at, err, sizeof(err)), -ENOSPC);
@@ -748,16 +737,11 @@ static void test_fuzz(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),
-        cmocka_unit_test(test_note_variants),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_header_errors),
-        cmocka_unit_test(test_segment_errors),
-        cmocka_unit_test(test_note_errors),
-        cmocka_unit_test(test_entry_errors),
-        cmocka_unit_test(test_placement),
-        cmocka_unit_test(test_place_module),
-        cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_valid),          cmocka_unit_test(test_note_variants),
+        cmocka_unit_test(test_truncated),      cmocka_unit_test(test_header_errors),
+        cmocka_unit_test(test_segment_errors), cmocka_unit_test(test_note_errors),
+        cmocka_unit_test(test_entry_errors),   cmocka_unit_test(test_placement),
+        cmocka_unit_test(test_place_module),   cmocka_unit_test(test_fuzz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

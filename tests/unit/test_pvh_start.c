@@ -33,21 +33,22 @@ static const char *gstr(u64 gpa)
     return s;
 }
 
-static const struct pvh_mem_range std_ranges[] = {   /* deliberately out of order */
-    { 0x100000, MiB(31), HVM_MEMMAP_RAM },
-    { 0x8000, 0x98000, HVM_MEMMAP_RAM },
-    { 0, 0x7000, HVM_MEMMAP_RAM },
-    { 0xe0000, 0x20000, HVM_MEMMAP_ACPI },
-    { 0x7000, 0x1000, HVM_MEMMAP_RESERVED },
-    { 0xfee00000, 0x1000, HVM_MEMMAP_RESERVED },
+static const struct pvh_mem_range std_ranges[] = {
+    /* deliberately out of order */
+    { 0x100000, MiB(31), HVM_MEMMAP_RAM },   { 0x8000, 0x98000, HVM_MEMMAP_RAM },
+    { 0, 0x7000, HVM_MEMMAP_RAM },           { 0xe0000, 0x20000, HVM_MEMMAP_ACPI },
+    { 0x7000, 0x1000, HVM_MEMMAP_RESERVED }, { 0xfee00000, 0x1000, HVM_MEMMAP_RESERVED },
 };
 
 static struct pvh_start_config std_cfg(void)
 {
     memset(page, 0xaa, sizeof(page));
     struct pvh_start_config c = {
-        .base = gpa(BASE), .buf = page, .buf_size = sizeof(page),
-        .ranges = std_ranges, .nranges = ARRAY_SIZE(std_ranges),
+        .base = gpa(BASE),
+        .buf = page,
+        .buf_size = sizeof(page),
+        .ranges = std_ranges,
+        .nranges = ARRAY_SIZE(std_ranges),
         .cmdline = "console=hvc0 root=/dev/vda ro",
         .rsdp_gpa = 0xe0000,
     };
@@ -78,11 +79,13 @@ static void test_basic(void **state)
     assert_int_equal(l.memmap_entries, 6);
     assert_int_equal(l.memmap_gpa, si->memmap_paddr);
 
-    const struct hvm_memmap_table_entry *mm =
-        gview(si->memmap_paddr, si->memmap_entries * sizeof(*mm));
-    static const struct { u64 a, s; u32 t; } want[] = {
-        { 0, 0x7000, 1 }, { 0x7000, 0x1000, 2 }, { 0x8000, 0x98000, 1 }, { 0xe0000, 0x20000, 3 },
-        { 0x100000, MiB(31), 1 }, { 0xfee00000, 0x1000, 2 },
+    const struct hvm_memmap_table_entry *mm = gview(si->memmap_paddr, si->memmap_entries * sizeof(*mm));
+    static const struct {
+        u64 a, s;
+        u32 t;
+    } want[] = {
+        { 0, 0x7000, 1 },        { 0x7000, 0x1000, 2 },    { 0x8000, 0x98000, 1 },
+        { 0xe0000, 0x20000, 3 }, { 0x100000, MiB(31), 1 }, { 0xfee00000, 0x1000, 2 },
     };
     for (u32 i = 0; i < ARRAY_SIZE(want); i++) {
         assert_int_equal(mm[i].addr, want[i].a);
@@ -120,7 +123,7 @@ static void test_minimal(void **state)
     c.nranges = 1;
     c.cmdline = NULL;
     c.rsdp_gpa = 0;
-    c.buf_size = 56 + 24;                              /* exactly enough */
+    c.buf_size = 56 + 24; /* exactly enough */
     struct pvh_start_layout l;
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), 0);
     const struct hvm_start_info *si = gview(BASE, sizeof(*si));
@@ -130,7 +133,7 @@ static void test_minimal(void **state)
     assert_int_equal(si->rsdp_paddr, 0);
     assert_int_equal(si->memmap_entries, 1);
     assert_int_equal(l.size, 80);
-    assert_int_equal(page[80], 0xaa);                  /* beyond buf_size: untouched */
+    assert_int_equal(page[80], 0xaa); /* beyond buf_size: untouched */
 
     c.buf_size = 79;
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -ENOSPC);
@@ -146,12 +149,10 @@ static void test_minimal(void **state)
 static void test_merge(void **state)
 {
     static const struct pvh_mem_range r[] = {
-        { MiB(2), MiB(2), HVM_MEMMAP_RAM },
-        { 0, MiB(1), HVM_MEMMAP_RAM },
-        { MiB(1), MiB(1), HVM_MEMMAP_RAM },            /* joins both neighbours */
-        { MiB(4), MiB(1), HVM_MEMMAP_RESERVED },       /* adjacent, other type: kept */
-        { MiB(5), MiB(1), HVM_MEMMAP_RESERVED },
-        { MiB(7), MiB(1), HVM_MEMMAP_RAM },            /* gap before: kept */
+        { MiB(2), MiB(2), HVM_MEMMAP_RAM },      { 0, MiB(1), HVM_MEMMAP_RAM },
+        { MiB(1), MiB(1), HVM_MEMMAP_RAM },                                          /* joins both neighbours */
+        { MiB(4), MiB(1), HVM_MEMMAP_RESERVED },                                     /* adjacent, other type: kept */
+        { MiB(5), MiB(1), HVM_MEMMAP_RESERVED }, { MiB(7), MiB(1), HVM_MEMMAP_RAM }, /* gap before: kept */
     };
     struct pvh_start_config c = std_cfg();
     c.ranges = r;
@@ -184,8 +185,8 @@ static void test_range_errors(void **state)
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "memory ranges [0x0, 0x200000) and [0x1ff000, 0x201000) overlap");
     for (u64 i = 0; i < sizeof(page); i++)
-        assert_int_equal(page[i], 0);                  /* nothing half-built is left */
-    r[2] = (struct pvh_mem_range){ MiB(4), MiB(1), HVM_MEMMAP_RAM };   /* duplicate */
+        assert_int_equal(page[i], 0);                                /* nothing half-built is left */
+    r[2] = (struct pvh_mem_range){ MiB(4), MiB(1), HVM_MEMMAP_RAM }; /* duplicate */
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
     r[2] = (struct pvh_mem_range){ MiB(8), 0, HVM_MEMMAP_RAM };
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
@@ -213,7 +214,7 @@ static void test_range_errors(void **state)
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
     assert_int_equal(pvh_start_build(NULL, &l, err, sizeof(err)), -EINVAL);
     c = std_cfg();
-    c.buf_size = 56 + 24 * 5;                          /* the map itself does not fit */
+    c.buf_size = 56 + 24 * 5; /* the map itself does not fit */
     assert_int_equal(pvh_start_build(&c, &l, NULL, 0), -ENOSPC);
 }
 
@@ -223,7 +224,7 @@ static void test_cmdline_limits(void **state)
     struct pvh_start_config c = std_cfg();
     char s[PVH_CMDLINE_MAX + 1];
     memset(s, 'x', sizeof(s));
-    s[PVH_CMDLINE_MAX - 1] = '\0';                     /* 2047 characters: the limit */
+    s[PVH_CMDLINE_MAX - 1] = '\0'; /* 2047 characters: the limit */
     c.cmdline = s;
     c.buf_size = sizeof(page);
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), 0);
@@ -234,7 +235,7 @@ static void test_cmdline_limits(void **state)
     assert_string_equal(err, "the command line is longer than 2047 bytes");
 
     c.cmdline_max = 16;
-    c.cmdline = "0123456789abcde";                      /* 15 + NUL */
+    c.cmdline = "0123456789abcde"; /* 15 + NUL */
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), 0);
     c.cmdline = "0123456789abcdef";
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -E2BIG);
@@ -260,14 +261,14 @@ static void test_module_errors(void **state)
     struct pvh_module m = { MiB(31), MiB(1), NULL };
     c.modules = &m;
     c.nmodules = 1;
-    assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), 0);    /* ends at 32 MiB */
+    assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), 0); /* ends at 32 MiB */
     m.size++;
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "module 0 [0x1f00000, 0x2000001) is not inside guest RAM or overlaps "
                              "the start info");
-    m = (struct pvh_module){ 0xe0000, 0x100, NULL };                 /* in the ACPI range */
+    m = (struct pvh_module){ 0xe0000, 0x100, NULL }; /* in the ACPI range */
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
-    m = (struct pvh_module){ 0x90000, 0x20000, NULL };               /* across RAM's end */
+    m = (struct pvh_module){ 0x90000, 0x20000, NULL }; /* across RAM's end */
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
     m = (struct pvh_module){ MiB(20), 0, NULL };
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
@@ -280,7 +281,7 @@ static void test_module_errors(void **state)
     c.nranges = 1;
     m = (struct pvh_module){ BASE + 0x40, 0x10, NULL };
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), -EINVAL);
-    m = (struct pvh_module){ BASE + 0x1000, 0x10, NULL };            /* after the used part */
+    m = (struct pvh_module){ BASE + 0x1000, 0x10, NULL }; /* after the used part */
     assert_int_equal(pvh_start_build(&c, &l, err, sizeof(err)), 0);
 
     c.nmodules = PVH_MAX_MODULES + 1;
@@ -325,8 +326,7 @@ static void test_random_maps(void **state)
             bytes_out[mm[i].type] += mm[i].size;
             if (i) {
                 assert_true(mm[i - 1].addr + mm[i - 1].size <= mm[i].addr);
-                assert_false(mm[i - 1].addr + mm[i - 1].size == mm[i].addr &&
-                             mm[i - 1].type == mm[i].type);
+                assert_false(mm[i - 1].addr + mm[i - 1].size == mm[i].addr && mm[i - 1].type == mm[i].type);
             }
             /* Every output byte range is covered by input ranges of its type. */
             u64 covered = 0;
@@ -343,12 +343,9 @@ static void test_random_maps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),
-        cmocka_unit_test(test_minimal),
-        cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_range_errors),
-        cmocka_unit_test(test_cmdline_limits),
-        cmocka_unit_test(test_module_errors),
+        cmocka_unit_test(test_basic),          cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_merge),          cmocka_unit_test(test_range_errors),
+        cmocka_unit_test(test_cmdline_limits), cmocka_unit_test(test_module_errors),
         cmocka_unit_test(test_random_maps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,24 +28,24 @@
 
 /* Entry and register bits from the architectural headers (arch/x86/hw/), not
  * from the code under test. */
-#define UPPER   (PTE_P | PTE_RW | PTE_US)
+#define UPPER (PTE_P | PTE_RW | PTE_US)
 
 /* ---------------------------------------------------------------- fake guest memory */
 
-#define RAM_SIZE   MiB(64)
-#define MAP_LIMIT  GiB(8)          /* the guest-physical map ends here */
-#define HOLE_BASE  0xc0000000ULL   /* [3 GiB, 4 GiB): not RAM (MMIO) */
-#define HOLE_END   GiB(4)
-#define NOX_BASE   MiB(14)         /* [14, 15) MiB: SLPT_R | SLPT_W */
-#define ROM_BASE   MiB(15)         /* [15, 16) MiB: SLPT_R | SLPT_X */
-#define ROM_END    MiB(16)
-#define GT_BASE    MiB(32)         /* guest tables of the directed tests */
-#define DATA_BASE  MiB(20)         /* guest data pages of the directed tests */
-#define HPA_OF(g)  (0x100000000ULL + (g))   /* fake host frame of guest page g */
+#define RAM_SIZE  MiB(64)
+#define MAP_LIMIT GiB(8)        /* the guest-physical map ends here */
+#define HOLE_BASE 0xc0000000ULL /* [3 GiB, 4 GiB): not RAM (MMIO) */
+#define HOLE_END  GiB(4)
+#define NOX_BASE  MiB(14) /* [14, 15) MiB: SLPT_R | SLPT_W */
+#define ROM_BASE  MiB(15) /* [15, 16) MiB: SLPT_R | SLPT_X */
+#define ROM_END   MiB(16)
+#define GT_BASE   MiB(32)                /* guest tables of the directed tests */
+#define DATA_BASE MiB(20)                /* guest data pages of the directed tests */
+#define HPA_OF(g) (0x100000000ULL + (g)) /* fake host frame of guest page g */
 
 static u8 *ram;
-static u64 gwrites;                /* successful gwrite() calls */
-static u64 gt_next;                /* bump allocator of guest table pages */
+static u64 gwrites; /* successful gwrite() calls */
+static u64 gt_next; /* bump allocator of guest table pages */
 
 static int g_read(void *ctx, gpa_t g, void *out, u32 len)
 {
@@ -102,10 +102,7 @@ static u64 gtable(void)
     return p;
 }
 
-static u32 gidx(u64 va, int level)
-{
-    return (u32)PT_INDEX(va, level);
-}
+static u32 gidx(u64 va, int level) { return (u32)PT_INDEX(va, level); }
 
 /* The canonical va of the given table indexes. */
 static u64 mkva(u32 i4, u32 i3, u32 i2, u32 i1)
@@ -140,8 +137,8 @@ static void map1g(u64 cr3, u64 va, u64 g, u64 flags) { gput(gslot(cr3, va, 3), g
 
 #define POOL_PAGES 2400
 #define LOW_PAGES  64
-#define LOW_BASE   0x40000000ULL   /* fake hpa of pool page 0 (below 4 GiB) */
-#define HIGH_BASE  0x7f0000000ULL  /* fake hpa of pool page LOW_PAGES */
+#define LOW_BASE   0x40000000ULL  /* fake hpa of pool page 0 (below 4 GiB) */
+#define HIGH_BASE  0x7f0000000ULL /* fake hpa of pool page LOW_PAGES */
 
 struct pool {
     u8 *mem;
@@ -149,9 +146,9 @@ struct pool {
     u64 allocs, frees, live;
     u64 below_4g_reqs;
     bool last_below_4g;
-    bool ignore_below_4g;          /* hand out high pages for below_4g requests */
-    long fail_after;               /* allocations before failing; < 0: never */
-    long fail_count;               /* failures then (< 0: for ever) */
+    bool ignore_below_4g; /* hand out high pages for below_4g requests */
+    long fail_after;      /* allocations before failing; < 0: never */
+    long fail_count;      /* failures then (< 0: for ever) */
 };
 
 static struct pool P;
@@ -195,8 +192,9 @@ static int fm_alloc(void *ctx, bool below_4g, hpa_t *pa)
     }
     if (p->fail_after > 0)
         p->fail_after--;
-    bool ok = below_4g && !p->ignore_below_4g ? pool_take(p, 0, LOW_PAGES, pa)
-                       : pool_take(p, LOW_PAGES, POOL_PAGES, pa) || pool_take(p, 0, LOW_PAGES, pa);
+    bool ok = below_4g && !p->ignore_below_4g
+                  ? pool_take(p, 0, LOW_PAGES, pa)
+                  : pool_take(p, LOW_PAGES, POOL_PAGES, pa) || pool_take(p, 0, LOW_PAGES, pa);
     if (!ok)
         return -ENOMEM;
     p->allocs++;
@@ -208,9 +206,9 @@ static void fm_free(void *ctx, hpa_t pa)
 {
     struct pool *p = ctx;
     u32 i = pool_index(pa);
-    assert_true(p->used[i]);        /* double free */
+    assert_true(p->used[i]); /* double free */
     p->used[i] = false;
-    memset(p->mem + (u64)i * PAGE_SIZE, 0xa5, PAGE_SIZE);   /* poison */
+    memset(p->mem + (u64)i * PAGE_SIZE, 0xa5, PAGE_SIZE); /* poison */
     p->frees++;
     p->live--;
 }
@@ -219,14 +217,11 @@ static void *fm_map(void *ctx, hpa_t pa)
 {
     struct pool *p = ctx;
     u32 i = pool_index(pa);
-    assert_true(p->used[i]);        /* use after free */
+    assert_true(p->used[i]); /* use after free */
     return p->mem + (u64)i * PAGE_SIZE;
 }
 
-static u64 *pool_table(hpa_t pa)
-{
-    return fm_map(&P, pa);
-}
+static u64 *pool_table(hpa_t pa) { return fm_map(&P, pa); }
 
 static const struct shadow_ops OPS = { fm_alloc, fm_free, fm_map, g_read, g_write, g_to_hpa, &P };
 
@@ -248,7 +243,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    if (S->max_tables) {            /* initialised */
+    if (S->max_tables) { /* initialised */
         shadow_destroy(S);
         assert_int_equal(S->st.tables, 0);
         assert_int_equal(S->st.tracked, 0);
@@ -261,10 +256,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void sh_init(u32 nroots, u32 max_tables)
-{
-    assert_int_equal(shadow_init(S, &OPS, nroots, max_tables), 0);
-}
+static void sh_init(u32 nroots, u32 max_tables) { assert_int_equal(shadow_init(S, &OPS, nroots, max_tables), 0); }
 
 static struct shadow_regs long_regs(u64 cr3)
 {
@@ -366,8 +358,11 @@ struct ref_cfg {
 static struct ref_cfg cfg_of(const struct shadow_regs *g)
 {
     return (struct ref_cfg){
-        .wp = g->cr0 & CR0_WP, .nxe = g->efer & EFER_NXE, .smep = g->cr4 & CR4_SMEP,
-        .smap = g->cr4 & CR4_SMAP, .ac = g->rflags & RFLAGS_AC,
+        .wp = g->cr0 & CR0_WP,
+        .nxe = g->efer & EFER_NXE,
+        .smep = g->cr4 & CR4_SMEP,
+        .smap = g->cr4 & CR4_SMAP,
+        .ac = g->rflags & RFLAGS_AC,
     };
 }
 
@@ -400,7 +395,7 @@ struct ref {
     u64 gpa;
     bool w, u, nx, dirty, accessed;
     int ntables;
-    u64 table[4];                  /* guest tables read, PML4 first */
+    u64 table[4]; /* guest tables read, PML4 first */
 };
 
 /* A pure walk of the guest's 4-level tables (no A/D updates). */
@@ -423,8 +418,7 @@ static struct ref ref_walk(const struct shadow_regs *g, u64 va)
         }
         bool large = (l == 2 || l == 3) && (e & PTE_PS);
         u64 size = 1ULL << (12 + 9 * (l - 1));
-        if ((!nxe && (e & PTE_NX)) || (l == 4 && (e & PTE_PS)) ||
-            (large && (e & (size - 1) & ~0x1fffULL))) {
+        if ((!nxe && (e & PTE_NX)) || (l == 4 && (e & PTE_PS)) || (large && (e & (size - 1) & ~0x1fffULL))) {
             r.st = REF_RSVD;
             return r;
         }
@@ -450,8 +444,8 @@ struct leaf_bits {
     bool rw, us, nx;
 };
 
-static struct leaf_bits ref_leaf(struct ref_cfg c, bool w, bool u, bool nx, bool dirty_after,
-                                 u32 pfec, unsigned host, bool is_tracked)
+static struct leaf_bits ref_leaf(struct ref_cfg c, bool w, bool u, bool nx, bool dirty_after, u32 pfec, unsigned host,
+                                 bool is_tracked)
 {
     struct leaf_bits b = { w, u, nx };
     if ((pfec & PFEC_W) && !w) {
@@ -515,7 +509,7 @@ static void test_guest_walk(void **state)
     u32 rights, pf;
     assert_int_equal(shadow_guest_walk(S, &g, 0x7abc, 0, &ga, &rights, &pf), 0);
     assert_int_equal(ga.v, DATA_BASE + 0xabc);
-    assert_int_equal(rights, SH_RIGHT_W | SH_RIGHT_NX);       /* clean: no DIRTY */
+    assert_int_equal(rights, SH_RIGHT_W | SH_RIGHT_NX); /* clean: no DIRTY */
     assert_int_equal(shadow_guest_walk(S, &g, 0x7abc, PFEC_W, &ga, &rights, &pf), 0);
     assert_int_equal(rights, SH_RIGHT_W | SH_RIGHT_NX | SH_RIGHT_DIRTY);
     assert_int_equal(shadow_guest_walk(S, &g, 0x7000, PFEC_U, &ga, &rights, &pf), 1);
@@ -549,10 +543,7 @@ static void test_guest_walk(void **state)
 /* ---------------------------------------------------------------- permission matrix */
 
 /* Flags of combination i (0..7) at one level: bit 0 RW, bit 1 US, bit 2 NX. */
-static u64 combo_flags(u32 i)
-{
-    return ((i & 1) ? PTE_RW : 0) | ((i & 2) ? PTE_US : 0) | ((i & 4) ? PTE_NX : 0);
-}
+static u64 combo_flags(u32 i) { return ((i & 1) ? PTE_RW : 0) | ((i & 2) ? PTE_US : 0) | ((i & 4) ? PTE_NX : 0); }
 
 /* All 8^4 combinations of RW/US/NX over PML4E, PDPTE, PDE and PTE live in one
  * address space built from four shared tables: va (i4, i3, i2, i1) goes
@@ -588,7 +579,7 @@ static void test_permission_matrix(void **state)
         shadow_flush_all(S);
         act(&g);
         for (u32 combo = 0; combo < 4096; combo++) {
-            u32 lv[4] = { combo >> 9, (combo >> 6) & 7, (combo >> 3) & 7, combo & 7 };  /* L4..L1 */
+            u32 lv[4] = { combo >> 9, (combo >> 6) & 7, (combo >> 3) & 7, combo & 7 }; /* L4..L1 */
             u64 va = ((u64)lv[0] << 39) | ((u64)lv[1] << 30) | ((u64)lv[2] << 21) | ((u64)lv[3] << 12);
             bool w = true, u = true, nx = false, rsvd = false;
             for (int k = 0; k < 4; k++) {
@@ -642,10 +633,10 @@ static void test_wp0_supervisor_write(void **state)
     g.cr0 &= ~CR0_WP;
     g.cr4 |= CR4_SMEP;
     act(&g);
-    map4k(cr3, 0x5000, DATA_BASE, PTE_P | PTE_US);                /* user, read-only */
+    map4k(cr3, 0x5000, DATA_BASE, PTE_P | PTE_US); /* user, read-only */
     expect_fixed(&g, 0x5000, PFEC_W);
     u64 e = shadow_entry(S, 0x5000);
-    assert_true((e & PTE_RW) && !(e & PTE_US) && (e & PTE_NX));     /* NX keeps SMEP's refusal */
+    assert_true((e & PTE_RW) && !(e & PTE_US) && (e & PTE_NX)); /* NX keeps SMEP's refusal */
     assert_true(gget(gslot(cr3, 0x5000, 1)) & PTE_D);
     /* A user read faults on the supervisor-only leaf and gets user, read-only. */
     expect_fixed(&g, 0x5000, PFEC_U | PFEC_P);
@@ -725,11 +716,10 @@ static void test_large_pages(void **state)
     expect_fixed(&g, va2 + 0x1234, PFEC_W);
     u64 e = shadow_entry(S, va2 + 0x1000);
     assert_int_equal(e & PTE_ADDR, HPA_OF(MiB(6) + 0x1000));
-    assert_int_equal(e & ~PTE_ADDR,
-                     PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G | PTE_PAT | PTE_A | PTE_D);
+    assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G | PTE_PAT | PTE_A | PTE_D);
     expect_fixed(&g, va2 + 0x1ff000, 0);
     assert_int_equal(shadow_entry(S, va2 + 0x1ff000) & PTE_ADDR, HPA_OF(MiB(6) + 0x1ff000));
-    assert_int_equal(shadow_entry(S, va2 + 0x2000), 0);      /* only what faulted */
+    assert_int_equal(shadow_entry(S, va2 + 0x2000), 0); /* only what faulted */
     assert_true(gget(gslot(cr3, va2, 2)) & PTE_A);
 
     /* 1 GiB page above guest RAM (still in the guest-physical map), no PAT. */
@@ -738,7 +728,7 @@ static void test_large_pages(void **state)
     expect_fixed(&g, va1 + 0x12345678, 0);
     e = shadow_entry(S, va1 + 0x12345000);
     assert_int_equal(e & PTE_ADDR, HPA_OF(GiB(1) + 0x12345000));
-    assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_A);                 /* clean: read-only; supervisor */
+    assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_A); /* clean: read-only; supervisor */
     assert_int_equal(gget(gslot(cr3, va1, 3)) & (PTE_A | PTE_D), PTE_A);
     /* Bit 12 of a 1 GiB entry is PAT, not address. */
     u64 va3 = 0x8040000000ULL;
@@ -766,12 +756,16 @@ static void test_reserved_and_not_present(void **state)
     u64 cr3 = gtable();
     struct shadow_regs g = long_regs(cr3);
     act(&g);
-    struct { u64 va; int level; u64 entry; } rsvd[] = {
-        { 0x0000008000000000ULL, 4, PTE_PS | UPPER },                       /* PS in a PML4E */
-        { 0x0000010040000000ULL, 3, GiB(1) | BIT(20) | PTE_PS | UPPER },    /* 1 GiB, bit 20 */
-        { 0x0000010080000000ULL, 3, GiB(1) | BIT(13) | PTE_PS | UPPER },    /* 1 GiB, bit 13 */
-        { 0x0000018000200000ULL, 2, MiB(2) | BIT(13) | PTE_PS | UPPER },    /* 2 MiB, bit 13 */
-        { 0x0000018000400000ULL, 2, MiB(2) | BIT(20) | PTE_PS | UPPER },    /* 2 MiB, bit 20 */
+    struct {
+        u64 va;
+        int level;
+        u64 entry;
+    } rsvd[] = {
+        { 0x0000008000000000ULL, 4, PTE_PS | UPPER },                    /* PS in a PML4E */
+        { 0x0000010040000000ULL, 3, GiB(1) | BIT(20) | PTE_PS | UPPER }, /* 1 GiB, bit 20 */
+        { 0x0000010080000000ULL, 3, GiB(1) | BIT(13) | PTE_PS | UPPER }, /* 1 GiB, bit 13 */
+        { 0x0000018000200000ULL, 2, MiB(2) | BIT(13) | PTE_PS | UPPER }, /* 2 MiB, bit 13 */
+        { 0x0000018000400000ULL, 2, MiB(2) | BIT(20) | PTE_PS | UPPER }, /* 2 MiB, bit 20 */
     };
     for (u32 i = 0; i < ARRAY_SIZE(rsvd); i++) {
         gput(gslot(cr3, rsvd[i].va, rsvd[i].level), rsvd[i].entry);
@@ -848,7 +842,7 @@ static void test_mode_none(void **state)
     expect_fixed(&g, 0x123456, 0);
     u64 e = shadow_entry(S, 0x123456);
     assert_int_equal(e, HPA_OF(0x123000) | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
-    assert_false(P.last_below_4g);                            /* PD and PT need not be */
+    assert_false(P.last_below_4g); /* PD and PT need not be */
     /* The root holds PAE PDPTEs: P and the address only (RW, US, A... are
      * reserved there); tables below are ordinary 64-bit entries. */
     const u64 *root = pool_table(hw);
@@ -874,8 +868,7 @@ static void test_mode_none(void **state)
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, ROM_BASE + 0x18);
     expect_fixed(&g, NOX_BASE, PFEC_W);
-    assert_int_equal(shadow_entry(S, NOX_BASE) & ~PTE_ADDR,
-                     PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
+    assert_int_equal(shadow_entry(S, NOX_BASE) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
     f = fault(&g, NOX_BASE + 0x44, PFEC_I);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, NOX_BASE + 0x44);
@@ -885,7 +878,7 @@ static void test_mode_none(void **state)
     assert_int_equal(S->st.mmio, 3);
     /* No guest tables, nothing tracked. */
     assert_int_equal(S->st.tracked, 0);
-    assert_int_equal(S->st.tables, 1 + 2 + 3);   /* root, PDs 0 and 2, three PTs */
+    assert_int_equal(S->st.tables, 1 + 2 + 3); /* root, PDs 0 and 2, three PTs */
     assert_int_equal(S->st.tables, root_tables(S, hw, 3));
 }
 
@@ -898,9 +891,9 @@ static void test_activate_unsupported(void **state)
     enum shadow_mode m;
     struct shadow_regs g = long_regs(gtable());
     struct shadow_regs pae = g;
-    pae.efer &= ~EFER_LMA;                       /* PAE paging */
+    pae.efer &= ~EFER_LMA; /* PAE paging */
     assert_int_equal(shadow_activate(S, &pae, &hw, &m), -ENOTSUP);
-    pae.cr4 &= ~CR4_PAE;                         /* 32-bit paging */
+    pae.cr4 &= ~CR4_PAE; /* 32-bit paging */
     assert_int_equal(shadow_activate(S, &pae, &hw, &m), -ENOTSUP);
     struct shadow_regs pcid = g;
     pcid.cr4 |= CR4_PCIDE;
@@ -947,14 +940,14 @@ static void test_root_cache_lru(void **state)
         cr3[i] = make_space(i);
         g[i] = long_regs(cr3[i]);
     }
-    for (u32 i = 0; i < 3; i++) {                     /* A, B, C: misses */
+    for (u32 i = 0; i < 3; i++) { /* A, B, C: misses */
         hw[i] = act(&g[i]);
         assert_false(P.last_below_4g);
         expect_fixed(&g[i], 0x1000, 0);
     }
     assert_int_equal(S->st.root_misses, 3);
     assert_int_equal(S->st.tracked, 12);
-    assert_int_equal(act(&g[0]), hw[0]);             /* A: hit, translation kept */
+    assert_int_equal(act(&g[0]), hw[0]); /* A: hit, translation kept */
     assert_int_equal(S->st.root_hits, 1);
     assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE));
     /* D evicts the least recently used: B. */
@@ -995,10 +988,10 @@ static void test_root_cache_single(void **state)
     struct shadow_regs ga = long_regs(a), gb = long_regs(b);
     act(&ga);
     expect_fixed(&ga, 0x1000, 0);
-    act(&ga);                                          /* same key: a hit, kept */
+    act(&ga); /* same key: a hit, kept */
     assert_int_equal(S->st.root_hits, 1);
     assert_true(shadow_entry(S, 0x1000) & PTE_P);
-    act(&gb);                                          /* rebuilt */
+    act(&gb); /* rebuilt */
     assert_int_equal(S->st.root_evictions, 1);
     assert_int_equal(shadow_entry(S, 0x1000), 0);
     assert_int_equal(S->st.tables, 1);
@@ -1016,7 +1009,7 @@ static void test_mode_bits_flush(void **state)
     sh_init(4, 0);
     u64 a = make_space(0), b = make_space(1);
     struct shadow_regs ga = long_regs(a), gb = long_regs(b);
-    act(&ga);                                          /* the first: nothing to flush */
+    act(&ga); /* the first: nothing to flush */
     assert_int_equal(S->st.flushes, 0);
     expect_fixed(&ga, 0x1000, 0);
     act(&gb);
@@ -1028,8 +1021,11 @@ static void test_mode_bits_flush(void **state)
     assert_true(shadow_entry(S, 0x1000) & PTE_P);
     /* Each of WP, PSE, PGE, SMEP, SMAP, NXE drops every root. */
     u64 n = 0;
-    struct { u64 *reg; u64 bit; } bits[] = {
-        { &ga.cr0, CR0_WP }, { &ga.cr4, CR4_PSE }, { &ga.cr4, CR4_PGE },
+    struct {
+        u64 *reg;
+        u64 bit;
+    } bits[] = {
+        { &ga.cr0, CR0_WP },   { &ga.cr4, CR4_PSE },  { &ga.cr4, CR4_PGE },
         { &ga.cr4, CR4_SMEP }, { &ga.cr4, CR4_SMAP }, { &ga.efer, EFER_NXE },
     };
     for (u32 i = 0; i < ARRAY_SIZE(bits); i++) {
@@ -1072,7 +1068,7 @@ static void test_tracked_page_protection(void **state)
     u64 cr3 = gtable();
     struct shadow_regs g = long_regs(cr3);
     act(&g);
-    u64 p = gtable();                                  /* a data page, later a PT */
+    u64 p = gtable(); /* a data page, later a PT */
     map4k(cr3, 0x200000, p, PTE_P | PTE_RW | PTE_D);
     expect_fixed(&g, 0x200000, PFEC_W);
     assert_true(shadow_entry(S, 0x200000) & PTE_RW);
@@ -1117,7 +1113,6 @@ static void test_tracked_page_protection(void **state)
     expect_fixed(&g, 0x40000000, PFEC_U);
     assert_int_equal(shadow_entry(S, 0x40000000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x5000));
 
-
     /* A recursive PML4 entry: the PML4 is its own PDPT, PD and PT, so va
      * (300, 300, 300, 300) maps the PML4 page itself, read-only although the
      * guest allows writes; a write through it is emulated. */
@@ -1126,7 +1121,7 @@ static void test_tracked_page_protection(void **state)
     expect_fixed(&g, rva + 0x28, PFEC_U);
     assert_int_equal(shadow_entry(S, rva) & (PTE_ADDR | PTE_RW | PTE_US), HPA_OF(cr3) | PTE_US);
     const struct shadow_track *t = tracked(S, cr3 >> PAGE_SHIFT);
-    assert_int_equal(t->nuses, 4);                     /* one per level */
+    assert_int_equal(t->nuses, 4); /* one per level */
     assert_false(t->overflow);
     f = fault(&g, rva + 0x28, PFEC_U | PFEC_W | PFEC_P);
     assert_int_equal(f.result, SHADOW_PT_WRITE);
@@ -1159,7 +1154,7 @@ static void test_pt_write_shared(void **state)
     gput(pd, pt | UPPER);
     for (u32 i = 1; i <= 3; i++)
         gput(pt + 8 * i, (DATA_BASE + i * PAGE_SIZE) | UPPER | PTE_D);
-    const u64 vb = 0x8000000000ULL;                    /* b's view: PML4 slot 1 */
+    const u64 vb = 0x8000000000ULL; /* b's view: PML4 slot 1 */
     act(&ga);
     for (u32 i = 1; i <= 3; i++)
         expect_fixed(&ga, i * PAGE_SIZE, 0);
@@ -1261,7 +1256,7 @@ static void test_pt_write_partial(void **state)
     u64 before = gget(pt + 4088);
     assert_int_equal(shadow_pt_write(S, gpa(pt), &v, 0), -EINVAL);
     assert_int_equal(shadow_pt_write(S, gpa(pt), &v, 9), -EINVAL);
-    assert_int_equal(shadow_pt_write(S, gpa(pt + 4092), &v, 8), -EINVAL);   /* crosses the page */
+    assert_int_equal(shadow_pt_write(S, gpa(pt + 4092), &v, 8), -EINVAL); /* crosses the page */
     assert_int_equal(shadow_pt_write(S, gpa(pt), NULL, 8), -EINVAL);
     assert_int_equal(shadow_pt_write(S, gpa(RAM_SIZE), &v, 8), -EFAULT);
     assert_int_equal(gget(pt + 4088), before);
@@ -1284,7 +1279,7 @@ static void test_overflow(void **state)
     gput(pt + 8, (DATA_BASE + 0x1000) | UPPER | PTE_D);
     for (u32 i = 0; i < SHADOW_USES_MAX + 1; i++)
         gput(gslot(a, i * MiB(2), 2), pt | UPPER);
-    map4k(a, 0x40000000, DATA_BASE + 0x2000, UPPER | PTE_D);   /* through another PT */
+    map4k(a, 0x40000000, DATA_BASE + 0x2000, UPPER | PTE_D); /* through another PT */
     gput(gslot(b, 0, 2), pt | UPPER);
     struct shadow_regs ga = long_regs(a), gb = long_regs(b), gc = long_regs(c);
 
@@ -1310,7 +1305,7 @@ static void test_overflow(void **state)
 
     u64 v = (DATA_BASE + 0x5000) | UPPER | PTE_D;
     assert_int_equal(shadow_pt_write(S, gpa(pt + 8), &v, 8), 0);
-    assert_int_equal(root_leaf(S, ra, 0x40000000), 0);        /* unrelated, gone too */
+    assert_int_equal(root_leaf(S, ra, 0x40000000), 0); /* unrelated, gone too */
     assert_int_equal(root_leaf(S, ra, 0), 0);
     assert_int_equal(root_leaf(S, rb, 0x1000), 0);
     assert_true(root_leaf(S, rc, 0x1000) & PTE_P);
@@ -1340,9 +1335,9 @@ static void test_unprotect(void **state)
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     u64 p = gtable();
-    map4k(cr3, 0x200000, p, PTE_P | PTE_RW | PTE_D);               /* p as data */
-    map4k(cr3, 0x3000, DATA_BASE, UPPER | PTE_D);              /* an unrelated PT */
-    gput(gslot(cr3, 0x40000000, 2), p | UPPER);              /* p as a PT */
+    map4k(cr3, 0x200000, p, PTE_P | PTE_RW | PTE_D); /* p as data */
+    map4k(cr3, 0x3000, DATA_BASE, UPPER | PTE_D);    /* an unrelated PT */
+    gput(gslot(cr3, 0x40000000, 2), p | UPPER);      /* p as a PT */
     gput(p, DATA_BASE | UPPER | PTE_D);
     gput(p + 8, (DATA_BASE + 0x1000) | UPPER | PTE_D);
     expect_fixed(&g, 0x200000, PFEC_W);
@@ -1359,7 +1354,7 @@ static void test_unprotect(void **state)
     assert_int_equal(shadow_entry(S, 0x40000000), 0);
     assert_int_equal(shadow_entry(S, 0x40001000), 0);
     assert_true(shadow_entry(S, 0x3000) & PTE_P);
-    assert_int_equal(shadow_entry(S, 0x200000) & (PTE_P | PTE_RW), PTE_P);   /* read-only until refilled */
+    assert_int_equal(shadow_entry(S, 0x200000) & (PTE_P | PTE_RW), PTE_P); /* read-only until refilled */
     /* The write fault now finds it untracked and maps it writable. */
     expect_fixed(&g, 0x200000, PFEC_W | PFEC_P);
     assert_true(shadow_entry(S, 0x200000) & PTE_RW);
@@ -1424,8 +1419,7 @@ static void test_mmio_results(void **state)
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, NOX_BASE + 8);
     expect_fixed(&g, 0x3008, PFEC_W);
-    assert_int_equal(shadow_entry(S, 0x3000) & ~PTE_ADDR,
-                     PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
+    assert_int_equal(shadow_entry(S, 0x3000) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
     /* Past the guest-physical map. */
     f = fault(&g, 0x201000, 0);
     assert_int_equal(f.result, SHADOW_MMIO);
@@ -1459,8 +1453,8 @@ static void test_invlpg(void **state)
     assert_true(shadow_entry(S, 0xffffffffffe00000ULL) & PTE_P);
     shadow_invlpg(S, 0xffffffffffe00000ULL);
     assert_int_equal(shadow_entry(S, 0xffffffffffe00000ULL), 0);
-    shadow_invlpg(S, 0x0000900000000000ULL);                  /* non-canonical: nothing */
-    shadow_invlpg(S, 0x7000000);                              /* not mapped */
+    shadow_invlpg(S, 0x0000900000000000ULL); /* non-canonical: nothing */
+    shadow_invlpg(S, 0x7000000);             /* not mapped */
     assert_int_equal(S->st.invlpg, 4);
     assert_int_equal(S->st.tables, tables);
     assert_int_equal(shadow_entry(S, 0x0000800000001000ULL), 0);
@@ -1588,7 +1582,7 @@ static void test_track_full(void **state)
     u64 cr3 = gtable();
     const u32 n = 1100;
     for (u32 i = 0; i < n; i++)
-        map4k(cr3, (u64)i * MiB(2), DATA_BASE, UPPER);      /* a PT each */
+        map4k(cr3, (u64)i * MiB(2), DATA_BASE, UPPER); /* a PT each */
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     for (u32 i = 0; i < n; i++)
@@ -1596,7 +1590,7 @@ static void test_track_full(void **state)
     /* Full at PT 1020 (PML4, PDPT, 2 PDs and 1020 PTs tracked). */
     assert_int_equal(S->st.flushes, 1);
     assert_int_equal(S->st.fills, n);
-    assert_int_equal(S->st.tracked, 4 + (n - 1020));   /* PML4, PDPT, PD 1 and 2, PTs */
+    assert_int_equal(S->st.tracked, 4 + (n - 1020)); /* PML4, PDPT, PD 1 and 2, PTs */
     assert_int_equal(shadow_entry(S, 1019 * MiB(2)), 0);
     assert_true(shadow_entry(S, 1020 * MiB(2)) & PTE_P);
     assert_true(shadow_entry(S, (u64)(n - 1) * MiB(2)) & PTE_P);
@@ -1614,29 +1608,20 @@ static void test_track_full(void **state)
  * be what the current guest tables allow, derived from tracked tables. */
 
 #define RT_TABLES 24
-#define RT_BASE   0x2000ULL        /* pool table t at RT_BASE + t pages */
+#define RT_BASE   0x2000ULL /* pool table t at RT_BASE + t pages */
 #define RT_DATA   MiB(40)
-#define RT_SPACES 3                /* tables 0..2 are the CR3s */
+#define RT_SPACES 3 /* tables 0..2 are the CR3s */
 #define RT_STEPS  20000
 
 static u64 rs;
-static u64 rt_leaves;              /* leaves checked by rt_check_leaf() */
+static u64 rt_leaves; /* leaves checked by rt_check_leaf() */
 
-static u64 rnd(void)
-{
-    return xorshift64(&rs);
-}
+static u64 rnd(void) { return xorshift64(&rs); }
 
-static u64 rt_table(u32 t)
-{
-    return RT_BASE + t * PAGE_SIZE;
-}
+static u64 rt_table(u32 t) { return RT_BASE + t * PAGE_SIZE; }
 
 /* The level each pool table mostly serves at. */
-static int rt_level_of(u32 t)
-{
-    return t < 3 ? 4 : t < 9 ? 3 : t < 15 ? 2 : 1;
-}
+static int rt_level_of(u32 t) { return t < 3 ? 4 : t < 9 ? 3 : t < 15 ? 2 : 1; }
 
 static u32 rt_pick(int level)
 {
@@ -1659,15 +1644,13 @@ static u32 rt_index(int level)
     return (u32)(rnd() % 3);
 }
 
-static u64 rt_va(void)
-{
-    return mkva(rt_index(4), rt_index(3), rt_index(2), rt_index(1)) | (rnd() & 0xff8);
-}
+static u64 rt_va(void) { return mkva(rt_index(4), rt_index(3), rt_index(2), rt_index(1)) | (rnd() & 0xff8); }
 
 static u64 rt_data(void)
 {
     switch (rnd() % 12) {
-    case 6: case 7: return rt_table((u32)(rnd() % RT_TABLES));
+    case 6:
+    case 7: return rt_table((u32)(rnd() % RT_TABLES));
     case 8: return ROM_BASE + (rnd() % 4) * PAGE_SIZE;
     case 9: return NOX_BASE + (rnd() % 4) * PAGE_SIZE;
     case 10: return HOLE_BASE + (rnd() % 4) * PAGE_SIZE;
@@ -1681,7 +1664,7 @@ static u64 rt_large(int level)
     static const u64 b2[] = { 0, MiB(14), MiB(40), HOLE_BASE, GiB(1), GiB(8) };
     static const u64 b1[] = { 0, GiB(1), GiB(3), GiB(8) };
     u64 e = PTE_PS | (level == 2 ? b2[rnd() % 6] : b1[rnd() % 4]);
-    if (rnd() % 8 == 0)                                /* reserved */
+    if (rnd() % 8 == 0) /* reserved */
         e |= BIT(13 + rnd() % (level == 2 ? 8 : 17));
     if (rnd() % 4 == 0)
         e |= PTE_PAT_LARGE;
@@ -1705,9 +1688,9 @@ static u64 rt_entry(int level)
     if ((level == 2 || level == 3) && rnd() % 5 == 0)
         return e | rt_large(level);
     if (level == 4 && rnd() % 40 == 0)
-        e |= PTE_PS;                                      /* reserved */
+        e |= PTE_PS; /* reserved */
     if (rnd() % 60 == 0)
-        return e | GiB(2);                              /* a table outside guest RAM */
+        return e | GiB(2); /* a table outside guest RAM */
     return e | rt_table(rnd() % 8 ? rt_pick(level - 1) : (u32)(rnd() % RT_TABLES));
 }
 
@@ -1757,8 +1740,7 @@ static void rt_check_leaf(const struct shadow_regs *lg, int r, u64 va, u64 e)
             u64 base = k == 0 ? 0 : va & ~((1ULL << (12 + 9 * level)) - 1);
             bool found = false;
             for (u32 i = 0; i < t->nuses; i++)
-                found = found || (t->uses[i].root == r && t->uses[i].level == level &&
-                                  t->uses[i].va_base == base);
+                found = found || (t->uses[i].root == r && t->uses[i].level == level && t->uses[i].va_base == base);
             assert_true(found);
         }
     }
@@ -1850,22 +1832,21 @@ static void rt_edit(struct rt_counts *n)
     u64 v = rt_entry(rnd() % 4 ? level : 1 + (int)(rnd() % 4));
     n->edits++;
     switch (idx < 511 ? rnd() % 4 : 3) {
-    case 0:                                            /* two halves */
+    case 0: /* two halves */
         rt_store(a, v & 0xffffffff, 4, n);
         rt_store(a + 4, v >> 32, 4, n);
         break;
-    case 1: {                                          /* one byte */
+    case 1: { /* one byte */
         u32 k = (u32)(rnd() % 8);
         rt_store(a + k, (v >> (8 * k)) & 0xff, 1, n);
         break;
     }
-    case 2: {                                          /* straddling idx and idx + 1 */
+    case 2: { /* straddling idx and idx + 1 */
         u64 w = rt_entry(level);
         rt_store(a + 4, (v >> 32) | (w << 32), 8, n);
         break;
     }
-    default:
-        rt_store(a, v, 8, n);
+    default: rt_store(a, v, 8, n);
     }
 }
 
@@ -1880,7 +1861,7 @@ static void rt_fault(const struct shadow_regs *g, bool paging, struct rt_counts 
     int rc = shadow_page_fault(S, g, va, pfec, &f);
     struct ref ref = { .st = REF_OK, .gpa = va, .w = true, .u = true, .dirty = true };
     if (paging)
-        ref = ref_walk(g, va);                         /* after: D as the fault left it */
+        ref = ref_walk(g, va); /* after: D as the fault left it */
     if (ref.st == REF_EFAULT) {
         assert_int_equal(rc, -EFAULT);
         n->efault++;
@@ -1959,7 +1940,7 @@ static void rt_run(u64 seed, struct shadow_regs lg, u32 nroots, u32 max_tables)
         } else if (op < 95) {
             shadow_invlpg(S, cur < RT_SPACES ? rt_va() : rt_none_va());
         } else if (op < 99) {
-            for (u32 i = 0; i <= RT_SPACES; i++)      /* not a mode bit */
+            for (u32 i = 0; i <= RT_SPACES; i++) /* not a mode bit */
                 regs[i].rflags ^= RFLAGS_AC;
         } else {
             shadow_flush_all(S);

@@ -43,13 +43,13 @@ static const struct tok_case tok_cases[] = {
     { "a\"b c\"d e", 2, { "ab cd", "e" } },
     { "\"quoted \\\"inner\\\" and \\\\ back\"", 1, { "quoted \"inner\" and \\ back" } },
     { "\"keep \\n and \\x\"", 1, { "keep \\n and \\x" } },
-    { "out\\side \\x", 2, { "out\\side", "\\x" } },   /* backslash is literal outside quotes */
+    { "out\\side \\x", 2, { "out\\side", "\\x" } }, /* backslash is literal outside quotes */
     { "\\\"a b\"", 1, { "\\a b" } },
     { "\"tab\tinside\"", 1, { "tab\tinside" } },
     { "\"trailing\\\\\"", 1, { "trailing\\" } },
     { "\"", -EINVAL, { NULL } },
     { "a \"b", -EINVAL, { NULL } },
-    { "\"a\\\"", -EINVAL, { NULL } },              /* the escaped quote does not close */
+    { "\"a\\\"", -EINVAL, { NULL } }, /* the escaped quote does not close */
     { "1 2 3 4 5", 5, { "1", "2", "3", "4", "5" } },
     { "1 2 3 4 5 6", -E2BIG, { NULL } },
     { "1 2 3 4 5      ", 5, { "1", "2", "3", "4", "5" } },
@@ -226,8 +226,8 @@ static const struct shell_cmd table[] = {
     { "weird", "weird", "odd error code", cmd_weird },
     { "pos", "pos", "positive result", cmd_positive },
     { "nofn", "nofn", "handler missing", NULL },
-    { "a-very-long-command-name", "a-very-long-command-name --with many options and more words here",
-      "long usage", cmd_ok },
+    { "a-very-long-command-name", "a-very-long-command-name --with many options and more words here", "long usage",
+      cmd_ok },
 };
 #define NT (sizeof(table) / sizeof(table[0]))
 
@@ -375,10 +375,9 @@ static void test_help_short_table_alignment(void **state)
     };
     test_stubs_reset();
     shell_print_help(small, 3, NULL, out, &out_ctx);
-    assert_string_equal(test_con_buf,
-                        "  alpha X Y  first\n"
-                        "  mid        middle\n"
-                        "  zeta       last\n");
+    assert_string_equal(test_con_buf, "  alpha X Y  first\n"
+                                      "  mid        middle\n"
+                                      "  zeta       last\n");
 }
 
 static void test_help_topic(void **state)

@@ -21,9 +21,9 @@ struct port {
     u32 frame;
     bool busy;
     bool rx_idle;
-    u64 next;          /* ns of its next attempt */
-    u64 bytes;         /* passed */
-    u64 yellow;        /* bytes passed yellow */
+    u64 next;   /* ns of its next attempt */
+    u64 bytes;  /* passed */
+    u64 yellow; /* bytes passed yellow */
 };
 
 static void port_start(struct port *p, struct shim_link *l, const struct shim_cfg *cfg, u32 frame, u64 now)
@@ -55,7 +55,7 @@ static enum shim_verdict admit(struct shim *s, u64 now, u32 bytes, bool rx_idle,
     if (v == SHIM_PASS)
         assert_true(*c == SHIM_GREEN || *c == SHIM_YELLOW);
     else
-        assert_true(*retry > now);               /* never in the past, never a spin */
+        assert_true(*retry > now); /* never in the past, never a spin */
     return v;
 }
 
@@ -82,15 +82,9 @@ static void run(struct port **ps, int n, u64 to)
     }
 }
 
-static double absd(double x)
-{
-    return x < 0 ? -x : x;
-}
+static double absd(double x) { return x < 0 ? -x : x; }
 
-static double rel_err(double got, double want)
-{
-    return (got - want) / want;
-}
+static double rel_err(double got, double want) { return (got - want) / want; }
 
 /* ---------------------------------------------------------------- (1) accuracy */
 
@@ -111,9 +105,8 @@ static void greedy_alone(u64 cir, u64 cbs, u32 frame, u64 secs)
     assert_true(a.bytes + frame > ideal);
     double err = rel_err((double)a.bytes / (double)secs, (double)cir);
     assert_true(err < 0.005 && err > -0.005);
-    print_message("      cir %llu frame %u: %.4f%% incl. the initial burst, %.6f%% without\n",
-                  (unsigned long long)cir, frame, 100 * err,
-                  100 * rel_err((double)(a.bytes - cbs) / (double)secs, (double)cir));
+    print_message("      cir %llu frame %u: %.4f%% incl. the initial burst, %.6f%% without\n", (unsigned long long)cir,
+                  frame, 100 * err, 100 * rel_err((double)(a.bytes - cbs) / (double)secs, (double)cir));
     assert_int_equal(a.yellow, 0);
     assert_int_equal(a.s.stats.frames[SHIM_YELLOW], 0);
     assert_int_equal(a.s.stats.frames[SHIM_GREEN] * frame, a.bytes);
@@ -128,8 +121,8 @@ static void test_cir_accuracy(void **state)
     greedy_alone(1000000, 15000, 1500, 10);
     greedy_alone(1000000, 2048, 64, 10);
     greedy_alone(1234567, 4500, 1500, 10);
-    greedy_alone(777, 2048, 64, 10000);             /* a frame per 82 ms */
-    greedy_alone(333333333, 1 << 20, 1500, 1);      /* 333 MB/s */
+    greedy_alone(777, 2048, 64, 10000);        /* a frame per 82 ms */
+    greedy_alone(333333333, 1 << 20, 1500, 1); /* 333 MB/s */
 }
 
 /* ---------------------------------------------------------------- (2) borrowing */
@@ -144,7 +137,7 @@ static double rate_over(struct port **ps, int n, struct port *p, u64 from, u64 t
 
 static void test_borrowing(void **state)
 {
-    const u64 C = 10000000;                    /* 10 MB/s */
+    const u64 C = 10000000; /* 10 MB/s */
     struct shim_link l;
     shim_link_init(&l, C, 0);
     struct shim_cfg ca = { .cir = 3000000, .cbs = 15000, .pir = 6000000, .pbs = 30000, .wc = true };
@@ -153,7 +146,7 @@ static void test_borrowing(void **state)
     port_start(&a, &l, &ca, 1500, 0);
     port_start(&b, &l, &cb, 1500, 0);
     struct port *ps[] = { &a, &b };
-    assert_int_equal(l.committed_active, 0);   /* both start black */
+    assert_int_equal(l.committed_active, 0); /* both start black */
 
     /* B black: A borrows up to its PIR. */
     port_busy(&a, 0);
@@ -223,22 +216,22 @@ static void test_best_effort(void **state)
     port_busy(&b, 0);
     u64 b0 = b.bytes;
     double r = rate_over(ps, 2, &a, 500 * MS, 3 * S);
-    assert_true(absd(rel_err(r, 6000000)) < 0.02);      /* the uncommitted 6 MB/s */
+    assert_true(absd(rel_err(r, 6000000)) < 0.02); /* the uncommitted 6 MB/s */
     assert_true(absd(rel_err((double)(b.bytes - b0) / 3, 4000000)) < 0.03);
     assert_int_equal(a.s.stats.frames[SHIM_GREEN], 0);
     assert_int_equal(a.yellow, a.bytes);
     port_idle(&b, 3 * S);
     r = rate_over(ps, 2, &a, 3500 * MS, 6 * S);
-    assert_true(absd(rel_err(r, 8000000)) < 0.02);      /* its PIR */
+    assert_true(absd(rel_err(r, 8000000)) < 0.02); /* its PIR */
 }
 
 /* ---------------------------------------------------------------- (3) feedback */
 
 struct rx {
-    u64 q;             /* queued, bytes x 1e9 (drained continuously) */
-    u64 rate;          /* bytes/s */
+    u64 q;    /* queued, bytes x 1e9 (drained continuously) */
+    u64 rate; /* bytes/s */
     u64 last;
-    u64 drained;       /* bytes x 1e9 */
+    u64 drained; /* bytes x 1e9 */
 };
 
 static void rx_drain(struct rx *r, u64 now)
@@ -252,8 +245,8 @@ static void rx_drain(struct rx *r, u64 now)
 struct fb {
     struct port p[2];
     struct rx rx;
-    u64 Q, T;          /* queue size and threshold, bytes */
-    u64 full;          /* times a frame did not fit */
+    u64 Q, T; /* queue size and threshold, bytes */
+    u64 full; /* times a frame did not fit */
     u64 qmax;
 };
 
@@ -272,7 +265,7 @@ static void fb_run(struct fb *f, u64 to)
         u64 now = p->next;
         rx_drain(&f->rx, now);
         u64 fr = (u64)p->frame * S;
-        if (f->rx.q + fr > f->Q * S) {          /* back-pressure: it stays in the sender's ring */
+        if (f->rx.q + fr > f->Q * S) { /* back-pressure: it stays in the sender's ring */
             f->full++;
             fb_congested(f, now);
             p->next = now + (f->rx.q + fr - f->Q * S + f->rx.rate - 1) / f->rx.rate;
@@ -283,7 +276,7 @@ static void fb_run(struct fb *f, u64 to)
         if (admit(&p->s, now, p->frame, p->rx_idle, &c, &retry) == SHIM_PASS) {
             p->bytes += p->frame;
             f->rx.q += fr;
-            assert_true(f->rx.q <= f->Q * S);   /* never overrun */
+            assert_true(f->rx.q <= f->Q * S); /* never overrun */
             f->qmax = MAX(f->qmax, f->rx.q / S);
             if (f->rx.q > f->T * S)
                 fb_congested(f, now);
@@ -317,9 +310,9 @@ static void test_feedback(void **state)
     double sent = (double)(f.p[0].bytes + f.p[1].bytes - s0) / 2;
     print_message("      receiver %llu B/s: delivered %.0f B/s, sent %.0f B/s, queue max %llu of %llu, "
                   "full %llu times (%llu after 2 s), factors %u %u ppm\n",
-                  (unsigned long long)R, delivered, sent, (unsigned long long)f.qmax,
-                  (unsigned long long)f.Q, (unsigned long long)f.full,
-                  (unsigned long long)(f.full - full0), f.p[0].s.factor_ppm, f.p[1].s.factor_ppm);
+                  (unsigned long long)R, delivered, sent, (unsigned long long)f.qmax, (unsigned long long)f.Q,
+                  (unsigned long long)f.full, (unsigned long long)(f.full - full0), f.p[0].s.factor_ppm,
+                  f.p[1].s.factor_ppm);
     assert_true(f.qmax <= f.Q);
     assert_true(absd(rel_err(delivered, (double)R)) < 0.10);
     assert_true(absd(rel_err(sent, (double)R)) < 0.10);
@@ -363,14 +356,14 @@ static void test_feedback_steps(void **state)
     assert_int_equal(s.factor_ppm, 500000);
     assert_int_equal(shim_cir_now(&s), 500000);
     assert_int_equal(shim_pir_now(&s), 1500000);
-    shim_congestion(&s, 5 * S + MS - 1);            /* too soon: no second cut */
+    shim_congestion(&s, 5 * S + MS - 1); /* too soon: no second cut */
     assert_int_equal(s.factor_ppm, 500000);
     assert_int_equal(s.stats.cuts, 1);
     shim_congestion(&s, 5 * S + MS);
     assert_int_equal(s.factor_ppm, 250000);
     for (u64 t = 2; t < 20; t++)
         shim_congestion(&s, 5 * S + t * MS);
-    assert_int_equal(s.factor_ppm, SHIM_MIN_PPM);   /* the floor */
+    assert_int_equal(s.factor_ppm, SHIM_MIN_PPM); /* the floor */
     assert_int_equal(shim_cir_now(&s), 10000);
     u64 cuts = s.stats.cuts;
 
@@ -383,13 +376,13 @@ static void test_feedback_steps(void **state)
     admit(&s, t0 + 3 * MS, 64, true, &c, &retry);
     assert_int_equal(s.factor_ppm, SHIM_MIN_PPM + 3 * SHIM_AI_PPM);
     assert_int_equal(s.stats.recoveries, 3);
-    shim_congestion(&s, t0 + 3 * MS + 10);          /* congestion restarts the wait */
+    shim_congestion(&s, t0 + 3 * MS + 10); /* congestion restarts the wait */
     assert_int_equal(s.factor_ppm, (SHIM_MIN_PPM + 3 * SHIM_AI_PPM) / 2);
     admit(&s, t0 + 4 * MS + 9, 64, true, &c, &retry);
     assert_int_equal(s.factor_ppm, (SHIM_MIN_PPM + 3 * SHIM_AI_PPM) / 2);
     admit(&s, t0 + 4 * MS + 10, 64, true, &c, &retry);
     assert_int_equal(s.factor_ppm, (SHIM_MIN_PPM + 3 * SHIM_AI_PPM) / 2 + SHIM_AI_PPM);
-    admit(&s, t0 + 10 * S, 64, true, &c, &retry);   /* capped */
+    admit(&s, t0 + 10 * S, 64, true, &c, &retry); /* capped */
     assert_int_equal(s.factor_ppm, 1000000);
     assert_int_equal(s.stats.cuts, cuts + 1);
     /* Full rates again: the next congestion cuts at once. */
@@ -420,7 +413,7 @@ static void test_bursts(void **state)
     assert_int_equal(g, 10);
     assert_int_equal(y, 20);
     shim_idle(&s, S);
-    burst(&s, 10 * S, 1000, &g, &y);       /* full again after idle */
+    burst(&s, 10 * S, 1000, &g, &y); /* full again after idle */
     assert_int_equal(g, 10);
     assert_int_equal(y, 20);
     assert_int_equal(s.stats.frames[SHIM_BLACK], 1);
@@ -481,7 +474,7 @@ static void test_retry_exact(void **state)
     /* Held for the link's pool: when the pool will have it. */
     struct shim_link l2;
     shim_link_init(&l2, 5000000, 0);
-    struct shim_cfg be = { .cir = 1000000, .cbs = 2048, .wc = true };   /* peak unlimited */
+    struct shim_cfg be = { .cir = 1000000, .cbs = 2048, .wc = true }; /* peak unlimited */
     shim_init(&s, &l2, &be, 0);
     now = 0;
     u32 yellow = 0;
@@ -505,7 +498,7 @@ static void test_retry_exact(void **state)
     assert_int_equal(retry, 1 + SHIM_FEEDBACK_NS);
     /* Receiver busy: no sooner than SHIM_FEEDBACK_NS either, but green comes first. */
     assert_int_equal(admit(&s, 2, 100, false, &c, &retry), SHIM_HOLD);
-    assert_int_equal(retry, 100 * S / 1000000);     /* 100 bytes at 1 MB/s */
+    assert_int_equal(retry, 100 * S / 1000000); /* 100 bytes at 1 MB/s */
 }
 
 /* ---------------------------------------------------------------- (6) live changes */
@@ -543,7 +536,7 @@ static void test_set_live(void **state)
     assert_int_equal(l.committed_active, 0);
     enum shim_colour c;
     u64 retry;
-    assert_int_equal(admit(&a.s, 5 * S, 1, true, &c, &retry), SHIM_PASS);   /* buckets full again */
+    assert_int_equal(admit(&a.s, 5 * S, 1, true, &c, &retry), SHIM_PASS); /* buckets full again */
     assert_int_equal(l.committed_active, 4000000);
     assert_int_equal(a.s.tc, 20000 * S - S);
     struct shim_cfg down = { .cir = 500000, .cbs = 5000, .pir = 600000, .pbs = 6000, .wc = false };
@@ -554,7 +547,7 @@ static void test_set_live(void **state)
     port_busy(&a, 5 * S);
     u64 b0 = a.bytes;
     run(ps, 1, 5 * S);
-    assert_int_equal(a.bytes - b0, 5000);              /* the new burst, no more */
+    assert_int_equal(a.bytes - b0, 5000); /* the new burst, no more */
     r = rate_over(ps, 1, &a, 5100 * MS, 7 * S);
     assert_true(absd(rel_err(r, 500000)) < 0.01);
 
@@ -575,7 +568,7 @@ static void test_set_live(void **state)
     assert_int_equal(l.committed_active, 500000);
     port_idle(&a, 8 * S);
     assert_int_equal(l.committed_active, 0);
-    port_idle(&a, 9 * S);                              /* already black: one idle period */
+    port_idle(&a, 9 * S); /* already black: one idle period */
     assert_int_equal(a.s.stats.frames[SHIM_BLACK], 2);
 }
 
@@ -587,7 +580,7 @@ static void test_cfg_check(void **state)
     assert_null(shim_cfg_check(&ok));
     struct shim_cfg c = ok;
     c.pir = 999;
-    assert_non_null(shim_cfg_check(&c));                  /* pir < cir */
+    assert_non_null(shim_cfg_check(&c)); /* pir < cir */
     c = ok;
     c.cbs = SHIM_MIN_BURST - 1;
     assert_non_null(shim_cfg_check(&c));
@@ -596,20 +589,20 @@ static void test_cfg_check(void **state)
     assert_non_null(shim_cfg_check(&c));
     c = ok;
     c.pir = 0;
-    c.pbs = 0;                                            /* peak unlimited: its burst is not used */
+    c.pbs = 0; /* peak unlimited: its burst is not used */
     assert_null(shim_cfg_check(&c));
     c = (struct shim_cfg){ .pir = 1000, .pbs = SHIM_MIN_BURST, .wc = true };
-    assert_null(shim_cfg_check(&c));                      /* no committed rate: best effort */
+    assert_null(shim_cfg_check(&c)); /* no committed rate: best effort */
     c.wc = false;
-    assert_non_null(shim_cfg_check(&c));                  /* ... that could never send */
+    assert_non_null(shim_cfg_check(&c)); /* ... that could never send */
     c = (struct shim_cfg){ 0 };
-    assert_null(shim_cfg_check(&c));                      /* unlimited */
+    assert_null(shim_cfg_check(&c)); /* unlimited */
     c = ok;
     c.cir = c.pir = 20000000000000ULL;
-    assert_non_null(shim_cfg_check(&c));                  /* 20 TB/s */
+    assert_non_null(shim_cfg_check(&c)); /* 20 TB/s */
     c = ok;
     c.cbs = c.pbs = 1ULL << 40;
-    assert_non_null(shim_cfg_check(&c));                  /* 1 TiB bursts */
+    assert_non_null(shim_cfg_check(&c)); /* 1 TiB bursts */
     c.cbs = c.pbs = 1ULL << 30;
     assert_null(shim_cfg_check(&c));
     assert_string_equal(shim_colour_name(SHIM_YELLOW), "yellow");
@@ -624,7 +617,7 @@ static void test_unlimited(void **state)
     enum shim_colour c;
     u64 retry;
     struct shim_link l;
-    shim_link_init(&l, 1000, 0);                          /* even a tiny link: not charged */
+    shim_link_init(&l, 1000, 0); /* even a tiny link: not charged */
     struct shim_cfg none = { 0 };
     struct shim s;
     shim_init(&s, &l, &none, 0);
@@ -646,7 +639,7 @@ static void test_unlimited(void **state)
         assert_int_equal(admit(&s, 0, 9000, true, &c, &retry), SHIM_PASS);
         assert_int_equal(c, SHIM_YELLOW);
     }
-    assert_int_equal(admit(&s, 0, 9000, false, &c, &retry), SHIM_HOLD);   /* receiver busy */
+    assert_int_equal(admit(&s, 0, 9000, false, &c, &retry), SHIM_HOLD); /* receiver busy */
     assert_true(retry <= SHIM_FEEDBACK_NS);
     assert_int_equal(inf.committed_active, 1000);
 }
@@ -655,14 +648,15 @@ static void test_unlimited(void **state)
 
 static void test_large_rates(void **state)
 {
-    const u64 C = 100000000000ULL;                        /* 100 GB/s */
+    const u64 C = 100000000000ULL; /* 100 GB/s */
     struct shim_link l;
     shim_link_init(&l, C, 0);
-    struct shim_cfg ca = { .cir = 10000000000ULL, .cbs = 100000000, .pir = 50000000000ULL, .pbs = 200000000,
-                           .wc = true };
+    struct shim_cfg ca = {
+        .cir = 10000000000ULL, .cbs = 100000000, .pir = 50000000000ULL, .pbs = 200000000, .wc = true
+    };
     struct shim_cfg cb = { .cir = 40000000000ULL, .cbs = 100000000, .pir = 40000000000ULL, .pbs = 100000000 };
     struct port a, b;
-    port_start(&a, &l, &ca, 10000000, 0);                 /* 10 MB "frames" keep the run short */
+    port_start(&a, &l, &ca, 10000000, 0); /* 10 MB "frames" keep the run short */
     port_start(&b, &l, &cb, 10000000, 0);
     struct port *ps[] = { &a, &b };
     port_busy(&a, 0);
@@ -672,8 +666,8 @@ static void test_large_rates(void **state)
     run(ps, 2, 1000 * S);
     double ra = (double)a0 / 500, rb = (double)b.bytes / 500, ra2 = (double)(a.bytes - a0) / 500;
     print_message("      A alone %.6g B/s, then A %.6g B/s and B %.6g B/s\n", ra, ra2, rb);
-    assert_true(absd(rel_err(ra, 50e9)) < 0.001);         /* its PIR */
-    assert_true(absd(rel_err(ra2, 50e9)) < 0.001);        /* still: C - CIR_B is 60 GB/s */
+    assert_true(absd(rel_err(ra, 50e9)) < 0.001);  /* its PIR */
+    assert_true(absd(rel_err(ra2, 50e9)) < 0.001); /* still: C - CIR_B is 60 GB/s */
     assert_true(absd(rel_err(rb, 40e9)) < 0.001);
     assert_int_equal(l.committed_active, 50000000000ULL);
 
@@ -694,16 +688,15 @@ static void test_large_rates(void **state)
     port_idle(&b, 1000 * S);
     enum shim_colour c;
     u64 retry;
-    u64 late = 1000 * S + 10000000000000000000ULL;        /* ~317 years later */
+    u64 late = 1000 * S + 10000000000000000000ULL; /* ~317 years later */
     assert_int_equal(admit(&a.s, late, 1, true, &c, &retry), SHIM_PASS);
     assert_int_equal(a.s.tc, ca.cbs * S - S);
     assert_int_equal(a.s.tp, ca.pbs * S - S);
     assert_int_equal(l.pool, l.pool_max);
-    assert_int_equal(l.pool_max, C * 10 * MS);           /* 10 ms of the link */
+    assert_int_equal(l.pool_max, C * 10 * MS); /* 10 ms of the link */
 
     /* The largest rate shim_cfg_check accepts, under feedback. */
-    struct shim_cfg big = { .cir = 10000000000000ULL, .cbs = 4ULL << 30, .pir = 10000000000000ULL,
-                            .pbs = 4ULL << 30 };
+    struct shim_cfg big = { .cir = 10000000000000ULL, .cbs = 4ULL << 30, .pir = 10000000000000ULL, .pbs = 4ULL << 30 };
     assert_null(shim_cfg_check(&big));
     struct shim s;
     shim_init(&s, &inf, &big, 0);
@@ -718,17 +711,10 @@ static void test_large_rates(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cir_accuracy),
-        cmocka_unit_test(test_borrowing),
-        cmocka_unit_test(test_best_effort),
-        cmocka_unit_test(test_feedback),
-        cmocka_unit_test(test_feedback_steps),
-        cmocka_unit_test(test_bursts),
-        cmocka_unit_test(test_retry_exact),
-        cmocka_unit_test(test_set_live),
-        cmocka_unit_test(test_cfg_check),
-        cmocka_unit_test(test_unlimited),
-        cmocka_unit_test(test_large_rates),
+        cmocka_unit_test(test_cir_accuracy), cmocka_unit_test(test_borrowing),      cmocka_unit_test(test_best_effort),
+        cmocka_unit_test(test_feedback),     cmocka_unit_test(test_feedback_steps), cmocka_unit_test(test_bursts),
+        cmocka_unit_test(test_retry_exact),  cmocka_unit_test(test_set_live),       cmocka_unit_test(test_cfg_check),
+        cmocka_unit_test(test_unlimited),    cmocka_unit_test(test_large_rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

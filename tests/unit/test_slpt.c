@@ -19,21 +19,21 @@
 
 /* Expected entry bits, composed from the architectural names (arch/x86/hw/pte.h). */
 #define EPT_RWX  (EPT_R | EPT_W | EPT_X)
-#define EPT_WB   (EPT_MT_WB << EPT_MT_SHIFT)          /* memory type 6; UC is type 0 */
+#define EPT_WB   (EPT_MT_WB << EPT_MT_SHIFT) /* memory type 6; UC is type 0 */
 #define NPT_PRWU (NPT_P | NPT_RW | NPT_US)
-#define NPT_UC   (NPT_PWT | NPT_PCD)                  /* PAT index 3 */
+#define NPT_UC   (NPT_PWT | NPT_PCD) /* PAT index 3 */
 
 /* ---------------------------------------------------------------- fake memory */
 
 #define POOL_PAGES 2048
-#define POOL_BASE  0x7f0000000ULL    /* fake hpa of pool page 0 */
+#define POOL_BASE  0x7f0000000ULL /* fake hpa of pool page 0 */
 
 struct pool {
-    u8 *mem;                         /* POOL_PAGES pages */
+    u8 *mem; /* POOL_PAGES pages */
     bool used[POOL_PAGES];
     u64 allocs, frees, live;
-    long fail_after;                 /* allocations left before -ENOMEM; < 0: never */
-    bool bad_align;                  /* hand out a misaligned address once */
+    long fail_after; /* allocations left before -ENOMEM; < 0: never */
+    bool bad_align;  /* hand out a misaligned address once */
 };
 
 static struct pool P;
@@ -75,10 +75,10 @@ static u32 pool_index(hpa_t pa)
 static void fm_free(void *ctx, hpa_t pa)
 {
     struct pool *p = ctx;
-    if (pa == POOL_BASE + 8)         /* the bad_align page, never really allocated */
+    if (pa == POOL_BASE + 8) /* the bad_align page, never really allocated */
         return;
     u32 i = pool_index(pa);
-    assert_true(p->used[i]);          /* double free */
+    assert_true(p->used[i]); /* double free */
     p->used[i] = false;
     memset(p->mem + (u64)i * PAGE_SIZE, 0xa5, PAGE_SIZE); /* poison */
     p->frees++;
@@ -89,7 +89,7 @@ static void *fm_map(void *ctx, hpa_t pa)
 {
     struct pool *p = ctx;
     u32 i = pool_index(pa);
-    assert_true(p->used[i]);          /* use after free */
+    assert_true(p->used[i]); /* use after free */
     return p->mem + (u64)i * PAGE_SIZE;
 }
 
@@ -116,7 +116,7 @@ static int teardown(void **state)
 static u64 raw_entry(const struct slpt *t, u64 gpa, int level)
 {
     hpa_t pa = t->root;
-    for (int l = 3; ; l--) {
+    for (int l = 3;; l--) {
         u64 *tb = fm_map(&P, pa);
         u64 e = tb[PT_INDEX(gpa, l + 1)];
         if (l == level)
@@ -148,7 +148,7 @@ static void test_init_destroy(void **state)
     init(&t, SLPT_EPT, 0);
     assert_false(t.large_1g);
     done(&t);
-    slpt_destroy(&t);                 /* idempotent */
+    slpt_destroy(&t); /* idempotent */
     assert_int_equal(P.frees, 1);
 
     init(&t, SLPT_NPT, SLPT_ALLOW_1G);
@@ -173,13 +173,17 @@ static void test_ept_bits(void **state)
 {
     struct slpt t;
     init(&t, SLPT_EPT, 0);
-    static const struct { unsigned perms; enum slpt_memtype mt; u64 bits; } cases[] = {
-        { SLPT_R,                   SLPT_WB, EPT_R | EPT_WB },
-        { SLPT_R | SLPT_W,          SLPT_WB, EPT_R | EPT_W | EPT_WB },
-        { SLPT_R | SLPT_X,          SLPT_WB, EPT_R | EPT_X | EPT_WB },
-        { SLPT_RWX,                 SLPT_WB, EPT_RWX | EPT_WB },
-        { SLPT_R | SLPT_W,          SLPT_UC, EPT_R | EPT_W },   /* UC is type 0 */
-        { SLPT_RWX,                 SLPT_UC, EPT_RWX },
+    static const struct {
+        unsigned perms;
+        enum slpt_memtype mt;
+        u64 bits;
+    } cases[] = {
+        { SLPT_R, SLPT_WB, EPT_R | EPT_WB },
+        { SLPT_R | SLPT_W, SLPT_WB, EPT_R | EPT_W | EPT_WB },
+        { SLPT_R | SLPT_X, SLPT_WB, EPT_R | EPT_X | EPT_WB },
+        { SLPT_RWX, SLPT_WB, EPT_RWX | EPT_WB },
+        { SLPT_R | SLPT_W, SLPT_UC, EPT_R | EPT_W }, /* UC is type 0 */
+        { SLPT_RWX, SLPT_UC, EPT_RWX },
     };
     for (u32 i = 0; i < ARRAY_SIZE(cases); i++) {
         u64 g = 0x1000 * (i + 1), h = 0xabc000000ULL + 0x5000 * (i + 1);
@@ -221,13 +225,17 @@ static void test_npt_bits(void **state)
 {
     struct slpt t;
     init(&t, SLPT_NPT, SLPT_ALLOW_1G);
-    static const struct { unsigned perms; enum slpt_memtype mt; u64 bits; } cases[] = {
-        { SLPT_R,          SLPT_WB, NPT_NX | NPT_P | NPT_US },
+    static const struct {
+        unsigned perms;
+        enum slpt_memtype mt;
+        u64 bits;
+    } cases[] = {
+        { SLPT_R, SLPT_WB, NPT_NX | NPT_P | NPT_US },
         { SLPT_R | SLPT_W, SLPT_WB, NPT_NX | NPT_PRWU },
         { SLPT_R | SLPT_X, SLPT_WB, NPT_P | NPT_US },
-        { SLPT_RWX,        SLPT_WB, NPT_PRWU },
+        { SLPT_RWX, SLPT_WB, NPT_PRWU },
         { SLPT_R | SLPT_W, SLPT_UC, NPT_NX | NPT_PRWU | NPT_UC },
-        { SLPT_RWX,        SLPT_UC, NPT_PRWU | NPT_UC },
+        { SLPT_RWX, SLPT_UC, NPT_PRWU | NPT_UC },
     };
     for (u32 i = 0; i < ARRAY_SIZE(cases); i++) {
         u64 g = GiB(7) + 0x1000 * i, h = 0x123456789000ULL + 0x1000 * i;
@@ -237,7 +245,7 @@ static void test_npt_bits(void **state)
         assert_int_equal(slpt_lookup(&t, gpa(g), NULL, &perms, NULL), 0);
         assert_int_equal(perms, cases[i].perms);
     }
-    for (int l = 3; l >= 1; l--)                              /* no NX */
+    for (int l = 3; l >= 1; l--) /* no NX */
         assert_int_equal(raw_entry(&t, GiB(7), l) & ~PTE_ADDR, NPT_PRWU);
 
     assert_int_equal(slpt_map(&t, gpa(MiB(2)), MiB(6), MiB(2), SLPT_R, SLPT_WB), 0);
@@ -334,7 +342,7 @@ static void test_split(void **state)
     assert_int_equal(t.leaves_1g, 0);
     assert_int_equal(t.leaves_2m, 511);
     assert_int_equal(t.leaves_4k, 512);
-    assert_int_equal(t.tables, 4);                 /* root, PDPT, PD, PT */
+    assert_int_equal(t.tables, 4); /* root, PDPT, PD, PT */
     assert_int_equal(raw_entry(&t, g, 0), 0xfee00000 | EPT_R);
     /* The split preserved every other translation with its attributes. */
     assert_int_equal(raw_entry(&t, g - PAGE_SIZE, 0), (GiB(9) + MiB(6) + 0x2000) | EPT_RWX | EPT_WB);
@@ -363,8 +371,7 @@ static void test_split(void **state)
     init(&t, SLPT_NPT, 0);
     assert_int_equal(slpt_map(&t, gpa(MiB(2)), MiB(8), MiB(2), SLPT_R, SLPT_UC), 0);
     assert_int_equal(slpt_map(&t, gpa(MiB(3)), MiB(100), PAGE_SIZE, SLPT_RWX, SLPT_WB), 0);
-    assert_int_equal(raw_entry(&t, MiB(3) + PAGE_SIZE, 0),
-                     (MiB(9) + PAGE_SIZE) | NPT_NX | NPT_P | NPT_US | NPT_UC);
+    assert_int_equal(raw_entry(&t, MiB(3) + PAGE_SIZE, 0), (MiB(9) + PAGE_SIZE) | NPT_NX | NPT_P | NPT_US | NPT_UC);
     assert_int_equal(raw_entry(&t, MiB(3), 0), MiB(100) | NPT_PRWU);
     done(&t);
 }
@@ -451,16 +458,11 @@ static void test_errors(void **state)
     assert_int_equal(slpt_map(&t, gpa(0), 0, PAGE_SIZE, SLPT_R | 8, SLPT_WB), -EINVAL);
     assert_int_equal(slpt_map(&t, gpa(0), 0, PAGE_SIZE, SLPT_R, (enum slpt_memtype)5), -EINVAL);
     assert_int_equal(slpt_map(&t, gpa(BIT(48)), 0, PAGE_SIZE, SLPT_R, SLPT_WB), -ERANGE);
-    assert_int_equal(slpt_map(&t, gpa(BIT(48) - PAGE_SIZE), 0, 2 * PAGE_SIZE, SLPT_R, SLPT_WB),
-                     -ERANGE);
-    assert_int_equal(slpt_map(&t, gpa(0xfffffffffffff000ULL), 0, PAGE_SIZE, SLPT_R, SLPT_WB),
-                     -ERANGE);
-    assert_int_equal(slpt_map(&t, gpa(PAGE_SIZE), 0, 0xfffffffffffff000ULL, SLPT_R, SLPT_WB),
-                     -ERANGE);
-    assert_int_equal(slpt_map(&t, gpa(0), BIT(52) - PAGE_SIZE, 2 * PAGE_SIZE, SLPT_R, SLPT_WB),
-                     -ERANGE);
-    assert_int_equal(slpt_map(&t, gpa(0), 0xfffffffffffff000ULL, PAGE_SIZE, SLPT_R, SLPT_WB),
-                     -ERANGE);
+    assert_int_equal(slpt_map(&t, gpa(BIT(48) - PAGE_SIZE), 0, 2 * PAGE_SIZE, SLPT_R, SLPT_WB), -ERANGE);
+    assert_int_equal(slpt_map(&t, gpa(0xfffffffffffff000ULL), 0, PAGE_SIZE, SLPT_R, SLPT_WB), -ERANGE);
+    assert_int_equal(slpt_map(&t, gpa(PAGE_SIZE), 0, 0xfffffffffffff000ULL, SLPT_R, SLPT_WB), -ERANGE);
+    assert_int_equal(slpt_map(&t, gpa(0), BIT(52) - PAGE_SIZE, 2 * PAGE_SIZE, SLPT_R, SLPT_WB), -ERANGE);
+    assert_int_equal(slpt_map(&t, gpa(0), 0xfffffffffffff000ULL, PAGE_SIZE, SLPT_R, SLPT_WB), -ERANGE);
     assert_int_equal(slpt_unmap(&t, gpa(0x10), PAGE_SIZE), -EINVAL);
     assert_int_equal(slpt_unmap(&t, gpa(0), 0), -EINVAL);
     assert_int_equal(slpt_unmap(&t, gpa(BIT(48)), PAGE_SIZE), -ERANGE);
@@ -507,10 +509,10 @@ static void test_enomem(void **state)
 
 /* ---------------------------------------------------------------- model test */
 
-#define WIN_PAGES (GiB(2) / PAGE_SIZE)  /* the model covers guest [0, 2 GiB) */
+#define WIN_PAGES (GiB(2) / PAGE_SIZE) /* the model covers guest [0, 2 GiB) */
 
 struct model_page {
-    u64 hpa;                          /* 0: unmapped (we never map hpa 0 here) */
+    u64 hpa; /* 0: unmapped (we never map hpa 0 here) */
     u8 perms, mt;
 };
 
@@ -556,14 +558,14 @@ static void test_random_model(void **state)
                 npages = WIN_PAGES - start;
             if (rnd() % 3) {
                 u64 hbase = (GiB(64) + (rnd() % 64) * GiB(1)) / PAGE_SIZE;
-                if (rnd() % 2)          /* keep the same 1 GiB / 2 MiB phase as the gpa */
+                if (rnd() % 2) /* keep the same 1 GiB / 2 MiB phase as the gpa */
                     hbase += start;
                 else
                     hbase += rnd() % 1024;
                 unsigned perms = SLPT_R | (rnd() % 2 ? SLPT_W : 0) | (rnd() % 2 ? SLPT_X : 0);
                 enum slpt_memtype mt = rnd() % 4 ? SLPT_WB : SLPT_UC;
-                assert_int_equal(slpt_map(&t, gpa(start * PAGE_SIZE), hbase * PAGE_SIZE,
-                                          npages * PAGE_SIZE, perms, mt), 0);
+                assert_int_equal(slpt_map(&t, gpa(start * PAGE_SIZE), hbase * PAGE_SIZE, npages * PAGE_SIZE, perms, mt),
+                                 0);
                 for (u64 i = 0; i < npages; i++) {
                     mapped += !m[start + i].hpa;
                     m[start + i] = (struct model_page){ (hbase + i) * PAGE_SIZE, (u8)perms, (u8)mt };
@@ -600,16 +602,8 @@ static void test_random_model(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_init_destroy),
-        T(test_ept_bits),
-        T(test_npt_bits),
-        T(test_root),
-        T(test_size_selection),
-        T(test_split),
-        T(test_unmap),
-        T(test_errors),
-        T(test_enomem),
-        T(test_random_model),
+        T(test_init_destroy), T(test_ept_bits), T(test_npt_bits), T(test_root),   T(test_size_selection),
+        T(test_split),        T(test_unmap),    T(test_errors),   T(test_enomem), T(test_random_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

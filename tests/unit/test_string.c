@@ -7,18 +7,18 @@
 #undef ISTHMUS_HOST
 /* The renamed copies are defined without a header of their own. */
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
-#define memcpy  k_memcpy
-#define memmove k_memmove
-#define memset  k_memset
-#define memcmp  k_memcmp
-#define strlen  k_strlen
-#define strnlen k_strnlen
-#define strcmp  k_strcmp
-#define strncmp k_strncmp
-#define strchr  k_strchr
-#define kstrlcpy   k_kstrlcpy
-#define kparse_u64 k_kparse_u64
-#define kxdigit    k_kxdigit
+#define memcpy      k_memcpy
+#define memmove     k_memmove
+#define memset      k_memset
+#define memcmp      k_memcmp
+#define strlen      k_strlen
+#define strnlen     k_strnlen
+#define strcmp      k_strcmp
+#define strncmp     k_strncmp
+#define strchr      k_strchr
+#define kstrlcpy    k_kstrlcpy
+#define kparse_u64  k_kparse_u64
+#define kxdigit     k_kxdigit
 #define kparse_rate k_kparse_rate
 #include "kernel/lib/string.c"
 #undef memcpy
@@ -236,12 +236,8 @@ static void test_parse_rate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mem_functions),
-        cmocka_unit_test(test_str_functions),
-        cmocka_unit_test(test_strlcpy),
-        cmocka_unit_test(test_parse_u64),
-        cmocka_unit_test(test_parse_rate),
-        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_mem_functions), cmocka_unit_test(test_str_functions), cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_parse_u64),     cmocka_unit_test(test_parse_rate),    cmocka_unit_test(test_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,7 @@
 struct rec {
     char buf[65536];
     size_t len;
-    int stop_after_errors;  /* > 0: on_error returns false at that many */
+    int stop_after_errors; /* > 0: on_error returns false at that many */
     int errors;
 };
 
@@ -46,12 +46,8 @@ static void rec_value(struct rec *r, const struct toml_value *v)
         }
         rec_put(r, "\"");
         break;
-    case TOML_INT:
-        rec_put(r, "%lld", (long long)v->i);
-        break;
-    case TOML_BOOL:
-        rec_put(r, "%s", v->b ? "true" : "false");
-        break;
+    case TOML_INT: rec_put(r, "%lld", (long long)v->i); break;
+    case TOML_BOOL: rec_put(r, "%s", v->b ? "true" : "false"); break;
     case TOML_ARRAY:
         assert_true(v->len <= TOML_MAX_ARRAY);
         rec_put(r, "[");
@@ -100,7 +96,7 @@ static int run(const char *text, size_t len)
 {
     struct toml_handler h = { &rec, rec_table, rec_keyval, rec_error };
     memset(&rec, 0, sizeof(rec));
-    memset(&parser, 0xA5, sizeof(parser));  /* toml_parse must initialise what it uses */
+    memset(&parser, 0xA5, sizeof(parser)); /* toml_parse must initialise what it uses */
     return toml_parse(&parser, text, len, &h);
 }
 
@@ -156,7 +152,8 @@ static void test_strings(void **state)
     CHECK("s = \"\"\nt = ''\n", "1: s=\"\"\n2: t=\"\"\n");
     CHECK("s = \"a b\tc\"\n", "1: s=\"a b\\x09c\"\n");
     CHECK("s = \"\\b\\t\\n\\f\\r\\\"\\\\\"\n", "1: s=\"\\x08\\x09\\x0a\\x0c\\x0d\\x22\\x5c\"\n");
-    CHECK("s = \"\\u00e9\\u20AC\\U0001F600\\u0041\"\n", "1: s=\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" "A\"\n");
+    CHECK("s = \"\\u00e9\\u20AC\\U0001F600\\u0041\"\n", "1: s=\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+                                                        "A\"\n");
     CHECK("s = \"\\u0001\\u007f\"\n", "1: s=\"\\x01\\x7f\"\n");
     CHECK("s = 'C:\\path\\n \"q\"'\n", "1: s=\"C:\\x5cpath\\x5cn \\x22q\\x22\"\n");
     CHECK("s = \"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80\"\n",
@@ -234,7 +231,8 @@ static void test_integer_errors(void **state)
     CHECK("a = 9223372036854775808\n", "1: error: integer '9223372036854775808' does not fit in 64 bits (signed)\n");
     CHECK("a = -9223372036854775809\n", "1: error: integer '-9223372036854775809' does not fit in 64 bits (signed)\n");
     CHECK("a = 0x8000000000000000\n", "1: error: integer '0x8000000000000000' does not fit in 64 bits (signed)\n");
-    CHECK("a = 99999999999999999999999\n", "1: error: integer '99999999999999999999999' does not fit in 64 bits (signed)\n");
+    CHECK("a = 99999999999999999999999\n",
+          "1: error: integer '99999999999999999999999' does not fit in 64 bits (signed)\n");
     CHECK("a = 01\n", "1: error: invalid integer '01': leading zeros are not allowed\n");
     CHECK("a = -01\n", "1: error: invalid integer '-01': leading zeros are not allowed\n");
     CHECK("a = 0_0\n", "1: error: invalid integer '0_0': leading zeros are not allowed\n");
@@ -259,22 +257,21 @@ static void test_integer_errors(void **state)
 
 static void test_unsupported_numbers(void **state)
 {
-    const char *floats[] = { "1.5", "1e5", "-3.0E-2", "1_0.0", "inf", "+inf", "-inf", "nan",
-                             "+nan", "-nan", "1.", "0.1" };
-    const char *dates[] = { "1979-05-27", "1979-05-27T07:32:00Z", "07:32:00",
-                            "1979-05-27T00:32:00.999999-07:00" };
+    const char *floats[] = {
+        "1.5", "1e5", "-3.0E-2", "1_0.0", "inf", "+inf", "-inf", "nan", "+nan", "-nan", "1.", "0.1"
+    };
+    const char *dates[] = { "1979-05-27", "1979-05-27T07:32:00Z", "07:32:00", "1979-05-27T00:32:00.999999-07:00" };
     char doc[128], want[256];
 
     for (size_t i = 0; i < sizeof(floats) / sizeof(floats[0]); i++) {
         snprintf(doc, sizeof(doc), "f = %s\n", floats[i]);
-        snprintf(want, sizeof(want),
-                 "1: error: floating-point numbers ('%s') are not supported by Isthmus\n", floats[i]);
+        snprintf(want, sizeof(want), "1: error: floating-point numbers ('%s') are not supported by Isthmus\n",
+                 floats[i]);
         check(doc, strlen(doc), want, __LINE__);
     }
     for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
         snprintf(doc, sizeof(doc), "d = %s\n", dates[i]);
-        snprintf(want, sizeof(want), "1: error: dates and times ('%s') are not supported by Isthmus\n",
-                 dates[i]);
+        snprintf(want, sizeof(want), "1: error: dates and times ('%s') are not supported by Isthmus\n", dates[i]);
         check(doc, strlen(doc), want, __LINE__);
     }
     CHECK("d = 1979-05-27 07:32:00\n", "1: error: dates and times ('1979-05-27') are not supported by Isthmus\n");
@@ -294,8 +291,7 @@ static void test_arrays(void **state)
 {
     CHECK("a = []\nb = [ ]\nc = [1]\nd = [1,2,3,]\ne = [ 1 , 'x' , true ]\n",
           "1: a=[]\n2: b=[]\n3: c=[1]\n4: d=[1,2,3]\n5: e=[1,\"x\",true]\n");
-    CHECK("a = [\n  1, # one\n\n  # a comment line\n  \"two\",\n  0x3\n]\nb = 1\n",
-          "1: a=[1,\"two\",3]\n8: b=1\n");
+    CHECK("a = [\n  1, # one\n\n  # a comment line\n  \"two\",\n  0x3\n]\nb = 1\n", "1: a=[1,\"two\",3]\n8: b=1\n");
     CHECK("a = [ # comment right after the bracket\n]\n", "1: a=[]\n");
     CHECK("a = ['a]', \"b]\", '#']\n", "1: a=[\"a]\",\"b]\",\"#\"]\n");
 }
@@ -337,13 +333,10 @@ static void test_array_limits(void **state)
     memset(s, 's', 200);
     s[200] = '\0';
     /* 5 * 201 + 19 = 1024 bytes with the NULs: fits exactly. */
-    n = (size_t)snprintf(doc, sizeof(doc), "a = ['%s', '%s', '%s', '%s', '%s', '%.18s']\n", s, s,
-                         s, s, s, s);
+    n = (size_t)snprintf(doc, sizeof(doc), "a = ['%s', '%s', '%s', '%s', '%s', '%.18s']\n", s, s, s, s, s, s);
     assert_int_equal(run(doc, n), 0);
-    n = (size_t)snprintf(doc, sizeof(doc), "a = ['%s', '%s', '%s', '%s', '%s', '%.19s']\n", s, s,
-                         s, s, s, s);
-    check(doc, n, "1: error: the strings of this array are too long together (the limit is 1024 bytes)\n",
-          __LINE__);
+    n = (size_t)snprintf(doc, sizeof(doc), "a = ['%s', '%s', '%s', '%s', '%s', '%.19s']\n", s, s, s, s, s, s);
+    check(doc, n, "1: error: the strings of this array are too long together (the limit is 1024 bytes)\n", __LINE__);
 }
 
 static void test_unsupported_syntax(void **state)
@@ -388,17 +381,17 @@ static void test_key_errors(void **state)
     memset(k65, 'k', 65);
     k65[65] = '\0';
     snprintf(doc, sizeof(doc), "%s = 1\n[%s]\n", k64, k64);
-    snprintf(want, sizeof(want), "1: %s=1\n2: error: cannot define [%s]: \"%s\" is already a value (line 1)\n",
-             k64, k64, k64);
+    snprintf(want, sizeof(want), "1: %s=1\n2: error: cannot define [%s]: \"%s\" is already a value (line 1)\n", k64,
+             k64, k64);
     /* The table name in the message is clipped by the message limit; compare the start. */
     run(doc, strlen(doc));
     assert_int_equal(strncmp(rec.buf, want, 80), 0);
     snprintf(doc, sizeof(doc), "%s = 1\n", k65);
-    check(doc, strlen(doc),
-          "1: error: key \"kkkkkkkkkkkkkkkkkkkk...\" is too long (65 bytes; the limit is 64)\n", __LINE__);
+    check(doc, strlen(doc), "1: error: key \"kkkkkkkkkkkkkkkkkkkk...\" is too long (65 bytes; the limit is 64)\n",
+          __LINE__);
     snprintf(doc, sizeof(doc), "[a.%s]\n", k65);
-    check(doc, strlen(doc),
-          "1: error: key \"kkkkkkkkkkkkkkkkkkkk...\" is too long (65 bytes; the limit is 64)\n", __LINE__);
+    check(doc, strlen(doc), "1: error: key \"kkkkkkkkkkkkkkkkkkkk...\" is too long (65 bytes; the limit is 64)\n",
+          __LINE__);
 }
 
 static void test_header_errors(void **state)
@@ -419,9 +412,8 @@ static void test_header_errors(void **state)
     CHECK("[a.b.c.d]\n", "1: [a.b.c.d]\n");
     CHECK("[a.b.c.d.e]\n", "1: error: table name has too many parts (the limit is 4)\n");
     /* Keys under a broken header are checked but not delivered: they belong nowhere. */
-    CHECK("[a\nx = 1\ny = ?\n[b]\nz = 2\n",
-          "1: error: expected ']' to close the table header, found end of line\n"
-          "3: error: expected a value, found '?'\n4: [b]\n5: z=2\n");
+    CHECK("[a\nx = 1\ny = ?\n[b]\nz = 2\n", "1: error: expected ']' to close the table header, found end of line\n"
+                                            "3: error: expected a value, found '?'\n4: [b]\n5: z=2\n");
 }
 
 static void test_duplicates_and_conflicts(void **state)
@@ -435,22 +427,24 @@ static void test_duplicates_and_conflicts(void **state)
     CHECK("[a.b]\n[a]\nx = 1\n[a]\n",
           "1: [a.b]\n2: [a]\n3: x=1\n4: error: duplicate table [a] (already defined at line 2)\n");
     CHECK("[a.b]\n[a.b]\n", "1: [a.b]\n2: error: duplicate table [a.b] (already defined at line 1)\n");
-    CHECK("[a]\nb = 1\n[a.b]\n", "1: [a]\n2: b=1\n3: error: cannot define [a.b]: \"a.b\" is already a value (line 2)\n");
-    CHECK("[a]\nb = 1\n[a.b.c]\n", "1: [a]\n2: b=1\n3: error: cannot define [a.b.c]: \"a.b\" is already a value (line 2)\n");
+    CHECK("[a]\nb = 1\n[a.b]\n",
+          "1: [a]\n2: b=1\n3: error: cannot define [a.b]: \"a.b\" is already a value (line 2)\n");
+    CHECK("[a]\nb = 1\n[a.b.c]\n",
+          "1: [a]\n2: b=1\n3: error: cannot define [a.b.c]: \"a.b\" is already a value (line 2)\n");
     CHECK("a = 1\n[a]\n", "1: a=1\n2: error: cannot define [a]: \"a\" is already a value (line 1)\n");
     CHECK("a = 1\n[[a]]\n", "1: a=1\n2: error: cannot define [[a]]: \"a\" is already a value (line 1)\n");
     CHECK("[a.b]\n[a]\nb = 1\n",
           "1: [a.b]\n2: [a]\n3: error: key \"b\" clashes with the table of the same name (line 1)\n");
     CHECK("[[a]]\n[a]\n", "1: [[a]]\n2: error: [a] is an array of tables (line 1): write [[a]]\n");
     CHECK("[a]\n[[a]]\n", "1: [a]\n2: error: cannot define array of tables [[a]]: [a] is already a table (line 1)\n");
-    CHECK("[a.b]\n[[a]]\n", "1: [a.b]\n2: error: cannot define array of tables [[a]]: [a] is already a table (line 1)\n");
+    CHECK("[a.b]\n[[a]]\n",
+          "1: [a.b]\n2: error: cannot define array of tables [[a]]: [a] is already a table (line 1)\n");
     CHECK("[a]\n[a.b]\n[[a.b]]\n",
           "1: [a]\n2: [a.b]\n3: error: cannot define array of tables [[a.b]]: [a.b] is already a table (line 2)\n");
     /* Each [[a]] element is a fresh table. */
     CHECK("[[a]]\nx = 1\n[a.b]\ny = 1\n[[a]]\nx = 2\n[a.b]\ny = 2\n",
           "1: [[a]]\n2: x=1\n3: [a.b]\n4: y=1\n5: [[a]]\n6: x=2\n7: [a.b]\n8: y=2\n");
-    CHECK("[[a]]\n[a.b]\n[a.b]\n",
-          "1: [[a]]\n2: [a.b]\n3: error: duplicate table [a.b] (already defined at line 2)\n");
+    CHECK("[[a]]\n[a.b]\n[a.b]\n", "1: [[a]]\n2: [a.b]\n3: error: duplicate table [a.b] (already defined at line 2)\n");
     CHECK("[[a]]\nx = 1\nx = 2\n", "1: [[a]]\n2: x=1\n3: error: duplicate key \"x\" (first defined at line 2)\n");
     CHECK("[[a.b]]\n[a]\n[[a.b]]\n[a.c]\n", "1: [[a.b]]\n2: [a]\n3: [[a.b]]\n4: [a.c]\n");
     CHECK("[[a]]\n[[a.b]]\n[a]\n", "1: [[a]]\n2: [[a.b]]\n3: error: [a] is an array of tables (line 1): write [[a]]\n");
@@ -471,7 +465,7 @@ static void test_node_limit(void **state)
     n += (size_t)snprintf(doc + n, sizeof(doc) - n, "one_more = 1\nbad = ?\n");
     assert_int_equal(run(doc, n), -EINVAL);
     assert_non_null(strstr(rec.buf, "256: error: too many tables and keys in one file (the limit is 256)\n"));
-    assert_null(strstr(rec.buf, "bad"));  /* the parse stops there */
+    assert_null(strstr(rec.buf, "bad")); /* the parse stops there */
     assert_true(parser.stopped);
 }
 
@@ -486,7 +480,7 @@ static void test_encoding(void **state)
     CHECK("s = \"\x7f\"\n", "1: error: control character 0x7f is not allowed\n");
     CHECK("s = \"\x1b[0m\"\n", "1: error: control character 0x1b is not allowed\n");
     CHECK("# \x80\n", "1: error: invalid UTF-8 (byte 0x80)\n");
-    CHECK("# \xc0\x80\n", "1: error: invalid UTF-8 (byte 0xc0)\n");         /* overlong NUL */
+    CHECK("# \xc0\x80\n", "1: error: invalid UTF-8 (byte 0xc0)\n"); /* overlong NUL */
     CHECK("# \xc1\xbf\n", "1: error: invalid UTF-8 (byte 0xc1)\n");
     CHECK("# \xe0\x80\x80\n", "1: error: invalid UTF-8 (byte 0xe0)\n");     /* overlong */
     CHECK("# \xed\xa0\x80\n", "1: error: invalid UTF-8 (byte 0xed)\n");     /* surrogate */
@@ -494,17 +488,17 @@ static void test_encoding(void **state)
     CHECK("# \xf4\x90\x80\x80\n", "1: error: invalid UTF-8 (byte 0xf4)\n"); /* > U+10FFFF */
     CHECK("# \xf5\x80\x80\x80\n", "1: error: invalid UTF-8 (byte 0xf5)\n");
     CHECK("# \xff\n", "1: error: invalid UTF-8 (byte 0xff)\n");
-    CHECK("# \xe2\x82\n", "1: error: invalid UTF-8 (byte 0xe2)\n");         /* cut by the newline */
-    CHECK("# \xe2\x82", "1: error: invalid UTF-8 (byte 0xe2)\n");           /* cut by the end */
+    CHECK("# \xe2\x82\n", "1: error: invalid UTF-8 (byte 0xe2)\n"); /* cut by the newline */
+    CHECK("# \xe2\x82", "1: error: invalid UTF-8 (byte 0xe2)\n");   /* cut by the end */
     CHECK("# \xf0\x9f\x98\n", "1: error: invalid UTF-8 (byte 0xf0)\n");
     /* Valid sequences at every length and at the boundaries of the ranges. */
     CHECK("# \xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xef\xbf\xbf \xf0\x90\x80\x80 "
-          "\xf4\x8f\xbf\xbf\n", "");
+          "\xf4\x8f\xbf\xbf\n",
+          "");
     /* One error per line; the statements are not parsed after an encoding error. */
-    CHECK("a = ?\n\x00\x00\x01\n\xff\xfe\n\xc3\xa9\n\x02\n",
-          "2: error: NUL byte (0x00): is this a binary file?\n"
-          "3: error: invalid UTF-8 (byte 0xff)\n"
-          "5: error: control character 0x02 is not allowed\n");
+    CHECK("a = ?\n\x00\x00\x01\n\xff\xfe\n\xc3\xa9\n\x02\n", "2: error: NUL byte (0x00): is this a binary file?\n"
+                                                             "3: error: invalid UTF-8 (byte 0xff)\n"
+                                                             "5: error: control character 0x02 is not allowed\n");
 }
 
 static void test_file_size(void **state)
@@ -515,8 +509,7 @@ static void test_file_size(void **state)
     memcpy(doc, "a = 1", 5);
     memcpy(doc + TOML_MAX_FILE - 5, "b = 2", 5);
     check(doc, TOML_MAX_FILE, "1: a=1\n262135: b=2\n", __LINE__);
-    check(doc, TOML_MAX_FILE + 1,
-          "0: error: the file is larger than the limit of 262144 bytes (256 KiB)\n", __LINE__);
+    check(doc, TOML_MAX_FILE + 1, "0: error: the file is larger than the limit of 262144 bytes (256 KiB)\n", __LINE__);
 }
 
 static void test_long_lines(void **state)
@@ -531,11 +524,15 @@ static void test_long_lines(void **state)
     memcpy(doc + 100001, "k = ", 4);
     memset(doc + 100005, 'v', 99990);
     n = 100005 + 99990;
-    check(doc, n, "2: error: invalid value 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv...': put strings in quotes; "
-                  "booleans are true or false\n", __LINE__);
+    check(doc, n,
+          "2: error: invalid value 'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv...': put strings in quotes; "
+          "booleans are true or false\n",
+          __LINE__);
     memset(doc + 100005, '1', 99990);
-    check(doc, n, "2: error: integer '1111111111111111111111111111111111111111...' does not fit in 64 "
-                  "bits (signed)\n", __LINE__);
+    check(doc, n,
+          "2: error: integer '1111111111111111111111111111111111111111...' does not fit in 64 "
+          "bits (signed)\n",
+          __LINE__);
 }
 
 static void test_recovery(void **state)
@@ -548,8 +545,7 @@ static void test_recovery(void **state)
     /* An error inside a multi-line array resumes after the array... */
     CHECK("a = [\n  1,\n  x,\n  3,\n  \"]\",  # ]\n]\nb = 2\n",
           "3: error: invalid value 'x': put strings in quotes; booleans are true or false\n7: b=2\n");
-    CHECK("a = [\n  [1, 2],\n  [3, 4],\n]\nb = 2\n",
-          "2: error: nested arrays are not supported by Isthmus\n5: b=2\n");
+    CHECK("a = [\n  [1, 2],\n  [3, 4],\n]\nb = 2\n", "2: error: nested arrays are not supported by Isthmus\n5: b=2\n");
     /* ...or at the next line that looks like a statement when the ']' is missing. */
     CHECK("a = [1,\n  2\nb = 3\n[t]\nc = 4\n",
           "3: error: expected ',' or ']' after an array element, found 'b'\n4: [t]\n5: c=4\n");
@@ -578,10 +574,7 @@ static void test_stop(void **state)
     assert_int_equal(parser.nerrors, 1);
 }
 
-static bool stop_at_table(void *ctx, const char *const *path, u32 depth, bool aot, u32 line)
-{
-    return false;
-}
+static bool stop_at_table(void *ctx, const char *const *path, u32 depth, bool aot, u32 line) { return false; }
 
 static void test_stop_valid(void **state)
 {
@@ -597,9 +590,9 @@ static void test_stop_valid(void **state)
 static void test_garbage(void **state)
 {
     static const char *const pieces[] = {
-        "[", "]", "[[", "]]", "=", " ", "\t", "\n", "\r\n", "#", "\"", "'", "\\", "\\u", "a",
-        "key", ".", ",", "0x", "1", "_", "-", "+", "true", "{", "}", "\xc3\xa9", "\xff", "\x00",
-        "\"\"\"", "1e5", ":", "[a]", "[[b]]", "x = [", "y = 1\n",
+        "[",  "]",   "[[",       "]]",   "=",    " ",      "\t",  "\n", "\r\n", "#",     "\"",    "'",
+        "\\", "\\u", "a",        "key",  ".",    ",",      "0x",  "1",  "_",    "-",     "+",     "true",
+        "{",  "}",   "\xc3\xa9", "\xff", "\x00", "\"\"\"", "1e5", ":",  "[a]",  "[[b]]", "x = [", "y = 1\n",
     };
     static char doc[4096];
     uint64_t seed = 0x1234567;
@@ -613,7 +606,7 @@ static void test_garbage(void **state)
                 doc[n++] = (char)(seed >> 56);
             } else {
                 const char *p = pieces[(seed >> 33) % (sizeof(pieces) / sizeof(pieces[0]))];
-                size_t pl = strlen(p) ? strlen(p) : 1;  /* "\x00" is one NUL byte */
+                size_t pl = strlen(p) ? strlen(p) : 1; /* "\x00" is one NUL byte */
                 memcpy(doc + n, p, pl);
                 n += pl;
             }

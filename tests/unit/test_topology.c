@@ -13,7 +13,7 @@ static int setup(void **state)
 {
     test_stubs_reset();
     memset(&acpi, 0, sizeof(acpi));
-    memset(&topo, 0xa5, sizeof(topo));          /* topology_build must clear everything */
+    memset(&topo, 0xa5, sizeof(topo)); /* topology_build must clear everything */
     return 0;
 }
 
@@ -76,10 +76,7 @@ static void map_add(u64 base, u64 len, u32 type)
     map.r[map.n++].type = type;
 }
 
-static void build(u32 bsp)
-{
-    assert_int_equal(topology_build(&acpi, map.r, map.n, bsp, &topo), 0);
-}
+static void build(u32 bsp) { assert_int_equal(topology_build(&acpi, map.r, map.n, bsp, &topo), 0); }
 
 static u64 node_usable_sum(u32 node)
 {
@@ -129,7 +126,7 @@ static void test_no_srat_is_one_node(void **state)
     assert_int_equal(topology_pci_root_node(&topo, 0, 0x40), -1);
     assert_int_equal(topology_pci_root_node(&topo, 1, 0), -1);
     assert_int_equal(topology_cpu_node(&topo, 1), 0);
-    assert_int_equal(topology_cpu_node(&topo, 2), -1);   /* disabled */
+    assert_int_equal(topology_cpu_node(&topo, 2), -1); /* disabled */
     assert_int_equal(test_log_count[LOG_WARN], 0);
     /* kinds are kept apart; the usable ones are the page allocator's */
     u32 cur = 0;
@@ -176,7 +173,7 @@ static void two_nodes(void)
     pci_root("\\_SB_.PCI0", 0, false, 0);
     pci_root("\\_SB_.PC80", 0x80, true, 1);
     map_add(0, 0x9f000, MEM_USABLE);
-    map_add(0x100000, 0x1f000000 - 0x100000, MEM_USABLE);    /* crosses 0x10000000 */
+    map_add(0x100000, 0x1f000000 - 0x100000, MEM_USABLE); /* crosses 0x10000000 */
     map_add(0x1f000000, 0x100000, MEM_ACPI_RECLAIM);
     map_add(0x1f100000, 0x100000, MEM_LOADER);
     map_add(0x1f200000, 0xe00000, MEM_RESERVED);
@@ -253,12 +250,12 @@ static void test_three_nodes_unequal_memory(void **state)
     srat_mem(0x8000000, 0x10000000, 1);
     srat_mem(0x18000000, 0x18000000, 2);
     map_add(0, 0xa0000, MEM_USABLE);
-    map_add(0x100000, 0x30000000 - 0x100000, MEM_USABLE);    /* spans all three */
+    map_add(0x100000, 0x30000000 - 0x100000, MEM_USABLE); /* spans all three */
     build(2);
     assert_int_equal(topo.nnodes, 3);
-    assert_int_equal(topo.nodes[0].ram_bytes, 0x8000000 - 0x60000);   /* 128M less the hole */
-    assert_int_equal(topo.nodes[1].ram_bytes, 0x10000000);            /* 256M */
-    assert_int_equal(topo.nodes[2].ram_bytes, 0x18000000);            /* 384M */
+    assert_int_equal(topo.nodes[0].ram_bytes, 0x8000000 - 0x60000); /* 128M less the hole */
+    assert_int_equal(topo.nodes[1].ram_bytes, 0x10000000);          /* 256M */
+    assert_int_equal(topo.nodes[2].ram_bytes, 0x18000000);          /* 384M */
     assert_int_equal(topo.cpus[2].node, 2);
     assert_true(topo.cpus[2].is_bsp);
     assert_int_equal(topo.bsp_index, 2);
@@ -280,16 +277,16 @@ static void test_range_split_at_srat_boundaries_and_holes(void **state)
     memset(&map, 0, sizeof(map));
     add_cpu(0, true);
     srat_cpu(0, 4);
-    srat_mem(0x2000000, 0x1000000, 9);         /* listed out of order */
-    srat_mem(0x1000000, 0x800000, 4);          /* gap [0x1800000, 0x2000000) */
-    map_add(0x800000, 0x2000000, MEM_USABLE);  /* [8M, 40M) */
+    srat_mem(0x2000000, 0x1000000, 9);        /* listed out of order */
+    srat_mem(0x1000000, 0x800000, 4);         /* gap [0x1800000, 0x2000000) */
+    map_add(0x800000, 0x2000000, MEM_USABLE); /* [8M, 40M) */
     build(0);
     assert_int_equal(topo.nnodes, 2);
     assert_int_equal(topo.nodes[0].domain, 4);
     assert_int_equal(topo.nodes[1].domain, 9);
     /* [8M,16M) uncovered -> node 0, [16M,24M) dom 4 -> node 0, [24M,32M) uncovered ->
      * node 0, [32M,40M) dom 9 -> node 1. */
-    assert_int_equal(topo.nranges, 2);         /* node-0 pieces merged */
+    assert_int_equal(topo.nranges, 2); /* node-0 pieces merged */
     assert_int_equal(topo.ranges[0].base, 0x800000);
     assert_int_equal(topo.ranges[0].length, 0x1800000);
     assert_int_equal(topo.ranges[0].node, 0);
@@ -323,10 +320,7 @@ static void test_cpu_missing_from_srat(void **state)
 static void test_nearest_nodes_ties(void **state)
 {
     static const u8 d[16] = {
-        10, 15, 20, 15,
-        15, 10, 15, 20,
-        20, 15, 10, 15,
-        15, 20, 15, 10,
+        10, 15, 20, 15, 15, 10, 15, 20, 20, 15, 10, 15, 15, 20, 15, 10,
     };
     memset(&map, 0, sizeof(map));
     add_cpu(0, true);
@@ -339,9 +333,9 @@ static void test_nearest_nodes_ties(void **state)
     int order[TOPO_MAX_NODES];
     assert_int_equal(topology_nearest_nodes(&topo, 2, order, TOPO_MAX_NODES), 4);
     assert_int_equal(order[0], 2);
-    assert_int_equal(order[1], 1);             /* 15, lower index first */
-    assert_int_equal(order[2], 3);             /* 15 */
-    assert_int_equal(order[3], 0);             /* 20 */
+    assert_int_equal(order[1], 1); /* 15, lower index first */
+    assert_int_equal(order[2], 3); /* 15 */
+    assert_int_equal(order[3], 0); /* 20 */
     assert_int_equal(topology_nearest_nodes(&topo, 0, order, TOPO_MAX_NODES), 4);
     assert_int_equal(order[0], 0);
     assert_int_equal(order[1], 1);
@@ -366,7 +360,7 @@ static void test_sparse_domains_and_pxm_mapping(void **state)
     srat_mem(0, 0x1000000, 3);
     slit(8, d);
     pci_root("\\_SB_.PCI0", 0, true, 7);
-    pci_root("\\_SB_.PC40", 0x40, true, 5);    /* not an SRAT domain */
+    pci_root("\\_SB_.PC40", 0x40, true, 5); /* not an SRAT domain */
     pci_root("\\_SB_.PC80", 0x80, false, 0);
     map_add(0, 0x2000000, MEM_USABLE);
     build(0);
@@ -376,7 +370,7 @@ static void test_sparse_domains_and_pxm_mapping(void **state)
     assert_int_equal(topology_domain_node(&topo, 7), 1);
     assert_int_equal(topology_domain_node(&topo, 5), -1);
     assert_int_equal(topo.cpus[0].node, 1);
-    assert_int_equal(topology_distance(&topo, 0, 1), 30);   /* SLIT[3][7] */
+    assert_int_equal(topology_distance(&topo, 0, 1), 30); /* SLIT[3][7] */
     assert_int_equal(topology_pci_root_node(&topo, 0, 0), 1);
     assert_int_equal(topology_pci_root_node(&topo, 0, 0x40), -1);
     assert_int_equal(topology_pci_root_node(&topo, 0, 0x80), -1);
@@ -389,7 +383,11 @@ static void test_bad_slit_synthesized(void **state)
     static const u8 diag[4] = { 11, 20, 20, 10 };
     static const u8 off[4] = { 10, 10, 20, 10 };
     static const u8 small[1] = { 10 };
-    static const struct { const u8 *m; u32 n; const char *msg; } cases[] = {
+    static const struct {
+        const u8 *m;
+        u32 n;
+        const char *msg;
+    } cases[] = {
         { diag, 2, "SLIT entry [0][0] = 11 is invalid" },
         { off, 2, "SLIT entry [0][1] = 10 is invalid" },
         { small, 1, "SLIT has 1 localities but proximity domain 1 exists" },
@@ -463,8 +461,8 @@ static void test_bsp_and_cpu_caps(void **state)
     memset(&map, 0, sizeof(map));
     add_cpu(0, true);
     add_cpu(1, true);
-    add_cpu(1, true);                           /* duplicate */
-    add_cpu(2, false);                          /* disabled */
+    add_cpu(1, true);  /* duplicate */
+    add_cpu(2, false); /* disabled */
     build(9);
     assert_int_equal(topo.ncpus, 3);
     assert_int_equal(topo.cpus[2].apic_id, 9);
@@ -492,9 +490,9 @@ static void test_memory_map_oddities(void **state)
     memset(&map, 0, sizeof(map));
     add_cpu(0, true);
     map_add(0x200000, 0x200000, MEM_USABLE);
-    map_add(0x100000, 0x200000, MEM_USABLE);   /* overlaps, and out of order */
-    map_add(0x300000, 0x80000, MEM_LOADER);    /* inside an earlier range */
-    map_add(0x1000000, 0, MEM_USABLE);         /* empty */
+    map_add(0x100000, 0x200000, MEM_USABLE);              /* overlaps, and out of order */
+    map_add(0x300000, 0x80000, MEM_LOADER);               /* inside an earlier range */
+    map_add(0x1000000, 0, MEM_USABLE);                    /* empty */
     map_add(0xfffffffffff00000ULL, 0x200000, MEM_USABLE); /* wraps */
     build(0);
     assert_true(log_has("memory map ranges overlap at 0x200000"));

@@ -11,16 +11,17 @@
 #include "arch/x86/hw/cpuid.h"
 
 /* Leaf 1 ECX bits the filter clears. */
-#define HIDDEN_1_ECX (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_MONITOR | \
-                      CPUID_1_ECX_TSC_DEADLINE)
+#define HIDDEN_1_ECX                                                                                                   \
+    (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_MONITOR | CPUID_1_ECX_TSC_DEADLINE)
 
 static const struct vcpuid_host all_ones = { 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu };
 static const struct vcpuid_host all_zero = { 0, 0, 0, 0 };
 
 static struct vcpuid_ctx ctx4(u32 apic_id)
 {
-    return (struct vcpuid_ctx){ .apic_id = apic_id, .vcpus = 4, .tsc_khz = 2400000,
-                                .apic_timer_khz = 100000, .vendor = VCPUID_VENDOR_INTEL };
+    return (struct vcpuid_ctx){
+        .apic_id = apic_id, .vcpus = 4, .tsc_khz = 2400000, .apic_timer_khz = 100000, .vendor = VCPUID_VENDOR_INTEL
+    };
 }
 
 static void test_leaf1(void **state)
@@ -28,18 +29,18 @@ static void test_leaf1(void **state)
     struct vcpuid_ctx c = ctx4(3);
     u32 o[4];
     vcpuid_filter(CPUID_LEAF_FEATURES, 0, &all_ones, &c, o);
-    assert_int_equal(o[VCPUID_EAX], 0xffffffffu);                /* signature passes */
+    assert_int_equal(o[VCPUID_EAX], 0xffffffffu); /* signature passes */
     assert_int_equal(o[VCPUID_ECX] & HIDDEN_1_ECX, 0);
     assert_true(o[VCPUID_ECX] & CPUID_1_ECX_HYPERVISOR);
-    assert_true(o[VCPUID_ECX] & CPUID_1_ECX_OSXSAVE);            /* OSXSAVE passes */
+    assert_true(o[VCPUID_ECX] & CPUID_1_ECX_OSXSAVE); /* OSXSAVE passes */
     assert_int_equal(o[VCPUID_ECX], 0xffffffffu & ~(u32)HIDDEN_1_ECX);
     assert_int_equal(o[VCPUID_EBX] >> 24, 3);
     assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 4);
-    assert_int_equal(o[VCPUID_EBX] & 0xffff, 0xffff);            /* brand, CLFLUSH pass */
+    assert_int_equal(o[VCPUID_EBX] & 0xffff, 0xffff); /* brand, CLFLUSH pass */
     assert_int_equal(o[VCPUID_EDX], 0xffffffffu);
     vcpuid_filter(CPUID_LEAF_FEATURES, 0, &all_zero, &c, o);
-    assert_int_equal(o[VCPUID_ECX], CPUID_1_ECX_HYPERVISOR);     /* OSXSAVE off stays off */
-    assert_int_equal(o[VCPUID_EDX], CPUID_1_EDX_APIC | CPUID_1_EDX_HTT);   /* HTT for 4 */
+    assert_int_equal(o[VCPUID_ECX], CPUID_1_ECX_HYPERVISOR);             /* OSXSAVE off stays off */
+    assert_int_equal(o[VCPUID_EDX], CPUID_1_EDX_APIC | CPUID_1_EDX_HTT); /* HTT for 4 */
     assert_int_equal(o[VCPUID_EBX], (3u << 24) | (4u << 16));
     /* One vCPU: HTT clear. A huge count saturates EBX[23:16]. */
     c.vcpus = 1;
@@ -51,7 +52,7 @@ static void test_leaf1(void **state)
     vcpuid_filter(1, 0, &all_zero, &c, o);
     assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 0xff);
     assert_int_equal(o[VCPUID_EBX] >> 24, 0xff);
-    c.vcpus = 0;                                                   /* taken as 1 */
+    c.vcpus = 0; /* taken as 1 */
     vcpuid_filter(1, 0, &all_zero, &c, o);
     assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 1);
 }
@@ -72,8 +73,7 @@ static void test_zeroed_leaves(void **state)
 {
     struct vcpuid_ctx c = ctx4(0);
     u32 o[4];
-    static const u32 zero[] = { 6, 0xa, 0x40000001u, 0x40000005u, 0x4000000fu, 0x40000011u,
-                                0x40000100u, 0x4fffffffu };
+    static const u32 zero[] = { 6, 0xa, 0x40000001u, 0x40000005u, 0x4000000fu, 0x40000011u, 0x40000100u, 0x4fffffffu };
     for (size_t i = 0; i < ARRAY_SIZE(zero); i++) {
         vcpuid_filter(zero[i], 0, &all_ones, &c, o);
         assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);
@@ -110,7 +110,7 @@ static void test_topology(void **state)
         assert_int_equal(o[VCPUID_ECX], 0x100);
         assert_int_equal(o[VCPUID_EDX], 2);
         vcpuid_filter(leaves[l], 1, &all_ones, &c, o);
-        assert_int_equal(o[VCPUID_EAX], 2);                      /* IDs 0-3: 2 bits */
+        assert_int_equal(o[VCPUID_EAX], 2); /* IDs 0-3: 2 bits */
         assert_int_equal(o[VCPUID_EBX], 4);
         assert_int_equal(o[VCPUID_ECX], 0x201);
         assert_int_equal(o[VCPUID_EDX], 2);
@@ -146,8 +146,7 @@ static void test_passthrough(void **state)
 {
     struct vcpuid_ctx c = ctx4(0);
     const struct vcpuid_host h = { 0x11111111u, 0x22222222u, 0x33333333u, 0x44444444u };
-    static const u32 leaves[] = { 0, 2, 4, 7, 0xd, 0x80000000u, 0x80000008u, 0x3fffffffu,
-                                  0x50000000u, 0xffffffffu };
+    static const u32 leaves[] = { 0, 2, 4, 7, 0xd, 0x80000000u, 0x80000008u, 0x3fffffffu, 0x50000000u, 0xffffffffu };
     for (size_t i = 0; i < ARRAY_SIZE(leaves); i++) {
         u32 o[4];
         vcpuid_filter(leaves[i], 1, &h, &c, o);
@@ -161,12 +160,9 @@ static void test_passthrough(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_leaf1),
-        cmocka_unit_test(test_ext_leaves),
-        cmocka_unit_test(test_zeroed_leaves),
-        cmocka_unit_test(test_hypervisor_leaves),
-        cmocka_unit_test(test_topology),
-        cmocka_unit_test(test_passthrough),
+        cmocka_unit_test(test_leaf1),         cmocka_unit_test(test_ext_leaves),
+        cmocka_unit_test(test_zeroed_leaves), cmocka_unit_test(test_hypervisor_leaves),
+        cmocka_unit_test(test_topology),      cmocka_unit_test(test_passthrough),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

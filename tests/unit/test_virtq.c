@@ -16,10 +16,10 @@ static u8 a[0x4000] __aligned(64), b[0x4000] __aligned(64);
 static u8 c2[0x1000] __aligned(64), d2[0x3000] __aligned(64);
 static struct gmem M, M2;
 
-#define RAM     0x8000
-#define DESC    0x0000
-#define AVAIL   0x1000
-#define USED    0x2000
+#define RAM   0x8000
+#define DESC  0x0000
+#define AVAIL 0x1000
+#define USED  0x2000
 
 static void make_mem(void)
 {
@@ -44,10 +44,7 @@ struct drv {
     u16 avail_idx;
 };
 
-static void put(const struct gmem *m, u64 g, const void *v, u64 n)
-{
-    assert_int_equal(gmem_write(m, g, v, n), 0);
-}
+static void put(const struct gmem *m, u64 g, const void *v, u64 n) { assert_int_equal(gmem_write(m, g, v, n), 0); }
 
 static void put16(const struct gmem *m, u64 g, u16 v) { put(m, g, &v, 2); }
 
@@ -86,15 +83,17 @@ static u16 drv_chain(struct drv *d, u16 first, const struct virtq_seg *s, u16 no
     u16 n = nout + nin;
     for (u16 i = 0; i < n; i++)
         drv_desc(d, (u16)(first + i), s[i].gpa, s[i].len,
-                 (i >= nout ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0),
-                 (u16)(first + i + 1));
+                 (i >= nout ? VIRTQ_DESC_F_WRITE : 0) | (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0), (u16)(first + i + 1));
     drv_avail(d, first);
     return first;
 }
 
 static u16 used_idx(const struct drv *d) { return get16(d->m, d->used + VIRTQ_USED_IDX); }
 static u32 used_id(const struct drv *d, u16 i) { return get32(d->m, d->used + VIRTQ_USED_RING(i & (d->size - 1))); }
-static u32 used_len(const struct drv *d, u16 i) { return get32(d->m, d->used + VIRTQ_USED_RING(i & (d->size - 1)) + 4); }
+static u32 used_len(const struct drv *d, u16 i)
+{
+    return get32(d->m, d->used + VIRTQ_USED_RING(i & (d->size - 1)) + 4);
+}
 static void set_used_event(const struct drv *d, u16 v) { put16(d->m, d->avail + VIRTQ_AVAIL_RING(d->size), v); }
 static u16 avail_event(const struct drv *d) { return get16(d->m, d->used + VIRTQ_USED_RING(d->size)); }
 
@@ -163,7 +162,7 @@ static void test_enable_refusals(void **state)
     q.stats.popped = 7;
     virtq_reset(&q);
     assert_false(virtq_ready(&q));
-    assert_int_equal(q.stats.popped, 7);   /* statistics survive a reset */
+    assert_int_equal(q.stats.popped, 7); /* statistics survive a reset */
     assert_int_equal(virtq_pop(&q, &c), -EIO);
 }
 
@@ -194,7 +193,7 @@ static void test_round_trip(void **state)
     assert_false(virtq_pending(&Q));
     assert_int_equal(virtq_pop(&Q, &c), 0);
     virtq_push(&Q, 3, 42);
-    assert_int_equal(used_idx(&D), 0);           /* not visible before publish */
+    assert_int_equal(used_idx(&D), 0); /* not visible before publish */
     virtq_publish(&Q);
     assert_int_equal(used_idx(&D), 1);
     assert_int_equal(used_id(&D, 0), 3);
@@ -234,8 +233,10 @@ static void test_multi_segment(void **state)
     u8 pat[64], got[64];
     start(16, false, 65536);
     const struct virtq_seg s[] = {
-        { 0x3000, 10 }, { 0x3ff8, 16 },     /* out; the second crosses into chunk b */
-        { 0x5000, 8 }, { 0x3ffc, 12 },      /* in; the second crosses too */
+        { 0x3000, 10 },
+        { 0x3ff8, 16 }, /* out; the second crosses into chunk b */
+        { 0x5000, 8 },
+        { 0x3ffc, 12 }, /* in; the second crosses too */
     };
     drv_chain(&D, 5, s, 2, 2);
     assert_int_equal(virtq_pop(&Q, &c), 1);
@@ -250,9 +251,9 @@ static void test_multi_segment(void **state)
     put(&M, 0x3ff8, pat + 10, 16);
     assert_int_equal(virtq_chain_read(&M, &c, 0, got, 26), 0);
     assert_memory_equal(got, pat, 26);
-    assert_int_equal(virtq_chain_read(&M, &c, 5, got, 10), 0);   /* across segments */
+    assert_int_equal(virtq_chain_read(&M, &c, 5, got, 10), 0); /* across segments */
     assert_memory_equal(got, pat + 5, 10);
-    assert_int_equal(virtq_chain_read(&M, &c, 10, got, 16), 0);  /* all of the second */
+    assert_int_equal(virtq_chain_read(&M, &c, 10, got, 16), 0); /* all of the second */
     assert_memory_equal(got, pat + 10, 16);
     assert_int_equal(virtq_chain_read(&M, &c, 26, got, 0), 0);
     assert_int_equal(virtq_chain_read(&M, &c, 20, got, 7), -ERANGE);
@@ -263,13 +264,13 @@ static void test_multi_segment(void **state)
     assert_memory_equal(b + 0x1004, pat, 4);
     assert_memory_equal(a + 0x3ffc, pat + 4, 4);
     assert_memory_equal(b, pat + 8, 6);
-    assert_int_equal(b[6], pat[24]);                             /* the out segment overlaps here */
-    assert_memory_equal(a + 0x3000, pat, 10);                    /* out bytes untouched */
+    assert_int_equal(b[6], pat[24]);          /* the out segment overlaps here */
+    assert_memory_equal(a + 0x3000, pat, 10); /* out bytes untouched */
     memset(got, 0xee, sizeof(got));
     u8 before[8];
     memcpy(before, b + 0x1000, 8);
     assert_int_equal(virtq_chain_write(&M, &c, 10, got, 11), -ERANGE);
-    assert_memory_equal(b + 0x1000, before, 8);                  /* nothing written */
+    assert_memory_equal(b + 0x1000, before, 8); /* nothing written */
     /* Nothing, at the very end, is fine. */
     assert_int_equal(virtq_chain_write(&M, &c, 20, got, 0), 0);
 }
@@ -438,11 +439,11 @@ static void test_longest_chains(void **state)
     assert_int_equal(c.nout, 32);
     assert_int_equal(c.nin, 32);
     assert_int_equal(c.out_bytes + c.in_bytes, 1024);
-    start(64, false, 1024);   /* the limit itself is allowed */
+    start(64, false, 1024); /* the limit itself is allowed */
     drv_chain(&D, 0, s, 64, 0);
     assert_int_equal(virtq_pop(&Q, &c), 1);
     assert_int_equal(c.nout, 64);
-    start(1, false, 4096);    /* a queue of one */
+    start(1, false, 4096); /* a queue of one */
     drv_chain(&D, 0, s, 1, 0);
     assert_int_equal(virtq_pop(&Q, &c), 1);
     virtq_push(&Q, 0, 0);
@@ -475,7 +476,7 @@ static void test_broken_index_jump(void **state)
     put16(&M, AVAIL + VIRTQ_AVAIL_IDX, 17);
     for (int i = 0; i < 3; i++)
         assert_int_equal(virtq_pop(&Q, &c), -EIO);
-    assert_int_equal(Q.stats.err[VQE_RING], 1);   /* counted once */
+    assert_int_equal(Q.stats.err[VQE_RING], 1); /* counted once */
     assert_false(virtq_pending(&Q));
     virtq_push(&Q, 0, 0);
     virtq_publish(&Q);
@@ -503,7 +504,7 @@ static void test_broken_head(void **state)
     assert_int_equal(Q.stats.err[VQE_RING], 1);
     drv_avail(&D, 0);
     assert_int_equal(virtq_pop(&Q, &c), -EIO);
-    assert_int_equal(used_idx(&D), 0);   /* nothing given back on a broken ring */
+    assert_int_equal(used_idx(&D), 0); /* nothing given back on a broken ring */
 }
 
 static void test_unpop(void **state)
@@ -530,21 +531,21 @@ static void test_event_idx(void **state)
 {
     (void)state;
     start(16, true, 4096);
-    assert_false(virtq_need_interrupt(&Q));   /* nothing published */
+    assert_false(virtq_need_interrupt(&Q)); /* nothing published */
     assert_int_equal(Q.stats.interrupts + Q.stats.notifies_suppressed, 0);
 
     set_used_event(&D, 0);
-    complete_one(0);                          /* idx 0 -> 1 passes 0 */
+    complete_one(0); /* idx 0 -> 1 passes 0 */
     assert_true(virtq_need_interrupt(&Q));
-    assert_false(virtq_need_interrupt(&Q));   /* nothing new */
+    assert_false(virtq_need_interrupt(&Q)); /* nothing new */
     assert_int_equal(Q.stats.interrupts, 1);
 
-    set_used_event(&D, 3);                    /* "tell me when entry 3 is used" */
-    complete_one(1);                          /* idx 2 */
+    set_used_event(&D, 3); /* "tell me when entry 3 is used" */
+    complete_one(1);       /* idx 2 */
     assert_false(virtq_need_interrupt(&Q));
-    complete_one(2);                          /* idx 3 */
+    complete_one(2); /* idx 3 */
     assert_false(virtq_need_interrupt(&Q));
-    complete_one(3);                          /* idx 4: entry 3 is there */
+    complete_one(3); /* idx 4: entry 3 is there */
     assert_true(virtq_need_interrupt(&Q));
     assert_int_equal(Q.stats.notifies_suppressed, 2);
     assert_int_equal(Q.stats.interrupts, 2);
@@ -559,13 +560,13 @@ static void test_event_idx(void **state)
     virtq_push(&Q, c.head, 0);
     assert_int_equal(virtq_pop(&Q, &c), 1);
     virtq_push(&Q, c.head, 0);
-    virtq_publish(&Q);                        /* idx 4 -> 6 */
+    virtq_publish(&Q); /* idx 4 -> 6 */
     assert_true(virtq_need_interrupt(&Q));
 
     /* The NO_INTERRUPT flag means nothing with EVENT_IDX (2.7.7.2). */
     put16(&M, AVAIL + VIRTQ_AVAIL_FLAGS, VIRTQ_AVAIL_F_NO_INTERRUPT);
     set_used_event(&D, 6);
-    complete_one(6);                          /* idx 7 */
+    complete_one(6); /* idx 7 */
     assert_true(virtq_need_interrupt(&Q));
     /* An event already passed (entry 0) asks for nothing more. */
     set_used_event(&D, 0);
@@ -574,9 +575,9 @@ static void test_event_idx(void **state)
     /* Wrap of the 16-bit index: event 0xffff is passed going to 0. */
     Q.used_idx = Q.published = Q.signalled = 0xfffe;
     set_used_event(&D, 0xffff);
-    complete_one(8);                          /* 0xffff */
+    complete_one(8); /* 0xffff */
     assert_false(virtq_need_interrupt(&Q));
-    complete_one(9);                          /* 0x0000 */
+    complete_one(9); /* 0x0000 */
     assert_true(virtq_need_interrupt(&Q));
 
     /* avail_event: notify me at the next chain after the ones taken. */
@@ -585,7 +586,7 @@ static void test_event_idx(void **state)
     assert_int_equal(avail_event(&D), Q.last_avail);
     assert_int_equal(avail_event(&D), 10);
     complete_one(10);
-    virtq_want_notify(&Q, false);             /* left alone: the driver has passed it */
+    virtq_want_notify(&Q, false); /* left alone: the driver has passed it */
     assert_int_equal(avail_event(&D), 10);
     assert_int_equal(get16(&M, USED + VIRTQ_USED_FLAGS), 0);
     /* What the driver then computes: no notification for the next chain. */
@@ -599,13 +600,13 @@ static void test_flags_mode(void **state)
 {
     (void)state;
     start(16, false, 4096);
-    put16(&M, USED + VIRTQ_USED_RING(16), 0xabcd);   /* avail_event: must stay */
+    put16(&M, USED + VIRTQ_USED_RING(16), 0xabcd); /* avail_event: must stay */
     put16(&M, AVAIL + VIRTQ_AVAIL_FLAGS, VIRTQ_AVAIL_F_NO_INTERRUPT);
     complete_one(0);
     assert_false(virtq_need_interrupt(&Q));
     assert_int_equal(Q.stats.notifies_suppressed, 1);
     put16(&M, AVAIL + VIRTQ_AVAIL_FLAGS, 0);
-    set_used_event(&D, 100);                          /* ignored without EVENT_IDX */
+    set_used_event(&D, 100); /* ignored without EVENT_IDX */
     complete_one(1);
     assert_true(virtq_need_interrupt(&Q));
     assert_false(virtq_need_interrupt(&Q));

@@ -9,13 +9,10 @@
 #include "vmm/vlapic.h"
 #include "kernel/lib/errno.h"
 
-#define TSC_KHZ   2000000u     /* 2 GHz */
-#define TIMER_KHZ 100000u      /* 100 MHz: 20 TSC ticks per timer tick */
+#define TSC_KHZ   2000000u /* 2 GHz */
+#define TIMER_KHZ 100000u  /* 100 MHz: 20 TSC ticks per timer tick */
 
-static void W(struct vlapic *a, u32 off, u32 val, u64 now)
-{
-    assert_int_equal(vlapic_write(a, off, val, now), 0);
-}
+static void W(struct vlapic *a, u32 off, u32 val, u64 now) { assert_int_equal(vlapic_write(a, off, val, now), 0); }
 
 static u32 R(struct vlapic *a, u32 off)
 {
@@ -36,7 +33,7 @@ static void test_reset_state(void **state)
     vlapic_init(&a, 3, TSC_KHZ, TIMER_KHZ);
     assert_int_equal(R(&a, VLAPIC_ID), 3u << 24);
     assert_int_equal(R(&a, VLAPIC_VERSION), 0x50014);
-    assert_int_equal((R(&a, VLAPIC_VERSION) >> 16) & 0xff, 5);     /* max LVT: 6 entries */
+    assert_int_equal((R(&a, VLAPIC_VERSION) >> 16) & 0xff, 5); /* max LVT: 6 entries */
     assert_int_equal(R(&a, VLAPIC_TPR), 0);
     assert_int_equal(R(&a, VLAPIC_PPR), 0);
     assert_int_equal(R(&a, VLAPIC_LDR), 0);
@@ -65,10 +62,11 @@ static void test_bad_offsets(void **state)
     struct vlapic a;
     enabled(&a, 0);
     u32 v;
-    static const u32 bad[] = { 0x000, 0x010, 0x040, 0x050, 0x060, 0x070, 0x290, 0x2a0, 0x2e0,
-                               0x2f0 /* CMCI: not with 6 LVTs */, 0x3a0, 0x3b0, 0x3c0, 0x3d0,
-                               0x3f0, 0x400, 0xff0, 0x1000, 0xffffffffu,
-                               0x024, 0x081, 0x0f4, 0x302, 0x38c };
+    static const u32 bad[] = { 0x000, 0x010, 0x040,  0x050,       0x060,
+                               0x070, 0x290, 0x2a0,  0x2e0,       0x2f0 /* CMCI: not with 6 LVTs */,
+                               0x3a0, 0x3b0, 0x3c0,  0x3d0,       0x3f0,
+                               0x400, 0xff0, 0x1000, 0xffffffffu, 0x024,
+                               0x081, 0x0f4, 0x302,  0x38c };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         v = 1;
         assert_int_equal(vlapic_read(&a, bad[i], &v), -EINVAL);
@@ -87,8 +85,7 @@ static void test_read_only_registers(void **state)
 {
     struct vlapic a;
     enabled(&a, 7);
-    static const u32 ro[] = { VLAPIC_ID, VLAPIC_VERSION, VLAPIC_APR, VLAPIC_PPR, VLAPIC_RRD,
-                              VLAPIC_TIMER_CCR };
+    static const u32 ro[] = { VLAPIC_ID, VLAPIC_VERSION, VLAPIC_APR, VLAPIC_PPR, VLAPIC_RRD, VLAPIC_TIMER_CCR };
     u32 before[ARRAY_SIZE(ro)];
     for (size_t i = 0; i < ARRAY_SIZE(ro); i++)
         before[i] = R(&a, ro[i]);
@@ -102,11 +99,10 @@ static void test_read_only_registers(void **state)
     for (size_t i = 0; i < ARRAY_SIZE(ro); i++)
         assert_int_equal(R(&a, ro[i]), before[i]);
     for (u32 i = 0; i < 8; i++)
-        assert_int_equal(R(&a, VLAPIC_ISR0 + i * 16) | R(&a, VLAPIC_TMR0 + i * 16) |
-                         R(&a, VLAPIC_IRR0 + i * 16), 0);
+        assert_int_equal(R(&a, VLAPIC_ISR0 + i * 16) | R(&a, VLAPIC_TMR0 + i * 16) | R(&a, VLAPIC_IRR0 + i * 16), 0);
     assert_int_equal(a.stats.ro_writes, ARRAY_SIZE(ro) + 24);
     assert_int_equal(R(&a, VLAPIC_ID), 7u << 24);
-    assert_int_equal(R(&a, VLAPIC_EOI), 0);     /* write-only reads 0 */
+    assert_int_equal(R(&a, VLAPIC_EOI), 0); /* write-only reads 0 */
 }
 
 static void test_rw_registers_masks(void **state)
@@ -118,7 +114,7 @@ static void test_rw_registers_masks(void **state)
     W(&a, VLAPIC_TPR, 0, 0);
     W(&a, VLAPIC_LDR, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_LDR), 0xff000000u);
-    W(&a, VLAPIC_DFR, 0x0u, 0);                      /* cluster model */
+    W(&a, VLAPIC_DFR, 0x0u, 0); /* cluster model */
     assert_int_equal(R(&a, VLAPIC_DFR), 0x0fffffffu);
     W(&a, VLAPIC_DFR, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_DFR), 0xffffffffu);
@@ -126,20 +122,20 @@ static void test_rw_registers_masks(void **state)
     assert_int_equal(R(&a, VLAPIC_SVR), 0x3ff);
     W(&a, VLAPIC_ICR_HI, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_ICR_HI), 0xff000000u);
-    W(&a, VLAPIC_ICR_LO, 0xffffffffu, 0);            /* reserved mode 7: dropped */
+    W(&a, VLAPIC_ICR_LO, 0xffffffffu, 0); /* reserved mode 7: dropped */
     assert_int_equal(R(&a, VLAPIC_ICR_LO), 0x000ccfffu);
     assert_int_equal(R(&a, VLAPIC_ICR_LO) & VLAPIC_ICR_BUSY, 0);
     W(&a, VLAPIC_TIMER_DCR, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_TIMER_DCR), 0xb);
     W(&a, VLAPIC_LVT_TIMER, 0xffffffffu, 0);
-    assert_int_equal(R(&a, VLAPIC_LVT_TIMER), 0x300ffu);   /* TSC-deadline bit dropped */
+    assert_int_equal(R(&a, VLAPIC_LVT_TIMER), 0x300ffu); /* TSC-deadline bit dropped */
     assert_int_equal(a.stats.tsc_deadline_rejected, 1);
     W(&a, VLAPIC_LVT_THERM, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_LVT_THERM), 0x107ffu);
     W(&a, VLAPIC_LVT_PERF, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_LVT_PERF), 0x107ffu);
     W(&a, VLAPIC_LVT_LINT0, 0xffffffffu, 0);
-    assert_int_equal(R(&a, VLAPIC_LVT_LINT0), 0x1a7ffu);  /* remote IRR, status read 0 */
+    assert_int_equal(R(&a, VLAPIC_LVT_LINT0), 0x1a7ffu); /* remote IRR, status read 0 */
     W(&a, VLAPIC_LVT_LINT1, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_LVT_LINT1), 0x1a7ffu);
     W(&a, VLAPIC_LVT_ERROR, 0xffffffffu, 0);
@@ -148,7 +144,7 @@ static void test_rw_registers_masks(void **state)
     assert_int_equal(R(&a, VLAPIC_LVT_ERROR), 0x33);
     W(&a, VLAPIC_TIMER_ICR, 0x12345678u, 0);
     assert_int_equal(R(&a, VLAPIC_TIMER_ICR), 0x12345678u);
-    W(&a, VLAPIC_ESR, 0xffffffffu, 0);              /* the value written is irrelevant */
+    W(&a, VLAPIC_ESR, 0xffffffffu, 0); /* the value written is irrelevant */
     assert_int_equal(R(&a, VLAPIC_ESR), 0);
 }
 
@@ -156,16 +152,16 @@ static void test_sw_disable_masks_lvts(void **state)
 {
     struct vlapic a;
     enabled(&a, 0);
-    W(&a, VLAPIC_LVT_LINT0, 0x700, 0);              /* ExtINT, unmasked */
+    W(&a, VLAPIC_LVT_LINT0, 0x700, 0); /* ExtINT, unmasked */
     W(&a, VLAPIC_LVT_TIMER, 0x40, 0);
     assert_int_equal(R(&a, VLAPIC_LVT_TIMER), 0x40);
-    W(&a, VLAPIC_SVR, 0xff, 0);                     /* software disable */
+    W(&a, VLAPIC_SVR, 0xff, 0); /* software disable */
     for (u32 off = VLAPIC_LVT_TIMER; off <= VLAPIC_LVT_ERROR; off += 16)
         assert_true(R(&a, off) & VLAPIC_LVT_MASKED);
     assert_int_equal(R(&a, VLAPIC_LVT_LINT0), 0x10700);
-    W(&a, VLAPIC_LVT_TIMER, 0x40, 0);               /* cannot unmask while disabled */
+    W(&a, VLAPIC_LVT_TIMER, 0x40, 0); /* cannot unmask while disabled */
     assert_int_equal(R(&a, VLAPIC_LVT_TIMER), 0x10040);
-    vlapic_set_irq(&a, 0x50);                       /* no fixed interrupts either */
+    vlapic_set_irq(&a, 0x50); /* no fixed interrupts either */
     assert_int_equal(vlapic_pending(&a), -1);
     assert_int_equal(a.stats.irqs_dropped, 1);
     W(&a, VLAPIC_SVR, 0x1ff, 0);
@@ -188,24 +184,24 @@ static void test_irr_isr_eoi_order(void **state)
     assert_int_equal(R(&a, VLAPIC_ISR0 + 0x40), 1u);
     assert_int_equal(R(&a, VLAPIC_IRR0 + 0x40), 0);
     assert_int_equal(R(&a, VLAPIC_PPR), 0x80);
-    assert_int_equal(vlapic_pending(&a), -1);        /* 0x45 and 0x31 are below 0x80 */
-    vlapic_set_irq(&a, 0x90);                        /* a higher class nests */
+    assert_int_equal(vlapic_pending(&a), -1); /* 0x45 and 0x31 are below 0x80 */
+    vlapic_set_irq(&a, 0x90);                 /* a higher class nests */
     assert_int_equal(vlapic_pending(&a), 0x90);
     vlapic_accept(&a, 0x90);
     assert_int_equal(R(&a, VLAPIC_PPR), 0x90);
-    W(&a, VLAPIC_EOI, 0, 0);                         /* retires 0x90 first */
+    W(&a, VLAPIC_EOI, 0, 0); /* retires 0x90 first */
     assert_int_equal(R(&a, VLAPIC_ISR0 + 0x40), 1u);
     assert_int_equal(R(&a, VLAPIC_PPR), 0x80);
-    W(&a, VLAPIC_EOI, 0, 0);                         /* then 0x80 */
+    W(&a, VLAPIC_EOI, 0, 0); /* then 0x80 */
     assert_int_equal(R(&a, VLAPIC_ISR0 + 0x40), 0);
     assert_int_equal(vlapic_pending(&a), 0x45);
     vlapic_accept(&a, 0x45);
-    assert_int_equal(vlapic_pending(&a), -1);        /* 0x31 is a lower class */
+    assert_int_equal(vlapic_pending(&a), -1); /* 0x31 is a lower class */
     W(&a, VLAPIC_EOI, 0, 0);
     assert_int_equal(vlapic_pending(&a), 0x31);
     vlapic_accept(&a, 0x31);
     W(&a, VLAPIC_EOI, 0, 0);
-    W(&a, VLAPIC_EOI, 0, 0);                         /* spurious EOI: harmless */
+    W(&a, VLAPIC_EOI, 0, 0); /* spurious EOI: harmless */
     assert_int_equal(vlapic_pending(&a), -1);
     assert_int_equal(R(&a, VLAPIC_PPR), 0);
     /* Same class: 0x41 waits for 0x4f's EOI. */
@@ -231,13 +227,13 @@ static void test_tpr_masking(void **state)
     vlapic_set_irq(&a, 0x55);
     W(&a, VLAPIC_TPR, 0x50, 0);
     assert_int_equal(R(&a, VLAPIC_PPR), 0x50);
-    assert_int_equal(vlapic_pending(&a), -1);       /* same class as TPR: blocked */
+    assert_int_equal(vlapic_pending(&a), -1); /* same class as TPR: blocked */
     W(&a, VLAPIC_TPR, 0x4f, 0);
     assert_int_equal(vlapic_pending(&a), 0x55);
     W(&a, VLAPIC_TPR, 0xff, 0);
     assert_int_equal(vlapic_pending(&a), -1);
     vlapic_set_irq(&a, 0xff);
-    assert_int_equal(vlapic_pending(&a), -1);       /* TPR 0xf_ blocks everything */
+    assert_int_equal(vlapic_pending(&a), -1); /* TPR 0xf_ blocks everything */
     W(&a, VLAPIC_TPR, 0, 0);
     assert_int_equal(vlapic_pending(&a), 0xff);
     /* PPR takes the higher of TPR and the in-service class. */
@@ -290,10 +286,11 @@ static void test_illegal_vectors(void **state)
 
 static void test_divider_values(void **state)
 {
-    static const struct { u32 dcr, div; } t[] = {
-        { 0x0, 2 }, { 0x1, 4 }, { 0x2, 8 }, { 0x3, 16 },
-        { 0x8, 32 }, { 0x9, 64 }, { 0xa, 128 }, { 0xb, 1 },
-        { 0xf4, 2 }, { 0x7, 16 },   /* bit 2 and high bits ignored */
+    static const struct {
+        u32 dcr, div;
+    } t[] = {
+        { 0x0, 2 },  { 0x1, 4 },   { 0x2, 8 }, { 0x3, 16 }, { 0x8, 32 },
+        { 0x9, 64 }, { 0xa, 128 }, { 0xb, 1 }, { 0xf4, 2 }, { 0x7, 16 }, /* bit 2 and high bits ignored */
     };
     for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
         struct vlapic a;
@@ -316,7 +313,7 @@ static void test_oneshot_and_current_count(void **state)
 {
     struct vlapic a;
     enabled(&a, 0);
-    W(&a, VLAPIC_TIMER_DCR, 0x1, 0);                /* divide by 4: 80 TSC per count */
+    W(&a, VLAPIC_TIMER_DCR, 0x1, 0); /* divide by 4: 80 TSC per count */
     W(&a, VLAPIC_LVT_TIMER, 0x41, 0);
     W(&a, VLAPIC_TIMER_ICR, 100, 1000);
     assert_int_equal(vlapic_timer_deadline(&a), 1000 + 8000);
@@ -324,7 +321,7 @@ static void test_oneshot_and_current_count(void **state)
     assert_false(vlapic_tick(&a, 1000 + 80));
     assert_int_equal(R(&a, VLAPIC_TIMER_CCR), 99);
     assert_false(vlapic_tick(&a, 1000 + 81));
-    assert_int_equal(R(&a, VLAPIC_TIMER_CCR), 99);   /* rounds up: partly counted */
+    assert_int_equal(R(&a, VLAPIC_TIMER_CCR), 99); /* rounds up: partly counted */
     assert_false(vlapic_tick(&a, 1000 + 4000));
     assert_int_equal(R(&a, VLAPIC_TIMER_CCR), 50);
     assert_false(vlapic_tick(&a, 1000 + 7999));
@@ -332,9 +329,9 @@ static void test_oneshot_and_current_count(void **state)
     assert_true(vlapic_tick(&a, 1000 + 8000 + 3));
     assert_int_equal(R(&a, VLAPIC_TIMER_CCR), 0);
     assert_int_equal(vlapic_timer_deadline(&a), 0);
-    assert_int_equal(R(&a, VLAPIC_TIMER_ICR), 100);  /* initial count stays */
+    assert_int_equal(R(&a, VLAPIC_TIMER_ICR), 100); /* initial count stays */
     assert_int_equal(vlapic_pending(&a), 0x41);
-    assert_false(vlapic_tick(&a, 1000000));          /* one-shot: once */
+    assert_false(vlapic_tick(&a, 1000000)); /* one-shot: once */
     assert_int_equal(a.stats.timer_fired, 1);
     /* Rewriting the initial count restarts; zero stops. */
     W(&a, VLAPIC_TIMER_ICR, 10, 2000000);
@@ -353,7 +350,7 @@ static void test_periodic_no_drift(void **state)
 {
     struct vlapic a;
     enabled(&a, 0);
-    W(&a, VLAPIC_TIMER_DCR, 0x3, 0);                /* divide by 16 */
+    W(&a, VLAPIC_TIMER_DCR, 0x3, 0); /* divide by 16 */
     W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_PERIODIC | 0x30, 0);
     const u64 start = 123456789;
     const u64 period = 12345ull * 16 * 20;
@@ -384,10 +381,10 @@ static void test_periodic_missed_periods(void **state)
 {
     struct vlapic a;
     enabled(&a, 0);
-    W(&a, VLAPIC_TIMER_DCR, 0xb, 0);                /* divide by 1: 20 TSC per count */
+    W(&a, VLAPIC_TIMER_DCR, 0xb, 0); /* divide by 1: 20 TSC per count */
     W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_PERIODIC | 0x30, 0);
-    W(&a, VLAPIC_TIMER_ICR, 50, 0);                 /* period 1000 */
-    assert_true(vlapic_tick(&a, 5500));             /* deadlines 1000..5000 passed */
+    W(&a, VLAPIC_TIMER_ICR, 50, 0);     /* period 1000 */
+    assert_true(vlapic_tick(&a, 5500)); /* deadlines 1000..5000 passed */
     assert_int_equal(a.stats.timer_fired, 1);
     assert_int_equal(a.stats.timer_missed, 4);
     assert_int_equal(vlapic_timer_deadline(&a), 6000);
@@ -410,11 +407,11 @@ static void test_masked_timer(void **state)
     W(&a, VLAPIC_TIMER_DCR, 0xb, 0);
     W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_MASKED | VLAPIC_LVT_PERIODIC | 0x30, 0);
     W(&a, VLAPIC_TIMER_ICR, 50, 0);
-    assert_true(vlapic_tick(&a, 1000));             /* still counts and rearms */
+    assert_true(vlapic_tick(&a, 1000)); /* still counts and rearms */
     assert_int_equal(vlapic_pending(&a), -1);
     assert_int_equal(R(&a, VLAPIC_IRR0 + 0x10), 0);
     assert_int_equal(vlapic_timer_deadline(&a), 2000);
-    W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_PERIODIC | 0x30, 1500);   /* unmask mid-period */
+    W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_PERIODIC | 0x30, 1500); /* unmask mid-period */
     assert_int_equal(vlapic_timer_deadline(&a), 2000);
     assert_true(vlapic_tick(&a, 2000));
     assert_int_equal(vlapic_pending(&a), 0x30);
@@ -434,8 +431,8 @@ static void test_divider_change_while_running(void **state)
     enabled(&a, 0);
     W(&a, VLAPIC_TIMER_DCR, 0xb, 0);
     W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_PERIODIC | 0x30, 0);
-    W(&a, VLAPIC_TIMER_ICR, 100, 0);                /* 2000 TSC per period */
-    W(&a, VLAPIC_TIMER_DCR, 0x0, 1000);             /* half-way: 50 counts left, now /2 */
+    W(&a, VLAPIC_TIMER_ICR, 100, 0);    /* 2000 TSC per period */
+    W(&a, VLAPIC_TIMER_DCR, 0x0, 1000); /* half-way: 50 counts left, now /2 */
     assert_int_equal(R(&a, VLAPIC_TIMER_CCR), 50);
     assert_int_equal(vlapic_timer_deadline(&a), 1000 + 50 * 40);
     assert_true(vlapic_tick(&a, 3000));
@@ -495,7 +492,7 @@ static void test_icr_decode(void **state)
     assert_int_equal(ipi.dest, 2);
     assert_int_equal(ipi.shorthand, VLAPIC_SH_NONE);
     assert_false(ipi.logical);
-    assert_false(vlapic_take_ipi(&a, &ipi));        /* taken once */
+    assert_false(vlapic_take_ipi(&a, &ipi)); /* taken once */
     assert_int_equal(R(&a, VLAPIC_ICR_LO) & VLAPIC_ICR_BUSY, 0);
 
     /* Lowest priority, logical: reported as fixed. */
@@ -519,11 +516,11 @@ static void test_icr_decode(void **state)
     W(&a, VLAPIC_ICR_LO, 0x8000 | 0x4000 | 0x500, 0);
     assert_true(vlapic_take_ipi(&a, &ipi));
     assert_int_equal(ipi.mode, VLAPIC_IPI_INIT);
-    W(&a, VLAPIC_ICR_LO, 0x4000 | 0x500, 0);        /* edge INIT */
+    W(&a, VLAPIC_ICR_LO, 0x4000 | 0x500, 0); /* edge INIT */
     assert_true(vlapic_take_ipi(&a, &ipi));
     assert_int_equal(ipi.mode, VLAPIC_IPI_INIT);
     u64 dropped = a.stats.ipis_dropped;
-    W(&a, VLAPIC_ICR_LO, 0x8000 | 0x500, 0);        /* de-assert */
+    W(&a, VLAPIC_ICR_LO, 0x8000 | 0x500, 0); /* de-assert */
     assert_false(vlapic_take_ipi(&a, &ipi));
     assert_int_equal(a.stats.ipis_dropped, dropped + 1);
 
@@ -632,26 +629,26 @@ static void test_random_access_fuzz(void **state)
             val |= VLAPIC_SVR_ENABLE;
         now += rnd() % 5000;
         switch ((r >> 8) % 8) {
-        case 0: case 1: case 2:
+        case 0:
+        case 1:
+        case 2:
             rc = vlapic_write(&a, off, val, now);
             assert_true(rc == 0 || rc == -EINVAL);
             if ((off & 0xf) || off > 0x3f0)
                 assert_int_equal(rc, -EINVAL);
             break;
-        case 3: case 4:
+        case 3:
+        case 4:
             rc = vlapic_read(&a, off, &v);
             assert_true(rc == 0 || (rc == -EINVAL && v == 0));
             break;
-        case 5:
-            fired += vlapic_tick(&a, now);
-            break;
+        case 5: fired += vlapic_tick(&a, now); break;
         case 6: {
             int p = vlapic_pending(&a);
             if (p >= 0) {
                 vlapic_accept(&a, (u8)p);
                 accepted++;
-            }
-            else
+            } else
                 vlapic_set_irq(&a, (u8)rnd());
             break;
         }
@@ -671,30 +668,22 @@ static void test_random_access_fuzz(void **state)
         check_invariants(&a);
     }
     /* The run reached the interesting paths. */
-    print_message("fuzz: %llu timer expiries, %llu interrupts accepted, %llu IPIs\n",
-                  (unsigned long long)fired, (unsigned long long)accepted, (unsigned long long)ipis);
+    print_message("fuzz: %llu timer expiries, %llu interrupts accepted, %llu IPIs\n", (unsigned long long)fired,
+                  (unsigned long long)accepted, (unsigned long long)ipis);
     assert_true(fired > 100 && accepted > 1000 && ipis > 100);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reset_state),
-        cmocka_unit_test(test_bad_offsets),
-        cmocka_unit_test(test_read_only_registers),
-        cmocka_unit_test(test_rw_registers_masks),
-        cmocka_unit_test(test_sw_disable_masks_lvts),
-        cmocka_unit_test(test_irr_isr_eoi_order),
-        cmocka_unit_test(test_tpr_masking),
-        cmocka_unit_test(test_illegal_vectors),
-        cmocka_unit_test(test_divider_values),
-        cmocka_unit_test(test_oneshot_and_current_count),
-        cmocka_unit_test(test_periodic_no_drift),
-        cmocka_unit_test(test_periodic_missed_periods),
-        cmocka_unit_test(test_masked_timer),
-        cmocka_unit_test(test_divider_change_while_running),
-        cmocka_unit_test(test_timer_extremes),
-        cmocka_unit_test(test_icr_decode),
+        cmocka_unit_test(test_reset_state),           cmocka_unit_test(test_bad_offsets),
+        cmocka_unit_test(test_read_only_registers),   cmocka_unit_test(test_rw_registers_masks),
+        cmocka_unit_test(test_sw_disable_masks_lvts), cmocka_unit_test(test_irr_isr_eoi_order),
+        cmocka_unit_test(test_tpr_masking),           cmocka_unit_test(test_illegal_vectors),
+        cmocka_unit_test(test_divider_values),        cmocka_unit_test(test_oneshot_and_current_count),
+        cmocka_unit_test(test_periodic_no_drift),     cmocka_unit_test(test_periodic_missed_periods),
+        cmocka_unit_test(test_masked_timer),          cmocka_unit_test(test_divider_change_while_running),
+        cmocka_unit_test(test_timer_extremes),        cmocka_unit_test(test_icr_decode),
         cmocka_unit_test(test_random_access_fuzz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

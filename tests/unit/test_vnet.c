@@ -22,35 +22,35 @@
 
 /* Each guest's RAM: the receive rings at 0, the transmit rings at 0x8000, one
  * 2 KiB buffer per descriptor (buffer i belongs to descriptor i). */
-#define RAM_SIZE    0x200000ULL
-#define QSIZE       256
-#define RXQ_GPA     0x0000ULL
-#define TXQ_GPA     0x8000ULL
-#define AVAIL_OFF   0x1000ULL
-#define USED_OFF    0x2000ULL
-#define BUF_SIZE    0x800u
-#define RX_BUF(i)   (0x10000ULL + (u64)(i) * BUF_SIZE)
-#define TX_BUF(i)   (0x90000ULL + (u64)(i) * BUF_SIZE)
-#define HDR         ((u32)VNET_HDR_LEN)
-#define MSI_ADDR    0xfee00000u
+#define RAM_SIZE          0x200000ULL
+#define QSIZE             256
+#define RXQ_GPA           0x0000ULL
+#define TXQ_GPA           0x8000ULL
+#define AVAIL_OFF         0x1000ULL
+#define USED_OFF          0x2000ULL
+#define BUF_SIZE          0x800u
+#define RX_BUF(i)         (0x10000ULL + (u64)(i)*BUF_SIZE)
+#define TX_BUF(i)         (0x90000ULL + (u64)(i)*BUF_SIZE)
+#define HDR               ((u32)VNET_HDR_LEN)
+#define MSI_ADDR          0xfee00000u
 #define MSI_DATA(port, v) (0x40u + 8u * (port) + (v))
-#define MSIX_CTRL_ENABLE  0x8000u    /* message control (PCI 3.0 6.8.2.3) */
+#define MSIX_CTRL_ENABLE  0x8000u /* message control (PCI 3.0 6.8.2.3) */
 #define MSIX_CTRL_MASKALL 0x4000u
-#define VEC_CONFIG  0
-#define VEC_RX      1
-#define VEC_TX      2
-#define T0          1000000000ULL    /* the fake clock starts at 1 s */
-#define MS          1000000ULL
-#define ETH_P_TEST  0x88b5
-#define ALL_FEATURES (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC) | \
-                      BIT(VIRTIO_NET_F_STATUS))
+#define VEC_CONFIG        0
+#define VEC_RX            1
+#define VEC_TX            2
+#define T0                1000000000ULL /* the fake clock starts at 1 s */
+#define MS                1000000ULL
+#define ETH_P_TEST        0x88b5
+#define ALL_FEATURES                                                                                                   \
+    (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS))
 
 /* One driver-side virtqueue. */
 struct dq {
     u64 desc, avail, used;
     u16 size;
-    u16 idx;          /* avail->idx as the driver last wrote it */
-    u16 last_used;    /* next used entry to look at */
+    u16 idx;       /* avail->idx as the driver last wrote it */
+    u16 last_used; /* next used entry to look at */
 };
 
 struct guest {
@@ -229,8 +229,8 @@ static void queue_up(struct guest *g, u16 qi, u64 gpa, u16 size, u16 vec)
     bar_w(g, c + VPC_Q_SELECT, 2, qi);
     bar_w(g, c + VPC_Q_SIZE, 2, size);
     assert_int_equal(bar_r(g, c + VPC_Q_SIZE, 2), size);
-    bar_w(g, c + VPC_Q_DESC, 8, gpa);                          /* one 8-byte access */
-    bar_w(g, c + VPC_Q_DRIVER, 4, (u32)(gpa + AVAIL_OFF));     /* two 4-byte ones */
+    bar_w(g, c + VPC_Q_DESC, 8, gpa);                      /* one 8-byte access */
+    bar_w(g, c + VPC_Q_DRIVER, 4, (u32)(gpa + AVAIL_OFF)); /* two 4-byte ones */
     bar_w(g, c + VPC_Q_DRIVER + 4, 4, (u32)((gpa + AVAIL_OFF) >> 32));
     bar_w(g, c + VPC_Q_DEVICE, 8, gpa + USED_OFF);
     bar_w(g, c + VPC_Q_MSIX_VECTOR, 2, vec);
@@ -267,7 +267,7 @@ static void drv_init(struct guest *g)
     queue_up(g, VNET_TXQ, TXQ_GPA, QSIZE, VEC_TX);
     set_status(g, VIRTIO_STATUS_DRIVER_OK);
     assert_int_equal(status(g), VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
-                                VIRTIO_STATUS_DRIVER_OK);
+                                    VIRTIO_STATUS_DRIVER_OK);
     assert_true(vnet_link_up(&g->nic));
 }
 
@@ -341,7 +341,7 @@ static bool rx_take(struct guest *g, u8 *out, u32 max, u32 *len)
         return false;
     struct virtq_used_elem e = dq_used(g, q, q->last_used);
     assert_true(e.id < q->size);
-    assert_int_equal(e.id, q->last_used & (q->size - 1));   /* buffers are used in order */
+    assert_int_equal(e.id, q->last_used & (q->size - 1)); /* buffers are used in order */
     q->last_used++;
     *len = e.len;
     if (out)
@@ -419,7 +419,7 @@ static u32 mkframe(u8 *f, const u8 *dst, const u8 *src, int vid, u32 len, u8 see
     u8 *t = f + 12;
     if (vid >= 0) {
         *t++ = ETH_P_8021Q >> 8, *t++ = ETH_P_8021Q & 0xff;
-        *t++ = (u8)(vid >> 8 | 0xa0), *t++ = (u8)vid;   /* PCP 5: the VID must be masked out */
+        *t++ = (u8)(vid >> 8 | 0xa0), *t++ = (u8)vid; /* PCP 5: the VID must be masked out */
     }
     *t++ = ETH_P_TEST >> 8, *t++ = ETH_P_TEST & 0xff;
     for (u32 i = (u32)(t - f); i < len; i++)
@@ -462,9 +462,9 @@ static void test_config_space(void **state)
 
     assert_int_equal(cfg_r(a, 0x00), VIRTIO_PCI_VENDOR | (u32)VIRTIO_PCI_DEVICE_NET << 16);
     assert_true((cfg_r(a, 0x04) >> 16) & PCI_STATUS_CAPS);
-    assert_int_equal(cfg_r(a, 0x08) >> 24, 0x02);                  /* network controller */
+    assert_int_equal(cfg_r(a, 0x08) >> 24, 0x02); /* network controller */
     assert_int_equal(cfg_r(a, 0x08) & 0xff, VIRTIO_PCI_REVISION);
-    assert_true((cfg_r(a, 0x2c) >> 16) >= 0x40);                   /* non-transitional (4.1.2.1) */
+    assert_true((cfg_r(a, 0x2c) >> 16) >= 0x40); /* non-transitional (4.1.2.1) */
 
     /* Walk the list: every capability once, each where the BAR0 layout says. */
     u32 seen = 0, ncaps = 0;
@@ -476,7 +476,7 @@ static void test_config_space(void **state)
         u8 id = d & 0xff, next = (d >> 8) & 0xff;
         if (id == PCI_CAP_MSIX) {
             assert_int_equal(((d >> 16) & 0x7ff) + 1, VNET_MSIX_VECTORS);
-            assert_int_equal(cfg_r(a, off + 4), VNET_BAR_MSIX_TABLE);   /* BIR 0 */
+            assert_int_equal(cfg_r(a, off + 4), VNET_BAR_MSIX_TABLE); /* BIR 0 */
             assert_int_equal(cfg_r(a, off + 8), VNET_BAR_MSIX_PBA);
             assert_int_equal(0x4000, VNET_BAR_MSIX_TABLE);
             assert_int_equal(0x5000, VNET_BAR_MSIX_PBA);
@@ -512,9 +512,7 @@ static void test_config_space(void **state)
                 assert_int_equal(at, VNET_BAR_DEVICE);
                 assert_true(length >= sizeof(struct virtio_net_config));
                 break;
-            case VIRTIO_PCI_CAP_PCI_CFG:
-                assert_int_equal(len, VIRTIO_PCI_CFG_CAP_LEN);
-                break;
+            case VIRTIO_PCI_CAP_PCI_CFG: assert_int_equal(len, VIRTIO_PCI_CFG_CAP_LEN); break;
             }
             /* Everything it points at lies inside BAR0. */
             if (type != VIRTIO_PCI_CAP_PCI_CFG)
@@ -522,7 +520,7 @@ static void test_config_space(void **state)
         }
         off = next;
     }
-    assert_int_equal(seen, 1u << 8 | 0x3e);   /* MSI-X and virtio types 1..5 */
+    assert_int_equal(seen, 1u << 8 | 0x3e); /* MSI-X and virtio types 1..5 */
 
     /* The queue's notify address from the capability and queue_notify_off. */
     for (u16 q = 0; q < VNET_NUM_QUEUES; q++) {
@@ -533,7 +531,7 @@ static void test_config_space(void **state)
     /* Read-only configuration space: the write is counted and changes nothing. */
     u64 bad = a->nic.stats.bar_bad;
     cfg_w(a, 0x00, 0xffffffffu, 0x12345678);
-    cfg_w(a, 0x4c, 0xffffffffu, 0);                                /* a virtio capability header */
+    cfg_w(a, 0x4c, 0xffffffffu, 0); /* a virtio capability header */
     assert_int_equal(a->nic.stats.bar_bad, bad + 2);
     assert_int_equal(cfg_r(a, 0x00), VIRTIO_PCI_VENDOR | (u32)VIRTIO_PCI_DEVICE_NET << 16);
     assert_int_equal(find_cap(a, 0x09, VIRTIO_PCI_CAP_COMMON_CFG), 0x4c);
@@ -550,16 +548,16 @@ static void test_features(void **state)
 
     /* Offered: VERSION_1 | EVENT_IDX | MAC | STATUS, and nothing else. */
     bar_w(a, c + VPC_DFSELECT, 4, 0);
-    assert_int_equal(bar_r(a, c + VPC_DF, 4), BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
-                                                  BIT(VIRTIO_RING_F_EVENT_IDX));
+    assert_int_equal(bar_r(a, c + VPC_DF, 4),
+                     BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_RING_F_EVENT_IDX));
     assert_int_equal(bar_r(a, c + VPC_DF, 4), 0x20010020u);
     bar_w(a, c + VPC_DFSELECT, 4, 1);
-    assert_int_equal(bar_r(a, c + VPC_DF, 4), 1);                  /* VERSION_1 = bit 32 */
+    assert_int_equal(bar_r(a, c + VPC_DF, 4), 1); /* VERSION_1 = bit 32 */
     bar_w(a, c + VPC_DFSELECT, 4, 2);
     assert_int_equal(bar_r(a, c + VPC_DFSELECT, 4), 2);
     assert_int_equal(bar_r(a, c + VPC_DF, 4), 0);
     u64 bad = a->nic.stats.bar_bad;
-    bar_w(a, c + VPC_DF, 4, 0xffffffffu);                          /* read-only */
+    bar_w(a, c + VPC_DF, 4, 0xffffffffu); /* read-only */
     assert_int_equal(a->nic.stats.bar_bad, bad + 1);
     bar_w(a, c + VPC_DFSELECT, 4, 0);
     assert_int_equal(bar_r(a, c + VPC_DF, 4), 0x20010020u);
@@ -658,10 +656,10 @@ static void test_queue_registers(void **state)
     assert_int_equal(bar_r(a, c + VPC_Q_DEVICE, 8), RXQ_GPA + USED_OFF);
     assert_int_equal(a->nic.queue[VNET_RXQ].q.desc, RXQ_GPA);
     u64 bad = a->nic.stats.bar_bad;
-    bar_w(a, c + VPC_Q_SIZE, 2, 64);                               /* nor the size */
+    bar_w(a, c + VPC_Q_SIZE, 2, 64); /* nor the size */
     assert_int_equal(bar_r(a, c + VPC_Q_SIZE, 2), QSIZE);
     assert_int_equal(a->nic.stats.bar_bad, bad + 1);
-    bar_w(a, c + VPC_Q_ENABLE, 2, 0);                              /* 0 is not for the driver to write */
+    bar_w(a, c + VPC_Q_ENABLE, 2, 0); /* 0 is not for the driver to write */
     assert_int_equal(bar_r(a, c + VPC_Q_ENABLE, 2), 1);
     assert_int_equal(a->nic.stats.needs_reset, 0);
 
@@ -669,7 +667,7 @@ static void test_queue_registers(void **state)
      * configuration interrupt. */
     u8 gen = (u8)bar_r(a, c + VPC_CFG_GENERATION, 1);
     bar_w(a, c + VPC_Q_SELECT, 2, VNET_TXQ);
-    bar_w(a, c + VPC_Q_DESC, 8, RAM_SIZE - 16 * 8);                /* 256 descriptors do not fit */
+    bar_w(a, c + VPC_Q_DESC, 8, RAM_SIZE - 16 * 8); /* 256 descriptors do not fit */
     bar_w(a, c + VPC_Q_DRIVER, 8, TXQ_GPA + AVAIL_OFF);
     bar_w(a, c + VPC_Q_DEVICE, 8, TXQ_GPA + USED_OFF);
     bar_w(a, c + VPC_Q_ENABLE, 2, 1);
@@ -680,8 +678,8 @@ static void test_queue_registers(void **state)
     assert_int_equal(a->last_addr, MSI_ADDR);
     assert_int_equal(a->last_data, MSI_DATA(0, VEC_CONFIG));
     assert_int_not_equal((u8)bar_r(a, c + VPC_CFG_GENERATION, 1), gen);
-    assert_true(bar_r(a, VNET_BAR_ISR, 1) & 2);                    /* a configuration change */
-    assert_int_equal(bar_r(a, VNET_BAR_ISR, 1), 0);                /* reading cleared it */
+    assert_true(bar_r(a, VNET_BAR_ISR, 1) & 2);     /* a configuration change */
+    assert_int_equal(bar_r(a, VNET_BAR_ISR, 1), 0); /* reading cleared it */
     /* DRIVER_OK does not make it run. */
     set_status(a, VIRTIO_STATUS_DRIVER_OK);
     assert_false(vnet_link_up(&a->nic));
@@ -711,11 +709,11 @@ static void test_queue_registers(void **state)
 
     /* Misaligned rings: each is NEEDS_RESET too (after a reset each time). */
     static const u64 layouts[][3] = {
-        { TXQ_GPA + 8, TXQ_GPA + AVAIL_OFF, TXQ_GPA + USED_OFF },       /* desc 16-aligned */
-        { TXQ_GPA, TXQ_GPA + AVAIL_OFF + 1, TXQ_GPA + USED_OFF },       /* avail 2-aligned */
-        { TXQ_GPA, TXQ_GPA + AVAIL_OFF, TXQ_GPA + USED_OFF + 2 },       /* used 4-aligned */
-        { TXQ_GPA, TXQ_GPA + AVAIL_OFF, RAM_SIZE - 8 },                 /* used past the end */
-        { TXQ_GPA, ~0ULL - 15, TXQ_GPA + USED_OFF },                    /* wrapping */
+        { TXQ_GPA + 8, TXQ_GPA + AVAIL_OFF, TXQ_GPA + USED_OFF }, /* desc 16-aligned */
+        { TXQ_GPA, TXQ_GPA + AVAIL_OFF + 1, TXQ_GPA + USED_OFF }, /* avail 2-aligned */
+        { TXQ_GPA, TXQ_GPA + AVAIL_OFF, TXQ_GPA + USED_OFF + 2 }, /* used 4-aligned */
+        { TXQ_GPA, TXQ_GPA + AVAIL_OFF, RAM_SIZE - 8 },           /* used past the end */
+        { TXQ_GPA, ~0ULL - 15, TXQ_GPA + USED_OFF },              /* wrapping */
     };
     for (size_t i = 0; i < ARRAY_SIZE(layouts); i++) {
         u32 irqs = a->irqs[VEC_CONFIG];
@@ -759,7 +757,7 @@ static void test_device_config_isr_window(void **state)
     memcpy(&mac_lo, a->mac, 4);
     assert_int_equal(bar_r(a, VNET_BAR_DEVICE, 4), mac_lo);
     assert_int_equal(bar_r(a, VNET_BAR_DEVICE + 6, 2), VIRTIO_NET_S_LINK_UP);
-    assert_int_equal(bar_r(a, VNET_BAR_DEVICE + 8, 2), 1);                /* max_virtqueue_pairs */
+    assert_int_equal(bar_r(a, VNET_BAR_DEVICE + 8, 2), 1); /* max_virtqueue_pairs */
     /* Writes are ignored (and counted). */
     u64 bad = a->nic.stats.bar_bad;
     bar_w(a, VNET_BAR_DEVICE, 1, 0xff);
@@ -773,9 +771,9 @@ static void test_device_config_isr_window(void **state)
     /* The PCI configuration access window (4.1.4.9) reaches BAR0. */
     u16 w = find_cap(a, 0x09, VIRTIO_PCI_CAP_PCI_CFG);
     assert_int_not_equal(w, 0);
-    cfg_w(a, w + 4, 0xff, 0);                                               /* bar */
-    cfg_w(a, w + 8, 0xffffffffu, VNET_BAR_DEVICE + 1);                      /* offset */
-    cfg_w(a, w + 12, 0xffffffffu, 1);                                       /* length */
+    cfg_w(a, w + 4, 0xff, 0);                          /* bar */
+    cfg_w(a, w + 8, 0xffffffffu, VNET_BAR_DEVICE + 1); /* offset */
+    cfg_w(a, w + 12, 0xffffffffu, 1);                  /* length */
     assert_int_equal(cfg_r(a, w + 4) & 0xff, 0);
     assert_int_equal(cfg_r(a, w + 8), VNET_BAR_DEVICE + 1);
     assert_int_equal(cfg_r(a, w + 12), 1);
@@ -829,21 +827,25 @@ static void test_device_config_isr_window(void **state)
     assert_int_equal(bar_r(a, VNET_BAR_ISR, 1), 0);
 
     /* Bad sizes and straddling accesses: counted, reading 0, changing nothing. */
-    struct { u32 off; u8 size; bool write; } bads[] = {
+    struct {
+        u32 off;
+        u8 size;
+        bool write;
+    } bads[] = {
         { VNET_BAR_COMMON + VPC_STATUS, 3, false },
         { VNET_BAR_COMMON + VPC_STATUS, 0, true },
         { VNET_BAR_COMMON + VPC_STATUS, 16, true },
-        { VNET_BAR_COMMON + VPC_NUM_QUEUES, 4, false },     /* num_queues + status + generation */
+        { VNET_BAR_COMMON + VPC_NUM_QUEUES, 4, false }, /* num_queues + status + generation */
         { VNET_BAR_COMMON + VPC_NUM_QUEUES, 4, true },
-        { VNET_BAR_COMMON + VPC_STATUS, 2, true },          /* status + generation */
-        { VNET_BAR_COMMON + VPC_Q_SELECT + 1, 2, true },    /* queue_select's high byte + queue_size */
-        { VNET_BAR_COMMON + VPC_COMMON_LEN, 4, false },     /* past the common structure */
-        { VNET_BAR_DEVICE + 14, 4, true },                  /* past the device configuration */
-        { VNET_BAR_ISR, 4, true },                          /* read-only */
+        { VNET_BAR_COMMON + VPC_STATUS, 2, true },       /* status + generation */
+        { VNET_BAR_COMMON + VPC_Q_SELECT + 1, 2, true }, /* queue_select's high byte + queue_size */
+        { VNET_BAR_COMMON + VPC_COMMON_LEN, 4, false },  /* past the common structure */
+        { VNET_BAR_DEVICE + 14, 4, true },               /* past the device configuration */
+        { VNET_BAR_ISR, 4, true },                       /* read-only */
         { VNET_BAR_ISR, 1, true },
-        { VNET_BAR_NOTIFY, 1, true },                       /* notifies are 16 bits */
+        { VNET_BAR_NOTIFY, 1, true }, /* notifies are 16 bits */
         { VNET_BAR_NOTIFY, 2, false },
-        { VNET_BAR_MSIX_TABLE + 14, 4, true },              /* a control word's upper half + next entry */
+        { VNET_BAR_MSIX_TABLE + 14, 4, true }, /* a control word's upper half + next entry */
         { VNET_BAR_MSIX_TABLE + VNET_MSIX_VECTORS * MSIX_ENTRY_SIZE, 4, true },
         { 0x6000, 4, false },
         { VNET_BAR_SIZE - 4, 4, true },
@@ -858,7 +860,7 @@ static void test_device_config_isr_window(void **state)
     }
     assert_int_equal(a->nic.stats.notifies, 0);
     assert_int_equal(status(a), VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
-                                VIRTIO_STATUS_DRIVER_OK);
+                                    VIRTIO_STATUS_DRIVER_OK);
     assert_int_equal(bar_r(a, VNET_BAR_COMMON + VPC_Q_SELECT, 2), VNET_TXQ);
     assert_int_equal(bar_r(a, msix_entry(1) + MSIX_ENTRY_DATA, 4), MSI_DATA(0, 1));
     assert_true(vnet_link_up(&a->nic));
@@ -898,7 +900,7 @@ static void test_msix(void **state)
     assert_int_equal(a->nic.stats.interrupts_masked, 1);
     assert_int_equal(a->nic.stats.interrupts, 0);
     /* Unmasking delivers it, with the programmed address and data. */
-    bar_w(a, e2 + MSIX_ENTRY_ADDR_LO, 4, 0xfee0f00fu);           /* the low 2 bits are not kept */
+    bar_w(a, e2 + MSIX_ENTRY_ADDR_LO, 4, 0xfee0f00fu); /* the low 2 bits are not kept */
     bar_w(a, e2 + MSIX_ENTRY_ADDR_HI, 4, 0x1);
     bar_w(a, e2 + MSIX_ENTRY_DATA, 4, MSI_DATA(0, VEC_TX));
     assert_int_equal(bar_r(a, e2 + MSIX_ENTRY_ADDR_LO, 4), 0xfee0f00cu);
@@ -1027,7 +1029,7 @@ static void test_access_ports(void **state)
     assert_int_equal(a->nic.stats.tx.bytes, len);
     assert_int_equal(b->nic.stats.rx.frames, 1);
     assert_int_equal(b->nic.stats.rx.bytes, len);
-    assert_int_equal(rx_ready(a), 0);                              /* nothing comes back */
+    assert_int_equal(rx_ready(a), 0); /* nothing comes back */
 
     /* Unknown unicast, broadcast and multicast from A: flooded to B only. */
     len = mkframe(f, NOBODY, a->mac, -1, 200, 3);
@@ -1060,18 +1062,18 @@ static void test_access_ports(void **state)
     /* EVENT_IDX on B's receive queue: an interrupt exactly when used_event asks. */
     struct dq *brx = &b->q[VNET_RXQ];
     u32 irqs = b->irqs[VEC_RX];
-    set_used_event(b, brx, brx->last_used);                        /* the next one */
+    set_used_event(b, brx, brx->last_used); /* the next one */
     len = mkframe(f, b->mac, a->mac, -1, 100, 8);
     tx_send(a, f, len);
     assert_int_equal(b->irqs[VEC_RX], irqs + 1);
     expect_frame(b, f, len);
-    set_used_event(b, brx, (u16)(brx->last_used + 3));            /* the fourth from now */
+    set_used_event(b, brx, (u16)(brx->last_used + 3)); /* the fourth from now */
     for (u32 i = 0; i < 4; i++) {
         tx_send(a, f, mkframe(f, b->mac, a->mac, -1, 100, (u8)(9 + i)));
         assert_int_equal(b->irqs[VEC_RX], irqs + 1 + (i == 3));
     }
     assert_int_equal(rx_drain(b), 4);
-    set_used_event(b, brx, (u16)(brx->last_used - 1));            /* already passed: none */
+    set_used_event(b, brx, (u16)(brx->last_used - 1)); /* already passed: none */
     tx_send(a, f, mkframe(f, b->mac, a->mac, -1, 100, 13));
     assert_int_equal(b->irqs[VEC_RX], irqs + 2);
     rx_drain(b);
@@ -1083,7 +1085,7 @@ static void test_access_ports(void **state)
     u32 notifies = (u32)a->nic.stats.notifies;
     tx_put(a, f, mkframe(f, b->mac, a->mac, -1, 100, 14));
     assert_true(virtq_need_event(avail_event(a, atx), atx->idx, old));
-    assert_int_equal(rx_ready(b), 0);                              /* nothing moves without a kick */
+    assert_int_equal(rx_ready(b), 0); /* nothing moves without a kick */
     tx_put(a, f, mkframe(f, b->mac, a->mac, -1, 100, 15));
     assert_false(virtq_need_event(avail_event(a, atx), atx->idx, (u16)(atx->idx - 1)));
     assert_true(kick_if_asked(a, VNET_TXQ, old));
@@ -1131,12 +1133,12 @@ static void test_rx_small_and_bad_buffers(void **state)
     dq_desc(b, brx, 2, RX_BUF(2), BUF_SIZE, VIRTQ_DESC_F_WRITE, 0);
     dq_add(b, brx, 2);
     rx_post(b, 61, false);
-    tx_send(a, f, len);                                            /* into buffer 0: too small */
+    tx_send(a, f, len); /* into buffer 0: too small */
     assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_SMALL], 1);
     u32 ul;
     assert_true(rx_take(b, NULL, 0, &ul));
     assert_int_equal(ul, 0);
-    tx_send(a, f, len);                                            /* buffer 1 bad, buffer 2 */
+    tx_send(a, f, len); /* buffer 1 bad, buffer 2 */
     assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_BAD_CHAIN], 1);
     assert_int_equal(b->nic.queue[VNET_RXQ].q.stats.err[VQE_ADDR], 1);
     assert_true(rx_take(b, NULL, 0, &ul));
@@ -1176,7 +1178,7 @@ static void test_trunk(void **state)
     u32 len = mkframe(f, BCAST, t->mac, 10, 64, 1);
     tx_send(t, f, len);
     u32 ulen = mkframe(g, BCAST, t->mac, -1, 60, 1);
-    memcpy(g + 14, f + 18, len - 18);                              /* the same payload */
+    memcpy(g + 14, f + 18, len - 18); /* the same payload */
     expect_frame(a, g, ulen);
     expect_frame(b, g, ulen);
     assert_int_equal(rx_ready(c), 0);
@@ -1233,7 +1235,7 @@ static void test_trunk(void **state)
     assert_int_equal(net.sw.port[2].drops[VSW_DROP_UNTAGGED_TRUNK], 1);
     assert_int_equal(t->nic.stats.tx.drops[VNET_DROP_SWITCH], 3);
     assert_int_equal(t->nic.stats.tx.frames, tx_frames);
-    assert_int_equal(tx_used(t), t->q[VNET_TXQ].idx);              /* all given back */
+    assert_int_equal(tx_used(t), t->q[VNET_TXQ].idx); /* all given back */
     for (u32 i = 0; i < 4; i++)
         assert_int_equal(rx_ready(&G[i]), 0);
 }
@@ -1250,10 +1252,10 @@ static void test_backpressure_and_stall(void **state)
     drv_init(c);
     rx_post(a, 32, false);
     rx_post(c, 32, false);
-    announce(c);                                                   /* before B runs */
+    announce(c); /* before B runs */
     assert_int_equal(rx_drain(a), 1);
     drv_init(b);
-    announce(b);                                                   /* B: no receive buffers at all */
+    announce(b); /* B: no receive buffers at all */
     assert_int_equal(rx_drain(a), 1);
     assert_int_equal(rx_drain(c), 1);
     u8 f[512];
@@ -1394,7 +1396,7 @@ static void test_shim_rate(void **state)
     assert_int_equal(a->nic.shim.stats.frames[SHIM_GREEN], frames);
     assert_int_equal(a->nic.shim.stats.frames[SHIM_YELLOW], 0);
     assert_int_equal(a->nic.shim.stats.cuts, 0);
-    assert_true(passes > 9000);   /* one frame per ms after the burst */
+    assert_true(passes > 9000); /* one frame per ms after the burst */
 }
 
 /* ================================================================ 7. hostile rings */
@@ -1412,12 +1414,17 @@ static void test_hostile_tx_chains(void **state)
     memset(H(a, TX_BUF(100), 512), 0, 512);
     memcpy(H(a, TX_BUF(100), 512) + HDR, f, len);
 
-    struct { u16 flags0, next0; u64 addr; u32 len; enum virtq_err err; } bad[] = {
-        { 0, 0, RAM_SIZE - 100, HDR + len, VQE_ADDR },             /* runs past the end of RAM */
-        { 0, 0, 0xfffffffffffff000ULL, HDR + len, VQE_ADDR },       /* wraps */
-        { 0, 0, TX_BUF(100), 0, VQE_LEN },                          /* zero length */
-        { 0, 0, TX_BUF(100), 0x20000, VQE_LEN },                    /* over 64 KiB + 30 */
-        { VIRTQ_DESC_F_NEXT, 0xffff, TX_BUF(100), HDR + len, VQE_LOOP },   /* next = itself */
+    struct {
+        u16 flags0, next0;
+        u64 addr;
+        u32 len;
+        enum virtq_err err;
+    } bad[] = {
+        { 0, 0, RAM_SIZE - 100, HDR + len, VQE_ADDR },                   /* runs past the end of RAM */
+        { 0, 0, 0xfffffffffffff000ULL, HDR + len, VQE_ADDR },            /* wraps */
+        { 0, 0, TX_BUF(100), 0, VQE_LEN },                               /* zero length */
+        { 0, 0, TX_BUF(100), 0x20000, VQE_LEN },                         /* over 64 KiB + 30 */
+        { VIRTQ_DESC_F_NEXT, 0xffff, TX_BUF(100), HDR + len, VQE_LOOP }, /* next = itself */
         { VIRTQ_DESC_F_NEXT, QSIZE, TX_BUF(100), HDR + len, VQE_NEXT },
         { VIRTQ_DESC_F_INDIRECT, 0, TX_BUF(100), 16, VQE_INDIRECT },
     };
@@ -1431,9 +1438,9 @@ static void test_hostile_tx_chains(void **state)
         kick_if_asked(a, VNET_TXQ, old);
         assert_int_equal(a->nic.stats.tx.drops[VNET_DROP_BAD_CHAIN], i + 1);
         assert_int_equal(qs->err[bad[i].err], before + 1);
-        assert_int_equal(tx_used(a), atx->idx);                     /* given back at once ... */
+        assert_int_equal(tx_used(a), atx->idx); /* given back at once ... */
         assert_int_equal(dq_used(a, atx, (u16)(atx->idx - 1)).id, id);
-        assert_int_equal(dq_used(a, atx, (u16)(atx->idx - 1)).len, 0);   /* ... empty */
+        assert_int_equal(dq_used(a, atx, (u16)(atx->idx - 1)).len, 0); /* ... empty */
         assert_int_equal(rx_ready(b), 0);
     }
     /* A two-descriptor loop, and a readable descriptor after a writable one. */
@@ -1567,8 +1574,8 @@ static void test_announce_moves_mac(void **state)
     /* B takes over. */
     assert_int_equal(net_announce(&b->nic, svc, ip, 10), 2);
     u8 want[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x15, 0x7e, 0xff, 0x00, 0x01, 0x08, 0x06,
-                    0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01, 0x02, 0x15, 0x7e, 0xff, 0x00, 0x01, 10, 0, 0, 7,
-                    0, 0, 0, 0, 0, 0, 10, 0, 0, 7 };
+                    0x00, 0x01, 0x08, 0x00, 6,    4,    0x00, 0x01, 0x02, 0x15, 0x7e, 0xff, 0x00, 0x01,
+                    10,   0,    0,    7,    0,    0,    0,    0,    0,    0,    10,   0,    0,    7 };
     expect_frame(a, want, sizeof(want));
     memcpy(g, want, 12);
     g[12] = 0x81, g[13] = 0x00, g[14] = 0x00, g[15] = 10;
@@ -1609,7 +1616,7 @@ static void test_rx_ring_corrupt(void **state)
     u32 cfg_irqs = b->irqs[VEC_CONFIG];
     u16 used = tx_used(a);
     tx_send(a, f, mkframe(f, b->mac, a->mac, -1, 200, 1));
-    assert_int_equal(tx_used(a), (u16)(used + 1));                /* A not held */
+    assert_int_equal(tx_used(a), (u16)(used + 1)); /* A not held */
     assert_true(status(b) & VIRTIO_STATUS_NEEDS_RESET);
     assert_false(vnet_link_up(&b->nic));
     assert_int_equal(b->nic.stats.needs_reset, 1);
@@ -1723,9 +1730,9 @@ static void test_fixed_no_tx_interrupt_for_bad_chain(void **state)
     struct guest *a, *b;
     two_ports(&a, &b);
     struct dq *atx = &a->q[VNET_TXQ];
-    set_used_event(a, atx, atx->last_used);                        /* interrupt me at the next one */
+    set_used_event(a, atx, atx->last_used); /* interrupt me at the next one */
     u16 id = atx->idx & (QSIZE - 1), old = atx->idx;
-    dq_desc(a, atx, id, TX_BUF(0), 0, 0, 0);                       /* zero length */
+    dq_desc(a, atx, id, TX_BUF(0), 0, 0, 0); /* zero length */
     dq_add(a, atx, id);
     kick_if_asked(a, VNET_TXQ, old);
     assert_int_equal(tx_used(a), 1);
@@ -1743,7 +1750,7 @@ static void test_fixed_no_rx_interrupt_for_small_buffer(void **state)
     two_ports(&a, &b);
     struct dq *brx = &b->q[VNET_RXQ];
     for (u16 i = 0; i < 64; i++) {
-        dq_desc(b, brx, i, RX_BUF(i), 64, VIRTQ_DESC_F_WRITE, 0);  /* too small for 200 bytes */
+        dq_desc(b, brx, i, RX_BUF(i), 64, VIRTQ_DESC_F_WRITE, 0); /* too small for 200 bytes */
         dq_add(b, brx, i);
     }
     set_used_event(b, brx, 0);
@@ -1788,7 +1795,7 @@ static void test_fixed_msix_ctrl_byte_write(void **state)
     struct guest *a = add_port(0, access_port(10));
     drv_init(a);
     assert_true((cfg_r(a, a->msix_cap) >> 16) & MSIX_CTRL_ENABLE);
-    cfg_w(a, a->msix_cap, 0x00ff0000u, 0x00020000u);               /* byte 2 = table size, as read */
+    cfg_w(a, a->msix_cap, 0x00ff0000u, 0x00020000u); /* byte 2 = table size, as read */
     assert_true((cfg_r(a, a->msix_cap) >> 16) & MSIX_CTRL_ENABLE);
 }
 
@@ -1799,7 +1806,7 @@ static void test_flood_waits_for_full_receiver(void **state)
     (void)state;
     struct guest *a, *b, *c;
     start(&a, access_port(10), &b, &c, 10);
-    rx_post(c, 32, false);                                         /* B has none */
+    rx_post(c, 32, false); /* B has none */
     u8 f[128];
     u32 len = mkframe(f, BCAST, a->mac, -1, 100, 1);
     tx_send(a, f, len);
@@ -1938,7 +1945,7 @@ static void test_query_snapshots(void **state)
     assert_int_equal(net_port_set_rate(1, &c), 0);
     assert_int_equal(net_port_snapshot(1, &pi), 0);
     assert_memory_equal(&pi.rate, &c, sizeof(c));
-    c.pir = 1000;   /* below the CIR */
+    c.pir = 1000; /* below the CIR */
     assert_int_equal(net_port_set_rate(1, &c), -EINVAL);
     assert_int_equal(net_port_set_rate(5, &c), -ENOENT);
 

@@ -11,13 +11,13 @@
 
 /* ---- a fake host function: an e1000e-like NIC at 0000:81:00.0 ---- */
 
-#define HOST_BAR0 0xfe800000ULL    /* 128 KiB memory */
-#define HOST_BAR2 0xc000u          /* 32 ports */
-#define HOST_BAR3 0x8000000000ULL  /* 16 KiB, 64-bit */
-#define CAP_PM   0x40
-#define CAP_MSI  0x50
-#define CAP_PCIE 0x70
-#define CAP_MSIX 0xa0
+#define HOST_BAR0 0xfe800000ULL   /* 128 KiB memory */
+#define HOST_BAR2 0xc000u         /* 32 ports */
+#define HOST_BAR3 0x8000000000ULL /* 16 KiB, 64-bit */
+#define CAP_PM    0x40
+#define CAP_MSI   0x50
+#define CAP_PCIE  0x70
+#define CAP_MSIX  0xa0
 
 static u32 cfg[64];
 static const u64 bar_size[6] = { 0x20000, 0, 32, 0x4000, 0, 0 };
@@ -39,16 +39,16 @@ static void fake_write(void *ctx, u16 seg, u8 bus, u8 dev, u8 fn, u16 off, u32 v
     writes++;
     u32 i = off / 4;
     if (off == 0 || off == 8)
-        return;   /* read-only */
+        return; /* read-only */
     if (off >= 0x10 && off < 0x28) {
         u32 b = (off - 0x10) / 4;
-        if (b == 4) {       /* upper half of BAR3 */
+        if (b == 4) { /* upper half of BAR3 */
             cfg[i] = v & (u32)(~(bar_size[3] - 1) >> 32);
         } else if (!bar_size[b]) {
             cfg[i] = 0;
         } else {
             u32 flags = cfg[i] & (b == 2 ? 3u : 0xfu);
-            cfg[i] = (v & (u32)~(bar_size[b] - 1) & ~(b == 2 ? 3u : 0xfu)) | flags;
+            cfg[i] = (v & (u32) ~(bar_size[b] - 1) & ~(b == 2 ? 3u : 0xfu)) | flags;
         }
         return;
     }
@@ -65,28 +65,30 @@ static const struct pci_cfg_ops host = { fake_read, NULL, fake_write };
 static void fake_reset(void)
 {
     memset(cfg, 0, sizeof(cfg));
-    cfg[0] = 0x10d38086;                           /* 8086:10d3 */
-    cfg[1] = 0x00100000u | PCI_CMD_MEM | PCI_CMD_MASTER;   /* caps; firmware left it on */
-    cfg[2] = 0x02000000;                           /* Ethernet */
-    cfg[3] = 0x00800000;                           /* header type 0, multifunction bit */
+    cfg[0] = 0x10d38086;                                 /* 8086:10d3 */
+    cfg[1] = 0x00100000u | PCI_CMD_MEM | PCI_CMD_MASTER; /* caps; firmware left it on */
+    cfg[2] = 0x02000000;                                 /* Ethernet */
+    cfg[3] = 0x00800000;                                 /* header type 0, multifunction bit */
     cfg[4] = (u32)HOST_BAR0;
     cfg[6] = HOST_BAR2 | 1;
     cfg[7] = (u32)HOST_BAR3 | PCI_BAR_MEM_64;
     cfg[8] = (u32)(HOST_BAR3 >> 32);
     cfg[11] = 0x00008086;
     cfg[13] = CAP_PM;
-    cfg[15] = 0x0000010b;                          /* pin A, line 11 */
+    cfg[15] = 0x0000010b; /* pin A, line 11 */
     cfg[CAP_PM / 4] = PCI_CAP_PM | CAP_MSI << 8;
     cfg[CAP_MSI / 4] = PCI_CAP_MSI | CAP_PCIE << 8 | (u32)(MSI_CTRL_64BIT | (1u << 1)) << 16;
     cfg[CAP_PCIE / 4] = PCI_CAP_PCIE | CAP_MSIX << 8;
-    cfg[(CAP_PCIE + 8) / 4] = 0x00040000;          /* device status: a RW1C bit set */
+    cfg[(CAP_PCIE + 8) / 4] = 0x00040000; /* device status: a RW1C bit set */
     cfg[CAP_MSIX / 4] = PCI_CAP_MSIX | (u32)(MSIX_CTRL_ENABLE | 4) << 16;
     writes = 0;
 }
 
 /* ---- fake mapping and MSI routing ---- */
 
-static struct { u64 g, h, len; } maps[16];
+static struct {
+    u64 g, h, len;
+} maps[16];
 static int nmaps, nunmaps, nreleases;
 
 static int fake_map(void *ctx, gpa_t g, hpa_t h, u64 len)
@@ -227,7 +229,7 @@ static void test_capability_list_hides_msix(void **state)
     assert_int_equal(rd(1, CAP_PM + 1, 1), CAP_MSI);
     assert_int_equal(rd(1, CAP_MSI, 1), PCI_CAP_MSI);
     assert_int_equal(rd(1, CAP_MSI + 1, 1), CAP_PCIE);
-    assert_int_equal(rd(1, CAP_PCIE + 1, 1), 0);     /* MSI-X is not on the list */
+    assert_int_equal(rd(1, CAP_PCIE + 1, 1), 0); /* MSI-X is not on the list */
     /* One message only; 64-bit address. */
     assert_int_equal(rd(1, CAP_MSI + 2, 2), MSI_CTRL_64BIT);
     /* MSI-X is disabled and masked in the hardware. */
@@ -239,7 +241,7 @@ static void test_capability_loop_is_bounded(void **state)
 {
     (void)state;
     fake_reset();
-    cfg[CAP_PCIE / 4] = PCI_CAP_PCIE | CAP_PM << 8;   /* back to the first */
+    cfg[CAP_PCIE / 4] = PCI_CAP_PCIE | CAP_PM << 8; /* back to the first */
     memset(&dev, 0, sizeof(dev));
     dev.bus = 0x81;
     vpci_init(&bus, &ops, "loop", 1ULL << 40);
@@ -276,7 +278,7 @@ static void test_bar_placement_and_sizing(void **state)
     /* The hardware BARs never moved. */
     assert_int_equal(cfg[4], (u32)HOST_BAR0);
     assert_int_equal(cfg[7], (u32)HOST_BAR3 | PCI_BAR_MEM_64);
-    assert_int_equal(nmaps, 0);   /* decoding is off: nothing mapped yet */
+    assert_int_equal(nmaps, 0); /* decoding is off: nothing mapped yet */
 }
 
 static void test_memory_enable_maps_bars(void **state)
@@ -318,7 +320,7 @@ static void test_bar_moves_over_ram_are_refused(void **state)
     assert_int_equal(rd(1, 0x10, 4), (u32)WIN32);
     wr(1, 0x10, 4, (u32)(WIN32 + 0x20000));
     assert_int_equal(rd(1, 0x10, 4), (u32)WIN32);
-    wr(1, 0x20, 4, 0x100);   /* 64-bit BAR past the 40-bit limit */
+    wr(1, 0x20, 4, 0x100); /* 64-bit BAR past the 40-bit limit */
     assert_int_equal(rd(1, 0x20, 4), 0);
     assert_int_equal(bus.stats.bar_refused, refused + 4);
     assert_int_equal(nmaps, 2);
@@ -399,10 +401,10 @@ static void test_dropped_and_passed_writes(void **state)
     make_bus();
     u64 before = bus.stats.writes_dropped;
     int w = writes;
-    wr(1, 0, 4, 0x12345678);        /* IDs */
-    wr(1, 0x30, 4, 0xfffff800);     /* ROM */
-    wr(1, 0x90, 4, 0xdeadbeef);     /* device-specific */
-    wr(0, 0x04, 2, 7);              /* the host bridge */
+    wr(1, 0, 4, 0x12345678);    /* IDs */
+    wr(1, 0x30, 4, 0xfffff800); /* ROM */
+    wr(1, 0x90, 4, 0xdeadbeef); /* device-specific */
+    wr(0, 0x04, 2, 7);          /* the host bridge */
     assert_int_equal(bus.stats.writes_dropped, before + 4);
     assert_int_equal(writes, w);
     assert_int_equal(cfg[0x90 / 4], 0);

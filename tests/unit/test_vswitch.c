@@ -12,13 +12,13 @@
 #include "net/vswitch.h"
 #include "kernel/lib/errno.h"
 
-#define A   0x020000000001ULL         /* locally administered unicast stations */
-#define B   0x020000000002ULL
-#define C   0x020000000003ULL
-#define BCAST 0xffffffffffffULL
-#define MCAST 0x01005e000001ULL
+#define A        0x020000000001ULL /* locally administered unicast stations */
+#define B        0x020000000002ULL
+#define C        0x020000000003ULL
+#define BCAST    0xffffffffffffULL
+#define MCAST    0x01005e000001ULL
 #define UNTAGGED (-1)
-#define AGE 1000ULL
+#define AGE      1000ULL
 
 static struct vswitch sw;
 
@@ -93,10 +93,7 @@ static int action_to(const struct vsw_decision *d, u32 port)
     return -1;
 }
 
-static struct vsw_port_cfg access_cfg(u16 vid)
-{
-    return (struct vsw_port_cfg){ .mode = VSW_ACCESS, .vid = vid };
-}
+static struct vsw_port_cfg access_cfg(u16 vid) { return (struct vsw_port_cfg){ .mode = VSW_ACCESS, .vid = vid }; }
 
 /* A trunk with native VLAN `native` (0: none) carrying the VIDs listed, 0-terminated. */
 static struct vsw_port_cfg trunk_cfg(u16 native, ...)
@@ -110,10 +107,7 @@ static struct vsw_port_cfg trunk_cfg(u16 native, ...)
     return c;
 }
 
-static void add(u32 port, struct vsw_port_cfg c)
-{
-    assert_int_equal(vsw_port_add(&sw, port, &c), 0);
-}
+static void add(u32 port, struct vsw_port_cfg c) { assert_int_equal(vsw_port_add(&sw, port, &c), 0); }
 
 static int setup(void **state)
 {
@@ -127,13 +121,13 @@ static void test_learn_and_unicast(void **state)
 {
     for (u32 p = 0; p < 3; p++)
         add(p, access_cfg(10));
-    struct vsw_decision d = fwd(0, B, A, UNTAGGED, 1);      /* B unknown: flood */
+    struct vsw_decision d = fwd(0, B, A, UNTAGGED, 1); /* B unknown: flood */
     assert_true(d.flooded);
     assert_int_equal(outs(&d), 0x6);
     assert_int_equal(d.vid, 10);
     assert_false(d.tagged);
 
-    d = fwd(1, A, B, UNTAGGED, 2);                          /* A was learnt on 0 */
+    d = fwd(1, A, B, UNTAGGED, 2); /* A was learnt on 0 */
     assert_false(d.flooded);
     assert_int_equal(d.drop, VSW_DROP_NONE);
     assert_int_equal(outs(&d), 0x1);
@@ -152,12 +146,12 @@ static void test_flood_group_and_unknown(void **state)
 {
     for (u32 p = 0; p < 4; p++)
         add(p, access_cfg(7));
-    fwd(2, BCAST, C, UNTAGGED, 1);                          /* C now known on 2 */
+    fwd(2, BCAST, C, UNTAGGED, 1); /* C now known on 2 */
     const u64 dsts[] = { BCAST, MCAST, 0x333300000001ULL, B };
     for (u32 i = 0; i < ARRAY_SIZE(dsts); i++) {
         struct vsw_decision d = fwd(1, dsts[i], A, UNTAGGED, 2);
         assert_true(d.flooded);
-        assert_int_equal(outs(&d), 0xd);                    /* everyone but the sender */
+        assert_int_equal(outs(&d), 0xd); /* everyone but the sender */
     }
     /* A group destination is flooded even from a port that has learnt stations. */
     struct vsw_decision d = fwd(2, MCAST, C, UNTAGGED, 3);
@@ -173,9 +167,9 @@ static void test_ageing(void **state)
     add(2, access_cfg(10));
     fwd(0, BCAST, A, UNTAGGED, 100);
     fwd(1, BCAST, B, UNTAGGED, 100);
-    struct vsw_decision d = fwd(2, A, C, UNTAGGED, 100 + AGE);   /* exactly AGE old: live */
+    struct vsw_decision d = fwd(2, A, C, UNTAGGED, 100 + AGE); /* exactly AGE old: live */
     assert_int_equal(outs(&d), 0x1);
-    d = fwd(2, A, C, UNTAGGED, 101 + AGE);                       /* older: absent */
+    d = fwd(2, A, C, UNTAGGED, 101 + AGE); /* older: absent */
     assert_true(d.flooded);
     assert_int_equal(outs(&d), 0x3);
 
@@ -185,11 +179,11 @@ static void test_ageing(void **state)
     assert_int_equal(outs(&d), 0x2);
 
     struct vsw_mac_entry dump[4];
-    assert_int_equal(vsw_mac_dump(&sw, 1600, dump, 4), 2);       /* B and C, not A */
+    assert_int_equal(vsw_mac_dump(&sw, 1600, dump, 4), 2); /* B and C, not A */
     assert_int_equal(get_mac(dump[0].mac), B);
     assert_int_equal(get_mac(dump[1].mac), C);
 
-    assert_int_equal(vsw_age(&sw, 1600), 1);                     /* A reclaimed */
+    assert_int_equal(vsw_age(&sw, 1600), 1); /* A reclaimed */
     assert_int_equal(sw.stats.aged, 1);
     assert_int_equal(vsw_age(&sw, 1600), 0);
     assert_int_equal(vsw_age(&sw, 1601 + AGE), 2);
@@ -197,7 +191,7 @@ static void test_ageing(void **state)
     assert_int_equal(vsw_mac_dump(&sw, 1601 + AGE, NULL, 0), 0);
 
     u64 learned = sw.stats.learned;
-    fwd(0, BCAST, A, UNTAGGED, 5000);                            /* relearnt */
+    fwd(0, BCAST, A, UNTAGGED, 5000); /* relearnt */
     assert_int_equal(sw.stats.learned, learned + 1);
     d = fwd(1, A, B, UNTAGGED, 5001);
     assert_int_equal(outs(&d), 0x1);
@@ -206,7 +200,7 @@ static void test_ageing(void **state)
     u64 aged = sw.stats.aged;
     fwd(2, BCAST, A, UNTAGGED, 5001 + 2 * AGE);
     assert_int_equal(sw.stats.aged, aged + 1);
-    assert_int_equal(sw.stats.moved, 0);                         /* not a move: it was gone */
+    assert_int_equal(sw.stats.moved, 0); /* not a move: it was gone */
     d = fwd(1, A, B, UNTAGGED, 5002 + 2 * AGE);
     assert_int_equal(outs(&d), 0x4);
 }
@@ -231,7 +225,7 @@ static void test_station_move(void **state)
     for (u32 p = 0; p < 3; p++)
         add(p, access_cfg(10));
     fwd(0, BCAST, A, UNTAGGED, 1);
-    fwd(1, BCAST, A, UNTAGGED, 2);                          /* A moved to port 1 */
+    fwd(1, BCAST, A, UNTAGGED, 2); /* A moved to port 1 */
     assert_int_equal(sw.stats.moved, 1);
     assert_int_equal(sw.stats.learned, 1);
     struct vsw_decision d = fwd(2, A, C, UNTAGGED, 3);
@@ -292,13 +286,17 @@ static void test_table_full(void **state)
  * collisions (the table ~60% full), flushes, removals and ageing. */
 static void test_deletion_keeps_chains(void **state)
 {
-    enum { KEYS = 621, PORTS = 6, VIDS = 3 };       /* KEYS a multiple of VIDS */
-    static struct { u8 port; bool in; u64 seen; } model[KEYS];
+    enum { KEYS = 621, PORTS = 6, VIDS = 3 }; /* KEYS a multiple of VIDS */
+    static struct {
+        u8 port;
+        bool in;
+        u64 seen;
+    } model[KEYS];
     memset(model, 0, sizeof(model));
     for (u32 p = 0; p < PORTS; p++)
         add(p, trunk_cfg(0, 1, 2, 3, 0));
     u64 rng = 12345, now = 1;
-#define RND() (rng = rng * 6364136223846793005ULL + 1442695040888963407ULL, (u32)(rng >> 33))
+#define RND()      (rng = rng * 6364136223846793005ULL + 1442695040888963407ULL, (u32)(rng >> 33))
 #define KEY_MAC(k) (0x020000000000ULL + (k) / VIDS * 0x10001ULL)
 #define KEY_VID(k) ((int)((k) % VIDS + 1))
     for (u32 step = 0; step < 60000; step++) {
@@ -329,7 +327,7 @@ static void test_deletion_keeps_chains(void **state)
         } else {
             u32 s = RND() % KEYS, t = RND() % KEYS, in = RND() % PORTS;
             int vid = KEY_VID(s);
-            t = t - t % VIDS + (s % VIDS);                  /* same VLAN */
+            t = t - t % VIDS + (s % VIDS); /* same VLAN */
             bool known = model[t].in && now - model[t].seen <= AGE && t != s;
             u32 to = model[t].port;
             struct vsw_decision d = fwd(in, KEY_MAC(t), KEY_MAC(s), vid, now);
@@ -366,27 +364,27 @@ static void test_flush_and_remove(void **state)
     vsw_port_flush(&sw, 0);
     struct vsw_decision d = fwd(2, A, C, UNTAGGED, 2);
     assert_true(d.flooded);
-    d = fwd(2, B, C, UNTAGGED, 2);                          /* others kept */
+    d = fwd(2, B, C, UNTAGGED, 2); /* others kept */
     assert_int_equal(outs(&d), 0x2);
 
     fwd(0, BCAST, A, UNTAGGED, 3);
     vsw_port_remove(&sw, 0);
     assert_false(sw.port[0].used);
-    d = fwd(2, A, C, UNTAGGED, 4);                          /* forgotten, and 0 gets no flood */
+    d = fwd(2, A, C, UNTAGGED, 4); /* forgotten, and 0 gets no flood */
     assert_true(d.flooded);
     assert_int_equal(outs(&d), 0x2);
-    d = fwd(0, BCAST, A, UNTAGGED, 4);                      /* from a port that left */
+    d = fwd(0, BCAST, A, UNTAGGED, 4); /* from a port that left */
     assert_int_equal(d.drop, VSW_DROP_NO_PORT);
     assert_int_equal(sw.port[0].drops[VSW_DROP_NO_PORT], 0);
     d = fwd(2, A, C, UNTAGGED, 4);
-    assert_true(d.flooded);                                 /* and it learnt nothing */
+    assert_true(d.flooded); /* and it learnt nothing */
 
-    vsw_port_remove(&sw, 0);                                /* twice, and out of range */
+    vsw_port_remove(&sw, 0); /* twice, and out of range */
     vsw_port_remove(&sw, VSW_MAX_PORTS);
     vsw_port_flush(&sw, VSW_MAX_PORTS);
     d = fwd(VSW_MAX_PORTS, BCAST, A, UNTAGGED, 4);
     assert_int_equal(d.drop, VSW_DROP_NO_PORT);
-    add(0, access_cfg(20));                                 /* back, elsewhere */
+    add(0, access_cfg(20)); /* back, elsewhere */
     d = fwd(2, BCAST, C, UNTAGGED, 5);
     assert_int_equal(outs(&d), 0x2);
 }
@@ -408,15 +406,18 @@ static void test_vlan_isolation(void **state)
     const u32 members10 = 0x73, members20 = 0x3c;
 
     /* Every way into VLAN 10 and 20, broadcast and unknown unicast. */
-    const struct { u32 in; int tag; u16 vid; } ways[] = {
-        { 0, UNTAGGED, 10 }, { 1, UNTAGGED, 10 }, { 4, 10, 10 }, { 5, 10, 10 }, { 6, 10, 10 },
+    const struct {
+        u32 in;
+        int tag;
+        u16 vid;
+    } ways[] = {
+        { 0, UNTAGGED, 10 }, { 1, UNTAGGED, 10 }, { 4, 10, 10 }, { 5, 10, 10 },       { 6, 10, 10 },
         { 2, UNTAGGED, 20 }, { 3, UNTAGGED, 20 }, { 4, 20, 20 }, { 5, UNTAGGED, 20 }, { 5, 20, 20 },
     };
     for (u32 i = 0; i < ARRAY_SIZE(ways); i++) {
         u32 members = ways[i].vid == 10 ? members10 : members20;
         for (u32 k = 0; k < 2; k++) {
-            struct vsw_decision d = fwd(ways[i].in, k ? BCAST : C, 0x020000001000ULL + i,
-                                        ways[i].tag, 1);
+            struct vsw_decision d = fwd(ways[i].in, k ? BCAST : C, 0x020000001000ULL + i, ways[i].tag, 1);
             assert_int_equal(d.vid, ways[i].vid);
             assert_int_equal(outs(&d), members & ~(1u << ways[i].in));
         }
@@ -455,10 +456,10 @@ static void test_access_tags(void **state)
     assert_true(d.tagged);
     d = fwd(0, BCAST, A, 20, 1);
     assert_int_equal(d.drop, VSW_DROP_TAGGED_ACCESS);
-    d = fwd(0, BCAST, A, 0, 1);                             /* priority-tagged: dropped too */
+    d = fwd(0, BCAST, A, 0, 1); /* priority-tagged: dropped too */
     assert_int_equal(d.drop, VSW_DROP_TAGGED_ACCESS);
     assert_int_equal(sw.port[0].drops[VSW_DROP_TAGGED_ACCESS], 3);
-    assert_int_equal(sw.stats.learned, 0);                  /* dropped frames teach nothing */
+    assert_int_equal(sw.stats.learned, 0); /* dropped frames teach nothing */
 
     /* An S-tag (0x88a8) is not an 802.1Q C-tag: the frame is untagged payload. */
     u8 f[64];
@@ -471,8 +472,8 @@ static void test_access_tags(void **state)
 
 static void test_trunk_classification(void **state)
 {
-    add(0, trunk_cfg(0, 10, 20, 0));                        /* no native */
-    add(1, trunk_cfg(30, 10, 0));                           /* native 30 */
+    add(0, trunk_cfg(0, 10, 20, 0)); /* no native */
+    add(1, trunk_cfg(30, 10, 0));    /* native 30 */
     add(2, trunk_cfg(0, 10, 20, 30, 4094, 0));
     struct vsw_decision d = fwd(0, BCAST, A, 10, 1);
     assert_int_equal(d.drop, VSW_DROP_NONE);
@@ -483,19 +484,19 @@ static void test_trunk_classification(void **state)
     assert_int_equal(d.vid, 30);
     d = fwd(0, BCAST, A, UNTAGGED, 1);
     assert_int_equal(d.drop, VSW_DROP_UNTAGGED_TRUNK);
-    d = fwd(0, BCAST, A, 0, 1);                             /* priority tag */
+    d = fwd(0, BCAST, A, 0, 1); /* priority tag */
     assert_int_equal(d.drop, VSW_DROP_VLAN_NOT_ALLOWED);
-    d = fwd(0, BCAST, A, 4095, 1);                          /* reserved VID */
+    d = fwd(0, BCAST, A, 4095, 1); /* reserved VID */
     assert_int_equal(d.drop, VSW_DROP_VLAN_NOT_ALLOWED);
     assert_int_equal(sw.port[0].drops[VSW_DROP_VLAN_NOT_ALLOWED], 3);
     assert_int_equal(sw.port[0].drops[VSW_DROP_UNTAGGED_TRUNK], 1);
 
-    d = fwd(1, BCAST, B, UNTAGGED, 1);                      /* native */
+    d = fwd(1, BCAST, B, UNTAGGED, 1); /* native */
     assert_int_equal(d.drop, VSW_DROP_NONE);
     assert_int_equal(d.vid, 30);
     assert_false(d.tagged);
     assert_int_equal(outs(&d), 0x4);
-    d = fwd(1, BCAST, B, 30, 1);                            /* tagged with the native VID */
+    d = fwd(1, BCAST, B, 30, 1); /* tagged with the native VID */
     assert_int_equal(d.drop, VSW_DROP_NONE);
     assert_int_equal(outs(&d), 0x4);
     d = fwd(1, BCAST, B, 20, 1);
@@ -503,7 +504,7 @@ static void test_trunk_classification(void **state)
     d = fwd(1, BCAST, B, 0, 1);
     assert_int_equal(d.drop, VSW_DROP_VLAN_NOT_ALLOWED);
     d = fwd(2, BCAST, C, 4094, 1);
-    assert_int_equal(d.drop, VSW_DROP_NO_PORT);             /* allowed, but alone */
+    assert_int_equal(d.drop, VSW_DROP_NO_PORT); /* allowed, but alone */
     assert_int_equal(d.vid, 4094);
 }
 
@@ -511,16 +512,19 @@ static void test_trunk_classification(void **state)
 static void test_tag_actions(void **state)
 {
     add(0, access_cfg(10));
-    add(1, trunk_cfg(10, 20, 0));                           /* 10 is native */
-    add(2, trunk_cfg(0, 10, 0));                            /* 10 tagged, no native */
-    add(3, trunk_cfg(30, 10, 0));                           /* 10 tagged, another native */
+    add(1, trunk_cfg(10, 20, 0)); /* 10 is native */
+    add(2, trunk_cfg(0, 10, 0));  /* 10 tagged, no native */
+    add(3, trunk_cfg(30, 10, 0)); /* 10 tagged, another native */
     const int want_untagged_in[4] = { VSW_TAG_NONE, VSW_TAG_NONE, VSW_TAG_PUSH, VSW_TAG_PUSH };
     const int want_tagged_in[4] = { VSW_TAG_POP, VSW_TAG_POP, VSW_TAG_NONE, VSW_TAG_NONE };
-    const struct { u32 in; int tag; } ways[] = {
+    const struct {
+        u32 in;
+        int tag;
+    } ways[] = {
         { 0, UNTAGGED }, { 1, UNTAGGED }, { 1, 10 }, { 2, 10 }, { 3, 10 },
     };
     for (u32 i = 0; i < ARRAY_SIZE(ways); i++) {
-        for (u32 k = 0; k < 2; k++) {                       /* flooded, then unicast */
+        for (u32 k = 0; k < 2; k++) { /* flooded, then unicast */
             u64 dst = k ? 0x020000000100ULL : BCAST;
             struct vsw_decision d = fwd(ways[i].in, dst, A + i, ways[i].tag, 1);
             assert_int_equal(d.vid, 10);
@@ -560,7 +564,7 @@ static void test_runts(void **state)
         assert_int_equal(d.drop, VSW_DROP_RUNT);
         assert_int_equal(d.nout, 0);
     }
-    vsw_forward(&sw, 0, f, ETH_HLEN, 1, &d);                /* a bare header is a frame */
+    vsw_forward(&sw, 0, f, ETH_HLEN, 1, &d); /* a bare header is a frame */
     assert_int_equal(d.drop, VSW_DROP_NONE);
     assert_int_equal(d.vid, 5);
 
@@ -573,7 +577,7 @@ static void test_runts(void **state)
     assert_int_equal(d.drop, VSW_DROP_NONE);
     assert_int_equal(d.vid, 7);
     assert_int_equal(sw.port[0].drops[VSW_DROP_RUNT], 8);
-    assert_int_equal(sw.stats.learned, 2);                  /* A in 5 and in 7 */
+    assert_int_equal(sw.stats.learned, 2); /* A in 5 and in 7 */
 }
 
 static void test_source_multicast(void **state)
@@ -595,22 +599,22 @@ static void test_no_hairpin(void **state)
     add(0, access_cfg(10));
     add(1, access_cfg(10));
     fwd(0, BCAST, A, UNTAGGED, 1);
-    fwd(0, BCAST, B, UNTAGGED, 1);                          /* A and B behind port 0 */
+    fwd(0, BCAST, B, UNTAGGED, 1); /* A and B behind port 0 */
     struct vsw_decision d = fwd(0, B, A, UNTAGGED, 2);
     assert_int_equal(d.drop, VSW_DROP_NO_PORT);
     assert_int_equal(d.nout, 0);
     assert_false(d.flooded);
-    d = fwd(0, A, A, UNTAGGED, 2);                          /* to itself */
+    d = fwd(0, A, A, UNTAGGED, 2); /* to itself */
     assert_int_equal(d.drop, VSW_DROP_NO_PORT);
     assert_int_equal(sw.port[0].drops[VSW_DROP_NO_PORT], 2);
     d = fwd(1, B, C, UNTAGGED, 3);
     assert_int_equal(outs(&d), 0x1);
     vsw_port_remove(&sw, 1);
     u64 flooded = sw.stats.flooded;
-    d = fwd(0, BCAST, A, UNTAGGED, 4);                      /* a VLAN of one port */
+    d = fwd(0, BCAST, A, UNTAGGED, 4); /* a VLAN of one port */
     assert_int_equal(d.drop, VSW_DROP_NO_PORT);
     assert_true(d.flooded);
-    assert_int_equal(sw.stats.flooded, flooded);            /* went nowhere */
+    assert_int_equal(sw.stats.flooded, flooded); /* went nowhere */
 }
 
 /* ---------------------------------------------------------------- dump, config */
@@ -619,14 +623,16 @@ static void test_mac_dump_order(void **state)
 {
     add(0, trunk_cfg(0, 10, 20, 30, 0));
     add(1, trunk_cfg(0, 10, 20, 30, 0));
-    const struct { u64 mac; int vid; } st[] = {
-        { 0x0a0000000005ULL, 30 }, { 0x020000000009ULL, 10 }, { 0x0e0000000001ULL, 20 },
-        { 0x020000000001ULL, 30 }, { 0x0a0000000002ULL, 10 }, { 0x020000000003ULL, 20 },
-        { 0x02ff00000000ULL, 10 }, { 0x020000000002ULL, 20 },
+    const struct {
+        u64 mac;
+        int vid;
+    } st[] = {
+        { 0x0a0000000005ULL, 30 }, { 0x020000000009ULL, 10 }, { 0x0e0000000001ULL, 20 }, { 0x020000000001ULL, 30 },
+        { 0x0a0000000002ULL, 10 }, { 0x020000000003ULL, 20 }, { 0x02ff00000000ULL, 10 }, { 0x020000000002ULL, 20 },
     };
     for (u32 i = 0; i < ARRAY_SIZE(st); i++)
         fwd(i % 2, BCAST, st[i].mac, st[i].vid, 2000 + i);
-    fwd(0, BCAST, 0x020000000000ULL, 10, 999);             /* the smallest, but expired */
+    fwd(0, BCAST, 0x020000000000ULL, 10, 999); /* the smallest, but expired */
 
     struct vsw_mac_entry all[16];
     u32 n = vsw_mac_dump(&sw, 2000 + AGE, all, 16);
@@ -657,7 +663,7 @@ static void test_mac_dump_order(void **state)
             assert_int_equal(some[i].seen, all[i].seen);
         }
         if (max < ARRAY_SIZE(some))
-            assert_int_equal(some[max].vid, 0xeeee);        /* nothing past max */
+            assert_int_equal(some[max].vid, 0xeeee); /* nothing past max */
     }
 }
 
@@ -667,11 +673,13 @@ static void test_port_config(void **state)
     assert_int_equal(vsw_port_add(&sw, VSW_MAX_PORTS, &c), -EINVAL);
     assert_int_equal(vsw_port_add(&sw, 0, NULL), -EINVAL);
     const struct vsw_port_cfg bad[] = {
-        access_cfg(0), access_cfg(4095), access_cfg(0xffff),
-        trunk_cfg(0, 0),                                    /* carries nothing */
+        access_cfg(0),
+        access_cfg(4095),
+        access_cfg(0xffff),
+        trunk_cfg(0, 0), /* carries nothing */
         trunk_cfg(4095, 10, 0),
-        { .mode = VSW_TRUNK, .allowed[0] = 1 },             /* VID 0 "allowed" */
-        { .mode = VSW_TRUNK, .vid = 1, .allowed[63] = 1ULL << 63 },    /* VID 4095 */
+        { .mode = VSW_TRUNK, .allowed[0] = 1 },                     /* VID 0 "allowed" */
+        { .mode = VSW_TRUNK, .vid = 1, .allowed[63] = 1ULL << 63 }, /* VID 4095 */
         { .mode = (enum vsw_vlan_mode)7, .vid = 10 },
     };
     for (u32 i = 0; i < ARRAY_SIZE(bad); i++)
@@ -680,12 +688,12 @@ static void test_port_config(void **state)
 
     add(0, access_cfg(4094));
     add(1, access_cfg(1));
-    add(2, trunk_cfg(0, 4094, 0));                          /* no native, one VLAN */
-    add(3, trunk_cfg(4094, 0));                             /* only a native VLAN */
+    add(2, trunk_cfg(0, 4094, 0)); /* no native, one VLAN */
+    add(3, trunk_cfg(4094, 0));    /* only a native VLAN */
     add(VSW_MAX_PORTS - 1, trunk_cfg(1, 2, 0));
     c = trunk_cfg(0, 10, 0);
     assert_int_equal(vsw_port_add(&sw, 0, &c), -EBUSY);
-    assert_int_equal(sw.port[0].cfg.mode, VSW_ACCESS);      /* unchanged */
+    assert_int_equal(sw.port[0].cfg.mode, VSW_ACCESS); /* unchanged */
     assert_int_equal(sw.port[0].cfg.vid, 4094);
     assert_int_equal(vsw_port_add(&sw, 0, &bad[0]), -EINVAL);
 
@@ -693,7 +701,7 @@ static void test_port_config(void **state)
     fwd(0, BCAST, A, 5, 1);
     assert_int_equal(sw.port[0].drops[VSW_DROP_TAGGED_ACCESS], 1);
     vsw_port_remove(&sw, 0);
-    assert_int_equal(sw.port[0].drops[VSW_DROP_TAGGED_ACCESS], 1);   /* kept to read */
+    assert_int_equal(sw.port[0].drops[VSW_DROP_TAGGED_ACCESS], 1); /* kept to read */
     add(0, access_cfg(4094));
     assert_int_equal(sw.port[0].drops[VSW_DROP_TAGGED_ACCESS], 0);
 }
@@ -710,11 +718,10 @@ static void test_member_and_allow(void **state)
     vsw_allow(&t, 64);
     vsw_allow(&t, 4094);
     assert_true(vsw_member(&t, 1) && vsw_member(&t, 64) && vsw_member(&t, 4094));
-    assert_true(vsw_member(&t, 100));                       /* native */
-    assert_false(vsw_member(&t, 2) || vsw_member(&t, 63) || vsw_member(&t, 0) ||
-                 vsw_member(&t, 4095));
+    assert_true(vsw_member(&t, 100)); /* native */
+    assert_false(vsw_member(&t, 2) || vsw_member(&t, 63) || vsw_member(&t, 0) || vsw_member(&t, 4095));
     struct vsw_port_cfg a = access_cfg(64);
-    vsw_allow(&a, 65);                                      /* ignored on access ports */
+    vsw_allow(&a, 65); /* ignored on access ports */
     assert_true(vsw_member(&a, 64));
     assert_false(vsw_member(&a, 65) || vsw_member(&a, 0));
 
@@ -734,10 +741,10 @@ static void test_member_and_allow(void **state)
  * T_SECONDS on a machine too slow or busy for that. */
 #define T_FRAMES  20000
 #define T_SECONDS 20
-#define TPORTS  8                 /* ports 0..7 send; port 8 comes and goes */
+#define TPORTS    8 /* ports 0..7 send; port 8 comes and goes */
 static u64 t_clock;
 static u64 t_frames[4];
-static u32 t_bad;                 /* wrong results (cmocka asserts are not thread-safe) */
+static u32 t_bad; /* wrong results (cmocka asserts are not thread-safe) */
 static bool t_stop;
 
 static void t_control(u64 now)
@@ -795,7 +802,7 @@ static void test_threads(void **state)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     u32 nthreads = (u32)MAX(2, MIN(cpus, 4));
-    vsw_init(&sw, 500);                                   /* ~ 300 sources: some age out */
+    vsw_init(&sw, 500); /* ~ 300 sources: some age out */
     for (u32 p = 0; p < 4; p++)
         add(p, access_cfg(1 + p % 2));
     for (u32 p = 4; p < TPORTS; p++)

@@ -22,7 +22,7 @@ static void test_output_reaches_ring(void **state)
     struct vuart u;
     console_ring_init(&ring);
     vuart_init(&u, &ring);
-    assert_int_equal(vuart_access(&u, 0x3fd, 1, true, 0) & 0x20, 0x20);   /* THR empty */
+    assert_int_equal(vuart_access(&u, 0x3fd, 1, true, 0) & 0x20, 0x20); /* THR empty */
     out_str(&u, "hello\n");
     u8 buf[64];
     u64 cur = 0, lost;
@@ -38,16 +38,16 @@ static void test_dlab_and_registers(void **state)
     struct vuart u;
     console_ring_init(&ring);
     vuart_init(&u, &ring);
-    vuart_access(&u, 0x3fb, 1, false, 0x83);            /* DLAB on */
-    vuart_access(&u, 0x3f8, 1, false, 0x01);            /* divisor low: not output */
+    vuart_access(&u, 0x3fb, 1, false, 0x83); /* DLAB on */
+    vuart_access(&u, 0x3f8, 1, false, 0x01); /* divisor low: not output */
     vuart_access(&u, 0x3f9, 1, false, 0x00);
     assert_int_equal(vuart_access(&u, 0x3f8, 1, true, 0), 0x01);
-    vuart_access(&u, 0x3fb, 1, false, 0x03);            /* DLAB off */
+    vuart_access(&u, 0x3fb, 1, false, 0x03); /* DLAB off */
     assert_int_equal(ring.written, 0);
     vuart_access(&u, 0x3ff, 1, false, 0x5a);
-    assert_int_equal(vuart_access(&u, 0x3ff, 1, true, 0), 0x5a);   /* scratch: presence test */
-    assert_int_equal(vuart_access(&u, 0x3fa, 1, true, 0) & 1, 1);  /* no interrupt pending */
-    assert_int_equal(vuart_access(&u, 0x3f8, 1, true, 0), 0);      /* no input */
+    assert_int_equal(vuart_access(&u, 0x3ff, 1, true, 0), 0x5a);  /* scratch: presence test */
+    assert_int_equal(vuart_access(&u, 0x3fa, 1, true, 0) & 1, 1); /* no interrupt pending */
+    assert_int_equal(vuart_access(&u, 0x3f8, 1, true, 0), 0);     /* no input */
     assert_true(vuart_owns(0x3f8) && vuart_owns(0x3ff) && !vuart_owns(0x3f7) && !vuart_owns(0x400));
 }
 
@@ -57,7 +57,7 @@ static void test_ring_overwrite_reports_loss(void **state)
     u8 chunk[1000];
     for (size_t i = 0; i < sizeof(chunk); i++)
         chunk[i] = (u8)i;
-    for (int i = 0; i < 40; i++)            /* 40,000 bytes into a 16 KiB ring */
+    for (int i = 0; i < 40; i++) /* 40,000 bytes into a 16 KiB ring */
         console_ring_put(&ring, chunk, sizeof(chunk));
     u8 buf[CONSOLE_RING_SIZE];
     u64 cur = 0, lost;
@@ -80,7 +80,7 @@ static void test_ring_huge_put_and_future_cursor(void **state)
     u64 cur = sizeof(big) - 4, lost;
     assert_int_equal(console_ring_read(&ring, &cur, buf, sizeof(buf), &lost), 4);
     assert_memory_equal(buf, big + sizeof(big) - 4, 4);
-    cur = 1ULL << 40;                       /* stale cursor from a re-initialised ring */
+    cur = 1ULL << 40; /* stale cursor from a re-initialised ring */
     assert_int_equal(console_ring_read(&ring, &cur, buf, sizeof(buf), &lost), 0);
     assert_int_equal(cur, sizeof(big));
 }

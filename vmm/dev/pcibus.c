@@ -21,9 +21,9 @@
 
 struct pcibus {
     struct vpci vpci;
-    spinlock_t lock;            /* the bus, its mappings and MSI routes */
-    bool ready;                 /* built for this run */
-    u64 next32;                 /* the next free address of the 32-bit window */
+    spinlock_t lock; /* the bus, its mappings and MSI routes */
+    bool ready;      /* built for this run */
+    u64 next32;      /* the next free address of the 32-bit window */
     struct vmsi_routes msi;
 };
 
@@ -157,8 +157,8 @@ static int pcibus_attach(struct partition *p, char *err, size_t errlen)
             const struct vpci_bar *bar = &b->vpci.dev[b->vpci.ndev - 1].bar[k];
             if (bar->kind == PCI_BAR_KIND_IO &&
                 (rc = vdev_claim_pio(p, (u16)bar->host, (u16)bar->size, bar_pio, b, "pci")) < 0)
-                return kerr_fmt(err, errlen, rc, "PCI device %04x:%02x:%02x.%u: I/O BAR at %#llx",
-                                d->seg, d->bus, d->dev, d->fn, (unsigned long long)bar->host);
+                return kerr_fmt(err, errlen, rc, "PCI device %04x:%02x:%02x.%u: I/O BAR at %#llx", d->seg, d->bus,
+                                d->dev, d->fn, (unsigned long long)bar->host);
         }
     }
     /* The guest may move a BAR of an emulated function anywhere above its RAM
@@ -172,8 +172,8 @@ static int pcibus_attach(struct partition *p, char *err, size_t errlen)
     return 0;
 }
 
-int pcibus_add_emu(struct partition *p, const struct vpci_emu *emu, const u64 bars[PCI_NUM_BARS],
-                   const char *what, char *err, size_t errlen)
+int pcibus_add_emu(struct partition *p, const struct vpci_emu *emu, const u64 bars[PCI_NUM_BARS], const char *what,
+                   char *err, size_t errlen)
 {
     struct pcibus *b = bus_of(p);
     char why[120];
@@ -221,8 +221,8 @@ static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
 #define OUT(...) (n += n < len ? (size_t)ksnprintf(buf + n, len - n, __VA_ARGS__) : 0)
     for (u32 i = 0; i < p->ndevs; i++) {
         const struct pci_dev *d = p->devs[i];
-        OUT("  device %04x:%02x:%02x.%u (%04x:%04x, node %d) as 00:%02x.0", d->seg, d->bus, d->dev, d->fn,
-            d->vendor, d->device, d->node, i + 1);
+        OUT("  device %04x:%02x:%02x.%u (%04x:%04x, node %d) as 00:%02x.0", d->seg, d->bus, d->dev, d->fn, d->vendor,
+            d->device, d->node, i + 1);
         if (!b->ready) {
             OUT(" (not running)\n");
             continue;
@@ -240,12 +240,13 @@ static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
                 OUT("    BAR%u: guest %#llx -> host %#llx, %llu KiB\n", k, (unsigned long long)bar->mapped_at,
                     (unsigned long long)bar->host, (unsigned long long)(bar->size >> 10));
             else
-                OUT("    BAR%u: host %#llx, %llu KiB, not mapped (decoding off)\n", k,
-                    (unsigned long long)bar->host, (unsigned long long)(bar->size >> 10));
+                OUT("    BAR%u: host %#llx, %llu KiB, not mapped (decoding off)\n", k, (unsigned long long)bar->host,
+                    (unsigned long long)(bar->size >> 10));
         }
         const __typeof__(b->msi.slot[0]) *m = &b->msi.slot[i + 1];
         if (v->msi_live && m->used)
-            OUT("    MSI: guest vector %#x -> CPU %u vector %#x\n", v->msi_data & MSI_DATA_VECTOR_MASK, m->cpu, m->hvec);
+            OUT("    MSI: guest vector %#x -> CPU %u vector %#x\n", v->msi_data & MSI_DATA_VECTOR_MASK, m->cpu,
+                m->hvec);
         else
             OUT("    MSI: %s\n", v->msi ? "off" : "none");
     }
@@ -262,10 +263,10 @@ static size_t pcibus_show_stats(const struct partition *p, char *buf, size_t len
     if (p->ndevs && b->ready) {
         const struct vpci_stats *st = &b->vpci.stats;
         OUT("  pci bus: %llu config reads, %llu writes (%llu dropped), %llu BAR placements refused, "
-            "%llu MSI routes (%llu refused)\n", (unsigned long long)st->cfg_reads,
-            (unsigned long long)st->cfg_writes, (unsigned long long)st->writes_dropped,
-            (unsigned long long)st->bar_refused, (unsigned long long)st->msi_routed,
-            (unsigned long long)st->msi_refused);
+            "%llu MSI routes (%llu refused)\n",
+            (unsigned long long)st->cfg_reads, (unsigned long long)st->cfg_writes,
+            (unsigned long long)st->writes_dropped, (unsigned long long)st->bar_refused,
+            (unsigned long long)st->msi_routed, (unsigned long long)st->msi_refused);
     }
 #undef OUT
     return MIN(n, len ? len - 1 : 0);

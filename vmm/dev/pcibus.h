@@ -10,8 +10,8 @@
  * function on the partition's bus, its BARs in the 32-bit MMIO window. Its
  * trapped BAR accesses reach emu->bar_access through the bus's MMIO claim. */
 #define PCIBUS_ORDER 10
-int pcibus_add_emu(struct partition *p, const struct vpci_emu *emu, const u64 bars[PCI_NUM_BARS],
-                   const char *what, char *err, size_t errlen) __must_check;
+int pcibus_add_emu(struct partition *p, const struct vpci_emu *emu, const u64 bars[PCI_NUM_BARS], const char *what,
+                   char *err, size_t errlen) __must_check;
 /* Where the guest placed BAR `bar` of the function in virtual slot `slot`
  * (1-based, as the guest sees it): 1 and *at when it decodes, 0 when it does
  * not (*reg holds what the guest wrote), -ENOENT when the bus is not built. */

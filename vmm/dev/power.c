@@ -10,7 +10,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 
-#define ACPI_SLEEP_EN        BIT(5)           /* sleep control register (table 4.21) */
+#define ACPI_SLEEP_EN        BIT(5) /* sleep control register (table 4.21) */
 #define ACPI_SLEEP_TYP_MASK  (7u << 2)
 #define ACPI_SLEEP_TYP_SHIFT 2
 

@@ -26,8 +26,9 @@ static int uart_attach(struct partition *p, char *err, size_t errlen)
     vuart_init(u, &p->console);
     spin_unlock(&p->lock);
     int rc = vdev_claim_pio(p, VUART_BASE, VUART_PORTS, uart_pio, u, "uart");
-    return rc < 0 ? kerr_fmt(err, errlen, rc, "UART: cannot claim ports %#x-%#x", VUART_BASE,
-                             VUART_BASE + VUART_PORTS - 1) : 0;
+    return rc < 0
+               ? kerr_fmt(err, errlen, rc, "UART: cannot claim ports %#x-%#x", VUART_BASE, VUART_BASE + VUART_PORTS - 1)
+               : 0;
 }
 
 VDEV_REGISTER(uart, .name = "uart", .order = 0, .attach = uart_attach);

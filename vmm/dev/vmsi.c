@@ -68,7 +68,7 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
         if (p->vcpu[i] && vcpu_accepts(p->vcpu[i], dest, logical))
             to = p->vcpu[i];
     if (!to || to->cpu->apic_id > MSI_ADDR_DEST_MASK)
-        return -ENOENT;   /* an x2APIC-only host CPU cannot be an xAPIC MSI target */
+        return -ENOENT; /* an x2APIC-only host CPU cannot be an xAPIC MSI target */
     vmsi_release(rt, slot);
     u32 cpu = to->cpu->index;
     for (u32 v = 0; v < NVEC; v++) {
@@ -81,7 +81,7 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
         rt->slot[slot].hvec = (u8)(VMSI_FIRST_VECTOR + v);
         rt->slot[slot].used = true;
         *haddr = MSI_ADDR_BASE | (u64)to->cpu->apic_id << MSI_ADDR_DEST_SHIFT;
-        *hdata = (MSI_DELIVERY_FIXED << MSI_DATA_DELIVERY_SHIFT) | (VMSI_FIRST_VECTOR + v);   /* edge */
+        *hdata = (MSI_DELIVERY_FIXED << MSI_DATA_DELIVERY_SHIFT) | (VMSI_FIRST_VECTOR + v); /* edge */
         return 0;
     }
     return -ENOSPC;

@@ -16,7 +16,11 @@
  * virtual slot (slot 0 is the host bridge). Owned by the PCI bus device. */
 struct vmsi_routes {
     struct partition *p;
-    struct { u16 cpu; u8 hvec; bool used; } slot[VPCI_MAX_DEVS + 1];
+    struct {
+        u16 cpu;
+        u8 hvec;
+        bool used;
+    } slot[VPCI_MAX_DEVS + 1];
 };
 
 /* Registers the host handler on every forwarding vector (once, at boot). */

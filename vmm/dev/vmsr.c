@@ -15,7 +15,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 
-#define EFER_ALLOWED       (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
+#define EFER_ALLOWED (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
 
 /* Bits 63:47 all equal: a 4-level address sign-extended from bit 47. */
 static bool canonical(u64 a)
@@ -36,11 +36,22 @@ static bool pat_ok(u64 v)
 }
 
 /* The MSRs whose values the backend keeps (vcpu.h enum vcpu_msr). */
-static const struct { u32 index; enum vcpu_msr m; } state_msrs[] = {
-    { MSR_EFER, VMSR_EFER }, { MSR_IA32_PAT, VMSR_PAT }, { MSR_STAR, VMSR_STAR }, { MSR_LSTAR, VMSR_LSTAR },
-    { MSR_CSTAR, VMSR_CSTAR }, { MSR_SFMASK, VMSR_SFMASK }, { MSR_KERNEL_GS_BASE, VMSR_KERNEL_GS_BASE },
-    { MSR_IA32_SYSENTER_CS, VMSR_SYSENTER_CS }, { MSR_IA32_SYSENTER_ESP, VMSR_SYSENTER_ESP },
-    { MSR_IA32_SYSENTER_EIP, VMSR_SYSENTER_EIP }, { MSR_FS_BASE, VMSR_FS_BASE }, { MSR_GS_BASE, VMSR_GS_BASE },
+static const struct {
+    u32 index;
+    enum vcpu_msr m;
+} state_msrs[] = {
+    { MSR_EFER, VMSR_EFER },
+    { MSR_IA32_PAT, VMSR_PAT },
+    { MSR_STAR, VMSR_STAR },
+    { MSR_LSTAR, VMSR_LSTAR },
+    { MSR_CSTAR, VMSR_CSTAR },
+    { MSR_SFMASK, VMSR_SFMASK },
+    { MSR_KERNEL_GS_BASE, VMSR_KERNEL_GS_BASE },
+    { MSR_IA32_SYSENTER_CS, VMSR_SYSENTER_CS },
+    { MSR_IA32_SYSENTER_ESP, VMSR_SYSENTER_ESP },
+    { MSR_IA32_SYSENTER_EIP, VMSR_SYSENTER_EIP },
+    { MSR_FS_BASE, VMSR_FS_BASE },
+    { MSR_GS_BASE, VMSR_GS_BASE },
 };
 
 bool vmsr_state_index(u32 index, enum vcpu_msr *m)
@@ -56,12 +67,12 @@ bool vmsr_state_index(u32 index, enum vcpu_msr *m)
 bool vmsr_value_ok(enum vcpu_msr m, u64 v)
 {
     switch (m) {
-    case VMSR_EFER:       return !(v & ~EFER_ALLOWED);
-    case VMSR_PAT:        return pat_ok(v);
+    case VMSR_EFER: return !(v & ~EFER_ALLOWED);
+    case VMSR_PAT: return pat_ok(v);
     case VMSR_SYSENTER_CS: return v <= 0xffff;
-    case VMSR_STAR:       return true;
-    case VMSR_SFMASK:     return v <= 0xffffffffULL;
-    default:              return canonical(v);   /* addresses */
+    case VMSR_STAR: return true;
+    case VMSR_SFMASK: return v <= 0xffffffffULL;
+    default: return canonical(v); /* addresses */
     }
 }
 
@@ -95,7 +106,7 @@ static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, b
             return VDEV_GP;
         *val = rdtsc();
         return VDEV_DONE;
-    case MSR_IA32_MTRRCAP:        /* no variable or fixed MTRRs, no WC: memory types come from PAT */
+    case MSR_IA32_MTRRCAP: /* no variable or fixed MTRRs, no WC: memory types come from PAT */
         if (write)
             return VDEV_GP;
         *val = 0;
@@ -105,14 +116,9 @@ static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, b
             return VDEV_GP;
         *val = 0;
         return VDEV_DONE;
-    case MSR_IA32_MTRR_DEF_TYPE:  /* MTRRs disabled */
-        v = 0;
-        break;
-    case MSR_IA32_MISC_ENABLE:    /* fast strings only */
-        v = MISC_ENABLE_FAST_STRINGS;
-        break;
-    default:
-        return VDEV_UNCLAIMED;
+    case MSR_IA32_MTRR_DEF_TYPE: /* MTRRs disabled */ v = 0; break;
+    case MSR_IA32_MISC_ENABLE: /* fast strings only */ v = MISC_ENABLE_FAST_STRINGS; break;
+    default: return VDEV_UNCLAIMED;
     }
     if (write)
         return *val == v ? VDEV_DONE : VDEV_GP;

@@ -26,18 +26,15 @@ u64 vnic_now_ns(void)
     return t / k * 1000000 + t % k * 1000000 / k;
 }
 
-static u64 ns_to_tsc(u64 ns)
-{
-    return ns / 1000000 * tsc_khz + ns % 1000000 * tsc_khz / 1000000;
-}
+static u64 ns_to_tsc(u64 ns) { return ns / 1000000 * tsc_khz + ns % 1000000 * tsc_khz / 1000000; }
 
 struct nic {
-    bool has;                   /* configured and given a port at boot */
+    bool has; /* configured and given a port at boot */
     struct vnet vnet;
     struct vpci_emu emu;
-    spinlock_t irq_lock;        /* irq_ok against interrupts from other CPUs */
-    bool irq_ok;                /* its vCPUs exist: the NIC may interrupt them */
-    volatile u64 retry;         /* TSC when held frames are due for a retry; 0 = none */
+    spinlock_t irq_lock; /* irq_ok against interrupts from other CPUs */
+    bool irq_ok;         /* its vCPUs exist: the NIC may interrupt them */
+    volatile u64 retry;  /* TSC when held frames are due for a retry; 0 = none */
 };
 
 static struct nic nics[CONFIG_MAX_PARTITIONS];
@@ -138,9 +135,9 @@ static void vnic_setup(struct partition *p)
     n->emu.set_command = emu_set_command;
     n->emu.bar_access = emu_bar;
     n->emu.ctx = &n->vnet;
-    log_info("net", "%s: NIC %02x:%02x:%02x:%02x:%02x:%02x on port %u, %s VLAN %u", p->cfg->name,
-             c->mac[0], c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5], n->vnet.port,
-             c->vlan_mode ? "trunk, native" : "access", vc.vlan.vid);
+    log_info("net", "%s: NIC %02x:%02x:%02x:%02x:%02x:%02x on port %u, %s VLAN %u", p->cfg->name, c->mac[0], c->mac[1],
+             c->mac[2], c->mac[3], c->mac[4], c->mac[5], n->vnet.port, c->vlan_mode ? "trunk, native" : "access",
+             vc.vlan.vid);
 }
 
 /* On the partition's bus, after its assigned devices. */
@@ -202,9 +199,8 @@ static size_t vnic_show(const struct partition *p, char *buf, size_t len)
     if (!nc->has || !len)
         return 0;
     const struct vnet *n = &nc->vnet;
-    size_t k = (size_t)ksnprintf(buf, len, "  nic: port %u, mac %02x:%02x:%02x:%02x:%02x:%02x", n->port,
-                                 n->cfg.mac[0], n->cfg.mac[1], n->cfg.mac[2], n->cfg.mac[3], n->cfg.mac[4],
-                                 n->cfg.mac[5]);
+    size_t k = (size_t)ksnprintf(buf, len, "  nic: port %u, mac %02x:%02x:%02x:%02x:%02x:%02x", n->port, n->cfg.mac[0],
+                                 n->cfg.mac[1], n->cfg.mac[2], n->cfg.mac[3], n->cfg.mac[4], n->cfg.mac[5]);
     u64 at;
     u32 reg;
     u32 slot = p->ndevs + 1;

@@ -7,12 +7,12 @@
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
 
-#define GiB4 0x100000000ULL
+#define GiB4           0x100000000ULL
 #define CMD_GUEST_BITS (PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_PARITY | PCI_CMD_SERR)
-#define PM_CTRL 4                /* PMCSR; bit 15 PME_Status is RW1C */
-#define PCIE_DEVCTL 8            /* device control | device status (RW1C) */
-#define PCIE_LNKCTL 0x10         /* link control | link status (RW1C bits) */
-#define PCIE_DEVCTL2 0x28
+#define PM_CTRL        4    /* PMCSR; bit 15 PME_Status is RW1C */
+#define PCIE_DEVCTL    8    /* device control | device status (RW1C) */
+#define PCIE_LNKCTL    0x10 /* link control | link status (RW1C bits) */
+#define PCIE_DEVCTL2   0x28
 
 /* ---- host config space of an assigned function ---- */
 
@@ -38,10 +38,7 @@ static void hw_wr(const struct vpci *v, const struct vpci_dev *d, u16 off, u32 v
 
 /* What the device's command register holds for the guest's: INTx is never
  * delivered, so it stays disabled in the hardware. */
-static u16 hw_cmd(const struct vpci_dev *d)
-{
-    return (u16)((d->cmd & CMD_GUEST_BITS) | PCI_CMD_INTX_OFF);
-}
+static u16 hw_cmd(const struct vpci_dev *d) { return (u16)((d->cmd & CMD_GUEST_BITS) | PCI_CMD_INTX_OFF); }
 
 static void dropped(struct vpci *v, struct vpci_dev *d, u16 off)
 {
@@ -49,8 +46,10 @@ static void dropped(struct vpci *v, struct vpci_dev *d, u16 off)
     if (!d || d->warned)
         return;
     d->warned = true;
-    log_warn("vpci", "%s: write to config offset %#x of 00:%02x.0 dropped (read-only or not passed "
-             "through; further ones are only counted)", v->name, off, d->slot);
+    log_warn("vpci",
+             "%s: write to config offset %#x of 00:%02x.0 dropped (read-only or not passed "
+             "through; further ones are only counted)",
+             v->name, off, d->slot);
 }
 
 /* ---- BARs ---- */
@@ -166,7 +165,7 @@ static void bar_write(struct vpci *v, struct vpci_dev *d, u32 i, u32 val)
             dropped(v, d, (u16)(PCI_BAR0 + 4 * i));
             return;
         }
-        base = i - 1;   /* the upper half of a 64-bit BAR */
+        base = i - 1; /* the upper half of a 64-bit BAR */
     }
     struct vpci_bar *bb = &d->bar[base];
     u64 mask = ~(bb->size - 1);
@@ -183,8 +182,8 @@ static void bar_write(struct vpci *v, struct vpci_dev *d, u32 i, u32 val)
      * decoding is turned on. With it on, only sizing and allowed places. */
     if ((d->cmd & on) && !bar_sizing(d, base)) {
         u64 addr = bar_addr(d, base);
-        const char *why = bb->kind == PCI_BAR_KIND_IO ?
-            (addr != bb->host ? "I/O BARs stay at their host ports" : NULL) : bar_refusal(v, d, base, addr);
+        const char *why = bb->kind == PCI_BAR_KIND_IO ? (addr != bb->host ? "I/O BARs stay at their host ports" : NULL)
+                                                      : bar_refusal(v, d, base, addr);
         if (why) {
             b->reg = old;
             refuse_bar(v, d, base, addr, why);
@@ -212,8 +211,8 @@ static void command_write(struct vpci *v, struct vpci_dev *d, u16 val)
             if (!is_mem(&d->bar[i]))
                 continue;
             u64 addr = bar_addr(d, i);
-            const char *why = bar_sizing(d, i) ? "the BAR holds its size mask, not an address" :
-                              bar_refusal(v, d, i, addr);
+            const char *why = bar_sizing(d, i) ? "the BAR holds its size mask, not an address"
+                                               : bar_refusal(v, d, i, addr);
             if (why) {
                 refuse_bar(v, d, i, addr, why);
                 want &= (u16)~PCI_CMD_MEM;
@@ -279,9 +278,10 @@ static void msi_sync(struct vpci *v, struct vpci_dev *d, bool route_changed)
         msi_hw_disable(v, d);
     if (v->ops.msi_route(v->ops.ctx, d->slot, gaddr, d->msi_data, &haddr, &hdata) < 0) {
         v->stats.msi_refused++;
-        log_warn("vpci", "%s: MSI of 00:%02x.0 (address %#llx, data %#x) names no vCPU of the partition "
-                 "or an unsupported delivery mode: left disabled", v->name, d->slot,
-                 (unsigned long long)gaddr, d->msi_data);
+        log_warn("vpci",
+                 "%s: MSI of 00:%02x.0 (address %#llx, data %#x) names no vCPU of the partition "
+                 "or an unsupported delivery mode: left disabled",
+                 v->name, d->slot, (unsigned long long)gaddr, d->msi_data);
         return;
     }
     u16 c = d->msi;
@@ -302,7 +302,7 @@ static u32 msi_read(const struct vpci *v, const struct vpci_dev *d, u32 rel)
 {
     u32 data = msi_data_off(d);
     if (rel == 0)
-        return 0;   /* header: filled in by the caller */
+        return 0; /* header: filled in by the caller */
     if (rel == 4)
         return d->msi_addr_lo;
     if (rel == 8 && (d->msi_ctrl & MSI_CTRL_64BIT))
@@ -312,7 +312,7 @@ static u32 msi_read(const struct vpci *v, const struct vpci_dev *d, u32 rel)
     if (rel == data + 4)
         return d->msi_mask;
     if (rel == data + 8)
-        return hw_rd(v, d, (u16)(d->msi + rel)) & 1;   /* pending, vector 0 only */
+        return hw_rd(v, d, (u16)(d->msi + rel)) & 1; /* pending, vector 0 only */
     return 0;
 }
 
@@ -358,29 +358,25 @@ static u32 dev_read(const struct vpci *v, const struct vpci_dev *d, u16 off)
     switch (off) {
     case PCI_VENDOR_ID:
     case PCI_CLASS_REV:
-    case PCI_SUBSYSTEM:
-        return hw_rd(v, d, off);
+    case PCI_SUBSYSTEM: return hw_rd(v, d, off);
     case PCI_COMMAND: {
         u32 status = (hw_rd(v, d, off) >> 16) & ~(u32)PCI_STATUS_CAPS;
         if (d->ncaps || (d->emu && (hw_rd(v, d, off) & ((u32)PCI_STATUS_CAPS << 16))))
             status |= PCI_STATUS_CAPS;
         return d->cmd | status << 16;
     }
-    case PCI_HEADER_TYPE & ~3u:
-        return hw_rd(v, d, off) & 0xffff;   /* type 0, single function, no BIST */
+    case PCI_HEADER_TYPE & ~3u: return hw_rd(v, d, off) & 0xffff; /* type 0, single function, no BIST */
     case PCI_CAP_PTR:
         if (d->emu)
             return hw_rd(v, d, off) & 0xff;
         return d->ncaps ? d->caps[0] : 0;
-    case PCI_INTERRUPT:
-        return (hw_rd(v, d, off) & 0xffff0000u) | d->int_line;   /* pin 0: no INTx */
-    default:
-        break;
+    case PCI_INTERRUPT: return (hw_rd(v, d, off) & 0xffff0000u) | d->int_line; /* pin 0: no INTx */
+    default: break;
     }
     if (off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_NUM_BARS)
         return bar_read(d, (u32)(off - PCI_BAR0) / 4);
     if (off < 0x40)
-        return 0;   /* CardBus CIS, expansion ROM, reserved */
+        return 0; /* CardBus CIS, expansion ROM, reserved */
     if (d->emu)
         return hw_rd(v, d, off);
     for (u32 k = 0; k < d->ncaps; k++)
@@ -398,8 +394,7 @@ static bool passthrough_write(struct vpci *v, struct vpci_dev *d, u16 off, u32 b
     u32 rw1c;
     if (d->pm && off == d->pm + PM_CTRL)
         rw1c = 0x8000;
-    else if (d->pcie && (off == d->pcie + PCIE_DEVCTL || off == d->pcie + PCIE_LNKCTL ||
-                         off == d->pcie + PCIE_DEVCTL2))
+    else if (d->pcie && (off == d->pcie + PCIE_DEVCTL || off == d->pcie + PCIE_LNKCTL || off == d->pcie + PCIE_DEVCTL2))
         rw1c = 0xffff0000u;
     else
         return false;
@@ -414,7 +409,7 @@ static void dev_write(struct vpci *v, struct vpci_dev *d, u16 off, u32 bmask, u3
     if (off == PCI_COMMAND) {
         if (bmask & 0xffff)
             command_write(v, d, (u16)nv);
-        if (bmask & 0xffff0000u)   /* status: write-one-to-clear bits pass through */
+        if (bmask & 0xffff0000u) /* status: write-one-to-clear bits pass through */
             hw_wr(v, d, PCI_COMMAND, hw_cmd(d) | (val & bmask & 0xffff0000u));
         return;
     }
@@ -454,8 +449,8 @@ static u32 bridge_read(u16 off)
 {
     switch (off) {
     case PCI_VENDOR_ID: return VPCI_HOSTBRIDGE_VENDOR | (u32)VPCI_HOSTBRIDGE_DEVICE << 16;
-    case PCI_CLASS_REV: return 0x06000000u;   /* host bridge, revision 0 */
-    default:            return 0;
+    case PCI_CLASS_REV: return 0x06000000u; /* host bridge, revision 0 */
+    default: return 0;
     }
 }
 
@@ -492,7 +487,7 @@ static void find_caps(struct vpci *v, struct vpci_dev *d)
         for (u32 k = 0; k < d->ncaps; k++)
             seen |= d->caps[k] == at;
         if (seen || at == d->msix)
-            break;   /* a loop */
+            break; /* a loop */
         if (id == PCI_CAP_MSIX) {
             d->msix = at;
         } else {
@@ -510,8 +505,8 @@ static void find_caps(struct vpci *v, struct vpci_dev *d)
     }
 }
 
-static int place_bar(struct vpci_dev *d, u32 i, u64 *next32, u64 limit32, u64 *next64, u64 phys_limit,
-                     char *err, size_t errlen)
+static int place_bar(struct vpci_dev *d, u32 i, u64 *next32, u64 limit32, u64 *next64, u64 phys_limit, char *err,
+                     size_t errlen)
 {
     struct vpci_bar *b = &d->bar[i];
     u64 a = ALIGN_UP(*next32, b->size);
@@ -520,13 +515,16 @@ static int place_bar(struct vpci_dev *d, u32 i, u64 *next32, u64 limit32, u64 *n
     } else if (b->kind == PCI_BAR_MEM64) {
         a = ALIGN_UP(*next64, b->size);
         if (a < *next64 || a + b->size > phys_limit)
-            return kerr_fmt(err, errlen, -ENOSPC, "BAR %u (%llu MiB) does not fit below the partition's "
-                            "physical address limit", i, (unsigned long long)(b->size >> 20));
+            return kerr_fmt(err, errlen, -ENOSPC,
+                            "BAR %u (%llu MiB) does not fit below the partition's "
+                            "physical address limit",
+                            i, (unsigned long long)(b->size >> 20));
         *next64 = a + b->size;
     } else {
-        return kerr_fmt(err, errlen, -ENOSPC, "32-bit BAR %u (%llu KiB) does not fit in the partition's "
-                        "MMIO window below 4 GiB (make its memory smaller)", i,
-                        (unsigned long long)(b->size >> 10));
+        return kerr_fmt(err, errlen, -ENOSPC,
+                        "32-bit BAR %u (%llu KiB) does not fit in the partition's "
+                        "MMIO window below 4 GiB (make its memory smaller)",
+                        i, (unsigned long long)(b->size >> 10));
     }
     b->reg = (u32)a | (b->kind == PCI_BAR_MEM64 ? PCI_BAR_MEM_64 : 0) | (b->prefetch ? PCI_BAR_PREFETCH : 0);
     if (b->kind == PCI_BAR_MEM64)
@@ -552,11 +550,11 @@ static int bus_full(char *err, size_t errlen)
     return kerr_fmt(err, errlen, -ENOSPC, "more than %d devices", VPCI_MAX_DEVS);
 }
 
-int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *next64, char *err,
-             size_t errlen)
+int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *next64, char *err, size_t errlen)
 {
     if ((hw->header_type & 0x7f) != 0)
-        return kerr_fmt(err, errlen, -EINVAL, "only ordinary functions (header type 0) can be assigned, "
+        return kerr_fmt(err, errlen, -EINVAL,
+                        "only ordinary functions (header type 0) can be assigned, "
                         "not bridges");
     if (!hw->bars_probed) {
         int rc = pci_probe_bars(v->ops.cfg, hw);
@@ -586,8 +584,10 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
         /* A BAR smaller than a page shares its page with whatever follows it,
          * possibly another device's registers: it cannot be given away alone. */
         if (h->size < 0x1000 || (h->base & 0xfff))
-            return kerr_fmt(err, errlen, -EINVAL, "BAR %u is %llu bytes: a BAR smaller than a page cannot be "
-                            "isolated from its neighbours", i, (unsigned long long)h->size);
+            return kerr_fmt(err, errlen, -EINVAL,
+                            "BAR %u is %llu bytes: a BAR smaller than a page cannot be "
+                            "isolated from its neighbours",
+                            i, (unsigned long long)h->size);
         int rc = place_bar(d, i, next32, limit32, next64, v->phys_limit, err, errlen);
         if (rc < 0)
             return rc;
@@ -598,9 +598,13 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
     if (d->msi)
         msi_hw_disable(v, d);
     if (d->msix) {
-        log_warn("vpci", "%s: 00:%02x.0 has MSI-X, which is not supported yet: hidden from the guest and kept "
-                 "disabled; %s", v->name, d->slot, d->msi ? "its guest can use MSI" : "it has no MSI, so its "
-                 "guest gets no interrupts from it (polling only)");
+        log_warn("vpci",
+                 "%s: 00:%02x.0 has MSI-X, which is not supported yet: hidden from the guest and kept "
+                 "disabled; %s",
+                 v->name, d->slot,
+                 d->msi ? "its guest can use MSI"
+                        : "it has no MSI, so its "
+                          "guest gets no interrupts from it (polling only)");
         u32 h = hw_rd(v, d, d->msix);
         hw_wr(v, d, d->msix, (h & 0xffff) | (((h >> 16) & ~(u32)MSIX_CTRL_ENABLE) | MSIX_CTRL_MASKALL) << 16);
     }
@@ -608,8 +612,8 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
     return 0;
 }
 
-int vpci_add_emu(struct vpci *v, const struct vpci_emu *emu, const u64 bar_size[PCI_NUM_BARS], u64 *next32,
-                 u64 limit32, char *err, size_t errlen)
+int vpci_add_emu(struct vpci *v, const struct vpci_emu *emu, const u64 bar_size[PCI_NUM_BARS], u64 *next32, u64 limit32,
+                 char *err, size_t errlen)
 {
     struct vpci_dev *d = new_slot(v);
     if (!d)
@@ -653,7 +657,7 @@ static struct vpci_dev *target(struct vpci *v, bool *bridge)
     u32 a = v->cf8;
     *bridge = false;
     if (!(a & VPCI_CF8_ENABLE) || ((a >> 16) & 0xff) || ((a >> 8) & 7) || ((a >> 24) & 0xf))
-        return NULL;   /* other buses and functions, and AMD's extended registers: nothing */
+        return NULL; /* other buses and functions, and AMD's extended registers: nothing */
     u32 dev = (a >> 11) & 0x1f;
     if (dev == 0) {
         *bridge = true;

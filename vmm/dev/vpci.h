@@ -38,31 +38,31 @@
 #include "kernel/lib/types.h"
 #include "drivers/pci.h"
 #include "kernel/lib/gpa.h"
-#include "arch/x86/hw/msi.h"       /* MSI_ADDR_*, MSI_DATA_*: the message the guest programs */
+#include "arch/x86/hw/msi.h" /* MSI_ADDR_*, MSI_DATA_*: the message the guest programs */
 
-#define VPCI_MAX_DEVS      8
-#define VPCI_MAX_FORBIDDEN 4
-#define VPCI_PORT_ADDR     0xcf8
-#define VPCI_PORT_DATA     0xcfc
-#define VPCI_CF8_ENABLE    BIT(31)
+#define VPCI_MAX_DEVS          8
+#define VPCI_MAX_FORBIDDEN     4
+#define VPCI_PORT_ADDR         0xcf8
+#define VPCI_PORT_DATA         0xcfc
+#define VPCI_CF8_ENABLE        BIT(31)
 /* The host bridge at 00:00.0: Red Hat's ID for a generic PCIe host bridge, a
  * device no operating system needs a driver for. */
 #define VPCI_HOSTBRIDGE_VENDOR 0x1b36
 #define VPCI_HOSTBRIDGE_DEVICE 0x0008
 
 /* MSI capability (PCI 3.0 6.8.1). */
-#define MSI_CTRL_ENABLE    BIT(0)
-#define MSI_CTRL_MMC_MASK  (7u << 1)
-#define MSI_CTRL_MME_MASK  (7u << 4)
-#define MSI_CTRL_64BIT     BIT(7)
-#define MSI_CTRL_PVM       BIT(8)
+#define MSI_CTRL_ENABLE   BIT(0)
+#define MSI_CTRL_MMC_MASK (7u << 1)
+#define MSI_CTRL_MME_MASK (7u << 4)
+#define MSI_CTRL_64BIT    BIT(7)
+#define MSI_CTRL_PVM      BIT(8)
 /* MSI-X capability (PCI 3.0 6.8.2). */
-#define MSIX_CTRL_ENABLE   BIT(15)
-#define MSIX_CTRL_MASKALL  BIT(14)
+#define MSIX_CTRL_ENABLE  BIT(15)
+#define MSIX_CTRL_MASKALL BIT(14)
 /* The message address and data are x86's: arch/x86/hw/msi.h. */
 
 struct vpci_ops {
-    const struct pci_cfg_ops *cfg;                 /* the host's config space */
+    const struct pci_cfg_ops *cfg; /* the host's config space */
     /* Maps / unmaps guest-physical [g, g + len) onto host MMIO (uncached). */
     int (*map)(void *ctx, gpa_t g, hpa_t h, u64 len);
     int (*unmap)(void *ctx, gpa_t g, u64 len);
@@ -87,40 +87,40 @@ struct vpci_emu {
 };
 
 struct vpci_bar {
-    u8 kind;              /* enum pci_bar_kind; the upper half of a 64-bit BAR is NONE */
+    u8 kind; /* enum pci_bar_kind; the upper half of a 64-bit BAR is NONE */
     bool prefetch;
     u64 size;
-    u64 host;             /* host address or port: fixed */
-    u32 reg;              /* what the guest's register holds */
+    u64 host; /* host address or port: fixed */
+    u32 reg;  /* what the guest's register holds */
     bool mapped;
-    u64 mapped_at;        /* guest-physical address of the live mapping */
+    u64 mapped_at; /* guest-physical address of the live mapping */
 };
 
 struct vpci_stats {
     u64 cfg_reads, cfg_writes;
-    u64 writes_dropped;   /* to read-only or unsupported registers */
-    u64 bar_refused;      /* BAR placements / memory enables refused */
-    u64 msi_refused;      /* MSI enables naming no vCPU of the partition */
+    u64 writes_dropped; /* to read-only or unsupported registers */
+    u64 bar_refused;    /* BAR placements / memory enables refused */
+    u64 msi_refused;    /* MSI enables naming no vCPU of the partition */
     u64 msi_routed;
 };
 
 struct vpci_dev {
-    struct pci_dev *hw;   /* NULL for an emulated function */
+    struct pci_dev *hw; /* NULL for an emulated function */
     const struct vpci_emu *emu;
-    u32 slot;             /* virtual device number */
+    u32 slot; /* virtual device number */
     struct vpci_bar bar[PCI_NUM_BARS];
-    u16 cmd;              /* the guest's command register */
+    u16 cmd; /* the guest's command register */
     u8 int_line;
-    u8 caps[PCI_MAX_CAPS];  /* visible capabilities, in list order */
+    u8 caps[PCI_MAX_CAPS]; /* visible capabilities, in list order */
     u32 ncaps;
-    u8 msi;               /* MSI capability offset; 0 when none */
-    u16 msi_ctrl;         /* guest view: enable, 64-bit, per-vector masking */
+    u8 msi;       /* MSI capability offset; 0 when none */
+    u16 msi_ctrl; /* guest view: enable, 64-bit, per-vector masking */
     u32 msi_addr_lo, msi_addr_hi, msi_mask;
     u16 msi_data;
-    bool msi_live;        /* programmed into the device and enabled */
-    u8 msix;              /* hidden MSI-X capability offset; 0 when none */
-    u8 pm, pcie;          /* capabilities whose control registers pass through */
-    bool warned;          /* a dropped write was logged for this device */
+    bool msi_live; /* programmed into the device and enabled */
+    u8 msix;       /* hidden MSI-X capability offset; 0 when none */
+    u8 pm, pcie;   /* capabilities whose control registers pass through */
+    bool warned;   /* a dropped write was logged for this device */
 };
 
 struct vpci {
@@ -128,10 +128,12 @@ struct vpci {
     u32 ndev;
     struct vpci_dev dev[VPCI_MAX_DEVS];
     struct vpci_ops ops;
-    u64 phys_limit;       /* guest-physical addresses must stay below */
-    struct { u64 start, end; } forbidden[VPCI_MAX_FORBIDDEN];
+    u64 phys_limit; /* guest-physical addresses must stay below */
+    struct {
+        u64 start, end;
+    } forbidden[VPCI_MAX_FORBIDDEN];
     u32 nforbidden;
-    const char *name;     /* partition, for log messages */
+    const char *name; /* partition, for log messages */
     struct vpci_stats stats;
 };
 
@@ -143,12 +145,12 @@ int vpci_forbid(struct vpci *v, u64 start, u64 end) __must_check;
  * *next32 (32-bit BARs, below 4 GiB, up to limit32) or *next64 (64-bit BARs),
  * and quiesces it (decoding, bus mastering, MSI and MSI-X off). Negative with a
  * message when the bus is full or a BAR cannot be placed or isolated. */
-int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *next64,
-             char *err, size_t errlen) __must_check;
+int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *next64, char *err,
+             size_t errlen) __must_check;
 /* Adds an emulated function with 32-bit memory BARs of the given sizes (0 for
  * none; each a power of two, at least a page), placed like vpci_add's. */
-int vpci_add_emu(struct vpci *v, const struct vpci_emu *emu, const u64 bar_size[PCI_NUM_BARS], u64 *next32,
-                 u64 limit32, char *err, size_t errlen) __must_check;
+int vpci_add_emu(struct vpci *v, const struct vpci_emu *emu, const u64 bar_size[PCI_NUM_BARS], u64 *next32, u64 limit32,
+                 char *err, size_t errlen) __must_check;
 /* A trapped access to guest-physical [g, g + size): true when it falls inside
  * a decoded BAR of an emulated function, which served it (*val read or
  * written). The caller holds whatever lock serialises the bus. */

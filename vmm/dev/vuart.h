@@ -8,7 +8,7 @@
 #include "kernel/lib/types.h"
 #include "vmm/console_ring.h"
 
-#define VUART_BASE 0x3f8
+#define VUART_BASE  0x3f8
 #define VUART_PORTS 8
 
 struct vuart {

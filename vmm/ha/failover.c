@@ -90,10 +90,11 @@ void failover_init(void)
     for (u32 i = 0; i < hb.ngroups; i++) {
         const struct config_failover *g = hb.group[i].cfg;
         static const char *const modes[] = { "auto", "hot", "cold" };
-        log_info("failover", "%s: primary %s, standby %s, mode %s, beats every %u ms, failed after %u missed",
-                 g->name, partitions[g->primary].cfg->name,
-                 g->standby >= 0 ? partitions[g->standby].cfg->name : g->standby_kernel[0] ? g->standby_kernel
-                                                                                             : "(restart)",
+        log_info("failover", "%s: primary %s, standby %s, mode %s, beats every %u ms, failed after %u missed", g->name,
+                 partitions[g->primary].cfg->name,
+                 g->standby >= 0        ? partitions[g->standby].cfg->name
+                 : g->standby_kernel[0] ? g->standby_kernel
+                                        : "(restart)",
                  modes[g->mode % 3], g->interval_ms, g->misses);
     }
 }

@@ -25,32 +25,19 @@
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
 
-
-#define NS_PER_MS 1000000ULL
-#define HB_LINE_MAX  200
+#define NS_PER_MS   1000000ULL
+#define HB_LINE_MAX 200
 
 /* ---------------------------------------------------------------- shared fields */
 
-static u32 role_of(const struct hb_part *p)
-{
-    return __atomic_load_n(&p->role, __ATOMIC_ACQUIRE);
-}
+static u32 role_of(const struct hb_part *p) { return __atomic_load_n(&p->role, __ATOMIC_ACQUIRE); }
 
-static void set_role(struct hb_part *p, u32 role)
-{
-    __atomic_store_n(&p->role, role, __ATOMIC_RELEASE);
-}
+static void set_role(struct hb_part *p, u32 role) { __atomic_store_n(&p->role, role, __ATOMIC_RELEASE); }
 
 /* A vCPU's clock may run a little ahead of CPU 0's: such a beat is "just now". */
-static u64 age(u64 now, u64 t)
-{
-    return now > t ? now - t : 0;
-}
+static u64 age(u64 now, u64 t) { return now > t ? now - t : 0; }
 
-static u64 ms_ns(u32 ms)
-{
-    return (u64)ms * NS_PER_MS;
-}
+static u64 ms_ns(u32 ms) { return (u64)ms * NS_PER_MS; }
 
 /* ---------------------------------------------------------------- names and logging */
 
@@ -75,8 +62,8 @@ const char *hb_gstate_name(u32 s)
 const char *hb_event_name(u32 k)
 {
     static const char *const n[] = {
-        "failed", "fenced", "fence-failed", "hot", "cold", "restart", "manual",
-        "taken-over", "standby-lost", "group-down",
+        "failed",  "fenced", "fence-failed", "hot",          "cold",
+        "restart", "manual", "taken-over",   "standby-lost", "group-down",
     };
     return k < ARRAY_SIZE(n) ? n[k] : "?";
 }
@@ -84,10 +71,10 @@ const char *hb_event_name(u32 k)
 const char *hb_role_name(u32 r)
 {
     switch (r) {
-    case HB_ROLE_NONE:    return "none";
+    case HB_ROLE_NONE: return "none";
     case HB_ROLE_PRIMARY: return "primary";
     case HB_ROLE_STANDBY: return "standby";
-    default:              return "?";
+    default: return "?";
     }
 }
 
@@ -130,8 +117,7 @@ static const char *part_label(const struct hb_master *m, u32 gi, u32 i)
     return m->group[gi].primary == (s32)i ? "primary" : "standby";
 }
 
-static struct hb_event *record(struct hb_master *m, u32 gi, u32 kind, s32 part, s32 other, const char *why,
-                               u64 now)
+static struct hb_event *record(struct hb_master *m, u32 gi, u32 kind, s32 part, s32 other, const char *why, u64 now)
 {
     struct hb_group *g = &m->group[gi];
     struct hb_event *e = &g->hist[g->nhist % HB_HISTORY];
@@ -153,17 +139,11 @@ const struct hb_event *hb_event_at(const struct hb_group *g, u32 i)
     return &g->hist[(g->nhist - kept + i) % HB_HISTORY];
 }
 
-u32 hb_event_count(const struct hb_group *g)
-{
-    return MIN(g->nhist, (u32)HB_HISTORY);
-}
+u32 hb_event_count(const struct hb_group *g) { return MIN(g->nhist, (u32)HB_HISTORY); }
 
 /* ---------------------------------------------------------------- group state */
 
-static bool part_healthy(const struct hb_master *m, s32 i)
-{
-    return i >= 0 && m->part[i].state == HB_ALIVE;
-}
+static bool part_healthy(const struct hb_master *m, s32 i) { return i >= 0 && m->part[i].state == HB_ALIVE; }
 
 /* Why the group is in state s, for the log line of a transition. */
 static void gstate_reason(const struct hb_master *m, u32 gi, u32 s, char *buf, size_t len)
@@ -173,29 +153,27 @@ static void gstate_reason(const struct hb_master *m, u32 gi, u32 s, char *buf, s
     switch (s) {
     case HBG_IDLE:
         if (p->state == HB_OFF || p->state == HB_FAILED)
-            ksnprintf(buf, len, "primary %s is not running (%s)", nm(m, g->primary),
-                      hb_pstate_name(p->state));
+            ksnprintf(buf, len, "primary %s is not running (%s)", nm(m, g->primary), hb_pstate_name(p->state));
         else
             ksnprintf(buf, len, "waiting for primary %s to beat as primary (%s)", nm(m, g->primary),
                       hb_pstate_name(p->state));
         break;
     case HBG_OK:
-        ksnprintf(buf, len, "%s serves as primary, standby %s is ready", nm(m, g->primary),
-                  nm(m, g->standby));
+        ksnprintf(buf, len, "%s serves as primary, standby %s is ready", nm(m, g->primary), nm(m, g->standby));
         break;
     case HBG_DEGRADED:
         if (g->standby < 0)
             ksnprintf(buf, len, "%s serves as primary, no standby partition", nm(m, g->primary));
         else
-            ksnprintf(buf, len, "%s serves as primary, standby %s is %s: no failover "
-                      "to it possible", nm(m, g->primary), nm(m, g->standby), hb_pstate_name(m->part[g->standby].state));
+            ksnprintf(buf, len,
+                      "%s serves as primary, standby %s is %s: no failover "
+                      "to it possible",
+                      nm(m, g->primary), nm(m, g->standby), hb_pstate_name(m->part[g->standby].state));
         break;
     case HBG_TAKEOVER:
         ksnprintf(buf, len, "%s is becoming primary, waiting for it to acknowledge", nm(m, g->target));
         break;
-    default:
-        kstrlcpy(buf, g->why, len);
-        break;
+    default: kstrlcpy(buf, g->why, len); break;
     }
 }
 
@@ -212,8 +190,7 @@ static void set_gstate(struct hb_master *m, u32 gi, u32 s)
         g->target = -1;
     char why[HB_WHY_MAX + 40];
     gstate_reason(m, gi, s, why, sizeof(why));
-    say(m, gi, s == HBG_OK ? LOG_INFO : LOG_WARN, "group %s (was %s): %s", hb_gstate_name(s),
-        hb_gstate_name(was), why);
+    say(m, gi, s == HBG_OK ? LOG_INFO : LOG_WARN, "group %s (was %s): %s", hb_gstate_name(s), hb_gstate_name(was), why);
 }
 
 /* The state that follows from the partitions alone. */
@@ -246,8 +223,7 @@ static void __printf(4, 5) group_down(struct hb_master *m, u32 gi, u64 now, cons
     g->acked = false;
     record(m, gi, HB_EV_GROUP_DOWN, g->primary, -1, g->why, now);
     /* One line for the event and the transition: they are the same thing. */
-    say(m, gi, LOG_ERROR, "group DOWN (was %s): %s; an operator must start a partition",
-        hb_gstate_name(was), g->why);
+    say(m, gi, LOG_ERROR, "group DOWN (was %s): %s; an operator must start a partition", hb_gstate_name(was), g->why);
 }
 
 /* ---------------------------------------------------------------- actions */
@@ -279,10 +255,7 @@ static u64 clock(struct hb_master *m, u64 before)
     return MAX(t, before);
 }
 
-static int call_stop(struct hb_master *m, u32 i)
-{
-    return m->ops.stop ? m->ops.stop(m->ops.ctx, i) : -ENOSYS;
-}
+static int call_stop(struct hb_master *m, u32 i) { return m->ops.stop ? m->ops.stop(m->ops.ctx, i) : -ENOSYS; }
 
 static int call_start(struct hb_master *m, u32 i, bool standby_image)
 {
@@ -328,8 +301,10 @@ static void promote(struct hb_master *m, u32 gi, u32 from, u32 to, u32 kind, u64
     char why[HB_WHY_MAX];
     ksnprintf(why, sizeof(why), "%s promoted in place of %s", nm(m, to), nm(m, from));
     record(m, gi, kind, (s32)from, (s32)to, why, now);
-    say(m, gi, LOG_WARN, "%s: standby %s promoted to primary in place of %s, service moved "
-        "to it", kind == HB_EV_MANUAL ? "manual switchover" : "hot takeover", nm(m, to), nm(m, from));
+    say(m, gi, LOG_WARN,
+        "%s: standby %s promoted to primary in place of %s, service moved "
+        "to it",
+        kind == HB_EV_MANUAL ? "manual switchover" : "hot takeover", nm(m, to), nm(m, from));
     set_gstate(m, gi, HBG_TAKEOVER);
     call_announce(m, gi, to);
 }
@@ -344,8 +319,8 @@ static void cold_boot(struct hb_master *m, u32 gi, u32 i, u64 now)
     /* An image that fails again and again is not booted forever. */
     u64 oldest = g->cold_at[g->ncold % HB_COLD_MAX];
     if (g->ncold >= HB_COLD_MAX && now - oldest < HB_COLD_WINDOW_NS) {
-        group_down(m, gi, now, "%s failed after each of %u cold takeovers within %llu s: not booted again",
-                   nm(m, i), HB_COLD_MAX, (unsigned long long)(HB_COLD_WINDOW_NS / 1000000000ULL));
+        group_down(m, gi, now, "%s failed after each of %u cold takeovers within %llu s: not booted again", nm(m, i),
+                   HB_COLD_MAX, (unsigned long long)(HB_COLD_WINDOW_NS / 1000000000ULL));
         return;
     }
     g->cold_at[g->ncold++ % HB_COLD_MAX] = now;
@@ -354,8 +329,10 @@ static void cold_boot(struct hb_master *m, u32 gi, u32 i, u64 now)
     if (image)
         say(m, gi, LOG_WARN, "cold takeover: booting %s with the group's standby image", nm(m, i));
     else
-        say(m, gi, LOG_WARN, "cold takeover: restarting %s with its own image (the group has no "
-            "standby image)", nm(m, i));
+        say(m, gi, LOG_WARN,
+            "cold takeover: restarting %s with its own image (the group has no "
+            "standby image)",
+            nm(m, i));
     /* WAITING and PRIMARY before it runs: its first beat may come at once. */
     part_reset(p, now);
     set_role(p, HB_ROLE_PRIMARY);
@@ -395,8 +372,7 @@ static void fail(struct hb_master *m, u32 i, const char *why, u64 sign, u64 now)
     p->since = now;
     kstrlcpy(p->why, why, sizeof(p->why));
     record(m, gi, HB_EV_FAILED, (s32)i, -1, why, now);
-    say(m, gi, LOG_ERROR, "%s (%s%s) %s: failed", nm(m, i), target ? "taking over as " : "",
-        part_label(m, gi, i), why);
+    say(m, gi, LOG_ERROR, "%s (%s%s) %s: failed", nm(m, i), target ? "taking over as " : "", part_label(m, gi, i), why);
 
     if (!primary) {
         lose_standby(m, gi, i, now);
@@ -431,8 +407,8 @@ static void fail(struct hb_master *m, u32 i, const char *why, u64 sign, u64 now)
         if (g->standby < 0)
             group_down(m, gi, now, "no standby partition to take over from %s", nm(m, i));
         else
-            group_down(m, gi, now, "standby %s is %s, not healthy: mode hot allows no cold boot",
-                       nm(m, g->standby), hb_pstate_name(m->part[g->standby].state));
+            group_down(m, gi, now, "standby %s is %s, not healthy: mode hot allows no cold boot", nm(m, g->standby),
+                       hb_pstate_name(m->part[g->standby].state));
     }
 }
 
@@ -534,8 +510,10 @@ static void taken_over(struct hb_master *m, u32 gi, u64 now)
                                 "acknowledged the primary role", now);
     e->detect_ns = detect;
     e->takeover_ns = took;
-    say(m, gi, LOG_INFO, "%s took over as primary: failure detected in %s, taken over in %s "
-        "(failover %u)", nm(m, i), fmt_ms(a, sizeof(a), detect), fmt_ms(b, sizeof(b), took), g->failovers);
+    say(m, gi, LOG_INFO,
+        "%s took over as primary: failure detected in %s, taken over in %s "
+        "(failover %u)",
+        nm(m, i), fmt_ms(a, sizeof(a), detect), fmt_ms(b, sizeof(b), took), g->failovers);
     set_gstate(m, gi, settled(m, gi));
     call_announce(m, gi, i);
 }
@@ -647,8 +625,8 @@ void hb_started(struct hb_master *m, u32 part, u64 now)
 
     part_reset(p, now);
     set_role(p, primary ? HB_ROLE_PRIMARY : HB_ROLE_STANDBY);
-    say(m, gi, LOG_INFO, "%s (%s) started: first beat due within %u ms", nm(m, part),
-        part_label(m, gi, part), g->cfg->grace_ms);
+    say(m, gi, LOG_INFO, "%s (%s) started: first beat due within %u ms", nm(m, part), part_label(m, gi, part),
+        g->cfg->grace_ms);
     if (primary) {
         g->acked = false;
         /* An operator's start is the way out of DOWN (and ends a takeover
@@ -693,8 +671,8 @@ int hb_switchover(struct hb_master *m, u32 gi, u64 now, char *err, size_t errlen
     if (g->standby < 0)
         return kerr_fmt(err, errlen, -EAGAIN, "%s: has no standby partition", name);
     if (!part_healthy(m, g->standby))
-        return kerr_fmt(err, errlen, -EAGAIN, "%s: standby %s is not running and beating (%s)", name,
-                        nm(m, g->standby), hb_pstate_name(m->part[g->standby].state));
+        return kerr_fmt(err, errlen, -EAGAIN, "%s: standby %s is not running and beating (%s)", name, nm(m, g->standby),
+                        hb_pstate_name(m->part[g->standby].state));
 
     u32 from = (u32)g->primary, to = (u32)g->standby;
     struct hb_part *p = &m->part[from];
@@ -704,10 +682,14 @@ int hb_switchover(struct hb_master *m, u32 gi, u64 now, char *err, size_t errlen
     if (p->state != HB_OFF && !(p->state == HB_FAILED && role_of(p) == HB_ROLE_NONE)) {
         int rc = call_stop(m, from);
         if (rc < 0) {
-            say(m, gi, LOG_ERROR, "manual switchover: primary %s could not be stopped (%s): nothing "
-                "promoted", nm(m, from), strerror_short(rc));
-            return kerr_fmt(err, errlen, -EIO, "%s: primary %s could not be stopped (%s): nothing "
-                            "promoted", name, nm(m, from), strerror_short(rc));
+            say(m, gi, LOG_ERROR,
+                "manual switchover: primary %s could not be stopped (%s): nothing "
+                "promoted",
+                nm(m, from), strerror_short(rc));
+            return kerr_fmt(err, errlen, -EIO,
+                            "%s: primary %s could not be stopped (%s): nothing "
+                            "promoted",
+                            name, nm(m, from), strerror_short(rc));
         }
         part_off(p, now);
         say(m, gi, LOG_INFO, "%s (primary) stopped for the switchover", nm(m, from));
@@ -727,10 +709,7 @@ int hb_group_find(const struct hb_master *m, const char *name)
     return -1;
 }
 
-static bool index_ok(s32 i, u32 nparts)
-{
-    return i >= 0 && (u32)i < nparts;
-}
+static bool index_ok(s32 i, u32 nparts) { return i >= 0 && (u32)i < nparts; }
 
 static int check(const struct config_failover *groups, u32 ngroups, u32 nparts)
 {

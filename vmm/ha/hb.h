@@ -65,76 +65,76 @@
 #include "kernel/core/log.h"
 #include "vmm/hypercall_abi.h"
 
-#define HB_MAX_PARTS  CONFIG_MAX_PARTITIONS
-#define HB_MAX_GROUPS CONFIG_MAX_GROUPS
-#define HB_HISTORY    16          /* events kept per group (a ring) */
-#define HB_WHY_MAX    80
-#define HB_COLD_MAX   3           /* cold takeovers allowed within HB_COLD_WINDOW_NS; */
-#define HB_COLD_WINDOW_NS (60ULL * 1000000000ULL)   /* one more takes the group DOWN */
+#define HB_MAX_PARTS      CONFIG_MAX_PARTITIONS
+#define HB_MAX_GROUPS     CONFIG_MAX_GROUPS
+#define HB_HISTORY        16 /* events kept per group (a ring) */
+#define HB_WHY_MAX        80
+#define HB_COLD_MAX       3                       /* cold takeovers allowed within HB_COLD_WINDOW_NS; */
+#define HB_COLD_WINDOW_NS (60ULL * 1000000000ULL) /* one more takes the group DOWN */
 
 enum hb_pstate { HB_OFF, HB_WAITING, HB_ALIVE, HB_LATE, HB_FAILED };
 enum hb_down { HB_DOWN_NONE, HB_DOWN_CRASH, HB_DOWN_SHUTDOWN };
 enum hb_gstate { HBG_IDLE, HBG_OK, HBG_DEGRADED, HBG_TAKEOVER, HBG_DOWN };
 
 enum hb_event_kind {
-    HB_EV_FAILED,        /* part declared failed; why says how */
-    HB_EV_FENCED,        /* part stopped after its failure */
-    HB_EV_FENCE_FAILED,  /* part could not be stopped: group DOWN */
-    HB_EV_HOT,           /* other (standby) promoted in place of part */
-    HB_EV_COLD,          /* part booted with the group's standby image */
-    HB_EV_RESTART,       /* part restarted with its own image (no standby image) */
-    HB_EV_MANUAL,        /* manual switchover from part to other */
-    HB_EV_TAKEN_OVER,    /* part acknowledged being primary: detect_ns, takeover_ns set */
-    HB_EV_STANDBY_LOST,  /* standby part failed (fenced): group DEGRADED */
-    HB_EV_GROUP_DOWN,    /* nothing left to fail over to; why says why */
+    HB_EV_FAILED,       /* part declared failed; why says how */
+    HB_EV_FENCED,       /* part stopped after its failure */
+    HB_EV_FENCE_FAILED, /* part could not be stopped: group DOWN */
+    HB_EV_HOT,          /* other (standby) promoted in place of part */
+    HB_EV_COLD,         /* part booted with the group's standby image */
+    HB_EV_RESTART,      /* part restarted with its own image (no standby image) */
+    HB_EV_MANUAL,       /* manual switchover from part to other */
+    HB_EV_TAKEN_OVER,   /* part acknowledged being primary: detect_ns, takeover_ns set */
+    HB_EV_STANDBY_LOST, /* standby part failed (fenced): group DEGRADED */
+    HB_EV_GROUP_DOWN,   /* nothing left to fail over to; why says why */
 };
 
 struct hb_part {
-    char name[CONFIG_NAME_MAX];  /* for the log: hb_set_name, else "partition N" */
-    bool monitored;              /* in a group */
+    char name[CONFIG_NAME_MAX]; /* for the log: hb_set_name, else "partition N" */
+    bool monitored;             /* in a group */
     s32 group;
     /* Written by the partition's vCPUs (hb_beat, hb_down), read by hb_tick. */
-    volatile u64 last_beat;      /* ns */
-    volatile u32 claimed;        /* role its last beat claimed */
+    volatile u64 last_beat; /* ns */
+    volatile u32 claimed;   /* role its last beat claimed */
     volatile u64 beats;
-    volatile u32 down;           /* enum hb_down, posted */
+    volatile u32 down; /* enum hb_down, posted */
     volatile u64 down_at;
     /* Written by hb_tick (CPU 0), read by hb_beat. */
-    volatile u32 role;           /* enum isthmus_hb_role it is told */
+    volatile u32 role; /* enum isthmus_hb_role it is told */
     /* The master's own (CPU 0). */
-    u32 state;                   /* enum hb_pstate */
-    u64 since;                   /* ns: started (WAITING) or entered its state */
-    u32 cur_misses;              /* intervals missed since the last beat */
-    u64 misses;                  /* intervals missed in all */
-    u64 late;                    /* times it went LATE (and maybe recovered): flapping shows here */
-    char why[HB_WHY_MAX];        /* why FAILED */
+    u32 state;            /* enum hb_pstate */
+    u64 since;            /* ns: started (WAITING) or entered its state */
+    u32 cur_misses;       /* intervals missed since the last beat */
+    u64 misses;           /* intervals missed in all */
+    u64 late;             /* times it went LATE (and maybe recovered): flapping shows here */
+    char why[HB_WHY_MAX]; /* why FAILED */
 };
 
 struct hb_event {
-    u64 at;                      /* ns */
-    u32 kind;                    /* enum hb_event_kind */
-    s32 part, other;             /* partition indices, -1 when none */
-    u64 detect_ns, takeover_ns;  /* HB_EV_TAKEN_OVER */
+    u64 at;                     /* ns */
+    u32 kind;                   /* enum hb_event_kind */
+    s32 part, other;            /* partition indices, -1 when none */
+    u64 detect_ns, takeover_ns; /* HB_EV_TAKEN_OVER */
     char why[HB_WHY_MAX];
 };
 
 struct hb_group {
     const struct config_failover *cfg;
-    s32 primary, standby;        /* now (they swap on a hot takeover); standby -1: none */
-    u32 state;                   /* enum hb_gstate */
-    bool acked;                  /* the primary beat as primary since it became primary */
-    s32 target;                  /* TAKEOVER: the partition becoming primary */
-    bool target_cold;            /* TAKEOVER: it was (re)booted, not promoted */
-    u64 t_alive;                 /* the failed primary's last sign of life */
-    u64 t_declared;              /* when its failure was declared */
-    u64 t_target;                /* when the target was promoted or booted */
-    u32 failovers;               /* takeovers completed */
-    u64 detect_last, detect_max, takeover_last, takeover_max;   /* ns */
-    char why[HB_WHY_MAX];        /* DOWN: why */
-    u64 cold_at[HB_COLD_MAX];    /* the last cold takeovers' times (a ring) */
+    s32 primary, standby;                                     /* now (they swap on a hot takeover); standby -1: none */
+    u32 state;                                                /* enum hb_gstate */
+    bool acked;                                               /* the primary beat as primary since it became primary */
+    s32 target;                                               /* TAKEOVER: the partition becoming primary */
+    bool target_cold;                                         /* TAKEOVER: it was (re)booted, not promoted */
+    u64 t_alive;                                              /* the failed primary's last sign of life */
+    u64 t_declared;                                           /* when its failure was declared */
+    u64 t_target;                                             /* when the target was promoted or booted */
+    u32 failovers;                                            /* takeovers completed */
+    u64 detect_last, detect_max, takeover_last, takeover_max; /* ns */
+    char why[HB_WHY_MAX];                                     /* DOWN: why */
+    u64 cold_at[HB_COLD_MAX];                                 /* the last cold takeovers' times (a ring) */
     u32 ncold;
     struct hb_event hist[HB_HISTORY];
-    u32 nhist;                   /* events ever; the last min(nhist, HB_HISTORY) are kept */
+    u32 nhist; /* events ever; the last min(nhist, HB_HISTORY) are kept */
 };
 
 /* What the master does to partitions. Called only from hb_tick() and

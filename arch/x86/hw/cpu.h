@@ -9,13 +9,14 @@
 #include "arch/x86/hw/msr.h"
 #include "arch/x86/hw/regs.h"
 
-struct cpuid_regs { u32 eax, ebx, ecx, edx; };
+struct cpuid_regs {
+    u32 eax, ebx, ecx, edx;
+};
 
 static inline struct cpuid_regs cpuid(u32 leaf, u32 subleaf)
 {
     struct cpuid_regs r;
-    __asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
-                     : "a"(leaf), "c"(subleaf));
+    __asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
     return r;
 }
 
@@ -38,8 +39,13 @@ static inline u64 rdtsc(void)
     return ((u64)hi << 32) | lo;
 }
 
-#define DEFINE_CR(n) \
-    static inline u64 read_cr##n(void) { u64 v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; } \
+#define DEFINE_CR(n)                                                                                                   \
+    static inline u64 read_cr##n(void)                                                                                 \
+    {                                                                                                                  \
+        u64 v;                                                                                                         \
+        __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                                                              \
+        return v;                                                                                                      \
+    }                                                                                                                  \
     static inline void write_cr##n(u64 v) { __asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory"); }
 DEFINE_CR(0)
 DEFINE_CR(2)
@@ -57,9 +63,24 @@ static inline u64 read_rflags(void)
 static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
 static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline u16 inw(u16 port) { u16 v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline u32 inl(u16 port) { u32 v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline u8 inb(u16 port)
+{
+    u8 v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline u16 inw(u16 port)
+{
+    u16 v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline u32 inl(u16 port)
+{
+    u32 v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
 
 static inline u32 mmio_read32(hpa_t a) { return *(volatile u32 *)hpa_to_ptr(a); }
 static inline void mmio_write32(hpa_t a, u32 v) { *(volatile u32 *)hpa_to_ptr(a) = v; }

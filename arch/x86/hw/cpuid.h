@@ -7,52 +7,52 @@
 #include "kernel/lib/types.h"
 
 /* Leaves. */
-#define CPUID_LEAF_VENDOR         0x0u         /* EAX: highest basic leaf; vendor string */
-#define CPUID_LEAF_FEATURES       0x1u
-#define CPUID_LEAF_THERMAL        0x6u         /* thermal and power management */
-#define CPUID_LEAF_EXT_FEATURES   0x7u         /* structured extended features, subleaf 0 */
-#define CPUID_LEAF_PMU            0xau         /* architectural performance monitoring */
-#define CPUID_LEAF_TOPOLOGY       0xbu         /* extended topology */
-#define CPUID_LEAF_XSAVE          0xdu         /* XSAVE state components, subleaf 0 */
-#define CPUID_LEAF_TOPOLOGY_V2    0x1fu        /* V2 extended topology */
-#define CPUID_LEAF_HV_FIRST       0x40000000u  /* reserved for hypervisors ... */
-#define CPUID_LEAF_HV_LAST        0x4fffffffu  /* ... up to here */
-#define CPUID_LEAF_EXT_MAX        0x80000000u  /* EAX: highest extended leaf */
-#define CPUID_LEAF_EXT_AMD        0x80000001u  /* extended features */
-#define CPUID_LEAF_BRAND          0x80000002u  /* three leaves of processor brand string */
-#define CPUID_LEAF_ADDR_SIZES     0x80000008u  /* EAX[7:0]: physical address bits */
-#define CPUID_LEAF_SVM            0x8000000au  /* SVM revision, ASIDs, features */
+#define CPUID_LEAF_VENDOR       0x0u /* EAX: highest basic leaf; vendor string */
+#define CPUID_LEAF_FEATURES     0x1u
+#define CPUID_LEAF_THERMAL      0x6u        /* thermal and power management */
+#define CPUID_LEAF_EXT_FEATURES 0x7u        /* structured extended features, subleaf 0 */
+#define CPUID_LEAF_PMU          0xau        /* architectural performance monitoring */
+#define CPUID_LEAF_TOPOLOGY     0xbu        /* extended topology */
+#define CPUID_LEAF_XSAVE        0xdu        /* XSAVE state components, subleaf 0 */
+#define CPUID_LEAF_TOPOLOGY_V2  0x1fu       /* V2 extended topology */
+#define CPUID_LEAF_HV_FIRST     0x40000000u /* reserved for hypervisors ... */
+#define CPUID_LEAF_HV_LAST      0x4fffffffu /* ... up to here */
+#define CPUID_LEAF_EXT_MAX      0x80000000u /* EAX: highest extended leaf */
+#define CPUID_LEAF_EXT_AMD      0x80000001u /* extended features */
+#define CPUID_LEAF_BRAND        0x80000002u /* three leaves of processor brand string */
+#define CPUID_LEAF_ADDR_SIZES   0x80000008u /* EAX[7:0]: physical address bits */
+#define CPUID_LEAF_SVM          0x8000000au /* SVM revision, ASIDs, features */
 
 /* Leaf 1 ECX. */
-#define CPUID_1_ECX_MONITOR       BIT(3)       /* MONITOR/MWAIT */
-#define CPUID_1_ECX_VMX           BIT(5)
-#define CPUID_1_ECX_SMX           BIT(6)
-#define CPUID_1_ECX_PCID          BIT(17)
-#define CPUID_1_ECX_X2APIC        BIT(21)
-#define CPUID_1_ECX_TSC_DEADLINE  BIT(24)
-#define CPUID_1_ECX_XSAVE         BIT(26)
-#define CPUID_1_ECX_OSXSAVE       BIT(27)      /* mirrors CR4.OSXSAVE */
-#define CPUID_1_ECX_HYPERVISOR    BIT(31)      /* running under a hypervisor */
+#define CPUID_1_ECX_MONITOR      BIT(3) /* MONITOR/MWAIT */
+#define CPUID_1_ECX_VMX          BIT(5)
+#define CPUID_1_ECX_SMX          BIT(6)
+#define CPUID_1_ECX_PCID         BIT(17)
+#define CPUID_1_ECX_X2APIC       BIT(21)
+#define CPUID_1_ECX_TSC_DEADLINE BIT(24)
+#define CPUID_1_ECX_XSAVE        BIT(26)
+#define CPUID_1_ECX_OSXSAVE      BIT(27) /* mirrors CR4.OSXSAVE */
+#define CPUID_1_ECX_HYPERVISOR   BIT(31) /* running under a hypervisor */
 /* Leaf 1 EDX. */
-#define CPUID_1_EDX_APIC          BIT(9)
-#define CPUID_1_EDX_HTT           BIT(28)      /* EBX[23:16] counts logical processors */
+#define CPUID_1_EDX_APIC         BIT(9)
+#define CPUID_1_EDX_HTT          BIT(28) /* EBX[23:16] counts logical processors */
 
 /* Leaf 7 subleaf 0. */
-#define CPUID_7_EBX_INVPCID       BIT(10)
-#define CPUID_7_ECX_PKU           BIT(3)
-#define CPUID_7_ECX_LA57          BIT(16)
+#define CPUID_7_EBX_INVPCID BIT(10)
+#define CPUID_7_ECX_PKU     BIT(3)
+#define CPUID_7_ECX_LA57    BIT(16)
 
 /* Leaves 0xb and 0x1f: level type in ECX[15:8]. */
-#define CPUID_TOPO_LEVEL_SHIFT    8
-#define CPUID_TOPO_SMT            1u
-#define CPUID_TOPO_CORE           2u
+#define CPUID_TOPO_LEVEL_SHIFT 8
+#define CPUID_TOPO_SMT         1u
+#define CPUID_TOPO_CORE        2u
 
 /* Leaf 0x80000001 ECX. */
-#define CPUID_80000001_ECX_SVM    BIT(2)
+#define CPUID_80000001_ECX_SVM BIT(2)
 
 /* Leaf 0x8000000a EDX: SVM features (APM Vol. 3 E.4.10). */
-#define CPUID_SVM_EDX_NP             BIT(0)    /* nested paging */
-#define CPUID_SVM_EDX_NRIPS          BIT(3)    /* next RIP saved on exits */
+#define CPUID_SVM_EDX_NP             BIT(0) /* nested paging */
+#define CPUID_SVM_EDX_NRIPS          BIT(3) /* next RIP saved on exits */
 #define CPUID_SVM_EDX_VMCB_CLEAN     BIT(5)
 #define CPUID_SVM_EDX_FLUSH_BY_ASID  BIT(6)
 #define CPUID_SVM_EDX_DECODE_ASSISTS BIT(7)

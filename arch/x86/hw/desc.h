@@ -9,11 +9,11 @@
 #include "kernel/lib/types.h"
 
 /* Selectors of the hypervisor's GDT. */
-#define SEL_NULL  0x00
-#define SEL_CODE  0x08
-#define SEL_DATA  0x10
-#define SEL_TSS   0x18
-#define GDT_ENTRIES 5             /* TSS descriptor takes two slots in long mode */
+#define SEL_NULL    0x00
+#define SEL_CODE    0x08
+#define SEL_DATA    0x10
+#define SEL_TSS     0x18
+#define GDT_ENTRIES 5 /* TSS descriptor takes two slots in long mode */
 
 /* Flat code and data descriptors (SDM 3.4.5): P=1, S=1, DPL 0. In long mode
  * (L=1 for code) base and limit are ignored; the 32-bit ones (for the AP
@@ -26,22 +26,22 @@
 /* Segment attributes in the packed 12-bit form of the VMCB and of struct
  * vcpu_segment (APM Vol. 2 15.5.1): descriptor bits 47:40 in bits 7:0 and
  * 55:52 in 11:8 (SDM Vol. 3A 3.4.5). */
-#define SEG_ATTR_TYPE_MASK  0xfu
-#define SEG_ATTR_S          BIT(4)    /* code or data (not a system segment) */
-#define SEG_ATTR_DPL_SHIFT  5
-#define SEG_ATTR_P          BIT(7)    /* present */
-#define SEG_ATTR_AVL        BIT(8)
-#define SEG_ATTR_L          BIT(9)    /* 64-bit code */
-#define SEG_ATTR_DB         BIT(10)   /* default operand size 32 */
-#define SEG_ATTR_G          BIT(11)   /* limit in 4 KiB units */
+#define SEG_ATTR_TYPE_MASK 0xfu
+#define SEG_ATTR_S         BIT(4) /* code or data (not a system segment) */
+#define SEG_ATTR_DPL_SHIFT 5
+#define SEG_ATTR_P         BIT(7) /* present */
+#define SEG_ATTR_AVL       BIT(8)
+#define SEG_ATTR_L         BIT(9)  /* 64-bit code */
+#define SEG_ATTR_DB        BIT(10) /* default operand size 32 */
+#define SEG_ATTR_G         BIT(11) /* limit in 4 KiB units */
 /* Types (SDM tables 3-1 and 3-2): code and data with S set, system without. */
-#define SEG_TYPE_ACCESSED   0x1u
-#define SEG_TYPE_DATA_RW    0x2u      /* read/write data */
-#define SEG_TYPE_CODE_RX    0xau      /* execute/read code */
-#define SEG_TYPE_LDT        0x2u
-#define SEG_TYPE_TSS_AVAIL  0x9u      /* 32/64-bit TSS, available */
-#define SEG_TYPE_TSS_BUSY   0xbu      /* 32/64-bit TSS, busy */
-#define SEG_TYPE_INTR_GATE  0xeu      /* 64-bit interrupt gate (IF cleared on entry) */
+#define SEG_TYPE_ACCESSED  0x1u
+#define SEG_TYPE_DATA_RW   0x2u /* read/write data */
+#define SEG_TYPE_CODE_RX   0xau /* execute/read code */
+#define SEG_TYPE_LDT       0x2u
+#define SEG_TYPE_TSS_AVAIL 0x9u /* 32/64-bit TSS, available */
+#define SEG_TYPE_TSS_BUSY  0xbu /* 32/64-bit TSS, busy */
+#define SEG_TYPE_INTR_GATE 0xeu /* 64-bit interrupt gate (IF cleared on entry) */
 
 /* Attributes of the segments a vCPU starts with (struct vcpu_segment packing),
  * all present and accessed: flat 32-bit code and data (4 KiB granularity,
@@ -53,14 +53,14 @@
 #define SEG_ATTRS_TSS    (SEG_ATTR_P | SEG_TYPE_TSS_BUSY)
 #define SEG_ATTRS_LDT    (SEG_ATTR_P | SEG_TYPE_LDT)
 STATIC_ASSERT(SEG_ATTRS_CODE32 == 0xc9b && SEG_ATTRS_DATA32 == 0xc93 && SEG_ATTRS_CODE16 == 0x9b &&
-              SEG_ATTRS_DATA16 == 0x93 && SEG_ATTRS_TSS == 0x8b && SEG_ATTRS_LDT == 0x82,
+                  SEG_ATTRS_DATA16 == 0x93 && SEG_ATTRS_TSS == 0x8b && SEG_ATTRS_LDT == 0x82,
               "start-state attributes as the SDM's tables give them");
 
 /* Interrupt stack table slots (SDM 6.14.5) and the size of each stack. */
-#define IST_DOUBLE_FAULT 1
-#define IST_NMI          2
+#define IST_DOUBLE_FAULT  1
+#define IST_NMI           2
 #define IST_MACHINE_CHECK 3
-#define IST_STACK_SIZE   4096
+#define IST_STACK_SIZE    4096
 
 /* 64-bit task-state segment (SDM 8.7). */
 struct tss64 {
@@ -82,7 +82,7 @@ struct idt_gate {
     u16 off_lo;
     u16 sel;
     u8 ist;
-    u8 type;        /* P, DPL 1:0 at 6:5, type: the attribute byte */
+    u8 type; /* P, DPL 1:0 at 6:5, type: the attribute byte */
     u16 off_mid;
     u32 off_hi;
     u32 reserved;

@@ -17,10 +17,10 @@
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 
-#define IOPM_PAGES  3      /* 12 KiB: one bit per port, all set = intercept every port */
-#define MSRPM_PAGES 2      /* 8 KiB: two bits per MSR in three ranges, all set */
-#define V_INTR_MASKING BIT(24)   /* host RFLAGS.IF, not the guest's, gates physical interrupts */
-#define V_IRQ          BIT(8)
+#define IOPM_PAGES        3       /* 12 KiB: one bit per port, all set = intercept every port */
+#define MSRPM_PAGES       2       /* 8 KiB: two bits per MSR in three ranges, all set */
+#define V_INTR_MASKING    BIT(24) /* host RFLAGS.IF, not the guest's, gates physical interrupts */
+#define V_IRQ             BIT(8)
 #define V_INTR_PRIO_SHIFT 16
 
 void svm_vmrun(u64 guest_vmcb_pa, u64 host_vmcb_pa, struct vcpu_regs *regs);
@@ -79,15 +79,14 @@ static int svm_create(struct vcpu *v)
     s->msrpm_pa = msrpm;
 
     struct vmcb *b = s->vmcb;
-    b->intercept_misc1 = VMCB_INTERCEPT1_INTR | VMCB_INTERCEPT1_NMI | VMCB_INTERCEPT1_SMI |
-                         VMCB_INTERCEPT1_INIT | VMCB_INTERCEPT1_CPUID | VMCB_INTERCEPT1_INVD |
-                         VMCB_INTERCEPT1_HLT | VMCB_INTERCEPT1_IOIO_PROT | VMCB_INTERCEPT1_MSR_PROT |
-                         VMCB_INTERCEPT1_TASK_SWITCH | VMCB_INTERCEPT1_FERR_FREEZE |
-                         VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_RSM;
+    b->intercept_misc1 = VMCB_INTERCEPT1_INTR | VMCB_INTERCEPT1_NMI | VMCB_INTERCEPT1_SMI | VMCB_INTERCEPT1_INIT |
+                         VMCB_INTERCEPT1_CPUID | VMCB_INTERCEPT1_INVD | VMCB_INTERCEPT1_HLT |
+                         VMCB_INTERCEPT1_IOIO_PROT | VMCB_INTERCEPT1_MSR_PROT | VMCB_INTERCEPT1_TASK_SWITCH |
+                         VMCB_INTERCEPT1_FERR_FREEZE | VMCB_INTERCEPT1_SHUTDOWN | VMCB_INTERCEPT1_RSM;
     b->intercept_misc2 = VMCB_INTERCEPT2_VMRUN | VMCB_INTERCEPT2_VMMCALL | VMCB_INTERCEPT2_VMLOAD |
-                         VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI |
-                         VMCB_INTERCEPT2_SKINIT | VMCB_INTERCEPT2_ICEBP | VMCB_INTERCEPT2_MONITOR |
-                         VMCB_INTERCEPT2_MWAIT | VMCB_INTERCEPT2_MWAIT_COND | VMCB_INTERCEPT2_XSETBV;
+                         VMCB_INTERCEPT2_VMSAVE | VMCB_INTERCEPT2_STGI | VMCB_INTERCEPT2_CLGI | VMCB_INTERCEPT2_SKINIT |
+                         VMCB_INTERCEPT2_ICEBP | VMCB_INTERCEPT2_MONITOR | VMCB_INTERCEPT2_MWAIT |
+                         VMCB_INTERCEPT2_MWAIT_COND | VMCB_INTERCEPT2_XSETBV;
     /* #MC belongs to the host. */
     b->intercept_exceptions = BIT(X86_EXC_MC);
     b->iopm_base_pa = iopm;
@@ -159,16 +158,13 @@ static void svm_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
 
 /* N_CR3 (APM 15.25.3): the root, PWT = PCD = 0 (the PML4 is write-back).
  * Every VMRUN flushes the TLB (TLB_CONTROL), so nothing else to flush. */
-static void svm_set_slpt_root(struct vcpu *v, hpa_t root)
-{
-    ((struct svm_vcpu *)v->hw)->vmcb->n_cr3 = root;
-}
+static void svm_set_slpt_root(struct vcpu *v, hpa_t root) { ((struct svm_vcpu *)v->hw)->vmcb->n_cr3 = root; }
 
 /* 1 GiB nested leaves are not used: QEMU's TCG NPT is the target, and the
  * partitions' blocks are 2 MiB-aligned. */
 static bool svm_slpt_1g_pages(void) { return false; }
 
-#define CR_BITS_SHADOWED (BIT(0) | BIT(3) | BIT(4))   /* intercept bits of CR0, CR3, CR4 */
+#define CR_BITS_SHADOWED (BIT(0) | BIT(3) | BIT(4)) /* intercept bits of CR0, CR3, CR4 */
 
 static int svm_enable_shadow(struct vcpu *v)
 {
@@ -262,8 +258,9 @@ static int svm_inject(struct vcpu *v, const struct vcpu_event *ev)
     struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
     if (b->eventinj & VMCB_EVENT_VALID)
         return -EBUSY;
-    u64 type = ev->type == VEVENT_NMI ? VMCB_EVENT_TYPE_NMI :
-               ev->type == VEVENT_EXCEPTION ? VMCB_EVENT_TYPE_EXC : VMCB_EVENT_TYPE_INTR;
+    u64 type = ev->type == VEVENT_NMI         ? VMCB_EVENT_TYPE_NMI
+               : ev->type == VEVENT_EXCEPTION ? VMCB_EVENT_TYPE_EXC
+                                              : VMCB_EVENT_TYPE_INTR;
     u64 inj = ev->vector | type | VMCB_EVENT_VALID;
     if (ev->type == VEVENT_EXCEPTION && ev->has_error)
         inj |= VMCB_EVENT_ERR_VALID | ((u64)ev->error << 32);
@@ -315,10 +312,7 @@ static u64 svm_get_efer(struct vcpu *v)
     return ((struct svm_vcpu *)v->hw)->vmcb->efer & ~EFER_SVME;
 }
 
-static u8 svm_get_cpl(struct vcpu *v)
-{
-    return ((struct svm_vcpu *)v->hw)->vmcb->cpl;
-}
+static u8 svm_get_cpl(struct vcpu *v) { return ((struct svm_vcpu *)v->hw)->vmcb->cpl; }
 
 static struct vmcb_seg *seg_of(struct vmcb *b, enum vcpu_seg_reg which)
 {
@@ -328,7 +322,7 @@ static struct vmcb_seg *seg_of(struct vmcb *b, enum vcpu_seg_reg which)
     case VSEG_SS: return &b->ss;
     case VSEG_DS: return &b->ds;
     case VSEG_FS: return &b->fs;
-    default:      return &b->gs;
+    default: return &b->gs;
     }
 }
 
@@ -343,23 +337,23 @@ static void svm_get_segment(struct vcpu *v, enum vcpu_seg_reg which, struct vcpu
 
 /* Every state MSR the core knows is a VMCB field on AMD-V; all are 8-byte
  * aligned (asserted in vmcb.h), so they are reached through their offsets. */
-#define VMCB_FIELD(f) ((u32)__builtin_offsetof(struct vmcb, f))
+#define VMCB_FIELD(f) ((u32) __builtin_offsetof(struct vmcb, f))
 static u32 msr_offset(enum vcpu_msr m)
 {
     switch (m) {
-    case VMSR_EFER:           return VMCB_FIELD(efer);
-    case VMSR_PAT:            return VMCB_FIELD(g_pat);
-    case VMSR_STAR:           return VMCB_FIELD(star);
-    case VMSR_LSTAR:          return VMCB_FIELD(lstar);
-    case VMSR_CSTAR:          return VMCB_FIELD(cstar);
-    case VMSR_SFMASK:         return VMCB_FIELD(sfmask);
+    case VMSR_EFER: return VMCB_FIELD(efer);
+    case VMSR_PAT: return VMCB_FIELD(g_pat);
+    case VMSR_STAR: return VMCB_FIELD(star);
+    case VMSR_LSTAR: return VMCB_FIELD(lstar);
+    case VMSR_CSTAR: return VMCB_FIELD(cstar);
+    case VMSR_SFMASK: return VMCB_FIELD(sfmask);
     case VMSR_KERNEL_GS_BASE: return VMCB_FIELD(kernel_gs_base);
-    case VMSR_SYSENTER_CS:    return VMCB_FIELD(sysenter_cs);
-    case VMSR_SYSENTER_ESP:   return VMCB_FIELD(sysenter_esp);
-    case VMSR_SYSENTER_EIP:   return VMCB_FIELD(sysenter_eip);
-    case VMSR_FS_BASE:        return VMCB_FIELD(fs.base);
-    case VMSR_GS_BASE:        return VMCB_FIELD(gs.base);
-    default:                  return 0;
+    case VMSR_SYSENTER_CS: return VMCB_FIELD(sysenter_cs);
+    case VMSR_SYSENTER_ESP: return VMCB_FIELD(sysenter_esp);
+    case VMSR_SYSENTER_EIP: return VMCB_FIELD(sysenter_eip);
+    case VMSR_FS_BASE: return VMCB_FIELD(fs.base);
+    case VMSR_GS_BASE: return VMCB_FIELD(gs.base);
+    default: return 0;
     }
 }
 
@@ -381,7 +375,7 @@ static void svm_set_msr(struct vcpu *v, enum vcpu_msr m, u64 value)
     if (!off)
         return;
     if (m == VMSR_EFER && ((struct svm_vcpu *)v->hw)->shadow)
-        return;             /* the core's shadow paging sets both views */
+        return; /* the core's shadow paging sets both views */
     if (m == VMSR_EFER)
         value = (value & ~EFER_LMA) | (b->efer & EFER_LMA) | EFER_SVME;
     *(u64 *)((u8 *)b + off) = value;

@@ -25,8 +25,8 @@
  * stop request is seen even if the kick (an IPI) is lost or blocked. Under
  * Bochs a guest with interrupts off and an interrupt pending for it took no
  * external-interrupt exits at all; this bounds such cases. */
-#define VMX_WATCHDOG_MS      10
-#define AR_UNUSABLE          BIT(16)
+#define VMX_WATCHDOG_MS 10
+#define AR_UNUSABLE     BIT(16)
 
 u32 vmcs_write_failures;
 u32 vmcs_first_failed_field;
@@ -38,17 +38,20 @@ extern char vmx_exit_point[];
  * or SWAPGS and runs one vCPU per physical CPU, so the guest's values stay in
  * that CPU's MSRs; a copy here answers reads. */
 static const u32 syscall_msr_index[] = {
-    [VMSR_STAR] = MSR_STAR, [VMSR_LSTAR] = MSR_LSTAR, [VMSR_CSTAR] = MSR_CSTAR,
-    [VMSR_SFMASK] = MSR_SFMASK, [VMSR_KERNEL_GS_BASE] = MSR_KERNEL_GS_BASE,
+    [VMSR_STAR] = MSR_STAR,
+    [VMSR_LSTAR] = MSR_LSTAR,
+    [VMSR_CSTAR] = MSR_CSTAR,
+    [VMSR_SFMASK] = MSR_SFMASK,
+    [VMSR_KERNEL_GS_BASE] = MSR_KERNEL_GS_BASE,
 };
 
 struct vmx_vcpu {
     u64 syscall_msr[VMSR_KERNEL_GS_BASE + 1];
     hpa_t vmcs_pa, io_pa, msr_pa;
     bool launched;
-    bool window;            /* interrupt-window exiting requested */
-    u32 proc;               /* current primary processor-based controls */
-    u32 watchdog;           /* preemption timer value for VMX_WATCHDOG_MS; 0: no timer */
+    bool window;  /* interrupt-window exiting requested */
+    u32 proc;     /* current primary processor-based controls */
+    u32 watchdog; /* preemption timer value for VMX_WATCHDOG_MS; 0: no timer */
     /* Shadow paging: the guest's CR3 and EFER (CR0 and CR4 are in the read
      * shadows), and a CR2 to load before the next entry (VM entries and
      * exits leave CR2 alone, so the guest's lives in the register). */
@@ -101,10 +104,7 @@ static bool vmptrld(hpa_t pa)
     return !fail;
 }
 
-static void vmclear(hpa_t pa)
-{
-    __asm__ volatile("vmclear %0" : : "m"(pa) : "cc", "memory");
-}
+static void vmclear(hpa_t pa) { __asm__ volatile("vmclear %0" : : "m"(pa) : "cc", "memory"); }
 
 /* Our segment attributes use the VMCB packing; VMX keeps the descriptor's
  * bits 55:52 at 15:12 and marks absent segments unusable. */
@@ -117,7 +117,10 @@ static u32 vmx_ar(u16 attrib)
 
 static void write_host_state(void)
 {
-    struct { u16 limit; u64 base; } __packed gdtr, idtr;
+    struct {
+        u16 limit;
+        u64 base;
+    } __packed gdtr, idtr;
     __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
     vmcs_writenat(VMCS_HOST_CR0, read_cr0());
     vmcs_writenat(VMCS_HOST_CR3, read_cr3());
@@ -157,8 +160,8 @@ static int vmx_create(struct vcpu *v)
         goto free_vmcs;
     if ((err = mm_alloc(node, 1, 1, 0, &msr, NULL)) < 0)
         goto free_io;
-    memset(hpa_to_ptr(io), 0xff, 2 * PAGE_SIZE);      /* every port exits */
-    memset(hpa_to_ptr(msr), 0xff, PAGE_SIZE);         /* every MSR exits */
+    memset(hpa_to_ptr(io), 0xff, 2 * PAGE_SIZE); /* every port exits */
+    memset(hpa_to_ptr(msr), 0xff, PAGE_SIZE);    /* every MSR exits */
     *(u32 *)hpa_to_ptr(vmcs) = virt.vmx_revision;
     x->vmcs_pa = vmcs;
     x->io_pa = io;
@@ -178,16 +181,17 @@ static int vmx_create(struct vcpu *v)
     }
     x->proc = adjust(MSR_IA32_VMX_PROCBASED_CTLS, MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
                      VMX_PROC_HLT_EXITING | VMX_PROC_MWAIT_EXITING | VMX_PROC_MONITOR_EXITING |
-                     VMX_PROC_USE_IO_BITMAPS | VMX_PROC_USE_MSR_BITMAPS | VMX_PROC_SECONDARY);
+                         VMX_PROC_USE_IO_BITMAPS | VMX_PROC_USE_MSR_BITMAPS | VMX_PROC_SECONDARY);
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
-    vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2,
-                 VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED | (virt.vmx_vpid ? VMX_PROC2_VPID : 0)));
+    vmcs_write32(VMCS_PROC_CONTROLS2,
+                 adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2,
+                        VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED | (virt.vmx_vpid ? VMX_PROC2_VPID : 0)));
     vmcs_write32(VMCS_EXIT_CONTROLS, adjust(MSR_IA32_VMX_EXIT_CTLS, MSR_IA32_VMX_TRUE_EXIT_CTLS,
-                 VMX_EXIT_CTL_HOST_64BIT | VMX_EXIT_CTL_SAVE_PAT | VMX_EXIT_CTL_LOAD_PAT |
-                 VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
+                                            VMX_EXIT_CTL_HOST_64BIT | VMX_EXIT_CTL_SAVE_PAT | VMX_EXIT_CTL_LOAD_PAT |
+                                                VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
     vmcs_write32(VMCS_ENTRY_CONTROLS, adjust(MSR_IA32_VMX_ENTRY_CTLS, MSR_IA32_VMX_TRUE_ENTRY_CTLS,
-                 VMX_ENTRY_CTL_LOAD_PAT | VMX_ENTRY_CTL_LOAD_EFER));
-    vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(X86_EXC_MC));   /* #MC stays with the host */
+                                             VMX_ENTRY_CTL_LOAD_PAT | VMX_ENTRY_CTL_LOAD_EFER));
+    vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(X86_EXC_MC)); /* #MC stays with the host */
     vmcs_write64(VMCS_IO_BITMAP_A, io);
     vmcs_write64(VMCS_IO_BITMAP_B, io + PAGE_SIZE);
     vmcs_write64(VMCS_MSR_BITMAP, msr);
@@ -205,8 +209,7 @@ static int vmx_create(struct vcpu *v)
     vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
     write_host_state();
     if (vmcs_write_failures) {
-        log_err("vmx", "VMCS set-up: %u writes failed, first field %#x", vmcs_write_failures,
-                vmcs_first_failed_field);
+        log_err("vmx", "VMCS set-up: %u writes failed, first field %#x", vmcs_write_failures, vmcs_first_failed_field);
         err = -EIO;
         goto free_msr;
     }
@@ -241,11 +244,12 @@ static void vmx_destroy(struct vcpu *v)
     v->hw = NULL;
 }
 
-#define WRITE_SEG(name, s) do { \
-        vmcs_write16(VMCS_GUEST_##name##_SEL, (s).selector); \
-        vmcs_write32(VMCS_GUEST_##name##_LIMIT, (s).limit); \
-        vmcs_write32(VMCS_GUEST_##name##_AR, vmx_ar((s).attrib)); \
-        vmcs_writenat(VMCS_GUEST_##name##_BASE, (s).base); \
+#define WRITE_SEG(name, s)                                                                                             \
+    do {                                                                                                               \
+        vmcs_write16(VMCS_GUEST_##name##_SEL, (s).selector);                                                           \
+        vmcs_write32(VMCS_GUEST_##name##_LIMIT, (s).limit);                                                            \
+        vmcs_write32(VMCS_GUEST_##name##_AR, vmx_ar((s).attrib));                                                      \
+        vmcs_writenat(VMCS_GUEST_##name##_BASE, (s).base);                                                             \
     } while (0)
 
 static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
@@ -291,12 +295,18 @@ static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
 static void flush_all_contexts(u64 eptp)
 {
     u64 cap = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
-    struct { u64 a, b; } __aligned(16) desc = { eptp, 0 };
+    struct {
+        u64 a, b;
+    } __aligned(16) desc = { eptp, 0 };
     if (cap & EPT_CAP_INVEPT)
-        __asm__ volatile("invept %0, %1" : : "m"(desc), "r"((u64)((cap & EPT_CAP_INVEPT_ALL) ? 2 : 1))
+        __asm__ volatile("invept %0, %1"
+                         :
+                         : "m"(desc), "r"((u64)((cap & EPT_CAP_INVEPT_ALL) ? 2 : 1))
                          : "cc", "memory");
     if (virt.vmx_vpid && (cap & VPID_CAP_INVVPID) && (cap & VPID_CAP_INVVPID_ALL)) {
-        struct { u64 a, b; } __aligned(16) vdesc = { 0, 0 };
+        struct {
+            u64 a, b;
+        } __aligned(16) vdesc = { 0, 0 };
         __asm__ volatile("invvpid %0, %1" : : "m"(vdesc), "r"(2ULL) : "cc", "memory");
     }
 }
@@ -327,13 +337,12 @@ static int vmx_enable_shadow(struct vcpu *v)
     x->shadow = true;
     /* No VPID either: every entry and exit then flushes the guest's TLB
      * (SDM 28.3.3.1), so a changed shadow needs no INVVPID. */
-    vmcs_write32(VMCS_PROC_CONTROLS2,
-                 adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2, 0));
+    vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2, 0));
     x->proc |= VMX_PROC_INVLPG_EXITING | VMX_PROC_CR3_LOAD_EXITING | VMX_PROC_CR3_STORE_EXITING;
     x->proc = adjust(MSR_IA32_VMX_PROCBASED_CTLS, MSR_IA32_VMX_TRUE_PROCBASED_CTLS, x->proc);
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
     vmcs_write32(VMCS_EXCEPTION_BITMAP, BIT(X86_EXC_MC) | BIT(X86_EXC_PF));
-    vmcs_write32(VMCS_PF_ERROR_MASK, 0);     /* every #PF exits */
+    vmcs_write32(VMCS_PF_ERROR_MASK, 0); /* every #PF exits */
     vmcs_write32(VMCS_PF_ERROR_MATCH, 0);
     /* Every CR0 and CR4 bit is the hypervisor's: writes exit, reads see the shadows. */
     vmcs_writenat(VMCS_CR0_MASK, ~0ULL);
@@ -355,17 +364,15 @@ static void vmx_set_paging(struct vcpu *v, const struct vcpu_paging *p)
     struct vmx_vcpu *x = v->hw;
     if (!vmptrld(x->vmcs_pa))
         return;
-    vmcs_writenat(VMCS_GUEST_CR0,
-                  (p->hw_cr0 | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
+    vmcs_writenat(VMCS_GUEST_CR0, (p->hw_cr0 | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
     vmcs_writenat(VMCS_CR0_SHADOW, p->cr0);
     vmcs_writenat(VMCS_GUEST_CR3, p->hw_cr3);
-    vmcs_writenat(VMCS_GUEST_CR4,
-                  (p->hw_cr4 | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
+    vmcs_writenat(VMCS_GUEST_CR4, (p->hw_cr4 | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
     vmcs_writenat(VMCS_CR4_SHADOW, p->cr4);
     vmcs_write64(VMCS_GUEST_EFER, p->hw_efer);
     u32 entry = vmcs_read32(VMCS_ENTRY_CONTROLS);
-    vmcs_write32(VMCS_ENTRY_CONTROLS, (p->hw_efer & EFER_LMA) ? entry | VMX_ENTRY_CTL_IA32E_GUEST
-                                                               : entry & ~VMX_ENTRY_CTL_IA32E_GUEST);
+    vmcs_write32(VMCS_ENTRY_CONTROLS,
+                 (p->hw_efer & EFER_LMA) ? entry | VMX_ENTRY_CTL_IA32E_GUEST : entry & ~VMX_ENTRY_CTL_IA32E_GUEST);
     x->gcr3 = p->cr3;
     x->gefer = p->efer;
 }
@@ -386,19 +393,15 @@ static void read_exit_raw(const struct vcpu *v, struct vmx_exit_raw *raw)
         raw->intr_info = vmcs_read32(VMCS_EXIT_INTR_INFO);
         raw->intr_error = vmcs_read32(VMCS_EXIT_INTR_ERROR);
         break;
-    case VMX_EXIT_EPT_VIOLATION:
-        raw->guest_phys = vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS);
-        break;
-    default:
-        break;
+    case VMX_EXIT_EPT_VIOLATION: raw->guest_phys = vmcs_read64(VMCS_GUEST_PHYSICAL_ADDRESS); break;
+    default: break;
     }
 }
 
 static void set_ia32e(bool on)
 {
     u32 entry = vmcs_read32(VMCS_ENTRY_CONTROLS);
-    vmcs_write32(VMCS_ENTRY_CONTROLS,
-                 on ? entry | VMX_ENTRY_CTL_IA32E_GUEST : entry & ~VMX_ENTRY_CTL_IA32E_GUEST);
+    vmcs_write32(VMCS_ENTRY_CONTROLS, on ? entry | VMX_ENTRY_CTL_IA32E_GUEST : entry & ~VMX_ENTRY_CTL_IA32E_GUEST);
 }
 
 /* MOV to CR0/CR4 exits only because VT-x owns some bits (CR0.NE, CR4.VMXE, the
@@ -429,8 +432,7 @@ static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
     } else if (cr == 4) {
         if (val & CR4_VMXE)
             return false;
-        vmcs_writenat(VMCS_GUEST_CR4,
-                      (val | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
+        vmcs_writenat(VMCS_GUEST_CR4, (val | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
         vmcs_writenat(VMCS_CR4_SHADOW, val);
     } else if (cr == 3) {
         vmcs_writenat(VMCS_GUEST_CR3, val);
@@ -503,8 +505,9 @@ static int vmx_inject(struct vcpu *v, const struct vcpu_event *ev)
         return -EIO;
     if (vmcs_read32(VMCS_ENTRY_INTR_INFO) & VMX_INTR_VALID)
         return -EBUSY;
-    u32 type = ev->type == VEVENT_NMI ? VMX_INTR_TYPE_NMI :
-               ev->type == VEVENT_EXCEPTION ? VMX_INTR_TYPE_HWEXC : VMX_INTR_TYPE_EXT;
+    u32 type = ev->type == VEVENT_NMI         ? VMX_INTR_TYPE_NMI
+               : ev->type == VEVENT_EXCEPTION ? VMX_INTR_TYPE_HWEXC
+                                              : VMX_INTR_TYPE_EXT;
     u32 info = ev->vector | type | VMX_INTR_VALID;
     if (ev->type == VEVENT_EXCEPTION && ev->vector == X86_EXC_PF) {
         ((struct vmx_vcpu *)v->hw)->cr2 = ev->cr2;
@@ -541,8 +544,7 @@ static u64 vmx_get_cr(struct vcpu *v, int cr)
         return 0;
     switch (cr) {
     case 0: return vmcs_readnat(VMCS_CR0_SHADOW);
-    case 3: return ((struct vmx_vcpu *)v->hw)->shadow ? ((struct vmx_vcpu *)v->hw)->gcr3
-                                                      : vmcs_readnat(VMCS_GUEST_CR3);
+    case 3: return ((struct vmx_vcpu *)v->hw)->shadow ? ((struct vmx_vcpu *)v->hw)->gcr3 : vmcs_readnat(VMCS_GUEST_CR3);
     case 4: return vmcs_readnat(VMCS_CR4_SHADOW);
     default: return 0;
     }
@@ -560,11 +562,12 @@ static u8 vmx_get_cpl(struct vcpu *v)
     return vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa) ? (vmcs_read32(VMCS_GUEST_SS_AR) >> 5) & 3 : 0;
 }
 
-#define SEG_CASE(name, out) do { \
-        (out)->selector = vmcs_read16(VMCS_GUEST_##name##_SEL); \
-        ar = vmcs_read32(VMCS_GUEST_##name##_AR); \
-        (out)->limit = vmcs_read32(VMCS_GUEST_##name##_LIMIT); \
-        (out)->base = vmcs_readnat(VMCS_GUEST_##name##_BASE); \
+#define SEG_CASE(name, out)                                                                                            \
+    do {                                                                                                               \
+        (out)->selector = vmcs_read16(VMCS_GUEST_##name##_SEL);                                                        \
+        ar = vmcs_read32(VMCS_GUEST_##name##_AR);                                                                      \
+        (out)->limit = vmcs_read32(VMCS_GUEST_##name##_LIMIT);                                                         \
+        (out)->base = vmcs_readnat(VMCS_GUEST_##name##_BASE);                                                          \
     } while (0)
 
 static void vmx_get_segment(struct vcpu *v, enum vcpu_seg_reg which, struct vcpu_segment *out)
@@ -579,7 +582,7 @@ static void vmx_get_segment(struct vcpu *v, enum vcpu_seg_reg which, struct vcpu
     case VSEG_SS: SEG_CASE(SS, out); break;
     case VSEG_DS: SEG_CASE(DS, out); break;
     case VSEG_FS: SEG_CASE(FS, out); break;
-    default:      SEG_CASE(GS, out); break;
+    default: SEG_CASE(GS, out); break;
     }
     /* Back to the VMCB packing: bits 15:12 to 11:8; unusable reads as not present. */
     out->attrib = (ar & AR_UNUSABLE) ? 0 : (u16)((ar & 0xff) | ((ar >> 4) & 0xf00));
@@ -593,14 +596,14 @@ static u64 vmx_get_msr(struct vcpu *v, enum vcpu_msr m)
     if (!vmptrld(x->vmcs_pa))
         return 0;
     switch (m) {
-    case VMSR_EFER:         return x->shadow ? x->gefer : vmcs_read64(VMCS_GUEST_EFER);
-    case VMSR_PAT:          return vmcs_read64(VMCS_GUEST_PAT);
-    case VMSR_SYSENTER_CS:  return vmcs_read32(VMCS_GUEST_SYSENTER_CS);
+    case VMSR_EFER: return x->shadow ? x->gefer : vmcs_read64(VMCS_GUEST_EFER);
+    case VMSR_PAT: return vmcs_read64(VMCS_GUEST_PAT);
+    case VMSR_SYSENTER_CS: return vmcs_read32(VMCS_GUEST_SYSENTER_CS);
     case VMSR_SYSENTER_ESP: return vmcs_readnat(VMCS_GUEST_SYSENTER_ESP);
     case VMSR_SYSENTER_EIP: return vmcs_readnat(VMCS_GUEST_SYSENTER_EIP);
-    case VMSR_FS_BASE:      return vmcs_readnat(VMCS_GUEST_FS_BASE);
-    case VMSR_GS_BASE:      return vmcs_readnat(VMCS_GUEST_GS_BASE);
-    default:                return 0;
+    case VMSR_FS_BASE: return vmcs_readnat(VMCS_GUEST_FS_BASE);
+    case VMSR_GS_BASE: return vmcs_readnat(VMCS_GUEST_GS_BASE);
+    default: return 0;
     }
 }
 
@@ -616,19 +619,19 @@ static void vmx_set_msr(struct vcpu *v, enum vcpu_msr m, u64 value)
         return;
     switch (m) {
     case VMSR_EFER: {
-        if (x->shadow)      /* the core's shadow paging sets both views */
+        if (x->shadow) /* the core's shadow paging sets both views */
             break;
         u64 lma = vmcs_read64(VMCS_GUEST_EFER) & EFER_LMA;
         vmcs_write64(VMCS_GUEST_EFER, (value & ~EFER_LMA) | lma);
         break;
     }
-    case VMSR_PAT:          vmcs_write64(VMCS_GUEST_PAT, value); break;
-    case VMSR_SYSENTER_CS:  vmcs_write32(VMCS_GUEST_SYSENTER_CS, value); break;
+    case VMSR_PAT: vmcs_write64(VMCS_GUEST_PAT, value); break;
+    case VMSR_SYSENTER_CS: vmcs_write32(VMCS_GUEST_SYSENTER_CS, value); break;
     case VMSR_SYSENTER_ESP: vmcs_writenat(VMCS_GUEST_SYSENTER_ESP, value); break;
     case VMSR_SYSENTER_EIP: vmcs_writenat(VMCS_GUEST_SYSENTER_EIP, value); break;
-    case VMSR_FS_BASE:      vmcs_writenat(VMCS_GUEST_FS_BASE, value); break;
-    case VMSR_GS_BASE:      vmcs_writenat(VMCS_GUEST_GS_BASE, value); break;
-    default:                break;
+    case VMSR_FS_BASE: vmcs_writenat(VMCS_GUEST_FS_BASE, value); break;
+    case VMSR_GS_BASE: vmcs_writenat(VMCS_GUEST_GS_BASE, value); break;
+    default: break;
     }
 }
 
