@@ -516,7 +516,12 @@ def test_assigned_nic(backend, request, tmp_path):
         if msi:
             # PM, MSI, PCIe: the MSI-X capability is hidden.
             assert line_with(text, "pci:", "00:01.0", re.compile(r"\bcapabilities: 01 05 10$")), text
-            assert line_with(text, "pci:", "00:01.0", "MSI", "received 3"), text
+            # Three causes set through ICS, each waited for: at least three MSIs.
+            # QEMU's e1000e may send a cause again before the guest has read ICR
+            # (more when the host is loaded), so the count is a floor.
+            assert "did not arrive" not in text, text
+            got = line_with(text, "pci:", "00:01.0", re.compile(r"\bMSI received (\d+)$"))
+            assert got and int(got[1]) >= 3, text
             log = h.cmd("log warn")
             assert line_with(log, "nic:", "00:01.0", "MSI-X", "not supported", "hidden", "disabled"), log
         out = h.cmd("parts -v")
@@ -524,7 +529,8 @@ def test_assigned_nic(backend, request, tmp_path):
         assert line_with(out, "pci bus:", "config reads", "1 BAR placements refused"), out
         if msi:
             out = h.cmd("vcpus nic")
-            assert line_with(out, "device MSIs forwarded 3"), out
+            fwd = line_with(out, re.compile(r"\bdevice MSIs forwarded (\d+)\b"))
+            assert fwd and int(fwd[1]) >= 3, out
         # The other partition sees no NIC at all.
         text, _ = wait_for(h, "other", r"^tg: pci: done$")
         assert line_with(text, "pci:", "1 function(s)", "bus 0"), text
@@ -539,7 +545,14 @@ def test_assigned_nic(backend, request, tmp_path):
         wait_for(h, "nic", r"(?s)tg: pci: done.*tg: pci: done")
         text = console(h, "nic")
         if msi:
-            assert len(lines_with(text, "pci:", "00:01.0", "MSI", "received 3")) == 2, text
+            counts = [int(n) for n in re.findall(r"^tg: pci: 00:01\.0 MSI received (\d+)$", text, re.M)]
+            assert len(counts) == 2 and min(counts) >= 3 and "did not arrive" not in text, text
+            # The forwarded count is not compared with the guest's: MSIs posted
+            # before the guest takes one are one interrupt to it, and the device
+            # may still send after the guest disables MSI (then dropped as stray).
+            out = h.cmd("vcpus nic")
+            fwd = line_with(out, re.compile(r"\bdevice MSIs forwarded (\d+)\b"))
+            assert fwd and int(fwd[1]) >= 3, out
         assert_ticking(h, "other")
     finally:
         h.close()
