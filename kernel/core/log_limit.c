@@ -32,7 +32,6 @@ static const char *const reason_names[LOGR_COUNT] = {
     [LOGR_NIC_RESET] = "nic-reset",
     [LOGR_NIC_STALL] = "nic-stall",
     [LOGR_HEARTBEAT] = "heartbeat",
-    [LOGR_IRQ] = "irq",
 };
 
 bool log_bucket_take(struct log_bucket *b, const struct log_bucket_cfg *c, u64 now)
@@ -62,7 +61,7 @@ static struct log_pair *pair_of(u32 key, enum log_reason why)
     if (key >= LOG_LIMIT_KEYS)
         key = LOG_LIMIT_HOST;
     if ((u32)why >= LOGR_COUNT)
-        why = LOGR_IRQ;
+        why = (enum log_reason)0;
     return &pairs[key][why];
 }
 

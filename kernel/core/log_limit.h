@@ -24,8 +24,7 @@
 
 #define LOG_LIMIT_BURST   5  /* lines a pair may print at once */
 #define LOG_LIMIT_PER_MIN 10 /* then at most this many a minute */
-/* The key of lines that no partition's id names (an unexpected host
- * interrupt, which an assigned device's DMA could raise). */
+/* The key of lines that name no partition; ids past the table count here. */
 #define LOG_LIMIT_HOST    CONFIG_MAX_PARTITIONS
 #define LOG_LIMIT_KEYS    (CONFIG_MAX_PARTITIONS + 1)
 
@@ -41,8 +40,7 @@ enum log_reason {
     LOGR_MSI,       /* "msi": an MSI that names no vCPU of the partition (vpci.c) */
     LOGR_NIC_RESET, /* "nic-reset": a corrupt ring set DEVICE_NEEDS_RESET (net/) */
     LOGR_NIC_STALL, /* "nic-stall": a receiver without buffers held its senders (net/) */
-    LOGR_HEARTBEAT, /* "heartbeat": late / beats again, and a standby's group flapping */
-    LOGR_IRQ,       /* "irq": an unexpected interrupt vector on a CPU (host key) */
+    LOGR_HEARTBEAT, /* "heartbeat": late / beats again, and a standby's group flapping (vmm/ha/hb.c) */
     LOGR_COUNT
 };
 

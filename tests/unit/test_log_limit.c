@@ -156,17 +156,21 @@ static void test_keys_are_independent(void **state)
     assert_int_equal(offer(4, LOGR_BAR, 0, 500), LOG_LIMIT_BURST);
     assert_int_equal(offer(5, LOGR_BAR, 0, 3), 3);
     assert_int_equal(offer(4, LOGR_MSI, 0, 3), 3);
-    assert_int_equal(offer(LOG_LIMIT_HOST, LOGR_IRQ, 0, 2), 2);
+    assert_int_equal(offer(LOG_LIMIT_HOST, LOGR_MSI, 0, 2), 2);
     struct log_limit_info in;
     log_limit_get(5, LOGR_BAR, &in);
     assert_int_equal(in.suppressed, 0);
     log_limit_get(4, LOGR_MSI, &in);
     assert_int_equal(in.printed, 3);
     /* An id past the table counts as the host's, not as memory past it. */
-    assert_int_equal(offer(1000, LOGR_IRQ, 0, 10), LOG_LIMIT_BURST - 2);
-    log_limit_get(LOG_LIMIT_HOST, LOGR_IRQ, &in);
+    assert_int_equal(offer(1000, LOGR_MSI, 0, 10), LOG_LIMIT_BURST - 2);
+    log_limit_get(LOG_LIMIT_HOST, LOGR_MSI, &in);
     assert_int_equal(in.printed, LOG_LIMIT_BURST);
     assert_int_equal(in.suppressed, 10 - (LOG_LIMIT_BURST - 2));
+    /* A reason past the table counts as the first, not as memory past it. */
+    assert_int_equal(offer(8, (enum log_reason)(LOGR_COUNT + 3), 0, 1), 1);
+    log_limit_get(8, (enum log_reason)0, &in);
+    assert_int_equal(in.printed, 1);
 }
 
 static void test_clock_wraps(void **state)
