@@ -33,8 +33,9 @@ static int cmd_version(int argc, char **argv)
 }
 SHELL_COMMAND(version, "version", "show the hypervisor version, CPU and uptime", cmd_version);
 
-/* One row per (partition, reason) that logged anything a guest caused. */
-static bool limits_row(u32 key, const char *name)
+/* One row per (partition, reason) that logged anything a guest caused;
+ * *pending: whether any has suppressed lines not yet reported. */
+static bool limits_row(u32 key, const char *name, bool *pending)
 {
     bool any = false;
     for (u32 r = 0; r < LOGR_COUNT; r++) {
@@ -45,22 +46,24 @@ static bool limits_row(u32 key, const char *name)
         con_printf("%-16s %-10s %10llu %10llu %10llu\n", name, log_reason_name((enum log_reason)r),
                    (unsigned long long)in.printed, (unsigned long long)in.suppressed, (unsigned long long)in.pending);
         any = true;
+        *pending |= in.pending != 0;
     }
     return any;
 }
 
 static void show_limits(void)
 {
-    con_printf("log limits: per partition and reason, %u lines at once, then %u a minute; PENDING: suppressed "
-               "since the last line printed\n",
-               LOG_LIMIT_BURST, LOG_LIMIT_PER_MIN);
+    con_printf("log limits per partition and reason: %u lines at once, then %u a minute\n", LOG_LIMIT_BURST,
+               LOG_LIMIT_PER_MIN);
     con_printf("%-16s %-10s %10s %10s %10s\n", "PARTITION", "REASON", "PRINTED", "SUPPRESSED", "PENDING");
-    bool any = false;
+    bool any = false, pending = false;
     for (u32 i = 0; i < part_count() && i < LOG_LIMIT_HOST; i++)
-        any |= limits_row(i, part_name(i));
-    any |= limits_row(LOG_LIMIT_HOST, "(none)");
+        any |= limits_row(i, part_name(i), &pending);
+    any |= limits_row(LOG_LIMIT_HOST, "(none)", &pending);
     if (!any)
         con_printf("(no guest-caused lines yet)\n");
+    if (pending)
+        con_printf("PENDING: suppressed since the last line printed; the next one that gets through says so\n");
 }
 
 static int cmd_log(int argc, char **argv)
