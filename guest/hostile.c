@@ -1,7 +1,9 @@
 /* The hostile scenario: a guest that tries what a partition must not be able
  * to do, one announced step at a time, printing what came of each. What the
  * hypervisor should do: ignore or stop (I/O), #GP (MSRs), drop (IPIs to
- * foreign APIC IDs), refuse (bad hypercalls), stop (triple fault). */
+ * foreign APIC IDs), refuse (bad hypercalls), refuse a BAR over RAM however
+ * often it is asked (and not log every refusal), stop (triple fault). */
+#include "guest/pci.h"
 #include "guest/tg.h"
 #include "guest/x86.h"
 
@@ -187,10 +189,42 @@ static void step_hypercalls(void)
     hc("hb_beat role 7", HC_HB_BEAT, 7, 0);
 }
 
+/* ---------------------------------------------------------------- BAR moves */
+/* The first function on its bus (its NIC, when it has one) gets its memory
+ * BAR0 moved over this partition's own RAM, again and again, with decoding
+ * on: each move is refused and the register keeps its place. What the
+ * hypervisor's console shows of it is the point: a few lines, not one per try. */
+#define BAR_TRIES 200
+#define BAR_RAM   0x200000u
+
+static void step_bar(void)
+{
+    say("hostile: step 5: BAR0 of 00:01.0 over my RAM, %u times", BAR_TRIES);
+    if ((pci_cfg_read(1, 0) & 0xffff) == 0xffff) {
+        say("hostile: bar: no function at 00:01.0");
+        return;
+    }
+    uint32_t bar = pci_cfg_read(1, 0x10);
+    if (bar & 1) {
+        say("hostile: bar: BAR0 of 00:01.0 is an I/O BAR");
+        return;
+    }
+    uint16_t cmd = (uint16_t)pci_cfg_read(1, 4);
+    pci_cfg_write16(1, 4, (uint16_t)(cmd | PCI_CMD_MEM));
+    unsigned kept = 0;
+    for (unsigned i = 0; i < BAR_TRIES; i++) {
+        pci_cfg_write(1, 0x10, BAR_RAM);
+        kept += pci_cfg_read(1, 0x10) == bar;
+    }
+    pci_cfg_write16(1, 4, cmd);
+    say("hostile: bar: BAR0 0x%x moved over RAM at 0x%x %u times -> refused %u", bar & ~0xfu, BAR_RAM, BAR_TRIES,
+        kept);
+}
+
 /* ---------------------------------------------------------------- triple fault */
 static void step_triple_fault(void)
 {
-    say("hostile: step 5: triple fault");
+    say("hostile: step 6: triple fault");
     say("hostile: triple fault now");
     triple_fault();
     trap_load();
@@ -204,7 +238,7 @@ void scenario_hostile(void)
         void (*run)(void);
     } steps[] = {
         { "io", step_io }, { "msr", step_msr }, { "ipi", step_ipi }, { "hc", step_hypercalls },
-        { "tf", step_triple_fault },
+        { "bar", step_bar }, { "tf", step_triple_fault },
     };
     for (unsigned i = 0; i < ARRAY_SIZE(steps); i++) {
         if (skipped(steps[i].name))

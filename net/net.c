@@ -14,7 +14,7 @@ void net_init(u64 age_ns, u64 capacity, u64 now)
     shim_link_init(&net.link, capacity, now);
 }
 
-int net_attach(struct vnet *n, const char *name, const struct vnet_cfg *cfg, const struct vnet_env *env)
+int net_attach(struct vnet *n, const char *name, u32 part, const struct vnet_cfg *cfg, const struct vnet_env *env)
 {
     if (net.nports >= NET_MAX_PORTS)
         return -ENOSPC;
@@ -25,6 +25,7 @@ int net_attach(struct vnet *n, const char *name, const struct vnet_cfg *cfg, con
         return rc;
     memset(n, 0, sizeof(*n));
     n->name = name;
+    n->part = part;
     n->port = net.nports;
     n->cfg = *cfg;
     n->env = *env;

@@ -101,6 +101,7 @@ struct vnet_cfg {
 
 struct vnet {
     const char *name; /* the partition's */
+    u32 part;         /* the partition's id: the key of its log limits (kernel/core/log_limit.h) */
     u32 port;         /* switch port, = index in the network */
     struct vnet_cfg cfg;
     const struct gmem *mem; /* the partition's memory; NULL while it has none */
@@ -187,7 +188,8 @@ extern struct net net;
 /* Sets up the switch (ageing in ns, link capacity in bytes/s, 0 = unlimited). */
 void net_init(u64 age_ns, u64 capacity, u64 now);
 /* Adds a NIC as the next port: -ENOSPC when full, -EINVAL for a bad VLAN. */
-int net_attach(struct vnet *n, const char *name, const struct vnet_cfg *cfg, const struct vnet_env *env) __must_check;
+int net_attach(struct vnet *n, const char *name, u32 part, const struct vnet_cfg *cfg,
+               const struct vnet_env *env) __must_check;
 /* The partition got / lost its memory (start, stop). Stopping resets the
  * device and forgets the port's learnt addresses. */
 void net_connect(struct vnet *n, const struct gmem *mem);

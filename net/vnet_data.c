@@ -11,6 +11,7 @@
 #include "net/vnet.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
+#include "kernel/core/log_limit.h"
 #include "kernel/lib/string.h"
 
 #define RETRY_FULL_NS 1000000ULL /* re-check a full receiver after 1 ms even without a wake-up */
@@ -186,10 +187,10 @@ static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 no
          * started the wait; that must not count as a long wait. */
         if ((s64)(now - n->hold_since) >= (s64)VNET_STALL_NS) {
             __atomic_store_n(&r->stalled, 1, __ATOMIC_RELEASE);
-            log_warn("net",
-                     "%s: no receive buffers for %llu ms: frames to it are dropped until its driver "
-                     "adds some",
-                     r->name, (unsigned long long)(VNET_STALL_NS / 1000000));
+            log_limited(r->part, LOGR_NIC_STALL, LOG_WARN, "net",
+                        "%s: no receive buffers for %llu ms: frames to it are dropped until its driver "
+                        "adds some",
+                        r->name, (unsigned long long)(VNET_STALL_NS / 1000000));
             continue;
         }
         __atomic_fetch_or(&r->waiters, BIT(n->port), __ATOMIC_SEQ_CST);

@@ -11,6 +11,7 @@
 #include "drivers/pci.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
+#include "kernel/core/log_limit.h"
 #include "kernel/lib/string.h"
 
 /* Capability offsets in configuration space: MSI-X first, then the virtio
@@ -225,7 +226,8 @@ void vnet_needs_reset(struct vnet *n, const char *why)
     spin_unlock(&n->lock);
     if (!first)
         return;
-    log_warn("net", "%s: NIC needs reset: %s (its port stops until the driver resets the device)", n->name, why);
+    log_limited(n->part, LOGR_NIC_RESET, LOG_WARN, "net",
+                "%s: NIC needs reset: %s (its port stops until the driver resets the device)", n->name, why);
     vnet_interrupt_config(n);
 }
 

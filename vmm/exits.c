@@ -12,6 +12,7 @@
 #include "arch/x86/hw/vectors.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
+#include "kernel/core/log_limit.h"
 #include "kernel/lib/string.h"
 #include "kernel/core/time.h"
 
@@ -57,10 +58,10 @@ static void handle_io(struct vm_vcpu *vc, const struct vcpu_exit *e)
                            : VDEV_UNCLAIMED;
     if (r != VDEV_DONE) {
         if (!vc->stats.io_ignored)
-            log_warn("part",
-                     "%s: vCPU %u: %s of port %#x goes nowhere (reads all-ones, writes ignored; "
-                     "further ones are only counted)",
-                     p->cfg->name, vc->v.index, e->io.in ? "read" : "write", e->io.port);
+            log_limited(p->id, LOGR_PORT, LOG_WARN, "part",
+                        "%s: vCPU %u: %s of port %#x goes nowhere (reads all-ones, writes ignored; "
+                        "further ones are only counted)",
+                        p->cfg->name, vc->v.index, e->io.in ? "read" : "write", e->io.port);
         vc->stats.io_ignored++;
         value = 0xffffffffu;
     }
@@ -88,8 +89,8 @@ static void handle_msr(struct vm_vcpu *vc, const struct vcpu_exit *e)
     enum vdev_result res = c ? ((vdev_msr_fn)c->fn)(vc, c->dev, index, e->msr.write, &val) : VDEV_GP;
     if (res != VDEV_DONE) {
         if (vc->stats.msr_gp++ < 4)
-            log_info("part", "%s: vCPU %u: %s of MSR %#x refused with #GP", p->cfg->name, vc->v.index,
-                     e->msr.write ? "write" : "read", index);
+            log_limited(p->id, LOGR_MSR, LOG_INFO, "part", "%s: vCPU %u: %s of MSR %#x refused with #GP", p->cfg->name,
+                        vc->v.index, e->msr.write ? "write" : "read", index);
         inject_gp(vc);
         return;
     }

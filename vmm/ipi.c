@@ -3,6 +3,7 @@
  * own vCPUs (physical, broadcast, logical flat/cluster, shorthands). */
 #include "vmm/exits.h"
 #include "kernel/core/log.h"
+#include "kernel/core/log_limit.h"
 
 bool vcpu_accepts(const struct vm_vcpu *to, u32 dest, bool logical)
 {
@@ -62,10 +63,10 @@ void route_ipi(struct vm_vcpu *vc)
     }
     if (!hits) {
         if (!vc->stats.ipis_foreign)
-            log_info("part",
-                     "%s: vCPU %u: IPI to APIC ID %#x, which is not in the partition: dropped "
-                     "(further ones are only counted)",
-                     p->cfg->name, vc->v.index, ipi.dest);
+            log_limited(p->id, LOGR_IPI, LOG_INFO, "part",
+                        "%s: vCPU %u: IPI to APIC ID %#x, which is not in the partition: dropped "
+                        "(further ones are only counted)",
+                        p->cfg->name, vc->v.index, ipi.dest);
         vc->stats.ipis_foreign++;
     }
 }

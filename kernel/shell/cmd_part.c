@@ -6,6 +6,7 @@
 #include "kernel/lib/string.h"
 #include "arch/x86/hw/cpu.h"
 #include "kernel/core/time.h"
+#include "kernel/core/log_limit.h"
 #include "arch/x86/vcpu.h"
 #include "vmm/query.h"
 
@@ -60,6 +61,23 @@ static void show_placement(const struct part_info *p)
     con_printf("%s\n", p->fallback ? " (fallback)" : "");
 }
 
+/* The partition's guest-caused log lines that its log limits held back. */
+static void show_suppressed(u32 id)
+{
+    bool any = false;
+    for (u32 r = 0; r < LOGR_COUNT; r++) {
+        struct log_limit_info in;
+        log_limit_get(id, (enum log_reason)r, &in);
+        if (!in.suppressed)
+            continue;
+        con_printf("%s %s %llu", any ? "," : "  log lines suppressed:", log_reason_name((enum log_reason)r),
+                   (unsigned long long)in.suppressed);
+        any = true;
+    }
+    if (any)
+        con_printf(" (log limits)\n");
+}
+
 static int cmd_parts(int argc, char **argv)
 {
     bool verbose = argc == 2 && !strcmp(argv[1], "-v");
@@ -90,6 +108,7 @@ static int cmd_parts(int argc, char **argv)
         if (verbose) {
             part_devices_text(i, text, sizeof(text));
             put_lines(text);
+            show_suppressed(i);
         }
     }
     return 0;

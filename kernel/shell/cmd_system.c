@@ -5,6 +5,7 @@
 #include "kernel/core/console.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
+#include "kernel/core/log_limit.h"
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 #include "kernel/core/time.h"
@@ -12,6 +13,7 @@
 #include "arch/x86/smp.h"
 #include "arch/x86/virt.h"
 #include "drivers/power.h"
+#include "vmm/query.h"
 #include "vmm/selftest.h"
 
 static int cmd_version(int argc, char **argv)
@@ -31,8 +33,45 @@ static int cmd_version(int argc, char **argv)
 }
 SHELL_COMMAND(version, "version", "show the hypervisor version, CPU and uptime", cmd_version);
 
+/* One row per (partition, reason) that logged anything a guest caused;
+ * *pending: whether any has suppressed lines not yet reported. */
+static bool limits_row(u32 key, const char *name, bool *pending)
+{
+    bool any = false;
+    for (u32 r = 0; r < LOGR_COUNT; r++) {
+        struct log_limit_info in;
+        log_limit_get(key, (enum log_reason)r, &in);
+        if (!in.printed && !in.suppressed)
+            continue;
+        con_printf("%-16s %-10s %10llu %10llu %10llu\n", name, log_reason_name((enum log_reason)r),
+                   (unsigned long long)in.printed, (unsigned long long)in.suppressed, (unsigned long long)in.pending);
+        any = true;
+        *pending |= in.pending != 0;
+    }
+    return any;
+}
+
+static void show_limits(void)
+{
+    con_printf("log limits per partition and reason: %u lines at once, then %u a minute\n", LOG_LIMIT_BURST,
+               LOG_LIMIT_PER_MIN);
+    con_printf("%-16s %-10s %10s %10s %10s\n", "PARTITION", "REASON", "PRINTED", "SUPPRESSED", "PENDING");
+    bool any = false, pending = false;
+    for (u32 i = 0; i < part_count() && i < LOG_LIMIT_HOST; i++)
+        any |= limits_row(i, part_name(i), &pending);
+    any |= limits_row(LOG_LIMIT_HOST, "(none)", &pending);
+    if (!any)
+        con_printf("(no guest-caused lines yet)\n");
+    if (pending)
+        con_printf("PENDING: suppressed since the last line printed; the next one that gets through says so\n");
+}
+
 static int cmd_log(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "limits")) {
+        show_limits();
+        return 0;
+    }
     enum log_level lvl = LOG_DEBUG;
     u32 last = 0;
     for (int i = 1; i < argc; i++) {
@@ -48,8 +87,10 @@ static int cmd_log(int argc, char **argv)
     log_dump(lvl, last);
     return 0;
 }
-SHELL_COMMAND(log, "log [error|warn|info|debug] [LAST]",
-              "show the log ring (records up to a level, only the last LAST)", cmd_log);
+SHELL_COMMAND(log, "log [error|warn|info|debug] [LAST] | log limits",
+              "show the log ring (records up to a level, only the last LAST); limits: guest-caused lines "
+              "printed and suppressed per partition and reason",
+              cmd_log);
 
 static int cmd_loglevel(int argc, char **argv)
 {

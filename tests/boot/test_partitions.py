@@ -3,7 +3,7 @@
 One boot per backend (module-scoped, parametrised: test IDs end in [svm] or [vmx])
 runs six partitions on a 7-CPU machine, the shell keeping CPU 0:
   ticker  hello, 1 vCPU       duo    smp, 2 vCPUs
-  probe   memprobe            evil   hostile
+  probe   memprobe            evil   hostile (with a NIC on its bus)
   burner  burn (starts stopped)
 and the tests look at them through the shell: parts, vcpus, console, part, mem."""
 import os
@@ -46,6 +46,7 @@ cpus = [5]
 memory = "16M"
 kernel = "testguest.elf"
 cmdline = "hostile"
+nic = true
 
 [[partition]]
 name = "burner"
@@ -235,6 +236,7 @@ def test_hostile_fails_alone(hv):
         assert line_with(text, "hostile:", "hypercall", *call, re.compile(r"-> %s$" % re.escape(result))), \
             (call, text)
     assert "partial write" not in text, text
+    assert_bar_flood_limited(hv, text)
     assert line_with(text, "hostile:", "triple fault", "now"), text
     assert not line_with(text, "survived", "triple fault"), text
     # The hypervisor, the shell and the other partitions go on.
@@ -242,6 +244,27 @@ def test_hostile_fails_alone(hv):
     rows, out = parts(hv)
     assert rows["ticker"]["state"] == "running" and rows["duo"]["state"] == "running", out
     assert_ticking(hv, "duo")
+
+
+def assert_bar_flood_limited(hv, text):
+    """The hostile guest moved its NIC's BAR over its RAM 200 times: each move
+    refused, and the console got its log limit's burst of lines, not 200
+    (kernel/core/log_limit.h); the rest are counted as suppressed, and the
+    operator sees the counts in `log limits` and `parts -v`."""
+    m = line_with(text, "hostile:", "bar:", "moved over RAM", re.compile(r"(\d+) times -> refused (\d+)$"))
+    assert m and m[1] == "200" and m[2] == "200", text
+    limits = hv.cmd("log limits")
+    m = line_with(limits, re.compile(r"(\d+) lines at once"), re.compile(r"then (\d+) a minute"))
+    assert m, limits
+    burst = int(m[1])
+    row = re.search(r"^evil\s+bar\s+(\d+)\s+(\d+)\s+(\d+)$", limits, re.M)
+    assert row, limits
+    printed, suppressed = int(row[1]), int(row[2])
+    assert printed + suppressed == 200 and 1 <= printed <= burst + 1 and suppressed > 0, limits
+    log = hv.cmd("log warn")
+    assert len(lines_with(log, "evil:", "BAR 0", "00:01.0", "refused")) == printed, log
+    out = hv.cmd("parts -v")
+    assert line_with(out, "log lines suppressed:", re.compile(r"\bbar %d\b" % suppressed)), out
 
 
 def test_failed_partition_restarts(hv):

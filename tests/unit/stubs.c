@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "kernel/core/log.h"
 #include "kernel/core/console.h"
+#include "kernel/core/time.h"
 #include "tests/unit/stubs.h"
 
 char test_con_buf[65536];
@@ -12,12 +13,16 @@ size_t test_con_len;
 char test_log_buf[65536];
 size_t test_log_len;
 int test_log_count[4];
+unsigned long long test_now_us;
+
+u64 time_now_us(void) { return test_now_us; }
 
 void test_stubs_reset(void)
 {
     test_con_len = test_log_len = 0;
     test_con_buf[0] = test_log_buf[0] = '\0';
     memset(test_log_count, 0, sizeof(test_log_count));
+    test_now_us = 0;
 }
 
 void con_write(const char *s, size_t n)

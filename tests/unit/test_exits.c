@@ -17,6 +17,7 @@
 #include "vmm/shadow_vcpu.h"
 #include "vmm/vcpuid.h"
 #include "kernel/lib/errno.h"
+#include "kernel/core/log_limit.h"
 #include "tests/unit/stubs.h"
 
 /* ---- a fake backend ---- */
@@ -207,6 +208,7 @@ static int setup(void **state)
     failed[0] = '\0';
     poweroffs = 0;
     test_stubs_reset();
+    log_limit_reset();
     return 0;
 }
 
@@ -270,6 +272,30 @@ static void test_pio_unclaimed_reads_ones(void **state)
     assert_int_equal(vcpu.stats.io_ignored, 2);
     assert_int_equal(test_log_count[LOG_WARN], 1);
     assert_string_equal(failed, "");
+}
+
+/* "Logged once" is once per vCPU per start: a guest that restarts over and
+ * over (fresh vCPU counters each time) is held to its partition's limit. */
+static void test_pio_restarts_do_not_rearm_the_log(void **state)
+{
+    (void)state;
+    struct vcpu_exit e;
+    io_exit(&e, 0x80, 1, false);
+    for (int i = 0; i < 100; i++) {
+        memset(&vcpu.stats, 0, sizeof(vcpu.stats));
+        handle_exit(&vcpu, &e);
+        assert_int_equal(vcpu.stats.io_ignored, 1);
+    }
+    assert_int_equal(test_log_count[LOG_WARN], LOG_LIMIT_BURST);
+    struct log_limit_info in;
+    log_limit_get(part.id, LOGR_PORT, &in);
+    assert_int_equal(in.printed, LOG_LIMIT_BURST);
+    assert_int_equal(in.suppressed, 100 - LOG_LIMIT_BURST);
+    /* Another partition's lines are its own. */
+    part.id = 1;
+    memset(&vcpu.stats, 0, sizeof(vcpu.stats));
+    handle_exit(&vcpu, &e);
+    assert_int_equal(test_log_count[LOG_WARN], LOG_LIMIT_BURST + 1);
 }
 
 /* A device that finds the port not its own after all (a disabled I/O BAR). */
@@ -576,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup(test_pio_claimed_read_merges, setup),
         cmocka_unit_test_setup(test_pio_claimed_write_masks, setup),
         cmocka_unit_test_setup(test_pio_unclaimed_reads_ones, setup),
+        cmocka_unit_test_setup(test_pio_restarts_do_not_rearm_the_log, setup),
         cmocka_unit_test_setup(test_pio_device_declines, setup),
         cmocka_unit_test_setup(test_pio_string_and_no_length_fail, setup),
         cmocka_unit_test_setup(test_msr_claimed, setup),

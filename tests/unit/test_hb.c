@@ -13,6 +13,7 @@
 
 #include "vmm/ha/hb.h"
 #include "kernel/lib/errno.h"
+#include "kernel/core/log_limit.h"
 
 #define MS 1000000ULL
 #define S  1000000000ULL
@@ -158,6 +159,14 @@ static void op_log(void *ctx, enum log_level lvl, const char *msg)
 
 static bool log_has(const char *s) { return strstr(W.log, s) != NULL; }
 
+static u32 count_log(const char *s)
+{
+    u32 n = 0;
+    for (const char *p = W.log; (p = strstr(p, s)); p++)
+        n++;
+    return n;
+}
+
 static u64 op_now(void *ctx)
 {
     assert_ptr_equal(ctx, &W);
@@ -183,6 +192,7 @@ static struct config_failover group_cfg(const char *name, s32 primary, s32 stand
 static void world_reset(void)
 {
     memset(&W, 0, sizeof(W));
+    log_limit_reset();
     W.now = T0;
     W.boot_delay = 10 * MS;
     for (u32 i = 0; i < HB_MAX_PARTS; i++)
@@ -618,6 +628,38 @@ static void flapping_never_fails_over(void **state)
     assert_int_equal(flips, 2 * 75);
     assert_int_equal(W.m.part[0].state, HB_ALIVE);
     assert_int_equal(W.m.part[1].late, 0);
+    /* 150 flips in 15 s, but the log has the partition's burst and one line
+     * per period after it (kernel/core/log_limit.h), which says what it left
+     * out; `late` above keeps the count. */
+    u32 lines = count_log("partition 0 (primary) is late") + count_log("partition 0 (primary) beats again");
+    assert_true(lines >= LOG_LIMIT_BURST && lines <= LOG_LIMIT_BURST + 15 * LOG_LIMIT_PER_MIN / 60 + 1);
+    assert_true(log_has("similar lines suppressed)"));
+    struct log_limit_info in;
+    log_limit_get(0, LOGR_HEARTBEAT, &in);
+    assert_int_equal(in.printed, lines);
+    assert_int_equal(in.printed + in.suppressed, 2 * 75);
+}
+
+/* A standby that flaps takes its group between OK and DEGRADED with it: those
+ * lines are the standby's to limit too; the history and states stay exact. */
+static void flapping_standby_is_limited(void **state)
+{
+    world_init(FAILOVER_AUTO, 1);
+    start_pair();
+    W.ag[1].period = 200 * MS;
+    W.ag[1].next = W.m.part[1].last_beat + 200 * MS;
+    run_ms(15000);
+    assert_int_equal(W.m.part[1].late, 75);
+    assert_int_equal(W.ncalls, 0);
+    u32 lines = count_log("group DEGRADED (was OK)") + count_log("group OK (was DEGRADED)") +
+                count_log("partition 1 (standby) is late") + count_log("partition 1 (standby) beats again");
+    assert_true(lines >= LOG_LIMIT_BURST && lines <= LOG_LIMIT_BURST + 15 * LOG_LIMIT_PER_MIN / 60 + 1);
+    struct log_limit_info in;
+    log_limit_get(1, LOGR_HEARTBEAT, &in);
+    assert_int_equal(in.printed + in.suppressed, 4 * 75);
+    /* The primary's own lines are not held by its standby's. */
+    log_limit_get(0, LOGR_HEARTBEAT, &in);
+    assert_int_equal(in.suppressed, 0);
 }
 
 /* ---------------------------------------------------------------- crashes */
@@ -1354,6 +1396,7 @@ int main(void)
         cmocka_unit_test(missed_beats_fail_over),
         cmocka_unit_test(exact_miss_counting),
         cmocka_unit_test(flapping_never_fails_over),
+        cmocka_unit_test(flapping_standby_is_limited),
         cmocka_unit_test(crash_fails_over),
         cmocka_unit_test(shutdown_fails_over),
         cmocka_unit_test(hot_takeover_order),

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include "vmm/dev/vpci.h"
+#include "kernel/core/log_limit.h"
+#include "tests/unit/stubs.h"
 
 /* ---- a fake host function: an e1000e-like NIC at 0000:81:00.0 ---- */
 
@@ -152,7 +154,7 @@ static void make_bus(void)
     dev.vendor = 0x8086;
     dev.device = 0x10d3;
     nmaps = nunmaps = nreleases = 0;
-    vpci_init(&bus, &ops, "nicpart", 1ULL << 40);
+    vpci_init(&bus, &ops, "nicpart", 2, 1ULL << 40);
     assert_int_equal(vpci_forbid(&bus, 0, RAM_END), 0);
     assert_int_equal(vpci_forbid(&bus, WIN32_END, 0x100000000ULL), 0);
     u64 n32 = WIN32, n64 = WIN64;
@@ -244,7 +246,7 @@ static void test_capability_loop_is_bounded(void **state)
     cfg[CAP_PCIE / 4] = PCI_CAP_PCIE | CAP_PM << 8; /* back to the first */
     memset(&dev, 0, sizeof(dev));
     dev.bus = 0x81;
-    vpci_init(&bus, &ops, "loop", 1ULL << 40);
+    vpci_init(&bus, &ops, "loop", 2, 1ULL << 40);
     u64 n32 = WIN32, n64 = WIN64;
     char err[160];
     assert_int_equal(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)), 0);
@@ -339,6 +341,64 @@ static void test_bar_moves_over_ram_are_refused(void **state)
     wr(1, 4, 2, PCI_CMD_MEM);
     assert_int_equal(nmaps, 0);
     assert_int_equal(rd(1, 4, 2) & PCI_CMD_MEM, 0);
+}
+
+static int count_lines(const char *what)
+{
+    int n = 0;
+    for (const char *p = test_log_buf; (p = strstr(p, what)); p++)
+        n++;
+    return n;
+}
+
+/* A guest that moves its BAR over its RAM in a loop (about 1,800 lines a
+ * minute before, issue 15): every refusal is counted, a burst of them is
+ * logged, then one a period, and the first line after says what was left out.
+ * A new bus (the partition restarted) does not buy a new burst. */
+static void test_bar_refusals_are_rate_limited(void **state)
+{
+    (void)state;
+    log_limit_reset();
+    test_stubs_reset();
+    make_bus();
+    wr(1, 4, 2, PCI_CMD_MEM);
+    for (int i = 0; i < 1000; i++)
+        wr(1, 0x10, 4, 0x00100000);
+    assert_int_equal(bus.stats.bar_refused, 1000);
+    assert_int_equal(rd(1, 0x10, 4), (u32)WIN32);
+    assert_int_equal(count_lines(" refused: "), LOG_LIMIT_BURST);
+    assert_int_equal(count_lines("refused: over the partition's RAM"), LOG_LIMIT_BURST);
+    struct log_limit_info in;
+    log_limit_get(2, LOGR_BAR, &in);
+    assert_int_equal(in.printed, LOG_LIMIT_BURST);
+    assert_int_equal(in.suppressed, 1000 - LOG_LIMIT_BURST);
+
+    /* Restarted: a fresh bus, the same partition, no fresh burst. */
+    make_bus();
+    wr(1, 4, 2, PCI_CMD_MEM);
+    wr(1, 0x10, 4, 0xfee00000);
+    assert_int_equal(count_lines(" refused: "), LOG_LIMIT_BURST);
+
+    /* A period later one line gets through, carrying the count. */
+    test_now_us += 60000000 / LOG_LIMIT_PER_MIN;
+    wr(1, 0x10, 4, 0x00100000);
+    assert_int_equal(count_lines(" refused: "), LOG_LIMIT_BURST + 1);
+    assert_non_null(strstr(test_log_buf, "refused: over the partition's RAM or reserved system range "
+                                         "(996 similar lines suppressed)\n"));
+    log_limit_get(2, LOGR_BAR, &in);
+    assert_int_equal(in.pending, 0);
+    assert_int_equal(in.suppressed, 996);
+
+    /* Another partition's bus, and this one's other reasons, are not held. */
+    vpci_init(&bus, &ops, "other", 3, 1ULL << 40);
+    assert_int_equal(vpci_forbid(&bus, 0, RAM_END), 0);
+    u64 n32 = WIN32, n64 = WIN64;
+    char err[160];
+    assert_int_equal(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)), 0);
+    wr(1, 4, 2, PCI_CMD_MEM);
+    wr(1, 0x10, 4, 0x00100000);
+    assert_int_equal(count_lines(" refused: "), LOG_LIMIT_BURST + 2);
+    assert_non_null(strstr(test_log_buf, "other: BAR 0"));
 }
 
 static void test_io_bar_stays_at_host_ports(void **state)
@@ -447,7 +507,7 @@ static void test_unassignable_devices(void **state)
     memset(&dev, 0, sizeof(dev));
     dev.bus = 0x81;
     dev.header_type = 1;
-    vpci_init(&bus, &ops, "p", 1ULL << 40);
+    vpci_init(&bus, &ops, "p", 2, 1ULL << 40);
     assert_true(vpci_add(&bus, &dev, &n32, WIN32_END, &n64, err, sizeof(err)) < 0);
     assert_non_null(strstr(err, "bridges"));
     /* A 256-byte BAR shares its page with whatever follows. */
@@ -505,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_bar_placement_and_sizing),
         cmocka_unit_test(test_memory_enable_maps_bars),
         cmocka_unit_test(test_bar_moves_over_ram_are_refused),
+        cmocka_unit_test(test_bar_refusals_are_rate_limited),
         cmocka_unit_test(test_io_bar_stays_at_host_ports),
         cmocka_unit_test(test_msi_goes_to_the_owner),
         cmocka_unit_test(test_dropped_and_passed_writes),

@@ -15,7 +15,7 @@ UNIT_SRCS_guest_acpi   = tests/unit/test_guest_acpi.c vmm/guest_acpi.c $(ACPI_SR
 # The partition's virtual PCI bus (vmm/dev/vpci.c) over a fake host function, and
 # BAR sizing (drivers/pci.c).
 UNIT_TESTS += vpci
-UNIT_SRCS_vpci := tests/unit/test_vpci.c vmm/dev/vpci.c drivers/pci.c $(VMM_TEST_LIBS)
+UNIT_SRCS_vpci := tests/unit/test_vpci.c vmm/dev/vpci.c kernel/core/log_limit.c drivers/pci.c $(VMM_TEST_LIBS)
 
 # A partition's memory as several host blocks (vmm/gmem.c).
 UNIT_TESTS += gmem

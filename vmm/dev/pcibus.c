@@ -136,7 +136,7 @@ static int pcibus_attach(struct partition *p, char *err, size_t errlen)
     struct pcibus *b = bus_of(p);
     const struct vpci_ops ops = { pci_access_ops(), bar_map, bar_unmap, msi_route, msi_release, b };
     spin_lock(&b->lock);
-    vpci_init(&b->vpci, &ops, p->cfg->name, part_phys_limit());
+    vpci_init(&b->vpci, &ops, p->cfg->name, p->id, part_phys_limit());
     memset(&b->msi, 0, sizeof(b->msi));
     b->msi.p = p;
     spin_unlock(&b->lock);

@@ -123,7 +123,7 @@ static void vnic_setup(struct partition *p)
     for (u32 t = 0; t < c->ntrunk; t++)
         vsw_allow(&vc.vlan, c->trunk[t]);
     struct vnet_env env = { env_now, nic_msi, nic_retry_at, p };
-    int rc = net_attach(&n->vnet, p->cfg->name, &vc, &env);
+    int rc = net_attach(&n->vnet, p->cfg->name, p->id, &vc, &env);
     if (rc < 0) {
         log_err("net", "%s: no NIC: %s", p->cfg->name,
                 rc == -ENOSPC ? "the switch has no free port" : "its VLAN or rate settings were refused");

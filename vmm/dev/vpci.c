@@ -4,6 +4,7 @@
 #include "vmm/dev/vpci.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
+#include "kernel/core/log_limit.h"
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
 
@@ -46,10 +47,10 @@ static void dropped(struct vpci *v, struct vpci_dev *d, u16 off)
     if (!d || d->warned)
         return;
     d->warned = true;
-    log_warn("vpci",
-             "%s: write to config offset %#x of 00:%02x.0 dropped (read-only or not passed "
-             "through; further ones are only counted)",
-             v->name, off, d->slot);
+    log_limited(v->part, LOGR_PCI_WRITE, LOG_WARN, "vpci",
+                "%s: write to config offset %#x of 00:%02x.0 dropped (read-only or not passed "
+                "through; further ones are only counted)",
+                v->name, off, d->slot);
 }
 
 /* ---- BARs ---- */
@@ -128,13 +129,14 @@ static void bar_sync(struct vpci *v, struct vpci_dev *d, u32 i)
     }
     if (b->mapped && (!want || b->mapped_at != addr)) {
         if (v->ops.unmap(v->ops.ctx, gpa(b->mapped_at), b->size) < 0)
-            log_err("vpci", "%s: cannot unmap BAR %u of 00:%02x.0", v->name, i, d->slot);
+            log_limited(v->part, LOGR_BAR_MAP, LOG_ERROR, "vpci", "%s: cannot unmap BAR %u of 00:%02x.0", v->name, i,
+                        d->slot);
         b->mapped = false;
     }
     if (want && !b->mapped) {
         if (v->ops.map(v->ops.ctx, gpa(addr), b->host, b->size) < 0) {
-            log_err("vpci", "%s: cannot map BAR %u of 00:%02x.0 at %#llx", v->name, i, d->slot,
-                    (unsigned long long)addr);
+            log_limited(v->part, LOGR_BAR_MAP, LOG_ERROR, "vpci", "%s: cannot map BAR %u of 00:%02x.0 at %#llx",
+                        v->name, i, d->slot, (unsigned long long)addr);
             return;
         }
         b->mapped = true;
@@ -151,8 +153,8 @@ static void bars_sync(struct vpci *v, struct vpci_dev *d)
 static void refuse_bar(struct vpci *v, const struct vpci_dev *d, u32 i, u64 addr, const char *why)
 {
     v->stats.bar_refused++;
-    log_warn("vpci", "%s: BAR %u of 00:%02x.0 (%llu KiB) at %#llx refused: %s", v->name, i, d->slot,
-             (unsigned long long)(d->bar[i].size >> 10), (unsigned long long)addr, why);
+    log_limited(v->part, LOGR_BAR, LOG_WARN, "vpci", "%s: BAR %u of 00:%02x.0 (%llu KiB) at %#llx refused: %s", v->name,
+                i, d->slot, (unsigned long long)(d->bar[i].size >> 10), (unsigned long long)addr, why);
 }
 
 /* A write to BAR register i (already merged with the guest's view). */
@@ -278,10 +280,10 @@ static void msi_sync(struct vpci *v, struct vpci_dev *d, bool route_changed)
         msi_hw_disable(v, d);
     if (v->ops.msi_route(v->ops.ctx, d->slot, gaddr, d->msi_data, &haddr, &hdata) < 0) {
         v->stats.msi_refused++;
-        log_warn("vpci",
-                 "%s: MSI of 00:%02x.0 (address %#llx, data %#x) names no vCPU of the partition "
-                 "or an unsupported delivery mode: left disabled",
-                 v->name, d->slot, (unsigned long long)gaddr, d->msi_data);
+        log_limited(v->part, LOGR_MSI, LOG_WARN, "vpci",
+                    "%s: MSI of 00:%02x.0 (address %#llx, data %#x) names no vCPU of the partition "
+                    "or an unsupported delivery mode: left disabled",
+                    v->name, d->slot, (unsigned long long)gaddr, d->msi_data);
         return;
     }
     u16 c = d->msi;
@@ -456,11 +458,12 @@ static u32 bridge_read(u16 off)
 
 /* ---- the bus ---- */
 
-void vpci_init(struct vpci *v, const struct vpci_ops *ops, const char *name, u64 phys_limit)
+void vpci_init(struct vpci *v, const struct vpci_ops *ops, const char *name, u32 part, u64 phys_limit)
 {
     memset(v, 0, sizeof(*v));
     v->ops = *ops;
     v->name = name;
+    v->part = part;
     v->phys_limit = phys_limit;
 }
 

@@ -10,7 +10,7 @@
  *    hardware BAR never moves. A placement over the partition's RAM or the
  *    reserved system range, over another of its BARs, past its physical address
  *    width, or not sharing the host page offset is refused: the register keeps
- *    its old value and the refusal is logged and counted. I/O BARs stay at their
+ *    its old value and the refusal is counted and logged (rate-limited). I/O BARs stay at their
  *    host ports and the guest's port accesses there reach the device;
  *  - the command register passes I/O, memory and bus-master enables through;
  *    INTx stays disabled (no INTx is delivered: Interrupt Pin reads 0);
@@ -134,11 +134,14 @@ struct vpci {
     } forbidden[VPCI_MAX_FORBIDDEN];
     u32 nforbidden;
     const char *name; /* partition, for log messages */
+    u32 part;         /* its id: the key of its log limits (kernel/core/log_limit.h) */
     struct vpci_stats stats;
 };
 
-/* An empty bus. phys_limit: the guest's physical address width as a limit. */
-void vpci_init(struct vpci *v, const struct vpci_ops *ops, const char *name, u64 phys_limit);
+/* An empty bus of partition `part` (its id, name). phys_limit: the guest's
+ * physical address width as a limit. What the guest does wrong on it is
+ * logged through the partition's log limits, and counted in vpci_stats. */
+void vpci_init(struct vpci *v, const struct vpci_ops *ops, const char *name, u32 part, u64 phys_limit);
 /* Guest-physical [start, end) where no BAR may go (RAM, system ranges). */
 int vpci_forbid(struct vpci *v, u64 start, u64 end) __must_check;
 /* Adds a probed type-0 function, gives its memory BARs guest addresses from

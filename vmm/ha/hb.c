@@ -22,6 +22,7 @@
  *    that a standby failing in the same tick as the primary is not promoted. */
 #include "vmm/ha/hb.h"
 #include "kernel/lib/errno.h"
+#include "kernel/core/log_limit.h"
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
 
@@ -89,8 +90,7 @@ static const char *fmt_ms(char *buf, size_t len, u64 ns)
     return buf;
 }
 
-/* One line about group gi, prefixed with its name. */
-static void __printf(4, 5) say(struct hb_master *m, u32 gi, enum log_level lvl, const char *fmt, ...)
+static void vsay(struct hb_master *m, u32 gi, enum log_level lvl, const char *suffix, const char *fmt, va_list ap)
 {
     if (!m->ops.log)
         return;
@@ -98,11 +98,39 @@ static void __printf(4, 5) say(struct hb_master *m, u32 gi, enum log_level lvl, 
     int n = ksnprintf(line, sizeof(line), "%s: ", m->group[gi].cfg->name);
     if (n < 0 || (size_t)n >= sizeof(line))
         n = 0;
+    /* The suffix (a count of suppressed lines) must survive a long line. */
+    size_t room = sizeof(line) - strlen(suffix);
+    if ((size_t)n < room)
+        kvsnprintf(line + n, room - (size_t)n, fmt, ap);
+    kstrlcpy(line + strlen(line), suffix, sizeof(line) - strlen(line));
+    m->ops.log(m->ops.ctx, lvl, line);
+}
+
+/* One line about group gi, prefixed with its name. */
+static void __printf(4, 5) say(struct hb_master *m, u32 gi, enum log_level lvl, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    kvsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    vsay(m, gi, lvl, "", fmt, ap);
     va_end(ap);
-    m->ops.log(m->ops.ctx, lvl, line);
+}
+
+/* A line the timing of partition i's beats can repeat at will (late, beats
+ * again, and a standby's group going DEGRADED and OK with it): through the
+ * partition's log limit (kernel/core/log_limit.h), so an agent that flaps
+ * cannot fill the console; `late` and the group's history keep the count. */
+static void __printf(6, 7)
+    say_limited(struct hb_master *m, u32 gi, u32 i, u64 now, enum log_level lvl, const char *fmt, ...)
+{
+    u64 suppressed;
+    if (!m->ops.log || !log_limit_pass(i, LOGR_HEARTBEAT, now, &suppressed))
+        return;
+    char suffix[48];
+    log_limit_suffix(suppressed, suffix, sizeof(suffix));
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(m, gi, lvl, suffix, fmt, ap);
+    va_end(ap);
 }
 
 /* Partition i's name (hb_set_name, else "partition N"), for the log. */
@@ -177,7 +205,7 @@ static void gstate_reason(const struct hb_master *m, u32 gi, u32 s, char *buf, s
     }
 }
 
-static void set_gstate(struct hb_master *m, u32 gi, u32 s)
+static void set_gstate(struct hb_master *m, u32 gi, u32 s, u64 now)
 {
     struct hb_group *g = &m->group[gi];
     if (g->state == s)
@@ -190,7 +218,14 @@ static void set_gstate(struct hb_master *m, u32 gi, u32 s)
         g->target = -1;
     char why[HB_WHY_MAX + 40];
     gstate_reason(m, gi, s, why, sizeof(why));
-    say(m, gi, s == HBG_OK ? LOG_INFO : LOG_WARN, "group %s (was %s): %s", hb_gstate_name(s), hb_gstate_name(was), why);
+    enum log_level lvl = s == HBG_OK ? LOG_INFO : LOG_WARN;
+    /* Between OK and DEGRADED only the standby's health moves the group. */
+    bool flap = (s == HBG_OK && was == HBG_DEGRADED) || (s == HBG_DEGRADED && was == HBG_OK);
+    if (flap && g->standby >= 0)
+        say_limited(m, gi, (u32)g->standby, now, lvl, "group %s (was %s): %s", hb_gstate_name(s), hb_gstate_name(was),
+                    why);
+    else
+        say(m, gi, lvl, "group %s (was %s): %s", hb_gstate_name(s), hb_gstate_name(was), why);
 }
 
 /* The state that follows from the partitions alone. */
@@ -203,11 +238,11 @@ static u32 settled(const struct hb_master *m, u32 gi)
 }
 
 /* TAKEOVER and DOWN end only by an acknowledgement or an operator. */
-static void recompute(struct hb_master *m, u32 gi)
+static void recompute(struct hb_master *m, u32 gi, u64 now)
 {
     struct hb_group *g = &m->group[gi];
     if (g->state != HBG_TAKEOVER && g->state != HBG_DOWN)
-        set_gstate(m, gi, settled(m, gi));
+        set_gstate(m, gi, settled(m, gi), now);
 }
 
 static void __printf(4, 5) group_down(struct hb_master *m, u32 gi, u64 now, const char *fmt, ...)
@@ -305,7 +340,7 @@ static void promote(struct hb_master *m, u32 gi, u32 from, u32 to, u32 kind, u64
         "%s: standby %s promoted to primary in place of %s, service moved "
         "to it",
         kind == HB_EV_MANUAL ? "manual switchover" : "hot takeover", nm(m, to), nm(m, from));
-    set_gstate(m, gi, HBG_TAKEOVER);
+    set_gstate(m, gi, HBG_TAKEOVER, now);
     call_announce(m, gi, to);
 }
 
@@ -347,7 +382,7 @@ static void cold_boot(struct hb_master *m, u32 gi, u32 i, u64 now)
     g->target_cold = true;
     g->t_target = now;
     g->acked = false;
-    set_gstate(m, gi, HBG_TAKEOVER);
+    set_gstate(m, gi, HBG_TAKEOVER, now);
 }
 
 static void lose_standby(struct hb_master *m, u32 gi, u32 i, u64 now)
@@ -356,7 +391,7 @@ static void lose_standby(struct hb_master *m, u32 gi, u32 i, u64 now)
         record(m, gi, HB_EV_STANDBY_LOST, (s32)i, -1, m->part[i].why, now);
         say(m, gi, LOG_WARN, "standby %s lost: no failover possible until it runs again", nm(m, i));
     }
-    recompute(m, gi);
+    recompute(m, gi, now);
 }
 
 /* Partition i is declared failed: the header's Takeover section. sign is its
@@ -473,12 +508,13 @@ static void tick_part(struct hb_master *m, u32 gi, s32 idx, u64 now)
         p->state = HB_LATE;
         p->since = now;
         p->late++;
-        say(m, gi, LOG_WARN, "%s (%s) is late: no beat for %s (%u missed, failed at %u)", nm(m, i),
-            part_label(m, gi, i), fmt_ms(t, sizeof(t), age(now, last)), cur, c->misses);
+        say_limited(m, gi, i, now, LOG_WARN, "%s (%s) is late: no beat for %s (%u missed, failed at %u)", nm(m, i),
+                    part_label(m, gi, i), fmt_ms(t, sizeof(t), age(now, last)), cur, c->misses);
     } else if (p->state == HB_LATE && cur == 0) {
         p->state = HB_ALIVE;
         p->since = now;
-        say(m, gi, LOG_INFO, "%s (%s) beats again after %u missed", nm(m, i), part_label(m, gi, i), prev);
+        say_limited(m, gi, i, now, LOG_INFO, "%s (%s) beats again after %u missed", nm(m, i), part_label(m, gi, i),
+                    prev);
     }
 }
 
@@ -514,7 +550,7 @@ static void taken_over(struct hb_master *m, u32 gi, u64 now)
         "%s took over as primary: failure detected in %s, taken over in %s "
         "(failover %u)",
         nm(m, i), fmt_ms(a, sizeof(a), detect), fmt_ms(b, sizeof(b), took), g->failovers);
-    set_gstate(m, gi, settled(m, gi));
+    set_gstate(m, gi, settled(m, gi), now);
     call_announce(m, gi, i);
 }
 
@@ -570,7 +606,7 @@ void hb_tick(struct hb_master *m, u64 now)
             tick_takeover(m, gi, now);
         else
             tick_ack(m, gi);
-        recompute(m, gi);
+        recompute(m, gi, now);
     }
 }
 
@@ -632,9 +668,9 @@ void hb_started(struct hb_master *m, u32 part, u64 now)
         /* An operator's start is the way out of DOWN (and ends a takeover
          * that was under way on this partition). */
         if (g->state == HBG_DOWN || g->state == HBG_TAKEOVER)
-            set_gstate(m, gi, HBG_IDLE);
+            set_gstate(m, gi, HBG_IDLE, now);
     }
-    recompute(m, gi);
+    recompute(m, gi, now);
 }
 
 void hb_stopped(struct hb_master *m, u32 part, u64 now)
@@ -653,9 +689,9 @@ void hb_stopped(struct hb_master *m, u32 part, u64 now)
         if (g->state == HBG_TAKEOVER && g->target == (s32)part)
             say(m, gi, LOG_WARN, "takeover by %s abandoned: it was stopped", nm(m, part));
         g->acked = false;
-        set_gstate(m, gi, HBG_IDLE);
+        set_gstate(m, gi, HBG_IDLE, now);
     }
-    recompute(m, gi);
+    recompute(m, gi, now);
 }
 
 int hb_switchover(struct hb_master *m, u32 gi, u64 now, char *err, size_t errlen)
