@@ -7,7 +7,11 @@
  * briefly per frame. It stops at the first frame that cannot go now and
  * leaves it in the ring: one held by the shim is retried when tokens return
  * (env.retry_at); one for a full receiver when that receiver posts buffers
- * (its `waiters`), with a retry as a safety net. */
+ * (its `waiters`), with a retry as a safety net.
+ *
+ * What another partition sends never costs a receiver a buffer it cannot
+ * use: a frame over the receiver's MTU, or too big for its next buffer, is
+ * dropped and counted there with the buffer left in its ring. */
 #include "net/vnet.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
@@ -15,13 +19,26 @@
 
 #define RETRY_FULL_NS 1000000ULL /* re-check a full receiver after 1 ms even without a wake-up */
 
+STATIC_ASSERT(VIRTIO_NET_MTU_MAX + ETH_HLEN + VLAN_HLEN <= VNET_MAX_FRAME,
+              "every frame an MTU allows fits a chain the queues accept");
+
 static const char *const drop_names[VNET_DROP_COUNT] = {
-    [VNET_DROP_BAD_CHAIN] = "bad-chain",   [VNET_DROP_SHORT] = "short",         [VNET_DROP_LONG] = "long",
+    [VNET_DROP_BAD_CHAIN] = "bad-chain",   [VNET_DROP_SHORT] = "short",         [VNET_DROP_OVERSIZE] = "oversize",
     [VNET_DROP_SWITCH] = "switch",         [VNET_DROP_LINK_DOWN] = "link-down", [VNET_DROP_RX_FULL] = "rx-full",
     [VNET_DROP_RX_STALLED] = "rx-stalled", [VNET_DROP_RX_SMALL] = "rx-small",
 };
 
 const char *vnet_drop_name(enum vnet_drop d) { return (unsigned)d < VNET_DROP_COUNT ? drop_names[d] : "?"; }
+
+/* The MTU counts the payload (IEEE 802.3, RFC 894; virtio's "mtu plus low
+ * level ethernet header length", 5.1.4.1). Tags are carried on trunks only:
+ * on an access port a tagged frame gets no allowance (the switch drops it). */
+u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged)
+{
+    return (u32)c->mtu + ETH_HLEN + (tagged && c->vlan.mode == VSW_TRUNK ? VLAN_HLEN : 0);
+}
+
+static bool frame_tagged(const u8 *head) { return ((u32)head[12] << 8 | head[13]) == ETH_P_8021Q; }
 
 /* Receive buffers a port has; below a quarter of its ring it is congested. */
 enum room { ROOM_NONE, ROOM_LOW, ROOM_OK, ROOM_DOWN };
@@ -69,15 +86,23 @@ static int src_copy(struct vnet *d, const struct virtq_chain *rx, u32 doff, cons
 }
 
 /* Copies the frame (len bytes) into one receive buffer of d, tagging or
- * untagging on the way. True when delivered; otherwise the reason is counted
- * at the receiver. */
-static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid)
+ * untagging on the way (`tagged`: it came with a tag). True when delivered;
+ * otherwise the reason is counted at the receiver, and no buffer of its was
+ * used up or handed back empty for a frame it could not take. */
+static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
 {
+    u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
+    bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && tagged);
     spin_lock(&d->lock);
     struct virtq *q = &d->queue[VNET_RXQ].q;
     int why = -1;
     if (!d->running || !virtq_ready(q)) {
         why = VNET_DROP_LINK_DOWN;
+        goto out;
+    }
+    /* Never more than the MTU its driver was offered (5.1.4.1). */
+    if (out_len > vnet_max_frame(&d->cfg, out_tagged)) {
+        why = VNET_DROP_OVERSIZE;
         goto out;
     }
     int r;
@@ -94,10 +119,10 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
         goto out;
     }
     const struct virtq_chain *rx = &d->rx_chain;
-    u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
     if (rx->in_bytes < VNET_HDR_LEN + out_len) {
-        virtq_push(q, rx->head, 0);
-        virtq_publish(q);
+        /* The buffer stays, unused, for a frame that fits (no mergeable
+         * buffers: a frame takes exactly one). */
+        virtq_unpop(q);
         why = VNET_DROP_RX_SMALL;
         goto out;
     }
@@ -122,13 +147,15 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
             rc = src_copy(d, rx, H + macs, s, macs + VLAN_HLEN, len - macs - VLAN_HLEN);
     }
     /* The chains were checked against both memories when popped; a failure
-     * here would be a bug, and the frame is then given back empty. */
-    virtq_push(q, rx->head, rc ? 0 : H + out_len);
-    virtq_publish(q);
+     * here would be a bug. The buffer then goes back to the ring unreported:
+     * what it holds is not a frame. */
     if (rc) {
+        virtq_unpop(q);
         why = VNET_DROP_BAD_CHAIN;
         goto out;
     }
+    virtq_push(q, rx->head, H + out_len);
+    virtq_publish(q);
     d->stats.rx.frames++;
     d->stats.rx.bytes += out_len;
 out:
@@ -245,10 +272,10 @@ static void tx_pass(struct vnet *n)
         struct vsw_decision d;
         if (c->nin || c->out_bytes < VNET_HDR_LEN + ETH_HLEN)
             drop = VNET_DROP_SHORT;
-        else if (len > VNET_MAX_FRAME)
-            drop = VNET_DROP_LONG;
         else if (virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, MIN(len, (u32)sizeof(head))) < 0)
             drop = VNET_DROP_SHORT;
+        else if (len > vnet_max_frame(&n->cfg, frame_tagged(head)))
+            drop = VNET_DROP_OVERSIZE; /* at ingress, before the switch learns from it */
         if (drop < 0) {
             vsw_forward(&net.sw, n->port, head, len, now, &d);
             if (!d.nout)
@@ -273,9 +300,9 @@ static void tx_pass(struct vnet *n)
             const struct frame_src src = { n->mem, c, NULL };
             for (u32 i = 0; i < d.nout; i++) {
                 struct vnet *rx = net.port[d.out[i]];
-                /* Even a buffer given back empty is an entry its driver may
-                 * have asked to hear about. */
-                (void)deliver(&src, len, rx, d.action[i], d.vid);
+                /* Even a bad receive chain the pop gave back is an entry
+                 * its driver may have asked to hear about. */
+                (void)deliver(&src, len, rx, d.action[i], d.vid, d.tagged);
                 pending_signal |= (u32)BIT(rx->port);
             }
             n->stats.tx.frames++;
@@ -306,7 +333,7 @@ u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
     u32 delivered = 0, mask = 0;
     for (u32 i = 0; i < d.nout; i++) {
         struct vnet *r = net.port[d.out[i]];
-        delivered += deliver(&src, len, r, d.action[i], d.vid);
+        delivered += deliver(&src, len, r, d.action[i], d.vid, d.tagged);
         mask |= (u32)BIT(r->port);
     }
     signal_receivers(mask);
