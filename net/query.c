@@ -61,6 +61,7 @@ int net_port_snapshot(u32 i, struct net_port_info *out)
     out->vlan = n->cfg.vlan;
     out->link = vnet_link_up(n) ? NET_LINK_UP : n->mem ? NET_LINK_DOWN : NET_LINK_OFF;
     out->mtu = n->cfg.mtu;
+    out->stalled = __atomic_load_n(&n->stalled, __ATOMIC_RELAXED);
     out->rate = n->cfg.rate;
     out->factor_ppm = n->shim.factor_ppm;
     out->shim = n->shim.stats;

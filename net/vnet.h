@@ -13,8 +13,9 @@
  * allows, marks the rest through the port's shim, asks the switch where they
  * go, and copies each once from the sender's buffer into a receive buffer of
  * each destination, in batches; interrupts go out only when the driver asked
- * (event suppression). Frames the shim holds, or that a full receiver cannot
- * take, stay in the sender's ring (back-pressure).
+ * (event suppression). Frames the shim holds, and unicast frames a full live
+ * receiver cannot take, stay in the sender's ring (back-pressure); a flood is
+ * judged per receiver and never waits for one of them.
  *
  * Locking: `tx_lock` serialises the transmit side of a port; `lock` guards
  * the transport registers and the receive queue and is a leaf: nothing else is
@@ -37,7 +38,7 @@
 #define VNET_HDR_LEN     sizeof(struct virtio_net_hdr)
 #define VNET_BATCH       64            /* frames between used-ring publications on the transmit side */
 #define VNET_TX_BUDGET   1024          /* frames per pass before the port yields its CPU */
-#define VNET_STALL_NS    1000000000ULL /* a frame waits this long for a full receiver, then is dropped */
+#define VNET_STALL_NS    1000000000ULL /* a receiver without buffers this long is stalled */
 #define VNET_MTU_DEFAULT 1500          /* a port's MTU unless configured (Ethernet's) */
 
 /* Why frames were dropped (per port, both directions). */
@@ -47,8 +48,8 @@ enum vnet_drop {
     VNET_DROP_OVERSIZE,   /* longer than the port's MTU allows (vnet_max_frame): tx at ingress, rx at egress */
     VNET_DROP_SWITCH,     /* the switch refused it (vsw_drop counts why) */
     VNET_DROP_LINK_DOWN,  /* to a port whose driver is not running */
-    VNET_DROP_RX_FULL,    /* no receive buffer (the receiver filled up under a pass) */
-    VNET_DROP_RX_STALLED, /* to a receiver that kept a frame waiting VNET_STALL_NS, until it adds buffers */
+    VNET_DROP_RX_FULL,    /* no receive buffer: a flood's copy, or the receiver filled up under a pass */
+    VNET_DROP_RX_STALLED, /* to a receiver without buffers for VNET_STALL_NS, until it adds some */
     VNET_DROP_RX_SMALL,   /* the receiver's next buffer is too small for the frame (it keeps the buffer) */
     VNET_DROP_COUNT
 };
@@ -130,12 +131,13 @@ struct vnet {
     /* ---- data path (vnet_data.c) ---- */
     bool running; /* DRIVER_OK, not NEEDS_RESET, bus mastering on */
     struct shim shim;
-    bool holding;          /* the head frame waits for a full receiver ... */
-    u64 hold_since;        /* ... since then (ns) */
     volatile u32 tx_again; /* a pass was asked for while one ran */
     volatile u32 waiters;  /* bit p: port p waits for this port's receive buffers */
-    /* A sender gave up waiting VNET_STALL_NS for its buffers: until its driver
-     * adds some, frames to it are dropped at once instead of waiting. */
+    /* Since when (ns, 0 = not) a sender has found this port without receive
+     * buffers, its driver having added none since. After VNET_STALL_NS it is
+     * stalled: until its driver adds some, frames to it are dropped at once
+     * and it gives no congestion feedback (a dead guest is not congested). */
+    volatile u64 empty_since;
     volatile u32 stalled;
     struct virtq_chain tx_chain; /* the frame being sent (under tx_lock) */
     struct virtq_chain rx_chain; /* the buffer being filled (under lock) */

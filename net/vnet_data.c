@@ -6,8 +6,8 @@
  * room) and holds only the sender's tx_lock, taking each receiver's `lock`
  * briefly per frame. It stops at the first frame that cannot go now and
  * leaves it in the ring: one held by the shim is retried when tokens return
- * (env.retry_at); one for a full receiver when that receiver posts buffers
- * (its `waiters`), with a retry as a safety net.
+ * (env.retry_at); a unicast one for a full receiver when that receiver posts
+ * buffers (its `waiters`), with a retry as a safety net.
  *
  * What another partition sends never costs a receiver a buffer it cannot
  * use: a frame over the receiver's MTU, or too big for its next buffer, is
@@ -40,33 +40,77 @@ u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged)
 
 static bool frame_tagged(const u8 *head) { return ((u32)head[12] << 8 | head[13]) == ETH_P_8021Q; }
 
-/* Receive buffers a port has; below a quarter of its ring it is congested. */
-enum room { ROOM_NONE, ROOM_LOW, ROOM_OK, ROOM_DOWN };
+/* What a receiver can take now. NONE and LOW (fewer than a quarter of its
+ * ring free) are congestion and fed back to senders; DOWN (no driver running
+ * it) and STALLED (no buffers for VNET_STALL_NS) are not: a receiver that
+ * does not run is not congested, and frames to it are dropped at no cost. */
+enum room { ROOM_OK, ROOM_LOW, ROOM_NONE, ROOM_STALLED, ROOM_DOWN };
 
-static enum room rx_room(struct vnet *d)
+/* Its driver added buffers: the stall clock stops, a stalled port rejoins. */
+static void rx_refilled(struct vnet *d)
+{
+    if (__atomic_load_n(&d->empty_since, __ATOMIC_RELAXED))
+        __atomic_store_n(&d->empty_since, 0, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&d->stalled, __ATOMIC_RELAXED))
+        __atomic_store_n(&d->stalled, 0, __ATOMIC_RELEASE);
+}
+
+/* A sender found d without buffers at now: the stall clock starts, runs, or
+ * has run out. Several senders on several CPUs share the one clock, so a
+ * dead receiver costs all of them one wait together. */
+static enum room rx_empty(struct vnet *d, u64 now)
+{
+    if (__atomic_load_n(&d->stalled, __ATOMIC_ACQUIRE))
+        return ROOM_STALLED;
+    u64 since = 0;
+    if (__atomic_compare_exchange_n(&d->empty_since, &since, now ? now : 1, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        return ROOM_NONE;
+    /* Signed: the CPU checking may run a little behind the one that started
+     * the clock; that must not count as a long wait. */
+    if ((s64)(now - since) < (s64)VNET_STALL_NS)
+        return ROOM_NONE;
+    if (!__atomic_exchange_n(&d->stalled, 1, __ATOMIC_SEQ_CST))
+        log_warn("net",
+                 "%s: no receive buffers for %llu ms: frames to it are dropped, without congestion feedback, "
+                 "until its driver adds some",
+                 d->name, (unsigned long long)(VNET_STALL_NS / 1000000));
+    return ROOM_STALLED;
+}
+
+static enum room rx_room(struct vnet *d, u64 now)
 {
     spin_lock(&d->lock);
-    enum room r = ROOM_DOWN;
-    bool corrupt = false;
     struct virtq *q = &d->queue[VNET_RXQ].q;
-    if (d->running && virtq_ready(q)) {
-        u16 n = virtq_avail_count(q);
-        /* None counted but the index moved: it jumped, the ring is corrupt
-         * (the pop says so and marks the queue broken). */
-        if (!n && virtq_pending(q) && virtq_pop(q, &d->rx_chain) == -EIO) {
-            corrupt = true;
+    if (!d->running || !virtq_ready(q)) {
+        spin_unlock(&d->lock);
+        return ROOM_DOWN;
+    }
+    u16 n = virtq_avail_count(q);
+    if (!n && virtq_pending(q)) {
+        /* None counted but the index moved: it jumped, and the pop says the
+         * ring is corrupt; or the driver added a buffer between the two looks. */
+        int r = virtq_pop(q, &d->rx_chain);
+        if (r == -EIO) {
             spin_unlock(&d->lock);
             vnet_needs_reset(d, "its receive ring is corrupt");
             return ROOM_DOWN;
         }
-        r = n == 0 ? ROOM_NONE : n < q->size / 4 ? ROOM_LOW : ROOM_OK;
-        /* Out of buffers: have the driver tell us when it adds some (a sender
-         * waits for that). Merely low costs no notifies: only feedback. */
-        virtq_want_notify(q, r == ROOM_NONE);
+        if (r == -EBADMSG)
+            d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++; /* given back by the pop */
+        if (r == 1)
+            virtq_unpop(q);
+        n = virtq_avail_count(q);
     }
+    /* Out of buffers: have the driver tell us when it adds some (a sender
+     * waits for that, a stalled receiver rejoins). Merely low costs no
+     * notifies: only feedback. */
+    virtq_want_notify(q, n == 0);
+    u16 size = q->size;
     spin_unlock(&d->lock);
-    (void)corrupt;
-    return r;
+    if (!n)
+        return rx_empty(d, now);
+    rx_refilled(d);
+    return n < size / 4 ? ROOM_LOW : ROOM_OK;
 }
 
 /* Where a frame comes from: a sender's transmit chain (after its virtio-net
@@ -115,7 +159,7 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
         return false;
     }
     if (r == 0) {
-        why = d->stalled ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
+        why = __atomic_load_n(&d->stalled, __ATOMIC_ACQUIRE) ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
         goto out;
     }
     const struct virtq_chain *rx = &d->rx_chain;
@@ -187,47 +231,37 @@ static void complete_tx(struct vnet *n, struct virtq *q)
         vnet_interrupt_queue(n, VNET_TXQ);
 }
 
-/* A frame for a receiver with no free buffer waits in the sender's ring
- * (back-pressure), flooded or not: a receiver is never overrun. A receiver
- * that keeps one frame waiting VNET_STALL_NS is marked stalled and, until its
- * driver adds buffers, gets its frames dropped at once, so a dead guest costs
- * its senders one wait, not one per frame. Congestion cuts this sender's rates. */
+/* Judges a frame's receivers one by one. A live receiver short of buffers
+ * (none, or under a quarter of its ring) is congested: it cuts this sender's
+ * rates and keeps yellow frames from borrowing. A receiver that is down or
+ * stalled costs nothing: deliver() drops its copy and nobody's rate is cut.
+ *
+ * A unicast frame for a live receiver with no free buffer waits in the
+ * sender's ring (back-pressure: a receiver is never overrun) until that
+ * receiver posts buffers, or until it has had none for VNET_STALL_NS and is
+ * stalled, so a dead guest costs its senders one wait, not one per frame. A
+ * flood never waits for one receiver: a full one misses its copy (rx-full),
+ * and the others get theirs at once. */
 static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 now, bool *idle)
 {
     *idle = true;
     for (u32 i = 0; i < d->nout; i++) {
         struct vnet *r = net.port[d->out[i]];
-        enum room room = rx_room(r);
-        if (room == ROOM_LOW || room == ROOM_NONE) {
-            *idle = false;
-            __atomic_fetch_add(&r->stats.congestion, 1, __ATOMIC_RELAXED);
-            shim_congestion(&n->shim, now);
-        }
-        if (room != ROOM_NONE || __atomic_load_n(&r->stalled, __ATOMIC_ACQUIRE))
+        enum room room = rx_room(r, now);
+        if (room != ROOM_LOW && room != ROOM_NONE)
             continue;
-        if (!n->holding) {
-            n->holding = true;
-            n->hold_since = now;
-        }
-        /* Signed: the CPU checking may run a little behind the one that
-         * started the wait; that must not count as a long wait. */
-        if ((s64)(now - n->hold_since) >= (s64)VNET_STALL_NS) {
-            __atomic_store_n(&r->stalled, 1, __ATOMIC_RELEASE);
-            log_warn("net",
-                     "%s: no receive buffers for %llu ms: frames to it are dropped until its driver "
-                     "adds some",
-                     r->name, (unsigned long long)(VNET_STALL_NS / 1000000));
+        *idle = false;
+        __atomic_fetch_add(&r->stats.congestion, 1, __ATOMIC_RELAXED);
+        shim_congestion(&n->shim, now);
+        if (room == ROOM_LOW || d->flooded)
             continue;
-        }
         __atomic_fetch_or(&r->waiters, BIT(n->port), __ATOMIC_SEQ_CST);
         /* It may have made room between the look and the wish. */
-        if (rx_room(r) != ROOM_NONE)
+        if (rx_room(r, now) != ROOM_NONE)
             continue;
         n->stats.held_full++;
         return false;
     }
-    /* Everyone has room now: a later wait starts its own clock. */
-    n->holding = false;
     return true;
 }
 
@@ -362,12 +396,13 @@ void vnet_notify(struct vnet *n, u32 q)
         return;
     }
     /* Receive buffers were added: no more notifies until a sender runs short
-     * again (it asks in rx_room), and the senders waiting go on, here. */
+     * again (it asks in rx_room), a stalled port rejoins, and the senders
+     * waiting go on, here. */
     spin_lock(&n->lock);
     if (virtq_ready(&n->queue[VNET_RXQ].q))
         virtq_want_notify(&n->queue[VNET_RXQ].q, false);
     spin_unlock(&n->lock);
-    __atomic_store_n(&n->stalled, 0, __ATOMIC_RELEASE);
+    rx_refilled(n);
     u32 w = __atomic_exchange_n(&n->waiters, 0, __ATOMIC_SEQ_CST);
     while (w) {
         u32 p = (u32)__builtin_ctz(w);

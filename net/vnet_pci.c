@@ -537,7 +537,7 @@ void vnet_reset(struct vnet *n)
      * them up once per probe), only pending messages go. */
     n->pba = 0;
     n->running = false;
-    n->holding = false;
+    n->empty_since = 0;
     n->stalled = 0;
     n->generation++;
     spin_unlock(&n->lock);

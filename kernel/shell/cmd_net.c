@@ -62,7 +62,8 @@ static void show_port(const struct net_port_info *n)
     con_printf("port %u %s mac ", n->port, n->name);
     print_mac(n->mac);
     show_vlan(&n->vlan);
-    con_printf(" link %s mtu %u\n", links[n->link % 3], n->mtu);
+    con_printf(" link %s mtu %u%s\n", links[n->link % 3], n->mtu,
+               n->stalled ? " (stalled: no receive buffers; frames to it are dropped)" : "");
     show_rate(n);
     con_printf("  tx frames=%llu bytes=%llu", (ull)n->tx.frames, (ull)n->tx.bytes);
     print_drops(n->tx.drops);

@@ -1335,13 +1335,17 @@ static void test_backpressure_and_stall(void **state)
     assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_STALLED], 1);
     assert_non_null(strstr(test_log_buf, "no receive buffers"));
     assert_int_equal(rx_ready(b), 0);
-    /* Later frames to B go at once, dropped. */
+    /* Later frames to B go at once, dropped, without congestion feedback. */
     held = a->nic.stats.held_full;
+    u64 cuts = a->nic.shim.stats.cuts, congestion = b->nic.stats.congestion;
     for (u32 i = 0; i < 5; i++) {
+        clk += 2 * MS; /* a cut would be due each time */
         tx_send(a, f, mkframe(f, b->mac, a->mac, -1, 200, (u8)(20 + i)));
         assert_int_equal(tx_used(a), (u16)(used + 2 + i));
     }
     assert_int_equal(a->nic.stats.held_full, held);
+    assert_int_equal(a->nic.shim.stats.cuts, cuts);
+    assert_int_equal(b->nic.stats.congestion, congestion);
     assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_STALLED], 6);
     /* A was never blocked toward others. */
     tx_send(a, f, mkframe(f, c->mac, a->mac, -1, 200, 30));
@@ -1822,25 +1826,132 @@ static void test_fixed_msix_ctrl_byte_write(void **state)
     assert_true((cfg_r(a, a->msix_cap) >> 16) & MSIX_CTRL_ENABLE);
 }
 
-/* Floods wait for a full receiver like unicast does (docs/networking.md):
- * nobody gets the frame until B has room, nothing is dropped, then both do. */
-static void test_flood_waits_for_full_receiver(void **state)
+/* A 1 Gbit/s port that never fills its buckets in these tests: what the
+ * congestion feedback does to it shows in its factor and cuts alone. */
+static struct vnet_cfg rated_port(u16 vid)
+{
+    struct vnet_cfg c = access_port(vid);
+    c.rate = (struct shim_cfg){ .cir = 125000000, .cbs = 1 << 20, .pir = 125000000, .pbs = 1 << 20, .wc = false };
+    return c;
+}
+
+/* Takes what g received and gives the buffers back, as a live driver does. */
+static u32 rx_refill(struct guest *g)
+{
+    u32 n = rx_drain(g);
+    rx_post(g, n, true);
+    return n;
+}
+
+/* A flood is judged per receiver: a full one misses its copy (rx-full; it
+ * is live, so congested, and the sender's rates are cut), the others get
+ * theirs at once, and the sender is never held for it. */
+static void test_flood_judged_per_receiver(void **state)
 {
     (void)state;
     struct guest *a, *b, *c;
-    start(&a, access_port(10), &b, &c, 10);
-    rx_post(c, 32, false); /* B has none */
+    start(&a, rated_port(10), &b, &c, 10);
+    rx_post(c, 128, false); /* B has none */
     u8 f[128];
     u32 len = mkframe(f, BCAST, a->mac, -1, 100, 1);
+    u16 used = tx_used(a);
     tx_send(a, f, len);
-    /* Held for B: nobody gets it yet, nothing is dropped. */
-    assert_int_equal(a->nic.stats.held_full, 1);
-    assert_int_equal(rx_ready(c), 0);
-    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_FULL], 0);
-    /* B adds buffers and says so: the flood goes to both. */
-    rx_post(b, 32, true);
+    assert_int_equal(tx_used(a), (u16)(used + 1));
+    assert_int_equal(a->nic.stats.held_full, 0);
+    assert_int_equal(a->nretry, 0);
+    expect_frame(c, f, len);
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_FULL], 1);
+    assert_int_equal(b->nic.stats.congestion, 1);
+    assert_int_equal(c->nic.stats.congestion, 0);
+    assert_int_equal(a->nic.shim.stats.cuts, 1);
+    /* Unknown unicast is flooded, and judged the same way. */
+    len = mkframe(f, NOBODY, a->mac, -1, 100, 2);
+    tx_send(a, f, len);
+    assert_int_equal(tx_used(a), (u16)(used + 2));
+    expect_frame(c, f, len);
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_FULL], 2);
+    assert_int_equal(a->nic.stats.held_full, 0);
+    /* Nothing waited for B: it adds buffers and gets only what comes next. */
+    assert_true(rx_post(b, 128, true));
+    assert_int_equal(rx_ready(b), 0);
+    len = mkframe(f, BCAST, a->mac, -1, 100, 3);
+    tx_send(a, f, len);
     expect_frame(b, f, len);
     expect_frame(c, f, len);
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_FULL], 2);
+}
+
+/* Issue 15: a guest brings its NIC up, receives, then halts. Its congestion
+ * cuts a flooding sender's rates only until it is stalled (VNET_STALL_NS
+ * without buffers); from then on it costs nothing: its frames are dropped,
+ * no cut, and the sender recovers, while a live congested receiver still
+ * cuts. Adding buffers again brings it back. */
+static void test_stalled_receiver_costs_nothing(void **state)
+{
+    (void)state;
+    struct guest *a, *b, *c;
+    start(&a, rated_port(10), &b, &c, 10);
+    rx_post(c, QSIZE, false);
+    rx_post(b, 8, false);
+    u8 f[128];
+    u32 len = mkframe(f, BCAST, a->mac, -1, 100, 0);
+    /* B takes 8 frames (live, low on buffers: congested), then halts. */
+    for (u32 i = 0; i < 8; i++) {
+        tx_send(a, f, len);
+        clk += MS;
+    }
+    assert_int_equal(rx_ready(b), 8);
+    assert_true(a->nic.shim.stats.cuts >= 1);
+    /* Full and still live for VNET_STALL_NS: rx-full, and cuts. */
+    const u64 t_full = clk;
+    u64 cuts = a->nic.shim.stats.cuts;
+    u32 sent = 0;
+    for (; clk < t_full + VNET_STALL_NS; clk += 10 * MS, sent++) {
+        tx_send(a, f, len);
+        rx_refill(c);
+    }
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_FULL], sent);
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_STALLED], 0);
+    assert_true(a->nic.shim.stats.cuts > cuts);
+    assert_int_equal(a->nic.stats.held_full, 0);
+    assert_false(b->nic.stalled);
+    /* Stalled now: 200 more frames, 1 ms apart, cut nothing; A recovers. */
+    cuts = a->nic.shim.stats.cuts;
+    u64 congestion = b->nic.stats.congestion;
+    for (u32 i = 0; i < 200; i++, clk += MS) {
+        tx_send(a, f, len);
+        rx_refill(c);
+    }
+    assert_true(b->nic.stalled);
+    assert_non_null(strstr(test_log_buf, "b: no receive buffers"));
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_STALLED], 200);
+    assert_int_equal(b->nic.stats.congestion, congestion);
+    assert_int_equal(a->nic.shim.stats.cuts, cuts);
+    assert_int_equal(a->nic.shim.factor_ppm, 1000000);
+    assert_int_equal(c->nic.stats.rx.frames, 8 + sent + 200);
+    assert_int_equal(c->nic.stats.congestion, 0);
+    struct net_port_info pi;
+    assert_int_equal(net_port_snapshot(1, &pi), 0);
+    assert_true(pi.stalled);
+    /* A live receiver that runs low still cuts: C stops giving buffers back. */
+    for (u32 i = 0; i < QSIZE - QSIZE / 4 + 2; i++, clk += MS)
+        tx_send(a, f, len);
+    assert_true(c->nic.stats.congestion > 0);
+    assert_true(a->nic.shim.stats.cuts > cuts);
+    assert_int_equal(b->nic.stats.congestion, congestion);
+    rx_refill(c);
+    /* B's driver comes back and adds buffers: it was asked to say so, and
+     * rejoins at once; low on buffers, it is congested again. */
+    assert_int_equal(rx_drain(b), 8);
+    assert_true(rx_post(b, 16, true));
+    assert_false(b->nic.stalled);
+    assert_int_equal(b->nic.empty_since, 0);
+    len = mkframe(f, BCAST, a->mac, -1, 100, 1);
+    tx_send(a, f, len);
+    expect_frame(b, f, len);
+    assert_int_equal(b->nic.stats.congestion, congestion + 1);
+    assert_int_equal(net_port_snapshot(1, &pi), 0);
+    assert_false(pi.stalled);
 }
 
 /* ================================================================ the MTU */
@@ -2076,6 +2187,7 @@ static void test_query_snapshots(void **state)
     assert_int_equal(pi.rx.frames, a->nic.stats.rx.frames);
     assert_int_equal(pi.factor_ppm, a->nic.shim.factor_ppm);
     assert_int_equal(pi.mtu, 1500);
+    assert_false(pi.stalled);
     assert_int_equal(sw.mtu, 1500);
     assert_int_equal(net_port_snapshot(2, &pi), -ENOENT);
     assert_string_equal(net_drop_name(VNET_DROP_SWITCH), vnet_drop_name(VNET_DROP_SWITCH));
@@ -2137,7 +2249,8 @@ int main(void)
         cmocka_unit_test(test_fixed_no_rx_interrupt_for_bad_buffer),
         cmocka_unit_test(test_fixed_rx_avail_jump_holds_sender),
         cmocka_unit_test(test_fixed_msix_ctrl_byte_write),
-        cmocka_unit_test(test_flood_waits_for_full_receiver),
+        cmocka_unit_test(test_flood_judged_per_receiver),
+        cmocka_unit_test(test_stalled_receiver_costs_nothing),
         cmocka_unit_test(test_mtu_per_port),
         cmocka_unit_test(test_oversize),
         cmocka_unit_test(test_fixed_stale_stall_clock),
