@@ -7,18 +7,19 @@
 
 struct net net;
 
-void net_init(u64 age_ns, u64 capacity, u64 now)
+void net_init(u64 age_ns, u64 capacity, u16 mtu, u64 now)
 {
     memset(&net, 0, sizeof(net));
     vsw_init(&net.sw, age_ns);
     shim_link_init(&net.link, capacity, now);
+    net.mtu = mtu >= VIRTIO_NET_MTU_MIN ? mtu : VNET_MTU_DEFAULT;
 }
 
 int net_attach(struct vnet *n, const char *name, u32 part, const struct vnet_cfg *cfg, const struct vnet_env *env)
 {
     if (net.nports >= NET_MAX_PORTS)
         return -ENOSPC;
-    if (shim_cfg_check(&cfg->rate))
+    if (shim_cfg_check(&cfg->rate) || (cfg->mtu && cfg->mtu < VIRTIO_NET_MTU_MIN))
         return -EINVAL;
     int rc = vsw_port_add(&net.sw, net.nports, &cfg->vlan);
     if (rc < 0)
@@ -28,6 +29,8 @@ int net_attach(struct vnet *n, const char *name, u32 part, const struct vnet_cfg
     n->part = part;
     n->port = net.nports;
     n->cfg = *cfg;
+    if (!n->cfg.mtu)
+        n->cfg.mtu = net.mtu;
     n->env = *env;
     shim_init(&n->shim, &net.link, &cfg->rate, env->now());
     vnet_power_on(n);

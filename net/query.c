@@ -16,6 +16,7 @@ void net_switch_snapshot(struct net_switch_info *out)
     out->nports = net.nports;
     out->capacity = net.link.capacity;
     out->age_ns = net.sw.age_ns;
+    out->mtu = net.mtu;
     out->stats = net.sw.stats;
 }
 
@@ -59,6 +60,8 @@ int net_port_snapshot(u32 i, struct net_port_info *out)
     memcpy(out->mac, n->cfg.mac, ETH_ALEN);
     out->vlan = n->cfg.vlan;
     out->link = vnet_link_up(n) ? NET_LINK_UP : n->mem ? NET_LINK_DOWN : NET_LINK_OFF;
+    out->mtu = n->cfg.mtu;
+    out->stalled = __atomic_load_n(&n->stalled, __ATOMIC_RELAXED);
     out->rate = n->cfg.rate;
     out->factor_ppm = n->shim.factor_ppm;
     out->shim = n->shim.stats;

@@ -27,6 +27,7 @@ struct net_switch_info {
     u32 nports;
     u64 capacity; /* bytes/s the ports share; 0 = unlimited */
     u64 age_ns;   /* MAC ageing */
+    u32 mtu;      /* the ports' default MTU */
     struct vsw_stats stats;
 };
 
@@ -41,6 +42,8 @@ struct net_port_info {
     u8 mac[ETH_ALEN];
     struct vsw_port_cfg vlan;
     u32 link;             /* enum net_link */
+    u32 mtu;              /* bytes of payload; frames over it are dropped as "oversize" */
+    bool stalled;         /* no receive buffers for VNET_STALL_NS: frames to it are dropped */
     struct shim_cfg rate; /* as configured (or last set) */
     u32 factor_ppm;       /* share of those rates in force after congestion cuts (1e6 = all) */
     struct shim_stats shim;

@@ -16,8 +16,9 @@
  *  - a port with nothing to send is black (shim_idle); while black its
  *    committed rate is not counted against the link, so others may borrow it.
  *
- * Congestion feedback: when a receiver cannot take a frame (its receive ring
- * is full or over its threshold) the senders toward it are told
+ * Congestion feedback: when a live receiver is short of buffers (its receive
+ * ring is full or over its threshold; net/vnet_data.c does not count one
+ * that is down or stalled) the senders toward it are told
  * (shim_congestion): their rates (CIR and PIR alike) are cut multiplicatively
  * (x SHIM_MD_NUM / SHIM_MD_DEN, at most once per SHIM_FEEDBACK_NS) and then
  * recovered additively (+SHIM_AI_PPM of the configured rate per

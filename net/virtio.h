@@ -57,6 +57,7 @@ static inline int virtq_need_event(uint16_t event, uint16_t new_idx, uint16_t ol
 }
 
 /* ---- feature bits (6) ---- */
+#define VIRTIO_NET_F_MTU            3 /* virtio_net_config.mtu is valid (5.1.3) */
 #define VIRTIO_NET_F_MAC            5
 #define VIRTIO_NET_F_STATUS         16
 #define VIRTIO_RING_F_INDIRECT_DESC 28
@@ -129,9 +130,14 @@ struct virtio_net_config {
     uint8_t mac[6];
     uint16_t status; /* VIRTIO_NET_S_LINK_UP */
     uint16_t max_virtqueue_pairs;
+    uint16_t mtu; /* with VIRTIO_NET_F_MTU: the largest frame, without its Ethernet header */
 } __attribute__((packed));
-_Static_assert(sizeof(struct virtio_net_config) == 10, "virtio_net_config");
+_Static_assert(sizeof(struct virtio_net_config) == 12, "virtio_net_config");
+_Static_assert(__builtin_offsetof(struct virtio_net_config, mtu) == 10, "virtio_net_config.mtu (5.1.4)");
 #define VIRTIO_NET_S_LINK_UP 1
+/* The range a device may offer in mtu (5.1.4.1: "between 68 and 65535 inclusive"). */
+#define VIRTIO_NET_MTU_MIN   68
+#define VIRTIO_NET_MTU_MAX   65535
 
 /* Every frame starts with this header (5.1.6; 12 bytes with VERSION_1). */
 struct virtio_net_hdr {

@@ -5,15 +5,17 @@
  * Transport (vnet_pci.c): configuration space with an MSI-X capability and the
  * virtio vendor capabilities; BAR0 (layout in net/virtio.h) is never mapped
  * into the guest, so every access traps and lands in vnet_bar_access().
- * Features offered: VERSION_1, RING_EVENT_IDX, NET_MAC, NET_STATUS. Queue 0
- * receives, queue 1 transmits.
+ * Features offered: VERSION_1, RING_EVENT_IDX, NET_MAC, NET_STATUS, NET_MTU.
+ * Queue 0 receives, queue 1 transmits.
  *
  * Data path (vnet_data.c): a notify on the transmit queue (or a retry) takes
- * frames from the sender's ring, marks them through the port's shim, asks the
- * switch where they go, and copies each once from the sender's buffer into a
- * receive buffer of each destination, in batches; interrupts go out only when
- * the driver asked (event suppression). Frames the shim holds, or that a full
- * receiver cannot take, stay in the sender's ring (back-pressure).
+ * frames from the sender's ring, drops those longer than the port's MTU
+ * allows, marks the rest through the port's shim, asks the switch where they
+ * go, and copies each once from the sender's buffer into a receive buffer of
+ * each destination, in batches; interrupts go out only when the driver asked
+ * (event suppression). Frames the shim holds, and unicast frames a full live
+ * receiver cannot take, stay in the sender's ring (back-pressure); a flood is
+ * judged per receiver and never waits for one of them.
  *
  * Locking: `tx_lock` serialises the transmit side of a port; `lock` guards
  * the transport registers and the receive queue and is a leaf: nothing else is
@@ -31,22 +33,24 @@
 #include "vmm/gmem.h"
 
 #define VNET_FEATURES                                                                                                  \
-    (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS))
-#define VNET_HDR_LEN   sizeof(struct virtio_net_hdr)
-#define VNET_BATCH     64            /* frames between used-ring publications on the transmit side */
-#define VNET_TX_BUDGET 1024          /* frames per pass before the port yields its CPU */
-#define VNET_STALL_NS  1000000000ULL /* a frame waits this long for a full receiver, then is dropped */
+    (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |       \
+     BIT(VIRTIO_NET_F_MTU))
+#define VNET_HDR_LEN     sizeof(struct virtio_net_hdr)
+#define VNET_BATCH       64            /* frames between used-ring publications on the transmit side */
+#define VNET_TX_BUDGET   1024          /* frames per pass before the port yields its CPU */
+#define VNET_STALL_NS    1000000000ULL /* a receiver without buffers this long is stalled */
+#define VNET_MTU_DEFAULT 1500          /* a port's MTU unless configured (Ethernet's) */
 
 /* Why frames were dropped (per port, both directions). */
 enum vnet_drop {
     VNET_DROP_BAD_CHAIN,  /* a descriptor chain the queue refused (virtq_err counts the kind) */
     VNET_DROP_SHORT,      /* shorter than the virtio-net header plus an Ethernet header */
-    VNET_DROP_LONG,       /* longer than VNET_MAX_FRAME */
+    VNET_DROP_OVERSIZE,   /* longer than the port's MTU allows (vnet_max_frame): tx at ingress, rx at egress */
     VNET_DROP_SWITCH,     /* the switch refused it (vsw_drop counts why) */
     VNET_DROP_LINK_DOWN,  /* to a port whose driver is not running */
-    VNET_DROP_RX_FULL,    /* no receive buffer (the receiver filled up under a pass) */
-    VNET_DROP_RX_STALLED, /* to a receiver that kept a frame waiting VNET_STALL_NS, until it adds buffers */
-    VNET_DROP_RX_SMALL,   /* the receive buffer was too small for the frame */
+    VNET_DROP_RX_FULL,    /* no receive buffer: a flood's copy, or the receiver filled up under a pass */
+    VNET_DROP_RX_STALLED, /* to a receiver without buffers for VNET_STALL_NS, until it adds some */
+    VNET_DROP_RX_SMALL,   /* the receiver's next buffer is too small for the frame (it keeps the buffer) */
     VNET_DROP_COUNT
 };
 
@@ -95,6 +99,7 @@ struct vnet_msix {
 
 struct vnet_cfg {
     u8 mac[ETH_ALEN];
+    u16 mtu; /* VIRTIO_NET_MTU_MIN..MAX; 0 at net_attach: the switch's default */
     struct vsw_port_cfg vlan;
     struct shim_cfg rate;
 };
@@ -127,12 +132,13 @@ struct vnet {
     /* ---- data path (vnet_data.c) ---- */
     bool running; /* DRIVER_OK, not NEEDS_RESET, bus mastering on */
     struct shim shim;
-    bool holding;          /* the head frame waits for a full receiver ... */
-    u64 hold_since;        /* ... since then (ns) */
     volatile u32 tx_again; /* a pass was asked for while one ran */
     volatile u32 waiters;  /* bit p: port p waits for this port's receive buffers */
-    /* A sender gave up waiting VNET_STALL_NS for its buffers: until its driver
-     * adds some, frames to it are dropped at once instead of waiting. */
+    /* Since when (ns, 0 = not) a sender has found this port without receive
+     * buffers, its driver having added none since. After VNET_STALL_NS it is
+     * stalled: until its driver adds some, frames to it are dropped at once
+     * and it gives no congestion feedback (a dead guest is not congested). */
+    volatile u64 empty_since;
     volatile u32 stalled;
     struct virtq_chain tx_chain; /* the frame being sent (under tx_lock) */
     struct virtq_chain rx_chain; /* the buffer being filled (under lock) */
@@ -174,20 +180,27 @@ void vnet_tx(struct vnet *n);
  * switch learns its source there) and copied to the receivers: how many got it. */
 u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len);
 const char *vnet_drop_name(enum vnet_drop d);
+/* The longest frame (without the virtio-net header) a port with this
+ * configuration takes in or gives out: its MTU plus the Ethernet header, plus
+ * an 802.1Q tag when the frame carries one on a trunk port. */
+u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged);
 
 /* ---- net.c: the switch and its ports ---- */
 #define NET_MAX_PORTS VSW_MAX_PORTS
 struct net {
     struct vswitch sw;
     struct shim_link link;
+    u16 mtu; /* the ports' default */
     struct vnet *port[NET_MAX_PORTS];
     u32 nports;
 };
 extern struct net net;
 
-/* Sets up the switch (ageing in ns, link capacity in bytes/s, 0 = unlimited). */
-void net_init(u64 age_ns, u64 capacity, u64 now);
-/* Adds a NIC as the next port: -ENOSPC when full, -EINVAL for a bad VLAN. */
+/* Sets up the switch (ageing in ns, link capacity in bytes/s, 0 = unlimited;
+ * the ports' default MTU, 0 = VNET_MTU_DEFAULT). */
+void net_init(u64 age_ns, u64 capacity, u16 mtu, u64 now);
+/* Adds a NIC as the next port: -ENOSPC when full, -EINVAL for a bad VLAN,
+ * MTU or rate. */
 int net_attach(struct vnet *n, const char *name, u32 part, const struct vnet_cfg *cfg,
                const struct vnet_env *env) __must_check;
 /* The partition got / lost its memory (start, stop). Stopping resets the

@@ -6,8 +6,12 @@
  * room) and holds only the sender's tx_lock, taking each receiver's `lock`
  * briefly per frame. It stops at the first frame that cannot go now and
  * leaves it in the ring: one held by the shim is retried when tokens return
- * (env.retry_at); one for a full receiver when that receiver posts buffers
- * (its `waiters`), with a retry as a safety net. */
+ * (env.retry_at); a unicast one for a full receiver when that receiver posts
+ * buffers (its `waiters`), with a retry as a safety net.
+ *
+ * What another partition sends never costs a receiver a buffer it cannot
+ * use: a frame over the receiver's MTU, or too big for its next buffer, is
+ * dropped and counted there with the buffer left in its ring. */
 #include "net/vnet.h"
 #include "kernel/lib/errno.h"
 #include "kernel/core/log.h"
@@ -16,41 +20,98 @@
 
 #define RETRY_FULL_NS 1000000ULL /* re-check a full receiver after 1 ms even without a wake-up */
 
+STATIC_ASSERT(VIRTIO_NET_MTU_MAX + ETH_HLEN + VLAN_HLEN <= VNET_MAX_FRAME,
+              "every frame an MTU allows fits a chain the queues accept");
+
 static const char *const drop_names[VNET_DROP_COUNT] = {
-    [VNET_DROP_BAD_CHAIN] = "bad-chain",   [VNET_DROP_SHORT] = "short",         [VNET_DROP_LONG] = "long",
+    [VNET_DROP_BAD_CHAIN] = "bad-chain",   [VNET_DROP_SHORT] = "short",         [VNET_DROP_OVERSIZE] = "oversize",
     [VNET_DROP_SWITCH] = "switch",         [VNET_DROP_LINK_DOWN] = "link-down", [VNET_DROP_RX_FULL] = "rx-full",
     [VNET_DROP_RX_STALLED] = "rx-stalled", [VNET_DROP_RX_SMALL] = "rx-small",
 };
 
 const char *vnet_drop_name(enum vnet_drop d) { return (unsigned)d < VNET_DROP_COUNT ? drop_names[d] : "?"; }
 
-/* Receive buffers a port has; below a quarter of its ring it is congested. */
-enum room { ROOM_NONE, ROOM_LOW, ROOM_OK, ROOM_DOWN };
+/* The MTU counts the payload (IEEE 802.3, RFC 894; virtio's "mtu plus low
+ * level ethernet header length", 5.1.4.1). Tags are carried on trunks only:
+ * on an access port a tagged frame gets no allowance (the switch drops it). */
+u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged)
+{
+    return (u32)c->mtu + ETH_HLEN + (tagged && c->vlan.mode == VSW_TRUNK ? VLAN_HLEN : 0);
+}
 
-static enum room rx_room(struct vnet *d)
+static bool frame_tagged(const u8 *head) { return ((u32)head[12] << 8 | head[13]) == ETH_P_8021Q; }
+
+/* What a receiver can take now. NONE and LOW (fewer than a quarter of its
+ * ring free) are congestion and fed back to senders; DOWN (no driver running
+ * it) and STALLED (no buffers for VNET_STALL_NS) are not: a receiver that
+ * does not run is not congested, and frames to it are dropped at no cost. */
+enum room { ROOM_OK, ROOM_LOW, ROOM_NONE, ROOM_STALLED, ROOM_DOWN };
+
+/* Its driver added buffers: the stall clock stops, a stalled port rejoins. */
+static void rx_refilled(struct vnet *d)
+{
+    if (__atomic_load_n(&d->empty_since, __ATOMIC_RELAXED))
+        __atomic_store_n(&d->empty_since, 0, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&d->stalled, __ATOMIC_RELAXED))
+        __atomic_store_n(&d->stalled, 0, __ATOMIC_RELEASE);
+}
+
+/* A sender found d without buffers at now: the stall clock starts, runs, or
+ * has run out. Several senders on several CPUs share the one clock, so a
+ * dead receiver costs all of them one wait together. */
+static enum room rx_empty(struct vnet *d, u64 now)
+{
+    if (__atomic_load_n(&d->stalled, __ATOMIC_ACQUIRE))
+        return ROOM_STALLED;
+    u64 since = 0;
+    if (__atomic_compare_exchange_n(&d->empty_since, &since, now ? now : 1, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        return ROOM_NONE;
+    /* Signed: the CPU checking may run a little behind the one that started
+     * the clock; that must not count as a long wait. */
+    if ((s64)(now - since) < (s64)VNET_STALL_NS)
+        return ROOM_NONE;
+    if (!__atomic_exchange_n(&d->stalled, 1, __ATOMIC_SEQ_CST))
+        log_limited(d->part, LOGR_NIC_STALL, LOG_WARN, "net",
+                    "%s: no receive buffers for %llu ms: frames to it are dropped, without congestion feedback, "
+                    "until its driver adds some",
+                    d->name, (unsigned long long)(VNET_STALL_NS / 1000000));
+    return ROOM_STALLED;
+}
+
+static enum room rx_room(struct vnet *d, u64 now)
 {
     spin_lock(&d->lock);
-    enum room r = ROOM_DOWN;
-    bool corrupt = false;
     struct virtq *q = &d->queue[VNET_RXQ].q;
-    if (d->running && virtq_ready(q)) {
-        u16 n = virtq_avail_count(q);
-        /* None counted but the index moved: it jumped, the ring is corrupt
-         * (the pop says so and marks the queue broken). */
-        if (!n && virtq_pending(q) && virtq_pop(q, &d->rx_chain) == -EIO) {
-            corrupt = true;
+    if (!d->running || !virtq_ready(q)) {
+        spin_unlock(&d->lock);
+        return ROOM_DOWN;
+    }
+    u16 n = virtq_avail_count(q);
+    if (!n && virtq_pending(q)) {
+        /* None counted but the index moved: it jumped, and the pop says the
+         * ring is corrupt; or the driver added a buffer between the two looks. */
+        int r = virtq_pop(q, &d->rx_chain);
+        if (r == -EIO) {
             spin_unlock(&d->lock);
             vnet_needs_reset(d, "its receive ring is corrupt");
             return ROOM_DOWN;
         }
-        r = n == 0 ? ROOM_NONE : n < q->size / 4 ? ROOM_LOW : ROOM_OK;
-        /* Out of buffers: have the driver tell us when it adds some (a sender
-         * waits for that). Merely low costs no notifies: only feedback. */
-        virtq_want_notify(q, r == ROOM_NONE);
+        if (r == -EBADMSG)
+            d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++; /* given back by the pop */
+        if (r == 1)
+            virtq_unpop(q);
+        n = virtq_avail_count(q);
     }
+    /* Out of buffers: have the driver tell us when it adds some (a sender
+     * waits for that, a stalled receiver rejoins). Merely low costs no
+     * notifies: only feedback. */
+    virtq_want_notify(q, n == 0);
+    u16 size = q->size;
     spin_unlock(&d->lock);
-    (void)corrupt;
-    return r;
+    if (!n)
+        return rx_empty(d, now);
+    rx_refilled(d);
+    return n < size / 4 ? ROOM_LOW : ROOM_OK;
 }
 
 /* Where a frame comes from: a sender's transmit chain (after its virtio-net
@@ -70,15 +131,23 @@ static int src_copy(struct vnet *d, const struct virtq_chain *rx, u32 doff, cons
 }
 
 /* Copies the frame (len bytes) into one receive buffer of d, tagging or
- * untagging on the way. True when delivered; otherwise the reason is counted
- * at the receiver. */
-static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid)
+ * untagging on the way (`tagged`: it came with a tag). True when delivered;
+ * otherwise the reason is counted at the receiver, and no buffer of its was
+ * used up or handed back empty for a frame it could not take. */
+static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
 {
+    u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
+    bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && tagged);
     spin_lock(&d->lock);
     struct virtq *q = &d->queue[VNET_RXQ].q;
     int why = -1;
     if (!d->running || !virtq_ready(q)) {
         why = VNET_DROP_LINK_DOWN;
+        goto out;
+    }
+    /* Never more than the MTU its driver was offered (5.1.4.1). */
+    if (out_len > vnet_max_frame(&d->cfg, out_tagged)) {
+        why = VNET_DROP_OVERSIZE;
         goto out;
     }
     int r;
@@ -91,14 +160,14 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
         return false;
     }
     if (r == 0) {
-        why = d->stalled ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
+        why = __atomic_load_n(&d->stalled, __ATOMIC_ACQUIRE) ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
         goto out;
     }
     const struct virtq_chain *rx = &d->rx_chain;
-    u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
     if (rx->in_bytes < VNET_HDR_LEN + out_len) {
-        virtq_push(q, rx->head, 0);
-        virtq_publish(q);
+        /* The buffer stays, unused, for a frame that fits (no mergeable
+         * buffers: a frame takes exactly one). */
+        virtq_unpop(q);
         why = VNET_DROP_RX_SMALL;
         goto out;
     }
@@ -123,13 +192,15 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
             rc = src_copy(d, rx, H + macs, s, macs + VLAN_HLEN, len - macs - VLAN_HLEN);
     }
     /* The chains were checked against both memories when popped; a failure
-     * here would be a bug, and the frame is then given back empty. */
-    virtq_push(q, rx->head, rc ? 0 : H + out_len);
-    virtq_publish(q);
+     * here would be a bug. The buffer then goes back to the ring unreported:
+     * what it holds is not a frame. */
     if (rc) {
+        virtq_unpop(q);
         why = VNET_DROP_BAD_CHAIN;
         goto out;
     }
+    virtq_push(q, rx->head, H + out_len);
+    virtq_publish(q);
     d->stats.rx.frames++;
     d->stats.rx.bytes += out_len;
 out:
@@ -161,47 +232,37 @@ static void complete_tx(struct vnet *n, struct virtq *q)
         vnet_interrupt_queue(n, VNET_TXQ);
 }
 
-/* A frame for a receiver with no free buffer waits in the sender's ring
- * (back-pressure), flooded or not: a receiver is never overrun. A receiver
- * that keeps one frame waiting VNET_STALL_NS is marked stalled and, until its
- * driver adds buffers, gets its frames dropped at once, so a dead guest costs
- * its senders one wait, not one per frame. Congestion cuts this sender's rates. */
+/* Judges a frame's receivers one by one. A live receiver short of buffers
+ * (none, or under a quarter of its ring) is congested: it cuts this sender's
+ * rates and keeps yellow frames from borrowing. A receiver that is down or
+ * stalled costs nothing: deliver() drops its copy and nobody's rate is cut.
+ *
+ * A unicast frame for a live receiver with no free buffer waits in the
+ * sender's ring (back-pressure: a receiver is never overrun) until that
+ * receiver posts buffers, or until it has had none for VNET_STALL_NS and is
+ * stalled, so a dead guest costs its senders one wait, not one per frame. A
+ * flood never waits for one receiver: a full one misses its copy (rx-full),
+ * and the others get theirs at once. */
 static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 now, bool *idle)
 {
     *idle = true;
     for (u32 i = 0; i < d->nout; i++) {
         struct vnet *r = net.port[d->out[i]];
-        enum room room = rx_room(r);
-        if (room == ROOM_LOW || room == ROOM_NONE) {
-            *idle = false;
-            __atomic_fetch_add(&r->stats.congestion, 1, __ATOMIC_RELAXED);
-            shim_congestion(&n->shim, now);
-        }
-        if (room != ROOM_NONE || __atomic_load_n(&r->stalled, __ATOMIC_ACQUIRE))
+        enum room room = rx_room(r, now);
+        if (room != ROOM_LOW && room != ROOM_NONE)
             continue;
-        if (!n->holding) {
-            n->holding = true;
-            n->hold_since = now;
-        }
-        /* Signed: the CPU checking may run a little behind the one that
-         * started the wait; that must not count as a long wait. */
-        if ((s64)(now - n->hold_since) >= (s64)VNET_STALL_NS) {
-            __atomic_store_n(&r->stalled, 1, __ATOMIC_RELEASE);
-            log_limited(r->part, LOGR_NIC_STALL, LOG_WARN, "net",
-                        "%s: no receive buffers for %llu ms: frames to it are dropped until its driver "
-                        "adds some",
-                        r->name, (unsigned long long)(VNET_STALL_NS / 1000000));
+        *idle = false;
+        __atomic_fetch_add(&r->stats.congestion, 1, __ATOMIC_RELAXED);
+        shim_congestion(&n->shim, now);
+        if (room == ROOM_LOW || d->flooded)
             continue;
-        }
         __atomic_fetch_or(&r->waiters, BIT(n->port), __ATOMIC_SEQ_CST);
         /* It may have made room between the look and the wish. */
-        if (rx_room(r) != ROOM_NONE)
+        if (rx_room(r, now) != ROOM_NONE)
             continue;
         n->stats.held_full++;
         return false;
     }
-    /* Everyone has room now: a later wait starts its own clock. */
-    n->holding = false;
     return true;
 }
 
@@ -246,10 +307,10 @@ static void tx_pass(struct vnet *n)
         struct vsw_decision d;
         if (c->nin || c->out_bytes < VNET_HDR_LEN + ETH_HLEN)
             drop = VNET_DROP_SHORT;
-        else if (len > VNET_MAX_FRAME)
-            drop = VNET_DROP_LONG;
         else if (virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, MIN(len, (u32)sizeof(head))) < 0)
             drop = VNET_DROP_SHORT;
+        else if (len > vnet_max_frame(&n->cfg, frame_tagged(head)))
+            drop = VNET_DROP_OVERSIZE; /* at ingress, before the switch learns from it */
         if (drop < 0) {
             vsw_forward(&net.sw, n->port, head, len, now, &d);
             if (!d.nout)
@@ -274,9 +335,9 @@ static void tx_pass(struct vnet *n)
             const struct frame_src src = { n->mem, c, NULL };
             for (u32 i = 0; i < d.nout; i++) {
                 struct vnet *rx = net.port[d.out[i]];
-                /* Even a buffer given back empty is an entry its driver may
-                 * have asked to hear about. */
-                (void)deliver(&src, len, rx, d.action[i], d.vid);
+                /* Even a bad receive chain the pop gave back is an entry
+                 * its driver may have asked to hear about. */
+                (void)deliver(&src, len, rx, d.action[i], d.vid, d.tagged);
                 pending_signal |= (u32)BIT(rx->port);
             }
             n->stats.tx.frames++;
@@ -307,7 +368,7 @@ u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
     u32 delivered = 0, mask = 0;
     for (u32 i = 0; i < d.nout; i++) {
         struct vnet *r = net.port[d.out[i]];
-        delivered += deliver(&src, len, r, d.action[i], d.vid);
+        delivered += deliver(&src, len, r, d.action[i], d.vid, d.tagged);
         mask |= (u32)BIT(r->port);
     }
     signal_receivers(mask);
@@ -336,12 +397,13 @@ void vnet_notify(struct vnet *n, u32 q)
         return;
     }
     /* Receive buffers were added: no more notifies until a sender runs short
-     * again (it asks in rx_room), and the senders waiting go on, here. */
+     * again (it asks in rx_room), a stalled port rejoins, and the senders
+     * waiting go on, here. */
     spin_lock(&n->lock);
     if (virtq_ready(&n->queue[VNET_RXQ].q))
         virtq_want_notify(&n->queue[VNET_RXQ].q, false);
     spin_unlock(&n->lock);
-    __atomic_store_n(&n->stalled, 0, __ATOMIC_RELEASE);
+    rx_refilled(n);
     u32 w = __atomic_exchange_n(&n->waiters, 0, __ATOMIC_SEQ_CST);
     while (w) {
         u32 p = (u32)__builtin_ctz(w);

@@ -33,6 +33,7 @@ STATIC_ASSERT(CAP_COMMON >= CAP_MSIX + 12 && CAP_NOTIFY >= CAP_COMMON + VIRTIO_C
                   CAP_ISR >= CAP_NOTIFY + VIRTIO_NOTIFY_CAP_LEN && CAP_DEVICE >= CAP_ISR + VIRTIO_CAP_LEN &&
                   CAP_PCICFG >= CAP_DEVICE + VIRTIO_CAP_LEN && CAP_END <= 0x100,
               "capabilities overlap");
+STATIC_ASSERT(sizeof(struct virtio_net_config) <= DEVICE_CFG_LEN, "the device configuration fits its window");
 STATIC_ASSERT(VNET_BAR_MSIX_TABLE + VNET_MSIX_VECTORS * MSIX_ENTRY_SIZE <= VNET_BAR_MSIX_PBA &&
                   VNET_BAR_MSIX_PBA < VNET_BAR_SIZE,
               "BAR0 layout");
@@ -421,7 +422,7 @@ static enum after reg_access(struct vnet *n, u32 off, u8 size, bool write, u32 *
         n->isr = 0;
         return AFTER_NONE;
     } else if (off >= VNET_BAR_DEVICE && off < VNET_BAR_DEVICE + DEVICE_CFG_LEN) {
-        struct virtio_net_config c = { .status = VIRTIO_NET_S_LINK_UP, .max_virtqueue_pairs = 1 };
+        struct virtio_net_config c = { .status = VIRTIO_NET_S_LINK_UP, .max_virtqueue_pairs = 1, .mtu = n->cfg.mtu };
         memcpy(c.mac, n->cfg.mac, ETH_ALEN);
         u8 bytes[DEVICE_CFG_LEN] = { 0 };
         memcpy(bytes, &c, sizeof(c));
@@ -538,7 +539,7 @@ void vnet_reset(struct vnet *n)
      * them up once per probe), only pending messages go. */
     n->pba = 0;
     n->running = false;
-    n->holding = false;
+    n->empty_since = 0;
     n->stalled = 0;
     n->generation++;
     spin_unlock(&n->lock);

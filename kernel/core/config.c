@@ -146,6 +146,7 @@ void config_defaults(struct isthmus_config *cfg)
     cfg->banner = true;
     cfg->reserve_cpu0 = true;
     cfg->mac_age = 300;
+    cfg->net_mtu = NIC_MTU_DEFAULT;
 }
 
 void config_summary(const struct isthmus_config *cfg, char *buf, size_t size)

@@ -50,6 +50,7 @@ struct config_nic {
     u16 trunk[CONFIG_MAX_TRUNK_VLANS]; /* VLANs a trunk carries */
     u64 cir, pir, cbs, pbs;
     bool wc; /* work-conserving (default true) */
+    u32 mtu; /* bytes of payload per frame; 0: [network] mtu */
 };
 
 /* One [[partition]] table. Checked here for form; whether the machine can hold it
@@ -119,6 +120,7 @@ struct isthmus_config {
     /* [network] */
     u32 mac_age;      /* seconds a learnt MAC address lives without traffic */
     u64 net_capacity; /* bytes/s the switch carries in all (what yellow borrows from); 0 = unlimited */
+    u32 net_mtu;      /* the ports' MTU unless a NIC gives its own (default 1500) */
     /* [[partition]] */
     u32 npartitions;
     struct config_partition partition[CONFIG_MAX_PARTITIONS];

@@ -62,7 +62,8 @@ static void show_port(const struct net_port_info *n)
     con_printf("port %u %s mac ", n->port, n->name);
     print_mac(n->mac);
     show_vlan(&n->vlan);
-    con_printf(" link %s\n", links[n->link % 3]);
+    con_printf(" link %s mtu %u%s\n", links[n->link % 3], n->mtu,
+               n->stalled ? " (stalled: no receive buffers; frames to it are dropped)" : "");
     show_rate(n);
     con_printf("  tx frames=%llu bytes=%llu", (ull)n->tx.frames, (ull)n->tx.bytes);
     print_drops(n->tx.drops);
@@ -127,8 +128,8 @@ static int cmd_net(int argc, char **argv)
         con_printf("%llu bit/s", (ull)sw.capacity * 8);
     else
         con_printf("unlimited");
-    con_printf(", MAC ageing %llu s; learnt=%llu moved=%llu aged=%llu flooded=%llu forwarded=%llu\n",
-               (ull)(sw.age_ns / 1000000000ULL), (ull)sw.stats.learned, (ull)sw.stats.moved, (ull)sw.stats.aged,
+    con_printf(", default MTU %u, MAC ageing %llu s; learnt=%llu moved=%llu aged=%llu flooded=%llu forwarded=%llu\n",
+               sw.mtu, (ull)(sw.age_ns / 1000000000ULL), (ull)sw.stats.learned, (ull)sw.stats.moved, (ull)sw.stats.aged,
                (ull)sw.stats.flooded, (ull)sw.stats.forwarded);
     for (u32 i = 0; i < sw.nports; i++)
         if (net_port_snapshot(i, &pinfo) == 0)

@@ -117,9 +117,10 @@ def counter(block, key):
 
 def test_ports_listed(hv):
     out = hv.cmd("net")
-    assert line_with(out, "switch:", "6 port(s)"), out
+    assert line_with(out, "switch:", "6 port(s)", "default MTU 1500"), out
     for name, vlan in (("tx", 10), ("rx", 10), ("spy", 20), ("slow", 30), ("meter", 30), ("bad", 40)):
         assert re.search(r"^port \d+ %s mac %s access vlan %d link " % (name, MAC[name], vlan), out, re.M), out
+        assert line_with(out, "port", name, MAC[name], "mtu 1500"), out  # the switch's default
     assert re.search(r"rate cir=%d pir=%d cbs=16384 pbs=16384 wc=off" % (CIR_BITS, CIR_BITS),
                      port_block(out, "slow")), out
     # The receivers' drivers are up and found the NIC on their PCI bus.

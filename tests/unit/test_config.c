@@ -859,6 +859,37 @@ static void test_paging_keys(void **state)
                   "1: paging = \"shadow\" does not support assigned PCI devices (\"a\")\n");
 }
 
+/* The MTU: [network] mtu for every port, a NIC's own mtu over it; 68 to
+ * 65535 (what virtio-net may offer), errors at the key's line. */
+static void test_mtu_keys(void **state)
+{
+    (void)state;
+    struct isthmus_config cfg;
+    EXPECT_OK(P("a", NIC("02:00:00:00:00:01", "10")), &cfg);
+    assert_int_equal(cfg.net_mtu, 1500);
+    assert_int_equal(cfg.partition[0].nic.mtu, 0); /* the switch's */
+    EXPECT_OK("[network]\nmtu = 9000\n" P("a", NIC("02:00:00:00:00:01", "10"))
+                  P("b", NIC("02:00:00:00:00:02", "10") "mtu = 1500\n")
+                      P("c", NIC("02:00:00:00:00:03", "10") "mtu = 65535\n"),
+              &cfg);
+    assert_int_equal(cfg.net_mtu, 9000);
+    assert_int_equal(cfg.partition[0].nic.mtu, 0);
+    assert_int_equal(cfg.partition[1].nic.mtu, 1500);
+    assert_int_equal(cfg.partition[2].nic.mtu, 65535);
+    EXPECT_OK(P("a", NIC("02:00:00:00:00:01", "10") "mtu = 68\n") "[network]\nmtu = 68\n", &cfg);
+    assert_int_equal(cfg.net_mtu, 68);
+    assert_int_equal(cfg.partition[0].nic.mtu, 68);
+
+    EXPECT_ERRORS("[network]\nmtu = 67\n", "2: mtu: expected an integer from 68 to 65535, got 67\n");
+    EXPECT_ERRORS("[network]\nmtu = 65536\n", "2: mtu: expected an integer from 68 to 65535, got 65536\n");
+    EXPECT_ERRORS("[network]\nmtu = \"9000\"\n", "2: mtu: expected an integer, got \"9000\" (a string)\n");
+    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "10") "mtu = 0\n"),
+                  "9: mtu: expected an integer from 68 to 65535, got 0\n");
+    EXPECT_ERRORS(P("a", NIC("02:00:00:00:00:01", "10") "mtu = 100000\n"),
+                  "9: mtu: expected an integer from 68 to 65535, got 100000\n");
+    EXPECT_ERRORS(P("a", "mtu = 9000\n"), "1: NIC settings (mac, vlan, rates, mtu) given without nic = true\n");
+}
+
 static void test_failover_keys(void **state)
 {
     (void)state;
@@ -993,6 +1024,7 @@ int main(void)
         cmocka_unit_test(test_invalid_files),
         cmocka_unit_test(test_paging_keys),
         cmocka_unit_test(test_failover_keys),
+        cmocka_unit_test(test_mtu_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

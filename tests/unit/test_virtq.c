@@ -525,6 +525,21 @@ static void test_unpop(void **state)
     assert_int_equal(again.in_bytes, 20);
     assert_int_equal(Q.stats.popped, 1);
     assert_int_equal(virtq_pop(&Q, &c), 0);
+
+    /* A receive buffer too small for a frame (net/vnet_data.c): given back
+     * to the ring, not to the driver, and the next pop finds it first. */
+    const struct virtq_seg rx[] = { { 0x3200, 64 } };
+    drv_chain(&D, 9, rx, 0, 1);
+    const struct virtq_seg rx2[] = { { 0x3400, 2048 } };
+    drv_chain(&D, 10, rx2, 0, 1);
+    assert_int_equal(virtq_pop(&Q, &c), 1);
+    assert_int_equal(c.head, 9);
+    virtq_unpop(&Q);
+    virtq_publish(&Q);
+    assert_int_equal(used_idx(&D), 0); /* nothing went back to the driver */
+    assert_int_equal(virtq_avail_count(&Q), 2);
+    assert_int_equal(virtq_pop(&Q, &again), 1);
+    expect_chain(&again, 9, 0, 1, 0, 64);
 }
 
 static void test_event_idx(void **state)

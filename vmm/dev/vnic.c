@@ -106,7 +106,8 @@ static void emu_bar(void *ctx, u32 bar, u64 off, u8 size, bool write, u64 *val)
 
 static void vnic_boot(void)
 {
-    net_init((u64)machine.cfg.mac_age * 1000000000ULL, machine.cfg.net_capacity, vnic_now_ns());
+    net_init((u64)machine.cfg.mac_age * 1000000000ULL, machine.cfg.net_capacity, (u16)machine.cfg.net_mtu,
+             vnic_now_ns());
 }
 
 /* At boot, for every partition: a switch port when it has nic = true. */
@@ -116,7 +117,7 @@ static void vnic_setup(struct partition *p)
     struct nic *n = nic_of(p);
     if (!c->enabled)
         return;
-    struct vnet_cfg vc = { .rate = { c->cir, c->cbs, c->pir, c->pbs, c->wc } };
+    struct vnet_cfg vc = { .mtu = (u16)c->mtu, .rate = { c->cir, c->cbs, c->pir, c->pbs, c->wc } };
     memcpy(vc.mac, c->mac, ETH_ALEN);
     vc.vlan.mode = c->vlan_mode ? VSW_TRUNK : VSW_ACCESS;
     vc.vlan.vid = c->vlan > 0 ? (u16)c->vlan : 0;
@@ -126,7 +127,7 @@ static void vnic_setup(struct partition *p)
     int rc = net_attach(&n->vnet, p->cfg->name, p->id, &vc, &env);
     if (rc < 0) {
         log_err("net", "%s: no NIC: %s", p->cfg->name,
-                rc == -ENOSPC ? "the switch has no free port" : "its VLAN or rate settings were refused");
+                rc == -ENOSPC ? "the switch has no free port" : "its VLAN, MTU or rate settings were refused");
         return;
     }
     n->has = true;
@@ -135,9 +136,9 @@ static void vnic_setup(struct partition *p)
     n->emu.set_command = emu_set_command;
     n->emu.bar_access = emu_bar;
     n->emu.ctx = &n->vnet;
-    log_info("net", "%s: NIC %02x:%02x:%02x:%02x:%02x:%02x on port %u, %s VLAN %u", p->cfg->name, c->mac[0], c->mac[1],
-             c->mac[2], c->mac[3], c->mac[4], c->mac[5], n->vnet.port, c->vlan_mode ? "trunk, native" : "access",
-             vc.vlan.vid);
+    log_info("net", "%s: NIC %02x:%02x:%02x:%02x:%02x:%02x on port %u, %s VLAN %u, MTU %u", p->cfg->name, c->mac[0],
+             c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5], n->vnet.port,
+             c->vlan_mode ? "trunk, native" : "access", vc.vlan.vid, n->vnet.cfg.mtu);
 }
 
 /* On the partition's bus, after its assigned devices. */
