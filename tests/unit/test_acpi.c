@@ -352,6 +352,29 @@ static void test_dsdt_with_wrong_signature(void **state)
     fm_free(&m);
 }
 
+/* Found by fuzzing (tests/fuzz/fuzz_acpi.c): a DSDT pointer naming a table already
+ * listed (here the XSDT) got that table back as it was, and have_dsdt was set. */
+static void test_dsdt_pointer_at_listed_table(void **state)
+{
+    struct fake_mem m;
+    struct acpi_fadt f;
+    fadt_fill(&f, 244);
+    f.firmware_ctrl = 0;
+    f.dsdt = 0;
+    f.x_dsdt = 0x2000; /* the XSDT */
+    fadt_table(&tbuf, &f, 3, 244);
+    struct tb *tables[1] = { &tbuf };
+    u64 rsdp = machine_with(&m, tables, 1);
+    struct acpi_mem mem = fm_acpi(&m);
+    assert_int_equal(acpi_parse(&mem, rsdp, &info), 0);
+    assert_true(info.have_fadt);
+    assert_int_equal(info.fadt.dsdt, 0x2000);
+    assert_false(info.have_dsdt);
+    assert_true(log_has("DSDT pointer 0x2000 names the XSDT table"));
+    assert_int_equal(info.aml.tables, 0);
+    fm_free(&m);
+}
+
 static void test_table_cap(void **state)
 {
     struct fake_mem m;
@@ -1128,6 +1151,7 @@ int main(void)
         cmocka_unit_test_setup(test_bad_tables_are_listed_and_skipped, setup),
         cmocka_unit_test_setup(test_find_table_instances_and_dsdt_facs, setup),
         cmocka_unit_test_setup(test_dsdt_with_wrong_signature, setup),
+        cmocka_unit_test_setup(test_dsdt_pointer_at_listed_table, setup),
         cmocka_unit_test_setup(test_table_cap, setup),
         cmocka_unit_test_setup(test_fadt_rev1_116_bytes, setup),
         cmocka_unit_test_setup(test_fadt_full_forms, setup),
