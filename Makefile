@@ -111,10 +111,25 @@ unit: $(UNIT_BINS)
 	@set -e; cd tests/unit; for t in $(UNIT_BINS); do echo "== $$t"; ../../$$t; done
 
 # ---------------------------------------------------------------- fuzzing
+# Each tests/fuzz/<name>.mk adds <name> to FUZZ_TARGETS, builds its fuzzer with
+# FUZZ_CFLAGS and has a fuzz-<name> rule that runs it through
+# `$(FUZZ_RUN) <name> <dir> -- <fuzzer> <arguments>`: tools/fuzz.py runs it for
+# FUZZ_SECONDS (or FUZZ_RUNS executions, if set, whichever comes first), keeps its
+# output in <dir>/fuzz.log and its figures in <dir>/result.json. `make fuzz` runs
+# every target (-j2 runs two at once), prints one table (target, seconds,
+# executions, exec/s, crashes) and fails if any target crashed.
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
 FUZZ_TARGETS :=
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 $(WARN_FLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -DISTHMUS_HOST -I.
+FUZZ_RUN      = $(PYTHON) tools/fuzz.py run --seconds $(FUZZ_SECONDS) $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) \
+                $(if $(FUZZ_KEEP_GOING),--keep-going)
 -include $(wildcard tests/fuzz/*.mk)
+# Every target runs even when one crashes; the table says which.
+fuzz: FUZZ_KEEP_GOING := 1
 fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
+	@$(PYTHON) tools/fuzz.py report $(B)/fuzz $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------- run & test
 deps:

@@ -96,7 +96,11 @@ int acpi_parse(const struct acpi_mem *mem, u64 rsdp_pa, struct acpi_info *out)
     if (out->have_fadt) {
         if (out->fadt.dsdt) {
             const struct acpi_table_desc *d = acpi_add_table(mem, out, out->fadt.dsdt, "DSDT");
-            out->have_dsdt = d && d->status == ACPI_TABLE_OK;
+            /* A table listed already is returned as it is, whatever its signature. */
+            out->have_dsdt = d && d->status == ACPI_TABLE_OK && memcmp(d->signature, "DSDT", 4) == 0;
+            if (d && d->status == ACPI_TABLE_OK && !out->have_dsdt)
+                log_warn(ACPI_TAG, "FACP's DSDT pointer %#llx names the %s table: no DSDT",
+                         (unsigned long long)out->fadt.dsdt, d->signature);
         } else {
             log_warn(ACPI_TAG, "FACP has no DSDT pointer");
         }

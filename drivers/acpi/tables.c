@@ -163,9 +163,14 @@ const struct acpi_table_desc *acpi_add_facs(const struct acpi_mem *mem, struct a
     if (memcmp(f->signature, "FACS", 4) != 0) {
         d->status = ACPI_TABLE_BAD_SIGNATURE;
         log_warn(ACPI_TAG, "FACS at %#llx has signature \"%s\": skipped", (unsigned long long)pa, d->signature);
-    } else if (f->length < sizeof(*f)) {
+    } else if (f->length < sizeof(*f) || f->length > ACPI_MAX_TABLE_LEN) {
         d->status = ACPI_TABLE_BAD_LENGTH;
-        log_warn(ACPI_TAG, "FACS at %#llx: length %u < 64: skipped", (unsigned long long)pa, f->length);
+        log_warn(ACPI_TAG, "FACS at %#llx: length %u is %s: skipped", (unsigned long long)pa, f->length,
+                 f->length < sizeof(*f) ? "below 64" : "implausibly large");
+    } else if (!acpi_mem_map(mem, pa, f->length)) {
+        /* Listed ok, it must map whole (acpi_map_table(), `acpi dump`). */
+        d->status = ACPI_TABLE_UNMAPPED;
+        log_warn(ACPI_TAG, "FACS at %#llx: %u bytes not readable: skipped", (unsigned long long)pa, f->length);
     } else {
         d->status = ACPI_TABLE_OK;
     }

@@ -8,14 +8,12 @@ FUZZ_CONFIG_SRCS := tests/fuzz/fuzz_config.c kernel/core/config.c kernel/lib/tom
 
 $(B)/fuzz/fuzz_config: $(FUZZ_CONFIG_SRCS) $(wildcard kernel/*/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -DISTHMUS_HOST -I. $(FUZZ_CONFIG_SRCS) -o $@
+	clang $(FUZZ_CFLAGS) $(FUZZ_CONFIG_SRCS) -o $@
 
 fuzz-config: $(B)/fuzz/fuzz_config
 	@mkdir -p $(B)/fuzz/config/corpus
 	cp tests/unit/configs/valid/*.toml tests/unit/configs/invalid/*.toml configs/isthmus.toml \
 	  $(B)/fuzz/config/corpus/
-	cd $(B)/fuzz/config && ../fuzz_config -max_total_time=$(FUZZ_SECONDS) \
-	  -dict=$(CURDIR)/tests/fuzz/config.dict corpus
+	$(FUZZ_RUN) config $(B)/fuzz/config -- ../fuzz_config -dict=$(CURDIR)/tests/fuzz/config.dict corpus
 
 .PHONY: fuzz-config

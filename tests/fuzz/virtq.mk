@@ -9,12 +9,11 @@ FUZZ_VIRTQ_SRCS := tests/fuzz/fuzz_virtq.c net/virtq.c vmm/gmem.c kernel/lib/str
 
 $(B)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) net/virtq.h net/virtio.h vmm/gmem.h $(wildcard kernel/*/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -DISTHMUS_HOST -I. $(FUZZ_VIRTQ_SRCS) -o $@
+	clang $(FUZZ_CFLAGS) $(FUZZ_VIRTQ_SRCS) -o $@
 
 fuzz-virtq: $(B)/fuzz/fuzz_virtq
 	@mkdir -p $(B)/fuzz/virtq/corpus
-	cd $(B)/fuzz/virtq && VIRTQ_WRITE_SEEDS=corpus ../fuzz_virtq && \
-	  ../fuzz_virtq -max_total_time=$(FUZZ_SECONDS) -max_len=65552 corpus
+	cd $(B)/fuzz/virtq && VIRTQ_WRITE_SEEDS=corpus ../fuzz_virtq
+	$(FUZZ_RUN) virtq $(B)/fuzz/virtq -- ../fuzz_virtq -max_len=65552 corpus
 
 .PHONY: fuzz-virtq

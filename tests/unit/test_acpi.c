@@ -352,6 +352,63 @@ static void test_dsdt_with_wrong_signature(void **state)
     fm_free(&m);
 }
 
+/* Found by fuzzing (tests/fuzz/fuzz_acpi.c): a DSDT pointer naming a table already
+ * listed (here the XSDT) got that table back as it was, and have_dsdt was set. */
+static void test_dsdt_pointer_at_listed_table(void **state)
+{
+    struct fake_mem m;
+    struct acpi_fadt f;
+    fadt_fill(&f, 244);
+    f.firmware_ctrl = 0;
+    f.dsdt = 0;
+    f.x_dsdt = 0x2000; /* the XSDT */
+    fadt_table(&tbuf, &f, 3, 244);
+    struct tb *tables[1] = { &tbuf };
+    u64 rsdp = machine_with(&m, tables, 1);
+    struct acpi_mem mem = fm_acpi(&m);
+    assert_int_equal(acpi_parse(&mem, rsdp, &info), 0);
+    assert_true(info.have_fadt);
+    assert_int_equal(info.fadt.dsdt, 0x2000);
+    assert_false(info.have_dsdt);
+    assert_true(log_has("DSDT pointer 0x2000 names the XSDT table"));
+    assert_int_equal(info.aml.tables, 0);
+    fm_free(&m);
+}
+
+/* Found by the invariant of tests/fuzz/fuzz_acpi.c that every table listed ok maps
+ * whole: a FACS claiming more bytes than are readable was listed ok, so
+ * acpi_map_table() failed on it (and `acpi dump` would map what it claimed). */
+static void test_facs_length_checked(void **state)
+{
+    static const u32 lengths[] = { 0x10000, ACPI_MAX_TABLE_LEN + 64, 63, 64 };
+    static const u8 status[] = { ACPI_TABLE_UNMAPPED, ACPI_TABLE_BAD_LENGTH, ACPI_TABLE_BAD_LENGTH, ACPI_TABLE_OK };
+    for (u32 i = 0; i < ARRAY_SIZE(lengths); i++) {
+        struct fake_mem m;
+        struct acpi_fadt f;
+        fadt_fill(&f, 116);
+        f.dsdt = 0;
+        fadt_table(&tbuf, &f, 1, 116);
+        struct tb *tables[1] = { &tbuf };
+        u64 rsdp = machine_with(&m, tables, 1);
+        struct acpi_facs facs;
+        memset(&facs, 0, sizeof(facs));
+        memcpy(facs.signature, "FACS", 4);
+        facs.length = lengths[i];
+        fm_add(&m, 0x7000, &facs, sizeof(facs)); /* 64 bytes readable */
+        struct acpi_mem mem = fm_acpi(&m);
+        assert_int_equal(acpi_parse(&mem, rsdp, &info), 0);
+        const struct acpi_table_desc *d = &info.tables[info.ntables - 1];
+        assert_int_equal(d->pa, 0x7000);
+        assert_int_equal(d->status, status[i]);
+        if (d->status == ACPI_TABLE_OK)
+            assert_non_null(acpi_map_table(&mem, d));
+        else
+            assert_null(acpi_find_table(&info, "FACS", 0));
+        fm_free(&m);
+    }
+    assert_true(log_has("FACS at 0x7000: 65536 bytes not readable: skipped"));
+}
+
 static void test_table_cap(void **state)
 {
     struct fake_mem m;
@@ -1128,6 +1185,8 @@ int main(void)
         cmocka_unit_test_setup(test_bad_tables_are_listed_and_skipped, setup),
         cmocka_unit_test_setup(test_find_table_instances_and_dsdt_facs, setup),
         cmocka_unit_test_setup(test_dsdt_with_wrong_signature, setup),
+        cmocka_unit_test_setup(test_dsdt_pointer_at_listed_table, setup),
+        cmocka_unit_test_setup(test_facs_length_checked, setup),
         cmocka_unit_test_setup(test_table_cap, setup),
         cmocka_unit_test_setup(test_fadt_rev1_116_bytes, setup),
         cmocka_unit_test_setup(test_fadt_full_forms, setup),
