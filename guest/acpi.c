@@ -271,18 +271,31 @@ void acpi_report(void)
 #define FADT_SLEEP_CTL   244            /* a 12-byte generic address */
 #define SLP_EN           (1u << 5)
 
-void acpi_poweroff(void)
+static const uint8_t *fadt_bytes(void)
 {
     const struct sdt *f = found.fadt ? table_at(found.fadt) : NULL;
-    if (!f || f->length < FADT_SLEEP_CTL + 12) {
+    return f && f->length >= FADT_SLEEP_CTL + 12 ? (const uint8_t *)f : NULL;
+}
+
+uint16_t acpi_sleep_port(void)
+{
+    const uint8_t *fb = fadt_bytes();
+    uint64_t port = 0;
+    if (fb)
+        memcpy(&port, fb + FADT_SLEEP_CTL + 4, 8);
+    return fb && fb[FADT_SLEEP_CTL] == 1 && port <= 0xffff ? (uint16_t)port : 0;
+}
+
+void acpi_poweroff(void)
+{
+    const uint8_t *fb = fadt_bytes();
+    if (!fb) {
         say("acpi: no FADT with a sleep control register: cannot power off");
         return;
     }
-    const uint8_t *fb = (const uint8_t *)f;
-    uint64_t port = 0, dsdt = 0;
-    memcpy(&port, fb + FADT_SLEEP_CTL + 4, 8);
+    uint64_t port = acpi_sleep_port(), dsdt = 0;
     memcpy(&dsdt, fb + FADT_X_DSDT, 8);
-    if (fb[FADT_SLEEP_CTL] != 1 || !port || port > 0xffff) {
+    if (!port) {
         say("acpi: the sleep control register is not an I/O port: cannot power off");
         return;
     }

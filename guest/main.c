@@ -42,6 +42,7 @@ static const struct scenario {
     { "ha-client", scenario_ha_client },
     { "poweroff", scenario_poweroff },
     { "paging", scenario_paging },
+    { "abuse", scenario_abuse },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic
@@ -120,6 +121,10 @@ static void take_option(const char *w, bool first_plain)
         copy_str(tg.opt.fail, val, sizeof(tg.opt.fail));
         return;
     }
+    if (streq(key, "stall")) {
+        copy_str(tg.opt.stall, val, sizeof(tg.opt.stall));
+        return;
+    }
     if (streq(key, "svc")) {
         char m[18];
         for (const char *p = val; *p && tg.opt.nsvc < 4;) {
@@ -140,42 +145,34 @@ static void take_option(const char *w, bool first_plain)
             say("option dst: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", val);
         return;
     }
-    if (!streq(key, "tick_ms") && !streq(key, "ticks") && !streq(key, "probe") && !streq(key, "timeout_ms") &&
-        !streq(key, "count") && !streq(key, "size") && !streq(key, "fail_ms") && !streq(key, "period_us")) {
+    static const char *const numeric[] = { "tick_ms", "ticks", "probe", "timeout_ms", "count", "size", "fail_ms",
+                                           "period_us", "seed", "ops", "trace", "stall_ms" };
+    uint64_t *const field[] = { &tg.opt.tick_ms, &tg.opt.ticks, &tg.opt.probe, &tg.opt.timeout_ms, &tg.opt.count,
+                                &tg.opt.size, &tg.opt.fail_ms, &tg.opt.period_us, &tg.opt.seed, &tg.opt.ops,
+                                &tg.opt.trace, &tg.opt.stall_ms };
+    unsigned k = 0;
+    while (k < ARRAY_SIZE(numeric) && !streq(key, numeric[k]))
+        k++;
+    if (k == ARRAY_SIZE(numeric)) {
         /* The paging scenario reads its own (guest/paging.c). */
         if (streq(key, "spaces") || streq(key, "rounds") || streq(key, "pages"))
             return;
         say("unknown option '%s' (known: tick_ms= ticks= probe= timeout_ms= skip= count= size= dst= fail= "
-            "fail_ms= svc= period_us= spaces= rounds= pages=)", w);
+            "fail_ms= svc= period_us= seed= ops= trace= stall_ms= stall= spaces= rounds= pages=)", w);
         return;
     }
     if (!num) {
         say("option '%s': '%s' is not a number", key, val);
         return;
     }
-    if (streq(key, "tick_ms")) {
-        if (v)
-            tg.opt.tick_ms = v;
-        else
-            say("option tick_ms must not be 0");
-    } else if (streq(key, "ticks")) {
-        tg.opt.ticks = v;
-    } else if (streq(key, "count")) {
-        tg.opt.count = v;
-    } else if (streq(key, "size")) {
-        if (v >= NET_MIN_FRAME && v <= NET_MAX_FRAME)
-            tg.opt.size = v;
-        else
-            say("option size must be %u..%u", NET_MIN_FRAME, NET_MAX_FRAME);
-    } else if (streq(key, "fail_ms")) {
-        tg.opt.fail_ms = v;
-    } else if (streq(key, "period_us")) {
-        tg.opt.period_us = v ? v : 1;
-    } else if (streq(key, "probe")) {
-        tg.opt.probe = v;
-        tg.opt.probe_set = true;
+    if (streq(key, "tick_ms") && !v) {
+        say("option tick_ms must not be 0");
+    } else if (streq(key, "size") && (v < NET_MIN_FRAME || v > NET_MAX_FRAME)) {
+        say("option size must be %u..%u", NET_MIN_FRAME, NET_MAX_FRAME);
     } else {
-        tg.opt.timeout_ms = v;
+        *field[k] = streq(key, "period_us") && !v ? 1 : v;
+        tg.opt.probe_set |= streq(key, "probe");
+        tg.opt.seed_set |= streq(key, "seed");
     }
 }
 

@@ -161,6 +161,23 @@ static uint32_t fill_announce(void *c, unsigned k, uint8_t *frame)
     return 60;
 }
 
+/* The dead receiver (stall_ms=): its buffers stay with the device, full,
+ * and are never given back; the vCPU halts (stall=halt, the default) or spins
+ * with interrupts on, taking them but doing nothing (stall=spin). */
+static void __attribute__((noreturn)) stall(const struct rx_stats *s)
+{
+    bool spin = streq(tg.opt.stall, "spin");
+    say("net: rx stalling frames=%lu bytes=%lu lost=%lu bad=%lu reordered=%lu other=%lu ms=%lu: no more "
+        "buffers, %s", s->frames, s->bytes, s->lost, s->bad, s->reordered, s->other, ms_since_boot(),
+        spin ? "spinning" : "halted");
+    apic_timer_stop();
+    if (!spin)
+        halt_forever();
+    sti();
+    for (;;)
+        pause();
+}
+
 static void __attribute__((noreturn)) receive(bool expect_done)
 {
     if (!net_up())
@@ -169,9 +186,13 @@ static void __attribute__((noreturn)) receive(bool expect_done)
         say("net: warning: cannot send the announcement");
     struct rx_stats s = { 0 };
     bool done = !expect_done;
-    uint64_t seen = timer_ticks;
+    uint64_t seen = timer_ticks, stall_at = 0;
     apic_timer_periodic(tg.opt.tick_ms, VEC_TIMER);
     for (;;) {
+        if (tg.opt.stall_ms && !stall_at && s.frames)
+            stall_at = tsc_after_ms(tg.opt.stall_ms);
+        if (stall_at && tsc_passed(stall_at))
+            stall(&s);
         unsigned n = vnet_poll(on_frame, &s);
         if (!done && s.frames >= tg.opt.count) {
             done = true;

@@ -14,7 +14,7 @@
 #include "guest/tg.h"
 #include "guest/x86.h"
 
-#pragma GCC optimize("Os")     /* the image must stay under 64 KiB */
+#pragma GCC optimize("Os")     /* the image has a size limit (guest.mk) */
 
 #define WIN      0x7f0000000000ul      /* PML4 entry 254, then PDPT, PD, PT entry 0 */
 #define WIN_L4   254

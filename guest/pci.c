@@ -25,16 +25,31 @@
 
 volatile uint32_t msi_count;
 
+/* The address port is one per bus, shared by the vCPUs: a pair of accesses
+ * runs under a lock (the abuse scenario's two vCPUs both use it). */
+static volatile uint32_t cfg_lock;
+void pci_lock(void)
+{
+    while (__atomic_exchange_n(&cfg_lock, 1, __ATOMIC_ACQUIRE))
+        pause();
+}
+void pci_unlock(void) { __atomic_store_n(&cfg_lock, 0, __ATOMIC_RELEASE); }
+
 uint32_t pci_cfg_read(unsigned dev, unsigned off)
 {
+    pci_lock();
     outl(CF8, 0x80000000u | dev << 11 | (off & 0xfc));
-    return inl(CFC);
+    uint32_t v = inl(CFC);
+    pci_unlock();
+    return v;
 }
 
 void pci_cfg_write(unsigned dev, unsigned off, uint32_t v)
 {
+    pci_lock();
     outl(CF8, 0x80000000u | dev << 11 | (off & 0xfc));
     outl(CFC, v);
+    pci_unlock();
 }
 
 void pci_cfg_write16(unsigned dev, unsigned off, uint16_t v)

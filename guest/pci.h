@@ -15,6 +15,8 @@
 #define PCI_CAP_MSIX    0x11
 #define PCI_MAX_CAPS    48          /* (256 - 64) / 4: a longer list is a loop */
 
+void pci_lock(void);        /* around raw 0xCF8/0xCFC accesses */
+void pci_unlock(void);
 uint32_t pci_cfg_read(unsigned dev, unsigned off);
 void pci_cfg_write(unsigned dev, unsigned off, uint32_t v);
 void pci_cfg_write16(unsigned dev, unsigned off, uint16_t v);

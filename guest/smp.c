@@ -1,5 +1,6 @@
 /* The smp scenario: the BSP starts every other vCPU in the MADT with
- * INIT-SIPI-SIPI into a real-mode trampoline; each reports in and parks. */
+ * INIT-SIPI-SIPI into a real-mode trampoline; each reports in and parks (or,
+ * when a scenario set ap_work, runs that: the abuse scenario). */
 #include "guest/tg.h"
 #include "guest/x86.h"
 
@@ -8,6 +9,8 @@
 extern const char trampoline_start[], trampoline_end[];
 extern volatile uint32_t ap_slots;
 extern uint64_t ap_stack_tops[TG_MAX_CPUS];
+
+void (*volatile ap_work)(unsigned cpu);
 
 /* A RAM page below 1 MiB (a SIPI vector addresses page << 12 in real mode). */
 static uint64_t trampoline_page(void)
@@ -28,7 +31,7 @@ static unsigned count_online(void)
     return k;
 }
 
-void scenario_smp(void)
+unsigned smp_start(void)
 {
     unsigned n = tg.ncpus;
     tg.cpus[tg.bsp].arrived = tg.cpus[tg.bsp].online = 1;
@@ -70,6 +73,12 @@ void scenario_smp(void)
                 say("smp: vcpu %u (APIC ID %u) missing%s", i, tg.cpus[i].apic_id,
                     tg.cpus[i].arrived ? " (it started but did not report in)" : "");
     }
+    return k;
+}
+
+void scenario_smp(void)
+{
+    smp_start();
     tick_forever();
 }
 
@@ -98,5 +107,8 @@ void ap_main(uint32_t slot)
             say("vcpu %d: warning: HC_PARTITION_INFO -> %ld, vcpu_index %u", i, r, r ? 0 : info.vcpu_index);
     }
     __atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
+    void (*work)(unsigned) = ap_work;
+    if (work)
+        work((unsigned)i);
     halt_forever();
 }

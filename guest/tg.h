@@ -34,6 +34,7 @@
 #define VEC_NET      0x51    /* virtio-net: receive queue (MSI-X entry 1) */
 #define VEC_NET_TX   0x52    /* virtio-net: transmit queue (MSI-X entry 2) */
 #define VEC_NET_CFG  0x53    /* virtio-net: configuration change (MSI-X entry 0) */
+#define VEC_ABUSE    0x60    /* 0x60-0x6f: what the abuse scenario sends itself, counted */
 #define VEC_SPURIOUS 0xff
 
 /* A pointer to guest-physical address a (the guest is identity-mapped). The
@@ -60,6 +61,12 @@ struct tg_options {
     uint8_t svc[4][6];       /* svc=      ha-client: the services' MACs, comma-separated */
     unsigned nsvc;
     uint64_t period_us;      /* period_us= ha-client: one request to each service this often */
+    uint64_t seed;           /* seed=     abuse: the PRNG's seed (default: from the TSC) */
+    bool seed_set;
+    uint64_t ops;            /* ops=      abuse: operations in all, 0 = forever */
+    uint64_t trace;          /* trace=    abuse: 1 prints every operation before it is tried */
+    uint64_t stall_ms;       /* stall_ms= net-recv: stop refilling this long after the first frame */
+    char stall[8];           /* stall=    net-recv: then halt (default) or spin */
 };
 
 struct tg_cpu {
@@ -110,6 +117,9 @@ bool parse_mac(const char *s, uint8_t mac[6]);     /* aa:bb:cc:dd:ee:ff */
 /* console.c: every line goes out as "tg: <text>\n", whole, under one lock. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void say_from_trap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vsay(const char *fmt, va_list ap);
+void console_lock(void);
+void console_unlock(void);
 
 /* trap.c */
 struct trap_frame {
@@ -127,6 +137,7 @@ extern volatile bool gp_recover;     /* hostile: #GP on RDMSR/WRMSR skips it */
 extern volatile uint32_t gp_count;
 extern volatile uint64_t gp_error;
 extern volatile uint64_t net_rx_irqs, net_tx_irqs, net_cfg_irqs;
+extern volatile uint64_t abuse_irqs;
 /* When set, sees every exception (vectors 0-31) first; true: handled, the
  * (possibly changed) frame is resumed. The paging scenario's #PF recovery. */
 extern bool (*volatile exception_hook)(struct trap_frame *f);
@@ -140,6 +151,7 @@ int64_t hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a
 void acpi_scan(void);
 void acpi_report(void);
 void acpi_poweroff(void);      /* returns only when it could not power off */
+uint16_t acpi_sleep_port(void); /* the FADT's sleep control port, 0 if none */
 
 /* apic.c */
 #define APIC_BASE 0xfee00000ull
@@ -169,8 +181,11 @@ uint64_t mem_own_start(void);
 uint64_t mem_own_end(void);                    /* everything the guest uses so far */
 bool mem_is_ram(uint64_t addr, uint64_t len);
 
-/* smp.c */
+/* smp.c: smp_start() starts the other vCPUs and returns how many are online;
+ * each secondary then runs ap_work (if set) with its index, or parks. */
 void scenario_smp(void);
+unsigned smp_start(void);
+extern void (*volatile ap_work)(unsigned cpu);
 void ap_main(uint32_t slot);
 
 /* main.c */
@@ -190,6 +205,7 @@ void __attribute__((noreturn)) scenario_net_send(void);
 void __attribute__((noreturn)) scenario_net_recv(void);
 void __attribute__((noreturn)) scenario_net_watch(void);
 void __attribute__((noreturn)) scenario_net_corrupt(void);
+void __attribute__((noreturn)) scenario_abuse(void);
 void __attribute__((noreturn)) scenario_ha(void);
 void __attribute__((noreturn)) scenario_ha_client(void);
 

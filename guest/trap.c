@@ -29,6 +29,7 @@ volatile bool gp_recover;
 volatile uint32_t gp_count;
 volatile uint64_t gp_error;
 volatile uint64_t net_rx_irqs, net_tx_irqs, net_cfg_irqs;
+volatile uint64_t abuse_irqs;
 bool (*volatile exception_hook)(struct trap_frame *f);
 
 static const char *const exception_names[32] = {
@@ -124,6 +125,9 @@ void trap(struct trap_frame *f)
         break;
     case VEC_SPURIOUS:
         return;                 /* a spurious interrupt takes no EOI */
+    case VEC_ABUSE ... VEC_ABUSE + 15:
+        abuse_irqs++;
+        break;
     default:
         say_from_trap("unexpected interrupt vector 0x%lx on APIC ID %u", f->vector, apic_id());
         break;

@@ -87,6 +87,18 @@ static struct {
 } vn;
 
 static uint64_t kicks;                  /* kept across re-initialisations */
+bool vnet_quiet;
+
+/* The driver's lines, unless vnet_quiet (the abuse scenario re-initialises
+ * the device against its own interference, thousands of times). */
+static void __attribute__((format(printf, 1, 2))) nsay(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!vnet_quiet)
+        vsay(fmt, ap);
+    va_end(ap);
+}
 
 static struct vq_mem rx_mem, tx_mem;
 static uint8_t rx_buf[QMAX][VNET_BUF_SIZE] __attribute__((aligned(4096)));
@@ -119,12 +131,13 @@ static int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
     va_start(ap, fmt);
     tg_vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    say("net: error: %s", why);
+    nsay("net: error: %s", why);
     if (vn.status)
         set_status(VIRTIO_STATUS_FAILED);   /* 3.1.1: give up visibly */
     return -1;
 }
 
+void *vnet_ring_mem(unsigned q) { return q == VNET_RXQ ? (void *)&rx_mem : (void *)&tx_mem; }
 uint8_t vnet_status(void) { return vn.common ? cc_read8(VPC_STATUS) : 0; }
 const uint8_t *vnet_mac(void) { return vn.mac; }
 uint16_t vnet_link(void) { return vn.link; }
@@ -147,7 +160,7 @@ static bool reset_device(void)
 void vnet_reset(void)
 {
     if (vn.common && !reset_device())
-        say("net: warning: device_status did not read 0 within %u ms of the reset", RESET_TIMEOUT_MS);
+        nsay("net: warning: device_status did not read 0 within %u ms of the reset", RESET_TIMEOUT_MS);
 }
 
 /* ---- the ring fields ---- */
@@ -290,13 +303,13 @@ static int read_caps(void)
         if (!where[t])
             return fail("virtio structure %u: BAR%u is not a placed memory BAR", t, cap[t].bar);
         if (cap[t].bar != 0 || cap[t].off != expect[t])
-            say("net: warning: virtio structure %u at BAR%u + 0x%x, net/virtio.h says BAR0 + 0x%x", t, cap[t].bar,
+            nsay("net: warning: virtio structure %u at BAR%u + 0x%x, net/virtio.h says BAR0 + 0x%x", t, cap[t].bar,
                 cap[t].off, expect[t]);
     }
     if (cap[VIRTIO_PCI_CAP_COMMON_CFG].len < VPC_COMMON_LEN)
         return fail("common configuration of %u bytes, too short", cap[VIRTIO_PCI_CAP_COMMON_CFG].len);
     if (vn.notify_mult != VNET_NOTIFY_MULT)
-        say("net: warning: notify_off_multiplier %u, net/virtio.h says %u", vn.notify_mult, VNET_NOTIFY_MULT);
+        nsay("net: warning: notify_off_multiplier %u, net/virtio.h says %u", vn.notify_mult, VNET_NOTIFY_MULT);
     vn.common = where[VIRTIO_PCI_CAP_COMMON_CFG];
     vn.notify_base = where[VIRTIO_PCI_CAP_NOTIFY_CFG];
     vn.notify_len = cap[VIRTIO_PCI_CAP_NOTIFY_CFG].len;
@@ -312,7 +325,7 @@ static void msix_setup(void)
 {
     vn.msix_size = 0;
     if (!vn.msix_cap) {
-        say("net: warning: no MSI-X capability, polling");
+        nsay("net: warning: no MSI-X capability, polling");
         return;
     }
     uint16_t ctrl = (uint16_t)(pci_cfg_read(vn.dev, vn.msix_cap) >> 16);
@@ -321,11 +334,11 @@ static void msix_setup(void)
     uint16_t size = (ctrl & MSIX_TSIZE_MASK) + 1;
     uintptr_t t = bar_map(table & MSIX_BIR_MASK, table & ~MSIX_BIR_MASK, size * MSIX_ENTRY_SIZE);
     if (!t) {
-        say("net: warning: MSI-X table (0x%x) not in a placed memory BAR, polling", table);
+        nsay("net: warning: MSI-X table (0x%x) not in a placed memory BAR, polling", table);
         return;
     }
     if (table != VNET_BAR_MSIX_TABLE || pba != VNET_BAR_MSIX_PBA || size != VNET_MSIX_VECTORS)
-        say("net: warning: MSI-X table 0x%x PBA 0x%x size %u, net/virtio.h says 0x%x 0x%x %u (offset | BAR)",
+        nsay("net: warning: MSI-X table 0x%x PBA 0x%x size %u, net/virtio.h says 0x%x 0x%x %u (offset | BAR)",
             table, pba, size, VNET_BAR_MSIX_TABLE, VNET_BAR_MSIX_PBA, VNET_MSIX_VECTORS);
     for (unsigned e = 0; e < MSIX_USED && e < size; e++) {
         uintptr_t ent = t + e * MSIX_ENTRY_SIZE;
@@ -346,7 +359,7 @@ static bool set_vector(unsigned reg, uint16_t entry, const char *what)
     cc_write16(reg, v);
     uint16_t got = cc_read16(reg);
     if (v != VIRTIO_MSI_NO_VECTOR && got != v)
-        say("net: warning: %s MSI-X vector %u refused (reads 0x%x), polling", what, v, got);
+        nsay("net: warning: %s MSI-X vector %u refused (reads 0x%x), polling", what, v, got);
     return v != VIRTIO_MSI_NO_VECTOR && got == v;
 }
 
@@ -469,7 +482,7 @@ int vnet_init(void)
         static const uint8_t made_up[ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x01 };   /* locally administered */
         memcpy(vn.mac, made_up, ETH_ALEN);
         vn.link = VIRTIO_NET_S_LINK_UP;
-        say("net: warning: the device offers no MAC, using 02:00:00:00:00:01");
+        nsay("net: warning: the device offers no MAC, using 02:00:00:00:00:01");
     }
 
     /* step 8, then the receive buffers' notification */
@@ -493,7 +506,7 @@ static void tx_reclaim(void)
         uint32_t id = used_elem(q, q->last_used)->id;
         if (id >= q->size || !q->chain_n[id]) {
             if (!vn.warned_tx)
-                say("net: warning: the device returned transmit descriptor %u, which it does not hold", id);
+                nsay("net: warning: the device returned transmit descriptor %u, which it does not hold", id);
             vn.warned_tx = true;
             continue;
         }
@@ -579,7 +592,7 @@ unsigned vnet_poll(vnet_rx_fn *rx, void *ctx)
         uint32_t id = e->id, len = e->len;
         if (id >= q->size || !q->chain_n[id]) {
             if (!vn.warned_rx)
-                say("net: warning: the device returned receive descriptor %u, which it does not hold", id);
+                nsay("net: warning: the device returned receive descriptor %u, which it does not hold", id);
             vn.warned_rx = true;
             rx(ctx, NULL, 0, false);
             continue;
@@ -590,7 +603,7 @@ unsigned vnet_poll(vnet_rx_fn *rx, void *ctx)
         /* 5.1.6.4.1: without MRG_RXBUF the device sets num_buffers to 1. */
         bool ok = len >= VNET_HDR_LEN && len <= VNET_BUF_SIZE && h->num_buffers == 1;
         if (!ok && !vn.warned_rx)
-            say("net: warning: malformed receive entry: length %u, num_buffers %u (counted bad)", len,
+            nsay("net: warning: malformed receive entry: length %u, num_buffers %u (counted bad)", len,
                 len >= VNET_HDR_LEN ? h->num_buffers : 0);
         vn.warned_rx |= !ok;
         rx(ctx, rx_buf[id] + VNET_HDR_LEN, ok ? len - (uint32_t)VNET_HDR_LEN : 0, ok);

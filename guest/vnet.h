@@ -27,6 +27,10 @@ const uint8_t *vnet_mac(void);             /* from the device configuration */
 uint16_t vnet_link(void);                  /* virtio_net_config.status (LINK_UP = 1) */
 uint64_t vnet_kicks(void);                 /* notifications written, both queues, ever */
 uint64_t vnet_interrupts(void);            /* rx + tx + config interrupts, ever */
+extern bool vnet_quiet;                    /* no "net: error/warning" lines */
+/* Queue q's memory as vnet_init() placed it: the descriptor table (QMAX
+ * entries), then the driver area at + 16 * QMAX. */
+void *vnet_ring_mem(unsigned q);
 
 /* Sends up to n frames as one batch: fill(ctx, k, frame) writes frame k
  * (k = 0..) into frame (room for VNET_TX_MAX bytes) and returns its length.
