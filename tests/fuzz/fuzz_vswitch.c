@@ -253,15 +253,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (u32 op = 0; op < MAX_OPS && in.p < in.end; op++) {
         u8 code = take(&in);
-        u32 port = (code >> 3) % (MAX_PORTS + 1); /* MAX_PORTS: only ever added here */
-        switch (code & 7) {
-        case 5:
+        u32 port = (code >> 4) % (MAX_PORTS + 1); /* MAX_PORTS: only ever added here */
+        /* Mostly frames: ageing and port changes scan the whole table. */
+        switch (code & 15) {
+        case 12:
+        case 13:
             now += 50 * (u64)take(&in);
             vsw_age(&sw, now);
             ref_remove_if(expired_at, now);
             break;
-        case 6:
-            if (code & 0x80) {
+        case 14:
+            if (take(&in) & 1) {
                 vsw_port_flush(&sw, port);
             } else {
                 vsw_port_remove(&sw, port);
@@ -269,7 +271,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             ref_remove_if(on_port, port);
             break;
-        case 7: {
+        case 15: {
             struct vsw_port_cfg c;
             bool present;
             read_cfg(&in, &c, &present);
@@ -318,7 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         }
-        if ((op & 15) == 0)
+        if ((op & 63) == 63)
             check_table(&sw);
     }
     check_table(&sw);
