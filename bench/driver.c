@@ -229,7 +229,7 @@ void part_attach(struct part *p, u8 mac_last_byte)
     p->retry_when = 0;
     struct vnet_cfg cfg = { .mac = { 0x02, 0, 0, 0, 0, mac_last_byte }, /* locally administered */
                             .vlan = { .mode = VSW_ACCESS, .vid = 1 } };
-    struct vnet_env env = { now_ns, env_msi, env_retry_at, p };
+    struct vnet_env env = { now_ns, env_msi, env_retry_at, p, NULL, NULL };
     if (net_attach(n, p->name, mac_last_byte, &cfg, &env) < 0)
         die("%s: net_attach failed", p->name);
     net_connect(n, &p->mem); /* the partition starts */

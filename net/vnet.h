@@ -83,6 +83,14 @@ struct vnet_env {
     /* Asks the port's home CPU to run vnet_tx_retry() at or after `when` (ns). */
     void (*retry_at)(void *ctx, u64 when);
     void *ctx;
+    /* Optional. The CPU time (ns) the port's guest has been given, which
+     * stops while its host does not run it: the stall clock runs on it, so a
+     * guest starved by its host is never called stalled. NULL: now(). */
+    u64 (*ran)(void *ctx);
+    /* Optional. Called (under the port's lock) while the stall clock runs:
+     * the guest's time must be accounted finely even if it neither exits
+     * nor wakes (vmm: part_watch_ran). */
+    void (*watch)(void *ctx);
 };
 
 struct vnet_queue {
@@ -134,10 +142,11 @@ struct vnet {
     struct shim shim;
     volatile u32 tx_again; /* a pass was asked for while one ran */
     volatile u32 waiters;  /* bit p: port p waits for this port's receive buffers */
-    /* Since when (ns, 0 = not) a sender has found this port without receive
-     * buffers, its driver having added none since. After VNET_STALL_NS it is
-     * stalled: until its driver adds some, frames to it are dropped at once
-     * and it gives no congestion feedback (a dead guest is not congested). */
+    /* Since when (env.ran() + 1; 0 = not) a sender has found this port
+     * without receive buffers, its driver having added none since. After
+     * VNET_STALL_NS of its guest's CPU time it is stalled: until its driver
+     * adds some, frames to it are dropped at once and it gives no congestion
+     * feedback (a dead guest is not congested). */
     volatile u64 empty_since;
     volatile u32 stalled;
     struct virtq_chain tx_chain; /* the frame being sent (under tx_lock) */

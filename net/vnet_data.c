@@ -56,24 +56,27 @@ static void rx_refilled(struct vnet *d)
         __atomic_store_n(&d->stalled, 0, __ATOMIC_RELEASE);
 }
 
-/* A sender found d without buffers at now: the stall clock starts, runs, or
- * has run out. Several senders on several CPUs share the one clock, so a
- * dead receiver costs all of them one wait together. */
+/* A sender found d without buffers: the stall clock starts, runs, or has
+ * run out. It runs on the CPU time d's guest was given (env.ran), not on the
+ * wall clock: a guest whose host did not run it for a second had no chance
+ * to add buffers and is not dead. Several senders on several CPUs share the
+ * one clock, so a dead receiver costs all of them one wait together. */
 static enum room rx_empty(struct vnet *d, u64 now)
 {
     if (__atomic_load_n(&d->stalled, __ATOMIC_ACQUIRE))
         return ROOM_STALLED;
+    u64 ran = (d->env.ran ? d->env.ran(d->env.ctx) : now) + 1;
     u64 since = 0;
-    if (__atomic_compare_exchange_n(&d->empty_since, &since, now ? now : 1, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+    if (__atomic_compare_exchange_n(&d->empty_since, &since, ran, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
         return ROOM_NONE;
-    /* Signed: the CPU checking may run a little behind the one that started
-     * the clock; that must not count as a long wait. */
-    if ((s64)(now - since) < (s64)VNET_STALL_NS)
+    /* Signed: the clock may have been started from a later reading (another
+     * CPU, or a partition restart zeroing the guest's time). */
+    if ((s64)(ran - since) < (s64)VNET_STALL_NS)
         return ROOM_NONE;
     if (!__atomic_exchange_n(&d->stalled, 1, __ATOMIC_SEQ_CST))
         log_limited(d->part, LOGR_NIC_STALL, LOG_WARN, "net",
-                    "%s: no receive buffers for %llu ms: frames to it are dropped, without congestion feedback, "
-                    "until its driver adds some",
+                    "%s: no receive buffers for %llu ms of its CPU time: frames to it are dropped, without "
+                    "congestion feedback, until its driver adds some",
                     d->name, (unsigned long long)(VNET_STALL_NS / 1000000));
     return ROOM_STALLED;
 }
@@ -106,6 +109,11 @@ static enum room rx_room(struct vnet *d, u64 now)
      * waits for that, a stalled receiver rejoins). Merely low costs no
      * notifies: only feedback. */
     virtq_want_notify(q, n == 0);
+    /* Running and out of buffers: the stall clock may be about to run on
+     * the guest's time, which must then be accounted finely. Under the lock,
+     * so never after the partition lost its memory (net_disconnect). */
+    if (!n && d->env.watch && !__atomic_load_n(&d->stalled, __ATOMIC_RELAXED))
+        d->env.watch(d->env.ctx);
     u16 size = q->size;
     spin_unlock(&d->lock);
     if (!n)

@@ -459,6 +459,9 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
     p->powered_off = false;
     spin_unlock(&p->lock);
     p->stop_request = 0;
+    for (u32 i = 0; i < CONFIG_MAX_PART_CPUS; i++)
+        p->ran_tsc[i] = 0;
+    p->watch_until = 0;
     p->vcpus_active = p->nvcpus;
     p->starts++;
     p->state = PART_RUNNING;

@@ -132,6 +132,16 @@ struct partition {
     volatile u32 vcpus_active; /* vCPU threads still on their CPUs */
     u64 starts;
     u64 exits_before; /* exits of earlier runs, for `parts` */
+    /* CPU time each vCPU was given this run (TSC ticks; vcpu_run.c): time
+     * its thread ran or slept on its CPU, gaps over VCPU_PASS_CAP_MS counted
+     * as that much. A host that does not schedule the CPU (an emulator under
+     * load) thus does not age the guest. Here, not in the vCPU, so that other
+     * CPUs may read it while the partition stops. */
+    volatile u64 ran_tsc[CONFIG_MAX_PART_CPUS];
+    /* Until this TSC value the vCPUs pass at least every VCPU_PASS_CAP_MS
+     * (their host timer is armed for it), so ran_tsc keeps up with a guest
+     * that neither exits nor wakes: part_watch_ran(). */
+    volatile u64 watch_until;
 };
 
 extern struct partition partitions[CONFIG_MAX_PARTITIONS];
@@ -194,6 +204,17 @@ u64 part_mmio32_base(const struct partition *p);
 /* From a vCPU, after a change to the partition's second-level tables (a BAR
  * moved): every vCPU flushes before its next entry. */
 void part_slpt_changed(struct partition *p);
+
+/* The longest gap between two passes of a vCPU thread that counts in full
+ * toward ran_tsc. */
+#define VCPU_PASS_CAP_MS 10
+/* The CPU time (ns) its least-served vCPU was given this run: how long the
+ * guest had to do something, as opposed to how long the clock ran. Readable
+ * from any CPU at any time. */
+u64 part_ran_ns(const struct partition *p);
+/* Someone waits for the guest to act (a NIC's stall clock): for the next
+ * 2 s its vCPUs account their time at least every VCPU_PASS_CAP_MS. */
+void part_watch_ran(struct partition *p);
 
 /* The vCPU thread (vcpu_run.c), run on its CPU through cpu_run_on(). */
 void vcpu_thread(void *arg);

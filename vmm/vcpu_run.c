@@ -117,13 +117,63 @@ static void drain_inbox(struct vm_vcpu *vc)
     }
 }
 
+static u64 pass_cap_tsc(void) { return tsc_khz * VCPU_PASS_CAP_MS; }
+
+/* One pass of the vCPU thread (an exit handled, or a wake while waiting):
+ * the time since the last one was given to the guest, up to the cap. A
+ * longer gap means the host did not run this CPU (or the guest neither
+ * exited nor slept while nobody watched): it counts as the cap. */
+static void account_pass(struct vm_vcpu *vc, u64 *last)
+{
+    u64 now = rdtsc(), gap = now - *last, cap = pass_cap_tsc();
+    *last = now;
+    volatile u64 *ran = &vc->part->ran_tsc[vc->v.index];
+    __atomic_store_n(ran, *ran + (gap < cap ? gap : cap), __ATOMIC_RELEASE);
+}
+
+static bool watched(const struct vm_vcpu *vc, u64 now)
+{
+    return now < __atomic_load_n(&vc->part->watch_until, __ATOMIC_ACQUIRE);
+}
+
+u64 part_ran_ns(const struct partition *p)
+{
+    u64 least = ~0ULL;
+    for (u32 i = 0; i < p->nvcpus && i < CONFIG_MAX_PART_CPUS; i++) {
+        u64 t = __atomic_load_n(&p->ran_tsc[i], __ATOMIC_ACQUIRE);
+        least = t < least ? t : least;
+    }
+    if (least == ~0ULL || !tsc_khz)
+        return 0;
+    return least / tsc_khz * 1000000 + least % tsc_khz * 1000000 / tsc_khz;
+}
+
+void part_watch_ran(struct partition *p)
+{
+    u64 until = rdtsc() + 200 * pass_cap_tsc();
+    if (__atomic_load_n(&p->watch_until, __ATOMIC_RELAXED) >= until - 100 * pass_cap_tsc())
+        return; /* recently extended: spare the cache line */
+    __atomic_store_n(&p->watch_until, until, __ATOMIC_RELEASE);
+    /* Halted vCPUs re-arm their timers when they next wake: wake them now. */
+    for (u32 i = 0; i < p->nvcpus; i++)
+        if (p->vcpu[i] && p->vcpu[i]->cpu != this_cpu())
+            vcpu_kick(p->vcpu[i]);
+}
+
 /* The host timer serves the guest's APIC timer and, on the first vCPU, the
- * NIC's retries of held frames: armed for the earlier of the two. */
+ * NIC's retries of held frames: armed for the earlier of the two. While the
+ * partition is watched, also for the next pass (part_watch_ran). */
 static void arm_timer(struct vm_vcpu *vc, bool force)
 {
     u64 d = vlapic_timer_deadline(&vc->lapic), r = vdev_deadline(vc);
     if (r && (!d || r < d))
         d = r;
+    u64 now = rdtsc();
+    if (watched(vc, now)) {
+        u64 w = now + pass_cap_tsc();
+        if (!d || w < d)
+            d = w;
+    }
     if (d == vc->armed_deadline && !force)
         return;
     vc->armed_deadline = d;
@@ -131,7 +181,6 @@ static void arm_timer(struct vm_vcpu *vc, bool force)
         lapic_timer_stop();
         return;
     }
-    u64 now = rdtsc();
     lapic_timer_oneshot(d > now ? d - now : 1);
 }
 
@@ -159,11 +208,12 @@ static void deliver(struct vm_vcpu *vc)
 }
 
 /* HLT, HC_HALT and wait-for-SIPI: sleep until there is something to do. */
-static void wait(struct vm_vcpu *vc)
+static void wait(struct vm_vcpu *vc, u64 *last)
 {
     struct partition *p = vc->part;
     irq_disable();
     while (!p->stop_request) {
+        account_pass(vc, last);
         drain_inbox(vc);
         if (vc->run_state == VRUN_RUNNING)
             break;
@@ -221,9 +271,10 @@ void vcpu_thread(void *arg)
     } else {
         vc->run_state = VRUN_WAIT_SIPI;
     }
+    u64 last = rdtsc();
     while (!p->stop_request) {
         if (vc->run_state != VRUN_RUNNING) {
-            wait(vc);
+            wait(vc, &last);
             continue;
         }
         vdev_poll(vc);
@@ -255,6 +306,7 @@ void vcpu_thread(void *arg)
             part_fail(vc, "cannot enter the guest: %s", strerror_short(err));
             break;
         }
+        account_pass(vc, &last);
         handle_exit(vc, &e);
     }
     be->destroy(&vc->v);

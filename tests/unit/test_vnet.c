@@ -70,6 +70,11 @@ struct guest {
     bool refuse_msi;
     u64 retry_when;
     u32 nretry;
+    /* The guest's CPU time (env.ran): the clock less what its host withheld;
+     * frozen while the host does not run it at all. */
+    u64 ran_lost, ran_frozen_at;
+    bool ran_frozen;
+    u32 nwatch;
 };
 
 static u8 ram[4][RAM_SIZE] __aligned(4096);
@@ -100,6 +105,27 @@ static void fake_retry(void *ctx, u64 when)
     struct guest *g = ctx;
     g->retry_when = when;
     g->nretry++;
+}
+
+static u64 fake_ran(void *ctx)
+{
+    struct guest *g = ctx;
+    return g->ran_frozen ? g->ran_frozen_at : clk - g->ran_lost;
+}
+
+static void fake_watch(void *ctx) { ((struct guest *)ctx)->nwatch++; }
+
+/* The host stops / resumes running g's vCPUs. */
+static void starve(struct guest *g)
+{
+    g->ran_frozen_at = fake_ran(g);
+    g->ran_frozen = true;
+}
+
+static void feed(struct guest *g)
+{
+    g->ran_lost = clk - g->ran_frozen_at;
+    g->ran_frozen = false;
 }
 
 /* ---------------------------------------------------------------- guest memory */
@@ -160,7 +186,7 @@ static struct guest *add_port(u32 i, struct vnet_cfg cfg)
     const u8 mac[ETH_ALEN] = { 0x02, 0x15, 0x7e, 0, 0, (u8)(i + 1) };
     memcpy(g->mac, mac, ETH_ALEN);
     memcpy(cfg.mac, mac, ETH_ALEN);
-    struct vnet_env env = { fake_now, fake_msi, fake_retry, g };
+    struct vnet_env env = { fake_now, fake_msi, fake_retry, g, fake_ran, fake_watch };
     assert_int_equal(net_attach(&g->nic, names[i], i, &cfg, &env), 0);
     assert_int_equal(g->nic.port, i);
     net_connect(&g->nic, &g->mem);
@@ -1361,6 +1387,57 @@ static void test_backpressure_and_stall(void **state)
     assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_STALLED], 6);
 }
 
+/* The stall clock runs on the receiver's CPU time, not the wall clock: a
+ * receiver whose host does not run it (an emulator thread starved by its
+ * host) for seconds is not stalled, and frames to it wait; once it runs
+ * again and still adds no buffers, it is stalled after VNET_STALL_NS of its
+ * own time. */
+static void test_starved_receiver_not_stalled(void **state)
+{
+    (void)state;
+    net_start();
+    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
+    drv_init(a);
+    drv_init(b);
+    rx_post(a, 8, false);
+    announce(b); /* B: no receive buffers */
+    assert_int_equal(rx_drain(a), 1);
+    u8 f[512];
+    u32 len = mkframe(f, b->mac, a->mac, -1, 200, 1);
+    u16 used = tx_used(a);
+    starve(b);
+    const u64 t1 = clk;
+    tx_send(a, f, len);
+    assert_int_equal(tx_used(a), used);
+    assert_true(b->nwatch >= 1); /* its time is accounted finely meanwhile */
+    /* Five seconds of retries while B's host runs it not at all: held. */
+    while (clk < t1 + 5 * VNET_STALL_NS) {
+        clk = a->retry_when > clk ? a->retry_when : clk + MS;
+        vnet_tx(&a->nic);
+        assert_int_equal(tx_used(a), used);
+    }
+    assert_false(b->nic.stalled);
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_STALLED], 0);
+    /* B runs again but adds nothing: stalled after VNET_STALL_NS of its time. */
+    feed(b);
+    const u64 t2 = clk;
+    clk = t2 + VNET_STALL_NS / 2;
+    vnet_tx(&a->nic);
+    assert_int_equal(tx_used(a), used);
+    assert_false(b->nic.stalled);
+    /* Half of it withheld again: still not. */
+    starve(b);
+    clk = t2 + VNET_STALL_NS + MS;
+    vnet_tx(&a->nic);
+    assert_false(b->nic.stalled);
+    feed(b);
+    clk += VNET_STALL_NS / 2;
+    vnet_tx(&a->nic);
+    assert_true(b->nic.stalled);
+    assert_int_equal(tx_used(a), (u16)(used + 1));
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_STALLED], 1);
+}
+
 /* ================================================================ 6. the shim on the data path */
 
 static void test_shim_rate(void **state)
@@ -2033,7 +2110,7 @@ static void test_mtu_per_port(void **state)
     assert_int_equal(vnet_max_frame(&jumbo, true), 9014);
     struct vnet_cfg bad = access_port(10);
     bad.mtu = VIRTIO_NET_MTU_MIN - 1;
-    struct vnet_env env = { fake_now, fake_msi, fake_retry, &G[2] };
+    struct vnet_env env = { fake_now, fake_msi, fake_retry, &G[2], fake_ran, fake_watch };
     assert_int_equal(net_attach(&G[2].nic, "c", 2, &bad, &env), -EINVAL);
     assert_int_equal(net.nports, 2);
     bad.mtu = VIRTIO_NET_MTU_MIN;
@@ -2285,6 +2362,7 @@ int main(void)
         cmocka_unit_test(test_trunk),
         cmocka_unit_test(test_announce_moves_mac),
         cmocka_unit_test(test_backpressure_and_stall),
+        cmocka_unit_test(test_starved_receiver_not_stalled),
         cmocka_unit_test(test_shim_rate),
         cmocka_unit_test(test_hostile_tx_chains),
         cmocka_unit_test(test_tx_ring_corrupt),

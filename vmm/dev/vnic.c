@@ -89,6 +89,8 @@ static void nic_retry_at(void *ctx, u64 when_ns)
 }
 
 static u64 env_now(void) { return vnic_now_ns(); }
+static u64 env_ran(void *ctx) { return part_ran_ns(ctx); }
+static void env_watch(void *ctx) { part_watch_ran(ctx); }
 
 /* ---- the emulated PCI function ---- */
 
@@ -123,7 +125,7 @@ static void vnic_setup(struct partition *p)
     vc.vlan.vid = c->vlan > 0 ? (u16)c->vlan : 0;
     for (u32 t = 0; t < c->ntrunk; t++)
         vsw_allow(&vc.vlan, c->trunk[t]);
-    struct vnet_env env = { env_now, nic_msi, nic_retry_at, p };
+    struct vnet_env env = { env_now, nic_msi, nic_retry_at, p, env_ran, env_watch };
     int rc = net_attach(&n->vnet, p->cfg->name, p->id, &vc, &env);
     if (rc < 0) {
         log_err("net", "%s: no NIC: %s", p->cfg->name,
