@@ -239,7 +239,12 @@ def test_dead_receiver_beside_broadcast(backend, request, tmp_path):
         hv.cmd("part start bcast")
         _, m = wait_for(hv, "dead", r"^tg: net: rx stalling frames=(\d+) .* ms=(\d+)", timeout=180)
         print(f"dead stopped giving buffers back after {m[1]} frames")
-        # The stall costs the sender one wait (1 s), then the window.
+        # The stall costs the sender one wait (1 s of the dead guest's CPU
+        # time: longer in wall time under Bochs), then the window.
+        deadline = time.time() + 120
+        while "(stalled" not in port_block(hv.cmd("net"), "dead"):
+            assert time.time() < deadline, "dead was never marked stalled: " + port_block(hv.cmd("net"), "dead")
+            time.sleep(1)
         time.sleep(SETTLE_S)
         net_out = hv.cmd("net")
         blk0, dead0, live0 = (port_block(net_out, n) for n in ("bcast", "dead", "live"))
