@@ -135,6 +135,11 @@ fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
 deps:
 	@$(PYTHON) tools/deps.py
 
+# Debian's cloud kernel (a stock bzImage) for tests/boot/test_bzimage.py:
+# build/debian/vmlinuz, fetched with apt-get download and unpacked with dpkg -x.
+debian-kernel:
+	@$(PYTHON) tools/debian-kernel.py $(B)/debian
+
 QEMU_ARGS ?=
 run: deps esp
 	@$(PYTHON) tools/run-qemu.py --esp $(B)/esp.img $(if $(PROFILE),--profile $(PROFILE)) $(QEMU_ARGS)
@@ -143,6 +148,7 @@ run: deps esp
 # serial log in build/boot-logs/.
 BOOT_TEST_ARGS ?=
 boot-test: esp tools guest
+	-@$(MAKE) --no-print-directory debian-kernel
 	$(PYTHON) -m pytest -v -rs -W ignore::DeprecationWarning tests/tools tests/boot $(BOOT_TEST_ARGS)
 
 # ---------------------------------------------------------------- checks
@@ -188,4 +194,4 @@ test: deps
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps run test unit boot-test clean fuzz bench check-layers format-check format cppcheck lint coverage
+.PHONY: all deps debian-kernel run test unit boot-test clean fuzz bench check-layers format-check format cppcheck lint coverage

@@ -20,15 +20,18 @@ int layout_plan(u64 memory, struct partition_layout *l, char *err, size_t errlen
                         (unsigned long long)(memory >> 20), (unsigned long long)(LAYOUT_MAX_MEMORY >> 20));
     l->memory = memory;
     l->ranges[0] = (struct pvh_mem_range){ 0, LAYOUT_LOW_RAM_END, HVM_MEMMAP_RAM };
-    l->ranges[1] = (struct pvh_mem_range){ LAYOUT_START_INFO, LAYOUT_START_INFO_SZ, HVM_MEMMAP_RESERVED };
+    /* One reserved range: the boot area and the start info page are adjacent. */
+    l->ranges[1] = (struct pvh_mem_range){ LAYOUT_BOOT64, LAYOUT_START_INFO + LAYOUT_START_INFO_SZ - LAYOUT_BOOT64,
+                                           HVM_MEMMAP_RESERVED };
     l->ranges[2] = (struct pvh_mem_range){ LAYOUT_ACPI, LAYOUT_ACPI_SZ, HVM_MEMMAP_ACPI };
     l->ranges[3] = (struct pvh_mem_range){ LAYOUT_HIGH_RAM, memory - LAYOUT_HIGH_RAM, HVM_MEMMAP_RAM };
     l->nranges = 4;
     l->reserved[0] = (struct pvh_range){ LAYOUT_START_INFO, LAYOUT_START_INFO + LAYOUT_START_INFO_SZ,
                                          "the start info" };
+    l->reserved[3] = (struct pvh_range){ LAYOUT_BOOT64, LAYOUT_BOOT64 + LAYOUT_BOOT64_SZ, "the boot page tables" };
     l->reserved[1] = (struct pvh_range){ LAYOUT_START_INFO + LAYOUT_START_INFO_SZ, LAYOUT_ACPI,
                                          "the legacy VGA/ROM hole" };
     l->reserved[2] = (struct pvh_range){ LAYOUT_ACPI, LAYOUT_ACPI + LAYOUT_ACPI_SZ, "the ACPI tables" };
-    l->nreserved = 3;
+    l->nreserved = 4;
     return 0;
 }

@@ -1,9 +1,13 @@
 /* A partition's guest-physical layout, the same for every partition of a given
  * size, modelled on a PC so that stock kernels find things where they look:
  *
- *   [0, 0x9F000)          RAM (the test guest puts its AP trampoline at 0x8000)
- *   [0x9F000, 0xA0000)    reserved: hvm_start_info, memory map, command line
- *   [0xA0000, 0xE0000)    hole (legacy VGA/ROM range, not RAM)
+ *   [0, 0x98000)          RAM (the test guest puts its AP trampoline at 0x8000)
+ *   [0x98000, 0x9F000)    reserved: a bzImage's 64-bit entry state: identity-map
+ *                         page tables, GDT, TSS, stack, command line
+ *   [0x9F000, 0xA0000)    reserved: hvm_start_info, memory map, command line (PVH),
+ *                         or struct boot_params, the zero page (bzImage)
+ *   [0xA0000, 0xE0000)    hole (legacy VGA/ROM range, not RAM); a bzImage guest
+ *                         reads zeros (read-only) from its ROM part [0xC0000, 0xE0000)
  *   [0xE0000, 0x100000)   reserved: the partition's ACPI tables
  *   [0x100000, size)      RAM: the kernel is loaded here, then modules
  *   [0xC0000000, 0xFEC00000)  MMIO window for assigned devices' 32-bit BARs
@@ -21,9 +25,26 @@
 #include "vmm/pvh_loader.h"
 #include "vmm/pvh_start.h"
 
-#define LAYOUT_LOW_RAM_END    0x9f000ULL
-#define LAYOUT_START_INFO     0x9f000ULL
+#define LAYOUT_LOW_RAM_END 0x98000ULL
+/* The 64-bit entry's boot area (vmm/boot64.h): a PML4, a PDPT and four page
+ * directories identity-mapping the first 4 GiB with 2 MiB pages, then one page
+ * holding the GDT, a TSS, a small stack and the command line. */
+#define LAYOUT_BOOT64      0x98000ULL
+#define LAYOUT_BOOT64_PML4 LAYOUT_BOOT64
+#define LAYOUT_BOOT64_PDPT (LAYOUT_BOOT64 + 0x1000)
+#define LAYOUT_BOOT64_PD   (LAYOUT_BOOT64 + 0x2000) /* four, one per GiB */
+#define LAYOUT_BOOT64_MISC (LAYOUT_BOOT64 + 0x6000)
+#define LAYOUT_BOOT64_SZ   0x7000ULL
+#define LAYOUT_START_INFO  0x9f000ULL
+STATIC_ASSERT(LAYOUT_LOW_RAM_END == LAYOUT_BOOT64 && LAYOUT_BOOT64 + LAYOUT_BOOT64_SZ == LAYOUT_START_INFO,
+              "RAM, then the boot area, then the start info page");
 #define LAYOUT_START_INFO_SZ  0x1000ULL
+/* The legacy option-ROM area inside the hole: mapped read-only and zeroed for
+ * a bzImage guest, as on a PC without option ROMs, because Linux reads it
+ * before it prints anything (the iBFT finder scans 0x80000-0x100000 less the
+ * VGA window; probe_roms() looks for ROM signatures from 0xC0000). */
+#define LAYOUT_ROM            0xc0000ULL
+#define LAYOUT_ROM_SZ         0x20000ULL
 #define LAYOUT_ACPI           0xe0000ULL
 #define LAYOUT_ACPI_SZ        0x20000ULL
 #define LAYOUT_HIGH_RAM       0x100000ULL
@@ -47,7 +68,7 @@ struct partition_layout {
     u64 memory;                     /* bytes of guest RAM, mapped at GPA 0 */
     struct pvh_mem_range ranges[4]; /* for the start info's memory map */
     u32 nranges;
-    struct pvh_range reserved[3]; /* where the loader must not put segments */
+    struct pvh_range reserved[4]; /* where the loader must not put segments */
     u32 nreserved;
 };
 

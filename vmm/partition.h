@@ -108,7 +108,8 @@ struct partition {
     struct partition_layout layout;
     struct hc_mem_range ram_ranges[2]; /* what the guest can reach: [0, 0xA0000), [0xE0000, size) */
     u32 nram_ranges;
-    u64 entry;               /* PVH entry point */
+    u64 entry;               /* PVH entry point, or a bzImage's 64-bit entry */
+    bool entry64;            /* entry is a bzImage's: long mode, RSI = the zero page (vmm/boot64.h) */
     struct part_image image; /* what it runs (or last ran) */
     /* Assigned PCI devices, in the order of its bus's slots (the bus itself is
      * a device: vmm/dev/pcibus.c). */

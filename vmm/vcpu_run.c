@@ -7,6 +7,7 @@
 #include "vmm/exits.h"
 #include "vmm/vdev.h"
 #include "vmm/shadow_vcpu.h"
+#include "vmm/boot64.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/hw/cpu.h"
 #include "arch/x86/hw/desc.h"
@@ -261,7 +262,10 @@ void vcpu_thread(void *arg)
     }
     if (vc->v.index == 0) {
         struct vcpu_boot_state s;
-        pvh_boot_state(&s, p->entry);
+        if (p->entry64)
+            boot64_state(&s, gpa(LAYOUT_BOOT64), p->entry, gpa(LAYOUT_START_INFO));
+        else
+            pvh_boot_state(&s, p->entry);
         be->load_state(&vc->v, &s);
         if (p->shadowed && shadow_vcpu_start(vc, &s) < 0) {
             be->destroy(&vc->v);

@@ -174,7 +174,7 @@ def test_hello_two_partitions_tick(hv):
     assert line_with(text, "madt:", "1 CPUs", "APIC IDs 0", "boot vCPU 0"), text
     apics, mem, slit = srat_slit(text)
     assert apics == {(0, 0)}, text
-    assert mem == {("0x0000000000000000", "0x000000000009f000", 0),
+    assert mem == {("0x0000000000000000", "0x0000000000098000", 0),
                    ("0x0000000000100000", "0x0000000001000000", 0)}, text
     assert slit == {} and line_with(text, "slit:", "none"), text
     assert "warning" not in text, text

@@ -48,11 +48,32 @@ static void test_ranges_cover_memory_without_overlap(void **state)
     }
 }
 
+/* The boot area of a bzImage's 64-bit entry and the start info page are one
+ * reserved range of the memory map, and the loaders never write over either. */
+static void test_boot_area_reserved(void **state)
+{
+    struct partition_layout l;
+    char err[160];
+    assert_int_equal(layout_plan(MiB(16), &l, err, sizeof(err)), 0);
+    assert_int_equal(l.ranges[1].addr, LAYOUT_BOOT64);
+    assert_int_equal(l.ranges[1].addr + l.ranges[1].size, LAYOUT_START_INFO + LAYOUT_START_INFO_SZ);
+    assert_int_equal(l.ranges[1].type, HVM_MEMMAP_RESERVED);
+    bool boot = false, start = false;
+    for (u32 i = 0; i < l.nreserved; i++) {
+        boot |= l.reserved[i].start == LAYOUT_BOOT64 && l.reserved[i].end == LAYOUT_BOOT64 + LAYOUT_BOOT64_SZ;
+        start |= l.reserved[i].start == LAYOUT_START_INFO && l.reserved[i].end == LAYOUT_START_INFO + 0x1000;
+    }
+    assert_true(boot && start);
+    /* The ROM area a bzImage guest reads lies inside the hole, not over RAM. */
+    assert_true(LAYOUT_ROM >= LAYOUT_START_INFO + LAYOUT_START_INFO_SZ && LAYOUT_ROM + LAYOUT_ROM_SZ <= LAYOUT_ACPI);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_ranges_cover_memory_without_overlap),
+        cmocka_unit_test(test_boot_area_reserved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

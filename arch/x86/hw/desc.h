@@ -48,12 +48,15 @@
  * 32-bit default size), real-mode code and data, a busy TSS and an LDT. */
 #define SEG_ATTRS_CODE32 (SEG_ATTR_G | SEG_ATTR_DB | SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_CODE_RX | SEG_TYPE_ACCESSED)
 #define SEG_ATTRS_DATA32 (SEG_ATTR_G | SEG_ATTR_DB | SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_DATA_RW | SEG_TYPE_ACCESSED)
+/* 64-bit code (L = 1, D/B = 0 as long mode requires), for a 64-bit boot entry. */
+#define SEG_ATTRS_CODE64 (SEG_ATTR_G | SEG_ATTR_L | SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_CODE_RX | SEG_TYPE_ACCESSED)
 #define SEG_ATTRS_CODE16 (SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_CODE_RX | SEG_TYPE_ACCESSED)
 #define SEG_ATTRS_DATA16 (SEG_ATTR_P | SEG_ATTR_S | SEG_TYPE_DATA_RW | SEG_TYPE_ACCESSED)
 #define SEG_ATTRS_TSS    (SEG_ATTR_P | SEG_TYPE_TSS_BUSY)
 #define SEG_ATTRS_LDT    (SEG_ATTR_P | SEG_TYPE_LDT)
-STATIC_ASSERT(SEG_ATTRS_CODE32 == 0xc9b && SEG_ATTRS_DATA32 == 0xc93 && SEG_ATTRS_CODE16 == 0x9b &&
-                  SEG_ATTRS_DATA16 == 0x93 && SEG_ATTRS_TSS == 0x8b && SEG_ATTRS_LDT == 0x82,
+STATIC_ASSERT(SEG_ATTRS_CODE32 == 0xc9b && SEG_ATTRS_DATA32 == 0xc93 && SEG_ATTRS_CODE64 == 0xa9b &&
+                  SEG_ATTRS_CODE16 == 0x9b && SEG_ATTRS_DATA16 == 0x93 && SEG_ATTRS_TSS == 0x8b &&
+                  SEG_ATTRS_LDT == 0x82,
               "start-state attributes as the SDM's tables give them");
 
 /* Interrupt stack table slots (SDM 6.14.5) and the size of each stack. */
