@@ -142,6 +142,12 @@ run: deps esp
 # Boot tests (and the host-tool tests) under pytest; every QEMU run keeps its
 # serial log in build/boot-logs/.
 BOOT_TEST_ARGS ?=
+# Debian's cloud kernel (PVH ELF extracted) and a busybox initramfs in
+# build/debian/, from Debian packages, for tests/boot/test_linux.py.
+debian-kernel:
+	$(PYTHON) tools/debian-kernel.py $(B)/debian
+.PHONY: debian-kernel
+
 boot-test: esp tools guest
 	$(PYTHON) -m pytest -v -rs -W ignore::DeprecationWarning tests/tools tests/boot $(BOOT_TEST_ARGS)
 
