@@ -135,8 +135,9 @@ fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
 deps:
 	@$(PYTHON) tools/deps.py
 
-# Debian's cloud kernel (a stock bzImage) for tests/boot/test_bzimage.py:
-# build/debian/vmlinuz, fetched with apt-get download and unpacked with dpkg -x.
+# Debian's cloud kernel and busybox, from Debian's packages (apt-get download,
+# dpkg -x) into build/debian/: vmlinuz (the bzImage as shipped), vmlinux (the
+# PVH ELF inside it) and initramfs.cpio, for the Linux boot tests.
 debian-kernel:
 	@$(PYTHON) tools/debian-kernel.py $(B)/debian
 

@@ -7,9 +7,12 @@
 #include "boot/efi_stage.h"
 #include "boot/efi_util.h"
 #include "kernel/lib/string.h"
+#include "kernel/lib/calendar.h"
+#include "arch/x86/hw/cpu.h"
 
 #define EARLY_POOL_PAGES 1024 /* 4 MiB: page tables, per-CPU areas, allocator bitmaps */
 #define BOOT_STACK_PAGES 16   /* 64 KiB */
+#define WALL_EDGE_POLLS  1200 /* 1 ms apart: the firmware clock's second ends within them */
 
 static EFI_GUID acpi20_guid = ACPI_20_TABLE_GUID;
 static EFI_GUID acpi10_guid = ACPI_TABLE_GUID;
@@ -100,6 +103,47 @@ static void exit_boot_services(EFI_HANDLE image, struct boot_info *bi, void *map
     fail("ExitBootServices", EFI_ABORTED);
 }
 
+static bool efi_time_valid(const EFI_TIME *t)
+{
+    return cal_date_valid(t->Year, t->Month, t->Day) && t->Hour < 24 && t->Minute < 60 && t->Second < 60 &&
+           t->Nanosecond < CAL_NS_PER_SEC;
+}
+
+/* UTC now, for the partitions' clocks (kernel/core/time.c advances it by the
+ * TSC). PC firmware clocks count whole seconds (OVMF's Nanosecond is 0), so
+ * unless the firmware gives the fraction, wait for the second to turn over
+ * and take the TSC right then: the time is exact to the polling interval
+ * (about 1 ms) instead of up to a second late. The time zone is ignored, as
+ * Linux's EFI RTC driver does: the clock is taken to keep UTC. */
+static void read_wall_clock(struct boot_info *bi)
+{
+    EFI_RUNTIME_SERVICES *rt = efi_st->RuntimeServices;
+    EFI_TIME t0, t;
+    EFI_STATUS st = rt->GetTime(&t0, NULL);
+    u64 tsc = rdtsc();
+    if (EFI_ERROR(st) || !efi_time_valid(&t0)) {
+        efi_say("warning: the firmware clock is unreadable (%s); partitions' clocks start at 1970",
+                EFI_ERROR(st) ? efi_status_str(st) : "invalid date");
+        return;
+    }
+    t = t0;
+    for (int i = 0; i < WALL_EDGE_POLLS && !t0.Nanosecond && t.Second == t0.Second; i++) {
+        efi_bs->Stall(1000);
+        st = rt->GetTime(&t, NULL);
+        tsc = rdtsc();
+        if (EFI_ERROR(st) || !efi_time_valid(&t)) {
+            t = t0; /* keep the first reading: late by under a second */
+            break;
+        }
+    }
+    s64 days = cal_days_from_civil(t.Year, t.Month, t.Day);
+    if (days < 0)
+        return;
+    u64 secs = (u64)days * CAL_SECS_PER_DAY + t.Hour * 3600ULL + t.Minute * 60ULL + t.Second;
+    bi->wall_ns = secs * CAL_NS_PER_SEC + t.Nanosecond;
+    bi->wall_tsc = tsc ? tsc : 1;
+}
+
 /* The firmware's entry point (GNU-EFI's crt0 calls it), declared here: no
  * other file calls it. */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
@@ -157,6 +201,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
     bi->boot_stack_size = BOOT_STACK_PAGES * 4096ULL;
 
     efi_load_files(image, li, bi);
+    read_wall_clock(bi);
 
     UINTN mapcap = 64 * 1024;
     st = alloc_pages(AllocateAnyPages, EFI_SIZE_TO_PAGES(mapcap), &a);

@@ -63,11 +63,14 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
 
     switch (leaf) {
     case CPUID_LEAF_FEATURES:
-        out[VCPUID_ECX] &= ~(CPUID_1_ECX_VMX |          /* no nested virtualisation */
-                             CPUID_1_ECX_SMX |          /* GETSEC is not emulated */
-                             CPUID_1_ECX_X2APIC |       /* the vlapic is xAPIC (MMIO) only */
-                             CPUID_1_ECX_MONITOR |      /* MONITOR/MWAIT would idle the host CPU */
-                             CPUID_1_ECX_TSC_DEADLINE); /* the vlapic timer has no TSC-deadline mode */
+        out[VCPUID_ECX] &= ~(CPUID_1_ECX_VMX |     /* no nested virtualisation */
+                             CPUID_1_ECX_SMX |     /* GETSEC is not emulated */
+                             CPUID_1_ECX_X2APIC |  /* the vlapic is xAPIC (MMIO) only */
+                             CPUID_1_ECX_MONITOR); /* MONITOR/MWAIT would idle the host CPU */
+        /* The vlapic's timer has TSC-deadline mode (IA32_TSC_DEADLINE is the
+         * local APIC device's), whatever the host's APIC has: Linux then
+         * needs no calibration of the APIC timer at all. */
+        out[VCPUID_ECX] |= CPUID_1_ECX_TSC_DEADLINE;
         /* OSXSAVE passes through: it mirrors CR4.OSXSAVE, which guest and
          * host set alike for the XSAVE state the guest is given. */
         out[VCPUID_ECX] |= CPUID_1_ECX_HYPERVISOR; /* tells the guest to look at 0x40000000 */
@@ -84,13 +87,26 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
         out[VCPUID_EDX] |= CPUID_1_EDX_APIC; /* every vCPU has the emulated local APIC */
         break;
     case CPUID_LEAF_EXT_FEATURES:
-        if (ctx->shadow && subleaf == 0) {
+        if (subleaf != 0)
+            break;
+        /* No IA32_TSC_ADJUST (the guest's TSC is the host's, unadjustable);
+         * no RDPID, which reads IA32_TSC_AUX (see RDTSCP below); no 5-level
+         * paging: guests enter with 4-level tables, and a bzImage's
+         * decompressor would otherwise look for a trampoline to switch. */
+        out[VCPUID_EBX] &= ~CPUID_7_EBX_TSC_ADJUST;
+        out[VCPUID_ECX] &= ~(CPUID_7_ECX_RDPID | CPUID_7_ECX_LA57);
+        if (ctx->shadow) {
             out[VCPUID_EBX] &= ~CPUID_7_EBX_INVPCID;
-            out[VCPUID_ECX] &= ~(CPUID_7_ECX_PKU | CPUID_7_ECX_LA57); /* not in shadow entries */
+            out[VCPUID_ECX] &= ~CPUID_7_ECX_PKU; /* not in shadow entries */
         }
         break;
-    case CPUID_LEAF_THERMAL: /* thermal and power management: the host's, not the guest's */
-    case CPUID_LEAF_PMU:     /* no virtual PMU: the counters are not context-switched */
+    case CPUID_LEAF_THERMAL:
+        /* Thermal and power management are the host's; only ARAT, which the
+         * vlapic's timer has: it counts in TSC time whatever the vCPU does. */
+        out[0] = out[1] = out[2] = out[3] = 0;
+        out[VCPUID_EAX] = CPUID_6_EAX_ARAT;
+        break;
+    case CPUID_LEAF_PMU: /* no virtual PMU: the counters are not context-switched */
         out[0] = out[1] = out[2] = out[3] = 0;
         break;
     case CPUID_LEAF_TOPOLOGY:
@@ -99,6 +115,16 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
         break;
     case CPUID_LEAF_EXT_AMD:
         out[VCPUID_ECX] &= ~CPUID_80000001_ECX_SVM; /* no nested virtualisation */
+        /* RDTSCP would read the host CPU's IA32_TSC_AUX, which neither
+         * backend switches: hidden, so the guest never writes TSC_AUX. */
+        out[VCPUID_EDX] &= ~CPUID_80000001_EDX_RDTSCP;
+        break;
+    case CPUID_LEAF_EXT_POWER:
+        /* The guest's TSC is the host's, which the hypervisor's own clock
+         * (kernel/core/time.c) already takes to run at one rate in every
+         * state; the host's power-management bits are not the guest's. */
+        out[0] = out[1] = out[2] = out[3] = 0;
+        out[VCPUID_EDX] = CPUID_80000007_EDX_INVARIANT_TSC;
         break;
     case CPUID_LEAF_SVM: /* SVM feature leaf: meaningless with SVM hidden */
         out[0] = out[1] = out[2] = out[3] = 0;

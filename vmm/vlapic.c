@@ -20,7 +20,7 @@
  * are read-only and always 0 here: deliveries are immediate and nothing is
  * level-triggered. */
 static const u32 lvt_mask[VLAPIC_NR_LVT] = {
-    [VLAPIC_LVT_TIMER_IDX] = 0x000300ffu, /* vector, mask, periodic (bit 18 dropped) */
+    [VLAPIC_LVT_TIMER_IDX] = 0x000700ffu, /* vector, mask, timer mode (bits 18:17) */
     [VLAPIC_LVT_THERM_IDX] = 0x000107ffu, /* vector, delivery mode, mask */
     [VLAPIC_LVT_PERF_IDX] = 0x000107ffu,  [VLAPIC_LVT_LINT0_IDX] = 0x0001a7ffu, /* + polarity, trigger mode */
     [VLAPIC_LVT_LINT1_IDX] = 0x0001a7ffu, [VLAPIC_LVT_ERROR_IDX] = 0x000100ffu, /* vector, mask */
@@ -143,10 +143,16 @@ static u64 tsc_for_count(const struct vlapic *a, u64 count, u32 div)
     return t ? t : 1;
 }
 
-/* Counts left at `now`: rounded up, so a just-started timer reads the initial count. */
+static bool deadline_mode(const struct vlapic *a)
+{
+    return (a->lvt[VLAPIC_LVT_TIMER_IDX] & VLAPIC_LVT_TIMER_MODE) == VLAPIC_LVT_TSC_DEADLINE;
+}
+
+/* Counts left at `now`: rounded up, so a just-started timer reads the initial count.
+ * Always 0 in TSC-deadline mode (11.5.4.1). */
 static u32 current_count(const struct vlapic *a, u64 now)
 {
-    if (!a->timer_deadline || !a->timer_initial)
+    if (!a->timer_deadline || !a->timer_initial || deadline_mode(a))
         return 0;
     u64 rem;
     if (now < a->timer_deadline)
@@ -164,6 +170,8 @@ static u32 current_count(const struct vlapic *a, u64 now)
 
 static void timer_start(struct vlapic *a, u64 now)
 {
+    if (deadline_mode(a))
+        return; /* 11.5.4.1: the initial count is ignored in TSC-deadline mode */
     if (!a->timer_initial) {
         a->timer_deadline = 0; /* 11.5.4: a zero initial count stops the timer */
         return;
@@ -181,7 +189,7 @@ static void timer_set_dcr(struct vlapic *a, u32 val, u64 now)
     bool running = a->timer_deadline && a->timer_initial && now < a->timer_deadline;
     bool periodic = a->lvt[VLAPIC_LVT_TIMER_IDX] & VLAPIC_LVT_PERIODIC;
     a->timer_dcr = val & DCR_MASK;
-    if (!a->timer_initial)
+    if (!a->timer_initial || deadline_mode(a))
         return;
     a->timer_period = tsc_for_count(a, a->timer_initial, vlapic_timer_divisor(a));
     if (running || (periodic && a->timer_deadline))
@@ -189,6 +197,41 @@ static void timer_set_dcr(struct vlapic *a, u32 val, u64 now)
 }
 
 u64 vlapic_timer_deadline(const struct vlapic *a) { return a->timer_deadline; }
+
+/* 11.5.4.1: in TSC-deadline mode a non-zero IA32_TSC_DEADLINE arms the timer
+ * for that TSC value (one in the past fires at once) and 0 disarms it; in the
+ * other modes writes are ignored and reads return 0. */
+void vlapic_write_tsc_deadline(struct vlapic *a, u64 val, u64 now)
+{
+    a->now = now;
+    if (!deadline_mode(a)) {
+        a->stats.tsc_deadline_ignored++;
+        return;
+    }
+    a->tsc_deadline = val;
+    a->timer_deadline = val;
+}
+
+u64 vlapic_read_tsc_deadline(const struct vlapic *a) { return deadline_mode(a) ? a->tsc_deadline : 0; }
+
+/* A write to the LVT timer register: the reserved mode 11b is refused (the
+ * previous mode stays), and a change into or out of TSC-deadline mode disarms
+ * the timer (11.5.4.1). One-shot <-> periodic keeps counting, as before. */
+static u32 timer_lvt_write(struct vlapic *a, u32 val)
+{
+    u32 old = a->lvt[VLAPIC_LVT_TIMER_IDX] & VLAPIC_LVT_TIMER_MODE;
+    if ((val & VLAPIC_LVT_TIMER_MODE) == VLAPIC_LVT_TIMER_MODE) {
+        a->stats.timer_mode_reserved++;
+        val = (val & ~VLAPIC_LVT_TIMER_MODE) | old;
+    }
+    bool was = old == VLAPIC_LVT_TSC_DEADLINE, is = (val & VLAPIC_LVT_TIMER_MODE) == VLAPIC_LVT_TSC_DEADLINE;
+    if (was != is) {
+        a->timer_deadline = 0;
+        a->tsc_deadline = 0;
+        a->timer_initial = 0;
+    }
+    return val;
+}
 
 bool vlapic_tick(struct vlapic *a, u64 now)
 {
@@ -200,7 +243,10 @@ bool vlapic_tick(struct vlapic *a, u64 now)
     /* A masked timer keeps counting and rearming; it just interrupts nobody. */
     if (!(lvt & VLAPIC_LVT_MASKED))
         raise_irr(a, (u8)ICR_VECTOR(lvt));
-    if (lvt & VLAPIC_LVT_PERIODIC) {
+    if (deadline_mode(a)) {
+        a->timer_deadline = 0; /* one expiry per deadline; IA32_TSC_DEADLINE reads 0 after it */
+        a->tsc_deadline = 0;
+    } else if (lvt & VLAPIC_LVT_PERIODIC) {
         /* Rearm on the grid start + N * period; late ticks drop (and count)
          * the periods they missed instead of bursting interrupts. */
         u64 missed = (now - a->timer_deadline) / a->timer_period;
@@ -359,9 +405,9 @@ int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now)
         return -EINVAL;
     int lvt = lvt_index(offset);
     if (lvt >= 0) {
-        if (lvt == VLAPIC_LVT_TIMER_IDX && (val & VLAPIC_LVT_TSC_DEADLINE))
-            a->stats.tsc_deadline_rejected++; /* CPUID.1:ECX[24] is clear */
         val &= lvt_mask[lvt];
+        if (lvt == VLAPIC_LVT_TIMER_IDX)
+            val = timer_lvt_write(a, val);
         /* 11.4.7.2: while software-disabled, LVT mask bits cannot be cleared. */
         if (!vlapic_sw_enabled(a))
             val |= VLAPIC_LVT_MASKED;

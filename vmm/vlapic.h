@@ -1,5 +1,5 @@
 /* The emulated local APIC (xAPIC, MMIO page) of one vCPU: registers, the
- * timer (one-shot and periodic, no TSC-deadline), interrupt priority and IPI
+ * timer (one-shot, periodic and TSC-deadline), interrupt priority and IPI
  * decoding (SDM Vol. 3A, chapter 11 "Advanced Programmable Interrupt
  * Controller", chapter 10 in older editions).
  *
@@ -56,8 +56,9 @@ enum vlapic_reg {
 #define VLAPIC_SVR_ENABLE       BIT(8)
 #define VLAPIC_LVT_MASKED       BIT(16)
 #define VLAPIC_LVT_PERIODIC     BIT(17)
-#define VLAPIC_LVT_TSC_DEADLINE BIT(18) /* not offered: dropped from writes */
-#define VLAPIC_ICR_BUSY         BIT(12) /* delivery status, always reads 0 */
+#define VLAPIC_LVT_TSC_DEADLINE BIT(18)                                         /* the mode field's value 10b */
+#define VLAPIC_LVT_TIMER_MODE   (VLAPIC_LVT_PERIODIC | VLAPIC_LVT_TSC_DEADLINE) /* 11b is reserved */
+#define VLAPIC_ICR_BUSY         BIT(12)                                         /* delivery status, always reads 0 */
 
 /* ESR bits (SDM Vol. 3A, 11.5.3 "Error Handling"). */
 #define VLAPIC_ESR_SEND_ILLEGAL_VECTOR BIT(5)
@@ -94,10 +95,11 @@ struct vlapic_stats {
     u64 timer_fired;  /* timer expiries handled by vlapic_tick */
     u64 timer_missed; /* periodic expiries skipped because ticks came late */
     u64 ipis_sent;
-    u64 ipis_dropped;          /* SMI, reserved modes, INIT de-assert, bad vectors */
-    u64 ipis_overwritten;      /* an IPI not taken before the next ICR write */
-    u64 irqs_dropped;          /* set_irq while software-disabled or illegal */
-    u64 tsc_deadline_rejected; /* LVT timer writes asking for TSC-deadline mode */
+    u64 ipis_dropped;         /* SMI, reserved modes, INIT de-assert, bad vectors */
+    u64 ipis_overwritten;     /* an IPI not taken before the next ICR write */
+    u64 irqs_dropped;         /* set_irq while software-disabled or illegal */
+    u64 timer_mode_reserved;  /* LVT timer writes of the reserved mode 11b, refused */
+    u64 tsc_deadline_ignored; /* IA32_TSC_DEADLINE writes outside TSC-deadline mode */
 };
 
 struct vlapic {
@@ -114,6 +116,7 @@ struct vlapic {
     /* Timer: time base and derived state. */
     u32 tsc_khz, timer_khz;
     u64 timer_deadline; /* TSC of the next expiry; 0: stopped */
+    u64 tsc_deadline;   /* IA32_TSC_DEADLINE while armed in TSC-deadline mode, else 0 */
     u64 timer_period;   /* TSC ticks of one full count with the current divider */
     u64 now;            /* latest TSC reading seen (write or tick) */
 
@@ -142,6 +145,11 @@ int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now_tsc) __must_chec
 
 /* The TSC at which the timer next expires, 0 when it is stopped. */
 u64 vlapic_timer_deadline(const struct vlapic *a);
+/* IA32_TSC_DEADLINE (SDM Vol. 3A 11.5.4.1): in TSC-deadline mode a write arms
+ * the timer for that TSC (0 disarms) and a read gives the armed deadline, 0
+ * once it fired; in the other modes writes are ignored and reads give 0. */
+void vlapic_write_tsc_deadline(struct vlapic *a, u64 val, u64 now_tsc);
+u64 vlapic_read_tsc_deadline(const struct vlapic *a);
 /* Raises the timer interrupt if its deadline has passed. Periodic timers rearm
  * on their own grid (previous deadline + period), so there is no drift; if
  * several periods passed since the last call one interrupt is raised and the

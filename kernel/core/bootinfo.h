@@ -50,6 +50,10 @@ struct boot_info {
     hpa_t boot_stack;    /* the BSP's stack from hv_main() on */
     u64 boot_stack_size;
     u64 efi_system_table; /* for diagnostics only: boot services are gone */
+    /* UTC from the firmware's clock (EFI GetTime) as nanoseconds since 1970,
+     * and the TSC when it was read; wall_tsc 0 when the firmware gave none. */
+    u64 wall_ns;
+    u64 wall_tsc;
     u32 nmem;
     u32 nfiles;
     struct boot_mem_range mem[BOOT_MAX_MEMMAP];

@@ -18,6 +18,36 @@ u64 time_tsc_to_us(u64 tsc)
 
 u64 time_now_us(void) { return time_tsc_to_us(rdtsc()); }
 
+static u64 wall_ns, wall_tsc;
+
+void wallclock_set(u64 unix_ns, u64 at_tsc)
+{
+    wall_ns = unix_ns;
+    wall_tsc = at_tsc;
+}
+
+bool wallclock_known(void) { return wall_tsc != 0; }
+
+u64 time_ticks_to_ns(u64 ticks, u64 khz)
+{
+    if (!khz)
+        return 0;
+    /* Whole milliseconds, then the rest: (ticks % khz) * 10^6 < 2^24 * 2^20. */
+    return (ticks / khz) * 1000000ULL + ((ticks % khz) * 1000000ULL) / khz;
+}
+
+u64 wallclock_ns(u64 tsc)
+{
+    if (!wall_tsc || !tsc_khz)
+        return 0;
+    /* A CPU whose TSC reads a little behind the boot CPU's when it was read. */
+    if (tsc < wall_tsc) {
+        u64 back = time_ticks_to_ns(wall_tsc - tsc, tsc_khz);
+        return back < wall_ns ? wall_ns - back : 0;
+    }
+    return wall_ns + time_ticks_to_ns(tsc - wall_tsc, tsc_khz);
+}
+
 void time_delay_us(u64 us)
 {
     u64 khz = tsc_khz ? tsc_khz : 3000000; /* uncalibrated: assume a fast clock, wait longer */

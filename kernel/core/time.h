@@ -23,4 +23,15 @@ struct clocksource {
 
 int time_calibrate(const struct clocksource *cs) __must_check; /* busy-waits; needs a calibrated TSC */
 
+/* Wall-clock time (UTC): the firmware's reading at a known TSC, advanced by
+ * the calibrated TSC. Set once by the boot sequence from struct boot_info. */
+void wallclock_set(u64 unix_ns, u64 at_tsc);
+bool wallclock_known(void);
+/* Nanoseconds since 1970-01-01 UTC at `tsc` (0 if the time is unknown or the
+ * TSC is not calibrated yet). */
+u64 wallclock_ns(u64 tsc);
+/* TSC ticks to nanoseconds at `khz`, without overflow for any u64 ticks
+ * below 2^64 / 10^6 seconds' worth. */
+u64 time_ticks_to_ns(u64 ticks, u64 khz);
+
 #endif

@@ -15,6 +15,7 @@
 #include "kernel/lib/string.h"
 #include "kernel/lib/printf.h"
 #include "kernel/core/time.h"
+#include "kernel/lib/calendar.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/hw/cpu.h"
 #include "arch/x86/hw/cpuid.h"
@@ -155,6 +156,21 @@ static void discover(struct boot_info *bi, u32 bsp_apic_id)
         topology_log(&machine.topo);
 }
 
+/* The firmware's UTC reading (boot/efi_main.c), advanced by the TSC from now
+ * on; partitions' clocks (vmm/dev/rtc.c, kvmclock.c) show it. */
+static void log_wallclock(void)
+{
+    if (!wallclock_known()) {
+        log_warn("time", "no wall-clock time from the firmware: partitions' clocks start at 1970");
+        return;
+    }
+    u64 s = wallclock_ns(rdtsc()) / CAL_NS_PER_SEC;
+    struct cal_date d = cal_civil_from_days((s64)(s / CAL_SECS_PER_DAY));
+    u64 sod = s % CAL_SECS_PER_DAY;
+    log_info("time", "wall clock %04d-%02u-%02u %02llu:%02llu:%02llu UTC, from the firmware", d.year, d.month, d.day,
+             (unsigned long long)(sod / 3600), (unsigned long long)(sod / 60 % 60), (unsigned long long)(sod % 60));
+}
+
 static void start_clocks(void)
 {
     struct clocksource cs;
@@ -171,6 +187,7 @@ static void start_clocks(void)
         tsc_source = "assumed";
         log_err("time", "no HPET or ACPI PM timer to measure the TSC: assuming 2 GHz, times will be off");
     }
+    log_wallclock();
     lapic_timer_calibrate();
     irq_register(VEC_TIMER, timer_tick);
     lapic_timer_start(SHELL_TICK_HZ);
@@ -287,6 +304,8 @@ static void start_partitions(const struct boot_info *bi)
 __noreturn void hv_main(struct boot_info *bi)
 {
     tsc_boot = rdtsc();
+    if (bi->wall_tsc)
+        wallclock_set(bi->wall_ns, bi->wall_tsc);
     /* First, so that even a fault in the steps below can be reported. */
     con_set_port_ops(&uart16550_con_ops);
     struct percpu *bsp = &bsp_area;

@@ -11,8 +11,7 @@
 #include "arch/x86/hw/cpuid.h"
 
 /* Leaf 1 ECX bits the filter clears. */
-#define HIDDEN_1_ECX                                                                                                   \
-    (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_MONITOR | CPUID_1_ECX_TSC_DEADLINE)
+#define HIDDEN_1_ECX (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_MONITOR)
 
 static const struct vcpuid_host all_ones = { 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu };
 static const struct vcpuid_host all_zero = { 0, 0, 0, 0 };
@@ -39,7 +38,8 @@ static void test_leaf1(void **state)
     assert_int_equal(o[VCPUID_EBX] & 0xffff, 0xffff); /* brand, CLFLUSH pass */
     assert_int_equal(o[VCPUID_EDX], 0xffffffffu);
     vcpuid_filter(CPUID_LEAF_FEATURES, 0, &all_zero, &c, o);
-    assert_int_equal(o[VCPUID_ECX], CPUID_1_ECX_HYPERVISOR);             /* OSXSAVE off stays off */
+    /* OSXSAVE off stays off; TSC-deadline is the vlapic's, offered anyway. */
+    assert_int_equal(o[VCPUID_ECX], CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_TSC_DEADLINE);
     assert_int_equal(o[VCPUID_EDX], CPUID_1_EDX_APIC | CPUID_1_EDX_HTT); /* HTT for 4 */
     assert_int_equal(o[VCPUID_EBX], (3u << 24) | (4u << 16));
     /* One vCPU: HTT clear. A huge count saturates EBX[23:16]. */
@@ -64,16 +64,39 @@ static void test_ext_leaves(void **state)
     u32 o[4];
     vcpuid_filter(CPUID_LEAF_EXT_AMD, 0, &all_ones, &c, o);
     assert_int_equal(o[VCPUID_ECX], ~(u32)CPUID_80000001_ECX_SVM);
-    assert_int_equal(o[VCPUID_EAX] & o[VCPUID_EBX] & o[VCPUID_EDX], 0xffffffffu);
+    assert_int_equal(o[VCPUID_EDX], ~(u32)CPUID_80000001_EDX_RDTSCP); /* TSC_AUX is not switched */
+    assert_int_equal(o[VCPUID_EAX] & o[VCPUID_EBX], 0xffffffffu);
     vcpuid_filter(CPUID_LEAF_SVM, 0, &all_ones, &c, o);
     assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);
+    /* Invariant TSC, whatever the host says, and nothing else of its power management. */
+    vcpuid_filter(CPUID_LEAF_EXT_POWER, 0, &all_ones, &c, o);
+    assert_int_equal(o[0] | o[1] | o[2], 0);
+    assert_int_equal(o[VCPUID_EDX], CPUID_80000007_EDX_INVARIANT_TSC);
+    vcpuid_filter(CPUID_LEAF_EXT_POWER, 0, &all_zero, &c, o);
+    assert_int_equal(o[VCPUID_EDX], CPUID_80000007_EDX_INVARIANT_TSC);
+}
+
+/* What Linux's timekeeping reads: ARAT alone in leaf 6; no TSC_ADJUST, RDPID
+ * or LA57 in leaf 7 with or without shadow paging. */
+static void test_time_leaves(void **state)
+{
+    struct vcpuid_ctx c = ctx4(0);
+    u32 o[4];
+    vcpuid_filter(CPUID_LEAF_THERMAL, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EAX], CPUID_6_EAX_ARAT);
+    assert_int_equal(o[VCPUID_EBX] | o[VCPUID_ECX] | o[VCPUID_EDX], 0);
+    vcpuid_filter(CPUID_LEAF_EXT_FEATURES, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EBX], ~(u32)CPUID_7_EBX_TSC_ADJUST);
+    assert_int_equal(o[VCPUID_ECX], ~(u32)(CPUID_7_ECX_RDPID | CPUID_7_ECX_LA57));
+    vcpuid_filter(CPUID_LEAF_EXT_FEATURES, 1, &all_ones, &c, o); /* other subleaves pass */
+    assert_int_equal(o[VCPUID_EBX] & o[VCPUID_ECX], 0xffffffffu);
 }
 
 static void test_zeroed_leaves(void **state)
 {
     struct vcpuid_ctx c = ctx4(0);
     u32 o[4];
-    static const u32 zero[] = { 6, 0xa, 0x40000001u, 0x40000005u, 0x4000000fu, 0x40000011u, 0x40000100u, 0x4fffffffu };
+    static const u32 zero[] = { 0xa, 0x40000001u, 0x40000005u, 0x4000000fu, 0x40000011u, 0x40000100u, 0x4fffffffu };
     for (size_t i = 0; i < ARRAY_SIZE(zero); i++) {
         vcpuid_filter(zero[i], 0, &all_ones, &c, o);
         assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);
@@ -160,9 +183,13 @@ static void test_passthrough(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_leaf1),         cmocka_unit_test(test_ext_leaves),
-        cmocka_unit_test(test_zeroed_leaves), cmocka_unit_test(test_hypervisor_leaves),
-        cmocka_unit_test(test_topology),      cmocka_unit_test(test_passthrough),
+        cmocka_unit_test(test_leaf1),
+        cmocka_unit_test(test_ext_leaves),
+        cmocka_unit_test(test_time_leaves),
+        cmocka_unit_test(test_zeroed_leaves),
+        cmocka_unit_test(test_hypervisor_leaves),
+        cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_passthrough),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,8 +128,8 @@ static void test_rw_registers_masks(void **state)
     W(&a, VLAPIC_TIMER_DCR, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_TIMER_DCR), 0xb);
     W(&a, VLAPIC_LVT_TIMER, 0xffffffffu, 0);
-    assert_int_equal(R(&a, VLAPIC_LVT_TIMER), 0x300ffu); /* TSC-deadline bit dropped */
-    assert_int_equal(a.stats.tsc_deadline_rejected, 1);
+    assert_int_equal(R(&a, VLAPIC_LVT_TIMER), 0x100ffu); /* reserved mode 11b: the old mode stays */
+    assert_int_equal(a.stats.timer_mode_reserved, 1);
     W(&a, VLAPIC_LVT_THERM, 0xffffffffu, 0);
     assert_int_equal(R(&a, VLAPIC_LVT_THERM), 0x107ffu);
     W(&a, VLAPIC_LVT_PERF, 0xffffffffu, 0);
@@ -419,10 +419,73 @@ static void test_masked_timer(void **state)
     W(&a, VLAPIC_LVT_TIMER, 0x30, 2100);
     assert_true(vlapic_tick(&a, 3000));
     assert_int_equal(vlapic_timer_deadline(&a), 0);
-    /* TSC-deadline mode is refused: the bit is dropped, one-shot remains. */
-    W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_TSC_DEADLINE | 0x30, 3000);
+    /* The reserved mode 11b is refused: one-shot remains. */
+    W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_TIMER_MODE | 0x30, 3000);
     assert_int_equal(R(&a, VLAPIC_LVT_TIMER), 0x30);
-    assert_int_equal(a.stats.tsc_deadline_rejected, 1);
+    assert_int_equal(a.stats.timer_mode_reserved, 1);
+}
+
+/* TSC-deadline mode (SDM Vol. 3A 11.5.4.1): IA32_TSC_DEADLINE arms, 0 disarms,
+ * one interrupt per deadline, the count registers are out of play, and a mode
+ * change either way disarms. */
+static void test_tsc_deadline(void **state)
+{
+    struct vlapic a;
+    enabled(&a, 0);
+    /* Outside the mode, the MSR is ignored and reads 0. */
+    vlapic_write_tsc_deadline(&a, 5000, 0);
+    assert_int_equal(vlapic_read_tsc_deadline(&a), 0);
+    assert_int_equal(vlapic_timer_deadline(&a), 0);
+    assert_int_equal(a.stats.tsc_deadline_ignored, 1);
+    /* A running one-shot count is disarmed by entering the mode. */
+    W(&a, VLAPIC_TIMER_DCR, 0xb, 0);
+    W(&a, VLAPIC_LVT_TIMER, 0x30, 0);
+    W(&a, VLAPIC_TIMER_ICR, 100, 0);
+    assert_int_not_equal(vlapic_timer_deadline(&a), 0);
+    W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_TSC_DEADLINE | 0x30, 10);
+    assert_int_equal(R(&a, VLAPIC_LVT_TIMER), VLAPIC_LVT_TSC_DEADLINE | 0x30);
+    assert_int_equal(vlapic_timer_deadline(&a), 0);
+    /* Initial count ignored, current count 0. */
+    W(&a, VLAPIC_TIMER_ICR, 100, 20);
+    assert_int_equal(vlapic_timer_deadline(&a), 0);
+    assert_int_equal(R(&a, VLAPIC_TIMER_CCR), 0);
+    /* Arm; nothing before the deadline, one interrupt at it, then disarmed. */
+    vlapic_write_tsc_deadline(&a, 5000, 100);
+    assert_int_equal(vlapic_read_tsc_deadline(&a), 5000);
+    assert_int_equal(vlapic_timer_deadline(&a), 5000);
+    W(&a, VLAPIC_TIMER_DCR, 0x0, 200); /* a divider change moves nothing */
+    assert_int_equal(vlapic_timer_deadline(&a), 5000);
+    assert_false(vlapic_tick(&a, 4999));
+    assert_true(vlapic_tick(&a, 5001));
+    assert_int_equal(vlapic_pending(&a), 0x30);
+    assert_int_equal(vlapic_read_tsc_deadline(&a), 0);
+    assert_int_equal(vlapic_timer_deadline(&a), 0);
+    assert_false(vlapic_tick(&a, 99999));
+    vlapic_accept(&a, 0x30);
+    W(&a, VLAPIC_EOI, 0, 6000);
+    /* A deadline already past fires at the next tick. */
+    vlapic_write_tsc_deadline(&a, 10, 7000);
+    assert_true(vlapic_tick(&a, 7000));
+    assert_int_equal(vlapic_pending(&a), 0x30);
+    vlapic_accept(&a, 0x30);
+    W(&a, VLAPIC_EOI, 0, 7000);
+    /* 0 disarms. */
+    vlapic_write_tsc_deadline(&a, 9000, 7000);
+    vlapic_write_tsc_deadline(&a, 0, 7100);
+    assert_int_equal(vlapic_timer_deadline(&a), 0);
+    assert_false(vlapic_tick(&a, 9500));
+    /* Masked: expires without an interrupt. */
+    W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_MASKED | VLAPIC_LVT_TSC_DEADLINE | 0x30, 9600);
+    vlapic_write_tsc_deadline(&a, 9700, 9600);
+    assert_true(vlapic_tick(&a, 9800));
+    assert_int_equal(vlapic_pending(&a), -1);
+    /* Leaving the mode disarms and the MSR reads 0 again. */
+    W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_TSC_DEADLINE | 0x30, 9900);
+    vlapic_write_tsc_deadline(&a, 20000, 9900);
+    W(&a, VLAPIC_LVT_TIMER, VLAPIC_LVT_PERIODIC | 0x30, 10000);
+    assert_int_equal(vlapic_timer_deadline(&a), 0);
+    assert_int_equal(vlapic_read_tsc_deadline(&a), 0);
+    assert_false(vlapic_tick(&a, 30000));
 }
 
 static void test_divider_change_while_running(void **state)
@@ -598,14 +661,21 @@ static void check_invariants(struct vlapic *a)
     assert_int_equal(v & VLAPIC_ICR_BUSY, 0);
     assert_int_equal(vlapic_read(a, VLAPIC_TIMER_CCR, &v), 0);
     assert_true(v <= a->timer_initial);
-    if (!a->timer_initial)
-        assert_int_equal(vlapic_timer_deadline(a), 0);
+    bool deadline_mode = (a->lvt[VLAPIC_LVT_TIMER_IDX] & VLAPIC_LVT_TIMER_MODE) == VLAPIC_LVT_TSC_DEADLINE;
+    if (deadline_mode) {
+        assert_int_equal(v, 0);
+        assert_int_equal(vlapic_timer_deadline(a), vlapic_read_tsc_deadline(a));
+    } else {
+        assert_int_equal(vlapic_read_tsc_deadline(a), 0);
+        if (!a->timer_initial)
+            assert_int_equal(vlapic_timer_deadline(a), 0);
+    }
     assert_int_equal(vlapic_read(a, VLAPIC_VERSION, &v), 0);
     assert_int_equal(v, 0x50014);
     if (!vlapic_sw_enabled(a))
         for (int i = 0; i < VLAPIC_NR_LVT; i++)
             assert_true(a->lvt[i] & VLAPIC_LVT_MASKED);
-    assert_int_equal(a->lvt[VLAPIC_LVT_TIMER_IDX] & VLAPIC_LVT_TSC_DEADLINE, 0);
+    assert_int_not_equal(a->lvt[VLAPIC_LVT_TIMER_IDX] & VLAPIC_LVT_TIMER_MODE, VLAPIC_LVT_TIMER_MODE);
 }
 
 static void test_random_access_fuzz(void **state)
@@ -642,7 +712,11 @@ static void test_random_access_fuzz(void **state)
             rc = vlapic_read(&a, off, &v);
             assert_true(rc == 0 || (rc == -EINVAL && v == 0));
             break;
-        case 5: fired += vlapic_tick(&a, now); break;
+        case 5:
+            if (r & 0x80000)
+                vlapic_write_tsc_deadline(&a, (r & 0x100000) ? 0 : now + (rnd() % 20000) - 5000, now);
+            fired += vlapic_tick(&a, now);
+            break;
         case 6: {
             int p = vlapic_pending(&a);
             if (p >= 0) {
@@ -684,7 +758,7 @@ int main(void)
         cmocka_unit_test(test_periodic_no_drift),     cmocka_unit_test(test_periodic_missed_periods),
         cmocka_unit_test(test_masked_timer),          cmocka_unit_test(test_divider_change_while_running),
         cmocka_unit_test(test_timer_extremes),        cmocka_unit_test(test_icr_decode),
-        cmocka_unit_test(test_random_access_fuzz),
+        cmocka_unit_test(test_random_access_fuzz),    cmocka_unit_test(test_tsc_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * that comes here through the device registry, and is decoded (vmm/mmio.c)
  * and applied to the vCPU's vlapic (vmm/vlapic.c); IPIs it writes go to
  * route_ipi() (vmm/ipi.c). Also IA32_APIC_BASE: the APIC stays enabled at its
- * default address, in xAPIC mode. */
+ * default address, in xAPIC mode; and IA32_TSC_DEADLINE, the timer's
+ * TSC-deadline mode (offered in CPUID.1:ECX[24], vmm/vcpuid.c). */
 #include "vmm/exits.h"
 #include "vmm/vdev.h"
 #include "vmm/insn_decode.h"
@@ -56,11 +57,27 @@ static enum vdev_result apic_base_msr(struct vm_vcpu *vc, void *dev, u32 index, 
     return *val == fixed ? VDEV_DONE : VDEV_GP;
 }
 
+/* The guest's TSC is the host's (no offset), so its deadline is the vlapic's
+ * time base as it is; the vCPU loop arms the host timer for it before the
+ * next entry. */
+static enum vdev_result tsc_deadline_msr(struct vm_vcpu *vc, void *dev, u32 index, bool write, u64 *val)
+{
+    (void)dev;
+    (void)index;
+    if (write)
+        vlapic_write_tsc_deadline(&vc->lapic, *val, rdtsc());
+    else
+        *val = vlapic_read_tsc_deadline(&vc->lapic);
+    return VDEV_DONE;
+}
+
 static int apic_attach(struct partition *p, char *err, size_t errlen)
 {
     int rc = vdev_claim_mmio(p, gpa(LAYOUT_APIC_PAGE), PAGE_SIZE, apic_mmio, NULL, "local APIC");
     if (!rc)
         rc = vdev_claim_msr(p, MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, apic_base_msr, NULL, "local APIC");
+    if (!rc)
+        rc = vdev_claim_msr(p, MSR_IA32_TSC_DEADLINE, MSR_IA32_TSC_DEADLINE, tsc_deadline_msr, NULL, "local APIC");
     return rc < 0 ? kerr_fmt(err, errlen, rc, "local APIC: cannot claim its page") : 0;
 }
 

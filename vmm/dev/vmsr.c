@@ -1,7 +1,8 @@
 /* The guest's own MSRs, as a device: the state MSRs whose values the backend
  * keeps (EFER, PAT, SYSENTER, FS/GS base, the SYSCALL MSRs, KERNEL_GS_BASE),
  * checked here before they are set, and the few others a guest may read
- * (TSC, MTRR capabilities and default type, MISC_ENABLE, TSC_AUX). Every MSR
+ * (TSC, MTRR capabilities and default type, MISC_ENABLE, TSC_AUX, the
+ * microcode revision, AMD's C1E status). Every MSR
  * exits; an MSR nobody claims is #GP (vmm/exits.c), as a CPU that lacks it
  * would do, which keeps a partition away from the host's configuration
  * (IA32_FEATURE_CONTROL, power management, ...). The value checks are pure
@@ -16,6 +17,22 @@
 #include "kernel/lib/printf.h"
 
 #define EFER_ALLOWED (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)
+
+/* The MTRR default type each vCPU's guest last wrote: it changes nothing (the
+ * memory is write-back in the second-level tables, and the guest's PAT picks
+ * its own types), but Linux turns MTRRs off and on again around every PAT
+ * update (cache_disable/cache_enable) and reads back what it wrote. */
+static u64 mtrr_def_type[CONFIG_MAX_PARTITIONS][CONFIG_MAX_PART_CPUS];
+
+bool vmsr_mtrr_def_type_ok(u64 v)
+{
+    u64 type = v & MTRR_DEF_TYPE_MASK;
+    /* No fixed-range MTRRs (MTRRCAP.FIX is 0), so FE stays clear; the rest
+     * of bits 63:12 and 9:8 are reserved. */
+    if (v & ~(MTRR_DEF_TYPE_MASK | MTRR_DEF_TYPE_E))
+        return false;
+    return type == PAT_UC || type == PAT_WC || type == PAT_WT || type == PAT_WP || type == PAT_WB;
+}
 
 /* Bits 63:47 all equal: a 4-level address sign-extended from bit 47. */
 static bool canonical(u64 a)
@@ -94,10 +111,22 @@ static enum vdev_result state_access(struct vm_vcpu *vc, void *dev, u32 index, b
     return VDEV_DONE;
 }
 
+static enum vdev_result mtrr_def_access(struct vm_vcpu *vc, bool write, u64 *val)
+{
+    u64 *slot = &mtrr_def_type[vc->part->id][vc->v.index];
+    if (!write) {
+        *val = *slot;
+        return VDEV_DONE;
+    }
+    if (!vmsr_mtrr_def_type_ok(*val))
+        return VDEV_GP;
+    *slot = *val;
+    return VDEV_DONE;
+}
+
 /* The read-mostly ones: fixed values, and writes only of the value they hold. */
 static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, bool write, u64 *val)
 {
-    (void)vc;
     (void)dev;
     u64 v;
     switch (index) {
@@ -116,7 +145,13 @@ static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, b
             return VDEV_GP;
         *val = 0;
         return VDEV_DONE;
-    case MSR_IA32_MTRR_DEF_TYPE: /* MTRRs disabled */ v = 0; break;
+    case MSR_IA32_MTRR_DEF_TYPE: return mtrr_def_access(vc, write, val);
+    /* No microcode to report; Intel's protocol writes 0 before CPUID (SDM
+     * Vol. 3A 10.11.7.1), which is the value it holds. */
+    case MSR_IA32_UCODE_REV: v = 0; break;
+    /* Linux reads it unguarded on CPUs that report AMD family 0Fh/10h (as
+     * QEMU's TCG does) to see whether C1E is on: it is not. */
+    case MSR_K8_INT_PENDING_MSG: v = 0; break;
     case MSR_IA32_MISC_ENABLE: /* fast strings only */ v = MISC_ENABLE_FAST_STRINGS; break;
     default: return VDEV_UNCLAIMED;
     }
@@ -128,9 +163,14 @@ static enum vdev_result other_access(struct vm_vcpu *vc, void *dev, u32 index, b
 
 static int vmsr_attach(struct partition *p, char *err, size_t errlen)
 {
-    static const u32 others[] = { MSR_IA32_TSC, MSR_IA32_MTRRCAP, MSR_IA32_MISC_ENABLE, MSR_IA32_MTRR_DEF_TYPE,
-                                  MSR_TSC_AUX };
+    static const u32 others[] = { MSR_IA32_TSC, MSR_IA32_MTRRCAP,   MSR_IA32_MISC_ENABLE,  MSR_IA32_MTRR_DEF_TYPE,
+                                  MSR_TSC_AUX,  MSR_IA32_UCODE_REV, MSR_K8_INT_PENDING_MSG };
     int rc = 0;
+    /* MTRRs enabled, default type write-back and no ranges: what the
+     * second-level tables make of the memory anyway. Linux 6.1 keeps PAT only
+     * when MTRRs are enabled (arch/x86/kernel/cpu/mtrr/mtrr.c, mtrr_bp_init). */
+    for (u32 i = 0; i < CONFIG_MAX_PART_CPUS; i++)
+        mtrr_def_type[p->id][i] = MTRR_DEF_TYPE_E | MTRR_TYPE_WB;
     for (u32 i = 0; i < ARRAY_SIZE(state_msrs) && !rc; i++)
         rc = vdev_claim_msr(p, state_msrs[i].index, state_msrs[i].index, state_access, NULL, "state MSRs");
     for (u32 i = 0; i < ARRAY_SIZE(others) && !rc; i++)

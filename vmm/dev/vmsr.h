@@ -12,5 +12,8 @@ bool vmsr_state_index(u32 index, enum vcpu_msr *m);
  * PAT entries only defined memory types, addresses canonical, SYSENTER_CS
  * 16 bits, SFMASK 32 bits. */
 bool vmsr_value_ok(enum vcpu_msr m, u64 v);
+/* Whether a WRMSR of v to IA32_MTRR_DEF_TYPE is accepted: a defined memory
+ * type, E, and nothing else (no fixed-range MTRRs to enable with FE). */
+bool vmsr_mtrr_def_type_ok(u64 v);
 
 #endif

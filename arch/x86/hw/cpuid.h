@@ -20,6 +20,7 @@
 #define CPUID_LEAF_EXT_MAX      0x80000000u /* EAX: highest extended leaf */
 #define CPUID_LEAF_EXT_AMD      0x80000001u /* extended features */
 #define CPUID_LEAF_BRAND        0x80000002u /* three leaves of processor brand string */
+#define CPUID_LEAF_EXT_POWER    0x80000007u /* advanced power management: invariant TSC */
 #define CPUID_LEAF_ADDR_SIZES   0x80000008u /* EAX[7:0]: physical address bits */
 #define CPUID_LEAF_SVM          0x8000000au /* SVM revision, ASIDs, features */
 
@@ -33,22 +34,41 @@
 #define CPUID_1_ECX_XSAVE        BIT(26)
 #define CPUID_1_ECX_OSXSAVE      BIT(27) /* mirrors CR4.OSXSAVE */
 #define CPUID_1_ECX_HYPERVISOR   BIT(31) /* running under a hypervisor */
+/* Leaf 6 EAX. */
+#define CPUID_6_EAX_ARAT         BIT(2) /* the APIC timer keeps running in deep C-states */
 /* Leaf 1 EDX. */
 #define CPUID_1_EDX_APIC         BIT(9)
 #define CPUID_1_EDX_HTT          BIT(28) /* EBX[23:16] counts logical processors */
 
 /* Leaf 7 subleaf 0. */
-#define CPUID_7_EBX_INVPCID BIT(10)
-#define CPUID_7_ECX_PKU     BIT(3)
-#define CPUID_7_ECX_LA57    BIT(16)
+#define CPUID_7_EBX_TSC_ADJUST BIT(1) /* IA32_TSC_ADJUST */
+#define CPUID_7_EBX_INVPCID    BIT(10)
+#define CPUID_7_ECX_PKU        BIT(3)
+#define CPUID_7_ECX_LA57       BIT(16)
+#define CPUID_7_ECX_RDPID      BIT(22) /* RDPID reads IA32_TSC_AUX */
 
 /* Leaves 0xb and 0x1f: level type in ECX[15:8]. */
 #define CPUID_TOPO_LEVEL_SHIFT 8
 #define CPUID_TOPO_SMT         1u
 #define CPUID_TOPO_CORE        2u
 
-/* Leaf 0x80000001 ECX. */
-#define CPUID_80000001_ECX_SVM BIT(2)
+/* Leaf 0x80000001. */
+#define CPUID_80000001_ECX_SVM    BIT(2)
+#define CPUID_80000001_EDX_RDTSCP BIT(27) /* RDTSCP reads IA32_TSC_AUX */
+
+/* Leaf 0x80000007 EDX. */
+#define CPUID_80000007_EDX_INVARIANT_TSC BIT(8) /* constant rate, runs in every C-state */
+
+/* The KVM paravirtual interface (Linux Documentation/virt/kvm/x86/cpuid.rst):
+ * a signature leaf at a base 0x40000x00 with EBX:ECX:EDX "KVMKVMKVM\0\0\0",
+ * features in base + 1 EAX. Guests scan the bases in steps of 0x100. */
+#define CPUID_KVM_SIG_EBX                    0x4b4d564bu /* "KVMK" */
+#define CPUID_KVM_SIG_ECX                    0x564b4d56u /* "VMKV" */
+#define CPUID_KVM_SIG_EDX                    0x0000004du /* "M\0\0\0" */
+#define CPUID_KVM_FEATURES                   1u          /* offset of the features leaf from the base */
+#define CPUID_KVM_FEATURE_NOP_IO_DELAY       BIT(1)      /* port 0x80 needs no delay */
+#define CPUID_KVM_FEATURE_CLOCKSOURCE2       BIT(3)      /* MSRs 0x4b564d00 / 0x4b564d01 */
+#define CPUID_KVM_FEATURE_CLOCKSOURCE_STABLE BIT(24)     /* PVCLOCK_TSC_STABLE_BIT is meaningful */
 
 /* Leaf 0x8000000a EDX: SVM features (APM Vol. 3 E.4.10). */
 #define CPUID_SVM_EDX_NP             BIT(0) /* nested paging */

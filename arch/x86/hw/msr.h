@@ -13,6 +13,8 @@ enum msr {
     MSR_IA32_TSC = 0x10,             /* time-stamp counter (CPUID.1:EDX.TSC) */
     MSR_IA32_APIC_BASE = 0x1b,       /* local APIC base and mode (CPUID.1:EDX.APIC) */
     MSR_IA32_FEATURE_CONTROL = 0x3a, /* VMXON permission (CPUID.1:ECX.VMX or SMX) */
+    MSR_IA32_TSC_ADJUST = 0x3b,      /* TSC offset (CPUID.7.0:EBX.TSC_ADJUST) */
+    MSR_IA32_UCODE_REV = 0x8b,       /* microcode revision (Intel BIOS_SIGN_ID, AMD PATCH_LEVEL) */
     MSR_IA32_MTRRCAP = 0xfe,         /* MTRR capabilities (CPUID.1:EDX.MTRR) */
     MSR_IA32_SYSENTER_CS = 0x174,    /* SYSENTER target (CPUID.1:EDX.SEP) */
     MSR_IA32_SYSENTER_ESP = 0x175,
@@ -20,6 +22,7 @@ enum msr {
     MSR_IA32_MISC_ENABLE = 0x1a0,   /* fast strings, thermal control, ... */
     MSR_IA32_PAT = 0x277,           /* page attribute table (CPUID.1:EDX.PAT) */
     MSR_IA32_MTRR_DEF_TYPE = 0x2ff, /* MTRR enable and default type (CPUID.1:EDX.MTRR) */
+    MSR_IA32_TSC_DEADLINE = 0x6e0,  /* APIC timer deadline (CPUID.1:ECX.TSC_DEADLINE) */
 
     /* VMX capability reporting, SDM Vol. 3C appendix A (CPUID.1:ECX.VMX). */
     MSR_IA32_VMX_BASIC = 0x480,          /* A.1: VMCS revision, TRUE_CTLS support */
@@ -41,6 +44,11 @@ enum msr {
 
     MSR_X2APIC_BASE = 0x800, /* x2APIC register r at 0x800 + (r >> 4) (CPUID.1:ECX.x2APIC) */
 
+    /* KVM paravirtual clock (Linux Documentation/virt/kvm/x86/msr.rst), gated
+     * by KVM_FEATURE_CLOCKSOURCE2 in the KVM features leaf. */
+    MSR_KVM_WALL_CLOCK_NEW = 0x4b564d00,  /* GPA of a pvclock_wall_clock to fill */
+    MSR_KVM_SYSTEM_TIME_NEW = 0x4b564d01, /* GPA | enable of this vCPU's pvclock_vcpu_time_info */
+
     MSR_EFER = 0xc0000080,   /* extended features: bits in regs.h */
     MSR_STAR = 0xc0000081,   /* SYSCALL segment selectors (CPUID.80000001:EDX.SYSCALL) */
     MSR_LSTAR = 0xc0000082,  /* SYSCALL target in 64-bit mode */
@@ -48,8 +56,9 @@ enum msr {
     MSR_SFMASK = 0xc0000084, /* RFLAGS bits SYSCALL clears */
     MSR_FS_BASE = 0xc0000100,
     MSR_GS_BASE = 0xc0000101,
-    MSR_KERNEL_GS_BASE = 0xc0000102, /* exchanged with GS base by SWAPGS */
-    MSR_TSC_AUX = 0xc0000103,        /* RDTSCP's ECX (CPUID.80000001:EDX.RDTSCP) */
+    MSR_KERNEL_GS_BASE = 0xc0000102,     /* exchanged with GS base by SWAPGS */
+    MSR_TSC_AUX = 0xc0000103,            /* RDTSCP's ECX (CPUID.80000001:EDX.RDTSCP) */
+    MSR_K8_INT_PENDING_MSG = 0xc0010055, /* AMD K8/family 10h: C1E state (erratum 400) */
 
     /* AMD SVM, APM Vol. 2 15.30 (CPUID.80000001:ECX.SVM). */
     MSR_VM_CR = 0xc0010114,       /* SVM lock and disable */
@@ -91,6 +100,12 @@ enum msr {
 
 /* VM_CR (APM Vol. 2 15.30.1). */
 #define VM_CR_SVMDIS BIT(4) /* the firmware disabled SVM */
+
+/* IA32_MTRR_DEF_TYPE (SDM Vol. 3A 11.11.2.1): type in bits 7:0, then enables. */
+#define MTRR_DEF_TYPE_MASK 0xffULL
+#define MTRR_DEF_TYPE_FE   BIT(10) /* fixed-range MTRRs enabled */
+#define MTRR_DEF_TYPE_E    BIT(11) /* MTRRs enabled */
+#define MTRR_TYPE_WB       0x06    /* write-back, as PAT_WB */
 
 /* IA32_PAT (SDM Vol. 3A 11.12.2): eight one-byte entries of these types. */
 #define PAT_UC       0x00

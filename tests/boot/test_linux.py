@@ -1,0 +1,129 @@
+"""A stock Debian kernel (6.1, the cloud flavour) in a partition: boots to its
+init with only console=ttyS0, with a clean kernel log. AMD-V under QEMU TCG.
+
+The kernel and initramfs come from Debian packages: `make debian-kernel`
+(tools/debian-kernel.py) puts build/debian/vmlinux (the PVH ELF inside the
+vmlinuz) and build/debian/initramfs.cpio (busybox and an /init that reports
+the clocksource, the date and the kernel log, then powers off); without
+them the test is skipped. What a Linux guest sees: docs/guests.md."""
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, Hypervisor, clean
+
+DEBIAN = os.path.join(BUILD, "debian")
+VMLINUX = os.path.join(DEBIAN, "vmlinux")
+INITRD = os.path.join(DEBIAN, "initramfs.cpio")
+LINUX_TIMEOUT = 200
+
+CONFIG = """
+[hypervisor]
+console = "com1"
+log_level = "info"
+
+[[partition]]
+name = "linux"
+cpus = [1]
+memory = "256M"
+kernel = "vmlinux"
+initrd = "initramfs.cpio"
+cmdline = "console=ttyS0"
+"""
+
+
+def esp_with_linux(tmp_path):
+    """An ESP like build/esp.img's, larger, with the kernel and initramfs beside isthmus.efi."""
+    src = os.path.join(BUILD, "esp", "EFI")
+    if not os.path.isdir(src):
+        pytest.fail("build/esp missing: run 'make esp' (make test does)")
+    img = str(tmp_path / "esp.img")
+    with open(img, "wb") as f:
+        f.truncate(160 << 20)
+    subprocess.run(["mformat", "-i", img, "-F", "-v", "ISTHMUS", "::"], check=True)
+    subprocess.run(["mcopy", "-i", img, "-s", src, "::/"], check=True)
+    cfg = tmp_path / "isthmus.toml"
+    cfg.write_text(CONFIG)
+    for path in (str(cfg), VMLINUX, INITRD):
+        subprocess.run(["mcopy", "-o", "-i", img, path, "::/EFI/BOOT/"], check=True)
+    return img
+
+
+@pytest.fixture(scope="module")
+def linux(request, tmp_path_factory):
+    """Boots the hypervisor with the partition, follows its console to the init's
+    report, and returns (the guest's console text, host time at its date line)."""
+    for path in (VMLINUX, INITRD):
+        if not os.path.exists(path):
+            pytest.skip(f"{os.path.relpath(path, BUILD)} missing: run 'make debian-kernel' "
+                        "(apt-get download of Debian's linux-image-cloud-amd64 and busybox-static)")
+    hv = Hypervisor("test_linux", "pc-4cpu", esp_with_linux(tmp_path_factory.mktemp("esp")))
+    try:
+        hv.wait_prompt()
+        hv.send_raw("console linux\r")
+        hv.expect(r"isthmus-init: date (\d+)", timeout=LINUX_TIMEOUT)
+        host_now = time.time()
+        guest_date = int(hv.p.match.group(1))
+        report = hv.expect(r"isthmus-init: ready", timeout=120)
+        hv.send_raw("\x1d")  # detach
+        hv.expect_prompt()
+        yield {"guest_date": guest_date, "host_date": host_now, "report": clean(report), "hv": hv}
+    finally:
+        hv.close()
+
+
+def dmesg(linux):
+    m = re.search(r"isthmus-init: dmesg follows\n(.*)isthmus-init: dmesg ends", linux["report"], re.S)
+    assert m, linux["report"][-2000:]
+    return "\n".join(re.findall(r"isthmus-dmesg: (.*)", m.group(1)))
+
+
+def test_boots_to_init_with_kvm_clock(linux):
+    log = dmesg(linux)
+    assert "Hypervisor detected: KVM" in log
+    assert re.search(r"kvm-clock: Using msrs 4b564d01 and 4b564d00", log)
+    m = re.search(r"tsc: Detected (\d+\.\d+) MHz processor", log)
+    assert m and float(m.group(1)) > 0, log
+    assert re.search(r"isthmus-init: clocksource (kvm-clock|tsc)", linux["report"])
+
+
+def test_clean_kernel_log(linux):
+    log = dmesg(linux)
+    for bad in ("TSC unstable", "Marking TSC unstable", "calibrate against PIT", "unchecked MSR access",
+                "Call Trace", "FW_BUG", "[Firmware Bug]", "Unable to read current time from RTC",
+                "No reference (HPET/PMTIMER)", "WARNING:"):
+        assert bad not in log, [line for line in log.splitlines() if bad in line]
+
+
+def test_local_apic_timer_without_calibration(linux):
+    log = dmesg(linux)
+    assert "TSC deadline timer available" in log
+    assert "APIC calibration not consistent" not in log
+    assert "APIC timer disabled" not in log
+
+
+def test_pat_on_and_mtrrs_sane(linux):
+    log = dmesg(linux)
+    assert re.search(r"x86/PAT: Configuration \[0-7\]: WB +WC +UC- +UC", log), log
+
+
+@pytest.mark.xfail(reason="under QEMU TCG the guest's clock falls behind the hypervisor's (2.4 s after 8 s of "
+                   "guest uptime, 6.6 s after 12 s) though its wall clock starts right: unresolved, see docs/guests.md",
+                   strict=False)
+def test_date_matches_host(linux):
+    assert abs(linux["guest_date"] - linux["host_date"]) <= 2, linux
+
+
+def test_init_powers_off_cleanly(linux):
+    """The init's poweroff reaches the partition's sleep registers: stopped, not failed."""
+    hv = linux["hv"]
+    deadline = time.time() + 60
+    while True:
+        out = hv.cmd("parts")
+        if re.search(r"^linux\s+stopped", out, re.M):
+            break
+        assert time.time() < deadline and not re.search(r"^linux\s+failed", out, re.M), out
+        time.sleep(1)
