@@ -6,8 +6,8 @@
  *                         page tables, GDT, TSS, stack, command line
  *   [0x9F000, 0xA0000)    reserved: hvm_start_info, memory map, command line (PVH),
  *                         or struct boot_params, the zero page (bzImage)
- *   [0xA0000, 0xE0000)    hole (legacy VGA/ROM range, not RAM); a bzImage guest
- *                         reads zeros (read-only) from its ROM part [0xC0000, 0xE0000)
+ *   [0xA0000, 0xE0000)    legacy VGA/ROM range, not in the memory map: reads
+ *                         zeros, writes dropped (vmm/dev/lowmem.c)
  *   [0xE0000, 0x100000)   reserved: the partition's ACPI tables
  *   [0x100000, size)      RAM: the kernel is loaded here, then modules
  *   [0xC0000000, 0xFEC00000)  MMIO window for assigned devices' 32-bit BARs
@@ -39,12 +39,10 @@
 STATIC_ASSERT(LAYOUT_LOW_RAM_END == LAYOUT_BOOT64 && LAYOUT_BOOT64 + LAYOUT_BOOT64_SZ == LAYOUT_START_INFO,
               "RAM, then the boot area, then the start info page");
 #define LAYOUT_START_INFO_SZ  0x1000ULL
-/* The legacy option-ROM area inside the hole: mapped read-only and zeroed for
- * a bzImage guest, as on a PC without option ROMs, because Linux reads it
- * before it prints anything (the iBFT finder scans 0x80000-0x100000 less the
- * VGA window; probe_roms() looks for ROM signatures from 0xC0000). */
-#define LAYOUT_ROM            0xc0000ULL
-#define LAYOUT_ROM_SZ         0x20000ULL
+/* The legacy VGA window and option-ROM area: the partition's own memory,
+ * zeroed and read-only (vmm/dev/lowmem.c), because Linux reads it before it
+ * prints anything (the iBFT finder, probe_roms(), the MP-table scan). */
+#define LAYOUT_LEGACY         0xa0000ULL
 #define LAYOUT_ACPI           0xe0000ULL
 #define LAYOUT_ACPI_SZ        0x20000ULL
 #define LAYOUT_HIGH_RAM       0x100000ULL

@@ -305,22 +305,6 @@ STATIC_ASSERT(LAYOUT_BOOT64_SZ == BOOT64_SIZE && LAYOUT_BOOT64_MISC == LAYOUT_BO
               "the layout's boot area is what boot64_build() writes");
 STATIC_ASSERT(LAYOUT_START_INFO_SZ == BP_SIZE, "the zero page takes the start info page");
 
-/* [LAYOUT_ROM, +LAYOUT_ROM_SZ) read-only, zeroed (see vmm/layout.h). Its
- * host memory is the partition's own block, which holds the hole too. */
-static int map_rom_area(struct partition *p)
-{
-    for (u32 i = 0; i < p->gmem.n; i++) {
-        const struct gmem_chunk *c = &p->gmem.c[i];
-        if (LAYOUT_ROM < c->gpa || LAYOUT_ROM + LAYOUT_ROM_SZ > c->gpa + c->size)
-            continue;
-        int rc = gmem_zero(&p->gmem, LAYOUT_ROM, LAYOUT_ROM_SZ);
-        if (rc < 0)
-            return rc;
-        return slpt_map(&p->slpt, gpa(LAYOUT_ROM), c->hpa + (LAYOUT_ROM - c->gpa), LAYOUT_ROM_SZ, SLPT_R, SLPT_WB);
-    }
-    return -EFAULT;
-}
-
 /* A bzImage through the 64-bit boot protocol: the identity map, GDT and
  * command line in the boot area, the zero page in the start info page. */
 static int load_bzimage(struct partition *p, const struct boot_file *k, const struct boot_file *rd, u64 rsdp, char *err,
@@ -344,8 +328,6 @@ static int load_bzimage(struct partition *p, const struct boot_file *k, const st
         return kerr_fmt(err, errlen, -EFAULT, "the first memory block is too small for the boot area");
     if ((rc = boot64_build(boot, LAYOUT_BOOT64_SZ, gpa(LAYOUT_BOOT64))) < 0)
         return kerr_fmt(err, errlen, rc, "cannot build the 64-bit entry's page tables");
-    if ((rc = map_rom_area(p)) < 0)
-        return kerr_fmt(err, errlen, rc, "cannot map the legacy ROM area");
     const struct partition_layout *l = &p->layout;
     const struct bzimage_config bc = {
         .ranges = l->ranges,

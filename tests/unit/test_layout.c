@@ -65,7 +65,7 @@ static void test_boot_area_reserved(void **state)
     }
     assert_true(boot && start);
     /* The ROM area a bzImage guest reads lies inside the hole, not over RAM. */
-    assert_true(LAYOUT_ROM >= LAYOUT_START_INFO + LAYOUT_START_INFO_SZ && LAYOUT_ROM + LAYOUT_ROM_SZ <= LAYOUT_ACPI);
+    assert_true(LAYOUT_LEGACY == LAYOUT_START_INFO + LAYOUT_START_INFO_SZ && LAYOUT_LEGACY < LAYOUT_ACPI);
 }
 
 int main(void)

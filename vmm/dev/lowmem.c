@@ -19,7 +19,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 
-#define LOWMEM_ROM_START 0xa0000ULL /* VGA window, then option ROMs */
+#define LOWMEM_ROM_START LAYOUT_LEGACY /* VGA window, then option ROMs */
 #define LOWMEM_ROM_END   LAYOUT_ACPI
 #define BDA_PAGE         0x0ULL   /* real-mode IVT and the BIOS data area */
 #define BDA_EBDA_SEG     0x40eULL /* u16: EBDA segment, 0 = none */
