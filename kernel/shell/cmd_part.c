@@ -9,6 +9,7 @@
 #include "kernel/core/log_limit.h"
 #include "arch/x86/vcpu.h"
 #include "vmm/query.h"
+#include "vmm/console_ring.h"
 
 #define CONSOLE_ESCAPE 0x1d /* Ctrl-] */
 
@@ -163,10 +164,12 @@ static int cmd_console(int argc, char **argv)
         return 0;
     con_printf("console: attached to %s (%s); what you type goes to its COM1; press Ctrl-] to detach\n", info.name,
                info.state_name);
-    /* Replay what the ring still holds, then follow; typed bytes go to the
-     * guest's UART, a chunk at a time, between chunks of output, so that
-     * Ctrl-] is seen even while the guest floods its console. */
-    u64 cursor = part_console_oldest((u32)id), sent = 0, dropped = 0, unsent = 0;
+    /* Replay what the ring still holds, then follow. Keys are read once the
+     * backlog is shown (one ring's worth at most), then between chunks of
+     * output, so that Ctrl-] is seen even while the guest floods its
+     * console; typed bytes go to the guest's UART a chunk at a time. */
+    u64 cursor = part_console_oldest((u32)id), replay_end = cursor + CONSOLE_RING_SIZE;
+    u64 sent = 0, dropped = 0, unsent = 0;
     static u8 buf[512], keys[64];
     for (;;) {
         u64 lost = 0;
@@ -175,6 +178,8 @@ static int cmd_console(int argc, char **argv)
             con_printf("\n[console: %llu bytes lost]\n", (unsigned long long)lost);
         if (n)
             con_write((const char *)buf, n);
+        if (n && cursor < replay_end)
+            continue;
         u32 k;
         bool detach = console_keys(keys, sizeof(keys), &k);
         if (k) {
