@@ -36,6 +36,8 @@ struct madt {
 } __attribute__((packed));
 
 #define MADT_LAPIC       0
+#define MADT_IOAPIC      1
+#define MADT_ISO         2
 #define MADT_X2APIC      9
 #define MADT_ENABLED     1u
 
@@ -106,6 +108,13 @@ static void parse_madt(const struct madt *m)
             memcpy(&flags, p + 4, 4);
             if (flags & MADT_ENABLED)
                 add_cpu(p[3]);
+        } else if (p[0] == MADT_IOAPIC && p[1] >= 12 && !tg.ioapic_addr) {
+            memcpy(&tg.ioapic_addr, p + 4, 4);
+            memcpy(&tg.ioapic_gsi_base, p + 8, 4);
+        } else if (p[0] == MADT_ISO && p[1] >= 10 && p[2] == 0 && p[3] == 4) {
+            tg.com1_iso = true;
+            memcpy(&tg.com1_gsi, p + 4, 4);
+            memcpy(&tg.com1_flags, p + 8, 2);
         } else if (p[0] == MADT_X2APIC && p[1] >= 16) {
             uint32_t id, flags;
             memcpy(&id, p + 4, 4);

@@ -43,6 +43,7 @@ static const struct scenario {
     { "poweroff", scenario_poweroff },
     { "paging", scenario_paging },
     { "abuse", scenario_abuse },
+    { "echo", scenario_echo },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic

@@ -34,6 +34,7 @@
 #define VEC_NET      0x51    /* virtio-net: receive queue (MSI-X entry 1) */
 #define VEC_NET_TX   0x52    /* virtio-net: transmit queue (MSI-X entry 2) */
 #define VEC_NET_CFG  0x53    /* virtio-net: configuration change (MSI-X entry 0) */
+#define VEC_UART     0x34    /* echo: COM1's receive and transmit interrupts, through the I/O APIC */
 #define VEC_ABUSE    0x60    /* 0x60-0x6f: what the abuse scenario sends itself, counted */
 #define VEC_SPURIOUS 0xff
 
@@ -93,6 +94,13 @@ struct tg_state {
     bool isthmus;
     bool use_vmmcall;           /* AMD: VMMCALL, Intel: VMCALL */
     struct isthmus_partition_info info __attribute__((aligned(8)));   /* the hypervisor may insist */
+
+    /* From the MADT: the first I/O APIC, and ISA IRQ 4's override if any. */
+    uint32_t ioapic_addr;       /* 0: none listed */
+    uint32_t ioapic_gsi_base;
+    bool com1_iso;
+    uint32_t com1_gsi;
+    uint16_t com1_flags;        /* MPS INTI flags */
 
     uint64_t boot_tsc;          /* the TSC when tg_main started */
     uint64_t tsc_khz;
@@ -206,6 +214,8 @@ void __attribute__((noreturn)) scenario_net_recv(void);
 void __attribute__((noreturn)) scenario_net_watch(void);
 void __attribute__((noreturn)) scenario_net_corrupt(void);
 void __attribute__((noreturn)) scenario_abuse(void);
+void __attribute__((noreturn)) scenario_echo(void);
+void echo_irq(void);           /* echo.c: the COM1 interrupt */
 void __attribute__((noreturn)) scenario_ha(void);
 void __attribute__((noreturn)) scenario_ha_client(void);
 

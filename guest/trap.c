@@ -123,6 +123,9 @@ void trap(struct trap_frame *f)
     case VEC_NET_CFG:
         net_cfg_irqs++;
         break;
+    case VEC_UART:
+        echo_irq();
+        break;
     case VEC_SPURIOUS:
         return;                 /* a spurious interrupt takes no EOI */
     case VEC_ABUSE ... VEC_ABUSE + 15:

@@ -33,7 +33,7 @@ LAYERS = [
     ("net", ["net"],
      "network: virtqueues, virtio-net transport, switch, shim"),
     ("devices", ["vmm/dev"],
-     "device models: UART, APIC page, PCI bus and MSI, NIC, power-off registers, state MSRs"),
+     "device models: UART, APIC page, I/O APIC, PCI bus and MSI, NIC, power-off registers, state MSRs"),
     ("ha", ["vmm/ha"],
      "high availability: heartbeat master, failover groups"),
     ("mgmt", ["kernel/shell"],

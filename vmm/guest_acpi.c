@@ -6,6 +6,7 @@
 #include "drivers/acpi/tables.h"
 #include "drivers/acpi/acpi.h"
 #include "vmm/layout.h"
+#include "arch/x86/hw/ioapic.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
@@ -45,7 +46,7 @@ static bool use_x2apic_entry(u32 apic_id, u32 uid) { return apic_id > LAPIC_ENTR
 
 static u32 madt_len(const struct guest_acpi_config *cfg)
 {
-    u32 len = sizeof(struct acpi_madt);
+    u32 len = sizeof(struct acpi_madt) + sizeof(struct acpi_madt_ioapic) + sizeof(struct acpi_madt_iso);
     for (u32 i = 0; i < cfg->nvcpus; i++)
         len += use_x2apic_entry(cfg->apic_ids[i], i) ? sizeof(struct acpi_madt_x2apic) : sizeof(struct acpi_madt_lapic);
     return len;
@@ -237,6 +238,15 @@ static void build_madt(u8 *p, const struct guest_acpi_config *cfg)
             e += sizeof(*a);
         }
     }
+    struct acpi_madt_ioapic *io = (struct acpi_madt_ioapic *)e;
+    *io = (struct acpi_madt_ioapic){
+        { ACPI_MADT_IOAPIC, sizeof(*io) }, GUEST_ACPI_IOAPIC_ID, 0, IOAPIC_DEFAULT_BASE, 0
+    };
+    e += sizeof(*io);
+    struct acpi_madt_iso *iso = (struct acpi_madt_iso *)e;
+    *iso = (struct acpi_madt_iso){
+        { ACPI_MADT_ISO, sizeof(*iso) }, 0, GUEST_ACPI_COM1_IRQ, GUEST_ACPI_COM1_IRQ, GUEST_ACPI_COM1_ISO_FLAGS
+    };
     finish(m);
 }
 

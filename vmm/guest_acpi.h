@@ -1,8 +1,9 @@
 /* A partition's ACPI tables, built into a caller buffer that will be guest memory
  * at `base` (ACPI 6.5 chapter 5.2): RSDP (revision 2, no RSDT), XSDT, FADT
  * (revision 6, HW_REDUCED_ACPI: no PM timer, SCI, GPE or FACS), DSDT (header plus
- * caller AML), MADT (one local APIC or x2APIC entry per vCPU, no I/O APIC, no
- * 8259s), and optionally SRAT and SLIT. The guest finds the RSDP through the PVH
+ * caller AML), MADT (one local APIC or x2APIC entry per vCPU, the I/O APIC of
+ * vmm/dev/vioapic.c with its interrupt source override, no 8259s), and
+ * optionally SRAT and SLIT. The guest finds the RSDP through the PVH
  * start info (rsdp_paddr), so there is no BIOS-area scan to satisfy; the whole
  * [base, base + size) range should be an HVM_MEMMAP_ACPI range in the memory map.
  *
@@ -13,16 +14,28 @@
 
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
+#include "drivers/acpi/tables.h"
 
-#define GUEST_ACPI_OEM_ID       "ISTHMS"
-#define GUEST_ACPI_OEM_TABLE_ID "ISTHMUS"
-#define GUEST_ACPI_CREATOR_ID   "ISTH"
-#define GUEST_ACPI_LAPIC_BASE   0xfee00000u
-#define GUEST_ACPI_MAX_VCPUS    1024
-#define GUEST_ACPI_MAX_DOMAINS  64
-#define GUEST_ACPI_MAX_MEM      64 /* memory affinity ranges */
-#define GUEST_ACPI_MAX_AML      (1u << 20)
-#define GUEST_ACPI_ERR_LEN      128
+#define GUEST_ACPI_OEM_ID         "ISTHMS"
+#define GUEST_ACPI_OEM_TABLE_ID   "ISTHMUS"
+#define GUEST_ACPI_CREATOR_ID     "ISTH"
+#define GUEST_ACPI_LAPIC_BASE     0xfee00000u
+/* The partition's I/O APIC (vmm/dev/vioapic.c): ID 0 (as PC firmware gives
+ * the first one), at IOAPIC_DEFAULT_BASE, GSIs 0-23. */
+#define GUEST_ACPI_IOAPIC_ID      0
+/* ISA IRQ 4 (COM1) is GSI 4, level-triggered and active high: its override
+ * says so. Linux with a hardware-reduced FADT has no legacy PIC, so no ISA
+ * IRQ is configured for it by default, and level triggering lets the I/O
+ * APIC send the UART's interrupt again after an EOI while IIR still reports
+ * one (an edge would be lost when a handler leaves with work pending, since
+ * the emulated transmitter empties at once and the line never falls). */
+#define GUEST_ACPI_COM1_IRQ       4
+#define GUEST_ACPI_COM1_ISO_FLAGS (ACPI_MPS_TRIGGER_LEVEL | ACPI_MPS_POLARITY_HIGH)
+#define GUEST_ACPI_MAX_VCPUS      1024
+#define GUEST_ACPI_MAX_DOMAINS    64
+#define GUEST_ACPI_MAX_MEM        64 /* memory affinity ranges */
+#define GUEST_ACPI_MAX_AML        (1u << 20)
+#define GUEST_ACPI_ERR_LEN        128
 
 struct guest_acpi_mem_affinity {
     u64 base, length; /* length > 0, no wrap */

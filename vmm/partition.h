@@ -62,7 +62,8 @@ struct vm_vcpu {
     volatile u32 run_state; /* enum vcpu_run_state */
     bool halt_any;          /* HC_HALT: wake even with RFLAGS.IF = 0 */
     /* Posted by other vCPUs (their IPIs), taken by this vCPU's CPU before entry. */
-    volatile u64 inbox[4]; /* fixed vectors */
+    volatile u64 inbox[4];       /* fixed vectors */
+    volatile u64 inbox_level[4]; /* of those, the level-triggered ones (the vIOAPIC's) */
     volatile u32 init_pending;
     volatile u32 sipi_pending; /* 0x100 | vector */
     u32 starts;                /* SIPIs that started it */
@@ -221,6 +222,9 @@ void part_watch_ran(struct partition *p);
 void vcpu_thread(void *arg);
 /* Sends a fixed interrupt / INIT / SIPI from one vCPU to another of its partition. */
 void vcpu_post_irq(struct vm_vcpu *to, u8 vector);
+/* The same for a level-triggered interrupt (an I/O APIC's level entry), whose
+ * EOI the vCPU's local APIC then broadcasts. From any CPU. */
+void vcpu_post_irq_level(struct vm_vcpu *to, u8 vector);
 void vcpu_post_init(struct vm_vcpu *to);
 void vcpu_post_sipi(struct vm_vcpu *to, u8 vector);
 /* Makes the vCPU's CPU leave the guest and look at its inbox and stop flag. */

@@ -177,6 +177,16 @@ size_t part_console_read(u32 id, u64 *cursor, void *buf, size_t len, u64 *lost)
     return p ? console_ring_read(&p->console, cursor, buf, len, lost) : 0;
 }
 
+int part_console_write(u32 id, const void *buf, size_t len)
+{
+    struct partition *p = by_id(id);
+    if (!p)
+        return -ENOENT;
+    if (p->state != PART_RUNNING)
+        return -ENODEV;
+    return vdev_console_input(p, buf, (u32)MIN(len, (size_t)0x7fffffff));
+}
+
 int part_start_id(u32 id, char *err, size_t errlen)
 {
     struct partition *p = by_id(id);

@@ -118,6 +118,11 @@ size_t part_devices_text(u32 id, char *buf, size_t len);
  * it, *lost = bytes overwritten before they were read) and returns the count. */
 u64 part_console_oldest(u32 id);
 size_t part_console_read(u32 id, u64 *cursor, void *buf, size_t len, u64 *lost);
+/* Typed input for its console (its UART's receiver): the bytes taken, which
+ * may be fewer than len when its input buffer is full (the rest are dropped
+ * and counted, `parts -v`); -ENOENT for no such id, -ENODEV when it is not
+ * running. */
+int part_console_write(u32 id, const void *buf, size_t len) __must_check;
 
 /* Actions: 0, or a negative error with a message in err (-ENOENT for no such
  * id). Restart is a stop, then a start when the stop succeeded. */

@@ -40,6 +40,13 @@ void vcpu_post_irq(struct vm_vcpu *to, u8 vector)
     vcpu_kick(to);
 }
 
+void vcpu_post_irq_level(struct vm_vcpu *to, u8 vector)
+{
+    /* The level bit first: drain_inbox reads it after taking the vector. */
+    __atomic_fetch_or(&to->inbox_level[vector / 64], BIT(vector % 64), __ATOMIC_SEQ_CST);
+    vcpu_post_irq(to, vector);
+}
+
 void vcpu_post_init(struct vm_vcpu *to)
 {
     __atomic_store_n(&to->init_pending, 1, __ATOMIC_SEQ_CST);
@@ -97,10 +104,11 @@ static void drain_inbox(struct vm_vcpu *vc)
 {
     for (u32 w = 0; w < 4; w++) {
         u64 bits = __atomic_exchange_n(&vc->inbox[w], 0, __ATOMIC_SEQ_CST);
+        u64 level = bits ? __atomic_fetch_and(&vc->inbox_level[w], ~bits, __ATOMIC_SEQ_CST) & bits : 0;
         while (bits) {
             u32 b = (u32)__builtin_ctzll(bits);
             bits &= bits - 1;
-            vlapic_set_irq(&vc->lapic, (u8)(w * 64 + b));
+            vlapic_set_irq_trig(&vc->lapic, (u8)(w * 64 + b), level & BIT(b));
         }
     }
     if (__atomic_exchange_n(&vc->init_pending, 0, __ATOMIC_SEQ_CST)) {

@@ -172,3 +172,12 @@ size_t vdev_show_all(const struct partition *p, char *buf, size_t len)
             n += types[i]->show(p, buf + n, len - n);
     return n;
 }
+
+int vdev_console_input(struct partition *p, const u8 *buf, u32 n)
+{
+    ensure_types();
+    for (u32 i = 0; i < ntypes; i++)
+        if (types[i]->input)
+            return (int)types[i]->input(p, buf, n);
+    return -ENODEV;
+}

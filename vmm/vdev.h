@@ -106,6 +106,10 @@ struct vdev_type {
     void (*poll)(struct vm_vcpu *vc);
     /* Appends what `parts -v` shows of the device; returns the bytes written. */
     size_t (*show)(const struct partition *p, char *buf, size_t len);
+    /* Bytes typed at the partition's console (`console NAME`, CPU 0, while
+     * it runs): the device that is the console (the UART) takes them and
+     * returns how many it kept; it counts those it had to drop. */
+    u32 (*input)(struct partition *p, const u8 *buf, u32 n);
 };
 
 #define VDEV_CONCAT2(a, b) a##b
@@ -130,5 +134,7 @@ void vdev_detach_all(struct partition *p);
 u64 vdev_deadline(struct vm_vcpu *vc);
 void vdev_poll(struct vm_vcpu *vc);
 size_t vdev_show_all(const struct partition *p, char *buf, size_t len);
+/* Console input to the first type with an input hook; -ENODEV when none has. */
+int vdev_console_input(struct partition *p, const u8 *buf, u32 n) __must_check;
 
 #endif

@@ -78,7 +78,7 @@ static void raise_irr(struct vlapic *a, u8 vector)
     vset_clear(a->tmr, vector); /* edge-triggered */
 }
 
-void vlapic_set_irq(struct vlapic *a, u8 vector)
+void vlapic_set_irq_trig(struct vlapic *a, u8 vector, bool level)
 {
     /* 11.4.7.2: a software-disabled APIC accepts no fixed interrupts. */
     if (!vlapic_sw_enabled(a)) {
@@ -86,6 +86,22 @@ void vlapic_set_irq(struct vlapic *a, u8 vector)
         return;
     }
     raise_irr(a, vector);
+    /* 11.8.4: TMR is set for level-triggered interrupts, so that their EOI
+     * is broadcast to the I/O APICs. */
+    if (level && vector >= APIC_MIN_VECTOR)
+        vset_set(a->tmr, vector);
+}
+
+void vlapic_set_irq(struct vlapic *a, u8 vector) { vlapic_set_irq_trig(a, vector, false); }
+
+bool vlapic_take_eoi(struct vlapic *a, u8 *vector)
+{
+    int v = vset_highest(a->eoi_level);
+    if (v < 0)
+        return false;
+    vset_clear(a->eoi_level, (u8)v);
+    *vector = (u8)v;
+    return true;
 }
 
 /* ------------------------------------------------------------------ priority */
@@ -121,6 +137,9 @@ static void eoi(struct vlapic *a)
     int v = vset_highest(a->isr);
     if (v >= 0) {
         vset_clear(a->isr, (u8)v);
+        /* A level-triggered one: its EOI goes on to the I/O APIC (11.8.5). */
+        if (vset_test(a->tmr, (u8)v))
+            vset_set(a->eoi_level, (u8)v);
         vset_clear(a->tmr, (u8)v);
     }
 }

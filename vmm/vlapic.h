@@ -108,6 +108,7 @@ struct vlapic {
     u32 esr;                    /* as read: errors latched by the last ESR write */
     u32 esr_pending;            /* errors since that write */
     u32 isr[8], irr[8], tmr[8]; /* 256-bit sets, vector v is word v/32 bit v%32 */
+    u32 eoi_level[8];           /* level-triggered vectors EOIed, not yet taken */
     u32 lvt[VLAPIC_NR_LVT];
     u32 icr_lo, icr_hi;
     u32 timer_initial;
@@ -164,6 +165,12 @@ void vlapic_accept(struct vlapic *a, u8 vector);
 /* A fixed, edge-triggered interrupt from elsewhere (IPI). Vectors 0-15 are
  * illegal: they set ESR "receive illegal vector" instead. */
 void vlapic_set_irq(struct vlapic *a, u8 vector);
+/* The same, level-triggered when `level` (an I/O APIC's level entry): TMR is
+ * set, and the EOI that retires it is kept for vlapic_take_eoi. */
+void vlapic_set_irq_trig(struct vlapic *a, u8 vector, bool level);
+/* A level-triggered vector the guest EOIed since the last call, which the
+ * caller broadcasts to the partition's I/O APIC (SDM Vol. 3A, 11.8.5). */
+bool vlapic_take_eoi(struct vlapic *a, u8 *vector);
 /* The IPI produced by the last ICR low write, once. */
 bool vlapic_take_ipi(struct vlapic *a, struct vlapic_ipi *out);
 

@@ -272,6 +272,15 @@ ACPI_CHECK_OFF(acpi_madt_iso, gsi, 4);
 ACPI_CHECK_OFF(acpi_madt_iso, flags, 8);
 ACPI_CHECK_SIZE(acpi_madt_iso, 10);
 
+/* MPS INTI flags of interrupt source overrides and NMI sources (table 5.26):
+ * 00 in either field means "conforms to the bus" (ISA: edge, active high). */
+#define ACPI_MPS_POLARITY_MASK 0x3u
+#define ACPI_MPS_POLARITY_HIGH 0x1u
+#define ACPI_MPS_POLARITY_LOW  0x3u
+#define ACPI_MPS_TRIGGER_MASK  0xcu
+#define ACPI_MPS_TRIGGER_EDGE  0x4u
+#define ACPI_MPS_TRIGGER_LEVEL 0xcu
+
 struct acpi_madt_nmi_source {
     struct acpi_subtable h;
     u16 flags;

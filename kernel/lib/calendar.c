@@ -13,10 +13,10 @@ s64 cal_days_from_civil(s32 year, u32 month, u32 day)
 {
     s64 y = (s64)year - (month <= 2);
     s64 era = floor_div(y, 400);
-    s64 yoe = y - era * 400;                           /* 0..399 */
+    s64 yoe = y - era * 400;                              /* 0..399 */
     s64 mp = month > 2 ? (s64)month - 3 : (s64)month + 9; /* March = 0 */
-    s64 doy = (153 * mp + 2) / 5 + (s64)day - 1;       /* 0..365 */
-    s64 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;   /* 0..146096 */
+    s64 doy = (153 * mp + 2) / 5 + (s64)day - 1;          /* 0..365 */
+    s64 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;      /* 0..146096 */
     return era * DAYS_PER_ERA + doe - DAYS_1970_FROM;
 }
 
@@ -24,10 +24,10 @@ struct cal_date cal_civil_from_days(s64 days)
 {
     s64 z = days + DAYS_1970_FROM;
     s64 era = floor_div(z, DAYS_PER_ERA);
-    s64 doe = z - era * DAYS_PER_ERA;                                    /* 0..146096 */
-    s64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;     /* 0..399 */
-    s64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                   /* 0..365 */
-    s64 mp = (5 * doy + 2) / 153;                                        /* 0..11, March = 0 */
+    s64 doe = z - era * DAYS_PER_ERA;                                /* 0..146096 */
+    s64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* 0..399 */
+    s64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* 0..365 */
+    s64 mp = (5 * doy + 2) / 153;                                    /* 0..11, March = 0 */
     struct cal_date d;
     d.day = (u8)(doy - (153 * mp + 2) / 5 + 1);
     d.month = (u8)(mp < 10 ? mp + 3 : mp - 9);

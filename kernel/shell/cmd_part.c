@@ -9,6 +9,7 @@
 #include "kernel/core/log_limit.h"
 #include "arch/x86/vcpu.h"
 #include "vmm/query.h"
+#include "vmm/console_ring.h"
 
 #define CONSOLE_ESCAPE 0x1d /* Ctrl-] */
 
@@ -141,6 +142,19 @@ static int cmd_part(int argc, char **argv)
 }
 SHELL_COMMAND(part, "part start|stop|restart NAME", "start, stop or restart a partition", cmd_part);
 
+/* Typed bytes up to Ctrl-] (true when it came) into buf; *n of them. */
+static bool console_keys(u8 *buf, u32 size, u32 *n)
+{
+    int c;
+    *n = 0;
+    while (*n < size && (c = con_getc()) >= 0) {
+        if (c == CONSOLE_ESCAPE)
+            return true;
+        buf[(*n)++] = (u8)c;
+    }
+    return false;
+}
+
 static int cmd_console(int argc, char **argv)
 {
     if (argc != 2)
@@ -148,27 +162,46 @@ static int cmd_console(int argc, char **argv)
     int id = find_or_say("console", argv[1]);
     if (id < 0 || part_snapshot((u32)id, &info) < 0)
         return 0;
-    con_printf("console: attached to %s (%s); press Ctrl-] to detach; the guest gets no input yet\n", info.name,
+    con_printf("console: attached to %s (%s); what you type goes to its COM1; press Ctrl-] to detach\n", info.name,
                info.state_name);
-    /* Replay what the ring still holds, then follow. */
-    u64 cursor = part_console_oldest((u32)id);
-    static u8 buf[512];
+    /* Replay what the ring still holds, then follow. Keys are read once the
+     * backlog is shown (one ring's worth at most), then between chunks of
+     * output, so that Ctrl-] is seen even while the guest floods its
+     * console; typed bytes go to the guest's UART a chunk at a time. */
+    u64 cursor = part_console_oldest((u32)id), replay_end = cursor + CONSOLE_RING_SIZE;
+    u64 sent = 0, dropped = 0, unsent = 0;
+    static u8 buf[512], keys[64];
     for (;;) {
         u64 lost = 0;
         size_t n = part_console_read((u32)id, &cursor, buf, sizeof(buf), &lost);
         if (lost)
             con_printf("\n[console: %llu bytes lost]\n", (unsigned long long)lost);
-        if (n) {
+        if (n)
             con_write((const char *)buf, n);
+        if (n && cursor < replay_end)
             continue;
+        u32 k;
+        bool detach = console_keys(keys, sizeof(keys), &k);
+        if (k) {
+            int kept = part_console_write((u32)id, keys, k);
+            if (kept < 0) {
+                unsent += k;
+            } else {
+                sent += (u64)kept;
+                dropped += k - (u32)kept;
+            }
         }
-        int c = con_getc();
-        if (c == CONSOLE_ESCAPE)
+        if (detach)
             break;
-        if (c < 0)
+        if (!n && !k)
             irq_enable_and_halt();
     }
-    con_printf("\nconsole: detached from %s\n", info.name);
+    con_printf("\nconsole: detached from %s; %llu bytes typed", info.name, (unsigned long long)sent);
+    if (dropped)
+        con_printf(", %llu dropped (its input buffer was full)", (unsigned long long)dropped);
+    if (unsent)
+        con_printf(", %llu not sent (it was not running)", (unsigned long long)unsent);
+    con_printf("\n");
     return 0;
 }
 SHELL_COMMAND(console, "console NAME", "attach to a partition's console (Ctrl-] detaches)", cmd_console);

@@ -26,6 +26,9 @@ struct fmem {
     u64 size;
 };
 
+/* The I/O APIC entry and the interrupt source override after the CPUs. */
+#define MADT_IRQ_ENTRIES (12 + 10)
+
 static const void *fmap(void *opaque, u64 pa, u64 len)
 {
     const struct fmem *m = opaque;
@@ -91,7 +94,7 @@ static void test_basic(void **state)
     assert_int_equal(l.srat, 0);
     assert_int_equal(l.slit, 0);
     assert_int_equal(l.xsdt % 8 + l.fadt % 8 + l.dsdt % 8 + l.madt % 8, 0);
-    assert_int_equal(l.madt + 44 + 4 * 8, BASE + l.size);
+    assert_int_equal(l.madt + 44 + 4 * 8 + MADT_IRQ_ENTRIES, BASE + l.size);
 
     /* Discovery */
     assert_int_equal(info.rsdp_pa, BASE);
@@ -147,7 +150,18 @@ static void test_basic(void **state)
         assert_true(info.madt.cpus[i].enabled);
         assert_false(info.madt.cpus[i].online_capable);
     }
-    assert_int_equal(info.madt.nioapics + info.madt.nisos + info.madt.nlapic_nmis, 0);
+    /* The vIOAPIC, GSIs from 0, and COM1's IRQ 4 as GSI 4, level, active high. */
+    assert_int_equal(info.madt.nioapics, 1);
+    assert_int_equal(info.madt.ioapics[0].id, GUEST_ACPI_IOAPIC_ID);
+    assert_int_equal(info.madt.ioapics[0].address, 0xfec00000u);
+    assert_int_equal(info.madt.ioapics[0].gsi_base, 0);
+    assert_int_equal(info.madt.nisos, 1);
+    assert_int_equal(info.madt.isos[0].bus, 0);
+    assert_int_equal(info.madt.isos[0].source, 4);
+    assert_int_equal(info.madt.isos[0].gsi, 4);
+    assert_int_equal(info.madt.isos[0].flags & ACPI_MPS_TRIGGER_MASK, ACPI_MPS_TRIGGER_LEVEL);
+    assert_int_equal(info.madt.isos[0].flags & ACPI_MPS_POLARITY_MASK, ACPI_MPS_POLARITY_HIGH);
+    assert_int_equal(info.madt.nlapic_nmis, 0);
     assert_int_equal(info.madt.dropped + info.madt.bad_entries, 0);
 
     /* AML: an empty DSDT scans cleanly. */
@@ -171,7 +185,7 @@ static void test_basic(void **state)
     assert_int_equal(ent[1], l.madt);
     check_header(buf, l.fadt, "FACP", 276, 6);
     check_header(buf, l.dsdt, "DSDT", 36, 2);
-    check_header(buf, l.madt, "APIC", 44 + 32, 5);
+    check_header(buf, l.madt, "APIC", 44 + 32 + MADT_IRQ_ENTRIES, 5);
     const struct acpi_fadt *f = (const struct acpi_fadt *)(buf + (l.fadt - BASE));
     assert_int_equal(f->dsdt, 0);
     assert_int_equal(f->x_dsdt, l.dsdt);
@@ -206,7 +220,8 @@ static void test_x2apic(void **state)
         x2 += want_x2;
     }
     assert_int_equal(x2, 46); /* vCPU 3 and vCPUs 255-299 */
-    assert_int_equal(l.size, l.madt - BASE + 44 + (300 - 46) * 8 + 46 * 16);
+    assert_int_equal(l.size, l.madt - BASE + 44 + (300 - 46) * 8 + 46 * 16 + MADT_IRQ_ENTRIES);
+    assert_int_equal(info.madt.nioapics + info.madt.nisos, 2); /* after the CPUs, as in any MADT */
     free(buf);
 }
 

@@ -33,9 +33,9 @@ static void test_cpuid_leaves(void **state)
     kvm_cpuid_leaf(KVM_CPUID_BASE + 1, o);
     /* Exactly what is implemented: CLOCKSOURCE2, the stable bit, no I/O delay. */
     assert_int_equal(o[0], (1u << 1) | (1u << 3) | (1u << 24));
-    assert_int_equal(o[1] | o[2] | o[3], 0); /* no hints */
-    assert_int_equal(KVM_CPUID_BASE & 0xff, 0);  /* guests scan in steps of 0x100 */
-    assert_true(KVM_CPUID_BASE > 0x40000000u);   /* Isthmus' own leaves stay at the first */
+    assert_int_equal(o[1] | o[2] | o[3], 0);    /* no hints */
+    assert_int_equal(KVM_CPUID_BASE & 0xff, 0); /* guests scan in steps of 0x100 */
+    assert_true(KVM_CPUID_BASE > 0x40000000u);  /* Isthmus' own leaves stay at the first */
 }
 
 static void test_layout(void **state)
@@ -112,11 +112,11 @@ static void test_gpa_checks(void **state)
     const u32 len = sizeof(struct pvclock_vcpu_time_info);
     assert_int_equal(pvclock_gpa_check(ram, 2, 0x1000, len), 0);
     assert_int_equal(pvclock_gpa_check(ram, 2, 0x1fe0, len), 0);           /* ends at the page end */
-    assert_int_equal(pvclock_gpa_check(ram, 2, 0x1ff0, len), -EINVAL);    /* straddles */
-    assert_int_equal(pvclock_gpa_check(ram, 2, 0x1002, len), -EINVAL);    /* misaligned */
-    assert_int_equal(pvclock_gpa_check(ram, 2, 0x1004, 12), 0);           /* 4-byte aligned is enough */
-    assert_int_equal(pvclock_gpa_check(ram, 2, 0xb0000, len), -EFAULT);   /* the ROM hole */
-    assert_int_equal(pvclock_gpa_check(ram, 2, 0x9ffe0, len), 0);         /* last bytes of low RAM */
+    assert_int_equal(pvclock_gpa_check(ram, 2, 0x1ff0, len), -EINVAL);     /* straddles */
+    assert_int_equal(pvclock_gpa_check(ram, 2, 0x1002, len), -EINVAL);     /* misaligned */
+    assert_int_equal(pvclock_gpa_check(ram, 2, 0x1004, 12), 0);            /* 4-byte aligned is enough */
+    assert_int_equal(pvclock_gpa_check(ram, 2, 0xb0000, len), -EFAULT);    /* the ROM hole */
+    assert_int_equal(pvclock_gpa_check(ram, 2, 0x9ffe0, len), 0);          /* last bytes of low RAM */
     assert_int_equal(pvclock_gpa_check(ram, 2, 0x10000000, len), -EFAULT); /* past the end */
     assert_int_equal(pvclock_gpa_check(ram, 2, 0xfffffffffffff000ULL, len), -EFAULT);
     assert_int_equal(pvclock_gpa_check(ram, 2, 0xfee00000, len), -EFAULT); /* the APIC page */

@@ -747,18 +747,59 @@ static void test_random_access_fuzz(void **state)
     assert_true(fired > 100 && accepted > 1000 && ipis > 100);
 }
 
+/* A level-triggered interrupt (an I/O APIC's level entry) sets TMR; its EOI
+ * is kept for the I/O APIC, an edge one's is not (SDM 11.8.4, 11.8.5). */
+static void test_level_eoi_broadcast(void **state)
+{
+    struct vlapic a;
+    enabled(&a, 0);
+    u8 v = 0;
+    vlapic_set_irq_trig(&a, 0x41, true);
+    vlapic_set_irq(&a, 0x51);
+    assert_int_equal(R(&a, VLAPIC_TMR0 + 2 * 16), 1u << 1); /* 0x41: word 2, bit 1 */
+    assert_int_equal(vlapic_pending(&a), 0x51);
+    vlapic_accept(&a, 0x51);
+    W(&a, VLAPIC_EOI, 0, 0);
+    assert_false(vlapic_take_eoi(&a, &v)); /* edge: nothing to broadcast */
+    assert_int_equal(vlapic_pending(&a), 0x41);
+    vlapic_accept(&a, 0x41);
+    W(&a, VLAPIC_EOI, 0, 0);
+    assert_true(vlapic_take_eoi(&a, &v));
+    assert_int_equal(v, 0x41);
+    assert_false(vlapic_take_eoi(&a, &v));
+    assert_int_equal(R(&a, VLAPIC_TMR0 + 2 * 16), 0);
+    /* Illegal vectors set no TMR bit; a disabled APIC takes nothing. */
+    vlapic_set_irq_trig(&a, 0x05, true);
+    assert_int_equal(R(&a, VLAPIC_TMR0), 0);
+    W(&a, VLAPIC_SVR, 0xff, 0);
+    vlapic_set_irq_trig(&a, 0x42, true);
+    assert_int_equal(R(&a, VLAPIC_TMR0 + 2 * 16), 0);
+    W(&a, VLAPIC_EOI, 0, 0); /* nothing in service */
+    assert_false(vlapic_take_eoi(&a, &v));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reset_state),           cmocka_unit_test(test_bad_offsets),
-        cmocka_unit_test(test_read_only_registers),   cmocka_unit_test(test_rw_registers_masks),
-        cmocka_unit_test(test_sw_disable_masks_lvts), cmocka_unit_test(test_irr_isr_eoi_order),
-        cmocka_unit_test(test_tpr_masking),           cmocka_unit_test(test_illegal_vectors),
-        cmocka_unit_test(test_divider_values),        cmocka_unit_test(test_oneshot_and_current_count),
-        cmocka_unit_test(test_periodic_no_drift),     cmocka_unit_test(test_periodic_missed_periods),
-        cmocka_unit_test(test_masked_timer),          cmocka_unit_test(test_divider_change_while_running),
-        cmocka_unit_test(test_timer_extremes),        cmocka_unit_test(test_icr_decode),
-        cmocka_unit_test(test_random_access_fuzz),    cmocka_unit_test(test_tsc_deadline),
+        cmocka_unit_test(test_level_eoi_broadcast),
+        cmocka_unit_test(test_reset_state),
+        cmocka_unit_test(test_bad_offsets),
+        cmocka_unit_test(test_read_only_registers),
+        cmocka_unit_test(test_rw_registers_masks),
+        cmocka_unit_test(test_sw_disable_masks_lvts),
+        cmocka_unit_test(test_irr_isr_eoi_order),
+        cmocka_unit_test(test_tpr_masking),
+        cmocka_unit_test(test_illegal_vectors),
+        cmocka_unit_test(test_divider_values),
+        cmocka_unit_test(test_oneshot_and_current_count),
+        cmocka_unit_test(test_periodic_no_drift),
+        cmocka_unit_test(test_periodic_missed_periods),
+        cmocka_unit_test(test_masked_timer),
+        cmocka_unit_test(test_divider_change_while_running),
+        cmocka_unit_test(test_timer_extremes),
+        cmocka_unit_test(test_icr_decode),
+        cmocka_unit_test(test_random_access_fuzz),
+        cmocka_unit_test(test_tsc_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,7 +65,10 @@ static void test_calendar_round_trip(void **state)
 }
 
 /* 2026-12-07 06:30:27.5 UTC, a Monday. */
-static u64 sample(void) { return ((u64)cal_days_from_civil(2026, 12, 7) * 86400 + 6 * 3600 + 30 * 60 + 27) * NS + NS / 2; }
+static u64 sample(void)
+{
+    return ((u64)cal_days_from_civil(2026, 12, 7) * 86400 + 6 * 3600 + 30 * 60 + 27) * NS + NS / 2;
+}
 
 static void test_bcd_registers(void **state)
 {

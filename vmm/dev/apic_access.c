@@ -2,11 +2,13 @@
  * LAYOUT_APIC_PAGE is never mapped, so every access is a second-level fault
  * that comes here through the device registry, and is decoded (vmm/mmio.c)
  * and applied to the vCPU's vlapic (vmm/vlapic.c); IPIs it writes go to
- * route_ipi() (vmm/ipi.c). Also IA32_APIC_BASE: the APIC stays enabled at its
- * default address, in xAPIC mode; and IA32_TSC_DEADLINE, the timer's
- * TSC-deadline mode (offered in CPUID.1:ECX[24], vmm/vcpuid.c). */
+ * route_ipi() (vmm/ipi.c), the EOIs of level-triggered interrupts to the
+ * partition's I/O APIC (vmm/dev/vioapic.h). Also IA32_APIC_BASE: the APIC
+ * stays enabled at its default address, in xAPIC mode; and IA32_TSC_DEADLINE,
+ * the timer's TSC-deadline mode (offered in CPUID.1:ECX[24], vmm/vcpuid.c). */
 #include "vmm/exits.h"
 #include "vmm/vdev.h"
+#include "vmm/dev/vioapic.h"
 #include "vmm/insn_decode.h"
 #include "arch/x86/hw/cpu.h"
 #include "kernel/lib/errno.h"
@@ -40,6 +42,10 @@ static enum vdev_result apic_mmio(struct vm_vcpu *vc, void *dev, const struct vc
         if (in.access_size != 4 || vlapic_write(&vc->lapic, offset, val, now) < 0)
             vc->stats.apic_bad++;
         route_ipi(vc);
+        /* The EOI of a level-triggered interrupt goes on to the I/O APIC. */
+        u8 vector;
+        while (vlapic_take_eoi(&vc->lapic, &vector))
+            vioapic_eoi(vc->part, vector);
     }
     vcpu_backend->advance_rip(&vc->v, in.len);
     return VDEV_DONE;

@@ -24,9 +24,9 @@ struct kvmclock {
     u64 boot_ns;   /* UTC at start_tsc */
     u32 mul;
     s8 shift;
-    u64 wall_msr;                            /* last value written, as read back */
-    u64 time_msr[CONFIG_MAX_PART_CPUS];      /* per vCPU */
-    u32 version[CONFIG_MAX_PART_CPUS];       /* of each vCPU's page: even when stable */
+    u64 wall_msr;                       /* last value written, as read back */
+    u64 time_msr[CONFIG_MAX_PART_CPUS]; /* per vCPU */
+    u32 version[CONFIG_MAX_PART_CPUS];  /* of each vCPU's page: even when stable */
     u32 wall_version;
     u64 refused; /* writes naming memory the guest may not have written */
 };
@@ -99,8 +99,7 @@ static int kvmclock_attach(struct partition *p, char *err, size_t errlen)
     memset(k, 0, sizeof(*k));
     int rc = pvclock_scale(tsc_khz, &k->mul, &k->shift);
     if (rc < 0)
-        return kerr_fmt(err, errlen, rc, "kvmclock: TSC frequency %llu kHz out of range",
-                        (unsigned long long)tsc_khz);
+        return kerr_fmt(err, errlen, rc, "kvmclock: TSC frequency %llu kHz out of range", (unsigned long long)tsc_khz);
     k->start_tsc = rdtsc();
     k->boot_ns = wallclock_ns(k->start_tsc);
     rc = vdev_claim_cpuid(p, KVM_CPUID_BASE, KVM_CPUID_LAST, kvmclock_cpuid, k, "kvmclock");

@@ -20,13 +20,13 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 
-#define PORT_PIC1      0x20
-#define PORT_PIC2      0xa0
-#define PORT_ELCR      0x4d0
-#define PORT_PIT       0x40
-#define PORT_PIT_COUNT 4
-#define PORT_SYS_CTRL  0x61
-#define PORT_POST      0x80
+#define PORT_PIC1         0x20
+#define PORT_PIC2         0xa0
+#define PORT_ELCR         0x4d0
+#define PORT_PIT          0x40
+#define PORT_PIT_COUNT    4
+#define PORT_SYS_CTRL     0x61
+#define PORT_POST         0x80
 #define SYS_CTRL_PIT2_OUT 0x20 /* bit 5: PIT channel 2 output */
 
 static enum vdev_result absent_pio(struct vm_vcpu *vc, void *dev, u16 port, u8 size, bool in, u32 *val)
@@ -56,8 +56,8 @@ static int legacy_attach(struct partition *p, char *err, size_t errlen)
         u16 first, count;
         vdev_pio_fn fn;
     } ranges[] = {
-        { PORT_PIC1, 2, absent_pio },           { PORT_PIC2, 2, absent_pio },  { PORT_PIT, PORT_PIT_COUNT, absent_pio },
-        { PORT_SYS_CTRL, 1, sys_ctrl_pio },     { PORT_POST, 1, absent_pio },  { PORT_ELCR, 2, absent_pio },
+        { PORT_PIC1, 2, absent_pio },       { PORT_PIC2, 2, absent_pio }, { PORT_PIT, PORT_PIT_COUNT, absent_pio },
+        { PORT_SYS_CTRL, 1, sys_ctrl_pio }, { PORT_POST, 1, absent_pio }, { PORT_ELCR, 2, absent_pio },
     };
     int rc = 0;
     for (u32 i = 0; i < ARRAY_SIZE(ranges) && !rc; i++)

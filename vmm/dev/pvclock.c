@@ -4,7 +4,7 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 
-#define NS_PER_MS    1000000ULL
+#define NS_PER_MS       1000000ULL
 #define PVCLOCK_KHZ_MAX (1ULL << 30)
 
 void kvm_cpuid_leaf(u32 leaf, u32 out[4])

@@ -13,8 +13,8 @@
 
 /* The KVM leaves sit one step above Isthmus' own (0x40000000, the test
  * guest's ABI): guests look for the KVM signature at every 0x100 step. */
-#define KVM_CPUID_BASE     0x40000100u
-#define KVM_CPUID_LAST     (KVM_CPUID_BASE + CPUID_KVM_FEATURES)
+#define KVM_CPUID_BASE 0x40000100u
+#define KVM_CPUID_LAST (KVM_CPUID_BASE + CPUID_KVM_FEATURES)
 /* What this hypervisor implements, and nothing more: the clock MSRs, with the
  * stable bit (one TSC for all vCPUs), and no I/O delay needed on port 0x80. */
 #define KVM_FEATURES_OFFERED                                                                                           \

@@ -41,7 +41,7 @@ enum vrtc_reg {
 #define VRTC_B_SET       BIT(7)
 #define VRTC_B_DM_BINARY BIT(2)
 #define VRTC_B_24H       BIT(1)
-#define VRTC_D_VRT       BIT(7) /* valid RAM and time: the battery is good */
+#define VRTC_D_VRT       BIT(7)  /* valid RAM and time: the battery is good */
 #define VRTC_UIP_NS      244000u /* UIP rises this long before each second's update */
 #define VRTC_INDEX_MASK  0x7fu
 

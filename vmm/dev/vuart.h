@@ -1,7 +1,14 @@
-/* The virtual 16550 every partition has at I/O ports 0x3F8-0x3FF. Output goes
- * into the partition's console ring; there is no input yet (reads of the
- * receive buffer give 0 and LSR never reports data). Registers behave enough
- * like a 16550 that Linux's 8250 driver and simple polling guests work. */
+/* The virtual 16550A every partition has at I/O ports 0x3F8-0x3FF (PC16550D
+ * data sheet). Output goes into the partition's console ring at once (the
+ * transmitter is never busy). Input comes from the console (`console NAME`)
+ * through vuart_rx_put() into a 16-byte receive FIFO. Its interrupt output
+ * (vuart_irq) follows IIR: receive data (at the FIFO trigger level, and the
+ * character timeout below it, which the model reports at once), transmitter
+ * empty (when IER.ETBEI is set, until IIR is read or THR written), gated by
+ * MCR.OUT2 as on a PC; the owner drives IRQ 4 of the I/O APIC with it.
+ *
+ * Not thread-safe: the owner locks. Every value from the guest is untrusted;
+ * no access can make the model misbehave. */
 #ifndef ISTHMUS_VMM_VUART_H
 #define ISTHMUS_VMM_VUART_H
 
@@ -10,11 +17,16 @@
 
 #define VUART_BASE  0x3f8
 #define VUART_PORTS 8
+#define VUART_FIFO  16
 
 struct vuart {
     u8 ier, lcr, mcr, scr, dll, dlm, fcr;
+    bool thre_int; /* the transmitter-empty interrupt is pending */
+    u8 rx[VUART_FIFO];
+    u8 rx_head, rx_count; /* oldest byte, bytes held */
     struct console_ring *out;
-    u64 bytes_out;
+    u64 bytes_out, bytes_in;
+    u64 overruns; /* bytes that found the receive FIFO full (loopback: lost) */
 };
 
 void vuart_init(struct vuart *u, struct console_ring *out);
@@ -22,5 +34,13 @@ bool vuart_owns(u16 port);
 /* Emulates one access; size other than 1 uses the low byte (as a 16550 on an
  * 8-bit bus would). Returns the value for reads. */
 u32 vuart_access(struct vuart *u, u16 port, u8 size, bool in, u32 value);
+/* A received byte into the FIFO: 0, or -ENOSPC (counted in overruns) when
+ * the FIFO (one byte with the FIFOs off, as on a 16450) is full; the caller
+ * keeps the byte. */
+int vuart_rx_put(struct vuart *u, u8 byte) __must_check;
+bool vuart_rx_room(const struct vuart *u);
+/* The interrupt output: an interrupt is pending (IIR bit 0 clear) and OUT2,
+ * which gates it onto the PC's IRQ line, is set. */
+bool vuart_irq(const struct vuart *u);
 
 #endif
