@@ -12,6 +12,7 @@
 #ifndef ISTHMUS_VMM_GUEST_ACPI_H
 #define ISTHMUS_VMM_GUEST_ACPI_H
 
+#include "arch/x86/hw/pc.h"
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
 #include "drivers/acpi/tables.h"
@@ -29,7 +30,7 @@
  * APIC send the UART's interrupt again after an EOI while IIR still reports
  * one (an edge would be lost when a handler leaves with work pending, since
  * the emulated transmitter empties at once and the line never falls). */
-#define GUEST_ACPI_COM1_IRQ       4
+#define GUEST_ACPI_COM1_IRQ       PC_COM1_IRQ
 #define GUEST_ACPI_COM1_ISO_FLAGS (ACPI_MPS_TRIGGER_LEVEL | ACPI_MPS_POLARITY_HIGH)
 #define GUEST_ACPI_MAX_VCPUS      1024
 #define GUEST_ACPI_MAX_DOMAINS    64

@@ -18,6 +18,7 @@
  *  - _STA: absent means present and enabled (6.3.7).
  *  - _PXM: the bridge is not tied to a node; a partition's devices may sit on any. */
 #include "vmm/guest_aml.h"
+#include "arch/x86/hw/pc.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
 
@@ -47,8 +48,11 @@ enum {
 #define PKG_COUNT_SHIFT 6
 
 /* 20.2.2 NameString: RootChar then one 4-character NameSeg. */
-#define NS_SB   "\\_SB_"
-#define NS_PCI0 "PCI0"
+#define NS_SB      "\\_SB_"
+#define NS_PCI0    "PCI0"
+#define NS_COM1    "COM1"
+#define ISA_IRQS   16
+#define UART_PORTS PC_UART_PORTS
 
 /* ---------------------------------------------------------------- resource descriptors */
 
@@ -56,6 +60,7 @@ enum {
  * 6.4.3 Large resource: tag bit 7 set, item name in bits 6:0, then a 16-bit length
  * of what follows the 3-byte header. */
 #define RES_SMALL_TAG(name, len) ((u8)((name) << 3 | (len)))
+#define RES_SMALL_IRQ            0x04 /* 6.4.2.1 IRQ Descriptor (with its information byte) */
 #define RES_SMALL_IO             0x08 /* 6.4.2.5 I/O Port Descriptor */
 #define RES_SMALL_END            0x0f /* 6.4.2.9 End Tag */
 #define RES_LARGE                0x80
@@ -63,6 +68,17 @@ enum {
 #define RES_LARGE_WORD           0x08 /* 6.4.3.5.3 Word Address Space */
 #define RES_LARGE_QWORD          0x0a /* 6.4.3.5.1 QWord Address Space */
 #define RES_LARGE_HDR            3
+
+/* IRQ Descriptor information byte: _HE bit 0 (1 edge, 0 level), _LL bit 3
+ * (1 active low), _SHR bit 4. Clear: level, active high, exclusive. */
+#define RES_IRQ_EDGE BIT(0)
+
+struct res_irq { /* 6.4.2.1, the 3-byte form */
+    u8 tag;
+    u16 mask; /* bit n: IRQ n */
+    u8 info;
+} __packed;
+STATIC_ASSERT(sizeof(struct res_irq) == 4, "IRQ descriptor with information byte");
 
 /* I/O Port Descriptor information byte. */
 #define RES_IO_DECODE16 BIT(0) /* decodes all 16 address bits */
@@ -397,4 +413,51 @@ int guest_aml_s5(u8 *buf, u32 size, u8 slp_typ, u32 *len)
         return -ENOSPC;
     memcpy(buf, aml, sizeof(aml));
     return 0;
+}
+
+int guest_aml_com1(u8 *buf, u32 size, u16 port, u8 irq, bool level, u32 *len)
+{
+    if (!len || (!buf && size))
+        return -EINVAL;
+    *len = 0;
+    if (irq >= ISA_IRQS || (u32)port + UART_PORTS - 1 > IO_SPACE_END)
+        return -EINVAL;
+    const struct res_io_port io = {
+        .tag = RES_SMALL_TAG(RES_SMALL_IO, sizeof(struct res_io_port) - 1),
+        .info = RES_IO_DECODE16,
+        .min = port,
+        .max = port,
+        .align = 1,
+        .len = UART_PORTS,
+    };
+    const struct res_irq ir = {
+        .tag = RES_SMALL_TAG(RES_SMALL_IRQ, sizeof(struct res_irq) - 1),
+        .mask = (u16)BIT(irq),
+        .info = level ? 0 : RES_IRQ_EDGE,
+    };
+    const struct res_end_tag end = { .tag = RES_SMALL_TAG(RES_SMALL_END, sizeof(struct res_end_tag) - 1) };
+
+    struct aml_out o = { .buf = buf, .size = size };
+    put8(&o, AML_SCOPE_OP);
+    u32 scope = pkg_open(&o);
+    put_name(&o, NS_SB);
+    put8(&o, AML_EXT_OP_PREFIX);
+    put8(&o, AML_X_DEVICE_OP);
+    u32 dev = pkg_open(&o);
+    put_name(&o, NS_COM1);
+    name_int(&o, "_HID", eisaid("PNP0501")); /* 16550A-compatible serial port */
+    name_int(&o, "_UID", 1);
+    put8(&o, AML_NAME_OP);
+    put_name(&o, "_CRS");
+    put8(&o, AML_BUFFER_OP);
+    u32 b = pkg_open(&o);
+    put_int(&o, sizeof(io) + sizeof(ir) + sizeof(end));
+    put(&o, &io, sizeof(io));
+    put(&o, &ir, sizeof(ir));
+    put(&o, &end, sizeof(end));
+    pkg_close(&o, b);
+    pkg_close(&o, dev);
+    pkg_close(&o, scope);
+    *len = o.len;
+    return o.full ? -ENOSPC : 0;
 }

@@ -36,4 +36,19 @@ int guest_aml_pci_root(u8 *buf, u32 size, const struct guest_aml_pci *cfg, u32 *
 #define GUEST_AML_S5_LEN 15
 int guest_aml_s5(u8 *buf, u32 size, u8 slp_typ, u32 *len) __must_check;
 
+/* Scope (\_SB) { Device (COM1) {
+ *   Name (_HID, EisaId ("PNP0501")) Name (_UID, 1)
+ *   Name (_CRS, ResourceTemplate () {
+ *     IO (Decode16, port, port, 1, 8), IRQ (Level or Edge, ActiveHigh, Exclusive) {irq} })
+ * } }
+ * The serial port as a PC's DSDT declares it. Linux needs it: with a
+ * hardware-reduced FADT it has no legacy IRQs, the I/O APIC's GSI 4 gets a
+ * dynamic IRQ number, and only this device (through 8250_pnp) tells the
+ * serial driver which one; the legacy port table's IRQ 4 does not exist.
+ * The trigger mode must match the MADT's interrupt source override, or Linux
+ * warns that it overrides it. Lengths and errors as guest_aml_pci_root();
+ * -EINVAL also for irq > 15 or a port range past 0xFFFF. */
+#define GUEST_AML_COM1_MAX 64
+int guest_aml_com1(u8 *buf, u32 size, u16 port, u8 irq, bool level, u32 *len) __must_check;
+
 #endif

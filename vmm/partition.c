@@ -8,6 +8,7 @@
 #include "vmm/bzimage.h"
 #include "vmm/boot64.h"
 #include "vmm/guest_acpi.h"
+#include "arch/x86/hw/pc.h"
 #include "vmm/placement.h"
 #include "vmm/vdev.h"
 #include "vmm/guest_aml.h"
@@ -223,7 +224,7 @@ static int build_acpi(struct partition *p, u64 *rsdp, char *err, size_t errlen)
     struct guest_acpi_numa numa = { ndomains, cpu_domain, aff, naff, slit };
     /* The DSDT declares the PCI host bridge, so an ACPI guest (Linux) scans the
      * bus and finds its devices and NIC without boot options. */
-    static u8 aml[GUEST_AML_PCI_ROOT_MAX + GUEST_AML_S5_LEN];
+    static u8 aml[GUEST_AML_PCI_ROOT_MAX + GUEST_AML_S5_LEN + GUEST_AML_COM1_MAX];
     const struct guest_aml_pci win = { part_mmio32_base(p), LAYOUT_MMIO32_END, LAYOUT_MMIO64_BASE, part_phys_limit() };
     u32 aml_len = 0;
     int rc = guest_aml_pci_root(aml, sizeof(aml), &win, &aml_len);
@@ -234,6 +235,13 @@ static int build_acpi(struct partition *p, u64 *rsdp, char *err, size_t errlen)
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "DSDT: no room for \\_S5");
     aml_len += s5_len;
+    /* COM1 with the interrupt its MADT override gives it (vmm/guest_aml.h). */
+    u32 com1_len = 0;
+    rc = guest_aml_com1(aml + aml_len, (u32)sizeof(aml) - aml_len, PC_COM1_PORT, GUEST_ACPI_COM1_IRQ,
+                        (GUEST_ACPI_COM1_ISO_FLAGS & ACPI_MPS_TRIGGER_MASK) == ACPI_MPS_TRIGGER_LEVEL, &com1_len);
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "DSDT: no room for COM1");
+    aml_len += com1_len;
     struct guest_acpi_config ac = {
         .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa, .dsdt_aml = aml, .dsdt_aml_len = aml_len
     };

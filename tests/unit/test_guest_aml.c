@@ -431,6 +431,40 @@ static void test_s5(void **state)
     free(tables);
 }
 
+/* COM1 for Linux's 8250_pnp: the bytes iasl makes of
+ * Device (COM1) { Name (_HID, EisaId ("PNP0501")) Name (_UID, 1)
+ *   Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3F8, 0x3F8, 1, 8)
+ *                                     IRQ (Level, ActiveHigh, Exclusive) {4} }) } */
+static void test_com1(void **state)
+{
+    (void)state;
+    static const u8 want[] = {
+        0x10, 0x34, '\\', '_',  'S',  'B',  '_',                    /* Scope (\_SB) */
+        0x5b, 0x82, 0x2c, 'C',  'O',  'M',  '1',                    /* Device (COM1) */
+        0x08, '_',  'H',  'I',  'D',  0x0c, 0x41, 0xd0, 0x05, 0x01, /* _HID PNP0501 */
+        0x08, '_',  'U',  'I',  'D',  0x01,                         /* _UID 1 */
+        0x08, '_',  'C',  'R',  'S',  0x11, 0x11, 0x0a, 0x0e,       /* _CRS, 14 bytes */
+        0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08,             /* IO 0x3F8, 8 ports */
+        0x23, 0x10, 0x00, 0x00,                                     /* IRQ 4, level, high */
+        0x79, 0x00,                                                 /* end tag */
+    };
+    u8 buf[GUEST_AML_COM1_MAX];
+    u32 len = 0;
+    assert_int_equal(guest_aml_com1(buf, sizeof(buf), 0x3f8, 4, true, &len), 0);
+    assert_int_equal(len, sizeof(want));
+    assert_memory_equal(buf, want, sizeof(want));
+    /* Edge: only the information byte differs. */
+    assert_int_equal(guest_aml_com1(buf, sizeof(buf), 0x3f8, 4, false, &len), 0);
+    assert_int_equal(buf[sizeof(want) - 3], 0x01);
+    assert_int_equal(guest_aml_com1(NULL, 0, 0x3f8, 4, true, &len), -ENOSPC);
+    assert_int_equal(len, sizeof(want));
+    assert_int_equal(guest_aml_com1(buf, (u32)sizeof(want) - 1, 0x3f8, 4, true, &len), -ENOSPC);
+    assert_int_equal(guest_aml_com1(buf, sizeof(buf), 0x3f8, 16, true, &len), -EINVAL);
+    assert_int_equal(guest_aml_com1(buf, sizeof(buf), 0xfffa, 4, true, &len), -EINVAL);
+    assert_int_equal(guest_aml_com1(NULL, 4, 0x3f8, 4, true, &len), -EINVAL);
+    assert_int_equal(guest_aml_com1(buf, sizeof(buf), 0x3f8, 4, true, NULL), -EINVAL);
+}
+
 static void test_iasl(void **state)
 {
     if (system("command -v iasl >/dev/null 2>&1") != 0)
@@ -495,7 +529,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_windows), cmocka_unit_test(test_no_mmio64), cmocka_unit_test(test_edges),
         cmocka_unit_test(test_enospc),         cmocka_unit_test(test_einval),    cmocka_unit_test(test_s5),
-        cmocka_unit_test(test_iasl),
+        cmocka_unit_test(test_com1),           cmocka_unit_test(test_iasl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

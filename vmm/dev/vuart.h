@@ -12,11 +12,12 @@
 #ifndef ISTHMUS_VMM_VUART_H
 #define ISTHMUS_VMM_VUART_H
 
+#include "arch/x86/hw/pc.h"
 #include "kernel/lib/types.h"
 #include "vmm/console_ring.h"
 
-#define VUART_BASE  0x3f8
-#define VUART_PORTS 8
+#define VUART_BASE  PC_COM1_PORT
+#define VUART_PORTS PC_UART_PORTS
 #define VUART_FIFO  16
 
 struct vuart {

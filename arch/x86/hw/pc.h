@@ -1,0 +1,11 @@
+/* Where a PC has its legacy devices: the addresses stock kernels assume
+ * without asking (Linux's legacy serial table, its 8250 driver). One home
+ * for the partitions' emulated ones, their ACPI description and the tests. */
+#ifndef ISTHMUS_ARCH_X86_HW_PC_H
+#define ISTHMUS_ARCH_X86_HW_PC_H
+
+#define PC_COM1_PORT  0x3f8 /* first serial port: 8 registers */
+#define PC_COM1_IRQ   4     /* its ISA interrupt */
+#define PC_UART_PORTS 8
+
+#endif
