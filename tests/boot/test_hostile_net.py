@@ -227,9 +227,10 @@ def test_dead_receiver_beside_broadcast(backend, request, tmp_path):
     """A receiver that stops giving its buffers back does not slow a broadcast
     sender down for the others: once it is stalled it gives no congestion
     feedback at all, the sender is cut only when the live receiver itself is
-    congested, the live receiver loses nothing and, unless its own guest fell
-    behind (congested: the emulator starved it), gets 95% of the sender's
-    configured rate."""
+    congested, and the live receiver loses nothing and gets 95% of the
+    sender's configured rate unless its own guest fell behind (congested, its
+    ring full: the emulator starved it), when what it misses is what its own
+    port counted as rx-full."""
     hv = backend_boot(backend, request.node.name, make_esp(DEAD_CONFIG, str(tmp_path)), profile="pc-4cpu")
     try:
         hv.wait_prompt()
@@ -260,9 +261,15 @@ def test_dead_receiver_beside_broadcast(backend, request, tmp_path):
 
         problems = []
         last = live.last()
-        if last["lost"] or last["bad"] or last["reordered"]:
-            problems.append(f"live: lost={last['lost']} bad={last['bad']} reordered={last['reordered']} "
-                            f"of {last['frames']} frames")
+        # A flood copy for a live receiver whose ring is full is dropped and
+        # counted there (rx-full: a flood never waits for one receiver), so
+        # live may miss frames only when its own guest fell behind, and no
+        # more than its port counted.
+        live_full = counter(live1, "rx-full")
+        print(f"live: lost {last['lost']}, its port's rx-full {live_full}")
+        if last["bad"] or last["reordered"] or last["lost"] > live_full:
+            problems.append(f"live: lost={last['lost']} (its port dropped {live_full} as rx-full) bad={last['bad']} "
+                            f"reordered={last['reordered']} of {last['frames']} frames")
         if "stalled" not in dead_blk or counter(dead_blk, "rx-stalled") <= counter(dead0, "rx-stalled"):
             problems.append(f"dead: not stalled, or no frames dropped as rx-stalled in the window: {dead_blk}")
         if counter(dead_blk, "congestion") != counter(dead0, "congestion"):
