@@ -267,6 +267,37 @@ static void name_int(struct aml_out *o, const char *seg, u64 v)
     put_int(o, v);
 }
 
+/* Scope (\_SB) { Device (name) { ...: opens both packages; sb_device_close()
+ * closes them. at[0] is the scope's PkgLength, at[1] the device's. */
+static void sb_device_open(struct aml_out *o, const char *name, u32 at[2])
+{
+    put8(o, AML_SCOPE_OP);
+    at[0] = pkg_open(o);
+    put_name(o, NS_SB);
+    put8(o, AML_EXT_OP_PREFIX);
+    put8(o, AML_X_DEVICE_OP);
+    at[1] = pkg_open(o);
+    put_name(o, name);
+}
+
+static void sb_device_close(struct aml_out *o, const u32 at[2])
+{
+    pkg_close(o, at[1]);
+    pkg_close(o, at[0]);
+}
+
+/* Name (_CRS, Buffer () { crs }) */
+static void name_crs(struct aml_out *o, const u8 *crs, u32 crs_len)
+{
+    put8(o, AML_NAME_OP);
+    put_name(o, "_CRS");
+    put8(o, AML_BUFFER_OP);
+    u32 b = pkg_open(o);
+    put_int(o, crs_len);
+    put(o, crs, crs_len);
+    pkg_close(o, b);
+}
+
 /* ---------------------------------------------------------------- _CRS */
 
 /* A fixed-size, fixed-place bridge window (see RES_GF_WINDOW). */
@@ -372,29 +403,14 @@ int guest_aml_pci_root(u8 *buf, u32 size, const struct guest_aml_pci *cfg, u32 *
     u32 crs_len = build_crs(crs, cfg);
 
     struct aml_out o = { .buf = buf, .size = size };
-    put8(&o, AML_SCOPE_OP);
-    u32 scope = pkg_open(&o);
-    put_name(&o, NS_SB);
-
-    put8(&o, AML_EXT_OP_PREFIX);
-    put8(&o, AML_X_DEVICE_OP);
-    u32 dev = pkg_open(&o);
-    put_name(&o, NS_PCI0);
+    u32 at[2];
+    sb_device_open(&o, NS_PCI0, at);
     name_int(&o, "_HID", eisaid("PNP0A03")); /* 6.1.5; PCI host bridge */
     name_int(&o, "_UID", 0);                 /* 6.1.12: the only one */
     name_int(&o, "_SEG", 0);                 /* 6.5.6: segment group 0 */
     name_int(&o, "_BBN", 0);                 /* 6.5.5: its bus is bus 0 */
-
-    put8(&o, AML_NAME_OP);
-    put_name(&o, "_CRS");
-    put8(&o, AML_BUFFER_OP);
-    u32 b = pkg_open(&o);
-    put_int(&o, crs_len);
-    put(&o, crs, crs_len);
-    pkg_close(&o, b);
-
-    pkg_close(&o, dev);
-    pkg_close(&o, scope);
+    name_crs(&o, crs, crs_len);
+    sb_device_close(&o, at);
 
     *len = o.len;
     return o.full ? -ENOSPC : 0;
@@ -437,27 +453,17 @@ int guest_aml_com1(u8 *buf, u32 size, u16 port, u8 irq, bool level, u32 *len)
     };
     const struct res_end_tag end = { .tag = RES_SMALL_TAG(RES_SMALL_END, sizeof(struct res_end_tag) - 1) };
 
+    u8 crs[sizeof(io) + sizeof(ir) + sizeof(end)];
+    memcpy(crs, &io, sizeof(io));
+    memcpy(crs + sizeof(io), &ir, sizeof(ir));
+    memcpy(crs + sizeof(io) + sizeof(ir), &end, sizeof(end));
     struct aml_out o = { .buf = buf, .size = size };
-    put8(&o, AML_SCOPE_OP);
-    u32 scope = pkg_open(&o);
-    put_name(&o, NS_SB);
-    put8(&o, AML_EXT_OP_PREFIX);
-    put8(&o, AML_X_DEVICE_OP);
-    u32 dev = pkg_open(&o);
-    put_name(&o, NS_COM1);
+    u32 at[2];
+    sb_device_open(&o, NS_COM1, at);
     name_int(&o, "_HID", eisaid("PNP0501")); /* 16550A-compatible serial port */
     name_int(&o, "_UID", 1);
-    put8(&o, AML_NAME_OP);
-    put_name(&o, "_CRS");
-    put8(&o, AML_BUFFER_OP);
-    u32 b = pkg_open(&o);
-    put_int(&o, sizeof(io) + sizeof(ir) + sizeof(end));
-    put(&o, &io, sizeof(io));
-    put(&o, &ir, sizeof(ir));
-    put(&o, &end, sizeof(end));
-    pkg_close(&o, b);
-    pkg_close(&o, dev);
-    pkg_close(&o, scope);
+    name_crs(&o, crs, sizeof(crs));
+    sb_device_close(&o, at);
     *len = o.len;
     return o.full ? -ENOSPC : 0;
 }
