@@ -141,33 +141,13 @@ static int sort_ranges(const struct bzimage_config *cfg, struct boot_e820_entry 
         return kerr_fmt(err, errlen, -EINVAL, "empty memory map");
     if (cfg->nranges > BZ_MAX_RANGES)
         return kerr_fmt(err, errlen, -E2BIG, "%u memory ranges (at most %u)", cfg->nranges, BZ_MAX_RANGES);
-    for (u32 i = 0; i < cfg->nranges; i++) {
-        const struct pvh_mem_range *r = &cfg->ranges[i];
-        if (r->size == 0 || r->size > ~0ULL - r->addr)
-            return kerr_fmt(err, errlen, -EINVAL, "memory range %u at 0x%llx has size 0x%llx", i, X(r->addr),
-                            X(r->size));
-        struct boot_e820_entry e = { r->addr, r->size, r->type };
-        u32 k = i;
-        while (k > 0 && out[k - 1].addr > e.addr) {
-            out[k] = out[k - 1];
-            k--;
-        }
-        out[k] = e;
-    }
-    u32 m = 0;
-    for (u32 i = 0; i < cfg->nranges; i++) {
-        if (m > 0) {
-            struct boot_e820_entry *last = &out[m - 1];
-            if (last->addr + last->size > out[i].addr)
-                return kerr_fmt(err, errlen, -EINVAL, "memory ranges at 0x%llx and 0x%llx overlap", X(last->addr),
-                                X(out[i].addr));
-            if (last->addr + last->size == out[i].addr && last->type == out[i].type) {
-                last->size += out[i].size;
-                continue;
-            }
-        }
-        out[m++] = out[i];
-    }
+    struct pvh_mem_range sorted[BZ_MAX_RANGES];
+    u32 m;
+    int rc = pvh_memmap_normalize(cfg->ranges, cfg->nranges, sorted, &m, err, errlen);
+    if (rc < 0)
+        return rc;
+    for (u32 i = 0; i < m; i++)
+        out[i] = (struct boot_e820_entry){ sorted[i].addr, sorted[i].size, sorted[i].type };
     *n = m;
     return 0;
 }

@@ -25,6 +25,39 @@ static bool in_ram(const struct hvm_memmap_table_entry *mm, u32 n, u64 addr, u64
     return false;
 }
 
+int pvh_memmap_normalize(const struct pvh_mem_range *in, u32 n, struct pvh_mem_range *out, u32 *nout, char *err,
+                         size_t errlen)
+{
+    for (u32 i = 0; i < n; i++) {
+        const struct pvh_mem_range r = in[i];
+        if (r.size == 0 || r.size > ~0ULL - r.addr)
+            return kerr_fmt(err, errlen, -EINVAL, "memory range %u at 0x%llx has size 0x%llx", i, X(r.addr), X(r.size));
+        u32 k = i; /* insertion sort: a handful of ranges */
+        while (k > 0 && out[k - 1].addr > r.addr) {
+            out[k] = out[k - 1];
+            k--;
+        }
+        out[k] = r;
+    }
+    u32 m = 0;
+    for (u32 i = 0; i < n; i++) {
+        if (m > 0) {
+            struct pvh_mem_range *last = &out[m - 1];
+            u64 last_end = last->addr + last->size;
+            if (last_end > out[i].addr)
+                return kerr_fmt(err, errlen, -EINVAL, "memory ranges [0x%llx, 0x%llx) and [0x%llx, 0x%llx) overlap",
+                                X(last->addr), X(last_end), X(out[i].addr), X(out[i].addr + out[i].size));
+            if (last_end == out[i].addr && last->type == out[i].type) {
+                last->size += out[i].size;
+                continue;
+            }
+        }
+        out[m++] = out[i];
+    }
+    *nout = m;
+    return 0;
+}
+
 int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout *layout, char *err, size_t errlen)
 {
     if (err && errlen)
@@ -46,11 +79,12 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
         return kerr_fmt(err, errlen, -EINVAL, "bad arguments");
     if (cfg->nmodules > PVH_MAX_MODULES)
         return kerr_fmt(err, errlen, -E2BIG, "%u modules (at most %u)", cfg->nmodules, PVH_MAX_MODULES);
-    for (u32 i = 0; i < cfg->nranges; i++) {
-        const struct pvh_mem_range *r = &cfg->ranges[i];
-        if (r->size == 0 || r->size > ~0ULL - r->addr)
-            return kerr_fmt(err, errlen, -EINVAL, "memory range %u at 0x%llx has size 0x%llx", i, X(r->addr),
-                            X(r->size));
+    struct pvh_mem_range sorted[PVH_MAX_MEMMAP];
+    u32 n;
+    int rc = pvh_memmap_normalize(cfg->ranges, cfg->nranges, sorted, &n, err, errlen);
+    if (rc < 0) {
+        memset(cfg->buf, 0, cap); /* nothing half-built is left */
+        return rc;
     }
     const u32 cmax = cfg->cmdline_max ? cfg->cmdline_max : PVH_CMDLINE_MAX;
     u64 cmd_len = 0;
@@ -77,33 +111,8 @@ int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout 
         return kerr_fmt(err, errlen, -ENOSPC, "the memory map does not fit in %llu bytes", X(cap));
     memset(buf, 0, cap);
     struct hvm_memmap_table_entry *mm = (struct hvm_memmap_table_entry *)(buf + off_mm);
-    for (u32 i = 0; i < cfg->nranges; i++) {
-        struct hvm_memmap_table_entry e = { cfg->ranges[i].addr, cfg->ranges[i].size, cfg->ranges[i].type, 0 };
-        u32 k = i;
-        while (k > 0 && mm[k - 1].addr > e.addr) {
-            mm[k] = mm[k - 1];
-            k--;
-        }
-        mm[k] = e;
-    }
-    u32 n = 0;
-    for (u32 i = 0; i < cfg->nranges; i++) {
-        if (n > 0) {
-            struct hvm_memmap_table_entry *last = &mm[n - 1];
-            u64 last_end = last->addr + last->size;
-            if (last_end > mm[i].addr) {
-                int rc = kerr_fmt(err, errlen, -EINVAL, "memory ranges [0x%llx, 0x%llx) and [0x%llx, 0x%llx) overlap",
-                                  X(last->addr), X(last_end), X(mm[i].addr), X(mm[i].addr + mm[i].size));
-                memset(buf, 0, cap);
-                return rc;
-            }
-            if (last_end == mm[i].addr && last->type == mm[i].type) {
-                last->size += mm[i].size;
-                continue;
-            }
-        }
-        mm[n++] = mm[i];
-    }
+    for (u32 i = 0; i < n; i++)
+        mm[i] = (struct hvm_memmap_table_entry){ sorted[i].addr, sorted[i].size, sorted[i].type, 0 };
     memset(&mm[n], 0, (cfg->nranges - n) * sizeof(*mm));
 
     const u64 off_mod = off_mm + (u64)n * sizeof(*mm);

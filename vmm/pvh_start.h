@@ -59,6 +59,13 @@ struct pvh_start_layout {
  *   -E2BIG:  the command line (or a module's) is too long, too many ranges/modules;
  *   -ENOSPC: it does not fit in buf_size;
  * with a message in err when err is not NULL. */
+/* A memory map as both boot protocols hand it over (the start info's table,
+ * a bzImage's E820): n ranges of in sorted by address into out (room for
+ * n), adjacent ranges of one type merged, the count in *nout. -EINVAL with
+ * a message when a range is empty or wraps, or two overlap. */
+int pvh_memmap_normalize(const struct pvh_mem_range *in, u32 n, struct pvh_mem_range *out, u32 *nout, char *err,
+                         size_t errlen) __must_check;
+
 int pvh_start_build(const struct pvh_start_config *cfg, struct pvh_start_layout *layout, char *err,
                     size_t errlen) __must_check;
 

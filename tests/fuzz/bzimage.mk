@@ -5,7 +5,7 @@
 # (Debian's header shrunk, relocatable or not) into the corpus there first.
 FUZZ_TARGETS += bzimage
 
-FUZZ_BZIMAGE_SRCS := tests/fuzz/fuzz_bzimage.c vmm/bzimage.c vmm/layout.c kernel/lib/printf.c kernel/lib/string.c \
+FUZZ_BZIMAGE_SRCS := tests/fuzz/fuzz_bzimage.c vmm/bzimage.c vmm/pvh_start.c vmm/layout.c kernel/lib/printf.c kernel/lib/string.c \
                      kernel/lib/errno.c
 
 $(B)/fuzz/fuzz_bzimage: $(FUZZ_BZIMAGE_SRCS) tests/fuzz/fuzz.h vmm/bzimage.h vmm/bootparams.h vmm/layout.h \

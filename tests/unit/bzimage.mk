@@ -3,4 +3,4 @@
 # ISTHMUS_VMLINUZ=path (or build/debian/vmlinuz, `make debian-kernel`) adds a
 # real kernel; the test is skipped without one.
 UNIT_TESTS += bzimage
-UNIT_SRCS_bzimage  = tests/unit/test_bzimage.c vmm/bzimage.c vmm/boot64.c vmm/layout.c $(VMM_TEST_LIBS)
+UNIT_SRCS_bzimage  = tests/unit/test_bzimage.c vmm/bzimage.c vmm/pvh_start.c vmm/boot64.c vmm/layout.c $(VMM_TEST_LIBS)
