@@ -22,19 +22,18 @@ static bool area_write(const struct virtq *q, u8 *p, u64 base, u64 off, const vo
     return gmem_write(q->mem, base + off, src, len) == 0;
 }
 
-/* The host address of an aligned 16-bit field, or NULL when it must go through
- * gmem (it straddles chunks, which only odd-sized chunks allow). */
-static u16 *field16(const struct virtq *q, u8 *p, u64 base, u64 off)
+/* The host address of an aligned 16-bit field of an uncached area, or NULL
+ * when it must go through gmem (it straddles chunks, which only odd-sized
+ * chunks allow). */
+static u16 *field16(const struct virtq *q, u64 base, u64 off)
 {
-    u16 *f = p ? (u16 *)(p + off) : gmem_ptr(q->mem, base + off, 2);
+    u16 *f = gmem_ptr(q->mem, base + off, 2);
     return f && !((uintptr_t)f & 1) ? f : NULL;
 }
 
-/* Indices and flags the driver writes concurrently are read with one 16-bit
- * load, so the value used is the value checked (2.7.13.3). */
-static bool load16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 *v)
+static bool load16_slow(const struct virtq *q, u64 base, u64 off, u16 *v)
 {
-    u16 *f = field16(q, p, base, off);
+    u16 *f = field16(q, base, off);
     if (f) {
         *v = __atomic_load_n(f, __ATOMIC_RELAXED);
         return true;
@@ -42,9 +41,21 @@ static bool load16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 *v)
     return gmem_read(q->mem, base + off, v, 2) == 0;
 }
 
+/* Indices and flags the driver writes concurrently are read with one 16-bit
+ * load, so the value used is the value checked (2.7.13.3). A cached area is
+ * aligned (area_ptr), so its fields are: the usual case is one load in line. */
+static inline bool load16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 *v)
+{
+    if (likely(p)) {
+        *v = __atomic_load_n((const u16 *)(const void *)(p + off), __ATOMIC_RELAXED);
+        return true;
+    }
+    return load16_slow(q, base, off, v);
+}
+
 static bool store16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 v)
 {
-    u16 *f = field16(q, p, base, off);
+    u16 *f = p ? (u16 *)(void *)(p + off) : field16(q, base, off);
     if (f) {
         __atomic_store_n(f, v, __ATOMIC_RELAXED);
         return true;
@@ -54,13 +65,17 @@ static bool store16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 v)
 
 /* Descriptor i, copied out of guest memory exactly once: with the cached
  * pointer by two 8-byte loads the compiler may not repeat (a plain memcpy
- * could legally be re-fetched later, a double fetch the guest could race). */
-static bool read_desc(const struct virtq *q, u16 i, struct virtq_desc *d)
+ * could legally be re-fetched later, a double fetch the guest could race),
+ * taken apart in registers (2.7.5: addr le64, len le32, flags le16, next le16). */
+static inline bool read_desc(const struct virtq *q, u16 i, struct virtq_desc *d)
 {
-    if (q->desc_p) {
-        const u64 *at = (const u64 *)(q->desc_p + 16 * (u64)i);
-        u64 w[2] = { __atomic_load_n(&at[0], __ATOMIC_RELAXED), __atomic_load_n(&at[1], __ATOMIC_RELAXED) };
-        memcpy(d, w, sizeof(*d));
+    if (likely(q->desc_p)) {
+        const u64 *at = (const u64 *)(const void *)(q->desc_p + 16 * (u64)i);
+        u64 w0 = __atomic_load_n(&at[0], __ATOMIC_RELAXED), w1 = __atomic_load_n(&at[1], __ATOMIC_RELAXED);
+        d->addr = w0;
+        d->len = (u32)w1;
+        d->flags = (u16)(w1 >> 32);
+        d->next = (u16)(w1 >> 48);
         return true;
     }
     return gmem_read(q->mem, q->desc + 16 * (u64)i, d, sizeof(*d)) == 0;
@@ -115,8 +130,6 @@ int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u6
     q->used_p = area_ptr(mem, used, VIRTQ_USED_SIZE(size), VIRTQ_USED_ALIGN);
     return 0;
 }
-
-bool virtq_ready(const struct virtq *q) { return q->size && !q->broken; }
 
 /* ---- taking chains ---- */
 
@@ -188,12 +201,13 @@ static enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *
     }
 }
 
-int virtq_pop(struct virtq *q, struct virtq_chain *c)
+/* Reads avail->idx again, once every entry up to the last value read has
+ * been taken: the driver only ever moves it forward, and what it made
+ * available stays so until taken, so a batch costs one read and one fence.
+ * 0 when nothing new, 1 when there is, -EIO when the ring is corrupt. */
+static int avail_refresh(struct virtq *q)
 {
-    u16 idx, head;
-
-    if (!virtq_ready(q))
-        return -EIO;
+    u16 idx;
     if (!load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &idx))
         return ring_broken(q);
     u16 n = (u16)(idx - q->last_avail);
@@ -204,8 +218,23 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
     if (n > q->size)
         return ring_broken(q);
     /* Pairs with the driver's barrier before it bumps idx (2.7.13.3): the
-     * ring entry and descriptors are read only after idx was. */
+     * ring entries and descriptors are read only after idx was. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    q->avail_seen = idx;
+    return 1;
+}
+
+int virtq_pop(struct virtq *q, struct virtq_chain *c)
+{
+    u16 head;
+
+    if (!virtq_ready(q))
+        return -EIO;
+    if (q->avail_seen == q->last_avail) {
+        int r = avail_refresh(q);
+        if (r <= 0)
+            return r;
+    }
     if (!load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_RING(q->last_avail & (q->size - 1)), &head))
         return ring_broken(q);
     if (head >= q->size)
