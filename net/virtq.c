@@ -400,10 +400,35 @@ static u32 stream_peek(struct stream *s, u64 *g)
     return s->seg->len - s->at;
 }
 
+/* The host address of [off, off + len) of the chain's first out (in: first
+ * in) segment, when the range lies in that segment and in one chunk: the
+ * usual place of a virtio-net header and of a whole frame (one descriptor
+ * per buffer, 5.1.6.6). The chain was checked against m when popped. */
+static inline u8 *first_seg_ptr(const struct gmem *m, const struct virtq_chain *c, bool in, u32 off, u32 len)
+{
+    u32 k = in ? c->nout : 0;
+    if (!(in ? c->nin : c->nout) || k >= VIRTQ_MAX_SEGS)
+        return NULL;
+    const struct virtq_seg *sg = &c->seg[k];
+    if ((u64)off + len > sg->len)
+        return NULL;
+    return gmem_ptr_fast(m, sg->gpa + off, len);
+}
+
 /* Moves len bytes between the hypervisor buffer and the chain's out (read)
  * or in (write) segments, from offset off of that stream. */
 static int chain_xfer(const struct gmem *m, const struct virtq_chain *c, bool write, u32 off, u8 *buf, u32 len)
 {
+    if (len <= KCOPY_SMALL_MAX) {
+        u8 *p = first_seg_ptr(m, c, write, off, len);
+        if (p) {
+            if (write)
+                kcopy_small(p, buf, len);
+            else
+                kcopy_small(buf, p, len);
+            return 0;
+        }
+    }
     struct stream s;
     int rc = stream_open(&s, c, write, off, len);
     while (!rc && len) {
@@ -440,9 +465,21 @@ static u8 *chunk_run(const struct gmem *m, u64 g, u64 *n)
     return ch->hva + (g - ch->gpa);
 }
 
+/* Whether [a, a + n) and [b, b + n) share a byte. */
+static inline bool overlap(const u8 *a, const u8 *b, u32 n) { return a < b + n && b < a + n; }
+
 int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 doff, const struct gmem *sm,
                      const struct virtq_chain *src, u32 soff, u32 len)
 {
+    /* The usual frame: in one segment and one chunk on both sides. */
+    u8 *to = first_seg_ptr(dm, dst, true, doff, len), *from = to ? first_seg_ptr(sm, src, false, soff, len) : NULL;
+    if (from) {
+        if (len <= KCOPY_SMALL_MAX && !overlap(to, from, len))
+            kcopy_small(to, from, len);
+        else
+            memmove(to, from, len);
+        return 0;
+    }
     struct stream d, s;
     int rc = stream_open(&d, dst, true, doff, len);
     if (!rc)
