@@ -320,7 +320,7 @@ static void tx_pass(struct vnet *n)
         else if (len > vnet_max_frame(&n->cfg, frame_tagged(head)))
             drop = VNET_DROP_OVERSIZE; /* at ingress, before the switch learns from it */
         if (drop < 0) {
-            vsw_forward(&net.sw, n->port, head, len, now, &d);
+            vsw_forward_cached(&net.sw, &n->sw_cache, n->port, head, len, now, &d);
             if (!d.nout)
                 drop = VNET_DROP_SWITCH;
         }
@@ -366,6 +366,7 @@ static void tx_pass(struct vnet *n)
     if (completed || q->published != q->used_idx)
         complete_tx(n, q);
     signal_receivers(pending_signal);
+    vsw_cache_flush(&net.sw, &n->sw_cache, n->port);
 }
 
 u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
