@@ -292,8 +292,11 @@ static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u6
             return VSW_DROP_NO_PORT;
         /* A stale entry for a port gone from the VLAN: flood as unknown. */
         if (e && sw->port[e->port].used && vsw_member(&sw->port[e->port].cfg, d->vid)) {
-            /* Live while now - seen <= age_ns: past seen + age_ns it may have aged out. */
-            *until = MAX(e->seen, now) + sw->age_ns;
+            /* Live while now - seen <= age_ns: past seen + age_ns the
+             * destination may have aged out. The source was just seen at now
+             * and is refreshed only at the cache's flush: past now + age_ns
+             * it may have too, and then its next frame learns it anew. */
+            *until = MIN(e->seen, now) + sw->age_ns;
             add_out(sw, d, e->port);
             sw->stats.forwarded++;
             return VSW_DROP_NONE;

@@ -86,14 +86,15 @@ struct vsw_stats {
  * time: the caller serialises) so that a run of frames to one destination
  * is decided once. It holds while the switch's generation is unchanged
  * (nothing was learnt anew, moved, aged out or removed and no port came or
- * went), the destination's entry has not aged out (`until`), and the frame's
+ * went), neither the destination's nor the source's entry can have aged out
+ * (`until`), and the frame's
  * key (its MACs, whether it is tagged, its VID) is the same. Frames decided
  * by it are counted, and their source's entry refreshed, at vsw_cache_flush. */
 struct vsw_cache {
     bool valid;
     u64 key[2]; /* bytes 0..11 of the frame; the tag's VID and the tagged bit */
     u32 gen;
-    u64 until; /* ns: the destination's entry ages out (or VSW_CACHE_NS passed) */
+    u64 until; /* ns: an entry it depends on may age out, or VSW_CACHE_NS passed */
     u16 vid;
     bool tagged;
     u8 out, action;

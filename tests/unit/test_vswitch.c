@@ -893,7 +893,7 @@ static void test_cached_decisions(void **state)
     fwd(2, A, B, UNTAGGED, T0 + 22);
     d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 23);
     assert_int_equal(outs(&d), 0x4);
-    d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 24);
+    d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 30); /* cached later than B was last seen */
     assert_int_equal(outs(&d), 0x4);
 
     /* B's entry ages out (last seen at T0 + 22): flooded like an unknown station. */
