@@ -276,7 +276,13 @@ u16 virtq_avail_count(struct virtq *q)
 bool virtq_pending(struct virtq *q)
 {
     u16 idx;
-    if (!virtq_ready(q) || !load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &idx))
+    if (!virtq_ready(q))
+        return false;
+    /* Entries up to the last index read stay available whatever the driver
+     * writes there since (virtq_pop takes them): the answer agrees with it. */
+    if (q->avail_seen != q->last_avail)
+        return true;
+    if (!load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &idx))
         return false;
     return idx != q->last_avail; /* a corrupt idx counts: virtq_pop reports it */
 }
