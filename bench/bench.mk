@@ -4,6 +4,8 @@
 #   make bench              builds build/bench/net_bench and runs it
 #                           (BENCH_SECONDS per frame size, BENCH_ARGS more options)
 #   make bench-callgrind    instructions per frame under valgrind (bench/callgrind.sh)
+#   make bench-peer         the same two cores, DPDK vhost-user <-> virtio-user beside it
+#                           (bench/peer.sh; PEER_SECONDS, PEER_REPS)
 #   make bench BENCH_COPY=libc
 #                           the same with the C library's memmove in the data path
 #                           (build/bench/libc/net_bench): what the copy routine costs
@@ -60,3 +62,13 @@ bench-callgrind: $(BENCH_DIR)/net_bench
 	sh bench/callgrind.sh $(BENCH_DIR)/net_bench
 
 .PHONY: bench bench-callgrind
+
+# Beside DPDK's vhost-user <-> virtio-user pair, in one run (bench/peer.sh):
+# installs DPDK from Debian's packages when missing; needs root.
+PEER_SECONDS ?= 5
+PEER_REPS    ?= 3
+
+bench-peer: $(BENCH_DIR)/net_bench
+	PEER_SECONDS=$(PEER_SECONDS) PEER_REPS=$(PEER_REPS) bash bench/peer.sh $(BENCH_DIR)/net_bench
+
+.PHONY: bench-peer

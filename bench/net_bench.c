@@ -315,8 +315,10 @@ static void run_size(u32 size, struct result *r)
         cpu_set_t all;
         sched_getaffinity(0, sizeof(all), &all);
         pin(opt.cpu[0]);
-        r->copy_libc = copy_rate(memcpy, size, opt.copy_seconds);
-        r->copy_hv = copy_rate(hv_memcpy, size, opt.copy_seconds);
+        if (opt.copy_seconds > 0) {
+            r->copy_libc = copy_rate(memcpy, size, opt.copy_seconds);
+            r->copy_hv = copy_rate(hv_memcpy, size, opt.copy_seconds);
+        }
         sched_setaffinity(0, sizeof(all), &all);
         run_timed(r);
     }
@@ -339,6 +341,9 @@ static void run_size(u32 size, struct result *r)
 
 static double per_k(u64 n, u64 frames) { return frames ? 1000.0 * (double)n / (double)frames : 0; }
 static double gbit(double bytes_per_s) { return bytes_per_s * 8 / 1e9; }
+
+/* 0 for a baseline that was not measured (--copy-seconds 0). */
+static double of(double rate, double baseline) { return baseline > 0 ? rate / baseline : 0; }
 
 static void cpu_model(char *buf, size_t len)
 {
@@ -386,7 +391,8 @@ static void print_results(const struct result *res, u32 n)
             const struct result *r = &res[i];
             double bps = (double)r->bytes / r->seconds, fps = (double)r->frames / r->seconds;
             printf("%7u %12.0f %9.2f %9.1f | %11.2f %7.3f | %11.2f %7.3f\n", r->size, fps, gbit(bps),
-                   fps ? 1e9 / fps : 0, gbit(r->copy_libc), bps / r->copy_libc, gbit(r->copy_hv), bps / r->copy_hv);
+                   fps ? 1e9 / fps : 0, gbit(r->copy_libc), of(bps, r->copy_libc), gbit(r->copy_hv),
+                   of(bps, r->copy_hv));
         }
         printf("\n");
     }
@@ -433,6 +439,7 @@ static void usage(void)
            "  --rx-offset N   start receive buffers N bytes later (0..63), e.g. 4 so that the\n"
            "                  source and destination of the copy differ in alignment\n"
            "  --cpus S,R      the sender's and the receiver's CPU (the first two allowed)\n"
+           "  --copy-seconds S  each copy baseline S seconds (--seconds / 2); 0 skips them\n"
            "  --single        one thread, a fixed number of frames (for callgrind)\n"
            "  --frames N      frames per size with --single (100000)\n");
 }
@@ -449,15 +456,11 @@ static u64 number(const char *s, u64 min, u64 max, const char *what)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "seconds", required_argument, NULL, 't' },
-        { "size", required_argument, NULL, 's' },
-        { "batch", required_argument, NULL, 'b' },
-        { "rx-offset", required_argument, NULL, 'o' },
-        { "cpus", required_argument, NULL, 'c' },
-        { "single", no_argument, NULL, '1' },
-        { "frames", required_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "seconds", required_argument, NULL, 't' }, { "size", required_argument, NULL, 's' },
+        { "batch", required_argument, NULL, 'b' },   { "rx-offset", required_argument, NULL, 'o' },
+        { "cpus", required_argument, NULL, 'c' },    { "single", no_argument, NULL, '1' },
+        { "frames", required_argument, NULL, 'n' },  { "copy-seconds", required_argument, NULL, 'C' },
+        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
     };
     bool sized = false;
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
@@ -485,6 +488,11 @@ int main(int argc, char **argv)
             break;
         case '1': opt.single = true; break;
         case 'n': opt.frames = number(optarg, 0, UINT64_MAX / 2, "--frames"); break;
+        case 'C':
+            opt.copy_seconds = strtod(optarg, NULL);
+            if (!(opt.copy_seconds >= 0 && opt.copy_seconds <= 3600))
+                die("--copy-seconds: %s is not in [0, 3600]", optarg);
+            break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }

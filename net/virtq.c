@@ -22,19 +22,18 @@ static bool area_write(const struct virtq *q, u8 *p, u64 base, u64 off, const vo
     return gmem_write(q->mem, base + off, src, len) == 0;
 }
 
-/* The host address of an aligned 16-bit field, or NULL when it must go through
- * gmem (it straddles chunks, which only odd-sized chunks allow). */
-static u16 *field16(const struct virtq *q, u8 *p, u64 base, u64 off)
+/* The host address of an aligned 16-bit field of an uncached area, or NULL
+ * when it must go through gmem (it straddles chunks, which only odd-sized
+ * chunks allow). */
+static u16 *field16(const struct virtq *q, u64 base, u64 off)
 {
-    u16 *f = p ? (u16 *)(p + off) : gmem_ptr(q->mem, base + off, 2);
+    u16 *f = gmem_ptr(q->mem, base + off, 2);
     return f && !((uintptr_t)f & 1) ? f : NULL;
 }
 
-/* Indices and flags the driver writes concurrently are read with one 16-bit
- * load, so the value used is the value checked (2.7.13.3). */
-static bool load16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 *v)
+static bool load16_slow(const struct virtq *q, u64 base, u64 off, u16 *v)
 {
-    u16 *f = field16(q, p, base, off);
+    u16 *f = field16(q, base, off);
     if (f) {
         *v = __atomic_load_n(f, __ATOMIC_RELAXED);
         return true;
@@ -42,9 +41,21 @@ static bool load16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 *v)
     return gmem_read(q->mem, base + off, v, 2) == 0;
 }
 
+/* Indices and flags the driver writes concurrently are read with one 16-bit
+ * load, so the value used is the value checked (2.7.13.3). A cached area is
+ * aligned (area_ptr), so its fields are: the usual case is one load in line. */
+static inline bool load16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 *v)
+{
+    if (likely(p)) {
+        *v = __atomic_load_n((const u16 *)(const void *)(p + off), __ATOMIC_RELAXED);
+        return true;
+    }
+    return load16_slow(q, base, off, v);
+}
+
 static bool store16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 v)
 {
-    u16 *f = field16(q, p, base, off);
+    u16 *f = p ? (u16 *)(void *)(p + off) : field16(q, base, off);
     if (f) {
         __atomic_store_n(f, v, __ATOMIC_RELAXED);
         return true;
@@ -54,13 +65,17 @@ static bool store16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 v)
 
 /* Descriptor i, copied out of guest memory exactly once: with the cached
  * pointer by two 8-byte loads the compiler may not repeat (a plain memcpy
- * could legally be re-fetched later, a double fetch the guest could race). */
-static bool read_desc(const struct virtq *q, u16 i, struct virtq_desc *d)
+ * could legally be re-fetched later, a double fetch the guest could race),
+ * taken apart in registers (2.7.5: addr le64, len le32, flags le16, next le16). */
+static inline bool read_desc(const struct virtq *q, u16 i, struct virtq_desc *d)
 {
-    if (q->desc_p) {
-        const u64 *at = (const u64 *)(q->desc_p + 16 * (u64)i);
-        u64 w[2] = { __atomic_load_n(&at[0], __ATOMIC_RELAXED), __atomic_load_n(&at[1], __ATOMIC_RELAXED) };
-        memcpy(d, w, sizeof(*d));
+    if (likely(q->desc_p)) {
+        const u64 *at = (const u64 *)(const void *)(q->desc_p + 16 * (u64)i);
+        u64 w0 = __atomic_load_n(&at[0], __ATOMIC_RELAXED), w1 = __atomic_load_n(&at[1], __ATOMIC_RELAXED);
+        d->addr = w0;
+        d->len = (u32)w1;
+        d->flags = (u16)(w1 >> 32);
+        d->next = (u16)(w1 >> 48);
         return true;
     }
     return gmem_read(q->mem, q->desc + 16 * (u64)i, d, sizeof(*d)) == 0;
@@ -115,8 +130,6 @@ int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u6
     q->used_p = area_ptr(mem, used, VIRTQ_USED_SIZE(size), VIRTQ_USED_ALIGN);
     return 0;
 }
-
-bool virtq_ready(const struct virtq *q) { return q->size && !q->broken; }
 
 /* ---- taking chains ---- */
 
@@ -188,12 +201,13 @@ static enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *
     }
 }
 
-int virtq_pop(struct virtq *q, struct virtq_chain *c)
+/* Reads avail->idx again, once every entry up to the last value read has
+ * been taken: the driver only ever moves it forward, and what it made
+ * available stays so until taken, so a batch costs one read and one fence.
+ * 0 when nothing new, 1 when there is, -EIO when the ring is corrupt. */
+static int avail_refresh(struct virtq *q)
 {
-    u16 idx, head;
-
-    if (!virtq_ready(q))
-        return -EIO;
+    u16 idx;
     if (!load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &idx))
         return ring_broken(q);
     u16 n = (u16)(idx - q->last_avail);
@@ -204,8 +218,23 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
     if (n > q->size)
         return ring_broken(q);
     /* Pairs with the driver's barrier before it bumps idx (2.7.13.3): the
-     * ring entry and descriptors are read only after idx was. */
+     * ring entries and descriptors are read only after idx was. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    q->avail_seen = idx;
+    return 1;
+}
+
+int virtq_pop(struct virtq *q, struct virtq_chain *c)
+{
+    u16 head;
+
+    if (!virtq_ready(q))
+        return -EIO;
+    if (q->avail_seen == q->last_avail) {
+        int r = avail_refresh(q);
+        if (r <= 0)
+            return r;
+    }
     if (!load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_RING(q->last_avail & (q->size - 1)), &head))
         return ring_broken(q);
     if (head >= q->size)
@@ -247,7 +276,13 @@ u16 virtq_avail_count(struct virtq *q)
 bool virtq_pending(struct virtq *q)
 {
     u16 idx;
-    if (!virtq_ready(q) || !load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &idx))
+    if (!virtq_ready(q))
+        return false;
+    /* Entries up to the last index read stay available whatever the driver
+     * writes there since (virtq_pop takes them): the answer agrees with it. */
+    if (q->avail_seen != q->last_avail)
+        return true;
+    if (!load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &idx))
         return false;
     return idx != q->last_avail; /* a corrupt idx counts: virtq_pop reports it */
 }
@@ -258,8 +293,19 @@ void virtq_push(struct virtq *q, u16 head, u32 written)
 {
     if (!virtq_ready(q))
         return;
+    u64 off = VIRTQ_USED_RING(q->used_idx & (q->size - 1));
+    if (likely(q->used_p)) {
+        /* 2.7.8: le32 id, le32 len; one aligned 8-byte store (the area is
+         * 4-aligned, an element 8 bytes from a 4-byte header: a u64 store
+         * at any alignment is fine on x86-64, and the driver reads the
+         * element only after idx says so). */
+        *(kcopy_u64 *)(void *)(q->used_p + off) = (u64)head | (u64)written << 32;
+        q->used_idx++;
+        q->stats.pushed++;
+        return;
+    }
     struct virtq_used_elem e = { head, written };
-    if (!area_write(q, q->used_p, q->used, VIRTQ_USED_RING(q->used_idx & (q->size - 1)), &e, sizeof(e))) {
+    if (!area_write(q, q->used_p, q->used, off, &e, sizeof(e))) {
         ring_broken(q);
         return;
     }
@@ -371,10 +417,35 @@ static u32 stream_peek(struct stream *s, u64 *g)
     return s->seg->len - s->at;
 }
 
+/* The host address of [off, off + len) of the chain's first out (in: first
+ * in) segment, when the range lies in that segment and in one chunk: the
+ * usual place of a virtio-net header and of a whole frame (one descriptor
+ * per buffer, 5.1.6.6). The chain was checked against m when popped. */
+static inline u8 *first_seg_ptr(const struct gmem *m, const struct virtq_chain *c, bool in, u32 off, u32 len)
+{
+    u32 k = in ? c->nout : 0;
+    if (!(in ? c->nin : c->nout) || k >= VIRTQ_MAX_SEGS)
+        return NULL;
+    const struct virtq_seg *sg = &c->seg[k];
+    if ((u64)off + len > sg->len)
+        return NULL;
+    return gmem_ptr_fast(m, sg->gpa + off, len);
+}
+
 /* Moves len bytes between the hypervisor buffer and the chain's out (read)
  * or in (write) segments, from offset off of that stream. */
 static int chain_xfer(const struct gmem *m, const struct virtq_chain *c, bool write, u32 off, u8 *buf, u32 len)
 {
+    if (len <= KCOPY_SMALL_MAX) {
+        u8 *p = first_seg_ptr(m, c, write, off, len);
+        if (p) {
+            if (write)
+                kcopy_small(p, buf, len);
+            else
+                kcopy_small(buf, p, len);
+            return 0;
+        }
+    }
     struct stream s;
     int rc = stream_open(&s, c, write, off, len);
     while (!rc && len) {
@@ -411,9 +482,21 @@ static u8 *chunk_run(const struct gmem *m, u64 g, u64 *n)
     return ch->hva + (g - ch->gpa);
 }
 
+/* Whether [a, a + n) and [b, b + n) share a byte. */
+static inline bool overlap(const u8 *a, const u8 *b, u32 n) { return a < b + n && b < a + n; }
+
 int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 doff, const struct gmem *sm,
                      const struct virtq_chain *src, u32 soff, u32 len)
 {
+    /* The usual frame: in one segment and one chunk on both sides. */
+    u8 *to = first_seg_ptr(dm, dst, true, doff, len), *from = to ? first_seg_ptr(sm, src, false, soff, len) : NULL;
+    if (from) {
+        if (len <= KCOPY_SMALL_MAX && !overlap(to, from, len))
+            kcopy_small(to, from, len);
+        else
+            memmove(to, from, len);
+        return 0;
+    }
     struct stream d, s;
     int rc = stream_open(&d, dst, true, doff, len);
     if (!rc)

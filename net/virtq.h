@@ -66,6 +66,7 @@ struct virtq {
     bool event_idx;        /* VIRTIO_RING_F_EVENT_IDX negotiated */
     u32 max_bytes;         /* longest chain accepted, in bytes */
     u16 last_avail;        /* next avail entry to take */
+    u16 avail_seen;        /* avail->idx as last read and checked: entries up to it are known available */
     u16 used_idx;          /* next used entry to fill */
     u16 published;         /* used->idx as last written */
     u16 signalled;         /* used->idx at the last virtq_need_interrupt() */
@@ -83,7 +84,7 @@ void virtq_reset(struct virtq *q);
  * part of an area lies outside [0, mem->size) (which also covers wrapping). */
 int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u64 avail, u64 used, bool event_idx,
                  u32 max_bytes) __must_check;
-bool virtq_ready(const struct virtq *q);
+static inline bool virtq_ready(const struct virtq *q) { return q->size && !q->broken; }
 /* 1 with the next chain in *c; 0 when the driver has made none available;
  * -EBADMSG when the next chain was bad (already completed with length 0 and
  * counted, so the caller just goes on); -EIO when the ring is corrupt or the

@@ -149,6 +149,7 @@ struct vnet {
      * feedback (a dead guest is not congested). */
     volatile u64 empty_since;
     volatile u32 stalled;
+    struct vsw_cache sw_cache;   /* the switch's last decision for this port's frames (under tx_lock) */
     struct virtq_chain tx_chain; /* the frame being sent (under tx_lock) */
     struct virtq_chain rx_chain; /* the buffer being filled (under lock) */
     struct vnet_stats stats;

@@ -207,8 +207,9 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
         why = VNET_DROP_BAD_CHAIN;
         goto out;
     }
+    /* Published with the batch, in signal_receivers: one release fence and
+     * one index store per receiver per batch. */
     virtq_push(q, rx->head, H + out_len);
-    virtq_publish(q);
     d->stats.rx.frames++;
     d->stats.rx.bytes += out_len;
 out:
@@ -218,15 +219,21 @@ out:
     return why < 0;
 }
 
-/* Interrupts receivers whose drivers asked for it, after a batch. */
+/* Makes a batch's frames visible to each receiver and interrupts those
+ * whose drivers asked for it. Every caller of deliver() ends here. */
 static void signal_receivers(u32 mask)
 {
     while (mask) {
         u32 p = (u32)__builtin_ctz(mask);
         mask &= mask - 1;
         struct vnet *d = net.port[p];
+        struct virtq *q = &d->queue[VNET_RXQ].q;
+        bool irq = false;
         spin_lock(&d->lock);
-        bool irq = virtq_ready(&d->queue[VNET_RXQ].q) && virtq_need_interrupt(&d->queue[VNET_RXQ].q);
+        if (virtq_ready(q)) {
+            virtq_publish(q); /* what deliver() pushed */
+            irq = virtq_need_interrupt(q);
+        }
         spin_unlock(&d->lock);
         if (irq)
             vnet_interrupt_queue(d, VNET_RXQ);
@@ -320,7 +327,7 @@ static void tx_pass(struct vnet *n)
         else if (len > vnet_max_frame(&n->cfg, frame_tagged(head)))
             drop = VNET_DROP_OVERSIZE; /* at ingress, before the switch learns from it */
         if (drop < 0) {
-            vsw_forward(&net.sw, n->port, head, len, now, &d);
+            vsw_forward_cached(&net.sw, &n->sw_cache, n->port, head, len, now, &d);
             if (!d.nout)
                 drop = VNET_DROP_SWITCH;
         }
@@ -366,6 +373,7 @@ static void tx_pass(struct vnet *n)
     if (completed || q->published != q->used_idx)
         complete_tx(n, q);
     signal_receivers(pending_signal);
+    vsw_cache_flush(&net.sw, &n->sw_cache, n->port);
 }
 
 u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)

@@ -22,6 +22,7 @@
 #include "kernel/lib/string.h"
 
 #define VSW_PROBE    32
+#define VSW_CACHE_NS 100000000ULL /* a cached decision is taken again from the table at least every 100 ms */
 #define MAC_MASK     (VSW_MAC_ENTRIES - 1)
 #define TCI_VID      0x0fff
 #define VID_RESERVED 0x0fff
@@ -71,6 +72,7 @@ static void unlink_slot(struct vswitch *sw, u32 hole)
         }
     }
     sw->mac[hole].used = false;
+    sw->gen++;
 }
 
 typedef bool (*entry_match)(const struct vswitch *sw, const struct vsw_mac_entry *e, u64 arg);
@@ -122,9 +124,12 @@ static void mac_learn(struct vswitch *sw, const u8 *mac, u16 vid, u8 port, u64 n
                 sw->stats.aged++;
                 sw->stats.learned++;
                 e->seen = now;
+                sw->gen++;
             } else {
-                if (e->port != port)
+                if (e->port != port) {
                     sw->stats.moved++;
+                    sw->gen++;
+                }
                 e->seen = MAX(e->seen, now);
             }
             e->port = port;
@@ -145,6 +150,7 @@ static void mac_learn(struct vswitch *sw, const u8 *mac, u16 vid, u8 port, u64 n
     slot->used = true;
     slot->seen = now;
     sw->stats.learned++;
+    sw->gen++;
 }
 
 static bool vid_valid(u32 vid) { return vid >= 1 && vid <= VSW_VID_MAX; }
@@ -198,6 +204,7 @@ int vsw_port_add(struct vswitch *sw, u32 port, const struct vsw_port_cfg *cfg)
         p->cfg = *cfg;
         memset(p->drops, 0, sizeof(p->drops));
         p->used = true;
+        sw->gen++;
         ret = 0;
     }
     spin_unlock(&sw->lock);
@@ -217,6 +224,7 @@ void vsw_port_remove(struct vswitch *sw, u32 port)
         return;
     spin_lock(&sw->lock);
     sw->port[port].used = false;
+    sw->gen++;
     remove_where(sw, on_port, port);
     spin_unlock(&sw->lock);
 }
@@ -250,7 +258,8 @@ static void add_out(struct vswitch *sw, struct vsw_decision *d, u32 port)
 /* Ingress classification (6.9) and filtering (8.6.2), then forwarding (8.6:
  * never back out of the reception port). Returns the drop reason; fills d
  * otherwise. Called with the lock held. */
-static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u64 now, struct vsw_decision *d)
+static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u64 now, struct vsw_decision *d,
+                            u64 *until)
 {
     const struct vsw_port_cfg *cfg = &sw->port[in].cfg;
     const u8 *dst = h, *src = h + ETH_ALEN;
@@ -283,6 +292,11 @@ static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u6
             return VSW_DROP_NO_PORT;
         /* A stale entry for a port gone from the VLAN: flood as unknown. */
         if (e && sw->port[e->port].used && vsw_member(&sw->port[e->port].cfg, d->vid)) {
+            /* Live while now - seen <= age_ns: past seen + age_ns the
+             * destination may have aged out. The source was just seen at now
+             * and is refreshed only at the cache's flush: past now + age_ns
+             * it may have too, and then its next frame learns it anew. */
+            *until = MIN(e->seen, now) + sw->age_ns;
             add_out(sw, d, e->port);
             sw->stats.forwarded++;
             return VSW_DROP_NONE;
@@ -299,7 +313,9 @@ static enum vsw_drop decide(struct vswitch *sw, u32 in, const u8 *h, u32 len, u6
     return VSW_DROP_NONE;
 }
 
-void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, struct vsw_decision *d)
+/* Decides under the lock; *until: how long a unicast decision holds (0: it
+ * is not one to cache). */
+static void forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, struct vsw_decision *d, u64 *until)
 {
     /* The frame may be in guest memory: read its header exactly once. */
     u8 h[ETH_HLEN + VLAN_HLEN] = { 0 };
@@ -307,17 +323,98 @@ void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, 
         memcpy(h, frame, MIN(len, (u32)sizeof(h)));
 
     memset(d, 0, sizeof(*d));
+    *until = 0;
     spin_lock(&sw->lock);
     if (in >= VSW_MAX_PORTS || !sw->port[in].used) {
         d->drop = VSW_DROP_NO_PORT; /* nowhere to count it */
     } else {
-        d->drop = decide(sw, in, h, len, now, d);
+        d->drop = decide(sw, in, h, len, now, d, until);
         if (d->drop) {
             d->nout = 0;
             sw->port[in].drops[d->drop]++;
         }
     }
     spin_unlock(&sw->lock);
+}
+
+void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, struct vsw_decision *d)
+{
+    u64 until;
+    forward(sw, in, frame, len, now, d, &until);
+}
+
+/* What a cached decision depends on in the frame: its MACs, and whether it
+ * is tagged and with which VID (an untagged frame's VLAN is the port's). The
+ * caller's copy of the header, read once. */
+static void cache_key(const u8 *h, u64 key[2], bool *tagged)
+{
+    u64 macs = *(const kcopy_u64 *)(const void *)h;
+    u32 rest = *(const kcopy_u32 *)(const void *)(h + 8);
+    *tagged = ((h[12] << 8) | h[13]) == ETH_P_8021Q;
+    u32 vid = *tagged ? ((h[14] << 8) | h[15]) & TCI_VID : 0;
+    key[0] = macs;
+    key[1] = (u64)rest | (u64)vid << 32 | (u64)*tagged << 48;
+}
+
+void vsw_forward_cached(struct vswitch *sw, struct vsw_cache *c, u32 in, const u8 *frame, u32 len, u64 now,
+                        struct vsw_decision *d)
+{
+    u8 h[ETH_HLEN + VLAN_HLEN];
+    u64 key[2];
+    bool tagged;
+
+    if (len >= sizeof(h)) {
+        kcopy_small(h, frame, sizeof(h)); /* read once */
+        cache_key(h, key, &tagged);
+        if (c->valid && key[0] == c->key[0] && key[1] == c->key[1] && now < c->until &&
+            c->gen == __atomic_load_n(&sw->gen, __ATOMIC_ACQUIRE)) {
+            d->vid = c->vid;
+            d->tagged = c->tagged;
+            d->flooded = false;
+            d->drop = VSW_DROP_NONE;
+            d->nout = 1;
+            d->out[0] = c->out;
+            d->action[0] = c->action;
+            c->hits++;
+            c->last = MAX(c->last, now);
+            return;
+        }
+        frame = h;
+    }
+    /* A frame shorter than a tagged header is never cached (runts are
+     * judged by length in decide()). */
+    vsw_cache_flush(sw, c, in);
+    u64 until;
+    u32 gen = __atomic_load_n(&sw->gen, __ATOMIC_ACQUIRE);
+    forward(sw, in, frame, len, now, d, &until);
+    c->valid = false;
+    /* Only when nothing changed between the generation read and the
+     * decision: one taken on an older table is not cached. */
+    if (until && len >= sizeof(h) && d->nout == 1 && gen == __atomic_load_n(&sw->gen, __ATOMIC_ACQUIRE)) {
+        c->key[0] = key[0];
+        c->key[1] = key[1];
+        c->gen = gen;
+        c->until = MIN(until, now + VSW_CACHE_NS);
+        c->vid = d->vid;
+        c->tagged = d->tagged;
+        c->out = d->out[0];
+        c->action = d->action[0];
+        c->valid = true;
+    }
+}
+
+void vsw_cache_flush(struct vswitch *sw, struct vsw_cache *c, u32 in)
+{
+    if (!c->hits)
+        return;
+    spin_lock(&sw->lock);
+    sw->stats.forwarded += c->hits;
+    /* The source's entry, refreshed as each frame's learning would have. A
+     * port that left learns nothing. */
+    if (in < VSW_MAX_PORTS && sw->port[in].used)
+        mac_learn(sw, (const u8 *)&c->key[0] + ETH_ALEN, c->vid, (u8)in, c->last);
+    spin_unlock(&sw->lock);
+    c->hits = 0;
 }
 
 /* Sorting for vsw_mac_dump: a bounded max-heap in the caller's buffer keeps

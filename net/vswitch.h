@@ -82,8 +82,29 @@ struct vsw_stats {
     u64 learned, moved, aged, table_full, flooded, forwarded;
 };
 
+/* A port's last unicast decision, kept by the port's sender (one CPU at a
+ * time: the caller serialises) so that a run of frames to one destination
+ * is decided once. It holds while the switch's generation is unchanged
+ * (nothing was learnt anew, moved, aged out or removed and no port came or
+ * went), neither the destination's nor the source's entry can have aged out
+ * (`until`), and the frame's
+ * key (its MACs, whether it is tagged, its VID) is the same. Frames decided
+ * by it are counted, and their source's entry refreshed, at vsw_cache_flush. */
+struct vsw_cache {
+    bool valid;
+    u64 key[2]; /* bytes 0..11 of the frame; the tag's VID and the tagged bit */
+    u32 gen;
+    u64 until; /* ns: an entry it depends on may age out, or VSW_CACHE_NS passed */
+    u16 vid;
+    bool tagged;
+    u8 out, action;
+    u32 hits; /* frames decided by it since the last flush */
+    u64 last; /* ns of the last of them */
+};
+
 struct vswitch {
     spinlock_t lock; /* mac[] and stats */
+    u32 gen;         /* bumped (under lock) by every change a cached decision depends on */
     u64 age_ns;
     struct vsw_port port[VSW_MAX_PORTS];
     struct vsw_mac_entry mac[VSW_MAC_ENTRIES];
@@ -102,6 +123,14 @@ void vsw_port_flush(struct vswitch *sw, u32 port);
  * least its first ETH_HLEN + VLAN_HLEN bytes when it has that many; len is the
  * whole frame's length). Learns the source. */
 void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, struct vsw_decision *d);
+/* vsw_forward through the sender's cache: a frame with the key of the last
+ * unicast decision, while that decision holds, is decided without the lock,
+ * the table or the learning. */
+void vsw_forward_cached(struct vswitch *sw, struct vsw_cache *c, u32 in, const u8 *frame, u32 len, u64 now,
+                        struct vsw_decision *d);
+/* Counts the frames the cache decided and refreshes their source's entry, as
+ * vsw_forward would have for each: once per batch, one lock. */
+void vsw_cache_flush(struct vswitch *sw, struct vsw_cache *c, u32 in);
 /* Reclaims entries older than the ageing time; returns how many. */
 u32 vsw_age(struct vswitch *sw, u64 now);
 /* Copies up to max live entries (sorted by VLAN, then MAC) for the shell;

@@ -36,6 +36,16 @@ int gmem_write(const struct gmem *m, u64 g, const void *src, u64 len) __must_che
 int gmem_zero(const struct gmem *m, u64 g, u64 len) __must_check;
 /* A pointer to [g, g + len) when it lies inside one chunk, else NULL. */
 void *gmem_ptr(const struct gmem *m, u64 g, u64 len);
+/* gmem_ptr with the first chunk tried in line: the data path translates
+ * several addresses per frame, and most partitions have one chunk. */
+static inline void *gmem_ptr_fast(const struct gmem *m, u64 g, u64 len)
+{
+    const struct gmem_chunk *c = &m->c[0];
+    u64 in = g - c->gpa;
+    if (likely(m->n && g >= c->gpa && in < c->size && len <= c->size - in))
+        return c->hva + in;
+    return gmem_ptr(m, g, len);
+}
 /* The chunk holding g, or NULL. */
 const struct gmem_chunk *gmem_chunk_of(const struct gmem *m, u64 g);
 

@@ -235,6 +235,20 @@ static void mac_of(u8 sel, u8 *mac)
         memset(mac, 0xff, ETH_ALEN);
 }
 
+/* Each port's sender cache (vsw_forward_cached), flushed as the data path
+ * flushes it at the end of a transmit pass: here a pass is a run of frames
+ * from one port, ended by any other operation. */
+#define NO_PASS (MAX_PORTS + 1)
+static struct vsw_cache cache[MAX_PORTS + 1];
+static u32 pass_port;
+
+static void end_pass(struct vswitch *sw)
+{
+    if (pass_port != NO_PASS)
+        vsw_cache_flush(sw, &cache[pass_port], pass_port);
+    pass_port = NO_PASS;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct vswitch sw;
@@ -242,6 +256,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     u64 now = 1000;
 
     memset(&R, 0, sizeof(R));
+    memset(cache, 0, sizeof(cache));
+    pass_port = NO_PASS;
     R.age = 100 * ((u64)take(&in) + 1);
     vsw_init(&sw, R.age);
     for (u32 p = 0; p < MAX_PORTS; p++) {
@@ -255,6 +271,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         u8 code = take(&in);
         u32 port = (code >> 4) % (MAX_PORTS + 1); /* MAX_PORTS: only ever added here */
         /* Mostly frames: ageing and port changes scan the whole table. */
+        if ((code & 15) >= 12 || port != pass_port)
+            end_pass(&sw);
         switch (code & 15) {
         case 12:
         case 13:
@@ -298,7 +316,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(frame);
             memcpy(frame, h, n);
             struct vsw_decision d, want;
-            vsw_forward(&sw, port, frame, len, now, &d);
+            pass_port = port;
+            vsw_forward_cached(&sw, &cache[port], port, frame, len, now, &d);
             free(frame);
             if (sw.stats.table_full)
                 return 0; /* a probe run full (keys chosen to collide): the reference has no such limit */
@@ -320,9 +339,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         }
-        if ((op & 63) == 63)
+        if ((op & 63) == 63) {
+            end_pass(&sw);
             check_table(&sw);
+        }
     }
+    end_pass(&sw);
     check_table(&sw);
     for (u32 p = 0; p <= MAX_PORTS; p++)
         if (R.used[p])

@@ -839,6 +839,86 @@ static void test_threads(void **state)
     assert_true(sw.port[0].drops[VSW_DROP_RUNT] && sw.port[0].drops[VSW_DROP_NO_PORT]);
 }
 
+/* ---------------------------------------------------------------- the sender's cache */
+
+static struct vsw_decision cfwd(struct vsw_cache *c, u32 in, u64 dst, u64 src, int tag, u64 now)
+{
+    u8 f[64];
+    struct vsw_decision d;
+    vsw_forward_cached(&sw, c, in, f, mk_frame(f, dst, src, tag), now, &d);
+    assert_true(sane(&sw, in, &d));
+    return d;
+}
+
+/* A cached decision is the one the table would give: it follows a station
+ * that moves, ages out with the destination's entry, stops at a port that
+ * leaves and never serves a frame of another key; the frames it decided are
+ * counted, and their source kept alive, at the flush. */
+static void test_cached_decisions(void **state)
+{
+    struct vsw_cache c = { 0 };
+    for (u32 p = 0; p < 3; p++)
+        add(p, access_cfg(10));
+    add(3, trunk_cfg(0, 10, 20, 0));
+    fwd(0, BCAST, A, UNTAGGED, 1); /* A on 0 */
+    fwd(1, A, B, UNTAGGED, 1);     /* B on 1 */
+    struct vsw_decision d = cfwd(&c, 0, B, A, UNTAGGED, 2);
+    assert_int_equal(outs(&d), 0x2);
+    assert_true(c.valid); /* A was known and stayed put: the decision is cached */
+    u64 fwd0 = sw.stats.forwarded;
+    for (u64 t = 3; t < 10; t++) {
+        d = cfwd(&c, 0, B, A, UNTAGGED, t);
+        assert_int_equal(outs(&d), 0x2);
+        assert_false(d.flooded);
+    }
+    assert_int_equal(c.hits, 7);
+    assert_int_equal(sw.stats.forwarded, fwd0); /* not yet counted */
+    vsw_cache_flush(&sw, &c, 0);
+    assert_int_equal(c.hits, 0);
+    assert_int_equal(sw.stats.forwarded, fwd0 + 7);
+
+    /* The flush refreshed A (last seen at 9): alive until 9 + AGE. */
+    d = fwd(1, A, B, UNTAGGED, 9 + AGE);
+    assert_int_equal(outs(&d), 0x1);
+
+    /* From here on, time goes on after that refresh. */
+    const u64 T0 = 10 + AGE;
+    /* Another key (another destination) is decided anew. */
+    d = cfwd(&c, 0, C, A, UNTAGGED, T0 + 20);
+    assert_true(d.flooded);
+    d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 21);
+    assert_int_equal(outs(&d), 0x2);
+
+    /* B moves to 2. */
+    fwd(2, A, B, UNTAGGED, T0 + 22);
+    d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 23);
+    assert_int_equal(outs(&d), 0x4);
+    d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 30); /* cached later than B was last seen */
+    assert_int_equal(outs(&d), 0x4);
+
+    /* B's entry ages out (last seen at T0 + 22): flooded like an unknown station. */
+    d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 22 + AGE + 1);
+    assert_true(d.flooded);
+    assert_int_equal(outs(&d), 0xe);
+
+    /* B back on 2, then port 2 leaves. */
+    fwd(2, A, B, UNTAGGED, T0 + 2000);
+    d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 2001);
+    assert_int_equal(outs(&d), 0x4);
+    vsw_port_remove(&sw, 2);
+    d = cfwd(&c, 0, B, A, UNTAGGED, T0 + 2002);
+    assert_true(d.flooded);
+    assert_int_equal(outs(&d), 0xa);
+
+    /* A frame tagged on the trunk with VLAN 20 never matches one on VLAN 10. */
+    fwd(1, A, B, UNTAGGED, T0 + 2003);
+    d = cfwd(&c, 3, B, A, 10, T0 + 2004);
+    assert_int_equal(outs(&d), 0x2);
+    d = cfwd(&c, 3, B, A, 20, T0 + 2005);
+    assert_int_equal(d.drop, VSW_DROP_NO_PORT); /* nobody else on VLAN 20 */
+    vsw_cache_flush(&sw, &c, 3);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -862,6 +942,7 @@ int main(void)
         T(test_port_config),
         T(test_member_and_allow),
         T(test_threads),
+        T(test_cached_decisions),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
