@@ -138,8 +138,8 @@ deps:
 # Debian's cloud kernel and busybox, from Debian's packages (apt-get download,
 # dpkg -x) into build/debian/: vmlinuz (the bzImage as shipped), vmlinux (the
 # PVH ELF inside it) and initramfs.cpio, for the Linux boot tests.
-debian-kernel:
-	@$(PYTHON) tools/debian-kernel.py $(B)/debian
+debian-kernel: $(LINUX_AGENT)
+	@$(PYTHON) tools/debian-kernel.py --agent $(LINUX_AGENT) $(B)/debian
 
 QEMU_ARGS ?=
 run: deps esp

@@ -24,7 +24,16 @@ TG_MAX_BYTES := 98304
 # testguest.debug (gdb finds it through the .gnu_debuglink section).
 GUEST_BINS := $(B)/guest/testguest.elf
 
-guest: $(GUEST_BINS)
+# The failover agent for stock Linux partitions (guest/linux/hb-agent.c): an
+# ordinary static program, built with the C library, that tools/debian-kernel.py
+# puts in the initramfs.
+LINUX_AGENT := $(B)/guest/linux/isthmus-hb-agent
+
+$(LINUX_AGENT): guest/linux/hb-agent.c vmm/hypercall_abi.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (static, for Linux guests)"; $(CC) -std=gnu11 -O2 -static -Wall -Wextra -Werror -I. $< -o $@
+
+guest: $(GUEST_BINS) $(LINUX_AGENT)
 
 $(B)/guest/%.o: guest/%.c
 	@mkdir -p $(dir $@)

@@ -8,7 +8,10 @@ partition (tests/boot/test_linux.py). Uses Debian packages only:
   OUT/vmlinux          the PVH ELF inside the vmlinuz (tools/extract-vmlinux.py)
   OUT/initramfs.cpio   busybox and an /init that reports, then powers off
 
-    tools/debian-kernel.py [OUT]      (default build/debian; does nothing already done)
+    tools/debian-kernel.py [--agent PATH] [OUT]   (default build/debian; fetches once)
+
+--agent adds the failover agent (guest/linux/hb-agent.c, built by make) as
+/bin/isthmus-hb-agent; with isthmus.ha=1 on the command line /init runs it.
 
 The /init writes to the kernel log (so to the console) lines starting
 "isthmus-init:": the clocksource in use, the date (seconds since 1970),
@@ -24,7 +27,7 @@ import sys
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 META = "linux-image-cloud-amd64"
 
-INIT = """#!/bin/busybox sh
+INIT = r"""#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /usr/bin /sbin /usr/sbin
 /bin/busybox --install -s
 mount -t proc proc /proc
@@ -38,6 +41,29 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 echo on > /proc/sys/kernel/printk_devkmsg
 echo 5 > /proc/sys/kernel/printk
 say() { echo "isthmus-init: $*" > /dev/kmsg; }
+
+# ---- failover (isthmus.ha=1): the heartbeat agent, and a scripted failure
+# once this partition serves as primary: isthmus.fail=panic:SECONDS (kernel
+# panic through sysrq) or isthmus.fail=agent:SECONDS (the agent is killed).
+if grep -q 'isthmus.ha=1' /proc/cmdline; then
+    fail=$(sed -n 's/.*isthmus\.fail=\([a-z]*:[0-9]*\).*/\1/p' /proc/cmdline)
+    cat > /bin/ha-hook <<HOOK
+#!/bin/busybox sh
+fail="$fail"
+echo "isthmus-ha: now \$1" > /dev/kmsg
+if [ "\$1" = primary ] && [ -n "$fail" ]; then
+    ( sleep \${fail#*:}; echo "isthmus-ha: failing (\${fail%%:*})" > /dev/kmsg
+      case \${fail%%:*} in
+      panic) echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger ;;
+      agent) killall isthmus-hb-agent ;;
+      esac ) &
+fi
+HOOK
+    chmod +x /bin/ha-hook
+    /bin/isthmus-hb-agent /bin/ha-hook > /dev/kmsg 2>&1 &
+    say "ha: agent started"
+    while :; do sleep 3600; done
+fi
 say "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 sleep 4
 say "date $(date +%s)"
@@ -92,9 +118,13 @@ def cpio_newc(entries):
     return bytes(out)
 
 
-def initramfs(busybox):
+def initramfs(busybox, agent=None):
     with open(busybox, "rb") as f:
         bb = f.read()
+    extra = []
+    if agent:  # the failover agent, built from guest/linux/hb-agent.c
+        with open(agent, "rb") as f:
+            extra.append(("bin/isthmus-hb-agent", 0o100755, f.read(), (0, 0)))
     d, reg, chr_ = 0o040755, 0o100755, 0o020600
     return cpio_newc([
         ("bin", d, b"", (0, 0)),
@@ -102,10 +132,15 @@ def initramfs(busybox):
         ("dev/console", chr_, b"", (5, 1)),  # the kernel opens it for init's stdio
         ("bin/busybox", reg, bb, (0, 0)),
         ("init", reg, INIT.encode(), (0, 0)),
-    ])
+    ] + extra)
 
 
 def main(argv):
+    agent = None
+    if "--agent" in argv:  # --agent PATH: the failover agent goes in as /bin/isthmus-hb-agent
+        i = argv.index("--agent")
+        agent = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
     out = os.path.abspath(argv[1] if len(argv) > 1 else os.path.join(ROOT, "build", "debian"))
     root = os.path.join(out, "root")
     if not glob.glob(os.path.join(root, "boot", "vmlinuz-*")) or not os.path.exists(
@@ -129,7 +164,7 @@ def main(argv):
             f.write(elf)
         os.replace(vmlinux + ".tmp", vmlinux)
     with open(os.path.join(out, "initramfs.cpio"), "wb") as f:
-        f.write(initramfs(os.path.join(root, "bin", "busybox")))
+        f.write(initramfs(os.path.join(root, "bin", "busybox"), agent))
     print(f"debian-kernel: {vmlinuz}, {vmlinux}, {os.path.join(out, 'initramfs.cpio')}")
     return 0
 

@@ -11,6 +11,7 @@ import sys
 
 PACKAGES = [
     "make", "gcc", "binutils", "nasm", "gnu-efi",           # building isthmus.efi
+    "libc6-dev",                                             # the static failover agent for Linux guests
     "qemu-system-x86", "ovmf", "mtools",                     # make esp / make run
     "python3", "python3-pytest", "python3-pexpect",          # boot tests
     "libcmocka-dev",                                         # unit tests

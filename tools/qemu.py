@@ -45,6 +45,12 @@ PROFILES = {
         "machine": "pc", "smp": "4", "mem": 512, "args": [],
         "cpus": {0: 0, 1: 0, 2: 0, 3: 0}, "nodes": {0: 512}, "distances": None,
     },
+    # Four CPUs and 1 GiB, one node: two or three stock Linux partitions (a
+    # Debian kernel wants 128 MiB or more each).
+    "pc-linux": {
+        "machine": "pc", "smp": "4", "mem": 1024, "args": [],
+        "cpus": {0: 0, 1: 0, 2: 0, 3: 0}, "nodes": {0: 1024}, "distances": None,
+    },
     # Seven CPUs, one node: the partition boot tests (shell on CPU 0, six for guests).
     "pc-7cpu": {
         "machine": "pc", "smp": "7", "mem": 512, "args": [],

@@ -57,6 +57,10 @@ STATIC_ASSERT(LAYOUT_LOW_RAM_END == LAYOUT_BOOT64 && LAYOUT_BOOT64 + LAYOUT_BOOT
  * \_S5 sleep type powers the partition off. */
 #define LAYOUT_SLEEP_CTL_PORT 0x600
 #define LAYOUT_SLEEP_STS_PORT 0x601
+/* The heartbeat port for agents in user space (vmm/dev/hbport.c), also below
+ * 0x1000 and outside every legacy device's ports. */
+#define LAYOUT_HB_PORT        0x610
+#define LAYOUT_HB_PORT_COUNT  8
 #define LAYOUT_SLP_TYP_S5     5 /* the \_S5 package's values */
 /* Guest RAM stops below the APIC page: a partition above ~4 GiB - 18 MiB would
  * need RAM split around the MMIO hole, which is not supported yet. */

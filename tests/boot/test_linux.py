@@ -35,8 +35,9 @@ cmdline = "console=ttyS0"
 """
 
 
-def esp_with_linux(tmp_path):
-    """An ESP like build/esp.img's, larger, with the kernel and initramfs beside isthmus.efi."""
+def esp_with_linux(tmp_path, config=None):
+    """An ESP like build/esp.img's, larger, with the kernel and initramfs beside
+    isthmus.efi, and `config` (CONFIG by default) as isthmus.toml."""
     src = os.path.join(BUILD, "esp", "EFI")
     if not os.path.isdir(src):
         pytest.fail("build/esp missing: run 'make esp' (make test does)")
@@ -46,7 +47,7 @@ def esp_with_linux(tmp_path):
     subprocess.run(["mformat", "-i", img, "-F", "-v", "ISTHMUS", "::"], check=True)
     subprocess.run(["mcopy", "-i", img, "-s", src, "::/"], check=True)
     cfg = tmp_path / "isthmus.toml"
-    cfg.write_text(CONFIG)
+    cfg.write_text(config or CONFIG)
     for path in (str(cfg), VMLINUX, INITRD):
         subprocess.run(["mcopy", "-o", "-i", img, path, "::/EFI/BOOT/"], check=True)
     return img
