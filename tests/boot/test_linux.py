@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from conftest import BUILD, Hypervisor, clean
+from conftest import BACKENDS, BUILD, backend_boot, clean
 
 DEBIAN = os.path.join(BUILD, "debian")
 VMLINUX = os.path.join(DEBIAN, "vmlinux")
 INITRD = os.path.join(DEBIAN, "initramfs.cpio")
-LINUX_TIMEOUT = 200
+LINUX_TIMEOUT = {"svm": 200, "vmx": 1800}  # to the init's report: QEMU TCG, Bochs
 
 CONFIG = """
 [hypervisor]
@@ -53,7 +53,7 @@ def esp_with_linux(tmp_path, config=None):
     return img
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def linux(request, tmp_path_factory):
     """Boots the hypervisor with the partition, follows its console to the init's
     report, and returns (the guest's console text, host time at its date line)."""
@@ -61,14 +61,15 @@ def linux(request, tmp_path_factory):
         if not os.path.exists(path):
             pytest.skip(f"{os.path.relpath(path, BUILD)} missing: run 'make debian-kernel' "
                         "(apt-get download of Debian's linux-image-cloud-amd64 and busybox-static)")
-    hv = Hypervisor("test_linux", "pc-4cpu", esp_with_linux(tmp_path_factory.mktemp("esp")))
+    hv = backend_boot(request.param, f"test_linux[{request.param}]", esp_with_linux(tmp_path_factory.mktemp("esp")),
+                      profile="pc-4cpu")
     try:
         hv.wait_prompt()
         hv.send_raw("console linux\r")
-        hv.expect(r"isthmus-init: date (\d+)", timeout=LINUX_TIMEOUT)
+        hv.expect(r"isthmus-init: date (\d+)", timeout=LINUX_TIMEOUT[request.param])
         host_now = time.time()
         guest_date = int(hv.p.match.group(1))
-        report = hv.expect(r"isthmus-init: ready", timeout=120)
+        report = hv.expect(r"isthmus-init: ready", timeout=LINUX_TIMEOUT[request.param])
         hv.send_raw("\x1d")  # detach
         hv.expect_prompt()
         yield {"guest_date": guest_date, "host_date": host_now, "report": clean(report), "hv": hv}
