@@ -32,11 +32,11 @@
     (ACPI_FADT_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_HEADLESS |                     \
      ACPI_FADT_HW_REDUCED_ACPI)
 
-/* IA-PC boot architecture flags (table 5.11): no VGA, no CMOS RTC; bit 1 clear
- * says there is no 8042, bit 0 clear no legacy ISA devices. */
+/* IA-PC boot architecture flags (table 5.11): no VGA; bit 1 clear says there
+ * is no 8042, bit 0 clear no legacy ISA devices. Bit 5 (CMOS RTC not present)
+ * stays clear: the partition has one (vmm/dev/rtc.c), in the DSDT. */
 #define IAPC_VGA_NOT_PRESENT BIT(2)
-#define IAPC_CMOS_RTC_ABSENT BIT(5)
-#define GUEST_IAPC_BOOT_ARCH (IAPC_VGA_NOT_PRESENT | IAPC_CMOS_RTC_ABSENT)
+#define GUEST_IAPC_BOOT_ARCH IAPC_VGA_NOT_PRESENT
 
 /* A LAPIC (type 0) entry holds 8-bit APIC ID and UID; 0xff means "all" in NMI
  * entries, so IDs and UIDs of 255 and above need an x2APIC entry (5.2.12.12). */

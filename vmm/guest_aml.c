@@ -51,8 +51,10 @@ enum {
 #define NS_SB      "\\_SB_"
 #define NS_PCI0    "PCI0"
 #define NS_COM1    "COM1"
+#define NS_RTC     "RTC_"
 #define ISA_IRQS   16
 #define UART_PORTS PC_UART_PORTS
+#define RTC_PORTS  PC_RTC_PORTS
 
 /* ---------------------------------------------------------------- resource descriptors */
 
@@ -464,6 +466,46 @@ int guest_aml_com1(u8 *buf, u32 size, u16 port, u8 irq, bool level, u32 *len)
     name_int(&o, "_UID", 1);
     name_crs(&o, crs, sizeof(crs));
     sb_device_close(&o, at);
+    *len = o.len;
+    return o.full ? -ENOSPC : 0;
+}
+
+int guest_aml_rtc(u8 *buf, u32 size, u16 port, u32 *len)
+{
+    if (!len || (!buf && size))
+        return -EINVAL;
+    *len = 0;
+    if ((u32)port + RTC_PORTS - 1 > IO_SPACE_END)
+        return -EINVAL;
+    const struct res_io_port io = {
+        .tag = RES_SMALL_TAG(RES_SMALL_IO, sizeof(struct res_io_port) - 1),
+        .info = RES_IO_DECODE16,
+        .min = port,
+        .max = port,
+        .align = 1,
+        .len = RTC_PORTS,
+    };
+    const struct res_end_tag end = { .tag = RES_SMALL_TAG(RES_SMALL_END, sizeof(struct res_end_tag) - 1) };
+
+    struct aml_out o = { .buf = buf, .size = size };
+    put8(&o, AML_SCOPE_OP);
+    u32 scope = pkg_open(&o);
+    put_name(&o, NS_SB);
+    put8(&o, AML_EXT_OP_PREFIX);
+    put8(&o, AML_X_DEVICE_OP);
+    u32 dev = pkg_open(&o);
+    put_name(&o, NS_RTC);
+    name_int(&o, "_HID", eisaid("PNP0B00")); /* AT real-time clock */
+    put8(&o, AML_NAME_OP);
+    put_name(&o, "_CRS");
+    put8(&o, AML_BUFFER_OP);
+    u32 b = pkg_open(&o);
+    put_int(&o, sizeof(io) + sizeof(end));
+    put(&o, &io, sizeof(io));
+    put(&o, &end, sizeof(end));
+    pkg_close(&o, b);
+    pkg_close(&o, dev);
+    pkg_close(&o, scope);
     *len = o.len;
     return o.full ? -ENOSPC : 0;
 }

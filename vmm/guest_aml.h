@@ -51,4 +51,18 @@ int guest_aml_s5(u8 *buf, u32 size, u8 slp_typ, u32 *len) __must_check;
 #define GUEST_AML_COM1_MAX 64
 int guest_aml_com1(u8 *buf, u32 size, u16 port, u8 irq, bool level, u32 *len) __must_check;
 
+/* Scope (\_SB) { Device (RTC) {
+ *   Name (_HID, EisaId ("PNP0B00"))
+ *   Name (_CRS, ResourceTemplate () { IO (Decode16, port, port, 1, 2) })
+ * } }
+ * The CMOS clock (vmm/dev/rtc.c), without an interrupt: it raises none. Linux
+ * binds rtc_cmos to it and, once that registers rtc0, sets its system clock
+ * from it (rtc_hctosys). That read comes after Linux has left the jiffies
+ * clocksource, so it undoes the time lost to late ticks while jiffies kept
+ * time in early boot (docs/guests.md); the kvm-clock wall clock is read only
+ * before. Lengths and errors as guest_aml_pci_root(); -EINVAL also for a
+ * port range past 0xFFFF. */
+#define GUEST_AML_RTC_MAX 48
+int guest_aml_rtc(u8 *buf, u32 size, u16 port, u32 *len) __must_check;
+
 #endif

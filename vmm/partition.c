@@ -224,7 +224,7 @@ static int build_acpi(struct partition *p, u64 *rsdp, char *err, size_t errlen)
     struct guest_acpi_numa numa = { ndomains, cpu_domain, aff, naff, slit };
     /* The DSDT declares the PCI host bridge, so an ACPI guest (Linux) scans the
      * bus and finds its devices and NIC without boot options. */
-    static u8 aml[GUEST_AML_PCI_ROOT_MAX + GUEST_AML_S5_LEN + GUEST_AML_COM1_MAX];
+    static u8 aml[GUEST_AML_PCI_ROOT_MAX + GUEST_AML_S5_LEN + GUEST_AML_COM1_MAX + GUEST_AML_RTC_MAX];
     const struct guest_aml_pci win = { part_mmio32_base(p), LAYOUT_MMIO32_END, LAYOUT_MMIO64_BASE, part_phys_limit() };
     u32 aml_len = 0;
     int rc = guest_aml_pci_root(aml, sizeof(aml), &win, &aml_len);
@@ -242,6 +242,11 @@ static int build_acpi(struct partition *p, u64 *rsdp, char *err, size_t errlen)
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "DSDT: no room for COM1");
     aml_len += com1_len;
+    u32 rtc_len = 0;
+    rc = guest_aml_rtc(aml + aml_len, (u32)sizeof(aml) - aml_len, PC_RTC_PORT, &rtc_len);
+    if (rc < 0)
+        return kerr_fmt(err, errlen, rc, "DSDT: no room for the CMOS clock");
+    aml_len += rtc_len;
     struct guest_acpi_config ac = {
         .nvcpus = p->nvcpus, .apic_ids = apic_ids, .numa = &numa, .dsdt_aml = aml, .dsdt_aml_len = aml_len
     };

@@ -112,9 +112,16 @@ def test_pat_on_and_mtrrs_sane(linux):
     assert re.search(r"x86/PAT: Configuration \[0-7\]: WB +WC +UC- +UC", log), log
 
 
-@pytest.mark.xfail(reason="under QEMU TCG the guest's clock falls behind the hypervisor's (2.4 s after 8 s of "
-                   "guest uptime, 6.6 s after 12 s) though its wall clock starts right: unresolved, see docs/guests.md",
-                   strict=False)
+def test_clock_set_from_cmos_rtc(linux):
+    """Linux loses the late ticks of its early, jiffies-kept time; it sets its
+    clock again from the CMOS clock once it keeps time by the TSC (docs/guests.md)."""
+    assert re.search(r"rtc_cmos \S+: registered as rtc0", dmesg(linux)), dmesg(linux)
+    assert re.search(r"rtc_cmos \S+: setting system clock to", dmesg(linux)), dmesg(linux)
+
+
+@pytest.mark.xfail(reason="the hypervisor's own wall clock comes from the firmware's whole-second clock and was "
+                   "0.7 s ahead to 1.1 s behind the host under QEMU; the guest's date is truncated to the second "
+                   "(docs/guests.md)", strict=False)
 def test_date_matches_host(linux):
     assert abs(linux["guest_date"] - linux["host_date"]) <= 2, linux
 

@@ -130,7 +130,7 @@ static void test_basic(void **state)
     assert_int_equal(info.fadt.century, 0);
     assert_int_equal(info.fadt.flags,
                      ACPI_FADT_WBINVD | BIT(2) | BIT(4) | BIT(5) | BIT(12) | ACPI_FADT_HW_REDUCED_ACPI);
-    assert_int_equal(info.fadt.iapc_boot_arch, BIT(2) | BIT(5));
+    assert_int_equal(info.fadt.iapc_boot_arch, BIT(2));
     /* Power-off goes through the hardware-reduced sleep registers: byte ports. */
     const struct acpi_fadt *fadt = (const struct acpi_fadt *)(buf + (l.fadt - BASE));
     const struct acpi_gas_raw ctl = { ACPI_SPACE_IO, 8, 0, 1, LAYOUT_SLEEP_CTL_PORT };

@@ -465,6 +465,30 @@ static void test_com1(void **state)
     assert_int_equal(guest_aml_com1(buf, sizeof(buf), 0x3f8, 4, true, NULL), -EINVAL);
 }
 
+static void test_rtc(void **state)
+{
+    (void)state;
+    static const u8 want[] = {
+        0x10, 0x2a, '\\', '_',  'S',  'B',  '_',                    /* Scope (\_SB) */
+        0x5b, 0x82, 0x22, 'R',  'T',  'C',  '_',                    /* Device (RTC_) */
+        0x08, '_',  'H',  'I',  'D',  0x0c, 0x41, 0xd0, 0x0b, 0x00, /* _HID PNP0B00 */
+        0x08, '_',  'C',  'R',  'S',  0x11, 0x0d, 0x0a, 0x0a,       /* _CRS, 10 bytes */
+        0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02,             /* IO 0x70, 2 ports */
+        0x79, 0x00,                                                 /* end tag: no IRQ */
+    };
+    u8 buf[GUEST_AML_RTC_MAX];
+    u32 len = 0;
+    assert_int_equal(guest_aml_rtc(buf, sizeof(buf), 0x70, &len), 0);
+    assert_int_equal(len, sizeof(want));
+    assert_memory_equal(buf, want, sizeof(want));
+    assert_int_equal(guest_aml_rtc(NULL, 0, 0x70, &len), -ENOSPC);
+    assert_int_equal(len, sizeof(want));
+    assert_int_equal(guest_aml_rtc(buf, (u32)sizeof(want) - 1, 0x70, &len), -ENOSPC);
+    assert_int_equal(guest_aml_rtc(buf, sizeof(buf), 0xffff, &len), -EINVAL);
+    assert_int_equal(guest_aml_rtc(NULL, 4, 0x70, &len), -EINVAL);
+    assert_int_equal(guest_aml_rtc(buf, sizeof(buf), 0x70, NULL), -EINVAL);
+}
+
 static void test_iasl(void **state)
 {
     if (system("command -v iasl >/dev/null 2>&1") != 0)
@@ -529,7 +553,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_windows), cmocka_unit_test(test_no_mmio64), cmocka_unit_test(test_edges),
         cmocka_unit_test(test_enospc),         cmocka_unit_test(test_einval),    cmocka_unit_test(test_s5),
-        cmocka_unit_test(test_com1),           cmocka_unit_test(test_iasl),
+        cmocka_unit_test(test_com1),           cmocka_unit_test(test_rtc),       cmocka_unit_test(test_iasl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

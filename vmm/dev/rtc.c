@@ -44,7 +44,7 @@ static int rtc_attach(struct partition *p, char *err, size_t errlen)
     struct rtc_dev *r = &rtcs[p->id];
     r->lock = (spinlock_t)SPINLOCK_INIT;
     vrtc_init(&r->regs);
-    int rc = vdev_claim_pio(p, VRTC_PORT_INDEX, 2, rtc_pio, r, "rtc");
+    int rc = vdev_claim_pio(p, VRTC_PORT_INDEX, PC_RTC_PORTS, rtc_pio, r, "rtc");
     return rc < 0 ? kerr_fmt(err, errlen, rc, "cannot claim the CMOS clock's ports") : 0;
 }
 

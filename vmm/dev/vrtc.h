@@ -12,9 +12,10 @@
 #define ISTHMUS_VMM_DEV_VRTC_H
 
 #include "kernel/lib/types.h"
+#include "arch/x86/hw/pc.h"
 
-#define VRTC_PORT_INDEX 0x70 /* write: register index (bit 7: NMI disable on a PC) */
-#define VRTC_PORT_DATA  0x71
+#define VRTC_PORT_INDEX PC_RTC_PORT /* write: register index (bit 7: NMI disable on a PC) */
+#define VRTC_PORT_DATA  (PC_RTC_PORT + 1)
 
 /* Registers (MC146818A data sheet; 0x32 the IBM PC century byte). */
 enum vrtc_reg {
