@@ -8,4 +8,11 @@
 #define PC_COM1_IRQ   4     /* its ISA interrupt */
 #define PC_UART_PORTS 8
 
+/* Where a PC's firmware starts in real mode after a reset: F000:FFF0, the last
+ * 16 bytes of the first megabyte. Linux's BIOS reboot method (and the method
+ * it falls to first on a hardware-reduced ACPI machine without EFI runtime
+ * services) jumps there after switching back to real mode. */
+#define PC_RESET_VECTOR    0xffff0
+#define PC_RESET_VECTOR_SZ 16
+
 #endif
