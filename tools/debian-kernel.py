@@ -17,6 +17,10 @@ The /init writes to the kernel log (so to the console) lines starting
 "isthmus-init:": the clocksource in use, the date (seconds since 1970),
 "dmesg follows", the kernel log so far with each line prefixed
 "isthmus-dmesg: ", "dmesg ends" and "ready", then powers the partition off.
+
+With isthmus.shell=1 on the kernel command line it prints "isthmus-init: shell
+on ttyS0 (boot ID)" (the kernel's boot_id, new at every boot) instead and runs a busybox shell on /dev/ttyS0 (tests/boot/
+test_linux_shell.py); poweroff, reboot and halt in that shell work.
 """
 import glob
 import importlib.util
@@ -33,6 +37,20 @@ INIT = r"""#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# isthmus.shell=1: a shell on the serial port, for `console NAME` in the
+# management shell, instead of the report below. The shell gets ttyS0 as its
+# controlling tty (so Ctrl-C and job control work), and comes back when it
+# exits. Init stays pid 1 and does what busybox's init would on the signals
+# its poweroff, reboot and halt send to pid 1 (there is no busybox init here).
+case " $(cat /proc/cmdline) " in *" isthmus.shell=1 "*)
+    trap 'poweroff -f' USR2
+    trap 'reboot -f' TERM
+    trap 'halt -f' USR1
+    echo "isthmus-init: shell on ttyS0 (boot $(cat /proc/sys/kernel/random/boot_id))" > /dev/kmsg
+    export PS1='linux:\w# ' HOME=/ TERM=vt100
+    (while :; do setsid -c sh </dev/ttyS0 >/dev/ttyS0 2>&1; sleep 1; done) &
+    while :; do wait; done;;
+esac
 # Through the kernel log, which the console prints by polling: the serial
 # port's interrupt is not wired to anything yet, so tty output may not flow.
 # The console is a 115200-baud line that the kernel's own log keeps busy for

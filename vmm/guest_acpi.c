@@ -30,7 +30,7 @@
 #define FADT_F_HEADLESS   BIT(12) /* no local video, keyboard or mouse */
 #define GUEST_FADT_FLAGS                                                                                               \
     (ACPI_FADT_WBINVD | FADT_F_PROC_C1 | FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_HEADLESS |                     \
-     ACPI_FADT_HW_REDUCED_ACPI)
+     ACPI_FADT_HW_REDUCED_ACPI | ACPI_FADT_RESET_REG_SUP)
 
 /* IA-PC boot architecture flags (table 5.11): no VGA; bit 1 clear says there
  * is no 8042, bit 0 clear no legacy ISA devices. Bit 5 (CMOS RTC not present)
@@ -205,6 +205,11 @@ static void build_fadt(u8 *p, const struct guest_acpi_layout *l, const struct gu
     /* Power-off: SLP_EN with \_S5's type to the sleep control register. */
     f->sleep_control_reg = (struct acpi_gas_raw){ ACPI_SPACE_IO, 8, 0, 1, LAYOUT_SLEEP_CTL_PORT };
     f->sleep_status_reg = (struct acpi_gas_raw){ ACPI_SPACE_IO, 8, 0, 1, LAYOUT_SLEEP_STS_PORT };
+    /* Restart: the reset register, which Linux's reboot=acpi (and Windows)
+     * write first; its default on this platform reaches it through the reset
+     * vector instead (vmm/dev/power.c). */
+    f->reset_reg = (struct acpi_gas_raw){ ACPI_SPACE_IO, 8, 0, 1, LAYOUT_RESET_PORT };
+    f->reset_value = LAYOUT_RESET_VALUE;
     f->flags = GUEST_FADT_FLAGS;
     f->iapc_boot_arch = GUEST_IAPC_BOOT_ARCH;
     memcpy(&f->hypervisor_vendor_id, "Isthmus", 8);

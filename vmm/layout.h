@@ -8,7 +8,8 @@
  *                         or struct boot_params, the zero page (bzImage)
  *   [0xA0000, 0xE0000)    legacy VGA/ROM range, not in the memory map: reads
  *                         zeros, writes dropped (vmm/dev/lowmem.c)
- *   [0xE0000, 0x100000)   reserved: the partition's ACPI tables
+ *   [0xE0000, 0x100000)   reserved: the partition's ACPI tables, and in its
+ *                         last 16 bytes the reset vector (vmm/dev/power.c)
  *   [0x100000, size)      RAM: the kernel is loaded here, then modules
  *   [0xC0000000, 0xFEC00000)  MMIO window for assigned devices' 32-bit BARs
  *                         (starts above RAM when RAM reaches past 3 GiB)
@@ -22,6 +23,7 @@
 #define ISTHMUS_VMM_LAYOUT_H
 
 #include "kernel/lib/types.h"
+#include "arch/x86/hw/pc.h"
 #include "vmm/pvh_loader.h"
 #include "vmm/pvh_start.h"
 
@@ -62,9 +64,19 @@ STATIC_ASSERT(LAYOUT_LOW_RAM_END == LAYOUT_BOOT64 && LAYOUT_BOOT64 + LAYOUT_BOOT
 #define LAYOUT_HB_PORT        0x610
 #define LAYOUT_HB_PORT_COUNT  8
 #define LAYOUT_SLP_TYP_S5     5 /* the \_S5 package's values */
+/* The FADT's reset register (ACPI 6.5 4.8.3.6), next to the sleep registers:
+ * a byte write of LAYOUT_RESET_VALUE restarts the partition. */
+#define LAYOUT_RESET_PORT     0x602
+#define LAYOUT_RESET_VALUE    0x01
+/* The ACPI tables end below the reset vector, which a PC's firmware has at the
+ * top of this area: there the partition has code that writes the reset
+ * register (vmm/dev/power.c). */
+#define LAYOUT_ACPI_TABLES_SZ (PC_RESET_VECTOR - LAYOUT_ACPI)
+STATIC_ASSERT(LAYOUT_ACPI + LAYOUT_ACPI_SZ == PC_RESET_VECTOR + PC_RESET_VECTOR_SZ,
+              "the reset vector is the last 16 bytes of the ACPI area");
 /* Guest RAM stops below the APIC page: a partition above ~4 GiB - 18 MiB would
  * need RAM split around the MMIO hole, which is not supported yet. */
-#define LAYOUT_MAX_MEMORY     (LAYOUT_APIC_PAGE - MiB(16))
+#define LAYOUT_MAX_MEMORY (LAYOUT_APIC_PAGE - MiB(16))
 
 struct partition_layout {
     u64 memory;                     /* bytes of guest RAM, mapped at GPA 0 */

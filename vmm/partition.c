@@ -256,7 +256,7 @@ static int build_acpi(struct partition *p, u64 *rsdp, char *err, size_t errlen)
     if (!acpi)
         return kerr_fmt(err, errlen, -EFAULT, "the first memory block is too small for the ACPI tables");
     char why[PVH_ERR_LEN];
-    rc = guest_acpi_build(&ac, gpa(LAYOUT_ACPI), acpi, LAYOUT_ACPI_SZ, &al, why, sizeof(why));
+    rc = guest_acpi_build(&ac, gpa(LAYOUT_ACPI), acpi, LAYOUT_ACPI_TABLES_SZ, &al, why, sizeof(why));
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "ACPI tables: %s", why);
     *rsdp = al.rsdp;
@@ -561,6 +561,7 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
     spin_lock(&p->lock);
     p->reason[0] = '\0';
     p->powered_off = false;
+    p->reset = false;
     spin_unlock(&p->lock);
     p->stop_request = 0;
     for (u32 i = 0; i < CONFIG_MAX_PART_CPUS; i++)
@@ -627,10 +628,11 @@ int part_stop(struct partition *p, char *err, size_t errlen)
 }
 
 /* Takes the partition off its CPUs from one of its vCPUs: failed with why,
- * or powered off by the guest. */
-static void part_halt(struct vm_vcpu *vc, bool poweroff, const char *why)
+ * or powered off or reset by the guest. */
+static void part_halt(struct vm_vcpu *vc, enum part_down how, const char *why)
 {
     struct partition *p = vc->part;
+    bool poweroff = how != PART_DOWN_CRASH;
     spin_lock(&p->lock);
     bool first = p->state == PART_RUNNING;
     if (first && poweroff)
@@ -641,12 +643,13 @@ static void part_halt(struct vm_vcpu *vc, bool poweroff, const char *why)
     if (first) {
         p->state = PART_FAILED;
         p->powered_off = poweroff;
+        p->reset = how == PART_DOWN_RESET;
     }
     spin_unlock(&p->lock);
     if (first && poweroff) {
         log_info("part", "%s: %s", p->cfg->name, p->reason);
         if (observer->down)
-            observer->down(p, PART_DOWN_SHUTDOWN);
+            observer->down(p, how);
     } else if (first) {
         log_err("part", "%s failed: %s", p->cfg->name, p->reason);
         if (observer->down)
@@ -669,10 +672,12 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
     va_start(ap, fmt);
     kvsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    part_halt(vc, false, why);
+    part_halt(vc, PART_DOWN_CRASH, why);
 }
 
-void part_poweroff(struct vm_vcpu *vc) { part_halt(vc, true, "the guest powered off (ACPI S5)"); }
+void part_poweroff(struct vm_vcpu *vc) { part_halt(vc, PART_DOWN_SHUTDOWN, "the guest powered off (ACPI S5)"); }
+
+void part_reset(struct vm_vcpu *vc) { part_halt(vc, PART_DOWN_RESET, "the guest reset itself (ACPI reset register)"); }
 
 void part_reap(void)
 {
@@ -681,8 +686,17 @@ void part_reap(void)
         /* A powered-off partition in a failover group is the master's to stop. */
         if (p->state != PART_FAILED || !p->powered_off || (observer->keeps && observer->keeps(p)))
             continue;
+        bool reset = p->reset;
         char err[PART_REASON_MAX];
-        if (part_stop(p, err, sizeof(err)) < 0)
+        int rc = part_stop(p, err, sizeof(err));
+        /* A reset is a power cycle: the same image, memory and devices built
+         * afresh, as at its first start (the `starts` count grows). */
+        if (!rc && reset) {
+            log_info("part", "%s: restarting after the guest's reset", p->cfg->name);
+            p->resets++;
+            rc = part_start(p, err, sizeof(err));
+        }
+        if (rc < 0)
             log_err("part", "%s", err);
     }
 }

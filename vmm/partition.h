@@ -130,9 +130,11 @@ struct partition {
     spinlock_t lock;             /* console, failure reason */
     struct console_ring console; /* what its console (UART, hypercall) wrote */
     volatile u32 stop_request;
-    bool powered_off;          /* the guest powered off (ACPI S5): stopped by part_reap */
+    bool powered_off;          /* the guest powered off or reset itself: part_reap's to act on */
+    bool reset;                /* ... and it was a reset: part_reap starts it again */
     volatile u32 vcpus_active; /* vCPU threads still on their CPUs */
     u64 starts;
+    u64 resets;       /* restarts after the guest reset itself (part_reap) */
     u64 exits_before; /* exits of earlier runs, for `parts` */
     /* CPU time each vCPU was given this run (TSC ticks; vcpu_run.c): time
      * its thread ran or slept on its CPU, gaps over VCPU_PASS_CAP_MS counted
@@ -165,7 +167,7 @@ void partitions_autostart(void);
  * failed or powered off (from any CPU). keeps: a powered-off partition is the
  * observer's to stop, not part_reap's. hc_env: adds to a hypercall's
  * environment (the heartbeat calls). Every hook is optional. */
-enum part_down { PART_DOWN_CRASH, PART_DOWN_SHUTDOWN };
+enum part_down { PART_DOWN_CRASH, PART_DOWN_SHUTDOWN, PART_DOWN_RESET };
 struct part_observer {
     void (*starting)(struct partition *p);
     void (*stopped)(struct partition *p);
@@ -191,7 +193,12 @@ void part_fail(struct vm_vcpu *vc, const char *fmt, ...) __printf(2, 3);
 /* From a vCPU: the guest powered off. Its vCPUs leave as on a failure; CPU 0
  * then stops it (part_reap) unless its failover group's master does. */
 void part_poweroff(struct vm_vcpu *vc);
-/* CPU 0, on the management tick: stops powered-off partitions. */
+/* From a vCPU: the guest reset itself (its reset register). It goes down as on
+ * a power-off; CPU 0 then starts it again with the same image (part_reap),
+ * unless its failover group's master handles it as a failure. */
+void part_reset(struct vm_vcpu *vc);
+/* CPU 0, on the management tick: stops powered-off partitions and restarts
+ * those that reset themselves. */
 void part_reap(void);
 
 /* Bytes of RAM in the partition's memory map (its memory less the start info,

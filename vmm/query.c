@@ -97,6 +97,7 @@ int part_snapshot(u32 id, struct part_info *out)
     kstrlcpy(out->cmdline, p->image.cmdline ? p->image.cmdline : "", sizeof(out->cmdline));
     out->standby_image = p->image.kernel && p->image.kernel != p->cfg->kernel;
     out->starts = p->starts;
+    out->resets = p->resets;
     out->exits = part_exits(p);
     out->slpt_name = vcpu_backend->slpt_name;
     if (!p->slpt_ready)
@@ -186,6 +187,8 @@ int part_console_write(u32 id, const void *buf, size_t len)
         return -ENODEV;
     return vdev_console_input(p, buf, (u32)MIN(len, (size_t)0x7fffffff));
 }
+
+void part_reap_now(void) { part_reap(); }
 
 int part_start_id(u32 id, char *err, size_t errlen)
 {

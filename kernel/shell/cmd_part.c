@@ -101,6 +101,9 @@ static int cmd_parts(int argc, char **argv)
             con_printf("  reason: %s\n", p->reason);
         if (verbose && p->placement[0])
             show_placement(p);
+        if (verbose && p->starts)
+            con_printf("  starts: %llu, %llu of them after the guest reset itself\n", (unsigned long long)p->starts,
+                       (unsigned long long)p->resets);
         if (verbose && p->requested_node >= 0)
             con_printf("  requested: node %d\n", (int)p->requested_node);
         /* A cold takeover may have booted its failover group's standby image. */
@@ -172,6 +175,9 @@ static int cmd_console(int argc, char **argv)
     u64 sent = 0, dropped = 0, unsent = 0;
     static u8 buf[512], keys[64];
     for (;;) {
+        /* Watching a console must not hold up the restart of a partition
+         * whose guest reset itself (maybe the one watched). */
+        part_reap_now();
         u64 lost = 0;
         size_t n = part_console_read((u32)id, &cursor, buf, sizeof(buf), &lost);
         if (lost)

@@ -119,7 +119,13 @@ static void test_basic(void **state)
     assert_int_equal(info.fadt.dsdt, l.dsdt);
     assert_int_equal(info.fadt.facs, 0);
     assert_true(info.fadt.hw_reduced);
-    assert_false(info.fadt.reset_supported);
+    /* Restart through the reset register, a byte port (the hypervisor's own
+     * FADT parser reads it as Linux's acpi_reboot would). */
+    assert_true(info.fadt.reset_supported);
+    assert_int_equal(info.fadt.reset_reg.space, ACPI_SPACE_IO);
+    assert_int_equal(info.fadt.reset_reg.bit_width, 8);
+    assert_int_equal(info.fadt.reset_reg.address, LAYOUT_RESET_PORT);
+    assert_int_equal(info.fadt.reset_value, LAYOUT_RESET_VALUE);
     assert_int_equal(info.fadt.sci_irq, 0);
     assert_int_equal(info.fadt.smi_cmd, 0);
     assert_int_equal(info.fadt.pm_tmr_bits, 0);
@@ -128,8 +134,8 @@ static void test_basic(void **state)
     assert_int_equal(info.fadt.pm_tmr.address, 0);
     assert_int_equal(info.fadt.gpe0.address, 0);
     assert_int_equal(info.fadt.century, 0);
-    assert_int_equal(info.fadt.flags,
-                     ACPI_FADT_WBINVD | BIT(2) | BIT(4) | BIT(5) | BIT(12) | ACPI_FADT_HW_REDUCED_ACPI);
+    assert_int_equal(info.fadt.flags, ACPI_FADT_WBINVD | BIT(2) | BIT(4) | BIT(5) | BIT(12) |
+                                          ACPI_FADT_HW_REDUCED_ACPI | ACPI_FADT_RESET_REG_SUP);
     assert_int_equal(info.fadt.iapc_boot_arch, BIT(2));
     /* Power-off goes through the hardware-reduced sleep registers: byte ports. */
     const struct acpi_fadt *fadt = (const struct acpi_fadt *)(buf + (l.fadt - BASE));

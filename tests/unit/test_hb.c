@@ -696,6 +696,13 @@ static void shutdown_fails_over(void **state)
     assert_true(log_has("partition 0 (primary) shut down: failed"));
 }
 
+/* A guest's reboot in a group is the group's to handle, as a shutdown is. */
+static void reset_fails_over(void **state)
+{
+    down_fails_over(HB_DOWN_RESET, "reset itself (reboot)");
+    assert_true(log_has("partition 0 (primary) reset itself (reboot): failed"));
+}
+
 /* ---------------------------------------------------------------- hot takeover */
 
 static void hot_takeover_order(void **state)
@@ -1399,6 +1406,7 @@ int main(void)
         cmocka_unit_test(flapping_standby_is_limited),
         cmocka_unit_test(crash_fails_over),
         cmocka_unit_test(shutdown_fails_over),
+        cmocka_unit_test(reset_fails_over),
         cmocka_unit_test(hot_takeover_order),
         cmocka_unit_test(takeover_time_is_time_to_ack),
         cmocka_unit_test(fence_failure_down),

@@ -39,8 +39,7 @@ static enum vdev_result hb_pio(struct vm_vcpu *vc, void *dev, u16 port, u8 size,
     struct hbport *h = dev;
     struct partition *p = vc->part;
     u32 cpu = vc->v.index < CONFIG_MAX_PART_CPUS ? vc->v.index : 0;
-    if (size != HBPORT_SIZE || (port != HBPORT_BEAT && port != HBPORT_INTERVAL) ||
-        (!in && port == HBPORT_INTERVAL)) {
+    if (size != HBPORT_SIZE || (port != HBPORT_BEAT && port != HBPORT_INTERVAL) || (!in && port == HBPORT_INTERVAL)) {
         __atomic_fetch_add(&h->bad, 1, __ATOMIC_RELAXED);
         if (in)
             *val = 0xffffffffu;

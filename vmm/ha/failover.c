@@ -128,10 +128,17 @@ static void failover_stopped(struct partition *p)
         hb_stopped(&hb, p->id, now_ns());
 }
 
+/* A member that powers off or resets itself fails over like one that crashes:
+ * the group's configuration, not the guest, decides what runs next. */
 static void failover_down(struct partition *p, enum part_down how)
 {
-    if (p->id < hb.nparts)
-        hb_down(&hb, p->id, how == PART_DOWN_SHUTDOWN ? HB_DOWN_SHUTDOWN : HB_DOWN_CRASH, now_ns());
+    static const enum hb_down as_hb[] = {
+        [PART_DOWN_CRASH] = HB_DOWN_CRASH,
+        [PART_DOWN_SHUTDOWN] = HB_DOWN_SHUTDOWN,
+        [PART_DOWN_RESET] = HB_DOWN_RESET,
+    };
+    if (p->id < hb.nparts && (u32)how < ARRAY_SIZE(as_hb))
+        hb_down(&hb, p->id, as_hb[how], now_ns());
 }
 
 static u32 beat(void *ctx, u32 claimed)

@@ -454,6 +454,15 @@ static bool running(const struct hb_part *p)
     return p->state == HB_WAITING || p->state == HB_ALIVE || p->state == HB_LATE;
 }
 
+static const char *down_why(u32 down)
+{
+    switch (down) {
+    case HB_DOWN_CRASH: return "crashed (triple fault or unhandled exit)";
+    case HB_DOWN_RESET: return "reset itself (reboot)";
+    default: return "shut down";
+    }
+}
+
 static void tick_part(struct hb_master *m, u32 gi, s32 idx, u64 now)
 {
     if (idx < 0)
@@ -468,7 +477,7 @@ static void tick_part(struct hb_master *m, u32 gi, s32 idx, u64 now)
     u32 down = __atomic_load_n(&p->down, __ATOMIC_ACQUIRE);
     if (down != HB_DOWN_NONE) {
         u64 at = __atomic_load_n(&p->down_at, __ATOMIC_RELAXED);
-        fail(m, i, down == HB_DOWN_CRASH ? "crashed (triple fault or unhandled exit)" : "shut down", at, now);
+        fail(m, i, down_why(down), at, now);
         return;
     }
 

@@ -73,7 +73,7 @@
 #define HB_COLD_WINDOW_NS (60ULL * 1000000000ULL) /* one more takes the group DOWN */
 
 enum hb_pstate { HB_OFF, HB_WAITING, HB_ALIVE, HB_LATE, HB_FAILED };
-enum hb_down { HB_DOWN_NONE, HB_DOWN_CRASH, HB_DOWN_SHUTDOWN };
+enum hb_down { HB_DOWN_NONE, HB_DOWN_CRASH, HB_DOWN_SHUTDOWN, HB_DOWN_RESET };
 enum hb_gstate { HBG_IDLE, HBG_OK, HBG_DEGRADED, HBG_TAKEOVER, HBG_DOWN };
 
 enum hb_event_kind {

@@ -10,4 +10,11 @@
 #define PC_RTC_PORT   0x70 /* CMOS clock: index, then data at 0x71 */
 #define PC_RTC_PORTS  2
 
+/* Where a PC's firmware starts in real mode after a reset: F000:FFF0, the last
+ * 16 bytes of the first megabyte. Linux's BIOS reboot method (and the method
+ * it falls to first on a hardware-reduced ACPI machine without EFI runtime
+ * services) jumps there after switching back to real mode. */
+#define PC_RESET_VECTOR    0xffff0
+#define PC_RESET_VECTOR_SZ 16
+
 #endif

@@ -1,0 +1,191 @@
+"""A shell inside a stock Linux partition, used from the management shell; SMP;
+poweroff and reboot from inside Linux. AMD-V under QEMU TCG.
+
+Debian's cloud vmlinuz (the bzImage as shipped) boots in a partition of 2
+vCPUs with `console=ttyS0 isthmus.shell=1`: the initramfs's /init
+(tools/debian-kernel.py) then runs a busybox shell on /dev/ttyS0 instead of
+its report. `console linux` types into it. One boot, the tests in order:
+the shell computes, sees 2 CPUs online with a clean SMP bring-up, prints
+3000 lines without stalling, lets the management shell go on after Ctrl-],
+powers the partition off with `poweroff`, and after `part start` restarts it
+with `reboot` (Linux's default on this hardware-reduced ACPI platform goes
+through the reset vector to the FADT's reset register: docs/guests.md)."""
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import BUILD, Hypervisor, fact_line, line_with
+from test_partitions import parts, wait_state
+
+DEBIAN = os.path.join(BUILD, "debian")
+VMLINUZ = os.path.join(DEBIAN, "vmlinuz")
+INITRD = os.path.join(DEBIAN, "initramfs.cpio")
+BOOT_TIMEOUT = 240  # vmlinuz decompression and boot to the shell under TCG: ~20 s
+PROMPT = "linux:/# "
+MARKER = r"isthmus-init: shell on ttyS0 \(boot ([0-9a-f-]{36})\)"
+
+CONFIG = """
+[hypervisor]
+log_level = "info"
+
+[[partition]]
+name = "linux"
+cpus = [1, 2]
+memory = "256M"
+kernel = "vmlinuz"
+initrd = "initramfs.cpio"
+cmdline = "console=ttyS0 isthmus.shell=1"
+"""
+
+
+def esp_with_linux(tmp_path):
+    src = os.path.join(BUILD, "esp", "EFI")
+    if not os.path.isdir(src):
+        pytest.fail("build/esp missing: run 'make esp' (make test does)")
+    img = str(tmp_path / "esp.img")
+    with open(img, "wb") as f:
+        f.truncate(160 << 20)
+    subprocess.run(["mformat", "-i", img, "-F", "-v", "ISTHMUS", "::"], check=True)
+    subprocess.run(["mcopy", "-i", img, "-s", src, "::/"], check=True)
+    cfg = tmp_path / "isthmus.toml"
+    cfg.write_text(CONFIG)
+    for path in (str(cfg), VMLINUZ, INITRD):
+        subprocess.run(["mcopy", "-o", "-i", img, path, "::/EFI/BOOT/"], check=True)
+    return img
+
+
+class Session:
+    """The hypervisor, and the boot IDs of the shells seen so far."""
+
+    def __init__(self, hv):
+        self.hv = hv
+        self.boots = []
+
+    def attach(self):
+        self.hv.send_raw("console linux\r")
+        self.hv.expect(fact_line("console:", "attached", "linux").pattern + r"\n")
+
+    def detach(self):
+        self.hv.send_raw("\x1d")
+        self.hv.expect(fact_line("console:", "detached", "linux").pattern + r"\n")
+        line = self.hv.p.after
+        self.hv.expect_prompt()
+        return line
+
+    def wait_new_shell(self):
+        """Follows the attached console to the marker of a boot not seen yet
+        (the console first replays what its ring holds of earlier runs), then
+        to the shell's prompt; returns the console text up to the marker."""
+        text = ""
+        while True:
+            text += self.hv.expect(MARKER, timeout=BOOT_TIMEOUT)
+            boot = self.hv.p.match.group(1)
+            if boot not in self.boots:
+                self.boots.append(boot)
+                break
+        self.hv.expect(re.escape(PROMPT), timeout=60)
+        return text
+
+    def run(self, command, answer, timeout=60):
+        """Types a command line at the Linux shell; returns its output up to
+        the regex `answer` (which must not match the echoed line itself)."""
+        self.hv.send_raw(command + "\r")
+        self.hv.expect(re.escape(command), timeout=timeout)  # the shell's echo
+        out = self.hv.expect(answer, timeout=timeout)
+        return out, self.hv.p.match
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    for path in (VMLINUZ, INITRD):
+        if not os.path.exists(path):
+            pytest.skip(f"{os.path.relpath(path, BUILD)} missing: run 'make debian-kernel' "
+                        "(apt-get download of Debian's linux-image-cloud-amd64 and busybox-static)")
+    hv = Hypervisor("test_linux_shell", "pc-4cpu", esp_with_linux(tmp_path_factory.mktemp("esp")))
+    try:
+        hv.wait_prompt()
+        s = Session(hv)
+        s.attach()
+        s.boot_text = s.wait_new_shell()
+        yield s
+    finally:
+        hv.close()
+
+
+def test_typed_command_runs(session):
+    session.run("echo $((6*7))", r"\n42\r?\n")
+
+
+def test_two_cpus_online(session):
+    session.run("nproc", r"\n(\d+)\r?\n")
+    assert session.hv.p.match.group(1) == "2"
+    session.run("cat /sys/devices/system/cpu/online", r"\n(\S+)\r?\n")
+    assert session.hv.p.match.group(1) == "0-1"
+
+
+def test_smp_bring_up_clean(session):
+    """The AP came up through INIT-SIPI-SIPI into Linux's real-mode trampoline,
+    with no TSC warp found between the CPUs."""
+    log = session.boot_text
+    assert "x86: Booting SMP configuration" in log, log[-3000:]
+    assert "smp: Brought up 1 node, 2 CPUs" in log, log[-3000:]
+    for bad in ("failed to come online", "TSC synchronization", "Marking TSC unstable", "check_tsc_sync",
+                "TSC warp", "Call Trace", "WARNING:"):
+        assert bad not in log, [line for line in log.splitlines() if bad in line]
+
+
+def test_a_long_output_is_not_stalled(session):
+    """3000 lines (about 17 KB) written to ttyS0 by user space arrive whole and
+    in order, and the shell answers after them."""
+    out, _ = session.run("seq 1 3000; echo seq-done-$((2*3))", r"\nseq-done-6\r?\n", timeout=120)
+    numbers = [int(n) for n in re.findall(r"^(\d+)\r?$", out, re.M)]
+    assert numbers == list(range(1, 3001)), (len(numbers), out[-500:])
+    session.run("echo after-$((3*3))", r"\nafter-9\r?\n")
+
+
+def test_detach_and_the_management_shell_answers(session):
+    line = session.detach()
+    assert line_with(line, "detached", "linux", re.compile(r"\b(\d+) bytes typed")), line
+    rows, out = parts(session.hv)
+    assert rows["linux"]["state"] == "running" and rows["linux"]["vcpus"] == 2, out
+    out = session.hv.cmd("vcpus linux")
+    assert len(re.findall(r"^linux\s+\d+\s+\d+\s+(running|halted)", out, re.M)) == 2, out
+    # Each vCPU registered its own kvmclock page (the AP's at its bring-up).
+    assert line_with(session.hv.cmd("parts -v"), "kvmclock:", "2 of 2 vCPUs"), out
+
+
+def test_poweroff_stops_the_partition(session):
+    session.attach()
+    session.hv.send_raw("\r")
+    session.hv.expect(re.escape(PROMPT))
+    session.hv.send_raw("poweroff\r")
+    session.hv.expect(r"reboot: Power down", timeout=60)
+    session.detach()
+    wait_state(session.hv, "linux", "stopped", timeout=60)
+    assert "guest powered off" in session.hv.cmd("log info 20")
+
+
+def test_reboot_restarts_the_partition(session):
+    out = session.hv.cmd("part start linux")
+    assert line_with(out, "linux", "running"), out
+    session.attach()
+    session.wait_new_shell()
+    session.run("echo second-$((5*5))", r"\nsecond-25\r?\n")
+    # Linux 6.1 picks EFI on hardware-reduced ACPI (reboot_init); without EFI
+    # runtime services it falls to the BIOS method: the reset vector.
+    session.run("cat /sys/kernel/reboot/type", r"\n(\w+)\r?\n")
+    assert session.hv.p.match.group(1) == "efi"
+    session.hv.send_raw("reboot\r")
+    session.hv.expect(r"reboot: Restarting system", timeout=60)
+    # Still attached: the restart shows in the log and the new boot follows.
+    session.hv.expect(fact_line("linux", "reset itself", "reset register").pattern + r"\n", timeout=60)
+    session.wait_new_shell()
+    session.run("nproc", r"\n2\r?\n")
+    session.detach()
+    assert len(session.boots) == 3, session.boots
+    rows, out = parts(session.hv)
+    assert rows["linux"]["state"] == "running", out
+    out = session.hv.cmd("parts -v")
+    assert line_with(out, "starts: 3", "1 of them after the guest reset itself"), out
