@@ -51,9 +51,8 @@ case " $(cat /proc/cmdline) " in *" isthmus.shell=1 "*)
     (while :; do setsid -c sh </dev/ttyS0 >/dev/ttyS0 2>&1; sleep 1; done) &
     while :; do wait; done;;
 esac
-# Through the kernel log, which the console prints by polling: the serial
-# port's interrupt is not wired to anything yet, so tty output may not flow.
-# The console is a 115200-baud line that the kernel's own log keeps busy for
+# Through the kernel log, so that the report and the kernel's own lines
+# reach the console in one order, with the kernel's timestamps. The console is a 115200-baud line that the kernel's own log keeps busy for
 # seconds: only warnings from here on, a pause for it to drain before the
 # date (whose arrival time a test compares), and the log paced to the line.
 echo on > /proc/sys/kernel/printk_devkmsg
