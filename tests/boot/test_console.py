@@ -9,7 +9,7 @@ One boot per backend (module-scoped; test IDs end in [svm] or [vmx]) on a
 import re
 
 from conftest import backend_module_boot, fact_line, line_with
-from test_partitions import console, wait_for
+from test_partitions import wait_for
 
 CONFIG = """[hypervisor]
 log_level = "info"
