@@ -433,6 +433,22 @@ int guest_aml_s5(u8 *buf, u32 size, u8 slp_typ, u32 *len)
     return 0;
 }
 
+/* IO (Decode16, port, port, 1, count) */
+static struct res_io_port io_ports(u16 port, u8 count)
+{
+    const struct res_io_port io = {
+        .tag = RES_SMALL_TAG(RES_SMALL_IO, sizeof(struct res_io_port) - 1),
+        .info = RES_IO_DECODE16,
+        .min = port,
+        .max = port,
+        .align = 1,
+        .len = count,
+    };
+    return io;
+}
+
+static const struct res_end_tag end_tag = { .tag = RES_SMALL_TAG(RES_SMALL_END, sizeof(struct res_end_tag) - 1) };
+
 int guest_aml_com1(u8 *buf, u32 size, u16 port, u8 irq, bool level, u32 *len)
 {
     if (!len || (!buf && size))
@@ -440,25 +456,16 @@ int guest_aml_com1(u8 *buf, u32 size, u16 port, u8 irq, bool level, u32 *len)
     *len = 0;
     if (irq >= ISA_IRQS || (u32)port + UART_PORTS - 1 > IO_SPACE_END)
         return -EINVAL;
-    const struct res_io_port io = {
-        .tag = RES_SMALL_TAG(RES_SMALL_IO, sizeof(struct res_io_port) - 1),
-        .info = RES_IO_DECODE16,
-        .min = port,
-        .max = port,
-        .align = 1,
-        .len = UART_PORTS,
-    };
+    const struct res_io_port io = io_ports(port, UART_PORTS);
     const struct res_irq ir = {
         .tag = RES_SMALL_TAG(RES_SMALL_IRQ, sizeof(struct res_irq) - 1),
         .mask = (u16)BIT(irq),
         .info = level ? 0 : RES_IRQ_EDGE,
     };
-    const struct res_end_tag end = { .tag = RES_SMALL_TAG(RES_SMALL_END, sizeof(struct res_end_tag) - 1) };
-
-    u8 crs[sizeof(io) + sizeof(ir) + sizeof(end)];
+    u8 crs[sizeof(io) + sizeof(ir) + sizeof(end_tag)];
     memcpy(crs, &io, sizeof(io));
     memcpy(crs + sizeof(io), &ir, sizeof(ir));
-    memcpy(crs + sizeof(io) + sizeof(ir), &end, sizeof(end));
+    memcpy(crs + sizeof(io) + sizeof(ir), &end_tag, sizeof(end_tag));
     struct aml_out o = { .buf = buf, .size = size };
     u32 at[2];
     sb_device_open(&o, NS_COM1, at);
@@ -477,35 +484,16 @@ int guest_aml_rtc(u8 *buf, u32 size, u16 port, u32 *len)
     *len = 0;
     if ((u32)port + RTC_PORTS - 1 > IO_SPACE_END)
         return -EINVAL;
-    const struct res_io_port io = {
-        .tag = RES_SMALL_TAG(RES_SMALL_IO, sizeof(struct res_io_port) - 1),
-        .info = RES_IO_DECODE16,
-        .min = port,
-        .max = port,
-        .align = 1,
-        .len = RTC_PORTS,
-    };
-    const struct res_end_tag end = { .tag = RES_SMALL_TAG(RES_SMALL_END, sizeof(struct res_end_tag) - 1) };
-
+    const struct res_io_port io = io_ports(port, RTC_PORTS);
+    u8 crs[sizeof(io) + sizeof(end_tag)];
+    memcpy(crs, &io, sizeof(io));
+    memcpy(crs + sizeof(io), &end_tag, sizeof(end_tag));
     struct aml_out o = { .buf = buf, .size = size };
-    put8(&o, AML_SCOPE_OP);
-    u32 scope = pkg_open(&o);
-    put_name(&o, NS_SB);
-    put8(&o, AML_EXT_OP_PREFIX);
-    put8(&o, AML_X_DEVICE_OP);
-    u32 dev = pkg_open(&o);
-    put_name(&o, NS_RTC);
+    u32 at[2];
+    sb_device_open(&o, NS_RTC, at);
     name_int(&o, "_HID", eisaid("PNP0B00")); /* AT real-time clock */
-    put8(&o, AML_NAME_OP);
-    put_name(&o, "_CRS");
-    put8(&o, AML_BUFFER_OP);
-    u32 b = pkg_open(&o);
-    put_int(&o, sizeof(io) + sizeof(end));
-    put(&o, &io, sizeof(io));
-    put(&o, &end, sizeof(end));
-    pkg_close(&o, b);
-    pkg_close(&o, dev);
-    pkg_close(&o, scope);
+    name_crs(&o, crs, sizeof(crs));
+    sb_device_close(&o, at);
     *len = o.len;
     return o.full ? -ENOSPC : 0;
 }

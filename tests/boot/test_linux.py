@@ -35,9 +35,10 @@ cmdline = "console=ttyS0"
 """
 
 
-def esp_with_linux(tmp_path, config=None):
+def esp_with_linux(tmp_path, config=None, kernel=None):
     """An ESP like build/esp.img's, larger, with the kernel and initramfs beside
-    isthmus.efi, and `config` (CONFIG by default) as isthmus.toml."""
+    isthmus.efi, and `config` (CONFIG by default) as isthmus.toml; `kernel`
+    is VMLINUX unless given."""
     src = os.path.join(BUILD, "esp", "EFI")
     if not os.path.isdir(src):
         pytest.fail("build/esp missing: run 'make esp' (make test does)")
@@ -48,7 +49,7 @@ def esp_with_linux(tmp_path, config=None):
     subprocess.run(["mcopy", "-i", img, "-s", src, "::/"], check=True)
     cfg = tmp_path / "isthmus.toml"
     cfg.write_text(config or CONFIG)
-    for path in (str(cfg), VMLINUX, INITRD):
+    for path in (str(cfg), kernel or VMLINUX, INITRD):
         subprocess.run(["mcopy", "-o", "-i", img, path, "::/EFI/BOOT/"], check=True)
     return img
 

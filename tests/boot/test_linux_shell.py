@@ -12,11 +12,11 @@ with `reboot` (Linux's default on this hardware-reduced ACPI platform goes
 through the reset vector to the FADT's reset register: docs/guests.md)."""
 import os
 import re
-import subprocess
 
 import pytest
 
 from conftest import BUILD, Hypervisor, fact_line, line_with
+from test_linux import esp_with_linux as linux_esp
 from test_partitions import parts, wait_state
 
 DEBIAN = os.path.join(BUILD, "debian")
@@ -41,19 +41,7 @@ cmdline = "console=ttyS0 isthmus.shell=1"
 
 
 def esp_with_linux(tmp_path):
-    src = os.path.join(BUILD, "esp", "EFI")
-    if not os.path.isdir(src):
-        pytest.fail("build/esp missing: run 'make esp' (make test does)")
-    img = str(tmp_path / "esp.img")
-    with open(img, "wb") as f:
-        f.truncate(160 << 20)
-    subprocess.run(["mformat", "-i", img, "-F", "-v", "ISTHMUS", "::"], check=True)
-    subprocess.run(["mcopy", "-i", img, "-s", src, "::/"], check=True)
-    cfg = tmp_path / "isthmus.toml"
-    cfg.write_text(CONFIG)
-    for path in (str(cfg), VMLINUZ, INITRD):
-        subprocess.run(["mcopy", "-o", "-i", img, path, "::/EFI/BOOT/"], check=True)
-    return img
+    return linux_esp(tmp_path, CONFIG, VMLINUZ)
 
 
 class Session:
