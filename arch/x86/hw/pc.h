@@ -18,10 +18,8 @@
 #define PC_RESET_VECTOR_SZ 16
 
 /* The chipset's reset control register, inside the PCI configuration ports
- * (PIIX/ICH: 0xCF9, byte access): writing RST_CPU resets the machine
- * (Linux's reboot=pci). The other bytes of 0xCF8's dword (0xCFA, 0xCFB) are
- * chipset registers too; Linux's PCI probe writes 0xCFB first. */
-#define PC_RESET_CONTROL_PORT    0xcf9
-#define PC_RESET_CONTROL_RST_CPU BIT(2)
+ * (PIIX/ICH: 0xCF9, byte access; Linux's reboot=pci). The bytes after it
+ * (0xCFA, 0xCFB) are chipset registers too; Linux's PCI probe writes 0xCFB. */
+#define PC_RESET_CONTROL_PORT 0xcf9
 
 #endif
