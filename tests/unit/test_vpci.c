@@ -217,8 +217,7 @@ static void test_bus_contents(void **state)
     assert_int_equal(cfg[1] & 0xffff, PCI_CMD_INTX_OFF);
     /* Other ports are not the bus's. */
     u32 x = 0;
-    assert_false(vpci_port(&bus, 0xcf9, 1, false, &x));
-    assert_false(vpci_port(&bus, 0xcf8, 1, true, &x));
+    assert_false(vpci_port(&bus, 0xcf9, 1, false, &x)); /* reset control */
     assert_false(vpci_port(&bus, 0x3f8, 1, true, &x));
 }
 
@@ -481,6 +480,39 @@ static void test_dropped_and_passed_writes(void **state)
     assert_int_equal(cfg[15] & 0xff, 0x0b);
 }
 
+/* What every enumeration does, Linux's included: all-ones into each BAR and
+ * the ROM BAR to size them, and the type-1 probe's byte at 0xCFB. Unimplemented
+ * registers read zero, the writes are counted, and none of it is a warning;
+ * a write that changes nothing a driver could expect still is. */
+static void test_enumeration_probes_are_quiet(void **state)
+{
+    (void)state;
+    log_limit_reset();
+    test_stubs_reset();
+    make_bus();
+    u64 before = bus.stats.writes_dropped;
+    for (u16 off = PCI_BAR0; off < PCI_BAR0 + 4 * PCI_NUM_BARS; off += 4)
+        wr(1, off, 4, 0xffffffff);
+    assert_int_equal(rd(1, PCI_BAR0 + 4, 4), 0); /* BAR1: not implemented */
+    assert_int_equal(rd(1, PCI_BAR0 + 20, 4), 0);
+    wr(1, PCI_ROM_BAR, 4, 0xfffff800);
+    assert_int_equal(rd(1, PCI_ROM_BAR, 4), 0);
+    assert_int_equal(bus.stats.writes_dropped, before + 3); /* BAR1, BAR5, ROM */
+
+    u32 a = VPCI_CF8_ENABLE | 1u << 11;
+    assert_true(vpci_port(&bus, VPCI_PORT_ADDR, 4, false, &a));
+    u32 b = 1;
+    assert_true(vpci_port(&bus, VPCI_PORT_ADDR + 3, 1, false, &b));
+    assert_true(vpci_port(&bus, VPCI_PORT_ADDR + 2, 1, true, &b));
+    assert_int_equal(b, 0xff);
+    assert_true(vpci_port(&bus, VPCI_PORT_ADDR, 4, true, &b));
+    assert_int_equal(b, a); /* CONFIG_ADDRESS kept */
+    assert_null(strstr(test_log_buf, "dropped"));
+
+    wr(1, 0, 4, 0x12345678); /* IDs: read-only, and a driver writing them is confused */
+    assert_int_equal(count_lines("dropped (read-only"), 1);
+}
+
 static void test_quiesce(void **state)
 {
     (void)state;
@@ -569,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_io_bar_stays_at_host_ports),
         cmocka_unit_test(test_msi_goes_to_the_owner),
         cmocka_unit_test(test_dropped_and_passed_writes),
+        cmocka_unit_test(test_enumeration_probes_are_quiet),
         cmocka_unit_test(test_quiesce),
         cmocka_unit_test(test_unassignable_devices),
         cmocka_unit_test(test_probe_bars),

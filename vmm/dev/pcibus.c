@@ -6,7 +6,6 @@
  * guest puts them, and those of emulated functions trapped: every access to
  * them is a fault in the bus's MMIO windows, decoded and served by the
  * function. MSIs are routed to the partition's vCPUs (vmm/dev/vmsi.c). */
-#include "arch/x86/hw/pc.h"
 #include "vmm/dev/pcibus.h"
 #include "vmm/dev/vmsi.h"
 #include "vmm/exits.h"
@@ -65,19 +64,7 @@ static enum vdev_result cfg_pio(struct vm_vcpu *vc, void *dev, u16 port, u8 size
     spin_lock(&b->lock);
     bool hit = vpci_port(&b->vpci, port, size, in, val);
     spin_unlock(&b->lock);
-    if (hit)
-        return VDEV_DONE;
-    /* 0xCFA/0xCFB, chipset bytes beside the address port that Linux's PCI
-     * probe writes on every boot (configuration mechanism select): read 0,
-     * writes ignored, silently. 0xCF9, the reset control register, stays
-     * unclaimed (all-ones, writes ignored and logged): a partition resets
-     * through its FADT's reset register (vmm/dev/power.c). */
-    if (size == 1 && port > PC_RESET_CONTROL_PORT && port < VPCI_PORT_ADDR + sizeof(u32)) {
-        if (in)
-            *val = 0;
-        return VDEV_DONE;
-    }
-    return VDEV_UNCLAIMED;
+    return hit ? VDEV_DONE : VDEV_UNCLAIMED;
 }
 
 /* An I/O BAR of an assigned device, while its guest lets it decode. */

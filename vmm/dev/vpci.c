@@ -53,6 +53,16 @@ static void dropped(struct vpci *v, struct vpci_dev *d, u16 off)
                 v->name, off, d->slot);
 }
 
+/* A write to a register that the PCI specification lets a function hardwire
+ * to zero, and that every enumeration writes to learn just that: an
+ * unimplemented BAR or expansion ROM BAR, sized by writing all-ones (PCI
+ * Local Bus 3.0, 6.2.5.1 and 6.2.5.2), and the cache line size and latency
+ * timer of an emulated function, read-only zero as on PCI Express (Linux's
+ * pcibios_set_master writes the latter when a driver enables bus mastering).
+ * Counted with the dropped writes, but no sign of a confused driver: a stock
+ * kernel's probe must not spend the function's one warning. */
+static void hardwired(struct vpci *v) { v->stats.writes_dropped++; }
+
 /* ---- BARs ---- */
 
 static bool is_mem(const struct vpci_bar *b) { return b->kind == PCI_BAR_MEM32 || b->kind == PCI_BAR_MEM64; }
@@ -164,7 +174,7 @@ static void bar_write(struct vpci *v, struct vpci_dev *d, u32 i, u32 val)
     u32 base = i;
     if (b->kind == PCI_BAR_NONE) {
         if (i == 0 || d->bar[i - 1].kind != PCI_BAR_MEM64) {
-            dropped(v, d, (u16)(PCI_BAR0 + 4 * i));
+            hardwired(v);
             return;
         }
         base = i - 1; /* the upper half of a 64-bit BAR */
@@ -423,6 +433,10 @@ static void dev_write(struct vpci *v, struct vpci_dev *d, u16 off, u32 bmask, u3
         d->int_line = (u8)nv;
         return;
     }
+    if (off == PCI_ROM_BAR || (d->emu && off == (PCI_HEADER_TYPE & ~3u))) {
+        hardwired(v);
+        return;
+    }
     if (d->emu) {
         if (off >= 0x40)
             d->emu->cfg_write(d->emu->ctx, off, bmask, val);
@@ -671,11 +685,21 @@ static struct vpci_dev *target(struct vpci *v, bool *bridge)
 
 bool vpci_port(struct vpci *v, u16 port, u8 size, bool in, u32 *val)
 {
-    if (port == VPCI_PORT_ADDR && size == 4) {
-        if (in)
-            *val = v->cf8;
-        else
-            v->cf8 = *val & 0x8ffffffcu;
+    if (port >= VPCI_PORT_ADDR && port < VPCI_PORT_DATA && port != VPCI_PORT_RESET) {
+        /* Only a dword at 0xCF8 is CONFIG_ADDRESS (PCI Local Bus 3.0,
+         * 3.2.2.3.2); narrower accesses reach other chipset registers or
+         * nothing. Linux's type-1 probe (pci_check_type1) writes a byte to
+         * 0xCFB before it tries the dword: ignored, as by a bridge without
+         * such registers, rather than logged as a stray port. 0xCF9 is the
+         * PC's reset control register, not the bus's. */
+        if (port == VPCI_PORT_ADDR && size == 4) {
+            if (in)
+                *val = v->cf8;
+            else
+                v->cf8 = *val & 0x8ffffffcu;
+        } else if (in) {
+            *val = size >= 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+        }
         return true;
     }
     if (port < VPCI_PORT_DATA || port > VPCI_PORT_DATA + 3)

@@ -44,6 +44,7 @@
 #define VPCI_MAX_FORBIDDEN     4
 #define VPCI_PORT_ADDR         0xcf8
 #define VPCI_PORT_DATA         0xcfc
+#define VPCI_PORT_RESET        0xcf9 /* PIIX/ICH reset control: a byte between the two */
 #define VPCI_CF8_ENABLE        BIT(31)
 /* The host bridge at 00:00.0: Red Hat's ID for a generic PCIe host bridge, a
  * device no operating system needs a driver for. */

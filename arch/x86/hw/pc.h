@@ -17,9 +17,4 @@
 #define PC_RESET_VECTOR    0xffff0
 #define PC_RESET_VECTOR_SZ 16
 
-/* The chipset's reset control register, inside the PCI configuration ports
- * (PIIX/ICH: 0xCF9, byte access; Linux's reboot=pci). The bytes after it
- * (0xCFA, 0xCFB) are chipset registers too; Linux's PCI probe writes 0xCFB. */
-#define PC_RESET_CONTROL_PORT 0xcf9
-
 #endif
