@@ -143,7 +143,7 @@ static int ring_broken(struct virtq *q)
 
 /* Walks the chain from head into *c. VQE_COUNT when it is good, else what is
  * wrong with it; VQE_RING when the descriptor table could not be read. */
-static enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *c)
+static enum virtq_err walk_chain_long(struct virtq *q, u16 head, struct virtq_chain *c)
 {
     const struct gmem *m = q->mem;
     u64 total = 0;
@@ -199,6 +199,31 @@ static enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *
                 return VQE_LOOP;
         i = d.next;
     }
+}
+
+/* walk_chain for the usual chain of one descriptor (one buffer per frame,
+ * 5.1.6.6): the same checks on the same single copy of the descriptor, without
+ * the loop's bookkeeping; anything with NEXT or INDIRECT takes the full walk,
+ * which reads the descriptor again and decides on that copy alone. */
+static inline enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *c)
+{
+    struct virtq_desc d;
+    if (unlikely(!read_desc(q, head, &d)))
+        return VQE_RING;
+    if (unlikely(d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
+        return walk_chain_long(q, head, c);
+    c->head = head;
+    if (unlikely(!d.len || d.len > q->max_bytes))
+        return VQE_LEN;
+    if (unlikely(!inside(q->mem, d.addr, d.len)))
+        return VQE_ADDR;
+    c->seg[0] = (struct virtq_seg){ d.addr, d.len };
+    bool in = d.flags & VIRTQ_DESC_F_WRITE;
+    c->nout = !in;
+    c->nin = in;
+    c->out_bytes = in ? 0 : d.len;
+    c->in_bytes = in ? d.len : 0;
+    return VQE_COUNT;
 }
 
 /* Reads avail->idx again, once every entry up to the last value read has
