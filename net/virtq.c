@@ -442,27 +442,12 @@ static u32 stream_peek(struct stream *s, u64 *g)
     return s->seg->len - s->at;
 }
 
-/* The host address of [off, off + len) of the chain's first out (in: first
- * in) segment, when the range lies in that segment and in one chunk: the
- * usual place of a virtio-net header and of a whole frame (one descriptor
- * per buffer, 5.1.6.6). The chain was checked against m when popped. */
-static inline u8 *first_seg_ptr(const struct gmem *m, const struct virtq_chain *c, bool in, u32 off, u32 len)
-{
-    u32 k = in ? c->nout : 0;
-    if (!(in ? c->nin : c->nout) || k >= VIRTQ_MAX_SEGS)
-        return NULL;
-    const struct virtq_seg *sg = &c->seg[k];
-    if ((u64)off + len > sg->len)
-        return NULL;
-    return gmem_ptr_fast(m, sg->gpa + off, len);
-}
-
 /* Moves len bytes between the hypervisor buffer and the chain's out (read)
  * or in (write) segments, from offset off of that stream. */
 static int chain_xfer(const struct gmem *m, const struct virtq_chain *c, bool write, u32 off, u8 *buf, u32 len)
 {
     if (len <= KCOPY_SMALL_MAX) {
-        u8 *p = first_seg_ptr(m, c, write, off, len);
+        u8 *p = virtq_chain_span(m, c, write, off, len);
         if (p) {
             if (write)
                 kcopy_small(p, buf, len);
@@ -514,7 +499,8 @@ int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 d
                      const struct virtq_chain *src, u32 soff, u32 len)
 {
     /* The usual frame: in one segment and one chunk on both sides. */
-    u8 *to = first_seg_ptr(dm, dst, true, doff, len), *from = to ? first_seg_ptr(sm, src, false, soff, len) : NULL;
+    u8 *to = virtq_chain_span(dm, dst, true, doff, len),
+       *from = to ? virtq_chain_span(sm, src, false, soff, len) : NULL;
     if (from) {
         if (len <= KCOPY_SMALL_MAX && !overlap(to, from, len))
             kcopy_small(to, from, len);

@@ -114,6 +114,22 @@ bool virtq_pending(struct virtq *q);
  * the queue size; a corrupt index counts as 0). */
 u16 virtq_avail_count(struct virtq *q);
 
+/* The host address of [off, off + len) of the chain's out (in: in) bytes,
+ * when that range lies in the first such segment and in one chunk of m: the
+ * usual place of a virtio-net header and of a whole frame (one descriptor per
+ * buffer, 5.1.6.6). Else NULL, and the caller goes through the copies below.
+ * The chain was checked against m when popped. */
+static inline u8 *virtq_chain_span(const struct gmem *m, const struct virtq_chain *c, bool in, u32 off, u32 len)
+{
+    u32 k = in ? c->nout : 0;
+    if (!(in ? c->nin : c->nout) || k >= VIRTQ_MAX_SEGS)
+        return NULL;
+    const struct virtq_seg *sg = &c->seg[k];
+    if ((u64)off + len > sg->len)
+        return NULL;
+    return gmem_ptr_fast(m, sg->gpa + off, len);
+}
+
 /* Copies between a chain and the hypervisor: the chain's out segments seen as
  * one byte stream, from offset off. -ERANGE when the chain is too short. */
 int virtq_chain_read(const struct gmem *m, const struct virtq_chain *c, u32 off, void *dst, u32 len) __must_check;

@@ -123,19 +123,91 @@ static enum room rx_room(struct vnet *d, u64 now)
 }
 
 /* Where a frame comes from: a sender's transmit chain (after its virtio-net
- * header), or a buffer of the hypervisor's own (an announcement). */
+ * header), or a buffer of the hypervisor's own (an announcement). `buf` is
+ * the whole frame in host memory when it lies in one piece: the hypervisor's
+ * buffer, or the chain's first segment translated once (`guest` then says
+ * it is in the sender's memory, which the receiver's may share). */
 struct frame_src {
     const struct gmem *mem;
     const struct virtq_chain *chain;
     const u8 *buf;
+    bool guest;
 };
+
+/* Whether [a, a + n) and [b, b + n) share a byte. */
+static inline bool overlap(const u8 *a, const u8 *b, u32 n) { return a < b + n && b < a + n; }
+
+/* Host memory to host memory; memmove where the two could overlap (buffers
+ * of one partition) or the run is long. */
+static inline void copy_bytes(u8 *dst, const u8 *src, u32 n)
+{
+    if (n <= KCOPY_SMALL_MAX && !overlap(dst, src, n))
+        kcopy_small(dst, src, n);
+    else
+        memmove(dst, src, n);
+}
 
 /* Copies n bytes from frame offset off of the source into rx at doff. */
 static int src_copy(struct vnet *d, const struct virtq_chain *rx, u32 doff, const struct frame_src *s, u32 off, u32 n)
 {
-    if (s->buf)
+    if (s->buf && !s->guest)
         return virtq_chain_write(d->mem, rx, doff, s->buf + off, n);
     return virtq_chain_copy(d->mem, rx, doff, s->mem, s->chain, (u32)VNET_HDR_LEN + off, n);
+}
+
+/* The receive buffer's header and frame through one translation, when both
+ * the buffer (header and frame in its first segment, one chunk) and the
+ * source are in one piece: the usual case. False when not, and nothing was
+ * written. */
+static inline bool fill_direct(struct vnet *d, const struct virtq_chain *rx, const struct frame_src *s, u32 len,
+                               u32 out_len, u8 action, u16 vid)
+{
+    const u32 macs = 2 * ETH_ALEN, H = (u32)VNET_HDR_LEN;
+    u8 *to = s->buf ? virtq_chain_span(d->mem, rx, true, 0, H + out_len) : NULL;
+    if (!to)
+        return false;
+    const struct virtio_net_hdr h = { .num_buffers = 1 };
+    kcopy_small(to, &h, H);
+    if (action == VSW_TAG_NONE) {
+        copy_bytes(to + H, s->buf, len);
+    } else if (action == VSW_TAG_PUSH) {
+        const u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
+        copy_bytes(to + H, s->buf, macs);
+        kcopy_small(to + H + macs, tag, VLAN_HLEN);
+        copy_bytes(to + H + macs + VLAN_HLEN, s->buf + macs, len - macs);
+    } else {
+        copy_bytes(to + H, s->buf, macs);
+        copy_bytes(to + H + macs, s->buf + macs + VLAN_HLEN, len - macs - VLAN_HLEN);
+    }
+    return true;
+}
+
+/* The same through the chains' segments and guest memory's chunks, for any
+ * layout. */
+static int fill_chain(struct vnet *d, const struct virtq_chain *rx, const struct frame_src *s, u32 len, u8 action,
+                      u16 vid)
+{
+    struct virtio_net_hdr h = { .num_buffers = 1 };
+    const u32 macs = 2 * ETH_ALEN, H = (u32)VNET_HDR_LEN;
+    int rc = virtq_chain_write(d->mem, rx, 0, &h, H);
+    if (action == VSW_TAG_NONE) {
+        if (!rc)
+            rc = src_copy(d, rx, H, s, 0, len);
+    } else if (action == VSW_TAG_PUSH) {
+        u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
+        if (!rc)
+            rc = src_copy(d, rx, H, s, 0, macs);
+        if (!rc)
+            rc = virtq_chain_write(d->mem, rx, H + macs, tag, VLAN_HLEN);
+        if (!rc)
+            rc = src_copy(d, rx, H + macs + VLAN_HLEN, s, macs, len - macs);
+    } else {
+        if (!rc)
+            rc = src_copy(d, rx, H, s, 0, macs);
+        if (!rc)
+            rc = src_copy(d, rx, H + macs, s, macs + VLAN_HLEN, len - macs - VLAN_HLEN);
+    }
+    return rc;
 }
 
 /* Copies the frame (len bytes) into one receive buffer of d, tagging or
@@ -179,26 +251,8 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
         why = VNET_DROP_RX_SMALL;
         goto out;
     }
-    struct virtio_net_hdr h = { .num_buffers = 1 };
-    const u32 macs = 2 * ETH_ALEN, H = (u32)VNET_HDR_LEN;
-    int rc = virtq_chain_write(d->mem, rx, 0, &h, H);
-    if (action == VSW_TAG_NONE) {
-        if (!rc)
-            rc = src_copy(d, rx, H, s, 0, len);
-    } else if (action == VSW_TAG_PUSH) {
-        u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
-        if (!rc)
-            rc = src_copy(d, rx, H, s, 0, macs);
-        if (!rc)
-            rc = virtq_chain_write(d->mem, rx, H + macs, tag, VLAN_HLEN);
-        if (!rc)
-            rc = src_copy(d, rx, H + macs + VLAN_HLEN, s, macs, len - macs);
-    } else {
-        if (!rc)
-            rc = src_copy(d, rx, H, s, 0, macs);
-        if (!rc)
-            rc = src_copy(d, rx, H + macs, s, macs + VLAN_HLEN, len - macs - VLAN_HLEN);
-    }
+    const u32 H = (u32)VNET_HDR_LEN;
+    int rc = fill_direct(d, rx, s, len, out_len, action, vid) ? 0 : fill_chain(d, rx, s, len, action, vid);
     /* The chains were checked against both memories when popped; a failure
      * here would be a bug. The buffer then goes back to the ring unreported:
      * what it holds is not a frame. */
@@ -319,12 +373,16 @@ static void tx_pass(struct vnet *n)
         u32 len = c->out_bytes - (u32)VNET_HDR_LEN;
         int drop = -1;
         u8 head[ETH_HLEN + VLAN_HLEN];
+        const u8 *frame = NULL; /* the frame in one piece: one translation for the head and the copies */
         struct vsw_decision d;
         if (c->nin || c->out_bytes < VNET_HDR_LEN + ETH_HLEN)
             drop = VNET_DROP_SHORT;
-        else if (virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, MIN(len, (u32)sizeof(head))) < 0)
+        else if ((frame = virtq_chain_span(n->mem, c, false, (u32)VNET_HDR_LEN, len)) == NULL &&
+                 virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, MIN(len, (u32)sizeof(head))) < 0)
             drop = VNET_DROP_SHORT;
-        else if (len > vnet_max_frame(&n->cfg, frame_tagged(head)))
+        else if (frame)
+            kcopy_small(head, frame, MIN(len, (u32)sizeof(head))); /* decided on this copy alone */
+        if (drop < 0 && len > vnet_max_frame(&n->cfg, frame_tagged(head)))
             drop = VNET_DROP_OVERSIZE; /* at ingress, before the switch learns from it */
         if (drop < 0) {
             vsw_forward_cached(&net.sw, &n->sw_cache, n->port, head, len, now, &d);
@@ -347,7 +405,7 @@ static void tx_pass(struct vnet *n)
             }
         }
         if (drop < 0) {
-            const struct frame_src src = { n->mem, c, NULL };
+            const struct frame_src src = { n->mem, c, frame, true };
             for (u32 i = 0; i < d.nout; i++) {
                 struct vnet *rx = net.port[d.out[i]];
                 /* Even a bad receive chain the pop gave back is an entry
@@ -380,7 +438,7 @@ u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
 {
     struct vsw_decision d;
     vsw_forward(&net.sw, from->port, frame, len, from->env.now(), &d);
-    const struct frame_src src = { NULL, NULL, frame };
+    const struct frame_src src = { NULL, NULL, frame, false };
     u32 delivered = 0, mask = 0;
     for (u32 i = 0; i < d.nout; i++) {
         struct vnet *r = net.port[d.out[i]];
