@@ -398,7 +398,8 @@ static void tx_pass(struct vnet *n)
             }
             enum shim_colour colour;
             u64 retry;
-            if (shim_admit(&n->shim, now, len, idle, &colour, &retry) == SHIM_HOLD) {
+            /* The tokens a green frame left are taken for the ones after it. */
+            if (!shim_take(&n->shim, len) && shim_admit(&n->shim, now, len, idle, &colour, &retry) == SHIM_HOLD) {
                 virtq_unpop(q);
                 n->env.retry_at(n->env.ctx, retry);
                 break;
@@ -432,6 +433,7 @@ static void tx_pass(struct vnet *n)
         complete_tx(n, q);
     signal_receivers(pending_signal);
     vsw_cache_flush(&net.sw, &n->sw_cache, n->port);
+    shim_settle(&n->shim); /* unused tokens back, the frames counted: as if admitted one by one */
 }
 
 u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
