@@ -18,8 +18,11 @@
  * judged per receiver and never waits for one of them.
  *
  * Locking: `tx_lock` serialises the transmit side of a port; `lock` guards
- * the transport registers and the receive queue and is a leaf: nothing else is
- * taken while holding it. Arch-neutral: guest memory is a struct gmem, time
+ * the transport registers and the receive queue. While holding a port's
+ * `lock` nothing else is taken but the switch's and the link's locks, which
+ * are leaves (vswitch.c and shim.c call nothing that locks): a transmit pass
+ * keeps a receiver's lock across a run of frames to it, deciding the next
+ * frame meanwhile (vnet_data.c, struct rx_hold). Arch-neutral: guest memory is a struct gmem, time
  * and interrupts come through struct vnet_env. */
 #ifndef ISTHMUS_NET_VNET_H
 #define ISTHMUS_NET_VNET_H
@@ -119,7 +122,7 @@ struct vnet {
     struct vnet_cfg cfg;
     const struct gmem *mem; /* the partition's memory; NULL while it has none */
     struct vnet_env env;
-    spinlock_t lock;    /* transport registers, receive queue; leaf */
+    spinlock_t lock;    /* transport registers, receive queue; only leaves under it */
     spinlock_t tx_lock; /* transmit side */
 
     /* ---- transport (vnet_pci.c), under lock ---- */

@@ -3,8 +3,9 @@
  *
  * A pass runs on whichever CPU asked for it (the sender's vCPU after a
  * notify, its home vCPU when a retry is due, a receiver's vCPU after it made
- * room) and holds only the sender's tx_lock, taking each receiver's `lock`
- * briefly per frame. It stops at the first frame that cannot go now and
+ * room) and holds the sender's tx_lock. A receiver's `lock` is taken per
+ * frame for a flood, and once per run of unicast frames to it (at most a
+ * batch; struct rx_hold). It stops at the first frame that cannot go now and
  * leaves it in the ring: one held by the shim is retried when tokens return
  * (env.retry_at); a unicast one for a full receiver when that receiver posts
  * buffers (its `waiters`), with a retry as a safety net.
@@ -81,7 +82,15 @@ static enum room rx_empty(struct vnet *d, u64 now)
     return ROOM_STALLED;
 }
 
-static enum room rx_room(struct vnet *d, u64 now)
+/* The fewest free receive buffers that are not "low". */
+static inline u32 room_low_mark(u16 size) { return MAX(size / 4, 1U); }
+
+/* What d can take now. With `credit`, a verdict of ROOM_OK returns with
+ * d->lock still held and *credit the frames after this one that d can take
+ * before its room must be judged again: while the lock is held nobody else
+ * takes its buffers and its driver only adds, so those frames would find it
+ * OK too (see struct rx_hold). */
+static enum room rx_room(struct vnet *d, u64 now, u32 *credit)
 {
     spin_lock(&d->lock);
     struct virtq *q = &d->queue[VNET_RXQ].q;
@@ -115,11 +124,37 @@ static enum room rx_room(struct vnet *d, u64 now)
     if (!n && d->env.watch && !__atomic_load_n(&d->stalled, __ATOMIC_RELAXED))
         d->env.watch(d->env.ctx);
     u16 size = q->size;
+    if (credit && n >= room_low_mark(size)) {
+        *credit = n - room_low_mark(size);
+        rx_refilled(d);
+        return ROOM_OK;
+    }
     spin_unlock(&d->lock);
     if (!n)
         return rx_empty(d, now);
     rx_refilled(d);
-    return n < size / 4 ? ROOM_LOW : ROOM_OK;
+    return n < room_low_mark(size) ? ROOM_LOW : ROOM_OK;
+}
+
+/* The receiver whose lock a transmit pass keeps between the frames of a run
+ * to it, and how many more frames it can take before its room is judged
+ * again (receive-buffer credits: one lock, one look at its ring, per run,
+ * not per frame). Kept only across what takes no lock or only a leaf lock
+ * that never waits for a port's (the switch's, the link's): released before
+ * another receiver's lock, any port's reset, an interrupt, a retry request,
+ * and at the end of every batch, so a receiver's driver waits at most one
+ * batch for its registers. */
+struct rx_hold {
+    struct vnet *r;
+    u32 credit;
+};
+
+static void rx_release(struct rx_hold *h)
+{
+    if (h->r) {
+        spin_unlock(&h->r->lock);
+        h->r = NULL;
+    }
 }
 
 /* Where a frame comes from: a sender's transmit chain (after its virtio-net
@@ -211,14 +246,14 @@ static int fill_chain(struct vnet *d, const struct virtq_chain *rx, const struct
 }
 
 /* Copies the frame (len bytes) into one receive buffer of d, tagging or
- * untagging on the way (`tagged`: it came with a tag). True when delivered;
- * otherwise the reason is counted at the receiver, and no buffer of its was
- * used up or handed back empty for a frame it could not take. */
-static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
+ * untagging on the way (`tagged`: it came with a tag), under d->lock. 1 when
+ * delivered; 0 when not, the reason counted at the receiver, and no buffer
+ * of its used up or handed back empty for a frame it could not take; -EIO
+ * when its ring is corrupt (the caller resets it, without the lock). */
+static int deliver_locked(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
 {
     u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
     bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && tagged);
-    spin_lock(&d->lock);
     struct virtq *q = &d->queue[VNET_RXQ].q;
     int why = -1;
     if (!d->running || !virtq_ready(q)) {
@@ -234,10 +269,8 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
     while ((r = virtq_pop(q, &d->rx_chain)) == -EBADMSG)
         d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
     if (r < 0) {
-        spin_unlock(&d->lock);
         d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
-        vnet_needs_reset(d, "its receive ring is corrupt");
-        return false;
+        return -EIO;
     }
     if (r == 0) {
         why = __atomic_load_n(&d->stalled, __ATOMIC_ACQUIRE) ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
@@ -269,8 +302,19 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
 out:
     if (why >= 0)
         d->stats.rx.drops[why]++;
-    spin_unlock(&d->lock);
     return why < 0;
+}
+
+static void rx_corrupt(struct vnet *d) { vnet_needs_reset(d, "its receive ring is corrupt"); }
+
+static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
+{
+    spin_lock(&d->lock);
+    int r = deliver_locked(s, len, d, action, vid, tagged);
+    spin_unlock(&d->lock);
+    if (r < 0)
+        rx_corrupt(d);
+    return r > 0;
 }
 
 /* Makes a batch's frames visible to each receiver and interrupts those
@@ -312,12 +356,20 @@ static void complete_tx(struct vnet *n, struct virtq *q)
  * stalled, so a dead guest costs its senders one wait, not one per frame. A
  * flood never waits for one receiver: a full one misses its copy (rx-full),
  * and the others get theirs at once. */
-static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 now, bool *idle)
+static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 now, bool *idle, struct rx_hold *h)
 {
     *idle = true;
+    bool unicast = d->nout == 1 && !d->flooded;
     for (u32 i = 0; i < d->nout; i++) {
         struct vnet *r = net.port[d->out[i]];
-        enum room room = rx_room(r, now);
+        if (unicast && h->r == r && h->credit) {
+            h->credit--; /* room judged OK for this frame when the run began */
+            continue;
+        }
+        rx_release(h);
+        enum room room = rx_room(r, now, unicast ? &h->credit : NULL);
+        if (room == ROOM_OK && unicast)
+            h->r = r; /* rx_room kept its lock */
         if (room != ROOM_LOW && room != ROOM_NONE)
             continue;
         *idle = false;
@@ -327,7 +379,7 @@ static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 no
             continue;
         __atomic_fetch_or(&r->waiters, BIT(n->port), __ATOMIC_SEQ_CST);
         /* It may have made room between the look and the wish. */
-        if (rx_room(r, now) != ROOM_NONE)
+        if (rx_room(r, now, NULL) != ROOM_NONE)
             continue;
         n->stats.held_full++;
         return false;
@@ -343,9 +395,11 @@ static void tx_pass(struct vnet *n)
     u64 now = n->env.now();
     u32 sent = 0, pending_signal = 0;
     bool completed = false;
+    struct rx_hold hold = { NULL, 0 };
     virtq_want_notify(q, false);
     for (;;) {
         if (sent >= VNET_TX_BUDGET) {
+            rx_release(&hold);
             n->env.retry_at(n->env.ctx, now); /* yield; the home CPU continues */
             break;
         }
@@ -357,10 +411,12 @@ static void tx_pass(struct vnet *n)
             continue;
         }
         if (r < 0) {
+            rx_release(&hold);
             vnet_needs_reset(n, "its transmit ring is corrupt");
             break;
         }
         if (r == 0) {
+            rx_release(&hold);
             shim_idle(&n->shim, now);
             virtq_want_notify(q, true);
             if (virtq_pending(q)) {
@@ -391,7 +447,8 @@ static void tx_pass(struct vnet *n)
         }
         if (drop < 0) {
             bool idle;
-            if (!check_receivers(n, &d, now, &idle)) {
+            if (!check_receivers(n, &d, now, &idle, &hold)) {
+                rx_release(&hold);
                 virtq_unpop(q);
                 n->env.retry_at(n->env.ctx, now + RETRY_FULL_NS);
                 break;
@@ -400,6 +457,7 @@ static void tx_pass(struct vnet *n)
             u64 retry;
             /* The tokens a green frame left are taken for the ones after it. */
             if (!shim_take(&n->shim, len) && shim_admit(&n->shim, now, len, idle, &colour, &retry) == SHIM_HOLD) {
+                rx_release(&hold);
                 virtq_unpop(q);
                 n->env.retry_at(n->env.ctx, retry);
                 break;
@@ -411,8 +469,18 @@ static void tx_pass(struct vnet *n)
                 struct vnet *rx = net.port[d.out[i]];
                 /* Even a bad receive chain the pop gave back is an entry
                  * its driver may have asked to hear about. */
-                (void)deliver(&src, len, rx, d.action[i], d.vid, d.tagged);
                 pending_signal |= (u32)BIT(rx->port);
+                if (hold.r != rx) {
+                    (void)deliver(&src, len, rx, d.action[i], d.vid, d.tagged);
+                    continue;
+                }
+                int got = deliver_locked(&src, len, rx, d.action[i], d.vid, d.tagged);
+                if (got < 0) {
+                    rx_release(&hold);
+                    rx_corrupt(rx);
+                } else if (!got) {
+                    hold.credit = 0; /* a buffer went otherwise than counted: judge again */
+                }
             }
             n->stats.tx.frames++;
             n->stats.tx.bytes += len;
@@ -423,12 +491,14 @@ static void tx_pass(struct vnet *n)
         completed = true;
         sent++;
         if (sent % VNET_BATCH == 0) {
+            rx_release(&hold);
             complete_tx(n, q);
             signal_receivers(pending_signal);
             pending_signal = 0;
             completed = false;
         }
     }
+    rx_release(&hold);
     if (completed || q->published != q->used_idx)
         complete_tx(n, q);
     signal_receivers(pending_signal);
