@@ -63,28 +63,18 @@ static bool store16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 v)
     return gmem_write(q->mem, base + off, &v, 2) == 0;
 }
 
-/* Descriptor i, copied out of guest memory exactly once: with the cached
- * pointer by two 8-byte loads the compiler may not repeat (a plain memcpy
- * could legally be re-fetched later, a double fetch the guest could race),
- * taken apart in registers (2.7.5: addr le64, len le32, flags le16, next le16). */
+/* Descriptor i, copied out of guest memory exactly once (virtq_desc_load
+ * when the table is cached). */
 static inline bool read_desc(const struct virtq *q, u16 i, struct virtq_desc *d)
 {
     if (likely(q->desc_p)) {
-        const u64 *at = (const u64 *)(const void *)(q->desc_p + 16 * (u64)i);
-        u64 w0 = __atomic_load_n(&at[0], __ATOMIC_RELAXED), w1 = __atomic_load_n(&at[1], __ATOMIC_RELAXED);
-        d->addr = w0;
-        d->len = (u32)w1;
-        d->flags = (u16)(w1 >> 32);
-        d->next = (u16)(w1 >> 48);
+        virtq_desc_load(q, i, d);
         return true;
     }
     return gmem_read(q->mem, q->desc + 16 * (u64)i, d, sizeof(*d)) == 0;
 }
 
-static bool inside(const struct gmem *m, u64 g, u64 len)
-{
-    return g <= m->size && len <= m->size - g; /* no g + len: it may wrap */
-}
+static bool inside(const struct gmem *m, u64 g, u64 len) { return virtq_inside(m, g, len); }
 
 /* ---- set-up ---- */
 
@@ -213,17 +203,10 @@ static inline enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_
     if (unlikely(d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
         return walk_chain_long(q, head, c);
     c->head = head;
-    if (unlikely(!d.len || d.len > q->max_bytes))
-        return VQE_LEN;
-    if (unlikely(!inside(q->mem, d.addr, d.len)))
-        return VQE_ADDR;
-    c->seg[0] = (struct virtq_seg){ d.addr, d.len };
-    bool in = d.flags & VIRTQ_DESC_F_WRITE;
-    c->nout = !in;
-    c->nin = in;
-    c->out_bytes = in ? 0 : d.len;
-    c->in_bytes = in ? d.len : 0;
-    return VQE_COUNT;
+    enum virtq_err e = virtq_single_check(q, &d);
+    if (e == VQE_COUNT)
+        virtq_single_fill(c, head, &d);
+    return e;
 }
 
 /* Reads avail->idx again, once every entry up to the last value read has
@@ -249,7 +232,7 @@ static int avail_refresh(struct virtq *q)
     return 1;
 }
 
-int virtq_pop(struct virtq *q, struct virtq_chain *c)
+int virtq_pop_slow(struct virtq *q, struct virtq_chain *c)
 {
     u16 head;
 
@@ -314,21 +297,11 @@ bool virtq_pending(struct virtq *q)
 
 /* ---- giving chains back ---- */
 
-void virtq_push(struct virtq *q, u16 head, u32 written)
+void virtq_push_slow(struct virtq *q, u16 head, u32 written)
 {
     if (!virtq_ready(q))
         return;
     u64 off = VIRTQ_USED_RING(q->used_idx & (q->size - 1));
-    if (likely(q->used_p)) {
-        /* 2.7.8: le32 id, le32 len; one aligned 8-byte store (the area is
-         * 4-aligned, an element 8 bytes from a 4-byte header: a u64 store
-         * at any alignment is fine on x86-64, and the driver reads the
-         * element only after idx says so). */
-        *(kcopy_u64 *)(void *)(q->used_p + off) = (u64)head | (u64)written << 32;
-        q->used_idx++;
-        q->stats.pushed++;
-        return;
-    }
     struct virtq_used_elem e = { head, written };
     if (!area_write(q, q->used_p, q->used, off, &e, sizeof(e))) {
         ring_broken(q);
