@@ -195,8 +195,15 @@ u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len);
 const char *vnet_drop_name(enum vnet_drop d);
 /* The longest frame (without the virtio-net header) a port with this
  * configuration takes in or gives out: its MTU plus the Ethernet header, plus
- * an 802.1Q tag when the frame carries one on a trunk port. */
-u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged);
+ * an 802.1Q tag when the frame carries one on a trunk port. The MTU counts
+ * the payload (IEEE 802.3, RFC 894; virtio's "mtu plus low level ethernet
+ * header length", 5.1.4.1). Tags are carried on trunks only: on an access
+ * port a tagged frame gets no allowance (the switch drops it). In line: the
+ * data path asks twice per frame. */
+static inline u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged)
+{
+    return (u32)c->mtu + ETH_HLEN + (tagged && c->vlan.mode == VSW_TRUNK ? VLAN_HLEN : 0);
+}
 
 /* ---- net.c: the switch and its ports ---- */
 #define NET_MAX_PORTS VSW_MAX_PORTS

@@ -32,14 +32,6 @@ static const char *const drop_names[VNET_DROP_COUNT] = {
 
 const char *vnet_drop_name(enum vnet_drop d) { return (unsigned)d < VNET_DROP_COUNT ? drop_names[d] : "?"; }
 
-/* The MTU counts the payload (IEEE 802.3, RFC 894; virtio's "mtu plus low
- * level ethernet header length", 5.1.4.1). Tags are carried on trunks only:
- * on an access port a tagged frame gets no allowance (the switch drops it). */
-u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged)
-{
-    return (u32)c->mtu + ETH_HLEN + (tagged && c->vlan.mode == VSW_TRUNK ? VLAN_HLEN : 0);
-}
-
 static bool frame_tagged(const u8 *head) { return ((u32)head[12] << 8 | head[13]) == ETH_P_8021Q; }
 
 /* What a receiver can take now. NONE and LOW (fewer than a quarter of its
