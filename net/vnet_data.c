@@ -379,6 +379,23 @@ static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 no
     return true;
 }
 
+/* The first bytes of a transmit frame (len bytes after the virtio-net
+ * header) into head, where they are decided on: this copy alone. *frame is
+ * the whole frame in host memory when it lies in the chain's first segment
+ * and one chunk, so that the copies need no second translation; else NULL.
+ * False when the chain could not be read. */
+static inline bool read_head(struct vnet *n, const struct virtq_chain *c, u32 len, u8 head[ETH_HLEN + VLAN_HLEN],
+                             const u8 **frame)
+{
+    u32 want = MIN(len, (u32)(ETH_HLEN + VLAN_HLEN));
+    *frame = virtq_chain_span(n->mem, c, false, (u32)VNET_HDR_LEN, len);
+    if (*frame) {
+        kcopy_small(head, *frame, want);
+        return true;
+    }
+    return virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, want) == 0;
+}
+
 static void tx_pass(struct vnet *n)
 {
     struct virtq *q = &n->queue[VNET_TXQ].q;
@@ -421,16 +438,11 @@ static void tx_pass(struct vnet *n)
         u32 len = c->out_bytes - (u32)VNET_HDR_LEN;
         int drop = -1;
         u8 head[ETH_HLEN + VLAN_HLEN];
-        const u8 *frame = NULL; /* the frame in one piece: one translation for the head and the copies */
+        const u8 *frame = NULL; /* the frame in one piece (read_head) */
         struct vsw_decision d;
-        if (c->nin || c->out_bytes < VNET_HDR_LEN + ETH_HLEN)
+        if (c->nin || c->out_bytes < VNET_HDR_LEN + ETH_HLEN || !read_head(n, c, len, head, &frame))
             drop = VNET_DROP_SHORT;
-        else if ((frame = virtq_chain_span(n->mem, c, false, (u32)VNET_HDR_LEN, len)) == NULL &&
-                 virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, MIN(len, (u32)sizeof(head))) < 0)
-            drop = VNET_DROP_SHORT;
-        else if (frame)
-            kcopy_small(head, frame, MIN(len, (u32)sizeof(head))); /* decided on this copy alone */
-        if (drop < 0 && len > vnet_max_frame(&n->cfg, frame_tagged(head)))
+        else if (len > vnet_max_frame(&n->cfg, frame_tagged(head)))
             drop = VNET_DROP_OVERSIZE; /* at ingress, before the switch learns from it */
         if (drop < 0) {
             vsw_forward_cached(&net.sw, &n->sw_cache, n->port, head, len, now, &d);
