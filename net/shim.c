@@ -204,6 +204,7 @@ int shim_set(struct shim *s, const struct shim_cfg *cfg, u64 now)
 {
     if (shim_cfg_check(cfg))
         return -EINVAL;
+    shim_settle(s);
     update(s, now); /* the time so far at the old rates */
     if (!s->black)
         link_commit(s->link, now, cfg->cir, s->cfg.cir);
@@ -231,6 +232,37 @@ static enum shim_verdict hold(struct shim *s, u32 bytes, u64 retry, u64 now, enu
     return SHIM_HOLD;
 }
 
+void shim_settle(struct shim *s)
+{
+    if (!s->grant_frames) {
+        s->grant = 0;
+        return;
+    }
+    /* The grant never covered more than both limited buckets held
+     * (grant_open), so neither goes below zero; each frame was no longer than
+     * a burst, so it is charged in full (need_c = need_p = need). */
+    u64 used = scaled(s->grant_bytes);
+    if (s->cfg.cir)
+        s->tc -= used;
+    if (s->cfg.pir)
+        s->tp -= used;
+    s->stats.frames[SHIM_GREEN] += s->grant_frames;
+    s->stats.bytes[SHIM_GREEN] += s->grant_bytes;
+    s->grant = s->grant_frames = s->grant_bytes = 0;
+}
+
+/* After a green pass: how many more bytes pass green at this instant, the
+ * tokens of both buckets, charged when the pass settles. One division per
+ * grant. No committed bucket under a peak rate (c_none): nothing is green. */
+static void grant_open(struct shim *s)
+{
+    const struct shim_cfg *c = &s->cfg;
+    if (c_unlimited(c))
+        s->grant = UINT64_MAX;
+    else if (!c_none(c))
+        s->grant = (c->pir ? MIN(s->tc, s->tp) : s->tc) / SHIM_NS_PER_S;
+}
+
 static enum shim_verdict pass(struct shim *s, u32 bytes, enum shim_colour c, enum shim_colour *colour)
 {
     s->holding = false;
@@ -244,6 +276,7 @@ enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, e
 {
     const struct shim_cfg *c = &s->cfg;
 
+    shim_settle(s);
     if (s->black) {
         s->black = false;
         link_commit(s->link, now, c->cir, 0);
@@ -261,6 +294,7 @@ enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, e
             s->tc -= need_c;
         if (c->pir)
             s->tp -= need_p;
+        grant_open(s);
         return pass(s, bytes, SHIM_GREEN, colour);
     }
 
@@ -300,6 +334,7 @@ enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, e
 
 void shim_idle(struct shim *s, u64 now)
 {
+    shim_settle(s);
     s->holding = false;
     if (s->black)
         return;
@@ -311,6 +346,7 @@ void shim_idle(struct shim *s, u64 now)
 
 void shim_congestion(struct shim *s, u64 now)
 {
+    shim_settle(s); /* the cut applies to tokens to come, not to those taken */
     /* The time so far at the rates before the cut; a recovery step due right
      * now is not one: this instant was not free of congestion. */
     update_until(s, now, now ? now - 1 : 0);

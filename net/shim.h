@@ -82,6 +82,12 @@ struct shim {
     u64 last_cut, last_step; /* ns */
     bool black;              /* nothing to send */
     bool holding;            /* the frame at the head was held already (counted red once) */
+    /* The green bytes the last green admit left in both buckets, for the
+     * frames that follow it in the same pass (shim_take): what is left of
+     * them, and what was sent on them, not yet charged nor counted. Every
+     * other entry point settles first (shim_settle). */
+    u64 grant;
+    u64 grant_frames, grant_bytes;
     struct shim_stats stats;
 };
 
@@ -98,6 +104,24 @@ int shim_set(struct shim *s, const struct shim_cfg *cfg, u64 now) __must_check;
  * rx_idle: the receiver(s) have room (for yellow). On SHIM_HOLD *retry_ns is
  * the earliest time it may pass (tokens return), never in the past. */
 enum shim_verdict shim_admit(struct shim *s, u64 now, u32 bytes, bool rx_idle, enum shim_colour *colour, u64 *retry_ns);
+/* shim_admit for the frames after a green one in the same pass (same now):
+ * true when the tokens left then still cover `bytes` (the frame is green),
+ * false when shim_admit must judge it. The same verdicts as one shim_admit
+ * per frame; the buckets are charged once, when the pass settles. */
+static inline bool shim_take(struct shim *s, u32 bytes)
+{
+    if (likely(bytes <= s->grant)) {
+        s->grant -= bytes;
+        s->grant_frames++;
+        s->grant_bytes += bytes;
+        return true;
+    }
+    return false;
+}
+/* Charges and counts what shim_take let through. Due at the end of a pass
+ * (the buckets and statistics are then as if every frame had gone through
+ * shim_admit); the other entry points do it first. */
+void shim_settle(struct shim *s);
 /* The port has nothing to send (its ring is empty): black until the next admit. */
 void shim_idle(struct shim *s, u64 now);
 /* A receiver this port sends to is congested: cut the rates. */

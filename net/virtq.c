@@ -63,28 +63,18 @@ static bool store16(const struct virtq *q, u8 *p, u64 base, u64 off, u16 v)
     return gmem_write(q->mem, base + off, &v, 2) == 0;
 }
 
-/* Descriptor i, copied out of guest memory exactly once: with the cached
- * pointer by two 8-byte loads the compiler may not repeat (a plain memcpy
- * could legally be re-fetched later, a double fetch the guest could race),
- * taken apart in registers (2.7.5: addr le64, len le32, flags le16, next le16). */
+/* Descriptor i, copied out of guest memory exactly once (virtq_desc_load
+ * when the table is cached). */
 static inline bool read_desc(const struct virtq *q, u16 i, struct virtq_desc *d)
 {
     if (likely(q->desc_p)) {
-        const u64 *at = (const u64 *)(const void *)(q->desc_p + 16 * (u64)i);
-        u64 w0 = __atomic_load_n(&at[0], __ATOMIC_RELAXED), w1 = __atomic_load_n(&at[1], __ATOMIC_RELAXED);
-        d->addr = w0;
-        d->len = (u32)w1;
-        d->flags = (u16)(w1 >> 32);
-        d->next = (u16)(w1 >> 48);
+        virtq_desc_load(q, i, d);
         return true;
     }
     return gmem_read(q->mem, q->desc + 16 * (u64)i, d, sizeof(*d)) == 0;
 }
 
-static bool inside(const struct gmem *m, u64 g, u64 len)
-{
-    return g <= m->size && len <= m->size - g; /* no g + len: it may wrap */
-}
+static bool inside(const struct gmem *m, u64 g, u64 len) { return virtq_inside(m, g, len); }
 
 /* ---- set-up ---- */
 
@@ -143,7 +133,7 @@ static int ring_broken(struct virtq *q)
 
 /* Walks the chain from head into *c. VQE_COUNT when it is good, else what is
  * wrong with it; VQE_RING when the descriptor table could not be read. */
-static enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *c)
+static enum virtq_err walk_chain_long(struct virtq *q, u16 head, struct virtq_chain *c)
 {
     const struct gmem *m = q->mem;
     u64 total = 0;
@@ -201,6 +191,24 @@ static enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *
     }
 }
 
+/* walk_chain for the usual chain of one descriptor (one buffer per frame,
+ * 5.1.6.6): the same checks on the same single copy of the descriptor, without
+ * the loop's bookkeeping; anything with NEXT or INDIRECT takes the full walk,
+ * which reads the descriptor again and decides on that copy alone. */
+static inline enum virtq_err walk_chain(struct virtq *q, u16 head, struct virtq_chain *c)
+{
+    struct virtq_desc d;
+    if (unlikely(!read_desc(q, head, &d)))
+        return VQE_RING;
+    if (unlikely(d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)))
+        return walk_chain_long(q, head, c);
+    c->head = head;
+    enum virtq_err e = virtq_single_check(q, &d);
+    if (e == VQE_COUNT)
+        virtq_single_fill(c, head, &d);
+    return e;
+}
+
 /* Reads avail->idx again, once every entry up to the last value read has
  * been taken: the driver only ever moves it forward, and what it made
  * available stays so until taken, so a batch costs one read and one fence.
@@ -224,7 +232,7 @@ static int avail_refresh(struct virtq *q)
     return 1;
 }
 
-int virtq_pop(struct virtq *q, struct virtq_chain *c)
+int virtq_pop_slow(struct virtq *q, struct virtq_chain *c)
 {
     u16 head;
 
@@ -289,21 +297,11 @@ bool virtq_pending(struct virtq *q)
 
 /* ---- giving chains back ---- */
 
-void virtq_push(struct virtq *q, u16 head, u32 written)
+void virtq_push_slow(struct virtq *q, u16 head, u32 written)
 {
     if (!virtq_ready(q))
         return;
     u64 off = VIRTQ_USED_RING(q->used_idx & (q->size - 1));
-    if (likely(q->used_p)) {
-        /* 2.7.8: le32 id, le32 len; one aligned 8-byte store (the area is
-         * 4-aligned, an element 8 bytes from a 4-byte header: a u64 store
-         * at any alignment is fine on x86-64, and the driver reads the
-         * element only after idx says so). */
-        *(kcopy_u64 *)(void *)(q->used_p + off) = (u64)head | (u64)written << 32;
-        q->used_idx++;
-        q->stats.pushed++;
-        return;
-    }
     struct virtq_used_elem e = { head, written };
     if (!area_write(q, q->used_p, q->used, off, &e, sizeof(e))) {
         ring_broken(q);
@@ -417,27 +415,12 @@ static u32 stream_peek(struct stream *s, u64 *g)
     return s->seg->len - s->at;
 }
 
-/* The host address of [off, off + len) of the chain's first out (in: first
- * in) segment, when the range lies in that segment and in one chunk: the
- * usual place of a virtio-net header and of a whole frame (one descriptor
- * per buffer, 5.1.6.6). The chain was checked against m when popped. */
-static inline u8 *first_seg_ptr(const struct gmem *m, const struct virtq_chain *c, bool in, u32 off, u32 len)
-{
-    u32 k = in ? c->nout : 0;
-    if (!(in ? c->nin : c->nout) || k >= VIRTQ_MAX_SEGS)
-        return NULL;
-    const struct virtq_seg *sg = &c->seg[k];
-    if ((u64)off + len > sg->len)
-        return NULL;
-    return gmem_ptr_fast(m, sg->gpa + off, len);
-}
-
 /* Moves len bytes between the hypervisor buffer and the chain's out (read)
  * or in (write) segments, from offset off of that stream. */
 static int chain_xfer(const struct gmem *m, const struct virtq_chain *c, bool write, u32 off, u8 *buf, u32 len)
 {
     if (len <= KCOPY_SMALL_MAX) {
-        u8 *p = first_seg_ptr(m, c, write, off, len);
+        u8 *p = virtq_chain_span(m, c, write, off, len);
         if (p) {
             if (write)
                 kcopy_small(p, buf, len);
@@ -489,7 +472,8 @@ int virtq_chain_copy(const struct gmem *dm, const struct virtq_chain *dst, u32 d
                      const struct virtq_chain *src, u32 soff, u32 len)
 {
     /* The usual frame: in one segment and one chunk on both sides. */
-    u8 *to = first_seg_ptr(dm, dst, true, doff, len), *from = to ? first_seg_ptr(sm, src, false, soff, len) : NULL;
+    u8 *to = virtq_chain_span(dm, dst, true, doff, len),
+       *from = to ? virtq_chain_span(sm, src, false, soff, len) : NULL;
     if (from) {
         if (len <= KCOPY_SMALL_MAX && !overlap(to, from, len))
             kcopy_small(to, from, len);

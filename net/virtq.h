@@ -23,6 +23,7 @@
 #include "kernel/lib/types.h"
 #include "net/virtio.h"
 #include "vmm/gmem.h"
+#include "kernel/lib/string.h"
 
 #define VIRTQ_MAX_SEGS 64 /* descriptors in one chain */
 
@@ -85,17 +86,99 @@ void virtq_reset(struct virtq *q);
 int virtq_enable(struct virtq *q, const struct gmem *mem, u16 size, u64 desc, u64 avail, u64 used, bool event_idx,
                  u32 max_bytes) __must_check;
 static inline bool virtq_ready(const struct virtq *q) { return q->size && !q->broken; }
+/* [g, g + len) inside guest RAM, without computing g + len (it may wrap). */
+static inline bool virtq_inside(const struct gmem *m, u64 g, u64 len) { return g <= m->size && len <= m->size - g; }
+
+/* Descriptor i from a cached table, copied out exactly once: two 8-byte loads
+ * the compiler may not repeat (a plain memcpy could legally be re-fetched
+ * later, a double fetch the guest could race), taken apart in registers
+ * (2.7.5: addr le64, len le32, flags le16, next le16). */
+static inline void virtq_desc_load(const struct virtq *q, u16 i, struct virtq_desc *d)
+{
+    const u64 *at = (const u64 *)(const void *)(q->desc_p + 16 * (u64)i);
+    u64 w0 = __atomic_load_n(&at[0], __ATOMIC_RELAXED), w1 = __atomic_load_n(&at[1], __ATOMIC_RELAXED);
+    d->addr = w0;
+    d->len = (u32)w1;
+    d->flags = (u16)(w1 >> 32);
+    d->next = (u16)(w1 >> 48);
+}
+
+/* A descriptor without NEXT or INDIRECT as a whole chain (the usual one:
+ * one buffer per frame, 5.1.6.6): VQE_COUNT when good, else what is wrong.
+ * Zero-length buffers carry nothing and are refused like overlong ones. */
+static inline enum virtq_err virtq_single_check(const struct virtq *q, const struct virtq_desc *d)
+{
+    if (unlikely(!d->len || d->len > q->max_bytes))
+        return VQE_LEN;
+    if (unlikely(!virtq_inside(q->mem, d->addr, d->len)))
+        return VQE_ADDR;
+    return VQE_COUNT;
+}
+
+static inline void virtq_single_fill(struct virtq_chain *c, u16 head, const struct virtq_desc *d)
+{
+    bool in = d->flags & VIRTQ_DESC_F_WRITE;
+    c->head = head;
+    c->seg[0] = (struct virtq_seg){ d->addr, d->len };
+    c->nout = !in;
+    c->nin = in;
+    c->out_bytes = in ? 0 : d->len;
+    c->in_bytes = in ? d->len : 0;
+}
+
+/* virtq_pop for everything but its in-line case. */
+int virtq_pop_slow(struct virtq *q, struct virtq_chain *c) __must_check;
 /* 1 with the next chain in *c; 0 when the driver has made none available;
  * -EBADMSG when the next chain was bad (already completed with length 0 and
  * counted, so the caller just goes on); -EIO when the ring is corrupt or the
- * queue broken or not enabled. */
-int virtq_pop(struct virtq *q, struct virtq_chain *c) __must_check;
+ * queue broken or not enabled.
+ *
+ * In line: an entry already known available (up to the avail index last
+ * read and fenced), cached rings, and a good chain of one descriptor. The
+ * ring entry and the descriptor are each loaded once and decided on; when
+ * anything is not so, virtq_pop_slow starts over from its own loads. */
+static __inline_always int __must_check virtq_pop(struct virtq *q, struct virtq_chain *c)
+{
+    if (likely(q->avail_seen != q->last_avail && !q->broken && q->avail_p && q->desc_p)) {
+        u16 head = __atomic_load_n(
+            (const u16 *)(const void *)(q->avail_p + VIRTQ_AVAIL_RING(q->last_avail & (q->size - 1))),
+            __ATOMIC_RELAXED);
+        if (likely(head < q->size)) {
+            struct virtq_desc d;
+            virtq_desc_load(q, head, &d);
+            if (likely(!(d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) &&
+                       virtq_single_check(q, &d) == VQE_COUNT)) {
+                virtq_single_fill(c, head, &d);
+                q->last_avail++;
+                q->stats.popped++;
+                return 1;
+            }
+        }
+    }
+    return virtq_pop_slow(q, c);
+}
 /* Gives back the chain popped last, as if it had not been taken (a frame held
  * back by the shim or by a full receiver). Only right after a successful pop. */
 void virtq_unpop(struct virtq *q);
+/* virtq_push for an uncached used ring or a queue not ready. */
+void virtq_push_slow(struct virtq *q, u16 head, u32 written);
 /* Puts chain `head` in the used ring with `written` bytes written into it.
  * Not visible to the driver until virtq_publish(). */
-void virtq_push(struct virtq *q, u16 head, u32 written);
+static __inline_always void virtq_push(struct virtq *q, u16 head, u32 written)
+{
+    if (likely(q->used_p && q->size && !q->broken)) {
+        /* 2.7.8: le32 id, le32 len; one 8-byte store (the area is 4-aligned,
+         * an element 8 bytes from a 4-byte header: a u64 store at any
+         * alignment is fine on x86-64, and the driver reads the element
+         * only after idx says so). */
+        *(kcopy_u64 *)(void *)(q->used_p + VIRTQ_USED_RING(q->used_idx & (q->size - 1))) = (u64)head | (u64)written
+                                                                                                           << 32;
+        q->used_idx++;
+        q->stats.pushed++;
+        return;
+    }
+    virtq_push_slow(q, head, written);
+}
 /* Makes the pushed entries visible (used->idx, after the entries). */
 void virtq_publish(struct virtq *q);
 /* After a publish: whether the driver asked for an interrupt for the entries
@@ -113,6 +196,22 @@ bool virtq_pending(struct virtq *q);
 /* How many chains the driver has made available and not popped yet (at most
  * the queue size; a corrupt index counts as 0). */
 u16 virtq_avail_count(struct virtq *q);
+
+/* The host address of [off, off + len) of the chain's out (in: in) bytes,
+ * when that range lies in the first such segment and in one chunk of m: the
+ * usual place of a virtio-net header and of a whole frame (one descriptor per
+ * buffer, 5.1.6.6). Else NULL, and the caller goes through the copies below.
+ * The chain was checked against m when popped. */
+static inline u8 *virtq_chain_span(const struct gmem *m, const struct virtq_chain *c, bool in, u32 off, u32 len)
+{
+    u32 k = in ? c->nout : 0;
+    if (!(in ? c->nin : c->nout) || k >= VIRTQ_MAX_SEGS)
+        return NULL;
+    const struct virtq_seg *sg = &c->seg[k];
+    if ((u64)off + len > sg->len)
+        return NULL;
+    return gmem_ptr_fast(m, sg->gpa + off, len);
+}
 
 /* Copies between a chain and the hypervisor: the chain's out segments seen as
  * one byte stream, from offset off. -ERANGE when the chain is too short. */

@@ -18,8 +18,11 @@
  * judged per receiver and never waits for one of them.
  *
  * Locking: `tx_lock` serialises the transmit side of a port; `lock` guards
- * the transport registers and the receive queue and is a leaf: nothing else is
- * taken while holding it. Arch-neutral: guest memory is a struct gmem, time
+ * the transport registers and the receive queue. While holding a port's
+ * `lock` nothing else is taken but the switch's and the link's locks, which
+ * are leaves (vswitch.c and shim.c call nothing that locks): a transmit pass
+ * keeps a receiver's lock across a run of frames to it, deciding the next
+ * frame meanwhile (vnet_data.c, struct rx_hold). Arch-neutral: guest memory is a struct gmem, time
  * and interrupts come through struct vnet_env. */
 #ifndef ISTHMUS_NET_VNET_H
 #define ISTHMUS_NET_VNET_H
@@ -119,7 +122,7 @@ struct vnet {
     struct vnet_cfg cfg;
     const struct gmem *mem; /* the partition's memory; NULL while it has none */
     struct vnet_env env;
-    spinlock_t lock;    /* transport registers, receive queue; leaf */
+    spinlock_t lock;    /* transport registers, receive queue; only leaves under it */
     spinlock_t tx_lock; /* transmit side */
 
     /* ---- transport (vnet_pci.c), under lock ---- */
@@ -192,8 +195,15 @@ u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len);
 const char *vnet_drop_name(enum vnet_drop d);
 /* The longest frame (without the virtio-net header) a port with this
  * configuration takes in or gives out: its MTU plus the Ethernet header, plus
- * an 802.1Q tag when the frame carries one on a trunk port. */
-u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged);
+ * an 802.1Q tag when the frame carries one on a trunk port. The MTU counts
+ * the payload (IEEE 802.3, RFC 894; virtio's "mtu plus low level ethernet
+ * header length", 5.1.4.1). Tags are carried on trunks only: on an access
+ * port a tagged frame gets no allowance (the switch drops it). In line: the
+ * data path asks twice per frame. */
+static inline u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged)
+{
+    return (u32)c->mtu + ETH_HLEN + (tagged && c->vlan.mode == VSW_TRUNK ? VLAN_HLEN : 0);
+}
 
 /* ---- net.c: the switch and its ports ---- */
 #define NET_MAX_PORTS VSW_MAX_PORTS

@@ -3,8 +3,9 @@
  *
  * A pass runs on whichever CPU asked for it (the sender's vCPU after a
  * notify, its home vCPU when a retry is due, a receiver's vCPU after it made
- * room) and holds only the sender's tx_lock, taking each receiver's `lock`
- * briefly per frame. It stops at the first frame that cannot go now and
+ * room) and holds the sender's tx_lock. A receiver's `lock` is taken per
+ * frame for a flood, and once per run of unicast frames to it (at most a
+ * batch; struct rx_hold). It stops at the first frame that cannot go now and
  * leaves it in the ring: one held by the shim is retried when tokens return
  * (env.retry_at); a unicast one for a full receiver when that receiver posts
  * buffers (its `waiters`), with a retry as a safety net.
@@ -30,14 +31,6 @@ static const char *const drop_names[VNET_DROP_COUNT] = {
 };
 
 const char *vnet_drop_name(enum vnet_drop d) { return (unsigned)d < VNET_DROP_COUNT ? drop_names[d] : "?"; }
-
-/* The MTU counts the payload (IEEE 802.3, RFC 894; virtio's "mtu plus low
- * level ethernet header length", 5.1.4.1). Tags are carried on trunks only:
- * on an access port a tagged frame gets no allowance (the switch drops it). */
-u32 vnet_max_frame(const struct vnet_cfg *c, bool tagged)
-{
-    return (u32)c->mtu + ETH_HLEN + (tagged && c->vlan.mode == VSW_TRUNK ? VLAN_HLEN : 0);
-}
 
 static bool frame_tagged(const u8 *head) { return ((u32)head[12] << 8 | head[13]) == ETH_P_8021Q; }
 
@@ -81,7 +74,15 @@ static enum room rx_empty(struct vnet *d, u64 now)
     return ROOM_STALLED;
 }
 
-static enum room rx_room(struct vnet *d, u64 now)
+/* The fewest free receive buffers that are not "low". */
+static inline u32 room_low_mark(u16 size) { return MAX(size / 4, 1U); }
+
+/* What d can take now. With `credit`, a verdict of ROOM_OK returns with
+ * d->lock still held and *credit the frames after this one that d can take
+ * before its room must be judged again: while the lock is held nobody else
+ * takes its buffers and its driver only adds, so those frames would find it
+ * OK too (see struct rx_hold). */
+static enum room rx_room(struct vnet *d, u64 now, u32 *credit)
 {
     spin_lock(&d->lock);
     struct virtq *q = &d->queue[VNET_RXQ].q;
@@ -115,70 +116,104 @@ static enum room rx_room(struct vnet *d, u64 now)
     if (!n && d->env.watch && !__atomic_load_n(&d->stalled, __ATOMIC_RELAXED))
         d->env.watch(d->env.ctx);
     u16 size = q->size;
+    if (credit && n >= room_low_mark(size)) {
+        *credit = n - room_low_mark(size);
+        rx_refilled(d);
+        return ROOM_OK;
+    }
     spin_unlock(&d->lock);
     if (!n)
         return rx_empty(d, now);
     rx_refilled(d);
-    return n < size / 4 ? ROOM_LOW : ROOM_OK;
+    return n < room_low_mark(size) ? ROOM_LOW : ROOM_OK;
+}
+
+/* The receiver whose lock a transmit pass keeps between the frames of a run
+ * to it, and how many more frames it can take before its room is judged
+ * again (receive-buffer credits: one lock, one look at its ring, per run,
+ * not per frame). Kept only across what takes no lock or only a leaf lock
+ * that never waits for a port's (the switch's, the link's): released before
+ * another receiver's lock, any port's reset, an interrupt, a retry request,
+ * and at the end of every batch, so a receiver's driver waits at most one
+ * batch for its registers. */
+struct rx_hold {
+    struct vnet *r;
+    u32 credit;
+};
+
+static void rx_release(struct rx_hold *h)
+{
+    if (h->r) {
+        spin_unlock(&h->r->lock);
+        h->r = NULL;
+    }
 }
 
 /* Where a frame comes from: a sender's transmit chain (after its virtio-net
- * header), or a buffer of the hypervisor's own (an announcement). */
+ * header), or a buffer of the hypervisor's own (an announcement). `buf` is
+ * the whole frame in host memory when it lies in one piece: the hypervisor's
+ * buffer, or the chain's first segment translated once (`guest` then says
+ * it is in the sender's memory, which the receiver's may share). */
 struct frame_src {
     const struct gmem *mem;
     const struct virtq_chain *chain;
     const u8 *buf;
+    bool guest;
 };
+
+/* Whether [a, a + n) and [b, b + n) share a byte. */
+static inline bool overlap(const u8 *a, const u8 *b, u32 n) { return a < b + n && b < a + n; }
+
+/* Host memory to host memory; memmove where the two could overlap (buffers
+ * of one partition) or the run is long. */
+static inline void copy_bytes(u8 *dst, const u8 *src, u32 n)
+{
+    if (n <= KCOPY_SMALL_MAX && !overlap(dst, src, n))
+        kcopy_small(dst, src, n);
+    else
+        memmove(dst, src, n);
+}
 
 /* Copies n bytes from frame offset off of the source into rx at doff. */
 static int src_copy(struct vnet *d, const struct virtq_chain *rx, u32 doff, const struct frame_src *s, u32 off, u32 n)
 {
-    if (s->buf)
+    if (s->buf && !s->guest)
         return virtq_chain_write(d->mem, rx, doff, s->buf + off, n);
     return virtq_chain_copy(d->mem, rx, doff, s->mem, s->chain, (u32)VNET_HDR_LEN + off, n);
 }
 
-/* Copies the frame (len bytes) into one receive buffer of d, tagging or
- * untagging on the way (`tagged`: it came with a tag). True when delivered;
- * otherwise the reason is counted at the receiver, and no buffer of its was
- * used up or handed back empty for a frame it could not take. */
-static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
+/* The receive buffer's header and frame through one translation, when both
+ * the buffer (header and frame in its first segment, one chunk) and the
+ * source are in one piece: the usual case. False when not, and nothing was
+ * written. */
+static inline bool fill_direct(struct vnet *d, const struct virtq_chain *rx, const struct frame_src *s, u32 len,
+                               u32 out_len, u8 action, u16 vid)
 {
-    u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
-    bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && tagged);
-    spin_lock(&d->lock);
-    struct virtq *q = &d->queue[VNET_RXQ].q;
-    int why = -1;
-    if (!d->running || !virtq_ready(q)) {
-        why = VNET_DROP_LINK_DOWN;
-        goto out;
-    }
-    /* Never more than the MTU its driver was offered (5.1.4.1). */
-    if (out_len > vnet_max_frame(&d->cfg, out_tagged)) {
-        why = VNET_DROP_OVERSIZE;
-        goto out;
-    }
-    int r;
-    while ((r = virtq_pop(q, &d->rx_chain)) == -EBADMSG)
-        d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
-    if (r < 0) {
-        spin_unlock(&d->lock);
-        d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
-        vnet_needs_reset(d, "its receive ring is corrupt");
+    const u32 macs = 2 * ETH_ALEN, H = (u32)VNET_HDR_LEN;
+    u8 *to = s->buf ? virtq_chain_span(d->mem, rx, true, 0, H + out_len) : NULL;
+    if (!to)
         return false;
+    const struct virtio_net_hdr h = { .num_buffers = 1 };
+    kcopy_small(to, &h, H);
+    if (action == VSW_TAG_NONE) {
+        copy_bytes(to + H, s->buf, len);
+    } else if (action == VSW_TAG_PUSH) {
+        const u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
+        copy_bytes(to + H, s->buf, macs);
+        kcopy_small(to + H + macs, tag, VLAN_HLEN);
+        copy_bytes(to + H + macs + VLAN_HLEN, s->buf + macs, len - macs);
+    } else {
+        copy_bytes(to + H, s->buf, macs);
+        copy_bytes(to + H + macs, s->buf + macs + VLAN_HLEN, len - macs - VLAN_HLEN);
     }
-    if (r == 0) {
-        why = __atomic_load_n(&d->stalled, __ATOMIC_ACQUIRE) ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
-        goto out;
-    }
-    const struct virtq_chain *rx = &d->rx_chain;
-    if (rx->in_bytes < VNET_HDR_LEN + out_len) {
-        /* The buffer stays, unused, for a frame that fits (no mergeable
-         * buffers: a frame takes exactly one). */
-        virtq_unpop(q);
-        why = VNET_DROP_RX_SMALL;
-        goto out;
-    }
+    return true;
+}
+
+/* The same through the chains' segments and guest memory's chunks, for any
+ * layout. */
+static int fill_chain(struct vnet *d, const struct virtq_chain *rx, const struct frame_src *s, u32 len, u8 action,
+                      u16 vid)
+{
     struct virtio_net_hdr h = { .num_buffers = 1 };
     const u32 macs = 2 * ETH_ALEN, H = (u32)VNET_HDR_LEN;
     int rc = virtq_chain_write(d->mem, rx, 0, &h, H);
@@ -199,6 +234,50 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
         if (!rc)
             rc = src_copy(d, rx, H + macs, s, macs + VLAN_HLEN, len - macs - VLAN_HLEN);
     }
+    return rc;
+}
+
+/* Copies the frame (len bytes) into one receive buffer of d, tagging or
+ * untagging on the way (`tagged`: it came with a tag), under d->lock. 1 when
+ * delivered; 0 when not, the reason counted at the receiver, and no buffer
+ * of its used up or handed back empty for a frame it could not take; -EIO
+ * when its ring is corrupt (the caller resets it, without the lock). */
+static int deliver_locked(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
+{
+    u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
+    bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && tagged);
+    struct virtq *q = &d->queue[VNET_RXQ].q;
+    int why = -1;
+    if (!d->running || !virtq_ready(q)) {
+        why = VNET_DROP_LINK_DOWN;
+        goto out;
+    }
+    /* Never more than the MTU its driver was offered (5.1.4.1). */
+    if (out_len > vnet_max_frame(&d->cfg, out_tagged)) {
+        why = VNET_DROP_OVERSIZE;
+        goto out;
+    }
+    int r;
+    while ((r = virtq_pop(q, &d->rx_chain)) == -EBADMSG)
+        d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
+    if (r < 0) {
+        d->stats.rx.drops[VNET_DROP_BAD_CHAIN]++;
+        return -EIO;
+    }
+    if (r == 0) {
+        why = __atomic_load_n(&d->stalled, __ATOMIC_ACQUIRE) ? VNET_DROP_RX_STALLED : VNET_DROP_RX_FULL;
+        goto out;
+    }
+    const struct virtq_chain *rx = &d->rx_chain;
+    if (rx->in_bytes < VNET_HDR_LEN + out_len) {
+        /* The buffer stays, unused, for a frame that fits (no mergeable
+         * buffers: a frame takes exactly one). */
+        virtq_unpop(q);
+        why = VNET_DROP_RX_SMALL;
+        goto out;
+    }
+    const u32 H = (u32)VNET_HDR_LEN;
+    int rc = fill_direct(d, rx, s, len, out_len, action, vid) ? 0 : fill_chain(d, rx, s, len, action, vid);
     /* The chains were checked against both memories when popped; a failure
      * here would be a bug. The buffer then goes back to the ring unreported:
      * what it holds is not a frame. */
@@ -215,8 +294,19 @@ static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 actio
 out:
     if (why >= 0)
         d->stats.rx.drops[why]++;
-    spin_unlock(&d->lock);
     return why < 0;
+}
+
+static void rx_corrupt(struct vnet *d) { vnet_needs_reset(d, "its receive ring is corrupt"); }
+
+static bool deliver(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
+{
+    spin_lock(&d->lock);
+    int r = deliver_locked(s, len, d, action, vid, tagged);
+    spin_unlock(&d->lock);
+    if (r < 0)
+        rx_corrupt(d);
+    return r > 0;
 }
 
 /* Makes a batch's frames visible to each receiver and interrupts those
@@ -258,12 +348,20 @@ static void complete_tx(struct vnet *n, struct virtq *q)
  * stalled, so a dead guest costs its senders one wait, not one per frame. A
  * flood never waits for one receiver: a full one misses its copy (rx-full),
  * and the others get theirs at once. */
-static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 now, bool *idle)
+static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 now, bool *idle, struct rx_hold *h)
 {
     *idle = true;
+    bool unicast = d->nout == 1 && !d->flooded;
     for (u32 i = 0; i < d->nout; i++) {
         struct vnet *r = net.port[d->out[i]];
-        enum room room = rx_room(r, now);
+        if (unicast && h->r == r && h->credit) {
+            h->credit--; /* room judged OK for this frame when the run began */
+            continue;
+        }
+        rx_release(h);
+        enum room room = rx_room(r, now, unicast ? &h->credit : NULL);
+        if (room == ROOM_OK && unicast)
+            h->r = r; /* rx_room kept its lock */
         if (room != ROOM_LOW && room != ROOM_NONE)
             continue;
         *idle = false;
@@ -273,12 +371,29 @@ static bool check_receivers(struct vnet *n, const struct vsw_decision *d, u64 no
             continue;
         __atomic_fetch_or(&r->waiters, BIT(n->port), __ATOMIC_SEQ_CST);
         /* It may have made room between the look and the wish. */
-        if (rx_room(r, now) != ROOM_NONE)
+        if (rx_room(r, now, NULL) != ROOM_NONE)
             continue;
         n->stats.held_full++;
         return false;
     }
     return true;
+}
+
+/* The first bytes of a transmit frame (len bytes after the virtio-net
+ * header) into head, where they are decided on: this copy alone. *frame is
+ * the whole frame in host memory when it lies in the chain's first segment
+ * and one chunk, so that the copies need no second translation; else NULL.
+ * False when the chain could not be read. */
+static inline bool read_head(struct vnet *n, const struct virtq_chain *c, u32 len, u8 head[ETH_HLEN + VLAN_HLEN],
+                             const u8 **frame)
+{
+    u32 want = MIN(len, (u32)(ETH_HLEN + VLAN_HLEN));
+    *frame = virtq_chain_span(n->mem, c, false, (u32)VNET_HDR_LEN, len);
+    if (*frame) {
+        kcopy_small(head, *frame, want);
+        return true;
+    }
+    return virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, want) == 0;
 }
 
 static void tx_pass(struct vnet *n)
@@ -289,9 +404,11 @@ static void tx_pass(struct vnet *n)
     u64 now = n->env.now();
     u32 sent = 0, pending_signal = 0;
     bool completed = false;
+    struct rx_hold hold = { NULL, 0 };
     virtq_want_notify(q, false);
     for (;;) {
         if (sent >= VNET_TX_BUDGET) {
+            rx_release(&hold);
             n->env.retry_at(n->env.ctx, now); /* yield; the home CPU continues */
             break;
         }
@@ -303,10 +420,12 @@ static void tx_pass(struct vnet *n)
             continue;
         }
         if (r < 0) {
+            rx_release(&hold);
             vnet_needs_reset(n, "its transmit ring is corrupt");
             break;
         }
         if (r == 0) {
+            rx_release(&hold);
             shim_idle(&n->shim, now);
             virtq_want_notify(q, true);
             if (virtq_pending(q)) {
@@ -319,10 +438,9 @@ static void tx_pass(struct vnet *n)
         u32 len = c->out_bytes - (u32)VNET_HDR_LEN;
         int drop = -1;
         u8 head[ETH_HLEN + VLAN_HLEN];
+        const u8 *frame = NULL; /* the frame in one piece (read_head) */
         struct vsw_decision d;
-        if (c->nin || c->out_bytes < VNET_HDR_LEN + ETH_HLEN)
-            drop = VNET_DROP_SHORT;
-        else if (virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, MIN(len, (u32)sizeof(head))) < 0)
+        if (c->nin || c->out_bytes < VNET_HDR_LEN + ETH_HLEN || !read_head(n, c, len, head, &frame))
             drop = VNET_DROP_SHORT;
         else if (len > vnet_max_frame(&n->cfg, frame_tagged(head)))
             drop = VNET_DROP_OVERSIZE; /* at ingress, before the switch learns from it */
@@ -333,27 +451,40 @@ static void tx_pass(struct vnet *n)
         }
         if (drop < 0) {
             bool idle;
-            if (!check_receivers(n, &d, now, &idle)) {
+            if (!check_receivers(n, &d, now, &idle, &hold)) {
+                rx_release(&hold);
                 virtq_unpop(q);
                 n->env.retry_at(n->env.ctx, now + RETRY_FULL_NS);
                 break;
             }
             enum shim_colour colour;
             u64 retry;
-            if (shim_admit(&n->shim, now, len, idle, &colour, &retry) == SHIM_HOLD) {
+            /* The tokens a green frame left are taken for the ones after it. */
+            if (!shim_take(&n->shim, len) && shim_admit(&n->shim, now, len, idle, &colour, &retry) == SHIM_HOLD) {
+                rx_release(&hold);
                 virtq_unpop(q);
                 n->env.retry_at(n->env.ctx, retry);
                 break;
             }
         }
         if (drop < 0) {
-            const struct frame_src src = { n->mem, c, NULL };
+            const struct frame_src src = { n->mem, c, frame, true };
             for (u32 i = 0; i < d.nout; i++) {
                 struct vnet *rx = net.port[d.out[i]];
                 /* Even a bad receive chain the pop gave back is an entry
                  * its driver may have asked to hear about. */
-                (void)deliver(&src, len, rx, d.action[i], d.vid, d.tagged);
                 pending_signal |= (u32)BIT(rx->port);
+                if (hold.r != rx) {
+                    (void)deliver(&src, len, rx, d.action[i], d.vid, d.tagged);
+                    continue;
+                }
+                int got = deliver_locked(&src, len, rx, d.action[i], d.vid, d.tagged);
+                if (got < 0) {
+                    rx_release(&hold);
+                    rx_corrupt(rx);
+                } else if (!got) {
+                    hold.credit = 0; /* a buffer went otherwise than counted: judge again */
+                }
             }
             n->stats.tx.frames++;
             n->stats.tx.bytes += len;
@@ -364,23 +495,26 @@ static void tx_pass(struct vnet *n)
         completed = true;
         sent++;
         if (sent % VNET_BATCH == 0) {
+            rx_release(&hold);
             complete_tx(n, q);
             signal_receivers(pending_signal);
             pending_signal = 0;
             completed = false;
         }
     }
+    rx_release(&hold);
     if (completed || q->published != q->used_idx)
         complete_tx(n, q);
     signal_receivers(pending_signal);
     vsw_cache_flush(&net.sw, &n->sw_cache, n->port);
+    shim_settle(&n->shim); /* unused tokens back, the frames counted: as if admitted one by one */
 }
 
 u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
 {
     struct vsw_decision d;
     vsw_forward(&net.sw, from->port, frame, len, from->env.now(), &d);
-    const struct frame_src src = { NULL, NULL, frame };
+    const struct frame_src src = { NULL, NULL, frame, false };
     u32 delivered = 0, mask = 0;
     for (u32 i = 0; i < d.nout; i++) {
         struct vnet *r = net.port[d.out[i]];

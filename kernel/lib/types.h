@@ -36,14 +36,15 @@ typedef u64 hpa_t;
 #define MiB(x)     ((u64)(x) << 20)
 #define GiB(x)     ((u64)(x) << 30)
 
-#define __packed       __attribute__((packed))
-#define __aligned(n)   __attribute__((aligned(n)))
-#define __noreturn     __attribute__((noreturn))
-#define __must_check   __attribute__((warn_unused_result))
-#define __printf(a, b) __attribute__((format(printf, a, b)))
-#define __unused       __attribute__((unused))
-#define likely(x)      __builtin_expect(!!(x), 1)
-#define unlikely(x)    __builtin_expect(!!(x), 0)
+#define __packed        __attribute__((packed))
+#define __aligned(n)    __attribute__((aligned(n)))
+#define __noreturn      __attribute__((noreturn))
+#define __must_check    __attribute__((warn_unused_result))
+#define __printf(a, b)  __attribute__((format(printf, a, b)))
+#define __unused        __attribute__((unused))
+#define __inline_always inline __attribute__((always_inline))
+#define likely(x)       __builtin_expect(!!(x), 1)
+#define unlikely(x)     __builtin_expect(!!(x), 0)
 
 #define STATIC_ASSERT(c, msg) _Static_assert(c, msg)
 
