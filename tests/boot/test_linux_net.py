@@ -162,6 +162,8 @@ def test_virtio_net_binds_with_msix(hv):
         up = m[0]
         assert line_with(up, "driver virtio_net", "virtio-pci", MAC[name], "mtu 1500"), up
         assert line_with(up, re.compile(r"msi_irqs 3 msix\b")), up
+        # The irq lines follow the up line: wait for the last one.
+        _, text = net_line(hv, name, "irq", "virtio0-output.0", timeout=60)
         for vec in ("virtio0-config", "virtio0-input.0", "virtio0-output.0"):
             assert line_with(text, "isthmus-net: irq", vec), (name, vec, text[-2000:])
         for bad in ("Call Trace", "WARNING:", "virtio_net: probe of", "failed to"):
