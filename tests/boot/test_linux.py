@@ -35,6 +35,14 @@ cmdline = "console=ttyS0"
 """
 
 
+def need_debian(*paths):
+    """Skips the test, with how to get them, when Debian's files are missing."""
+    for path in paths:
+        if not os.path.exists(path):
+            pytest.skip(f"{os.path.relpath(path, BUILD)} missing: run 'make debian-kernel' "
+                        "(apt-get download of Debian's linux-image-cloud-amd64 and busybox-static)")
+
+
 def esp_with_linux(tmp_path, config=None, kernel=None):
     """An ESP like build/esp.img's, larger, with the kernel and initramfs beside
     isthmus.efi, and `config` (CONFIG by default) as isthmus.toml; `kernel`

@@ -23,11 +23,11 @@ docs/guests.md, "Networking"."""
 import hashlib
 import os
 import re
-import subprocess
 import time
 
 import pytest
 
+from test_linux import esp_with_linux as linux_esp, need_debian
 from conftest import BUILD, Hypervisor, fact_line, line_with
 from test_partitions import console
 
@@ -90,27 +90,12 @@ def expected_md5(n):
 
 
 def esp_with_linux(tmp_path):
-    src = os.path.join(BUILD, "esp", "EFI")
-    if not os.path.isdir(src):
-        pytest.fail("build/esp missing: run 'make esp' (make test does)")
-    img = str(tmp_path / "esp.img")
-    with open(img, "wb") as f:
-        f.truncate(64 << 20)
-    subprocess.run(["mformat", "-i", img, "-F", "-v", "ISTHMUS", "::"], check=True)
-    subprocess.run(["mcopy", "-i", img, "-s", src, "::/"], check=True)
-    cfg = tmp_path / "isthmus.toml"
-    cfg.write_text(CONFIG)
-    for path in (str(cfg), VMLINUZ, INITRD):
-        subprocess.run(["mcopy", "-o", "-i", img, path, "::/EFI/BOOT/"], check=True)
-    return img
+    return linux_esp(tmp_path, CONFIG, VMLINUZ)
 
 
 @pytest.fixture(scope="module")
 def hv(tmp_path_factory):
-    for path in (VMLINUZ, INITRD):
-        if not os.path.exists(path):
-            pytest.skip(f"{os.path.relpath(path, BUILD)} missing: run 'make debian-kernel' "
-                        "(apt-get download of Debian's linux-image-cloud-amd64 and busybox-static)")
+    need_debian(VMLINUZ, INITRD)
     h = Hypervisor("test_linux_net", "pc-4cpu", esp_with_linux(tmp_path_factory.mktemp("esp")))
     try:
         h.wait_prompt()

@@ -16,7 +16,7 @@ import re
 import pytest
 
 from conftest import BUILD, Hypervisor, fact_line, line_with
-from test_linux import esp_with_linux as linux_esp
+from test_linux import esp_with_linux as linux_esp, need_debian
 from test_partitions import parts, wait_state
 
 DEBIAN = os.path.join(BUILD, "debian")
@@ -87,10 +87,7 @@ class Session:
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
-    for path in (VMLINUZ, INITRD):
-        if not os.path.exists(path):
-            pytest.skip(f"{os.path.relpath(path, BUILD)} missing: run 'make debian-kernel' "
-                        "(apt-get download of Debian's linux-image-cloud-amd64 and busybox-static)")
+    need_debian(VMLINUZ, INITRD)
     hv = Hypervisor("test_linux_shell", "pc-4cpu", esp_with_linux(tmp_path_factory.mktemp("esp")))
     try:
         hv.wait_prompt()
