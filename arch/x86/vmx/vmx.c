@@ -404,6 +404,13 @@ static void set_ia32e(bool on)
     vmcs_write32(VMCS_ENTRY_CONTROLS, on ? entry | VMX_ENTRY_CTL_IA32E_GUEST : entry & ~VMX_ENTRY_CTL_IA32E_GUEST);
 }
 
+/* CR0 or CR4 as the guest reads it: the bits VT-x owns (the guest/host mask)
+ * from the read shadow, the others from the register. A MOV to CR0/CR4 that
+ * changes only unowned bits does not exit (SDM 26.3, 25.6.6), so the shadow
+ * alone misses them: Linux sets CR4.OSXSAVE, PAE and PGE that way. Under
+ * shadow paging the mask is all ones and this is the shadow. */
+static u64 guest_cr_view(u64 real, u64 shadow, u64 mask) { return (real & ~mask) | (shadow & mask); }
+
 /* MOV to CR0/CR4 exits only because VT-x owns some bits (CR0.NE, CR4.VMXE, the
  * fixed bits): a VT-x artefact the core never sees. The guest's value goes to
  * the read shadow, the real register gets the fixed bits; a CR0.PG change with
@@ -418,7 +425,8 @@ static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
     u64 val = v->regs.gpr[e->cr.gpr];
     if (cr == 0) {
         u64 fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
-        u64 old = vmcs_readnat(VMCS_CR0_SHADOW);
+        u64 old = guest_cr_view(vmcs_readnat(VMCS_GUEST_CR0), vmcs_readnat(VMCS_CR0_SHADOW),
+                                vmcs_readnat(VMCS_CR0_MASK));
         if ((val & CR0_PG) && !(val & CR0_PE))
             return false;
         u64 efer = vmcs_read64(VMCS_GUEST_EFER);
@@ -543,9 +551,11 @@ static u64 vmx_get_cr(struct vcpu *v, int cr)
     if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
         return 0;
     switch (cr) {
-    case 0: return vmcs_readnat(VMCS_CR0_SHADOW);
+    case 0:
+        return guest_cr_view(vmcs_readnat(VMCS_GUEST_CR0), vmcs_readnat(VMCS_CR0_SHADOW), vmcs_readnat(VMCS_CR0_MASK));
     case 3: return ((struct vmx_vcpu *)v->hw)->shadow ? ((struct vmx_vcpu *)v->hw)->gcr3 : vmcs_readnat(VMCS_GUEST_CR3);
-    case 4: return vmcs_readnat(VMCS_CR4_SHADOW);
+    case 4:
+        return guest_cr_view(vmcs_readnat(VMCS_GUEST_CR4), vmcs_readnat(VMCS_CR4_SHADOW), vmcs_readnat(VMCS_CR4_MASK));
     default: return 0;
     }
 }
