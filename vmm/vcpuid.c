@@ -95,9 +95,20 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
          * decompressor would otherwise look for a trampoline to switch. */
         out[VCPUID_EBX] &= ~CPUID_7_EBX_TSC_ADJUST;
         out[VCPUID_ECX] &= ~(CPUID_7_ECX_RDPID | CPUID_7_ECX_LA57);
-        if (ctx->shadow) {
+        if (ctx->shadow || ctx->invpcid_ud)
             out[VCPUID_EBX] &= ~CPUID_7_EBX_INVPCID;
+        if (ctx->shadow)
             out[VCPUID_ECX] &= ~CPUID_7_ECX_PKU; /* not in shadow entries */
+        break;
+    case CPUID_LEAF_XSAVE:
+        /* XSAVES/XRSTORS and the supervisor state components they manage need
+         * IA32_XSS, which neither backend switches (and VT-x makes XSAVES #UD
+         * unless a control allows it): hidden, so the guest keeps its state
+         * with XSAVE/XSAVEOPT and never writes IA32_XSS. */
+        if (subleaf == 1) {
+            out[VCPUID_EAX] &= ~CPUID_D_1_EAX_XSAVES;
+            out[VCPUID_ECX] = 0;
+            out[VCPUID_EDX] = 0;
         }
         break;
     case CPUID_LEAF_THERMAL:

@@ -47,6 +47,9 @@
 #define CPUID_7_ECX_LA57       BIT(16)
 #define CPUID_7_ECX_RDPID      BIT(22) /* RDPID reads IA32_TSC_AUX */
 
+/* Leaf 0xd subleaf 1 (EBX: size of XCR0 | IA32_XSS state; ECX:EDX: IA32_XSS bits). */
+#define CPUID_D_1_EAX_XSAVES BIT(3) /* XSAVES/XRSTORS and IA32_XSS */
+
 /* Leaves 0xb and 0x1f: level type in ECX[15:8]. */
 #define CPUID_TOPO_LEVEL_SHIFT 8
 #define CPUID_TOPO_SMT         1u

@@ -183,9 +183,15 @@ static int vmx_create(struct vcpu *v)
                      VMX_PROC_HLT_EXITING | VMX_PROC_MWAIT_EXITING | VMX_PROC_MONITOR_EXITING |
                          VMX_PROC_USE_IO_BITMAPS | VMX_PROC_USE_MSR_BITMAPS | VMX_PROC_SECONDARY);
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
-    vmcs_write32(VMCS_PROC_CONTROLS2,
-                 adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2,
-                        VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED | (virt.vmx_vpid ? VMX_PROC2_VPID : 0)));
+    /* INVPCID runs in the guest as on hardware (it acts on the guest's own
+     * VPID-tagged translations); without the control it would be #UD, which a
+     * guest shown the CPUID bit (Linux flushes global pages with it) takes
+     * for a bug. A CPU without the control gets the bit hidden instead. */
+    u32 proc2 = adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2,
+                       VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED | VMX_PROC2_INVPCID |
+                           (virt.vmx_vpid ? VMX_PROC2_VPID : 0));
+    vmcs_write32(VMCS_PROC_CONTROLS2, proc2);
+    v->invpcid_ud = !(proc2 & VMX_PROC2_INVPCID);
     vmcs_write32(VMCS_EXIT_CONTROLS, adjust(MSR_IA32_VMX_EXIT_CTLS, MSR_IA32_VMX_TRUE_EXIT_CTLS,
                                             VMX_EXIT_CTL_HOST_64BIT | VMX_EXIT_CTL_SAVE_PAT | VMX_EXIT_CTL_LOAD_PAT |
                                                 VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
@@ -338,6 +344,7 @@ static int vmx_enable_shadow(struct vcpu *v)
     /* No VPID either: every entry and exit then flushes the guest's TLB
      * (SDM 28.3.3.1), so a changed shadow needs no INVVPID. */
     vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2, 0));
+    v->invpcid_ud = true; /* the core hides it under shadow paging anyway */
     x->proc |= VMX_PROC_INVLPG_EXITING | VMX_PROC_CR3_LOAD_EXITING | VMX_PROC_CR3_STORE_EXITING;
     x->proc = adjust(MSR_IA32_VMX_PROCBASED_CTLS, MSR_IA32_VMX_TRUE_PROCBASED_CTLS, x->proc);
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
