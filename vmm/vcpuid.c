@@ -4,6 +4,11 @@
 #include "vmm/hypercall_abi.h"
 #include "arch/x86/hw/cpuid.h"
 
+/* Leaf 1 bits that name the host's thermal, power and debug-store MSRs. */
+#define HOST_POWER_1_ECX                                                                                               \
+    (CPUID_1_ECX_DTES64 | CPUID_1_ECX_DS_CPL | CPUID_1_ECX_EST | CPUID_1_ECX_TM2 | CPUID_1_ECX_XTPR | CPUID_1_ECX_PDCM)
+#define HOST_POWER_1_EDX (CPUID_1_EDX_DS | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM | CPUID_1_EDX_PBE)
+
 /* Bits needed to number 0..n (n + 1 values). */
 static u32 id_bits(u32 n) { return n ? 32u - (u32)__builtin_clz(n) : 0; }
 
@@ -66,7 +71,12 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
         out[VCPUID_ECX] &= ~(CPUID_1_ECX_VMX |     /* no nested virtualisation */
                              CPUID_1_ECX_SMX |     /* GETSEC is not emulated */
                              CPUID_1_ECX_X2APIC |  /* the vlapic is xAPIC (MMIO) only */
-                             CPUID_1_ECX_MONITOR); /* MONITOR/MWAIT would idle the host CPU */
+                             CPUID_1_ECX_MONITOR | /* MONITOR/MWAIT would idle the host CPU */
+                             HOST_POWER_1_ECX);
+        /* Thermal monitoring, clock control and the debug store are the host's,
+         * as leaf 6 and the PMU leaf say: their MSRs are not the guest's (Linux
+         * reads IA32_THERM_INTERRUPT whenever ACPI and TM are both shown). */
+        out[VCPUID_EDX] &= ~HOST_POWER_1_EDX;
         /* The vlapic's timer has TSC-deadline mode (IA32_TSC_DEADLINE is the
          * local APIC device's), whatever the host's APIC has: Linux then
          * needs no calibration of the APIC timer at all. */
