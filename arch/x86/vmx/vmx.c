@@ -27,6 +27,7 @@
  * external-interrupt exits at all; this bounds such cases. */
 #define VMX_WATCHDOG_MS 10
 #define AR_UNUSABLE     BIT(16)
+#define CR0_CACHE_BITS  (CR0_CD | CR0_NW)
 
 u32 vmcs_write_failures;
 u32 vmcs_first_failed_field;
@@ -208,8 +209,11 @@ static int vmx_create(struct vcpu *v)
     vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
     vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
     vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
-    /* The guest may not clear NE or see VMXE: own those bits, show its values. */
-    vmcs_writenat(VMCS_CR0_MASK, rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG));
+    /* The guest may not clear NE or see VMXE: own those bits, show its values.
+     * CD and NW too: VM entries and exits leave them alone (SDM 27.3.2.1,
+     * 28.5.1), so a guest's MOV to CR0 would disable the host's caches on
+     * this CPU, and the guest would read whatever the host had there. */
+    vmcs_writenat(VMCS_CR0_MASK, (rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG)) | CR0_CACHE_BITS);
     vmcs_writenat(VMCS_CR4_MASK, rdmsr(MSR_IA32_VMX_CR4_FIXED0));
     vmcs_write64(VMCS_GUEST_PAT, PAT_DEFAULT);
     vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
@@ -250,6 +254,16 @@ static void vmx_destroy(struct vcpu *v)
     v->hw = NULL;
 }
 
+/* CR0 as the guest runs with it: the VMX fixed bits (but PE and PG, which
+ * unrestricted guest leaves to it) and the host's caching, whatever the guest
+ * asked for (CD and NW are owned: its reads see its own values). With EPT
+ * the guest's memory types come from its PAT and the EPT entries. */
+static u64 hw_cr0(u64 guest)
+{
+    u64 fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
+    return ((guest & ~CR0_CACHE_BITS) | fixed0) & rdmsr(MSR_IA32_VMX_CR0_FIXED1);
+}
+
 #define WRITE_SEG(name, s)                                                                                             \
     do {                                                                                                               \
         vmcs_write16(VMCS_GUEST_##name##_SEL, (s).selector);                                                           \
@@ -264,8 +278,7 @@ static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
     if (!vmptrld(x->vmcs_pa))
         return;
     v->regs = st->regs;
-    u64 cr0_fixed = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
-    vmcs_writenat(VMCS_GUEST_CR0, st->cr0 | cr0_fixed);
+    vmcs_writenat(VMCS_GUEST_CR0, hw_cr0(st->cr0));
     vmcs_writenat(VMCS_CR0_SHADOW, st->cr0);
     vmcs_writenat(VMCS_GUEST_CR3, st->cr3);
     vmcs_writenat(VMCS_GUEST_CR4, st->cr4 | rdmsr(MSR_IA32_VMX_CR4_FIXED0));
@@ -431,18 +444,17 @@ static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
         return false;
     u64 val = v->regs.gpr[e->cr.gpr];
     if (cr == 0) {
-        u64 fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
         u64 old = guest_cr_view(vmcs_readnat(VMCS_GUEST_CR0), vmcs_readnat(VMCS_CR0_SHADOW),
                                 vmcs_readnat(VMCS_CR0_MASK));
-        if ((val & CR0_PG) && !(val & CR0_PE))
-            return false;
+        if (((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
+            return false; /* #GP on hardware */
         u64 efer = vmcs_read64(VMCS_GUEST_EFER);
         if ((val ^ old) & CR0_PG && (efer & EFER_LME)) {
             efer = (val & CR0_PG) ? efer | EFER_LMA : efer & ~EFER_LMA;
             vmcs_write64(VMCS_GUEST_EFER, efer);
             set_ia32e(efer & EFER_LMA);
         }
-        vmcs_writenat(VMCS_GUEST_CR0, (val | fixed0) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
+        vmcs_writenat(VMCS_GUEST_CR0, hw_cr0(val));
         vmcs_writenat(VMCS_CR0_SHADOW, val);
     } else if (cr == 4) {
         if (val & CR4_VMXE)
