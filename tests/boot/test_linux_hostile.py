@@ -1,5 +1,5 @@
 """A stock Debian kernel beside a hostile neighbour (issue 16's tests): two
-Linux partitions moving a checksummed TCP stream over the switch with
+Linux partitions (the receiver with 2 vCPUs) moving a checksummed TCP stream over the switch with
 Debian's own virtio_net, while a test-guest partition (guest/abuse.c, two
 racing vCPUs) abuses its NIC, ports, MSRs, APIC page and hypercalls and
 sends its frames to the Linux receiver's MAC on the same VLAN. The Linux
@@ -32,7 +32,7 @@ def config(seed):
     linux = """
 [[partition]]
 name = "{name}"
-cpus = [{cpu}]
+cpus = {cpus}
 memory = "128M"
 kernel = "vmlinuz"
 initrd = "initramfs.cpio"
@@ -42,15 +42,15 @@ mac = "{mac}"
 vlan = 10
 """
     return ('[hypervisor]\nconsole = "com1"\nlog_level = "info"\n'
-            + linux.format(name="server", cpu=1, mac=MAC["server"],
+            + linux.format(name="server", cpus=[1, 2], mac=MAC["server"],
                            args="isthmus.net=10.0.10.1/24 isthmus.role=server isthmus.ports=5000")
-            + linux.format(name="client", cpu=2, mac=MAC["client"],
+            + linux.format(name="client", cpus=[3], mac=MAC["client"],
                            args=f"isthmus.net=10.0.10.2/24 isthmus.role=client isthmus.peer=10.0.10.1 "
                                 f"isthmus.port=5000 isthmus.bytes={BYTES}")
             + f"""
 [[partition]]
 name = "abuser"
-cpus = [3, 4]
+cpus = [4, 5]
 memory = "16M"
 kernel = "testguest.elf"
 cmdline = "abuse seed={seed} dst={MAC['server']} tick_ms=1000"
@@ -73,6 +73,9 @@ def test_linux_undisturbed_beside_abuser(tmp_path):
     try:
         hv.wait_prompt()
         wait_for(hv, "abuser", r"^tg: abuse: \d+ ops ", timeout=120)
+        # The server runs SMP: 2 vCPUs online (test_linux_shell.py has 4).
+        up, _ = net_line(hv, "server", "up", timeout=BOOT_S)
+        assert line_with(up[0], "cpus 2"), up[0]
         # The stream, while the abuser runs; the shell answers all along.
         deadline = time.time() + TRANSFER_S
         while True:
