@@ -133,6 +133,7 @@ void vlapic_accept(struct vlapic *a, u8 vector)
 
 static void eoi(struct vlapic *a)
 {
+    a->stats.eois++;
     /* 11.8.5: EOI retires the highest-priority in-service interrupt. */
     int v = vset_highest(a->isr);
     if (v >= 0) {
@@ -223,6 +224,7 @@ u64 vlapic_timer_deadline(const struct vlapic *a) { return a->timer_deadline; }
 void vlapic_write_tsc_deadline(struct vlapic *a, u64 val, u64 now)
 {
     a->now = now;
+    a->stats.tsc_deadline_writes++;
     if (!deadline_mode(a)) {
         a->stats.tsc_deadline_ignored++;
         return;

@@ -100,6 +100,8 @@ struct vlapic_stats {
     u64 irqs_dropped;         /* set_irq while software-disabled or illegal */
     u64 timer_mode_reserved;  /* LVT timer writes of the reserved mode 11b, refused */
     u64 tsc_deadline_ignored; /* IA32_TSC_DEADLINE writes outside TSC-deadline mode */
+    u64 tsc_deadline_writes;  /* IA32_TSC_DEADLINE writes, all modes: each one an exit */
+    u64 eois;                 /* EOI register writes */
 };
 
 struct vlapic {
