@@ -176,6 +176,16 @@ bool vlapic_take_eoi(struct vlapic *a, u8 *vector);
 /* The IPI produced by the last ICR low write, once. */
 bool vlapic_take_ipi(struct vlapic *a, struct vlapic_ipi *out);
 
+/* EOI, as a write of the EOI register does: retires the highest in-service
+ * vector (a level-triggered one's EOI is then kept for vlapic_take_eoi). */
+void vlapic_eoi(struct vlapic *a);
+/* Whether the guest may retire what it has in service without writing EOI,
+ * through KVM's paravirtual EOI flag (vmm/pveoi.h): exactly one vector in
+ * service, edge-triggered (a level-triggered one's EOI must reach the I/O
+ * APIC at once), and none requested (a waiting vector is delivered on the
+ * EOI's exit; without that exit it would wait for the next one). */
+bool vlapic_pv_eoi_ok(const struct vlapic *a);
+
 /* Processor priority (SDM Vol. 3A, 11.8.3.1). */
 u32 vlapic_ppr(const struct vlapic *a);
 bool vlapic_sw_enabled(const struct vlapic *a);
