@@ -6,7 +6,7 @@ cloud kernel as shipped (build/debian/vmlinuz, `make debian-kernel`), one vCPU
 and 128 MiB each:
 
   tx    isthmus.role=client: sends BYTES over one TCP connection to rx, as
-        fast as its stack goes (the NET_INIT role of tools/debian-kernel.py)
+        fast as its stack goes (the roles of guest/linux/net-init)
   rx    isthmus.role=server: receives it
   idle  isthmus.shell=1: a busybox shell waiting on ttyS0, nothing running
 

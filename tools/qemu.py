@@ -51,6 +51,15 @@ PROFILES = {
         "machine": "pc", "smp": "4", "mem": 1024, "args": [],
         "cpus": {0: 0, 1: 0, 2: 0, 3: 0}, "nodes": {0: 1024}, "distances": None,
     },
+    # make run's Linux demo (configs/linux-demo.toml): four CPUs in two nodes
+    # of 512 MiB, so the failover pair sits on different nodes, as a pair
+    # meant to survive the loss of one would.
+    "linux-demo": {
+        "machine": "q35", "smp": "4,sockets=2,cores=2", "mem": 1024,
+        "args": _numa([(512, "0-1"), (512, "2-3")]),
+        "cpus": {0: 0, 1: 0, 2: 1, 3: 1}, "nodes": {0: 512, 1: 512},
+        "distances": [[10, 20], [20, 10]],
+    },
     # Seven CPUs, one node: the partition boot tests (shell on CPU 0, six for guests).
     "pc-7cpu": {
         "machine": "pc", "smp": "7", "mem": 512, "args": [],

@@ -192,8 +192,6 @@ int part_console_write(u32 id, const void *buf, size_t len)
     return vdev_console_input(p, buf, (u32)MIN(len, (size_t)0x7fffffff));
 }
 
-void part_reap_now(void) { part_reap(); }
-
 int part_start_id(u32 id, char *err, size_t errlen)
 {
     struct partition *p = by_id(id);

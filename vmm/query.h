@@ -127,10 +127,6 @@ size_t part_console_read(u32 id, u64 *cursor, void *buf, size_t len, u64 *lost);
  * and counted, `parts -v`); -ENOENT for no such id, -ENODEV when it is not
  * running. */
 int part_console_write(u32 id, const void *buf, size_t len) __must_check;
-/* CPU 0: stops partitions whose guest powered off and restarts those that
- * reset themselves, now (part_reap; the management tick, which does it
- * between the shell's input bytes, does not run while a command does). */
-void part_reap_now(void);
 
 /* Actions: 0, or a negative error with a message in err (-ENOENT for no such
  * id). Restart is a stop, then a start when the stop succeeded. */
