@@ -93,6 +93,9 @@ struct part_vcpu_info {
     u64 hypercalls, hypercall_errors;
     u64 msis, pci_io, nic_mmio;
     u64 cr3_loads, cr_accesses, pf_exits;
+    /* Its local APIC: EOI writes, timer expiries, IA32_TSC_DEADLINE writes. */
+    u64 apic_eois, apic_timer_fired, apic_tsc_deadline_writes;
+    u64 apic_pv_eois; /* of the EOIs, those made through the PV EOI flag (no exit) */
 };
 
 u32 part_count(void);
