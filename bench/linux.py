@@ -45,6 +45,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "boot"))
+import pexpect  # noqa: E402
 import pytest  # noqa: E402  (the harness reports a missing runner through pytest.skip)
 
 from conftest import BUILD, backend_boot  # noqa: E402
@@ -227,7 +228,11 @@ def main():
         print(f"backend {backend}: skipped: {e}")
         return
     try:
-        hv.wait_prompt(timeout=boot_s)
+        try:
+            hv.wait_prompt(timeout=boot_s)
+        except pexpect.TIMEOUT:
+            print(f"backend {backend}: skipped: no shell prompt within {boot_s} s (log: {hv.logpath})")
+            return
         boot = wait_boot(hv, ["tx", "rx", "idle"], boot_s)
         idle_seen = time.time()
         if len(boot) < 3:
