@@ -73,18 +73,34 @@ $(B)/isthmus.efi: $(B)/isthmus.so
 -include guest/guest.mk
 
 # ---------------------------------------------------------------- ESP
+# $(call esp_image,DIR,IMAGE,CONFIG,FILES): the boot partition laid out in DIR
+# (isthmus.efi as BOOTX64.EFI, CONFIG as isthmus.toml, FILES beside them) and
+# imaged in IMAGE.
+define esp_image
+	rm -rf $(1) && mkdir -p $(1)/EFI/BOOT
+	cp $(B)/isthmus.efi $(1)/EFI/BOOT/BOOTX64.EFI
+	cp $(3) $(1)/EFI/BOOT/isthmus.toml
+	$(if $(strip $(4)),cp -L $(4) $(1)/EFI/BOOT/)
+	rm -f $(2) && dd if=/dev/zero of=$(2) bs=1M count=64 status=none
+	mformat -i $(2) -F -v ISTHMUS ::
+	mcopy -i $(2) -s $(1)/EFI ::/
+	@echo "ESP laid out in $(1) and imaged in $(2)"
+endef
+
 ESP_FILES += $(GUEST_BINS)
 esp: $(B)/esp.img
 $(B)/esp.img: $(B)/isthmus.efi $(CONFIG) $(ESP_FILES)
-	rm -rf $(B)/esp && mkdir -p $(B)/esp/EFI/BOOT
-	cp $(B)/isthmus.efi $(B)/esp/EFI/BOOT/BOOTX64.EFI
-	cp $(CONFIG) $(B)/esp/EFI/BOOT/isthmus.toml
-	$(if $(strip $(ESP_FILES)),cp $(ESP_FILES) $(B)/esp/EFI/BOOT/)
-	rm -f $@ && dd if=/dev/zero of=$@ bs=1M count=64 status=none
-	mformat -i $@ -F -v ISTHMUS ::
-	mcopy -i $@ -s $(B)/esp/EFI ::/
-	@echo "ESP laid out in $(B)/esp and imaged in $@"
+	$(call esp_image,$(B)/esp,$@,$(CONFIG),$(ESP_FILES))
 .PHONY: esp $(B)/esp.img
+
+# make run's ESP: the Linux demo (configs/linux-demo.toml, Debian's kernel and
+# the initramfs) unless CONFIG is given, then that file with the same images.
+RUN_CONFIG  := $(if $(filter file,$(origin CONFIG)),configs/linux-demo.toml,$(CONFIG))
+RUN_PROFILE := $(or $(PROFILE),$(if $(filter file,$(origin CONFIG)),linux-demo))
+RUN_FILES   := $(ESP_FILES) $(LINUX_KERNEL) $(LINUX_INITRD)
+$(B)/run-esp.img: $(B)/isthmus.efi $(RUN_CONFIG) $(RUN_FILES)
+	$(call esp_image,$(B)/run-esp,$@,$(RUN_CONFIG),$(RUN_FILES))
+.PHONY: $(B)/run-esp.img
 
 # ---------------------------------------------------------------- host tools
 HOST_CFLAGS := -std=gnu11 -g -O1 $(WARN_FLAGS) -DISTHMUS_HOST -I.
@@ -132,24 +148,26 @@ fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
 	@$(PYTHON) tools/fuzz.py report $(B)/fuzz $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------- run & test
+# The Debian packages to build and test, then Debian's kernel and busybox
+# (apt-get download, dpkg -x: tools/debian-kernel.py fetch) into build/debian/.
 deps:
 	@$(PYTHON) tools/deps.py
+	@mkdir -p $(B) && $(PYTHON) tools/debian-kernel.py fetch $(LINUX_DIR) >$(B)/debian-fetch.log 2>&1 || \
+	  { cat $(B)/debian-fetch.log; echo "deps: could not fetch Debian's kernel (above); make run's demo" \
+	    "and the Linux boot tests need it"; exit 1; }
 
-# Debian's cloud kernel and busybox, from Debian's packages (apt-get download,
-# dpkg -x) into build/debian/: vmlinuz (the bzImage as shipped), vmlinux (the
-# PVH ELF inside it) and initramfs.cpio, for the Linux boot tests.
-debian-kernel: $(LINUX_AGENT)
-	@$(PYTHON) tools/debian-kernel.py --agent $(LINUX_AGENT) $(B)/debian
+# Debian's kernel (vmlinuz as shipped, and the vmlinux inside it) and the
+# initramfs built from guest/linux/, in build/debian/.
+debian-kernel: deps $(LINUX_INITRD)
 
 QEMU_ARGS ?=
-run: deps esp
-	@$(PYTHON) tools/run-qemu.py --esp $(B)/esp.img $(if $(PROFILE),--profile $(PROFILE)) $(QEMU_ARGS)
+run: deps $(B)/run-esp.img
+	@$(PYTHON) tools/run-qemu.py --esp $(B)/run-esp.img $(if $(RUN_PROFILE),--profile $(RUN_PROFILE)) $(QEMU_ARGS)
 
 # Boot tests (and the host-tool tests) under pytest; every QEMU run keeps its
 # serial log in build/boot-logs/.
 BOOT_TEST_ARGS ?=
-boot-test: esp tools guest
-	-@$(MAKE) --no-print-directory debian-kernel
+boot-test: esp tools guest linux-guest
 	$(PYTHON) -m pytest -v -rs -W ignore::DeprecationWarning tests/tools tests/boot $(BOOT_TEST_ARGS)
 
 # ---------------------------------------------------------------- checks

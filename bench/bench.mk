@@ -72,3 +72,14 @@ bench-peer: $(BENCH_DIR)/net_bench
 	PEER_SECONDS=$(PEER_SECONDS) PEER_REPS=$(PEER_REPS) bash bench/peer.sh $(BENCH_DIR)/net_bench
 
 .PHONY: bench-peer
+
+# VM exits of stock Linux partitions under the hypervisor (bench/linux.py):
+# per 1,000 frames of a TCP flow between two, per second of an idle one, and
+# boot time to init. BENCH_BACKEND=vmx for VT-x under Bochs (ISTHMUS_BOCHS).
+BENCH_BACKEND ?= svm
+
+bench-linux: esp
+	-@$(MAKE) --no-print-directory debian-kernel
+	$(PYTHON) bench/linux.py $(BENCH_BACKEND)
+
+.PHONY: bench-linux

@@ -24,16 +24,30 @@ TG_MAX_BYTES := 98304
 # testguest.debug (gdb finds it through the .gnu_debuglink section).
 GUEST_BINS := $(B)/guest/testguest.elf
 
-# The failover agent for stock Linux partitions (guest/linux/hb-agent.c): an
-# ordinary static program, built with the C library, that tools/debian-kernel.py
-# puts in the initramfs.
+# The static programs for stock Linux partitions, built with the C library:
+# the failover agent (guest/linux/hb-agent.c) and the "hangs" failure of the
+# failover tests (guest/linux/hog.c).
 LINUX_AGENT := $(B)/guest/linux/isthmus-hb-agent
+LINUX_HOG   := $(B)/guest/linux/isthmus-hog
 
 $(LINUX_AGENT): guest/linux/hb-agent.c vmm/hypercall_abi.h
+$(LINUX_HOG): guest/linux/hog.c
+$(LINUX_AGENT) $(LINUX_HOG):
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (static, for Linux guests)"; $(CC) -std=gnu11 -O2 -static -Wall -Wextra -Werror -I. $< -o $@
 
-guest: $(GUEST_BINS) $(LINUX_AGENT)
+# The initramfs for Debian's kernel (tools/debian-kernel.py initramfs): busybox
+# from Debian's package (make deps fetches it with the kernel), the scripts in
+# guest/linux/ and the programs above.
+LINUX_DIR    := $(B)/debian
+LINUX_INITRD := $(LINUX_DIR)/initramfs.cpio
+LINUX_KERNEL := $(LINUX_DIR)/vmlinuz
+$(LINUX_INITRD): guest/linux/init guest/linux/net-init guest/linux/poll guest/linux/fail $(LINUX_AGENT) $(LINUX_HOG) \
+                 tools/debian-kernel.py
+	@$(PYTHON) tools/debian-kernel.py initramfs --agent $(LINUX_AGENT) --hog $(LINUX_HOG) $(LINUX_DIR)
+
+guest: $(GUEST_BINS) $(LINUX_AGENT) $(LINUX_HOG)
+linux-guest: $(LINUX_INITRD)
 
 $(B)/guest/%.o: guest/%.c
 	@mkdir -p $(dir $@)
@@ -52,4 +66,4 @@ $(B)/guest/testguest.elf: $(B)/guest/testguest.debug
 
 -include $(TG_OBJS:.o=.d)
 
-.PHONY: guest
+.PHONY: guest linux-guest

@@ -51,6 +51,15 @@ PROFILES = {
         "machine": "pc", "smp": "4", "mem": 1024, "args": [],
         "cpus": {0: 0, 1: 0, 2: 0, 3: 0}, "nodes": {0: 1024}, "distances": None,
     },
+    # make run's Linux demo (configs/linux-demo.toml): four CPUs in two nodes
+    # of 512 MiB, so the failover pair sits on different nodes, as a pair
+    # meant to survive the loss of one would.
+    "linux-demo": {
+        "machine": "q35", "smp": "4,sockets=2,cores=2", "mem": 1024,
+        "args": _numa([(512, "0-1"), (512, "2-3")]),
+        "cpus": {0: 0, 1: 0, 2: 1, 3: 1}, "nodes": {0: 512, 1: 512},
+        "distances": [[10, 20], [20, 10]],
+    },
     # Seven CPUs, one node: the partition boot tests (shell on CPU 0, six for guests).
     "pc-7cpu": {
         "machine": "pc", "smp": "7", "mem": 512, "args": [],
@@ -60,6 +69,29 @@ PROFILES = {
     "pc-8cpu": {
         "machine": "pc", "smp": "8", "mem": 512, "args": [],
         "cpus": {i: 0 for i in range(8)}, "nodes": {0: 512}, "distances": None,
+    },
+    # q35 with QEMU's VT-d model (interrupt remapping on: under TCG the split
+    # irqchip KVM would need does not apply) and an e1000e behind a root port,
+    # so a device sits behind a bridge. The IOMMU stays off: discovery only.
+    "q35-intel-iommu": {
+        "machine": "q35", "smp": "2", "mem": 512,
+        "args": ["-device", "intel-iommu,intremap=on",
+                 "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1",
+                 "-device", "e1000e,bus=rp1,romfile=,netdev=n1",
+                 "-netdev", "user,id=n1,restrict=on"],
+        "cpus": {0: 0, 1: 0}, "nodes": {0: 512}, "distances": None,
+        "iommu": "vt-d",
+    },
+    # q35 with QEMU's AMD-Vi model (a PCI function of its own on bus 0), the
+    # same root port and e1000e.
+    "q35-amd-iommu": {
+        "machine": "q35", "smp": "2", "mem": 512,
+        "args": ["-device", "amd-iommu",
+                 "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1",
+                 "-device", "e1000e,bus=rp1,romfile=,netdev=n1",
+                 "-netdev", "user,id=n1,restrict=on"],
+        "cpus": {0: 0, 1: 0}, "nodes": {0: 512}, "distances": None,
+        "iommu": "amd-vi",
     },
     # Three nodes of unequal memory, one CPU each, on the pc chipset (port I/O PCI).
     "pc-3node": {

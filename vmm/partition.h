@@ -16,6 +16,7 @@
 #include "kernel/lib/spinlock.h"
 #include "arch/x86/vcpu.h"
 #include "vmm/vlapic.h"
+#include "vmm/pveoi.h"
 #include "vmm/console_ring.h"
 #include "vmm/layout.h"
 #include "vmm/slpt.h"
@@ -57,6 +58,7 @@ struct vm_vcpu_stats {
 struct vm_vcpu {
     struct vcpu v; /* backend state; v.index is the vCPU index */
     struct vlapic lapic;
+    struct pveoi pv_eoi; /* KVM's paravirtual EOI flag, when the guest registered one */
     struct partition *part;
     struct percpu *cpu;     /* the physical CPU it is pinned to */
     volatile u32 run_state; /* enum vcpu_run_state */

@@ -147,6 +147,10 @@ int part_vcpu_snapshot(u32 id, u32 vcpu, struct part_vcpu_info *out)
     out->timer_deadline = vlapic_timer_deadline(&vc->lapic);
     out->starts = vc->starts;
     vcpu_stats(&vc->stats, out);
+    out->apic_eois = vc->lapic.stats.eois;
+    out->apic_timer_fired = vc->lapic.stats.timer_fired;
+    out->apic_tsc_deadline_writes = vc->lapic.stats.tsc_deadline_writes;
+    out->apic_pv_eois = vc->pv_eoi.eois;
     return 0;
 }
 
@@ -187,8 +191,6 @@ int part_console_write(u32 id, const void *buf, size_t len)
         return -ENODEV;
     return vdev_console_input(p, buf, (u32)MIN(len, (size_t)0x7fffffff));
 }
-
-void part_reap_now(void) { part_reap(); }
 
 int part_start_id(u32 id, char *err, size_t errlen)
 {

@@ -93,6 +93,9 @@ struct part_vcpu_info {
     u64 hypercalls, hypercall_errors;
     u64 msis, pci_io, nic_mmio;
     u64 cr3_loads, cr_accesses, pf_exits;
+    /* Its local APIC: EOI writes, timer expiries, IA32_TSC_DEADLINE writes. */
+    u64 apic_eois, apic_timer_fired, apic_tsc_deadline_writes;
+    u64 apic_pv_eois; /* of the EOIs, those made through the PV EOI flag (no exit) */
 };
 
 u32 part_count(void);
@@ -124,10 +127,6 @@ size_t part_console_read(u32 id, u64 *cursor, void *buf, size_t len, u64 *lost);
  * and counted, `parts -v`); -ENOENT for no such id, -ENODEV when it is not
  * running. */
 int part_console_write(u32 id, const void *buf, size_t len) __must_check;
-/* CPU 0: stops partitions whose guest powered off and restarts those that
- * reset themselves, now (part_reap; the management tick, which does it
- * between the shell's input bytes, does not run while a command does). */
-void part_reap_now(void);
 
 /* Actions: 0, or a negative error with a message in err (-ENOENT for no such
  * id). Restart is a stop, then a start when the stop succeeded. */

@@ -113,6 +113,7 @@ static void drain_inbox(struct vm_vcpu *vc)
     }
     if (__atomic_exchange_n(&vc->init_pending, 0, __ATOMIC_SEQ_CST)) {
         vlapic_init(&vc->lapic, vc->v.apic_id, (u32)tsc_khz, guest_timer_khz());
+        pveoi_reset(&vc->pv_eoi);
         vc->run_state = VRUN_WAIT_SIPI;
     }
     u32 sipi = __atomic_exchange_n(&vc->sipi_pending, 0, __ATOMIC_SEQ_CST);
@@ -294,6 +295,10 @@ void vcpu_thread(void *arg)
         if (vc->run_state != VRUN_RUNNING)
             continue;
         deliver(vc);
+        if (pveoi_arm(&vc->pv_eoi, &vc->lapic, &p->gmem) < 0) {
+            part_fail(vc, "cannot write the PV EOI flag at guest-physical %#llx", (unsigned long long)vc->pv_eoi.msr);
+            break;
+        }
         arm_timer(vc, false);
         /* Interrupts off from the last look at the stop flag to the entry: a
          * kick sent in between is pending and ends the run at once. */
@@ -319,6 +324,12 @@ void vcpu_thread(void *arg)
             break;
         }
         account_pass(vc, &last);
+        /* An EOI the guest made through the PV EOI flag comes before
+         * anything this exit does (an EOI write, say). */
+        if (pveoi_sync(&vc->pv_eoi, &vc->lapic, &p->gmem) < 0) {
+            part_fail(vc, "cannot read the PV EOI flag at guest-physical %#llx", (unsigned long long)vc->pv_eoi.msr);
+            break;
+        }
         handle_exit(vc, &e);
     }
     be->destroy(&vc->v);

@@ -131,8 +131,9 @@ void vlapic_accept(struct vlapic *a, u8 vector)
     vset_set(a->isr, vector);
 }
 
-static void eoi(struct vlapic *a)
+void vlapic_eoi(struct vlapic *a)
 {
+    a->stats.eois++;
     /* 11.8.5: EOI retires the highest-priority in-service interrupt. */
     int v = vset_highest(a->isr);
     if (v >= 0) {
@@ -142,6 +143,21 @@ static void eoi(struct vlapic *a)
             vset_set(a->eoi_level, (u8)v);
         vset_clear(a->tmr, (u8)v);
     }
+}
+
+bool vlapic_pv_eoi_ok(const struct vlapic *a)
+{
+    u32 words = 0; /* ISR words with a bit set; one of them with exactly one */
+    bool single = false;
+    for (int w = 0; w < 8; w++) {
+        if (a->irr[w])
+            return false;
+        if (a->isr[w]) {
+            words++;
+            single = !(a->isr[w] & (a->isr[w] - 1));
+        }
+    }
+    return words == 1 && single && !vset_test(a->tmr, (u8)vset_highest(a->isr));
 }
 
 /* ------------------------------------------------------------------ timer */
@@ -223,6 +239,7 @@ u64 vlapic_timer_deadline(const struct vlapic *a) { return a->timer_deadline; }
 void vlapic_write_tsc_deadline(struct vlapic *a, u64 val, u64 now)
 {
     a->now = now;
+    a->stats.tsc_deadline_writes++;
     if (!deadline_mode(a)) {
         a->stats.tsc_deadline_ignored++;
         return;
@@ -445,7 +462,7 @@ int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now)
     case VLAPIC_RRD:
     case VLAPIC_TIMER_CCR: a->stats.ro_writes++; break;
     case VLAPIC_TPR: a->tpr = val & TPR_MASK; break;
-    case VLAPIC_EOI: eoi(a); break;
+    case VLAPIC_EOI: vlapic_eoi(a); break;
     case VLAPIC_LDR: a->ldr = val & LDR_MASK; break;
     case VLAPIC_DFR: a->dfr = (val & DFR_MODEL_MASK) | DFR_ONES; break;
     case VLAPIC_SVR:

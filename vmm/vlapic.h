@@ -100,6 +100,8 @@ struct vlapic_stats {
     u64 irqs_dropped;         /* set_irq while software-disabled or illegal */
     u64 timer_mode_reserved;  /* LVT timer writes of the reserved mode 11b, refused */
     u64 tsc_deadline_ignored; /* IA32_TSC_DEADLINE writes outside TSC-deadline mode */
+    u64 tsc_deadline_writes;  /* IA32_TSC_DEADLINE writes, all modes: each one an exit */
+    u64 eois;                 /* EOI register writes */
 };
 
 struct vlapic {
@@ -173,6 +175,16 @@ void vlapic_set_irq_trig(struct vlapic *a, u8 vector, bool level);
 bool vlapic_take_eoi(struct vlapic *a, u8 *vector);
 /* The IPI produced by the last ICR low write, once. */
 bool vlapic_take_ipi(struct vlapic *a, struct vlapic_ipi *out);
+
+/* EOI, as a write of the EOI register does: retires the highest in-service
+ * vector (a level-triggered one's EOI is then kept for vlapic_take_eoi). */
+void vlapic_eoi(struct vlapic *a);
+/* Whether the guest may retire what it has in service without writing EOI,
+ * through KVM's paravirtual EOI flag (vmm/pveoi.h): exactly one vector in
+ * service, edge-triggered (a level-triggered one's EOI must reach the I/O
+ * APIC at once), and none requested (a waiting vector is delivered on the
+ * EOI's exit; without that exit it would wait for the next one). */
+bool vlapic_pv_eoi_ok(const struct vlapic *a);
 
 /* Processor priority (SDM Vol. 3A, 11.8.3.1). */
 u32 vlapic_ppr(const struct vlapic *a);

@@ -1,6 +1,7 @@
 /* Shell commands for partitions: parts, part start|stop|restart, console, vcpus. */
 #include "kernel/lib/shell_core.h"
 #include "kernel/core/console.h"
+#include "kernel/shell/shell.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
@@ -175,9 +176,10 @@ static int cmd_console(int argc, char **argv)
     u64 sent = 0, dropped = 0, unsent = 0;
     static u8 buf[512], keys[64];
     for (;;) {
-        /* Watching a console must not hold up the restart of a partition
-         * whose guest reset itself (maybe the one watched). */
-        part_reap_now();
+        /* Watching a console must not hold up the management work: the
+         * heartbeat master (a failover while its console is watched) and
+         * the restart of a partition that reset itself (maybe this one). */
+        shell_idle();
         u64 lost = 0;
         size_t n = part_console_read((u32)id, &cursor, buf, sizeof(buf), &lost);
         if (lost)
@@ -234,6 +236,9 @@ static void show_vcpu(const char *name, const struct part_vcpu_info *v)
                (unsigned long long)v->io_ignored, (unsigned long long)v->msr_gp, (unsigned long long)v->apic_accesses,
                (unsigned long long)v->ipis_foreign, (unsigned long long)v->hypercalls,
                (unsigned long long)v->hypercall_errors, v->starts);
+    con_printf("  local APIC: EOIs %llu, PV EOIs %llu, timer expiries %llu, TSC-deadline writes %llu\n",
+               (unsigned long long)v->apic_eois, (unsigned long long)v->apic_pv_eois,
+               (unsigned long long)v->apic_timer_fired, (unsigned long long)v->apic_tsc_deadline_writes);
     if (v->msis || v->pci_io || v->nic_mmio)
         con_printf("  device MSIs forwarded %llu, device port accesses %llu, NIC register accesses %llu\n",
                    (unsigned long long)v->msis, (unsigned long long)v->pci_io, (unsigned long long)v->nic_mmio);

@@ -82,6 +82,12 @@ static void (*idle_hook)(void);
 
 void shell_set_idle_hook(void (*fn)(void)) { idle_hook = fn; }
 
+void shell_idle(void)
+{
+    if (idle_hook)
+        idle_hook();
+}
+
 __noreturn void shell_run(void)
 {
     static struct echo_buf e;
@@ -91,8 +97,7 @@ __noreturn void shell_run(void)
     for (;;) {
         /* Each timer tick wakes the loop: the management work runs here, on
          * CPU 0, between the bytes of a line (not while a command runs). */
-        if (idle_hook)
-            idle_hook();
+        shell_idle();
         int c = con_getc();
         if (c < 0) {
             irq_enable_and_halt();

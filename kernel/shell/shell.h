@@ -14,5 +14,9 @@ int shell_exec(char *line);
 /* Work for CPU 0 while the shell waits for input: called on every wake-up
  * (each timer tick, 1 kHz) of the shell loop. */
 void shell_set_idle_hook(void (*fn)(void));
+/* Runs that work now: for commands that keep the shell for long (console),
+ * so the heartbeat master and the reaping of powered-off partitions do not
+ * wait for them to end. */
+void shell_idle(void);
 
 #endif

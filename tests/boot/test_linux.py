@@ -76,13 +76,15 @@ def linux(request, tmp_path_factory):
     try:
         hv.wait_prompt()
         hv.send_raw("console linux\r")
-        hv.expect(r"isthmus-init: date (\d+)", timeout=LINUX_TIMEOUT[request.param])
+        hv.expect(r"isthmus-init: date (\d+) wall (\d+\.\d+)\r?\n", timeout=LINUX_TIMEOUT[request.param])
         host_now = time.time()
         guest_date = int(hv.p.match.group(1))
+        guest_wall = float(hv.p.match.group(2))
         report = hv.expect(r"isthmus-init: ready", timeout=LINUX_TIMEOUT[request.param])
         hv.send_raw("\x1d")  # detach
         hv.expect_prompt()
-        yield {"guest_date": guest_date, "host_date": host_now, "report": clean(report), "hv": hv}
+        yield {"guest_date": guest_date, "guest_wall": guest_wall, "host_date": host_now, "backend": request.param,
+               "report": clean(report), "hv": hv}
     finally:
         hv.close()
 
@@ -135,11 +137,21 @@ def test_clock_set_from_cmos_rtc(linux):
     assert re.search(r"rtc_cmos \S+: setting system clock to", dmesg(linux)), dmesg(linux)
 
 
-@pytest.mark.xfail(reason="the hypervisor's own wall clock comes from the firmware's whole-second clock and was "
-                   "0.7 s ahead to 1.1 s behind the host under QEMU; the guest's date is truncated to the second "
-                   "(docs/guests.md)", strict=False)
 def test_date_matches_host(linux):
-    assert abs(linux["guest_date"] - linux["host_date"]) <= 2, linux
+    """Wall-clock time within a second of the host's. The hypervisor's clock is
+    exact to about a millisecond (the firmware clock's second edge, at boot);
+    Linux sets its own from the CMOS RTC, which counts whole seconds, adding
+    half a second (rtc_hctosys): so within half a second of the host. Asked:
+    within a second; the line reaches the test after the guest read its
+    clock, so 0.5 s more is allowed behind. Bochs's clock follows its instruction count, not the
+    host's (`clock: sync=none`, tools/bochs.py): there only the date is
+    compared, to the minute."""
+    diff = linux["guest_wall"] - linux["host_date"]
+    print(f"\nguest wall clock - host: {diff:+.3f} s ({linux['backend']})")
+    if linux["backend"] == "vmx":
+        assert abs(diff) <= 60, linux
+    else:
+        assert -1.5 <= diff <= 1.0, linux
 
 
 def test_init_powers_off_cleanly(linux):

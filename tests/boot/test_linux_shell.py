@@ -1,11 +1,12 @@
 """A shell inside a stock Linux partition, used from the management shell; SMP;
 poweroff and reboot from inside Linux. AMD-V under QEMU TCG.
 
-Debian's cloud vmlinuz (the bzImage as shipped) boots in a partition of 2
-vCPUs with `console=ttyS0 isthmus.shell=1`: the initramfs's /init
-(tools/debian-kernel.py) then runs a busybox shell on /dev/ttyS0 instead of
-its report. `console linux` types into it. One boot, the tests in order:
-the shell computes, sees 2 CPUs online with a clean SMP bring-up, prints
+Debian's cloud vmlinuz (the bzImage as shipped) boots in a partition of 4
+vCPUs (the most the issue asks for; test_linux_hostile.py has 2) with
+`console=ttyS0 isthmus.shell=1`: the initramfs's /init (guest/linux/init)
+then runs a busybox shell on /dev/ttyS0 instead of its report. `console
+linux` types into it. One boot, the tests in order: the shell computes,
+sees 4 CPUs online with a clean SMP bring-up, prints
 3000 lines without stalling, lets the management shell go on after Ctrl-],
 powers the partition off with `poweroff`, and after `part start` restarts it
 with `reboot` (Linux's default on this hardware-reduced ACPI platform goes
@@ -32,7 +33,7 @@ log_level = "info"
 
 [[partition]]
 name = "linux"
-cpus = [1, 2]
+cpus = [1, 2, 3, 4]
 memory = "256M"
 kernel = "vmlinuz"
 initrd = "initramfs.cpio"
@@ -88,7 +89,7 @@ class Session:
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     need_debian(VMLINUZ, INITRD)
-    hv = Hypervisor("test_linux_shell", "pc-4cpu", esp_with_linux(tmp_path_factory.mktemp("esp")))
+    hv = Hypervisor("test_linux_shell", "pc-7cpu", esp_with_linux(tmp_path_factory.mktemp("esp")))
     try:
         hv.wait_prompt()
         s = Session(hv)
@@ -103,19 +104,19 @@ def test_typed_command_runs(session):
     session.run("echo $((6*7))", r"\n42\r?\n")
 
 
-def test_two_cpus_online(session):
+def test_four_cpus_online(session):
     session.run("nproc", r"\n(\d+)\r?\n")
-    assert session.hv.p.match.group(1) == "2"
+    assert session.hv.p.match.group(1) == "4"
     session.run("cat /sys/devices/system/cpu/online", r"\n(\S+)\r?\n")
-    assert session.hv.p.match.group(1) == "0-1"
+    assert session.hv.p.match.group(1) == "0-3"
 
 
 def test_smp_bring_up_clean(session):
-    """The AP came up through INIT-SIPI-SIPI into Linux's real-mode trampoline,
+    """The APs came up through INIT-SIPI-SIPI into Linux's real-mode trampoline,
     with no TSC warp found between the CPUs."""
     log = session.boot_text
     assert "x86: Booting SMP configuration" in log, log[-3000:]
-    assert "smp: Brought up 1 node, 2 CPUs" in log, log[-3000:]
+    assert "smp: Brought up 1 node, 4 CPUs" in log, log[-3000:]
     for bad in ("failed to come online", "TSC synchronization", "Marking TSC unstable", "check_tsc_sync",
                 "TSC warp", "Call Trace", "WARNING:"):
         assert bad not in log, [line for line in log.splitlines() if bad in line]
@@ -137,11 +138,11 @@ def test_detach_and_the_management_shell_answers(session):
     line = session.detach()
     assert line_with(line, "detached", "linux", re.compile(r"\b(\d+) bytes typed")), line
     rows, out = parts(session.hv)
-    assert rows["linux"]["state"] == "running" and rows["linux"]["vcpus"] == 2, out
+    assert rows["linux"]["state"] == "running" and rows["linux"]["vcpus"] == 4, out
     out = session.hv.cmd("vcpus linux")
-    assert len(re.findall(r"^linux\s+\d+\s+\d+\s+(running|halted)", out, re.M)) == 2, out
-    # Each vCPU registered its own kvmclock page (the AP's at its bring-up).
-    assert line_with(session.hv.cmd("parts -v"), "kvmclock:", "2 of 2 vCPUs"), out
+    assert len(re.findall(r"^linux\s+\d+\s+\d+\s+(running|halted)", out, re.M)) == 4, out
+    # Each vCPU registered its own kvmclock page (the APs' at their bring-up).
+    assert line_with(session.hv.cmd("parts -v"), "kvmclock:", "4 of 4 vCPUs"), out
 
 
 def test_poweroff_stops_the_partition(session):
@@ -170,7 +171,7 @@ def test_reboot_restarts_the_partition(session):
     # Still attached: the restart shows in the log and the new boot follows.
     session.hv.expect(fact_line("linux", "reset itself", "reset register").pattern + r"\n", timeout=60)
     session.wait_new_shell()
-    session.run("nproc", r"\n2\r?\n")
+    session.run("nproc", r"\n4\r?\n")
     session.detach()
     assert len(session.boots) == 3, session.boots
     rows, out = parts(session.hv)

@@ -31,8 +31,9 @@ static void test_cpuid_leaves(void **state)
     assert_memory_equal(sig, "KVMKVMKVM\0\0\0", 12);
     assert_int_equal(o[0], KVM_CPUID_BASE + 1);
     kvm_cpuid_leaf(KVM_CPUID_BASE + 1, o);
-    /* Exactly what is implemented: CLOCKSOURCE2, the stable bit, no I/O delay. */
-    assert_int_equal(o[0], (1u << 1) | (1u << 3) | (1u << 24));
+    /* Exactly what is implemented: CLOCKSOURCE2, the stable bit, no I/O
+     * delay, PV EOI. */
+    assert_int_equal(o[0], (1u << 1) | (1u << 3) | (1u << 6) | (1u << 24));
     assert_int_equal(o[1] | o[2] | o[3], 0);    /* no hints */
     assert_int_equal(KVM_CPUID_BASE & 0xff, 0); /* guests scan in steps of 0x100 */
     assert_true(KVM_CPUID_BASE > 0x40000000u);  /* Isthmus' own leaves stay at the first */

@@ -5,7 +5,8 @@
  * route_ipi() (vmm/ipi.c), the EOIs of level-triggered interrupts to the
  * partition's I/O APIC (vmm/dev/vioapic.h). Also IA32_APIC_BASE: the APIC
  * stays enabled at its default address, in xAPIC mode; and IA32_TSC_DEADLINE,
- * the timer's TSC-deadline mode (offered in CPUID.1:ECX[24], vmm/vcpuid.c). */
+ * the timer's TSC-deadline mode (offered in CPUID.1:ECX[24], vmm/vcpuid.c);
+ * and MSR_KVM_PV_EOI_EN, KVM's paravirtual EOI (vmm/pveoi.h). */
 #include "vmm/exits.h"
 #include "vmm/vdev.h"
 #include "vmm/dev/vioapic.h"
@@ -77,6 +78,24 @@ static enum vdev_result tsc_deadline_msr(struct vm_vcpu *vc, void *dev, u32 inde
     return VDEV_DONE;
 }
 
+/* KVM's paravirtual EOI (vmm/pveoi.h), offered in the KVM features leaf. */
+static enum vdev_result pv_eoi_msr(struct vm_vcpu *vc, void *dev, u32 index, bool write, u64 *val)
+{
+    (void)dev;
+    (void)index;
+    struct partition *p = vc->part;
+    if (!write) {
+        *val = vc->pv_eoi.msr;
+        return VDEV_DONE;
+    }
+    int rc = pveoi_write_msr(&vc->pv_eoi, &vc->lapic, &p->gmem, p->ram_ranges, p->nram_ranges, *val);
+    if (rc == -EINVAL || rc == -EFAULT)
+        return VDEV_GP;
+    if (rc < 0)
+        part_fail(vc, "cannot reach the PV EOI flag (%d)", rc);
+    return VDEV_DONE;
+}
+
 static int apic_attach(struct partition *p, char *err, size_t errlen)
 {
     int rc = vdev_claim_mmio(p, gpa(LAYOUT_APIC_PAGE), PAGE_SIZE, apic_mmio, NULL, "local APIC");
@@ -84,6 +103,8 @@ static int apic_attach(struct partition *p, char *err, size_t errlen)
         rc = vdev_claim_msr(p, MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, apic_base_msr, NULL, "local APIC");
     if (!rc)
         rc = vdev_claim_msr(p, MSR_IA32_TSC_DEADLINE, MSR_IA32_TSC_DEADLINE, tsc_deadline_msr, NULL, "local APIC");
+    if (!rc)
+        rc = vdev_claim_msr(p, MSR_KVM_PV_EOI_EN, MSR_KVM_PV_EOI_EN, pv_eoi_msr, NULL, "local APIC");
     return rc < 0 ? kerr_fmt(err, errlen, rc, "local APIC: cannot claim its page") : 0;
 }
 

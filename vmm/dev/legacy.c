@@ -13,8 +13,12 @@
  *   the PIT channel 2 output, reads 1, so a loop that waits for it ends.
  * - Port 0x80 (POST codes, the classic I/O delay): writes do nothing, quietly;
  *   the KVM features also tell Linux it needs no delay (NOP_IO_DELAY).
+ * - COM2-COM4 (0x2F8, 0x3E8, 0x2E8): absent. Linux's 8250 driver probes the
+ *   four legacy serial ports whatever ACPI says; all-ones reads tell it
+ *   there is no UART there. A partition's one UART is COM1 (vmm/dev/uart.c).
  *
  * Reads wider than a byte read all-ones, like unclaimed ports. */
+#include "arch/x86/hw/pc.h"
 #include "vmm/partition.h"
 #include "vmm/vdev.h"
 #include "kernel/lib/errno.h"
@@ -56,8 +60,15 @@ static int legacy_attach(struct partition *p, char *err, size_t errlen)
         u16 first, count;
         vdev_pio_fn fn;
     } ranges[] = {
-        { PORT_PIC1, 2, absent_pio },       { PORT_PIC2, 2, absent_pio }, { PORT_PIT, PORT_PIT_COUNT, absent_pio },
-        { PORT_SYS_CTRL, 1, sys_ctrl_pio }, { PORT_POST, 1, absent_pio }, { PORT_ELCR, 2, absent_pio },
+        { PORT_PIC1, 2, absent_pio },
+        { PORT_PIC2, 2, absent_pio },
+        { PORT_PIT, PORT_PIT_COUNT, absent_pio },
+        { PORT_SYS_CTRL, 1, sys_ctrl_pio },
+        { PORT_POST, 1, absent_pio },
+        { PORT_ELCR, 2, absent_pio },
+        { PC_COM2_PORT, PC_UART_PORTS, absent_pio },
+        { PC_COM3_PORT, PC_UART_PORTS, absent_pio },
+        { PC_COM4_PORT, PC_UART_PORTS, absent_pio },
     };
     int rc = 0;
     for (u32 i = 0; i < ARRAY_SIZE(ranges) && !rc; i++)

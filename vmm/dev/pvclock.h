@@ -16,9 +16,11 @@
 #define KVM_CPUID_BASE 0x40000100u
 #define KVM_CPUID_LAST (KVM_CPUID_BASE + CPUID_KVM_FEATURES)
 /* What this hypervisor implements, and nothing more: the clock MSRs, with the
- * stable bit (one TSC for all vCPUs), and no I/O delay needed on port 0x80. */
+ * stable bit (one TSC for all vCPUs), no I/O delay needed on port 0x80, and
+ * the PV EOI flag (the local APIC's, vmm/pveoi.h). */
 #define KVM_FEATURES_OFFERED                                                                                           \
-    (CPUID_KVM_FEATURE_NOP_IO_DELAY | CPUID_KVM_FEATURE_CLOCKSOURCE2 | CPUID_KVM_FEATURE_CLOCKSOURCE_STABLE)
+    (CPUID_KVM_FEATURE_NOP_IO_DELAY | CPUID_KVM_FEATURE_CLOCKSOURCE2 | CPUID_KVM_FEATURE_CLOCKSOURCE_STABLE |          \
+     CPUID_KVM_FEATURE_PV_EOI)
 
 /* pvclock_vcpu_time_info: per vCPU, at the GPA written to
  * MSR_KVM_SYSTEM_TIME_NEW. time = system_time + scale(tsc - tsc_timestamp). */

@@ -81,6 +81,7 @@
 #define CPUID_KVM_FEATURES                   1u          /* offset of the features leaf from the base */
 #define CPUID_KVM_FEATURE_NOP_IO_DELAY       BIT(1)      /* port 0x80 needs no delay */
 #define CPUID_KVM_FEATURE_CLOCKSOURCE2       BIT(3)      /* MSRs 0x4b564d00 / 0x4b564d01 */
+#define CPUID_KVM_FEATURE_PV_EOI             BIT(6)      /* MSR 0x4b564d04: EOI by a flag in memory */
 #define CPUID_KVM_FEATURE_CLOCKSOURCE_STABLE BIT(24)     /* PVCLOCK_TSC_STABLE_BIT is meaningful */
 
 /* Leaf 0x8000000a EDX: SVM features (APM Vol. 3 E.4.10). */

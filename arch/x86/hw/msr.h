@@ -48,6 +48,7 @@ enum msr {
      * by KVM_FEATURE_CLOCKSOURCE2 in the KVM features leaf. */
     MSR_KVM_WALL_CLOCK_NEW = 0x4b564d00,  /* GPA of a pvclock_wall_clock to fill */
     MSR_KVM_SYSTEM_TIME_NEW = 0x4b564d01, /* GPA | enable of this vCPU's pvclock_vcpu_time_info */
+    MSR_KVM_PV_EOI_EN = 0x4b564d04,       /* GPA | enable of this vCPU's PV EOI flag (KVM_FEATURE_PV_EOI) */
 
     MSR_EFER = 0xc0000080,   /* extended features: bits in regs.h */
     MSR_STAR = 0xc0000081,   /* SYSCALL segment selectors (CPUID.80000001:EDX.SYSCALL) */
@@ -70,6 +71,13 @@ enum msr {
 #define APIC_BASE_X2APIC BIT(10)        /* x2APIC mode (EXTD) */
 #define APIC_BASE_ENABLE BIT(11)        /* APIC global enable */
 #define APIC_BASE_ADDR   0xffffff000ULL /* bits 35:12: the xAPIC page */
+
+/* MSR_KVM_PV_EOI_EN (Linux Documentation/virt/kvm/x86/msr.rst): bit 0
+ * enables, bit 1 is reserved, bits 63:2 are the 4-byte aligned GPA of a
+ * 4-byte flag whose bit 0 the hypervisor sets when the guest may skip EOI. */
+#define KVM_PV_EOI_ENABLE   BIT(0)
+#define KVM_PV_EOI_RESERVED BIT(1)
+#define KVM_PV_EOI_FLAG     BIT(0) /* in the guest's flag word */
 
 /* IA32_FEATURE_CONTROL (SDM Vol. 3C 23.7). Once locked, writes #GP until reset. */
 #define FEATURE_CONTROL_LOCK            BIT(0)

@@ -7,6 +7,9 @@
 #define PC_COM1_PORT  0x3f8 /* first serial port: 8 registers */
 #define PC_COM1_IRQ   4     /* its ISA interrupt */
 #define PC_UART_PORTS 8
+#define PC_COM2_PORT  0x2f8 /* the other three: Linux's 8250 driver probes them all */
+#define PC_COM3_PORT  0x3e8
+#define PC_COM4_PORT  0x2e8
 #define PC_RTC_PORT   0x70 /* CMOS clock: index, then data at 0x71 */
 #define PC_RTC_PORTS  2
 
