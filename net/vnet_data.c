@@ -398,31 +398,27 @@ static inline bool read_head(struct vnet *n, const struct virtq_chain *c, u32 le
 
 /* The rest of a run of frames to the receiver whose lock the pass holds
  * (h->r, with credit): up to max frames that the sender's cached switch
- * decision sends there, each in one piece on both sides. What is judged per
- * frame in tx_pass is judged here once for the run: the receiver is running
- * (it cannot stop while its lock is held), the MTUs on both sides for the
- * run's tag action (the cache key fixes whether frames are tagged), the
- * decision's expiry (`now` is the pass's). Per frame: the transmit chain
- * popped and checked, its first 16 bytes read once into registers and keyed,
- * the switch's generation, a receive credit, the shim's green grant, the
- * receive buffer popped, checked and translated, one copy, two pushes.
+ * decision sends there, each one descriptor on both sides. What is judged
+ * per frame in tx_pass is judged here once for the run: the receiver is
+ * running (it cannot stop while its lock is held), the MTUs on both sides
+ * for the run's tag action (the cache key fixes whether frames are tagged),
+ * the decision's expiry (`now` is the pass's). Per frame: the transmit
+ * descriptor copied out and checked (virtq_peek_single), the frame's first
+ * 16 bytes read once into registers and keyed, the switch's generation,
+ * the shim's green grant, the receive descriptor copied out and checked,
+ * then both taken, one copy, two pushes. No chain is filled.
  *
  * Returns the frames sent. Stops at the first frame that is not of that
- * kind, having changed nothing for it but the pops it may have given back:
- * *pr is then the result of the transmit pop (tx_pass goes on with it; a
- * chain popped is in n->tx_chain), or RUN_NO_POP when max was reached. The
- * bytes written at 0..15 of a frame left untouched by the tag action are
- * the ones the switch decided on, not a second read of the sender's. */
-#define RUN_NO_POP 2
-
-static u32 tx_run(struct vnet *n, struct rx_hold *h, u32 max, u64 now, int *pr)
+ * kind, having taken nothing for it: tx_pass pops it and decides. The bytes
+ * 0..15 of the frame the switch decided on are the ones delivered (when
+ * the tag action keeps them), not a second read of the sender's. */
+static u32 tx_run(struct vnet *n, struct rx_hold *h, u32 max, u64 now)
 {
     struct virtq *q = &n->queue[VNET_TXQ].q;
     struct vnet *r = h->r;
     struct virtq *rq = &r->queue[VNET_RXQ].q;
     struct vsw_cache *c = &n->sw_cache;
     const u32 H = (u32)VNET_HDR_LEN, head_min = ETH_HLEN + VLAN_HLEN;
-    *pr = RUN_NO_POP;
     if (!vsw_cache_live(c, now) || c->out != r->port || !r->running || !virtq_ready(rq))
         return 0;
     u8 action = c->action;
@@ -433,46 +429,34 @@ static u32 tx_run(struct vnet *n, struct rx_hold *h, u32 max, u64 now, int *pr)
     bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && c->tagged);
     u32 max_len = MIN(vnet_max_frame(&n->cfg, c->tagged), vnet_max_frame(&r->cfg, out_tagged) + shrink - grow);
     u64 bytes = 0;
-    u32 k = 0;
-    struct virtq_chain *tc = &n->tx_chain, *rc = &r->rx_chain;
-    for (; k < max && k < h->credit; k++) {
-        int p = virtq_pop(q, tc);
-        if (p != 1) {
-            *pr = p;
+    u32 k = 0, lim = MIN(max, h->credit);
+    for (; k < lim; k++) {
+        u16 th, rh;
+        struct virtq_desc td, rd;
+        if (!virtq_peek_single(q, &th, &td) || (td.flags & VIRTQ_DESC_F_WRITE) || td.len < H + head_min)
             break;
-        }
-        u32 len = tc->out_bytes - H;
-        const u8 *f = NULL;
-        if (!tc->nin && tc->out_bytes >= H + head_min && len <= max_len && len <= n->shim.grant)
-            f = virtq_chain_span(n->mem, tc, false, H, len);
-        if (!f) {
-            *pr = 1;
+        u32 len = td.len - H;
+        if (len > max_len || len > n->shim.grant)
             break;
-        }
+        const u8 *f = gmem_ptr_fast(n->mem, td.addr + H, len);
+        if (!f)
+            break;
         /* The sender's guest may write these bytes at any time: read once
          * (volatile), decided on and delivered from these registers. */
         u64 w0 = *(const volatile kcopy_u64 *)(const volatile void *)f;
         u64 w1 = *(const volatile kcopy_u64 *)(const volatile void *)(f + 8);
         u64 key[2];
         vsw_cache_key(w0, w1, key);
-        if (!vsw_cache_match(&net.sw, c, key)) {
-            *pr = 1;
+        if (!vsw_cache_match(&net.sw, c, key))
             break;
-        }
         u32 out_len = len + grow - shrink;
-        int rp = virtq_pop(rq, rc);
-        u8 *to = NULL;
-        if (rp == 1 && rc->in_bytes >= H + out_len)
-            to = virtq_chain_span(r->mem, rc, true, 0, H + out_len);
-        if (!to) {
-            /* tx_pass's delivery finds the same and counts it. */
-            if (rp == 1)
-                virtq_unpop(rq);
-            else if (rp == -EBADMSG)
-                r->stats.rx.drops[VNET_DROP_BAD_CHAIN]++; /* given back by the pop */
-            *pr = 1;
+        if (!virtq_peek_single(rq, &rh, &rd) || !(rd.flags & VIRTQ_DESC_F_WRITE) || rd.len < H + out_len)
             break;
-        }
+        u8 *to = gmem_ptr_fast(r->mem, rd.addr, H + out_len);
+        if (!to)
+            break;
+        virtq_take(q);
+        virtq_take(rq);
         u8 *o = to + H;
         if (action == VSW_TAG_NONE) {
             copy_bytes(o + 16, f + 16, len - 16);
@@ -492,8 +476,8 @@ static u32 tx_run(struct vnet *n, struct rx_hold *h, u32 max, u64 now, int *pr)
         /* The virtio-net header: all zero but num_buffers (offset 10) = 1. */
         *(kcopy_u64 *)(void *)to = 0;
         *(kcopy_u32 *)(void *)(to + 8) = 1U << 16;
-        virtq_push(rq, rc->head, H + out_len);
-        virtq_push(q, tc->head, 0);
+        virtq_push(rq, rh, H + out_len);
+        virtq_push(q, th, 0);
         n->shim.grant -= len;
         bytes += len;
     }
@@ -538,9 +522,8 @@ static void tx_pass(struct vnet *n)
             n->env.retry_at(n->env.ctx, now); /* yield; the home CPU continues */
             break;
         }
-        int r = RUN_NO_POP;
         if (hold.r && hold.credit) {
-            u32 k = tx_run(n, &hold, VNET_BATCH - sent % VNET_BATCH, now, &r);
+            u32 k = tx_run(n, &hold, VNET_BATCH - sent % VNET_BATCH, now);
             if (k) {
                 pending_signal |= (u32)BIT(hold.r->port);
                 completed = true;
@@ -552,8 +535,7 @@ static void tx_pass(struct vnet *n)
                 }
             }
         }
-        if (r == RUN_NO_POP)
-            r = virtq_pop(q, &n->tx_chain);
+        int r = virtq_pop(q, &n->tx_chain);
         if (r == -EBADMSG) {
             /* Given back by the pop; its driver may want to hear about it. */
             n->stats.tx.drops[VNET_DROP_BAD_CHAIN]++;
