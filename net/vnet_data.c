@@ -159,7 +159,14 @@ struct frame_src {
     const struct virtq_chain *chain;
     const u8 *buf;
     bool guest;
+    const u8 *head; /* the copy of its first MIN(len, 18) bytes the switch decided on */
 };
+
+/* A frame that leaves as it came carries, in its first 16 bytes, the ones
+ * the switch decided on (the MACs, a tag's TPID and VID, or that there was
+ * none), not what the sender's guest may have written there since: else it
+ * could change a tag after the decision and reach another VLAN. */
+static inline u32 decided_len(u32 len) { return MIN(len, 2U * ETH_ALEN + VLAN_HLEN); }
 
 /* Whether [a, a + n) and [b, b + n) share a byte. */
 static inline bool overlap(const u8 *a, const u8 *b, u32 n) { return a < b + n && b < a + n; }
@@ -197,6 +204,7 @@ static inline bool fill_direct(struct vnet *d, const struct virtq_chain *rx, con
     kcopy_small(to, &h, H);
     if (action == VSW_TAG_NONE) {
         copy_bytes(to + H, s->buf, len);
+        kcopy_small(to + H, s->head, decided_len(len));
     } else if (action == VSW_TAG_PUSH) {
         const u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
         copy_bytes(to + H, s->buf, macs);
@@ -220,6 +228,8 @@ static int fill_chain(struct vnet *d, const struct virtq_chain *rx, const struct
     if (action == VSW_TAG_NONE) {
         if (!rc)
             rc = src_copy(d, rx, H, s, 0, len);
+        if (!rc)
+            rc = virtq_chain_write(d->mem, rx, H, s->head, decided_len(len));
     } else if (action == VSW_TAG_PUSH) {
         u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
         if (!rc)
@@ -591,7 +601,7 @@ static void tx_pass(struct vnet *n)
             }
         }
         if (drop < 0) {
-            const struct frame_src src = { n->mem, c, frame, true };
+            const struct frame_src src = { n->mem, c, frame, true, head };
             for (u32 i = 0; i < d.nout; i++) {
                 struct vnet *rx = net.port[d.out[i]];
                 /* Even a bad receive chain the pop gave back is an entry
@@ -634,7 +644,7 @@ u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
 {
     struct vsw_decision d;
     vsw_forward(&net.sw, from->port, frame, len, from->env.now(), &d);
-    const struct frame_src src = { NULL, NULL, frame, false };
+    const struct frame_src src = { NULL, NULL, frame, false, frame };
     u32 delivered = 0, mask = 0;
     for (u32 i = 0; i < d.nout; i++) {
         struct vnet *r = net.port[d.out[i]];
