@@ -438,7 +438,7 @@ static u32 tx_run(struct vnet *n, struct rx_hold *h, u32 max, u64 now)
     u32 grow = action == VSW_TAG_PUSH ? VLAN_HLEN : 0, shrink = action == VSW_TAG_POP ? VLAN_HLEN : 0;
     bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && c->tagged);
     u32 max_len = MIN(vnet_max_frame(&n->cfg, c->tagged), vnet_max_frame(&r->cfg, out_tagged) + shrink - grow);
-    u64 bytes = 0;
+    u64 bytes = 0, grant = shim_grant(&n->shim);
     u32 k = 0, lim = MIN(max, h->credit);
     for (; k < lim; k++) {
         u16 th, rh;
@@ -446,7 +446,7 @@ static u32 tx_run(struct vnet *n, struct rx_hold *h, u32 max, u64 now)
         if (!virtq_peek_single(q, &th, &td) || (td.flags & VIRTQ_DESC_F_WRITE) || td.len < H + head_min)
             break;
         u32 len = td.len - H;
-        if (len > max_len || len > n->shim.grant)
+        if (len > max_len || len > grant)
             break;
         const u8 *f = gmem_ptr_fast(n->mem, td.addr + H, len);
         if (!f)
@@ -488,14 +488,13 @@ static u32 tx_run(struct vnet *n, struct rx_hold *h, u32 max, u64 now)
         *(kcopy_u32 *)(void *)(to + 8) = 1U << 16;
         virtq_push(rq, rh, H + out_len);
         virtq_push(q, th, 0);
-        n->shim.grant -= len;
+        grant -= len;
         bytes += len;
     }
     if (k) {
         h->credit -= k;
         vsw_cache_count(c, k, now);
-        n->shim.grant_frames += k;
-        n->shim.grant_bytes += bytes;
+        shim_took(&n->shim, k, bytes);
         n->stats.tx.frames += k;
         n->stats.tx.bytes += bytes;
         r->stats.rx.frames += k;
