@@ -9,6 +9,7 @@
 #include "drivers/acpi/acpi.h"
 #include "kernel/core/topology.h"
 #include "drivers/pci.h"
+#include "drivers/iommu.h"
 
 struct machine {
     struct boot_info *bi;
@@ -20,6 +21,7 @@ struct machine {
     bool acpi_ok;
     struct topology topo;
     struct pci_list pci;
+    struct iommu_model iommu; /* which DMA remapping unit covers which function */
     char cpu_vendor[13];
     char cpu_brand[49];
 };

@@ -58,7 +58,7 @@ def capture(profile):
 
 
 def main():
-    profiles = sys.argv[1:] or ["pc-1node", "q35-2node-pxb", "pc-3node"]
+    profiles = sys.argv[1:] or ["pc-1node", "q35-2node-pxb", "pc-3node", "q35-intel-iommu", "q35-amd-iommu"]
     for prof in profiles:
         capture(prof)
 

@@ -70,6 +70,29 @@ PROFILES = {
         "machine": "pc", "smp": "8", "mem": 512, "args": [],
         "cpus": {i: 0 for i in range(8)}, "nodes": {0: 512}, "distances": None,
     },
+    # q35 with QEMU's VT-d model (interrupt remapping on: under TCG the split
+    # irqchip KVM would need does not apply) and an e1000e behind a root port,
+    # so a device sits behind a bridge. The IOMMU stays off: discovery only.
+    "q35-intel-iommu": {
+        "machine": "q35", "smp": "2", "mem": 512,
+        "args": ["-device", "intel-iommu,intremap=on",
+                 "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1",
+                 "-device", "e1000e,bus=rp1,romfile=,netdev=n1",
+                 "-netdev", "user,id=n1,restrict=on"],
+        "cpus": {0: 0, 1: 0}, "nodes": {0: 512}, "distances": None,
+        "iommu": "vt-d",
+    },
+    # q35 with QEMU's AMD-Vi model (a PCI function of its own on bus 0), the
+    # same root port and e1000e.
+    "q35-amd-iommu": {
+        "machine": "q35", "smp": "2", "mem": 512,
+        "args": ["-device", "amd-iommu",
+                 "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1",
+                 "-device", "e1000e,bus=rp1,romfile=,netdev=n1",
+                 "-netdev", "user,id=n1,restrict=on"],
+        "cpus": {0: 0, 1: 0}, "nodes": {0: 512}, "distances": None,
+        "iommu": "amd-vi",
+    },
     # Three nodes of unequal memory, one CPU each, on the pc chipset (port I/O PCI).
     "pc-3node": {
         "machine": "pc", "smp": "3", "mem": 768,

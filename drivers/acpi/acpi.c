@@ -10,8 +10,8 @@ static const struct {
     char sig[5];
     table_parser parse;
 } parsers[] = {
-    { "FACP", acpi_parse_fadt }, { "APIC", acpi_parse_madt }, { "SRAT", acpi_parse_srat },
-    { "SLIT", acpi_parse_slit }, { "MCFG", acpi_parse_mcfg }, { "HPET", acpi_parse_hpet },
+    { "FACP", acpi_parse_fadt }, { "APIC", acpi_parse_madt }, { "SRAT", acpi_parse_srat }, { "SLIT", acpi_parse_slit },
+    { "MCFG", acpi_parse_mcfg }, { "HPET", acpi_parse_hpet }, { "DMAR", acpi_parse_dmar }, { "IVRS", acpi_parse_ivrs },
 };
 
 static void parse_tables(const struct acpi_mem *mem, struct acpi_info *out)
@@ -68,6 +68,16 @@ static void log_summary(const struct acpi_info *out)
                  out->srat.disabled);
     if (out->have_slit)
         log_info(ACPI_TAG, "SLIT: %u localities", out->slit.n);
+    const struct acpi_iommu_info *io = &out->iommu;
+    if (out->have_dmar)
+        log_info(ACPI_TAG, "DMAR: DMA address width %u, interrupt remapping %s, %u reserved regions", io->dmar_haw,
+                 io->dmar_intr_remap ? "yes" : "no", io->nregions);
+    for (u32 i = 0; i < io->nunits; i++) {
+        const struct acpi_iommu_unit *u = &io->units[i];
+        log_info(ACPI_TAG, "iommu%u: %s registers %#llx segment %u, %u scopes%s%s", i,
+                 acpi_iommu_vendor_name(u->vendor), (unsigned long long)u->base, u->segment, u->nscopes,
+                 u->include_all ? ", all other devices" : "", u->usable ? "" : ": not used");
+    }
     const struct acpi_aml_stats *a = &out->aml;
     log_info(ACPI_TAG,
              "AML: %u tables, %u devices, %u PCI host bridges, \\_S5 %s, "

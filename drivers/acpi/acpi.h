@@ -17,19 +17,24 @@ struct acpi_mem {
 
 /* Caps of the fixed-size arrays in struct acpi_info. What does not fit is counted
  * in the matching *_dropped field and reported with log_warn. */
-#define ACPI_MAX_TABLES      64          /* entries of XSDT/RSDT (+ root, DSDT, FACS) */
-#define ACPI_MAX_TABLE_LEN   (64u << 20) /* a longer table is rejected */
-#define ACPI_MAX_MADT_CPUS   512         /* LAPIC + x2APIC entries, enabled or not */
-#define ACPI_MAX_IOAPICS     32
-#define ACPI_MAX_ISOS        48 /* interrupt source overrides */
-#define ACPI_MAX_LAPIC_NMIS  32 /* LAPIC NMI + x2APIC NMI entries */
-#define ACPI_MAX_NMI_SOURCES 16
-#define ACPI_MAX_SRAT_CPUS   512 /* enabled LAPIC/x2APIC affinity entries */
-#define ACPI_MAX_SRAT_MEM    64  /* enabled memory affinity entries */
-#define ACPI_MAX_LOCALITIES  32  /* SLIT matrices up to 32 x 32 */
-#define ACPI_MAX_MCFG        16
-#define ACPI_MAX_PCI_ROOTS   32
-#define ACPI_PATH_MAX        128 /* "\_SB_.PC80" style path, NUL included */
+#define ACPI_MAX_TABLES        64          /* entries of XSDT/RSDT (+ root, DSDT, FACS) */
+#define ACPI_MAX_TABLE_LEN     (64u << 20) /* a longer table is rejected */
+#define ACPI_MAX_MADT_CPUS     512         /* LAPIC + x2APIC entries, enabled or not */
+#define ACPI_MAX_IOAPICS       32
+#define ACPI_MAX_ISOS          48 /* interrupt source overrides */
+#define ACPI_MAX_LAPIC_NMIS    32 /* LAPIC NMI + x2APIC NMI entries */
+#define ACPI_MAX_NMI_SOURCES   16
+#define ACPI_MAX_SRAT_CPUS     512 /* enabled LAPIC/x2APIC affinity entries */
+#define ACPI_MAX_SRAT_MEM      64  /* enabled memory affinity entries */
+#define ACPI_MAX_LOCALITIES    32  /* SLIT matrices up to 32 x 32 */
+#define ACPI_MAX_MCFG          16
+#define ACPI_MAX_PCI_ROOTS     32
+#define ACPI_PATH_MAX          128 /* "\_SB_.PC80" style path, NUL included */
+#define ACPI_MAX_IOMMUS        16  /* remapping units: DRHDs, and one IVHD per AMD unit */
+#define ACPI_MAX_IOMMU_SCOPES  128 /* DRHD/RMRR device scopes and IVHD device entries */
+#define ACPI_MAX_IOMMU_HOPS    8   /* (device, function) steps of a DMAR device-scope path */
+#define ACPI_MAX_IOMMU_REGIONS 16  /* RMRRs and IVMDs */
+#define ACPI_IOMMU_ERR_MAX     80  /* why a unit or table is not used, NUL included */
 
 enum acpi_table_status {
     ACPI_TABLE_OK = 0,
@@ -224,6 +229,104 @@ struct acpi_s5 {
     u8 slp_typa, slp_typb; /* 3-bit SLP_TYP values for PM1a/PM1b control */
 };
 
+/* DMA remapping units from the DMAR (VT-d) and IVRS (AMD-Vi), described the same
+ * way for both vendors. Which PCI function a DMAR scope names depends on the
+ * bridges' bus numbers: drivers/iommu.h resolves that against the enumeration. */
+enum acpi_iommu_vendor {
+    ACPI_IOMMU_VTD = 1,
+    ACPI_IOMMU_AMDVI = 2,
+};
+
+enum acpi_iommu_scope_kind {
+    ACPI_IOMMU_SCOPE_ENDPOINT = 1, /* DMAR: the function at the end of the path */
+    ACPI_IOMMU_SCOPE_BRIDGE,       /* DMAR: the bridge at the end of the path, and all below it */
+    ACPI_IOMMU_SCOPE_RANGE,        /* IVRS: requester IDs first..last (a select is one) */
+    ACPI_IOMMU_SCOPE_IOAPIC,       /* an I/O APIC: enum_id is its ID */
+    ACPI_IOMMU_SCOPE_HPET,         /* an HPET block: enum_id is its number */
+    ACPI_IOMMU_SCOPE_ACPI,         /* an ACPI namespace device */
+};
+
+/* One DMAR device scope or IVHD device entry. A DMAR scope is a path: start_bus,
+ * then hops (device << 3 | function), each but the last a bridge. An IVRS entry
+ * is a range of requester IDs (bus << 8 | devfn); for I/O APICs, HPETs and ACPI
+ * devices first == last is the ID their interrupts carry. */
+struct acpi_iommu_scope {
+    u8 kind;        /* enum acpi_iommu_scope_kind */
+    bool in_region; /* an RMRR's scope: owner is a region index, else a unit index */
+    u8 owner;
+    u8 enum_id;
+    u8 start_bus; /* DMAR */
+    u8 hops;
+    u8 path[ACPI_MAX_IOMMU_HOPS];
+    u16 first, last; /* IVRS */
+    bool has_alias;
+    u16 alias; /* IVRS alias entries: requests of first..last carry this ID */
+    u8 dte;    /* IVRS: the DTE settings byte */
+};
+
+struct acpi_iommu_unit {
+    u8 vendor; /* enum acpi_iommu_vendor */
+    u8 type;   /* IVHD block type (10h, 11h, 40h); 0 for a DRHD */
+    u8 flags;  /* DRHD or IVHD flags as given */
+    /* Translates for every device of the segment that no other unit names:
+     * DRHD INCLUDE_PCI_ALL, or an IVHD "all" entry. */
+    bool include_all;
+    /* False: malformed or in conflict with another unit (error says why), and
+     * not used: a device it names is covered by no unit. */
+    bool usable;
+    /* False when its scopes could not all be read: a unit claiming "all others"
+     * on the same segment is then not trusted either. */
+    bool scopes_complete;
+    u16 segment;
+    hpa_t base;     /* register base */
+    u16 device_id;  /* IVHD: the unit's own PCI function */
+    u16 cap_offset; /* IVHD: its capability in that function's config space */
+    u32 table_off;  /* offset of its structure in the table, for messages */
+    u32 first_scope, nscopes;
+    u32 ignored; /* scopes or entries of reserved types, skipped */
+    char error[ACPI_IOMMU_ERR_MAX];
+};
+
+enum acpi_iommu_region_kind {
+    ACPI_IOMMU_RMRR = 1,   /* DMAR: for the devices of its scopes */
+    ACPI_IOMMU_IVMD_ALL,   /* IVRS 20h: every device */
+    ACPI_IOMMU_IVMD_ONE,   /* IVRS 21h: requester ID first */
+    ACPI_IOMMU_IVMD_RANGE, /* IVRS 22h: requester IDs first..last */
+};
+
+/* Memory that firmware says devices keep reaching by DMA (a USB controller's
+ * legacy emulation, a GPU's stolen memory): a future remapping must map it. */
+struct acpi_iommu_region {
+    u8 kind; /* enum acpi_iommu_region_kind */
+    u8 flags;
+    u16 segment; /* RMRR */
+    hpa_t base;
+    u64 length;
+    u16 first, last;          /* IVMD */
+    u32 first_scope, nscopes; /* RMRR */
+};
+
+struct acpi_iommu_info {
+    u8 dmar_haw;          /* DMA address width in bits */
+    u8 dmar_flags;        /* ACPI_DMAR_* (tables.h) */
+    bool dmar_intr_remap; /* the platform supports interrupt remapping */
+    u32 dmar_atsr;        /* ATSR structures seen (not used) */
+    u32 dmar_other;       /* RHSA, ANDD, SATC and reserved structures (not used) */
+    u32 ivinfo;
+    u32 ivhd_superseded;                 /* IVHDs of a unit also given in a higher type */
+    u32 ivrs_other;                      /* IVRS blocks of reserved types */
+    char dmar_error[ACPI_IOMMU_ERR_MAX]; /* why the DMAR is not used; "" when it is */
+    char ivrs_error[ACPI_IOMMU_ERR_MAX];
+    u32 nunits;
+    struct acpi_iommu_unit units[ACPI_MAX_IOMMUS];
+    u32 nscopes;
+    struct acpi_iommu_scope scopes[ACPI_MAX_IOMMU_SCOPES];
+    u32 nregions;
+    struct acpi_iommu_region regions[ACPI_MAX_IOMMU_REGIONS];
+    u32 regions_dropped;
+    u32 bad_regions; /* malformed RMRR/IVMD, skipped */
+};
+
 struct acpi_info {
     /* Discovery */
     u64 rsdp_pa;
@@ -236,6 +339,7 @@ struct acpi_info {
 
     /* Which tables were found and parsed without fatal errors. */
     bool have_fadt, have_madt, have_srat, have_slit, have_mcfg, have_hpet, have_dsdt;
+    bool have_dmar, have_ivrs; /* well formed as a whole (a unit may still be unusable) */
 
     struct acpi_fadt_info fadt;
     struct acpi_madt_info madt;
@@ -245,6 +349,7 @@ struct acpi_info {
     struct acpi_mcfg_alloc mcfg[ACPI_MAX_MCFG];
     u32 mcfg_dropped;
     struct acpi_hpet_info hpet;
+    struct acpi_iommu_info iommu;
 
     /* AML scan */
     struct acpi_s5 s5;
@@ -279,6 +384,13 @@ int acpi_parse_srat(const void *tbl, u32 len, struct acpi_info *out) __must_chec
 int acpi_parse_slit(const void *tbl, u32 len, struct acpi_info *out) __must_check;
 int acpi_parse_mcfg(const void *tbl, u32 len, struct acpi_info *out) __must_check;
 int acpi_parse_hpet(const void *tbl, u32 len, struct acpi_info *out) __must_check;
+/* DMAR and IVRS add their units to out->iommu; a table malformed as a whole
+ * adds none and says why in iommu.dmar_error / ivrs_error. */
+int acpi_parse_dmar(const void *tbl, u32 len, struct acpi_info *out) __must_check;
+int acpi_parse_ivrs(const void *tbl, u32 len, struct acpi_info *out) __must_check;
+
+/* "VT-d" or "AMD-Vi". */
+const char *acpi_iommu_vendor_name(u8 vendor);
 
 /* 8-bit sum of len bytes: 0 for a valid table. */
 u8 acpi_checksum(const void *p, u64 len);

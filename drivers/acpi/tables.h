@@ -449,4 +449,215 @@ ACPI_CHECK_OFF(acpi_hpet, min_tick, 53);
 ACPI_CHECK_OFF(acpi_hpet, page_protection, 55);
 ACPI_CHECK_SIZE(acpi_hpet, 56);
 
+/* ---- DMA remapping. The tables only say which remapping units exist and which
+ * devices each one translates for; nothing here programs a unit. */
+
+/* Intel VT-d specification 4.1, 8.1: DMA Remapping Reporting table ("DMAR").
+ * Remapping structures (8.2-8.8) follow the fixed part, each starting with a
+ * 16-bit type and a 16-bit length. */
+struct acpi_dmar {
+    struct acpi_header hdr;
+    u8 host_addr_width; /* the DMA physical address width, minus one */
+    u8 flags;           /* ACPI_DMAR_* */
+    u8 reserved[10];
+} __packed;
+ACPI_CHECK_OFF(acpi_dmar, host_addr_width, 36);
+ACPI_CHECK_OFF(acpi_dmar, flags, 37);
+ACPI_CHECK_SIZE(acpi_dmar, 48);
+#define ACPI_DMAR_INTR_REMAP  BIT(0) /* interrupt remapping supported */
+#define ACPI_DMAR_X2APIC_OPT  BIT(1) /* firmware asks the OS not to enable x2APIC mode */
+#define ACPI_DMAR_DMA_CTRL_IN BIT(2) /* DMA control platform opt-in */
+
+struct acpi_dmar_struct {
+    u16 type; /* ACPI_DMAR_TYPE_* */
+    u16 length;
+} __packed;
+ACPI_CHECK_SIZE(acpi_dmar_struct, 4);
+#define ACPI_DMAR_TYPE_DRHD 0 /* a remapping unit (8.3) */
+#define ACPI_DMAR_TYPE_RMRR 1 /* memory a device keeps using for DMA (8.4) */
+#define ACPI_DMAR_TYPE_ATSR 2 /* root ports that support ATS (8.5) */
+#define ACPI_DMAR_TYPE_RHSA 3 /* a unit's NUMA proximity (8.6) */
+#define ACPI_DMAR_TYPE_ANDD 4 /* an ACPI namespace device (8.7) */
+#define ACPI_DMAR_TYPE_SATC 5 /* SoC-integrated ATC (8.8) */
+
+/* 8.3 DMA Remapping Hardware Unit Definition; device scopes follow. */
+struct acpi_dmar_drhd {
+    struct acpi_dmar_struct h;
+    u8 flags; /* ACPI_DRHD_INCLUDE_PCI_ALL */
+    u8 size;  /* bits 3:0: register set is 2^size pages (0 in older tables) */
+    u16 segment;
+    u64 base; /* register base, 4 KiB aligned */
+} __packed;
+ACPI_CHECK_OFF(acpi_dmar_drhd, flags, 4);
+ACPI_CHECK_OFF(acpi_dmar_drhd, size, 5);
+ACPI_CHECK_OFF(acpi_dmar_drhd, segment, 6);
+ACPI_CHECK_OFF(acpi_dmar_drhd, base, 8);
+ACPI_CHECK_SIZE(acpi_dmar_drhd, 16);
+/* The unit covers every device of the segment that no other unit's scope names
+ * (its own scopes then list only I/O APICs, HPETs and ACPI devices). */
+#define ACPI_DRHD_INCLUDE_PCI_ALL BIT(0)
+
+/* 8.4 Reserved Memory Region Reporting; device scopes follow. */
+struct acpi_dmar_rmrr {
+    struct acpi_dmar_struct h;
+    u16 reserved;
+    u16 segment;
+    u64 base;  /* 4 KiB aligned */
+    u64 limit; /* last byte; limit + 1 is 4 KiB aligned */
+} __packed;
+ACPI_CHECK_OFF(acpi_dmar_rmrr, segment, 6);
+ACPI_CHECK_OFF(acpi_dmar_rmrr, base, 8);
+ACPI_CHECK_OFF(acpi_dmar_rmrr, limit, 16);
+ACPI_CHECK_SIZE(acpi_dmar_rmrr, 24);
+
+/* 8.5 Root Port ATS Capability Reporting; device scopes follow. */
+struct acpi_dmar_atsr {
+    struct acpi_dmar_struct h;
+    u8 flags; /* bit 0: ALL_PORTS */
+    u8 reserved;
+    u16 segment;
+} __packed;
+ACPI_CHECK_OFF(acpi_dmar_atsr, segment, 6);
+ACPI_CHECK_SIZE(acpi_dmar_atsr, 8);
+
+/* 8.3.1 Device Scope: a path of (device, function) hops from start_bus, each
+ * hop but the last through a PCI-PCI bridge to its secondary bus. */
+struct acpi_dmar_scope {
+    u8 type;   /* ACPI_DMAR_SCOPE_* */
+    u8 length; /* 6 + 2 * hops */
+    u8 flags;
+    u8 reserved;
+    u8 enum_id; /* I/O APIC ID, HPET number or ACPI device number */
+    u8 start_bus;
+} __packed;
+ACPI_CHECK_OFF(acpi_dmar_scope, length, 1);
+ACPI_CHECK_OFF(acpi_dmar_scope, enum_id, 4);
+ACPI_CHECK_OFF(acpi_dmar_scope, start_bus, 5);
+ACPI_CHECK_SIZE(acpi_dmar_scope, 6);
+#define ACPI_DMAR_SCOPE_ENDPOINT 1 /* one PCI function */
+#define ACPI_DMAR_SCOPE_BRIDGE   2 /* a bridge and everything below it */
+#define ACPI_DMAR_SCOPE_IOAPIC   3
+#define ACPI_DMAR_SCOPE_HPET     4
+#define ACPI_DMAR_SCOPE_ACPI     5 /* an ACPI namespace device (ANDD) */
+
+/* AMD I/O Virtualization Technology (IOMMU) Specification 48882 rev 3.08, 5.2:
+ * I/O Virtualization Reporting Structure ("IVRS"). IVHD and IVMD blocks follow,
+ * each starting with an 8-bit type, 8-bit flags and a 16-bit length. */
+struct acpi_ivrs {
+    struct acpi_header hdr;
+    u32 ivinfo; /* bits 14:8 physical address size, 21:15 virtual */
+    u64 reserved;
+} __packed;
+ACPI_CHECK_OFF(acpi_ivrs, ivinfo, 36);
+ACPI_CHECK_SIZE(acpi_ivrs, 48);
+
+struct acpi_ivrs_block {
+    u8 type; /* ACPI_IVRS_* */
+    u8 flags;
+    u16 length;
+} __packed;
+ACPI_CHECK_SIZE(acpi_ivrs_block, 4);
+/* The three IVHD types describe the same unit in growing detail; firmware may
+ * give one unit in several of them (5.2.2.1), a reader uses one. */
+#define ACPI_IVRS_IVHD_10   0x10
+#define ACPI_IVRS_IVHD_11   0x11
+#define ACPI_IVRS_IVHD_40   0x40 /* also allows ACPI_HID device entries */
+#define ACPI_IVRS_IVMD_ALL  0x20 /* memory every device may use */
+#define ACPI_IVRS_IVMD_ONE  0x21 /* memory one device may use */
+#define ACPI_IVRS_IVMD_SPAN 0x22 /* memory a range of devices may use */
+
+/* 5.2.2.2 IVHD, type 10h: device entries follow at offset 24. */
+struct acpi_ivhd {
+    struct acpi_ivrs_block h;
+    u16 device_id; /* the unit's own PCI function (bus << 8 | devfn) */
+    u16 cap_offset;
+    u64 base; /* register base, 16 KiB aligned */
+    u16 segment;
+    u16 iommu_info;
+    u32 feature; /* 10h: feature reporting; 11h/40h: attributes */
+} __packed;
+ACPI_CHECK_OFF(acpi_ivhd, device_id, 4);
+ACPI_CHECK_OFF(acpi_ivhd, cap_offset, 6);
+ACPI_CHECK_OFF(acpi_ivhd, base, 8);
+ACPI_CHECK_OFF(acpi_ivhd, segment, 16);
+ACPI_CHECK_OFF(acpi_ivhd, iommu_info, 18);
+ACPI_CHECK_OFF(acpi_ivhd, feature, 20);
+ACPI_CHECK_SIZE(acpi_ivhd, 24);
+
+/* 5.2.2.3 IVHD, types 11h and 40h: the extended feature registers' images
+ * follow, then the device entries at offset 40. */
+struct acpi_ivhd_ext {
+    struct acpi_ivhd ivhd;
+    u64 efr;
+    u64 efr2;
+} __packed;
+ACPI_CHECK_OFF(acpi_ivhd_ext, efr, 24);
+ACPI_CHECK_OFF(acpi_ivhd_ext, efr2, 32);
+ACPI_CHECK_SIZE(acpi_ivhd_ext, 40);
+
+/* 5.2.2.4 IVHD device entries. Types 0-63 are 4 bytes, 64-127 are 8 bytes,
+ * from 128 on the entry gives its own length (only ACPI_HID is defined). */
+struct acpi_ivhd_entry {
+    u8 type; /* ACPI_IVHD_DEV_* */
+    u16 device_id;
+    u8 dte; /* DTE settings for the devices it names */
+} __packed;
+ACPI_CHECK_OFF(acpi_ivhd_entry, device_id, 1);
+ACPI_CHECK_SIZE(acpi_ivhd_entry, 4);
+#define ACPI_IVHD_DEV_PAD         0x00
+#define ACPI_IVHD_DEV_ALL         0x01 /* every device of the segment */
+#define ACPI_IVHD_DEV_SELECT      0x02
+#define ACPI_IVHD_DEV_RANGE_START 0x03 /* device_id up to the next END entry */
+#define ACPI_IVHD_DEV_RANGE_END   0x04
+#define ACPI_IVHD_DEV_ALIAS       0x42 /* a device whose requests carry another ID */
+#define ACPI_IVHD_DEV_ALIAS_RANGE 0x43
+#define ACPI_IVHD_DEV_EXT         0x46 /* with 32 bits of extended settings */
+#define ACPI_IVHD_DEV_EXT_RANGE   0x47
+#define ACPI_IVHD_DEV_SPECIAL     0x48 /* an I/O APIC or HPET and its source ID */
+#define ACPI_IVHD_DEV_ACPI_HID    0xf0 /* an ACPI device and its source ID */
+#define ACPI_IVHD_DEV_LEN8_FIRST  0x40
+#define ACPI_IVHD_DEV_VAR_FIRST   0x80
+
+/* The 8-byte entries: alias (42h, 43h), extended (46h, 47h), special (48h). */
+struct acpi_ivhd_entry8 {
+    struct acpi_ivhd_entry e;
+    u8 handle;     /* special: I/O APIC ID or HPET number */
+    u16 source_id; /* alias: the ID requests carry; special: the source ID */
+    u8 variety;    /* special: ACPI_IVHD_SPECIAL_* */
+} __packed;
+ACPI_CHECK_OFF(acpi_ivhd_entry8, handle, 4);
+ACPI_CHECK_OFF(acpi_ivhd_entry8, source_id, 5);
+ACPI_CHECK_OFF(acpi_ivhd_entry8, variety, 7);
+ACPI_CHECK_SIZE(acpi_ivhd_entry8, 8);
+#define ACPI_IVHD_SPECIAL_IOAPIC 1
+#define ACPI_IVHD_SPECIAL_HPET   2
+
+/* The ACPI_HID entry (F0h): a UID of uid_length bytes follows. */
+struct acpi_ivhd_acpi_hid {
+    struct acpi_ivhd_entry e;
+    char hid[8];
+    char cid[8];
+    u8 uid_format;
+    u8 uid_length;
+} __packed;
+ACPI_CHECK_OFF(acpi_ivhd_acpi_hid, hid, 4);
+ACPI_CHECK_OFF(acpi_ivhd_acpi_hid, cid, 12);
+ACPI_CHECK_OFF(acpi_ivhd_acpi_hid, uid_length, 21);
+ACPI_CHECK_SIZE(acpi_ivhd_acpi_hid, 22);
+
+/* 5.2.2.5 IVMD: memory devices keep using for DMA (like the DMAR's RMRR). */
+struct acpi_ivmd {
+    struct acpi_ivrs_block h;
+    u16 device_id; /* 21h: the device; 22h: the first of the range */
+    u16 aux;       /* 22h: the last device of the range */
+    u64 reserved;
+    u64 start;
+    u64 length;
+} __packed;
+ACPI_CHECK_OFF(acpi_ivmd, device_id, 4);
+ACPI_CHECK_OFF(acpi_ivmd, aux, 6);
+ACPI_CHECK_OFF(acpi_ivmd, start, 16);
+ACPI_CHECK_OFF(acpi_ivmd, length, 24);
+ACPI_CHECK_SIZE(acpi_ivmd, 32);
+
 #endif

@@ -221,6 +221,16 @@ static void scan_pci(void)
     log_info("pci", "%u functions found via %s", machine.pci.count, pci_access_method());
 }
 
+/* After PCI enumeration: a DMAR scope's path is followed through the bridges
+ * found. Discovery only; no unit is programmed. */
+static void find_iommus(void)
+{
+    iommu_model_build(machine.acpi_ok ? &machine.acpi.iommu : NULL, &machine.pci, &machine.iommu);
+    if (machine.acpi_ok && machine.acpi.iommu.nunits)
+        log_info("iommu", "%u DMA remapping units found (not used yet: DMA is not remapped)",
+                 machine.acpi.iommu.nunits);
+}
+
 static struct power_reg power_reg_from(const struct acpi_reg *r)
 {
     struct power_reg p = { r->space, r->bit_width, r->address };
@@ -366,6 +376,7 @@ __noreturn void hv_main(struct boot_info *bi)
     start_clocks();
     irq_enable();
     scan_pci();
+    find_iommus();
     start_aps();
     setup_power();
 

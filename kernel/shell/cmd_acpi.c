@@ -34,6 +34,77 @@ static int dump_one(const char *sig, u64 pa, u64 len)
     return 0;
 }
 
+static void show_scopes(u32 first, u32 n)
+{
+    char text[128];
+    for (u32 k = 0; k < n; k++) {
+        iommu_scope_text(&machine.iommu, first + k, text, sizeof(text));
+        con_printf("      %s\n", text);
+    }
+}
+
+static void show_unit(const struct acpi_info *a, u32 i)
+{
+    const struct acpi_iommu_unit *u = &a->iommu.units[i];
+    char fn[40] = "";
+    if (u->vendor == ACPI_IOMMU_AMDVI)
+        ksnprintf(fn, sizeof(fn), " (IVHD %02xh, function %02x:%02x.%u)", u->type, u->device_id >> 8,
+                  (u->device_id >> 3) & 31, u->device_id & 7);
+    con_printf("  iommu%u %s%s registers %016llx segment %u: %u scopes%s", i, acpi_iommu_vendor_name(u->vendor), fn,
+               (unsigned long long)u->base, u->segment, u->nscopes, u->include_all ? ", all other devices" : "");
+    if (u->ignored)
+        con_printf(", %u of reserved types ignored", u->ignored);
+    if (u->usable)
+        con_printf(": ok\n");
+    else
+        con_printf(": NOT USED: %s\n", u->error);
+    show_scopes(u->first_scope, u->nscopes);
+}
+
+static void show_region(const struct acpi_iommu_region *r)
+{
+    unsigned long long last = (unsigned long long)(r->base + r->length - 1);
+    if (r->kind == ACPI_IOMMU_RMRR) {
+        con_printf("  reserved memory (RMRR) %016llx-%016llx segment %u, for:\n", (unsigned long long)r->base, last,
+                   r->segment);
+        show_scopes(r->first_scope, r->nscopes);
+    } else {
+        con_printf("  reserved memory (IVMD) %016llx-%016llx for devices %02x:%02x.%u-%02x:%02x.%u\n",
+                   (unsigned long long)r->base, last, r->first >> 8, (r->first >> 3) & 31, r->first & 7, r->last >> 8,
+                   (r->last >> 3) & 31, r->last & 7);
+    }
+}
+
+/* The DMA remapping tables: what each unit covers, or why it is not used. */
+static void show_iommus(const struct acpi_info *a)
+{
+    const struct acpi_iommu_info *io = &a->iommu;
+    if (acpi_find_table(a, "DMAR", 0)) {
+        if (a->have_dmar)
+            con_printf("DMAR: DMA address width %u bits, interrupt remapping %s, %u ATSR, %u other structures\n",
+                       io->dmar_haw, io->dmar_intr_remap ? "supported" : "not supported", io->dmar_atsr,
+                       io->dmar_other);
+        else
+            con_printf("DMAR: NOT USED: %s\n", io->dmar_error);
+    }
+    if (acpi_find_table(a, "IVRS", 0)) {
+        if (a->have_ivrs)
+            con_printf("IVRS: IVinfo %08x, %u IVHD superseded by a higher type, %u other blocks\n", io->ivinfo,
+                       io->ivhd_superseded, io->ivrs_other);
+        else
+            con_printf("IVRS: NOT USED: %s\n", io->ivrs_error);
+    }
+    for (u32 i = 0; i < io->nunits; i++)
+        show_unit(a, i);
+    for (u32 i = 0; i < io->nregions; i++)
+        show_region(&io->regions[i]);
+    if (io->bad_regions || io->regions_dropped)
+        con_printf("  %u reserved regions malformed, %u beyond the cap (see 'log warn')\n", io->bad_regions,
+                   io->regions_dropped);
+    if (io->nunits)
+        con_printf("DMA remapping: units found, not yet used (devices can DMA anywhere)\n");
+}
+
 static int cmd_acpi(int argc, char **argv)
 {
     const struct acpi_info *a = &machine.acpi;
@@ -64,6 +135,7 @@ static int cmd_acpi(int argc, char **argv)
             con_printf("  host bridge %s %s segment %u bus %02x _PXM %s\n", r->path, r->hid, r->segment, r->base_bus,
                        pxm);
         }
+        show_iommus(a);
         return 0;
     }
     if (strcmp(argv[1], "dump") || argc > 3)
@@ -83,5 +155,5 @@ static int cmd_acpi(int argc, char **argv)
     con_printf("acpi-dump end\n");
     return 0;
 }
-SHELL_COMMAND(acpi, "acpi [dump [SIGNATURE]]", "list the ACPI tables and PCI host bridges, or dump tables in hex",
-              cmd_acpi);
+SHELL_COMMAND(acpi, "acpi [dump [SIGNATURE]]",
+              "list the ACPI tables, PCI host bridges and DMA remapping units, or dump tables in hex", cmd_acpi);

@@ -410,7 +410,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static void write_seeds(const char *dir, const char *fixtures)
 {
-    static const char *const machines[] = { "pc-1node", "pc-3node", "q35-2node-pxb" };
+    static const char *const machines[] = { "pc-1node", "pc-3node", "q35-2node-pxb", "q35-intel-iommu",
+                                            "q35-amd-iommu" };
     static u8 seed[65536];
     for (u32 m = 0; m < ARRAY_SIZE(machines); m++) {
         char path[512], line[128];

@@ -1137,7 +1137,8 @@ static u32 rnd(void) { return (u32)xorshift64(&rng); }
 
 static void test_mutated_fixture_tables(void **state)
 {
-    static const char *const machines[] = { "pc-1node", "q35-2node-pxb", "pc-3node" };
+    static const char *const machines[] = { "pc-1node", "q35-2node-pxb", "pc-3node", "q35-intel-iommu",
+                                            "q35-amd-iommu" };
     for (u32 k = 0; k < ARRAY_SIZE(machines); k++) {
         struct fake_mem m;
         u64 rsdp = fixture_load(&m, machines[k]);
