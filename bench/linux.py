@@ -82,7 +82,7 @@ CONFIG = ('[hypervisor]\nconsole = "com1"\nlog_level = "info"\n' +
           PART.format(name="idle", cpu=3, extra="", args="isthmus.shell=1"))
 
 # What the exits were for, from the other lines of `vcpus`: (key, pattern).
-COUNTERS = [("interrupts injected", None), ("EOIs", r"APIC: EOIs (\d+)"), ("PV EOIs", r"PV EOIs (\d+)"),
+COUNTERS = [("interrupts injected", None), ("EOIs", r"APIC: \S+ mode, EOIs (\d+)"), ("PV EOIs", r"PV EOIs (\d+)"),
             ("timer expiries", r"timer expiries (\d+)"), ("TSC-deadline writes", r"TSC-deadline writes (\d+)"),
             ("APIC page accesses", r"APIC accesses (\d+)"), ("x2APIC MSR accesses", r"x2APIC MSRs (\d+)"),
             ("NIC register accesses", r"NIC register accesses (\d+)"), ("MSIs", r"device MSIs forwarded (\d+)")]

@@ -137,23 +137,40 @@ int virtq_pop_slow(struct virtq *q, struct virtq_chain *c) __must_check;
  * read and fenced), cached rings, and a good chain of one descriptor. The
  * ring entry and the descriptor are each loaded once and decided on; when
  * anything is not so, virtq_pop_slow starts over from its own loads. */
-static __inline_always int __must_check virtq_pop(struct virtq *q, struct virtq_chain *c)
+/* The in-line case of virtq_pop without taking the entry: true with the
+ * next chain's head and its one descriptor, copied out once and checked,
+ * when that chain is already known available in cached rings and is a good
+ * chain of one descriptor; false when anything is not so (virtq_pop then
+ * decides, from its own loads). virtq_take takes what it showed. */
+static __inline_always bool virtq_peek_single(const struct virtq *q, u16 *head, struct virtq_desc *d)
 {
     if (likely(q->avail_seen != q->last_avail && !q->broken && q->avail_p && q->desc_p)) {
-        u16 head = __atomic_load_n(
+        u16 h = __atomic_load_n(
             (const u16 *)(const void *)(q->avail_p + VIRTQ_AVAIL_RING(q->last_avail & (q->size - 1))),
             __ATOMIC_RELAXED);
-        if (likely(head < q->size)) {
-            struct virtq_desc d;
-            virtq_desc_load(q, head, &d);
-            if (likely(!(d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) &&
-                       virtq_single_check(q, &d) == VQE_COUNT)) {
-                virtq_single_fill(c, head, &d);
-                q->last_avail++;
-                q->stats.popped++;
-                return 1;
-            }
+        if (likely(h < q->size)) {
+            virtq_desc_load(q, h, d);
+            *head = h;
+            return likely(!(d->flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT)) &&
+                          virtq_single_check(q, d) == VQE_COUNT);
         }
+    }
+    return false;
+}
+/* Takes the chain virtq_peek_single showed last. */
+static __inline_always void virtq_take(struct virtq *q)
+{
+    q->last_avail++;
+    q->stats.popped++;
+}
+static __inline_always int __must_check virtq_pop(struct virtq *q, struct virtq_chain *c)
+{
+    u16 head;
+    struct virtq_desc d;
+    if (likely(virtq_peek_single(q, &head, &d))) {
+        virtq_single_fill(c, head, &d);
+        virtq_take(q);
+        return 1;
     }
     return virtq_pop_slow(q, c);
 }

@@ -159,7 +159,14 @@ struct frame_src {
     const struct virtq_chain *chain;
     const u8 *buf;
     bool guest;
+    const u8 *head; /* the copy of its first MIN(len, 18) bytes the switch decided on */
 };
+
+/* A frame that leaves as it came carries, in its first 16 bytes, the ones
+ * the switch decided on (the MACs, a tag's TPID and VID, or that there was
+ * none), not what the sender's guest may have written there since: else it
+ * could change a tag after the decision and reach another VLAN. */
+static inline u32 decided_len(u32 len) { return MIN(len, 2U * ETH_ALEN + VLAN_HLEN); }
 
 /* Whether [a, a + n) and [b, b + n) share a byte. */
 static inline bool overlap(const u8 *a, const u8 *b, u32 n) { return a < b + n && b < a + n; }
@@ -197,6 +204,7 @@ static inline bool fill_direct(struct vnet *d, const struct virtq_chain *rx, con
     kcopy_small(to, &h, H);
     if (action == VSW_TAG_NONE) {
         copy_bytes(to + H, s->buf, len);
+        kcopy_small(to + H, s->head, decided_len(len));
     } else if (action == VSW_TAG_PUSH) {
         const u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
         copy_bytes(to + H, s->buf, macs);
@@ -220,6 +228,8 @@ static int fill_chain(struct vnet *d, const struct virtq_chain *rx, const struct
     if (action == VSW_TAG_NONE) {
         if (!rc)
             rc = src_copy(d, rx, H, s, 0, len);
+        if (!rc)
+            rc = virtq_chain_write(d->mem, rx, H, s->head, decided_len(len));
     } else if (action == VSW_TAG_PUSH) {
         u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
         if (!rc)
@@ -396,6 +406,115 @@ static inline bool read_head(struct vnet *n, const struct virtq_chain *c, u32 le
     return virtq_chain_read(n->mem, c, (u32)VNET_HDR_LEN, head, want) == 0;
 }
 
+/* The rest of a run of frames to the receiver whose lock the pass holds
+ * (h->r, with credit): up to max frames that the sender's cached switch
+ * decision sends there, each one descriptor on both sides. What is judged
+ * per frame in tx_pass is judged here once for the run: the receiver is
+ * running (it cannot stop while its lock is held), the MTUs on both sides
+ * for the run's tag action (the cache key fixes whether frames are tagged),
+ * the decision's expiry (`now` is the pass's). Per frame: the transmit
+ * descriptor copied out and checked (virtq_peek_single), the frame's first
+ * 16 bytes read once into registers and keyed, the switch's generation,
+ * the shim's green grant, the receive descriptor copied out and checked,
+ * then both taken, one copy, two pushes. No chain is filled.
+ *
+ * Returns the frames sent. Stops at the first frame that is not of that
+ * kind, having taken nothing for it: tx_pass pops it and decides. The bytes
+ * 0..15 of the frame the switch decided on are the ones delivered (when
+ * the tag action keeps them), not a second read of the sender's. */
+static u32 tx_run(struct vnet *n, struct rx_hold *h, u32 max, u64 now)
+{
+    struct virtq *q = &n->queue[VNET_TXQ].q;
+    struct vnet *r = h->r;
+    struct virtq *rq = &r->queue[VNET_RXQ].q;
+    struct vsw_cache *c = &n->sw_cache;
+    const u32 H = (u32)VNET_HDR_LEN, head_min = ETH_HLEN + VLAN_HLEN;
+    if (!vsw_cache_live(c, now) || c->out != r->port || !r->running || !virtq_ready(rq))
+        return 0;
+    u8 action = c->action;
+    u16 vid = c->vid;
+    /* What the tag action adds to a frame's length; the largest frame that
+     * passes both MTU checks (the sender's at ingress, the receiver's). */
+    u32 grow = action == VSW_TAG_PUSH ? VLAN_HLEN : 0, shrink = action == VSW_TAG_POP ? VLAN_HLEN : 0;
+    bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && c->tagged);
+    u32 max_len = MIN(vnet_max_frame(&n->cfg, c->tagged), vnet_max_frame(&r->cfg, out_tagged) + shrink - grow);
+    u64 bytes = 0, grant = shim_grant(&n->shim);
+    u32 k = 0, lim = MIN(max, h->credit);
+    for (; k < lim; k++) {
+        u16 th, rh;
+        struct virtq_desc td, rd;
+        if (!virtq_peek_single(q, &th, &td) || (td.flags & VIRTQ_DESC_F_WRITE) || td.len < H + head_min)
+            break;
+        u32 len = td.len - H;
+        if (len > max_len || len > grant)
+            break;
+        const u8 *f = gmem_ptr_fast(n->mem, td.addr + H, len);
+        if (!f)
+            break;
+        /* The sender's guest may write these bytes at any time: read once
+         * (volatile), decided on and delivered from these registers. */
+        u64 w0 = *(const volatile kcopy_u64 *)(const volatile void *)f;
+        u64 w1 = *(const volatile kcopy_u64 *)(const volatile void *)(f + 8);
+        u64 key[2];
+        vsw_cache_key(w0, w1, key);
+        if (!vsw_cache_match(&net.sw, c, key))
+            break;
+        u32 out_len = len + grow - shrink;
+        if (!virtq_peek_single(rq, &rh, &rd) || !(rd.flags & VIRTQ_DESC_F_WRITE) || rd.len < H + out_len)
+            break;
+        u8 *to = gmem_ptr_fast(r->mem, rd.addr, H + out_len);
+        if (!to)
+            break;
+        virtq_take(q);
+        virtq_take(rq);
+        u8 *o = to + H;
+        if (action == VSW_TAG_NONE) {
+            copy_bytes(o + 16, f + 16, len - 16);
+            *(kcopy_u64 *)(void *)o = w0;
+            *(kcopy_u64 *)(void *)(o + 8) = w1;
+        } else if (action == VSW_TAG_PUSH) {
+            copy_bytes(o + 16, f + 12, len - 12);
+            *(kcopy_u64 *)(void *)o = w0;
+            *(kcopy_u32 *)(void *)(o + 8) = (u32)w1;
+            const u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
+            kcopy_small(o + 12, tag, VLAN_HLEN);
+        } else {
+            copy_bytes(o + 12, f + 16, len - 16);
+            *(kcopy_u64 *)(void *)o = w0;
+            *(kcopy_u32 *)(void *)(o + 8) = (u32)w1;
+        }
+        /* The virtio-net header: all zero but num_buffers (offset 10) = 1. */
+        *(kcopy_u64 *)(void *)to = 0;
+        *(kcopy_u32 *)(void *)(to + 8) = 1U << 16;
+        virtq_push(rq, rh, H + out_len);
+        virtq_push(q, th, 0);
+        grant -= len;
+        bytes += len;
+    }
+    if (k) {
+        h->credit -= k;
+        vsw_cache_count(c, k, now);
+        shim_took(&n->shim, k, bytes);
+        n->stats.tx.frames += k;
+        n->stats.tx.bytes += bytes;
+        r->stats.rx.frames += k;
+        r->stats.rx.bytes += bytes + (u64)k * grow - (u64)k * shrink;
+    }
+    return k;
+}
+
+STATIC_ASSERT(VNET_TX_BUDGET % VNET_BATCH == 0, "a pass's budget ends with a batch");
+
+/* Every VNET_BATCH frames: the sender's completions and the receivers' new
+ * entries published, the receiver's lock given back. */
+static void tx_batch_end(struct vnet *n, struct virtq *q, struct rx_hold *h, u32 *pending_signal)
+{
+    rx_release(h);
+    complete_tx(n, q);
+    signal_receivers(*pending_signal);
+    *pending_signal = 0;
+}
+
 static void tx_pass(struct vnet *n)
 {
     struct virtq *q = &n->queue[VNET_TXQ].q;
@@ -411,6 +530,19 @@ static void tx_pass(struct vnet *n)
             rx_release(&hold);
             n->env.retry_at(n->env.ctx, now); /* yield; the home CPU continues */
             break;
+        }
+        if (hold.r && hold.credit) {
+            u32 k = tx_run(n, &hold, VNET_BATCH - sent % VNET_BATCH, now);
+            if (k) {
+                pending_signal |= (u32)BIT(hold.r->port);
+                completed = true;
+                sent += k;
+                if (sent % VNET_BATCH == 0) {
+                    tx_batch_end(n, q, &hold, &pending_signal);
+                    completed = false;
+                    continue;
+                }
+            }
         }
         int r = virtq_pop(q, &n->tx_chain);
         if (r == -EBADMSG) {
@@ -468,7 +600,7 @@ static void tx_pass(struct vnet *n)
             }
         }
         if (drop < 0) {
-            const struct frame_src src = { n->mem, c, frame, true };
+            const struct frame_src src = { n->mem, c, frame, true, head };
             for (u32 i = 0; i < d.nout; i++) {
                 struct vnet *rx = net.port[d.out[i]];
                 /* Even a bad receive chain the pop gave back is an entry
@@ -495,10 +627,7 @@ static void tx_pass(struct vnet *n)
         completed = true;
         sent++;
         if (sent % VNET_BATCH == 0) {
-            rx_release(&hold);
-            complete_tx(n, q);
-            signal_receivers(pending_signal);
-            pending_signal = 0;
+            tx_batch_end(n, q, &hold, &pending_signal);
             completed = false;
         }
     }
@@ -514,7 +643,7 @@ u32 vnet_inject(struct vnet *from, const u8 *frame, u32 len)
 {
     struct vsw_decision d;
     vsw_forward(&net.sw, from->port, frame, len, from->env.now(), &d);
-    const struct frame_src src = { NULL, NULL, frame, false };
+    const struct frame_src src = { NULL, NULL, frame, false, frame };
     u32 delivered = 0, mask = 0;
     for (u32 i = 0; i < d.nout; i++) {
         struct vnet *r = net.port[d.out[i]];

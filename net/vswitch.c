@@ -343,31 +343,19 @@ void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, 
     forward(sw, in, frame, len, now, d, &until);
 }
 
-/* What a cached decision depends on in the frame: its MACs, and whether it
- * is tagged and with which VID (an untagged frame's VLAN is the port's). The
- * caller's copy of the header, read once. */
-static void cache_key(const u8 *h, u64 key[2], bool *tagged)
-{
-    u64 macs = *(const kcopy_u64 *)(const void *)h;
-    u32 rest = *(const kcopy_u32 *)(const void *)(h + 8);
-    *tagged = ((h[12] << 8) | h[13]) == ETH_P_8021Q;
-    u32 vid = *tagged ? ((h[14] << 8) | h[15]) & TCI_VID : 0;
-    key[0] = macs;
-    key[1] = (u64)rest | (u64)vid << 32 | (u64)*tagged << 48;
-}
-
+/* A cached decision depends on the frame's MACs, and whether it is tagged
+ * and with which VID (an untagged frame's VLAN is the port's): its key,
+ * taken from this function's own copy of the header, read once. */
 void vsw_forward_cached(struct vswitch *sw, struct vsw_cache *c, u32 in, const u8 *frame, u32 len, u64 now,
                         struct vsw_decision *d)
 {
     u8 h[ETH_HLEN + VLAN_HLEN];
     u64 key[2];
-    bool tagged;
 
     if (len >= sizeof(h)) {
         kcopy_small(h, frame, sizeof(h)); /* read once */
-        cache_key(h, key, &tagged);
-        if (c->valid && key[0] == c->key[0] && key[1] == c->key[1] && now < c->until &&
-            c->gen == __atomic_load_n(&sw->gen, __ATOMIC_ACQUIRE)) {
+        vsw_cache_key(*(const kcopy_u64 *)(const void *)h, *(const kcopy_u64 *)(const void *)(h + 8), key);
+        if (vsw_cache_live(c, now) && vsw_cache_match(sw, c, key)) {
             d->vid = c->vid;
             d->tagged = c->tagged;
             d->flooded = false;
@@ -375,8 +363,7 @@ void vsw_forward_cached(struct vswitch *sw, struct vsw_cache *c, u32 in, const u
             d->nout = 1;
             d->out[0] = c->out;
             d->action[0] = c->action;
-            c->hits++;
-            c->last = MAX(c->last, now);
+            vsw_cache_count(c, 1, now);
             return;
         }
         frame = h;

@@ -128,6 +128,34 @@ void vsw_forward(struct vswitch *sw, u32 in, const u8 *frame, u32 len, u64 now, 
  * the table or the learning. */
 void vsw_forward_cached(struct vswitch *sw, struct vsw_cache *c, u32 in, const u8 *frame, u32 len, u64 now,
                         struct vsw_decision *d);
+/* The cache's key of a frame whose first 16 bytes the caller read, once, as
+ * two little-endian words (w0: bytes 0..7, w1: 8..15) of its own: bytes
+ * 0..11 (the MACs), whether bytes 12..13 are an 802.1Q TPID, and then the
+ * tag's VID. x86-64 is little-endian. */
+static inline void vsw_cache_key(u64 w0, u64 w1, u64 key[2])
+{
+    const u16 tpid_le = (u16)((ETH_P_8021Q >> 8) | (ETH_P_8021Q & 0xff) << 8);
+    bool tagged = (u16)(w1 >> 32) == tpid_le;
+    u64 vid = tagged ? ((w1 >> 40 & 0xff00) | w1 >> 56) & 0x0fff : 0;
+    key[0] = w0;
+    key[1] = (u64)(u32)w1 | vid << 32 | (u64)tagged << 48;
+}
+/* Whether c holds a decision that has not expired at now (the part of a hit
+ * that does not depend on the frame: a run of frames in one pass asks once). */
+static inline bool vsw_cache_live(const struct vsw_cache *c, u64 now) { return c->valid && now < c->until; }
+/* Whether a live cache decides the frame with this key: the same key, and
+ * nothing changed in the switch since the decision (read per frame). A hit
+ * is counted with vsw_cache_count. */
+static inline bool vsw_cache_match(struct vswitch *sw, const struct vsw_cache *c, const u64 key[2])
+{
+    return key[0] == c->key[0] && key[1] == c->key[1] && c->gen == __atomic_load_n(&sw->gen, __ATOMIC_ACQUIRE);
+}
+/* Counts `frames` hits at now, as vsw_forward_cached counts one. */
+static inline void vsw_cache_count(struct vsw_cache *c, u32 frames, u64 now)
+{
+    c->hits += frames;
+    c->last = MAX(c->last, now);
+}
 /* Counts the frames the cache decided and refreshes their source's entry, as
  * vsw_forward would have for each: once per batch, one lock. */
 void vsw_cache_flush(struct vswitch *sw, struct vsw_cache *c, u32 in);

@@ -1,6 +1,7 @@
 /* Interrupts between the vCPUs of one partition: which vCPU a destination
  * names, and IPIs from a vCPU's local APIC, delivered only to the partition's
- * own vCPUs (physical, broadcast, logical flat/cluster, shorthands). */
+ * own vCPUs (physical, broadcast, logical flat/cluster, shorthands; xAPIC
+ * and x2APIC destinations). */
 #include "vmm/exits.h"
 #include "kernel/core/log.h"
 #include "kernel/core/log_limit.h"
@@ -17,13 +18,27 @@ bool vcpu_accepts(const struct vm_vcpu *to, u32 dest, bool logical)
     return mda == 0xff || ((ldr >> 4) == (mda >> 4) && (ldr & mda & 0xf));
 }
 
+/* x2APIC destinations (SDM Vol. 3A 11.12.9, 11.12.10): 32-bit IDs, all ones
+ * for broadcast; logical ones name a cluster (31:16) and members (15:0) of
+ * it, matched against the target's LDR, which the ID alone fixes. */
+static bool x2apic_accepts(const struct vm_vcpu *to, u32 dest, bool logical)
+{
+    if (dest == 0xffffffffu)
+        return true;
+    if (!logical)
+        return dest == to->v.apic_id;
+    u32 ldr = vlapic_x2apic_ldr(to->v.apic_id);
+    return (dest >> 16) == (ldr >> 16) && (dest & ldr & 0xffffu);
+}
+
 static bool targeted(const struct vm_vcpu *from, const struct vm_vcpu *to, const struct vlapic_ipi *ipi)
 {
     switch (ipi->shorthand) {
     case VLAPIC_SH_SELF: return to == from;
     case VLAPIC_SH_ALL_INCL: return true;
     case VLAPIC_SH_ALL_EXCL: return to != from;
-    default: return vcpu_accepts(to, ipi->dest, ipi->logical);
+    default:
+        return ipi->x2apic ? x2apic_accepts(to, ipi->dest, ipi->logical) : vcpu_accepts(to, ipi->dest, ipi->logical);
     }
 }
 

@@ -151,6 +151,8 @@ int part_vcpu_snapshot(u32 id, u32 vcpu, struct part_vcpu_info *out)
     out->apic_timer_fired = vc->lapic.stats.timer_fired;
     out->apic_tsc_deadline_writes = vc->lapic.stats.tsc_deadline_writes;
     out->apic_pv_eois = vc->pv_eoi.eois;
+    out->apic_x2apic = vc->lapic.x2apic;
+    out->apic_x2apic_gp = vc->lapic.stats.x2apic_gp;
     return 0;
 }
 

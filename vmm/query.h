@@ -95,7 +95,9 @@ struct part_vcpu_info {
     u64 cr3_loads, cr_accesses, pf_exits;
     /* Its local APIC: EOI writes, timer expiries, IA32_TSC_DEADLINE writes. */
     u64 apic_eois, apic_timer_fired, apic_tsc_deadline_writes;
-    u64 apic_pv_eois; /* of the EOIs, those made through the PV EOI flag (no exit) */
+    u64 apic_pv_eois;   /* of the EOIs, those made through the PV EOI flag (no exit) */
+    bool apic_x2apic;   /* x2APIC mode (the MSRs) rather than xAPIC (the page) */
+    u64 apic_x2apic_gp; /* x2APIC MSR accesses refused with #GP */
 };
 
 u32 part_count(void);

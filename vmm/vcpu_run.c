@@ -112,7 +112,12 @@ static void drain_inbox(struct vm_vcpu *vc)
         }
     }
     if (__atomic_exchange_n(&vc->init_pending, 0, __ATOMIC_SEQ_CST)) {
+        /* INIT resets the APIC's registers but not IA32_APIC_BASE: x2APIC
+         * mode stays (SDM Vol. 3A 11.12.5.1). */
+        bool x2apic = vc->lapic.x2apic;
         vlapic_init(&vc->lapic, vc->v.apic_id, (u32)tsc_khz, guest_timer_khz());
+        if (x2apic)
+            vlapic_enable_x2apic(&vc->lapic);
         pveoi_reset(&vc->pv_eoi);
         vc->run_state = VRUN_WAIT_SIPI;
     }

@@ -70,13 +70,18 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
     case CPUID_LEAF_FEATURES:
         out[VCPUID_ECX] &= ~(CPUID_1_ECX_VMX |     /* no nested virtualisation */
                              CPUID_1_ECX_SMX |     /* GETSEC is not emulated */
-                             CPUID_1_ECX_X2APIC |  /* the vlapic is xAPIC (MMIO) only */
                              CPUID_1_ECX_MONITOR | /* MONITOR/MWAIT would idle the host CPU */
                              HOST_POWER_1_ECX);
         /* Thermal monitoring, clock control and the debug store are the host's,
          * as leaf 6 and the PMU leaf say: their MSRs are not the guest's (Linux
          * reads IA32_THERM_INTERRUPT whenever ACPI and TM are both shown). */
         out[VCPUID_EDX] &= ~HOST_POWER_1_EDX;
+        /* The vlapic has x2APIC mode whatever the host's APIC has: its
+         * registers as MSRs, so Linux's EOIs and IPIs are single WRMSR exits
+         * rather than decoded page accesses. Without interrupt remapping
+         * Linux takes it only in physical mode and because the KVM
+         * signature says a hypervisor routes the interrupts. */
+        out[VCPUID_ECX] |= CPUID_1_ECX_X2APIC;
         /* The vlapic's timer has TSC-deadline mode (IA32_TSC_DEADLINE is the
          * local APIC device's), whatever the host's APIC has: Linux then
          * needs no calibration of the APIC timer at all. */

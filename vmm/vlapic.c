@@ -2,6 +2,7 @@
 #include "vmm/vlapic.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "arch/x86/hw/msr.h"
 #include "arch/x86/hw/vectors.h"
 
 #define KHZ_MAX (1u << 24)
@@ -300,9 +301,10 @@ static void send_ipi(struct vlapic *a, u32 icr)
 {
     struct vlapic_ipi ipi = {
         .vector = 0,
-        .dest = a->icr_hi >> 24,
+        .dest = a->x2apic ? a->icr_hi : a->icr_hi >> 24,
         .shorthand = (u8)ICR_SHORTHAND(icr),
         .logical = icr & ICR_LOGICAL,
+        .x2apic = a->x2apic,
     };
     switch (ICR_MODE(icr)) {
     case DM_FIXED:
@@ -488,4 +490,105 @@ int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now)
     default: return bad_register(a);
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ x2APIC */
+
+u32 vlapic_x2apic_ldr(u32 apic_id) { return ((apic_id >> 4) << 16) | (1u << (apic_id & 0xf)); }
+
+void vlapic_enable_x2apic(struct vlapic *a)
+{
+    a->x2apic = true;
+    a->ldr = vlapic_x2apic_ldr(a->apic_id);
+}
+
+static int x2apic_gp(struct vlapic *a)
+{
+    a->stats.x2apic_gp++;
+    return -EINVAL;
+}
+
+/* The register offset of an x2APIC MSR, or -1 for one that is no register
+ * in x2APIC mode (SDM Vol. 3A, Table 11-6): no DFR, no ICR high half (ICR is
+ * one 64-bit MSR), APR and RRD gone, and nothing above self IPI. */
+static int x2apic_offset(u32 msr)
+{
+    if (msr < MSR_X2APIC_BASE || msr > MSR_X2APIC_BASE + (VLAPIC_REG_LAST >> 4))
+        return -1;
+    u32 off = (msr - MSR_X2APIC_BASE) << 4;
+    switch (off) {
+    case VLAPIC_DFR:
+    case VLAPIC_ICR_HI:
+    case VLAPIC_APR:
+    case VLAPIC_RRD: return -1;
+    default: return (int)off;
+    }
+}
+
+int vlapic_x2apic_read(struct vlapic *a, u32 msr, u64 *val)
+{
+    int off = x2apic_offset(msr);
+    if (!a->x2apic || off < 0)
+        return x2apic_gp(a);
+    u32 v;
+    switch (off) {
+    case VLAPIC_ID: *val = a->apic_id; return 0;
+    case VLAPIC_LDR: *val = a->ldr; return 0;
+    case VLAPIC_ICR_LO: *val = ((u64)a->icr_hi << 32) | a->icr_lo; return 0;
+    case VLAPIC_EOI:
+    case VLAPIC_SELF_IPI: return x2apic_gp(a); /* write-only */
+    default:
+        if (vlapic_read(a, (u32)off, &v) < 0)
+            return x2apic_gp(a);
+        *val = v;
+        return 0;
+    }
+}
+
+int vlapic_x2apic_write(struct vlapic *a, u32 msr, u64 val, u64 now)
+{
+    int off = x2apic_offset(msr);
+    if (!a->x2apic || off < 0)
+        return x2apic_gp(a);
+    a->now = now;
+    if (off == VLAPIC_ICR_LO) {
+        /* One write sends: destination in the high half, as it is. */
+        if (val & ~(((u64)0xffffffffu << 32) | ICR_LO_MASK))
+            return x2apic_gp(a);
+        a->icr_hi = (u32)(val >> 32);
+        a->icr_lo = (u32)val & ICR_LO_MASK;
+        send_ipi(a, a->icr_lo);
+        return 0;
+    }
+    if (val >> 32)
+        return x2apic_gp(a); /* every other register is 32 bits wide */
+    u32 v = (u32)val;
+    switch (off) {
+    case VLAPIC_ID:
+    case VLAPIC_VERSION:
+    case VLAPIC_PPR:
+    case VLAPIC_LDR:
+    case VLAPIC_TIMER_CCR: return x2apic_gp(a); /* read-only in x2APIC mode */
+    case VLAPIC_EOI:
+    case VLAPIC_ESR:
+        if (v)
+            return x2apic_gp(a); /* both take only 0 */
+        break;
+    case VLAPIC_SELF_IPI:
+        if (v & ~0xffu)
+            return x2apic_gp(a);
+        /* A fixed, edge-triggered IPI to oneself, as ICR with the self
+         * shorthand would send (an illegal vector sets ESR). */
+        if (v < APIC_MIN_VECTOR) {
+            esr_error(a, VLAPIC_ESR_SEND_ILLEGAL_VECTOR);
+            return 0;
+        }
+        vlapic_set_irq(a, (u8)v);
+        a->stats.ipis_sent++;
+        return 0;
+    default: break;
+    }
+    if (off >= VLAPIC_ISR0 && off < VLAPIC_IRR0 + 0x80)
+        return x2apic_gp(a); /* ISR, TMR, IRR: read-only */
+    return vlapic_write(a, (u32)off, v, now) < 0 ? x2apic_gp(a) : 0;
 }

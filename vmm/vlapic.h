@@ -1,4 +1,5 @@
-/* The emulated local APIC (xAPIC, MMIO page) of one vCPU: registers, the
+/* The emulated local APIC of one vCPU, in xAPIC mode (the MMIO page) or
+ * x2APIC mode (MSRs 0x800-0x8ff, SDM Vol. 3A 11.12): registers, the
  * timer (one-shot, periodic and TSC-deadline), interrupt priority and IPI
  * decoding (SDM Vol. 3A, chapter 11 "Advanced Programmable Interrupt
  * Controller", chapter 10 in older editions).
@@ -46,6 +47,7 @@ enum vlapic_reg {
     VLAPIC_TIMER_ICR = 0x380, /* initial count */
     VLAPIC_TIMER_CCR = 0x390, /* current count */
     VLAPIC_TIMER_DCR = 0x3e0, /* divide configuration */
+    VLAPIC_SELF_IPI = 0x3f0,  /* x2APIC only, write-only */
 };
 
 /* Version register: version 0x14 (an integrated xAPIC), max LVT entry 5 (six
@@ -84,9 +86,12 @@ enum vlapic_shorthand { VLAPIC_SH_NONE, VLAPIC_SH_SELF, VLAPIC_SH_ALL_INCL, VLAP
 struct vlapic_ipi {
     u8 mode;      /* enum vlapic_ipi_mode; lowest priority is reported as fixed */
     u8 vector;    /* fixed: >= 16; SIPI: the start page; NMI/INIT: 0 */
-    u32 dest;     /* ICR high[31:24]: APIC ID, or logical MDA when `logical` */
+    u32 dest;     /* xAPIC: ICR high[31:24], an APIC ID or logical MDA when
+                   * `logical`; x2APIC: ICR[63:32], an x2APIC ID or, when
+                   * `logical`, cluster (31:16) and member bits (15:0) */
     u8 shorthand; /* enum vlapic_shorthand */
     bool logical;
+    bool x2apic; /* sent in x2APIC mode: `dest` is 32 bits wide */
 };
 
 struct vlapic_stats {
@@ -102,6 +107,7 @@ struct vlapic_stats {
     u64 tsc_deadline_ignored; /* IA32_TSC_DEADLINE writes outside TSC-deadline mode */
     u64 tsc_deadline_writes;  /* IA32_TSC_DEADLINE writes, all modes: each one an exit */
     u64 eois;                 /* EOI register writes */
+    u64 x2apic_gp;            /* x2APIC MSR accesses refused with #GP */
 };
 
 struct vlapic {
@@ -125,6 +131,7 @@ struct vlapic {
 
     bool ipi_pending;
     struct vlapic_ipi ipi;
+    bool x2apic; /* x2APIC mode (IA32_APIC_BASE.EXTD): MSRs, not the page */
 
     struct vlapic_stats stats;
 };
@@ -145,6 +152,20 @@ void vlapic_init(struct vlapic *a, u32 apic_id, u32 tsc_khz, u32 timer_khz);
  * given (vlapic_write or vlapic_tick): an exit handler ticks before it reads. */
 int vlapic_read(struct vlapic *a, u32 offset, u32 *val) __must_check;
 int vlapic_write(struct vlapic *a, u32 offset, u32 val, u64 now_tsc) __must_check;
+
+/* x2APIC mode (SDM Vol. 3A 11.12): entered when the guest sets
+ * IA32_APIC_BASE.EXTD; the ID becomes 32 bits wide and the LDR fixed at
+ * cluster (ID[31:4]) and member bit (1 << ID[3:0]). */
+void vlapic_enable_x2apic(struct vlapic *a);
+/* One x2APIC MSR (0x800 + register offset / 16). Returns 0, or -EINVAL for
+ * what the architecture answers with #GP: the APIC in xAPIC mode, an MSR
+ * that is no register, a read of a write-only one (EOI, self IPI), a write
+ * of a read-only one, non-zero reserved bits (the upper half of a 32-bit
+ * register, a non-zero EOI or ESR write). ICR is one 64-bit register. */
+int vlapic_x2apic_read(struct vlapic *a, u32 msr, u64 *val) __must_check;
+int vlapic_x2apic_write(struct vlapic *a, u32 msr, u64 val, u64 now_tsc) __must_check;
+/* The x2APIC LDR of the APIC with that ID, for routing logical IPIs. */
+u32 vlapic_x2apic_ldr(u32 apic_id);
 
 /* The TSC at which the timer next expires, 0 when it is stopped. */
 u64 vlapic_timer_deadline(const struct vlapic *a);

@@ -236,9 +236,11 @@ static void show_vcpu(const char *name, const struct part_vcpu_info *v)
                (unsigned long long)v->io_ignored, (unsigned long long)v->msr_gp, (unsigned long long)v->apic_accesses,
                (unsigned long long)v->ipis_foreign, (unsigned long long)v->hypercalls,
                (unsigned long long)v->hypercall_errors, v->starts);
-    con_printf("  local APIC: EOIs %llu, PV EOIs %llu, timer expiries %llu, TSC-deadline writes %llu\n",
-               (unsigned long long)v->apic_eois, (unsigned long long)v->apic_pv_eois,
-               (unsigned long long)v->apic_timer_fired, (unsigned long long)v->apic_tsc_deadline_writes);
+    con_printf("  local APIC: %s mode, EOIs %llu, PV EOIs %llu, timer expiries %llu, TSC-deadline writes %llu, "
+               "x2APIC #GP %llu\n",
+               v->apic_x2apic ? "x2APIC" : "xAPIC", (unsigned long long)v->apic_eois,
+               (unsigned long long)v->apic_pv_eois, (unsigned long long)v->apic_timer_fired,
+               (unsigned long long)v->apic_tsc_deadline_writes, (unsigned long long)v->apic_x2apic_gp);
     if (v->msis || v->pci_io || v->nic_mmio)
         con_printf("  device MSIs forwarded %llu, device port accesses %llu, NIC register accesses %llu\n",
                    (unsigned long long)v->msis, (unsigned long long)v->pci_io, (unsigned long long)v->nic_mmio);

@@ -117,6 +117,10 @@ def test_smp_bring_up_clean(session):
     log = session.boot_text
     assert "x86: Booting SMP configuration" in log, log[-3000:]
     assert "smp: Brought up 1 node, 4 CPUs" in log, log[-3000:]
+    # The vlapic's x2APIC mode: Linux takes it (physical, without interrupt
+    # remapping, because the KVM signature vouches for the routing), and
+    # its INIT, SIPI and every later IPI and EOI go through the MSRs.
+    assert "x2apic enabled" in log and "Switched APIC routing to physical x2apic" in log, log[-3000:]
     for bad in ("failed to come online", "TSC synchronization", "Marking TSC unstable", "check_tsc_sync",
                 "TSC warp", "Call Trace", "WARNING:"):
         assert bad not in log, [line for line in log.splitlines() if bad in line]
@@ -141,6 +145,9 @@ def test_detach_and_the_management_shell_answers(session):
     assert rows["linux"]["state"] == "running" and rows["linux"]["vcpus"] == 4, out
     out = session.hv.cmd("vcpus linux")
     assert len(re.findall(r"^linux\s+\d+\s+\d+\s+(running|halted)", out, re.M)) == 4, out
+    # Every vCPU's APIC in x2APIC mode, no x2APIC MSR access refused.
+    modes = re.findall(r"local APIC: (\S+) mode\b.*\bx2APIC #GP (\d+)", out)
+    assert modes == [("x2APIC", "0")] * 4, out
     # Each vCPU registered its own kvmclock page (the APs' at their bring-up).
     assert line_with(session.hv.cmd("parts -v"), "kvmclock:", "4 of 4 vCPUs"), out
 

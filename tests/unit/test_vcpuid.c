@@ -12,8 +12,8 @@
 
 /* Leaf 1 ECX bits the filter clears. */
 #define HIDDEN_1_ECX                                                                                                   \
-    (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_X2APIC | CPUID_1_ECX_MONITOR | CPUID_1_ECX_DTES64 |               \
-     CPUID_1_ECX_DS_CPL | CPUID_1_ECX_EST | CPUID_1_ECX_TM2 | CPUID_1_ECX_XTPR | CPUID_1_ECX_PDCM)
+    (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_MONITOR | CPUID_1_ECX_DTES64 | CPUID_1_ECX_DS_CPL |               \
+     CPUID_1_ECX_EST | CPUID_1_ECX_TM2 | CPUID_1_ECX_XTPR | CPUID_1_ECX_PDCM)
 /* Leaf 1 EDX bits the filter clears: the host's thermal and debug-store MSRs. */
 #define HIDDEN_1_EDX (CPUID_1_EDX_DS | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM | CPUID_1_EDX_PBE)
 
@@ -42,8 +42,9 @@ static void test_leaf1(void **state)
     assert_int_equal(o[VCPUID_EBX] & 0xffff, 0xffff); /* brand, CLFLUSH pass */
     assert_int_equal(o[VCPUID_EDX], 0xffffffffu & ~(u32)HIDDEN_1_EDX);
     vcpuid_filter(CPUID_LEAF_FEATURES, 0, &all_zero, &c, o);
-    /* OSXSAVE off stays off; TSC-deadline is the vlapic's, offered anyway. */
-    assert_int_equal(o[VCPUID_ECX], CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_TSC_DEADLINE);
+    /* OSXSAVE off stays off; TSC-deadline and x2APIC are the vlapic's,
+     * offered anyway. */
+    assert_int_equal(o[VCPUID_ECX], CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_TSC_DEADLINE | CPUID_1_ECX_X2APIC);
     assert_int_equal(o[VCPUID_EDX], CPUID_1_EDX_APIC | CPUID_1_EDX_HTT); /* HTT for 4 */
     assert_int_equal(o[VCPUID_EBX], (3u << 24) | (4u << 16));
     /* One vCPU: HTT clear. A huge count saturates EBX[23:16]. */

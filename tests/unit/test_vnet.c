@@ -1289,6 +1289,87 @@ static void test_trunk(void **state)
         assert_int_equal(rx_ready(&G[i]), 0);
 }
 
+/* Runs of frames to one receiver (tx_run) deliver what frame-by-frame
+ * delivery did: every tag action, lengths on both sides of the small-copy
+ * limit and of the MTU, runs broken by another destination, an oversize
+ * frame and a run-length limit, byte for byte and in the counters. */
+static u32 run_frame(u8 *f, u32 i, const u8 *dst, const u8 *src, int vid)
+{
+    static const u32 lens[] = { 60, 64, 18 + 4, 100, 255, 256, 257, 300, 1000, 1514 };
+    u32 len = lens[i % (sizeof(lens) / sizeof(lens[0]))] + (vid >= 0 ? VLAN_HLEN : 0);
+    return mkframe(f, dst, src, vid, MAX(len, 22U), (u8)(i * 13));
+}
+
+static void test_runs_match_per_frame(void **state)
+{
+    (void)state;
+    struct guest *a, *b, *t, *c;
+    trunk_start(&a, &b, &t, &c);
+    rx_post(a, 200, false);
+    rx_post(b, 200, false);
+    rx_post(t, 200, false);
+    u8 f[1600], g[1600];
+    tx_send(t, f, mkframe(f, BCAST, t->mac, 10, 64, 1));
+    announce(a);
+    announce(b);
+    rx_drain(a), rx_drain(b), rx_drain(t), rx_drain(c);
+    u64 a_tx = a->nic.stats.tx.frames, t_rx = t->nic.stats.rx.frames, b_rx = b->nic.stats.rx.frames;
+
+    /* A: 40 to T (tagged on the way), an oversize one, 3 to B, 40 to T. */
+    u16 old = a->q[VNET_TXQ].idx;
+    for (u32 i = 0; i < 84; i++) {
+        if (i == 20)
+            tx_put(a, f, mkframe(f, t->mac, a->mac, -1, 1515, 9));
+        else
+            tx_put(a, f, run_frame(f, i, i >= 40 && i < 43 ? b->mac : t->mac, a->mac, -1));
+    }
+    kick_if_asked(a, VNET_TXQ, old);
+    for (u32 i = 0; i < 84; i++) {
+        if (i == 20)
+            continue;
+        u32 len = run_frame(f, i, i >= 40 && i < 43 ? b->mac : t->mac, a->mac, -1);
+        if (i >= 40 && i < 43) {
+            expect_frame(b, f, len);
+            continue;
+        }
+        memcpy(g, f, 12);
+        g[12] = 0x81, g[13] = 0x00, g[14] = 0x00, g[15] = 10;
+        memcpy(g + 16, f + 12, len - 12);
+        expect_frame(t, g, len + VLAN_HLEN);
+    }
+    assert_int_equal(rx_ready(t) + rx_ready(b) + rx_ready(c), 0);
+    assert_int_equal(a->nic.stats.tx.frames - a_tx, 83);
+    assert_int_equal(a->nic.stats.tx.drops[VNET_DROP_OVERSIZE], 1);
+    assert_int_equal(t->nic.stats.rx.frames - t_rx, 80);
+    assert_int_equal(b->nic.stats.rx.frames - b_rx, 3);
+    assert_int_equal(tx_reclaim(a), 84 + 1);
+
+    /* T: 70 tagged frames to A (untagged on the way): more than a batch. */
+    u64 a_rx = a->nic.stats.rx.frames, a_bytes = a->nic.stats.rx.bytes, want_bytes = 0;
+    old = t->q[VNET_TXQ].idx;
+    for (u32 i = 0; i < 70; i++)
+        tx_put(t, f, run_frame(f, i, a->mac, t->mac, 10));
+    kick_if_asked(t, VNET_TXQ, old);
+    for (u32 i = 0; i < 70; i++) {
+        u32 len = run_frame(f, i, a->mac, t->mac, 10);
+        memcpy(g, f, 12);
+        memcpy(g + 12, f + 16, len - 16);
+        expect_frame(a, g, len - VLAN_HLEN);
+        want_bytes += len - VLAN_HLEN;
+    }
+    assert_int_equal(a->nic.stats.rx.frames - a_rx, 70);
+    assert_int_equal(a->nic.stats.rx.bytes - a_bytes, want_bytes);
+
+    /* B: 50 frames to A, as they came. */
+    old = b->q[VNET_TXQ].idx;
+    for (u32 i = 0; i < 50; i++)
+        tx_put(b, f, run_frame(f, i, a->mac, b->mac, -1));
+    kick_if_asked(b, VNET_TXQ, old);
+    for (u32 i = 0; i < 50; i++)
+        expect_frame(a, f, run_frame(f, i, a->mac, b->mac, -1));
+    assert_int_equal(rx_ready(a) + rx_ready(t) + rx_ready(c), 0);
+}
+
 /* ================================================================ 5. back-pressure */
 
 static void test_backpressure_and_stall(void **state)
@@ -2360,6 +2441,7 @@ int main(void)
         cmocka_unit_test(test_access_ports),
         cmocka_unit_test(test_rx_small_and_bad_buffers),
         cmocka_unit_test(test_trunk),
+        cmocka_unit_test(test_runs_match_per_frame),
         cmocka_unit_test(test_announce_moves_mac),
         cmocka_unit_test(test_backpressure_and_stall),
         cmocka_unit_test(test_starved_receiver_not_stalled),

@@ -43,6 +43,7 @@ enum msr {
     MSR_IA32_VMX_TRUE_ENTRY_CTLS = 0x490,
 
     MSR_X2APIC_BASE = 0x800, /* x2APIC register r at 0x800 + (r >> 4) (CPUID.1:ECX.x2APIC) */
+    MSR_X2APIC_LAST = 0x8ff, /* the end of the x2APIC MSR range */
 
     /* KVM paravirtual clock (Linux Documentation/virt/kvm/x86/msr.rst), gated
      * by KVM_FEATURE_CLOCKSOURCE2 in the KVM features leaf. */
