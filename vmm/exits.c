@@ -115,6 +115,7 @@ static void handle_cpuid(struct vm_vcpu *vc, const struct vcpu_exit *e)
         .apic_timer_khz = vc->lapic.timer_khz,
         .vendor = be()->vendor == VCPU_VENDOR_INTEL ? VCPUID_VENDOR_INTEL : VCPUID_VENDOR_AMD,
         .shadow = p->shadowed,
+        .invpcid_ud = vc->v.invpcid_ud,
     };
     u32 out[4];
     vcpuid_filter(leaf, sub, &host, &ctx, out);

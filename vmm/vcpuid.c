@@ -4,6 +4,11 @@
 #include "vmm/hypercall_abi.h"
 #include "arch/x86/hw/cpuid.h"
 
+/* Leaf 1 bits that name the host's thermal, power and debug-store MSRs. */
+#define HOST_POWER_1_ECX                                                                                               \
+    (CPUID_1_ECX_DTES64 | CPUID_1_ECX_DS_CPL | CPUID_1_ECX_EST | CPUID_1_ECX_TM2 | CPUID_1_ECX_XTPR | CPUID_1_ECX_PDCM)
+#define HOST_POWER_1_EDX (CPUID_1_EDX_DS | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM | CPUID_1_EDX_PBE)
+
 /* Bits needed to number 0..n (n + 1 values). */
 static u32 id_bits(u32 n) { return n ? 32u - (u32)__builtin_clz(n) : 0; }
 
@@ -65,7 +70,12 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
     case CPUID_LEAF_FEATURES:
         out[VCPUID_ECX] &= ~(CPUID_1_ECX_VMX |     /* no nested virtualisation */
                              CPUID_1_ECX_SMX |     /* GETSEC is not emulated */
-                             CPUID_1_ECX_MONITOR); /* MONITOR/MWAIT would idle the host CPU */
+                             CPUID_1_ECX_MONITOR | /* MONITOR/MWAIT would idle the host CPU */
+                             HOST_POWER_1_ECX);
+        /* Thermal monitoring, clock control and the debug store are the host's,
+         * as leaf 6 and the PMU leaf say: their MSRs are not the guest's (Linux
+         * reads IA32_THERM_INTERRUPT whenever ACPI and TM are both shown). */
+        out[VCPUID_EDX] &= ~HOST_POWER_1_EDX;
         /* The vlapic has x2APIC mode whatever the host's APIC has: its
          * registers as MSRs, so Linux's EOIs and IPIs are single WRMSR exits
          * rather than decoded page accesses. Without interrupt remapping
@@ -100,9 +110,20 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
          * decompressor would otherwise look for a trampoline to switch. */
         out[VCPUID_EBX] &= ~CPUID_7_EBX_TSC_ADJUST;
         out[VCPUID_ECX] &= ~(CPUID_7_ECX_RDPID | CPUID_7_ECX_LA57);
-        if (ctx->shadow) {
+        if (ctx->shadow || ctx->invpcid_ud)
             out[VCPUID_EBX] &= ~CPUID_7_EBX_INVPCID;
+        if (ctx->shadow)
             out[VCPUID_ECX] &= ~CPUID_7_ECX_PKU; /* not in shadow entries */
+        break;
+    case CPUID_LEAF_XSAVE:
+        /* XSAVES/XRSTORS and the supervisor state components they manage need
+         * IA32_XSS, which neither backend switches (and VT-x makes XSAVES #UD
+         * unless a control allows it): hidden, so the guest keeps its state
+         * with XSAVE/XSAVEOPT and never writes IA32_XSS. */
+        if (subleaf == 1) {
+            out[VCPUID_EAX] &= ~CPUID_D_1_EAX_XSAVES;
+            out[VCPUID_ECX] = 0;
+            out[VCPUID_EDX] = 0;
         }
         break;
     case CPUID_LEAF_THERMAL:

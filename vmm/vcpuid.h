@@ -20,7 +20,8 @@ struct vcpuid_ctx {
     u32 tsc_khz;        /* guest TSC frequency */
     u32 apic_timer_khz; /* local APIC timer input clock */
     enum vcpuid_vendor vendor;
-    bool shadow; /* shadow paging: no PCIDs, INVPCID, protection keys or 5-level paging */
+    bool shadow;     /* shadow paging: no PCIDs, INVPCID, protection keys or 5-level paging */
+    bool invpcid_ud; /* the backend makes INVPCID #UD in this guest: hide it */
 };
 
 enum { VCPUID_EAX, VCPUID_EBX, VCPUID_ECX, VCPUID_EDX };

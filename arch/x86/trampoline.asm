@@ -30,6 +30,9 @@ start16:
     shl ebx, 4                ; ebx = linear address of the data page, kept across mode switches
     o32 lgdt [D_GDTR]
     mov eax, cr0
+    ; INIT leaves CR0.CD and NW as they were (SDM Vol. 3A 10.1.1, table 10-1),
+    ; and firmware may have left an AP with its caches off: turn them on.
+    and eax, ~((1 << 30) | (1 << 29))   ; CD, NW
     or eax, 1                 ; PE
     mov cr0, eax
     jmp dword far [D_FAR32]

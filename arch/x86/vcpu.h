@@ -218,6 +218,9 @@ struct vcpu {
     struct vcpu_regs regs;
     struct vcpu_stats stats;
     u32 asid; /* SVM ASID / VMX VPID */
+    /* Set by the backend when INVPCID would raise #UD in this guest (VT-x
+     * without the "enable INVPCID" control): CPUID then hides it. */
+    bool invpcid_ud;
     void *hw; /* the backend's VMCB or VMCS bookkeeping */
     hpa_t hw_pa;
 };

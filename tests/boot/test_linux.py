@@ -1,5 +1,6 @@
 """A stock Debian kernel (6.1, the cloud flavour) in a partition: boots to its
-init with only console=ttyS0, with a clean kernel log. AMD-V under QEMU TCG.
+init with only console=ttyS0, with a clean kernel log. AMD-V under QEMU TCG,
+VT-x under Bochs (ISTHMUS_BOCHS).
 
 The kernel and initramfs come from Debian packages: `make debian-kernel`
 (tools/debian-kernel.py) puts build/debian/vmlinux (the PVH ELF inside the
@@ -103,8 +104,14 @@ def test_boots_to_init_with_kvm_clock(linux):
     assert re.search(r"isthmus-init: clocksource (kvm-clock|tsc)", linux["report"])
 
 
+# The CPU's own speculation status, not the hypervisor's doing: Bochs's
+# Skylake-X model has no IBRS (CPUID.7.0:EDX[26] clear on the host too), so
+# Linux warns about RETBleed on it with or without a hypervisor beneath.
+CPU_MODEL_LINES = ("RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable to RETBleed attacks",)
+
+
 def test_clean_kernel_log(linux):
-    log = dmesg(linux)
+    log = "\n".join(line for line in dmesg(linux).splitlines() if not any(m in line for m in CPU_MODEL_LINES))
     for bad in ("TSC unstable", "Marking TSC unstable", "calibrate against PIT", "unchecked MSR access",
                 "Call Trace", "FW_BUG", "[Firmware Bug]", "Unable to read current time from RTC",
                 "No reference (HPET/PMTIMER)", "WARNING:"):

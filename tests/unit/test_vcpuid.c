@@ -11,7 +11,11 @@
 #include "arch/x86/hw/cpuid.h"
 
 /* Leaf 1 ECX bits the filter clears. */
-#define HIDDEN_1_ECX (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_MONITOR)
+#define HIDDEN_1_ECX                                                                                                   \
+    (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_MONITOR | CPUID_1_ECX_DTES64 | CPUID_1_ECX_DS_CPL |               \
+     CPUID_1_ECX_EST | CPUID_1_ECX_TM2 | CPUID_1_ECX_XTPR | CPUID_1_ECX_PDCM)
+/* Leaf 1 EDX bits the filter clears: the host's thermal and debug-store MSRs. */
+#define HIDDEN_1_EDX (CPUID_1_EDX_DS | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM | CPUID_1_EDX_PBE)
 
 static const struct vcpuid_host all_ones = { 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu };
 static const struct vcpuid_host all_zero = { 0, 0, 0, 0 };
@@ -36,7 +40,7 @@ static void test_leaf1(void **state)
     assert_int_equal(o[VCPUID_EBX] >> 24, 3);
     assert_int_equal((o[VCPUID_EBX] >> 16) & 0xff, 4);
     assert_int_equal(o[VCPUID_EBX] & 0xffff, 0xffff); /* brand, CLFLUSH pass */
-    assert_int_equal(o[VCPUID_EDX], 0xffffffffu);
+    assert_int_equal(o[VCPUID_EDX], 0xffffffffu & ~(u32)HIDDEN_1_EDX);
     vcpuid_filter(CPUID_LEAF_FEATURES, 0, &all_zero, &c, o);
     /* OSXSAVE off stays off; TSC-deadline and x2APIC are the vlapic's,
      * offered anyway. */
@@ -166,11 +170,38 @@ static void test_topology(void **state)
     }
 }
 
+/* INVPCID is hidden where it would be #UD (VT-x without its control) or under
+ * shadow paging; XSAVES and the IA32_XSS components always. */
+static void test_instruction_leaves(void **state)
+{
+    struct vcpuid_ctx c = ctx4(0);
+    u32 o[4];
+    vcpuid_filter(CPUID_LEAF_EXT_FEATURES, 0, &all_ones, &c, o);
+    assert_true(o[VCPUID_EBX] & CPUID_7_EBX_INVPCID);
+    c.invpcid_ud = true;
+    vcpuid_filter(CPUID_LEAF_EXT_FEATURES, 0, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EBX], ~(u32)(CPUID_7_EBX_TSC_ADJUST | CPUID_7_EBX_INVPCID));
+    assert_true(o[VCPUID_ECX] & CPUID_7_ECX_PKU);
+    c = ctx4(0);
+    c.shadow = true;
+    vcpuid_filter(CPUID_LEAF_EXT_FEATURES, 0, &all_ones, &c, o);
+    assert_false(o[VCPUID_EBX] & CPUID_7_EBX_INVPCID);
+    c = ctx4(0);
+    vcpuid_filter(CPUID_LEAF_XSAVE, 1, &all_ones, &c, o);
+    assert_int_equal(o[VCPUID_EAX], ~(u32)CPUID_D_1_EAX_XSAVES);
+    assert_int_equal(o[VCPUID_EBX], 0xffffffffu);
+    assert_int_equal(o[VCPUID_ECX] | o[VCPUID_EDX], 0);
+    for (u32 sub = 0; sub < 64; sub += sub == 0 ? 2 : 1) { /* the components' own subleaves pass */
+        vcpuid_filter(CPUID_LEAF_XSAVE, sub, &all_ones, &c, o);
+        assert_int_equal(o[0] & o[1] & o[2] & o[3], 0xffffffffu);
+    }
+}
+
 static void test_passthrough(void **state)
 {
     struct vcpuid_ctx c = ctx4(0);
     const struct vcpuid_host h = { 0x11111111u, 0x22222222u, 0x33333333u, 0x44444444u };
-    static const u32 leaves[] = { 0, 2, 4, 7, 0xd, 0x80000000u, 0x80000008u, 0x3fffffffu, 0x50000000u, 0xffffffffu };
+    static const u32 leaves[] = { 0, 2, 4, 7, 0x80000000u, 0x80000008u, 0x3fffffffu, 0x50000000u, 0xffffffffu };
     for (size_t i = 0; i < ARRAY_SIZE(leaves); i++) {
         u32 o[4];
         vcpuid_filter(leaves[i], 1, &h, &c, o);
@@ -190,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_zeroed_leaves),
         cmocka_unit_test(test_hypervisor_leaves),
         cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_instruction_leaves),
         cmocka_unit_test(test_passthrough),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

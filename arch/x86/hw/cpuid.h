@@ -25,9 +25,15 @@
 #define CPUID_LEAF_SVM          0x8000000au /* SVM revision, ASIDs, features */
 
 /* Leaf 1 ECX. */
+#define CPUID_1_ECX_DTES64       BIT(2) /* 64-bit debug store */
 #define CPUID_1_ECX_MONITOR      BIT(3) /* MONITOR/MWAIT */
+#define CPUID_1_ECX_DS_CPL       BIT(4) /* CPL-qualified debug store */
 #define CPUID_1_ECX_VMX          BIT(5)
 #define CPUID_1_ECX_SMX          BIT(6)
+#define CPUID_1_ECX_EST          BIT(7)  /* Enhanced SpeedStep: IA32_PERF_CTL */
+#define CPUID_1_ECX_TM2          BIT(8)  /* Thermal Monitor 2 */
+#define CPUID_1_ECX_XTPR         BIT(14) /* xTPR update control (IA32_MISC_ENABLE) */
+#define CPUID_1_ECX_PDCM         BIT(15) /* IA32_PERF_CAPABILITIES */
 #define CPUID_1_ECX_PCID         BIT(17)
 #define CPUID_1_ECX_X2APIC       BIT(21)
 #define CPUID_1_ECX_TSC_DEADLINE BIT(24)
@@ -38,7 +44,11 @@
 #define CPUID_6_EAX_ARAT         BIT(2) /* the APIC timer keeps running in deep C-states */
 /* Leaf 1 EDX. */
 #define CPUID_1_EDX_APIC         BIT(9)
+#define CPUID_1_EDX_DS           BIT(21) /* debug store: IA32_DS_AREA */
+#define CPUID_1_EDX_ACPI         BIT(22) /* thermal monitor MSRs, software clock control */
 #define CPUID_1_EDX_HTT          BIT(28) /* EBX[23:16] counts logical processors */
+#define CPUID_1_EDX_TM           BIT(29) /* Thermal Monitor: IA32_THERM_INTERRUPT, _STATUS */
+#define CPUID_1_EDX_PBE          BIT(31) /* pending break enable (IA32_MISC_ENABLE) */
 
 /* Leaf 7 subleaf 0. */
 #define CPUID_7_EBX_TSC_ADJUST BIT(1) /* IA32_TSC_ADJUST */
@@ -46,6 +56,9 @@
 #define CPUID_7_ECX_PKU        BIT(3)
 #define CPUID_7_ECX_LA57       BIT(16)
 #define CPUID_7_ECX_RDPID      BIT(22) /* RDPID reads IA32_TSC_AUX */
+
+/* Leaf 0xd subleaf 1 (EBX: size of XCR0 | IA32_XSS state; ECX:EDX: IA32_XSS bits). */
+#define CPUID_D_1_EAX_XSAVES BIT(3) /* XSAVES/XRSTORS and IA32_XSS */
 
 /* Leaves 0xb and 0x1f: level type in ECX[15:8]. */
 #define CPUID_TOPO_LEVEL_SHIFT 8

@@ -27,7 +27,8 @@
 /* Secondary processor-based VM-execution controls (25.6.2, table 25-7). */
 #define VMX_PROC2_EPT          BIT(1)
 #define VMX_PROC2_VPID         BIT(5)
-#define VMX_PROC2_UNRESTRICTED BIT(7) /* unrestricted guest: real mode, paging off */
+#define VMX_PROC2_UNRESTRICTED BIT(7)  /* unrestricted guest: real mode, paging off */
+#define VMX_PROC2_INVPCID      BIT(12) /* else INVPCID is #UD in the guest (SDM 26.3) */
 
 /* Primary VM-exit controls (25.7.1, table 25-13). */
 #define VMX_EXIT_CTL_HOST_64BIT BIT(9) /* host address-space size */

@@ -27,6 +27,7 @@
  * external-interrupt exits at all; this bounds such cases. */
 #define VMX_WATCHDOG_MS 10
 #define AR_UNUSABLE     BIT(16)
+#define CR0_CACHE_BITS  (CR0_CD | CR0_NW)
 
 u32 vmcs_write_failures;
 u32 vmcs_first_failed_field;
@@ -183,9 +184,15 @@ static int vmx_create(struct vcpu *v)
                      VMX_PROC_HLT_EXITING | VMX_PROC_MWAIT_EXITING | VMX_PROC_MONITOR_EXITING |
                          VMX_PROC_USE_IO_BITMAPS | VMX_PROC_USE_MSR_BITMAPS | VMX_PROC_SECONDARY);
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
-    vmcs_write32(VMCS_PROC_CONTROLS2,
-                 adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2,
-                        VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED | (virt.vmx_vpid ? VMX_PROC2_VPID : 0)));
+    /* INVPCID runs in the guest as on hardware (it acts on the guest's own
+     * VPID-tagged translations); without the control it would be #UD, which a
+     * guest shown the CPUID bit (Linux flushes global pages with it) takes
+     * for a bug. A CPU without the control gets the bit hidden instead. */
+    u32 proc2 = adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2,
+                       VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED | VMX_PROC2_INVPCID |
+                           (virt.vmx_vpid ? VMX_PROC2_VPID : 0));
+    vmcs_write32(VMCS_PROC_CONTROLS2, proc2);
+    v->invpcid_ud = !(proc2 & VMX_PROC2_INVPCID);
     vmcs_write32(VMCS_EXIT_CONTROLS, adjust(MSR_IA32_VMX_EXIT_CTLS, MSR_IA32_VMX_TRUE_EXIT_CTLS,
                                             VMX_EXIT_CTL_HOST_64BIT | VMX_EXIT_CTL_SAVE_PAT | VMX_EXIT_CTL_LOAD_PAT |
                                                 VMX_EXIT_CTL_SAVE_EFER | VMX_EXIT_CTL_LOAD_EFER));
@@ -202,8 +209,11 @@ static int vmx_create(struct vcpu *v)
     vmcs_write32(VMCS_EXIT_MSR_LOAD_COUNT, 0);
     vmcs_write32(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
     vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
-    /* The guest may not clear NE or see VMXE: own those bits, show its values. */
-    vmcs_writenat(VMCS_CR0_MASK, rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG));
+    /* The guest may not clear NE or see VMXE: own those bits, show its values.
+     * CD and NW too: VM entries and exits leave them alone (SDM 27.3.2.1,
+     * 28.5.1), so a guest's MOV to CR0 would disable the host's caches on
+     * this CPU, and the guest would read whatever the host had there. */
+    vmcs_writenat(VMCS_CR0_MASK, (rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG)) | CR0_CACHE_BITS);
     vmcs_writenat(VMCS_CR4_MASK, rdmsr(MSR_IA32_VMX_CR4_FIXED0));
     vmcs_write64(VMCS_GUEST_PAT, PAT_DEFAULT);
     vmcs_write64(VMCS_GUEST_DEBUGCTL, 0);
@@ -244,6 +254,16 @@ static void vmx_destroy(struct vcpu *v)
     v->hw = NULL;
 }
 
+/* CR0 as the guest runs with it: the VMX fixed bits (but PE and PG, which
+ * unrestricted guest leaves to it) and the host's caching, whatever the guest
+ * asked for (CD and NW are owned: its reads see its own values). With EPT
+ * the guest's memory types come from its PAT and the EPT entries. */
+static u64 hw_cr0(u64 guest)
+{
+    u64 fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
+    return ((guest & ~CR0_CACHE_BITS) | fixed0) & rdmsr(MSR_IA32_VMX_CR0_FIXED1);
+}
+
 #define WRITE_SEG(name, s)                                                                                             \
     do {                                                                                                               \
         vmcs_write16(VMCS_GUEST_##name##_SEL, (s).selector);                                                           \
@@ -258,8 +278,7 @@ static void vmx_load_state(struct vcpu *v, const struct vcpu_boot_state *st)
     if (!vmptrld(x->vmcs_pa))
         return;
     v->regs = st->regs;
-    u64 cr0_fixed = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
-    vmcs_writenat(VMCS_GUEST_CR0, st->cr0 | cr0_fixed);
+    vmcs_writenat(VMCS_GUEST_CR0, hw_cr0(st->cr0));
     vmcs_writenat(VMCS_CR0_SHADOW, st->cr0);
     vmcs_writenat(VMCS_GUEST_CR3, st->cr3);
     vmcs_writenat(VMCS_GUEST_CR4, st->cr4 | rdmsr(MSR_IA32_VMX_CR4_FIXED0));
@@ -338,6 +357,7 @@ static int vmx_enable_shadow(struct vcpu *v)
     /* No VPID either: every entry and exit then flushes the guest's TLB
      * (SDM 28.3.3.1), so a changed shadow needs no INVVPID. */
     vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2, 0));
+    v->invpcid_ud = true; /* the core hides it under shadow paging anyway */
     x->proc |= VMX_PROC_INVLPG_EXITING | VMX_PROC_CR3_LOAD_EXITING | VMX_PROC_CR3_STORE_EXITING;
     x->proc = adjust(MSR_IA32_VMX_PROCBASED_CTLS, MSR_IA32_VMX_TRUE_PROCBASED_CTLS, x->proc);
     vmcs_write32(VMCS_PROC_CONTROLS, x->proc);
@@ -404,6 +424,13 @@ static void set_ia32e(bool on)
     vmcs_write32(VMCS_ENTRY_CONTROLS, on ? entry | VMX_ENTRY_CTL_IA32E_GUEST : entry & ~VMX_ENTRY_CTL_IA32E_GUEST);
 }
 
+/* CR0 or CR4 as the guest reads it: the bits VT-x owns (the guest/host mask)
+ * from the read shadow, the others from the register. A MOV to CR0/CR4 that
+ * changes only unowned bits does not exit (SDM 26.3, 25.6.6), so the shadow
+ * alone misses them: Linux sets CR4.OSXSAVE, PAE and PGE that way. Under
+ * shadow paging the mask is all ones and this is the shadow. */
+static u64 guest_cr_view(u64 real, u64 shadow, u64 mask) { return (real & ~mask) | (shadow & mask); }
+
 /* MOV to CR0/CR4 exits only because VT-x owns some bits (CR0.NE, CR4.VMXE, the
  * fixed bits): a VT-x artefact the core never sees. The guest's value goes to
  * the read shadow, the real register gets the fixed bits; a CR0.PG change with
@@ -417,17 +444,17 @@ static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
         return false;
     u64 val = v->regs.gpr[e->cr.gpr];
     if (cr == 0) {
-        u64 fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG);
-        u64 old = vmcs_readnat(VMCS_CR0_SHADOW);
-        if ((val & CR0_PG) && !(val & CR0_PE))
-            return false;
+        u64 old = guest_cr_view(vmcs_readnat(VMCS_GUEST_CR0), vmcs_readnat(VMCS_CR0_SHADOW),
+                                vmcs_readnat(VMCS_CR0_MASK));
+        if (((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
+            return false; /* #GP on hardware */
         u64 efer = vmcs_read64(VMCS_GUEST_EFER);
         if ((val ^ old) & CR0_PG && (efer & EFER_LME)) {
             efer = (val & CR0_PG) ? efer | EFER_LMA : efer & ~EFER_LMA;
             vmcs_write64(VMCS_GUEST_EFER, efer);
             set_ia32e(efer & EFER_LMA);
         }
-        vmcs_writenat(VMCS_GUEST_CR0, (val | fixed0) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
+        vmcs_writenat(VMCS_GUEST_CR0, hw_cr0(val));
         vmcs_writenat(VMCS_CR0_SHADOW, val);
     } else if (cr == 4) {
         if (val & CR4_VMXE)
@@ -543,9 +570,11 @@ static u64 vmx_get_cr(struct vcpu *v, int cr)
     if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
         return 0;
     switch (cr) {
-    case 0: return vmcs_readnat(VMCS_CR0_SHADOW);
+    case 0:
+        return guest_cr_view(vmcs_readnat(VMCS_GUEST_CR0), vmcs_readnat(VMCS_CR0_SHADOW), vmcs_readnat(VMCS_CR0_MASK));
     case 3: return ((struct vmx_vcpu *)v->hw)->shadow ? ((struct vmx_vcpu *)v->hw)->gcr3 : vmcs_readnat(VMCS_GUEST_CR3);
-    case 4: return vmcs_readnat(VMCS_CR4_SHADOW);
+    case 4:
+        return guest_cr_view(vmcs_readnat(VMCS_GUEST_CR4), vmcs_readnat(VMCS_CR4_SHADOW), vmcs_readnat(VMCS_CR4_MASK));
     default: return 0;
     }
 }
