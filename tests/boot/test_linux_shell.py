@@ -13,6 +13,7 @@ with `reboot` (Linux's default on this hardware-reduced ACPI platform goes
 through the reset vector to the FADT's reset register: docs/guests.md)."""
 import os
 import re
+import time
 
 import pytest
 
@@ -102,6 +103,44 @@ def session(tmp_path_factory):
 
 def test_typed_command_runs(session):
     session.run("echo $((6*7))", r"\n42\r?\n")
+
+
+def test_wall_clock_within_a_second(session):
+    """The guest's clock, read to the microsecond (busybox adjtimex; in
+    nanosecond mode its tv_usec holds nanoseconds), and the hypervisor's
+    (`version`), each bounded by the host's time before the command was
+    typed and after its answer came, whatever the console's delay: the
+    guest within a second of the hypervisor, both near the host's."""
+    t0 = time.time()
+    session.run("adjtimex | grep time.tv_; echo wall-$((4*4))", r"\nwall-16\r?\n")
+    t1 = time.time()
+    out = session.hv.p.before
+    sec = re.search(r"time\.tv_sec:\s+(\d+)", out)
+    usec = re.search(r"time\.tv_usec:\s+(\d+)", out)
+    assert sec and usec, out
+    frac = int(usec[1]) / (1e9 if int(usec[1]) >= 1000000 else 1e6)
+    guest = int(sec[1]) + frac
+    # The hypervisor's own clock, the same way, for where a difference is.
+    session.detach()
+    h0 = time.time()
+    out = session.hv.cmd("version")
+    h1 = time.time()
+    session.attach()
+    m = re.search(r"wall clock .* UTC \((\d+\.\d+)\)", out)
+    assert m, out
+    hyp = float(m[1])
+    print(f"\nwall clocks - host: guest {guest - t0:+.3f} s (round trip {t1 - t0:.3f} s), "
+          f"hypervisor {hyp - h0:+.3f} s (round trip {h1 - h0:.3f} s)")
+    # What the hypervisor hands the guest it keeps: within a second of the
+    # hypervisor's clock (Linux sets its clock from the CMOS RTC's whole
+    # second plus half a second).
+    assert abs((guest - t0) - (hyp - h0)) <= 1.0 + (t1 - t0) + (h1 - h0), (guest, t0, hyp, h0)
+    # The hypervisor's clock is the firmware's at boot (EFI GetTime at its
+    # second edge). Under QEMU that is the emulated CMOS clock, whose seconds
+    # start when QEMU started, not at the host's: it runs 0 to 1 s behind
+    # the host, so up to 1.5 s behind here, and the guest up to 2 s.
+    assert h0 - 1.5 <= hyp <= h1 + 0.5, (hyp, h0, h1)
+    assert t0 - 2.0 <= guest <= t1 + 1.0, (guest, t0, t1)
 
 
 def test_four_cpus_online(session):
