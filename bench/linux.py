@@ -49,7 +49,7 @@ import pexpect  # noqa: E402
 import pytest  # noqa: E402  (the harness reports a missing runner through pytest.skip)
 
 from conftest import BUILD, backend_boot  # noqa: E402
-from test_linux import esp_with_linux  # noqa: E402
+from test_linux import esp_with_linux, linux_partition  # noqa: E402
 from test_partitions import console  # noqa: E402
 
 VMLINUZ = os.path.join(BUILD, "debian", "vmlinuz")
@@ -63,23 +63,12 @@ IDLE_S = int(os.environ.get("ISTHMUS_BENCH_IDLE_S", "60"))
 IDLE_SETTLE_S = 120
 IP = {"tx": "10.0.10.1", "rx": "10.0.10.2"}
 
-PART = """
-[[partition]]
-name = "{name}"
-cpus = [{cpu}]
-memory = "128M"
-kernel = "vmlinuz"
-initrd = "initramfs.cpio"
-cmdline = "console=ttyS0 {args}"
-{extra}"""
-
 CONFIG = ('[hypervisor]\nconsole = "com1"\nlog_level = "info"\n' +
-          PART.format(name="tx", cpu=1, extra="nic = true\nvlan = 10\n",
-                      args=f"isthmus.net={IP['tx']}/24 isthmus.role=client isthmus.peer={IP['rx']} "
-                      f"isthmus.port=5000 isthmus.bytes={BYTES}") +
-          PART.format(name="rx", cpu=2, extra="nic = true\nvlan = 10\n",
-                      args=f"isthmus.net={IP['rx']}/24 isthmus.role=server isthmus.ports=5000") +
-          PART.format(name="idle", cpu=3, extra="", args="isthmus.shell=1"))
+          linux_partition("tx", 1, f"isthmus.net={IP['tx']}/24 isthmus.role=client isthmus.peer={IP['rx']} "
+                          f"isthmus.port=5000 isthmus.bytes={BYTES}", extra="vlan = 10\n") +
+          linux_partition("rx", 2, f"isthmus.net={IP['rx']}/24 isthmus.role=server isthmus.ports=5000",
+                          extra="vlan = 10\n") +
+          linux_partition("idle", 3, "isthmus.shell=1", nic=False))
 
 # What the exits were for, from the other lines of `vcpus`: (key, pattern).
 COUNTERS = [("interrupts injected", None), ("EOIs", r"APIC: \S+ mode, EOIs (\d+)"), ("PV EOIs", r"PV EOIs (\d+)"),

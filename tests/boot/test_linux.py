@@ -36,6 +36,17 @@ cmdline = "console=ttyS0"
 """
 
 
+def linux_partition(name, cpus, args="", memory="128M", kernel="vmlinuz", nic=True, extra=""):
+    """One [[partition]] of Debian's kernel with the initramfs: `args` after
+    console=ttyS0 on its command line (the init's isthmus.* options,
+    guest/linux/init), a NIC unless nic=False, `extra` keys appended."""
+    cpus = cpus if isinstance(cpus, (list, tuple)) else [cpus]
+    return (f'\n[[partition]]\nname = "{name}"\ncpus = [{", ".join(str(c) for c in cpus)}]\n'
+            f'memory = "{memory}"\nkernel = "{kernel}"\ninitrd = "initramfs.cpio"\n'
+            f'cmdline = "console=ttyS0{" " + args if args else ""}"\n'
+            + ("nic = true\n" if nic else "") + extra)
+
+
 def need_debian(*paths):
     """Skips the test, with how to get them, when Debian's files are missing."""
     for path in paths:

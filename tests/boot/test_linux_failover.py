@@ -20,7 +20,7 @@ import pytest
 
 from conftest import Hypervisor, line_with
 from test_failover import check_takeover, wait_hb
-from test_linux import INITRD, VMLINUX, esp_with_linux, need_debian
+from test_linux import INITRD, VMLINUX, esp_with_linux, linux_partition, need_debian
 from test_partitions import console, parts, wait_for
 
 AGENT_TIMEOUT = 240    # boot to the agent's first beat under TCG
@@ -32,23 +32,15 @@ POLL = re.compile(r"isthmus-net: poll (\d+) at ([\d.]+) s: (?:answer: served by 
 
 
 def config():
-    part = """
-[[partition]]
-name = "{name}"
-cpus = [{cpu}]
-memory = "{mem}"
-kernel = "vmlinux"
-initrd = "initramfs.cpio"
-cmdline = "console=ttyS0 isthmus.name={name} isthmus.net={ip}/24 isthmus.shell=1 {extra}"
-nic = true
-vlan = 10
-"""
+    def part(name, cpu, memory, ip, args):
+        return linux_partition(name, cpu, f"isthmus.name={name} isthmus.net={ip}/24 isthmus.shell=1 {args}",
+                               memory=memory, kernel="vmlinux", extra="vlan = 10\n")
+
     web = f"isthmus.role=httpd isthmus.ha=1 isthmus.svc_ip={SVC_IP}/24 isthmus.svc_mac={SVC_MAC}"
     return ("[hypervisor]\nconsole = \"com1\"\nlog_level = \"info\"\n"
-            + part.format(name="web-a", cpu=1, mem="192M", ip="10.0.10.1", extra=web)
-            + part.format(name="web-b", cpu=2, mem="192M", ip="10.0.10.2", extra=web)
-            + part.format(name="client", cpu=3, mem="128M", ip="10.0.10.3",
-                          extra=f"isthmus.role=poll isthmus.peer={SVC_IP} isthmus.every={POLL_S}")
+            + part("web-a", 1, "192M", "10.0.10.1", web)
+            + part("web-b", 2, "192M", "10.0.10.2", web)
+            + part("client", 3, "128M", "10.0.10.3", f"isthmus.role=poll isthmus.peer={SVC_IP} isthmus.every={POLL_S}")
             + f"""
 [[failover]]
 name = "web"

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import Hypervisor, line_with
 from test_hostile_net import abuse_seed
-from test_linux import esp_with_linux, need_debian
+from test_linux import esp_with_linux, linux_partition, need_debian
 from test_linux_net import INITRD, VMLINUZ, counter, expected_md5, net_line, port_block
 from test_partitions import console, parts, wait_for
 
@@ -29,24 +29,13 @@ MAC = {"server": "02:15:7e:00:00:01", "client": "02:15:7e:00:00:02", "abuser": "
 
 
 def config(seed):
-    linux = """
-[[partition]]
-name = "{name}"
-cpus = {cpus}
-memory = "128M"
-kernel = "vmlinuz"
-initrd = "initramfs.cpio"
-cmdline = "console=ttyS0 {args}"
-nic = true
-mac = "{mac}"
-vlan = 10
-"""
+    def linux(name, cpus, args):
+        return linux_partition(name, cpus, args, extra=f'mac = "{MAC[name]}"\nvlan = 10\n')
+
     return ('[hypervisor]\nconsole = "com1"\nlog_level = "info"\n'
-            + linux.format(name="server", cpus=[1, 2], mac=MAC["server"],
-                           args="isthmus.net=10.0.10.1/24 isthmus.role=server isthmus.ports=5000")
-            + linux.format(name="client", cpus=[3], mac=MAC["client"],
-                           args=f"isthmus.net=10.0.10.2/24 isthmus.role=client isthmus.peer=10.0.10.1 "
-                                f"isthmus.port=5000 isthmus.bytes={BYTES}")
+            + linux("server", [1, 2], "isthmus.net=10.0.10.1/24 isthmus.role=server isthmus.ports=5000")
+            + linux("client", [3], f"isthmus.net=10.0.10.2/24 isthmus.role=client isthmus.peer=10.0.10.1 "
+                    f"isthmus.port=5000 isthmus.bytes={BYTES}")
             + f"""
 [[partition]]
 name = "abuser"

@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from test_linux import CPU_MODEL_LINES, esp_with_linux as linux_esp, need_debian
+from test_linux import CPU_MODEL_LINES, esp_with_linux as linux_esp, linux_partition, need_debian
 from conftest import BACKENDS, BUILD, backend_boot, fact_line, line_with
 from test_partitions import console
 
@@ -61,26 +61,14 @@ SIZES = {
 IP = {"a": "10.0.10.1", "b": "10.0.10.2", "b20": "10.0.20.2", "c": "10.0.20.1"}
 MAC = {"a": "02:15:7e:00:00:01", "b": "02:15:7e:00:00:02", "c": "02:15:7e:00:00:03"}
 
-LINUX = """
-[[partition]]
-name = "{name}"
-cpus = [{cpu}]
-memory = "128M"
-kernel = "vmlinuz"
-initrd = "initramfs.cpio"
-cmdline = "console=ttyS0 {args}"
-nic = true
-"""
-
-
 def config(nbytes, rate_bytes, more=""):
     """The three partitions: a sends nbytes to b, c sends rate_bytes to b's VLAN 20;
     more: kernel arguments for all three."""
-    a = LINUX.format(name="a", cpu=1, args=f"isthmus.net={IP['a']}/24 isthmus.role=client "
+    a = linux_partition("a", 1, f"isthmus.net={IP['a']}/24 isthmus.role=client "
                      f"isthmus.peer={IP['b']} isthmus.port=5000 isthmus.bytes={nbytes}{more}")
-    b = LINUX.format(name="b", cpu=2, args=f"isthmus.net={IP['b']}/24 isthmus.vlan=20 "
+    b = linux_partition("b", 2, f"isthmus.net={IP['b']}/24 isthmus.vlan=20 "
                      f"isthmus.vlan_net={IP['b20']}/24 isthmus.role=server isthmus.ports=5000,5001{more}")
-    c = LINUX.format(name="c", cpu=3, args=f"isthmus.net={IP['c']}/24 isthmus.role=client "
+    c = linux_partition("c", 3, f"isthmus.net={IP['c']}/24 isthmus.role=client "
                      f"isthmus.peer={IP['b20']} isthmus.port=5001 isthmus.bytes={rate_bytes}{more}")
     return ('[hypervisor]\nconsole = "com1"\nlog_level = "info"\n'
             + a + "vlan = 10\n"
@@ -90,7 +78,7 @@ def config(nbytes, rate_bytes, more=""):
 
 def expected_md5(n):
     """The MD5 of the first n bytes of the stream the client sends: the
-    numbers 1 to 100000, one a line, repeated (net_gen in NET_INIT)."""
+    numbers 1 to 100000, one a line, repeated (net_gen in guest/linux/net-init)."""
     block = "".join(f"{i}\n" for i in range(1, 100001)).encode()
     h = hashlib.md5()
     while n > 0:
