@@ -165,8 +165,9 @@ struct vcpu;
 /* What differs between the vendors, as properties of the backend, so that the
  * core never asks which one it runs on. */
 enum vcpu_vendor { VCPU_VENDOR_INTEL, VCPU_VENDOR_AMD };
-/* The second-level page-table format the backend walks. */
-enum slpt_format { SLPT_EPT, SLPT_NPT };
+/* The second-level page-table format the backend walks; the last two are
+ * the DMA remapping units' (drivers/iommu_hw.h), built by the same code. */
+enum slpt_format { SLPT_EPT, SLPT_NPT, SLPT_VTD, SLPT_AMDVI };
 
 struct vcpu_backend {
     const char *name;        /* "svm", "vmx" */
