@@ -44,6 +44,8 @@ static const struct scenario {
     { "paging", scenario_paging },
     { "abuse", scenario_abuse },
     { "echo", scenario_echo },
+    { "dma", scenario_dma },
+    { "canary", scenario_canary },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic
@@ -147,10 +149,10 @@ static void take_option(const char *w, bool first_plain)
         return;
     }
     static const char *const numeric[] = { "tick_ms", "ticks", "probe", "timeout_ms", "count", "size", "fail_ms",
-                                           "period_us", "seed", "ops", "trace", "stall_ms" };
+                                           "period_us", "seed", "ops", "trace", "stall_ms", "canary" };
     uint64_t *const field[] = { &tg.opt.tick_ms, &tg.opt.ticks, &tg.opt.probe, &tg.opt.timeout_ms, &tg.opt.count,
                                 &tg.opt.size, &tg.opt.fail_ms, &tg.opt.period_us, &tg.opt.seed, &tg.opt.ops,
-                                &tg.opt.trace, &tg.opt.stall_ms };
+                                &tg.opt.trace, &tg.opt.stall_ms, &tg.opt.canary };
     unsigned k = 0;
     while (k < ARRAY_SIZE(numeric) && !streq(key, numeric[k]))
         k++;
@@ -159,7 +161,7 @@ static void take_option(const char *w, bool first_plain)
         if (streq(key, "spaces") || streq(key, "rounds") || streq(key, "pages"))
             return;
         say("unknown option '%s' (known: tick_ms= ticks= probe= timeout_ms= skip= count= size= dst= fail= "
-            "fail_ms= svc= period_us= seed= ops= trace= stall_ms= stall= spaces= rounds= pages=)", w);
+            "fail_ms= svc= period_us= seed= ops= trace= stall_ms= stall= spaces= rounds= pages= canary=)", w);
         return;
     }
     if (!num) {
@@ -212,6 +214,7 @@ void tg_main(uint32_t start_info)
     tg.opt.size = 128;
     tg.opt.fail_ms = 1000;
     tg.opt.period_us = 1000;
+    tg.opt.canary = 0x800000;
     memset(tg.opt.dst, 0xff, sizeof(tg.opt.dst));
     copy_str(tg.scenario, "hello", sizeof(tg.scenario));
     for_each_word(take_scenario);

@@ -52,6 +52,28 @@ void pci_cfg_write(unsigned dev, unsigned off, uint32_t v)
     pci_unlock();
 }
 
+static uint32_t cfg_address(unsigned bus, unsigned dev, unsigned fn, unsigned off)
+{
+    return 0x80000000u | (bus & 0xff) << 16 | (dev & 0x1f) << 11 | (fn & 7) << 8 | (off & 0xfc);
+}
+
+uint32_t pci_cfg_read_bdf(unsigned bus, unsigned dev, unsigned fn, unsigned off)
+{
+    pci_lock();
+    outl(CF8, cfg_address(bus, dev, fn, off));
+    uint32_t v = inl(CFC);
+    pci_unlock();
+    return v;
+}
+
+void pci_cfg_write_bdf(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v)
+{
+    pci_lock();
+    outl(CF8, cfg_address(bus, dev, fn, off));
+    outl(CFC, v);
+    pci_unlock();
+}
+
 void pci_cfg_write16(unsigned dev, unsigned off, uint16_t v)
 {
     uint32_t d = pci_cfg_read(dev, off);

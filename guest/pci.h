@@ -20,6 +20,9 @@ void pci_unlock(void);
 uint32_t pci_cfg_read(unsigned dev, unsigned off);
 void pci_cfg_write(unsigned dev, unsigned off, uint32_t v);
 void pci_cfg_write16(unsigned dev, unsigned off, uint16_t v);
+/* Any bus and function (the dma scenario's search, which follows bridges). */
+uint32_t pci_cfg_read_bdf(unsigned bus, unsigned dev, unsigned fn, unsigned off);
+void pci_cfg_write_bdf(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v);
 /* The capability list: the first entry's offset, then the one after `at`;
  * 0 at the end (or when the function has no list). */
 unsigned pci_cap_first(unsigned dev);

@@ -68,6 +68,7 @@ struct tg_options {
     uint64_t trace;          /* trace=    abuse: 1 prints every operation before it is tried */
     uint64_t stall_ms;       /* stall_ms= net-recv: stop refilling this long after the first frame */
     char stall[8];           /* stall=    net-recv: then halt (default) or spin */
+    uint64_t canary;         /* canary=   canary: where its 4 KiB go (default 0x800000) */
 };
 
 struct tg_cpu {
@@ -128,6 +129,12 @@ void say_from_trap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vsay(const char *fmt, va_list ap);
 void console_lock(void);
 void console_unlock(void);
+/* Polled console input (dma, canary): init turns the FIFOs on and starts the
+ * APIC timer (VEC_TIMER, every 10 ms); read_line sleeps in HLT until a line
+ * (ended by CR or LF; empty lines and control characters dropped, the rest
+ * of a line longer than size - 1 too) has come, NUL-terminated. */
+void console_input_init(void);
+size_t console_read_line(char *buf, size_t size);
 
 /* trap.c */
 struct trap_frame {
@@ -218,5 +225,9 @@ void __attribute__((noreturn)) scenario_echo(void);
 void echo_irq(void);           /* echo.c: the COM1 interrupt */
 void __attribute__((noreturn)) scenario_ha(void);
 void __attribute__((noreturn)) scenario_ha_client(void);
+
+/* dma.c: DMA through QEMU's edu device; canary.c: a pattern others must not touch. */
+void __attribute__((noreturn)) scenario_dma(void);
+void __attribute__((noreturn)) scenario_canary(void);
 
 #endif

@@ -61,8 +61,9 @@ static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" :: "
 /* MMIO to trapped registers (the local APIC page, the NIC's BAR). The
  * hypervisor decodes these accesses, so they are always a plain MOV through
  * RDX with no displacement, exactly as wide as the register: 8b/89 02 (32
- * bits), 8a/88 02 (8), 66 8b/89 02 (16). Virtio asks for accesses exactly as
- * wide as the field (4.1.3.1). */
+ * bits), 8a/88 02 (8), 66 8b/89 02 (16), 48 8b/89 02 (64, the edu device's
+ * DMA registers). Virtio asks for accesses exactly as wide as the field
+ * (4.1.3.1). */
 #define MMIO_ACCESSORS(bits, type, suffix, reg)                                           \
     static inline type mmio_read##bits(uintptr_t addr)                                    \
     {                                                                                     \
@@ -77,6 +78,7 @@ static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" :: "
 MMIO_ACCESSORS(8, uint8_t, "b", "al")
 MMIO_ACCESSORS(16, uint16_t, "w", "ax")
 MMIO_ACCESSORS(32, uint32_t, "l", "eax")
+MMIO_ACCESSORS(64, uint64_t, "q", "rax")
 #undef MMIO_ACCESSORS
 
 /* A full fence (GCC emits MFENCE or a locked OR to the stack): orders an

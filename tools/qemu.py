@@ -3,6 +3,7 @@
 Each profile is a machine shape (chipset, CPUs, NUMA nodes, devices). The
 hypervisor's discovery must report exactly what the profile describes.
 """
+import copy
 import os
 import shutil
 
@@ -100,6 +101,22 @@ PROFILES = {
         "cpus": {0: 0, 1: 1, 2: 2}, "nodes": {0: 128, 1: 256, 2: 384},
         "distances": [[10, 20, 30], [20, 10, 20], [30, 20, 10]],
     },
+}
+
+# QEMU's educational device (hw/misc/edu.c, 1234:11e8: a DMA engine with a
+# 4 KiB buffer, which guest/dma.c drives) at 00:05.0 on pcie.0, for the DMA
+# isolation tests. dma_mask all ones: edu's default (28 bits) would fold
+# RAM-side addresses above 256 MiB onto lower ones.
+_EDU = ["-device", "edu,addr=0x5,dma_mask=0xffffffffffffffff"]
+_EDU_BDF = "0000:00:05.0"
+# The two IOMMU profiles with the device added, everything else the same.
+for _base in ("q35-intel-iommu", "q35-amd-iommu"):
+    PROFILES[_base + "-edu"] = dict(copy.deepcopy(PROFILES[_base]), args=PROFILES[_base]["args"] + _EDU,
+                                    edu_bdf=_EDU_BDF)
+# The device without an IOMMU: its DMA reaches all of the machine's memory.
+PROFILES["q35-edu"] = {
+    "machine": "q35", "smp": "2", "mem": 512, "args": list(_EDU),
+    "cpus": {0: 0, 1: 0}, "nodes": {0: 512}, "distances": None, "edu_bdf": _EDU_BDF,
 }
 
 
