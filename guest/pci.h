@@ -14,6 +14,13 @@
 #define PCI_CAP_VENDOR  0x09
 #define PCI_CAP_MSIX    0x11
 #define PCI_MAX_CAPS    48          /* (256 - 64) / 4: a longer list is a loop */
+/* MSI-X message control and table/PBA registers (PCI 3.0 6.8.2.3-5); the
+ * table entry is MSIX_ENTRY_* in net/virtio.h. */
+#define MSIX_CTRL_ENABLE  0x8000
+#define MSIX_CTRL_MASKALL 0x4000
+#define MSIX_TSIZE_MASK   0x7ff
+#define MSIX_BIR_MASK     0x7
+#define MSI_ADDR(apic)    (0xfee00000u | (uint32_t)(apic) << 12)   /* SDM Vol. 3A 11.11.1 */
 
 void pci_lock(void);        /* around raw 0xCF8/0xCFC accesses */
 void pci_unlock(void);

@@ -34,6 +34,8 @@
 #define VEC_NET      0x51    /* virtio-net: receive queue (MSI-X entry 1) */
 #define VEC_NET_TX   0x52    /* virtio-net: transmit queue (MSI-X entry 2) */
 #define VEC_NET_CFG  0x53    /* virtio-net: configuration change (MSI-X entry 0) */
+#define VEC_MSIX0    0x54    /* the pci scenario's device MSI-X entry 0 */
+#define VEC_MSIX1    0x55    /* and its entry 1 */
 #define VEC_UART     0x34    /* echo: COM1's receive and transmit interrupts, through the I/O APIC */
 #define VEC_ABUSE    0x60    /* 0x60-0x6f: what the abuse scenario sends itself, counted */
 #define VEC_SPURIOUS 0xff
@@ -213,6 +215,7 @@ void __attribute__((noreturn)) scenario_paging(void);
 
 /* pci.c */
 extern volatile uint32_t msi_count;
+extern volatile uint32_t msix_count[2];      /* by MSI-X entry */
 void __attribute__((noreturn)) scenario_pci(void);
 
 /* net.c, net_corrupt.c */

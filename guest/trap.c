@@ -114,6 +114,10 @@ void trap(struct trap_frame *f)
     case VEC_MSI:
         msi_count++;
         break;
+    case VEC_MSIX0:
+    case VEC_MSIX1:
+        msix_count[f->vector - VEC_MSIX0]++;
+        break;
     case VEC_NET:
         net_rx_irqs++;
         break;

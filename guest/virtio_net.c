@@ -26,11 +26,6 @@
 #define PCI_BAR_IO        0x1
 #define PCI_BAR_TYPE_MASK 0x6
 #define PCI_BAR_MEM64     0x4
-#define MSIX_CTRL_ENABLE  0x8000        /* message control (PCI 3.0 6.8.2.3) */
-#define MSIX_CTRL_MASKALL 0x4000
-#define MSIX_TSIZE_MASK   0x7ff
-#define MSIX_BIR_MASK     0x7
-#define MSI_ADDR(apic)    (0xfee00000u | (uint32_t)(apic) << 12)   /* SDM Vol. 3A 11.11.1 */
 
 /* MSI-X table entries, in the order net/virtio.h gives them. */
 enum { MSIX_CONFIG, MSIX_RX, MSIX_TX, MSIX_USED };
