@@ -495,8 +495,10 @@ def test_assigned_nic(backend, request, tmp_path):
     """A NIC given to one partition: under QEMU the e1000e behind the expander
     bridge on node 1 (so its owner runs on node 1's CPUs and memory), under
     Bochs its e1000. The owner reads it through its own PCI bus, uses its BAR,
-    cannot move the BAR over its RAM, and (e1000e) gets its MSIs; the other
-    partition's bus holds only its host bridge. A restart finds it again."""
+    cannot move the BAR over its RAM, and (e1000e) gets its MSIs, then its
+    MSI-X interrupts on the vector of each entry (the table trapped in BAR3);
+    the other partition's bus holds only its host bridge. A restart finds it
+    again."""
     numa = has_numa(backend)
     prof = qemu.PROFILES["q35-2node-pxb"]
     bdf = prof["nic_bdf"] if numa else bochs.NIC_BDF
@@ -537,23 +539,30 @@ def test_assigned_nic(backend, request, tmp_path):
         assert line_with(text, "pci:", "00:01.0", "BAR0", re.compile(r"\bmoved to 0x[0-9a-f]+"),
                          f"reads {m[1]}", "same"), text
         if msi:
-            # PM, MSI, PCIe: the MSI-X capability is hidden.
-            assert line_with(text, "pci:", "00:01.0", re.compile(r"\bcapabilities: 01 05 10$")), text
+            # PM, MSI, PCIe, MSI-X: the device's own list.
+            assert line_with(text, "pci:", "00:01.0", re.compile(r"\bcapabilities: 01 05 10 11$")), text
             # Three causes set through ICS, each waited for: at least three MSIs.
             # QEMU's e1000e may send a cause again before the guest has read ICR
             # (more when the host is loaded), so the count is a floor.
             assert "did not arrive" not in text, text
             got = line_with(text, "pci:", "00:01.0", re.compile(r"\bMSI received (\d+)$"))
             assert got and int(got[1]) >= 3, text
+            check_msix(text)
             log = h.cmd("log warn")
-            assert line_with(log, "nic:", "00:01.0", "MSI-X", "not supported", "hidden", "disabled"), log
+            assert not line_with(log, "MSI-X", "hidden"), log
+            # The guest's 2-byte read of its table: dropped, said once.
+            assert len(lines_with(log, "nic:", "2-byte read at offset 0x8 of BAR 3 of 00:01.0",
+                                  "(its MSI-X table page) dropped")) == 1, log
         out = h.cmd("parts -v")
         assert line_with(out, "device", bdf, f"{vendor}:{device}", re.compile(r"\bnode \d\b"), "00:01.0"), out
         assert line_with(out, "pci bus:", "config reads", "1 BAR placements refused"), out
         if msi:
+            check_msix_routes(out)
             out = h.cmd("vcpus nic")
             fwd = line_with(out, re.compile(r"\bdevice MSIs forwarded (\d+)\b"))
-            assert fwd and int(fwd[1]) >= 3, out
+            assert fwd and int(fwd[1]) >= 3 + 7, out
+        else:
+            assert line_with(out, "MSI-X: none"), out
         # The other partition sees no NIC at all.
         text, _ = wait_for(h, "other", r"^tg: pci: done$")
         assert line_with(text, "pci:", "1 function(s)", "bus 0"), text
@@ -570,15 +579,47 @@ def test_assigned_nic(backend, request, tmp_path):
         if msi:
             counts = [int(n) for n in re.findall(r"^tg: pci: 00:01\.0 MSI received (\d+)$", text, re.M)]
             assert len(counts) == 2 and min(counts) >= 3 and "did not arrive" not in text, text
+            check_msix(text.split("tg: pci: done")[1])
+            check_msix_routes(h.cmd("parts -v"))
             # The forwarded count is not compared with the guest's: MSIs posted
             # before the guest takes one are one interrupt to it, and the device
             # may still send after the guest disables MSI (then dropped as stray).
+            # At least 3 MSIs and 7 MSI-X interrupts (3 + 3, and the one held
+            # while its entry was masked).
             out = h.cmd("vcpus nic")
             fwd = line_with(out, re.compile(r"\bdevice MSIs forwarded (\d+)\b"))
-            assert fwd and int(fwd[1]) >= 3, out
+            assert fwd and int(fwd[1]) >= 3 + 7, out
         assert_ticking(h, "other")
     finally:
         h.close()
+
+
+def check_msix(text):
+    """The pci scenario's MSI-X lines on QEMU's e1000e: its 5 entries, table at
+    0 of BAR3 and PBA at 0x2000 as the device has them, entries 0 and 1 each
+    getting the interrupts of the cause routed to them, and a cause raised
+    while its entry is masked held in the device's PBA until it is unmasked."""
+    assert line_with(text, "pci:", "00:01.0", "MSI-X: 5 entries, table BAR3+0x0, PBA BAR3+0x2000"), text
+    assert line_with(text, "pci:", "00:01.0", "MSI-X enabled: entry 0 vector 0x54, entry 1 vector 0x55",
+                     "to APIC ID 0", "(control 0x8004)"), text
+    # The shadow table reads back what was written, 8 bytes at once too; a
+    # 2-byte read is dropped and reads all-ones.
+    assert line_with(text, "pci:", "00:01.0", "MSI-X entry 0 reads data 0x54 control 0x0 (8 bytes), 0xffff (2 bytes)"), text
+    # Three of each cause, each waited for on its own vector: floors, as for MSI.
+    got = line_with(text, "pci:", "00:01.0", re.compile(r"\bMSI-X received: entry 0 (\d+), entry 1 (\d+)$"))
+    assert got and int(got[1]) >= 3 and int(got[2]) >= 3, text
+    assert line_with(text, "pci:", "00:01.0", "MSI-X entry 1 masked: 0 received, PBA 0x2; unmasked: delivered"), text
+
+
+def check_msix_routes(out):
+    """`parts -v` on the NIC's partition: MSI-X left enabled by the guest, its
+    two entries routed to one CPU on two host vectors, and the bus's counts
+    (2 routes when the function was unmasked, 1 more when entry 1 was)."""
+    assert line_with(out, "MSI-X: 5 entries (5 usable), table BAR3+0, PBA BAR3+0x2000, enabled"), out
+    e0 = line_with(out, re.compile(r"\bMSI-X 0: guest vector 0x54 -> CPU (\d+) vector (0x[0-9a-f]+)$"))
+    e1 = line_with(out, re.compile(r"\bMSI-X 1: guest vector 0x55 -> CPU (\d+) vector (0x[0-9a-f]+)$"))
+    assert e0 and e1 and e0[1] == e1[1] and e0[2] != e1[2], out
+    assert line_with(out, "pci bus:", "3 MSI-X routes (0 refused, 1 table accesses dropped)"), out
 
 
 SPREAD = """[[partition]]

@@ -5,13 +5,16 @@
  * of assigned devices mapped uncached in the second-level tables wherever the
  * guest puts them, and those of emulated functions trapped: every access to
  * them is a fault in the bus's MMIO windows, decoded and served by the
- * function. MSIs are routed to the partition's vCPUs (vmm/dev/vmsi.c). */
+ * function. So are the pages of an assigned function's BAR that hold its
+ * MSI-X table: left out of the mapping, served by vpci's shadow table. MSIs
+ * and MSI-X entries are routed to the partition's vCPUs (vmm/dev/vmsi.c). */
 #include "vmm/dev/pcibus.h"
 #include "vmm/dev/vmsi.h"
 #include "vmm/exits.h"
 #include "vmm/vdev.h"
 #include "vmm/insn_decode.h"
 #include "drivers/pci_access.h"
+#include "arch/x86/paging.h"
 #include "arch/x86/hw/cpu.h"
 #include "arch/x86/hw/msi.h"
 #include "kernel/lib/errno.h"
@@ -49,12 +52,33 @@ static int bar_unmap(void *ctx, gpa_t g, u64 len)
     return rc;
 }
 
-static int msi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
+static int msi_route(void *ctx, u32 route, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
 {
-    return vmsi_route(&((struct pcibus *)ctx)->msi, slot, gaddr, gdata, haddr, hdata);
+    return vmsi_route(&((struct pcibus *)ctx)->msi, route, gaddr, gdata, haddr, hdata);
 }
 
-static void msi_release(void *ctx, u32 slot) { vmsi_release(&((struct pcibus *)ctx)->msi, slot); }
+static void msi_release(void *ctx, u32 route) { vmsi_release(&((struct pcibus *)ctx)->msi, route); }
+
+/* An MSI-X table's pages in the hypervisor's own map, uncached; from attach
+ * on CPU 0. Pages that were not mapped before need no other CPU's TLB
+ * flushed, and a later start finds them mapped. */
+static int host_map(void *ctx, hpa_t h, u64 len)
+{
+    (void)ctx;
+    return paging_is_mapped(h, len) ? 0 : paging_map(h, len, MAP_WRITE | MAP_UC);
+}
+
+static u32 host_read32(void *ctx, hpa_t h)
+{
+    (void)ctx;
+    return mmio_read32(h);
+}
+
+static void host_write32(void *ctx, hpa_t h, u32 v)
+{
+    (void)ctx;
+    mmio_write32(h, v);
+}
 
 /* ---- what the guest does ---- */
 
@@ -88,21 +112,16 @@ static enum vdev_result bar_pio(struct vm_vcpu *vc, void *dev, u16 port, u8 size
     return VDEV_DONE;
 }
 
-/* A fault in an MMIO window: a trapped BAR of an emulated function, or
- * nothing the bus decodes. */
+/* A fault in an MMIO window: a trapped BAR of an emulated function, the
+ * MSI-X table of an assigned one, or nothing the bus decodes. */
 static enum vdev_result window_mmio(struct vm_vcpu *vc, void *dev, const struct vcpu_exit *e)
 {
     struct pcibus *b = dev;
     u64 g = e->fault.gpa.v;
-    bool hit = false;
     spin_lock(&b->lock);
-    for (u32 n = 0; n < b->vpci.ndev && !hit; n++) {
-        const struct vpci_dev *d = &b->vpci.dev[n];
-        for (u32 i = 0; d->emu && i < PCI_NUM_BARS; i++)
-            hit |= d->bar[i].mapped && g >= d->bar[i].mapped_at && g < d->bar[i].mapped_at + d->bar[i].size;
-    }
+    enum vpci_trap hit = vpci_trapped(&b->vpci, g);
     spin_unlock(&b->lock);
-    if (!hit)
+    if (hit == VPCI_TRAP_NONE)
         return VDEV_UNCLAIMED;
     struct insn in;
     if (mmio_decode(vc, "a device's registers", &in) < 0)
@@ -119,7 +138,8 @@ static enum vdev_result window_mmio(struct vm_vcpu *vc, void *dev, const struct 
     }
     if (in.dir == INSN_READ)
         regs[in.reg] = insn_apply_read(&in, regs[in.reg], val);
-    vc->stats.nic_mmio++;
+    if (hit == VPCI_TRAP_EMU)
+        vc->stats.nic_mmio++;
     vcpu_backend->advance_rip(&vc->v, in.len);
     return VDEV_DONE;
 }
@@ -134,7 +154,17 @@ static void pcibus_boot(void) { vmsi_init(); }
 static int pcibus_attach(struct partition *p, char *err, size_t errlen)
 {
     struct pcibus *b = bus_of(p);
-    const struct vpci_ops ops = { pci_access_ops(), bar_map, bar_unmap, msi_route, msi_release, b };
+    const struct vpci_ops ops = {
+        .cfg = pci_access_ops(),
+        .map = bar_map,
+        .unmap = bar_unmap,
+        .msi_route = msi_route,
+        .msi_release = msi_release,
+        .host_map = host_map,
+        .mmio_read32 = host_read32,
+        .mmio_write32 = host_write32,
+        .ctx = b,
+    };
     spin_lock(&b->lock);
     vpci_init(&b->vpci, &ops, p->cfg->name, p->id, part_phys_limit());
     memset(&b->msi, 0, sizeof(b->msi));
@@ -147,6 +177,7 @@ static int pcibus_attach(struct partition *p, char *err, size_t errlen)
         return kerr_fmt(err, errlen, rc, "cannot set up the virtual PCI bus");
     b->next32 = part_mmio32_base(p);
     u64 next64 = LAYOUT_MMIO64_BASE;
+    bool high = false; /* an MSI-X table in a 64-bit BAR: it may trap above 4 GiB */
     for (u32 i = 0; i < p->ndevs; i++) {
         const struct pci_dev *d = p->devs[i];
         char why[160];
@@ -160,12 +191,18 @@ static int pcibus_attach(struct partition *p, char *err, size_t errlen)
                 return kerr_fmt(err, errlen, rc, "PCI device %04x:%02x:%02x.%u: I/O BAR at %#llx", d->seg, d->bus,
                                 d->dev, d->fn, (unsigned long long)bar->host);
         }
+        const struct vpci_dev *v = &b->vpci.dev[b->vpci.ndev - 1];
+        high |= v->mx.n && v->bar[v->mx.bir].kind == PCI_BAR_MEM64;
     }
-    /* The guest may move a BAR of an emulated function anywhere above its RAM
-     * in the 32-bit window (vpci refuses the rest): the whole of it is claimed. */
+    /* The guest may move a BAR of an emulated function, or one holding an
+     * MSI-X table, anywhere above its RAM in the 32-bit window, and a 64-bit
+     * one anywhere from 4 GiB to its physical limit (vpci refuses the rest):
+     * the whole of both is claimed, so the trap follows the BAR. */
     rc = vdev_claim_pio(p, VPCI_PORT_ADDR, VPCI_PORT_DATA + sizeof(u32) - VPCI_PORT_ADDR, cfg_pio, b, "pci");
     if (!rc && p->memory < LAYOUT_MMIO32_END)
         rc = vdev_claim_mmio(p, gpa(p->memory), LAYOUT_MMIO32_END - p->memory, window_mmio, b, "pci");
+    if (!rc && high && part_phys_limit() > GiB(4))
+        rc = vdev_claim_mmio(p, gpa(GiB(4)), part_phys_limit() - GiB(4), window_mmio, b, "pci");
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "cannot claim the PCI configuration ports and window");
     b->ready = true;
@@ -212,8 +249,41 @@ static void pcibus_detach(struct partition *p)
     spin_unlock(&b->lock);
 }
 
+/* A device's MSI-X: where its table is, trapped where, and each live entry's
+ * route. */
+static void pcibus_show_msix(const struct pcibus *b, const struct vpci_dev *v, char *buf, size_t len, size_t *np)
+{
+    size_t n = *np;
+#define OUT(...) (n += n < len ? (size_t)ksnprintf(buf + n, len - n, __VA_ARGS__) : 0)
+    const struct vpci_msix *x = &v->mx;
+    if (!x->n) {
+        OUT("    MSI-X: %s\n", v->msix ? "hidden" : "none");
+        *np = n;
+        return;
+    }
+    const struct vpci_bar *bar = &v->bar[x->bir];
+    OUT("    MSI-X: %u entries (%u usable), table BAR%u+%#x, PBA BAR%u+%#x, %s%s", x->n, x->usable, x->bir, x->table,
+        x->pba_bir, x->pba, (x->ctrl & MSIX_CTRL_ENABLE) ? "enabled" : "off",
+        (x->ctrl & MSIX_CTRL_MASKALL) ? ", masked" : "");
+    if (bar->mapped)
+        OUT(", trapped at guest %#llx, %llu KiB\n", (unsigned long long)(bar->mapped_at + x->trap_off),
+            (unsigned long long)(x->trap_len >> 10));
+    else
+        OUT("\n");
+    for (u32 k = 0; k < x->usable; k++) {
+        const __typeof__(b->msi.route[0]) *m = &b->msi.route[vpci_msix_route(v->slot, k)];
+        if ((x->live & BIT(k)) && m->used)
+            OUT("    MSI-X %u: guest vector %#x -> CPU %u vector %#x\n", k, x->e[k].data & MSI_DATA_VECTOR_MASK, m->cpu,
+                m->hvec);
+        else if (x->refused & BIT(k))
+            OUT("    MSI-X %u: refused (address %#x, data %#x)\n", k, x->e[k].addr_lo, x->e[k].data);
+    }
+#undef OUT
+    *np = n;
+}
+
 /* Each assigned device: where it sits on the partition's bus, its BARs as the
- * guest placed them, its MSI route; then the bus's counters. */
+ * guest placed them, its MSI-X and MSI routes; then the bus's counters. */
 static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
 {
     const struct pcibus *b = bus_of(p);
@@ -243,7 +313,8 @@ static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
                 OUT("    BAR%u: host %#llx, %llu KiB, not mapped (decoding off)\n", k, (unsigned long long)bar->host,
                     (unsigned long long)(bar->size >> 10));
         }
-        const __typeof__(b->msi.slot[0]) *m = &b->msi.slot[i + 1];
+        pcibus_show_msix(b, v, buf, len, &n);
+        const __typeof__(b->msi.route[0]) *m = &b->msi.route[vpci_msi_route(i + 1)];
         if (v->msi_live && m->used)
             OUT("    MSI: guest vector %#x -> CPU %u vector %#x\n", v->msi_data & MSI_DATA_VECTOR_MASK, m->cpu,
                 m->hvec);
@@ -263,10 +334,12 @@ static size_t pcibus_show_stats(const struct partition *p, char *buf, size_t len
     if (p->ndevs && b->ready) {
         const struct vpci_stats *st = &b->vpci.stats;
         OUT("  pci bus: %llu config reads, %llu writes (%llu dropped), %llu BAR placements refused, "
-            "%llu MSI routes (%llu refused)\n",
+            "%llu MSI routes (%llu refused), %llu MSI-X routes (%llu refused, %llu table accesses dropped)\n",
             (unsigned long long)st->cfg_reads, (unsigned long long)st->cfg_writes,
             (unsigned long long)st->writes_dropped, (unsigned long long)st->bar_refused,
-            (unsigned long long)st->msi_routed, (unsigned long long)st->msi_refused);
+            (unsigned long long)st->msi_routed, (unsigned long long)st->msi_refused,
+            (unsigned long long)st->msix_routed, (unsigned long long)st->msix_refused,
+            (unsigned long long)st->msix_bad);
     }
 #undef OUT
     return MIN(n, len ? len - 1 : 0);

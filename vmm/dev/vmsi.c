@@ -40,17 +40,17 @@ void vmsi_init(void)
         irq_register((u8)v, msi_irq);
 }
 
-void vmsi_release(void *ctx, u32 slot)
+void vmsi_release(void *ctx, u32 route)
 {
     struct vmsi_routes *rt = ctx;
-    if (slot >= ARRAY_SIZE(rt->slot) || !rt->slot[slot].used)
+    if (route >= ARRAY_SIZE(rt->route) || !rt->route[route].used)
         return;
-    struct route *r = &routes[rt->slot[slot].cpu][rt->slot[slot].hvec - VMSI_FIRST_VECTOR];
+    struct route *r = &routes[rt->route[route].cpu][rt->route[route].hvec - VMSI_FIRST_VECTOR];
     __atomic_store_n(&r->vc, NULL, __ATOMIC_RELEASE);
-    rt->slot[slot].used = false;
+    rt->route[route].used = false;
 }
 
-int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
+int vmsi_route(void *ctx, u32 route, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
 {
     struct vmsi_routes *rt = ctx;
     struct partition *p = rt->p;
@@ -58,7 +58,7 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
     u8 gvec = (u8)(gdata & MSI_DATA_VECTOR_MASK);
     /* Fixed or lowest-priority only (SMI, NMI, INIT and ExtINT are refused),
      * and a vector an interrupt can have. */
-    if (slot >= ARRAY_SIZE(rt->slot) || (gaddr >> MSI_ADDR_BASE_SHIFT) != (MSI_ADDR_BASE >> MSI_ADDR_BASE_SHIFT) ||
+    if (route >= ARRAY_SIZE(rt->route) || (gaddr >> MSI_ADDR_BASE_SHIFT) != (MSI_ADDR_BASE >> MSI_ADDR_BASE_SHIFT) ||
         (mode != MSI_DELIVERY_FIXED && mode != MSI_DELIVERY_LOWEST) || gvec < APIC_MIN_VECTOR)
         return -EINVAL;
     u32 dest = (u32)(gaddr >> MSI_ADDR_DEST_SHIFT) & MSI_ADDR_DEST_MASK;
@@ -69,7 +69,7 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
             to = p->vcpu[i];
     if (!to || to->cpu->apic_id > MSI_ADDR_DEST_MASK)
         return -ENOENT; /* an x2APIC-only host CPU cannot be an xAPIC MSI target */
-    vmsi_release(rt, slot);
+    vmsi_release(rt, route);
     u32 cpu = to->cpu->index;
     for (u32 v = 0; v < NVEC; v++) {
         struct route *r = &routes[cpu][v];
@@ -77,9 +77,9 @@ int vmsi_route(void *ctx, u32 slot, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata
             continue;
         r->gvec = gvec;
         __atomic_store_n(&r->vc, to, __ATOMIC_RELEASE);
-        rt->slot[slot].cpu = (u16)cpu;
-        rt->slot[slot].hvec = (u8)(VMSI_FIRST_VECTOR + v);
-        rt->slot[slot].used = true;
+        rt->route[route].cpu = (u16)cpu;
+        rt->route[route].hvec = (u8)(VMSI_FIRST_VECTOR + v);
+        rt->route[route].used = true;
         *haddr = MSI_ADDR_BASE | (u64)to->cpu->apic_id << MSI_ADDR_DEST_SHIFT;
         *hdata = (MSI_DELIVERY_FIXED << MSI_DATA_DELIVERY_SHIFT) | (VMSI_FIRST_VECTOR + v); /* edge */
         return 0;

@@ -7,6 +7,7 @@
 #include "kernel/core/log_limit.h"
 #include "kernel/lib/printf.h"
 #include "kernel/lib/string.h"
+#include "net/virtio.h" /* MSIX_ENTRY_*: the MSI-X table entry (PCI 3.0 6.8.2.6) */
 
 #define GiB4           0x100000000ULL
 #define CMD_GUEST_BITS (PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_PARITY | PCI_CMD_SERR)
@@ -122,8 +123,59 @@ static const char *bar_refusal(const struct vpci *v, const struct vpci_dev *d, u
     return NULL;
 }
 
+/* The parts of memory BAR i mapped straight onto the device, as (offset,
+ * length) pairs: all of it, or what lies around its trapped MSI-X table
+ * pages (none when those fill it). Returns how many. */
+static u32 bar_pieces(const struct vpci_dev *d, u32 i, u64 off[2], u64 len[2])
+{
+    u64 size = d->bar[i].size;
+    if (!d->mx.n || d->mx.bir != i) {
+        off[0] = 0;
+        len[0] = size;
+        return 1;
+    }
+    u32 n = 0;
+    u64 end = d->mx.trap_off + d->mx.trap_len;
+    if (d->mx.trap_off) {
+        off[n] = 0;
+        len[n++] = d->mx.trap_off;
+    }
+    if (end < size) {
+        off[n] = end;
+        len[n++] = size - end;
+    }
+    return n;
+}
+
+static void bar_unmap(struct vpci *v, struct vpci_dev *d, u32 i, u64 at, u32 npieces)
+{
+    u64 off[2], len[2];
+    u32 n = MIN(bar_pieces(d, i, off, len), npieces);
+    for (u32 k = 0; k < n; k++)
+        if (v->ops.unmap(v->ops.ctx, gpa(at + off[k]), len[k]) < 0)
+            log_limited(v->part, LOGR_BAR_MAP, LOG_ERROR, "vpci", "%s: cannot unmap BAR %u of 00:%02x.0", v->name, i,
+                        d->slot);
+}
+
+static bool bar_map(struct vpci *v, struct vpci_dev *d, u32 i, u64 addr)
+{
+    const struct vpci_bar *b = &d->bar[i];
+    u64 off[2], len[2];
+    u32 n = bar_pieces(d, i, off, len);
+    for (u32 k = 0; k < n; k++) {
+        if (v->ops.map(v->ops.ctx, gpa(addr + off[k]), b->host + off[k], len[k]) < 0) {
+            log_limited(v->part, LOGR_BAR_MAP, LOG_ERROR, "vpci", "%s: cannot map BAR %u of 00:%02x.0 at %#llx",
+                        v->name, i, d->slot, (unsigned long long)addr);
+            bar_unmap(v, d, i, addr, k);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Makes BAR i's mapping match the guest's registers: mapped at its address
- * while memory decoding is on and the address is allowed, unmapped otherwise. */
+ * while memory decoding is on and the address is allowed, unmapped otherwise.
+ * The MSI-X table's pages are never mapped: they trap wherever the BAR is. */
 static void bar_sync(struct vpci *v, struct vpci_dev *d, u32 i)
 {
     struct vpci_bar *b = &d->bar[i];
@@ -138,17 +190,10 @@ static void bar_sync(struct vpci *v, struct vpci_dev *d, u32 i)
         return;
     }
     if (b->mapped && (!want || b->mapped_at != addr)) {
-        if (v->ops.unmap(v->ops.ctx, gpa(b->mapped_at), b->size) < 0)
-            log_limited(v->part, LOGR_BAR_MAP, LOG_ERROR, "vpci", "%s: cannot unmap BAR %u of 00:%02x.0", v->name, i,
-                        d->slot);
+        bar_unmap(v, d, i, b->mapped_at, 2);
         b->mapped = false;
     }
-    if (want && !b->mapped) {
-        if (v->ops.map(v->ops.ctx, gpa(addr), b->host, b->size) < 0) {
-            log_limited(v->part, LOGR_BAR_MAP, LOG_ERROR, "vpci", "%s: cannot map BAR %u of 00:%02x.0 at %#llx",
-                        v->name, i, d->slot, (unsigned long long)addr);
-            return;
-        }
+    if (want && !b->mapped && bar_map(v, d, i, addr)) {
         b->mapped = true;
         b->mapped_at = addr;
     }
@@ -266,7 +311,7 @@ static void msi_hw_disable(struct vpci *v, struct vpci_dev *d)
     u32 h = hw_rd(v, d, d->msi);
     hw_wr(v, d, d->msi, (h & 0xffff) | ((h >> 16) & ~(u32)(MSI_CTRL_ENABLE | MSI_CTRL_MME_MASK)) << 16);
     if (d->msi_live)
-        v->ops.msi_release(v->ops.ctx, d->slot);
+        v->ops.msi_release(v->ops.ctx, vpci_msi_route(d->slot));
     d->msi_live = false;
 }
 
@@ -288,7 +333,7 @@ static void msi_sync(struct vpci *v, struct vpci_dev *d, bool route_changed)
     u32 hdata;
     if (d->msi_live)
         msi_hw_disable(v, d);
-    if (v->ops.msi_route(v->ops.ctx, d->slot, gaddr, d->msi_data, &haddr, &hdata) < 0) {
+    if (v->ops.msi_route(v->ops.ctx, vpci_msi_route(d->slot), gaddr, d->msi_data, &haddr, &hdata) < 0) {
         v->stats.msi_refused++;
         log_limited(v->part, LOGR_MSI, LOG_WARN, "vpci",
                     "%s: MSI of 00:%02x.0 (address %#llx, data %#x) names no vCPU of the partition "
@@ -354,6 +399,309 @@ static void msi_write(struct vpci *v, struct vpci_dev *d, u32 rel, u32 val)
     msi_sync(v, d, route);
 }
 
+/* ---- MSI-X ---- */
+
+/* The device's MSI-X structures are reached through its BAR while it decodes
+ * memory, which the guest may have turned off: around what must reach them
+ * anyway (masking on disable and quiesce), decoding is turned on for a moment.
+ * Bus mastering stays as it is. */
+static bool hw_mem_on(struct vpci *v, struct vpci_dev *d)
+{
+    if (d->cmd & PCI_CMD_MEM)
+        return false;
+    hw_wr(v, d, PCI_COMMAND, hw_cmd(d) | PCI_CMD_MEM);
+    return true;
+}
+
+static void hw_mem_restore(struct vpci *v, struct vpci_dev *d, bool was_off)
+{
+    if (was_off)
+        hw_wr(v, d, PCI_COMMAND, hw_cmd(d));
+}
+
+/* A dword at offset off of the table's BAR, in the device. */
+static u32 tab_rd(const struct vpci *v, const struct vpci_dev *d, u64 off)
+{
+    return v->ops.mmio_read32(v->ops.ctx, d->bar[d->mx.bir].host + off);
+}
+
+static void tab_wr(const struct vpci *v, const struct vpci_dev *d, u64 off, u32 val)
+{
+    v->ops.mmio_write32(v->ops.ctx, d->bar[d->mx.bir].host + off, val);
+}
+
+static u64 entry_off(const struct vpci_dev *d, u32 k) { return d->mx.table + (u64)k * MSIX_ENTRY_SIZE; }
+
+/* Sets or clears the mask bit of the device's entry k (the reserved bits of
+ * its vector control are kept, PCI 3.0 6.8.2.9). */
+static void entry_hw_mask(struct vpci *v, struct vpci_dev *d, u32 k, bool masked)
+{
+    u64 at = entry_off(d, k) + MSIX_ENTRY_CTRL;
+    u32 c = tab_rd(v, d, at);
+    tab_wr(v, d, at, masked ? c | MSIX_ENTRY_MASKED : c & ~MSIX_ENTRY_MASKED);
+}
+
+/* The device's message control: enable and function mask as given. */
+static void msix_hw_ctrl(struct vpci *v, struct vpci_dev *d, u16 bits)
+{
+    u32 h = hw_rd(v, d, d->msix);
+    u32 ctrl = ((h >> 16) & ~(u32)(MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL)) | bits;
+    hw_wr(v, d, d->msix, (h & 0xffff) | ctrl << 16);
+}
+
+/* Whether the guest lets entry k send: unmasked, in an enabled function that
+ * is not masked as a whole (PCI 3.0 6.8.2.9). */
+static bool msix_wanted(const struct vpci_dev *d, u32 k)
+{
+    const struct vpci_msix *m = &d->mx;
+    return (m->ctrl & MSIX_CTRL_ENABLE) && !(m->ctrl & MSIX_CTRL_MASKALL) && !(m->e[k].ctrl & MSIX_ENTRY_MASKED);
+}
+
+/* Entry k stops: masked in the device, its route given back. A message the
+ * device had already sent arrives as a stray one (vmsi.c counts those). */
+static void msix_stop(struct vpci *v, struct vpci_dev *d, u32 k)
+{
+    struct vpci_msix *m = &d->mx;
+    if (!(m->live & BIT(k)))
+        return;
+    entry_hw_mask(v, d, k, true);
+    v->ops.msi_release(v->ops.ctx, vpci_msix_route(d->slot, k));
+    m->live &= ~(u32)BIT(k);
+}
+
+/* Brings the device's entry k in line with the guest's: routed, programmed
+ * with the host message and unmasked while the guest lets it send; masked
+ * otherwise. changed: its address or data changed. An entry refused stays
+ * masked, and is tried again only when it changes or is masked and unmasked. */
+static void msix_sync(struct vpci *v, struct vpci_dev *d, u32 k, bool changed)
+{
+    struct vpci_msix *m = &d->mx;
+    u32 bit = (u32)BIT(k);
+    if (changed || !msix_wanted(d, k))
+        m->refused &= ~bit;
+    if (!msix_wanted(d, k)) {
+        msix_stop(v, d, k);
+        return;
+    }
+    if (((m->live & bit) && !changed) || (m->refused & bit))
+        return;
+    msix_stop(v, d, k);
+    const struct vpci_msix_entry *e = &m->e[k];
+    u64 gaddr = e->addr_lo | (u64)e->addr_hi << 32, haddr;
+    u32 hdata;
+    if (v->ops.msi_route(v->ops.ctx, vpci_msix_route(d->slot, k), gaddr, e->data, &haddr, &hdata) < 0) {
+        m->refused |= bit;
+        v->stats.msix_refused++;
+        log_limited(v->part, LOGR_MSI, LOG_WARN, "vpci",
+                    "%s: MSI-X entry %u of 00:%02x.0 (address %#llx, data %#x) names no vCPU of the partition "
+                    "or an unsupported delivery mode: left masked",
+                    v->name, k, d->slot, (unsigned long long)gaddr, e->data);
+        return;
+    }
+    u64 at = entry_off(d, k);
+    tab_wr(v, d, at + MSIX_ENTRY_ADDR_LO, (u32)haddr);
+    tab_wr(v, d, at + MSIX_ENTRY_ADDR_HI, (u32)(haddr >> 32));
+    tab_wr(v, d, at + MSIX_ENTRY_DATA, hdata);
+    entry_hw_mask(v, d, k, false);
+    m->live |= bit;
+    v->stats.msix_routed++;
+}
+
+/* MSI-X off in the device, its live entries masked and their routes
+ * released; with all, every entry of its table masked (what a previous owner
+ * or the firmware left unmasked included). */
+static void msix_hw_disable(struct vpci *v, struct vpci_dev *d, bool all)
+{
+    msix_hw_ctrl(v, d, MSIX_CTRL_MASKALL);
+    bool was_off = hw_mem_on(v, d);
+    for (u32 k = 0; k < d->mx.usable; k++)
+        msix_stop(v, d, k);
+    for (u32 k = 0; all && k < d->mx.n; k++)
+        entry_hw_mask(v, d, k, true);
+    hw_mem_restore(v, d, was_off);
+}
+
+/* The guest wrote message control: its enable and function mask. The device
+ * gets its entries before it is enabled, and is disabled before they go. */
+static void msix_ctrl_write(struct vpci *v, struct vpci_dev *d, u16 c)
+{
+    struct vpci_msix *m = &d->mx;
+    u16 old = m->ctrl;
+    m->ctrl = c & (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+    if (m->ctrl == old)
+        return;
+    if (!(m->ctrl & MSIX_CTRL_ENABLE)) {
+        msix_hw_disable(v, d, false);
+        return;
+    }
+    bool was_off = hw_mem_on(v, d);
+    for (u32 k = 0; k < m->usable; k++)
+        msix_sync(v, d, k, false);
+    msix_hw_ctrl(v, d, m->ctrl);
+    hw_mem_restore(v, d, was_off);
+}
+
+/* Dword `field` of the guest's entry k; entries past the usable ones read
+ * masked and empty. */
+static u32 entry_read(const struct vpci_dev *d, u32 k, u32 field)
+{
+    if (k >= d->mx.usable)
+        return field == MSIX_ENTRY_CTRL ? MSIX_ENTRY_MASKED : 0;
+    const struct vpci_msix_entry *e = &d->mx.e[k];
+    switch (field) {
+    case MSIX_ENTRY_ADDR_LO: return e->addr_lo;
+    case MSIX_ENTRY_ADDR_HI: return e->addr_hi;
+    case MSIX_ENTRY_DATA: return e->data;
+    default: return e->ctrl;
+    }
+}
+
+/* The guest writes dword `field` of its entry k; true when that changed the
+ * message (address or data). */
+static bool entry_write(struct vpci_dev *d, u32 k, u32 field, u32 val)
+{
+    struct vpci_msix_entry *e = &d->mx.e[k];
+    u32 *r = field == MSIX_ENTRY_ADDR_LO   ? &e->addr_lo
+             : field == MSIX_ENTRY_ADDR_HI ? &e->addr_hi
+             : field == MSIX_ENTRY_DATA    ? &e->data
+                                           : &e->ctrl;
+    if (field == MSIX_ENTRY_ADDR_LO)
+        val &= ~3u; /* dword aligned (6.8.2.6) */
+    else if (field == MSIX_ENTRY_CTRL)
+        val &= MSIX_ENTRY_MASKED; /* the rest is reserved */
+    bool changed = *r != val && field != MSIX_ENTRY_CTRL;
+    *r = val;
+    return changed;
+}
+
+/* An aligned access of 4 or 8 bytes at offset rel of the table. */
+static void table_access(struct vpci *v, struct vpci_dev *d, u64 rel, u8 size, bool write, u64 *val)
+{
+    u32 k = (u32)(rel / MSIX_ENTRY_SIZE), field = (u32)(rel % MSIX_ENTRY_SIZE);
+    if (!write) {
+        *val = entry_read(d, k, field);
+        if (size == 8)
+            *val |= (u64)entry_read(d, k, field + 4) << 32;
+        return;
+    }
+    if (k >= d->mx.usable) {
+        v->stats.writes_dropped++; /* an entry past the usable ones stays masked */
+        return;
+    }
+    bool changed = entry_write(d, k, field, (u32)*val);
+    if (size == 8)
+        changed |= entry_write(d, k, field + 4, (u32)(*val >> 32));
+    msix_sync(v, d, k, changed);
+}
+
+static void msix_bad(struct vpci *v, const struct vpci_dev *d, u64 off, u8 size, bool write, const char *what)
+{
+    v->stats.msix_bad++;
+    log_limited(v->part, LOGR_PCI_WRITE, LOG_WARN, "vpci",
+                "%s: %u-byte %s at offset %#llx of BAR %u of 00:%02x.0 (its MSI-X table page) dropped: %s", v->name,
+                size, write ? "write" : "read", (unsigned long long)off, d->mx.bir, d->slot, what);
+}
+
+/* A trapped access at offset off of the table's BAR, inside its trapped
+ * pages: the table, the PBA when it shares them (read from the device), or
+ * whatever else the device has there (passed through, as the mapping would). */
+static void msix_mmio(struct vpci *v, struct vpci_dev *d, u64 off, u8 size, bool write, u64 *val)
+{
+    const struct vpci_msix *m = &d->mx;
+    if ((size != 4 && size != 8) || (off & (size - 1u))) {
+        msix_bad(v, d, off, size, write, "only aligned 4- and 8-byte accesses are served");
+        if (!write)
+            *val = size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+        return;
+    }
+    if (off >= m->table && off < m->table + (u64)m->n * MSIX_ENTRY_SIZE) {
+        table_access(v, d, off - m->table, size, write, val);
+        return;
+    }
+    bool pba = m->pba_bir == m->bir && off >= m->pba && off < m->pba + ALIGN_UP((u64)m->n, 64) / 8;
+    if (pba && write) {
+        msix_bad(v, d, off, size, write, "the pending-bit array is read-only");
+        return;
+    }
+    if (!write) {
+        *val = tab_rd(v, d, off);
+        if (size == 8)
+            *val |= (u64)tab_rd(v, d, off + 4) << 32;
+        return;
+    }
+    tab_wr(v, d, off, (u32)*val);
+    if (size == 8)
+        tab_wr(v, d, off + 4, (u32)(*val >> 32));
+}
+
+/* The guest-physical offset of g in the trapped table pages of d's BAR, while
+ * that BAR decodes. */
+static bool msix_trap_at(const struct vpci_dev *d, u64 g, u64 *off)
+{
+    if (d->emu || !d->mx.n)
+        return false;
+    const struct vpci_bar *b = &d->bar[d->mx.bir];
+    u64 start = b->mapped_at + d->mx.trap_off;
+    if (!b->mapped || g < start || g - start >= d->mx.trap_len)
+        return false;
+    *off = g - b->mapped_at;
+    return true;
+}
+
+/* Why the MSI-X capability at d->msix cannot be trapped, or NULL when it can:
+ * fills in d->mx (but n, which says it is shown). */
+static const char *msix_probe(struct vpci *v, struct vpci_dev *d, u32 n)
+{
+    struct vpci_msix *m = &d->mx;
+    u32 t = hw_rd(v, d, (u16)(d->msix + MSIX_TABLE)), p = hw_rd(v, d, (u16)(d->msix + MSIX_PBA));
+    m->bir = (u8)(t & MSIX_BIR_MASK);
+    m->table = t & ~MSIX_BIR_MASK;
+    m->pba_bir = (u8)(p & MSIX_BIR_MASK);
+    m->pba = p & ~MSIX_BIR_MASK;
+    u64 tend = m->table + (u64)n * MSIX_ENTRY_SIZE;
+    if (m->bir >= PCI_NUM_BARS || !is_mem(&d->bar[m->bir]) || tend > d->bar[m->bir].size)
+        return "its table is not inside one of its memory BARs";
+    if (m->pba_bir >= PCI_NUM_BARS || !is_mem(&d->bar[m->pba_bir]) ||
+        m->pba + ALIGN_UP((u64)n, 64) / 8 > d->bar[m->pba_bir].size)
+        return "its pending-bit array is not inside one of its memory BARs";
+    m->trap_off = ALIGN_DOWN((u64)m->table, PAGE_SIZE);
+    m->trap_len = ALIGN_UP(tend, PAGE_SIZE) - m->trap_off;
+    if (v->ops.host_map(v->ops.ctx, d->bar[m->bir].host + m->trap_off, m->trap_len) < 0)
+        return "its table cannot be mapped in the hypervisor";
+    return NULL;
+}
+
+/* Shows the function's MSI-X to its guest, or hides it (off the capability
+ * list, the warning says why); either way MSI-X is off in the device and,
+ * when shown, every entry masked. */
+static void msix_setup(struct vpci *v, struct vpci_dev *d)
+{
+    struct vpci_msix *m = &d->mx;
+    u32 n = ((hw_rd(v, d, d->msix) >> 16) & MSIX_CTRL_SIZE_MASK) + 1;
+    const char *why = msix_probe(v, d, n);
+    if (why) {
+        for (u32 k = 0; k < d->ncaps; k++) {
+            if (d->caps[k] == d->msix) {
+                memmove(&d->caps[k], &d->caps[k + 1], d->ncaps - k - 1);
+                d->ncaps--;
+                break;
+            }
+        }
+        log_warn("vpci", "%s: 00:%02x.0 has MSI-X, but %s: hidden from the guest and kept disabled%s", v->name, d->slot,
+                 why, d->msi ? "" : "; it has no MSI, so its guest gets no interrupts from it");
+        msix_hw_ctrl(v, d, MSIX_CTRL_MASKALL);
+        return;
+    }
+    m->n = (u16)n;
+    m->usable = (u16)MIN(n, (u32)VPCI_MSIX_MAX);
+    for (u32 k = 0; k < m->usable; k++)
+        m->e[k].ctrl = MSIX_ENTRY_MASKED;
+    if (n > VPCI_MSIX_MAX)
+        log_warn("vpci", "%s: 00:%02x.0 has %u MSI-X entries; its guest can use the first %u, the others stay masked",
+                 v->name, d->slot, n, VPCI_MSIX_MAX);
+    msix_hw_disable(v, d, true);
+}
+
 /* ---- configuration dwords of an assigned device ---- */
 
 static u32 cap_header(const struct vpci *v, const struct vpci_dev *d, u32 k)
@@ -362,6 +710,8 @@ static u32 cap_header(const struct vpci *v, const struct vpci_dev *d, u32 k)
     u32 next = k + 1 < d->ncaps ? d->caps[k + 1] : 0;
     if (d->caps[k] == d->msi)
         h = (u32)PCI_CAP_MSI | (u32)(d->msi_ctrl & (MSI_CTRL_ENABLE | MSI_CTRL_64BIT | MSI_CTRL_PVM)) << 16;
+    else if (d->caps[k] == d->msix) /* the table size is the device's */
+        h = (h & ~((u32)(MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) << 16)) | (u32)d->mx.ctrl << 16;
     return (h & 0xffff00ffu) | next << 8;
 }
 
@@ -454,6 +804,10 @@ static void dev_write(struct vpci *v, struct vpci_dev *d, u16 off, u32 bmask, u3
         msi_write(v, d, (u32)(off - d->msi), nv);
         return;
     }
+    if (d->mx.n && off == d->msix && (bmask & 0xffff0000u)) {
+        msix_ctrl_write(v, d, (u16)(nv >> 16));
+        return;
+    }
     if (off >= 0x40 && passthrough_write(v, d, off, bmask, val))
         return;
     dropped(v, d, off);
@@ -503,21 +857,19 @@ static void find_caps(struct vpci *v, struct vpci_dev *d)
         bool seen = false;
         for (u32 k = 0; k < d->ncaps; k++)
             seen |= d->caps[k] == at;
-        if (seen || at == d->msix)
+        if (seen)
             break; /* a loop */
-        if (id == PCI_CAP_MSIX) {
-            d->msix = at;
-        } else {
-            if (id == PCI_CAP_MSI && !d->msi) {
-                d->msi = at;
-                d->msi_ctrl = (u16)((h >> 16) & (MSI_CTRL_64BIT | MSI_CTRL_PVM));
-            }
-            if (id == PCI_CAP_PM && !d->pm)
-                d->pm = at;
-            if (id == PCI_CAP_PCIE && !d->pcie)
-                d->pcie = at;
-            d->caps[d->ncaps++] = at;
+        if (id == PCI_CAP_MSI && !d->msi) {
+            d->msi = at;
+            d->msi_ctrl = (u16)((h >> 16) & (MSI_CTRL_64BIT | MSI_CTRL_PVM));
         }
+        if (id == PCI_CAP_MSIX && !d->msix)
+            d->msix = at;
+        if (id == PCI_CAP_PM && !d->pm)
+            d->pm = at;
+        if (id == PCI_CAP_PCIE && !d->pcie)
+            d->pcie = at;
+        d->caps[d->ncaps++] = at;
         at = (u8)(h >> 8) & 0xfc;
     }
 }
@@ -614,17 +966,8 @@ int vpci_add(struct vpci *v, struct pci_dev *hw, u64 *next32, u64 limit32, u64 *
     hw_wr(v, d, PCI_COMMAND, PCI_CMD_INTX_OFF);
     if (d->msi)
         msi_hw_disable(v, d);
-    if (d->msix) {
-        log_warn("vpci",
-                 "%s: 00:%02x.0 has MSI-X, which is not supported yet: hidden from the guest and kept "
-                 "disabled; %s",
-                 v->name, d->slot,
-                 d->msi ? "its guest can use MSI"
-                        : "it has no MSI, so its "
-                          "guest gets no interrupts from it (polling only)");
-        u32 h = hw_rd(v, d, d->msix);
-        hw_wr(v, d, d->msix, (h & 0xffff) | (((h >> 16) & ~(u32)MSIX_CTRL_ENABLE) | MSIX_CTRL_MASKALL) << 16);
-    }
+    if (d->msix)
+        msix_setup(v, d);
     v->ndev++;
     return 0;
 }
@@ -652,10 +995,31 @@ int vpci_add_emu(struct vpci *v, const struct vpci_emu *emu, const u64 bar_size[
     return 0;
 }
 
+enum vpci_trap vpci_trapped(const struct vpci *v, u64 g)
+{
+    for (u32 n = 0; n < v->ndev; n++) {
+        const struct vpci_dev *d = &v->dev[n];
+        u64 off;
+        if (msix_trap_at(d, g, &off))
+            return VPCI_TRAP_MSIX;
+        for (u32 i = 0; d->emu && i < PCI_NUM_BARS; i++) {
+            const struct vpci_bar *b = &d->bar[i];
+            if (b->mapped && g >= b->mapped_at && g - b->mapped_at < b->size)
+                return VPCI_TRAP_EMU;
+        }
+    }
+    return VPCI_TRAP_NONE;
+}
+
 bool vpci_mmio(struct vpci *v, u64 g, u8 size, bool write, u64 *val)
 {
     for (u32 n = 0; n < v->ndev; n++) {
         struct vpci_dev *d = &v->dev[n];
+        u64 off;
+        if (msix_trap_at(d, g, &off)) {
+            msix_mmio(v, d, off, size, write, val);
+            return true;
+        }
         if (!d->emu)
             continue;
         for (u32 i = 0; i < PCI_NUM_BARS; i++) {
@@ -751,6 +1115,10 @@ void vpci_quiesce(struct vpci *v)
         if (d->msi) {
             d->msi_ctrl &= (u16)~MSI_CTRL_ENABLE;
             msi_hw_disable(v, d);
+        }
+        if (d->mx.n) {
+            d->mx.ctrl &= (u16)~MSIX_CTRL_ENABLE;
+            msix_hw_disable(v, d, false);
         }
         bars_sync(v, d);
     }
