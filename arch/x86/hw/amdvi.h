@@ -1,0 +1,302 @@
+/* AMD-Vi, the AMD I/O Virtualization Technology (IOMMU) Specification, 48882
+ * rev 3.x: the MMIO registers (3.4), device table entries (2.2.2), I/O page
+ * table entries (2.2.3), commands (2.4) and event log entries (2.5), and the
+ * pure encoders and decoders drivers/amdvi.c builds them with (host unit
+ * tests check them: tests/unit/test_amdvi.c). Definitions and side-effect-free
+ * inline helpers only; host unit tests include it. */
+#ifndef ISTHMUS_ARCH_X86_HW_AMDVI_H
+#define ISTHMUS_ARCH_X86_HW_AMDVI_H
+
+#include "kernel/lib/types.h"
+
+/* ---- MMIO registers (3.4), offsets from the base the IVHD gives. The block
+ * the driver uses is the first 16 KiB, naturally aligned; the performance
+ * counters (EFR PCSup) lie beyond and are not mapped. */
+#define AMDVI_MMIO_SIZE       0x4000u
+#define AMDVI_MMIO_DEV_TABLE  0x0000u /* Device Table Base Address */
+#define AMDVI_MMIO_CMD_BASE   0x0008u /* Command Buffer Base Address */
+#define AMDVI_MMIO_EVT_BASE   0x0010u /* Event Log Base Address */
+#define AMDVI_MMIO_CONTROL    0x0018u
+#define AMDVI_MMIO_EXCL_BASE  0x0020u /* Exclusion Base */
+#define AMDVI_MMIO_EXCL_LIMIT 0x0028u /* Exclusion Range Limit */
+#define AMDVI_MMIO_EFR        0x0030u /* Extended Feature Register */
+#define AMDVI_MMIO_CMD_HEAD   0x2000u /* Command Buffer Head Pointer: the unit's next read */
+#define AMDVI_MMIO_CMD_TAIL   0x2008u /* Command Buffer Tail Pointer: software's next write */
+#define AMDVI_MMIO_EVT_HEAD   0x2010u /* Event Log Head Pointer: software's next read */
+#define AMDVI_MMIO_EVT_TAIL   0x2018u /* Event Log Tail Pointer: the unit's next write */
+#define AMDVI_MMIO_STATUS     0x2020u
+
+/* Bits 51:12 of every base register, DTE root pointer and page-table entry. */
+#define AMDVI_ADDR_MASK 0x000ffffffffff000ULL
+
+/* Device Table Base Address: Size in bits 8:0 is the table's length in 4 KiB
+ * pages minus one; 1FFh (2 MiB) covers all 65536 device IDs. */
+#define AMDVI_DEV_TABLE_SIZE_MASK 0x1ffULL
+#define AMDVI_DEV_TABLE_ENTRIES   65536u
+
+/* Command Buffer and Event Log Base Address: ComLen/EventLen in bits 59:56,
+ * the ring holds 2^len 16-byte entries; 8 (256 entries, 4 KiB) is the least. */
+#define AMDVI_RING_LEN_SHIFT 56
+#define AMDVI_RING_LEN_MIN   8u
+/* Head and tail pointers: byte offsets into the ring, bits 18:4. */
+#define AMDVI_RING_PTR_MASK  0x7fff0ULL
+
+/* IOMMU Control register. */
+#define AMDVI_CTL_IOMMU_EN    BIT(0)  /* translate and check DMA through the device table */
+#define AMDVI_CTL_HT_TUN_EN   BIT(1)  /* HyperTransport tunnel translation */
+#define AMDVI_CTL_EVT_LOG_EN  BIT(2)  /* write events to the event log */
+#define AMDVI_CTL_EVT_INT_EN  BIT(3)  /* interrupt on a new event */
+#define AMDVI_CTL_COMWAIT_INT BIT(4)  /* interrupt on COMPLETION_WAIT with I */
+#define AMDVI_CTL_PASS_PW     BIT(8)  /* HyperTransport PassPW for the unit's own requests */
+#define AMDVI_CTL_RES_PASS_PW BIT(9)  /* HyperTransport ResPassPW */
+#define AMDVI_CTL_COHERENT    BIT(10) /* the unit's device table reads are coherent (snooped) */
+#define AMDVI_CTL_ISOC        BIT(11) /* HyperTransport isochronous requests */
+#define AMDVI_CTL_CMD_BUF_EN  BIT(12) /* fetch and execute commands */
+#define AMDVI_CTL_PPR_LOG_EN  BIT(13)
+#define AMDVI_CTL_PPR_INT_EN  BIT(14)
+#define AMDVI_CTL_PPR_EN      BIT(15)
+#define AMDVI_CTL_GT_EN       BIT(16) /* guest (two-level) translation */
+#define AMDVI_CTL_GA_EN       BIT(17) /* guest virtual APIC */
+
+/* IOMMU Status register. The overflow and interrupt bits are write-1-to-clear,
+ * the Run bits read-only: they say whether the unit is using the rings. */
+#define AMDVI_STS_EVT_OVERFLOW BIT(0)
+#define AMDVI_STS_EVT_LOG_INT  BIT(1)
+#define AMDVI_STS_COMWAIT_INT  BIT(2)
+#define AMDVI_STS_EVT_LOG_RUN  BIT(3)
+#define AMDVI_STS_CMD_BUF_RUN  BIT(4)
+#define AMDVI_STS_PPR_OVERFLOW BIT(5)
+#define AMDVI_STS_PPR_INT      BIT(6)
+#define AMDVI_STS_W1C                                                                                                  \
+    (AMDVI_STS_EVT_OVERFLOW | AMDVI_STS_EVT_LOG_INT | AMDVI_STS_COMWAIT_INT | AMDVI_STS_PPR_OVERFLOW |                 \
+     AMDVI_STS_PPR_INT)
+
+/* Exclusion Base: ExEn (bit 0) lets DMA into [base, limit] through untranslated,
+ * Allow (bit 1) for every device instead of those whose DTE has EX. */
+#define AMDVI_EXCL_EN    BIT(0)
+#define AMDVI_EXCL_ALLOW BIT(1)
+
+/* Extended Feature Register (reads 0 on units without one: no features). */
+#define AMDVI_EFR_PREF_SUP  BIT(0) /* PREFETCH_IOMMU_PAGES */
+#define AMDVI_EFR_PPR_SUP   BIT(1)
+#define AMDVI_EFR_XT_SUP    BIT(2) /* x2APIC interrupt remapping */
+#define AMDVI_EFR_NX_SUP    BIT(3)
+#define AMDVI_EFR_GT_SUP    BIT(4)
+#define AMDVI_EFR_IA_SUP    BIT(6) /* INVALIDATE_IOMMU_ALL */
+#define AMDVI_EFR_GA_SUP    BIT(7)
+#define AMDVI_EFR_HE_SUP    BIT(8)
+#define AMDVI_EFR_PC_SUP    BIT(9)
+#define AMDVI_EFR_HATS(efr) ((u32)((efr) >> 10) & 3u) /* host table levels: 0 = 4, 1 = 5, 2 = 6, 3 reserved */
+#define AMDVI_EFR_SNP_SUP   BIT(63)
+
+/* IVHD flags (the IVRS, chapter 5): the values firmware tells software to
+ * write into the Control register bits of the same name. */
+#define AMDVI_IVHD_HT_TUN_EN   BIT(0)
+#define AMDVI_IVHD_PASS_PW     BIT(1)
+#define AMDVI_IVHD_RES_PASS_PW BIT(2)
+#define AMDVI_IVHD_ISOC        BIT(3)
+#define AMDVI_IVHD_COHERENT    BIT(5)
+
+/* ---- Device table entry (2.2.2): 256 bits, four quadwords. */
+struct amdvi_dte {
+    u64 q[4];
+} __packed __aligned(32); /* as in the table: 32-byte entries from a page boundary */
+STATIC_ASSERT(sizeof(struct amdvi_dte) == 32, "a DTE is 256 bits");
+
+/* Quadword 0. */
+#define AMDVI_DTE_V           BIT(0) /* entry valid; 0: the device's DMA passes untranslated */
+#define AMDVI_DTE_TV          BIT(1) /* translation fields valid */
+#define AMDVI_DTE_MODE_SHIFT  9      /* bits 11:9: levels of the host table at the root pointer */
+#define AMDVI_DTE_MODE_MASK   (7ULL << AMDVI_DTE_MODE_SHIFT)
+#define AMDVI_DTE_IR          BIT(61) /* the device may read (ANDed with the table's rights) */
+#define AMDVI_DTE_IW          BIT(62) /* the device may write */
+/* Mode 0 disables translation: addresses pass unchanged, allowed or aborted
+ * by IR and IW alone. Mode 4 walks a 4-level table: 48-bit addresses. */
+#define AMDVI_MODE_NONE       0u
+#define AMDVI_MODE_4LEVEL     4u
+#define AMDVI_MODE4_BITS      48
+/* Quadword 1: DomainID in bits 15:0 (bits 79:64 of the entry) tags the
+ * unit's cached translations; bits 16 and up (guest CR3, IOTLB enable, fault
+ * suppression, port I/O and system management control, exclusion) stay 0. */
+#define AMDVI_DTE_DOMAIN_MASK 0xffffULL
+/* Quadwords 2 and 3 (interrupt remapping) stay 0: IV = 0 passes the device's
+ * interrupts through unremapped. */
+
+/* ---- I/O page-table entries (2.2.3). A non-leaf entry names the level of
+ * the table it points to in Next Level; Next Level 0 makes the entry a page
+ * of its level's size (4 KiB, 2 MiB, 1 GiB). IR and IW are ANDed over the
+ * walk. Bits 8:1 and 63 are ignored; 58:52 reserved. */
+#define AMDVI_PTE_PR       BIT(0)
+#define AMDVI_PTE_NL_SHIFT 9
+#define AMDVI_PTE_NL_MASK  (7ULL << AMDVI_PTE_NL_SHIFT) /* bits 11:9: next level */
+#define AMDVI_PTE_IR       BIT(61)
+#define AMDVI_PTE_IW       BIT(62)
+STATIC_ASSERT(AMDVI_PTE_IR == AMDVI_DTE_IR && AMDVI_PTE_IW == AMDVI_DTE_IW, "DTE and PTE rights share their bits");
+STATIC_ASSERT(AMDVI_PTE_NL_SHIFT == AMDVI_DTE_MODE_SHIFT, "a DTE's Mode is the first Next Level");
+
+/* ---- Commands (2.4): 128 bits; the opcode is in bits 63:60 (dword 1, bits
+ * 31:28). The driver writes them into the ring as two quadwords. */
+struct amdvi_cmd {
+    u64 lo, hi;
+} __packed;
+STATIC_ASSERT(sizeof(struct amdvi_cmd) == 16, "a command is 128 bits");
+STATIC_ASSERT(__builtin_offsetof(struct amdvi_cmd, hi) == 8, "operand 2 is bits 127:64");
+
+#define AMDVI_CMD_OP_SHIFT        60
+#define AMDVI_CMD_COMPLETION_WAIT 0x1u /* 2.4.1 */
+#define AMDVI_CMD_INV_DEVTAB      0x2u /* 2.4.2 INVALIDATE_DEVTAB_ENTRY */
+#define AMDVI_CMD_INV_PAGES       0x3u /* 2.4.3 INVALIDATE_IOMMU_PAGES */
+#define AMDVI_CMD_INV_IOTLB       0x4u /* 2.4.4 INVALIDATE_IOTLB_PAGES (remote ATS caches: not used) */
+#define AMDVI_CMD_INV_INTR_TABLE  0x5u /* 2.4.5 INVALIDATE_INTERRUPT_TABLE */
+#define AMDVI_CMD_INV_ALL         0x8u /* 2.4.8 INVALIDATE_IOMMU_ALL (EFR IASup) */
+
+/* COMPLETION_WAIT: S (bit 0) stores the 64-bit data of bits 127:64 at the
+ * 8-byte-aligned address in bits 51:3 once every earlier command has
+ * completed; I (bit 1) raises an interrupt; F (bit 2) also waits for
+ * outstanding DMA. */
+#define AMDVI_CW_S             BIT(0)
+#define AMDVI_CW_I             BIT(1)
+#define AMDVI_CW_F             BIT(2)
+#define AMDVI_CW_ADDR_MASK     0x000ffffffffffff8ULL
+/* INVALIDATE_IOMMU_PAGES: DomainID in bits 47:32; operand 2 holds S (bit 0,
+ * the address encodes a size), PDE (bit 1, also the directory entries) and
+ * the address in bits 63:12. S with 7FFF_FFFF_FFFF_Fxxxh is the whole domain. */
+#define AMDVI_INV_DOMAIN_SHIFT 32
+#define AMDVI_INV_S            BIT(0)
+#define AMDVI_INV_PDE          BIT(1)
+#define AMDVI_INV_ALL_PAGES    0x7ffffffffffff000ULL
+
+/* ---- Event log entries (2.5): 128 bits, the code in bits 63:60. */
+struct amdvi_event {
+    u64 lo, hi;
+} __packed;
+STATIC_ASSERT(sizeof(struct amdvi_event) == 16, "an event log entry is 128 bits");
+
+#define AMDVI_EVT_CODE_SHIFT   60
+#define AMDVI_EVT_DEVID_MASK   0xffffULL /* bits 15:0, in the events that name a device */
+#define AMDVI_EVT_DOMAIN_SHIFT 32        /* bits 47:32: DomainID (or PASID) */
+#define AMDVI_EVT_FLAGS_SHIFT  48        /* bits 59:48 */
+#define AMDVI_EVT_FLAGS_MASK   0xfffu
+/* IO_PAGE_FAULT flags (bit n of the field is bit 48 + n of the entry). */
+#define AMDVI_EVF_GN           BIT(0) /* guest (GVA) request */
+#define AMDVI_EVF_NX           BIT(1) /* an instruction fetch */
+#define AMDVI_EVF_US           BIT(2) /* a user-mode request */
+#define AMDVI_EVF_I            BIT(3) /* an interrupt request, not a memory access */
+#define AMDVI_EVF_PR           BIT(4) /* the page was present (a rights fault) */
+#define AMDVI_EVF_RW           BIT(5) /* a write; else a read */
+#define AMDVI_EVF_PE           BIT(6) /* permission violation */
+#define AMDVI_EVF_RZ           BIT(7) /* a reserved bit was set in an entry */
+#define AMDVI_EVF_TR           BIT(8) /* a translation (ATS) request */
+
+/* Event codes. */
+#define AMDVI_EVT_ILLEGAL_DTE   0x1u
+#define AMDVI_EVT_IO_PAGE_FAULT 0x2u
+#define AMDVI_EVT_DEV_TAB_HW    0x3u
+#define AMDVI_EVT_PAGE_TAB_HW   0x4u
+#define AMDVI_EVT_ILLEGAL_CMD   0x5u
+#define AMDVI_EVT_CMD_HW        0x6u
+#define AMDVI_EVT_IOTLB_INV_TO  0x7u
+#define AMDVI_EVT_INVALID_DEV   0x8u
+#define AMDVI_EVT_INVALID_PPR   0x9u
+#define AMDVI_EVT_RMP_FAULT     0xdu
+#define AMDVI_EVT_RMP_HW        0xeu
+
+/* ---- Encoders and decoders. */
+
+/* Every device's DMA blocked: valid, translation valid, mode 0, neither
+ * right, DomainID 0 (which no attached domain uses). */
+static inline struct amdvi_dte amdvi_dte_blocked(void)
+{
+    struct amdvi_dte d = { { AMDVI_DTE_V | AMDVI_DTE_TV, 0, 0, 0 } };
+    return d;
+}
+
+/* DMA translated through the mode-`mode` table at root under `domain`, IR
+ * and IW set: the table's own entries decide. */
+static inline struct amdvi_dte amdvi_dte_translated(u64 root, u16 domain, u32 mode)
+{
+    struct amdvi_dte d = { { AMDVI_DTE_V | AMDVI_DTE_TV | (root & AMDVI_ADDR_MASK) |
+                                 ((u64)mode << AMDVI_DTE_MODE_SHIFT & AMDVI_DTE_MODE_MASK) | AMDVI_DTE_IR |
+                                 AMDVI_DTE_IW,
+                             domain, 0, 0 } };
+    return d;
+}
+
+static inline u32 amdvi_dte_mode(const struct amdvi_dte *d)
+{
+    return (u32)((d->q[0] & AMDVI_DTE_MODE_MASK) >> AMDVI_DTE_MODE_SHIFT);
+}
+static inline u16 amdvi_dte_domain(const struct amdvi_dte *d) { return (u16)(d->q[1] & AMDVI_DTE_DOMAIN_MASK); }
+/* The entry walks a table (a device attached to a domain). */
+static inline bool amdvi_dte_translates(const struct amdvi_dte *d)
+{
+    return (d->q[0] & (AMDVI_DTE_V | AMDVI_DTE_TV)) == (AMDVI_DTE_V | AMDVI_DTE_TV) &&
+           amdvi_dte_mode(d) != AMDVI_MODE_NONE;
+}
+
+static inline struct amdvi_cmd amdvi_cmd_op(u32 op, u64 lo, u64 hi)
+{
+    struct amdvi_cmd c = { ((u64)op << AMDVI_CMD_OP_SHIFT) | lo, hi };
+    return c;
+}
+static inline struct amdvi_cmd amdvi_cmd_completion_wait(u64 store, u64 data)
+{
+    return amdvi_cmd_op(AMDVI_CMD_COMPLETION_WAIT, (store & AMDVI_CW_ADDR_MASK) | AMDVI_CW_S, data);
+}
+static inline struct amdvi_cmd amdvi_cmd_inv_devtab(u16 devid) { return amdvi_cmd_op(AMDVI_CMD_INV_DEVTAB, devid, 0); }
+/* Every cached translation and directory entry of a domain. */
+static inline struct amdvi_cmd amdvi_cmd_inv_domain(u16 domain)
+{
+    return amdvi_cmd_op(AMDVI_CMD_INV_PAGES, (u64)domain << AMDVI_INV_DOMAIN_SHIFT,
+                        AMDVI_INV_ALL_PAGES | AMDVI_INV_PDE | AMDVI_INV_S);
+}
+static inline struct amdvi_cmd amdvi_cmd_inv_intr_table(u16 devid)
+{
+    return amdvi_cmd_op(AMDVI_CMD_INV_INTR_TABLE, devid, 0);
+}
+static inline struct amdvi_cmd amdvi_cmd_inv_all(void) { return amdvi_cmd_op(AMDVI_CMD_INV_ALL, 0, 0); }
+
+/* An event log entry, taken apart. */
+struct amdvi_event_info {
+    u8 code;
+    bool has_dev; /* devid names the requester */
+    u16 devid;
+    u16 domain; /* IO_PAGE_FAULT, PAGE_TAB_HARDWARE_ERROR: DomainID (or PASID) */
+    u16 flags;  /* bits 59:48 */
+    u64 addr;   /* bits 127:64: the device's address, or the table, command or entry the event concerns */
+    bool write; /* IO_PAGE_FAULT and the hardware errors: RW */
+};
+
+static inline const char *amdvi_event_name(u32 code)
+{
+    switch (code) {
+    case AMDVI_EVT_ILLEGAL_DTE: return "ILLEGAL_DEV_TABLE_ENTRY";
+    case AMDVI_EVT_IO_PAGE_FAULT: return "IO_PAGE_FAULT";
+    case AMDVI_EVT_DEV_TAB_HW: return "DEV_TAB_HARDWARE_ERROR";
+    case AMDVI_EVT_PAGE_TAB_HW: return "PAGE_TAB_HARDWARE_ERROR";
+    case AMDVI_EVT_ILLEGAL_CMD: return "ILLEGAL_COMMAND_ERROR";
+    case AMDVI_EVT_CMD_HW: return "COMMAND_HARDWARE_ERROR";
+    case AMDVI_EVT_IOTLB_INV_TO: return "IOTLB_INV_TIMEOUT";
+    case AMDVI_EVT_INVALID_DEV: return "INVALID_DEVICE_REQUEST";
+    case AMDVI_EVT_INVALID_PPR: return "INVALID_PPR_REQUEST";
+    case AMDVI_EVT_RMP_FAULT: return "RMP_PAGE_FAULT";
+    case AMDVI_EVT_RMP_HW: return "RMP_HARDWARE_ERROR";
+    default: return "unknown event";
+    }
+}
+
+static inline struct amdvi_event_info amdvi_event_decode(const struct amdvi_event *e)
+{
+    struct amdvi_event_info i;
+    i.code = (u8)(e->lo >> AMDVI_EVT_CODE_SHIFT);
+    /* ILLEGAL_COMMAND_ERROR and COMMAND_HARDWARE_ERROR concern a command, not a device. */
+    i.has_dev = i.code != AMDVI_EVT_ILLEGAL_CMD && i.code != AMDVI_EVT_CMD_HW && i.code != 0;
+    i.devid = i.has_dev ? (u16)(e->lo & AMDVI_EVT_DEVID_MASK) : 0;
+    i.domain = (u16)(e->lo >> AMDVI_EVT_DOMAIN_SHIFT);
+    i.flags = (u16)((e->lo >> AMDVI_EVT_FLAGS_SHIFT) & AMDVI_EVT_FLAGS_MASK);
+    i.addr = e->hi;
+    i.write = (i.flags & AMDVI_EVF_RW) != 0;
+    return i;
+}
+
+#endif
