@@ -279,10 +279,11 @@ static int amdvi_enable(struct iommu_hw *u, char *err, size_t errlen)
         return kerr_fmt(err, errlen, rc, "does not complete its first invalidation (COMPLETION_WAIT)");
     }
     u->levels = 4;
-    u->coherent = true; /* see control_value() */
+    u->pages_2m = u->pages_1g = true; /* Next Level 0 at levels 2 and 3: every unit takes them */
+    u->coherent = true;               /* see control_value() */
     u->attached = 0;
-    ksnprintf(u->info, sizeof(u->info), "AMD-Vi, EFR %#llx, 2 MiB device table%s", (unsigned long long)u->amd.efr,
-              (u->amd.efr & AMDVI_EFR_IA_SUP) ? "" : ", no INVALIDATE_IOMMU_ALL");
+    ksnprintf(u->info, sizeof(u->info), "AMD-Vi, EFR %#llx, 2 MiB device table%s, NO interrupt remapping",
+              (unsigned long long)u->amd.efr, (u->amd.efr & AMDVI_EFR_IA_SUP) ? "" : ", no INVALIDATE_IOMMU_ALL");
     u->on = true;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "kernel/core/topology.h"
 #include "drivers/pci.h"
 #include "drivers/iommu.h"
+#include "drivers/iommu_hw.h"
 
 struct machine {
     struct boot_info *bi;
@@ -21,7 +22,8 @@ struct machine {
     bool acpi_ok;
     struct topology topo;
     struct pci_list pci;
-    struct iommu_model iommu; /* which DMA remapping unit covers which function */
+    struct iommu_model iommu;    /* which DMA remapping unit covers which function */
+    struct iommu_units iommu_hw; /* the units, switched on (drivers/iommu_hw.h) */
     char cpu_vendor[13];
     char cpu_brand[49];
 };

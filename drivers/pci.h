@@ -80,6 +80,7 @@ struct pci_dev {
     char owner[PCI_OWNER_MAX]; /* "hypervisor" until a partition owns it */
     bool bars_probed;
     struct pci_bar bar[PCI_NUM_BARS];
+    u64 dma_faults; /* DMA remapping faults it caused (vmm/dma.c) */
 };
 
 struct pci_list {

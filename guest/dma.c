@@ -189,6 +189,18 @@ static void cmd_read(uint64_t addr)
     say("dma: read 0x%lx: changed: %s", addr, hex);
 }
 
+/* storm: STORM_WRITES writes to addr back to back (the device's fault
+ * policy is tested with it: tests/boot/test_dma.py). */
+#define STORM_WRITES 20
+static void cmd_storm(uint64_t addr)
+{
+    unsigned done = 0;
+    bool ok = edu_dma(pa(page_w), CMD_BYTES, false);
+    for (unsigned i = 0; ok && i < STORM_WRITES; i++, done++)
+        ok = edu_dma(addr, CMD_BYTES, true);
+    say("dma: storm 0x%lx %u writes: %s", addr, done, ok ? "done" : "timeout");
+}
+
 /* "<verb> <number>", one space or more between, nothing after. */
 static bool parse_command(const char *line, const char *verb, uint64_t *addr)
 {
@@ -243,16 +255,19 @@ void scenario_dma(void)
     fill_text(page_w, write_text, CMD_BYTES);
     fill_text(page_m, marker_text, CMD_BYTES);
     console_input_init();
-    round_trip();
 
     char line[LINE_MAX];
     for (;;) {
         console_read_line(line, sizeof(line));
         uint64_t addr;
-        if (parse_command(line, "write", &addr))
+        if (streq(line, "roundtrip"))
+            round_trip();
+        else if (parse_command(line, "write", &addr))
             cmd_write(addr);
         else if (parse_command(line, "read", &addr))
             cmd_read(addr);
+        else if (parse_command(line, "storm", &addr))
+            cmd_storm(addr);
         else
             say("dma: unknown command '%s'", line);
     }

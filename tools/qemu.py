@@ -107,16 +107,22 @@ PROFILES = {
 # 4 KiB buffer, which guest/dma.c drives) at 00:05.0 on pcie.0, for the DMA
 # isolation tests. dma_mask all ones: edu's default (28 bits) would fold
 # RAM-side addresses above 256 MiB onto lower ones.
-_EDU = ["-device", "edu,addr=0x5,dma_mask=0xffffffffffffffff"]
+_EDU = ["-device", "edu,addr=0x5,dma_mask=0xffffffffffffffff",
+        # A second one alone behind a root port, so that it can be reset
+        # through the port (edu has no function level reset).
+        "-device", "pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2",
+        "-device", "edu,bus=rp2,dma_mask=0xffffffffffffffff"]
 _EDU_BDF = "0000:00:05.0"
-# The two IOMMU profiles with the device added, everything else the same.
+# The two IOMMU profiles with the device added and a third CPU (the shell's,
+# the device owner's and a neighbour's), everything else the same.
 for _base in ("q35-intel-iommu", "q35-amd-iommu"):
     PROFILES[_base + "-edu"] = dict(copy.deepcopy(PROFILES[_base]), args=PROFILES[_base]["args"] + _EDU,
-                                    edu_bdf=_EDU_BDF)
+                                    edu_bdf=_EDU_BDF, edu2_bdf="0000:02:00.0", smp="3",
+                                    cpus={0: 0, 1: 0, 2: 0})
 # The device without an IOMMU: its DMA reaches all of the machine's memory.
 PROFILES["q35-edu"] = {
-    "machine": "q35", "smp": "2", "mem": 512, "args": list(_EDU),
-    "cpus": {0: 0, 1: 0}, "nodes": {0: 512}, "distances": None, "edu_bdf": _EDU_BDF,
+    "machine": "q35", "smp": "3", "mem": 512, "args": list(_EDU),
+    "cpus": {0: 0, 1: 0, 2: 0}, "nodes": {0: 512}, "distances": None, "edu_bdf": _EDU_BDF,
 }
 
 

@@ -3,6 +3,7 @@
  * freeing it. Runs on CPU 0 (boot and shell); the vCPU threads only read what
  * is built here, and report back through state, reason and vcpus_active. */
 #include "vmm/partition.h"
+#include "vmm/dma.h"
 #include "vmm/pvh_loader.h"
 #include "vmm/pvh_start.h"
 #include "vmm/bzimage.h"
@@ -129,6 +130,28 @@ static void *table_map(void *ctx, hpa_t pa)
     return hpa_to_ptr(pa);
 }
 
+void part_table_ops(struct partition *p, struct slpt_ops *ops)
+{
+    *ops = (struct slpt_ops){ table_alloc, table_free, table_map, p };
+}
+
+int part_map_ram(struct partition *p, struct slpt *t, unsigned perms)
+{
+    for (u32 i = 0; i < p->nram_ranges; i++) {
+        const struct hc_mem_range *r = &p->ram_ranges[i];
+        for (u32 k = 0; k < p->gmem.n; k++) {
+            const struct gmem_chunk *c = &p->gmem.c[k];
+            u64 lo = MAX(r->start, c->gpa), hi = MIN(r->end, c->gpa + c->size);
+            if (lo >= hi)
+                continue;
+            int rc = slpt_map(t, gpa(lo), c->hpa + (lo - c->gpa), hi - lo, perms, SLPT_WB);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* ---- guest memory writes for the loader (bounds-checked against the block) ---- */
 
 static int guest_write(void *ctx, gpa_t g, const void *src, u64 len)
@@ -148,6 +171,7 @@ static void free_memory(struct partition *p)
     /* Devices stop decoding, DMA and interrupts before the memory goes. */
     vdev_quiesce_all(p);
     vdev_detach_all(p);
+    dma_detach(p);
     for (u32 i = 0; i < p->nvcpus; i++) {
         if (p->vcpu[i]) {
             p->exits_before += p->vcpu[i]->v.stats.exits;
@@ -479,7 +503,8 @@ static int build(struct partition *p, char *err, size_t errlen)
     if (rc < 0)
         return rc;
 
-    struct slpt_ops ops = { table_alloc, table_free, table_map, p };
+    struct slpt_ops ops;
+    part_table_ops(p, &ops);
     unsigned flags = vcpu_backend->slpt_1g_pages() ? SLPT_ALLOW_1G : 0;
     if ((rc = slpt_init(&p->slpt, vcpu_backend->slpt_format, &ops, flags)) < 0)
         return kerr_fmt(err, errlen, rc, "no memory for page tables");
@@ -489,18 +514,12 @@ static int build(struct partition *p, char *err, size_t errlen)
     p->ram_ranges[0] = (struct hc_mem_range){ 0, LAYOUT_START_INFO + LAYOUT_START_INFO_SZ };
     p->ram_ranges[1] = (struct hc_mem_range){ LAYOUT_ACPI, p->memory };
     p->nram_ranges = 2;
-    for (u32 i = 0; i < p->nram_ranges; i++) {
-        const struct hc_mem_range *r = &p->ram_ranges[i];
-        for (u32 k = 0; k < p->gmem.n; k++) {
-            const struct gmem_chunk *c = &p->gmem.c[k];
-            u64 lo = MAX(r->start, c->gpa), hi = MIN(r->end, c->gpa + c->size);
-            if (lo >= hi)
-                continue;
-            rc = slpt_map(&p->slpt, gpa(lo), c->hpa + (lo - c->gpa), hi - lo, SLPT_RWX, SLPT_WB);
-            if (rc < 0)
-                return kerr_fmt(err, errlen, rc, "cannot map guest memory");
-        }
-    }
+    if ((rc = part_map_ram(p, &p->slpt, SLPT_RWX)) < 0)
+        return kerr_fmt(err, errlen, rc, "cannot map guest memory");
+    /* Its devices' DMA domain, before any device model can turn on bus
+     * mastering. */
+    if ((rc = dma_attach(p, err, errlen)) < 0)
+        return rc;
     if ((rc = vdev_attach_all(p, err, errlen)) < 0)
         return rc;
     if ((rc = shadow_part_init(p, err, errlen)) < 0)
@@ -627,15 +646,15 @@ int part_stop(struct partition *p, char *err, size_t errlen)
     return 0;
 }
 
-/* Takes the partition off its CPUs from one of its vCPUs: failed with why,
- * or powered off or reset by the guest. */
-static void part_halt(struct vm_vcpu *vc, enum part_down how, const char *why)
+/* Takes the partition off its CPUs, from one of its vCPUs (vc) or from the
+ * management tick (vc NULL): failed with why, or powered off or reset by the
+ * guest. */
+static void part_halt_on(struct partition *p, struct vm_vcpu *vc, enum part_down how, const char *why)
 {
-    struct partition *p = vc->part;
     bool poweroff = how != PART_DOWN_CRASH;
     spin_lock(&p->lock);
     bool first = p->state == PART_RUNNING;
-    if (first && poweroff)
+    if (first && (poweroff || !vc))
         ksnprintf(p->reason, sizeof(p->reason), "%s", why);
     else if (first)
         ksnprintf(p->reason, sizeof(p->reason), "vCPU %u at RIP %#llx: %s", vc->v.index,
@@ -664,6 +683,10 @@ static void part_halt(struct vm_vcpu *vc, enum part_down how, const char *why)
         if (p->vcpu[i] && p->vcpu[i] != vc)
             vcpu_kick(p->vcpu[i]);
 }
+
+static void part_halt(struct vm_vcpu *vc, enum part_down how, const char *why) { part_halt_on(vc->part, vc, how, why); }
+
+void part_fail_host(struct partition *p, const char *why) { part_halt_on(p, NULL, PART_DOWN_CRASH, why); }
 
 void part_fail(struct vm_vcpu *vc, const char *fmt, ...)
 {
@@ -768,6 +791,8 @@ static const char *bar_over_ram(const struct pci_dev *d)
     return NULL;
 }
 
+static bool dma_required(void);
+
 /* Gives the planned devices to the partition: sized, owned, and announced
  * with what owning them without an IOMMU means. */
 static int assign_devices(struct partition *p)
@@ -780,6 +805,10 @@ static int assign_devices(struct partition *p)
         const char *bad = !d                                        ? "not found"
                           : pci_probe_bars(pci_access_ops(), d) < 0 ? "not an ordinary function"
                                                                     : bar_over_ram(d);
+        char nodma[IOMMU_HW_WHY_MAX] = "";
+        bool remapped = !bad && dma_unit_of(d, nodma, sizeof(nodma));
+        if (!bad && !remapped && dma_required())
+            bad = nodma;
         if (bad) {
             char why[PART_REASON_MAX];
             ksnprintf(why, sizeof(why), "partition \"%s\": PCI device %04x:%02x:%02x.%u cannot be assigned: %s",
@@ -794,12 +823,25 @@ static int assign_devices(struct partition *p)
         p->devs[p->ndevs++] = d;
         log_info("part", "%s owns PCI %04x:%02x:%02x.%u (%04x:%04x, node %d) as 00:%02x.0 on its bus", c->name, d->seg,
                  d->bus, d->dev, d->fn, d->vendor, d->device, d->node, p->ndevs);
-        log_warn("part",
-                 "%s: no IOMMU is used: PCI %04x:%02x:%02x.%u can DMA anywhere in host memory once "
-                 "its guest enables bus mastering",
-                 c->name, d->seg, d->bus, d->dev, d->fn);
+        const struct iommu_hw *u = remapped ? dma_unit_of(d, nodma, sizeof(nodma)) : NULL;
+        if (u)
+            log_info("part", "%s: PCI %04x:%02x:%02x.%u DMA remapped by iommu%u: it reaches only %s's memory%s",
+                     c->name, d->seg, d->bus, d->dev, d->fn, u->index, c->name,
+                     u->ir ? "; its interrupts remapped too" : "; its interrupts NOT remapped (the unit does not)");
+        else
+            log_warn("part",
+                     "%s: no IOMMU is used: PCI %04x:%02x:%02x.%u can DMA anywhere in host memory once "
+                     "its guest enables bus mastering (%s; [hypervisor] iommu = \"optional\")",
+                     c->name, d->seg, d->bus, d->dev, d->fn, nodma);
     }
     return 0;
+}
+
+/* [hypervisor] iommu: "auto" requires remapping when some unit is on. */
+static bool dma_required(void)
+{
+    enum config_iommu want = machine.cfg.iommu;
+    return want == CONFIG_IOMMU_REQUIRED || (want == CONFIG_IOMMU_AUTO && machine.iommu_hw.non > 0);
 }
 
 void partitions_init(void)

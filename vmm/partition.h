@@ -104,6 +104,20 @@ struct partition {
     struct gmem gmem;    /* its host blocks while it has memory (n = 0 otherwise) */
     struct slpt slpt;
     bool slpt_ready;
+    /* Its DMA domain (vmm/dma.c): the same RAM in the remapping units' format,
+     * while it has memory and devices a unit covers. */
+    struct slpt dma_pt;
+    bool dma_ready;
+    struct iommu_hw *dma_unit[CONFIG_MAX_PART_DEVS]; /* per device, NULL: not remapped */
+    u64 dma_faults;                                  /* translation faults of its devices, all runs */
+    /* Per device: faults in the current one-second window, and what
+     * device_fault did about it (vmm/dma.c). */
+    struct dma_health {
+        u64 window_us;
+        u32 window_faults;
+        bool silent; /* configuration reads return all-ones */
+        u32 actions, resets;
+    } dma_health[CONFIG_MAX_PART_DEVS];
     /* Shadow paging (vmm/shadow_vcpu.c): the slpt then only maps
      * guest-physical memory for the shadow MMU; the hardware never walks it. */
     bool shadowed;
@@ -191,6 +205,9 @@ int part_start_image(struct partition *p, const struct part_image *img, char *er
 /* From a vCPU: stops the partition with a reason (the first one is kept) and the
  * guest RIP, logs it, and asks all its vCPUs to leave their CPUs. */
 void part_fail(struct vm_vcpu *vc, const char *fmt, ...) __printf(2, 3);
+/* The same from the management tick, for what the hypervisor sees from
+ * outside the guest (a device that keeps faulting, vmm/dma.c). */
+void part_fail_host(struct partition *p, const char *why);
 
 /* From a vCPU: the guest powered off. Its vCPUs leave as on a failure; CPU 0
  * then stops it (part_reap) unless its failover group's master does. */
@@ -211,6 +228,10 @@ u64 part_exits(const struct partition *p);
 /* The guest's physical address width as a limit, and the start of its 32-bit
  * MMIO window (above its RAM). */
 u64 part_phys_limit(void);
+/* The callbacks that give p's second-level and DMA tables their pages. */
+void part_table_ops(struct partition *p, struct slpt_ops *ops);
+/* Maps p's RAM ranges (p->ram_ranges over its host blocks) into t. */
+int part_map_ram(struct partition *p, struct slpt *t, unsigned perms) __must_check;
 u64 part_mmio32_base(const struct partition *p);
 /* From a vCPU, after a change to the partition's second-level tables (a BAR
  * moved): every vCPU flushes before its next entry. */

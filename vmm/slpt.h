@@ -1,5 +1,6 @@
-/* Second-level page tables: one builder for Intel EPT (SDM Vol. 3C 29.3) and AMD
- * nested page tables (APM Vol. 2 15.25). Both are 4-level radix trees over a 48-bit
+/* Second-level page tables: one builder for Intel EPT (SDM Vol. 3C 29.3), AMD
+ * nested page tables (APM Vol. 2 15.25) and the DMA remapping units' tables
+ * (VT-d second-level tables, AMD-Vi I/O page tables: arch/x86/hw/pte.h). Both are 4-level radix trees over a 48-bit
  * guest-physical space with 4 KiB, 2 MiB and 1 GiB leaves; only the entry bits
  * differ. Table pages come from caller callbacks, so the same code runs in the
  * hypervisor and in host unit tests over a fake physical memory.
@@ -47,16 +48,18 @@ struct slpt_ops {
     void *ctx;
 };
 
-/* slpt_init() flags. SLPT_ALLOW_1G == 1 so that `true` works as "allow 1 GiB". */
-#define SLPT_ALLOW_1G                                                                                                  \
-    BIT(0) /* use 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17;
-                                    * NPT: CPUID 8000_0001h EDX bit 26 Page1GB) */
+/* slpt_init() flags. SLPT_ALLOW_1G == 1 so that `true` works as "allow 1 GiB".
+ * SLPT_ALLOW_1G: use 1 GiB leaves (EPT: IA32_VMX_EPT_VPID_CAP bit 17; NPT:
+ * CPUID 8000_0001h EDX bit 26 Page1GB; VT-d: CAP.SLLPS bit 1).
+ * SLPT_NO_2M: 4 KiB leaves only (a VT-d unit without CAP.SLLPS bit 0). */
+#define SLPT_ALLOW_1G BIT(0)
+#define SLPT_NO_2M    BIT(1)
 
 struct slpt {
     enum slpt_format fmt;
     hpa_t root; /* PML4 table */
     struct slpt_ops ops;
-    bool large_1g;
+    bool large_1g, large_2m;
     bool need_flush; /* a present entry changed since the caller last cleared it */
     u64 tables;      /* table pages held, root included */
     u64 leaves_4k, leaves_2m, leaves_1g;
@@ -89,6 +92,10 @@ int slpt_lookup(const struct slpt *t, gpa_t gpa, hpa_t *hpa, unsigned *perms, u6
 /* The raw leaf entry mapping gpa and the size it maps, for tests and debug dumps;
  * errors as slpt_lookup(). */
 int slpt_leaf_entry(const struct slpt *t, gpa_t gpa, u64 *entry, u64 *page_size) __must_check;
+
+/* Calls fn with every table page of the tree, root included (to write them
+ * back for a device that does not snoop the CPU caches). */
+void slpt_for_each_table(const struct slpt *t, void (*fn)(void *ctx, hpa_t pa), void *ctx);
 
 /* Frees every table, root included; the tree is empty (root 0) afterwards. */
 void slpt_destroy(struct slpt *t);

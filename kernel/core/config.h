@@ -70,10 +70,19 @@ struct config_partition {
     s32 priority; /* placed before lower ones (default 0) */
     u32 ndevices;
     u32 devices[CONFIG_MAX_PART_DEVS]; /* PCI functions: seg << 16 | bus << 8 | dev << 3 | fn */
+    /* What a device's repeated DMA faults or silence bring (enum
+     * config_dev_fault), per entry of devices: one value for all, or a list. */
+    u8 device_fault[CONFIG_MAX_PART_DEVS];
+    u32 ndevice_fault;      /* entries given as a list; 0: one value for all */
+    u32 device_fault_limit; /* DMA faults in one second that count as repeated (default 10) */
     struct config_nic nic;
     u8 paging;        /* enum config_paging */
     u32 shadow_roots; /* shadow roots cached (default 8; 1: no cache) */
 };
+
+/* device_fault: what happens to an assigned device that keeps faulting or
+ * stops answering (docs/configuration.md, "PCI devices"). */
+enum config_dev_fault { DEV_FAULT_LOG, DEV_FAULT_RESET, DEV_FAULT_FAIL };
 
 /* How a partition's guest-physical memory is translated (docs/paging.md). */
 enum config_paging {
@@ -109,6 +118,9 @@ struct config_failover {
     u32 line; /* of the [[failover]] header, for errors found later */
 };
 
+/* [hypervisor] iommu: whether an assigned device needs DMA remapping. */
+enum config_iommu { CONFIG_IOMMU_AUTO, CONFIG_IOMMU_REQUIRED, CONFIG_IOMMU_OPTIONAL };
+
 struct isthmus_config {
     /* [hypervisor] */
     enum log_level log_level; /* console log level */
@@ -117,6 +129,7 @@ struct isthmus_config {
     u32 baud;
     bool banner;       /* print the boot banner */
     bool reserve_cpu0; /* CPU 0 runs the shell and management, never a partition */
+    enum config_iommu iommu;
     /* [network] */
     u32 mac_age;      /* seconds a learnt MAC address lives without traffic */
     u64 net_capacity; /* bytes/s the switch carries in all (what yellow borrows from); 0 = unlimited */

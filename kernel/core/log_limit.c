@@ -29,6 +29,7 @@ static const char *const reason_names[LOGR_COUNT] = {
     [LOGR_BAR] = "bar",
     [LOGR_BAR_MAP] = "bar-map",
     [LOGR_MSI] = "msi",
+    [LOGR_DMA] = "dma",
     [LOGR_NIC_RESET] = "nic-reset",
     [LOGR_NIC_STALL] = "nic-stall",
     [LOGR_HEARTBEAT] = "heartbeat",

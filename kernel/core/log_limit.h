@@ -41,6 +41,7 @@ enum log_reason {
     LOGR_NIC_RESET, /* "nic-reset": a corrupt ring set DEVICE_NEEDS_RESET (net/) */
     LOGR_NIC_STALL, /* "nic-stall": a receiver without buffers held its senders (net/) */
     LOGR_HEARTBEAT, /* "heartbeat": late / beats again, and a standby's group flapping (vmm/ha/hb.c) */
+    LOGR_DMA,       /* "dma": a DMA remapping fault of a device (vmm/dma.c) */
     LOGR_COUNT
 };
 

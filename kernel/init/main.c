@@ -27,6 +27,7 @@
 #include "arch/x86/vcpu.h"
 #include "vmm/partition.h"
 #include "vmm/ha/failover.h"
+#include "vmm/dma.h"
 #include "drivers/acpi/topology.h"
 #include "drivers/clocksource.h"
 #include "drivers/pci_access.h"
@@ -51,6 +52,7 @@ const char *cpu_state_name(u32 s)
 /* CPU 0's periodic work, between the shell's input bytes. */
 static void management_tick(void)
 {
+    dma_poll();
     failover_tick();
     part_reap();
 }
@@ -222,13 +224,15 @@ static void scan_pci(void)
 }
 
 /* After PCI enumeration: a DMAR scope's path is followed through the bridges
- * found. Discovery only; no unit is programmed. */
+ * found, then every usable unit is switched on with all DMA blocked, before
+ * any partition owns a device. */
 static void find_iommus(void)
 {
     iommu_model_build(machine.acpi_ok ? &machine.acpi.iommu : NULL, &machine.pci, &machine.iommu);
-    if (machine.acpi_ok && machine.acpi.iommu.nunits)
-        log_info("iommu", "%u DMA remapping units found (not used yet: DMA is not remapped)",
-                 machine.acpi.iommu.nunits);
+    if (!machine.acpi_ok || !machine.acpi.iommu.nunits)
+        return;
+    iommu_hw_init(&machine.iommu, &machine.iommu_hw);
+    log_info("iommu", "%u DMA remapping unit(s) found, %u on", machine.acpi.iommu.nunits, machine.iommu_hw.non);
 }
 
 static struct power_reg power_reg_from(const struct acpi_reg *r)

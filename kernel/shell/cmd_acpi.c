@@ -58,6 +58,12 @@ static void show_unit(const struct acpi_info *a, u32 i)
         con_printf(": ok\n");
     else
         con_printf(": NOT USED: %s\n", u->error);
+    const struct iommu_hw *h = i < machine.iommu_hw.n ? &machine.iommu_hw.unit[i] : NULL;
+    if (h && h->on)
+        con_printf("    on: %s; %u devices attached, %u interrupt entries, %llu faults, %llu lost\n", h->info,
+                   h->attached, h->irq_entries, (unsigned long long)h->faults, (unsigned long long)h->lost);
+    else if (h && u->usable)
+        con_printf("    OFF: %s\n", h->why);
     show_scopes(u->first_scope, u->nscopes);
 }
 
@@ -102,7 +108,9 @@ static void show_iommus(const struct acpi_info *a)
         con_printf("  %u reserved regions malformed, %u beyond the cap (see 'log warn')\n", io->bad_regions,
                    io->regions_dropped);
     if (io->nunits)
-        con_printf("DMA remapping: units found, not yet used (devices can DMA anywhere)\n");
+        con_printf("DMA remapping: %u of %u units on; a device no partition owns is blocked, a partition's devices "
+                   "reach only its memory\n",
+                   machine.iommu_hw.non, io->nunits);
 }
 
 static int cmd_acpi(int argc, char **argv)

@@ -55,7 +55,7 @@ static int cmd_pci(int argc, char **argv)
         return -EINVAL;
     const struct pci_list *l = &machine.pci;
     con_printf("configuration access: %s\n", pci_access_method());
-    con_printf("BDF           ID         NODE  OWNER        IOMMU       CLASS\n");
+    con_printf("BDF           ID         NODE  OWNER        IOMMU       FAULTS  CLASS\n");
     for (u32 i = 0; i < l->count; i++) {
         const struct pci_dev *d = &l->dev[i];
         char node[8];
@@ -63,10 +63,16 @@ static int cmd_pci(int argc, char **argv)
             kstrlcpy(node, "-", sizeof(node));
         else
             ksnprintf(node, sizeof(node), "%d", d->node);
-        char unit[16];
-        iommu_cover_text(iommu_lookup(&machine.iommu, d->seg, d->bus, (u8)(d->dev << 3 | d->fn)), unit, sizeof(unit));
-        con_printf("%04x:%02x:%02x.%u  %04x:%04x  %-5s %-12s %-11s %02x.%02x.%02x %s", d->seg, d->bus, d->dev, d->fn,
-                   d->vendor, d->device, node, d->owner, unit, d->class, d->subclass, d->progif,
+        char unit[20], faults[16] = "-";
+        struct iommu_cover c = iommu_lookup(&machine.iommu, d->seg, d->bus, (u8)(d->dev << 3 | d->fn));
+        iommu_cover_text(c, unit, sizeof(unit));
+        bool covered = c.how == IOMMU_SCOPE || c.how == IOMMU_ALL;
+        if (covered && (u32)c.unit < machine.iommu_hw.n && !machine.iommu_hw.unit[c.unit].on)
+            ksnprintf(unit, sizeof(unit), "off:iommu%d", c.unit);
+        else if (covered)
+            ksnprintf(faults, sizeof(faults), "%llu", (unsigned long long)d->dma_faults);
+        con_printf("%04x:%02x:%02x.%u  %04x:%04x  %-5s %-12s %-11s %-7s %02x.%02x.%02x %s", d->seg, d->bus, d->dev,
+                   d->fn, d->vendor, d->device, node, d->owner, unit, faults, d->class, d->subclass, d->progif,
                    pci_class_name(d->class, d->subclass));
         if (d->bridge)
             con_printf(" (buses %02x-%02x)", d->sec_bus, d->sub_bus);
@@ -74,9 +80,10 @@ static int cmd_pci(int argc, char **argv)
     }
     con_printf("%u functions%s\n", l->count, l->truncated ? " (list truncated)" : "");
     if (machine.acpi.iommu.nunits)
-        con_printf("IOMMU: the DMA remapping unit that covers the function ('acpi' lists them); "
-                   "found, not yet used\n");
+        con_printf("IOMMU: the DMA remapping unit that covers the function ('acpi' lists them; off: not used); "
+                   "FAULTS: the DMA it tried that the unit blocked\n");
     return 0;
 }
-SHELL_COMMAND(pci, "pci", "list PCI functions: address, vendor:device, NUMA node, owner, DMA remapping unit, class",
+SHELL_COMMAND(pci, "pci",
+              "list PCI functions: address, vendor:device, NUMA node, owner, DMA remapping unit and faults, class",
               cmd_pci);

@@ -2,7 +2,8 @@
 with intel-iommu (a DMAR) and with amd-iommu (an IVRS), each with an e1000e
 behind a root port. `acpi` must list the unit with its scopes, `pci` must give
 every function the unit that covers it, and the hypervisor must still run a
-partition normally with the IOMMU present (it is found, not yet used)."""
+partition normally with the IOMMU present and on (every device blocked until
+a partition owns it: tests/boot/test_dma.py drives DMA through it)."""
 import re
 
 import pytest
@@ -56,7 +57,8 @@ def test_acpi_lists_the_unit(hv):
     assert "NOT USED" not in out, out
     for facts in e["scopes"]:
         assert line_with(out, *facts), (facts, out)
-    assert line_with(out, "DMA remapping:", "not yet used"), out
+    assert line_with(out, "DMA remapping:", "1 of 1 units on"), out
+    assert line_with(out, "on:", e["vendor"], "0 devices attached", "0 faults"), out
     if e["table"] == "DMAR":
         assert line_with(out, "DMAR:", "DMA address width 39 bits", "interrupt remapping supported"), out
     else:
@@ -70,12 +72,13 @@ def test_pci_shows_each_function_unit(hv):
     # (and on AMD the IOMMU's own function): QEMU names every one of them.
     assert {"0000:00:00.0", "0000:00:01.0", "0000:01:00.0", "0000:00:1f.0", "0000:00:1f.2"} <= set(rows), out
     assert set(rows.values()) == {"iommu0"}, out
-    assert re.search(r"^0000:01:00\.0\s+8086:10d3\s+0\s+hypervisor\s+iommu0\s+02\.00", out, re.M), out
-    assert line_with(out, "IOMMU:", "found", "not yet used"), out
+    assert re.search(r"^0000:01:00\.0\s+8086:10d3\s+0\s+hypervisor\s+iommu0\s+0\s+02\.00", out, re.M), out
+    assert line_with(out, "IOMMU:", "FAULTS:"), out
 
 
 def test_boot_log_and_partition_runs(hv):
-    assert line_with(hv.boot_text, "iommu", "1 DMA remapping units found"), hv.boot_text
+    assert line_with(hv.boot_text, "iommu", "1 DMA remapping unit(s) found, 1 on"), hv.boot_text
+    assert line_with(hv.boot_text, "iommu0 on:", "every device blocked"), hv.boot_text
     assert "names no function" not in hv.boot_text, hv.boot_text
     out = hv.cmd("parts")
     assert re.search(r"^hello\s+running\s+1\s+1\s", out, re.M), out

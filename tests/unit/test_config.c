@@ -859,6 +859,42 @@ static void test_paging_keys(void **state)
                   "1: paging = \"shadow\" does not support assigned PCI devices (\"a\")\n");
 }
 
+/* device_fault: one action for all devices or one per device; its limit;
+ * [hypervisor] iommu. */
+static void test_device_fault_keys(void **state)
+{
+    (void)state;
+    struct isthmus_config cfg;
+    EXPECT_OK(P("a", "devices = [\"00:05.0\"]\n") P("b", "devices = [\"00:05.0\", \"02:00.0\"]\n"
+                                                         "device_fault = \"reset\"\ndevice_fault_limit = 3\n")
+                  P("c", "devices = [\"00:06.0\", \"02:01.0\"]\ndevice_fault = [\"fail\", \"log\"]\n"),
+              &cfg);
+    assert_int_equal(cfg.iommu, CONFIG_IOMMU_AUTO);
+    assert_int_equal(cfg.partition[0].device_fault[0], DEV_FAULT_LOG);
+    assert_int_equal(cfg.partition[0].device_fault_limit, 10);
+    assert_int_equal(cfg.partition[1].device_fault[0], DEV_FAULT_RESET);
+    assert_int_equal(cfg.partition[1].device_fault[1], DEV_FAULT_RESET);
+    assert_int_equal(cfg.partition[1].device_fault_limit, 3);
+    assert_int_equal(cfg.partition[2].device_fault[0], DEV_FAULT_FAIL);
+    assert_int_equal(cfg.partition[2].device_fault[1], DEV_FAULT_LOG);
+    EXPECT_OK("[hypervisor]\niommu = \"required\"\n", &cfg);
+    assert_int_equal(cfg.iommu, CONFIG_IOMMU_REQUIRED);
+    EXPECT_OK("[hypervisor]\niommu = \"optional\"\n", &cfg);
+    assert_int_equal(cfg.iommu, CONFIG_IOMMU_OPTIONAL);
+    EXPECT_ERRORS("[hypervisor]\niommu = \"off\"\n",
+                  "2: iommu: expected one of \"auto\", \"required\", \"optional\", got \"off\"\n");
+    EXPECT_ERRORS(P("a", "devices = [\"00:05.0\"]\ndevice_fault = \"panic\"\n"),
+                  "7: device_fault: expected \"log\", \"reset\" or \"fail\", or a list of them, one per entry "
+                  "of devices\n");
+    EXPECT_ERRORS(P("a", "devices = [\"00:05.0\"]\ndevice_fault = [\"log\", 3]\n"),
+                  "7: device_fault: entry 2: expected \"log\", \"reset\" or \"fail\"\n");
+    EXPECT_ERRORS(P("a", "devices = [\"00:05.0\"]\ndevice_fault = [\"log\", \"fail\"]\n"),
+                  "1: device_fault lists 2 actions for 1 devices (\"a\"): give one for each, or one string for "
+                  "all\n");
+    EXPECT_ERRORS(P("a", "device_fault_limit = 0\n"),
+                  "6: device_fault_limit: expected an integer from 1 to 100000, got 0\n");
+}
+
 /* The MTU: [network] mtu for every port, a NIC's own mtu over it; 68 to
  * 65535 (what virtio-net may offer), errors at the key's line. */
 static void test_mtu_keys(void **state)
@@ -1023,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_placement_keys),
         cmocka_unit_test(test_invalid_files),
         cmocka_unit_test(test_paging_keys),
+        cmocka_unit_test(test_device_fault_keys),
         cmocka_unit_test(test_failover_keys),
         cmocka_unit_test(test_mtu_keys),
     };

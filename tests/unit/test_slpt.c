@@ -531,9 +531,15 @@ static void check_page(const struct slpt *t, const struct model_page *m, u64 pg)
     }
     assert_int_equal(rc, 0);
     assert_int_equal(h, m[pg].hpa + 0x7);
-    assert_int_equal(perms, m[pg].perms);
     u64 e;
     assert_int_equal(slpt_leaf_entry(t, gpa(pg * PAGE_SIZE), &e, NULL), 0);
+    if (t->fmt == SLPT_VTD || t->fmt == SLPT_AMDVI) {
+        /* A DMA domain has no execute right and no memory type. */
+        assert_int_equal(perms, m[pg].perms & (SLPT_R | SLPT_W));
+        assert_int_equal(e & (t->fmt == SLPT_VTD ? 0x7cULL : 0x1feULL), 0);
+        return;
+    }
+    assert_int_equal(perms, m[pg].perms);
     if (t->fmt == SLPT_EPT)
         assert_int_equal((e >> 3) & 7, m[pg].mt == SLPT_UC ? 0 : 6);
     else
@@ -544,9 +550,11 @@ static void test_random_model(void **state)
 {
     struct model_page *m = calloc(WIN_PAGES, sizeof(*m));
     assert_non_null(m);
-    for (int fmt = 0; fmt < 2; fmt++) {
+    for (int fmt = SLPT_EPT; fmt <= SLPT_AMDVI; fmt++) {
         struct slpt t;
-        init(&t, (enum slpt_format)fmt, fmt == 0 ? SLPT_ALLOW_1G : 0);
+        /* EPT and AMD-Vi with 1 GiB leaves, NPT with 2 MiB at most, VT-d with 4 KiB only. */
+        unsigned flags = fmt == SLPT_EPT || fmt == SLPT_AMDVI ? SLPT_ALLOW_1G : fmt == SLPT_VTD ? SLPT_NO_2M : 0;
+        init(&t, (enum slpt_format)fmt, flags);
         memset(m, 0, WIN_PAGES * sizeof(*m));
         u64 mapped = 0;
         for (int it = 0; it < 600; it++) {
@@ -579,6 +587,8 @@ static void test_random_model(void **state)
             }
             /* Leaf counters account for exactly the mapped pages. */
             assert_int_equal(t.leaves_4k + 512 * t.leaves_2m + 262144 * t.leaves_1g, mapped);
+            if (fmt == SLPT_VTD)
+                assert_int_equal(t.leaves_2m + t.leaves_1g, 0);
             assert_int_equal(t.tables, P.live);
             check_page(&t, m, start);
             check_page(&t, m, start + npages - 1);
@@ -597,13 +607,104 @@ static void test_random_model(void **state)
     free(m);
 }
 
+/* VT-d second-level entries: R and W, the large-page bit above level 0, no
+ * execute or memory-type bits; tables grant R and W. */
+static void test_vtd_bits(void **state)
+{
+    struct slpt t;
+    init(&t, SLPT_VTD, SLPT_ALLOW_1G);
+    assert_int_equal(slpt_map(&t, gpa(0x5000), 0xabc000, PAGE_SIZE, SLPT_R, SLPT_UC), 0);
+    assert_int_equal(raw_entry(&t, 0x5000, 0), 0xabc000 | VTD_SL_R);
+    assert_int_equal(slpt_map(&t, gpa(0x6000), 0xabd000, PAGE_SIZE, SLPT_RWX, SLPT_WB), 0);
+    assert_int_equal(raw_entry(&t, 0x6000, 0), 0xabd000 | VTD_SL_R | VTD_SL_W);
+    for (int l = 3; l >= 1; l--)
+        assert_int_equal(raw_entry(&t, 0x5000, l) & ~PTE_ADDR, VTD_SL_R | VTD_SL_W);
+    assert_int_equal(slpt_map(&t, gpa(MiB(2)), MiB(6), MiB(2), SLPT_R | SLPT_W, SLPT_WB), 0);
+    assert_int_equal(raw_entry(&t, MiB(2), 1), MiB(6) | VTD_SL_PS | VTD_SL_R | VTD_SL_W);
+    assert_int_equal(slpt_map(&t, gpa(GiB(1)), GiB(3), GiB(1), SLPT_R | SLPT_W, SLPT_WB), 0);
+    assert_int_equal(raw_entry(&t, GiB(1), 2), GiB(3) | VTD_SL_PS | VTD_SL_R | VTD_SL_W);
+    unsigned perms;
+    assert_int_equal(slpt_lookup(&t, gpa(0x6000), NULL, &perms, NULL), 0);
+    assert_int_equal(perms, SLPT_R | SLPT_W);
+    /* A split keeps R/W and the large-page bit where it still applies. */
+    assert_int_equal(slpt_map(&t, gpa(GiB(1) + MiB(4)), 0x7000, PAGE_SIZE, SLPT_R, SLPT_WB), 0);
+    assert_int_equal(raw_entry(&t, GiB(1) + MiB(2), 1), (GiB(3) + MiB(2)) | VTD_SL_PS | VTD_SL_R | VTD_SL_W);
+    assert_int_equal(raw_entry(&t, GiB(1) + MiB(4) + PAGE_SIZE, 0),
+                     (GiB(3) + MiB(4) + PAGE_SIZE) | VTD_SL_R | VTD_SL_W);
+    done(&t);
+
+    /* A unit without 2 MiB pages: 4 KiB leaves only. */
+    init(&t, SLPT_VTD, SLPT_NO_2M);
+    assert_int_equal(slpt_map(&t, gpa(0), 0, MiB(4), SLPT_R | SLPT_W, SLPT_WB), 0);
+    assert_int_equal(t.leaves_4k, 1024);
+    assert_int_equal(t.leaves_2m + t.leaves_1g, 0);
+    done(&t);
+}
+
+/* AMD-Vi I/O page-table entries: a table entry carries the level of the table
+ * it points to (Next Level), a page Next Level 0 whatever its size; IR/IW. */
+static void test_amdvi_bits(void **state)
+{
+    struct slpt t;
+    init(&t, SLPT_AMDVI, SLPT_ALLOW_1G);
+    const u64 rw = AMDVI_PTE_PR | AMDVI_PTE_IR | AMDVI_PTE_IW;
+    assert_int_equal(slpt_map(&t, gpa(0x5000), 0xabc000, PAGE_SIZE, SLPT_R, SLPT_WB), 0);
+    assert_int_equal(raw_entry(&t, 0x5000, 0), 0xabc000 | AMDVI_PTE_PR | AMDVI_PTE_IR);
+    assert_int_equal(raw_entry(&t, 0x5000, 3) & ~PTE_ADDR, rw | 3ULL << AMDVI_PTE_NL_SHIFT);
+    assert_int_equal(raw_entry(&t, 0x5000, 2) & ~PTE_ADDR, rw | 2ULL << AMDVI_PTE_NL_SHIFT);
+    assert_int_equal(raw_entry(&t, 0x5000, 1) & ~PTE_ADDR, rw | 1ULL << AMDVI_PTE_NL_SHIFT);
+    assert_int_equal(slpt_map(&t, gpa(MiB(2)), MiB(6), MiB(2), SLPT_RWX, SLPT_UC), 0);
+    assert_int_equal(raw_entry(&t, MiB(2), 1), MiB(6) | rw);
+    assert_int_equal(slpt_map(&t, gpa(GiB(1)), GiB(3), GiB(1), SLPT_R | SLPT_W, SLPT_WB), 0);
+    assert_int_equal(raw_entry(&t, GiB(1), 2), GiB(3) | rw);
+    hpa_t h;
+    unsigned perms;
+    u64 size;
+    assert_int_equal(slpt_lookup(&t, gpa(GiB(1) + 0x12345), &h, &perms, &size), 0);
+    assert_int_equal(h, GiB(3) + 0x12345);
+    assert_int_equal(perms, SLPT_R | SLPT_W);
+    assert_int_equal(size, GiB(1));
+    assert_int_equal(slpt_lookup(&t, gpa(MiB(3)), &h, NULL, &size), 0);
+    assert_int_equal(size, MiB(2));
+    /* Splitting the 2 MiB page: a table entry with Next Level 1, pages below. */
+    assert_int_equal(slpt_map(&t, gpa(MiB(3)), 0x9000, PAGE_SIZE, SLPT_R, SLPT_WB), 0);
+    assert_int_equal(raw_entry(&t, MiB(2), 1) & ~PTE_ADDR, rw | 1ULL << AMDVI_PTE_NL_SHIFT);
+    assert_int_equal(raw_entry(&t, MiB(2), 0), MiB(6) | rw);
+    assert_int_equal(raw_entry(&t, MiB(3), 0), 0x9000 | AMDVI_PTE_PR | AMDVI_PTE_IR);
+    assert_int_equal(slpt_unmap(&t, gpa(0), GiB(2)), 0);
+    assert_int_equal(t.tables, 1);
+    done(&t);
+}
+
+static u64 walked;
+static void count_table(void *ctx, hpa_t pa)
+{
+    (void)ctx;
+    assert_int_equal(pa & 0xfff, 0);
+    walked++;
+}
+
+static void test_for_each_table(void **state)
+{
+    struct slpt t;
+    init(&t, SLPT_VTD, 0);
+    assert_int_equal(slpt_map(&t, gpa(0), 0x40000000, MiB(2) + PAGE_SIZE, SLPT_R | SLPT_W, SLPT_WB), 0);
+    assert_int_equal(slpt_map(&t, gpa(GiB(600)), 0x1000, PAGE_SIZE, SLPT_R, SLPT_WB), 0);
+    walked = 0;
+    slpt_for_each_table(&t, count_table, NULL);
+    assert_int_equal(walked, t.tables);
+    assert_int_equal(t.tables, 1 + 3 + 3);
+    done(&t);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_init_destroy), T(test_ept_bits), T(test_npt_bits), T(test_root),   T(test_size_selection),
-        T(test_split),        T(test_unmap),    T(test_errors),   T(test_enomem), T(test_random_model),
+        T(test_init_destroy), T(test_ept_bits),   T(test_npt_bits),       T(test_root),   T(test_size_selection),
+        T(test_split),        T(test_unmap),      T(test_errors),         T(test_enomem), T(test_random_model),
+        T(test_vtd_bits),     T(test_amdvi_bits), T(test_for_each_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

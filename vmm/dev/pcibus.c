@@ -9,6 +9,7 @@
  * MSI-X table: left out of the mapping, served by vpci's shadow table. MSIs
  * and MSI-X entries are routed to the partition's vCPUs (vmm/dev/vmsi.c). */
 #include "vmm/dev/pcibus.h"
+#include "drivers/iommu_hw.h"
 #include "vmm/dev/vmsi.h"
 #include "vmm/exits.h"
 #include "vmm/vdev.h"
@@ -52,12 +53,55 @@ static int bar_unmap(void *ctx, gpa_t g, u64 len)
     return rc;
 }
 
-static int msi_route(void *ctx, u32 route, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
+/* The remapping unit that carries a route's interrupts, when it remaps them,
+ * with the requester and the interrupt's index in the device: assigned
+ * devices sit in slots 1..ndevs in the order of `devices`; route s is slot
+ * s's MSI (index 0), vpci_msix_route(s, k) its MSI-X entry k (index 1 + k). */
+static struct iommu_hw *irq_unit(const struct pcibus *b, u32 route, u16 *rid, u32 *index)
 {
-    return vmsi_route(&((struct pcibus *)ctx)->msi, route, gaddr, gdata, haddr, hdata);
+    const struct partition *p = b->msi.p;
+    u32 slot = route, idx = 0;
+    if (route > VPCI_MAX_DEVS) {
+        slot = 1 + (route - VPCI_MAX_DEVS - 1) / VPCI_MSIX_MAX;
+        idx = 1 + (route - VPCI_MAX_DEVS - 1) % VPCI_MSIX_MAX;
+    }
+    if (slot < 1 || slot > p->ndevs || !p->dma_unit[slot - 1] || !p->dma_unit[slot - 1]->ir)
+        return NULL;
+    const struct pci_dev *d = p->devs[slot - 1];
+    *rid = (u16)(d->bus << 8 | d->dev << 3 | d->fn);
+    *index = idx;
+    return p->dma_unit[slot - 1];
 }
 
-static void msi_release(void *ctx, u32 route) { vmsi_release(&((struct pcibus *)ctx)->msi, route); }
+/* The guest's message -> a host CPU and vector (vmm/dev/vmsi.c) -> with
+ * interrupt remapping, an entry of the unit that only this device can use,
+ * and the remappable message that names it. */
+static int msi_route(void *ctx, u32 route, u64 gaddr, u32 gdata, u64 *haddr, u32 *hdata)
+{
+    struct pcibus *b = ctx;
+    int rc = vmsi_route(&b->msi, route, gaddr, gdata, haddr, hdata);
+    u16 rid;
+    u32 index;
+    struct iommu_hw *u = rc < 0 ? NULL : irq_unit(b, route, &rid, &index);
+    if (!u)
+        return rc;
+    u32 apic = (u32)(*haddr >> MSI_ADDR_DEST_SHIFT) & MSI_ADDR_DEST_MASK;
+    rc = u->ops->irq_set(u, rid, index, apic, (u8)(*hdata & MSI_DATA_VECTOR_MASK), haddr, hdata);
+    if (rc < 0)
+        vmsi_release(&b->msi, route);
+    return rc;
+}
+
+static void msi_release(void *ctx, u32 route)
+{
+    struct pcibus *b = ctx;
+    u16 rid;
+    u32 index;
+    struct iommu_hw *u = irq_unit(b, route, &rid, &index);
+    if (u)
+        u->ops->irq_clear(u, rid, index);
+    vmsi_release(&b->msi, route);
+}
 
 /* An MSI-X table's pages in the hypervisor's own map, uncached; from attach
  * on CPU 0. Pages that were not mapped before need no other CPU's TLB
@@ -320,6 +364,15 @@ static size_t pcibus_show(const struct partition *p, char *buf, size_t len)
                 m->hvec);
         else
             OUT("    MSI: %s\n", v->msi ? "off" : "none");
+        static const char *const fault_action[] = { "log", "reset", "fail" };
+        const struct dma_health *hl = &p->dma_health[i];
+        if (p->dma_unit[i])
+            OUT("    DMA: remapped by iommu%u, domain %u, %llu faults", p->dma_unit[i]->index, p->id + 1,
+                (unsigned long long)d->dma_faults);
+        else
+            OUT("    DMA: NOT remapped: it can reach all host memory");
+        OUT("; device_fault = \"%s\": acted %u times, %u resets%s\n", fault_action[p->cfg->device_fault[i] % 3],
+            hl->actions, hl->resets, hl->silent ? ", NOT ANSWERING" : "");
     }
 #undef OUT
     return MIN(n, len ? len - 1 : 0);
@@ -341,6 +394,9 @@ static size_t pcibus_show_stats(const struct partition *p, char *buf, size_t len
             (unsigned long long)st->msix_routed, (unsigned long long)st->msix_refused,
             (unsigned long long)st->msix_bad);
     }
+    if (p->ndevs)
+        OUT("  DMA faults: %llu (all runs)%s\n", (unsigned long long)p->dma_faults,
+            p->dma_ready ? "" : (b->ready ? ", devices not remapped" : ""));
 #undef OUT
     return MIN(n, len ? len - 1 : 0);
 }

@@ -8,6 +8,7 @@
 #define ISTHMUS_ARCH_X86_HW_AMDVI_H
 
 #include "kernel/lib/types.h"
+#include "arch/x86/hw/pte.h" /* AMDVI_PTE_*: the I/O page-table entries */
 
 /* ---- MMIO registers (3.4), offsets from the base the IVHD gives. The block
  * the driver uses is the first 16 KiB, naturally aligned; the performance
@@ -122,15 +123,8 @@ STATIC_ASSERT(sizeof(struct amdvi_dte) == 32, "a DTE is 256 bits");
 /* Quadwords 2 and 3 (interrupt remapping) stay 0: IV = 0 passes the device's
  * interrupts through unremapped. */
 
-/* ---- I/O page-table entries (2.2.3). A non-leaf entry names the level of
- * the table it points to in Next Level; Next Level 0 makes the entry a page
- * of its level's size (4 KiB, 2 MiB, 1 GiB). IR and IW are ANDed over the
- * walk. Bits 8:1 and 63 are ignored; 58:52 reserved. */
-#define AMDVI_PTE_PR       BIT(0)
-#define AMDVI_PTE_NL_SHIFT 9
-#define AMDVI_PTE_NL_MASK  (7ULL << AMDVI_PTE_NL_SHIFT) /* bits 11:9: next level */
-#define AMDVI_PTE_IR       BIT(61)
-#define AMDVI_PTE_IW       BIT(62)
+/* ---- I/O page-table entries (2.2.3) are in arch/x86/hw/pte.h, with the
+ * other page tables; the DTE shares their rights bits. */
 STATIC_ASSERT(AMDVI_PTE_IR == AMDVI_DTE_IR && AMDVI_PTE_IW == AMDVI_DTE_IW, "DTE and PTE rights share their bits");
 STATIC_ASSERT(AMDVI_PTE_NL_SHIFT == AMDVI_DTE_MODE_SHIFT, "a DTE's Mode is the first Next Level");
 

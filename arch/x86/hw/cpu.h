@@ -97,6 +97,17 @@ static inline void halt(void) { __asm__ volatile("hlt" ::: "memory"); }
 static inline void barrier(void) { __asm__ volatile("" ::: "memory"); }
 static inline void invlpg(const void *va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
 static inline void io_delay(void) { outb(0x80, 0); }
+/* Writes back and invalidates the cache lines of [p, p + len), then fences:
+ * for tables a device walks without snooping the CPU caches (a VT-d unit
+ * whose ECAP.C is clear). */
+#define CACHE_LINE 64
+static inline void clflush_range(const void *p, u64 len)
+{
+    const char *c = (const char *)((uintptr_t)p & ~(uintptr_t)(CACHE_LINE - 1));
+    for (; c < (const char *)p + len; c += CACHE_LINE)
+        __asm__ volatile("clflush %0" : "+m"(*(volatile char *)c));
+    __asm__ volatile("mfence" ::: "memory");
+}
 
 static inline u64 irq_save(void)
 {

@@ -94,4 +94,25 @@ STATIC_ASSERT(EPT_LARGE == PTE_PS, "bit 7 marks large leaves in EPT and x86 pagi
 #define NPT_G        PTE_G
 #define NPT_NX       PTE_NX /* needs EFER.NXE in the host when VMRUN executes */
 
+/* ---- DMA remapping page tables: the same 4-level radix tree over 4 KiB
+ * tables of 512 entries, in each vendor's entry layout (vmm/slpt.c builds
+ * them; drivers/vtd.c and drivers/amdvi.c point the units at them).
+ *
+ * VT-d second-level entries (VT-d spec 4.1, 9.8): EPT's R, W and large-page
+ * bits; bits 6:2 and 11 stay 0 (no execute, memory type or snoop control
+ * asked for). Present means R or W. */
+#define VTD_SL_R  BIT(0)
+#define VTD_SL_W  BIT(1)
+#define VTD_SL_PS BIT(7) /* PDE/PDPTE: a 2 MiB/1 GiB page (CAP.SLLPS) */
+
+/* AMD-Vi I/O page-table entries (AMD IOMMU spec 48882 rev 3.08, 2.2.3):
+ * present, the level of the table an entry points to (0: the entry is a
+ * page of its level's size: 4 KiB, 2 MiB, 1 GiB), read and write rights that
+ * are ANDed over the walk. Bits 8:1 and 63 are ignored; 58:52 reserved. */
+#define AMDVI_PTE_PR       BIT(0)
+#define AMDVI_PTE_NL_SHIFT 9
+#define AMDVI_PTE_NL_MASK  (7ULL << AMDVI_PTE_NL_SHIFT) /* bits 11:9: next level */
+#define AMDVI_PTE_IR       BIT(61)
+#define AMDVI_PTE_IW       BIT(62)
+
 #endif
