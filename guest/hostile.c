@@ -88,6 +88,44 @@ static void try_rdmsr(uint32_t msr)
         say("hostile: rdmsr 0x%x -> #GP", msr);
 }
 
+#define CR0_NW_BIT (1ULL << 29)
+#define CR0_CD_BIT (1ULL << 30)
+
+/* CR0 with NW set and CD clear: #GP(0) on hardware (SDM Vol. 3A 2.5), which a
+ * hypervisor that intercepts the write must give too, not stop the guest.
+ * The MOV is the 3-byte 0f 22 c0 (RAX), skipped by the hook. */
+static volatile bool cr0_gp;
+extern const char hostile_cr0_insn[];
+
+static bool cr0_hook(struct trap_frame *f)
+{
+    if (f->vector != 13 || f->rip != (uintptr_t)hostile_cr0_insn)
+        return false;
+    cr0_gp = true;
+    f->rip += 3;
+    return true;
+}
+
+static void step_cr0(void)
+{
+    /* On AMD-V nothing of the hypervisor's sees the write (CR0 writes are not
+     * intercepted): the CPU checks it, and QEMU's TCG does not, so the probe
+     * would only test the emulator. */
+    if (tg.use_vmmcall) {
+        say("hostile: cr0 probe skipped: an AMD CPU checks CR0 writes itself, nothing intercepts them");
+        return;
+    }
+    uint64_t cr0;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
+    uint64_t bad = (cr0 | CR0_NW_BIT) & ~CR0_CD_BIT;
+    exception_hook = cr0_hook;
+    __asm__ volatile(".globl hostile_cr0_insn\nhostile_cr0_insn: mov %%rax, %%cr0" ::"a"(bad) : "memory");
+    exception_hook = NULL;
+    uint64_t now;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(now));
+    say("hostile: cr0 0x%lx (NW without CD) -> %s, cr0 now 0x%lx", bad, cr0_gp ? "#GP" : "taken", now);
+}
+
 static void step_msr(void)
 {
     static const struct {
@@ -110,6 +148,7 @@ static void step_msr(void)
             try_rdmsr(msrs[i].msr);
     }
     gp_recover = false;
+    step_cr0();
 }
 
 /* ---------------------------------------------------------------- IPIs */

@@ -174,6 +174,22 @@ def policy_config(device, action, limit=5):
 OUTSIDE = 0x40000000   # 1 GiB: far past the owner's 16 MiB
 
 
+def storm_until_failed(h):
+    """The owner's edu writes outside its memory 20 times; returns `parts -v`
+    once the owner has failed (or after a minute)."""
+    wait_for(h, "dma", r"^tg: dma: edu at 00:01\.0 BAR0")
+    attach(h, "dma")
+    h.send_raw(f"storm {OUTSIDE:#x}\r")
+    detach(h)
+    out = ""
+    for _ in range(60):
+        out = h.cmd("parts -v")
+        if re.search(r"^dma\s+failed", out, re.M):
+            break
+        time.sleep(1)
+    return out
+
+
 @pytest.mark.parametrize("profile", [p for p, yes in FAULTS_REPORTED.items() if yes])
 def test_repeated_faults_fail_the_partition(request, tmp_path, profile):
     """device_fault = "fail": a storm of DMA faults fails the owner with the
@@ -181,16 +197,7 @@ def test_repeated_faults_fail_the_partition(request, tmp_path, profile):
     short (rate-limited). VT-d only: QEMU's AMD-Vi reports no faults."""
     h = boot(request, tmp_path, profile, policy_config(EDU, "fail"))
     try:
-        wait_for(h, "dma", r"^tg: dma: edu at 00:01\.0 BAR0")
-        attach(h, "dma")
-        h.send_raw(f"storm {OUTSIDE:#x}\r")
-        detach(h)
-        out = ""
-        for _ in range(60):
-            out = h.cmd("parts -v")
-            if re.search(r"^dma\s+failed", out, re.M):
-                break
-            time.sleep(1)
+        out = storm_until_failed(h)
         assert re.search(r"^dma\s+failed", out, re.M), out
         assert line_with(out, EDU, "made 6 DMA faults within 1 s", "device_fault_limit 5"), out
         assert re.search(r"^victim\s+running", out, re.M), out
@@ -225,16 +232,7 @@ def test_repeated_faults_reset_the_device(request, tmp_path):
         h.close()
     h = boot(request, tmp_path, "q35-intel-iommu-edu", policy_config(EDU, "reset"), part="-root-bus")
     try:
-        wait_for(h, "dma", r"^tg: dma: edu at 00:01\.0 BAR0")
-        attach(h, "dma")
-        h.send_raw(f"storm {OUTSIDE:#x}\r")
-        detach(h)
-        out = ""
-        for _ in range(60):
-            out = h.cmd("parts -v")
-            if re.search(r"^dma\s+failed", out, re.M):
-                break
-            time.sleep(1)
+        out = storm_until_failed(h)
         assert line_with(out, EDU, "cannot be reset", "no function level reset", "root bus"), out
     finally:
         h.close()

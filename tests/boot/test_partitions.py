@@ -220,6 +220,13 @@ def test_hostile_fails_alone(hv):
     assert line_with(text, "hostile:", "rdmsr 0x3a", "#GP"), text
     assert line_with(text, "hostile:", "wrmsr 0x3a", "0x5", "#GP"), text
     assert line_with(text, "hostile:", "wrmsr 0x12345678", "0x0", "#GP"), text
+    # A CR0 the CPU refuses is refused as the CPU does: #GP, CR0 unchanged
+    # (VT-x, which intercepts the write; on AMD-V the CPU checks it).
+    if "CPU vendor GenuineIntel" in text:
+        m = line_with(text, "hostile:", "NW without CD", "-> #GP", re.compile(r"cr0 now (0x[0-9a-f]+)"))
+        assert m and not int(m[1], 16) & (1 << 29), text
+    else:
+        assert line_with(text, "hostile:", "cr0 probe skipped", "AMD"), text
     # IPIs reach only the partition's own vCPU.
     assert line_with(text, "hostile:", "APIC ID 0x7f", "sent", "vector 0x40", "0 times"), text
     assert line_with(text, "hostile:", "broadcast", "APIC ID 0xff", "sent", "vector 0x40", "1 times"), text

@@ -437,6 +437,8 @@ static u64 guest_cr_view(u64 real, u64 shadow, u64 mask) { return (real & ~mask)
  * EFER.LME set switches long mode the way the CPU would (SDM Vol. 3A 10.8.5).
  * e is the exit as vmx_translate_exit() gave it (VMX_ROUTE_MOV_TO_CR).
  * Returns false for what the core must handle (it stops the partition). */
+static int vmx_inject(struct vcpu *v, const struct vcpu_event *ev);
+
 static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
 {
     u32 cr = e->cr.cr;
@@ -446,8 +448,12 @@ static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
     if (cr == 0) {
         u64 old = guest_cr_view(vmcs_readnat(VMCS_GUEST_CR0), vmcs_readnat(VMCS_CR0_SHADOW),
                                 vmcs_readnat(VMCS_CR0_MASK));
-        if (((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
-            return false; /* #GP on hardware */
+        if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD))) {
+            /* What the CPU does with such a value (SDM Vol. 3A 2.5): #GP(0),
+             * RIP and CR0 unchanged; refused only if an event is already queued. */
+            const struct vcpu_event gp = { .type = VEVENT_EXCEPTION, .vector = X86_EXC_GP, .has_error = true };
+            return vmx_inject(v, &gp) == 0;
+        }
         u64 efer = vmcs_read64(VMCS_GUEST_EFER);
         if ((val ^ old) & CR0_PG && (efer & EFER_LME)) {
             efer = (val & CR0_PG) ? efer | EFER_LMA : efer & ~EFER_LMA;
