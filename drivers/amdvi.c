@@ -6,14 +6,26 @@
  * A blocked requester has a valid entry with translation valid, mode 0 and
  * neither IR nor IW: its reads and writes are aborted (2.2.2). An entry with
  * V = 0 would instead pass its DMA through untranslated, so no entry is ever
- * left invalid. Interrupt remapping is not used: IV = 0 in every entry lets
- * MSIs through as they are.
+ * left invalid.
+ *
+ * Interrupts are remapped per device (2.2.5), when the IVRS allows it (see
+ * ioapic_named()): every entry has IV set and no Pass bit, so no device can
+ * send NMI, INIT, ExtInt or LINT messages, and its fixed MSIs go through an
+ * interrupt table. A blocked device's table is the unit's empty one (every
+ * entry without RemapEn): its MSIs are aborted. A device gets a table of its
+ * own with its first routed interrupt (not at attach: most devices assigned
+ * never have one, and the table is then one more thing to free), holding at
+ * index i the device's interrupt i (its MSI 0, MSI-X entry k at 1 + k); the
+ * device is given address 0xFEE00000 and data i. The table goes back to the
+ * empty one, and is freed, when its last entry is cleared or the device is
+ * detached.
  *
  * Commands are not waited for one by one: a batch is closed by a
  * COMPLETION_WAIT that stores a sequence number, which the CPU polls. */
 #include "drivers/iommu_hw.h"
 #include "arch/x86/hw/amdvi.h"
 #include "arch/x86/hw/cpu.h"
+#include "arch/x86/hw/msi.h"
 #include "arch/x86/paging.h"
 #include "kernel/core/log.h"
 #include "kernel/core/mm.h"
@@ -21,18 +33,30 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 
-#define TAG         "amdvi"
-#define WAIT_US     100000 /* a unit that takes longer than 100 ms to answer is broken */
-#define RING_LEN    AMDVI_RING_LEN_MIN
-#define RING_BYTES  ((u32)sizeof(struct amdvi_cmd) << RING_LEN) /* 256 entries: one page */
-#define DT_BYTES    (AMDVI_DEV_TABLE_ENTRIES * (u32)sizeof(struct amdvi_dte))
-#define DT_PAGES    (DT_BYTES / PAGE_SIZE)
-#define RING_PAGES  3 /* command buffer, event log, COMPLETION_WAIT semaphore */
-#define DOMAIN_NONE 0 /* the DomainID of blocked entries; attach refuses it */
+#define TAG          "amdvi"
+#define WAIT_US      100000 /* a unit that takes longer than 100 ms to answer is broken */
+#define RING_LEN     AMDVI_RING_LEN_MIN
+#define RING_BYTES   ((u32)sizeof(struct amdvi_cmd) << RING_LEN) /* 256 entries: one page */
+#define DT_BYTES     (AMDVI_DEV_TABLE_ENTRIES * (u32)sizeof(struct amdvi_dte))
+#define DT_PAGES     (DT_BYTES / PAGE_SIZE)
+#define DOMAIN_NONE  0 /* the DomainID of blocked entries; attach refuses it */
+/* A device's interrupt table: IRT_ENTRIES entries, so that MSI data bits
+ * 10:8, which the unit also reads as the message type, stay 000b (fixed);
+ * QEMU 7.2 takes the type from them. Each table is 8 KiB of which the rest
+ * stays zero: QEMU does not check IntTabLen and reads whatever lies at any
+ * index MSI data bits 10:0 can name. */
+#define IRT_LEN_LOG2 8u
+#define IRT_ENTRIES  (1u << IRT_LEN_LOG2)
+#define IRT_PAGES    ((AMDVI_IRTE_SIZE << AMDVI_INTTABLEN_MAX) / PAGE_SIZE)
+/* Command buffer, event log, COMPLETION_WAIT semaphore, then the empty
+ * interrupt table every blocked device points at. */
+#define RING_PAGES   3
+#define UNIT_PAGES   (RING_PAGES + IRT_PAGES)
 
 STATIC_ASSERT(RING_BYTES == PAGE_SIZE, "each ring is one page");
 STATIC_ASSERT(sizeof(struct amdvi_event) == sizeof(struct amdvi_cmd), "both rings have 16-byte entries");
 STATIC_ASSERT(DT_BYTES == MiB(2) && DT_PAGES - 1 == AMDVI_DEV_TABLE_SIZE_MASK, "2 MiB device table, Size 1FFh");
+STATIC_ASSERT(IRT_PAGES == 2 && IRT_ENTRIES * AMDVI_IRTE_SIZE <= IRT_PAGES * PAGE_SIZE, "8 KiB interrupt tables");
 
 static u64 rd64(const struct iommu_hw *u, u32 off) { return mmio_read64(u->regs + off); }
 static void wr64(const struct iommu_hw *u, u32 off, u64 v) { mmio_write64(u->regs + off, v); }
@@ -153,20 +177,106 @@ static void dte_set(struct amdvi_dte *d, const struct amdvi_dte *v)
 }
 
 /* Installs `want` for rid and flushes what the unit may hold of the old entry
- * and of both domains (2.2.2: a changed entry is invalidated, and the IOTLB
- * is tagged by DomainID, not by device). */
-static int dte_switch(struct iommu_hw *u, u16 rid, const struct amdvi_dte *want, u16 domain, bool *was)
+ * (returned in *old), of both domains (2.2.2: a changed entry is invalidated,
+ * and the IOTLB is tagged by DomainID, not by device) and of the device's
+ * interrupt table, which `want` may replace. */
+static int dte_switch(struct iommu_hw *u, u16 rid, const struct amdvi_dte *want, u16 domain, struct amdvi_dte *old)
 {
     struct amdvi_dte *d = dte_of(u, rid);
-    struct amdvi_dte old = *d;
-    *was = amdvi_dte_translates(&old);
+    *old = *d;
+    bool was = amdvi_dte_translates(old);
     dte_set(d, want);
     int rc = cmd_queue(u, amdvi_cmd_inv_devtab(rid));
     if (rc == 0 && domain != DOMAIN_NONE)
         rc = cmd_queue(u, amdvi_cmd_inv_domain(domain));
-    if (rc == 0 && *was && amdvi_dte_domain(&old) != domain)
-        rc = cmd_queue(u, amdvi_cmd_inv_domain(amdvi_dte_domain(&old)));
+    if (rc == 0 && was && amdvi_dte_domain(old) != domain)
+        rc = cmd_queue(u, amdvi_cmd_inv_domain(amdvi_dte_domain(old)));
+    if (rc == 0 && u->ir)
+        rc = cmd_queue(u, amdvi_cmd_inv_intr_table(rid));
     return rc < 0 ? rc : cmd_sync(u);
+}
+
+/* ---- Interrupt tables. */
+
+/* The empty table of blocked devices, after the rings. */
+static hpa_t irt_none(const struct iommu_hw *u) { return u->amd.cmd + RING_PAGES * PAGE_SIZE; }
+
+/* Quadword 2 of a blocked device: the empty table, 2^0 entries (an index
+ * past it is aborted as well), or no remapping at all when the unit does
+ * not remap. */
+static u64 irq_blocked(const struct iommu_hw *u) { return u->ir ? amdvi_dte_irq(irt_none(u), 0) : 0; }
+
+static struct amdvi_dte dte_blocked(const struct iommu_hw *u)
+{
+    struct amdvi_dte d = amdvi_dte_blocked();
+    d.q[2] = irq_blocked(u);
+    return d;
+}
+
+static volatile u32 *irte_of(hpa_t table, u32 index) { return (volatile u32 *)hpa_to_ptr(table) + index; }
+
+/* The table of its own a device's entry names, or 0. */
+static hpa_t irt_own(const struct iommu_hw *u, const struct amdvi_dte *d)
+{
+    hpa_t t = amdvi_dte_irq_table(d);
+    return u->ir && (d->q[2] & AMDVI_DTE_IV) && t != irt_none(u) ? t : 0;
+}
+
+static u32 irt_used(hpa_t table)
+{
+    u32 n = 0;
+    for (u32 i = 0; i < IRT_ENTRIES; i++)
+        n += (*irte_of(table, i) & AMDVI_IRTE_REMAP_EN) != 0;
+    return n;
+}
+
+/* The unit's copies of rid's table entries, and of its DTE when quadword 2
+ * changed (2.4.2, 2.4.5), invalidated and waited for. */
+static int irq_flush(struct iommu_hw *u, u16 rid, bool dte_changed)
+{
+    int rc = dte_changed ? cmd_queue(u, amdvi_cmd_inv_devtab(rid)) : 0;
+    if (rc == 0)
+        rc = cmd_queue(u, amdvi_cmd_inv_intr_table(rid));
+    return rc < 0 ? rc : cmd_sync(u);
+}
+
+/* A unit that does not confirm an invalidation may still deliver through
+ * entries we no longer own: it is not trusted any more (iommu_hw.h). */
+static void distrust(struct iommu_hw *u, const char *what, u16 rid)
+{
+    u->on = false;
+    ksnprintf(u->why, sizeof(u->why), "the invalidation of %s for %02x:%02x.%u did not complete", what, rid >> 8,
+              (rid >> 3) & 0x1f, rid & 7);
+    log_err(TAG, "iommu%u: %s", u->index, u->why);
+}
+
+/* After the device's entry stopped naming `table` and the unit confirmed it:
+ * the entries it still had are no longer in use, and its pages are free. */
+static void irt_free(struct iommu_hw *u, hpa_t table)
+{
+    u32 n = irt_used(table);
+    u->irq_entries -= MIN(n, u->irq_entries);
+    mm_release(table, IRT_PAGES);
+}
+
+/* Firmware says interrupt remapping may be used by naming the I/O APICs'
+ * requester IDs (IVHD special entries, IVRS 5.2.2.5), whose messages pass
+ * through a unit too; Linux does not remap without them either. QEMU 7.2
+ * leaves them out when its model does not remap (intremap=off, the default
+ * beside KVM's in-kernel irqchip), and then drops every message of a device
+ * whose entry has IV set. The firmware's units are found from this one:
+ * iommu_hw_init() gives unit i the firmware's units[i]. */
+static bool ioapic_named(const struct iommu_hw *u)
+{
+    const struct acpi_iommu_info *fw = (const void *)((const char *)(u->fw - u->index) -
+                                                      __builtin_offsetof(struct acpi_iommu_info, units));
+    for (u32 i = 0; i < fw->nscopes && i < ACPI_MAX_IOMMU_SCOPES; i++) {
+        const struct acpi_iommu_scope *s = &fw->scopes[i];
+        if (s->kind == ACPI_IOMMU_SCOPE_IOAPIC && !s->in_region && s->owner < fw->nunits &&
+            fw->units[s->owner].vendor == ACPI_IOMMU_AMDVI && fw->units[s->owner].usable)
+            return true;
+    }
+    return false;
 }
 
 /* ---- enable. */
@@ -193,14 +303,14 @@ static int alloc_tables(struct iommu_hw *u, char *err, size_t errlen)
         return kerr_fmt(err, errlen, rc, "no memory for its 2 MiB device table");
     if (!u->amd.cmd) {
         hpa_t pa;
-        if ((rc = mm_alloc(0, RING_PAGES, 1, 0, &pa, NULL)) < 0)
-            return kerr_fmt(err, errlen, rc, "no memory for its command buffer and event log");
+        if ((rc = mm_alloc(0, UNIT_PAGES, 1, 0, &pa, NULL)) < 0)
+            return kerr_fmt(err, errlen, rc, "no memory for its command buffer, event log and empty interrupt table");
         u->amd.cmd = pa;
         u->amd.evt = pa + PAGE_SIZE;
         u->amd.sem = pa + 2 * PAGE_SIZE;
     }
     /* Every requester blocked: a zeroed entry (V = 0) would pass DMA through. */
-    const struct amdvi_dte blocked = amdvi_dte_blocked();
+    const struct amdvi_dte blocked = dte_blocked(u);
     struct amdvi_dte *dt = hpa_to_ptr(u->root);
     for (u32 id = 0; id < AMDVI_DEV_TABLE_ENTRIES; id++)
         dt[id] = blocked;
@@ -270,6 +380,10 @@ static int amdvi_enable(struct iommu_hw *u, char *err, size_t errlen)
         if ((rc = stop_firmware_unit(u, ctl, err, errlen)) < 0)
             return rc;
     }
+    /* Decided before the device table is built: its entries carry it. GAEn
+     * and XTEn stay 0: 32-bit table entries with xAPIC destinations, as the
+     * host runs its APICs in xAPIC mode. */
+    u->ir = ioapic_named(u);
     if ((rc = alloc_tables(u, err, errlen)) < 0 || (rc = program(u, err, errlen)) < 0)
         return rc;
     wr64(u, AMDVI_MMIO_CONTROL, control_value(u));
@@ -282,8 +396,10 @@ static int amdvi_enable(struct iommu_hw *u, char *err, size_t errlen)
     u->pages_2m = u->pages_1g = true; /* Next Level 0 at levels 2 and 3: every unit takes them */
     u->coherent = true;               /* see control_value() */
     u->attached = 0;
-    ksnprintf(u->info, sizeof(u->info), "AMD-Vi, EFR %#llx, 2 MiB device table%s, NO interrupt remapping",
-              (unsigned long long)u->amd.efr, (u->amd.efr & AMDVI_EFR_IA_SUP) ? "" : ", no INVALIDATE_IOMMU_ALL");
+    ksnprintf(u->info, sizeof(u->info), "AMD-Vi, EFR %#llx, 2 MiB device table%s, %s", (unsigned long long)u->amd.efr,
+              (u->amd.efr & AMDVI_EFR_IA_SUP) ? "" : ", no INVALIDATE_IOMMU_ALL",
+              u->ir ? "interrupt remapping (a table per device, xAPIC)"
+                    : "NO interrupt remapping (the IVRS names no I/O APIC)");
     u->on = true;
     return 0;
 }
@@ -301,33 +417,99 @@ static int amdvi_attach(struct iommu_hw *u, u16 rid, hpa_t root, u16 domain, u64
                         (unsigned long long)limit, AMDVI_MODE4_BITS);
     if (!root || (root & ~AMDVI_ADDR_MASK))
         return kerr_fmt(err, errlen, -EINVAL, "table root %#llx is not a page below 4 PiB", (unsigned long long)root);
-    const struct amdvi_dte want = amdvi_dte_translated(root, domain, AMDVI_MODE_4LEVEL);
-    bool was;
-    int rc = dte_switch(u, rid, &want, domain, &was);
+    /* Its interrupts stay as they are: attach changes only its DMA. */
+    struct amdvi_dte want = amdvi_dte_translated(root, domain, AMDVI_MODE_4LEVEL);
+    want.q[2] = dte_of(u, rid)->q[2];
+    struct amdvi_dte old;
+    int rc = dte_switch(u, rid, &want, domain, &old);
     if (rc < 0) {
-        const struct amdvi_dte blocked = amdvi_dte_blocked();
+        struct amdvi_dte blocked = dte_blocked(u);
+        blocked.q[2] = want.q[2];
         dte_set(dte_of(u, rid), &blocked);
         return kerr_fmt(err, errlen, rc, "does not complete the invalidation for %02x:%02x.%u", rid >> 8,
                         (rid >> 3) & 0x1f, rid & 7);
     }
-    if (!was)
+    if (!amdvi_dte_translates(&old))
         u->attached++;
     return 0;
 }
 
+/* Its DMA and its interrupts blocked: a table of its own it still has is
+ * freed once the unit has confirmed it no longer uses it. */
 static void amdvi_detach(struct iommu_hw *u, u16 rid, u16 domain)
 {
     if (!u->on)
         return;
-    const struct amdvi_dte blocked = amdvi_dte_blocked();
-    bool was;
-    if (dte_switch(u, rid, &blocked, domain, &was) < 0)
+    const struct amdvi_dte blocked = dte_blocked(u);
+    struct amdvi_dte old;
+    int rc = dte_switch(u, rid, &blocked, domain, &old);
+    if (amdvi_dte_translates(&old) && u->attached)
+        u->attached--;
+    if (rc < 0) {
         log_err(TAG,
                 "iommu%u: %02x:%02x.%u blocked, but the unit does not confirm the invalidation: domain %u may "
                 "still be cached",
                 u->index, rid >> 8, (rid >> 3) & 0x1f, rid & 7, domain);
-    if (was && u->attached)
-        u->attached--;
+        return; /* its interrupt table, if any, is kept: the unit may still read it */
+    }
+    hpa_t own = irt_own(u, &old);
+    if (own)
+        irt_free(u, own);
+}
+
+/* ---- Interrupt remapping. */
+
+static int amdvi_irq_set(struct iommu_hw *u, u16 rid, u32 index, u32 apic_id, u8 vector, u64 *addr, u32 *data)
+{
+    if (!u->on || !u->ir)
+        return -ENOTSUP;
+    if (apic_id > 0xff || index >= IRT_ENTRIES)
+        return -ERANGE; /* xAPIC destinations only; indices that keep the message type fixed */
+    struct amdvi_dte *d = dte_of(u, rid);
+    hpa_t table = irt_own(u, d);
+    bool fresh = !table;
+    int rc;
+    if (fresh && (rc = mm_alloc(0, IRT_PAGES, 1, 0, &table, NULL)) < 0)
+        return rc;
+    volatile u32 *e = irte_of(table, index);
+    bool was = (*e & AMDVI_IRTE_REMAP_EN) != 0;
+    /* One 32-bit store: the unit never sees half an entry. A new table is
+     * complete before the DTE's quadword 2 names it, in one 64-bit store. */
+    *e = amdvi_irte(vector, (u8)apic_id);
+    if (fresh) {
+        barrier();
+        ((volatile u64 *)d)[2] = amdvi_dte_irq(table, IRT_LEN_LOG2);
+    }
+    if (!was)
+        u->irq_entries++;
+    if ((rc = irq_flush(u, rid, fresh)) < 0) {
+        distrust(u, "an interrupt table entry", rid);
+        return rc;
+    }
+    *addr = MSI_ADDR_BASE; /* destination and mode come from the entry */
+    *data = index;
+    return 0;
+}
+
+static void amdvi_irq_clear(struct iommu_hw *u, u16 rid, u32 index)
+{
+    if (!u->on || !u->ir || index >= IRT_ENTRIES)
+        return;
+    struct amdvi_dte *d = dte_of(u, rid);
+    hpa_t table = irt_own(u, d);
+    if (!table || !(*irte_of(table, index) & AMDVI_IRTE_REMAP_EN))
+        return;
+    *irte_of(table, index) = 0;
+    u->irq_entries--;
+    bool last = irt_used(table) == 0;
+    if (last)
+        ((volatile u64 *)d)[2] = irq_blocked(u);
+    if (irq_flush(u, rid, last) < 0) {
+        distrust(u, "an interrupt table entry", rid);
+        return; /* the table is kept: the unit may still read it */
+    }
+    if (last)
+        mm_release(table, IRT_PAGES);
 }
 
 /* ---- faults. */
@@ -351,11 +533,14 @@ static void to_fault(const struct iommu_hw *u, const struct amdvi_event_info *e,
     f->rid = e->devid;
     f->addr = e->addr;
     f->write = e->write;
-    /* A page fault is the device's request, blocked or not translated;
-     * everything else the unit logs is an error report. */
-    f->is_dma = e->code == AMDVI_EVT_IO_PAGE_FAULT;
+    /* A page fault is the device's request, blocked or not translated: a
+     * memory access, or with I an interrupt (its entry without RemapEn, its
+     * index past the table); everything else the unit logs is an error
+     * report. */
+    f->is_irq = e->irq;
+    f->is_dma = e->code == AMDVI_EVT_IO_PAGE_FAULT && !e->irq;
     f->code = e->code;
-    f->what = amdvi_event_name(e->code);
+    f->what = e->irq ? "interrupt aborted (IO_PAGE_FAULT, I)" : amdvi_event_name(e->code);
 }
 
 static u32 amdvi_faults(struct iommu_hw *u, struct iommu_fault *f, u32 max, u64 *lost)
@@ -395,4 +580,6 @@ const struct iommu_hw_ops amdvi_ops = {
     .attach = amdvi_attach,
     .detach = amdvi_detach,
     .faults = amdvi_faults,
+    .irq_set = amdvi_irq_set,
+    .irq_clear = amdvi_irq_clear,
 };

@@ -1,6 +1,7 @@
-/* arch/x86/hw/amdvi.h: the AMD-Vi device table entries, commands and event
- * log entries drivers/amdvi.c builds and reads, against the layouts of the
- * AMD IOMMU specification (48882 rev 3.x, 2.2.2, 2.4, 2.5). The whole
+/* arch/x86/hw/amdvi.h: the AMD-Vi device table entries, interrupt table
+ * entries, commands and event log entries drivers/amdvi.c builds and reads,
+ * against the layouts of the AMD IOMMU specification (48882 rev 3.x, 2.2.2,
+ * 2.2.5, 2.4, 2.5). The whole
  * quadwords compared here are also the ones QEMU 7.2's amd-iommu model was
  * seen to execute (a DTE it translated through, the commands it completed). */
 #include <stdarg.h>
@@ -15,6 +16,9 @@
 /* The DTE bits QEMU up to 7.2.18 rejects as reserved (its ILLEGAL_DEV_TABLE_ENTRY
  * check): quadword 0 bits 7:2, 53:52 and 63. */
 #define QEMU72_DTE_Q0_RESERVED 0x80300000000000fcULL
+/* Quadword 2 bits it rejects: up to 7.2.18 bits 59 and 55:52 (DTE bits 187 and
+ * 183:180), from 7.2.19 on bits 53:52. */
+#define QEMU72_DTE_Q2_RESERVED 0x08f0000000000000ULL
 
 static void test_geometry(void **state)
 {
@@ -40,7 +44,7 @@ static void test_dte_blocked(void **state)
     assert_int_equal(d.q[0], AMDVI_DTE_V | AMDVI_DTE_TV);
     assert_int_equal(d.q[0], 0x3);
     assert_int_equal(d.q[1], 0);
-    assert_int_equal(d.q[2], 0); /* IV = 0: interrupts pass unremapped */
+    assert_int_equal(d.q[2], 0); /* the driver adds the interrupt fields: amdvi_dte_irq() */
     assert_int_equal(d.q[3], 0);
     assert_int_equal(amdvi_dte_mode(&d), AMDVI_MODE_NONE);
     assert_int_equal(amdvi_dte_domain(&d), 0);
@@ -89,6 +93,75 @@ static void test_pte_layout(void **state)
     assert_int_equal(0x601000 | rw | AMDVI_PTE_PR, 0x6000000000601001ULL); /* a 4 KiB leaf: Next Level 0 */
     assert_int_equal(AMDVI_PTE_NL_MASK, 0xe00);
     assert_int_equal(AMDVI_PTE_NL_MASK & AMDVI_ADDR_MASK, 0);
+}
+
+/* Bit n of the 256-bit entry, as the specification numbers them. */
+static bool dte_bit(const struct amdvi_dte *d, u32 n) { return (d->q[n / 64] >> (n % 64)) & 1; }
+
+static void test_dte_interrupts(void **state)
+{
+    /* A device's own table: 2^8 entries at 0x123440, remapped. */
+    struct amdvi_dte d = amdvi_dte_translated(0x500000, 5, AMDVI_MODE_4LEVEL);
+    d.q[2] = amdvi_dte_irq(0x123440, 8);
+    assert_int_equal(d.q[2], 0x2000000000123451ULL);
+    assert_true(dte_bit(&d, 128));                                       /* IV */
+    assert_int_equal((d.q[2] >> 1) & 0xf, 8);                            /* IntTabLen, bits 132:129 */
+    assert_false(dte_bit(&d, 133));                                      /* IG: aborted interrupts are reported */
+    assert_int_equal((d.q[2] >> 6) & ((1ULL << 46) - 1), 0x123440 >> 6); /* IntTableRootPtr, bits 179:134 */
+    assert_int_equal((d.q[2] >> 60) & 3, AMDVI_INTCTL_REMAP);            /* IntCtl, bits 189:188: 10b */
+    /* No pass-through: InitPass 184, EIntPass 185, NMIPass 186, Lint0Pass 190, Lint1Pass 191. */
+    static const u32 pass[] = { 184, 185, 186, 190, 191 };
+    for (size_t i = 0; i < ARRAY_SIZE(pass); i++)
+        assert_false(dte_bit(&d, pass[i]));
+    assert_int_equal(AMDVI_DTE_INIT_PASS | AMDVI_DTE_EINT_PASS | AMDVI_DTE_NMI_PASS | AMDVI_DTE_LINT0_PASS |
+                         AMDVI_DTE_LINT1_PASS,
+                     0xc700000000000000ULL);
+    assert_int_equal(amdvi_dte_irq_table(&d), 0x123440);
+    assert_int_equal(amdvi_dte_irq_len(&d), 8);
+    /* The DMA half is untouched; QEMU 7.2 takes the entry (no reserved bit). */
+    assert_true(amdvi_dte_translates(&d));
+    assert_int_equal(amdvi_dte_domain(&d), 5);
+    assert_int_equal(d.q[0] & QEMU72_DTE_Q0_RESERVED, 0);
+    assert_int_equal(d.q[2] & QEMU72_DTE_Q2_RESERVED, 0);
+    assert_int_equal(d.q[3], 0);
+
+    /* A blocked device: the unit's empty table, 2^0 entries. */
+    const u64 b = amdvi_dte_irq(0x7f000000, 0);
+    assert_int_equal(b, 0x200000007f000001ULL);
+    /* Only bits 51:6 of the table: an unaligned or too wide address reaches
+     * neither IntTabLen, IG, the reserved bits nor the pass bits. */
+    const u64 w = amdvi_dte_irq(0xfff012345678907fULL, 0);
+    assert_int_equal(w & AMDVI_DTE_INTTAB_MASK, 0x0000123456789040ULL);
+    assert_int_equal(w & ~AMDVI_DTE_INTTAB_MASK, AMDVI_DTE_IV | 2ULL << 60);
+    assert_int_equal(AMDVI_DTE_INTTAB_MASK, 0x000fffffffffffc0ULL);
+    assert_int_equal(w & QEMU72_DTE_Q2_RESERVED, 0);
+    /* A length past the field's 1011b (2048 entries) is cut to it. */
+    assert_int_equal((amdvi_dte_irq(0x1000, 15) >> 1) & 0xf, AMDVI_INTTABLEN_MAX);
+    assert_int_equal(AMDVI_INTTABLEN_MAX, 11);
+    assert_int_equal(1u << AMDVI_INTTABLEN_MAX, 0x7ffu + 1); /* every index MSI data bits 10:0 name */
+}
+
+/* Legacy (GAEn = 0) interrupt table entries, as QEMU 7.2 reads them: RemapEn
+ * bit 0, SupIOPF 1, IntType 4:2, RqEoi 5, DM 6, GuestMode 7, destination
+ * 15:8, vector 23:16. */
+static void test_irte(void **state)
+{
+    u32 e = amdvi_irte(0x41, 3);
+    assert_int_equal(e, 0x00410301);
+    assert_int_equal(e & AMDVI_IRTE_REMAP_EN, 1);
+    assert_int_equal(e & AMDVI_IRTE_SUP_IOPF, 0);              /* an aborted interrupt is reported */
+    assert_int_equal((e >> AMDVI_IRTE_INT_TYPE_SHIFT) & 7, 0); /* fixed */
+    assert_int_equal(e & AMDVI_IRTE_RQ_EOI, 0);
+    assert_int_equal(e & AMDVI_IRTE_DM_LOGICAL, 0); /* physical destination */
+    assert_int_equal(e & AMDVI_IRTE_GUEST_MODE, 0);
+    assert_int_equal((e >> 8) & 0xff, 3);
+    assert_int_equal((e >> 16) & 0xff, 0x41);
+    assert_int_equal(e >> 24, 0);
+    /* The widest: APIC ID 255, vector 255; nothing spills into bits 31:24. */
+    e = amdvi_irte(0xff, 0xff);
+    assert_int_equal(e, 0x00ffff01);
+    assert_int_equal(AMDVI_IRTE_SIZE, 4);
+    assert_int_equal(AMDVI_IRTE_SUP_IOPF | AMDVI_IRTE_RQ_EOI | AMDVI_IRTE_DM_LOGICAL | AMDVI_IRTE_GUEST_MODE, 0xe2);
 }
 
 static u32 opcode(const struct amdvi_cmd *c) { return (u32)(c->lo >> 60); }
@@ -172,6 +245,18 @@ static void test_io_page_fault(void **state)
     i = amdvi_event_decode(&e);
     assert_false(i.write);
     assert_int_equal(i.flags, AMDVI_EVF_I | AMDVI_EVF_NX);
+    assert_true(i.irq);
+
+    /* An interrupt the unit aborted (its entry without RemapEn): I set. A
+     * memory access has I clear; I on another event means nothing. */
+    e = event(AMDVI_EVT_IO_PAGE_FAULT, AMDVI_EVF_I, 0, 0x0100, 0xfee00000);
+    i = amdvi_event_decode(&e);
+    assert_true(i.irq);
+    assert_int_equal(i.devid, 0x0100);
+    e = event(AMDVI_EVT_IO_PAGE_FAULT, AMDVI_EVF_RW, 1, 0x0100, 0x1000);
+    assert_false(amdvi_event_decode(&e).irq);
+    e = event(AMDVI_EVT_ILLEGAL_DTE, AMDVI_EVF_I, 0, 0x0100, 0);
+    assert_false(amdvi_event_decode(&e).irq);
 }
 
 static void test_other_events(void **state)
@@ -228,9 +313,11 @@ static void test_registers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_geometry),     cmocka_unit_test(test_dte_blocked), cmocka_unit_test(test_dte_translated),
-        cmocka_unit_test(test_pte_layout),   cmocka_unit_test(test_commands),    cmocka_unit_test(test_io_page_fault),
-        cmocka_unit_test(test_other_events), cmocka_unit_test(test_registers),
+        cmocka_unit_test(test_geometry),       cmocka_unit_test(test_dte_blocked),
+        cmocka_unit_test(test_dte_translated), cmocka_unit_test(test_dte_interrupts),
+        cmocka_unit_test(test_irte),           cmocka_unit_test(test_pte_layout),
+        cmocka_unit_test(test_commands),       cmocka_unit_test(test_io_page_fault),
+        cmocka_unit_test(test_other_events),   cmocka_unit_test(test_registers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,23 +105,56 @@ struct amdvi_dte {
 STATIC_ASSERT(sizeof(struct amdvi_dte) == 32, "a DTE is 256 bits");
 
 /* Quadword 0. */
-#define AMDVI_DTE_V           BIT(0) /* entry valid; 0: the device's DMA passes untranslated */
-#define AMDVI_DTE_TV          BIT(1) /* translation fields valid */
-#define AMDVI_DTE_MODE_SHIFT  9      /* bits 11:9: levels of the host table at the root pointer */
-#define AMDVI_DTE_MODE_MASK   (7ULL << AMDVI_DTE_MODE_SHIFT)
-#define AMDVI_DTE_IR          BIT(61) /* the device may read (ANDed with the table's rights) */
-#define AMDVI_DTE_IW          BIT(62) /* the device may write */
+#define AMDVI_DTE_V               BIT(0) /* entry valid; 0: the device's DMA passes untranslated */
+#define AMDVI_DTE_TV              BIT(1) /* translation fields valid */
+#define AMDVI_DTE_MODE_SHIFT      9      /* bits 11:9: levels of the host table at the root pointer */
+#define AMDVI_DTE_MODE_MASK       (7ULL << AMDVI_DTE_MODE_SHIFT)
+#define AMDVI_DTE_IR              BIT(61) /* the device may read (ANDed with the table's rights) */
+#define AMDVI_DTE_IW              BIT(62) /* the device may write */
 /* Mode 0 disables translation: addresses pass unchanged, allowed or aborted
  * by IR and IW alone. Mode 4 walks a 4-level table: 48-bit addresses. */
-#define AMDVI_MODE_NONE       0u
-#define AMDVI_MODE_4LEVEL     4u
-#define AMDVI_MODE4_BITS      48
+#define AMDVI_MODE_NONE           0u
+#define AMDVI_MODE_4LEVEL         4u
+#define AMDVI_MODE4_BITS          48
 /* Quadword 1: DomainID in bits 15:0 (bits 79:64 of the entry) tags the
  * unit's cached translations; bits 16 and up (guest CR3, IOTLB enable, fault
  * suppression, port I/O and system management control, exclusion) stay 0. */
-#define AMDVI_DTE_DOMAIN_MASK 0xffffULL
-/* Quadwords 2 and 3 (interrupt remapping) stay 0: IV = 0 passes the device's
- * interrupts through unremapped. */
+#define AMDVI_DTE_DOMAIN_MASK     0xffffULL
+/* Quadword 2: interrupt remapping (2.2.2, 2.2.5), one 64-bit store. With IV
+ * set, the device's fixed and arbitrated MSIs are looked up in its interrupt
+ * table by the index in MSI data bits 10:0; NMI, INIT, ExtInt, LINT0 and
+ * LINT1 messages pass only where their Pass bit is set, and are aborted
+ * otherwise. IV = 0 passes every message through unremapped. Quadword 3
+ * (guest interrupt state, attached-device data) stays 0. */
+#define AMDVI_DTE_IV              BIT(0) /* bit 128: the interrupt fields are valid */
+#define AMDVI_DTE_INTTABLEN_SHIFT 1      /* bits 132:129: the table holds 2^IntTabLen entries */
+#define AMDVI_DTE_INTTABLEN_MASK  (0xfULL << AMDVI_DTE_INTTABLEN_SHIFT)
+#define AMDVI_DTE_IG              BIT(5)                /* bit 133: no event for an unmapped interrupt */
+#define AMDVI_DTE_INTTAB_MASK     0x000fffffffffffc0ULL /* bits 179:134: the table's address bits 51:6 */
+#define AMDVI_DTE_INIT_PASS       BIT(56)               /* bit 184 */
+#define AMDVI_DTE_EINT_PASS       BIT(57)               /* bit 185: ExtInt */
+#define AMDVI_DTE_NMI_PASS        BIT(58)               /* bit 186 */
+#define AMDVI_DTE_INTCTL_SHIFT    60                    /* bits 189:188: what fixed and arbitrated MSIs meet */
+#define AMDVI_DTE_INTCTL_MASK     (3ULL << AMDVI_DTE_INTCTL_SHIFT)
+#define AMDVI_DTE_LINT0_PASS      BIT(62) /* bit 190 */
+#define AMDVI_DTE_LINT1_PASS      BIT(63) /* bit 191 */
+#define AMDVI_INTCTL_ABORT        0u      /* target-aborted */
+#define AMDVI_INTCTL_FORWARD      1u      /* passed unremapped */
+#define AMDVI_INTCTL_REMAP        2u      /* remapped through the table */
+#define AMDVI_INTTABLEN_MAX       11u     /* 1011b: 2048 entries, every index MSI data bits 10:0 can name */
+
+/* ---- Interrupt remapping table entries (2.2.5.1), the 32-bit format used
+ * while Control GAEn is 0 (no guest virtual APIC). The table is indexed by
+ * MSI data bits 10:0 and must be 64-byte aligned (128 in Linux's practice). */
+#define AMDVI_IRTE_REMAP_EN       BIT(0) /* RemapEn: else the interrupt is target-aborted */
+#define AMDVI_IRTE_SUP_IOPF       BIT(1) /* SupIOPF: no IO_PAGE_FAULT event when it is aborted */
+#define AMDVI_IRTE_INT_TYPE_SHIFT 2      /* bits 4:2: 000b fixed, 001b arbitrated */
+#define AMDVI_IRTE_RQ_EOI         BIT(5) /* an EOI back to the device: not for MSIs */
+#define AMDVI_IRTE_DM_LOGICAL     BIT(6) /* destination mode; 0: physical */
+#define AMDVI_IRTE_GUEST_MODE     BIT(7) /* reserved in this format: QEMU refuses it */
+#define AMDVI_IRTE_DEST_SHIFT     8      /* bits 15:8: an xAPIC ID */
+#define AMDVI_IRTE_VECTOR_SHIFT   16     /* bits 23:16 */
+#define AMDVI_IRTE_SIZE           4u
 
 /* ---- I/O page-table entries (2.2.3) are in arch/x86/hw/pte.h, with the
  * other page tables; the DTE shares their rights bits. */
@@ -216,6 +249,31 @@ static inline struct amdvi_dte amdvi_dte_translated(u64 root, u16 domain, u32 mo
     return d;
 }
 
+/* Quadword 2 of a device whose fixed MSIs are remapped through the table at
+ * `table` of 2^len_log2 entries (len_log2 above the field's 11 is cut to
+ * it). Every Pass bit is clear: the device cannot send NMI, INIT, ExtInt or
+ * LINT messages, whatever its data says. */
+static inline u64 amdvi_dte_irq(u64 table, u32 len_log2)
+{
+    if (len_log2 > AMDVI_INTTABLEN_MAX)
+        len_log2 = AMDVI_INTTABLEN_MAX;
+    return AMDVI_DTE_IV | ((u64)len_log2 << AMDVI_DTE_INTTABLEN_SHIFT) | (table & AMDVI_DTE_INTTAB_MASK) |
+           ((u64)AMDVI_INTCTL_REMAP << AMDVI_DTE_INTCTL_SHIFT);
+}
+static inline u64 amdvi_dte_irq_table(const struct amdvi_dte *d) { return d->q[2] & AMDVI_DTE_INTTAB_MASK; }
+static inline u32 amdvi_dte_irq_len(const struct amdvi_dte *d)
+{
+    return (u32)((d->q[2] & AMDVI_DTE_INTTABLEN_MASK) >> AMDVI_DTE_INTTABLEN_SHIFT);
+}
+
+/* An interrupt table entry delivering `vector`, fixed and edge, to the CPU
+ * whose xAPIC ID is dest, physical destination mode; aborted interrupts of
+ * it are reported (SupIOPF clear). */
+static inline u32 amdvi_irte(u8 vector, u8 dest)
+{
+    return AMDVI_IRTE_REMAP_EN | (u32)dest << AMDVI_IRTE_DEST_SHIFT | (u32)vector << AMDVI_IRTE_VECTOR_SHIFT;
+}
+
 static inline u32 amdvi_dte_mode(const struct amdvi_dte *d)
 {
     return (u32)((d->q[0] & AMDVI_DTE_MODE_MASK) >> AMDVI_DTE_MODE_SHIFT);
@@ -259,6 +317,7 @@ struct amdvi_event_info {
     u16 flags;  /* bits 59:48 */
     u64 addr;   /* bits 127:64: the device's address, or the table, command or entry the event concerns */
     bool write; /* IO_PAGE_FAULT and the hardware errors: RW */
+    bool irq;   /* IO_PAGE_FAULT with I: an interrupt request the unit aborted, not a memory access */
 };
 
 static inline const char *amdvi_event_name(u32 code)
@@ -290,6 +349,7 @@ static inline struct amdvi_event_info amdvi_event_decode(const struct amdvi_even
     i.flags = (u16)((e->lo >> AMDVI_EVT_FLAGS_SHIFT) & AMDVI_EVT_FLAGS_MASK);
     i.addr = e->hi;
     i.write = (i.flags & AMDVI_EVF_RW) != 0;
+    i.irq = i.code == AMDVI_EVT_IO_PAGE_FAULT && (i.flags & AMDVI_EVF_I);
     return i;
 }
 
