@@ -268,8 +268,9 @@ static void irt_free(struct iommu_hw *u, hpa_t table)
  * iommu_hw_init() gives unit i the firmware's units[i]. */
 static bool ioapic_named(const struct iommu_hw *u)
 {
-    const struct acpi_iommu_info *fw = (const void *)((const char *)(u->fw - u->index) -
-                                                      __builtin_offsetof(struct acpi_iommu_info, units));
+    const struct acpi_iommu_info *fw = u->fw_all;
+    if (!fw)
+        return false;
     for (u32 i = 0; i < fw->nscopes && i < ACPI_MAX_IOMMU_SCOPES; i++) {
         const struct acpi_iommu_scope *s = &fw->scopes[i];
         if (s->kind == ACPI_IOMMU_SCOPE_IOAPIC && !s->in_region && s->owner < fw->nunits &&

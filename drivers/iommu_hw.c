@@ -18,6 +18,7 @@ void iommu_hw_init(const struct iommu_model *m, struct iommu_units *out)
     for (u32 i = 0; i < out->n; i++) {
         struct iommu_hw *u = &out->unit[i];
         u->fw = &m->fw->units[i];
+        u->fw_all = m->fw;
         u->index = i;
         if (!u->fw->usable) {
             ksnprintf(u->why, sizeof(u->why), "the firmware's table is not usable: %s", u->fw->error);

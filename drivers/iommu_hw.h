@@ -69,6 +69,7 @@ struct iommu_hw_ops {
 /* A unit the hypervisor drives: one per firmware unit, at the same index. */
 struct iommu_hw {
     const struct acpi_iommu_unit *fw;
+    const struct acpi_iommu_info *fw_all; /* every firmware unit and scope (fw is one of them) */
     const struct iommu_hw_ops *ops;
     u32 index;
     bool on;                     /* translating: every requester blocked or attached */
