@@ -7,7 +7,13 @@
 /* Leaf 1 bits that name the host's thermal, power and debug-store MSRs. */
 #define HOST_POWER_1_ECX                                                                                               \
     (CPUID_1_ECX_DTES64 | CPUID_1_ECX_DS_CPL | CPUID_1_ECX_EST | CPUID_1_ECX_TM2 | CPUID_1_ECX_XTPR | CPUID_1_ECX_PDCM)
-#define HOST_POWER_1_EDX (CPUID_1_EDX_DS | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM | CPUID_1_EDX_PBE)
+#define HOST_POWER_1_EDX  (CPUID_1_EDX_DS | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM | CPUID_1_EDX_PBE)
+/* The machine-check architecture is the host's: its MSRs (IA32_MCG_CAP,
+ * IA32_MCG_STATUS, the banks from 0x400) are #GP in a partition, and a
+ * kernel shown MCE and MCA reads them unguarded: Linux with CONFIG_X86_MCE
+ * (Debian's generic kernel) panics at boot ("MCA architectural violation!"). */
+#define HOST_MCA_1_EDX    (CPUID_1_EDX_MCE | CPUID_1_EDX_MCA)
+#define HOST_MCA_8001_EDX (CPUID_80000001_EDX_MCE | CPUID_80000001_EDX_MCA)
 
 /* Bits needed to number 0..n (n + 1 values). */
 static u32 id_bits(u32 n) { return n ? 32u - (u32)__builtin_clz(n) : 0; }
@@ -75,7 +81,7 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
         /* Thermal monitoring, clock control and the debug store are the host's,
          * as leaf 6 and the PMU leaf say: their MSRs are not the guest's (Linux
          * reads IA32_THERM_INTERRUPT whenever ACPI and TM are both shown). */
-        out[VCPUID_EDX] &= ~HOST_POWER_1_EDX;
+        out[VCPUID_EDX] &= ~(HOST_POWER_1_EDX | HOST_MCA_1_EDX);
         /* The vlapic has x2APIC mode whatever the host's APIC has: its
          * registers as MSRs, so Linux's EOIs and IPIs are single WRMSR exits
          * rather than decoded page accesses. Without interrupt remapping
@@ -143,7 +149,7 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
         out[VCPUID_ECX] &= ~CPUID_80000001_ECX_SVM; /* no nested virtualisation */
         /* RDTSCP would read the host CPU's IA32_TSC_AUX, which neither
          * backend switches: hidden, so the guest never writes TSC_AUX. */
-        out[VCPUID_EDX] &= ~CPUID_80000001_EDX_RDTSCP;
+        out[VCPUID_EDX] &= ~(CPUID_80000001_EDX_RDTSCP | HOST_MCA_8001_EDX);
         break;
     case CPUID_LEAF_EXT_POWER:
         /* The guest's TSC is the host's, which the hypervisor's own clock

@@ -14,8 +14,10 @@
 #define HIDDEN_1_ECX                                                                                                   \
     (CPUID_1_ECX_VMX | CPUID_1_ECX_SMX | CPUID_1_ECX_MONITOR | CPUID_1_ECX_DTES64 | CPUID_1_ECX_DS_CPL |               \
      CPUID_1_ECX_EST | CPUID_1_ECX_TM2 | CPUID_1_ECX_XTPR | CPUID_1_ECX_PDCM)
-/* Leaf 1 EDX bits the filter clears: the host's thermal and debug-store MSRs. */
-#define HIDDEN_1_EDX (CPUID_1_EDX_DS | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM | CPUID_1_EDX_PBE)
+/* Leaf 1 EDX bits the filter clears: the host's thermal, debug-store and
+ * machine-check MSRs. */
+#define HIDDEN_1_EDX                                                                                                   \
+    (CPUID_1_EDX_DS | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM | CPUID_1_EDX_PBE | CPUID_1_EDX_MCE | CPUID_1_EDX_MCA)
 
 static const struct vcpuid_host all_ones = { 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu };
 static const struct vcpuid_host all_zero = { 0, 0, 0, 0 };
@@ -69,7 +71,9 @@ static void test_ext_leaves(void **state)
     u32 o[4];
     vcpuid_filter(CPUID_LEAF_EXT_AMD, 0, &all_ones, &c, o);
     assert_int_equal(o[VCPUID_ECX], ~(u32)CPUID_80000001_ECX_SVM);
-    assert_int_equal(o[VCPUID_EDX], ~(u32)CPUID_80000001_EDX_RDTSCP); /* TSC_AUX is not switched */
+    /* TSC_AUX is not switched; the machine-check MSRs are the host's. */
+    assert_int_equal(o[VCPUID_EDX],
+                     ~(u32)(CPUID_80000001_EDX_RDTSCP | CPUID_80000001_EDX_MCE | CPUID_80000001_EDX_MCA));
     assert_int_equal(o[VCPUID_EAX] & o[VCPUID_EBX], 0xffffffffu);
     vcpuid_filter(CPUID_LEAF_SVM, 0, &all_ones, &c, o);
     assert_int_equal(o[0] | o[1] | o[2] | o[3], 0);

@@ -43,7 +43,9 @@
 /* Leaf 6 EAX. */
 #define CPUID_6_EAX_ARAT         BIT(2) /* the APIC timer keeps running in deep C-states */
 /* Leaf 1 EDX. */
+#define CPUID_1_EDX_MCE          BIT(7) /* machine-check exception: CR4.MCE */
 #define CPUID_1_EDX_APIC         BIT(9)
+#define CPUID_1_EDX_MCA          BIT(14) /* machine-check architecture: IA32_MCG_CAP, _STATUS, the banks */
 #define CPUID_1_EDX_DS           BIT(21) /* debug store: IA32_DS_AREA */
 #define CPUID_1_EDX_ACPI         BIT(22) /* thermal monitor MSRs, software clock control */
 #define CPUID_1_EDX_HTT          BIT(28) /* EBX[23:16] counts logical processors */
@@ -67,6 +69,8 @@
 
 /* Leaf 0x80000001. */
 #define CPUID_80000001_ECX_SVM    BIT(2)
+#define CPUID_80000001_EDX_MCE    BIT(7) /* AMD's copies of leaf 1's MCE and MCA */
+#define CPUID_80000001_EDX_MCA    BIT(14)
 #define CPUID_80000001_EDX_RDTSCP BIT(27) /* RDTSCP reads IA32_TSC_AUX */
 
 /* Leaf 0x80000007 EDX. */
