@@ -148,17 +148,19 @@ fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
 	@$(PYTHON) tools/fuzz.py report $(B)/fuzz $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------- run & test
-# The Debian packages to build and test, then Debian's kernel and busybox
-# (apt-get download, dpkg -x: tools/debian-kernel.py fetch) into build/debian/.
+# The Debian packages to build and test, then Debian's kernels (cloud, and
+# generic pruned to its vmlinuz and e1000e module) and busybox (apt-get
+# download, dpkg -x: tools/debian-kernel.py fetch) into build/debian/.
 deps:
 	@$(PYTHON) tools/deps.py
 	@mkdir -p $(B) && $(PYTHON) tools/debian-kernel.py fetch $(LINUX_DIR) >$(B)/debian-fetch.log 2>&1 || \
-	  { cat $(B)/debian-fetch.log; echo "deps: could not fetch Debian's kernel (above); make run's demo" \
-	    "and the Linux boot tests need it"; exit 1; }
+	  { cat $(B)/debian-fetch.log; echo "deps: could not fetch Debian's kernels (above); make run's demo" \
+	    "and the Linux boot tests need them"; exit 1; }
 
 # Debian's kernel (vmlinuz as shipped, and the vmlinux inside it) and the
-# initramfs built from guest/linux/, in build/debian/.
-debian-kernel: deps $(LINUX_INITRD)
+# initramfs built from guest/linux/, in build/debian/; Debian's generic kernel
+# (its vmlinuz and e1000e module) and its initramfs in build/debian/generic/.
+debian-kernel: deps $(LINUX_INITRD) $(LINUX_GENERIC_INITRD)
 
 QEMU_ARGS ?=
 run: deps $(B)/run-esp.img

@@ -46,8 +46,16 @@ $(LINUX_INITRD): guest/linux/init guest/linux/net-init guest/linux/poll guest/li
                  tools/debian-kernel.py
 	@$(PYTHON) tools/debian-kernel.py initramfs --agent $(LINUX_AGENT) --hog $(LINUX_HOG) $(LINUX_DIR)
 
+# The same for Debian's generic kernel (make deps keeps its vmlinuz and e1000e
+# module in $(LINUX_DIR)/generic/): busybox and the scripts, its e1000e module
+# instead of the cloud kernel's virtio ones (tests/boot/test_linux_nic.py).
+LINUX_GENERIC_INITRD := $(LINUX_DIR)/generic/initramfs.cpio
+LINUX_GENERIC_KERNEL := $(LINUX_DIR)/generic/vmlinuz
+$(LINUX_GENERIC_INITRD): guest/linux/init guest/linux/net-init guest/linux/poll guest/linux/fail tools/debian-kernel.py
+	@$(PYTHON) tools/debian-kernel.py initramfs --generic $(LINUX_DIR)
+
 guest: $(GUEST_BINS) $(LINUX_AGENT) $(LINUX_HOG)
-linux-guest: $(LINUX_INITRD)
+linux-guest: $(LINUX_INITRD) $(LINUX_GENERIC_INITRD)
 
 $(B)/guest/%.o: guest/%.c
 	@mkdir -p $(dir $@)

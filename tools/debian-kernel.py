@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
 """Debian's cloud kernel and the initramfs that boots it in a partition
-(make run's demo, tests/boot/test_linux*.py). Uses Debian packages only:
+(make run's demo, tests/boot/test_linux*.py), and Debian's generic kernel for
+the tests that need a driver the cloud kernel lacks (e1000e:
+tests/boot/test_linux_nic.py). Uses Debian packages only:
 
     tools/debian-kernel.py fetch [OUT]
         apt-get download linux-image-<abi>-cloud-amd64 busybox-static, once,
         and dpkg -x them into OUT/root (make deps runs this):
         OUT/vmlinuz   a link to the bzImage as shipped (root/boot/vmlinuz-*)
         OUT/vmlinux   the PVH ELF inside the vmlinuz (tools/extract-vmlinux.py)
+        Then apt-get download linux-image-<abi>-amd64 (what linux-image-amd64
+        depends on: about 70 MB, 400 MB unpacked), once, dpkg -x it into a
+        scratch directory, and keep only its vmlinuz, its config and the
+        modules of GENERIC_MODULES with their dependencies, in
+        OUT/generic/root (about 9 MB); the .deb and the rest are deleted:
+        OUT/generic/vmlinuz   a link to that vmlinuz
 
     tools/debian-kernel.py initramfs --agent PATH --hog PATH [OUT]
         OUT/initramfs.cpio from guest/linux/ (make builds this): busybox
@@ -14,6 +22,10 @@
         /bin/isthmus-fail), the failover agent as /bin/isthmus-hb-agent and the hang
         tool as /bin/isthmus-hog (both static, built by make), and Debian's
         virtio_pci, virtio_net and 8021q modules with a modules.dep
+
+    tools/debian-kernel.py initramfs --generic [OUT]
+        OUT/generic/initramfs.cpio: the same busybox and scripts, with the
+        generic kernel's GENERIC_MODULES (and what they need) instead
 
     tools/debian-kernel.py [--agent PATH] [--hog PATH] [OUT]   both
 
@@ -25,14 +37,21 @@ import importlib.util
 import lzma
 import os
 import re
+import shutil
 import subprocess
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 META = "linux-image-cloud-amd64"
+GENERIC_META = "linux-image-amd64"
 
 # Modules the network role loads, by name; their dependencies come with them.
 NET_MODULES = ["virtio_pci", "virtio_net", "8021q"]
+# The generic kernel's modules that are kept and put in its initramfs: the
+# driver of the e1000e (Intel 82574L) that tests/boot/test_linux_nic.py
+# assigns to a partition; the cloud kernel is built without it. It brings ptp
+# and pps_core.
+GENERIC_MODULES = ["e1000e"]
 
 # The initramfs's scripts, from guest/linux/ (installed as NAME, mode 0755).
 SCRIPTS = {"init": "init", "net-init": "net-init", "bin/isthmus-poll": "poll", "bin/isthmus-fail": "fail"}
@@ -42,14 +61,14 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def image_package():
+def image_package(meta=META):
     """The versioned image package the meta-package depends on."""
-    out = subprocess.run(["apt-cache", "depends", META], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["apt-cache", "depends", meta], capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         line = line.strip()
         if line.startswith("Depends: linux-image-"):
             return line.split()[1]
-    raise SystemExit(f"debian-kernel: {META} depends on no linux-image package (apt-get update?)")
+    raise SystemExit(f"debian-kernel: {meta} depends on no linux-image package (apt-get update?)")
 
 
 def fetch(out):
@@ -61,6 +80,47 @@ def fetch(out):
     run(["apt-get", "download", image_package(), "busybox-static"], cwd=debs)
     for deb in sorted(glob.glob(os.path.join(debs, "*.deb"))):
         run(["dpkg", "-x", deb, root])
+
+
+def fetch_generic(out):
+    """Debian's generic kernel, pruned: apt-get download and dpkg -x into a
+    scratch directory, then only the vmlinuz, its config and GENERIC_MODULES
+    with their dependencies (uncompressed, at their paths) are kept in
+    OUT/generic/root, which appears whole or not at all."""
+    gen = os.path.join(out, "generic")
+    scratch = os.path.join(gen, "scratch")
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    try:
+        run(["apt-get", "download", image_package(GENERIC_META)], cwd=scratch)
+        debs = glob.glob(os.path.join(scratch, "*.deb"))
+        if len(debs) != 1:
+            raise SystemExit(f"debian-kernel: apt-get download left {len(debs)} packages in {scratch}")
+        print(f"debian-kernel: {os.path.basename(debs[0])}: {os.path.getsize(debs[0])} bytes", flush=True)
+        full = os.path.join(scratch, "root")
+        run(["dpkg", "-x", debs[0], full])
+        version, mods = module_files(full, GENERIC_MODULES)
+        keep = {f"boot/vmlinuz-{version}": None, f"boot/config-{version}": None}
+        for rel, data, _ in mods.values():
+            keep[f"lib/modules/{version}/{rel}"] = data
+        new = os.path.join(gen, "root.new")
+        shutil.rmtree(new, ignore_errors=True)
+        for rel, data in keep.items():
+            dst = os.path.join(new, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if data is None:
+                if not os.path.exists(os.path.join(full, rel)):
+                    raise SystemExit(f"debian-kernel: {rel} not in {os.path.basename(debs[0])}")
+                shutil.copy2(os.path.join(full, rel), dst)
+            else:
+                with open(dst, "wb") as f:
+                    f.write(data)
+        root = os.path.join(gen, "root")
+        shutil.rmtree(root, ignore_errors=True)
+        os.replace(new, root)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"debian-kernel: kept {', '.join(sorted(keep))}", flush=True)
 
 
 def cpio_newc(entries):
@@ -142,7 +202,7 @@ def modules_dep(mods):
     return ("\n".join(lines) + "\n").encode()
 
 
-def initramfs(busybox, root, agent=None, hog=None):
+def initramfs(busybox, root, modules, agent=None, hog=None):
     with open(busybox, "rb") as f:
         bb = f.read()
     d, reg, chr_, file_ = 0o040755, 0o100755, 0o020600, 0o100644
@@ -160,7 +220,7 @@ def initramfs(busybox, root, agent=None, hog=None):
         if path:
             with open(path, "rb") as f:
                 entries.append((name, reg, f.read(), (0, 0)))
-    version, mods = module_files(root, NET_MODULES)
+    version, mods = module_files(root, modules)
     base = f"lib/modules/{version}"
     dirs = {base}
     for rel, _, _ in mods.values():
@@ -181,17 +241,24 @@ def fetched(root):
         os.path.join(root, "bin", "busybox"))
 
 
-def do_fetch(out):
-    """The packages (once), the vmlinuz link and the vmlinux inside it."""
-    root = os.path.join(out, "root")
-    if not fetched(root):
-        fetch(out)
+def link_vmlinuz(root, out):
+    """OUT/vmlinuz, a link to root's boot/vmlinuz-*; returns that file."""
     vmlinuz = sorted(glob.glob(os.path.join(root, "boot", "vmlinuz-*")))[-1]
     link = os.path.join(out, "vmlinuz")
     if os.path.realpath(link) != os.path.realpath(vmlinuz):
         if os.path.lexists(link):
             os.remove(link)
         os.symlink(os.path.relpath(vmlinuz, out), link)
+    return vmlinuz
+
+
+def do_fetch(out):
+    """The packages (once), the vmlinuz links and the vmlinux inside the
+    cloud kernel's."""
+    root = os.path.join(out, "root")
+    if not fetched(root):
+        fetch(out)
+    vmlinuz = link_vmlinuz(root, out)
     vmlinux = os.path.join(out, "vmlinux")
     if not os.path.exists(vmlinux) or os.path.getmtime(vmlinux) < os.path.getmtime(vmlinuz):
         spec = importlib.util.spec_from_file_location("extract_vmlinux", os.path.join(ROOT, "tools",
@@ -204,16 +271,23 @@ def do_fetch(out):
             f.write(elf)
         os.replace(vmlinux + ".tmp", vmlinux)
     print(f"debian-kernel: {vmlinuz}, {vmlinux}")
+    gen = os.path.join(out, "generic")
+    if not glob.glob(os.path.join(gen, "root", "boot", "vmlinuz-*")):
+        fetch_generic(out)
+    print(f"debian-kernel: {link_vmlinuz(os.path.join(gen, 'root'), gen)}")
 
 
-def do_initramfs(out, agent, hog):
+def do_initramfs(out, agent, hog, generic=False):
     root = os.path.join(out, "root")
-    if not fetched(root):
-        raise SystemExit(f"debian-kernel: no Debian kernel and busybox in {root}: "
+    mod_root, dest, modules = root, out, NET_MODULES
+    if generic:
+        mod_root, dest, modules = os.path.join(out, "generic", "root"), os.path.join(out, "generic"), GENERIC_MODULES
+    if not fetched(root) or not glob.glob(os.path.join(mod_root, "boot", "vmlinuz-*")):
+        raise SystemExit(f"debian-kernel: no Debian kernel and busybox in {root} and {mod_root}: "
                          "run 'make deps' (or tools/debian-kernel.py fetch)")
-    path = os.path.join(out, "initramfs.cpio")
+    path = os.path.join(dest, "initramfs.cpio")
     with open(path + ".tmp", "wb") as f:
-        f.write(initramfs(os.path.join(root, "bin", "busybox"), root, agent, hog))
+        f.write(initramfs(os.path.join(root, "bin", "busybox"), mod_root, modules, agent, hog))
     os.replace(path + ".tmp", path)
     print(f"debian-kernel: {path}")
 
@@ -225,6 +299,9 @@ def main(argv):
             i = argv.index(key)
             opts[key] = argv[i + 1]
             argv = argv[:i] + argv[i + 2:]
+    generic = "--generic" in argv  # initramfs: the generic kernel's (OUT/generic/initramfs.cpio)
+    if generic:
+        argv.remove("--generic")
     what = "both"
     if len(argv) > 1 and argv[1] in ("fetch", "initramfs"):
         what = argv.pop(1)
@@ -232,7 +309,7 @@ def main(argv):
     if what in ("fetch", "both"):
         do_fetch(out)
     if what in ("initramfs", "both"):
-        do_initramfs(out, opts.get("--agent"), opts.get("--hog"))
+        do_initramfs(out, opts.get("--agent"), opts.get("--hog"), generic)
     return 0
 
 
