@@ -119,6 +119,28 @@ for _base in ("q35-intel-iommu", "q35-amd-iommu"):
     PROFILES[_base + "-edu"] = dict(copy.deepcopy(PROFILES[_base]), args=PROFILES[_base]["args"] + _EDU,
                                     edu_bdf=_EDU_BDF, edu2_bdf="0000:02:00.0", smp="3",
                                     cpus={0: 0, 1: 0, 2: 0})
+# The two IOMMU profiles with the e1000e's user network open (restrict=off),
+# for tests/boot/test_linux_nic.py: a guest driving the NIC reaches the host's
+# loopback at 10.0.2.2, where the test serves a file (QEMU's user network
+# gives the guest 10.0.2.15/24). The two profiles above stay as they are
+# (fixtures were captured from them). On VT-d the NIC stays behind its root
+# port. On AMD-Vi it sits on the root bus (00:03.0): QEMU's AMD-Vi model
+# (7.2, and upstream as of 2026) fixes a device's bus number when it first
+# makes the device's DMA address space, at machine creation, before the
+# firmware numbers the root port's secondary bus, so a device behind a
+# bridge is translated with the device table entry of 00:<its devfn> (the
+# NIC at 01:00.0 with 00:00.0's, the host bridge's) instead of its own: its
+# DMA is blocked whatever the hypervisor programs for it (`-trace
+# amdvi_translation_result` shows "devid: 00:00.0" for every access).
+PROFILES["q35-intel-iommu-net"] = dict(copy.deepcopy(PROFILES["q35-intel-iommu"]),
+                                       args=[a.replace("restrict=on", "restrict=off")
+                                             for a in PROFILES["q35-intel-iommu"]["args"]],
+                                       nic_bdf="0000:01:00.0")
+PROFILES["q35-amd-iommu-net"] = dict(copy.deepcopy(PROFILES["q35-amd-iommu"]),
+                                     args=["-device", "amd-iommu",
+                                           "-device", "e1000e,bus=pcie.0,addr=0x3,romfile=,netdev=n1",
+                                           "-netdev", "user,id=n1,restrict=off"],
+                                     nic_bdf="0000:00:03.0")
 # The device without an IOMMU: its DMA reaches all of the machine's memory.
 PROFILES["q35-edu"] = {
     "machine": "q35", "smp": "3", "mem": 512, "args": list(_EDU),

@@ -55,10 +55,10 @@ def need_debian(*paths):
                         "(apt-get download of Debian's linux-image-cloud-amd64 and busybox-static)")
 
 
-def esp_with_linux(tmp_path, config=None, kernel=None):
+def esp_with_linux(tmp_path, config=None, kernel=None, initrd=None):
     """An ESP like build/esp.img's, larger, with the kernel and initramfs beside
     isthmus.efi, and `config` (CONFIG by default) as isthmus.toml; `kernel`
-    is VMLINUX unless given."""
+    is VMLINUX and `initrd` INITRD unless given."""
     src = os.path.join(BUILD, "esp", "EFI")
     if not os.path.isdir(src):
         pytest.fail("build/esp missing: run 'make esp' (make test does)")
@@ -69,7 +69,7 @@ def esp_with_linux(tmp_path, config=None, kernel=None):
     subprocess.run(["mcopy", "-i", img, "-s", src, "::/"], check=True)
     cfg = tmp_path / "isthmus.toml"
     cfg.write_text(config or CONFIG)
-    for path in (str(cfg), kernel or VMLINUX, INITRD):
+    for path in (str(cfg), kernel or VMLINUX, initrd or INITRD):
         subprocess.run(["mcopy", "-o", "-i", img, path, "::/EFI/BOOT/"], check=True)
     return img
 
