@@ -12,7 +12,11 @@
  * - Port 0x61 (NMI status and control): no NMI source, speaker off; bit 5,
  *   the PIT channel 2 output, reads 1, so a loop that waits for it ends.
  * - Port 0x80 (POST codes, the classic I/O delay): writes do nothing, quietly;
- *   the KVM features also tell Linux it needs no delay (NOP_IO_DELAY).
+ *   the KVM features also tell Linux it needs no delay (NOP_IO_DELAY). With it
+ *   the 8237 DMA page registers 0x81-0x8F: absent (Debian's generic kernel
+ *   reads 0x87 to see whether an ISA DMA controller is there).
+ * - Super I/O configuration ports (0x2E/0x2F, 0x4E/0x4F): absent; drivers
+ *   built into distribution kernels probe them for a watchdog or sensors.
  * - COM2-COM4 (0x2F8, 0x3E8, 0x2E8): absent. Linux's 8250 driver probes the
  *   four legacy serial ports whatever ACPI says; all-ones reads tell it
  *   there is no UART there. A partition's one UART is COM1 (vmm/dev/uart.c).
@@ -24,14 +28,17 @@
 #include "kernel/lib/errno.h"
 #include "kernel/lib/printf.h"
 
-#define PORT_PIC1         0x20
-#define PORT_PIC2         0xa0
-#define PORT_ELCR         0x4d0
-#define PORT_PIT          0x40
-#define PORT_PIT_COUNT    4
-#define PORT_SYS_CTRL     0x61
-#define PORT_POST         0x80
-#define SYS_CTRL_PIT2_OUT 0x20 /* bit 5: PIT channel 2 output */
+#define PORT_PIC1                0x20
+#define PORT_PIC2                0xa0
+#define PORT_ELCR                0x4d0
+#define PORT_PIT                 0x40
+#define PORT_PIT_COUNT           4
+#define PORT_SYS_CTRL            0x61
+#define PORT_SUPERIO1            0x2e /* index and data */
+#define PORT_SUPERIO2            0x4e
+#define PORT_POST                0x80 /* then the DMA page registers up to 0x8f */
+#define PORT_POST_DMA_PAGE_COUNT 16
+#define SYS_CTRL_PIT2_OUT        0x20 /* bit 5: PIT channel 2 output */
 
 static enum vdev_result absent_pio(struct vm_vcpu *vc, void *dev, u16 port, u8 size, bool in, u32 *val)
 {
@@ -64,8 +71,10 @@ static int legacy_attach(struct partition *p, char *err, size_t errlen)
         { PORT_PIC2, 2, absent_pio },
         { PORT_PIT, PORT_PIT_COUNT, absent_pio },
         { PORT_SYS_CTRL, 1, sys_ctrl_pio },
-        { PORT_POST, 1, absent_pio },
+        { PORT_POST, PORT_POST_DMA_PAGE_COUNT, absent_pio },
         { PORT_ELCR, 2, absent_pio },
+        { PORT_SUPERIO1, 2, absent_pio },
+        { PORT_SUPERIO2, 2, absent_pio },
         { PC_COM2_PORT, PC_UART_PORTS, absent_pio },
         { PC_COM3_PORT, PC_UART_PORTS, absent_pio },
         { PC_COM4_PORT, PC_UART_PORTS, absent_pio },
