@@ -342,6 +342,16 @@ static void test_capability_list_shows_msix(void **state)
     assert_int_equal(host_mapped_len, 0x1000);
 }
 
+/* A fresh bus with the logs cleared, memory decoding and MSI-X enabled. */
+static void msix_enabled_bus(void)
+{
+    log_limit_reset();
+    test_stubs_reset();
+    make_bus();
+    wr(1, 4, 2, PCI_CMD_MEM);
+    wr(1, CAP_MSIX + 2, 2, MSIX_CTRL_ENABLE);
+}
+
 /* A table the hypervisor cannot trap (not in a memory BAR): hidden, as before. */
 static void test_msix_hidden_when_untrappable(void **state)
 {
@@ -695,11 +705,7 @@ static void test_msix_entries_are_routed(void **state)
 static void test_msix_refused_entry(void **state)
 {
     (void)state;
-    log_limit_reset();
-    test_stubs_reset();
-    make_bus();
-    wr(1, 4, 2, PCI_CMD_MEM);
-    wr(1, CAP_MSIX + 2, 2, MSIX_CTRL_ENABLE);
+    msix_enabled_bus();
     guest_entry(TAB, 0, 7, 0x45, false);
     assert_int_equal(bus.stats.msix_refused, 1);
     assert_int_equal(bus.stats.msix_routed, 0);
@@ -730,11 +736,7 @@ static void test_msix_refused_entry(void **state)
 static void test_msix_bad_accesses(void **state)
 {
     (void)state;
-    log_limit_reset();
-    test_stubs_reset();
-    make_bus();
-    wr(1, 4, 2, PCI_CMD_MEM);
-    wr(1, CAP_MSIX + 2, 2, MSIX_CTRL_ENABLE);
+    msix_enabled_bus();
     guest_entry(TAB, 0, 0, 0x41, true);
     mw(TAB + 8, 2, 0x55);                          /* 2 bytes */
     mw(TAB + 13, 1, 0);                            /* a byte of vector control */
