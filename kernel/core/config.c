@@ -38,12 +38,6 @@ static const s64 baud_rates[] = { 9600, 19200, 38400, 57600, 115200 };
 /* Order matches enum config_iommu. */
 static const char *const iommu_choices[] = { "auto", "required", "optional", NULL };
 
-static void apply_iommu(void *obj, s64 num, const char *str)
-{
-    (void)str;
-    ((struct isthmus_config *)obj)->iommu = (enum config_iommu)num;
-}
-
 #define FIELD(type, f) .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
 
 static const struct config_key hypervisor_keys[] = {
@@ -92,7 +86,6 @@ static const struct config_key hypervisor_keys[] = {
         .type = CONFIG_ENUM,
         FIELD(struct isthmus_config, iommu),
         .choices = iommu_choices,
-        .apply = apply_iommu,
         .help = "DMA isolation of assigned PCI devices: \"required\" (a device no usable VT-d/AMD-Vi unit "
                 "covers is not assigned), \"optional\" (it is, with a warning: it can DMA anywhere) or "
                 "\"auto\" (default: required when the machine has a usable unit, else optional)",
