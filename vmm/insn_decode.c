@@ -5,6 +5,7 @@
 #include "vmm/insn_decode.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "arch/x86/hw/regs.h" /* RFLAGS_* of insn_rmw_exec() */
 
 /* Legacy prefixes (SDM Vol. 2A 2.1.1). */
 #define PFX_OPSIZE 0x66
@@ -392,6 +393,273 @@ u64 insn_store_value(const struct insn *in, u64 reg_value)
     if (in->high_byte)
         return (reg_value >> 8) & 0xff;
     return reg_value & size_mask(in->access_size);
+}
+
+/* ---- read-modify-write stores (shadow paging's page-table writes) ---- */
+
+/* ModRM.reg of the immediate groups 80/81/83 (SDM Vol. 2A table A-6, group 1):
+ * the writing members; 2 ADC, 3 SBB and 7 CMP are not emulated (CMP does not
+ * write and so never faults here). */
+static int group1_op(unsigned reg)
+{
+    switch (reg) {
+    case 0: return RMW_ADD;
+    case 1: return RMW_OR;
+    case 4: return RMW_AND;
+    case 5: return RMW_SUB;
+    case 6: return RMW_XOR;
+    default: return -1;
+    }
+}
+
+/* 0F BA group 8: 5 BTS, 6 BTR, 7 BTC (4 BT only reads). */
+static int group8_op(unsigned reg) { return reg == 5 ? RMW_BTS : reg == 6 ? RMW_BTR : reg == 7 ? RMW_BTC : -1; }
+
+int insn_decode_rmw(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_rmw *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct insn *in = &out->in;
+    struct cursor c;
+    int rc = begin(bytes, len, mode, in, &c);
+    if (rc)
+        goto out;
+    u8 b = in->opcode;
+    bool byte_form = false;
+    int group = 0; /* 1: group 1 (80/81/83), 8: group 8 (0F BA) */
+    unsigned imm_len = 0;
+    if (!in->two_byte) {
+        switch (b) {
+        case 0x88:
+        case 0x89:
+        case 0xa2:
+        case 0xa3:
+        case 0xc6:
+        case 0xc7:
+            /* The MOV stores: the MMIO decoder's forms (LOCK refused there). */
+            rc = insn_decode(bytes, len, mode, in);
+            out->op = RMW_MOV;
+            if (!rc && (in->dir == INSN_READ || !in->is_mem))
+                rc = -ENOTSUP;
+            return rc;
+        case 0x00:
+        case 0x01: out->op = RMW_ADD; break;
+        case 0x08:
+        case 0x09: out->op = RMW_OR; break;
+        case 0x20:
+        case 0x21: out->op = RMW_AND; break;
+        case 0x28:
+        case 0x29: out->op = RMW_SUB; break;
+        case 0x30:
+        case 0x31: out->op = RMW_XOR; break;
+        case 0x86:
+        case 0x87: out->op = RMW_XCHG; break;
+        case 0x80:
+            group = 1;
+            imm_len = 1;
+            break;
+        case 0x81:
+            group = 1;
+            imm_len = in->op_size == 2 ? 2 : 4;
+            break;
+        case 0x83:
+            group = 1;
+            imm_len = 1;
+            break;
+        default: rc = -ENOTSUP; goto out;
+        }
+        byte_form = b == 0x80 || (b < 0x80 && !(b & 1)) || b == 0x86;
+    } else {
+        switch (b) {
+        case 0xb0:
+        case 0xb1: out->op = RMW_CMPXCHG; break;
+        case 0xc0:
+        case 0xc1: out->op = RMW_XADD; break;
+        case 0xab: out->op = RMW_BTS; break;
+        case 0xb3: out->op = RMW_BTR; break;
+        case 0xbb: out->op = RMW_BTC; break;
+        case 0xba:
+            group = 8;
+            imm_len = 1;
+            break;
+        default: rc = -ENOTSUP; goto out;
+        }
+        byte_form = b == 0xb0 || b == 0xc0;
+    }
+    if (in->prefixes & INSN_PFX_REP) {
+        rc = -ENOTSUP; /* XACQUIRE/XRELEASE hints, or invalid */
+        goto out;
+    }
+    in->access_size = byte_form ? 1 : in->op_size;
+    in->dst_size = in->access_size;
+    if ((rc = decode_modrm(&c, in, mode)) != 0)
+        goto out;
+    if (!in->is_mem) {
+        rc = -ENOTSUP; /* a register destination never faults on memory */
+        goto out;
+    }
+    unsigned reg = (in->modrm >> 3) & 7;
+    if (group) {
+        int op = group == 1 ? group1_op(reg) : group8_op(reg);
+        if (op < 0) {
+            rc = -ENOTSUP;
+            goto out;
+        }
+        out->op = (u8)op;
+        in->dir = INSN_WRITE_IMM;
+    } else {
+        in->dir = INSN_WRITE_REG;
+        set_reg_operand(in, in->access_size);
+    }
+    if (imm_len) {
+        u64 imm;
+        if ((rc = get_le(&c, imm_len, &imm)) != 0)
+            goto out;
+        in->imm = group == 8 ? imm : (u64)sign_extend(imm, imm_len) & size_mask(in->access_size);
+    }
+    in->len = (u8)c.pos;
+    return 0;
+out:
+    in->len = (u8)c.pos;
+    return rc;
+}
+
+#define ARITH_FLAGS (RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF)
+
+static bool even_parity(u64 v)
+{
+    v &= 0xff;
+    v ^= v >> 4;
+    v ^= v >> 2;
+    v ^= v >> 1;
+    return !(v & 1);
+}
+
+/* The flags of an addition a + b = res or a subtraction a - b = res
+ * (SDM Vol. 1 appendix A), all six. */
+static u64 arith_flags(u64 a, u64 b, u64 res, unsigned size, bool sub)
+{
+    u64 m = size_mask(size), sign = 1ULL << (8 * size - 1);
+    a &= m;
+    b &= m;
+    res &= m;
+    u64 f = 0;
+    if (sub ? a < b : res < a)
+        f |= RFLAGS_CF;
+    if (sub ? ((a ^ b) & (a ^ res) & sign) : ((a ^ res) & (b ^ res) & sign))
+        f |= RFLAGS_OF;
+    if ((a ^ b ^ res) & 0x10)
+        f |= RFLAGS_AF;
+    if (!res)
+        f |= RFLAGS_ZF;
+    if (res & sign)
+        f |= RFLAGS_SF;
+    if (even_parity(res))
+        f |= RFLAGS_PF;
+    return f;
+}
+
+/* OR/AND/XOR: CF = OF = 0, SF/ZF/PF from the result, AF (undefined) 0. */
+static u64 logic_flags(u64 res, unsigned size)
+{
+    u64 m = size_mask(size);
+    res &= m;
+    return (!res ? RFLAGS_ZF : 0) | ((res >> (8 * size - 1)) & 1 ? RFLAGS_SF : 0) |
+           (even_parity(res) ? RFLAGS_PF : 0);
+}
+
+/* A register write of `size` bytes by x86 rules (insn_apply_read's merge). */
+static void write_reg(const struct insn *in, u64 gpr[16], unsigned reg, bool high, u64 v)
+{
+    struct insn w = *in;
+    w.ext = INSN_EXT_NONE;
+    w.dst_size = w.access_size;
+    w.high_byte = high;
+    gpr[reg] = insn_apply_read(&w, gpr[reg], v);
+}
+
+int insn_rmw_exec(const struct insn_rmw *r, u64 old, u64 gpr[16], u64 *rflags, u64 *mem)
+{
+    const struct insn *in = &r->in;
+    unsigned size = in->access_size;
+    u64 m = size_mask(size);
+    u64 src = insn_store_value(in, gpr[in->reg]); /* the imm, or the register */
+    old &= m;
+    u64 res = old, fl = *rflags;
+    switch (r->op) {
+    case RMW_MOV: res = src; break;
+    case RMW_ADD:
+        res = (old + src) & m;
+        fl = (fl & ~ARITH_FLAGS) | arith_flags(old, src, res, size, false);
+        break;
+    case RMW_SUB:
+        res = (old - src) & m;
+        fl = (fl & ~ARITH_FLAGS) | arith_flags(old, src, res, size, true);
+        break;
+    case RMW_OR:
+    case RMW_AND:
+    case RMW_XOR:
+        res = r->op == RMW_OR ? old | src : r->op == RMW_AND ? old & src : old ^ src;
+        fl = (fl & ~ARITH_FLAGS) | logic_flags(res, size);
+        break;
+    case RMW_XCHG:
+        res = src;
+        write_reg(in, gpr, in->reg, in->high_byte, old);
+        break;
+    case RMW_XADD:
+        res = (old + src) & m;
+        fl = (fl & ~ARITH_FLAGS) | arith_flags(old, src, res, size, false);
+        write_reg(in, gpr, in->reg, in->high_byte, old);
+        break;
+    case RMW_CMPXCHG: {
+        u64 acc = gpr[0] & m; /* AL, AX, EAX or RAX */
+        fl = (fl & ~ARITH_FLAGS) | arith_flags(acc, old, (acc - old) & m, size, true);
+        if (acc == old) {
+            res = src;
+        } else {
+            write_reg(in, gpr, 0, false, old); /* the CPU writes the old value back too */
+        }
+        break;
+    }
+    case RMW_BTS:
+    case RMW_BTR:
+    case RMW_BTC: {
+        unsigned bits = 8 * size;
+        u64 off;
+        if (in->dir == INSN_WRITE_IMM) {
+            off = in->imm & (bits - 1);
+        } else {
+            s64 o = sign_extend(gpr[in->reg] & m, size);
+            if (o < 0 || o >= (s64)bits)
+                return -ENOTSUP; /* the bit lies in another operand-sized unit */
+            off = (u64)o;
+        }
+        u64 bit = 1ULL << off;
+        fl = (fl & ~(u64)RFLAGS_CF) | ((old & bit) ? RFLAGS_CF : 0);
+        res = r->op == RMW_BTS ? old | bit : r->op == RMW_BTR ? old & ~bit : old ^ bit;
+        break;
+    }
+    default: return -ENOTSUP;
+    }
+    *rflags = fl;
+    *mem = res & m;
+    return 0;
+}
+
+int insn_decode_stos(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_stos *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct insn in;
+    struct cursor c;
+    int rc = begin(bytes, len, mode, &in, &c);
+    out->len = (u8)c.pos;
+    if (rc)
+        return rc;
+    if (in.two_byte || (in.opcode != 0xaa && in.opcode != 0xab) || (in.prefixes & (INSN_PFX_LOCK | INSN_PFX_SEG)))
+        return -ENOTSUP;
+    out->size = in.opcode == 0xaa ? 1 : in.op_size;
+    out->addr_size = in.addr_size;
+    out->rep = (in.prefixes & INSN_PFX_REP) != 0;
+    return 0;
 }
 
 int insn_decode_sys(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_sys *out)

@@ -93,6 +93,61 @@ u64 insn_apply_read(const struct insn *in, u64 old, u64 mem);
  * the current value of register `reg` (ignored for INSN_WRITE_IMM). */
 u64 insn_store_value(const struct insn *in, u64 reg_value);
 
+/* Stores and read-modify-writes to memory, for emulating a guest's write to a
+ * page the hypervisor write-protects (shadow paging's guest page tables): the
+ * MOV stores above, ADD/OR/AND/SUB/XOR with a register or an immediate source,
+ * XCHG, CMPXCHG, XADD, and BTS/BTR/BTC, each with or without LOCK (what
+ * Linux's set_pte, ptep_get_and_clear, ptep_test_and_clear_young and the
+ * boot-time fix-ups of head64.c compile to). String stores (REP STOS/MOVS)
+ * and everything else are -ENOTSUP. */
+enum insn_rmw_op {
+    RMW_MOV,
+    RMW_ADD,
+    RMW_OR,
+    RMW_AND,
+    RMW_SUB,
+    RMW_XOR,
+    RMW_XCHG,
+    RMW_CMPXCHG,
+    RMW_XADD,
+    RMW_BTS,
+    RMW_BTR,
+    RMW_BTC,
+};
+
+struct insn_rmw {
+    struct insn in; /* the memory operand; access_size; reg: the register source
+                      * (in.dir INSN_WRITE_REG) or in.imm (INSN_WRITE_IMM) */
+    u8 op;          /* enum insn_rmw_op */
+};
+
+/* 0 and *out; -EINVAL when the bytes end first; -ENOTSUP otherwise (a register
+ * destination, a read, an unsupported opcode). */
+int insn_decode_rmw(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_rmw *out) __must_check;
+
+/* Executes r on the memory operand's current value `old` (access_size wide):
+ * 0 with *mem the value to store, the general registers and the arithmetic
+ * flags in *rflags updated as the CPU would (SDM Vol. 2 for each instruction;
+ * flags the SDM leaves undefined are left unchanged, AF after logic cleared);
+ * -ENOTSUP for a BTx whose register bit offset reaches outside the operand
+ * (the access is then not at the operand's address). */
+int insn_rmw_exec(const struct insn_rmw *r, u64 old, u64 gpr[16], u64 *rflags, u64 *mem) __must_check;
+
+/* STOS (AA, AB) with or without REP: stores AL/AX/EAX/RAX at ES:rDI, moving
+ * rDI by the size, up or down by RFLAGS.DF; with REP, rCX times. How
+ * memset() and clear_page() store, including into page tables. */
+struct insn_stos {
+    u8 len;       /* bytes, prefixes included */
+    u8 size;      /* element: 1, 2, 4 or 8 */
+    u8 addr_size; /* rDI and rCX width: 2, 4 or 8 */
+    bool rep;     /* F3 (F2 acts the same on STOS) */
+};
+
+/* 0 and *out; -EINVAL when the bytes end first; -ENOTSUP for anything else
+ * (a segment override does not apply to STOS's ES destination and is
+ * refused rather than ignored). */
+int insn_decode_stos(const u8 *bytes, u32 len, enum insn_mode mode, struct insn_stos *out) __must_check;
+
 /* The privileged instructions shadow paging intercepts, for CPUs that do not
  * decode them (AMD-V without decode assists): MOV from/to CRn (0F 20 / 0F 22),
  * CLTS (0F 06) and INVLPG m (0F 01 /7). */

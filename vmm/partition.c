@@ -348,12 +348,6 @@ static int load_bzimage(struct partition *p, const struct boot_file *k, const st
                         size_t errlen)
 {
     const struct part_image *c = &p->image;
-    /* Under shadow paging Debian's kernel never reached its banner in the boot
-     * test (tests/boot/test_bzimage.py): refused until that is understood. */
-    if (p->shadowed)
-        return kerr_fmt(err, errlen, -ENOTSUP,
-                        "kernel %s: a bzImage does not boot under shadow paging yet; use paging = \"nested\"",
-                        c->kernel);
     char why[BZ_ERR_LEN];
     struct bzimage_info bz;
     int rc = bzimage_inspect(hpa_to_ptr(k->addr), k->size, &bz, why, sizeof(why));

@@ -73,6 +73,10 @@ struct vm_vcpu {
     u64 slpt_gen;              /* the partition's slpt_gen its TLB was flushed for */
     struct vm_vcpu_stats stats;
     struct shadow_regs paging; /* shadow paging: the guest's own CR0/CR3/CR4/EFER */
+    /* Shadow paging: the last page-table write that could not be emulated
+     * (its page released instead), and how often in a row it recurred. */
+    u64 unemulated_rip, unemulated_gfn;
+    u32 unemulated_repeats;
 };
 
 #define PART_REASON_MAX 200

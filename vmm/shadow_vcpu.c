@@ -15,6 +15,10 @@
 
 #define SHADOW_PAGES (ALIGN_UP(sizeof(struct shadow), PAGE_SIZE) / PAGE_SIZE)
 
+/* The same unemulated page-table write retried this often in a row is a
+ * livelock, not a guest making progress (one retry per exit). */
+#define UNEMULATED_REPEATS_MAX 1000
+
 static const struct vcpu_backend *be(void) { return vcpu_backend; }
 
 /* ---- the shadow MMU's view of the partition ---- */
@@ -317,23 +321,93 @@ bool shadow_write_efer(struct vm_vcpu *vc, u64 val)
     return true;
 }
 
+/* A STOS or REP STOS (memset, clear_page) into a tracked page: the elements
+ * that land in this page are stored here, rDI and rCX moved on as the CPU
+ * would; with count left, RIP stays and the rest runs (or faults) anew, as a
+ * REP instruction may be interrupted and resumed. false when it is not a
+ * STOS or a store fails (nothing is moved on then: the stores done are
+ * repeated by whatever runs the instruction next, with the same value). */
+static bool pt_stos(struct vm_vcpu *vc, gpa_t at, const u8 *bytes, u32 n, enum insn_mode mode)
+{
+    struct insn_stos st;
+    if (insn_decode_stos(bytes, n, mode, &st) != 0)
+        return false;
+    u64 *regs = vc->v.regs.gpr;
+    u64 amask = st.addr_size == 8 ? ~0ULL : (1ULL << (8 * st.addr_size)) - 1;
+    u64 count = st.rep ? regs[GPR_RCX] & amask : 1;
+    u64 off = at.v & (PAGE_SIZE - 1);
+    if (count == 0 || off + st.size > PAGE_SIZE)
+        return false;
+    bool down = vc->v.regs.rflags & RFLAGS_DF;
+    u64 room = down ? off / st.size + 1 : (PAGE_SIZE - off) / st.size;
+    u64 k = count < room ? count : room;
+    u64 val = regs[GPR_RAX];
+    for (u64 i = 0; i < k; i++) {
+        gpa_t a = gpa(down ? at.v - i * st.size : at.v + i * st.size);
+        if (shadow_pt_write(vc->part->shadow, a, &val, st.size) != 0)
+            return false;
+    }
+    u64 step = k * st.size;
+    u64 rdi = (down ? regs[GPR_RDI] - step : regs[GPR_RDI] + step) & amask;
+    /* 16-bit registers keep their upper bits; 32-bit writes zero them. */
+    regs[GPR_RDI] = st.addr_size == 2 ? (regs[GPR_RDI] & ~amask) | rdi : rdi;
+    if (st.rep) {
+        u64 rcx = (regs[GPR_RCX] - k) & amask;
+        regs[GPR_RCX] = st.addr_size == 2 ? (regs[GPR_RCX] & ~amask) | rcx : rcx;
+        if (rcx)
+            return true;
+    }
+    be()->advance_rip(&vc->v, st.len);
+    return true;
+}
+
 /* The guest wrote one of its page-table pages: the write is done here (and
  * the shadows that used the entry dropped), or, for an instruction that is
- * not a plain MOV, the page is released from write protection instead. */
+ * not emulated (string stores, SIMD), the page is released from write
+ * protection instead. Emulated: MOV stores and the read-modify-writes of
+ * insn_decode_rmw(), the registers and flags they change included; the
+ * shadow MMU's state is not shared with any other writer meanwhile, so a
+ * LOCKed instruction is as atomic as on the CPU. */
 static void pt_write(struct vm_vcpu *vc, gpa_t at)
 {
     struct shadow *sh = vc->part->shadow;
-    u8 bytes[INSN_MAX_LEN];
+    u8 bytes[INSN_MAX_LEN] = { 0 };
     enum insn_mode mode;
-    struct insn in;
+    struct insn_rmw r;
     u32 n = guest_fetch_insn(vc, bytes, &mode);
-    if (n && insn_decode(bytes, n, mode, &in) == 0 && in.is_mem && in.dir != INSN_READ &&
-        (at.v & (PAGE_SIZE - 1)) + in.access_size <= PAGE_SIZE) {
-        u64 val = insn_store_value(&in, vc->v.regs.gpr[in.reg]);
-        if (shadow_pt_write(sh, at, &val, in.access_size) == 0) {
-            be()->advance_rip(&vc->v, in.len);
+    if (n && insn_decode_rmw(bytes, n, mode, &r) == 0 && (at.v & (PAGE_SIZE - 1)) + r.in.access_size <= PAGE_SIZE) {
+        u64 old = 0, val = 0, gpr[GPR_COUNT], fl = vc->v.regs.rflags;
+        memcpy(gpr, vc->v.regs.gpr, sizeof(gpr));
+        if (guest_read(vc->part, at, &old, r.in.access_size) == 0 && insn_rmw_exec(&r, old, gpr, &fl, &val) == 0 &&
+            shadow_pt_write(sh, at, &val, r.in.access_size) == 0) {
+            memcpy(vc->v.regs.gpr, gpr, sizeof(gpr));
+            vc->v.regs.rflags = fl;
+            be()->advance_rip(&vc->v, r.in.len);
+            vc->unemulated_repeats = 0;
             return;
         }
+    }
+    if (n && pt_stos(vc, at, bytes, n, mode)) {
+        vc->unemulated_repeats = 0;
+        return;
+    }
+    /* Released, the page is tracked again as soon as a walk reads it. When
+     * the write's own address translates through the page, that is the
+     * retried write's walk: the same fault forever. Say so instead. */
+    u64 gfn = at.v >> PAGE_SHIFT;
+    if (vc->unemulated_rip == vc->v.regs.rip && vc->unemulated_gfn == gfn) {
+        if (++vc->unemulated_repeats >= UNEMULATED_REPEATS_MAX) {
+            part_fail(vc,
+                      "shadow paging: the instruction at RIP %#llx (bytes %02x %02x %02x %02x %02x %02x) writes "
+                      "the page table at %#llx that maps it, and is not emulated",
+                      (unsigned long long)vc->v.regs.rip, bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5],
+                      (unsigned long long)at.v);
+            return;
+        }
+    } else {
+        vc->unemulated_rip = vc->v.regs.rip;
+        vc->unemulated_gfn = gfn;
+        vc->unemulated_repeats = 0;
     }
     shadow_unprotect(sh, at);
 }

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/mman.h>
 
 #include "vmm/insn_decode.h"
 #include "kernel/lib/errno.h"
+#include "arch/x86/hw/regs.h"
 #include "tests/unit/stubs.h"
 #include "tests/unit/xorshift.h"
 
@@ -565,6 +567,205 @@ static void test_sys_unsupported(void **state)
     assert_int_equal(insn_decode_sys(NULL, 1, INSN_MODE_64, &s), -EINVAL);
 }
 
+/* ---- read-modify-write stores, checked against the host CPU ---- */
+
+#define CPU_FLAGS (RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF)
+
+struct rmw_case {
+    const char *name;
+    u8 op;       /* enum insn_rmw_op */
+    u8 opc[3];   /* opcode bytes (after prefixes), the ModRM follows */
+    u8 nopc;
+    int modrm_reg; /* ModRM.reg for the group forms, -1: the source register RSI */
+    u8 imm_len;
+    bool byte_form;
+    u64 flags_defined;
+};
+
+static const struct rmw_case rmw_cases[] = {
+    { "add", RMW_ADD, { 0x01 }, 1, -1, 0, false, CPU_FLAGS },
+    { "addb", RMW_ADD, { 0x00 }, 1, -1, 0, true, CPU_FLAGS },
+    { "or", RMW_OR, { 0x09 }, 1, -1, 0, false, CPU_FLAGS & ~RFLAGS_AF },
+    { "and", RMW_AND, { 0x21 }, 1, -1, 0, false, CPU_FLAGS & ~RFLAGS_AF },
+    { "andb", RMW_AND, { 0x20 }, 1, -1, 0, true, CPU_FLAGS & ~RFLAGS_AF },
+    { "sub", RMW_SUB, { 0x29 }, 1, -1, 0, false, CPU_FLAGS },
+    { "xor", RMW_XOR, { 0x31 }, 1, -1, 0, false, CPU_FLAGS & ~RFLAGS_AF },
+    { "xchg", RMW_XCHG, { 0x87 }, 1, -1, 0, false, CPU_FLAGS },
+    { "xchgb", RMW_XCHG, { 0x86 }, 1, -1, 0, true, CPU_FLAGS },
+    { "cmpxchg", RMW_CMPXCHG, { 0x0f, 0xb1 }, 2, -1, 0, false, CPU_FLAGS },
+    { "cmpxchgb", RMW_CMPXCHG, { 0x0f, 0xb0 }, 2, -1, 0, true, CPU_FLAGS },
+    { "xadd", RMW_XADD, { 0x0f, 0xc1 }, 2, -1, 0, false, CPU_FLAGS },
+    { "bts", RMW_BTS, { 0x0f, 0xab }, 2, -1, 0, false, RFLAGS_CF },
+    { "btr", RMW_BTR, { 0x0f, 0xb3 }, 2, -1, 0, false, RFLAGS_CF },
+    { "btc", RMW_BTC, { 0x0f, 0xbb }, 2, -1, 0, false, RFLAGS_CF },
+    { "add imm8", RMW_ADD, { 0x83 }, 1, 0, 1, false, CPU_FLAGS },
+    { "or imm", RMW_OR, { 0x81 }, 1, 1, 4, false, CPU_FLAGS & ~RFLAGS_AF },
+    { "and imm8", RMW_AND, { 0x83 }, 1, 4, 1, false, CPU_FLAGS & ~RFLAGS_AF },
+    { "sub imm", RMW_SUB, { 0x81 }, 1, 5, 4, false, CPU_FLAGS },
+    { "xor imm8b", RMW_XOR, { 0x80 }, 1, 6, 1, true, CPU_FLAGS & ~RFLAGS_AF },
+    { "bts imm", RMW_BTS, { 0x0f, 0xba }, 2, 5, 1, false, RFLAGS_CF },
+    { "btr imm", RMW_BTR, { 0x0f, 0xba }, 2, 6, 1, false, RFLAGS_CF },
+    { "btc imm", RMW_BTC, { 0x0f, 0xba }, 2, 7, 1, false, RFLAGS_CF },
+};
+
+/* Runs the instruction at code (ending in RET) on the host with RAX, RSI,
+ * RFLAGS and the memory operand at RDI. Below the red zone: the pushes must
+ * not clobber what the compiler keeps there. */
+static void host_run(const u8 *code, u64 *rax, u64 *rsi, u64 *fl, u64 *mem)
+{
+    u64 a = *rax, si = *rsi, f = *fl;
+    __asm__ volatile("sub $128, %%rsp\n\t"
+                     "push %[f]\n\t"
+                     "popfq\n\t"
+                     "call *%[fn]\n\t"
+                     "pushfq\n\t"
+                     "pop %[f]\n\t"
+                     "add $128, %%rsp"
+                     : "+a"(a), "+S"(si), [f] "+r"(f)
+                     : "D"(mem), [fn] "r"(code)
+                     : "memory", "cc");
+    *rax = a;
+    *rsi = si;
+    *fl = f;
+}
+
+static void test_rmw_against_cpu(void **state)
+{
+    (void)state;
+    u8 *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        skip();
+    u64 rng = 0x5eed1234abcdULL;
+    static const unsigned sizes[] = { 1, 2, 4, 8 };
+    for (size_t ci = 0; ci < sizeof(rmw_cases) / sizeof(rmw_cases[0]); ci++) {
+        const struct rmw_case *k = &rmw_cases[ci];
+        for (unsigned si = 0; si < 4; si++) {
+            unsigned size = sizes[si];
+            if (k->byte_form != (size == 1))
+                continue;
+            for (int lock = 0; lock < 2; lock++) {
+                for (int iter = 0; iter < 400; iter++) {
+                    u8 code[16];
+                    u32 n = 0;
+                    if (lock)
+                        code[n++] = 0xf0;
+                    if (size == 2)
+                        code[n++] = 0x66;
+                    code[n++] = size == 8 ? 0x48 : 0x40; /* REX: SIL, not DH */
+                    for (u8 i = 0; i < k->nopc; i++)
+                        code[n++] = k->opc[i];
+                    int reg = k->modrm_reg < 0 ? 6 : k->modrm_reg;
+                    code[n++] = (u8)(reg << 3 | 7); /* [rdi], reg */
+                    u64 imm = xorshift64(&rng);
+                    if (k->op >= RMW_BTS && k->imm_len && iter % 2)
+                        imm &= 0x1f;
+                    unsigned imm_len = k->imm_len == 4 && size == 2 ? 2 : k->imm_len;
+                    for (unsigned i = 0; i < imm_len; i++)
+                        code[n++] = (u8)(imm >> (8 * i));
+                    u32 insn_len = n;
+                    code[n++] = 0xc3;
+                    memcpy(page, code, n);
+
+                    u64 gpr[16] = { 0 };
+                    for (int r = 0; r < 16; r++)
+                        gpr[r] = xorshift64(&rng);
+                    if (iter % 3 == 0)
+                        gpr[0] = gpr[6]; /* CMPXCHG: some equal compares */
+                    u64 old = xorshift64(&rng);
+                    if (iter % 3 == 0)
+                        old = gpr[0];
+                    if (k->op >= RMW_BTS && !k->imm_len)
+                        gpr[6] = xorshift64(&rng) % (8 * size); /* offsets inside the operand */
+                    u64 fl = RFLAGS_FIXED | (xorshift64(&rng) & CPU_FLAGS);
+
+                    struct insn_rmw r;
+                    assert_int_equal(insn_decode_rmw(code, insn_len, INSN_MODE_64, &r), 0);
+                    assert_int_equal(r.in.len, insn_len);
+                    assert_int_equal(r.op, k->op);
+                    assert_int_equal(r.in.access_size, size);
+                    assert_true(r.in.is_mem);
+                    assert_int_equal(r.in.base, 7);
+                    u64 emu_gpr[16], emu_fl = fl, emu_mem = 0;
+                    memcpy(emu_gpr, gpr, sizeof(gpr));
+                    assert_int_equal(insn_rmw_exec(&r, old, emu_gpr, &emu_fl, &emu_mem), 0);
+
+                    u64 mem = old, rax = gpr[0], rsi = gpr[6], hfl = fl;
+                    host_run(page, &rax, &rsi, &hfl, &mem);
+                    u64 m = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+                    if ((mem & m) != emu_mem || rax != emu_gpr[0] || rsi != emu_gpr[6] ||
+                        (hfl & k->flags_defined) != (emu_fl & k->flags_defined)) {
+                        print_error("%s size %u lock %d: old %#llx rax %#llx rsi %#llx fl %#llx imm %#llx\n"
+                                    "  cpu: mem %#llx rax %#llx rsi %#llx fl %#llx\n"
+                                    "  emu: mem %#llx rax %#llx rsi %#llx fl %#llx\n",
+                                    k->name, size, lock, (unsigned long long)old, (unsigned long long)gpr[0],
+                                    (unsigned long long)gpr[6], (unsigned long long)fl, (unsigned long long)imm,
+                                    (unsigned long long)(mem & m), (unsigned long long)rax, (unsigned long long)rsi,
+                                    (unsigned long long)hfl, (unsigned long long)emu_mem,
+                                    (unsigned long long)emu_gpr[0], (unsigned long long)emu_gpr[6],
+                                    (unsigned long long)emu_fl);
+                        fail();
+                    }
+                    for (int q = 1; q < 16; q++)
+                        if (q != 6)
+                            assert_int_equal(emu_gpr[q], gpr[q]);
+                }
+            }
+        }
+    }
+    munmap(page, 4096);
+}
+
+static void test_rmw_refused(void **state)
+{
+    (void)state;
+    struct insn_rmw r;
+    static const u8 rep_stos[] = { 0xf3, 0x48, 0xab };
+    assert_int_equal(insn_decode_rmw(rep_stos, sizeof(rep_stos), INSN_MODE_64, &r), -ENOTSUP);
+    static const u8 mov_load[] = { 0x48, 0x8b, 0x07 };
+    assert_int_equal(insn_decode_rmw(mov_load, sizeof(mov_load), INSN_MODE_64, &r), -ENOTSUP);
+    static const u8 add_to_reg[] = { 0x48, 0x03, 0x07 }; /* add (%rdi), %rax: a read */
+    assert_int_equal(insn_decode_rmw(add_to_reg, sizeof(add_to_reg), INSN_MODE_64, &r), -ENOTSUP);
+    static const u8 add_regs[] = { 0x48, 0x01, 0xc7 }; /* add %rax, %rdi */
+    assert_int_equal(insn_decode_rmw(add_regs, sizeof(add_regs), INSN_MODE_64, &r), -ENOTSUP);
+    static const u8 cmp_imm[] = { 0x48, 0x83, 0x3f, 0x01 }; /* cmpq $1, (%rdi) */
+    assert_int_equal(insn_decode_rmw(cmp_imm, sizeof(cmp_imm), INSN_MODE_64, &r), -ENOTSUP);
+    static const u8 bt_imm[] = { 0x48, 0x0f, 0xba, 0x27, 0x01 }; /* bt: reads only */
+    assert_int_equal(insn_decode_rmw(bt_imm, sizeof(bt_imm), INSN_MODE_64, &r), -ENOTSUP);
+    static const u8 lock_mov[] = { 0xf0, 0x48, 0x89, 0x07 };
+    assert_int_equal(insn_decode_rmw(lock_mov, sizeof(lock_mov), INSN_MODE_64, &r), -ENOTSUP);
+    static const u8 cut[] = { 0xf0, 0x48, 0x0f, 0xb1 };
+    assert_int_equal(insn_decode_rmw(cut, sizeof(cut), INSN_MODE_64, &r), -EINVAL);
+    /* A plain MOV store is accepted as RMW_MOV. */
+    static const u8 mov_store[] = { 0x48, 0x89, 0x37 };
+    assert_int_equal(insn_decode_rmw(mov_store, sizeof(mov_store), INSN_MODE_64, &r), 0);
+    assert_int_equal(r.op, RMW_MOV);
+    u64 gpr[16] = { 0 }, fl = RFLAGS_FIXED, mem = 0;
+    gpr[6] = 0x1234;
+    assert_int_equal(insn_rmw_exec(&r, 99, gpr, &fl, &mem), 0);
+    assert_int_equal(mem, 0x1234);
+    assert_int_equal(fl, RFLAGS_FIXED);
+    /* BTS with a register offset outside the operand: not at its address. */
+    static const u8 bts[] = { 0x48, 0x0f, 0xab, 0x37 };
+    assert_int_equal(insn_decode_rmw(bts, sizeof(bts), INSN_MODE_64, &r), 0);
+    gpr[6] = 64;
+    assert_int_equal(insn_rmw_exec(&r, 0, gpr, &fl, &mem), -ENOTSUP);
+    gpr[6] = (u64)-1;
+    assert_int_equal(insn_rmw_exec(&r, 0, gpr, &fl, &mem), -ENOTSUP);
+    /* Random bytes never crash it. */
+    u64 rng = 77;
+    for (int i = 0; i < 200000; i++) {
+        u8 b[INSN_MAX_LEN];
+        for (unsigned j = 0; j < sizeof(b); j++)
+            b[j] = (u8)xorshift64(&rng);
+        if (insn_decode_rmw(b, (u32)(xorshift64(&rng) % (sizeof(b) + 1)), (enum insn_mode)(i % 3), &r) == 0) {
+            assert_true(r.in.len >= 2 && r.in.len <= INSN_MAX_LEN);
+            assert_true(r.in.is_mem);
+            int rc = insn_rmw_exec(&r, xorshift64(&rng), gpr, &fl, &mem);
+            assert_true(rc == 0 || rc == -ENOTSUP);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_apply_read),  cmocka_unit_test(test_store_value),
         cmocka_unit_test(test_fuzz),        cmocka_unit_test(test_sys_mov_cr),
         cmocka_unit_test(test_sys_invlpg),  cmocka_unit_test(test_sys_unsupported),
+        cmocka_unit_test(test_rmw_against_cpu), cmocka_unit_test(test_rmw_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

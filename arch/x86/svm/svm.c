@@ -236,8 +236,19 @@ static int svm_run(struct vcpu *v, struct vcpu_exit *e)
     v->regs.gpr[GPR_RSP] = b->rsp;
     v->regs.rip = b->rip;
     v->regs.rflags = b->rflags;
-    /* An event that could not be delivered comes back in EXITINTINFO: re-inject it. */
-    b->eventinj = (b->exitintinfo & VMCB_EVENT_VALID) ? b->exitintinfo : 0;
+    /* An event that could not be delivered comes back in EXITINTINFO: re-inject
+     * it. Not one an instruction raised (INT n, INT3, INTO): RIP is still at
+     * that instruction, and EVENTINJ would push RIP itself as the return
+     * address where the guest's handler expects the next instruction's
+     * (Linux's INT3 self-test fails on that). Executed again, the instruction
+     * raises it again, as KVM does too. */
+    b->eventinj = 0;
+    if (b->exitintinfo & VMCB_EVENT_VALID) {
+        u64 type = b->exitintinfo & VMCB_EVENT_TYPE_MASK, vec = b->exitintinfo & VMCB_EVENT_VECTOR_MASK;
+        bool soft = type == VMCB_EVENT_TYPE_SOFT || (type == VMCB_EVENT_TYPE_EXC && (vec == X86_EXC_BP || vec == X86_EXC_OF));
+        if (!soft)
+            b->eventinj = b->exitintinfo;
+    }
     struct svm_exit_raw raw;
     read_exit_raw(v, b, &raw);
     svm_translate_exit(&raw, e);

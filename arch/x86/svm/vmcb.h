@@ -232,6 +232,8 @@ VMCB_OFF(last_excp_to, 0x690);
 #define VMCB_EVENT_TYPE_NMI  (2u << 8)
 #define VMCB_EVENT_TYPE_EXC  (3u << 8)
 #define VMCB_EVENT_TYPE_SOFT (4u << 8)
+#define VMCB_EVENT_TYPE_MASK (7u << 8)
+#define VMCB_EVENT_VECTOR_MASK 0xffu
 
 /* Exit codes (APM appendix C). QEMU 7.2 TCG writes VMEXIT_INVALID as
  * 0x00000000ffffffff: compare exit codes on their low 32 bits. */
