@@ -563,8 +563,7 @@ static u64 logic_flags(u64 res, unsigned size)
 {
     u64 m = size_mask(size);
     res &= m;
-    return (!res ? RFLAGS_ZF : 0) | ((res >> (8 * size - 1)) & 1 ? RFLAGS_SF : 0) |
-           (even_parity(res) ? RFLAGS_PF : 0);
+    return (!res ? RFLAGS_ZF : 0) | ((res >> (8 * size - 1)) & 1 ? RFLAGS_SF : 0) | (even_parity(res) ? RFLAGS_PF : 0);
 }
 
 /* A register write of `size` bytes by x86 rules (insn_apply_read's merge). */

@@ -573,8 +573,8 @@ static void test_sys_unsupported(void **state)
 
 struct rmw_case {
     const char *name;
-    u8 op;       /* enum insn_rmw_op */
-    u8 opc[3];   /* opcode bytes (after prefixes), the ModRM follows */
+    u8 op;     /* enum insn_rmw_op */
+    u8 opc[3]; /* opcode bytes (after prefixes), the ModRM follows */
     u8 nopc;
     int modrm_reg; /* ModRM.reg for the group forms, -1: the source register RSI */
     u8 imm_len;
@@ -769,12 +769,18 @@ static void test_rmw_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),       cmocka_unit_test(test_prefix_combinations),
-        cmocka_unit_test(test_unsupported), cmocka_unit_test(test_length_limit),
-        cmocka_unit_test(test_apply_read),  cmocka_unit_test(test_store_value),
-        cmocka_unit_test(test_fuzz),        cmocka_unit_test(test_sys_mov_cr),
-        cmocka_unit_test(test_sys_invlpg),  cmocka_unit_test(test_sys_unsupported),
-        cmocka_unit_test(test_rmw_against_cpu), cmocka_unit_test(test_rmw_refused),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_prefix_combinations),
+        cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_length_limit),
+        cmocka_unit_test(test_apply_read),
+        cmocka_unit_test(test_store_value),
+        cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_sys_mov_cr),
+        cmocka_unit_test(test_sys_invlpg),
+        cmocka_unit_test(test_sys_unsupported),
+        cmocka_unit_test(test_rmw_against_cpu),
+        cmocka_unit_test(test_rmw_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

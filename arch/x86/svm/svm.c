@@ -245,7 +245,8 @@ static int svm_run(struct vcpu *v, struct vcpu_exit *e)
     b->eventinj = 0;
     if (b->exitintinfo & VMCB_EVENT_VALID) {
         u64 type = b->exitintinfo & VMCB_EVENT_TYPE_MASK, vec = b->exitintinfo & VMCB_EVENT_VECTOR_MASK;
-        bool soft = type == VMCB_EVENT_TYPE_SOFT || (type == VMCB_EVENT_TYPE_EXC && (vec == X86_EXC_BP || vec == X86_EXC_OF));
+        bool soft = type == VMCB_EVENT_TYPE_SOFT ||
+                    (type == VMCB_EVENT_TYPE_EXC && (vec == X86_EXC_BP || vec == X86_EXC_OF));
         if (!soft)
             b->eventinj = b->exitintinfo;
     }

@@ -226,13 +226,13 @@ VMCB_OFF(last_excp_to, 0x690);
 #define VMCB_NP_ENABLE     BIT(0)
 
 /* EVENTINJ / EXITINTINFO (APM 15.20). */
-#define VMCB_EVENT_VALID     BIT(31)
-#define VMCB_EVENT_ERR_VALID BIT(11)
-#define VMCB_EVENT_TYPE_INTR (0u << 8)
-#define VMCB_EVENT_TYPE_NMI  (2u << 8)
-#define VMCB_EVENT_TYPE_EXC  (3u << 8)
-#define VMCB_EVENT_TYPE_SOFT (4u << 8)
-#define VMCB_EVENT_TYPE_MASK (7u << 8)
+#define VMCB_EVENT_VALID       BIT(31)
+#define VMCB_EVENT_ERR_VALID   BIT(11)
+#define VMCB_EVENT_TYPE_INTR   (0u << 8)
+#define VMCB_EVENT_TYPE_NMI    (2u << 8)
+#define VMCB_EVENT_TYPE_EXC    (3u << 8)
+#define VMCB_EVENT_TYPE_SOFT   (4u << 8)
+#define VMCB_EVENT_TYPE_MASK   (7u << 8)
 #define VMCB_EVENT_VECTOR_MASK 0xffu
 
 /* Exit codes (APM appendix C). QEMU 7.2 TCG writes VMEXIT_INVALID as
