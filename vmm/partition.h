@@ -77,6 +77,10 @@ struct vm_vcpu {
      * (its page released instead), and how often in a row it recurred. */
     u64 unemulated_rip, unemulated_gfn;
     u32 unemulated_repeats;
+    /* For shadow paging's sync (shadow_vcpu.c): set while the thread is in
+     * or about to enter the guest, and a count of its exits. */
+    volatile u32 in_guest;
+    volatile u64 exit_seq;
 };
 
 #define PART_REASON_MAX 200
@@ -125,7 +129,8 @@ struct partition {
     /* Shadow paging (vmm/shadow_vcpu.c): the slpt then only maps
      * guest-physical memory for the shadow MMU; the hardware never walks it. */
     bool shadowed;
-    struct shadow *shadow; /* while it has memory */
+    struct shadow *shadow;  /* while it has memory */
+    spinlock_t shadow_lock; /* every call into *shadow, from any of its vCPUs */
     struct partition_layout layout;
     struct hc_mem_range ram_ranges[2]; /* what the guest can reach: [0, 0xA0000), [0xE0000, size) */
     u32 nram_ranges;

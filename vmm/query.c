@@ -58,6 +58,14 @@ static void shadow_info(const struct partition *p, struct part_shadow_info *s)
     s->flushes = st->flushes;
     s->tracked = st->tracked;
     s->tables = st->tables;
+    s->floods = st->floods;
+    s->budget_evictions = st->budget_evictions;
+    s->syncs = st->syncs;
+    s->protects = st->protects;
+    s->rmap = st->rmap;
+    s->tables_peak = st->tables_peak;
+    s->max_tables = p->shadow->max_tables;
+    s->memory = shadow_memory_bytes(p->shadow);
 }
 
 static void placement_info(const struct partition *p, struct part_info *out)

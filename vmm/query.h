@@ -43,6 +43,11 @@ struct part_shadow_info {
     u64 root_hits, root_misses, root_evictions;
     u64 invlpg, flushes;
     u64 tracked, tables; /* now */
+    u64 floods, budget_evictions, syncs, protects;
+    u64 rmap;        /* reverse-map entries in use now */
+    u64 tables_peak; /* the most table pages held */
+    u64 max_tables;  /* its limit (shadow_memory) */
+    u64 memory;      /* bytes held now: table pages and the MMU's own state */
 };
 
 struct part_info {

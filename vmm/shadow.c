@@ -10,7 +10,11 @@
  *  - every shadow leaf was derived from guest table pages that are tracked,
  *    with the leaf's root in .roots and (unless .overflow) its place in .uses;
  *  - no shadow leaf in any root maps the host frame of a tracked page writable,
- *    so the guest's every write to its tables faults and is emulated here.
+ *    so the guest's every write to its tables faults and is emulated here;
+ *  - every writable shadow leaf has exactly one reverse-map entry, in the
+ *    bucket of the frame it maps (leaf_set() keeps this; a table page's
+ *    leaves are unmapped before the page is dropped);
+ *  - a dropped table page is freed only after sync_cpus() (finish()).
  * Dropping translations never has to update the tracks: a use that no longer
  * covers a translation only costs a needless drop later. */
 #include "vmm/shadow.h"
@@ -24,15 +28,16 @@
  * over the levels, so the leaf alone decides. */
 #define SHADOW_TABLE_BITS (PTE_P | PTE_RW | PTE_US | PTE_A)
 
-#define MODE_BITS_UNSET    (~0ULL) /* s->mode_bits before the first activation */
-#define LEVELS_LONG4       4
-#define LEVELS_PAE         3
-#define PAE_VA_MASK        0xffffffffULL /* paging off: 32-bit linear = physical */
-#define DEFAULT_MAX_TABLES 2048
-#define MIN_TABLES         4 /* a root and the three tables above one leaf */
+#define LEVELS_LONG4 4
+#define LEVELS_PAE   3
+#define PAE_VA_MASK  0xffffffffULL /* paging off: 32-bit linear = physical */
+#define MIN_TABLES   4             /* per vCPU: a root and the three tables above one leaf */
 
 STATIC_ASSERT(SHADOW_ROOTS_MAX <= 32, "struct shadow_track.roots is a u32 mask");
-STATIC_ASSERT(SHADOW_ROOTS_MAX <= 256, "struct shadow_use.root is a u8");
+STATIC_ASSERT(SHADOW_CPUS_MAX <= 32, "struct shadow_root.active is a u32 mask");
+STATIC_ASSERT(SHADOW_TRACK_MAX < SHADOW_NONE16, "track indices are u16");
+STATIC_ASSERT((SHADOW_TRACK_BUCKETS & (SHADOW_TRACK_BUCKETS - 1)) == 0, "a power of two");
+STATIC_ASSERT((SHADOW_RMAP_BUCKETS & (SHADOW_RMAP_BUCKETS - 1)) == 0, "a power of two");
 
 static inline u32 level_shift(int level) { return PAGE_SHIFT + PT_INDEX_BITS * (u32)(level - 1); }
 
@@ -66,10 +71,12 @@ static int guest_mode(const struct shadow_regs *g, enum shadow_mode *m)
     return 0;
 }
 
-/* The control bits a shadow's contents depend on (its rights, G bits). */
+/* The control bits a shadow's contents depend on (the rights of its leaves).
+ * Not CR4.PSE (long mode honours PS regardless) nor CR4.PGE (the hardware
+ * runs without global pages, and leaves carry no G bit). */
 static u64 mode_bits_of(const struct shadow_regs *g)
 {
-    return (g->cr0 & CR0_WP) | (g->cr4 & (CR4_PSE | CR4_PGE | CR4_SMEP | CR4_SMAP)) | (g->efer & EFER_NXE);
+    return (g->cr0 & CR0_WP) | (g->cr4 & (CR4_SMEP | CR4_SMAP)) | (g->efer & EFER_NXE);
 }
 
 static u64 root_key(const struct shadow_regs *g, enum shadow_mode m)
@@ -96,26 +103,130 @@ static int table_alloc(struct shadow *s, bool below_4g, hpa_t *out, u64 **ptr)
         return -EFAULT;
     }
     s->st.tables++;
+    if (s->st.tables > s->st.tables_peak)
+        s->st.tables_peak = s->st.tables;
     *out = pa;
     *ptr = p;
     return 0;
 }
 
-/* Frees the level-`level` table at pa and every table under it (our own
- * tables: the depth is at most 4 whatever the guest does). */
-static void free_tree(struct shadow *s, hpa_t pa, int level)
+static void sync_and_free(struct shadow *s, int self)
 {
-    u64 *tb = table_map(s, pa);
-    if (tb && level > 1) {
-        for (u32 i = 0; i < PT_ENTRIES; i++)
-            if (tb[i] & PTE_P)
-                free_tree(s, tb[i] & PTE_ADDR, level - 1);
+    s->need_sync = false;
+    if (s->ops.sync_cpus && s->ncpus > 1) {
+        s->ops.sync_cpus(s->ops.ctx, self);
+        s->st.syncs++;
     }
-    s->ops.free_table(s->ops.ctx, pa);
+    for (u32 i = 0; i < s->npending; i++)
+        s->ops.free_table(s->ops.ctx, s->pending[i]);
+    s->npending = 0;
+}
+
+/* A table page no longer linked into any root: freed once the other vCPUs
+ * have left the guest (finish()), as their hardware may still walk it.
+ * Nothing is written into it meanwhile, for the same reason. */
+static void table_drop(struct shadow *s, hpa_t pa)
+{
+    if (s->npending == SHADOW_PENDING_MAX)
+        sync_and_free(s, s->self); /* every page listed is unlinked already */
+    s->pending[s->npending++] = pa;
+    s->need_sync = true;
     s->st.tables--;
 }
 
-/* Empties the level-`level` table at pa, freeing the tables under it. */
+/* Ends every public call: the other vCPUs leave the guest when something
+ * they may have cached went away, then the dropped pages are freed. */
+static void finish(struct shadow *s)
+{
+    if (s->need_sync)
+        sync_and_free(s, s->self);
+}
+
+/* ---------------------------------------------------------------- reverse map */
+
+static u32 rmap_bucket(hpa_t frame)
+{
+    return (u32)(((frame >> PAGE_SHIFT) * 0x9e3779b97f4a7c15ULL) >> 51) & (SHADOW_RMAP_BUCKETS - 1);
+}
+
+static void rmap_reset(struct shadow *s)
+{
+    for (u32 i = 0; i < SHADOW_RMAP_BUCKETS; i++)
+        s->rmap_head[i] = SHADOW_NONE32;
+    for (u32 i = 0; i < SHADOW_RMAP_MAX; i++)
+        s->rmap[i].next = i + 1 < SHADOW_RMAP_MAX ? i + 1 : SHADOW_NONE32;
+    s->rmap_free = 0;
+    s->st.rmap = 0;
+}
+
+/* Records the writable leaf at slot mapping frame: false when full. */
+static bool rmap_add(struct shadow *s, hpa_t frame, hpa_t slot)
+{
+    u32 i = s->rmap_free;
+    if (i == SHADOW_NONE32)
+        return false;
+    s->rmap_free = s->rmap[i].next;
+    u32 b = rmap_bucket(frame);
+    s->rmap[i] = (struct shadow_rmap){ slot, s->rmap_head[b] };
+    s->rmap_head[b] = i;
+    s->st.rmap++;
+    return true;
+}
+
+static void rmap_del(struct shadow *s, hpa_t frame, hpa_t slot)
+{
+    u32 *link = &s->rmap_head[rmap_bucket(frame)];
+    while (*link != SHADOW_NONE32) {
+        u32 i = *link;
+        if (s->rmap[i].slot == slot) {
+            *link = s->rmap[i].next;
+            s->rmap[i].next = s->rmap_free;
+            s->rmap_free = i;
+            s->st.rmap--;
+            return;
+        }
+        link = &s->rmap[i].next;
+    }
+}
+
+static bool leaf_writable(u64 e) { return (e & (PTE_P | PTE_RW)) == (PTE_P | PTE_RW); }
+
+/* Writes the level-1 entry idx of the table at pa, keeping the reverse map:
+ * a writable leaf that gets no entry there is installed read-only. */
+static void leaf_set(struct shadow *s, u64 *tb, hpa_t pa, u32 idx, u64 v)
+{
+    hpa_t slot = pa + idx * sizeof(u64);
+    u64 old = tb[idx];
+    if (leaf_writable(old))
+        rmap_del(s, old & PTE_ADDR, slot);
+    if (leaf_writable(v) && !rmap_add(s, v & PTE_ADDR, slot)) {
+        v &= ~(u64)PTE_RW;
+        s->st.rmap_full++;
+    }
+    tb[idx] = v;
+}
+
+/* ---------------------------------------------------------------- dropping tables */
+
+/* Unlinks the level-`level` table at pa and every table under it, their
+ * leaves out of the reverse map (our own tables: the depth is at most 4
+ * whatever the guest does). */
+static void free_tree(struct shadow *s, hpa_t pa, int level)
+{
+    u64 *tb = table_map(s, pa);
+    for (u32 i = 0; tb && i < PT_ENTRIES; i++) {
+        u64 e = tb[i];
+        if (!(e & PTE_P))
+            continue;
+        if (level > 1)
+            free_tree(s, e & PTE_ADDR, level - 1);
+        else if (leaf_writable(e))
+            rmap_del(s, e & PTE_ADDR, pa + i * sizeof(u64));
+    }
+    table_drop(s, pa);
+}
+
+/* Empties the level-`level` table at pa, dropping the tables under it. */
 static void clear_table(struct shadow *s, hpa_t pa, int level)
 {
     u64 *tb = table_map(s, pa);
@@ -125,9 +236,12 @@ static void clear_table(struct shadow *s, hpa_t pa, int level)
         u64 e = tb[i];
         if (!(e & PTE_P))
             continue;
-        tb[i] = 0;
-        if (level > 1)
+        if (level > 1) {
+            tb[i] = 0;
             free_tree(s, e & PTE_ADDR, level - 1);
+        } else {
+            leaf_set(s, tb, pa, i, 0);
+        }
     }
 }
 
@@ -297,85 +411,115 @@ int shadow_guest_walk(struct shadow *s, const struct shadow_regs *g, u64 va, u32
 
 /* ---------------------------------------------------------------- tracking */
 
+static u32 track_bucket(u64 gfn) { return (u32)((gfn * 0x9e3779b97f4a7c15ULL) >> 52) & (SHADOW_TRACK_BUCKETS - 1); }
+
+static void track_reset(struct shadow *s)
+{
+    for (u32 i = 0; i < SHADOW_TRACK_BUCKETS; i++)
+        s->track_head[i] = SHADOW_NONE16;
+    s->ntrack = 0;
+    s->st.tracked = 0;
+}
+
 static struct shadow_track *track_find(struct shadow *s, u64 gfn)
 {
-    for (u32 i = 0; i < s->ntrack; i++)
+    for (u16 i = s->track_head[track_bucket(gfn)]; i != SHADOW_NONE16; i = s->track[i].next)
         if (s->track[i].gfn == gfn)
             return &s->track[i];
     return NULL;
 }
 
+/* The link that points at track i (its bucket's head or its predecessor's next). */
+static u16 *track_link(struct shadow *s, u32 i)
+{
+    u16 *link = &s->track_head[track_bucket(s->track[i].gfn)];
+    while (*link != i)
+        link = &s->track[*link].next;
+    return link;
+}
+
 static void track_remove(struct shadow *s, u32 i)
 {
-    s->track[i] = s->track[--s->ntrack];
+    *track_link(s, i) = s->track[i].next;
+    u32 last = --s->ntrack;
+    if (i != last) {
+        /* The last track moves into slot i. */
+        *track_link(s, last) = (u16)i;
+        s->track[i] = s->track[last];
+    }
     s->st.tracked = s->ntrack;
 }
 
-/* Clears the writable bit of every level-1 entry under the level-`level`
- * table at pa that maps `frame`. */
-static void protect_in(struct shadow *s, hpa_t pa, int level, hpa_t frame)
-{
-    u64 *tb = table_map(s, pa);
-    if (!tb)
-        return;
-    for (u32 i = 0; i < PT_ENTRIES; i++) {
-        u64 e = tb[i];
-        if (!(e & PTE_P))
-            continue;
-        if (level > 1)
-            protect_in(s, e & PTE_ADDR, level - 1, frame);
-        else if ((e & PTE_ADDR) == frame && (e & PTE_RW))
-            tb[i] = e & ~PTE_RW;
-    }
-}
-
 /* A guest page became tracked: leaves installed before, in any root, may map
- * it writable. A full scan, kept simple: it runs once per newly tracked page. */
+ * it writable. The reverse map names exactly those. */
 static void write_protect_gfn(struct shadow *s, u64 gfn)
 {
     hpa_t frame;
     unsigned perms;
     if (s->ops.gpa_to_hpa(s->ops.ctx, gpa(gfn << PAGE_SHIFT), &frame, &perms) < 0)
         return; /* not RAM: no leaf maps it */
-    for (u32 r = 0; r < s->nroots; r++)
-        if (s->roots[r].valid)
-            protect_in(s, s->roots[r].hw, root_levels(&s->roots[r]), frame & PTE_ADDR);
+    frame &= PTE_ADDR;
+    u32 *link = &s->rmap_head[rmap_bucket(frame)];
+    while (*link != SHADOW_NONE32) {
+        u32 i = *link;
+        hpa_t slot = s->rmap[i].slot;
+        u64 *e = table_map(s, slot & ~(hpa_t)(PAGE_SIZE - 1));
+        u64 *leaf = e ? &e[(slot & (PAGE_SIZE - 1)) / sizeof(u64)] : NULL;
+        if (!leaf || (*leaf & PTE_ADDR) != frame) {
+            link = &s->rmap[i].next;
+            continue;
+        }
+        *leaf &= ~(u64)PTE_RW;
+        *link = s->rmap[i].next;
+        s->rmap[i].next = s->rmap_free;
+        s->rmap_free = i;
+        s->st.rmap--;
+        s->st.protects++;
+        s->need_sync = true; /* another vCPU's TLB may still hold it writable */
+    }
 }
 
-/* Records that the active root's entries derive from the level-`level` guest
- * table at gfn whose entry 0 translates va_base. -ENOSPC when full. */
-static int track_use(struct shadow *s, u64 gfn, int level, u64 va_base)
+/* Records that root r's entries derive from the level-`level` guest table at
+ * gfn whose entry 0 translates va_base. -ENOSPC when full. */
+static int track_use(struct shadow *s, int r, u64 gfn, int level, u64 va_base)
 {
     struct shadow_track *t = track_find(s, gfn);
     if (!t) {
         if (s->ntrack >= SHADOW_TRACK_MAX)
             return -ENOSPC;
-        t = &s->track[s->ntrack++];
+        u32 i = s->ntrack++;
+        t = &s->track[i];
         memset(t, 0, sizeof(*t));
         t->gfn = gfn;
+        u32 b = track_bucket(gfn);
+        t->next = s->track_head[b];
+        s->track_head[b] = (u16)i;
         s->st.tracked = s->ntrack;
         write_protect_gfn(s, gfn);
     }
-    t->roots |= (u32)BIT(s->cur);
+    t->roots |= (u32)BIT(r);
+    t->flood = 0;
     for (u32 i = 0; i < t->nuses; i++) {
-        const struct shadow_use *u = &t->uses[i];
-        if (u->root == s->cur && u->level == level && u->va_base == va_base)
+        struct shadow_use *u = &t->uses[i];
+        if (u->level == level && u->va_base == va_base) {
+            u->roots |= (u32)BIT(r);
             return 0;
+        }
     }
     if (t->nuses < SHADOW_USES_MAX)
-        t->uses[t->nuses++] = (struct shadow_use){ (u8)s->cur, (u8)level, va_base };
+        t->uses[t->nuses++] = (struct shadow_use){ (u8)level, (u32)BIT(r), va_base };
     else
         t->overflow = true;
     return 0;
 }
 
 /* Tracks every guest table the walk read. */
-static int track_walk(struct shadow *s, u64 va, const struct walk *w)
+static int track_walk(struct shadow *s, int r, u64 va, const struct walk *w)
 {
     for (int k = 0; k < w->ntables; k++) {
         int level = LEVELS_LONG4 - k;
         u64 va_base = k == 0 ? 0 : va & ~(span(level + 1) - 1);
-        int rc = track_use(s, w->table_gfn[k], level, va_base);
+        int rc = track_use(s, r, w->table_gfn[k], level, va_base);
         if (rc)
             return rc;
     }
@@ -390,9 +534,11 @@ static void untrack_root(struct shadow *s, int r)
         if (t->roots & BIT(r)) {
             t->roots &= ~(u32)BIT(r);
             u8 n = 0;
-            for (u32 j = 0; j < t->nuses; j++)
-                if (t->uses[j].root != r)
+            for (u32 j = 0; j < t->nuses; j++) {
+                t->uses[j].roots &= ~(u32)BIT(r);
+                if (t->uses[j].roots)
                     t->uses[n++] = t->uses[j];
+            }
             t->nuses = n;
             if (!t->roots) {
                 track_remove(s, i);
@@ -406,38 +552,46 @@ static void untrack_root(struct shadow *s, int r)
 /* ---------------------------------------------------------------- dropping */
 
 /* Clears root r's level-`level` entry for va (all it maps, span(level)),
- * freeing the tables under it. */
+ * dropping the tables under it. */
 static void drop_range(struct shadow *s, int r, u64 va, int level)
 {
     struct shadow_root *root = &s->roots[r];
     if (!root->valid)
         return;
-    u64 *tb = table_map(s, root->hw);
+    hpa_t pa = root->hw;
+    u64 *tb = table_map(s, pa);
     for (int l = root_levels(root); tb && l >= level; l--) {
-        u64 *slot = &tb[ent_index(va, l)];
-        u64 e = *slot;
+        u32 idx = ent_index(va, l);
+        u64 e = tb[idx];
         if (!(e & PTE_P))
             return;
         if (l == level) {
-            *slot = 0;
-            if (l > 1)
+            if (l > 1) {
+                tb[idx] = 0;
                 free_tree(s, e & PTE_ADDR, l - 1);
+            } else {
+                leaf_set(s, tb, pa, idx, 0);
+            }
             return;
         }
-        tb = table_map(s, e & PTE_ADDR);
+        pa = e & PTE_ADDR;
+        tb = table_map(s, pa);
     }
 }
 
-/* Drops every translation derived from the whole guest table of use u. */
+/* Drops every translation derived from the whole guest table of use u, in
+ * the roots it names. */
 static void drop_table_use(struct shadow *s, const struct shadow_use *u)
 {
-    struct shadow_root *root = &s->roots[u->root];
-    if (!root->valid)
-        return;
-    if (u->level >= root_levels(root))
-        clear_table(s, root->hw, root_levels(root));
-    else
-        drop_range(s, u->root, u->va_base, u->level + 1);
+    for (u32 r = 0; r < s->nroots; r++) {
+        struct shadow_root *root = &s->roots[r];
+        if (!(u->roots & BIT(r)) || !root->valid)
+            continue;
+        if (u->level >= root_levels(root))
+            clear_table(s, root->hw, root_levels(root));
+        else
+            drop_range(s, (int)r, u->va_base, u->level + 1);
+    }
 }
 
 /* Empties the roots in mask (they stay valid and allocated). */
@@ -451,51 +605,68 @@ static void drop_roots(struct shadow *s, u32 mask)
     }
 }
 
-/* Frees every root but `keep` (-1: none), whose tree is emptied, and forgets
- * every tracked page (no translation is left to derive from them). */
-static void drop_all(struct shadow *s, int keep)
-{
-    for (u32 r = 0; r < s->nroots; r++) {
-        struct shadow_root *root = &s->roots[r];
-        if (!root->valid)
-            continue;
-        if ((int)r == keep) {
-            clear_table(s, root->hw, root_levels(root));
-            continue;
-        }
-        free_tree(s, root->hw, root_levels(root));
-        root->valid = false;
-    }
-    s->ntrack = 0;
-    s->st.tracked = 0;
-}
-
-/* Frees root r (cache eviction). */
+/* Frees root r (it runs on no vCPU). */
 static void evict(struct shadow *s, int r)
 {
     struct shadow_root *root = &s->roots[r];
     free_tree(s, root->hw, root_levels(root));
     root->valid = false;
     untrack_root(s, r);
-    if (s->cur == r)
-        s->cur = -1;
-    s->st.root_evictions++;
 }
 
-void shadow_flush_all(struct shadow *s)
+/* Empties every root and forgets every track: false when no table page was
+ * dropped (tracks alone are not worth another try). */
+static bool empty_all(struct shadow *s)
 {
-    bool any = s->ntrack > 0;
-    for (u32 r = 0; r < s->nroots; r++)
-        any = any || s->roots[r].valid;
-    drop_all(s, -1);
-    s->cur = -1;
+    u64 before = s->st.tables;
+    for (u32 r = 0; r < s->nroots; r++) {
+        struct shadow_root *root = &s->roots[r];
+        if (root->valid)
+            clear_table(s, root->hw, root_levels(root));
+    }
+    track_reset(s);
+    bool any = s->st.tables != before;
     if (any)
         s->st.flushes++;
+    return any;
+}
+
+/* The least recently used root no vCPU runs on, or -1. */
+static int lru_idle(const struct shadow *s)
+{
+    int lru = -1;
+    for (u32 r = 0; r < s->nroots; r++) {
+        const struct shadow_root *root = &s->roots[r];
+        if (root->valid && !root->active && (lru < 0 || root->last_use < s->roots[lru].last_use))
+            lru = (int)r;
+    }
+    return lru;
+}
+
+/* Out of table pages or track slots: evicts the least recently used idle
+ * root, or with none, empties every root. false when nothing was left to
+ * drop. */
+static bool reclaim(struct shadow *s)
+{
+    int r = lru_idle(s);
+    if (r >= 0) {
+        evict(s, r);
+        s->st.budget_evictions++;
+        return true;
+    }
+    return empty_all(s);
+}
+
+void shadow_flush_all(struct shadow *s, int cpu)
+{
+    s->self = cpu;
+    (void)empty_all(s);
+    finish(s);
 }
 
 /* ---------------------------------------------------------------- init, roots */
 
-int shadow_init(struct shadow *s, const struct shadow_ops *ops, u32 nroots, u32 max_tables)
+int shadow_init(struct shadow *s, const struct shadow_ops *ops, u32 nroots, u32 max_tables, u32 ncpus)
 {
     if (!s || !ops || !ops->alloc_table || !ops->free_table || !ops->map || !ops->gread || !ops->gwrite ||
         !ops->gpa_to_hpa)
@@ -503,95 +674,123 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops, u32 nroots, u32 
     if (nroots == 0)
         nroots = SHADOW_ROOTS_DEFAULT;
     if (max_tables == 0)
-        max_tables = DEFAULT_MAX_TABLES;
-    if (nroots > SHADOW_ROOTS_MAX || max_tables < MIN_TABLES)
+        max_tables = SHADOW_TABLES_DEFAULT;
+    if (ncpus == 0 || ncpus > SHADOW_CPUS_MAX || nroots > SHADOW_ROOTS_MAX || nroots < ncpus ||
+        max_tables < MIN_TABLES * ncpus)
         return -EINVAL;
     memset(s, 0, sizeof(*s));
     s->ops = *ops;
     s->nroots = nroots;
     s->max_tables = max_tables;
-    s->cur = -1;
-    s->mode_bits = MODE_BITS_UNSET;
+    s->ncpus = ncpus;
+    for (u32 c = 0; c < SHADOW_CPUS_MAX; c++)
+        s->cur[c] = -1;
+    track_reset(s);
+    rmap_reset(s);
     return 0;
 }
 
 void shadow_destroy(struct shadow *s)
 {
-    drop_all(s, -1);
-    s->cur = -1;
+    for (u32 r = 0; r < s->nroots; r++) {
+        struct shadow_root *root = &s->roots[r];
+        if (root->valid)
+            free_tree(s, root->hw, root_levels(root));
+        root->valid = false;
+        root->active = 0;
+    }
+    track_reset(s);
+    for (u32 c = 0; c < SHADOW_CPUS_MAX; c++)
+        s->cur[c] = -1;
+    s->self = -1;
+    finish(s); /* no vCPU runs any more: sync_cpus() has nothing to wait for */
 }
 
-static int find_root(const struct shadow *s, enum shadow_mode m, u64 key)
+u64 shadow_memory_bytes(const struct shadow *s) { return s->st.tables * PAGE_SIZE + sizeof(*s); }
+
+static int find_root(const struct shadow *s, enum shadow_mode m, u64 key, u64 bits)
 {
     for (u32 r = 0; r < s->nroots; r++) {
         const struct shadow_root *root = &s->roots[r];
-        if (root->valid && root->mode == m && root->cr3 == key)
+        if (root->valid && root->mode == m && root->cr3 == key && root->bits == bits)
             return (int)r;
     }
     return -1;
 }
 
-/* A free slot, else the least recently used root. */
-static int pick_slot(const struct shadow *s)
+/* A free slot, else the least recently used idle root (evicted), else -1. */
+static int pick_slot(struct shadow *s)
 {
-    int lru = 0;
-    for (u32 r = 0; r < s->nroots; r++) {
+    for (u32 r = 0; r < s->nroots; r++)
         if (!s->roots[r].valid)
             return (int)r;
-        if (s->roots[r].last_use < s->roots[lru].last_use)
-            lru = (int)r;
+    int r = lru_idle(s);
+    if (r >= 0) {
+        evict(s, r);
+        s->st.root_evictions++;
     }
-    return lru;
+    return r;
 }
 
 /* A new, empty root in slot r. A PAE root is loaded through a 32-bit CR3. */
-static int new_root(struct shadow *s, int r, enum shadow_mode m, u64 key)
+static int new_root(struct shadow *s, int r, enum shadow_mode m, u64 key, u64 bits)
 {
     hpa_t pa;
     u64 *p;
     bool below_4g = m == SHADOW_MODE_NONE;
-    int rc = table_alloc(s, below_4g, &pa, &p);
-    if (rc == -ENOMEM) {
-        /* Over budget: we are leaving the active root anyway. */
-        shadow_flush_all(s);
+    int rc;
+    for (u32 tries = 0;; tries++) {
         rc = table_alloc(s, below_4g, &pa, &p);
+        if (rc != -ENOMEM || tries > s->nroots || !reclaim(s))
+            break; /* reclaim(): over budget */
     }
     if (rc)
         return rc;
-    s->roots[r] = (struct shadow_root){ .valid = true, .mode = m, .cr3 = key, .hw = pa };
+    s->roots[r] = (struct shadow_root){ .valid = true, .mode = m, .cr3 = key, .bits = bits, .hw = pa };
     return 0;
 }
 
-int shadow_activate(struct shadow *s, const struct shadow_regs *g, hpa_t *hw, enum shadow_mode *mode)
+static bool cpu_ok(const struct shadow *s, int cpu) { return cpu >= 0 && (u32)cpu < s->ncpus; }
+
+/* vCPU cpu runs on no root. */
+static void leave_root(struct shadow *s, int cpu)
 {
+    int r = s->cur[cpu];
+    if (r >= 0)
+        s->roots[r].active &= ~(u32)BIT(cpu);
+    s->cur[cpu] = -1;
+}
+
+int shadow_activate(struct shadow *s, int cpu, const struct shadow_regs *g, hpa_t *hw, enum shadow_mode *mode)
+{
+    if (!cpu_ok(s, cpu))
+        return -EINVAL;
     enum shadow_mode m;
     int rc = guest_mode(g, &m);
     if (rc)
         return rc;
-    u64 bits = mode_bits_of(g);
-    if (bits != s->mode_bits) {
-        shadow_flush_all(s);
-        s->mode_bits = bits;
-    }
-    u64 key = root_key(g, m);
-    int r = find_root(s, m, key);
+    s->self = cpu;
+    u64 bits = mode_bits_of(g), key = root_key(g, m);
+    int r = find_root(s, m, key, bits);
+    leave_root(s, cpu);
     if (r >= 0) {
         s->st.root_hits++;
     } else {
         s->st.root_misses++;
         r = pick_slot(s);
-        if (s->roots[r].valid)
-            evict(s, r);
-        rc = new_root(s, r, m, key);
+        /* nroots >= ncpus, and this vCPU left its root: one is idle or free. */
+        rc = r < 0 ? -ENOMEM : new_root(s, r, m, key, bits);
         if (rc) {
-            s->cur = -1;
+            finish(s);
             return rc;
         }
     }
     s->roots[r].last_use = ++s->clock;
-    s->cur = r;
+    s->roots[r].active |= (u32)BIT(cpu);
+    s->cur[cpu] = r;
     *hw = s->roots[r].hw;
     *mode = m;
+    finish(s);
     return 0;
 }
 
@@ -627,42 +826,54 @@ static u64 shadow_leaf(const struct shadow_regs *g, const struct walk *w, hpa_t 
     e |= rw ? PTE_RW | PTE_D : 0;
     e |= us ? PTE_US : 0;
     e |= nx ? PTE_NX : 0;
-    e |= w->leaf & (PTE_PWT | PTE_PCD);
-    if (w->leaf_level == 1)
-        e |= w->leaf & PTE_PAT;
-    else if (w->leaf & PTE_PAT_LARGE)
-        e |= PTE_PAT;
-    /* G only where the guest has global pages at all: the hardware keeps
-     * global translations across the CR3 loads of root switches. */
-    if (g->cr4 & CR4_PGE)
-        e |= w->leaf & PTE_G;
+    if (perms & SHADOW_PERM_UC) {
+        /* Device memory (an assigned BAR): uncacheable whatever the guest
+         * asked for, as its EPT/NPT memory type would make it under nested
+         * paging. PAT entry 3 (PCD|PWT, PAT clear) is UC both at reset and
+         * in Linux's layout. */
+        e |= PTE_PCD | PTE_PWT;
+    } else {
+        e |= w->leaf & (PTE_PWT | PTE_PCD);
+        if (w->leaf_level == 1)
+            e |= w->leaf & PTE_PAT;
+        else if (w->leaf & PTE_PAT_LARGE)
+            e |= PTE_PAT;
+    }
+    /* No G: the hardware runs without CR4.PGE, every entry flushing anyway. */
     return e;
 }
 
-/* Installs `leaf` for va in the active root, creating missing tables. A new
- * PAE PDPTE reaches the CPU's PDPTE registers at the next VM entry, which
- * reloads them from the CR3 page when EPT/NPT is off. */
-static int install(struct shadow *s, u64 va, u64 leaf)
+/* Installs `leaf` for va in root r, creating missing tables. A new PAE PDPTE
+ * reaches the CPU's PDPTE registers at the next VM entry, which reloads them
+ * from the CR3 page when EPT/NPT is off. */
+static int install(struct shadow *s, int r, u64 va, u64 leaf)
 {
-    struct shadow_root *root = &s->roots[s->cur];
+    struct shadow_root *root = &s->roots[r];
     int top = root_levels(root);
-    u64 *tb = table_map(s, root->hw);
+    hpa_t pa = root->hw;
+    u64 *tb = table_map(s, pa);
     for (int l = top; tb && l > 1; l--) {
         u64 *slot = &tb[ent_index(va, l)];
         if (!(*slot & PTE_P)) {
-            hpa_t pa;
+            hpa_t npa;
             u64 *nt;
-            int rc = table_alloc(s, false, &pa, &nt);
+            int rc = table_alloc(s, false, &npa, &nt);
             if (rc)
                 return rc;
             bool pdpte = root->mode == SHADOW_MODE_NONE && l == top;
-            *slot = pa | (pdpte ? PDPTE_P : SHADOW_TABLE_BITS);
+            *slot = npa | (pdpte ? PDPTE_P : SHADOW_TABLE_BITS);
         }
-        tb = table_map(s, *slot & PTE_ADDR);
+        pa = *slot & PTE_ADDR;
+        tb = table_map(s, pa);
     }
     if (!tb)
         return -EFAULT;
-    tb[ent_index(va, 1)] = leaf;
+    u32 idx = ent_index(va, 1);
+    /* A writable leaf needs a reverse-map entry: out of them, the caller
+     * reclaims (a read-only leaf would fault on the same write for ever). */
+    if (leaf_writable(leaf) && !leaf_writable(tb[idx]) && s->rmap_free == SHADOW_NONE32)
+        return -ENOSPC;
+    leaf_set(s, tb, pa, idx, leaf);
     return 0;
 }
 
@@ -676,9 +887,10 @@ static bool host_refuses(unsigned perms, u32 pfec)
     return (pfec & PFEC_I) && !(perms & SLPT_X);
 }
 
-/* One attempt at handling the fault: 0 and out->result, -ENOSPC when the
- * track table is full, -ENOMEM past the table budget, other errors. */
-static int fill(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec, struct shadow_fault *out)
+/* One attempt at handling the fault in root r: 0 and out->result, -ENOSPC
+ * when the track table or the reverse map is full, -ENOMEM past the table
+ * budget, other errors. */
+static int fill(struct shadow *s, int r, const struct shadow_regs *g, u64 va, u32 pfec, struct shadow_fault *out)
 {
     struct walk w;
     int rc = walk(s, g, va, pfec, &w);
@@ -700,7 +912,7 @@ static int fill(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
     if (rc < 0)
         return rc;
     /* Track first: the page written may be one of this walk's own tables. */
-    rc = track_walk(s, va, &w);
+    rc = track_walk(s, r, va, &w);
     if (rc)
         return rc;
     bool tracked = track_find(s, gfn_of(w.gpa.v)) != NULL;
@@ -709,51 +921,54 @@ static int fill(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec,
         out->gpa = w.gpa;
         return 0;
     }
-    rc = install(s, va, shadow_leaf(g, &w, frame, perms, pfec, tracked));
+    rc = install(s, r, va, shadow_leaf(g, &w, frame, perms, pfec, tracked));
     if (rc)
         return rc;
     out->result = SHADOW_FIXED;
     return 0;
 }
 
-/* The active root must be g's: faults are handled against the regs the root
- * was built for. Returns va as the shadow indexes it. */
-static int check_active(const struct shadow *s, const struct shadow_regs *g, u64 *va)
+/* vCPU cpu's active root must be g's: faults are handled against the regs
+ * the root was built for. Returns the root and va as the shadow indexes it. */
+static int check_active(const struct shadow *s, int cpu, const struct shadow_regs *g, u64 *va)
 {
     enum shadow_mode m;
-    if (s->cur < 0 || !s->roots[s->cur].valid)
+    if (!cpu_ok(s, cpu) || s->cur[cpu] < 0 || !s->roots[s->cur[cpu]].valid)
         return -EINVAL;
     int rc = guest_mode(g, &m);
     if (rc)
         return rc;
-    const struct shadow_root *root = &s->roots[s->cur];
-    if (m != root->mode || root_key(g, m) != root->cr3 || mode_bits_of(g) != s->mode_bits)
+    const struct shadow_root *root = &s->roots[s->cur[cpu]];
+    if (m != root->mode || root_key(g, m) != root->cr3 || mode_bits_of(g) != root->bits)
         return -EINVAL;
     if (m == SHADOW_MODE_NONE)
         *va &= PAE_VA_MASK;
     else if (canon(*va) != *va)
         return -EINVAL;
-    return 0;
+    return s->cur[cpu];
 }
 
-int shadow_page_fault(struct shadow *s, const struct shadow_regs *g, u64 va, u32 pfec, struct shadow_fault *out)
+int shadow_page_fault(struct shadow *s, int cpu, const struct shadow_regs *g, u64 va, u32 pfec,
+                      struct shadow_fault *out)
 {
     s->st.faults++;
     memset(out, 0, sizeof(*out));
-    int rc = check_active(s, g, &va);
-    if (rc)
-        return rc;
-    rc = fill(s, g, va, pfec, out);
-    if (rc == -ENOMEM || rc == -ENOSPC) {
-        /* Out of table pages or track slots: start over with an empty active
-         * root, whose page stays where the hardware CR3 points. */
-        drop_all(s, s->cur);
-        s->st.flushes++;
+    int r = check_active(s, cpu, g, &va);
+    if (r < 0)
+        return r;
+    s->self = cpu;
+    int rc = fill(s, r, g, va, pfec, out);
+    /* Out of table pages or track slots: evict idle roots one by one, then
+     * empty them all (the active roots stay where the hardware points). */
+    for (u32 tries = 0; (rc == -ENOMEM || rc == -ENOSPC) && tries <= s->nroots; tries++) {
+        if (!reclaim(s))
+            break;
         memset(out, 0, sizeof(*out));
-        rc = fill(s, g, va, pfec, out);
-        if (rc == -ENOSPC)
-            rc = -ENOMEM; /* not reached: one walk tracks 4 pages at most */
+        rc = fill(s, r, g, va, pfec, out);
     }
+    if (rc == -ENOSPC)
+        rc = -ENOMEM; /* not reached: one walk tracks 4 pages and adds one leaf at most */
+    finish(s);
     if (rc)
         return rc;
     switch (out->result) {
@@ -767,20 +982,25 @@ int shadow_page_fault(struct shadow *s, const struct shadow_regs *g, u64 va, u32
 
 /* ---------------------------------------------------------------- guest writes */
 
+static void release(struct shadow *s, struct shadow_track *t);
+
 /* Drops, in every root using the tracked page, the translations that went
  * through its entry idx. */
 static void drop_entry_uses(struct shadow *s, const struct shadow_track *t, u32 idx)
 {
     for (u32 i = 0; i < t->nuses; i++) {
         const struct shadow_use *u = &t->uses[i];
-        drop_range(s, u->root, canon(u->va_base + idx * span(u->level)), u->level);
+        for (u32 r = 0; r < s->nroots; r++)
+            if (u->roots & BIT(r))
+                drop_range(s, (int)r, canon(u->va_base + idx * span(u->level)), u->level);
     }
 }
 
-int shadow_pt_write(struct shadow *s, gpa_t at, const void *data, u32 len)
+int shadow_pt_write(struct shadow *s, int cpu, gpa_t at, const void *data, u32 len)
 {
     if (!data || len == 0 || len > sizeof(u64) || (at.v & (PAGE_SIZE - 1)) + len > PAGE_SIZE)
         return -EINVAL;
+    s->self = cpu;
     /* The (one or two) 8-byte entries the write touches, before and after. */
     u64 first = ALIGN_DOWN(at.v, sizeof(u64));
     u32 n = ALIGN_DOWN(at.v + len - 1, sizeof(u64)) == first ? 1 : 2;
@@ -804,19 +1024,35 @@ int shadow_pt_write(struct shadow *s, gpa_t at, const void *data, u32 len)
             continue;
         if (t->overflow) {
             drop_roots(s, t->roots); /* may remove t itself */
-            return 0;
+            break;
         }
         drop_entry_uses(s, t, idx0 + i);
     }
+    t = track_find(s, gfn_of(at.v));
+    if (t && ++t->flood >= SHADOW_FLOOD_WRITES) {
+        s->st.floods++;
+        release(s, t);
+    }
+    finish(s);
     return 0;
 }
 
-void shadow_unprotect(struct shadow *s, gpa_t at)
+bool shadow_tracked(struct shadow *s, gpa_t at) { return track_find(s, gfn_of(at.v)) != NULL; }
+
+void shadow_unprotect(struct shadow *s, int cpu, gpa_t at)
 {
     struct shadow_track *t = track_find(s, gfn_of(at.v));
     if (!t)
         return;
+    s->self = cpu;
     s->st.unprotects++;
+    release(s, t);
+    finish(s);
+}
+
+/* Stops tracking t's page, dropping every translation derived from it. */
+static void release(struct shadow *s, struct shadow_track *t)
+{
     struct shadow_track copy = *t; /* drop_roots() may move or remove *t */
     if (copy.overflow) {
         drop_roots(s, copy.roots);
@@ -831,30 +1067,36 @@ void shadow_unprotect(struct shadow *s, gpa_t at)
 
 /* ---------------------------------------------------------------- lookups */
 
-/* The active root's va as its tables index it, or false when there is none. */
-static bool active_va(const struct shadow *s, u64 *va)
+/* vCPU cpu's active root and va as its tables index it, or -1. */
+static int active_va(const struct shadow *s, int cpu, u64 *va)
 {
-    if (s->cur < 0 || !s->roots[s->cur].valid)
-        return false;
-    if (s->roots[s->cur].mode == SHADOW_MODE_NONE) {
+    if (!cpu_ok(s, cpu) || s->cur[cpu] < 0 || !s->roots[s->cur[cpu]].valid)
+        return -1;
+    int r = s->cur[cpu];
+    if (s->roots[r].mode == SHADOW_MODE_NONE) {
         *va &= PAE_VA_MASK;
-        return true;
+        return r;
     }
-    return canon(*va) == *va;
+    return canon(*va) == *va ? r : -1;
 }
 
-void shadow_invlpg(struct shadow *s, u64 va)
+void shadow_invlpg(struct shadow *s, int cpu, u64 va)
 {
     s->st.invlpg++;
-    if (active_va(s, &va))
-        drop_range(s, s->cur, va, 1);
+    int r = active_va(s, cpu, &va);
+    if (r < 0)
+        return;
+    s->self = cpu;
+    drop_range(s, r, va, 1);
+    finish(s);
 }
 
-u64 shadow_entry(const struct shadow *s, u64 va)
+u64 shadow_entry(const struct shadow *s, int cpu, u64 va)
 {
-    if (!active_va(s, &va))
+    int r = active_va(s, cpu, &va);
+    if (r < 0)
         return 0;
-    const struct shadow_root *root = &s->roots[s->cur];
+    const struct shadow_root *root = &s->roots[r];
     const u64 *tb = table_map(s, root->hw);
     for (int l = root_levels(root); tb; l--) {
         u64 e = tb[ent_index(va, l)];

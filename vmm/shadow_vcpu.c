@@ -62,10 +62,53 @@ static int sh_gwrite(void *ctx, gpa_t g, const void *in, u32 len)
     return -EFAULT;
 }
 
+static bool is_ram(const struct partition *p, u64 g)
+{
+    for (u32 i = 0; i < p->nram_ranges; i++)
+        if (g >= p->ram_ranges[i].start && g < p->ram_ranges[i].end)
+            return true;
+    return false;
+}
+
 static int sh_gpa_to_hpa(void *ctx, gpa_t g, hpa_t *hpa, unsigned *perms)
 {
     struct partition *p = ctx;
-    return slpt_lookup(&p->slpt, gpa(g.v & ~(u64)(PAGE_SIZE - 1)), hpa, perms, NULL);
+    gpa_t page = gpa(g.v & ~(u64)(PAGE_SIZE - 1));
+    int rc = slpt_lookup(&p->slpt, page, hpa, perms, NULL);
+    /* What the map holds beyond RAM is device memory (assigned BARs) or the
+     * ROM area: uncacheable, as nested paging maps it. */
+    if (rc == 0 && !is_ram(p, page.v))
+        *perms |= SHADOW_PERM_UC;
+    return rc;
+}
+
+/* The other vCPUs of the partition out of the guest, each at least once
+ * since the call: their next entries flush their TLBs (every entry of a
+ * shadowed vCPU does), and none walks a dropped table page any more. Runs
+ * with p->shadow_lock held; a vCPU kicked out may then wait for that lock,
+ * but has counted its exit first. */
+static void sh_sync_cpus(void *ctx, int self)
+{
+    struct partition *p = ctx;
+    u64 seen[CONFIG_MAX_PART_CPUS];
+    bool wait[CONFIG_MAX_PART_CPUS];
+    for (u32 i = 0; i < p->nvcpus; i++) {
+        struct vm_vcpu *o = p->vcpu[i];
+        wait[i] = false;
+        if (!o || (int)i == self)
+            continue;
+        seen[i] = __atomic_load_n(&o->exit_seq, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&o->in_guest, __ATOMIC_SEQ_CST)) {
+            wait[i] = true;
+            vcpu_kick(o);
+        }
+    }
+    for (u32 i = 0; i < p->nvcpus; i++) {
+        struct vm_vcpu *o = p->vcpu[i];
+        while (wait[i] && __atomic_load_n(&o->in_guest, __ATOMIC_SEQ_CST) &&
+               __atomic_load_n(&o->exit_seq, __ATOMIC_SEQ_CST) == seen[i])
+            cpu_relax();
+    }
 }
 
 int shadow_part_init(struct partition *p, char *err, size_t errlen)
@@ -78,20 +121,21 @@ int shadow_part_init(struct partition *p, char *err, size_t errlen)
             return kerr_fmt(err, errlen, -ENOTSUP, "paging = \"nested\" but the CPU has no EPT/NPT");
         return 0;
     }
-    if (p->nvcpus > 1)
-        return kerr_fmt(err, errlen, -ENOTSUP,
-                        "shadow paging (the CPU has no EPT/NPT) supports one vCPU, "
-                        "not %u",
+    if (p->nvcpus > SHADOW_CPUS_MAX)
+        return kerr_fmt(err, errlen, -ENOTSUP, "shadow paging supports up to %u vCPUs, not %u", SHADOW_CPUS_MAX,
                         p->nvcpus);
-    if (p->ndevs)
-        return kerr_fmt(err, errlen, -ENOTSUP, "shadow paging does not support assigned PCI devices");
+    u32 nroots = p->cfg->shadow_roots ? p->cfg->shadow_roots : SHADOW_ROOTS_DEFAULT;
+    if (nroots < p->nvcpus)
+        return kerr_fmt(err, errlen, -EINVAL, "shadow_roots = %u is fewer than its %u vCPUs (each runs on a root)",
+                        nroots, p->nvcpus);
     hpa_t pa;
     int rc = mm_alloc(p->node, SHADOW_PAGES, 1, 0, &pa, NULL);
     if (rc < 0)
         return kerr_fmt(err, errlen, rc, "no memory for the shadow MMU");
     p->shadow = hpa_to_ptr(pa);
-    const struct shadow_ops ops = { sh_alloc, sh_free, sh_map, sh_gread, sh_gwrite, sh_gpa_to_hpa, p };
-    rc = shadow_init(p->shadow, &ops, p->cfg->shadow_roots, 0);
+    p->shadow_lock = (spinlock_t)SPINLOCK_INIT;
+    const struct shadow_ops ops = { sh_alloc, sh_free, sh_map, sh_gread, sh_gwrite, sh_gpa_to_hpa, sh_sync_cpus, p };
+    rc = shadow_init(p->shadow, &ops, nroots, p->cfg->shadow_tables, p->nvcpus);
     if (rc < 0) {
         mm_release(pa, SHADOW_PAGES);
         p->shadow = NULL;
@@ -117,13 +161,19 @@ void shadow_part_free(struct partition *p)
 static int apply(struct vm_vcpu *vc)
 {
     const struct shadow_regs *g = &vc->paging;
-    if (!(g->cr0 & CR0_PE)) {
-        part_fail(vc, "shadow paging: the guest entered real mode (CR0.PE = 0), which it cannot run in");
+    if (!(g->cr0 & CR0_PE) && !be()->shadow_real_mode) {
+        part_fail(vc,
+                  "shadow paging on %s: the guest entered real mode (CR0.PE = 0), which it cannot run in "
+                  "without unrestricted guest (an AP's start-up, for one)",
+                  be()->name);
         return -ENOTSUP;
     }
     hpa_t root;
     enum shadow_mode mode;
-    int rc = shadow_activate(vc->part->shadow, g, &root, &mode);
+    struct partition *p = vc->part;
+    spin_lock(&p->shadow_lock);
+    int rc = shadow_activate(p->shadow, (int)vc->v.index, g, &root, &mode);
+    spin_unlock(&p->shadow_lock);
     if (rc == -ENOTSUP) {
         part_fail(vc, "shadow paging: the guest enabled %s, which shadow paging does not support",
                   (g->cr4 & CR4_PCIDE)  ? "PCIDs"
@@ -168,7 +218,9 @@ int shadow_vcpu_start(struct vm_vcpu *vc, const struct vcpu_boot_state *s)
 
 void shadow_gpa_map_changed(struct vm_vcpu *vc)
 {
-    shadow_flush_all(vc->part->shadow);
+    spin_lock(&vc->part->shadow_lock);
+    shadow_flush_all(vc->part->shadow, (int)vc->v.index);
+    spin_unlock(&vc->part->shadow_lock);
     (void)apply(vc);
 }
 
@@ -305,7 +357,9 @@ void handle_invlpg(struct vm_vcpu *vc, const struct vcpu_exit *e)
                 va &= 0xffffffffULL;
         }
     }
-    shadow_invlpg(vc->part->shadow, va);
+    spin_lock(&vc->part->shadow_lock);
+    shadow_invlpg(vc->part->shadow, (int)vc->v.index, va);
+    spin_unlock(&vc->part->shadow_lock);
     be()->advance_rip(&vc->v, len);
 }
 
@@ -344,8 +398,16 @@ static bool pt_stos(struct vm_vcpu *vc, gpa_t at, const u8 *bytes, u32 n, enum i
     u64 val = regs[GPR_RAX];
     for (u64 i = 0; i < k; i++) {
         gpa_t a = gpa(down ? at.v - i * st.size : at.v + i * st.size);
-        if (shadow_pt_write(vc->part->shadow, a, &val, st.size) != 0)
+        spin_lock(&vc->part->shadow_lock);
+        int rc = shadow_pt_write(vc->part->shadow, (int)vc->v.index, a, &val, st.size);
+        bool tracked = shadow_tracked(vc->part->shadow, a);
+        spin_unlock(&vc->part->shadow_lock);
+        if (rc != 0)
             return false;
+        if (!tracked) {
+            k = i + 1; /* released (a flood of writes): the rest runs natively */
+            break;
+        }
     }
     u64 step = k * st.size;
     u64 rdi = (down ? regs[GPR_RDI] - step : regs[GPR_RDI] + step) & amask;
@@ -378,8 +440,14 @@ static void pt_write(struct vm_vcpu *vc, gpa_t at)
     if (n && insn_decode_rmw(bytes, n, mode, &r) == 0 && (at.v & (PAGE_SIZE - 1)) + r.in.access_size <= PAGE_SIZE) {
         u64 old = 0, val = 0, gpr[GPR_COUNT], fl = vc->v.regs.rflags;
         memcpy(gpr, vc->v.regs.gpr, sizeof(gpr));
-        if (guest_read(vc->part, at, &old, r.in.access_size) == 0 && insn_rmw_exec(&r, old, gpr, &fl, &val) == 0 &&
-            shadow_pt_write(sh, at, &val, r.in.access_size) == 0) {
+        /* The read and the write under one lock: a LOCKed instruction is
+         * atomic against the other vCPUs' emulated writes. */
+        spin_lock(&vc->part->shadow_lock);
+        bool done = guest_read(vc->part, at, &old, r.in.access_size) == 0 &&
+                    insn_rmw_exec(&r, old, gpr, &fl, &val) == 0 &&
+                    shadow_pt_write(sh, (int)vc->v.index, at, &val, r.in.access_size) == 0;
+        spin_unlock(&vc->part->shadow_lock);
+        if (done) {
             memcpy(vc->v.regs.gpr, gpr, sizeof(gpr));
             vc->v.regs.rflags = fl;
             be()->advance_rip(&vc->v, r.in.len);
@@ -409,7 +477,9 @@ static void pt_write(struct vm_vcpu *vc, gpa_t at)
         vc->unemulated_gfn = gfn;
         vc->unemulated_repeats = 0;
     }
-    shadow_unprotect(sh, at);
+    spin_lock(&vc->part->shadow_lock);
+    shadow_unprotect(sh, (int)vc->v.index, at);
+    spin_unlock(&vc->part->shadow_lock);
 }
 
 void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
@@ -418,7 +488,9 @@ void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
     u64 va = e->exception.address;
     vc->stats.pf_exits++;
     vc->paging.rflags = vc->v.regs.rflags;
-    int rc = shadow_page_fault(vc->part->shadow, &vc->paging, va, e->exception.error, &f);
+    spin_lock(&vc->part->shadow_lock);
+    int rc = shadow_page_fault(vc->part->shadow, (int)vc->v.index, &vc->paging, va, e->exception.error, &f);
+    spin_unlock(&vc->part->shadow_lock);
     if (rc < 0) {
         part_fail(vc, "shadow paging: %s at %#llx",
                   rc == -EFAULT   ? "a guest page table lies outside its memory"

@@ -127,6 +127,10 @@ static void drain_inbox(struct vm_vcpu *vc)
         struct vcpu_boot_state s;
         sipi_state(&s, (u8)sipi);
         vcpu_backend->load_state(&vc->v, &s);
+        /* Under shadow paging the guest's view comes from the state too (a
+         * failure stops the partition, with the reason). */
+        if (vc->part->shadowed && shadow_vcpu_start(vc, &s) < 0)
+            return;
         vc->run_state = VRUN_RUNNING;
         vc->starts++;
     }
@@ -322,7 +326,12 @@ void vcpu_thread(void *arg)
                 be->set_slpt_root(&vc->v, slpt_root(&p->slpt));
         }
         struct vcpu_exit e;
+        /* Interrupts are off: a sync's kick sent once in_guest is seen ends
+         * the run at once (shadow_vcpu.c). */
+        __atomic_store_n(&vc->in_guest, 1, __ATOMIC_SEQ_CST);
         err = be->run(&vc->v, &e);
+        __atomic_store_n(&vc->exit_seq, vc->exit_seq + 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&vc->in_guest, 0, __ATOMIC_SEQ_CST);
         irq_restore(flags);
         if (err) {
             part_fail(vc, "cannot enter the guest: %s", strerror_short(err));

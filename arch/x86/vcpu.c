@@ -14,8 +14,8 @@ int vcpu_backend_select(void)
     default: log_err("vmm", "no hardware virtualization (%s): no partition can run", virt.why_none); return -ENODEV;
     }
     if (!virt_has_slpt())
-        log_warn("vmm", "%s: no %s: partitions use shadow paging (one vCPU each, no assigned devices)",
-                 vcpu_backend->name, virt.vendor == VIRT_SVM ? "NPT" : "EPT with unrestricted guest");
+        log_warn("vmm", "%s: no %s: partitions use shadow paging", vcpu_backend->name,
+                 virt.vendor == VIRT_SVM ? "NPT" : "EPT with unrestricted guest");
     return 0;
 }
 

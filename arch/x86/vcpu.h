@@ -173,7 +173,10 @@ struct vcpu_backend {
     const char *name;        /* "svm", "vmx" */
     enum vcpu_vendor vendor; /* the CPUID vendor a guest is shown */
     enum slpt_format slpt_format;
-    const char *slpt_name;       /* "EPT", "NPT" */
+    const char *slpt_name; /* "EPT", "NPT" */
+    /* Shadow paging can run real mode (CR0.PE = 0) with paging on: AMD-V's
+     * paged real mode. VT-x cannot without unrestricted guest, which needs EPT. */
+    bool shadow_real_mode;
     const char *slpt_fault_name; /* "EPT violation", "NPT violation" */
     /* Whether second-level tables may use 1 GiB leaves on this CPU. */
     bool (*slpt_1g_pages)(void);

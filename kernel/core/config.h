@@ -76,8 +76,9 @@ struct config_partition {
     u32 ndevice_fault;      /* entries given as a list; 0: one value for all */
     u32 device_fault_limit; /* DMA faults in one second that count as repeated (default 10) */
     struct config_nic nic;
-    u8 paging;        /* enum config_paging */
-    u32 shadow_roots; /* shadow roots cached (default 8; 1: no cache) */
+    u8 paging;         /* enum config_paging */
+    u32 shadow_roots;  /* shadow roots cached (default 8; 1: no cache) */
+    u32 shadow_tables; /* shadow_memory in 4 KiB pages (0: the default, 16 MiB) */
 };
 
 /* device_fault: what happens to an assigned device that keeps faulting or

@@ -853,10 +853,17 @@ static void test_paging_keys(void **state)
                   "6: paging: expected one of \"auto\", \"nested\", \"shadow\", got \"ept\"\n");
     EXPECT_ERRORS(P("a", "shadow_roots = 0\n"), "6: shadow_roots: expected an integer from 1 to 16, got 0\n");
     EXPECT_ERRORS(P("a", "shadow_roots = 17\n"), "6: shadow_roots: expected an integer from 1 to 16, got 17\n");
-    EXPECT_ERRORS("[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\npaging = \"shadow\"\n",
-                  "1: paging = \"shadow\" supports partitions of one CPU; \"a\" has 2\n");
-    EXPECT_ERRORS(P("a", "paging = \"shadow\"\ndevices = [\"0000:00:03.0\"]\n"),
-                  "1: paging = \"shadow\" does not support assigned PCI devices (\"a\")\n");
+    /* Several vCPUs and assigned devices run under shadow paging; the root
+     * cache must hold a root per vCPU. */
+    EXPECT_OK("[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\npaging = \"shadow\"\n"
+              "devices = [\"0000:00:03.0\"]\nshadow_memory = \"4M\"\n",
+              &cfg);
+    assert_int_equal(cfg.partition[0].shadow_tables, 1024);
+    EXPECT_ERRORS("[[partition]]\nname = \"a\"\ncpus = 2\nmemory = \"64M\"\nkernel = \"k\"\npaging = \"shadow\"\n"
+                  "shadow_roots = 1\n",
+                  "1: shadow_roots = 1 is fewer than the 2 CPUs of \"a\" (each runs on a root)\n");
+    EXPECT_ERRORS(P("a", "shadow_memory = \"512K\"\n"), "6: shadow_memory: must be from 1M to 1G, got 524288 bytes\n");
+    EXPECT_ERRORS(P("a", "shadow_memory = true\n"), "6: shadow_memory: expected a size such as \"16M\"\n");
 }
 
 /* device_fault: one action for all devices or one per device; its limit;

@@ -135,7 +135,7 @@ static void map1g(u64 cr3, u64 va, u64 g, u64 flags) { gput(gslot(cr3, va, 3), g
 
 /* ---------------------------------------------------------------- fake table pool */
 
-#define POOL_PAGES 2400
+#define POOL_PAGES 4800
 #define LOW_PAGES  64
 #define LOW_BASE   0x40000000ULL  /* fake hpa of pool page 0 (below 4 GiB) */
 #define HIGH_BASE  0x7f0000000ULL /* fake hpa of pool page LOW_PAGES */
@@ -202,10 +202,15 @@ static int fm_alloc(void *ctx, bool below_4g, hpa_t *pa)
     return 0;
 }
 
+/* With more than one vCPU, a dropped table page may be freed only after the
+ * other vCPUs were synced (they may still walk it until then). */
+static bool smp_mode, synced;
+
 static void fm_free(void *ctx, hpa_t pa)
 {
     struct pool *p = ctx;
     u32 i = pool_index(pa);
+    assert_true(!smp_mode || synced);
     assert_true(p->used[i]); /* double free */
     p->used[i] = false;
     memset(p->mem + (u64)i * PAGE_SIZE, 0xa5, PAGE_SIZE); /* poison */
@@ -223,7 +228,18 @@ static void *fm_map(void *ctx, hpa_t pa)
 
 static u64 *pool_table(hpa_t pa) { return fm_map(&P, pa); }
 
-static const struct shadow_ops OPS = { fm_alloc, fm_free, fm_map, g_read, g_write, g_to_hpa, &P };
+/* The other vCPUs are simulated: a sync only counts, and records how many
+ * pages were dropped at the time (none may be freed before their sync). */
+static u32 syncs;
+static void fm_sync(void *ctx, int self)
+{
+    (void)ctx;
+    (void)self;
+    syncs++;
+    synced = true;
+}
+
+static const struct shadow_ops OPS = { fm_alloc, fm_free, fm_map, g_read, g_write, g_to_hpa, fm_sync, &P };
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -238,6 +254,8 @@ static int setup(void **state)
     S = calloc(1, sizeof(*S));
     gt_next = GT_BASE;
     gwrites = 0;
+    smp_mode = synced = false;
+    syncs = 0;
     return P.mem && ram && S ? 0 : -1;
 }
 
@@ -256,7 +274,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void sh_init(u32 nroots, u32 max_tables) { assert_int_equal(shadow_init(S, &OPS, nroots, max_tables), 0); }
+static void sh_init(u32 nroots, u32 max_tables) { assert_int_equal(shadow_init(S, &OPS, nroots, max_tables, 1), 0); }
 
 static struct shadow_regs long_regs(u64 cr3)
 {
@@ -285,16 +303,16 @@ static hpa_t act(const struct shadow_regs *g)
 {
     hpa_t hw = 0;
     enum shadow_mode m;
-    assert_int_equal(shadow_activate(S, g, &hw, &m), 0);
+    assert_int_equal(shadow_activate(S, 0, g, &hw, &m), 0);
     assert_int_equal(m, (g->cr0 & CR0_PG) ? SHADOW_MODE_LONG4 : SHADOW_MODE_NONE);
-    assert_int_equal(hw, S->roots[S->cur].hw);
+    assert_int_equal(hw, S->roots[S->cur[0]].hw);
     return hw;
 }
 
 static struct shadow_fault fault(const struct shadow_regs *g, u64 va, u32 pfec)
 {
     struct shadow_fault f;
-    assert_int_equal(shadow_page_fault(S, g, va, pfec, &f), 0);
+    assert_int_equal(shadow_page_fault(S, 0, g, va, pfec, &f), 0);
     return f;
 }
 
@@ -476,25 +494,29 @@ static void test_init_errors(void **state)
 {
     struct shadow_ops bad = OPS;
     bad.gpa_to_hpa = NULL;
-    assert_int_equal(shadow_init(S, &bad, 0, 0), -EINVAL);
+    assert_int_equal(shadow_init(S, &bad, 0, 0, 1), -EINVAL);
     bad = OPS;
     bad.gread = NULL;
-    assert_int_equal(shadow_init(S, &bad, 0, 0), -EINVAL);
-    assert_int_equal(shadow_init(S, NULL, 0, 0), -EINVAL);
-    assert_int_equal(shadow_init(S, &OPS, SHADOW_ROOTS_MAX + 1, 0), -EINVAL);
-    assert_int_equal(shadow_init(S, &OPS, 1, 3), -EINVAL);
+    assert_int_equal(shadow_init(S, &bad, 0, 0, 1), -EINVAL);
+    assert_int_equal(shadow_init(S, NULL, 0, 0, 1), -EINVAL);
+    assert_int_equal(shadow_init(S, &OPS, SHADOW_ROOTS_MAX + 1, 0, 1), -EINVAL);
+    assert_int_equal(shadow_init(S, &OPS, 1, 3, 1), -EINVAL);
+    assert_int_equal(shadow_init(S, &OPS, 2, 0, 3), -EINVAL);  /* fewer roots than vCPUs */
+    assert_int_equal(shadow_init(S, &OPS, 4, 11, 3), -EINVAL); /* under 4 tables a vCPU */
+    assert_int_equal(shadow_init(S, &OPS, 0, 0, 0), -EINVAL);
+    assert_int_equal(shadow_init(S, &OPS, 0, 0, SHADOW_CPUS_MAX + 1), -EINVAL);
     sh_init(0, 0);
     assert_int_equal(S->nroots, SHADOW_ROOTS_DEFAULT);
-    assert_int_equal(S->max_tables, 2048);
-    assert_int_equal(S->cur, -1);
+    assert_int_equal(S->max_tables, SHADOW_TABLES_DEFAULT);
+    assert_int_equal(S->cur[0], -1);
     assert_int_equal(S->st.tables, 0);
     assert_int_equal(P.allocs, 0);
     /* No active root yet. */
     struct shadow_regs g = long_regs(gtable());
     struct shadow_fault f;
-    assert_int_equal(shadow_page_fault(S, &g, 0x1000, 0, &f), -EINVAL);
-    assert_int_equal(shadow_entry(S, 0x1000), 0);
-    shadow_invlpg(S, 0x1000);
+    assert_int_equal(shadow_page_fault(S, 0, &g, 0x1000, 0, &f), -EINVAL);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
+    shadow_invlpg(S, 0, 0x1000);
     sh_init(SHADOW_ROOTS_MAX, 4);
 }
 
@@ -576,7 +598,7 @@ static void test_permission_matrix(void **state)
         for (u32 i = 0; i < 8; i++)
             for (u64 t = t4; t <= t1; t += PAGE_SIZE)
                 gput(t + 8 * i, gget(t + 8 * i) & ~(PTE_A | PTE_D));
-        shadow_flush_all(S);
+        shadow_flush_all(S, 0);
         act(&g);
         for (u32 combo = 0; combo < 4096; combo++) {
             u32 lv[4] = { combo >> 9, (combo >> 6) & 7, (combo >> 3) & 7, combo & 7 }; /* L4..L1 */
@@ -611,7 +633,7 @@ static void test_permission_matrix(void **state)
                 assert_int_equal(!!(gget(pte) & PTE_D), dirty_after);
                 assert_true(gget(pte) & PTE_A);
                 assert_true(gget(t4 + 8 * lv[0]) & PTE_A);
-                u64 e = shadow_entry(S, va);
+                u64 e = shadow_entry(S, 0, va);
                 assert_int_equal(e & PTE_ADDR, HPA_OF(DATA_BASE + lv[3] * PAGE_SIZE));
                 check_leaf_bits(e, ref_leaf(c, w, u, nx, dirty_after, pfec, SLPT_RWX, false));
             }
@@ -635,19 +657,19 @@ static void test_wp0_supervisor_write(void **state)
     act(&g);
     map4k(cr3, 0x5000, DATA_BASE, PTE_P | PTE_US); /* user, read-only */
     expect_fixed(&g, 0x5000, PFEC_W);
-    u64 e = shadow_entry(S, 0x5000);
+    u64 e = shadow_entry(S, 0, 0x5000);
     assert_true((e & PTE_RW) && !(e & PTE_US) && (e & PTE_NX)); /* NX keeps SMEP's refusal */
     assert_true(gget(gslot(cr3, 0x5000, 1)) & PTE_D);
     /* A user read faults on the supervisor-only leaf and gets user, read-only. */
     expect_fixed(&g, 0x5000, PFEC_U | PFEC_P);
-    e = shadow_entry(S, 0x5000);
+    e = shadow_entry(S, 0, 0x5000);
     assert_true(!(e & PTE_RW) && (e & PTE_US) && !(e & PTE_NX));
     /* A user write is the guest's own fault; a supervisor fetch too (SMEP). */
     assert_int_equal(fault(&g, 0x5000, PFEC_U | PFEC_W | PFEC_P).pfec, PFEC_P | PFEC_U | PFEC_W);
     assert_int_equal(fault(&g, 0x5000, PFEC_I).pfec, PFEC_P | PFEC_I);
     /* The supervisor write again flips it back. */
     expect_fixed(&g, 0x5000, PFEC_W | PFEC_P);
-    assert_int_equal(shadow_entry(S, 0x5000) & (PTE_RW | PTE_US), PTE_RW);
+    assert_int_equal(shadow_entry(S, 0, 0x5000) & (PTE_RW | PTE_US), PTE_RW);
 }
 
 /* ---------------------------------------------------------------- A/D, large pages, reserved */
@@ -682,7 +704,7 @@ static void test_accessed_dirty(void **state)
     for (int k = 0; k < 4; k++)
         assert_true(gget(slots[k]) & PTE_A);
     assert_false(gget(slots[3]) & PTE_D);
-    u64 e = shadow_entry(S, 0x3000);
+    u64 e = shadow_entry(S, 0, 0x3000);
     assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_US | PTE_A);
     /* Nothing changes on a second read: no write-back at all. */
     expect_fixed(&g, 0x3000, 0);
@@ -691,11 +713,11 @@ static void test_accessed_dirty(void **state)
     expect_fixed(&g, 0x3000, PFEC_W | PFEC_P);
     assert_int_equal(gwrites, 5);
     assert_true(gget(slots[3]) & PTE_D);
-    assert_int_equal(shadow_entry(S, 0x3000) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
+    assert_int_equal(shadow_entry(S, 0, 0x3000) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
     /* A read of a page already dirty gets it writable at once. */
-    shadow_invlpg(S, 0x3000);
+    shadow_invlpg(S, 0, 0x3000);
     expect_fixed(&g, 0x3000, 0);
-    assert_true(shadow_entry(S, 0x3000) & PTE_RW);
+    assert_true(shadow_entry(S, 0, 0x3000) & PTE_RW);
     /* A first access that writes sets A and D in the same write-back. */
     gwrites = 0;
     expect_fixed(&g, 0x4000, PFEC_W);
@@ -710,23 +732,23 @@ static void test_large_pages(void **state)
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     /* 2 MiB page, PAT (bit 12), PWT, PCD and G: the 4 KiB shadow leaves take
-     * PAT in bit 7. */
+     * PAT in bit 7, and no G (the hardware runs without global pages). */
     u64 va2 = 0x40000000;
     map2m(cr3, va2, MiB(6), PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G | PTE_PAT_LARGE | PTE_D);
     expect_fixed(&g, va2 + 0x1234, PFEC_W);
-    u64 e = shadow_entry(S, va2 + 0x1000);
+    u64 e = shadow_entry(S, 0, va2 + 0x1000);
     assert_int_equal(e & PTE_ADDR, HPA_OF(MiB(6) + 0x1000));
-    assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_G | PTE_PAT | PTE_A | PTE_D);
+    assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_PWT | PTE_PCD | PTE_PAT | PTE_A | PTE_D);
     expect_fixed(&g, va2 + 0x1ff000, 0);
-    assert_int_equal(shadow_entry(S, va2 + 0x1ff000) & PTE_ADDR, HPA_OF(MiB(6) + 0x1ff000));
-    assert_int_equal(shadow_entry(S, va2 + 0x2000), 0); /* only what faulted */
+    assert_int_equal(shadow_entry(S, 0, va2 + 0x1ff000) & PTE_ADDR, HPA_OF(MiB(6) + 0x1ff000));
+    assert_int_equal(shadow_entry(S, 0, va2 + 0x2000), 0); /* only what faulted */
     assert_true(gget(gslot(cr3, va2, 2)) & PTE_A);
 
     /* 1 GiB page above guest RAM (still in the guest-physical map), no PAT. */
     u64 va1 = 0x8000000000ULL;
     map1g(cr3, va1, GiB(1), PTE_P | PTE_RW);
     expect_fixed(&g, va1 + 0x12345678, 0);
-    e = shadow_entry(S, va1 + 0x12345000);
+    e = shadow_entry(S, 0, va1 + 0x12345000);
     assert_int_equal(e & PTE_ADDR, HPA_OF(GiB(1) + 0x12345000));
     assert_int_equal(e & ~PTE_ADDR, PTE_P | PTE_A); /* clean: read-only; supervisor */
     assert_int_equal(gget(gslot(cr3, va1, 3)) & (PTE_A | PTE_D), PTE_A);
@@ -734,20 +756,20 @@ static void test_large_pages(void **state)
     u64 va3 = 0x8040000000ULL;
     map1g(cr3, va3, GiB(2), PTE_P | PTE_PAT_LARGE | PTE_D | PTE_RW);
     expect_fixed(&g, va3 + 0x3000, PFEC_W);
-    e = shadow_entry(S, va3 + 0x3000);
+    e = shadow_entry(S, 0, va3 + 0x3000);
     assert_int_equal(e & PTE_ADDR, HPA_OF(GiB(2) + 0x3000));
     assert_true(e & PTE_PAT);
 
-    /* G only when the guest has CR4.PGE. */
+    /* No G with CR4.PGE clear either. */
     struct shadow_regs ng = g;
     ng.cr4 &= ~CR4_PGE;
     act(&ng);
     expect_fixed(&ng, va2, 0);
-    assert_false(shadow_entry(S, va2) & PTE_G);
+    assert_false(shadow_entry(S, 0, va2) & PTE_G);
     /* A 4 KiB leaf keeps its own PAT bit 7. */
     map4k(cr3, 0x9000, DATA_BASE, PTE_P | PTE_PAT | PTE_PCD);
     expect_fixed(&ng, 0x9000, 0);
-    assert_int_equal(shadow_entry(S, 0x9000) & ~PTE_ADDR, PTE_P | PTE_PAT | PTE_PCD | PTE_A);
+    assert_int_equal(shadow_entry(S, 0, 0x9000) & ~PTE_ADDR, PTE_P | PTE_PAT | PTE_PCD | PTE_A);
 }
 
 static void test_reserved_and_not_present(void **state)
@@ -774,7 +796,7 @@ static void test_reserved_and_not_present(void **state)
             assert_int_equal(f.result, SHADOW_GUEST_FAULT);
             assert_int_equal(f.pfec, PFEC_P | PFEC_RSVD | ACCESSES[a]);
         }
-        assert_int_equal(shadow_entry(S, rsvd[i].va), 0);
+        assert_int_equal(shadow_entry(S, 0, rsvd[i].va), 0);
     }
     /* A large page that is aligned is fine, PAT bit included. */
     gput(gslot(cr3, 0x0000018000600000ULL, 2), MiB(2) | PTE_PAT_LARGE | PTE_PS | UPPER);
@@ -817,11 +839,11 @@ static void test_reserved_and_not_present(void **state)
     assert_true(S->st.guest_faults >= ARRAY_SIZE(rsvd) * 6 + 4 * 6);
     /* Non-canonical: not a #PF at all. */
     struct shadow_fault f;
-    assert_int_equal(shadow_page_fault(S, &g, 0x0000800000000000ULL, 0, &f), -EINVAL);
-    assert_int_equal(shadow_page_fault(S, &g, 0xfff0000000000000ULL, 0, &f), -EINVAL);
+    assert_int_equal(shadow_page_fault(S, 0, &g, 0x0000800000000000ULL, 0, &f), -EINVAL);
+    assert_int_equal(shadow_page_fault(S, 0, &g, 0xfff0000000000000ULL, 0, &f), -EINVAL);
     /* A table outside guest RAM stops the partition. */
     gput(gslot(cr3, 0x0000030000000000ULL, 4), (RAM_SIZE + MiB(1)) | UPPER);
-    assert_int_equal(shadow_page_fault(S, &g, 0x0000030000000000ULL, 0, &f), -EFAULT);
+    assert_int_equal(shadow_page_fault(S, 0, &g, 0x0000030000000000ULL, 0, &f), -EFAULT);
 }
 
 /* ---------------------------------------------------------------- paging off */
@@ -835,12 +857,12 @@ static void test_mode_none(void **state)
     assert_true(P.last_below_4g);
     assert_int_equal(P.below_4g_reqs, 1);
     assert_true(hw < GiB(4));
-    assert_int_equal(S->roots[S->cur].cr3, 0);
-    assert_int_equal(S->roots[S->cur].mode, SHADOW_MODE_NONE);
+    assert_int_equal(S->roots[S->cur[0]].cr3, 0);
+    assert_int_equal(S->roots[S->cur[0]].mode, SHADOW_MODE_NONE);
 
     /* Identity; everything the host allows, dirty at once (no guest D). */
     expect_fixed(&g, 0x123456, 0);
-    u64 e = shadow_entry(S, 0x123456);
+    u64 e = shadow_entry(S, 0, 0x123456);
     assert_int_equal(e, HPA_OF(0x123000) | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D);
     assert_false(P.last_below_4g); /* PD and PT need not be */
     /* The root holds PAE PDPTEs: P and the address only (RW, US, A... are
@@ -853,22 +875,22 @@ static void test_mode_none(void **state)
     expect_fixed(&g, 0xbffff000, PFEC_W | PFEC_U);
     assert_int_equal(root[2] & ~PTE_ADDR, PTE_P);
     assert_int_equal(root[1], 0);
-    assert_int_equal(shadow_entry(S, 0xbffff000) & PTE_ADDR, HPA_OF(0xbffff000));
+    assert_int_equal(shadow_entry(S, 0, 0xbffff000) & PTE_ADDR, HPA_OF(0xbffff000));
 
     /* Only the low 32 bits of va count. */
     expect_fixed(&g, 0x500002000ULL, 0);
-    assert_int_equal(shadow_entry(S, 0x2000) & PTE_ADDR, HPA_OF(0x2000));
-    assert_int_equal(shadow_entry(S, 0x500002000ULL), shadow_entry(S, 0x2000));
+    assert_int_equal(shadow_entry(S, 0, 0x2000) & PTE_ADDR, HPA_OF(0x2000));
+    assert_int_equal(shadow_entry(S, 0, 0x500002000ULL), shadow_entry(S, 0, 0x2000));
 
     /* Host rights: ROM is read-only and executable, the NOX region writable
      * and NX; the hole is MMIO. */
     expect_fixed(&g, ROM_BASE + 0x10, PFEC_I);
-    assert_int_equal(shadow_entry(S, ROM_BASE) & ~PTE_ADDR, PTE_P | PTE_US | PTE_A);
+    assert_int_equal(shadow_entry(S, 0, ROM_BASE) & ~PTE_ADDR, PTE_P | PTE_US | PTE_A);
     struct shadow_fault f = fault(&g, ROM_BASE + 0x18, PFEC_W);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, ROM_BASE + 0x18);
     expect_fixed(&g, NOX_BASE, PFEC_W);
-    assert_int_equal(shadow_entry(S, NOX_BASE) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
+    assert_int_equal(shadow_entry(S, 0, NOX_BASE) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
     f = fault(&g, NOX_BASE + 0x44, PFEC_I);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, NOX_BASE + 0x44);
@@ -892,28 +914,28 @@ static void test_activate_unsupported(void **state)
     struct shadow_regs g = long_regs(gtable());
     struct shadow_regs pae = g;
     pae.efer &= ~EFER_LMA; /* PAE paging */
-    assert_int_equal(shadow_activate(S, &pae, &hw, &m), -ENOTSUP);
+    assert_int_equal(shadow_activate(S, 0, &pae, &hw, &m), -ENOTSUP);
     pae.cr4 &= ~CR4_PAE; /* 32-bit paging */
-    assert_int_equal(shadow_activate(S, &pae, &hw, &m), -ENOTSUP);
+    assert_int_equal(shadow_activate(S, 0, &pae, &hw, &m), -ENOTSUP);
     struct shadow_regs pcid = g;
     pcid.cr4 |= CR4_PCIDE;
-    assert_int_equal(shadow_activate(S, &pcid, &hw, &m), -ENOTSUP);
+    assert_int_equal(shadow_activate(S, 0, &pcid, &hw, &m), -ENOTSUP);
     struct shadow_regs la57 = g;
     la57.cr4 |= CR4_LA57;
-    assert_int_equal(shadow_activate(S, &la57, &hw, &m), -ENOTSUP);
+    assert_int_equal(shadow_activate(S, 0, &la57, &hw, &m), -ENOTSUP);
     assert_int_equal(P.allocs, 0);
-    assert_int_equal(S->cur, -1);
+    assert_int_equal(S->cur[0], -1);
     /* A fault with regs that are not the active root's is refused. */
     act(&g);
     struct shadow_fault f;
-    assert_int_equal(shadow_page_fault(S, &pae, 0x1000, 0, &f), -ENOTSUP);
+    assert_int_equal(shadow_page_fault(S, 0, &pae, 0x1000, 0, &f), -ENOTSUP);
     struct shadow_regs other = long_regs(gtable());
-    assert_int_equal(shadow_page_fault(S, &other, 0x1000, 0, &f), -EINVAL);
+    assert_int_equal(shadow_page_fault(S, 0, &other, 0x1000, 0, &f), -EINVAL);
     struct shadow_regs wp0 = g;
     wp0.cr0 &= ~CR0_WP;
-    assert_int_equal(shadow_page_fault(S, &wp0, 0x1000, 0, &f), -EINVAL);
+    assert_int_equal(shadow_page_fault(S, 0, &wp0, 0x1000, 0, &f), -EINVAL);
     struct shadow_regs none = none_regs();
-    assert_int_equal(shadow_page_fault(S, &none, 0x1000, 0, &f), -EINVAL);
+    assert_int_equal(shadow_page_fault(S, 0, &none, 0x1000, 0, &f), -EINVAL);
     /* Flag bits of CR3 are not part of the key. */
     struct shadow_regs flags = g;
     flags.cr3 |= CR3_PWT | CR3_PCD;
@@ -949,7 +971,7 @@ static void test_root_cache_lru(void **state)
     assert_int_equal(S->st.tracked, 12);
     assert_int_equal(act(&g[0]), hw[0]); /* A: hit, translation kept */
     assert_int_equal(S->st.root_hits, 1);
-    assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE));
+    assert_int_equal(shadow_entry(S, 0, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE));
     /* D evicts the least recently used: B. */
     act(&g[3]);
     assert_int_equal(S->st.root_evictions, 1);
@@ -960,12 +982,12 @@ static void test_root_cache_lru(void **state)
     assert_int_equal(S->st.tracked, 8);
     for (int l = 4; l >= 1; l--)
         assert_null(tracked(S, gslot(cr3[1], 0x1000, l) >> PAGE_SHIFT));
-    assert_int_equal(shadow_entry(S, 0x1000), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
     expect_fixed(&g[3], 0x1000, 0);
     assert_int_equal(S->st.tracked, 12);
     /* C hits; then B misses and evicts A (A 4, D 5, C 6). */
     act(&g[2]);
-    assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 2 * PAGE_SIZE));
+    assert_int_equal(shadow_entry(S, 0, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 2 * PAGE_SIZE));
     act(&g[1]);
     assert_int_equal(root_of(S, SHADOW_MODE_LONG4, cr3[0]), -1);
     assert_int_equal(S->st.root_hits, 2);
@@ -990,64 +1012,64 @@ static void test_root_cache_single(void **state)
     expect_fixed(&ga, 0x1000, 0);
     act(&ga); /* same key: a hit, kept */
     assert_int_equal(S->st.root_hits, 1);
-    assert_true(shadow_entry(S, 0x1000) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0x1000) & PTE_P);
     act(&gb); /* rebuilt */
     assert_int_equal(S->st.root_evictions, 1);
-    assert_int_equal(shadow_entry(S, 0x1000), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
     assert_int_equal(S->st.tables, 1);
     assert_int_equal(S->st.tracked, 0);
     expect_fixed(&gb, 0x1000, 0);
-    assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + PAGE_SIZE));
+    assert_int_equal(shadow_entry(S, 0, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + PAGE_SIZE));
     act(&ga);
     assert_int_equal(S->st.root_misses, 3);
     assert_int_equal(S->st.root_evictions, 2);
-    assert_int_equal(shadow_entry(S, 0x1000), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
 }
 
-static void test_mode_bits_flush(void **state)
+static void test_mode_bits_key_roots(void **state)
 {
     sh_init(4, 0);
     u64 a = make_space(0), b = make_space(1);
     struct shadow_regs ga = long_regs(a), gb = long_regs(b);
-    act(&ga); /* the first: nothing to flush */
-    assert_int_equal(S->st.flushes, 0);
+    act(&ga);
     expect_fixed(&ga, 0x1000, 0);
     act(&gb);
     expect_fixed(&gb, 0x1000, 0);
-    /* RFLAGS.AC and CR3 flag bits are not mode bits. */
+    /* RFLAGS.AC, CR3 flag bits, CR4.PSE and CR4.PGE change no leaf: same root. */
+    u64 hits = S->st.root_hits;
     ga.rflags |= RFLAGS_AC;
+    ga.cr4 ^= CR4_PGE | CR4_PSE;
     act(&ga);
-    assert_int_equal(S->st.flushes, 0);
-    assert_true(shadow_entry(S, 0x1000) & PTE_P);
-    /* Each of WP, PSE, PGE, SMEP, SMAP, NXE drops every root. */
-    u64 n = 0;
+    assert_int_equal(S->st.root_hits, hits + 1);
+    assert_true(shadow_entry(S, 0, 0x1000) & PTE_P);
+    /* Each of WP, SMEP, SMAP, NXE is another root, built afresh; the old one
+     * stays cached and nothing is flushed. */
     struct {
         u64 *reg;
         u64 bit;
-    } bits[] = {
-        { &ga.cr0, CR0_WP },   { &ga.cr4, CR4_PSE },  { &ga.cr4, CR4_PGE },
-        { &ga.cr4, CR4_SMEP }, { &ga.cr4, CR4_SMAP }, { &ga.efer, EFER_NXE },
-    };
+    } bits[] = { { &ga.cr0, CR0_WP }, { &ga.cr4, CR4_SMEP }, { &ga.cr4, CR4_SMAP }, { &ga.efer, EFER_NXE } };
     for (u32 i = 0; i < ARRAY_SIZE(bits); i++) {
-        expect_fixed(&ga, 0x1000, 0);
-        *bits[i].reg ^= bits[i].bit;
+        struct shadow_regs alt = ga;
+        *(u64 *)((u8 *)&alt + ((u8 *)bits[i].reg - (u8 *)&ga)) ^= bits[i].bit;
         u64 misses = S->st.root_misses;
-        act(&ga);
-        assert_int_equal(S->st.flushes, ++n);
+        act(&alt);
         assert_int_equal(S->st.root_misses, misses + 1);
-        assert_int_equal(S->st.tables, 1);
-        assert_int_equal(S->st.tracked, 0);
-        assert_int_equal(shadow_entry(S, 0x1000), 0);
+        assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
+        act(&ga); /* back: its translations are still there */
+        assert_true(shadow_entry(S, 0, 0x1000) & PTE_P);
     }
-    /* Everything flushed already: a change then flushes nothing more. */
-    shadow_flush_all(S);
-    assert_int_equal(S->st.flushes, ++n);
-    assert_int_equal(S->cur, -1);
-    assert_int_equal(P.live, 0);
-    ga.cr0 ^= CR0_WP;
-    act(&ga);
-    assert_int_equal(S->st.flushes, n);
-    assert_int_equal(S->st.root_evictions, 0);
+    assert_int_equal(S->st.flushes, 0);
+    /* shadow_flush_all() empties every root but keeps them, and the vCPU's. */
+    u64 tables = S->st.tables;
+    assert_true(tables > 4);
+    shadow_flush_all(S, 0);
+    assert_int_equal(S->st.flushes, 1);
+    assert_true(S->cur[0] >= 0);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
+    assert_int_equal(S->st.tracked, 0);
+    assert_int_equal(S->st.rmap, 0);
+    expect_fixed(&ga, 0x1000, 0);
+    assert_true(shadow_entry(S, 0, 0x1000) & PTE_P);
 }
 
 /* ---------------------------------------------------------------- write protection */
@@ -1057,7 +1079,7 @@ static void test_mode_bits_flush(void **state)
 static void guest_store(u64 a, u64 v)
 {
     if (tracked(S, a >> PAGE_SHIFT))
-        assert_int_equal(shadow_pt_write(S, gpa(a), &v, 8), 0);
+        assert_int_equal(shadow_pt_write(S, 0, gpa(a), &v, 8), 0);
     else
         gput(a, v);
 }
@@ -1071,7 +1093,7 @@ static void test_tracked_page_protection(void **state)
     u64 p = gtable(); /* a data page, later a PT */
     map4k(cr3, 0x200000, p, PTE_P | PTE_RW | PTE_D);
     expect_fixed(&g, 0x200000, PFEC_W);
-    assert_true(shadow_entry(S, 0x200000) & PTE_RW);
+    assert_true(shadow_entry(S, 0, 0x200000) & PTE_RW);
     assert_int_equal(S->st.tracked, 4);
 
     /* The guest makes p the PT of va 0x40000000 (the PDPT is tracked: its
@@ -1087,31 +1109,31 @@ static void test_tracked_page_protection(void **state)
     expect_fixed(&g, 0x40002000, PFEC_U);
     assert_non_null(tracked(S, p >> PAGE_SHIFT));
     assert_int_equal(S->st.tracked, 6);
-    assert_int_equal(shadow_entry(S, 0x200000) & (PTE_P | PTE_RW), PTE_P);
-    assert_true(shadow_entry(S, 0x40000000) & PTE_RW);
+    assert_int_equal(shadow_entry(S, 0, 0x200000) & (PTE_P | PTE_RW), PTE_P);
+    assert_true(shadow_entry(S, 0, 0x40000000) & PTE_RW);
 
     /* A write to it is now an emulated page-table write at the exact address. */
     struct shadow_fault f = fault(&g, 0x200008, PFEC_W | PFEC_P);
     assert_int_equal(f.result, SHADOW_PT_WRITE);
     assert_int_equal(f.gpa.v, p + 8);
     /* A read refills it read-only. */
-    shadow_invlpg(S, 0x200000);
+    shadow_invlpg(S, 0, 0x200000);
     expect_fixed(&g, 0x200000, 0);
-    assert_int_equal(shadow_entry(S, 0x200000) & (PTE_P | PTE_RW), PTE_P);
+    assert_int_equal(shadow_entry(S, 0, 0x200000) & (PTE_P | PTE_RW), PTE_P);
 
     /* Emulating a write to entry 1 (not used by any translation yet) keeps the
      * others; changing entry 0 drops exactly va 0x40000000. */
     u64 v = (DATA_BASE + 0x5000) | UPPER;
-    assert_int_equal(shadow_pt_write(S, gpa(p + 8), &v, 8), 0);
-    assert_true(shadow_entry(S, 0x40000000) & PTE_P);
-    assert_true(shadow_entry(S, 0x40002000) & PTE_P);
-    assert_int_equal(shadow_pt_write(S, gpa(p), &v, 8), 0);
-    assert_int_equal(shadow_entry(S, 0x40000000), 0);
-    assert_true(shadow_entry(S, 0x40002000) & PTE_P);
-    assert_true(shadow_entry(S, 0x200000) & PTE_P);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(p + 8), &v, 8), 0);
+    assert_true(shadow_entry(S, 0, 0x40000000) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0x40002000) & PTE_P);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(p), &v, 8), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x40000000), 0);
+    assert_true(shadow_entry(S, 0, 0x40002000) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0x200000) & PTE_P);
     assert_int_equal(S->st.pt_writes, 3);
     expect_fixed(&g, 0x40000000, PFEC_U);
-    assert_int_equal(shadow_entry(S, 0x40000000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x5000));
+    assert_int_equal(shadow_entry(S, 0, 0x40000000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x5000));
 
     /* A recursive PML4 entry: the PML4 is its own PDPT, PD and PT, so va
      * (300, 300, 300, 300) maps the PML4 page itself, read-only although the
@@ -1119,7 +1141,7 @@ static void test_tracked_page_protection(void **state)
     guest_store(cr3 + 8 * 300, cr3 | UPPER | PTE_D);
     u64 rva = mkva(300, 300, 300, 300);
     expect_fixed(&g, rva + 0x28, PFEC_U);
-    assert_int_equal(shadow_entry(S, rva) & (PTE_ADDR | PTE_RW | PTE_US), HPA_OF(cr3) | PTE_US);
+    assert_int_equal(shadow_entry(S, 0, rva) & (PTE_ADDR | PTE_RW | PTE_US), HPA_OF(cr3) | PTE_US);
     const struct shadow_track *t = tracked(S, cr3 >> PAGE_SHIFT);
     assert_int_equal(t->nuses, 4); /* one per level */
     assert_false(t->overflow);
@@ -1128,16 +1150,16 @@ static void test_tracked_page_protection(void **state)
     assert_int_equal(f.gpa.v, cr3 + 0x28);
     /* It writes PML4 entry 5: the recursive translation does not use it. */
     v = gt_next | UPPER;
-    assert_int_equal(shadow_pt_write(S, f.gpa, &v, 8), 0);
+    assert_int_equal(shadow_pt_write(S, 0, f.gpa, &v, 8), 0);
     assert_int_equal(gget(cr3 + 0x28), v);
-    assert_true(shadow_entry(S, rva) & PTE_P);
-    assert_true(shadow_entry(S, 0x40002000) & PTE_P);
+    assert_true(shadow_entry(S, 0, rva) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0x40002000) & PTE_P);
     /* Entry 300 changes: its translation goes, the others stay. */
     v = cr3 | PTE_P | PTE_US | PTE_D;
-    assert_int_equal(shadow_pt_write(S, gpa(cr3 + 8 * 300), &v, 8), 0);
-    assert_int_equal(shadow_entry(S, rva), 0);
-    assert_true(shadow_entry(S, 0x40002000) & PTE_P);
-    assert_true(shadow_entry(S, 0x200000) & PTE_P);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(cr3 + 8 * 300), &v, 8), 0);
+    assert_int_equal(shadow_entry(S, 0, rva), 0);
+    assert_true(shadow_entry(S, 0, 0x40002000) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0x200000) & PTE_P);
 }
 
 /* Two address spaces share a PDPT (at different PML4 slots): an emulated
@@ -1165,7 +1187,7 @@ static void test_pt_write_shared(void **state)
     const struct shadow_track *t = tracked(S, pt >> PAGE_SHIFT);
     assert_int_equal(t->roots, BIT(ra) | BIT(rb));
     assert_int_equal(t->nuses, 2);
-    assert_int_equal(t->uses[0].root, ra);
+    assert_int_equal(t->uses[0].roots, BIT(ra));
     assert_int_equal(t->uses[0].level, 1);
     assert_int_equal(t->uses[0].va_base, 0);
     assert_int_equal(t->uses[1].va_base, vb);
@@ -1182,7 +1204,7 @@ static void test_pt_write_shared(void **state)
     }
     assert_int_equal(S->st.tables, tables);
     expect_fixed(&gb, vb + 0x1000, 0);
-    assert_int_equal(shadow_entry(S, vb + 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x9000));
+    assert_int_equal(shadow_entry(S, 0, vb + 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x9000));
 
     /* PD entry 0: the 2 MiB under it in both roots, shadow PTs freed. */
     guest_store(pd, pt | UPPER | PTE_A | PTE_PWT);
@@ -1225,47 +1247,47 @@ static void test_pt_write_partial(void **state)
     /* 8 bytes at entry 1 + 4: the high half of entry 1, the low of entry 2. */
     u64 e1 = gget(pt + 8) | PTE_NX, e2 = gget(pt + 16) ^ PTE_PWT;
     u64 bytes = (e1 >> 32) | (e2 << 32);
-    assert_int_equal(shadow_pt_write(S, gpa(pt + 12), &bytes, 8), 0);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 12), &bytes, 8), 0);
     assert_int_equal(gget(pt + 8), e1);
     assert_int_equal(gget(pt + 16), e2);
-    assert_int_equal(shadow_entry(S, 0x1000), 0);
-    assert_int_equal(shadow_entry(S, 0x2000), 0);
-    assert_true(shadow_entry(S, 0x3000) & PTE_P);
-    assert_true(shadow_entry(S, 0x4000) & PTE_P);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x2000), 0);
+    assert_true(shadow_entry(S, 0, 0x3000) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0x4000) & PTE_P);
 
     /* A byte that does not change drops nothing (the write still counts). */
     u8 same = ram[pt + 24];
-    assert_int_equal(shadow_pt_write(S, gpa(pt + 24), &same, 1), 0);
-    assert_true(shadow_entry(S, 0x3000) & PTE_P);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 24), &same, 1), 0);
+    assert_true(shadow_entry(S, 0, 0x3000) & PTE_P);
     assert_int_equal(S->st.pt_writes, 2);
     /* One flag byte of entry 3: only that translation. */
     u8 b = same ^ (u8)PTE_PCD;
-    assert_int_equal(shadow_pt_write(S, gpa(pt + 24), &b, 1), 0);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 24), &b, 1), 0);
     assert_int_equal(ram[pt + 24], b);
-    assert_int_equal(shadow_entry(S, 0x3000), 0);
-    assert_true(shadow_entry(S, 0x4000) & PTE_P);
+    assert_int_equal(shadow_entry(S, 0, 0x3000), 0);
+    assert_true(shadow_entry(S, 0, 0x4000) & PTE_P);
     /* Two bytes of the address of entry 4. */
     u16 hi = (u16)((gget(pt + 32) >> 16) + 1);
-    assert_int_equal(shadow_pt_write(S, gpa(pt + 34), &hi, 2), 0);
-    assert_int_equal(shadow_entry(S, 0x4000), 0);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 34), &hi, 2), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x4000), 0);
     expect_fixed(&g, 0x4000, 0);
-    assert_int_equal(shadow_entry(S, 0x4000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x4000 + 0x10000));
+    assert_int_equal(shadow_entry(S, 0, 0x4000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x4000 + 0x10000));
 
     /* Errors, and nothing written. */
     u64 v = 0x1111111111111111ULL;
     u64 before = gget(pt + 4088);
-    assert_int_equal(shadow_pt_write(S, gpa(pt), &v, 0), -EINVAL);
-    assert_int_equal(shadow_pt_write(S, gpa(pt), &v, 9), -EINVAL);
-    assert_int_equal(shadow_pt_write(S, gpa(pt + 4092), &v, 8), -EINVAL); /* crosses the page */
-    assert_int_equal(shadow_pt_write(S, gpa(pt), NULL, 8), -EINVAL);
-    assert_int_equal(shadow_pt_write(S, gpa(RAM_SIZE), &v, 8), -EFAULT);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt), &v, 0), -EINVAL);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt), &v, 9), -EINVAL);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 4092), &v, 8), -EINVAL); /* crosses the page */
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt), NULL, 8), -EINVAL);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(RAM_SIZE), &v, 8), -EFAULT);
     assert_int_equal(gget(pt + 4088), before);
     assert_int_equal(S->st.pt_writes, 4);
     /* A page that is not tracked is simply written. */
-    assert_int_equal(shadow_pt_write(S, gpa(DATA_BASE + 0x100), &v, 8), 0);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(DATA_BASE + 0x100), &v, 8), 0);
     assert_int_equal(gget(DATA_BASE + 0x100), v);
     assert_int_equal(S->st.pt_writes, 5);
-    assert_true(shadow_entry(S, 0x4000) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0x4000) & PTE_P);
 }
 
 /* A PT used in more places than SHADOW_USES_MAX: a write drops the whole of
@@ -1300,11 +1322,11 @@ static void test_overflow(void **state)
 
     /* An unchanged write drops nothing. */
     u64 same = gget(pt + 8);
-    assert_int_equal(shadow_pt_write(S, gpa(pt + 8), &same, 8), 0);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 8), &same, 8), 0);
     assert_true(root_leaf(S, ra, 0x40000000) & PTE_P);
 
     u64 v = (DATA_BASE + 0x5000) | UPPER | PTE_D;
-    assert_int_equal(shadow_pt_write(S, gpa(pt + 8), &v, 8), 0);
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 8), &v, 8), 0);
     assert_int_equal(root_leaf(S, ra, 0x40000000), 0); /* unrelated, gone too */
     assert_int_equal(root_leaf(S, ra, 0), 0);
     assert_int_equal(root_leaf(S, rb, 0x1000), 0);
@@ -1325,7 +1347,7 @@ static void test_overflow(void **state)
     assert_int_equal(act(&ga), hwa);
     assert_int_equal(S->st.root_hits, hits + 1);
     expect_fixed(&ga, 0x1000, 0);
-    assert_int_equal(shadow_entry(S, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x5000));
+    assert_int_equal(shadow_entry(S, 0, 0x1000) & PTE_ADDR, HPA_OF(DATA_BASE + 0x5000));
 }
 
 static void test_unprotect(void **state)
@@ -1344,35 +1366,35 @@ static void test_unprotect(void **state)
     expect_fixed(&g, 0x3000, 0);
     expect_fixed(&g, 0x40000000, 0);
     expect_fixed(&g, 0x40001000, 0);
-    assert_false(shadow_entry(S, 0x200000) & PTE_RW);
+    assert_false(shadow_entry(S, 0, 0x200000) & PTE_RW);
     u64 ntracked = S->st.tracked;
 
-    shadow_unprotect(S, gpa(p + 0x123));
+    shadow_unprotect(S, 0, gpa(p + 0x123));
     assert_int_equal(S->st.unprotects, 1);
     assert_null(tracked(S, p >> PAGE_SHIFT));
     assert_int_equal(S->st.tracked, ntracked - 1);
-    assert_int_equal(shadow_entry(S, 0x40000000), 0);
-    assert_int_equal(shadow_entry(S, 0x40001000), 0);
-    assert_true(shadow_entry(S, 0x3000) & PTE_P);
-    assert_int_equal(shadow_entry(S, 0x200000) & (PTE_P | PTE_RW), PTE_P); /* read-only until refilled */
+    assert_int_equal(shadow_entry(S, 0, 0x40000000), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x40001000), 0);
+    assert_true(shadow_entry(S, 0, 0x3000) & PTE_P);
+    assert_int_equal(shadow_entry(S, 0, 0x200000) & (PTE_P | PTE_RW), PTE_P); /* read-only until refilled */
     /* The write fault now finds it untracked and maps it writable. */
     expect_fixed(&g, 0x200000, PFEC_W | PFEC_P);
-    assert_true(shadow_entry(S, 0x200000) & PTE_RW);
+    assert_true(shadow_entry(S, 0, 0x200000) & PTE_RW);
     /* The next walk through it tracks and protects it again. */
     expect_fixed(&g, 0x40000000, 0);
     assert_non_null(tracked(S, p >> PAGE_SHIFT));
-    assert_false(shadow_entry(S, 0x200000) & PTE_RW);
+    assert_false(shadow_entry(S, 0, 0x200000) & PTE_RW);
 
     /* An untracked page: nothing happens. */
-    shadow_unprotect(S, gpa(DATA_BASE));
+    shadow_unprotect(S, 0, gpa(DATA_BASE));
     assert_int_equal(S->st.unprotects, 1);
 
     /* The PML4 (a level-4 use): the root is emptied, but stays. */
-    hpa_t hw = S->roots[S->cur].hw;
-    shadow_unprotect(S, gpa(cr3));
+    hpa_t hw = S->roots[S->cur[0]].hw;
+    shadow_unprotect(S, 0, gpa(cr3));
     assert_int_equal(S->st.unprotects, 2);
     assert_int_equal(root_tables(S, hw, 4), 1);
-    assert_int_equal(shadow_entry(S, 0x3000), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x3000), 0);
     assert_null(tracked(S, cr3 >> PAGE_SHIFT));
     expect_fixed(&g, 0x3000, 0);
 
@@ -1382,7 +1404,7 @@ static void test_unprotect(void **state)
         expect_fixed(&g, 0x80000000 + i * MiB(2), 0);
     }
     assert_true(tracked(S, p >> PAGE_SHIFT)->overflow);
-    shadow_unprotect(S, gpa(p));
+    shadow_unprotect(S, 0, gpa(p));
     assert_int_equal(root_tables(S, hw, 4), 1);
     assert_int_equal(S->st.tracked, 0);
     assert_int_equal(S->st.tables, P.live);
@@ -1403,7 +1425,7 @@ static void test_mmio_results(void **state)
     struct shadow_fault f = fault(&g, 0x1234, 0);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, HOLE_BASE + 0x5234);
-    assert_int_equal(shadow_entry(S, 0x1000), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
     /* The CPU's walk set A (and D for a write) all the same. */
     f = fault(&g, 0x1238, PFEC_W);
     assert_int_equal(f.result, SHADOW_MMIO);
@@ -1413,13 +1435,13 @@ static void test_mmio_results(void **state)
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, ROM_BASE + 0x10);
     expect_fixed(&g, 0x2010, PFEC_I);
-    assert_int_equal(shadow_entry(S, 0x2000) & ~PTE_ADDR, PTE_P | PTE_US | PTE_A);
+    assert_int_equal(shadow_entry(S, 0, 0x2000) & ~PTE_ADDR, PTE_P | PTE_US | PTE_A);
     /* No-execute region: fetches are emulated, data mapped NX. */
     f = fault(&g, 0x3008, PFEC_I | PFEC_U);
     assert_int_equal(f.result, SHADOW_MMIO);
     assert_int_equal(f.gpa.v, NOX_BASE + 8);
     expect_fixed(&g, 0x3008, PFEC_W);
-    assert_int_equal(shadow_entry(S, 0x3000) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
+    assert_int_equal(shadow_entry(S, 0, 0x3000) & ~PTE_ADDR, PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_NX);
     /* Past the guest-physical map. */
     f = fault(&g, 0x201000, 0);
     assert_int_equal(f.result, SHADOW_MMIO);
@@ -1447,23 +1469,23 @@ static void test_invlpg(void **state)
     expect_fixed(&g, 0x2000, 0);
     expect_fixed(&g, 0xffffffffffe00000ULL, 0);
     u64 tables = S->st.tables;
-    shadow_invlpg(S, 0x1abc);
-    assert_int_equal(shadow_entry(S, 0x1000), 0);
-    assert_true(shadow_entry(S, 0x2000) & PTE_P);
-    assert_true(shadow_entry(S, 0xffffffffffe00000ULL) & PTE_P);
-    shadow_invlpg(S, 0xffffffffffe00000ULL);
-    assert_int_equal(shadow_entry(S, 0xffffffffffe00000ULL), 0);
-    shadow_invlpg(S, 0x0000900000000000ULL); /* non-canonical: nothing */
-    shadow_invlpg(S, 0x7000000);             /* not mapped */
+    shadow_invlpg(S, 0, 0x1abc);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
+    assert_true(shadow_entry(S, 0, 0x2000) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0xffffffffffe00000ULL) & PTE_P);
+    shadow_invlpg(S, 0, 0xffffffffffe00000ULL);
+    assert_int_equal(shadow_entry(S, 0, 0xffffffffffe00000ULL), 0);
+    shadow_invlpg(S, 0, 0x0000900000000000ULL); /* non-canonical: nothing */
+    shadow_invlpg(S, 0, 0x7000000);             /* not mapped */
     assert_int_equal(S->st.invlpg, 4);
     assert_int_equal(S->st.tables, tables);
-    assert_int_equal(shadow_entry(S, 0x0000800000001000ULL), 0);
+    assert_int_equal(shadow_entry(S, 0, 0x0000800000001000ULL), 0);
     /* Paging off: the low 32 bits. */
     struct shadow_regs n = none_regs();
     act(&n);
     expect_fixed(&n, 0x1000, 0);
-    shadow_invlpg(S, 0x300001000ULL);
-    assert_int_equal(shadow_entry(S, 0x1000), 0);
+    shadow_invlpg(S, 0, 0x300001000ULL);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0);
 }
 
 /* ---------------------------------------------------------------- table budget */
@@ -1482,22 +1504,30 @@ static void test_budget(void **state)
     expect_fixed(&ga, mkva(0, 0, 0, 1), 0);
     assert_int_equal(S->st.tables, 8);
     assert_int_equal(S->st.flushes, 0);
-    /* Three more tables do not fit: everything goes but a's root page. */
+    /* Three more tables do not fit: the idle root, b, is evicted first. */
     expect_fixed(&ga, mkva(1, 0, 0, 1), 0);
+    assert_int_equal(S->st.budget_evictions, 1);
+    assert_int_equal(S->st.flushes, 0);
+    assert_int_equal(S->st.tables, 7);
+    assert_int_equal(root_of(S, SHADOW_MODE_LONG4, b), -1);
+    assert_true(shadow_entry(S, 0, mkva(0, 0, 0, 1)) & PTE_P);
+    assert_true(shadow_entry(S, 0, mkva(1, 0, 0, 1)) & PTE_P);
+    /* Three more again: no idle root is left, so a is emptied, its root page
+     * staying where the hardware CR3 points. */
+    expect_fixed(&ga, mkva(2, 0, 0, 1), 0);
     assert_int_equal(S->st.flushes, 1);
     assert_int_equal(S->st.tables, 4);
-    assert_int_equal(S->roots[S->cur].hw, hwa);
-    assert_int_equal(root_of(S, SHADOW_MODE_LONG4, b), -1);
-    assert_int_equal(shadow_entry(S, mkva(0, 0, 0, 1)), 0);
-    assert_true(shadow_entry(S, mkva(1, 0, 0, 1)) & PTE_P);
+    assert_int_equal(S->roots[S->cur[0]].hw, hwa);
+    assert_int_equal(shadow_entry(S, 0, mkva(0, 0, 0, 1)), 0);
+    assert_true(shadow_entry(S, 0, mkva(2, 0, 0, 1)) & PTE_P);
     assert_int_equal(S->st.tracked, 4);
-    assert_int_equal(S->st.fills, 3);
-    expect_fixed(&ga, mkva(2, 0, 0, 1), 0);
-    assert_int_equal(S->st.tables, 7);
+    assert_int_equal(S->st.fills, 4);
     assert_int_equal(S->st.tables, P.live);
+    assert_int_equal(S->st.tables_peak, 8);
 }
 
-/* A new root when the budget is used up: everything is dropped first. */
+/* A new root when the budget is used up: the least recently used idle root
+ * makes room. */
 static void test_budget_activate(void **state)
 {
     sh_init(3, 8);
@@ -1509,12 +1539,13 @@ static void test_budget_activate(void **state)
     expect_fixed(&gb, 0x1000, 0);
     assert_int_equal(S->st.tables, 8);
     act(&gc);
-    assert_int_equal(S->st.flushes, 1);
-    assert_int_equal(S->st.tables, 1);
-    assert_int_equal(S->st.root_evictions, 0);
+    assert_int_equal(S->st.flushes, 0);
+    assert_int_equal(S->st.budget_evictions, 1);
+    assert_int_equal(S->st.tables, 5);
     assert_int_equal(root_of(S, SHADOW_MODE_LONG4, a), -1);
-    assert_int_equal(root_of(S, SHADOW_MODE_LONG4, b), -1);
+    assert_true(root_of(S, SHADOW_MODE_LONG4, b) >= 0);
     expect_fixed(&gc, 0x1000, 0);
+    assert_int_equal(S->st.tables, P.live);
 }
 
 static void test_alloc_failure(void **state)
@@ -1529,23 +1560,23 @@ static void test_alloc_failure(void **state)
     P.fail_count = 1;
     expect_fixed(&ga, 0x1000, 0);
     assert_int_equal(S->st.flushes, 1);
-    assert_true(shadow_entry(S, 0x1000) & PTE_P);
+    assert_true(shadow_entry(S, 0, 0x1000) & PTE_P);
     assert_int_equal(S->st.tables, 4);
     /* For ever: -ENOMEM, the active root still valid and consistent. */
     P.fail_after = 0;
     P.fail_count = -1;
     struct shadow_fault f;
-    assert_int_equal(shadow_page_fault(S, &ga, 0x8000000000ULL, 0, &f), -ENOMEM);
+    assert_int_equal(shadow_page_fault(S, 0, &ga, 0x8000000000ULL, 0, &f), -ENOMEM);
     assert_int_equal(S->st.flushes, 2);
-    assert_true(S->roots[S->cur].valid);
-    assert_int_equal(S->roots[S->cur].hw, hwa);
+    assert_true(S->roots[S->cur[0]].valid);
+    assert_int_equal(S->roots[S->cur[0]].hw, hwa);
     assert_int_equal(S->st.tables, P.live);
     /* No root page: -ENOMEM and no active root. */
     hpa_t hw;
     enum shadow_mode m;
-    assert_int_equal(shadow_activate(S, &gb, &hw, &m), -ENOMEM);
-    assert_int_equal(S->cur, -1);
-    assert_int_equal(shadow_page_fault(S, &gb, 0x1000, 0, &f), -EINVAL);
+    assert_int_equal(shadow_activate(S, 0, &gb, &hw, &m), -ENOMEM);
+    assert_int_equal(S->cur[0], -1);
+    assert_int_equal(shadow_page_fault(S, 0, &gb, 0x1000, 0, &f), -EINVAL);
     assert_int_equal(S->st.tables, P.live);
     P.fail_after = -1;
     act(&gb);
@@ -1562,39 +1593,219 @@ static void test_alloc_below_4g(void **state)
     /* None left: -ENOMEM. */
     for (u32 i = 0; i < LOW_PAGES; i++)
         P.used[i] = true;
-    assert_int_equal(shadow_activate(S, &n, &hw, &m), -ENOMEM);
+    assert_int_equal(shadow_activate(S, 0, &n, &hw, &m), -ENOMEM);
     for (u32 i = 0; i < LOW_PAGES; i++)
         P.used[i] = false;
     /* An allocator that ignores the request is caught, not trusted. */
     P.ignore_below_4g = true;
-    assert_int_equal(shadow_activate(S, &n, &hw, &m), -EFAULT);
-    assert_int_equal(S->cur, -1);
+    assert_int_equal(shadow_activate(S, 0, &n, &hw, &m), -EFAULT);
+    assert_int_equal(S->cur[0], -1);
     assert_int_equal(P.live, 0);
     P.ignore_below_4g = false;
     act(&n);
-    assert_true(S->roots[S->cur].hw < GiB(4));
+    assert_true(S->roots[S->cur[0]].hw < GiB(4));
 }
 
 /* More guest tables than the track table holds: one flush, then on. */
 static void test_track_full(void **state)
 {
-    sh_init(1, 0);
+    sh_init(1, 4600);
     u64 cr3 = gtable();
-    const u32 n = 1100;
+    const u32 n = SHADOW_TRACK_MAX + 100;
     for (u32 i = 0; i < n; i++)
         map4k(cr3, (u64)i * MiB(2), DATA_BASE, UPPER); /* a PT each */
     struct shadow_regs g = long_regs(cr3);
     act(&g);
     for (u32 i = 0; i < n; i++)
         expect_fixed(&g, (u64)i * MiB(2), 0);
-    /* Full at PT 1020 (PML4, PDPT, 2 PDs and 1020 PTs tracked). */
+    /* Full after some 4,080 PTs (the PML4, PDPT and PDs are tracked too). */
     assert_int_equal(S->st.flushes, 1);
     assert_int_equal(S->st.fills, n);
-    assert_int_equal(S->st.tracked, 4 + (n - 1020)); /* PML4, PDPT, PD 1 and 2, PTs */
-    assert_int_equal(shadow_entry(S, 1019 * MiB(2)), 0);
-    assert_true(shadow_entry(S, 1020 * MiB(2)) & PTE_P);
-    assert_true(shadow_entry(S, (u64)(n - 1) * MiB(2)) & PTE_P);
+    assert_true(S->st.tracked > 100 && S->st.tracked < 200);
+    assert_int_equal(shadow_entry(S, 0, 0), 0);
+    assert_true(shadow_entry(S, 0, (u64)(n - 1) * MiB(2)) & PTE_P);
     assert_int_equal(S->st.tables, P.live);
+    /* Every tracked page is found through the hash. */
+    for (u32 i = 0; i < S->ntrack; i++)
+        assert_ptr_equal(tracked(S, S->track[i].gfn), &S->track[i]);
+}
+
+/* A page table written SHADOW_FLOOD_WRITES times with no walk in between is
+ * released; a walk in between keeps it tracked. */
+static void test_flood_release(void **state)
+{
+    sh_init(0, 0);
+    u64 cr3 = gtable();
+    map4k(cr3, 0x1000, DATA_BASE, UPPER | PTE_D);
+    struct shadow_regs g = long_regs(cr3);
+    act(&g);
+    expect_fixed(&g, 0x1000, 0);
+    u64 pt = gslot(cr3, 0x1000, 1) & ~(u64)(PAGE_SIZE - 1);
+    assert_true(shadow_tracked(S, gpa(pt)));
+    for (u32 i = 0; i < SHADOW_FLOOD_WRITES - 1; i++) {
+        u64 v = (DATA_BASE + PAGE_SIZE) | UPPER;
+        assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 8 * (10 + i)), &v, 8), 0);
+    }
+    expect_fixed(&g, 0x1000, 0); /* dropped by nothing: no walk needed */
+    expect_fixed(&g, 0xa000, 0); /* a walk through it: the count starts over */
+    for (u32 i = 0; i < SHADOW_FLOOD_WRITES - 1; i++) {
+        u64 v = 0;
+        assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 8 * (20 + i)), &v, 8), 0);
+    }
+    assert_true(shadow_tracked(S, gpa(pt)));
+    assert_int_equal(S->st.floods, 0);
+    u64 v = 0;
+    assert_int_equal(shadow_pt_write(S, 0, gpa(pt + 8 * 40), &v, 8), 0);
+    assert_false(shadow_tracked(S, gpa(pt)));
+    assert_int_equal(S->st.floods, 1);
+    assert_int_equal(shadow_entry(S, 0, 0x1000), 0); /* derived from it: dropped */
+    assert_int_equal(shadow_entry(S, 0, 0xa000), 0);
+    /* Written directly now, tracked again by the next walk. */
+    expect_fixed(&g, 0x1000, 0);
+    assert_true(shadow_tracked(S, gpa(pt)));
+}
+
+/* ---------------------------------------------------------------- SMP */
+
+static hpa_t act_on(int cpu, const struct shadow_regs *g)
+{
+    hpa_t hw = 0;
+    enum shadow_mode m;
+    assert_int_equal(shadow_activate(S, cpu, g, &hw, &m), 0);
+    assert_int_equal(hw, S->roots[S->cur[cpu]].hw);
+    return hw;
+}
+
+static void expect_fixed_on(int cpu, const struct shadow_regs *g, u64 va, u32 pfec)
+{
+    struct shadow_fault f;
+    assert_int_equal(shadow_page_fault(S, cpu, g, va, pfec, &f), 0);
+    assert_int_equal(f.result, SHADOW_FIXED);
+}
+
+/* Two vCPUs on one address space share its root; a root a vCPU runs on is
+ * never evicted, whatever the other does. */
+static void test_smp_shared_roots(void **state)
+{
+    assert_int_equal(shadow_init(S, &OPS, 2, 0, 2), 0);
+    smp_mode = true;
+    u64 a = make_space(0), b = make_space(1), c = make_space(2);
+    struct shadow_regs ga = long_regs(a), gb = long_regs(b), gc = long_regs(c);
+    hpa_t h0 = act_on(0, &ga), h1 = act_on(1, &ga);
+    assert_int_equal(h0, h1);
+    int ra = S->cur[0];
+    assert_int_equal(S->roots[ra].active, BIT(0) | BIT(1));
+    expect_fixed_on(1, &ga, 0x1000, 0);
+    assert_true(shadow_entry(S, 0, 0x1000) & PTE_P); /* filled by vCPU 1, seen by 0 */
+    /* vCPU 0 moves to b, then c: with two roots, b is evicted, a never. */
+    act_on(0, &gb);
+    expect_fixed_on(0, &gb, 0x1000, 0);
+    assert_int_equal(S->roots[ra].active, BIT(1));
+    act_on(0, &gc);
+    assert_int_equal(root_of(S, SHADOW_MODE_LONG4, b), -1);
+    assert_int_equal(root_of(S, SHADOW_MODE_LONG4, a), ra);
+    assert_true(shadow_entry(S, 1, 0x1000) & PTE_P);
+    /* Both on c: a is idle and may go. */
+    act_on(1, &gc);
+    synced = false;
+    act_on(0, &gb);
+    assert_int_equal(root_of(S, SHADOW_MODE_LONG4, a), -1);
+    assert_true(syncs > 0);
+}
+
+/* A guest page-table write on one vCPU drops the translation in the root the
+ * other runs on; the table pages it drops are freed only after a sync. */
+static void test_smp_drop_and_sync(void **state)
+{
+    assert_int_equal(shadow_init(S, &OPS, 2, 0, 2), 0);
+    smp_mode = true;
+    u64 cr3 = gtable();
+    map4k(cr3, mkva(0, 0, 1, 1), DATA_BASE, UPPER | PTE_D);
+    map4k(cr3, mkva(0, 0, 2, 1), DATA_BASE + PAGE_SIZE, UPPER | PTE_D);
+    struct shadow_regs g = long_regs(cr3);
+    act_on(0, &g);
+    act_on(1, &g);
+    expect_fixed_on(1, &g, mkva(0, 0, 1, 1), 0);
+    expect_fixed_on(1, &g, mkva(0, 0, 2, 1), 0);
+    u64 frees = P.frees;
+    /* vCPU 0 clears the PD entry of the second PT: the shadow PT under it goes. */
+    synced = false;
+    u64 zero = 0;
+    assert_int_equal(shadow_pt_write(S, 0, gpa(gslot(cr3, mkva(0, 0, 2, 1), 2)), &zero, 8), 0);
+    assert_int_equal(shadow_entry(S, 1, mkva(0, 0, 2, 1)), 0);
+    assert_true(shadow_entry(S, 1, mkva(0, 0, 1, 1)) & PTE_P);
+    assert_true(synced);
+    assert_int_equal(P.frees, frees + 1);
+    assert_int_equal(S->st.tables, P.live);
+    /* A write that changes no translation of a dropped table: no sync. */
+    u32 before = syncs;
+    u64 same = gget(gslot(cr3, mkva(0, 0, 1, 1), 1));
+    assert_int_equal(shadow_pt_write(S, 0, gpa(gslot(cr3, mkva(0, 0, 1, 1), 1)), &same, 8), 0);
+    assert_int_equal(syncs, before);
+}
+
+/* A data page another vCPU maps writable becomes a page table: the reverse
+ * map finds that leaf, it turns read-only, and the other vCPU is synced. */
+static void test_rmap_write_protect(void **state)
+{
+    assert_int_equal(shadow_init(S, &OPS, 2, 0, 2), 0);
+    smp_mode = true;
+    u64 cr3 = gtable();
+    u64 newpt = DATA_BASE + 5 * PAGE_SIZE;
+    map4k(cr3, 0x1000, newpt, UPPER | PTE_D); /* the page, writable and dirty */
+    struct shadow_regs g = long_regs(cr3);
+    act_on(0, &g);
+    act_on(1, &g);
+    expect_fixed_on(1, &g, 0x1000, PFEC_W | PFEC_U);
+    assert_true(shadow_entry(S, 1, 0x1000) & PTE_RW);
+    assert_int_equal(S->st.rmap, 1);
+    /* The guest makes it the PT for 2 MiB..4 MiB (a write to the PD, emulated). */
+    u64 pde = newpt | UPPER;
+    assert_int_equal(shadow_pt_write(S, 0, gpa(gslot(cr3, 0x1000, 2) + 8), &pde, 8), 0);
+    gput(newpt + 8, (DATA_BASE + 6 * PAGE_SIZE) | UPPER | PTE_D);
+    synced = false;
+    expect_fixed_on(0, &g, MiB(2) + PAGE_SIZE, 0);
+    assert_false(shadow_entry(S, 1, 0x1000) & PTE_RW);
+    assert_true(shadow_entry(S, 1, 0x1000) & PTE_P);
+    assert_int_equal(S->st.protects, 1);
+    assert_int_equal(S->st.rmap, 1); /* the leaf just filled, for DATA_BASE + 6 pages */
+    assert_true(synced);
+    /* vCPU 1's next write to it is an emulated page-table write. */
+    struct shadow_fault f;
+    assert_int_equal(shadow_page_fault(S, 1, &g, 0x1008, PFEC_W | PFEC_U | PFEC_P, &f), 0);
+    assert_int_equal(f.result, SHADOW_PT_WRITE);
+}
+
+/* More writable leaves than the reverse map holds: the fault that finds it
+ * full reclaims (here, with one root, empties it) and goes on; write
+ * protection still finds every writable leaf. */
+static void test_rmap_full(void **state)
+{
+    assert_int_equal(shadow_init(S, &OPS, 1, 0, 1), 0);
+    u64 cr3 = gtable();
+    const u32 n = SHADOW_RMAP_MAX + 64;
+    u64 frame = DATA_BASE + 9 * PAGE_SIZE;
+    for (u32 i = 0; i < n; i++)
+        map4k(cr3, MiB(4) + (u64)i * PAGE_SIZE, frame, UPPER | PTE_D);
+    struct shadow_regs g = long_regs(cr3);
+    act(&g);
+    for (u32 i = 0; i < n; i++) {
+        expect_fixed(&g, MiB(4) + (u64)i * PAGE_SIZE, PFEC_W);
+        assert_true(shadow_entry(S, 0, MiB(4) + (u64)i * PAGE_SIZE) & PTE_RW);
+    }
+    assert_int_equal(S->st.flushes, 1);
+    assert_int_equal(S->st.rmap, 64);
+    assert_int_equal(S->st.rmap_full, 0);
+    assert_int_equal(shadow_entry(S, 0, MiB(4)), 0);
+    /* The frame becomes a page table: no writable leaf is left. */
+    map4k(cr3, 0x1000, DATA_BASE, UPPER);
+    gput(frame, (DATA_BASE + PAGE_SIZE) | UPPER);
+    gput(gslot(cr3, 0x1000, 2) + 8, frame | UPPER);
+    expect_fixed(&g, MiB(2), 0);
+    for (u32 i = n - 64; i < n; i++)
+        assert_false(shadow_entry(S, 0, MiB(4) + (u64)i * PAGE_SIZE) & PTE_RW);
+    assert_int_equal(S->st.rmap, 0); /* the new leaf is not dirty: read-only */
+    assert_int_equal(S->st.protects, 64);
 }
 
 /* ---------------------------------------------------------------- random run */
@@ -1740,7 +1951,8 @@ static void rt_check_leaf(const struct shadow_regs *lg, int r, u64 va, u64 e)
             u64 base = k == 0 ? 0 : va & ~((1ULL << (12 + 9 * level)) - 1);
             bool found = false;
             for (u32 i = 0; i < t->nuses; i++)
-                found = found || (t->uses[i].root == r && t->uses[i].level == level && t->uses[i].va_base == base);
+                found = found ||
+                        ((t->uses[i].roots & BIT(r)) && t->uses[i].level == level && t->uses[i].va_base == base);
             assert_true(found);
         }
     }
@@ -1806,7 +2018,7 @@ static void rt_check_all(const struct shadow_regs *lg)
             if (t->roots & BIT(r))
                 assert_true(S->roots[r].valid);
         for (u32 j = 0; j < t->nuses; j++)
-            assert_true(t->roots & BIT(t->uses[j].root));
+            assert_true(t->uses[j].roots && (t->uses[j].roots & ~t->roots) == 0);
         for (u32 j = i + 1; j < S->ntrack; j++)
             assert_true(S->track[j].gfn != t->gfn);
     }
@@ -1816,7 +2028,7 @@ static void rt_check_all(const struct shadow_regs *lg)
 static void rt_store(u64 a, u64 v, u32 len, struct rt_counts *n)
 {
     if (tracked(S, a >> PAGE_SHIFT)) {
-        assert_int_equal(shadow_pt_write(S, gpa(a), &v, len), 0);
+        assert_int_equal(shadow_pt_write(S, 0, gpa(a), &v, len), 0);
         n->emulated++;
     } else {
         memcpy(ram + a, &v, len);
@@ -1858,7 +2070,7 @@ static void rt_fault(const struct shadow_regs *g, bool paging, struct rt_counts 
     u64 va = paging ? rt_va() : rt_none_va();
     u32 pfec = ACCESSES[rnd() % ARRAY_SIZE(ACCESSES)];
     struct shadow_fault f;
-    int rc = shadow_page_fault(S, g, va, pfec, &f);
+    int rc = shadow_page_fault(S, 0, g, va, pfec, &f);
     struct ref ref = { .st = REF_OK, .gpa = va, .w = true, .u = true, .dirty = true };
     if (paging)
         ref = ref_walk(g, va); /* after: D as the fault left it */
@@ -1895,12 +2107,12 @@ static void rt_fault(const struct shadow_regs *g, bool paging, struct rt_counts 
         u32 room = (u32)(PAGE_SIZE - (ref.gpa & (PAGE_SIZE - 1)));
         u32 len = MIN((u32)(rnd() % 8) + 1, room);
         u64 v = rt_entry(1 + (int)(rnd() % 4));
-        assert_int_equal(shadow_pt_write(S, f.gpa, &v, len), 0);
+        assert_int_equal(shadow_pt_write(S, 0, f.gpa, &v, len), 0);
         return;
     }
     assert_int_equal(f.result, SHADOW_FIXED);
     n->fixed++;
-    u64 e = shadow_entry(S, va);
+    u64 e = shadow_entry(S, 0, va);
     assert_int_equal(e & PTE_ADDR, hpa);
     check_leaf_bits(e, ref_leaf(c, ref.w, ref.u, ref.nx, ref.dirty, pfec, perms, trk));
 }
@@ -1936,14 +2148,14 @@ static void rt_run(u64 seed, struct shadow_regs lg, u32 nroots, u32 max_tables)
             act(&regs[cur]);
         } else if (op < 90) {
             if (S->ntrack)
-                shadow_unprotect(S, gpa((S->track[rnd() % S->ntrack].gfn << 12) | (rnd() & 0xfff)));
+                shadow_unprotect(S, 0, gpa((S->track[rnd() % S->ntrack].gfn << 12) | (rnd() & 0xfff)));
         } else if (op < 95) {
-            shadow_invlpg(S, cur < RT_SPACES ? rt_va() : rt_none_va());
+            shadow_invlpg(S, 0, cur < RT_SPACES ? rt_va() : rt_none_va());
         } else if (op < 99) {
             for (u32 i = 0; i <= RT_SPACES; i++) /* not a mode bit */
                 regs[i].rflags ^= RFLAGS_AC;
         } else {
-            shadow_flush_all(S);
+            shadow_flush_all(S, 0);
             act(&regs[cur]);
         }
         rt_check_all(&regs[cur]);
@@ -1995,7 +2207,12 @@ int main(void)
         T(test_activate_unsupported),
         T(test_root_cache_lru),
         T(test_root_cache_single),
-        T(test_mode_bits_flush),
+        T(test_mode_bits_key_roots),
+        T(test_flood_release),
+        T(test_smp_shared_roots),
+        T(test_smp_drop_and_sync),
+        T(test_rmap_write_protect),
+        T(test_rmap_full),
         T(test_tracked_page_protection),
         T(test_pt_write_shared),
         T(test_pt_write_partial),

@@ -399,6 +399,7 @@ const struct vcpu_backend svm_backend = {
     .slpt_format = SLPT_NPT,
     .slpt_name = "NPT",
     .slpt_fault_name = "NPT violation",
+    .shadow_real_mode = true,
     .slpt_1g_pages = svm_slpt_1g_pages,
     .cpu_enable = svm_cpu_enable,
     .create = svm_create,

@@ -685,6 +685,7 @@ const struct vcpu_backend vmx_backend = {
     .slpt_format = SLPT_EPT,
     .slpt_name = "EPT",
     .slpt_fault_name = "EPT violation",
+    .shadow_real_mode = false,
     .slpt_1g_pages = vmx_slpt_1g_pages,
     .cpu_enable = vmx_cpu_enable,
     .create = vmx_create,
