@@ -47,12 +47,13 @@ struct vm_vcpu_stats {
     u64 irqs_injected;
     u64 hypercalls;
     u64 hypercall_errors;
-    u64 msis;        /* device MSIs forwarded to it */
-    u64 pci_io;      /* port accesses passed to an assigned device's I/O BAR */
-    u64 nic_mmio;    /* trapped accesses to its NIC's registers */
-    u64 cr3_loads;   /* shadow paging: MOV to CR3 */
-    u64 cr_accesses; /* shadow paging: other CR0/CR3/CR4 reads and writes */
-    u64 pf_exits;    /* shadow paging: #PF exits */
+    u64 msis;          /* device MSIs forwarded to it */
+    u64 pci_io;        /* port accesses passed to an assigned device's I/O BAR */
+    u64 nic_mmio;      /* trapped accesses to its NIC's registers */
+    u64 cr3_loads;     /* shadow paging: MOV to CR3 */
+    u64 cr_accesses;   /* shadow paging: other CR0/CR3/CR4 reads and writes */
+    u64 pf_exits;      /* shadow paging: #PF exits */
+    u64 double_faults; /* shadow paging: #DFs given for a #PF during a #PF's delivery */
 };
 
 struct vm_vcpu {

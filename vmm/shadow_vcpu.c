@@ -482,6 +482,32 @@ static void pt_write(struct vm_vcpu *vc, gpa_t at)
     spin_unlock(&vc->part->shadow_lock);
 }
 
+/* The guest's own tables refuse an access: its #PF, combined with the event
+ * the CPU was delivering when it faulted, if any, as SDM Vol. 3A 6.15 (table
+ * 6-5) says: during a #PF's delivery a #DF (error code 0); during a #DF's a
+ * triple fault (the partition stops, as for a shutdown exit); otherwise the
+ * #PF first: an exception the instruction raises again when it is retried,
+ * an external interrupt pending again in the local APIC. */
+static void guest_page_fault(struct vm_vcpu *vc, u64 va, u32 pfec)
+{
+    struct vcpu_event ev = { VEVENT_EXCEPTION, X86_EXC_PF, true, pfec, va }, first;
+    if (be()->take_pending(&vc->v, &first)) {
+        if (first.type == VEVENT_EXCEPTION && first.vector == X86_EXC_DF) {
+            part_fail(vc, "triple fault (a page fault at %#llx while delivering a double fault)",
+                      (unsigned long long)va);
+            return;
+        }
+        if (first.type == VEVENT_EXCEPTION && first.vector == X86_EXC_PF) {
+            ev = (struct vcpu_event){ VEVENT_EXCEPTION, X86_EXC_DF, true, 0, 0 };
+            vc->stats.double_faults++;
+        } else if (first.type == VEVENT_EXTINT) {
+            vlapic_unaccept(&vc->lapic, first.vector);
+        }
+    }
+    if (be()->inject(&vc->v, &ev) < 0)
+        part_fail(vc, "cannot inject the page fault at %#llx", (unsigned long long)va);
+}
+
 void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
 {
     struct shadow_fault f;
@@ -501,13 +527,7 @@ void shadow_handle_pf(struct vm_vcpu *vc, const struct vcpu_exit *e)
     }
     switch (f.result) {
     case SHADOW_FIXED: return;
-    case SHADOW_GUEST_FAULT: {
-        struct vcpu_event ev = { VEVENT_EXCEPTION, X86_EXC_PF, true, f.pfec, va };
-        if (be()->inject(&vc->v, &ev) < 0)
-            part_fail(vc, "a page fault at %#llx while delivering another event (a double fault)",
-                      (unsigned long long)va);
-        return;
-    }
+    case SHADOW_GUEST_FAULT: guest_page_fault(vc, va, f.pfec); return;
     case SHADOW_MMIO: {
         struct vcpu_exit x = *e;
         x.reason = VEXIT_SLPT_FAULT;

@@ -132,6 +132,14 @@ void vlapic_accept(struct vlapic *a, u8 vector)
     vset_set(a->isr, vector);
 }
 
+void vlapic_unaccept(struct vlapic *a, u8 vector)
+{
+    if (!vset_test(a->isr, vector))
+        return;
+    vset_clear(a->isr, vector);
+    vset_set(a->irr, vector);
+}
+
 void vlapic_eoi(struct vlapic *a)
 {
     a->stats.eois++;

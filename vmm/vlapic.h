@@ -185,6 +185,9 @@ bool vlapic_tick(struct vlapic *a, u64 now_tsc);
 int vlapic_pending(struct vlapic *a);
 /* The vCPU took `vector` (normally what vlapic_pending returned): IRR -> ISR. */
 void vlapic_accept(struct vlapic *a, u8 vector);
+/* Undoes vlapic_accept(vector) for an interrupt whose delivery did not
+ * happen (another event took its place): pending again, not in service. */
+void vlapic_unaccept(struct vlapic *a, u8 vector);
 /* A fixed, edge-triggered interrupt from elsewhere (IPI). Vectors 0-15 are
  * illegal: they set ESR "receive illegal vector" instead. */
 void vlapic_set_irq(struct vlapic *a, u8 vector);

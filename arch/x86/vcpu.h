@@ -201,6 +201,11 @@ struct vcpu_backend {
     void (*advance_rip)(struct vcpu *v, u64 len);
     /* Queues an event for the next entry; -EBUSY when one is already pending. */
     int (*inject)(struct vcpu *v, const struct vcpu_event *ev) __must_check;
+    /* Takes back the event queued for the next entry (one inject() queued, or
+     * one an exit cut short): true and *ev, or false when none is. Software
+     * interrupts and exceptions (INT n, INT3, INTO, INT1) come back as
+     * exceptions of their vector; RIP is still at their instruction. */
+    bool (*take_pending)(struct vcpu *v, struct vcpu_event *ev);
     /* Whether an external interrupt can be delivered now (IF=1, no shadow). */
     bool (*interruptible)(struct vcpu *v);
     /* Ask for an exit as soon as the guest can take an external interrupt. */

@@ -282,6 +282,25 @@ static int svm_inject(struct vcpu *v, const struct vcpu_event *ev)
     return 0;
 }
 
+static bool svm_take_pending(struct vcpu *v, struct vcpu_event *ev)
+{
+    struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
+    u64 inj = b->eventinj;
+    if (!(inj & VMCB_EVENT_VALID))
+        return false;
+    b->eventinj = 0;
+    u64 type = inj & VMCB_EVENT_TYPE_MASK;
+    *ev = (struct vcpu_event){
+        .type = type == VMCB_EVENT_TYPE_INTR  ? VEVENT_EXTINT
+                : type == VMCB_EVENT_TYPE_NMI ? VEVENT_NMI
+                                              : VEVENT_EXCEPTION,
+        .vector = (u8)(inj & VMCB_EVENT_VECTOR_MASK),
+        .has_error = (inj & VMCB_EVENT_ERR_VALID) != 0,
+        .error = (u32)(inj >> 32),
+    };
+    return true;
+}
+
 static bool svm_interruptible(struct vcpu *v)
 {
     struct vmcb *b = ((struct svm_vcpu *)v->hw)->vmcb;
@@ -411,6 +430,7 @@ const struct vcpu_backend svm_backend = {
     .run = svm_run,
     .advance_rip = svm_advance_rip,
     .inject = svm_inject,
+    .take_pending = svm_take_pending,
     .interruptible = svm_interruptible,
     .want_interrupt_window = svm_want_interrupt_window,
     .get_cr = svm_get_cr,

@@ -563,6 +563,26 @@ static int vmx_inject(struct vcpu *v, const struct vcpu_event *ev)
     return 0;
 }
 
+static bool vmx_take_pending(struct vcpu *v, struct vcpu_event *ev)
+{
+    if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
+        return false;
+    u32 info = vmcs_read32(VMCS_ENTRY_INTR_INFO);
+    if (!(info & VMX_INTR_VALID))
+        return false;
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, 0);
+    u32 type = info & VMX_INTR_TYPE_MASK;
+    *ev = (struct vcpu_event){
+        .type = type == VMX_INTR_TYPE_EXT   ? VEVENT_EXTINT
+                : type == VMX_INTR_TYPE_NMI ? VEVENT_NMI
+                                            : VEVENT_EXCEPTION,
+        .vector = (u8)info,
+        .has_error = (info & VMX_INTR_ERR_VALID) != 0,
+        .error = (info & VMX_INTR_ERR_VALID) ? vmcs_read32(VMCS_ENTRY_EXCEPTION_ERROR) : 0,
+    };
+    return true;
+}
+
 static bool vmx_interruptible(struct vcpu *v)
 {
     if (!vmptrld(((struct vmx_vcpu *)v->hw)->vmcs_pa))
@@ -697,6 +717,7 @@ const struct vcpu_backend vmx_backend = {
     .run = vmx_run,
     .advance_rip = vmx_advance_rip,
     .inject = vmx_inject,
+    .take_pending = vmx_take_pending,
     .interruptible = vmx_interruptible,
     .want_interrupt_window = vmx_want_interrupt_window,
     .get_cr = vmx_get_cr,
