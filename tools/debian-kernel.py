@@ -16,18 +16,19 @@ tests/boot/test_linux_nic.py). Uses Debian packages only:
         OUT/generic/root (about 9 MB); the .deb and the rest are deleted:
         OUT/generic/vmlinuz   a link to that vmlinuz
 
-    tools/debian-kernel.py initramfs --agent PATH --hog PATH [OUT]
+    tools/debian-kernel.py initramfs --agent PATH --hog PATH --mm PATH [OUT]
         OUT/initramfs.cpio from guest/linux/ (make builds this): busybox
         from the package, the scripts (/init, /net-init, /bin/isthmus-poll,
         /bin/isthmus-fail), the failover agent as /bin/isthmus-hb-agent and the hang
-        tool as /bin/isthmus-hog (both static, built by make), and Debian's
+        tool as /bin/isthmus-hog, the memory workloads as /bin/isthmus-mm
+        (all static, built by make), and Debian's
         virtio_pci, virtio_net and 8021q modules with a modules.dep
 
     tools/debian-kernel.py initramfs --generic [OUT]
         OUT/generic/initramfs.cpio: the same busybox and scripts, with the
         generic kernel's GENERIC_MODULES (and what they need) instead
 
-    tools/debian-kernel.py [--agent PATH] [--hog PATH] [OUT]   both
+    tools/debian-kernel.py [--agent PATH] [--hog PATH] [--mm PATH] [OUT]   both
 
 OUT is build/debian by default. What /init does, and the kernel command line
 options that choose it: guest/linux/init, guest/linux/net-init, docs/guests.md.
@@ -202,7 +203,7 @@ def modules_dep(mods):
     return ("\n".join(lines) + "\n").encode()
 
 
-def initramfs(busybox, root, modules, agent=None, hog=None):
+def initramfs(busybox, root, modules, agent=None, hog=None, mm=None):
     with open(busybox, "rb") as f:
         bb = f.read()
     d, reg, chr_, file_ = 0o040755, 0o100755, 0o020600, 0o100644
@@ -216,7 +217,7 @@ def initramfs(busybox, root, modules, agent=None, hog=None):
         with open(os.path.join(ROOT, "guest", "linux", src), "rb") as f:
             entries.append((name, reg, f.read(), (0, 0)))
     # Static programs built by make from guest/linux/*.c.
-    for name, path in (("bin/isthmus-hb-agent", agent), ("bin/isthmus-hog", hog)):
+    for name, path in (("bin/isthmus-hb-agent", agent), ("bin/isthmus-hog", hog), ("bin/isthmus-mm", mm)):
         if path:
             with open(path, "rb") as f:
                 entries.append((name, reg, f.read(), (0, 0)))
@@ -277,7 +278,7 @@ def do_fetch(out):
     print(f"debian-kernel: {link_vmlinuz(os.path.join(gen, 'root'), gen)}")
 
 
-def do_initramfs(out, agent, hog, generic=False):
+def do_initramfs(out, agent, hog, mm=None, generic=False):
     root = os.path.join(out, "root")
     mod_root, dest, modules = root, out, NET_MODULES
     if generic:
@@ -287,14 +288,14 @@ def do_initramfs(out, agent, hog, generic=False):
                          "run 'make deps' (or tools/debian-kernel.py fetch)")
     path = os.path.join(dest, "initramfs.cpio")
     with open(path + ".tmp", "wb") as f:
-        f.write(initramfs(os.path.join(root, "bin", "busybox"), mod_root, modules, agent, hog))
+        f.write(initramfs(os.path.join(root, "bin", "busybox"), mod_root, modules, agent, hog, mm))
     os.replace(path + ".tmp", path)
     print(f"debian-kernel: {path}")
 
 
 def main(argv):
     opts = {}
-    for key in ("--agent", "--hog"):  # PATH: the static programs for the initramfs
+    for key in ("--agent", "--hog", "--mm"):  # PATH: the static programs for the initramfs
         if key in argv:
             i = argv.index(key)
             opts[key] = argv[i + 1]
@@ -309,7 +310,7 @@ def main(argv):
     if what in ("fetch", "both"):
         do_fetch(out)
     if what in ("initramfs", "both"):
-        do_initramfs(out, opts.get("--agent"), opts.get("--hog"), generic)
+        do_initramfs(out, opts.get("--agent"), opts.get("--hog"), opts.get("--mm"), generic)
     return 0
 
 
