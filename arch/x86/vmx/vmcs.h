@@ -274,5 +274,8 @@ enum vmx_exit_reason {
 #define VMX_INTR_TYPE_EXT   (0u << 8)
 #define VMX_INTR_TYPE_NMI   (2u << 8)
 #define VMX_INTR_TYPE_HWEXC (3u << 8)
+#define VMX_INTR_TYPE_SWINT (4u << 8) /* INT n */
+#define VMX_INTR_TYPE_PRIV  (5u << 8) /* privileged software exception: INT1 (ICEBP) */
+#define VMX_INTR_TYPE_SWEXC (6u << 8) /* software exception: INT3, INTO */
 
 #endif

@@ -507,11 +507,18 @@ again:
     v->regs.gpr[GPR_RSP] = vmcs_readnat(VMCS_GUEST_RSP);
     v->regs.rip = vmcs_readnat(VMCS_GUEST_RIP);
     v->regs.rflags = vmcs_readnat(VMCS_GUEST_RFLAGS);
-    /* An event cut short by the exit is delivered again on the next entry. */
+    /* An event cut short by the exit is delivered again on the next entry
+     * (vmx_reinjection() says with what). */
     u32 idt = vmcs_read32(VMCS_IDT_VECTORING_INFO);
-    vmcs_write32(VMCS_ENTRY_INTR_INFO, (idt & VMX_INTR_VALID) ? idt & ~(BIT(12)) : 0);
-    if (idt & VMX_INTR_VALID && idt & VMX_INTR_ERR_VALID)
-        vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, vmcs_read32(VMCS_IDT_VECTORING_ERROR));
+    struct vmx_entry_event re = { 0, 0, 0 };
+    if (idt & VMX_INTR_VALID)
+        re = vmx_reinjection(idt, (idt & VMX_INTR_ERR_VALID) ? vmcs_read32(VMCS_IDT_VECTORING_ERROR) : 0,
+                             vmx_intr_type_soft(idt) ? vmcs_read32(VMCS_EXIT_INSN_LEN) : 0);
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, re.info);
+    if (re.info & VMX_INTR_ERR_VALID)
+        vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, re.error);
+    if (vmx_intr_type_soft(re.info))
+        vmcs_write32(VMCS_ENTRY_INSN_LEN, re.insn_len);
     struct vmx_exit_raw raw;
     read_exit_raw(v, &raw);
     if (vmx_translate_exit(&raw, e) == VMX_ROUTE_MOV_TO_CR && !x->shadow && emulate_cr_write(v, e)) {
