@@ -472,7 +472,10 @@ static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
     } else {
         return false;
     }
+    /* Completed, as vmx_advance_rip() would: an STI or MOV SS shadow it ran
+     * in ends with it (KVM's skip_emulated_instruction() does the same). */
     v->regs.rip += e->insn_len;
+    vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & ~3u);
     return true;
 }
 
