@@ -1,7 +1,10 @@
 """Running Isthmus under a VMX-capable Bochs (the VT-x backend's test runner).
 
 ISTHMUS_BOCHS names the bochs binary, built from upstream source outside this
-repository (Debian's bochs package has no VMX). Its CPU model corei7_skylake_x
+repository (Debian's bochs package has no VMX), with the two-line fix to its
+cpu_run_trace() that docs/testing.md gives: with more than one CPU, an unfixed
+Bochs now and then reports a guest RIP its last exception had already left at
+a VM exit. Its CPU model corei7_skylake_x
 offers EPT, VPID and unrestricted guest; it boots Debian's OVMF. The serial port
 is a TCP socket on loopback that the tests connect to.
 """

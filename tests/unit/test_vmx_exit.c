@@ -439,7 +439,86 @@ static void test_exception_info(void **state)
             }
 }
 
+/* Re-injection after an exit during event delivery (SDM 28.2.4, 27.6.1):
+ * IDT-vectoring information has the exit interruption information's layout
+ * (type 0 external interrupt, 2 NMI, 3 hardware exception, 4 software
+ * interrupt, 5 privileged software exception, 6 software exception). */
+static void test_reinjection_none(void **state)
+{
+    (void)state;
+    /* Not valid: nothing, whatever the other fields hold. */
+    struct vmx_entry_event ev = vmx_reinjection(0x00000b0e, 0x1234, 3);
+    assert_int_equal(ev.info, 0);
+    assert_int_equal(ev.error, 0);
+    assert_int_equal(ev.insn_len, 0);
+}
+
+static void test_reinjection_hardware(void **state)
+{
+    (void)state;
+    /* An external interrupt: vector and type, no length, no error code. */
+    struct vmx_entry_event ev = vmx_reinjection(0x800000ec, 0xdead, 2);
+    assert_int_equal(ev.info, 0x800000ec);
+    assert_int_equal(ev.insn_len, 0);
+    /* #PF with its error code. */
+    ev = vmx_reinjection(0x80000b0e, 0x7, 3);
+    assert_int_equal(ev.info, 0x80000b0e);
+    assert_int_equal(ev.error, 0x7);
+    assert_int_equal(ev.insn_len, 0);
+    /* #GP(0): an error code of 0 is still delivered. */
+    ev = vmx_reinjection(0x80000b0d, 0, 0);
+    assert_int_equal(ev.info, 0x80000b0d);
+    assert_int_equal(ev.error, 0);
+    /* NMI. */
+    ev = vmx_reinjection(0x80000202, 0, 1);
+    assert_int_equal(ev.info, 0x80000202);
+    assert_int_equal(ev.insn_len, 0);
+}
+
+static void test_reinjection_software(void **state)
+{
+    (void)state;
+    /* INT3 (software exception 3, 1 byte), INTO (4, 1 byte), INT 0x80
+     * (software interrupt, 2 bytes), INT1 (privileged software exception 1,
+     * 1 byte): the length of the instruction goes with them. */
+    struct vmx_entry_event ev = vmx_reinjection(0x80000603, 0, 1);
+    assert_int_equal(ev.info, 0x80000603);
+    assert_int_equal(ev.insn_len, 1);
+    ev = vmx_reinjection(0x80000604, 0, 1);
+    assert_int_equal(ev.insn_len, 1);
+    ev = vmx_reinjection(0x80000480, 0, 2);
+    assert_int_equal(ev.info, 0x80000480);
+    assert_int_equal(ev.insn_len, 2);
+    ev = vmx_reinjection(0x80000501, 0, 1);
+    assert_int_equal(ev.info, 0x80000501);
+    assert_int_equal(ev.insn_len, 1);
+    /* With a prefix: the whole instruction. */
+    ev = vmx_reinjection(0x80000421, 0, 3);
+    assert_int_equal(ev.insn_len, 3);
+}
+
+/* Bit 12 of IDT-vectoring information is undefined and 30:13 reserved; the
+ * VM-entry field must have them 0, for every vector and type. */
+static void test_reinjection_bits(void **state)
+{
+    (void)state;
+    for (u32 type = 0; type < 8; type++)
+        for (u32 vector = 0; vector < 256; vector++)
+            for (u32 err = 0; err < 2; err++) {
+                u32 clean = INFO(type, vector, err);
+                struct vmx_entry_event ev = vmx_reinjection(clean | 0x7ffff000u, 0x55, 7);
+                assert_int_equal(ev.info, clean);
+                assert_int_equal(ev.error, err ? 0x55 : 0);
+                assert_int_equal(ev.insn_len, (type >= 4 && type <= 6) ? 7 : 0);
+                assert_int_equal(vmx_intr_type_soft(clean), type >= 4 && type <= 6);
+            }
+}
+
 static const struct CMUnitTest sweeps[] = {
+    cmocka_unit_test(test_reinjection_none),
+    cmocka_unit_test(test_reinjection_hardware),
+    cmocka_unit_test(test_reinjection_software),
+    cmocka_unit_test(test_reinjection_bits),
     cmocka_unit_test(test_unused_fields_ignored),
     cmocka_unit_test(test_unknown_reasons),
     cmocka_unit_test(test_entry_failures),

@@ -268,15 +268,14 @@ enum vmx_exit_reason {
 
 /* VM-entry interruption information (SDM 24.8.3); the VM-exit interruption
  * information (24.9.2) has the same layout. */
-#define VMX_INTR_VALID       BIT(31)
-#define VMX_INTR_ERR_VALID   BIT(11)
-#define VMX_INTR_TYPE_MASK   (7u << 8)
-#define VMX_INTR_TYPE_EXT    (0u << 8)
-#define VMX_INTR_TYPE_NMI    (2u << 8)
-#define VMX_INTR_TYPE_HWEXC  (3u << 8)
-#define VMX_INTR_TYPE_SOFT   (4u << 8) /* INT n */
-#define VMX_INTR_TYPE_PRIV   (5u << 8) /* INT1 (ICEBP) */
-#define VMX_INTR_TYPE_SWEXC  (6u << 8) /* INT3, INTO */
-#define VMX_INTR_NMI_UNBLOCK BIT(12)   /* exit information only: IRET unblocked NMIs */
+#define VMX_INTR_VALID      BIT(31)
+#define VMX_INTR_ERR_VALID  BIT(11)
+#define VMX_INTR_TYPE_MASK  (7u << 8)
+#define VMX_INTR_TYPE_EXT   (0u << 8)
+#define VMX_INTR_TYPE_NMI   (2u << 8)
+#define VMX_INTR_TYPE_HWEXC (3u << 8)
+#define VMX_INTR_TYPE_SWINT (4u << 8) /* INT n */
+#define VMX_INTR_TYPE_PRIV  (5u << 8) /* privileged software exception: INT1 (ICEBP) */
+#define VMX_INTR_TYPE_SWEXC (6u << 8) /* software exception: INT3, INTO */
 
 #endif

@@ -472,7 +472,10 @@ static bool emulate_cr_write(struct vcpu *v, const struct vcpu_exit *e)
     } else {
         return false;
     }
+    /* Completed, as vmx_advance_rip() would: an STI or MOV SS shadow it ran
+     * in ends with it (KVM's skip_emulated_instruction() does the same). */
     v->regs.rip += e->insn_len;
+    vmcs_write32(VMCS_GUEST_INTERRUPTIBILITY, vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) & ~3u);
     return true;
 }
 
@@ -507,20 +510,18 @@ again:
     v->regs.gpr[GPR_RSP] = vmcs_readnat(VMCS_GUEST_RSP);
     v->regs.rip = vmcs_readnat(VMCS_GUEST_RIP);
     v->regs.rflags = vmcs_readnat(VMCS_GUEST_RFLAGS);
-    /* An event cut short by the exit is delivered again on the next entry.
-     * RIP is then still at an INT n, INT3, INTO or INT1 that raised it: the
-     * entry pushes RIP plus the entry instruction length (SDM 27.6.1.1), so
-     * that must be the instruction's, which the exit reports (SDM 28.2.4);
-     * left stale, the guest's handler would return into the middle of an
-     * instruction. */
+    /* An event cut short by the exit is delivered again on the next entry
+     * (vmx_reinjection() says with what). */
     u32 idt = vmcs_read32(VMCS_IDT_VECTORING_INFO);
-    vmcs_write32(VMCS_ENTRY_INTR_INFO, (idt & VMX_INTR_VALID) ? idt & ~VMX_INTR_NMI_UNBLOCK : 0);
-    if (idt & VMX_INTR_VALID && idt & VMX_INTR_ERR_VALID)
-        vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, vmcs_read32(VMCS_IDT_VECTORING_ERROR));
-    u32 idt_type = idt & VMX_INTR_TYPE_MASK;
-    if (idt & VMX_INTR_VALID &&
-        (idt_type == VMX_INTR_TYPE_SOFT || idt_type == VMX_INTR_TYPE_PRIV || idt_type == VMX_INTR_TYPE_SWEXC))
-        vmcs_write32(VMCS_ENTRY_INSN_LEN, vmcs_read32(VMCS_EXIT_INSN_LEN));
+    struct vmx_entry_event re = { 0, 0, 0 };
+    if (idt & VMX_INTR_VALID)
+        re = vmx_reinjection(idt, (idt & VMX_INTR_ERR_VALID) ? vmcs_read32(VMCS_IDT_VECTORING_ERROR) : 0,
+                             vmx_intr_type_soft(idt) ? vmcs_read32(VMCS_EXIT_INSN_LEN) : 0);
+    vmcs_write32(VMCS_ENTRY_INTR_INFO, re.info);
+    if (re.info & VMX_INTR_ERR_VALID)
+        vmcs_write32(VMCS_ENTRY_EXCEPTION_ERROR, re.error);
+    if (vmx_intr_type_soft(re.info))
+        vmcs_write32(VMCS_ENTRY_INSN_LEN, re.insn_len);
     struct vmx_exit_raw raw;
     read_exit_raw(v, &raw);
     if (vmx_translate_exit(&raw, e) == VMX_ROUTE_MOV_TO_CR && !x->shadow && emulate_cr_write(v, e)) {

@@ -92,3 +92,25 @@ enum vmx_exit_route vmx_translate_exit(const struct vmx_exit_raw *raw, struct vc
     }
     return VMX_ROUTE_CORE;
 }
+
+/* SDM Vol. 3C 28.2.4 and 27.6.1: an exit during event delivery leaves the
+ * event in the IDT-vectoring fields, and the VMM delivers it again through
+ * the VM-entry ones. Only vector, type, error-code-valid and valid carry
+ * over (bit 12 of the IDT-vectoring information is undefined, 30:13
+ * reserved, and the VM-entry field's must be 0). A software interrupt or
+ * exception (INT n, INT1, INT3, INTO) pushes a return address past its
+ * instruction: the exit's instruction length is that instruction's
+ * (28.2.5), and the entry needs it back, else the guest returns to the
+ * wrong place (or the entry fails on a length of 0). */
+struct vmx_entry_event vmx_reinjection(u32 idt_info, u32 idt_error, u32 exit_insn_len)
+{
+    struct vmx_entry_event ev = { 0, 0, 0 };
+    if (!(idt_info & VMX_INTR_VALID))
+        return ev;
+    ev.info = idt_info & (VMX_INTR_VALID | VMX_INTR_ERR_VALID | VMX_INTR_TYPE_MASK | 0xffu);
+    if (ev.info & VMX_INTR_ERR_VALID)
+        ev.error = idt_error;
+    if (vmx_intr_type_soft(ev.info))
+        ev.insn_len = exit_insn_len;
+    return ev;
+}

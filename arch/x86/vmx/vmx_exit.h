@@ -7,6 +7,7 @@
 
 #include "kernel/lib/types.h"
 #include "arch/x86/vcpu.h"
+#include "arch/x86/vmx/vmcs.h"
 
 /* Everything the translation reads. The fields only some exits define hold
  * 0 for the others (vmx.c reads them only for those exits). */
@@ -29,5 +30,25 @@ enum vmx_exit_route {
 
 /* Fills e (cleared first) from raw; no VMCS or other hardware access. */
 enum vmx_exit_route vmx_translate_exit(const struct vmx_exit_raw *raw, struct vcpu_exit *e);
+
+/* The event the next VM entry delivers again after an exit that cut its
+ * delivery short: the three VM-entry fields to write. */
+struct vmx_entry_event {
+    u32 info;     /* VMCS_ENTRY_INTR_INFO; 0 when there is nothing to deliver */
+    u32 error;    /* VMCS_ENTRY_EXCEPTION_ERROR: meaningful if info has VMX_INTR_ERR_VALID */
+    u32 insn_len; /* VMCS_ENTRY_INSN_LEN: meaningful for the software types 4, 5 and 6 */
+};
+
+/* From the exit's IDT-vectoring information and error code and its
+ * instruction length; no hardware access. */
+struct vmx_entry_event vmx_reinjection(u32 idt_info, u32 idt_error, u32 exit_insn_len);
+
+/* Whether an interruption type (VMX_INTR_TYPE_*) is a software one, whose
+ * delivery needs the length of the instruction that raised it. */
+static inline bool vmx_intr_type_soft(u32 info)
+{
+    u32 type = info & VMX_INTR_TYPE_MASK;
+    return type == VMX_INTR_TYPE_SWINT || type == VMX_INTR_TYPE_PRIV || type == VMX_INTR_TYPE_SWEXC;
+}
 
 #endif
