@@ -161,7 +161,7 @@ void shadow_part_free(struct partition *p)
 static int apply(struct vm_vcpu *vc)
 {
     const struct shadow_regs *g = &vc->paging;
-    if (!(g->cr0 & CR0_PE) && !be()->shadow_real_mode) {
+    if (!(g->cr0 & CR0_PE) && !be()->shadow_real_mode && !virt_has_slpt()) {
         part_fail(vc,
                   "shadow paging on %s: the guest entered real mode (CR0.PE = 0), which it cannot run in "
                   "without unrestricted guest (an AP's start-up, for one)",
@@ -203,6 +203,7 @@ static int apply(struct vm_vcpu *vc)
         .hw_cr4 = (g->cr4 | CR4_PAE) & ~(CR4_PGE | CR4_PSE | (mode == SHADOW_MODE_NONE ? CR4_SMEP | CR4_SMAP : 0)),
         .hw_efer = mode == SHADOW_MODE_LONG4 ? g->efer | EFER_LME | EFER_LMA | EFER_NXE
                                              : (g->efer & ~(EFER_LME | EFER_LMA)) | EFER_NXE,
+        .slpt_root = virt_has_slpt() ? slpt_root(&p->slpt) : 0,
     };
     be()->set_paging(&vc->v, &pg);
     return 0;

@@ -131,6 +131,10 @@ struct vcpu_event {
 struct vcpu_paging {
     u64 cr0, cr3, cr4, efer;
     u64 hw_cr0, hw_cr3, hw_cr4, hw_efer;
+    /* The partition's guest-physical map, for a backend that runs real mode
+     * (hw_cr0.PE clear) through second-level paging rather than paged real
+     * mode (VT-x: EPT with unrestricted guest). 0 when there is none. */
+    hpa_t slpt_root;
 };
 
 /* MSRs whose guest values live in the backend's hardware structure (or, for
@@ -175,7 +179,9 @@ struct vcpu_backend {
     enum slpt_format slpt_format;
     const char *slpt_name; /* "EPT", "NPT" */
     /* Shadow paging can run real mode (CR0.PE = 0) with paging on: AMD-V's
-     * paged real mode. VT-x cannot without unrestricted guest, which needs EPT. */
+     * paged real mode. VT-x cannot; it runs real mode with EPT and
+     * unrestricted guest instead where the CPU has them (set_paging() with
+     * hw_cr0.PE clear and a slpt_root). */
     bool shadow_real_mode;
     const char *slpt_fault_name; /* "EPT violation", "NPT violation" */
     /* Whether second-level tables may use 1 GiB leaves on this CPU. */

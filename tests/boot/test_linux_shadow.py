@@ -12,8 +12,8 @@ shadow MMU's figures read from `paging` around each:
     move themselves between the vCPUs (and unmap and map again, so the
     kernel shoots down TLBs across vCPUs): no word ever wrong.
 
-AMD-V under QEMU TCG. VT-x under Bochs (ISTHMUS_BOCHS) with one vCPU: an AP
-starts in real mode, which VT-x without EPT cannot run (docs/paging.md)."""
+AMD-V under QEMU TCG, VT-x under Bochs (ISTHMUS_BOCHS); on VT-x the APs'
+real-mode start runs with EPT and unrestricted guest (docs/paging.md)."""
 import re
 
 import pytest
@@ -23,7 +23,7 @@ from test_linux import esp_with_linux, need_debian
 from test_linux_shell import INITRD, MARKER, PROMPT, VMLINUZ
 
 BOOT_TIMEOUT = {"svm": 400, "vmx": 3000}
-VCPUS = {"svm": [1, 2], "vmx": [1]}
+VCPUS = {"svm": [1, 2], "vmx": [1, 2]}
 
 
 def config(backend):

@@ -38,6 +38,7 @@
 #define SEG_TYPE_ACCESSED  0x1u
 #define SEG_TYPE_DATA_RW   0x2u /* read/write data */
 #define SEG_TYPE_CODE_RX   0xau /* execute/read code */
+#define SEG_TYPE_CODE      0x8u /* the type bit of code segments */
 #define SEG_TYPE_LDT       0x2u
 #define SEG_TYPE_TSS_AVAIL 0x9u /* 32/64-bit TSS, available */
 #define SEG_TYPE_TSS_BUSY  0xbu /* 32/64-bit TSS, busy */

@@ -384,7 +384,29 @@ static void vmx_set_paging(struct vcpu *v, const struct vcpu_paging *p)
     struct vmx_vcpu *x = v->hw;
     if (!vmptrld(x->vmcs_pa))
         return;
-    vmcs_writenat(VMCS_GUEST_CR0, (p->hw_cr0 | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
+    /* Real mode under shadow paging (an AP's start-up): VT-x has no paged
+     * real mode, so while CR0.PE is clear the vCPU runs the guest-physical
+     * map with EPT and unrestricted guest, paging off, as under nested
+     * paging; CR0 stays owned, so setting PE exits and comes back here. */
+    bool real = !(p->hw_cr0 & CR0_PE) && p->slpt_root && x->shadow;
+    u64 fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0);
+    u32 proc2 = real ? VMX_PROC2_EPT | VMX_PROC2_UNRESTRICTED : 0;
+    vmcs_write32(VMCS_PROC_CONTROLS2, adjust(MSR_IA32_VMX_PROCBASED_CTLS2, MSR_IA32_VMX_PROCBASED_CTLS2, proc2));
+    if (real) {
+        fixed0 &= ~(u64)(CR0_PE | CR0_PG); /* SDM 26.3.1.1: not fixed under unrestricted guest */
+        vmcs_write64(VMCS_EPT_POINTER, vmx_eptp(p->slpt_root));
+        flush_all_contexts(vmx_eptp(p->slpt_root));
+    }
+    u32 cs_ar = vmcs_read32(VMCS_GUEST_CS_AR);
+    if (!real && x->shadow && !(cs_ar & SEG_TYPE_CODE)) {
+        /* Out of real mode (MOV to CR0 set PE): until its far jump the guest
+         * still runs on the real-mode CS, which unrestricted guest let be a
+         * data type (the CPU loads it so); a protected-mode entry needs a
+         * code type (SDM 26.3.1.2). Execute/read, accessed, as it acts. */
+        vmcs_write32(VMCS_GUEST_CS_AR, (cs_ar & ~SEG_ATTR_TYPE_MASK) | SEG_TYPE_CODE_RX | SEG_TYPE_ACCESSED);
+    }
+    u64 hw_cr0 = real ? p->hw_cr0 & ~(u64)CR0_PG : p->hw_cr0;
+    vmcs_writenat(VMCS_GUEST_CR0, (hw_cr0 | fixed0) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
     vmcs_writenat(VMCS_CR0_SHADOW, p->cr0);
     vmcs_writenat(VMCS_GUEST_CR3, p->hw_cr3);
     vmcs_writenat(VMCS_GUEST_CR4, (p->hw_cr4 | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
