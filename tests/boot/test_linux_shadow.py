@@ -18,9 +18,9 @@ import re
 
 import pytest
 
-from conftest import BACKENDS, backend_boot, fact_line
+from conftest import BACKENDS, backend_boot
 from test_linux import esp_with_linux, need_debian
-from test_linux_shell import INITRD, MARKER, PROMPT, VMLINUZ
+from test_linux_shell import INITRD, MARKER, PROMPT, VMLINUZ, Session
 
 BOOT_TIMEOUT = {"svm": 400, "vmx": 3000}
 VCPUS = {"svm": [1, 2], "vmx": [1, 2]}
@@ -50,18 +50,12 @@ PAGING_FIELDS = {
 }
 
 
-class Shadowed:
+class Shadowed(Session):
+    """test_linux_shell's session (attach, detach) with the shadow MMU's figures."""
+
     def __init__(self, hv, backend):
-        self.hv, self.backend = hv, backend
-
-    def attach(self):
-        self.hv.send_raw("console linux\r")
-        self.hv.expect(fact_line("console:", "attached", "linux").pattern + r"\n")
-
-    def detach(self):
-        self.hv.send_raw("\x1d")
-        self.hv.expect(fact_line("console:", "detached", "linux").pattern + r"\n")
-        self.hv.expect_prompt()
+        super().__init__(hv)
+        self.backend = backend
 
     def paging(self):
         self.detach()
