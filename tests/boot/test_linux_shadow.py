@@ -5,7 +5,7 @@ shadow MMU's figures read from `paging` around each:
 
   - two processes ping-ponging over a pipe: the root cache hits at least 95%
     of the address-space switches;
-  - a fork/exec loop of 300 processes, all of which exit cleanly (1,000 in
+  - a fork/exec loop of 100 processes, all of which exit cleanly (1,000 in
     bench/linux_paging.py);
   - 64 MiB touched, checked and freed;
   - four threads that keep writing and checking their own pages while they
@@ -106,7 +106,7 @@ def test_boots_shadowed_with_its_vcpus(linux):
 
 def test_context_switches_hit_the_root_cache(linux):
     before, _ = linux.paging()
-    m = linux.run("isthmus-mm pingpong 2000", r"isthmus-mm: pingpong rounds (\d+) switches (\d+) ns (\d+)",
+    m = linux.run("isthmus-mm pingpong 1000", r"isthmus-mm: pingpong rounds (\d+) switches (\d+) ns (\d+)",
                   slow(linux, 300))
     after, out = linux.paging()
     hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
@@ -119,9 +119,9 @@ def test_context_switches_hit_the_root_cache(linux):
 
 
 def test_fork_exec_loop(linux):
-    m = linux.run("isthmus-mm forkexec 300", r"isthmus-mm: forkexec processes (\d+) failed (\d+) ns (\d+)",
+    m = linux.run("isthmus-mm forkexec 100", r"isthmus-mm: forkexec processes (\d+) failed (\d+) ns (\d+)",
                   slow(linux, 900))
-    assert m.group(1) == "300" and m.group(2) == "0"
+    assert m.group(1) == "100" and m.group(2) == "0"
 
 
 def test_touch_and_free_64_mib(linux):
@@ -132,7 +132,7 @@ def test_touch_and_free_64_mib(linux):
 
 
 def test_threads_migrating_see_their_own_pages(linux):
-    m = linux.run("isthmus-mm threads 4 5", r"isthmus-mm: threads 4 cpus (\d+) rounds (\d+) moves (\d+) bad (-?\d+)",
+    m = linux.run("isthmus-mm threads 4 3", r"isthmus-mm: threads 4 cpus (\d+) rounds (\d+) moves (\d+) bad (-?\d+)",
                   slow(linux, 300))
     assert int(m.group(1)) == len(VCPUS[linux.backend])
     assert int(m.group(2)) > 0 and int(m.group(3)) > 0
