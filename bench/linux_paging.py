@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Shadow against nested paging with Linux (docs/performance.md, "With Linux").
 
-One boot (pc-4cpu; Bochs for vmx) with two partitions of Debian's kernel,
+One boot (pc-7cpu; Bochs for vmx) with two partitions of Debian's kernel,
 256 MiB each, the same initramfs with a shell: "sh" under shadow paging and
 "ne" under nested paging (2 vCPUs each on AMD-V; 1 on VT-x, where shadowed
 APs cannot start). Each runs guest/linux/mm.c's workloads, one partition after
@@ -73,7 +73,7 @@ def main():
         import tempfile
         import pathlib
         esp = esp_with_linux(pathlib.Path(tempfile.mkdtemp()), config(backend), VMLINUZ)
-        hv = backend_boot(backend, f"bench-linux-paging-{backend}", esp, profile="pc-4cpu")
+        hv = backend_boot(backend, f"bench-linux-paging-{backend}", esp, profile="pc-7cpu")
     except pytest.skip.Exception as e:
         raise SystemExit(f"cannot run {backend}: {e}")
     slow = 20 if backend == "vmx" else 1
