@@ -79,6 +79,10 @@ def main():
     slow = 20 if backend == "vmx" else 1
     try:
         hv.wait_prompt(timeout=600)
+        rows, out = parts(hv)
+        for n in ("sh", "ne"):
+            if rows.get(n, {}).get("state") != "running":
+                raise SystemExit(f"partition {n} is not running:\n{out}")
         guests = {n: Guest(hv, n) for n in ("sh", "ne")}
         for g in guests.values():
             g.attach()
