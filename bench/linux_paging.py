@@ -2,8 +2,8 @@
 """Shadow against nested paging with Linux (docs/performance.md, "With Linux").
 
 One boot (pc-7cpu; Bochs for vmx) with two partitions of Debian's kernel,
-256 MiB each, the same initramfs with a shell: "sh" under shadow paging and
-"ne" under nested paging (2 vCPUs each on AMD-V; 1 on VT-x, where shadowed
+the same initramfs with a shell: "sh" under shadow paging and
+"ne" under nested paging (160 MiB each: the profile's node holds both; 2 vCPUs each on AMD-V; 1 on VT-x, where shadowed
 APs cannot start). Each runs guest/linux/mm.c's workloads, one partition after
 the other (the partitions' CPUs are separate, but under an emulator the host's
 cores are shared): two processes ping-ponging on one vCPU (20,000 switches), a
@@ -27,7 +27,7 @@ from test_linux import esp_with_linux  # noqa: E402
 from test_linux_shell import MARKER, PROMPT, VMLINUZ  # noqa: E402
 from test_partitions import parts  # noqa: E402
 
-SWITCHES, PROCS, MIB, GUEST_MIB = 20000, 1000, 64, 256
+SWITCHES, PROCS, MIB, GUEST_MIB = 20000, 1000, 64, 160
 
 
 def config(backend):
