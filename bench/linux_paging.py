@@ -3,8 +3,8 @@
 
 One boot (pc-7cpu; Bochs for vmx) with two partitions of Debian's kernel,
 the same initramfs with a shell: "sh" under shadow paging and
-"ne" under nested paging (160 MiB each: the profile's node holds both; 2 vCPUs each on AMD-V; 1 on VT-x, where shadowed
-APs cannot start). Each runs guest/linux/mm.c's workloads, one partition after
+"ne" under nested paging (160 MiB each, so that the profile's node holds
+both; 2 vCPUs each on AMD-V, 1 each under Bochs). Each runs guest/linux/mm.c's workloads, one partition after
 the other (the partitions' CPUs are separate, but under an emulator the host's
 cores are shared): two processes ping-ponging on one vCPU (20,000 switches), a
 fork/exec loop of 1,000 processes, and 64 MiB touched, checked and freed.
