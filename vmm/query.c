@@ -60,6 +60,7 @@ static void shadow_info(const struct partition *p, struct part_shadow_info *s)
     s->tables = st->tables;
     s->floods = st->floods;
     s->budget_evictions = st->budget_evictions;
+    s->subtree_evictions = st->subtree_evictions;
     s->syncs = st->syncs;
     s->protects = st->protects;
     s->rmap = st->rmap;

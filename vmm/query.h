@@ -43,7 +43,7 @@ struct part_shadow_info {
     u64 root_hits, root_misses, root_evictions;
     u64 invlpg, flushes;
     u64 tracked, tables; /* now */
-    u64 floods, budget_evictions, syncs, protects;
+    u64 floods, budget_evictions, subtree_evictions, syncs, protects;
     u64 rmap;        /* reverse-map entries in use now */
     u64 tables_peak; /* the most table pages held */
     u64 max_tables;  /* its limit (shadow_memory) */

@@ -643,15 +643,95 @@ static int lru_idle(const struct shadow *s)
     return lru;
 }
 
+/* The first virtual address under top-level entry idx of root r. */
+static u64 top_va(const struct shadow_root *root, u32 idx)
+{
+    u64 va = (u64)idx << level_shift(root_levels(root));
+    return root->mode == SHADOW_MODE_LONG4 ? canon(va) : va;
+}
+
+/* Forgets, in every track, root r's uses by tables below its top level whose
+ * entries translate [lo, hi] (the range of one top-level entry just dropped);
+ * pages no root uses any more are untracked. */
+static void untrack_range(struct shadow *s, int r, u64 lo, u64 hi)
+{
+    int top = root_levels(&s->roots[r]);
+    for (u32 i = 0; i < s->ntrack;) {
+        struct shadow_track *t = &s->track[i];
+        if (t->roots & BIT(r)) {
+            u32 roots = 0;
+            u8 n = 0;
+            for (u32 j = 0; j < t->nuses; j++) {
+                struct shadow_use u = t->uses[j];
+                if ((u.roots & BIT(r)) && u.level < top && u.va_base >= lo && u.va_base <= hi)
+                    u.roots &= ~(u32)BIT(r);
+                if (u.roots) {
+                    t->uses[n++] = u;
+                    roots |= u.roots;
+                }
+            }
+            t->nuses = n;
+            /* With uses lost to overflow, t->roots is all that is known. */
+            if (!t->overflow) {
+                t->roots = roots;
+                if (!roots) {
+                    track_remove(s, i);
+                    continue; /* slot i now holds the last track */
+                }
+            }
+        }
+        i++;
+    }
+}
+
+/* The least recently filled present top-level entry of a running root,
+ * other than the one the caller is filling (keep_r, keep_va; keep_r < 0:
+ * none): false when there is none. */
+static bool lru_subtree(struct shadow *s, int keep_r, u64 keep_va, int *out_r, u32 *out_idx)
+{
+    bool found = false;
+    u64 oldest = 0;
+    for (u32 r = 0; r < s->nroots; r++) {
+        const struct shadow_root *root = &s->roots[r];
+        if (!root->valid || !root->active)
+            continue;
+        int top = root_levels(root);
+        const u64 *tb = table_map(s, root->hw);
+        u32 n = top == LEVELS_LONG4 ? PT_ENTRIES : PAE_PDPTES;
+        for (u32 i = 0; tb && i < n; i++) {
+            if (!(tb[i] & PTE_P) || ((int)r == keep_r && i == ent_index(keep_va, top)))
+                continue;
+            if (!found || root->top_use[i] < oldest) {
+                found = true;
+                oldest = root->top_use[i];
+                *out_r = (int)r;
+                *out_idx = i;
+            }
+        }
+    }
+    return found;
+}
+
 /* Out of table pages or track slots: evicts the least recently used idle
- * root, or with none, empties every root. false when nothing was left to
- * drop. */
-static bool reclaim(struct shadow *s)
+ * root; with none idle, the least recently filled subtree of a running
+ * root (keep_r/keep_va name the translation being filled, which is kept);
+ * with none of those either, empties every root. false when nothing was
+ * left to drop. */
+static bool reclaim(struct shadow *s, int keep_r, u64 keep_va)
 {
     int r = lru_idle(s);
     if (r >= 0) {
         evict(s, r);
         s->st.budget_evictions++;
+        return true;
+    }
+    u32 idx;
+    if (lru_subtree(s, keep_r, keep_va, &r, &idx)) {
+        const struct shadow_root *root = &s->roots[r];
+        u64 lo = top_va(root, idx);
+        drop_range(s, r, lo, root_levels(root));
+        untrack_range(s, r, lo, lo + (span(root_levels(root)) - 1));
+        s->st.subtree_evictions++;
         return true;
     }
     return empty_all(s);
@@ -741,7 +821,7 @@ static int new_root(struct shadow *s, int r, enum shadow_mode m, u64 key, u64 bi
     int rc;
     for (u32 tries = 0;; tries++) {
         rc = table_alloc(s, below_4g, &pa, &p);
-        if (rc != -ENOMEM || tries > s->nroots || !reclaim(s))
+        if (rc != -ENOMEM || tries > s->nroots + PT_ENTRIES || !reclaim(s, -1, 0))
             break; /* reclaim(): over budget */
     }
     if (rc)
@@ -874,6 +954,7 @@ static int install(struct shadow *s, int r, u64 va, u64 leaf)
     if (leaf_writable(leaf) && !leaf_writable(tb[idx]) && s->rmap_free == SHADOW_NONE32)
         return -ENOSPC;
     leaf_set(s, tb, pa, idx, leaf);
+    root->top_use[ent_index(va, top)] = ++s->clock;
     return 0;
 }
 
@@ -960,8 +1041,8 @@ int shadow_page_fault(struct shadow *s, int cpu, const struct shadow_regs *g, u6
     int rc = fill(s, r, g, va, pfec, out);
     /* Out of table pages or track slots: evict idle roots one by one, then
      * empty them all (the active roots stay where the hardware points). */
-    for (u32 tries = 0; (rc == -ENOMEM || rc == -ENOSPC) && tries <= s->nroots; tries++) {
-        if (!reclaim(s))
+    for (u32 tries = 0; (rc == -ENOMEM || rc == -ENOSPC) && tries <= s->nroots + PT_ENTRIES; tries++) {
+        if (!reclaim(s, r, va))
             break;
         memset(out, 0, sizeof(*out));
         rc = fill(s, r, g, va, pfec, out);

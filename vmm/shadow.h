@@ -55,6 +55,7 @@
 
 #include "kernel/lib/types.h"
 #include "kernel/lib/gpa.h"
+#include "arch/x86/hw/pte.h"     /* PT_ENTRIES of struct shadow_root */
 #include "arch/x86/hw/regs.h"    /* CR0_*, CR4_*, EFER_*, RFLAGS_AC of struct shadow_regs */
 #include "arch/x86/hw/vectors.h" /* PFEC_*: the error codes of shadow_guest_walk() */
 
@@ -117,6 +118,8 @@ struct shadow_stats {
     u64 flushes;          /* every root emptied: the guest-physical map changed, or the
                   * table budget or track slots ran out with no idle root */
     u64 budget_evictions; /* idle roots evicted for the table budget or track slots */
+    u64 subtree_evictions; /* ... or, with no root idle, a running root's least
+                            * recently filled top-level entry dropped */
     u64 syncs;            /* sync_cpus() calls */
     u64 protects;         /* writable leaves made read-only as their page became tracked */
     u64 rmap;             /* reverse-map entries in use now */
@@ -134,6 +137,10 @@ struct shadow_root {
     hpa_t hw; /* what the hardware's CR3 gets */
     u64 last_use;
     u32 active; /* bit c: vCPU c runs on it */
+    /* s->clock when each top-level entry last had a translation installed
+     * under it: the budget drops the least recently filled subtree of a
+     * root that is running. */
+    u64 top_use[PT_ENTRIES];
 };
 
 struct shadow_use {

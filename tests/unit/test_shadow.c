@@ -1512,16 +1512,47 @@ static void test_budget(void **state)
     assert_int_equal(root_of(S, SHADOW_MODE_LONG4, b), -1);
     assert_true(shadow_entry(S, 0, mkva(0, 0, 0, 1)) & PTE_P);
     assert_true(shadow_entry(S, 0, mkva(1, 0, 0, 1)) & PTE_P);
-    /* Three more again: no idle root is left, so a is emptied, its root page
-     * staying where the hardware CR3 points. */
+    /* Three more again: no idle root is left, so the least recently filled
+     * subtree of the running root, entry 0's, makes room; entry 1 stays. */
     expect_fixed(&ga, mkva(2, 0, 0, 1), 0);
+    assert_int_equal(S->st.subtree_evictions, 1);
+    assert_int_equal(S->st.flushes, 0);
+    assert_int_equal(S->st.tables, 7);
+    assert_int_equal(shadow_entry(S, 0, mkva(0, 0, 0, 1)), 0);
+    assert_true(shadow_entry(S, 0, mkva(1, 0, 0, 1)) & PTE_P);
+    assert_true(shadow_entry(S, 0, mkva(2, 0, 0, 1)) & PTE_P);
+    /* Entry 0's guest tables are no longer tracked (a's PML4 and entries 1
+     * and 2's three each are). */
+    assert_int_equal(S->st.tracked, 7);
+    /* Entry 1 filled again is now the most recent: entry 2 goes next. */
+    map4k(a, mkva(1, 0, 0, 2), DATA_BASE, UPPER);
+    for (u32 i = 0; i < 3; i++)
+        map4k(a, mkva(3, i, 0, 1), DATA_BASE, UPPER);
+    map4k(a, mkva(3, 0, 0, 2), DATA_BASE, UPPER);
+    map4k(a, mkva(3, 1, 1, 1), DATA_BASE, UPPER);
+    expect_fixed(&ga, mkva(1, 0, 0, 2), 0);
+    expect_fixed(&ga, mkva(3, 0, 0, 1), 0);
+    assert_int_equal(S->st.subtree_evictions, 2);
+    assert_int_equal(shadow_entry(S, 0, mkva(2, 0, 0, 1)), 0);
+    assert_true(shadow_entry(S, 0, mkva(1, 0, 0, 2)) & PTE_P);
+    /* Two translations under entry 3 needing more than the budget leaves
+     * once every other subtree is gone: a is emptied, its root page staying
+     * where the hardware CR3 points. */
+    expect_fixed(&ga, mkva(3, 1, 0, 1), 0);
+    assert_int_equal(S->st.subtree_evictions, 3);
+    assert_int_equal(S->st.flushes, 0);
+    assert_int_equal(S->st.tables, 6);
+    expect_fixed(&ga, mkva(3, 1, 1, 1), 0);
+    assert_int_equal(S->st.tables, 7);
+    expect_fixed(&ga, mkva(3, 0, 0, 2), 0);
+    assert_int_equal(S->st.tables, 7);
+    expect_fixed(&ga, mkva(3, 2, 0, 1), 0); /* 9 tables: entry 3 alone is too many */
     assert_int_equal(S->st.flushes, 1);
     assert_int_equal(S->st.tables, 4);
     assert_int_equal(S->roots[S->cur[0]].hw, hwa);
-    assert_int_equal(shadow_entry(S, 0, mkva(0, 0, 0, 1)), 0);
-    assert_true(shadow_entry(S, 0, mkva(2, 0, 0, 1)) & PTE_P);
+    assert_int_equal(shadow_entry(S, 0, mkva(3, 1, 0, 1)), 0);
+    assert_true(shadow_entry(S, 0, mkva(3, 2, 0, 1)) & PTE_P);
     assert_int_equal(S->st.tracked, 4);
-    assert_int_equal(S->st.fills, 4);
     assert_int_equal(S->st.tables, P.live);
     assert_int_equal(S->st.tables_peak, 8);
 }
@@ -1567,7 +1598,8 @@ static void test_alloc_failure(void **state)
     P.fail_count = -1;
     struct shadow_fault f;
     assert_int_equal(shadow_page_fault(S, 0, &ga, 0x8000000000ULL, 0, &f), -ENOMEM);
-    assert_int_equal(S->st.flushes, 2);
+    assert_int_equal(S->st.subtree_evictions, 1); /* 0x1000's, then nothing left to drop */
+    assert_int_equal(S->st.flushes, 1);
     assert_true(S->roots[S->cur[0]].valid);
     assert_int_equal(S->roots[S->cur[0]].hw, hwa);
     assert_int_equal(S->st.tables, P.live);
