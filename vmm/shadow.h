@@ -115,18 +115,18 @@ struct shadow_stats {
     u64 unprotects;   /* page-table pages released instead (shadow_unprotect) */
     u64 root_hits, root_misses, root_evictions;
     u64 invlpg;
-    u64 flushes;          /* every root emptied: the guest-physical map changed, or the
-                  * table budget or track slots ran out with no idle root */
-    u64 budget_evictions; /* idle roots evicted for the table budget or track slots */
+    u64 flushes;           /* every root emptied: the guest-physical map changed, or
+                            * the budget ran out with nothing else to drop */
+    u64 budget_evictions;  /* idle roots evicted for the table budget or track slots */
     u64 subtree_evictions; /* ... or, with no root idle, a running root's least
                             * recently filled top-level entry dropped */
-    u64 syncs;            /* sync_cpus() calls */
-    u64 protects;         /* writable leaves made read-only as their page became tracked */
-    u64 rmap;             /* reverse-map entries in use now */
-    u64 rmap_full;        /* leaves installed read-only for want of one */
-    u64 tracked;          /* guest page-table pages tracked now */
-    u64 tables;           /* shadow table pages held now */
-    u64 tables_peak;      /* the most ever held */
+    u64 syncs;             /* sync_cpus() calls */
+    u64 protects;          /* writable leaves made read-only as their page became tracked */
+    u64 rmap;              /* reverse-map entries in use now */
+    u64 rmap_full;         /* leaves installed read-only for want of one */
+    u64 tracked;           /* guest page-table pages tracked now */
+    u64 tables;            /* shadow table pages held now */
+    u64 tables_peak;       /* the most ever held */
 };
 
 struct shadow_root {

@@ -35,11 +35,13 @@ static void show(const struct part_info *p)
     con_printf("  page-table writes emulated %llu, pages unprotected %llu; guest page-table pages tracked %llu; "
                "shadow table pages %llu\n",
                (ull)st->pt_writes, (ull)st->unprotects, (ull)st->tracked, (ull)st->tables);
-    con_printf("  shadow memory %llu KiB (tables %llu KiB, peak %llu KiB, limit %llu KiB); idle roots evicted for "
-               "room %llu, subtrees %llu; pages released after write floods %llu; leaves write-protected %llu; reverse map %llu; "
-               "vCPU syncs %llu\n",
-               (ull)(st->memory >> 10), (ull)(st->tables * 4), (ull)(st->tables_peak * 4), (ull)(st->max_tables * 4),
-               (ull)st->budget_evictions, (ull)st->subtree_evictions, (ull)st->floods, (ull)st->protects, (ull)st->rmap, (ull)st->syncs);
+    con_printf(
+        "  shadow memory %llu KiB (tables %llu KiB, peak %llu KiB, limit %llu KiB); idle roots evicted for "
+        "room %llu, subtrees %llu; pages released after write floods %llu; leaves write-protected %llu; reverse map %llu; "
+        "vCPU syncs %llu\n",
+        (ull)(st->memory >> 10), (ull)(st->tables * 4), (ull)(st->tables_peak * 4), (ull)(st->max_tables * 4),
+        (ull)st->budget_evictions, (ull)st->subtree_evictions, (ull)st->floods, (ull)st->protects, (ull)st->rmap,
+        (ull)st->syncs);
 }
 
 static int cmd_paging(int argc, char **argv)

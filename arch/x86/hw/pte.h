@@ -24,7 +24,7 @@
 
 /* A PAE PDPTE has only P, PWT, PCD and the address: bits 2:1, 8:5 and 63 are
  * reserved (SDM 4.4.1, table 4-8). */
-#define PDPTE_P BIT(0)
+#define PDPTE_P    BIT(0)
 #define PAE_PDPTES 4 /* entries of a PAE page-directory-pointer table (CR3 points at them) */
 
 /* ---- 32-bit paging (SDM 4.3, tables 4-4 to 4-6): 4-byte entries, 1024 per
