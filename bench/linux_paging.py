@@ -96,7 +96,8 @@ def main():
                 out = hv.cmd("paging sh")
                 h0, m0 = (int(x) for x in re.search(r"root cache hits (\d+), misses (\d+)", out).groups())
             e0 = g.exits()
-            m = g.run(f"isthmus-mm pingpong {SWITCHES // 2}", r"isthmus-mm: pingpong rounds \d+ switches (\d+) ns (\d+)",
+            m = g.run(f"isthmus-mm pingpong {SWITCHES // 2}",
+                      r"isthmus-mm: pingpong rounds \d+ switches (\d+) ns (\d+)\r?\n",
                       600 * slow)
             r["exits_per_switch"] = (g.exits() - e0) / int(m[1])
             r["pingpong"] = int(m[2])
@@ -104,11 +105,13 @@ def main():
                 out = hv.cmd("paging sh")
                 h1, m1 = (int(x) for x in re.search(r"root cache hits (\d+), misses (\d+)", out).groups())
                 r["hit_rate"] = (h1 - h0) / max(1, (h1 - h0) + (m1 - m0))
-            m = g.run(f"isthmus-mm forkexec {PROCS}", r"isthmus-mm: forkexec processes \d+ failed (\d+) ns (\d+)",
+            m = g.run(f"isthmus-mm forkexec {PROCS}",
+                      r"isthmus-mm: forkexec processes \d+ failed (\d+) ns (\d+)\r?\n",
                       1800 * slow)
             assert m[1] == "0", m[0]
             r["forkexec"] = int(m[2])
-            m = g.run(f"isthmus-mm touch {MIB}", r"isthmus-mm: touch mib \d+ pages \d+ bad (\d+) ns (\d+)", 600 * slow)
+            m = g.run(f"isthmus-mm touch {MIB}", r"isthmus-mm: touch mib \d+ pages \d+ bad (\d+) ns (\d+)\r?\n",
+                      600 * slow)
             assert m[1] == "0", m[0]
             r["touch"] = int(m[2])
             res[name] = r

@@ -149,10 +149,10 @@ static void take_option(const char *w, bool first_plain)
         return;
     }
     static const char *const numeric[] = { "tick_ms", "ticks", "probe", "timeout_ms", "count", "size", "fail_ms",
-                                           "period_us", "seed", "ops", "trace", "stall_ms", "canary" };
+                                           "period_us", "seed", "ops", "trace", "stall_ms", "canary", "hold" };
     uint64_t *const field[] = { &tg.opt.tick_ms, &tg.opt.ticks, &tg.opt.probe, &tg.opt.timeout_ms, &tg.opt.count,
                                 &tg.opt.size, &tg.opt.fail_ms, &tg.opt.period_us, &tg.opt.seed, &tg.opt.ops,
-                                &tg.opt.trace, &tg.opt.stall_ms, &tg.opt.canary };
+                                &tg.opt.trace, &tg.opt.stall_ms, &tg.opt.canary, &tg.opt.hold };
     unsigned k = 0;
     while (k < ARRAY_SIZE(numeric) && !streq(key, numeric[k]))
         k++;
@@ -161,7 +161,7 @@ static void take_option(const char *w, bool first_plain)
         if (streq(key, "spaces") || streq(key, "rounds") || streq(key, "pages"))
             return;
         say("unknown option '%s' (known: tick_ms= ticks= probe= timeout_ms= skip= count= size= dst= fail= "
-            "fail_ms= svc= period_us= seed= ops= trace= stall_ms= stall= spaces= rounds= pages= canary=)", w);
+            "fail_ms= svc= period_us= seed= ops= trace= stall_ms= stall= spaces= rounds= pages= canary= hold=)", w);
         return;
     }
     if (!num) {

@@ -39,7 +39,7 @@
 
 /* Space 0's test pages (PT entries). T_EXIT stays not present: a ring-3 run
  * ends by reading it. */
-enum { T_RO = 256, T_NX, T_X, T_UCODE, T_UDATA, T_USTACK, T_EXIT = 511 };
+enum { T_RO = 256, T_NX, T_X, T_UCODE, T_UDATA, T_USTACK, T_IDT, T_NOIDT, T_EXIT = 511 };
 
 static struct {
     uint64_t spaces, pages, rounds;
@@ -52,7 +52,7 @@ static struct {
 
 /* What the exception hook caught, and where a ring-0 check resumes. */
 static struct {
-    bool armed, hit;
+    bool armed, hit, df_ok;             /* df_ok: a ring-0 #DF is expected too */
     uint64_t rip, rsp;                /* resume here; rsp 0: as it was */
     uint64_t vector, error, cr2, at, rbx;
 } pf;
@@ -92,7 +92,7 @@ static bool pg_trap(struct trap_frame *f)
     bool user = (f->cs & 3) == 3;
     if (f->vector == 14)
         pf_taken++;
-    if (!pf.armed || pf.hit || (f->vector != 14 && !user)) {
+    if (!pf.armed || pf.hit || (f->vector != 14 && !user && !(f->vector == 8 && pf.df_ok))) {
         say_from_trap("paging: FAIL: unexpected exception %lu error 0x%lx at rip 0x%lx (cr2 0x%lx)", f->vector,
                       f->error, f->rip, read_cr2());
         return false;               /* trap.c reports it and halts */
@@ -282,6 +282,7 @@ static bool build(void)
     t[T_UCODE] = (uintptr_t)code | PTE_P | PTE_US;
     t[T_UDATA] = new_page(0, T_UDATA) | PTE_P | PTE_RW | PTE_US | pg.nx;
     t[T_USTACK] = (uintptr_t)mem_alloc(PAGE) | PTE_P | PTE_RW | PTE_US | pg.nx;
+    t[T_IDT] = (uintptr_t)mem_alloc(PAGE) | PTE_P | PTE_RW | pg.nx; /* T_NOIDT stays not present */
     pg.alt = new_page(0xff, 0);
     return true;
 }
@@ -366,7 +367,44 @@ static void edits(void)
     write_cr3(pg.orig_cr3);
 }
 
-/* Ring 0 in space 0: CR0.WP, NX. */
+struct desc_ptr {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed));
+
+/* A #PF whose delivery finds its own gate on a page that is not present: a
+ * #PF during a #PF's delivery, which the CPU (under shadow paging, the
+ * hypervisor on its behalf) turns into #DF with error code 0, delivered
+ * through gate 8. An IDT copy straddles T_IDT and T_NOIDT so that gates 0-11
+ * are on the present page and the rest on the other; interrupts are off
+ * meanwhile. */
+#define IDT_GATE 16
+static void double_fault_check(void)
+{
+    struct desc_ptr old, now;
+    uint64_t flags;
+    __asm__ volatile("sidt %0" : "=m"(old));
+    uint64_t base = VA(T_NOIDT) - 12 * IDT_GATE;
+    memcpy((void *)(uintptr_t)base, phys(old.base), 12 * IDT_GATE);
+    now = (struct desc_ptr){ (uint16_t)(256 * IDT_GATE - 1), base };
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) :: "memory");
+    pf.hit = false;
+    pf.armed = pf.df_ok = true;
+    barrier();
+    __asm__ volatile("lidt %2; lea 1f(%%rip), %%rax; mov %%rax, %0; mov %%rsp, %1; mov (%3), %%rax; 1: lidt %4"
+                     : "=m"(pf.rip), "=m"(pf.rsp) : "m"(now), "r"(VA(T_EXIT)), "m"(old) : "rax", "memory");
+    pf.armed = pf.df_ok = false;
+    __asm__ volatile("pushq %0; popfq" :: "r"(flags) : "memory", "cc");
+    if (pf.hit && pf.vector == 8 && pf.error == 0)
+        check(true, "double fault: #PF while delivering a #PF gave #DF error 0 (expected)");
+    else if (pf.hit)
+        check(false, "double fault: exception %lu error 0x%lx (rip 0x%lx), expected #DF error 0", pf.vector, pf.error,
+              pf.at);
+    else
+        check(false, "double fault: no exception at all reading 0x%lx", (uint64_t)VA(T_EXIT));
+}
+
+/* Ring 0 in space 0: CR0.WP, NX, #DF. */
 static void kernel_checks(void)
 {
     uint64_t cr0 = read_cr0();
@@ -380,6 +418,7 @@ static void kernel_checks(void)
     probe("call into executable page", OP_X, VA(T_X), 0, NOFAULT, 0);
     if (pg.nx)
         probe("fetch from NX page", OP_X, VA(T_NX), 0, PF_P | PF_I, 0);
+    double_fault_check();
     write_cr0(cr0);
     write_cr3(pg.orig_cr3);
 }
@@ -390,10 +429,6 @@ static struct {
     uint16_t reserved3, iomap;
 } __attribute__((packed)) tss;
 static uint64_t gdt[8] __attribute__((aligned(16)));
-struct desc_ptr {
-    uint16_t limit;
-    uint64_t base;
-} __attribute__((packed));
 
 /* Ring 3 in space 0: a GDT with the boot descriptors, user code and data
  * (DPL 3) and a TSS whose RSP0 takes the fault that ends each run. */

@@ -300,6 +300,9 @@ static void device_test(unsigned dev, uint32_t id)
         say("pci: 00:%02x.0 BAR0 moved to 0x%lx: register 0x8 reads 0x%x there (%s)", dev, to, there,
             there == status ? "same" : "different");
         pci_cfg_write(dev, 0x10, (uint32_t)addr);
+        uint32_t back = mmio_read32(addr + E1000_STATUS);
+        say("pci: 00:%02x.0 BAR0 back at 0x%lx: register 0x8 reads 0x%x (%s)", dev, addr, back,
+            back == status ? "same" : "different");
     }
     char caps[64];
     unsigned msix = find_cap(dev, PCI_CAP_MSIX, caps, sizeof(caps));
@@ -314,6 +317,13 @@ static void device_test(unsigned dev, uint32_t id)
         msix_test(dev, msix, addr);
     else
         say("pci: 00:%02x.0: no MSI-X test (%s)", dev, msix ? "not an 82574" : "no MSI-X capability");
+    if (tg.opt.hold) {
+        /* Still decoding, BAR0's first page read last (for the shadow
+         * paging test, which looks at the leaf it got). */
+        pci_cfg_write16(dev, 4, PCI_CMD_MEM);
+        say("pci: 00:%02x.0 left decoding (hold): BAR0 register 0x8 reads 0x%x", dev, mmio_read32(addr + E1000_STATUS));
+        return;
+    }
     pci_cfg_write16(dev, 4, 0);
 }
 

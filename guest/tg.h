@@ -71,6 +71,7 @@ struct tg_options {
     uint64_t stall_ms;       /* stall_ms= net-recv: stop refilling this long after the first frame */
     char stall[8];           /* stall=    net-recv: then halt (default) or spin */
     uint64_t canary;         /* canary=   canary: where its 4 KiB go (default 0x800000) */
+    uint64_t hold;           /* hold=     pci: 1 leaves each device decoding its BARs at the end */
 };
 
 struct tg_cpu {

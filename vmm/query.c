@@ -4,6 +4,7 @@
  * own `show` hooks take over). */
 #include "vmm/query.h"
 #include "vmm/partition.h"
+#include "vmm/shadow_vcpu.h"
 #include "drivers/pci.h"
 #include "kernel/core/percpu.h"
 #include "kernel/lib/errno.h"
@@ -44,6 +45,7 @@ static void shadow_info(const struct partition *p, struct part_shadow_info *s)
             s->cr3_loads += p->vcpu[i]->stats.cr3_loads;
             s->cr_accesses += p->vcpu[i]->stats.cr_accesses;
             s->pf_exits += p->vcpu[i]->stats.pf_exits;
+            s->double_faults += p->vcpu[i]->stats.double_faults;
         }
     s->faults = st->faults;
     s->fills = st->fills;
@@ -118,6 +120,16 @@ int part_snapshot(u32 id, struct part_info *out)
     if (out->paging == PART_PAGING_SHADOW)
         shadow_info(p, &out->shadow);
     return 0;
+}
+
+int part_shadow_entry(u32 id, u32 vcpu, u64 va, u64 *entry)
+{
+    struct partition *p = by_id(id);
+    if (!p)
+        return -ENOENT;
+    if (!p->slpt_ready)
+        return -ENOTSUP;
+    return shadow_part_entry(p, vcpu, va, entry);
 }
 
 static void vcpu_stats(const struct vm_vcpu_stats *s, struct part_vcpu_info *out)

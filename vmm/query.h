@@ -38,6 +38,7 @@ enum part_paging {
 struct part_shadow_info {
     u32 nroots; /* roots cached at most */
     u64 cr3_loads, cr_accesses, pf_exits;
+    u64 double_faults; /* #DF given for a #PF during a #PF's delivery */
     u64 faults, fills, guest_faults, mmio;
     u64 pt_writes, unprotects;
     u64 root_hits, root_misses, root_evictions;
@@ -115,6 +116,10 @@ int part_snapshot(u32 id, struct part_info *out) __must_check;
 /* 0; -ENOENT for no such partition or vCPU index; -ENODEV while the vCPU
  * does not exist (its partition is stopped). */
 int part_vcpu_snapshot(u32 id, u32 vcpu, struct part_vcpu_info *out) __must_check;
+/* Shadow paging: the leaf vCPU `vcpu` of partition id runs with for virtual
+ * address va (0 when it has none now). -ENOENT: no such partition;
+ * -ENOTSUP: not shadowed (or not running); -ERANGE: no such vCPU. */
+int part_shadow_entry(u32 id, u32 vcpu, u64 va, u64 *entry) __must_check;
 
 /* What the partition's devices show of themselves (each device's `show`
  * hook, vmm/vdev.h): each assigned device, its BARs as the guest placed them

@@ -155,6 +155,18 @@ void shadow_part_free(struct partition *p)
     p->shadow = NULL;
 }
 
+int shadow_part_entry(struct partition *p, u32 vcpu, u64 va, u64 *entry)
+{
+    if (!p->shadowed || !p->shadow)
+        return -ENOTSUP;
+    if (vcpu >= p->nvcpus)
+        return -ERANGE;
+    spin_lock(&p->shadow_lock);
+    *entry = shadow_entry(p->shadow, (int)vcpu, va);
+    spin_unlock(&p->shadow_lock);
+    return 0;
+}
+
 /* ---- the guest's paging registers ---- */
 
 /* Loads the root for the guest's current state and both register views. */

@@ -12,6 +12,10 @@
  * reason in err. */
 int shadow_part_init(struct partition *p, char *err, size_t errlen) __must_check;
 void shadow_part_free(struct partition *p);
+/* The shadow leaf vCPU `vcpu` runs with for va now (0: none yet), for the
+ * shell; -ENOTSUP when the partition is not shadowed, -ERANGE for no such
+ * vCPU. */
+int shadow_part_entry(struct partition *p, u32 vcpu, u64 va, u64 *entry) __must_check;
 
 /* After the backend's create(): intercepts on, and, after load_state(), the
  * boot state's paging registers taken as the guest's view. */

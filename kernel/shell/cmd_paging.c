@@ -4,6 +4,7 @@
 #include "kernel/core/console.h"
 #include "kernel/lib/errno.h"
 #include "kernel/lib/string.h"
+#include "arch/x86/hw/pte.h"
 #include "vmm/query.h"
 
 typedef unsigned long long ull;
@@ -29,9 +30,9 @@ static void show(const struct part_info *p)
                (ull)st->cr3_loads, (ull)st->cr_accesses, (ull)st->root_hits, (ull)st->root_misses,
                (ull)st->root_evictions, (ull)(permille / 10), (ull)(permille % 10));
     con_printf("  shadow faults %llu (#PF exits %llu): filled %llu, reflected to the guest %llu, MMIO %llu; "
-               "INVLPG %llu; full flushes %llu\n",
+               "INVLPG %llu; full flushes %llu; double faults %llu\n",
                (ull)st->faults, (ull)st->pf_exits, (ull)st->fills, (ull)st->guest_faults, (ull)st->mmio,
-               (ull)st->invlpg, (ull)st->flushes);
+               (ull)st->invlpg, (ull)st->flushes, (ull)st->double_faults);
     con_printf("  page-table writes emulated %llu, pages unprotected %llu; guest page-table pages tracked %llu; "
                "shadow table pages %llu\n",
                (ull)st->pt_writes, (ull)st->unprotects, (ull)st->tracked, (ull)st->tables);
@@ -44,10 +45,55 @@ static void show(const struct part_info *p)
         (ull)st->syncs);
 }
 
+/* `paging NAME VA [VCPU]`: the shadow leaf a vCPU runs with for VA, with its
+ * rights and memory type (assigned BARs must be uncacheable whatever the
+ * guest's own entry says). */
+static int show_entry(const char *name, const char *va_text, const char *vcpu_text)
+{
+    u64 va, vcpu = 0;
+    if (kparse_u64(va_text, &va, false) < 0 || (vcpu_text && kparse_u64(vcpu_text, &vcpu, false) < 0)) {
+        con_printf("paging: %s is not a number\n", kparse_u64(va_text, &va, false) < 0 ? va_text : vcpu_text);
+        return -EINVAL;
+    }
+    int id = part_lookup(name);
+    if (id < 0) {
+        con_printf("paging: no partition named %s\n", name);
+        return id;
+    }
+    u64 e;
+    int rc = vcpu > UINT32_MAX ? -ERANGE : part_shadow_entry((u32)id, (u32)vcpu, va, &e);
+    if (rc == -ENOTSUP) {
+        con_printf("paging: %s is not running under shadow paging\n", name);
+        return rc;
+    }
+    if (rc == -ERANGE) {
+        con_printf("paging: %s has no vCPU %llu\n", name, (ull)vcpu);
+        return rc;
+    }
+    if (rc < 0)
+        return rc;
+    if (!(e & PTE_P)) {
+        con_printf("%s: vCPU %llu, 0x%llx: no shadow leaf now (filled at the next access)\n", name, (ull)vcpu, (ull)va);
+        return 0;
+    }
+    /* PAT entries 0 and 3 are WB and UC both at reset and in Linux's layout. */
+    unsigned pat = ((e & PTE_PAT) ? 4u : 0u) | ((e & PTE_PCD) ? 2u : 0u) | ((e & PTE_PWT) ? 1u : 0u);
+    con_printf("%s: vCPU %llu, 0x%llx: shadow leaf 0x%llx: host frame 0x%llx%s%s%s%s, PAT entry %u%s\n", name,
+               (ull)vcpu, (ull)va, (ull)e, (ull)(e & PTE_ADDR), (e & PTE_RW) ? ", writable" : ", read-only",
+               (e & PTE_US) ? ", user" : ", supervisor", (e & PTE_NX) ? ", no-execute" : "",
+               (e & PTE_D) ? ", dirty" : "", pat,
+               pat == 3   ? " (uncacheable)"
+               : pat == 0 ? " (write-back)"
+                          : "");
+    return 0;
+}
+
 static int cmd_paging(int argc, char **argv)
 {
-    if (argc > 2)
+    if (argc > 4)
         return -EINVAL;
+    if (argc >= 3)
+        return show_entry(argv[1], argv[2], argc == 4 ? argv[3] : NULL);
     bool found = false;
     for (u32 i = 0; i < part_count(); i++) {
         if (part_snapshot(i, &info) < 0 || (argc == 2 && strcmp(argv[1], info.name)))
@@ -61,5 +107,7 @@ static int cmd_paging(int argc, char **argv)
     }
     return 0;
 }
-SHELL_COMMAND(paging, "paging [NAME]",
-              "how partitions' memory is translated; shadow paging: faults, root cache, page-table writes", cmd_paging);
+SHELL_COMMAND(paging, "paging [NAME [VA [VCPU]]]",
+              "how partitions' memory is translated; shadow paging: faults, root cache, page-table writes; "
+              "with VA, the shadow leaf a vCPU runs with for it",
+              cmd_paging);

@@ -13,12 +13,17 @@ shadow MMU's figures read from `paging` around each:
     kernel shoots down TLBs across vCPUs): no word ever wrong.
 
 AMD-V under QEMU TCG, VT-x under Bochs (ISTHMUS_BOCHS); on VT-x the APs'
-real-mode start runs with EPT and unrestricted guest (docs/paging.md)."""
+real-mode start runs with EPT and unrestricted guest (docs/paging.md).
+
+And on an AMD-V CPU without NPT (QEMU's -cpu max,-npt), the same kernel with
+no `paging` key falls back to shadow paging by itself, boots with both vCPUs
+and runs the fork/exec loop and the migrating threads. (Bochs' CPU models all
+have EPT: the fallback runs on AMD-V only.)"""
 import re
 
 import pytest
 
-from conftest import BACKENDS, backend_boot
+from conftest import BACKENDS, Hypervisor, backend_boot, line_with
 from test_linux import esp_with_linux, need_debian
 from test_linux_shell import INITRD, MARKER, PROMPT, VMLINUZ, Session
 
@@ -26,7 +31,7 @@ BOOT_TIMEOUT = {"svm": 400, "vmx": 3000}
 VCPUS = {"svm": [1, 2], "vmx": [1, 2]}
 
 
-def config(backend):
+def config(backend, paging='paging = "shadow"\n'):
     cpus = ", ".join(str(c) for c in VCPUS[backend])
     return f"""
 [hypervisor]
@@ -39,8 +44,7 @@ memory = "256M"
 kernel = "vmlinuz"
 initrd = "initramfs.cpio"
 cmdline = "console=ttyS0 isthmus.shell=1"
-paging = "shadow"
-"""
+{paging}"""
 
 
 PAGING_FIELDS = {
@@ -106,7 +110,7 @@ def test_boots_shadowed_with_its_vcpus(linux):
 
 def test_context_switches_hit_the_root_cache(linux):
     before, _ = linux.paging()
-    m = linux.run("isthmus-mm pingpong 1000", r"isthmus-mm: pingpong rounds (\d+) switches (\d+) ns (\d+)",
+    m = linux.run("isthmus-mm pingpong 1000", r"isthmus-mm: pingpong rounds (\d+) switches (\d+) ns (\d+)\r?\n",
                   slow(linux, 300))
     after, out = linux.paging()
     hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
@@ -119,21 +123,50 @@ def test_context_switches_hit_the_root_cache(linux):
 
 
 def test_fork_exec_loop(linux):
-    m = linux.run("isthmus-mm forkexec 100", r"isthmus-mm: forkexec processes (\d+) failed (\d+) ns (\d+)",
+    m = linux.run("isthmus-mm forkexec 100", r"isthmus-mm: forkexec processes (\d+) failed (\d+) ns (\d+)\r?\n",
                   slow(linux, 900))
     assert m.group(1) == "100" and m.group(2) == "0"
 
 
 def test_touch_and_free_64_mib(linux):
-    m = linux.run("isthmus-mm touch 64", r"isthmus-mm: touch mib 64 pages (\d+) bad (\d+) ns (\d+)", slow(linux, 300))
+    m = linux.run("isthmus-mm touch 64", r"isthmus-mm: touch mib 64 pages (\d+) bad (\d+) ns (\d+)\r?\n",
+                  slow(linux, 300))
     assert m.group(1) == "16384" and m.group(2) == "0"
     vals, out = linux.paging()
     assert vals["memory"] <= vals["limit"] + 4096, out
 
 
 def test_threads_migrating_see_their_own_pages(linux):
-    m = linux.run("isthmus-mm threads 4 3", r"isthmus-mm: threads 4 cpus (\d+) rounds (\d+) moves (\d+) bad (-?\d+)",
+    m = linux.run("isthmus-mm threads 4 3",
+                  r"isthmus-mm: threads 4 cpus (\d+) rounds (\d+) moves (\d+) bad (-?\d+)\r?\n",
                   slow(linux, 300))
     assert int(m.group(1)) == len(VCPUS[linux.backend])
     assert int(m.group(2)) > 0 and int(m.group(3)) > 0
     assert m.group(4) == "0", m.group(0)
+
+
+def test_linux_falls_back_on_a_cpu_without_npt(tmp_path):
+    need_debian(VMLINUZ, INITRD)
+    hv = Hypervisor("test_linux_shadow-no-npt", "pc-4cpu", esp_with_linux(tmp_path, config("svm", paging=""), VMLINUZ),
+                    extra=("-cpu", "max,-npt"))
+    try:
+        hv.wait_prompt()
+        text = hv.boot_text
+        assert line_with(text, "svm:", "no NPT", "shadow paging"), text
+        assert line_with(text, "linux:", "no EPT/NPT", "shadow paging"), text
+        s = Shadowed(hv, "svm")
+        s.attach()
+        hv.expect(MARKER, timeout=BOOT_TIMEOUT["svm"])
+        hv.expect(re.escape(PROMPT), timeout=120)
+        m = s.run("echo cpus-$(nproc)", r"\ncpus-(\d+)\r?\n", 60)
+        assert int(m.group(1)) == len(VCPUS["svm"])
+        m = s.run("isthmus-mm forkexec 50", r"isthmus-mm: forkexec processes (\d+) failed (\d+) ns (\d+)\r?\n", 600)
+        assert m.group(1) == "50" and m.group(2) == "0"
+        m = s.run("isthmus-mm threads 2 2",
+                  r"isthmus-mm: threads 2 cpus (\d+) rounds (\d+) moves (\d+) bad (-?\d+)\r?\n",
+                  300)
+        assert int(m.group(1)) == 2 and int(m.group(3)) > 0 and m.group(4) == "0", m.group(0)
+        vals, out = s.paging()
+        assert "linux: shadow paging" in out and vals["faults"] > 0, out
+    finally:
+        hv.close()

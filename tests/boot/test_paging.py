@@ -3,7 +3,8 @@
 One boot per backend (pc-4cpu: the shell on CPU 0, three partitions):
   shadow    paging = "shadow", 8 roots cached (the default): the `paging`
             scenario (address spaces switched round-robin by CR3 loads, page-table
-            edits with INVLPG, read-only / NX / user-supervisor faults)
+            edits with INVLPG, read-only / NX / user-supervisor faults, and a
+            #PF during a #PF's delivery, which must reach the guest as #DF)
   nocache   the same with shadow_roots = 1: every switch rebuilds
   nested    the same scenario on EPT/NPT
 and a second boot with the `hostile` scenario under shadow paging: everything
@@ -42,7 +43,7 @@ NESTED = {"svm": "NPT", "vmx": "EPT"}
 COUNTERS = {"cr3": "CR3 loads", "cr": "CR accesses", "hits": "hits", "misses": "misses", "evictions": "evictions",
             "faults": "shadow faults", "pf_exits": "#PF exits", "fills": "filled", "reflected": "reflected",
             "mmio": "MMIO", "invlpg": "INVLPG", "pt_writes": "writes emulated", "unprotects": "unprotected",
-            "tracked": "tracked", "tables": "shadow table pages"}
+            "tracked": "tracked", "tables": "shadow table pages", "double_faults": "double faults"}
 
 
 def finished(hv, name):
@@ -71,6 +72,9 @@ def test_scenario_passes(hv, name):
     # Each permission check faulted as the guest's own tables say.
     for what in ["write to read-only page", "user read of supervisor page"]:
         assert line_with(text, "paging:", what, "#PF", "(expected)"), (what, text)
+    # A #PF whose own gate is not present: #DF, from the CPU under nested
+    # paging, from the hypervisor under shadow paging.
+    assert line_with(text, "paging:", "double fault", "#DF error 0", "(expected)"), text
 
 
 def test_shadow_counters(hv):
@@ -86,6 +90,8 @@ def test_shadow_counters(hv):
     # The permission checks reach the guest as its own page faults; its page
     # table edits are emulated writes; INVLPG is intercepted.
     assert s["reflected"] >= 3 and s["pt_writes"] > 0 and s["invlpg"] > 0 and s["tracked"] > 0, out
+    # The double-fault check's #DF was the hypervisor's doing.
+    assert s["double_faults"] == 1, out
     rows, _ = parts(hv)
     assert rows["shadow"]["state"] == "running", rows
 

@@ -601,6 +601,55 @@ def test_assigned_nic(backend, request, tmp_path):
         h.close()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_assigned_nic_under_shadow_paging(backend, request, tmp_path):
+    """The same NIC given to a shadowed partition: the guest maps its BAR
+    write-back in its own tables (its identity map), yet the shadow leaf the
+    vCPU runs with is uncacheable, as EPT/NPT's memory type would make it
+    under nested paging; its RAM stays write-back. The device works as
+    under nested paging (BAR read, moved, moved back)."""
+    numa = has_numa(backend)
+    prof = qemu.PROFILES["q35-2node-pxb"]
+    bdf = prof["nic_bdf"] if numa else bochs.NIC_BDF
+    vendor, device = prof["nic"][:2] if numa else bochs.NIC_ID
+    config = (ASSIGNED % bdf).replace('devices = ["%s"]' % bdf, 'devices = ["%s"]\npaging = "shadow"' % bdf)
+    config = config.replace('cmdline = "pci tick_ms=100"\ndevices', 'cmdline = "pci tick_ms=100 hold=1"\ndevices')
+    assert "hold=1" in config
+    h = backend_boot(backend, request.node.name, make_esp(config, str(tmp_path)), profile="q35-2node-pxb")
+    try:
+        h.wait_prompt()
+        text, _ = wait_for(h, "nic", r"^tg: pci: done$")
+        assert line_with(text, "pci:", "00:01.0", f"{vendor}:{device}", "class 02.00"), text
+        assert line_with(text, "pci:", "00:01.0", "BAR0", "memory", "0xc0000000"), text
+        m = line_with(text, "pci:", "00:01.0", "BAR0", re.compile(r"\bregister 0x8 reads (0x[0-9a-f]+)\b"))
+        assert m and m[1] != "0xffffffff", text
+        assert line_with(text, "pci:", "00:01.0", "BAR0", re.compile(r"\bmoved to 0x[0-9a-f]+"), "same"), text
+        assert line_with(text, "pci:", "00:01.0", "BAR0", "back at 0xc0000000", f"reads {m[1]}", "same"), text
+        assert "FAIL" not in text and "exception" not in text, text
+        out = h.cmd("paging nic")
+        assert line_with(out, "nic:", "shadow paging"), out
+        # The BAR's first page, read last by the guest (hold=1: still decoding).
+        assert line_with(text, "pci:", "00:01.0", "left decoding", f"reads {m[1]}"), text
+        out = h.cmd("paging nic 0xc0000000")
+        bar = line_with(out, "nic:", "vCPU 0", "0xc0000000", "shadow leaf",
+                        re.compile(r"\bPAT entry (\d+)"))
+        assert bar and bar[1] == "3" and "uncacheable" in bar[0], out
+        # The guest's own image (loaded at 1 MiB), ordinary RAM.
+        out = h.cmd("paging nic 0x100000")
+        ram = line_with(out, "nic:", "vCPU 0", "0x100000", "shadow leaf", re.compile(r"\bPAT entry (\d+)"))
+        assert ram and ram[1] == "0" and "write-back" in ram[0], out
+        out = h.cmd("paging nic 0x7f0000000000")
+        assert line_with(out, "nic:", "no shadow leaf"), out
+        out = h.cmd("paging other 0x100000")
+        assert line_with(out, "other", "not running under shadow paging"), out
+        out = h.cmd("paging nic 0x100000 7")
+        assert line_with(out, "nic", "no vCPU 7"), out
+        rows, out = parts(h)
+        assert rows["nic"]["state"] == "running", out
+    finally:
+        h.close()
+
+
 def check_msix(text):
     """The pci scenario's MSI-X lines on QEMU's e1000e: its 5 entries, table at
     0 of BAR3 and PBA at 0x2000 as the device has them, entries 0 and 1 each
