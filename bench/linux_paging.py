@@ -9,7 +9,9 @@ the other (the partitions' CPUs are separate, but under an emulator the host's
 cores are shared): two processes ping-ponging on one vCPU (20,000 switches), a
 fork/exec loop of 1,000 processes, and 64 MiB touched, checked and freed.
 Printed: the guest's own time for each and the shadow/nested ratio, VM exits
-per context switch for both, the root-cache hit rate over the ping-pong, and
+per context switch and per fork/exec'd process for both (and the shadow MMU's
+faults, emulated page-table writes, floods, CR3 loads and vCPU syncs per
+process), the root-cache hit rate over the ping-pong, and
 the shadow memory held per GiB of guest memory. Times are emulator time, for
 the ratio only; exits per switch and the hit rate are counts.
 
@@ -38,6 +40,16 @@ def config(backend):
                  f'kernel = "vmlinuz"\ninitrd = "initramfs.cpio"\ncmdline = "console=ttyS0 isthmus.shell=1"\n'
                  f'paging = "{paging}"\n')
     return text
+
+
+SHADOW_COUNTS = {"faults": r"shadow faults (\d+)", "reflected": r"reflected to the guest (\d+)",
+                 "pt_writes": r"page-table writes emulated (\d+)", "floods": r"write floods (\d+)",
+                 "cr3": r"CR3 loads (\d+)", "syncs": r"vCPU syncs (\d+)"}
+
+
+def shadow_counts(hv):
+    out = hv.cmd("paging sh")
+    return {k: int(re.search(p, out)[1]) for k, p in SHADOW_COUNTS.items()}
 
 
 class Guest:
@@ -105,11 +117,17 @@ def main():
                 out = hv.cmd("paging sh")
                 h1, m1 = (int(x) for x in re.search(r"root cache hits (\d+), misses (\d+)", out).groups())
                 r["hit_rate"] = (h1 - h0) / max(1, (h1 - h0) + (m1 - m0))
+            e0 = g.exits()
+            s0 = shadow_counts(hv) if name == "sh" else None
             m = g.run(f"isthmus-mm forkexec {PROCS}",
                       r"isthmus-mm: forkexec processes \d+ failed (\d+) ns (\d+)\r?\n",
                       1800 * slow)
             assert m[1] == "0", m[0]
             r["forkexec"] = int(m[2])
+            r["exits_per_proc"] = (g.exits() - e0) / PROCS
+            if s0:
+                s1 = shadow_counts(hv)
+                r["per_proc"] = {k: (s1[k] - s0[k]) / PROCS for k in s0}
             m = g.run(f"isthmus-mm touch {MIB}", r"isthmus-mm: touch mib \d+ pages \d+ bad (\d+) ns (\d+)\r?\n",
                       600 * slow)
             assert m[1] == "0", m[0]
@@ -126,6 +144,8 @@ def main():
             print(f"{label:34} {sh[key] / 1e6:10.1f} {ne[key] / 1e6:10.1f} {sh[key] / ne[key]:7.2f}")
         print(f"VM exits per context switch: shadow {sh['exits_per_switch']:.2f}, nested {ne['exits_per_switch']:.2f}")
         print(f"root-cache hit rate over the ping-pong: {100 * sh['hit_rate']:.1f}%")
+        print(f"VM exits per fork/exec'd process: shadow {sh['exits_per_proc']:.0f}, nested {ne['exits_per_proc']:.0f}; "
+              "shadow, per process: " + ", ".join(f"{k} {v:.0f}" for k, v in sh["per_proc"].items()))
         print(f"shadow memory: {mem_kib} KiB now, tables' peak {peak_kib} KiB: "
               f"{mem_kib / 1024 * 1024 / GUEST_MIB:.1f} MiB per GiB of guest memory")
     finally:
