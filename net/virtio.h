@@ -59,6 +59,7 @@ static inline int virtq_need_event(uint16_t event, uint16_t new_idx, uint16_t ol
 /* ---- feature bits (6) ---- */
 #define VIRTIO_NET_F_MTU            3 /* virtio_net_config.mtu is valid (5.1.3) */
 #define VIRTIO_NET_F_MAC            5
+#define VIRTIO_NET_F_MRG_RXBUF      15 /* a frame may span receive buffers (num_buffers, 5.1.6.3) */
 #define VIRTIO_NET_F_STATUS         16
 #define VIRTIO_RING_F_INDIRECT_DESC 28
 #define VIRTIO_RING_F_EVENT_IDX     29

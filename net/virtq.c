@@ -232,7 +232,7 @@ static int avail_refresh(struct virtq *q)
     return 1;
 }
 
-int virtq_pop_slow(struct virtq *q, struct virtq_chain *c)
+static int pop(struct virtq *q, struct virtq_chain *c, bool give_back)
 {
     u16 head;
 
@@ -256,20 +256,29 @@ int virtq_pop_slow(struct virtq *q, struct virtq_chain *c)
         /* Give the buffers back at once, unused, so a driver bug costs the
          * driver its buffers but never stalls the queue. */
         q->stats.err[e]++;
-        virtq_push(q, head, 0);
-        virtq_publish(q);
+        c->head = head;
+        if (give_back) {
+            virtq_push(q, head, 0);
+            virtq_publish(q);
+        }
         return -EBADMSG;
     }
     q->stats.popped++;
     return 1;
 }
 
-void virtq_unpop(struct virtq *q)
+int virtq_pop_slow(struct virtq *q, struct virtq_chain *c) { return pop(q, c, true); }
+
+int virtq_pop_keep(struct virtq *q, struct virtq_chain *c) { return pop(q, c, false); }
+
+void virtq_unpop(struct virtq *q) { virtq_unpop_n(q, 1); }
+
+void virtq_unpop_n(struct virtq *q, u16 n)
 {
     if (!virtq_ready(q))
         return;
-    q->last_avail--;
-    q->stats.popped--;
+    q->last_avail = (u16)(q->last_avail - n);
+    q->stats.popped -= n;
 }
 
 u16 virtq_avail_count(struct virtq *q)

@@ -177,6 +177,12 @@ static __inline_always int __must_check virtq_pop(struct virtq *q, struct virtq_
 /* Gives back the chain popped last, as if it had not been taken (a frame held
  * back by the shim or by a full receiver). Only right after a successful pop. */
 void virtq_unpop(struct virtq *q);
+/* The same for the n chains popped last, none given back since. */
+void virtq_unpop_n(struct virtq *q, u16 n);
+/* virtq_pop, except that a bad chain is taken and counted but not given
+ * back: -EBADMSG with its head in c->head, for the caller to push (with
+ * what it pushes before it: a frame over several buffers). */
+int virtq_pop_keep(struct virtq *q, struct virtq_chain *c) __must_check;
 /* virtq_push for an uncached used ring or a queue not ready. */
 void virtq_push_slow(struct virtq *q, u16 head, u32 written);
 /* Puts chain `head` in the used ring with `written` bytes written into it.

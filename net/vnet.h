@@ -37,12 +37,15 @@
 
 #define VNET_FEATURES                                                                                                  \
     (BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |       \
-     BIT(VIRTIO_NET_F_MTU))
+     BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_MRG_RXBUF))
 #define VNET_HDR_LEN     sizeof(struct virtio_net_hdr)
 #define VNET_BATCH       64            /* frames between used-ring publications on the transmit side */
 #define VNET_TX_BUDGET   1024          /* frames per pass before the port yields its CPU */
 #define VNET_STALL_NS    1000000000ULL /* a receiver without buffers this long is stalled */
 #define VNET_MTU_DEFAULT 1500          /* a port's MTU unless configured (Ethernet's) */
+/* Receive buffers one frame may span with VIRTIO_NET_F_MRG_RXBUF: a 64 KiB
+ * frame needs buffers of 520 bytes or more (Linux's are 1.5 KiB and up). */
+#define VNET_MRG_MAX 128
 
 /* Why frames were dropped (per port, both directions). */
 enum vnet_drop {
@@ -72,6 +75,7 @@ struct vnet_stats {
     u64 needs_reset;       /* times DEVICE_NEEDS_RESET was set (a corrupt ring) */
     u64 congestion;        /* times a sender found this port's receive queue over its threshold */
     u64 held_full;         /* times this port's transmit waited for a full receiver */
+    u64 rx_merged;         /* frames received over more than one buffer (VIRTIO_NET_F_MRG_RXBUF) */
     u64 bar_bad;           /* BAR accesses to no register, or of a bad size */
 };
 
@@ -155,6 +159,16 @@ struct vnet {
     struct vsw_cache sw_cache;   /* the switch's last decision for this port's frames (under tx_lock) */
     struct virtq_chain tx_chain; /* the frame being sent (under tx_lock) */
     struct virtq_chain rx_chain; /* the buffer being filled (under lock) */
+    /* A frame over several receive buffers (mergeable buffers, under lock):
+     * the buffers after the first, one at a time, and what each took. */
+    struct virtq_chain rx_more;
+    u16 mrg_head[VNET_MRG_MAX];
+    u32 mrg_len[VNET_MRG_MAX];
+    /* Since when (env.ran() + 1; 0 = not) a frame to this port has found its
+     * buffers too few to span it; a sender holds the frame meanwhile, for
+     * at most VNET_STALL_NS of the port's CPU time (then it is dropped). */
+    u64 short_since;
+    u32 last_bufs; /* receive buffers the last frame delivered here took */
     struct vnet_stats stats;
 };
 

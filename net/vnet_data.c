@@ -247,14 +247,203 @@ static int fill_chain(struct vnet *d, const struct virtq_chain *rx, const struct
     return rc;
 }
 
-/* Copies the frame (len bytes) into one receive buffer of d, tagging or
- * untagging on the way (`tagged`: it came with a tag), under d->lock. 1 when
- * delivered; 0 when not, the reason counted at the receiver, and no buffer
- * of its used up or handed back empty for a frame it could not take; -EIO
- * when its ring is corrupt (the caller resets it, without the lock). */
+/* ---- a frame over several receive buffers (VIRTIO_NET_F_MRG_RXBUF) ---- */
+
+/* What a receiver's buffers get, as one stream: the virtio-net header, then
+ * the frame as it leaves, in pieces that are either host bytes (mem) or the
+ * source frame from src_off. The first bytes are the ones the switch decided
+ * on (s->head), as in fill_direct. */
+struct out_piece {
+    const u8 *mem;
+    u32 src_off, len;
+};
+
+static u32 out_pieces(const struct frame_src *s, u32 len, u8 action, const u8 *hdr, const u8 *tag,
+                      struct out_piece p[4])
+{
+    const u32 macs = 2 * ETH_ALEN, H = (u32)VNET_HDR_LEN;
+    p[0] = (struct out_piece){ hdr, 0, H };
+    if (action == VSW_TAG_NONE) {
+        u32 dl = decided_len(len);
+        p[1] = (struct out_piece){ s->head, 0, dl };
+        p[2] = (struct out_piece){ NULL, dl, len - dl };
+        return 3;
+    }
+    p[1] = (struct out_piece){ s->head, 0, macs };
+    if (action == VSW_TAG_PUSH) {
+        p[2] = (struct out_piece){ tag, 0, VLAN_HLEN };
+        p[3] = (struct out_piece){ NULL, macs, len - macs };
+        return 4;
+    }
+    p[2] = (struct out_piece){ NULL, macs + VLAN_HLEN, len - macs - VLAN_HLEN };
+    return 3;
+}
+
+/* Writes stream bytes [base, base + n) at the start of receive chain rx. */
+static int out_window(struct vnet *d, const struct virtq_chain *rx, const struct frame_src *s,
+                      const struct out_piece *p, u32 np, u32 base, u32 n)
+{
+    u32 at = 0; /* the stream offset where piece i starts */
+    for (u32 i = 0; i < np; at += p[i].len, i++) {
+        u32 from = MAX(at, base), to = MIN(at + p[i].len, base + n);
+        if (from >= to)
+            continue;
+        int rc = p[i].mem ? virtq_chain_write(d->mem, rx, from - base, p[i].mem + (from - at), to - from)
+                          : src_copy(d, rx, from - base, s, p[i].src_off + (from - at), to - from);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The receiver's CPU time now, as its stall clock counts (rx_empty). */
+static u64 rx_clock(const struct vnet *d) { return (d->env.ran ? d->env.ran(d->env.ctx) : d->env.now()) + 1; }
+
+/* The frame over as many receive buffers as it takes, the first (d->rx_chain,
+ * popped) holding at least the header, whose num_buffers says how many
+ * (5.1.6.4.2). Every buffer's share is written before any is given back, so
+ * that a shortage takes nothing: the popped buffers are put back. Returns as
+ * deliver_locked, *why set for a drop. */
+static int deliver_merged(const struct frame_src *s, u32 len, u32 out_len, struct vnet *d, u8 action, u16 vid,
+                          int *why)
+{
+    struct virtq *q = &d->queue[VNET_RXQ].q;
+    const u32 H = (u32)VNET_HDR_LEN, total = H + out_len;
+    const struct virtio_net_hdr h = { .num_buffers = 0 }; /* set once the count is known */
+    const u8 tag[VLAN_HLEN] = { ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, (u8)(vid >> 8), (u8)vid };
+    struct out_piece p[4];
+    u32 np = out_pieces(s, len, action, (const u8 *)&h, tag, p);
+    if (d->rx_chain.in_bytes < H) {
+        /* 5.1.6.3.1: each buffer holds the header at least. */
+        virtq_unpop(q);
+        *why = VNET_DROP_RX_SMALL;
+        return 0;
+    }
+    const struct virtq_chain *c = &d->rx_chain;
+    u32 k = 0, pos = 0;
+    int rc = 0;
+    for (;;) {
+        u32 n = MIN(c->in_bytes, total - pos);
+        if (!rc)
+            rc = out_window(d, c, s, p, np, pos, n);
+        d->mrg_head[k] = c->head;
+        d->mrg_len[k] = n;
+        k++;
+        pos += n;
+        if (pos == total)
+            break;
+        int r = k == VNET_MRG_MAX ? 0 : virtq_pop_keep(q, &d->rx_more);
+        if (r == 1) {
+            c = &d->rx_more;
+            continue;
+        }
+        if (r == -EBADMSG) {
+            /* The frame is lost for this receiver; its buffers go back
+             * empty, the bad one with them (as a pop gives it back). */
+            for (u32 i = 0; i < k; i++)
+                virtq_push(q, d->mrg_head[i], 0);
+            virtq_push(q, d->rx_more.head, 0);
+            *why = VNET_DROP_BAD_CHAIN;
+            return 0;
+        }
+        if (r < 0)
+            return -EIO;
+        /* Too few buffers: all put back. A unicast sender judged them
+         * enough (rx_spans) or waited long enough; a flood's copy does not
+         * wait for one receiver. */
+        virtq_unpop_n(q, (u16)k);
+        *why = k == VNET_MRG_MAX || k == q->size ? VNET_DROP_RX_SMALL : VNET_DROP_RX_FULL;
+        return 0;
+    }
+    const u16 nb = (u16)k; /* le16 on x86 */
+    if (!rc)
+        rc = virtq_chain_write(d->mem, &d->rx_chain, (u32)__builtin_offsetof(struct virtio_net_hdr, num_buffers), &nb,
+                               sizeof(nb));
+    if (rc) {
+        /* Checked against both memories when popped: not reached. */
+        for (u32 i = 0; i < k; i++)
+            virtq_push(q, d->mrg_head[i], 0);
+        *why = VNET_DROP_BAD_CHAIN;
+        return 0;
+    }
+    for (u32 i = 0; i < k; i++)
+        virtq_push(q, d->mrg_head[i], d->mrg_len[i]);
+    d->short_since = 0;
+    d->last_bufs = k;
+    d->stats.rx.frames++;
+    d->stats.rx.bytes += out_len;
+    d->stats.rx_merged++;
+    return 1;
+}
+
+/* A frame's length as it leaves, after the tag action. */
+static inline u32 out_len_of(u32 len, u8 action)
+{
+    return action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
+}
+
+/* A unicast frame of out_len bytes (as it leaves) to r: false when r's driver
+ * negotiated mergeable buffers and those it has made available now are too
+ * few to span the frame (header included), which the sender then waits out
+ * in its ring like a full receiver, r's driver asked to say when it adds
+ * buffers. For at most VNET_STALL_NS of r's CPU time: then true, and the
+ * frame goes to deliver, which drops it. Looks by popping and putting back
+ * under r's lock (held by the pass when `locked`, else taken here); the
+ * usual case, a next buffer that holds the whole frame, is one look at it. */
+static bool rx_spans(struct vnet *r, bool locked, u32 out_len)
+{
+    struct virtq *q = &r->queue[VNET_RXQ].q;
+    const u32 total = (u32)VNET_HDR_LEN + out_len;
+    u16 head;
+    struct virtq_desc desc;
+    if (!(r->driver_features & BIT(VIRTIO_NET_F_MRG_RXBUF)))
+        return true;
+    if (!locked)
+        spin_lock(&r->lock);
+    bool ok = true;
+    if (r->running && virtq_ready(q) &&
+        !(virtq_peek_single(q, &head, &desc) && (desc.flags & VIRTQ_DESC_F_WRITE) && desc.len >= total)) {
+        u32 k = 0, cap = 0;
+        int rc = 1;
+        while (cap < total && k < VNET_MRG_MAX && (rc = virtq_pop_keep(q, &r->rx_more)) != 0) {
+            if (rc == -EIO)
+                break; /* the queue is broken: deliver says so */
+            k++;
+            if (rc < 0)
+                break; /* a bad chain (taken, put back below): deliver gives it back */
+            cap += r->rx_more.in_bytes;
+        }
+        virtq_unpop_n(q, (u16)k);
+        /* Buffers that can never be enough (deliver drops the frame), or an
+         * error deliver deals with, are not waited for. */
+        ok = cap >= total || rc < 0 || k == VNET_MRG_MAX || k == q->size;
+        if (!ok) {
+            virtq_want_notify(q, true);
+            u64 now = rx_clock(r);
+            if (!r->short_since) {
+                r->short_since = now;
+                if (r->env.watch)
+                    r->env.watch(r->env.ctx);
+            } else if ((s64)(now - r->short_since) >= (s64)VNET_STALL_NS) {
+                ok = true;
+            }
+        }
+    }
+    if (!locked)
+        spin_unlock(&r->lock);
+    return ok;
+}
+
+/* Copies the frame (len bytes) into the receive buffers of d, tagging or
+ * untagging on the way (`tagged`: it came with a tag), under d->lock: one
+ * buffer, or with mergeable buffers as many as it takes. 1 when delivered;
+ * 0 when not, the reason counted at the receiver, and no buffer of its used
+ * up or handed back empty for a frame it could not take; -EIO when its ring
+ * is corrupt (the caller resets it, without the lock). d->last_bufs: the
+ * buffers a delivered frame took. */
 static int deliver_locked(const struct frame_src *s, u32 len, struct vnet *d, u8 action, u16 vid, bool tagged)
 {
-    u32 out_len = action == VSW_TAG_PUSH ? len + VLAN_HLEN : action == VSW_TAG_POP ? len - VLAN_HLEN : len;
+    u32 out_len = out_len_of(len, action);
     bool out_tagged = action == VSW_TAG_PUSH || (action == VSW_TAG_NONE && tagged);
     struct virtq *q = &d->queue[VNET_RXQ].q;
     int why = -1;
@@ -280,6 +469,12 @@ static int deliver_locked(const struct frame_src *s, u32 len, struct vnet *d, u8
     }
     const struct virtq_chain *rx = &d->rx_chain;
     if (rx->in_bytes < VNET_HDR_LEN + out_len) {
+        if (d->driver_features & BIT(VIRTIO_NET_F_MRG_RXBUF)) {
+            int got = deliver_merged(s, len, out_len, d, action, vid, &why);
+            if (got)
+                return got;
+            goto out;
+        }
         /* The buffer stays, unused, for a frame that fits (no mergeable
          * buffers: a frame takes exactly one). */
         virtq_unpop(q);
@@ -299,6 +494,8 @@ static int deliver_locked(const struct frame_src *s, u32 len, struct vnet *d, u8
     /* Published with the batch, in signal_receivers: one release fence and
      * one index store per receiver per batch. */
     virtq_push(q, rx->head, H + out_len);
+    d->short_since = 0;
+    d->last_bufs = 1;
     d->stats.rx.frames++;
     d->stats.rx.bytes += out_len;
 out:
@@ -589,6 +786,16 @@ static void tx_pass(struct vnet *n)
                 n->env.retry_at(n->env.ctx, now + RETRY_FULL_NS);
                 break;
             }
+            struct vnet *r0 = net.port[d.out[0]];
+            if (d.nout == 1 && !d.flooded && !rx_spans(r0, hold.r == r0, out_len_of(len, d.action[0]))) {
+                /* Before the shim: a frame held is not charged twice. */
+                __atomic_fetch_or(&r0->waiters, BIT(n->port), __ATOMIC_SEQ_CST);
+                rx_release(&hold);
+                virtq_unpop(q);
+                n->stats.held_full++;
+                n->env.retry_at(n->env.ctx, now + RETRY_FULL_NS);
+                break;
+            }
             enum shim_colour colour;
             u64 retry;
             /* The tokens a green frame left are taken for the ones after it. */
@@ -616,6 +823,9 @@ static void tx_pass(struct vnet *n)
                     rx_corrupt(rx);
                 } else if (!got) {
                     hold.credit = 0; /* a buffer went otherwise than counted: judge again */
+                } else if (rx->last_bufs > 1) {
+                    /* A frame over several buffers used more than its credit. */
+                    hold.credit -= MIN(hold.credit, rx->last_bufs - 1);
                 }
             }
             n->stats.tx.frames++;

@@ -541,6 +541,7 @@ void vnet_reset(struct vnet *n)
     n->running = false;
     n->empty_since = 0;
     n->stalled = 0;
+    n->short_since = 0;
     n->generation++;
     spin_unlock(&n->lock);
     spin_unlock(&n->tx_lock);

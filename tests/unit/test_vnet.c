@@ -286,9 +286,9 @@ static bool negotiate(struct guest *g, u64 want)
 }
 
 /* The whole bring-up of a virtio-net driver, with MSI-X. */
-static void drv_init(struct guest *g)
+static void drv_init_features(struct guest *g, u64 features)
 {
-    assert_true(negotiate(g, ALL_FEATURES));
+    assert_true(negotiate(g, features));
     msix_setup(g);
     bar_w(g, VNET_BAR_COMMON + VPC_MSIX_CONFIG, 2, VEC_CONFIG);
     assert_int_equal(bar_r(g, VNET_BAR_COMMON + VPC_MSIX_CONFIG, 2), VEC_CONFIG);
@@ -299,6 +299,8 @@ static void drv_init(struct guest *g)
                                     VIRTIO_STATUS_DRIVER_OK);
     assert_true(vnet_link_up(&g->nic));
 }
+
+static void drv_init(struct guest *g) { drv_init_features(g, ALL_FEATURES); }
 
 /* ---------------------------------------------------------------- the driver's rings */
 
@@ -575,11 +577,11 @@ static void test_features(void **state)
     vnet_set_command(&a->nic, PCI_CMD_MEM | PCI_CMD_MASTER);
     set_status(a, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
 
-    /* Offered: VERSION_1 | EVENT_IDX | MAC | STATUS | MTU, and nothing else. */
+    /* Offered: VERSION_1 | EVENT_IDX | MAC | STATUS | MTU | MRG_RXBUF, and nothing else. */
     bar_w(a, c + VPC_DFSELECT, 4, 0);
     assert_int_equal(bar_r(a, c + VPC_DF, 4), BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
-                                                  BIT(VIRTIO_RING_F_EVENT_IDX));
-    assert_int_equal(bar_r(a, c + VPC_DF, 4), 0x20010028u);
+                                                  BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MRG_RXBUF));
+    assert_int_equal(bar_r(a, c + VPC_DF, 4), 0x20018028u);
     bar_w(a, c + VPC_DFSELECT, 4, 1);
     assert_int_equal(bar_r(a, c + VPC_DF, 4), 1); /* VERSION_1 = bit 32 */
     bar_w(a, c + VPC_DFSELECT, 4, 2);
@@ -589,7 +591,7 @@ static void test_features(void **state)
     bar_w(a, c + VPC_DF, 4, 0xffffffffu); /* read-only */
     assert_int_equal(a->nic.stats.bar_bad, bad + 1);
     bar_w(a, c + VPC_DFSELECT, 4, 0);
-    assert_int_equal(bar_r(a, c + VPC_DF, 4), 0x20010028u);
+    assert_int_equal(bar_r(a, c + VPC_DF, 4), 0x20018028u);
 
     /* Refused without VERSION_1 (not a legacy device). */
     assert_false(negotiate(a, BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_RING_F_EVENT_IDX)));
@@ -1197,6 +1199,169 @@ static void test_rx_small_and_bad_buffers(void **state)
     assert_false(status(b) & VIRTIO_STATUS_NEEDS_RESET);
     assert_int_equal(a->nic.stats.tx.frames, 5);
     assert_int_equal(tx_used(a), 5);
+}
+
+/* Receive buffers of b at RX_BUF(id) of the given sizes, one descriptor each. */
+static void rx_post_sizes(struct guest *g, const u32 *sizes, u32 n)
+{
+    struct dq *q = &g->q[VNET_RXQ];
+    for (u32 k = 0; k < n; k++) {
+        u16 id = q->idx & (q->size - 1);
+        dq_desc(g, q, id, RX_BUF(id), sizes[k], VIRTQ_DESC_F_WRITE, 0);
+        dq_add(g, q, id);
+    }
+}
+
+/* The next frame received over mergeable buffers: its bytes (after the
+ * header) into out, the buffers it took; checks the header says so. */
+static u32 rx_take_merged(struct guest *g, u8 *out, u32 *len)
+{
+    struct dq *q = &g->q[VNET_RXQ];
+    struct virtio_net_hdr h;
+    u32 ul, n = 0, at = 0;
+    do {
+        u16 id = q->last_used & (q->size - 1);
+        assert_true(rx_take(g, NULL, 0, &ul));
+        const u8 *b = H(g, RX_BUF(id), ul);
+        if (n == 0) {
+            assert_true(ul >= HDR);
+            memcpy(&h, b, HDR);
+            assert_int_equal(h.flags | h.gso_type | h.hdr_len | h.gso_size | h.csum_start | h.csum_offset, 0);
+            b += HDR;
+            ul -= HDR;
+        }
+        memcpy(out + at, b, ul);
+        at += ul;
+        n++;
+    } while (n < h.num_buffers);
+    *len = at;
+    return n;
+}
+
+/* With VIRTIO_NET_F_MRG_RXBUF: a frame longer than one receive buffer spans
+ * several, the first one's header counting them (5.1.6.4.2), a pushed tag
+ * included; a unicast frame waits in the sender's ring while the buffers
+ * made available are too few (no loss), and goes once the driver adds some;
+ * it is dropped after VNET_STALL_NS of that; buffers that can never be
+ * enough drop it at once; a bad chain among them loses the frame, every
+ * buffer taken given back empty. Frames that fit one buffer take one. */
+static void test_mergeable_rx_buffers(void **state)
+{
+    (void)state;
+    net_start();
+    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
+    struct guest *t = add_port(2, trunk_port(0, 10, 20));
+    drv_init(a);
+    drv_init_features(b, ALL_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF));
+    drv_init_features(t, ALL_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF));
+    rx_post(a, 32, false);
+    announce(b);
+    u8 af[64];
+    tx_send(t, af, mkframe(af, BCAST, t->mac, 10, 60, 0xa5)); /* tagged: the trunk has no native VLAN */
+    assert_int_equal(rx_drain(a), 2);
+    static const u32 s256[8] = { 256, 256, 256, 256, 256, 256, 256, 256 };
+    static u8 f[2048], got[4096];
+    u32 glen;
+
+    /* 1,000 bytes and the header over four buffers of 256. */
+    rx_post_sizes(b, s256, 8);
+    u32 len = mkframe(f, b->mac, a->mac, -1, 1000, 3);
+    tx_send(a, f, len);
+    assert_int_equal(rx_take_merged(b, got, &glen), 4);
+    assert_int_equal(glen, len);
+    assert_memory_equal(got, f, len);
+    assert_int_equal(dq_used(b, &b->q[VNET_RXQ], 3).len, HDR + len - 3 * 256);
+    assert_int_equal(b->nic.stats.rx_merged, 1);
+    /* A frame that fits one buffer takes one (num_buffers 1). */
+    len = mkframe(f, b->mac, a->mac, -1, 200, 4);
+    tx_send(a, f, len);
+    assert_int_equal(rx_take_merged(b, got, &glen), 1);
+    assert_memory_equal(got, f, len);
+
+    /* To the trunk: the tag pushed, across the buffers. */
+    rx_post_sizes(t, s256, 8);
+    len = mkframe(f, t->mac, a->mac, -1, 700, 5);
+    tx_send(a, f, len);
+    assert_int_equal(rx_take_merged(t, got, &glen), 3);
+    assert_int_equal(glen, len + VLAN_HLEN);
+    assert_memory_equal(got, f, 12);
+    const u8 tag[4] = { 0x81, 0x00, 0x00, 10 };
+    assert_memory_equal(got + 12, tag, 4);
+    assert_memory_equal(got + 16, f + 12, len - 12);
+
+    /* B has 3 buffers (768 bytes) left: a 1,500-byte frame waits in A's
+     * ring, nothing dropped, B asked to say when it adds buffers... */
+    u16 used = tx_used(a);
+    u64 held = a->nic.stats.held_full;
+    struct vnet_dir_stats before = b->nic.stats.rx;
+    len = mkframe(f, b->mac, a->mac, -1, 1500, 6);
+    tx_send(a, f, len);
+    assert_int_equal(tx_used(a), used);
+    assert_int_equal(a->nic.stats.held_full, held + 1);
+    assert_memory_equal(&b->nic.stats.rx, &before, sizeof(before)); /* nothing received, nothing dropped */
+    /* ... which it does: its kick runs A's pass, and the frame goes. */
+    rx_post_sizes(b, s256, 4);
+    kick(b, VNET_RXQ);
+    assert_int_equal(tx_used(a), (u16)(used + 1));
+    assert_int_equal(rx_take_merged(b, got, &glen), 6);
+    assert_memory_equal(got, f, len);
+
+    /* One buffer left, and no more come: held for VNET_STALL_NS of B's CPU
+     * time, then dropped (rx-full) and A goes on. */
+    used = tx_used(a);
+    u64 full = b->nic.stats.rx.drops[VNET_DROP_RX_FULL];
+    len = mkframe(f, b->mac, a->mac, -1, 1500, 7);
+    tx_send(a, f, len);
+    const u64 t1 = clk;
+    assert_int_equal(tx_used(a), used);
+    clk = t1 + VNET_STALL_NS / 2;
+    vnet_tx(&a->nic);
+    assert_int_equal(tx_used(a), used);
+    clk = t1 + VNET_STALL_NS + 1;
+    vnet_tx(&a->nic);
+    assert_int_equal(tx_used(a), (u16)(used + 1));
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_FULL], full + 1);
+    assert_int_equal(rx_ready(b), 0);
+    /* A frame that fits still goes. */
+    len = mkframe(f, b->mac, a->mac, -1, 100, 8);
+    tx_send(a, f, len);
+    assert_int_equal(rx_take_merged(b, got, &glen), 1);
+    assert_memory_equal(got, f, len);
+}
+
+/* Mergeable buffers that could never hold the frame drop it at once
+ * (rx-small), and a bad chain among them loses it, each buffer taken going
+ * back empty. */
+static void test_mergeable_rx_limits(void **state)
+{
+    (void)state;
+    net_start();
+    struct guest *a = add_port(0, access_port(10)), *b = add_port(1, access_port(10));
+    drv_init(a);
+    drv_init_features(b, ALL_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF));
+    rx_post(a, 32, false);
+    announce(b);
+    assert_int_equal(rx_drain(a), 1);
+    static u8 f[2048], got[4096];
+    static u32 tiny[VNET_MRG_MAX + 8];
+    u32 glen;
+    /* VNET_MRG_MAX buffers of 16 bytes hold 2,048 - 12: not 1,500 + 12... */
+    for (u32 i = 0; i < ARRAY_SIZE(tiny); i++)
+        tiny[i] = 8;
+    tiny[0] = 16;
+    rx_post_sizes(b, tiny, ARRAY_SIZE(tiny));
+    u16 used = tx_used(a);
+    u32 len = mkframe(f, b->mac, a->mac, -1, 1500, 1);
+    tx_send(a, f, len);
+    /* ... so it is dropped at once, nothing taken. */
+    assert_int_equal(tx_used(a), (u16)(used + 1));
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_RX_SMALL], 1);
+    assert_int_equal(rx_ready(b), 0);
+    /* A frame they can hold takes them: 16 - 12 + 8 k >= 60. */
+    len = mkframe(f, b->mac, a->mac, -1, 60, 2);
+    tx_send(a, f, len);
+    assert_int_equal(rx_take_merged(b, got, &glen), 8);
+    assert_memory_equal(got, f, len);
 }
 
 /* ================================================================ 4. trunk */
@@ -2440,6 +2605,8 @@ int main(void)
         cmocka_unit_test(test_msix),
         cmocka_unit_test(test_access_ports),
         cmocka_unit_test(test_rx_small_and_bad_buffers),
+        cmocka_unit_test(test_mergeable_rx_buffers),
+        cmocka_unit_test(test_mergeable_rx_limits),
         cmocka_unit_test(test_trunk),
         cmocka_unit_test(test_runs_match_per_frame),
         cmocka_unit_test(test_announce_moves_mac),
