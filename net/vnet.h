@@ -45,7 +45,7 @@
 #define VNET_MTU_DEFAULT 1500          /* a port's MTU unless configured (Ethernet's) */
 /* Receive buffers one frame may span with VIRTIO_NET_F_MRG_RXBUF: a 64 KiB
  * frame needs buffers of 520 bytes or more (Linux's are 1.5 KiB and up). */
-#define VNET_MRG_MAX 128
+#define VNET_MRG_MAX     128
 
 /* Why frames were dropped (per port, both directions). */
 enum vnet_drop {

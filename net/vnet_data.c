@@ -304,8 +304,7 @@ static u64 rx_clock(const struct vnet *d) { return (d->env.ran ? d->env.ran(d->e
  * (5.1.6.4.2). Every buffer's share is written before any is given back, so
  * that a shortage takes nothing: the popped buffers are put back. Returns as
  * deliver_locked, *why set for a drop. */
-static int deliver_merged(const struct frame_src *s, u32 len, u32 out_len, struct vnet *d, u8 action, u16 vid,
-                          int *why)
+static int deliver_merged(const struct frame_src *s, u32 len, u32 out_len, struct vnet *d, u8 action, u16 vid, int *why)
 {
     struct virtq *q = &d->queue[VNET_RXQ].q;
     const u32 H = (u32)VNET_HDR_LEN, total = H + out_len;
@@ -357,7 +356,7 @@ static int deliver_merged(const struct frame_src *s, u32 len, u32 out_len, struc
     }
     const u16 nb = (u16)k; /* le16 on x86 */
     if (!rc)
-        rc = virtq_chain_write(d->mem, &d->rx_chain, (u32)__builtin_offsetof(struct virtio_net_hdr, num_buffers), &nb,
+        rc = virtq_chain_write(d->mem, &d->rx_chain, (u32) __builtin_offsetof(struct virtio_net_hdr, num_buffers), &nb,
                                sizeof(nb));
     if (rc) {
         /* Checked against both memories when popped: not reached. */
