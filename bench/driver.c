@@ -24,6 +24,7 @@
 #define EVENT_OFF            0x8000       /* a used_event this far ahead is never passed */
 #define LATE_IRQ_NS          100000000ULL /* a wait this long is checked for a lost interrupt */
 
+u32 bench_rx_buf;
 int bench_ncpus = 1;
 
 void die(const char *fmt, ...)
@@ -242,14 +243,15 @@ void part_attach(struct part *p, u8 mac_last_byte)
     set_status(p, VIRTIO_STATUS_ACKNOWLEDGE);
     set_status(p, VIRTIO_STATUS_DRIVER);
 
-    const u64 want = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC);
+    const u64 want = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_NET_F_MAC) |
+                     (bench_rx_buf ? BIT(VIRTIO_NET_F_MRG_RXBUF) : 0);
     u64 offered = 0;
     for (u32 half = 0; half < 2; half++) {
         bar_write(p, c + VPC_DFSELECT, 4, half);
         offered |= bar_read(p, c + VPC_DF, 4) << (32 * half);
     }
     if ((offered & want) != want)
-        die("%s: the device lacks VERSION_1, EVENT_IDX or MAC", p->name);
+        die("%s: the device lacks VERSION_1, EVENT_IDX, MAC or (--rx-buf) MRG_RXBUF", p->name);
     for (u32 half = 0; half < 2; half++) {
         bar_write(p, c + VPC_GFSELECT, 4, half);
         bar_write(p, c + VPC_GF, 4, (u32)(want >> (32 * half)));
@@ -279,21 +281,23 @@ void part_attach(struct part *p, u8 mac_last_byte)
         p->mac[i] = (u8)bar_read(p, VNET_BAR_DEVICE + i, 1);
 }
 
-u64 part_rx_slot(const struct part *p, u16 i) { return BUF_GPA + (u64)i * p->stride + p->rx_offset; }
-u64 part_tx_slot(const struct part *p, u16 i) { return BUF_GPA + (u64)(RING + i) * p->stride; }
+u64 part_rx_slot(const struct part *p, u16 i) { return BUF_GPA + (u64)i * p->rx_stride + p->rx_offset; }
+u64 part_tx_slot(const struct part *p, u16 i) { return BUF_GPA + (u64)RING * p->rx_stride + (u64)i * p->stride; }
 
-/* Receive buffers exactly big enough for the header and one frame
- * (VIRTIO_NET_F_MRG_RXBUF is not offered: one buffer per frame), one
- * descriptor each; transmit descriptors bound to their slots for good. */
+/* Receive buffers big enough for the header and one frame, or of
+ * bench_rx_buf bytes (mergeable), one descriptor each; transmit descriptors
+ * bound to their slots for good. */
 void part_buffers(struct part *p, u32 frame_size, u32 rx_offset, const u8 *dst_mac)
 {
     p->frame_size = frame_size;
     p->rx_offset = rx_offset;
     p->stride = (u32)ALIGN_UP(HDR + frame_size + VLAN_HLEN + rx_offset, 64);
-    if (BUF_GPA + 2ULL * RING * p->stride > PART_RAM)
+    p->rx_len = bench_rx_buf ? bench_rx_buf : HDR + frame_size;
+    p->rx_stride = bench_rx_buf ? (u32)ALIGN_UP(bench_rx_buf + rx_offset, 64) : p->stride;
+    if (BUF_GPA + (u64)RING * (p->stride + p->rx_stride) > PART_RAM)
         die("frames of %u bytes do not fit the partitions' memory", frame_size);
     for (u16 i = 0; i < RING; i++) {
-        p->rx.desc[i] = (struct virtq_desc){ part_rx_slot(p, i), HDR + frame_size, VIRTQ_DESC_F_WRITE, 0 };
+        p->rx.desc[i] = (struct virtq_desc){ part_rx_slot(p, i), p->rx_len, VIRTQ_DESC_F_WRITE, 0 };
         vq_add(&p->rx, i);
 
         p->tx.desc[i] = (struct virtq_desc){ part_tx_slot(p, i), HDR + frame_size, 0, 0 };
@@ -392,17 +396,33 @@ u32 rx_poll(struct part *p, u32 budget, struct rx_stats *st)
     u16 end = vq_used_idx(q);
     u32 n = 0;
     while (q->last_used != end && n < budget) {
-        struct virtq_used_elem e = vq_used_elem(q, q->last_used++);
+        struct virtq_used_elem e = vq_used_elem(q, q->last_used);
         if (e.id >= q->size)
             die("%s: the device used receive descriptor %u, which does not exist", p->name, e.id);
         /* The frame's first cache line, as a stack reads the headers. */
-        const u8 *f = (const u8 *)part_host(p, part_rx_slot(p, (u16)e.id)) + HDR;
+        const u8 *b = (const u8 *)part_host(p, part_rx_slot(p, (u16)e.id));
+        const u8 *f = b + HDR;
         u64 w;
         memcpy(&w, f, sizeof(w));
         st->sink += w;
-        if (e.len != HDR + p->frame_size || memcmp(f, p->mac, ETH_ALEN))
+        u16 nb = 1;
+        if (bench_rx_buf) {
+            /* Mergeable: num_buffers (5.1.6.4.2) entries make the frame, all
+             * published together. */
+            memcpy(&nb, b + 10, sizeof(nb));
+            if (!nb || nb > (u16)(end - q->last_used))
+                die("%s: a frame over %u receive buffers, %u of them used", p->name, nb, (u16)(end - q->last_used));
+        }
+        u32 got = 0;
+        for (u16 k = 0; k < nb; k++) {
+            struct virtq_used_elem x = vq_used_elem(q, q->last_used++);
+            if (x.id >= q->size)
+                die("%s: the device used receive descriptor %u, which does not exist", p->name, x.id);
+            got += x.len;
+            vq_add(q, (u16)x.id);
+        }
+        if (got != HDR + p->frame_size || memcmp(f, p->mac, ETH_ALEN))
             st->bad++;
-        vq_add(q, (u16)e.id);
         n++;
     }
     if (!n)

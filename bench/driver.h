@@ -11,10 +11,15 @@
  * Guest-physical layout (one chunk of PART_RAM):
  *   0x0000  receive queue: descriptors, +0x1000 avail ring, +0x2000 used ring
  *   0x4000  transmit queue, the same way
- *   1 MiB   RING receive buffer slots, then RING transmit buffer slots, each
- *           `stride` bytes: the 12-byte virtio-net header, then the frame.
+ *   1 MiB   RING receive buffer slots of `rx_stride` bytes, then RING
+ *           transmit buffer slots of `stride` bytes: the 12-byte virtio-net
+ *           header, then the frame.
  * Receive buffers may start rx_offset bytes into their slots, to give the
- * copy a source and destination of different alignment. */
+ * copy a source and destination of different alignment. With bench_rx_buf
+ * set, the driver negotiates VIRTIO_NET_F_MRG_RXBUF and its receive buffers
+ * are that many bytes, a frame spanning as many as it takes (as Linux's
+ * virtio_net and DPDK's virtio PMD post 1.5-4 KiB buffers); else each is
+ * exactly one frame's. */
 #ifndef ISTHMUS_BENCH_DRIVER_H
 #define ISTHMUS_BENCH_DRIVER_H
 
@@ -50,7 +55,9 @@ struct part {
     u8 mac[ETH_ALEN]; /* as the driver read it from the device */
     struct vq rx, tx;
     u32 frame_size; /* bytes of every frame (Ethernet, no FCS, no virtio-net header) */
-    u32 stride;     /* bytes per buffer slot */
+    u32 stride;     /* bytes per transmit buffer slot */
+    u32 rx_stride;  /* bytes per receive buffer slot */
+    u32 rx_len;     /* bytes of each receive buffer (its descriptor's length) */
     u32 rx_offset;
     /* What the "hypervisor" did for it, written by whichever thread ran the
      * data path: atomics, each on its own cache line. */
@@ -71,7 +78,8 @@ struct rx_stats {
     u64 sink; /* what was read of each frame, so that the reads happen */
 };
 
-extern int bench_ncpus; /* the process's CPUs; with one, waiting loops yield */
+extern int bench_ncpus;  /* the process's CPUs; with one, waiting loops yield */
+extern u32 bench_rx_buf; /* receive buffers of this many bytes, mergeable (0: one per frame) */
 
 void die(const char *fmt, ...) __printf(1, 2) __noreturn;
 u64 now_ns(void);

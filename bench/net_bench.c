@@ -377,7 +377,10 @@ static void print_header(void)
                opt.cpu[0], opt.cpu[1], round_trip_ns(), opt.seconds);
     else
         printf("threads not pinned, %.1f s per size", opt.seconds);
-    printf("; ring %u, batch %u%s\n\n", RING, opt.batch, opt.rx_offset ? ", receive buffers offset" : "");
+    printf("; ring %u, batch %u%s", RING, opt.batch, opt.rx_offset ? ", receive buffers offset" : "");
+    if (bench_rx_buf)
+        printf(", receive buffers of %u bytes (mergeable)", bench_rx_buf);
+    printf("\n\n");
 }
 
 static void print_results(const struct result *res, u32 n)
@@ -431,17 +434,21 @@ static void print_results(const struct result *res, u32 n)
 
 static void usage(void)
 {
-    printf("usage: net_bench [--seconds S] [--size BYTES]... [--batch N] [--rx-offset N] [--cpus S,R]\n"
-           "       net_bench --single [--frames N] [--size BYTES]... [--batch N]\n"
-           "  --seconds S     measure the data path S seconds per size (2); each copy baseline S/2\n"
-           "  --size BYTES    frame size, 60..65536, repeatable (64, 1500 and 65536)\n"
-           "  --batch N       frames the sender posts between looks at the device's wishes (64)\n"
-           "  --rx-offset N   start receive buffers N bytes later (0..63), e.g. 4 so that the\n"
-           "                  source and destination of the copy differ in alignment\n"
-           "  --cpus S,R      the sender's and the receiver's CPU (the first two allowed)\n"
-           "  --copy-seconds S  each copy baseline S seconds (--seconds / 2); 0 skips them\n"
-           "  --single        one thread, a fixed number of frames (for callgrind)\n"
-           "  --frames N      frames per size with --single (100000)\n");
+    printf(
+        "usage: net_bench [--seconds S] [--size BYTES]... [--batch N] [--rx-offset N] [--rx-buf BYTES] [--cpus S,R]\n"
+        "       net_bench --single [--frames N] [--size BYTES]... [--batch N]\n"
+        "  --seconds S     measure the data path S seconds per size (2); each copy baseline S/2\n"
+        "  --size BYTES    frame size, 60..65536, repeatable (64, 1500 and 65536)\n"
+        "  --batch N       frames the sender posts between looks at the device's wishes (64)\n"
+        "  --rx-offset N   start receive buffers N bytes later (0..63), e.g. 4 so that the\n"
+        "                  source and destination of the copy differ in alignment\n"
+        "  --rx-buf BYTES  receive buffers of BYTES (64..65600), mergeable (VIRTIO_NET_F_MRG_RXBUF):\n"
+        "                  a frame spans as many as it takes, as with Linux's or DPDK's drivers\n"
+        "                  (default: one buffer of exactly one frame; no copy baseline with it)\n"
+        "  --cpus S,R      the sender's and the receiver's CPU (the first two allowed)\n"
+        "  --copy-seconds S  each copy baseline S seconds (--seconds / 2); 0 skips them\n"
+        "  --single        one thread, a fixed number of frames (for callgrind)\n"
+        "  --frames N      frames per size with --single (100000)\n");
 }
 
 static u64 number(const char *s, u64 min, u64 max, const char *what)
@@ -456,11 +463,17 @@ static u64 number(const char *s, u64 min, u64 max, const char *what)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "seconds", required_argument, NULL, 't' }, { "size", required_argument, NULL, 's' },
-        { "batch", required_argument, NULL, 'b' },   { "rx-offset", required_argument, NULL, 'o' },
-        { "cpus", required_argument, NULL, 'c' },    { "single", no_argument, NULL, '1' },
-        { "frames", required_argument, NULL, 'n' },  { "copy-seconds", required_argument, NULL, 'C' },
-        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+        { "seconds", required_argument, NULL, 't' },
+        { "size", required_argument, NULL, 's' },
+        { "batch", required_argument, NULL, 'b' },
+        { "rx-offset", required_argument, NULL, 'o' },
+        { "cpus", required_argument, NULL, 'c' },
+        { "single", no_argument, NULL, '1' },
+        { "frames", required_argument, NULL, 'n' },
+        { "copy-seconds", required_argument, NULL, 'C' },
+        { "rx-buf", required_argument, NULL, 'r' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     bool sized = false;
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
@@ -482,6 +495,7 @@ int main(int argc, char **argv)
             break;
         case 'b': opt.batch = (u32)number(optarg, 1, RING, "--batch"); break;
         case 'o': opt.rx_offset = (u32)number(optarg, 0, 63, "--rx-offset"); break;
+        case 'r': bench_rx_buf = (u32)number(optarg, 64, 65536 + 64, "--rx-buf"); break;
         case 'c':
             if (sscanf(optarg, "%d,%d", &opt.cpu[0], &opt.cpu[1]) != 2 || opt.cpu[0] < 0 || opt.cpu[1] < 0)
                 die("--cpus: want two CPU numbers, as 0,1");
@@ -503,6 +517,13 @@ int main(int argc, char **argv)
     }
     if (opt.copy_seconds < 0)
         opt.copy_seconds = opt.seconds / 2;
+    if (bench_rx_buf) {
+        for (u32 i = 0; i < opt.nsizes; i++)
+            if ((HDR + opt.sizes[i] + bench_rx_buf - 1) / bench_rx_buf > VNET_MRG_MAX)
+                die("--rx-buf %u: a frame of %u bytes would span more than %u buffers", bench_rx_buf, opt.sizes[i],
+                    VNET_MRG_MAX);
+        opt.copy_seconds = 0; /* the baseline copies whole frames into whole-frame slots */
+    }
 
     cpu_set_t allowed;
     if (sched_getaffinity(0, sizeof(allowed), &allowed))

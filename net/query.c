@@ -41,6 +41,7 @@ static void stats_info(const struct vnet *n, struct net_port_info *out)
     out->needs_reset = st->needs_reset;
     out->congestion = st->congestion;
     out->held_full = st->held_full;
+    out->rx_merged = st->rx_merged;
     out->bar_bad = st->bar_bad;
     for (u32 q = 0; q < VNET_NUM_QUEUES; q++)
         for (u32 e = 0; e < VQE_COUNT; e++)

@@ -50,6 +50,7 @@ struct net_port_info {
     struct net_dir_info tx, rx;
     u64 notifies, interrupts, interrupts_masked, msi_bad;
     u64 resets, needs_reset, congestion, held_full, bar_bad;
+    u64 rx_merged;                                  /* frames received over more than one buffer */
     u64 queue_err[NET_INFO_QUEUES][NET_INFO_QERRS]; /* net_queue_name(q), net_queue_err_name(e) */
     u64 switch_drops[VSW_DROP_COUNT];               /* ingress drops by the switch: vsw_drop_name() */
 };

@@ -390,6 +390,21 @@ void virtq_want_notify(struct virtq *q, bool on)
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+bool virtq_want_more(struct virtq *q)
+{
+    u16 idx, again;
+    if (!virtq_ready(q) || !load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &idx))
+        return false;
+    bool ok = q->event_idx ? store16(q, q->used_p, q->used, VIRTQ_USED_RING(q->size), idx)
+                           : store16(q, q->used_p, q->used, VIRTQ_USED_FLAGS, 0);
+    if (!ok) {
+        ring_broken(q);
+        return false;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return load16(q, q->avail_p, q->avail, VIRTQ_AVAIL_IDX, &again) && again != idx;
+}
+
 /* ---- moving bytes ----
  * A position in a chain's out or in segments seen as one byte stream. The
  * chain was checked when popped; the walk still stops at its last segment. */

@@ -215,6 +215,10 @@ bool virtq_need_interrupt(struct virtq *q);
 void virtq_want_notify(struct virtq *q, bool on);
 /* Whether the driver has made chains available that were not popped yet. */
 bool virtq_pending(struct virtq *q);
+/* Asks the driver to notify when it makes more chains available than it has
+ * now, the ones not taken yet included (virtq_want_notify asks only past the
+ * next one to take). True when it did so meanwhile: look again. */
+bool virtq_want_more(struct virtq *q);
 
 /* How many chains the driver has made available and not popped yet (at most
  * the queue size; a corrupt index counts as 0). */

@@ -108,8 +108,10 @@ static enum room rx_room(struct vnet *d, u64 now, u32 *credit)
     }
     /* Out of buffers: have the driver tell us when it adds some (a sender
      * waits for that, a stalled receiver rejoins). Merely low costs no
-     * notifies: only feedback. */
-    virtq_want_notify(q, n == 0);
+     * notifies: only feedback. While a frame waits for mergeable buffers,
+     * rx_spans has asked for more than it has, which stays. */
+    if (!d->short_since)
+        virtq_want_notify(q, n == 0);
     /* Running and out of buffers: the stall clock may be about to run on
      * the guest's time, which must then be accounted finely. Under the lock,
      * so never after the partition lost its memory (net_disconnect). */
@@ -400,8 +402,12 @@ static bool rx_spans(struct vnet *r, bool locked, u32 out_len)
     if (!locked)
         spin_lock(&r->lock);
     bool ok = true;
-    if (r->running && virtq_ready(q) &&
-        !(virtq_peek_single(q, &head, &desc) && (desc.flags & VIRTQ_DESC_F_WRITE) && desc.len >= total)) {
+    for (u32 look = 0; look < 2; look++) {
+        if (!r->running || !virtq_ready(q) ||
+            (virtq_peek_single(q, &head, &desc) && (desc.flags & VIRTQ_DESC_F_WRITE) && desc.len >= total)) {
+            ok = true;
+            break;
+        }
         u32 k = 0, cap = 0;
         int rc = 1;
         while (cap < total && k < VNET_MRG_MAX && (rc = virtq_pop_keep(q, &r->rx_more)) != 0) {
@@ -416,17 +422,20 @@ static bool rx_spans(struct vnet *r, bool locked, u32 out_len)
         /* Buffers that can never be enough (deliver drops the frame), or an
          * error deliver deals with, are not waited for. */
         ok = cap >= total || rc < 0 || k == VNET_MRG_MAX || k == q->size;
-        if (!ok) {
-            virtq_want_notify(q, true);
-            u64 now = rx_clock(r);
-            if (!r->short_since) {
-                r->short_since = now;
-                if (r->env.watch)
-                    r->env.watch(r->env.ctx);
-            } else if ((s64)(now - r->short_since) >= (s64)VNET_STALL_NS) {
-                ok = true;
-            }
+        if (ok)
+            break;
+        /* Past the buffers it has now, which do not suffice. */
+        if (virtq_want_more(q))
+            continue; /* it added some meanwhile: look again */
+        u64 now = rx_clock(r);
+        if (!r->short_since) {
+            r->short_since = now;
+            if (r->env.watch)
+                r->env.watch(r->env.ctx);
+        } else if ((s64)(now - r->short_since) >= (s64)VNET_STALL_NS) {
+            ok = true;
         }
+        break;
     }
     if (!locked)
         spin_unlock(&r->lock);

@@ -70,6 +70,7 @@ struct vm_vcpu {
     volatile u32 init_pending;
     volatile u32 sipi_pending; /* 0x100 | vector */
     u32 starts;                /* SIPIs that started it */
+    u32 last_exit;             /* enum vcpu_exit_reason of its last exit, for `vcpus` */
     u64 armed_deadline;        /* host timer armed for this vlapic deadline */
     u64 slpt_gen;              /* the partition's slpt_gen its TLB was flushed for */
     struct vm_vcpu_stats stats;

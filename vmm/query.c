@@ -150,6 +150,17 @@ static void vcpu_stats(const struct vm_vcpu_stats *s, struct part_vcpu_info *out
     out->pf_exits = s->pf_exits;
 }
 
+/* The highest vector set in a local APIC's 256-bit register, or -1. */
+static int top_vector(const u32 set[8])
+{
+    for (int w = 7; w >= 0; w--) {
+        u32 v = __atomic_load_n(&set[w], __ATOMIC_RELAXED);
+        if (v)
+            return w * 32 + 31 - __builtin_clz(v);
+    }
+    return -1;
+}
+
 int part_vcpu_snapshot(u32 id, u32 vcpu, struct part_vcpu_info *out)
 {
     const struct partition *p = by_id(id);
@@ -174,6 +185,12 @@ int part_vcpu_snapshot(u32 id, u32 vcpu, struct part_vcpu_info *out)
     out->apic_pv_eois = vc->pv_eoi.eois;
     out->apic_x2apic = vc->lapic.x2apic;
     out->apic_x2apic_gp = vc->lapic.stats.x2apic_gp;
+    out->last_exit = vc->last_exit;
+    out->rip = vc->v.regs.rip;
+    out->rflags = vc->v.regs.rflags;
+    out->irr_top = top_vector(vc->lapic.irr);
+    out->isr_top = top_vector(vc->lapic.isr);
+    out->tpr = vc->lapic.tpr;
     return 0;
 }
 

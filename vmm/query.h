@@ -104,6 +104,12 @@ struct part_vcpu_info {
     u64 apic_pv_eois;   /* of the EOIs, those made through the PV EOI flag (no exit) */
     bool apic_x2apic;   /* x2APIC mode (the MSRs) rather than xAPIC (the page) */
     u64 apic_x2apic_gp; /* x2APIC MSR accesses refused with #GP */
+    /* Where it was at its last exit, and its local APIC's state now (read
+     * without stopping it: a diagnostic, e.g. of a guest that hangs). */
+    u32 last_exit; /* enum vcpu_exit_reason */
+    u64 rip, rflags;
+    int irr_top, isr_top; /* the highest vector requested / in service, -1 for none */
+    u32 tpr;
 };
 
 u32 part_count(void);

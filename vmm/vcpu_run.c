@@ -338,6 +338,7 @@ void vcpu_thread(void *arg)
             break;
         }
         account_pass(vc, &last);
+        vc->last_exit = e.reason;
         /* An EOI the guest made through the PV EOI flag comes before
          * anything this exit does (an EOI write, say). */
         if (pveoi_sync(&vc->pv_eoi, &vc->lapic, &p->gmem) < 0) {

@@ -83,9 +83,10 @@ static void show_port(const struct net_port_info *n)
     u64 sw = 0;
     for (u32 d = 0; d < VSW_DROP_COUNT; d++)
         sw += n->switch_drops[d];
-    con_printf("  notifies=%llu interrupts=%llu masked=%llu congestion=%llu held-for-receiver=%llu switch-drops=%llu",
+    con_printf("  notifies=%llu interrupts=%llu masked=%llu congestion=%llu held-for-receiver=%llu merged=%llu "
+               "switch-drops=%llu",
                (ull)n->notifies, (ull)n->interrupts, (ull)n->interrupts_masked, (ull)n->congestion, (ull)n->held_full,
-               (ull)sw);
+               (ull)n->rx_merged, (ull)sw);
     for (u32 d = 1; d < VSW_DROP_COUNT; d++)
         if (n->switch_drops[d])
             con_printf(" %s=%llu", vsw_drop_name((enum vsw_drop)d), (ull)n->switch_drops[d]);

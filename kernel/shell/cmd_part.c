@@ -241,6 +241,9 @@ static void show_vcpu(const char *name, const struct part_vcpu_info *v)
                v->apic_x2apic ? "x2APIC" : "xAPIC", (unsigned long long)v->apic_eois,
                (unsigned long long)v->apic_pv_eois, (unsigned long long)v->apic_timer_fired,
                (unsigned long long)v->apic_tsc_deadline_writes, (unsigned long long)v->apic_x2apic_gp);
+    con_printf("  last exit: %s at RIP %#llx, RFLAGS %#llx (interrupts %s); APIC: IRR top %d, ISR top %d, TPR %#x\n",
+               vcpu_exit_name(v->last_exit), (unsigned long long)v->rip, (unsigned long long)v->rflags,
+               (v->rflags & RFLAGS_IF) ? "on" : "off", v->irr_top, v->isr_top, v->tpr);
     if (v->msis || v->pci_io || v->nic_mmio)
         con_printf("  device MSIs forwarded %llu, device port accesses %llu, NIC register accesses %llu\n",
                    (unsigned long long)v->msis, (unsigned long long)v->pci_io, (unsigned long long)v->nic_mmio);

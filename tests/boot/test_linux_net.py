@@ -32,7 +32,7 @@ import pytest
 
 from test_linux import CPU_MODEL_LINES, esp_with_linux as linux_esp, linux_partition, need_debian
 from conftest import BACKENDS, BUILD, backend_boot, fact_line, line_with
-from test_partitions import console
+from test_partitions import console, vcpu_dump
 
 DEBIAN = os.path.join(BUILD, "debian")
 VMLINUZ = os.path.join(DEBIAN, "vmlinuz")
@@ -130,7 +130,8 @@ def net_line(hv, name, *facts, timeout):
         bad = line_with(text, "isthmus-net:", "failed:")
         assert not bad, bad[0]
         if time.time() > deadline:
-            pytest.fail(f"{name}: no isthmus-net line with {facts} within {timeout} s; console:\n{text[-3000:]}")
+            pytest.fail(f"{name}: no isthmus-net line with {facts} within {timeout} s; console:\n{text[-3000:]}\n"
+                        f"{vcpu_dump(hv, name)}")
         time.sleep(3)
 
 

@@ -80,6 +80,17 @@ def console(hv, name):
     return text
 
 
+def vcpu_dump(hv, name):
+    """`vcpus NAME` twice, a second apart (where each vCPU last exited, its
+    APIC): for the message of a test that gave up waiting on a guest."""
+    try:
+        first = hv.cmd(f"vcpus {name}", timeout=20)
+        time.sleep(1)
+        return f"vcpus {name}:\n{first}\n1 s later:\n{hv.cmd(f'vcpus {name}', timeout=20)}"
+    except Exception as e:  # the shell itself may be what hangs
+        return f"vcpus {name}: no answer ({e!r})"
+
+
 def wait_for(hv, name, pattern, timeout=120):
     """Polls the console of `name` until `pattern` (a regex string, searched
     with re.M, or a compiled regex such as fact_line(...)) matches in it:
@@ -91,7 +102,7 @@ def wait_for(hv, name, pattern, timeout=120):
         if m:
             return text, m
         if time.time() > deadline:
-            pytest.fail(f"{name}: no {pattern!r} within {timeout} s; console:\n{text}")
+            pytest.fail(f"{name}: no {pattern!r} within {timeout} s; console:\n{text}\n{vcpu_dump(hv, name)}")
         time.sleep(1)
 
 
