@@ -7,9 +7,10 @@ The kernel is build/debian/vmlinuz as Debian ships it, and the initramfs
 8021q and what they need; its /init, given isthmus.net=, loads them, brings
 eth0 up and plays the role the command line names (the NET_INIT script):
 
-  a   access port, VLAN 10, 10.0.10.1: pings b, then sends a deterministic
-      stream of BYTES to b's port 5000 and prints its MD5
-  b   trunk port, native VLAN 10 (10.0.10.2 on eth0) and VLAN 20 (10.0.20.2 on
+  a   access port, VLAN 10, 10.0.10.1, MTU 9000: pings b, then sends a
+      deterministic stream of BYTES to b's port 5000 and prints its MD5
+  b   trunk port, MTU 9000 (its driver receives a's jumbo frames over
+      several mergeable buffers each), native VLAN 10 (10.0.10.2 on eth0) and VLAN 20 (10.0.20.2 on
       the 802.1Q sub-interface eth0.20): receives one stream on port 5000, then
       one on 5001, printing the byte count and MD5 of each
   c   access port, VLAN 20, 10.0.20.1, committed rate CIR_BITS (not
@@ -59,6 +60,10 @@ SIZES = {
             "TRANSFER_S": 1200, "ARGS": " loglevel=5"},
 }
 IP = {"a": "10.0.10.1", "b": "10.0.10.2", "b20": "10.0.20.2", "c": "10.0.20.1"}
+# a and b's ports are jumbo (VLAN 10), c's is Ethernet's: virtio_net takes the
+# MTU offered, and b receives a's 9014-byte frames over several of its
+# mergeable receive buffers (1.5-4 KiB page fragments).
+MTU = {"a": 9000, "b": 9000, "c": 1500}
 MAC = {"a": "02:15:7e:00:00:01", "b": "02:15:7e:00:00:02", "c": "02:15:7e:00:00:03"}
 
 def config(nbytes, rate_bytes, more=""):
@@ -71,8 +76,8 @@ def config(nbytes, rate_bytes, more=""):
     c = linux_partition("c", 3, f"isthmus.net={IP['c']}/24 isthmus.role=client "
                      f"isthmus.peer={IP['b20']} isthmus.port=5001 isthmus.bytes={rate_bytes}{more}")
     return ('[hypervisor]\nconsole = "com1"\nlog_level = "info"\n'
-            + a + "vlan = 10\n"
-            + b + 'vlan_mode = "trunk"\nvlan = 10\ntrunk_vlans = [20]\n'
+            + a + f"vlan = 10\nmtu = {MTU['a']}\n"
+            + b + f'vlan_mode = "trunk"\nvlan = 10\ntrunk_vlans = [20]\nmtu = {MTU["b"]}\n'
             + c + f'vlan = 20\ncir = "{CIR_BITS}"\npir = "{CIR_BITS}"\ncbs = "64K"\npbs = "64K"\nwc = false\n')
 
 
@@ -159,7 +164,7 @@ def test_virtio_net_binds_with_msix(hv):
     for name in ("a", "b", "c"):
         m, text = net_line(hv, name, "up", timeout=hv.sizes["BOOT_S"])
         up = m[0]
-        assert line_with(up, "driver virtio_net", "virtio-pci", MAC[name], "mtu 1500"), up
+        assert line_with(up, "driver virtio_net", "virtio-pci", MAC[name], f"mtu {MTU[name]}"), up
         assert line_with(up, re.compile(r"msi_irqs 3 msix\b")), up
         # The irq lines follow the up line: wait for the last one.
         _, text = net_line(hv, name, "irq", "virtio0-output.0", timeout=60)
@@ -184,8 +189,9 @@ def test_ping_across_the_switch(hv):
 
 
 def test_checksummed_tcp_transfer(hv):
-    """BYTES over TCP from a to b: both ends print the MD5 of what went through
-    their socket, and both equal the stream's, computed here."""
+    """BYTES over TCP from a to b, in 9000-byte frames: both ends print the MD5
+    of what went through their socket, and both equal the stream's, computed
+    here; b's port counts frames received over several mergeable buffers."""
     t0 = time.time()
     nbytes = hv.sizes["BYTES"]
     sent, _ = net_line(hv, "a", "sent port 5000", timeout=hv.sizes["TRANSFER_S"])
@@ -193,6 +199,10 @@ def test_checksummed_tcp_transfer(hv):
     want = expected_md5(nbytes)
     assert line_with(sent[0], f"bytes={nbytes}", f"md5={want}"), sent[0]
     assert line_with(got[0], f"bytes={nbytes}", f"md5={want}"), got[0]
+    # Jumbo frames reached b's driver over several receive buffers each.
+    merged = counter(port_block(hv.cmd("net"), "b"), "merged")
+    assert merged > 0, hv.cmd("net")
+    print(f"b received {merged} frames over several buffers")
     print(f"{nbytes >> 20} MiB a -> b, md5 {want}; done {time.time() - hv.started:.0f} s after the prompt "
           f"(waited {time.time() - t0:.0f} s here); guest: {sent[0]}")
 
