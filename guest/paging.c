@@ -404,6 +404,27 @@ static void double_fault_check(void)
         check(false, "double fault: no exception at all reading 0x%lx", (uint64_t)VA(T_EXIT));
 }
 
+/* SWAPGS exchanges GS.base and IA32_KERNEL_GS_BASE without an exit: a
+ * later RDMSR of either must show the exchange (the hypervisor may answer
+ * it from what was written last). Interrupts off meanwhile. */
+#define MSR_GS_BASE        0xc0000101u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
+static void swapgs_check(void)
+{
+    uint64_t flags, gs = rdmsr(MSR_GS_BASE), kgs = rdmsr(MSR_KERNEL_GS_BASE);
+    const uint64_t a = 0xffff800012340000ull, b = 0x00007f0056780000ull;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags) :: "memory");
+    wrmsr(MSR_GS_BASE, a);
+    wrmsr(MSR_KERNEL_GS_BASE, b);
+    __asm__ volatile("swapgs" ::: "memory");
+    uint64_t now_gs = rdmsr(MSR_GS_BASE), now_kgs = rdmsr(MSR_KERNEL_GS_BASE);
+    wrmsr(MSR_GS_BASE, gs);
+    wrmsr(MSR_KERNEL_GS_BASE, kgs);
+    __asm__ volatile("pushq %0; popfq" :: "r"(flags) : "memory", "cc");
+    value("GS.base after SWAPGS", now_gs, b);
+    value("IA32_KERNEL_GS_BASE after SWAPGS", now_kgs, a);
+}
+
 /* Ring 0 in space 0: CR0.WP, NX, #DF. */
 static void kernel_checks(void)
 {
@@ -419,6 +440,7 @@ static void kernel_checks(void)
     if (pg.nx)
         probe("fetch from NX page", OP_X, VA(T_NX), 0, PF_P | PF_I, 0);
     double_fault_check();
+    swapgs_check();
     write_cr0(cr0);
     write_cr3(pg.orig_cr3);
 }

@@ -678,6 +678,12 @@ static void vmx_get_segment(struct vcpu *v, enum vcpu_seg_reg which, struct vcpu
 static u64 vmx_get_msr(struct vcpu *v, enum vcpu_msr m)
 {
     struct vmx_vcpu *x = v->hw;
+    /* The guest's SWAPGS exchanges GS.base and IA32_KERNEL_GS_BASE in the
+     * hardware without an exit, so the value written last may be stale: the
+     * MSR itself holds the guest's (the host never uses it, and this runs
+     * on the vCPU's own CPU, from its exit handler). */
+    if (m == VMSR_KERNEL_GS_BASE)
+        return x->syscall_msr[m] = rdmsr(MSR_KERNEL_GS_BASE);
     if (m >= VMSR_STAR && m <= VMSR_KERNEL_GS_BASE)
         return x->syscall_msr[m];
     if (!vmptrld(x->vmcs_pa))
