@@ -38,6 +38,13 @@ EFI_CFLAGS := -isystem $(EFI_INC) -isystem $(EFI_INC)/x86_64 -DGNU_EFI_USE_MS_AB
 
 all: $(B)/isthmus.efi
 
+# The objects that print the version are rebuilt when it changes (a commit,
+# or the tree turning dirty), not only when their sources do: the stamp is
+# rewritten only then.
+VERSION_STAMP := $(B)/version.stamp
+$(shell mkdir -p $(B) && { [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" > $(VERSION_STAMP); })
+$(B)/hv/boot/efi_main.o $(B)/hv/kernel/shell/cmd_system.o $(B)/hv/kernel/init/main.o: $(VERSION_STAMP)
+
 $(B)/hv/boot/%.o: boot/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"; $(CC) $(HV_CFLAGS) $(EFI_CFLAGS) -MMD -c $< -o $@
