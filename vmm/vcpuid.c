@@ -116,6 +116,10 @@ void vcpuid_filter(u32 leaf, u32 subleaf, const struct vcpuid_host *h, const str
          * decompressor would otherwise look for a trampoline to switch. */
         out[VCPUID_EBX] &= ~CPUID_7_EBX_TSC_ADJUST;
         out[VCPUID_ECX] &= ~(CPUID_7_ECX_RDPID | CPUID_7_ECX_LA57);
+        /* No WAITPKG: VT-x makes UMONITOR/UMWAIT/TPAUSE #UD unless "enable
+         * user wait and pause" is set, which it is not; Linux would use
+         * TPAUSE for every udelay() on a host CPU that has it. */
+        out[VCPUID_ECX] &= ~CPUID_7_ECX_WAITPKG;
         if (ctx->shadow || ctx->invpcid_ud)
             out[VCPUID_EBX] &= ~CPUID_7_EBX_INVPCID;
         if (ctx->shadow)

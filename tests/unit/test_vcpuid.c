@@ -85,8 +85,8 @@ static void test_ext_leaves(void **state)
     assert_int_equal(o[VCPUID_EDX], CPUID_80000007_EDX_INVARIANT_TSC);
 }
 
-/* What Linux's timekeeping reads: ARAT alone in leaf 6; no TSC_ADJUST, RDPID
- * or LA57 in leaf 7 with or without shadow paging. */
+/* What Linux's timekeeping reads: ARAT alone in leaf 6; no TSC_ADJUST, RDPID,
+ * LA57 or WAITPKG (TPAUSE delays) in leaf 7 with or without shadow paging. */
 static void test_time_leaves(void **state)
 {
     struct vcpuid_ctx c = ctx4(0);
@@ -96,7 +96,7 @@ static void test_time_leaves(void **state)
     assert_int_equal(o[VCPUID_EBX] | o[VCPUID_ECX] | o[VCPUID_EDX], 0);
     vcpuid_filter(CPUID_LEAF_EXT_FEATURES, 0, &all_ones, &c, o);
     assert_int_equal(o[VCPUID_EBX], ~(u32)CPUID_7_EBX_TSC_ADJUST);
-    assert_int_equal(o[VCPUID_ECX], ~(u32)(CPUID_7_ECX_RDPID | CPUID_7_ECX_LA57));
+    assert_int_equal(o[VCPUID_ECX], ~(u32)(CPUID_7_ECX_RDPID | CPUID_7_ECX_LA57 | CPUID_7_ECX_WAITPKG));
     vcpuid_filter(CPUID_LEAF_EXT_FEATURES, 1, &all_ones, &c, o); /* other subleaves pass */
     assert_int_equal(o[VCPUID_EBX] & o[VCPUID_ECX], 0xffffffffu);
 }
