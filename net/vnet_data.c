@@ -390,18 +390,20 @@ static inline u32 out_len_of(u32 len, u8 action)
  * buffers. For at most VNET_STALL_NS of r's CPU time: then true, and the
  * frame goes to deliver, which drops it. Looks by popping and putting back
  * under r's lock (held by the pass when `locked`, else taken here); the
- * usual case, a next buffer that holds the whole frame, is one look at it. */
-static bool rx_spans(struct vnet *r, bool locked, u32 out_len)
+ * usual case, a next buffer that holds the whole frame, is one look at it.
+ * -EIO when the look found r's ring corrupt: the caller, without r's lock,
+ * has it reset (rx_corrupt), and deliver then drops the frame. */
+static int rx_spans(struct vnet *r, bool locked, u32 out_len)
 {
     struct virtq *q = &r->queue[VNET_RXQ].q;
     const u32 total = (u32)VNET_HDR_LEN + out_len;
     u16 head;
     struct virtq_desc desc;
     if (!(r->driver_features & BIT(VIRTIO_NET_F_MRG_RXBUF)))
-        return true;
+        return 1;
     if (!locked)
         spin_lock(&r->lock);
-    bool ok = true;
+    bool ok = true, corrupt = false;
     for (u32 look = 0; look < 2; look++) {
         if (!r->running || !virtq_ready(q) ||
             (virtq_peek_single(q, &head, &desc) && (desc.flags & VIRTQ_DESC_F_WRITE) && desc.len >= total)) {
@@ -411,8 +413,10 @@ static bool rx_spans(struct vnet *r, bool locked, u32 out_len)
         u32 k = 0, cap = 0;
         int rc = 1;
         while (cap < total && k < VNET_MRG_MAX && (rc = virtq_pop_keep(q, &r->rx_more)) != 0) {
-            if (rc == -EIO)
-                break; /* the queue is broken: deliver says so */
+            if (rc == -EIO) {
+                corrupt = true;
+                break;
+            }
             k++;
             if (rc < 0)
                 break; /* a bad chain (taken, put back below): deliver gives it back */
@@ -427,6 +431,10 @@ static bool rx_spans(struct vnet *r, bool locked, u32 out_len)
         /* Past the buffers it has now, which do not suffice. */
         if (virtq_want_more(q))
             continue; /* it added some meanwhile: look again */
+        if (!virtq_ready(q)) {
+            corrupt = true; /* its used ring could not be written */
+            break;
+        }
         u64 now = rx_clock(r);
         if (!r->short_since) {
             r->short_since = now;
@@ -439,7 +447,7 @@ static bool rx_spans(struct vnet *r, bool locked, u32 out_len)
     }
     if (!locked)
         spin_unlock(&r->lock);
-    return ok;
+    return corrupt ? -EIO : ok;
 }
 
 /* Copies the frame (len bytes) into the receive buffers of d, tagging or
@@ -795,7 +803,12 @@ static void tx_pass(struct vnet *n)
                 break;
             }
             struct vnet *r0 = net.port[d.out[0]];
-            if (d.nout == 1 && !d.flooded && !rx_spans(r0, hold.r == r0, out_len_of(len, d.action[0]))) {
+            int spans = d.nout == 1 && !d.flooded ? rx_spans(r0, hold.r == r0, out_len_of(len, d.action[0])) : 1;
+            if (spans < 0) {
+                if (hold.r == r0)
+                    rx_release(&hold);
+                rx_corrupt(r0);
+            } else if (!spans) {
                 /* Before the shim: a frame held is not charged twice. */
                 __atomic_fetch_or(&r0->waiters, BIT(n->port), __ATOMIC_SEQ_CST);
                 rx_release(&hold);

@@ -1243,8 +1243,10 @@ static u32 rx_take_merged(struct guest *g, u8 *out, u32 *len)
  * included; a unicast frame waits in the sender's ring while the buffers
  * made available are too few (no loss), and goes once the driver adds some;
  * it is dropped after VNET_STALL_NS of that; buffers that can never be
- * enough drop it at once; a bad chain among them loses the frame, every
- * buffer taken given back empty. Frames that fit one buffer take one. */
+ * enough drop it at once (test_mergeable_rx_limits); a bad chain among them
+ * loses the frame, every buffer taken given back empty; a ring found corrupt
+ * while counting them has the device reset. Frames that fit one buffer take
+ * one. */
 static void test_mergeable_rx_buffers(void **state)
 {
     (void)state;
@@ -1327,11 +1329,45 @@ static void test_mergeable_rx_buffers(void **state)
     tx_send(a, f, len);
     assert_int_equal(rx_take_merged(b, got, &glen), 1);
     assert_memory_equal(got, f, len);
+
+    /* A bad chain (outside B's RAM) among the buffers a frame needs: the
+     * frame is lost for B (bad-chain), the good buffer taken before it and
+     * the bad one given back empty; the buffers after it take the next. */
+    struct dq *bq = &b->q[VNET_RXQ];
+    u64 badc = b->nic.stats.rx.drops[VNET_DROP_BAD_CHAIN];
+    for (u32 k = 0; k < 4; k++) {
+        u16 i = bq->idx & (bq->size - 1);
+        dq_desc(b, bq, i, k == 1 ? RAM_SIZE - 16 : RX_BUF(i), 256, VIRTQ_DESC_F_WRITE, 0);
+        dq_add(b, bq, i);
+    }
+    len = mkframe(f, b->mac, a->mac, -1, 600, 9);
+    tx_send(a, f, len);
+    assert_int_equal(b->nic.stats.rx.drops[VNET_DROP_BAD_CHAIN], badc + 1);
+    u32 ul;
+    for (u32 k = 0; k < 2; k++) {
+        assert_true(rx_take(b, NULL, 0, &ul));
+        assert_int_equal(ul, 0);
+    }
+    assert_int_equal(rx_ready(b), 0);
+    len = mkframe(f, b->mac, a->mac, -1, 300, 10);
+    tx_send(a, f, len);
+    assert_int_equal(rx_take_merged(b, got, &glen), 2);
+    assert_memory_equal(got, f, len);
+
+    /* A ring found corrupt while counting buffers (an avail entry naming no
+     * descriptor) has the device reset, as any other look at it would. */
+    u16 id = bq->idx & (bq->size - 1);
+    dq_desc(b, bq, id, RX_BUF(id), 64, VIRTQ_DESC_F_WRITE, 0);
+    dq_add(b, bq, id);
+    dq_add(b, bq, 0xffff);
+    len = mkframe(f, b->mac, a->mac, -1, 1000, 3);
+    tx_send(a, f, len);
+    assert_true(status(b) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_false(vnet_link_up(&b->nic));
 }
 
 /* Mergeable buffers that could never hold the frame drop it at once
- * (rx-small), and a bad chain among them loses it, each buffer taken going
- * back empty. */
+ * (rx-small), nothing taken. */
 static void test_mergeable_rx_limits(void **state)
 {
     (void)state;
