@@ -894,6 +894,13 @@ void vnet_tx(struct vnet *n)
         if (n->mem)
             tx_pass(n);
         spin_unlock(&n->tx_lock);
+        /* The unlock (a plain store on x86) must be visible before tx_again
+         * is read: else a CPU that set tx_again meanwhile can still see the
+         * lock held and leave, while this one reads the flag from before its
+         * store and leaves too (the store-buffer case): nobody makes the pass
+         * it asked for, and a sender that waits for its completions stalls.
+         * net_bench --buffers 64 found it (one 1-second window in ~15). */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (!__atomic_load_n(&n->tx_again, __ATOMIC_SEQ_CST))
             break;
     }
