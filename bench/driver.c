@@ -25,6 +25,7 @@
 #define LATE_IRQ_NS          100000000ULL /* a wait this long is checked for a lost interrupt */
 
 u32 bench_rx_buf;
+u32 bench_buffers = RING;
 int bench_ncpus = 1;
 
 void die(const char *fmt, ...)
@@ -296,7 +297,7 @@ void part_buffers(struct part *p, u32 frame_size, u32 rx_offset, const u8 *dst_m
     p->rx_stride = bench_rx_buf ? (u32)ALIGN_UP(bench_rx_buf + rx_offset, 64) : p->stride;
     if (BUF_GPA + (u64)RING * (p->stride + p->rx_stride) > PART_RAM)
         die("frames of %u bytes do not fit the partitions' memory", frame_size);
-    for (u16 i = 0; i < RING; i++) {
+    for (u16 i = 0; i < bench_buffers; i++) {
         p->rx.desc[i] = (struct virtq_desc){ part_rx_slot(p, i), p->rx_len, VIRTQ_DESC_F_WRITE, 0 };
         vq_add(&p->rx, i);
 

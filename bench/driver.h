@@ -80,6 +80,11 @@ struct rx_stats {
 
 extern int bench_ncpus;  /* the process's CPUs; with one, waiting loops yield */
 extern u32 bench_rx_buf; /* receive buffers of this many bytes, mergeable (0: one per frame) */
+/* Buffers in use on each side (1..RING, default RING): the transmit slots the
+ * sender cycles through and the receive buffers the receiver keeps posted. A
+ * few (--buffers 32) keep the frames' memory in the caches, as DPDK's mempool
+ * cache does by handing back the mbufs just freed; RING is the cold case. */
+extern u32 bench_buffers;
 
 void die(const char *fmt, ...) __printf(1, 2) __noreturn;
 u64 now_ns(void);
@@ -91,8 +96,8 @@ void part_alloc(struct part *p, const char *name);
  * limits, given the partition's memory, and its driver brought up to
  * FEATURES_OK with MSI-X and both queues set up. */
 void part_attach(struct part *p, u8 mac_last_byte);
-/* Buffers for frames of frame_size bytes: every receive buffer given to the
- * device, every transmit slot holding a frame to dst_mac. */
+/* Buffers for frames of frame_size bytes: bench_buffers receive buffers given
+ * to the device, as many transmit slots holding a frame to dst_mac. */
 void part_buffers(struct part *p, u32 frame_size, u32 rx_offset, const u8 *dst_mac);
 /* DRIVER_OK: the port runs. */
 void part_start(struct part *p);
