@@ -5,7 +5,7 @@
 #                           (BENCH_SECONDS per frame size, BENCH_ARGS more options)
 #   make bench-callgrind    instructions per frame under valgrind (bench/callgrind.sh)
 #   make bench-peer         the same two cores, DPDK vhost-user <-> virtio-user beside it
-#                           (bench/peer.sh; PEER_SECONDS, PEER_REPS)
+#                           (bench/peer.sh; PEER_SECONDS, PEER_REPS, PEER_HOT)
 #   make bench BENCH_COPY=libc
 #                           the same with the C library's memmove in the data path
 #                           (build/bench/libc/net_bench): what the copy routine costs
@@ -67,9 +67,10 @@ bench-callgrind: $(BENCH_DIR)/net_bench
 # installs DPDK from Debian's packages when missing; needs root.
 PEER_SECONDS ?= 5
 PEER_REPS    ?= 3
+PEER_HOT     ?= 128
 
 bench-peer: $(BENCH_DIR)/net_bench
-	PEER_SECONDS=$(PEER_SECONDS) PEER_REPS=$(PEER_REPS) bash bench/peer.sh $(BENCH_DIR)/net_bench
+	PEER_SECONDS=$(PEER_SECONDS) PEER_REPS=$(PEER_REPS) PEER_HOT=$(PEER_HOT) bash bench/peer.sh $(BENCH_DIR)/net_bench
 
 .PHONY: bench-peer
 

@@ -12,6 +12,15 @@
 # testpmd after PEER_WARMUP (3) samples; an Isthmus figure is net_bench's over
 # PEER_SECONDS. The table shows the median of the repetitions.
 #
+# Isthmus is measured twice per size: with net_bench's whole rings of
+# buffers (256 transmit slots and 256 receive buffers a side, so that frames
+# are copied between memory that left the caches: the worst case), and with
+# PEER_HOT (default 128, half the ring) buffers a side, nearer the working set
+# of DPDK's pair, whose mempool caches hand back the mbufs just freed
+# (net_bench --buffers). Fewer than half the ring is slower again: a batch of
+# 64 frames then leaves the receiver short, and the sender waits for its
+# refills (measured at 64: 0.3-0.8x the 256 figure).
+#
 # DPDK: installed from Debian's packages with apt-get when dpdk-testpmd is
 # missing; exits 2 when that fails. What it changes on the machine (the
 # hugepage count, a hugetlbfs mount, the vhost socket, DPDK's run-time files)
@@ -25,6 +34,7 @@ reps=${PEER_REPS:-3}
 seconds=${PEER_SECONDS:-5}
 warmup=${PEER_WARMUP:-3}
 sizes=${PEER_SIZES:-64 1500 9000 65536}
+hot=${PEER_HOT:-128}
 hugepages_wanted=1056 # 2 MiB pages: the 64 KiB runs' two mempools and more
 cpus=0,1
 
@@ -195,10 +205,10 @@ dpdk() {
         awk '{ p += $1; b += $2; n++ } END { printf "%.0f %.0f\n", p / n, b / n }')
 }
 
-# isthmus SIZE: sets res="frames/s bit/s" over PEER_SECONDS, or "".
+# isthmus SIZE [BUFFERS]: sets res="frames/s bit/s" over PEER_SECONDS, or "".
 isthmus() {
-    local log=$work/isthmus.$1.log
-    if ! "$bin" --seconds "$seconds" --copy-seconds 0 --size "$1" --cpus $cpus >"$log" 2>&1; then
+    local log=$work/isthmus.$1.${2:-all}.log
+    if ! "$bin" --seconds "$seconds" --copy-seconds 0 --size "$1" --cpus $cpus ${2:+--buffers "$2"} >"$log" 2>&1; then
         echo "bench/peer.sh: net_bench failed at $1 B (it lost frames or logged); its output:" >&2
         cat "$log" >&2
     fi
@@ -216,19 +226,23 @@ echo "(two testpmd, rxonly <- txonly, burst 32), on CPUs $cpus; $reps repetition
 echo "per measurement $seconds s (DPDK: after $warmup s of warm-up). Load average at the start: $(load)."
 echo
 
-declare -A d_pps d_bps i_fps i_bps
+declare -A d_pps d_bps i_fps i_bps h_fps h_bps
 for r in $(seq "$reps"); do
     for s in $sizes; do
         dpdk "$s"
         read -r pps bps <<<"$res"
         isthmus "$s"
         read -r fps ibps <<<"$res"
-        printf '  rep %d, %5d B: DPDK %12s pps  Isthmus %12s frames/s  (load %s)\n' "$r" "$s" "${pps:--}" \
-            "${fps:--}" "$(load)"
+        isthmus "$s" "$hot"
+        read -r hfps hbps <<<"$res"
+        printf '  rep %d, %5d B: DPDK %12s pps  Isthmus %12s frames/s, %d buffers %12s  (load %s)\n' "$r" "$s" \
+            "${pps:--}" "${fps:--}" "$hot" "${hfps:--}" "$(load)"
         d_pps[$s]+="${pps:-} "
         d_bps[$s]+="${bps:-} "
         i_fps[$s]+="${fps:-} "
         i_bps[$s]+="${ibps:-} "
+        h_fps[$s]+="${hfps:-} "
+        h_bps[$s]+="${hbps:-} "
     done
 done
 
@@ -236,20 +250,28 @@ echo
 echo "Median of $reps; Gbit/s counts frame bytes (Ethernet header on, no virtio-net header, no FCS)."
 echo "DPDK's 64 KiB frame is 65535 B (txonly's 16-bit lengths); the ratio is of bytes per second."
 echo
-printf '%7s | %10s %9s | %10s %9s | %13s\n' "frame B" "DPDK Mpps" "Gbit/s" "Isthmus M/s" "Gbit/s" "Isthmus/DPDK"
+echo "Isthmus: 256 buffers a side (cold: every frame copied between memory out of the caches), and"
+echo "$hot a side (warm: nearer DPDK's working set, whose mempool caches reuse the mbufs just freed)."
+echo
+printf '%7s | %10s %9s | %24s %8s | %24s %8s\n' "frame B" "DPDK Mpps" "Gbit/s" "Isthmus 256: M/s, Gbit/s" "/ DPDK" \
+    "Isthmus $hot: M/s, Gbit/s" "/ DPDK"
 status=0
+of() { echo "$1" | tr ' ' '\n' | grep . | median; }
 for s in $sizes; do
-    dp=$(echo "${d_pps[$s]}" | tr ' ' '\n' | grep . | median)
-    db=$(echo "${d_bps[$s]}" | tr ' ' '\n' | grep . | median)
-    ip=$(echo "${i_fps[$s]}" | tr ' ' '\n' | grep . | median)
-    ib=$(echo "${i_bps[$s]}" | tr ' ' '\n' | grep . | median)
-    if [ -z "$dp" ] || [ -z "$ip" ]; then
+    dp=$(of "${d_pps[$s]}")
+    db=$(of "${d_bps[$s]}")
+    ip=$(of "${i_fps[$s]}")
+    ib=$(of "${i_bps[$s]}")
+    hp=$(of "${h_fps[$s]}")
+    hb=$(of "${h_bps[$s]}")
+    if [ -z "$dp" ] || [ -z "$ip" ] || [ -z "$hp" ]; then
         printf '%7d | %s\n' "$s" "no figure (see the messages above)"
         status=1
         continue
     fi
-    awk -v s="$s" -v dp="$dp" -v db="$db" -v ip="$ip" -v ib="$ib" 'BEGIN {
-        printf "%7d | %10.2f %9.2f | %10.2f %9.2f | %13.3f\n", s, dp / 1e6, db / 1e9, ip / 1e6, ib / 1e9, ib / db }'
+    awk -v s="$s" -v dp="$dp" -v db="$db" -v ip="$ip" -v ib="$ib" -v hp="$hp" -v hb="$hb" 'BEGIN {
+        printf "%7d | %10.2f %9.2f | %13.2f %10.2f %8.3f | %13.2f %10.2f %8.3f\n", s, dp / 1e6, db / 1e9,
+            ip / 1e6, ib / 1e9, ib / db, hp / 1e6, hb / 1e9, hb / db }'
 done
 echo
 echo "Load average at the end: $(load) (other work on these two CPUs lowers both sides, not always alike)."
