@@ -26,16 +26,19 @@ GUEST_BINS := $(B)/guest/testguest.elf
 
 # The static programs for stock Linux partitions, built with the C library:
 # the failover agent (guest/linux/hb-agent.c), the "hangs" failure of the
-# failover tests (guest/linux/hog.c) and the memory workloads of the shadow
-# paging tests (guest/linux/mm.c).
-LINUX_AGENT := $(B)/guest/linux/isthmus-hb-agent
-LINUX_HOG   := $(B)/guest/linux/isthmus-hog
-LINUX_MM    := $(B)/guest/linux/isthmus-mm
+# failover tests (guest/linux/hog.c), the memory workloads of the shadow
+# paging tests (guest/linux/mm.c) and the TCP streams of the network tests
+# and bench (guest/linux/stream.c).
+LINUX_AGENT  := $(B)/guest/linux/isthmus-hb-agent
+LINUX_HOG    := $(B)/guest/linux/isthmus-hog
+LINUX_MM     := $(B)/guest/linux/isthmus-mm
+LINUX_STREAM := $(B)/guest/linux/isthmus-stream
 
 $(LINUX_AGENT): guest/linux/hb-agent.c vmm/hypercall_abi.h
 $(LINUX_HOG): guest/linux/hog.c
 $(LINUX_MM): guest/linux/mm.c
-$(LINUX_AGENT) $(LINUX_HOG) $(LINUX_MM):
+$(LINUX_STREAM): guest/linux/stream.c
+$(LINUX_AGENT) $(LINUX_HOG) $(LINUX_MM) $(LINUX_STREAM):
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (static, for Linux guests)"; $(CC) -std=gnu11 -O2 -static -pthread -Wall -Wextra -Werror -I. $< -o $@
 
@@ -46,8 +49,9 @@ LINUX_DIR    := $(B)/debian
 LINUX_INITRD := $(LINUX_DIR)/initramfs.cpio
 LINUX_KERNEL := $(LINUX_DIR)/vmlinuz
 $(LINUX_INITRD): guest/linux/init guest/linux/net-init guest/linux/poll guest/linux/fail $(LINUX_AGENT) $(LINUX_HOG) \
-                 $(LINUX_MM) tools/debian-kernel.py
-	@$(PYTHON) tools/debian-kernel.py initramfs --agent $(LINUX_AGENT) --hog $(LINUX_HOG) --mm $(LINUX_MM) $(LINUX_DIR)
+                 $(LINUX_MM) $(LINUX_STREAM) tools/debian-kernel.py
+	@$(PYTHON) tools/debian-kernel.py initramfs --agent $(LINUX_AGENT) --hog $(LINUX_HOG) --mm $(LINUX_MM) \
+	    --stream $(LINUX_STREAM) $(LINUX_DIR)
 
 # The same for Debian's generic kernel (make deps keeps its vmlinuz and e1000e
 # module in $(LINUX_DIR)/generic/): busybox and the scripts, its e1000e module
@@ -57,7 +61,7 @@ LINUX_GENERIC_KERNEL := $(LINUX_DIR)/generic/vmlinuz
 $(LINUX_GENERIC_INITRD): guest/linux/init guest/linux/net-init guest/linux/poll guest/linux/fail tools/debian-kernel.py
 	@$(PYTHON) tools/debian-kernel.py initramfs --generic $(LINUX_DIR)
 
-guest: $(GUEST_BINS) $(LINUX_AGENT) $(LINUX_HOG) $(LINUX_MM)
+guest: $(GUEST_BINS) $(LINUX_AGENT) $(LINUX_HOG) $(LINUX_MM) $(LINUX_STREAM)
 linux-guest: $(LINUX_INITRD) $(LINUX_GENERIC_INITRD)
 
 $(B)/guest/%.o: guest/%.c

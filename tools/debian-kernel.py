@@ -16,19 +16,19 @@ tests/boot/test_linux_nic.py). Uses Debian packages only:
         OUT/generic/root (about 9 MB); the .deb and the rest are deleted:
         OUT/generic/vmlinuz   a link to that vmlinuz
 
-    tools/debian-kernel.py initramfs --agent PATH --hog PATH --mm PATH [OUT]
+    tools/debian-kernel.py initramfs --agent PATH --hog PATH --mm PATH --stream PATH [OUT]
         OUT/initramfs.cpio from guest/linux/ (make builds this): busybox
         from the package, the scripts (/init, /net-init, /bin/isthmus-poll,
         /bin/isthmus-fail), the failover agent as /bin/isthmus-hb-agent and the hang
-        tool as /bin/isthmus-hog, the memory workloads as /bin/isthmus-mm
-        (all static, built by make), and Debian's
+        tool as /bin/isthmus-hog, the memory workloads as /bin/isthmus-mm,
+        the TCP streams as /bin/isthmus-stream (all static, built by make), and Debian's
         virtio_pci, virtio_net and 8021q modules with a modules.dep
 
     tools/debian-kernel.py initramfs --generic [OUT]
         OUT/generic/initramfs.cpio: the same busybox and scripts, with the
         generic kernel's GENERIC_MODULES (and what they need) instead
 
-    tools/debian-kernel.py [--agent PATH] [--hog PATH] [--mm PATH] [OUT]   both
+    tools/debian-kernel.py [--agent PATH] [--hog PATH] [--mm PATH] [--stream PATH] [OUT]   both
 
 OUT is build/debian by default. What /init does, and the kernel command line
 options that choose it: guest/linux/init, guest/linux/net-init, docs/guests.md.
@@ -56,6 +56,10 @@ GENERIC_MODULES = ["e1000e"]
 
 # The initramfs's scripts, from guest/linux/ (installed as NAME, mode 0755).
 SCRIPTS = {"init": "init", "net-init": "net-init", "bin/isthmus-poll": "poll", "bin/isthmus-fail": "fail"}
+# The static programs make builds from guest/linux/*.c, by the option that
+# names each one's path, and where each goes in the initramfs.
+PROGRAMS = {"--agent": "bin/isthmus-hb-agent", "--hog": "bin/isthmus-hog", "--mm": "bin/isthmus-mm",
+            "--stream": "bin/isthmus-stream"}
 
 def run(cmd, **kw):
     print("+ " + " ".join(cmd), flush=True)
@@ -203,7 +207,7 @@ def modules_dep(mods):
     return ("\n".join(lines) + "\n").encode()
 
 
-def initramfs(busybox, root, modules, agent=None, hog=None, mm=None):
+def initramfs(busybox, root, modules, programs):
     with open(busybox, "rb") as f:
         bb = f.read()
     d, reg, chr_, file_ = 0o040755, 0o100755, 0o020600, 0o100644
@@ -217,10 +221,9 @@ def initramfs(busybox, root, modules, agent=None, hog=None, mm=None):
         with open(os.path.join(ROOT, "guest", "linux", src), "rb") as f:
             entries.append((name, reg, f.read(), (0, 0)))
     # Static programs built by make from guest/linux/*.c.
-    for name, path in (("bin/isthmus-hb-agent", agent), ("bin/isthmus-hog", hog), ("bin/isthmus-mm", mm)):
-        if path:
-            with open(path, "rb") as f:
-                entries.append((name, reg, f.read(), (0, 0)))
+    for opt, path in sorted(programs.items()):
+        with open(path, "rb") as f:
+            entries.append((PROGRAMS[opt], reg, f.read(), (0, 0)))
     version, mods = module_files(root, modules)
     base = f"lib/modules/{version}"
     dirs = {base}
@@ -278,7 +281,7 @@ def do_fetch(out):
     print(f"debian-kernel: {link_vmlinuz(os.path.join(gen, 'root'), gen)}")
 
 
-def do_initramfs(out, agent, hog, mm=None, generic=False):
+def do_initramfs(out, programs, generic=False):
     root = os.path.join(out, "root")
     mod_root, dest, modules = root, out, NET_MODULES
     if generic:
@@ -288,14 +291,14 @@ def do_initramfs(out, agent, hog, mm=None, generic=False):
                          "run 'make deps' (or tools/debian-kernel.py fetch)")
     path = os.path.join(dest, "initramfs.cpio")
     with open(path + ".tmp", "wb") as f:
-        f.write(initramfs(os.path.join(root, "bin", "busybox"), mod_root, modules, agent, hog, mm))
+        f.write(initramfs(os.path.join(root, "bin", "busybox"), mod_root, modules, programs))
     os.replace(path + ".tmp", path)
     print(f"debian-kernel: {path}")
 
 
 def main(argv):
     opts = {}
-    for key in ("--agent", "--hog", "--mm"):  # PATH: the static programs for the initramfs
+    for key in PROGRAMS:  # PATH: the static programs for the initramfs
         if key in argv:
             i = argv.index(key)
             opts[key] = argv[i + 1]
@@ -310,7 +313,7 @@ def main(argv):
     if what in ("fetch", "both"):
         do_fetch(out)
     if what in ("initramfs", "both"):
-        do_initramfs(out, opts.get("--agent"), opts.get("--hog"), opts.get("--mm"), generic)
+        do_initramfs(out, opts, generic)
     return 0
 
 
