@@ -226,7 +226,7 @@ echo "(two testpmd, rxonly <- txonly, burst 32), on CPUs $cpus; $reps repetition
 echo "per measurement $seconds s (DPDK: after $warmup s of warm-up). Load average at the start: $(load)."
 echo
 
-declare -A d_pps d_bps i_fps i_bps h_fps h_bps
+declare -A d_pps d_bps i_fps i_bps h_fps h_bps i_ratio h_ratio
 for r in $(seq "$reps"); do
     for s in $sizes; do
         dpdk "$s"
@@ -243,12 +243,23 @@ for r in $(seq "$reps"); do
         i_bps[$s]+="${ibps:-} "
         h_fps[$s]+="${hfps:-} "
         h_bps[$s]+="${hbps:-} "
+        # The ratios of one repetition, whose measurements follow each other
+        # within half a minute: this machine's speed changes between phases
+        # of minutes (2.5x at 64 B for either side), which a ratio of medians
+        # taken in different phases would mix.
+        if [ -n "${bps:-}" ] && [ -n "${ibps:-}" ]; then
+            i_ratio[$s]+="$(awk -v a="$ibps" -v b="$bps" 'BEGIN { print a / b }') "
+        fi
+        if [ -n "${bps:-}" ] && [ -n "${hbps:-}" ]; then
+            h_ratio[$s]+="$(awk -v a="$hbps" -v b="$bps" 'BEGIN { print a / b }') "
+        fi
     done
 done
 
 echo
 echo "Median of $reps; Gbit/s counts frame bytes (Ethernet header on, no virtio-net header, no FCS)."
-echo "DPDK's 64 KiB frame is 65535 B (txonly's 16-bit lengths); the ratio is of bytes per second."
+echo "DPDK's 64 KiB frame is 65535 B (txonly's 16-bit lengths). A ratio (/ DPDK) is of bytes per"
+echo "second: the median of the repetitions' own ratios, each of measurements taken one after the other."
 echo
 echo "Isthmus: 256 buffers a side (cold: every frame copied between memory out of the caches), and"
 echo "$hot a side (warm: nearer DPDK's working set, whose mempool caches reuse the mbufs just freed)."
@@ -264,14 +275,16 @@ for s in $sizes; do
     ib=$(of "${i_bps[$s]}")
     hp=$(of "${h_fps[$s]}")
     hb=$(of "${h_bps[$s]}")
-    if [ -z "$dp" ] || [ -z "$ip" ] || [ -z "$hp" ]; then
+    ir=$(of "${i_ratio[$s]:-}")
+    hr=$(of "${h_ratio[$s]:-}")
+    if [ -z "$dp" ] || [ -z "$ip" ] || [ -z "$hp" ] || [ -z "$ir" ] || [ -z "$hr" ]; then
         printf '%7d | %s\n' "$s" "no figure (see the messages above)"
         status=1
         continue
     fi
-    awk -v s="$s" -v dp="$dp" -v db="$db" -v ip="$ip" -v ib="$ib" -v hp="$hp" -v hb="$hb" 'BEGIN {
+    awk -v s="$s" -v dp="$dp" -v db="$db" -v ip="$ip" -v ib="$ib" -v hp="$hp" -v hb="$hb" -v ir="$ir" -v hr="$hr" 'BEGIN {
         printf "%7d | %10.2f %9.2f | %13.2f %10.2f %8.3f | %13.2f %10.2f %8.3f\n", s, dp / 1e6, db / 1e9,
-            ip / 1e6, ib / 1e9, ib / db, hp / 1e6, hb / 1e9, hb / db }'
+            ip / 1e6, ib / 1e9, ir, hp / 1e6, hb / 1e9, hr }'
 done
 echo
 echo "Load average at the end: $(load) (other work on these two CPUs lowers both sides, not always alike)."
