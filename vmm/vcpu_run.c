@@ -136,6 +136,15 @@ static void drain_inbox(struct vm_vcpu *vc)
     }
 }
 
+/* Whether another CPU posted something since the inbox was last drained. */
+static bool inbox_pending(const struct vm_vcpu *vc)
+{
+    for (u32 w = 0; w < 4; w++)
+        if (__atomic_load_n(&vc->inbox[w], __ATOMIC_ACQUIRE))
+            return true;
+    return __atomic_load_n(&vc->init_pending, __ATOMIC_ACQUIRE) || __atomic_load_n(&vc->sipi_pending, __ATOMIC_ACQUIRE);
+}
+
 static u64 pass_cap_tsc(void) { return tsc_khz * VCPU_PASS_CAP_MS; }
 
 /* One pass of the vCPU thread (an exit handled, or a wake while waiting):
@@ -315,6 +324,14 @@ void vcpu_thread(void *arg)
         if (p->stop_request) {
             irq_restore(flags);
             break;
+        }
+        /* Something posted after drain_inbox, while interrupts were still
+         * on, had its kick taken by the host's handler then: entering now
+         * would leave it in the inbox until the guest's next exit (a tick,
+         * or never for a guest spinning with its timer off). Look again. */
+        if (inbox_pending(vc)) {
+            irq_restore(flags);
+            continue;
         }
         /* The partition's second-level tables changed (a BAR moved): flush. */
         u64 gen = __atomic_load_n(&p->slpt_gen, __ATOMIC_ACQUIRE);
