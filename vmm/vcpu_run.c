@@ -242,12 +242,18 @@ static void wait(struct vm_vcpu *vc, u64 *last)
     irq_disable();
     while (!p->stop_request) {
         account_pass(vc, last);
-        drain_inbox(vc);
-        if (vc->run_state == VRUN_RUNNING)
-            break;
         irq_enable();
         vdev_poll(vc);
         irq_disable();
+        /* Drained with interrupts off until the halt: a post after this
+         * sends a kick that stays pending and ends the halt. Drained before
+         * vdev_poll instead, a post during it (interrupts on) had its kick
+         * taken there, and the vCPU slept with the vector in its inbox until
+         * its timer fired, or for good with no timer armed (an IPI to an
+         * idle, tickless vCPU). */
+        drain_inbox(vc);
+        if (vc->run_state == VRUN_RUNNING)
+            break;
         if (vc->run_state == VRUN_HALTED) {
             vlapic_tick(&vc->lapic, rdtsc());
             if (vlapic_pending(&vc->lapic) >= 0 && (vc->halt_any || (vc->v.regs.rflags & RFLAGS_IF))) {
