@@ -46,6 +46,7 @@ static const struct scenario {
     { "echo", scenario_echo },
     { "dma", scenario_dma },
     { "canary", scenario_canary },
+    { "ipiwake", scenario_ipiwake },
 };
 
 /* Prints "tg: tick <k>" every tick_ms from the APIC timer's periodic

@@ -38,6 +38,7 @@
 #define VEC_MSIX1    0x55    /* and its entry 1 */
 #define VEC_UART     0x34    /* echo: COM1's receive and transmit interrupts, through the I/O APIC */
 #define VEC_ABUSE    0x60    /* 0x60-0x6f: what the abuse scenario sends itself, counted */
+#define VEC_IPIWAKE  0x41    /* the ipiwake scenario's IPI, counted */
 #define VEC_SPURIOUS 0xff
 
 /* A pointer to guest-physical address a (the guest is identity-mapped). The
@@ -233,5 +234,7 @@ void __attribute__((noreturn)) scenario_ha_client(void);
 /* dma.c: DMA through QEMU's edu device; canary.c: a pattern others must not touch. */
 void __attribute__((noreturn)) scenario_dma(void);
 void __attribute__((noreturn)) scenario_canary(void);
+void scenario_ipiwake(void);
+extern volatile uint64_t ipiwake_irqs;
 
 #endif

@@ -111,6 +111,9 @@ void trap(struct trap_frame *f)
     case VEC_HOSTILE:
         hostile_ipis++;
         break;
+    case VEC_IPIWAKE:
+        ipiwake_irqs++;
+        break;
     case VEC_MSI:
         msi_count++;
         break;
