@@ -81,9 +81,10 @@ struct rx_stats {
 extern int bench_ncpus;  /* the process's CPUs; with one, waiting loops yield */
 extern u32 bench_rx_buf; /* receive buffers of this many bytes, mergeable (0: one per frame) */
 /* Buffers in use on each side (1..RING, default RING): the transmit slots the
- * sender cycles through and the receive buffers the receiver keeps posted. A
- * few (--buffers 32) keep the frames' memory in the caches, as DPDK's mempool
- * cache does by handing back the mbufs just freed; RING is the cold case. */
+ * sender cycles through and the receive buffers the receiver keeps posted.
+ * Fewer keep the frames' memory in the caches, as DPDK's mempool cache does by
+ * handing back the mbufs just freed (bench-peer's warm case: 128); RING is the
+ * cold case. Under half the ring the sender waits for refills after a batch. */
 extern u32 bench_buffers;
 
 void die(const char *fmt, ...) __printf(1, 2) __noreturn;
